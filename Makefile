@@ -1,0 +1,36 @@
+# The two commands: `make run` and `make test`. Both set everything up on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint bench-data clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch==2.13.0 and bentoml>=1.4.30,<1.4.40 are pinned in pyproject.toml (see its comments).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install  ## the main job on the embedded default (BIFROST_HOME, default ./.bifrost)
+	$(BIN)/bifrost run
+
+test: install  ## the whole test suite (PostgreSQL at 127.0.0.1:5432, or a throwaway one)
+	$(BIN)/python -m pytest
+
+lint: install  ## ruff, mypy, and the import layers
+	$(BIN)/ruff check bifrost tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench-data: install  ## benchmarks/data_io.py: ingest and read 2.5M bars, bifrost vs pandas
+	$(BIN)/python benchmarks/data_io.py
+
+clean:
+	rm -rf $(VENV) .bifrost .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,238 @@
+"""The ``bifrost`` command: one verb group per package.
+
+A `BifrostError` becomes one line on stderr and exit status 2; anything else is a bug and
+shows its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import click
+import pandas as pd
+import typer
+
+from bifrost.config import load_settings
+from bifrost.errors import BifrostError
+
+app = typer.Typer(help="Bifrost: research and trading platform.", no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help="Market data: ingest, list, show, check.", no_args_is_help=True)
+ingest_app = typer.Typer(help="Ingest bars from a source into the store.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+data_app.add_typer(ingest_app, name="ingest")
+
+
+class OnErrorOpt(StrEnum):
+    strict = "strict"
+    repair = "repair"
+
+
+class AdjustmentOpt(StrEnum):
+    raw = "raw"
+    split_adjusted = "split_adjusted"
+    adjusted = "adjusted"
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _store():  # type: ignore[no-untyped-def]
+    from bifrost.data import open_store
+
+    return open_store(load_settings())
+
+
+@app.command()
+def config() -> None:
+    """Show the effective settings (secrets masked)."""
+    for key, value in load_settings().masked().items():
+        typer.echo(f"{key:14} {value}")
+
+
+@app.command()
+def run(
+    symbols: Annotated[int, typer.Option(help="Symbols in the demo market.")] = 50,
+    days: Annotated[int, typer.Option(help="Trading days in the demo market.")] = 1260,
+    seed: Annotated[int, typer.Option(help="Seed of the demo market.")] = 7,
+) -> None:
+    """Run the main job: ingest the demo market into the store and report on it."""
+    from bifrost.jobs import run_main_job
+
+    with _store() as store:
+        report = run_main_job(store, n_symbols=symbols, n_days=days, seed=seed)
+    typer.echo(report.summary())
+
+
+def _print_ingest(report: object) -> None:
+    typer.echo(report.summary())  # type: ignore[attr-defined]
+
+
+@ingest_app.command("csv")
+def ingest_csv(
+    file: Annotated[Path, typer.Argument(help="CSV file (gzip etc. read directly).")],
+    symbol: Annotated[str | None, typer.Option(help="Symbol of a one-symbol file.")] = None,
+    on_error: Annotated[OnErrorOpt, typer.Option(help="strict: reject the load; repair: quarantine bad rows.")] = OnErrorOpt.strict,
+    date_format: Annotated[str | None, typer.Option(help="strptime format when dates are not ISO.")] = None,
+) -> None:
+    """Ingest a Yahoo, backtrader or long (symbol column) CSV file."""
+    from bifrost.data import CsvSource, ingest
+
+    with _store() as store:
+        _print_ingest(ingest(store, CsvSource(file, symbol=symbol, date_format=date_format), on_error=on_error.value))
+
+
+@ingest_app.command("yahoo")
+def ingest_yahoo(
+    symbols: Annotated[list[str], typer.Argument(help="Ticker symbols.")],
+    start: Annotated[str | None, typer.Option(help="First date.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (exclusive).")] = None,
+    on_error: Annotated[OnErrorOpt, typer.Option()] = OnErrorOpt.strict,
+) -> None:
+    """Ingest raw daily bars, dividends and splits from Yahoo Finance."""
+    from bifrost.data import YahooSource, ingest
+
+    with _store() as store:
+        _print_ingest(ingest(store, YahooSource(progress=True), symbols, start, end, on_error=on_error.value))
+
+
+@ingest_app.command("synthetic")
+def ingest_synthetic(
+    symbols: Annotated[int, typer.Option(help="Number of symbols.")] = 50,
+    days: Annotated[int, typer.Option(help="Number of trading days.")] = 1260,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    start: Annotated[str, typer.Option(help="First date.")] = "2015-01-02",
+) -> None:
+    """Ingest a seeded synthetic market (marked synthetic everywhere it is shown)."""
+    from bifrost.data import SyntheticMarket, ingest
+
+    with _store() as store:
+        _print_ingest(ingest(store, SyntheticMarket(n_symbols=symbols, n_days=days, seed=seed, start=start)))
+
+
+@data_app.command("list")
+def data_list(fmt: Annotated[Format, typer.Option("--format")] = Format.table) -> None:
+    """List stored symbols with their first and last date and row count."""
+    with _store() as store:
+        frame = store.list_symbols()
+    if fmt is Format.json:
+        out = [
+            {"symbol": r.symbol, "first": r.first.isoformat(), "last": r.last.isoformat(), "rows": int(r.rows),
+             "sector": r.sector, "synthetic": bool(r.synthetic)}
+            for r in frame.itertuples(index=False)
+        ]
+        typer.echo(json.dumps(out))
+    elif frame.empty:
+        typer.echo("the store is empty: ingest data with `bifrost data ingest ...`")
+    else:
+        shown = frame.assign(first=frame["first"].dt.strftime("%Y-%m-%d"), last=frame["last"].dt.strftime("%Y-%m-%d"))
+        typer.echo(shown.to_string(index=False))
+
+
+def _end_inclusive(end: str | None) -> pd.Timestamp | None:
+    from bifrost.data._store import to_utc_ns
+
+    ns = to_utc_ns(end, "--end")
+    return None if ns is None else pd.Timestamp(ns, tz="UTC") + pd.Timedelta(days=1)
+
+
+@data_app.command("show")
+def data_show(
+    symbol: Annotated[str, typer.Argument(help="Symbol.")],
+    start: Annotated[str | None, typer.Option(help="First date (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (inclusive).")] = None,
+    adjustment: Annotated[AdjustmentOpt, typer.Option(help="Price adjustment.")] = AdjustmentOpt.raw,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Show one symbol's bars, raw unless --adjustment says otherwise."""
+    with _store() as store:
+        frame = store.read_bars(symbol, start, _end_inclusive(end), adjustment=adjustment.value)
+    for note in frame.attrs.get("notes", []):
+        typer.echo(f"note: {note}", err=True)
+    frame = frame.droplevel("symbol")
+    if fmt is Format.json:
+        out = [{"ts": ts.isoformat(), **{k: float(v) for k, v in row.items()}} for ts, row in frame.iterrows()]
+        typer.echo(json.dumps(out))
+    else:
+        typer.echo(frame.to_string())
+
+
+@data_app.command("check")
+def data_check(
+    symbols: Annotated[list[str] | None, typer.Argument(help="Symbols (default: all).")] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Report data quality: calendar gaps, stale prices, outlier returns."""
+    from bifrost.data import check_quality
+
+    with _store() as store:
+        report = check_quality(store, symbols or None)
+    if fmt is Format.json:
+        findings = report.findings.assign(ts=report.findings["ts"].map(lambda t: t.isoformat()))
+        typer.echo(json.dumps({"summary": report.counts(), "findings": findings.to_dict(orient="records")}))
+    else:
+        typer.echo(report.summary())
+        if not report.findings.empty:
+            typer.echo(report.findings.to_string(index=False, max_rows=60))
+
+
+@data_app.command("info")
+def data_info() -> None:
+    """Show which store is active and in which mode (embedded, partitioned, TimescaleDB)."""
+    with _store() as store:
+        for key, value in store.describe().items():
+            typer.echo(f"{key:15} {value}")
+
+
+@data_app.command("split")
+def data_split(
+    symbol: Annotated[str, typer.Argument()],
+    date: Annotated[str, typer.Argument(help="Ex-date.")],
+    ratio: Annotated[float, typer.Argument(help="New shares per old share (2 for 2-for-1).")],
+) -> None:
+    """Record a stock split the source did not carry."""
+    from bifrost.data import record_actions
+
+    with _store() as store:
+        _print_ingest(record_actions(store, pd.DataFrame([{"symbol": symbol, "ts": date, "kind": "split", "value": ratio}]), origin="cli"))
+
+
+@data_app.command("dividend")
+def data_dividend(
+    symbol: Annotated[str, typer.Argument()],
+    date: Annotated[str, typer.Argument(help="Ex-date.")],
+    amount: Annotated[float, typer.Argument(help="Cash per share.")],
+) -> None:
+    """Record a cash dividend the source did not carry."""
+    from bifrost.data import record_actions
+
+    with _store() as store:
+        _print_ingest(record_actions(store, pd.DataFrame([{"symbol": symbol, "ts": date, "kind": "dividend", "value": amount}]), origin="cli"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bifrost`` command; returns the exit status."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="bifrost", standalone_mode=False)
+    except BifrostError as exc:
+        print(f"bifrost: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print("bifrost: aborted", file=sys.stderr)
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Market data: one bar schema validated on every way in, sources, and stores.
+
+>>> from bifrost.data import open_store, ingest, CsvSource      # doctest: +SKIP
+>>> store = open_store()                                         # BIFROST_HOME or Postgres
+>>> ingest(store, CsvSource("orcl.csv", symbol="ORCL"))          # validated, atomic
+>>> store.read_panel(["ORCL"], "2010-01-01", adjustment="adjusted")["close"]
+"""
+
+from __future__ import annotations
+
+from bifrost.config import Settings, load_settings
+from bifrost.data._columns import ADJUSTMENTS, Adjustment, BarColumns, Panel
+from bifrost.data._csv import CsvSource
+from bifrost.data._embedded import EmbeddedStore
+from bifrost.data._actions import record_actions
+from bifrost.data._quality import QualityReport, check_quality
+from bifrost.data._report import IngestReport
+from bifrost.data._source import BarSource, FrameBarSource, ingest, load_bars
+from bifrost.data._store import BarStore
+from bifrost.data._synthetic import SyntheticMarket
+from bifrost.data._validate import Issue, OnError, ValidatedBars, validate_bars
+from bifrost.data._yahoo import YahooSource
+
+__all__ = [
+    "ADJUSTMENTS",
+    "Adjustment",
+    "BarColumns",
+    "BarSource",
+    "BarStore",
+    "CsvSource",
+    "EmbeddedStore",
+    "FrameBarSource",
+    "IngestReport",
+    "Issue",
+    "OnError",
+    "Panel",
+    "QualityReport",
+    "SyntheticMarket",
+    "ValidatedBars",
+    "YahooSource",
+    "check_quality",
+    "ingest",
+    "load_bars",
+    "open_store",
+    "record_actions",
+    "validate_bars",
+]
+
+
+def open_store(settings: Settings | None = None) -> BarStore:
+    """Open the store the settings select: PostgreSQL if a database URL is set, else embedded."""
+    settings = settings or load_settings()
+    if settings.database_url:
+        from bifrost.data._postgres import PostgresStore  # psycopg is an optional extra
+
+        return PostgresStore(settings.database_url, home=settings.home)
+    return EmbeddedStore(settings.home)

@@ -1,0 +1,201 @@
+"""Columnar bars (the store's internal form), corporate-action adjustment, and the panel."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from bifrost._typing import FloatArray, IntArray
+from bifrost.data._validate import PRICE_COLUMNS, REQUIRED_COLUMNS
+from bifrost.errors import InvalidInputError
+
+__all__ = ["ADJUSTMENTS", "Adjustment", "BarColumns", "Panel"]
+
+Adjustment = Literal["raw", "split_adjusted", "adjusted"]
+ADJUSTMENTS: tuple[Adjustment, ...] = ("raw", "split_adjusted", "adjusted")
+STORED_FIELDS = (*REQUIRED_COLUMNS, "adj_close")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BarColumns:
+    """Bars as flat arrays sorted by (symbol, ts): ``codes`` index into ``symbols``."""
+
+    symbols: tuple[str, ...]
+    codes: IntArray
+    ts: IntArray  # int64 nanoseconds since the epoch, UTC session dates
+    values: Mapping[str, FloatArray]
+    notes: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.ts.size)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> BarColumns:
+        """Build from a canonical frame on a sorted ``(symbol, ts)`` index."""
+        sym = frame.index.get_level_values("symbol")
+        codes, uniques = pd.factorize(sym, sort=True)
+        ts = frame.index.get_level_values("ts").as_unit("ns").asi8
+        values = {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns}
+        return cls(symbols=tuple(map(str, uniques)), codes=codes.astype(np.int64), ts=ts, values=values)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the canonical long frame on a ``(symbol, ts)`` index."""
+        index = pd.MultiIndex.from_arrays(
+            [
+                pd.Categorical.from_codes(self.codes, categories=list(self.symbols)).astype(object)
+                if self.symbols else pd.Index([], dtype=object),
+                pd.DatetimeIndex(self.ts.astype("datetime64[ns]"), tz="UTC"),
+            ],
+            names=["symbol", "ts"],
+        )
+        frame = pd.DataFrame(dict(self.values), index=index)
+        frame.attrs["notes"] = list(self.notes)
+        return frame
+
+    def split(self, mask: Sequence[bool]) -> tuple[BarColumns, BarColumns]:
+        """Split by symbol: rows of symbols where ``mask`` (one flag per symbol) is true, and the rest."""
+        chosen = np.asarray(mask, dtype=bool)
+        rows = chosen[self.codes] if len(self) else np.zeros(0, dtype=bool)
+        return self._take(rows), self._take(~rows)
+
+    def _take(self, rows: np.ndarray) -> BarColumns:
+        return BarColumns(
+            symbols=self.symbols, codes=self.codes[rows], ts=self.ts[rows],
+            values={k: v[rows] for k, v in self.values.items()}, notes=self.notes,
+        )
+
+    def blocks(self) -> list[tuple[int, int, int]]:
+        """Return ``(code, start, stop)`` for each symbol's contiguous block of rows."""
+        if not len(self):
+            return []
+        edges = np.flatnonzero(np.diff(self.codes)) + 1
+        starts = np.concatenate([[0], edges])
+        stops = np.concatenate([edges, [len(self)]])
+        return [(int(self.codes[a]), int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
+
+    def adjusted(self, actions: pd.DataFrame, mode: Adjustment) -> BarColumns:
+        """Return back-adjusted prices (and volumes) for ``mode``.
+
+        ``split_adjusted`` divides prices before each split's ex-date by the ratio and
+        multiplies volumes by it. ``adjusted`` (total return) also multiplies prices before
+        each dividend's ex-date by ``1 - dividend / previous close`` (the CRSP convention).
+        Where a symbol has no dividend events but its source gave ``adj_close``, the
+        ``adjusted`` factor is ``adj_close / close``, and a note says so.
+        """
+        if mode not in ADJUSTMENTS:
+            raise InvalidInputError(f"adjustment must be one of {ADJUSTMENTS}, got {mode!r}")
+        if mode == "raw" or not len(self):
+            return self
+        if "close" not in self.values:
+            raise InvalidInputError("an adjusted read needs the close field")
+        price_f = np.ones(len(self))
+        volume_f = np.ones(len(self))
+        notes = list(self.notes)
+        by_symbol = {s: g for s, g in actions.groupby("symbol", sort=False)} if len(actions) else {}
+        close = self.values["close"]
+        adj_close = self.values.get("adj_close")
+        for code, a, b in self.blocks():
+            sym = self.symbols[code]
+            events = by_symbol.get(sym)
+            has_div = events is not None and bool((events["kind"] == "dividend").any())
+            if mode == "adjusted" and not has_div and adj_close is not None:
+                given = np.isfinite(adj_close[a:b])
+                if given.any():
+                    # the source's own total-return factor, where it gave one
+                    price_f[a:b] = np.where(given, adj_close[a:b] / close[a:b], 1.0)
+                    notes.append(f"{sym}: adjusted prices derived from the source's adj_close")
+                    if events is not None:
+                        _, volume_f[a:b] = _event_factors(
+                            self.ts[a:b], close[a:b], events, splits_only=True
+                        )
+                    continue
+            if events is None:
+                continue
+            pf, vf = _event_factors(self.ts[a:b], close[a:b], events, splits_only=mode == "split_adjusted")
+            price_f[a:b] = pf
+            volume_f[a:b] = vf
+        values = dict(self.values)
+        for c in PRICE_COLUMNS:
+            if c in values:
+                values[c] = values[c] * price_f
+        if "volume" in values:
+            values["volume"] = values["volume"] * volume_f
+        return BarColumns(symbols=self.symbols, codes=self.codes, ts=self.ts, values=values, notes=tuple(notes))
+
+    def to_panel(self, fields: Sequence[str], adjustment: Adjustment) -> Panel:
+        """Pivot to time × symbol arrays on the union calendar (NaN where no bar)."""
+        calendar = np.sort(pd.unique(self.ts)) if len(self) else np.empty(0, dtype=np.int64)
+        t_idx = np.searchsorted(calendar, self.ts)
+        shape = (calendar.size, len(self.symbols))
+        arrays: dict[str, FloatArray] = {}
+        flat_idx = t_idx * shape[1] + self.codes
+        for f in fields:
+            out = np.full(shape[0] * shape[1], np.nan)
+            out[flat_idx] = self.values[f]
+            arrays[f] = out.reshape(shape)
+        return Panel(
+            ts=pd.DatetimeIndex(calendar.astype("datetime64[ns]"), tz="UTC", name="ts"),
+            symbols=self.symbols,
+            fields=MappingProxyType(arrays),
+            adjustment=adjustment,
+            notes=self.notes,
+        )
+
+
+def _event_factors(
+    ts: IntArray, close: FloatArray, events: pd.DataFrame, *, splits_only: bool
+) -> tuple[FloatArray, FloatArray]:
+    n = ts.size
+    # step[k] multiplies every bar before index k; factor[i] = prod(step[i+1:])
+    step = np.ones(n + 1)
+    vstep = np.ones(n + 1)
+    ev_ts = events["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    pos = np.searchsorted(ts, ev_ts, side="left")
+    for p, kind, value in zip(pos, events["kind"], events["value"], strict=True):
+        if kind == "split":
+            step[p] /= value
+            vstep[p] *= value
+        elif kind == "dividend" and not splits_only and p > 0:
+            step[p] *= 1.0 - value / close[p - 1]
+    factor = np.cumprod(step[::-1])[::-1][1:]
+    vfactor = np.cumprod(vstep[::-1])[::-1][1:]
+    return factor, vfactor
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Panel:
+    """Bars as one 2-D float64 array per field, time × symbols, on the union calendar."""
+
+    ts: pd.DatetimeIndex
+    symbols: tuple[str, ...]
+    fields: Mapping[str, FloatArray]
+    adjustment: Adjustment = "raw"
+    notes: tuple[str, ...] = field(default=())
+
+    def __getitem__(self, name: str) -> FloatArray:
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise InvalidInputError(f"panel has no field {name!r}; it has {list(self.fields)}") from None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Return ``(n_times, n_symbols)``."""
+        return (len(self.ts), len(self.symbols))
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """Return one field as a DataFrame (ts index, one column per symbol)."""
+        return pd.DataFrame(self[name], index=self.ts, columns=list(self.symbols))
+
+    def _repr_html_(self) -> str:
+        first = self.ts[0].date() if len(self.ts) else "-"
+        last = self.ts[-1].date() if len(self.ts) else "-"
+        return (
+            f"<b>Panel</b> {self.shape[0]} dates × {self.shape[1]} symbols, {first} … {last}, "
+            f"fields {', '.join(self.fields)}, adjustment <code>{self.adjustment}</code>"
+        )

@@ -1,0 +1,380 @@
+"""The PostgreSQL / TimescaleDB store, through psycopg 3 and a connection pool.
+
+Bars go in ``<schema>.bars``: a TimescaleDB hypertable when the ``timescaledb`` extension
+is available, otherwise a table range-partitioned by month with a BRIN index on ``ts``.
+New symbols are bulk-loaded with binary COPY straight into the table; symbols already
+present go through a staging table and an upsert that records every revised field.
+One writer at a time (a transaction-scoped advisory lock); readers are never blocked.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from bifrost.data._columns import BarColumns
+from bifrost.data._pgcopy import COPY_COLUMNS, encode_bars
+from bifrost.data._report import IngestReport
+from bifrost.data._store import BarStore, actions_rows
+from bifrost.data._validate import ValidatedBars
+from bifrost.errors import SchemaVersionError, StoreError
+
+__all__ = ["PostgresStore"]
+
+_LATEST = 1
+_FLOAT_COLS = ("open", "high", "low", "close", "volume", "adj_close")
+
+_MIGRATION_1 = """
+CREATE TABLE {s}.ingests (
+    id text PRIMARY KEY, ts_started timestamptz NOT NULL DEFAULT now(), source text NOT NULL,
+    origin text NOT NULL, policy text NOT NULL, symbols int NOT NULL, rows_read bigint NOT NULL,
+    rows_new bigint NOT NULL, rows_revised bigint NOT NULL, rows_unchanged bigint NOT NULL,
+    rows_quarantined bigint NOT NULL, quarantine_path text
+);
+CREATE TABLE {s}.bar_revisions (
+    ingest_id text NOT NULL, symbol text NOT NULL, ts timestamptz NOT NULL, field text NOT NULL,
+    old_value float8, new_value float8
+);
+CREATE INDEX ON {s}.bar_revisions (symbol, ts);
+CREATE TABLE {s}.corporate_actions (
+    symbol text NOT NULL, ts timestamptz NOT NULL, kind text NOT NULL, value float8 NOT NULL,
+    ingest_id text NOT NULL, PRIMARY KEY (symbol, ts, kind)
+);
+CREATE TABLE {s}.symbols (
+    symbol text PRIMARY KEY, sector text, source text NOT NULL, synthetic boolean NOT NULL DEFAULT false
+);
+CREATE TABLE {s}.bars (
+    symbol text NOT NULL, ts timestamptz NOT NULL,
+    open float8 NOT NULL, high float8 NOT NULL, low float8 NOT NULL, close float8 NOT NULL,
+    volume float8 NOT NULL, adj_close float8,
+    PRIMARY KEY (symbol, ts)
+) {partition};
+"""
+
+
+class PostgresStore(BarStore):
+    """Bars and state in PostgreSQL (``BIFROST_DATABASE_URL``), TimescaleDB when present."""
+
+    backend = "postgres"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        home: str | Path = ".bifrost",
+        schema: str = "bifrost",
+        pool_size: int = 4,
+        timescale: bool | None = None,
+    ) -> None:
+        self.url = url
+        self.home = Path(home)
+        self.schema = schema
+        self._s = sql.Identifier(schema)
+        try:
+            self.pool = ConnectionPool(
+                url, min_size=1, max_size=pool_size, open=True, timeout=30,
+                kwargs={"prepare_threshold": None}, configure=_configure,
+            )
+            self.pool.wait(timeout=30)
+        except (psycopg.Error, Exception) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {_safe(url)}: {exc}") from exc
+        self.mode = self._migrate(timescale)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "backend": "postgres",
+            "mode": self.mode,
+            "location": f"{_safe(self.url)} schema {self.schema}",
+            "schema_version": str(_LATEST),
+        }
+
+    # -- schema ------------------------------------------------------------------------
+    def _migrate(self, timescale: bool | None) -> str:
+        with self.pool.connection() as con:
+            con.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, "migrate"),))
+            con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self._s))
+            con.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {}.schema_version (version int NOT NULL, "
+                        "applied timestamptz NOT NULL DEFAULT now(), mode text NOT NULL)").format(self._s)
+            )
+            row = con.execute(
+                sql.SQL("SELECT version, mode FROM {}.schema_version ORDER BY version DESC LIMIT 1").format(self._s)
+            ).fetchone()
+            if row is not None:
+                if row[0] > _LATEST:
+                    raise SchemaVersionError(
+                        f"schema {self.schema} is at version {row[0]}, written by a newer bifrost "
+                        f"(this one knows up to {_LATEST})"
+                    )
+                return str(row[1])
+            available = con.execute(
+                "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
+            ).fetchone()
+            use_ts = bool(available and available[0]) if timescale is None else timescale
+            if use_ts:
+                con.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            partition = "" if use_ts else "PARTITION BY RANGE (ts)"
+            for statement in filter(str.strip, _MIGRATION_1.format(s="{s}", partition=partition).split(";")):
+                con.execute(sql.SQL(statement.strip()).format(s=self._s))
+            if use_ts:
+                con.execute(
+                    "SELECT create_hypertable(%s, 'ts', chunk_time_interval => interval '1 year')",
+                    (f"{self.schema}.bars",),
+                )
+                mode = "timescaledb hypertable"
+            else:
+                con.execute(sql.SQL("CREATE INDEX ON {}.bars USING brin (ts)").format(self._s))
+                mode = "partitioned by month + BRIN"
+            con.execute(
+                sql.SQL("INSERT INTO {}.schema_version (version, mode) VALUES (%s, %s)").format(self._s),
+                (_LATEST, mode),
+            )
+            return mode
+
+    def _ensure_partitions(self, con: psycopg.Connection, ts_ns: np.ndarray) -> None:
+        if self.mode.startswith("timescaledb") or ts_ns.size == 0:
+            return
+        months = np.unique(ts_ns.astype("datetime64[ns]").astype("datetime64[M]"))
+        for m in months:
+            lo = pd.Timestamp(m)
+            hi = lo + pd.offsets.MonthBegin(1)
+            name = f"bars_y{lo.year:04d}m{lo.month:02d}"
+            con.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} PARTITION OF {}.bars FOR VALUES FROM ({}) TO ({})").format(
+                    self._s, sql.Identifier(name), self._s,
+                    sql.Literal(f"{lo:%Y-%m-%d} 00:00+00"), sql.Literal(f"{hi:%Y-%m-%d} 00:00+00"),
+                )
+            )
+
+    # -- writing -----------------------------------------------------------------------
+    def write(
+        self,
+        validated: ValidatedBars,
+        *,
+        ingest_id: str,
+        source: str,
+        quarantine_path: str | None = None,
+        symbol_meta: pd.DataFrame | None = None,
+    ) -> IngestReport:
+        cols = BarColumns.from_frame(validated.bars)
+        symbols = cols.symbols
+        s = self._s
+        with self.pool.connection() as con:
+            con.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, "write"),))
+            self._ensure_partitions(con, cols.ts)
+            found = con.execute(
+                sql.SQL("SELECT symbol FROM {}.symbols WHERE symbol = ANY(%s)").format(s), (list(symbols),)
+            ).fetchall()
+            present = {r[0] for r in found}
+            fresh, known = cols.split([sym not in present for sym in symbols])
+            n_new, n_revised, n_unchanged = len(fresh), 0, 0
+            if len(fresh):
+                self._copy(con, sql.SQL("{}.bars").format(s), fresh)  # straight in: nothing to merge
+            if len(known):
+                new, n_revised, n_unchanged = self._merge(con, known, ingest_id, validated.bars.columns)
+                n_new += new
+            con.cursor().executemany(
+                sql.SQL(
+                    "INSERT INTO {}.corporate_actions VALUES (%s, %s, %s, %s, %s) "
+                    "ON CONFLICT (symbol, ts, kind) DO UPDATE SET value = excluded.value, ingest_id = excluded.ingest_id"
+                ).format(s),
+                list(actions_rows(validated.actions, ingest_id)),
+            )
+            meta = symbol_meta.set_index("symbol") if symbol_meta is not None and len(symbol_meta) else None
+            synthetic_any = False
+            rows = []
+            for sym in symbols:
+                sector = meta.at[sym, "sector"] if meta is not None and "sector" in meta and sym in meta.index else None
+                synth = bool(meta.at[sym, "synthetic"]) if meta is not None and "synthetic" in meta and sym in meta.index else False
+                synthetic_any |= synth
+                rows.append((sym, sector, source, synth))
+            con.cursor().executemany(
+                sql.SQL(
+                    "INSERT INTO {}.symbols VALUES (%s, %s, %s, %s) ON CONFLICT (symbol) DO UPDATE SET "
+                    "sector = coalesce(excluded.sector, {}.symbols.sector), source = excluded.source, "
+                    "synthetic = excluded.synthetic"
+                ).format(s, s),
+                rows,
+            )
+            con.execute(
+                sql.SQL("INSERT INTO {}.ingests (id, source, origin, policy, symbols, rows_read, rows_new, "
+                        "rows_revised, rows_unchanged, rows_quarantined, quarantine_path) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)").format(s),
+                (ingest_id, source, validated.origin, "repair" if validated.issues else "strict",
+                 len(symbols), validated.rows_read, n_new, n_revised, n_unchanged,
+                 validated.rows_dropped, quarantine_path),
+            )
+        return IngestReport(
+            ingest_id=ingest_id, source=source, origin=validated.origin,
+            policy="repair" if validated.issues else "strict", symbols=symbols,
+            rows_read=validated.rows_read, rows_new=n_new, rows_revised=n_revised,
+            rows_unchanged=n_unchanged, rows_quarantined=validated.rows_dropped,
+            actions=len(validated.actions),
+            quarantine_path=Path(quarantine_path) if quarantine_path else None,
+            synthetic=synthetic_any,
+        )
+
+    @staticmethod
+    def _copy(con: psycopg.Connection, table: sql.Composable, cols: BarColumns) -> None:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            table, sql.SQL(", ").join(map(sql.Identifier, COPY_COLUMNS))
+        )
+        with con.cursor() as cur, cur.copy(statement) as copy:
+            buffer = bytearray()
+            for chunk in encode_bars(cols):
+                buffer += chunk
+                if len(buffer) > 8 << 20:
+                    copy.write(bytes(buffer))
+                    buffer.clear()
+            copy.write(bytes(buffer))
+
+    def _merge(self, con: psycopg.Connection, cols: BarColumns, ingest_id: str, given: pd.Index) -> tuple[int, int, int]:
+        s = self._s
+        con.execute(sql.SQL("CREATE TEMP TABLE bifrost_stage (LIKE {}.bars) ON COMMIT DROP").format(s))
+        self._copy(con, sql.Identifier("bifrost_stage"), cols)
+        compared = [c for c in _FLOAT_COLS if c in given]
+        values = sql.SQL(", ").join(
+            sql.SQL("({}, b.{}, n.{})").format(sql.Literal(c), sql.Identifier(c), sql.Identifier(c)) for c in compared
+        )
+        con.execute(
+            sql.SQL(
+                "INSERT INTO {}.bar_revisions SELECT %s, n.symbol, n.ts, f.field, f.old, f.new "
+                "FROM bifrost_stage n JOIN {}.bars b USING (symbol, ts) "
+                "CROSS JOIN LATERAL (VALUES {}) AS f(field, old, new) WHERE f.old IS DISTINCT FROM f.new"
+            ).format(s, s, values),
+            (ingest_id,),
+        )
+        revised_row = con.execute(
+            sql.SQL("SELECT count(DISTINCT (symbol, ts)) FROM {}.bar_revisions WHERE ingest_id = %s").format(s),
+            (ingest_id,),
+        ).fetchone()
+        existing_row = con.execute(
+            sql.SQL("SELECT count(*) FROM bifrost_stage n JOIN {}.bars b USING (symbol, ts)").format(s)
+        ).fetchone()
+        revised = int(revised_row[0]) if revised_row else 0
+        existing = int(existing_row[0]) if existing_row else 0
+        assign = sql.SQL(", ").join(
+            sql.SQL("{} = excluded.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in _FLOAT_COLS
+        )
+        con.execute(
+            sql.SQL(
+                "INSERT INTO {}.bars SELECT * FROM bifrost_stage ON CONFLICT (symbol, ts) DO UPDATE SET {} "
+                "WHERE ({}.bars.open, {}.bars.high, {}.bars.low, {}.bars.close, {}.bars.volume, {}.bars.adj_close) "
+                "IS DISTINCT FROM (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume, excluded.adj_close)"
+            ).format(s, assign, s, s, s, s, s, s)
+        )
+        return len(cols) - existing, revised, existing - revised
+
+    # -- reading -----------------------------------------------------------------------
+    def _read_columns(
+        self, symbols: Sequence[str], start_ns: int | None, end_ns: int | None, fields: Sequence[str]
+    ) -> BarColumns:
+        names = tuple(sorted(symbols))
+        conditions = [sql.SQL("symbol = ANY({})").format(sql.Literal(list(names)))]
+        if start_ns is not None:
+            conditions.append(sql.SQL("ts >= to_timestamp({})").format(sql.Literal(start_ns / 1e9)))
+        if end_ns is not None:
+            conditions.append(sql.SQL("ts < to_timestamp({})").format(sql.Literal(end_ns / 1e9)))
+        query = sql.SQL(
+            "COPY (SELECT symbol, (extract(epoch FROM ts) * 1000000)::int8, {} FROM {}.bars WHERE {} "
+            "ORDER BY symbol, ts) TO STDOUT (FORMAT CSV)"
+        ).format(
+            sql.SQL(", ").join(map(sql.Identifier, fields)), self._s, sql.SQL(" AND ").join(conditions)
+        )
+        buf = io.BytesIO()
+        with self.pool.connection() as con, con.cursor() as cur, cur.copy(query) as copy:
+            for block in copy:
+                buf.write(block)
+        buf.seek(0)
+        frame = pd.read_csv(
+            buf, header=None, names=["symbol", "us", *fields],
+            dtype={"symbol": str, "us": np.int64, **{f: np.float64 for f in fields}},
+        ) if buf.getbuffer().nbytes else pd.DataFrame({"symbol": [], "us": [], **{f: [] for f in fields}})
+        code_of = {s: i for i, s in enumerate(names)}
+        codes = frame["symbol"].map(code_of).to_numpy(dtype=np.int64) if len(frame) else np.empty(0, dtype=np.int64)
+        return BarColumns(
+            symbols=names,
+            codes=codes,
+            ts=frame["us"].to_numpy(dtype=np.int64) * 1000,
+            values={f: frame[f].to_numpy(dtype=np.float64) for f in fields},
+        )
+
+    def _query(self, query: sql.Composable, params: Sequence[object] = ()) -> pd.DataFrame:
+        with self.pool.connection() as con, con.cursor() as cur:
+            cur.execute(query, params)
+            names = [d.name for d in cur.description or []]
+            return pd.DataFrame(cur.fetchall(), columns=names)
+
+    def _known_symbols(self) -> set[str]:
+        frame = self._query(sql.SQL("SELECT symbol FROM {}.symbols").format(self._s))
+        return set(frame["symbol"]) if len(frame) else set()
+
+    def list_symbols(self) -> pd.DataFrame:
+        frame = self._query(
+            sql.SQL(
+                "SELECT b.symbol, b.first, b.last, b.rows, s.sector, s.source, s.synthetic FROM "
+                "(SELECT symbol, min(ts) AS first, max(ts) AS last, count(*) AS rows FROM {}.bars GROUP BY symbol) b "
+                "LEFT JOIN {}.symbols s USING (symbol) ORDER BY b.symbol"
+            ).format(self._s, self._s)
+        )
+        if frame.empty:
+            return pd.DataFrame(columns=["symbol", "first", "last", "rows", "sector", "source", "synthetic"])
+        frame["first"] = pd.to_datetime(frame["first"], utc=True)
+        frame["last"] = pd.to_datetime(frame["last"], utc=True)
+        frame["rows"] = frame["rows"].astype(np.int64)
+        frame["synthetic"] = frame["synthetic"].fillna(False).astype(bool)
+        return frame
+
+    def read_actions(self, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        query = sql.SQL("SELECT symbol, ts, kind, value FROM {}.corporate_actions").format(self._s)
+        params: list[object] = []
+        if symbols is not None:
+            query = query + sql.SQL(" WHERE symbol = ANY(%s)")
+            params.append(list(symbols))
+        frame = self._query(query + sql.SQL(" ORDER BY symbol, ts"), params)
+        if frame.empty:
+            frame = pd.DataFrame({"symbol": [], "ts": [], "kind": [], "value": []})
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        frame["value"] = frame["value"].astype(np.float64)
+        return frame
+
+    def ingest_log(self) -> pd.DataFrame:
+        return self._query(sql.SQL("SELECT * FROM {}.ingests ORDER BY ts_started, id").format(self._s))
+
+    def revisions(self, symbol: str | None = None) -> pd.DataFrame:
+        query = sql.SQL("SELECT ingest_id, symbol, ts, field, old_value, new_value FROM {}.bar_revisions").format(self._s)
+        params: list[object] = []
+        if symbol:
+            query = query + sql.SQL(" WHERE symbol = %s")
+            params.append(symbol)
+        frame = self._query(query + sql.SQL(" ORDER BY ts, field"), params)
+        if frame.empty:
+            frame = pd.DataFrame(columns=["ingest_id", "symbol", "ts", "field", "old_value", "new_value"])
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        return frame
+
+
+def _configure(con: psycopg.Connection) -> None:
+    con.execute("SET TIME ZONE 'UTC'")
+    con.commit()
+
+
+def _lock_key(schema: str, what: str) -> int:
+    return zlib.crc32(f"bifrost:{schema}:{what}".encode()) - (1 << 31)
+
+
+def _safe(url: str) -> str:
+    from bifrost.config import _mask_url
+
+    return _mask_url(url)

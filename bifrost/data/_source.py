@@ -1,0 +1,127 @@
+"""The data-source protocol, and `load_bars` / `ingest`, the validated ways in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+from bifrost.data._report import IngestReport, new_ingest_id
+from bifrost.data._store import BarStore, TimeLike
+from bifrost.data._validate import OnError, ValidatedBars, validate_bars
+
+__all__ = ["BarSource", "FrameBarSource", "ingest", "load_bars", "write_quarantine"]
+
+
+@runtime_checkable
+class BarSource(Protocol):
+    """Serve daily OHLCV bars. Satisfy it structurally; do not inherit.
+
+    ``bars`` returns a long frame with ``symbol, ts, open, high, low, close, volume``
+    (optionally ``adj_close, dividend, split`` and ``line``) or the same on a
+    ``(symbol, ts)`` index; values may be raw, `load_bars` validates them.
+    ``metadata`` returns ``symbol, sector, synthetic`` (any subset of columns but symbol).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def origin(self) -> str: ...
+
+    def bars(
+        self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None
+    ) -> pd.DataFrame: ...
+
+    def metadata(self) -> pd.DataFrame: ...
+
+
+class FrameBarSource:
+    """A source serving a frame you already hold (tests, notebooks, your own loaders)."""
+
+    name = "frame"
+
+    def __init__(self, frame: pd.DataFrame, *, origin: str = "frame", metadata: pd.DataFrame | None = None) -> None:
+        self._frame = frame
+        self._origin = origin
+        self._metadata = metadata
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    def bars(
+        self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None
+    ) -> pd.DataFrame:
+        frame = self._frame
+        if isinstance(frame.index, pd.MultiIndex):
+            frame = frame.reset_index()
+        if symbols is not None:
+            frame = frame[frame["symbol"].isin(list(symbols))]
+        return frame
+
+    def metadata(self) -> pd.DataFrame:
+        return self._metadata if self._metadata is not None else pd.DataFrame({"symbol": []})
+
+
+def load_bars(
+    source: BarSource,
+    symbols: Sequence[str] | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    *,
+    on_error: OnError = "strict",
+) -> ValidatedBars:
+    """Fetch bars from ``source`` and validate them (see `validate_bars`)."""
+    raw = source.bars(symbols, start, end)
+    return validate_bars(raw, origin=source.origin, on_error=on_error)
+
+
+def write_quarantine(validated: ValidatedBars, directory: Path, ingest_id: str) -> Path | None:
+    """Write every issue of a repaired load to ``directory/ingest_id.csv``; None if clean."""
+    if not validated.issues:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{ingest_id}.csv"
+    pd.DataFrame(
+        [
+            {"origin": i.origin, "line": i.line, "symbol": i.symbol, "ts": i.ts,
+             "field": i.field, "reason": i.reason, "action": i.action}
+            for i in validated.issues
+        ]
+    ).to_csv(path, index=False)
+    return path
+
+
+def ingest(
+    store: BarStore,
+    source: BarSource,
+    symbols: Sequence[str] | None = None,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    *,
+    on_error: OnError = "strict",
+    quarantine_dir: Path | None = None,
+) -> IngestReport:
+    """Load bars from ``source``, validate them, and merge them into ``store``.
+
+    In ``strict`` mode any bad row raises `ValidationError` and the store is untouched.
+    In ``repair`` mode bad rows are dropped and listed, with their reasons, in a CSV
+    quarantine report under ``quarantine_dir`` (default: ``<store home>/quarantine``).
+    Re-ingesting the same data changes nothing; overlapping ranges merge; revised rows
+    replace old ones and each revised field is recorded (`BarStore.revisions`).
+    """
+    validated = load_bars(source, symbols, start, end, on_error=on_error)
+    ingest_id = new_ingest_id()
+    if quarantine_dir is None:
+        quarantine_dir = Path(getattr(store, "home", Path(".bifrost"))) / "quarantine"
+    qpath = write_quarantine(validated, quarantine_dir, ingest_id)
+    return store.write(
+        validated,
+        ingest_id=ingest_id,
+        source=source.name,
+        quarantine_path=str(qpath) if qpath else None,
+        symbol_meta=source.metadata(),
+    )

@@ -1,0 +1,237 @@
+"""The store contract shared by the embedded and PostgreSQL backends."""
+
+from __future__ import annotations
+
+import difflib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from types import TracebackType
+
+import numpy as np
+import pandas as pd
+
+from bifrost.data._columns import ADJUSTMENTS, STORED_FIELDS, Adjustment, BarColumns, Panel
+from bifrost.data._report import IngestReport
+from bifrost.data._validate import ValidatedBars
+from bifrost.errors import InvalidInputError, SymbolNotFoundError
+
+__all__ = ["BarStore", "TimeLike", "merge_bars", "to_utc_ns"]
+
+TimeLike = str | pd.Timestamp | None
+
+
+def to_utc_ns(value: TimeLike, name: str) -> int | None:
+    """Convert a date-like to UTC nanoseconds (naive means UTC), or None for an open bound."""
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be a date such as 2014-01-31, got {value!r}") from exc
+    if ts is pd.NaT:
+        raise InvalidInputError(f"{name} must be a date, got NaT")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return int(ts.as_unit("ns").value)
+
+
+class BarStore(ABC):
+    """Where bars, corporate actions and the ingest log live.
+
+    Subclasses implement the storage; reading, adjustment and panels are shared here.
+    Bounds are half-open: ``start`` is included, ``end`` is not.
+    """
+
+    backend: str
+
+    # -- what a backend implements -------------------------------------------------
+    @abstractmethod
+    def write(
+        self,
+        validated: ValidatedBars,
+        *,
+        ingest_id: str,
+        source: str,
+        quarantine_path: str | None = None,
+        symbol_meta: pd.DataFrame | None = None,
+    ) -> IngestReport:
+        """Merge validated bars into the store atomically and record the ingest."""
+
+    @abstractmethod
+    def _read_columns(
+        self, symbols: Sequence[str], start_ns: int | None, end_ns: int | None, fields: Sequence[str]
+    ) -> BarColumns: ...
+
+    @abstractmethod
+    def list_symbols(self) -> pd.DataFrame:
+        """Return one row per symbol: ``symbol, first, last, rows, sector, source, synthetic``."""
+
+    @abstractmethod
+    def read_actions(self, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        """Return corporate actions: ``symbol, ts, kind, value`` (kind: dividend or split)."""
+
+    @abstractmethod
+    def ingest_log(self) -> pd.DataFrame:
+        """Return one row per ingest, newest last."""
+
+    @abstractmethod
+    def revisions(self, symbol: str | None = None) -> pd.DataFrame:
+        """Return recorded revisions: ``ingest_id, symbol, ts, field, old_value, new_value``."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, str]:
+        """Return the backend, its mode and its location, for display."""
+
+    def close(self) -> None:
+        """Release connections and locks held by this store object."""
+
+    def __enter__(self) -> BarStore:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- shared reading --------------------------------------------------------------
+    def read_bars(
+        self,
+        symbols: str | Sequence[str] | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        *,
+        fields: Sequence[str] | None = None,
+        adjustment: Adjustment = "raw",
+    ) -> pd.DataFrame:
+        """Return bars in ``[start, end)`` as the canonical long frame.
+
+        Parameters
+        ----------
+        symbols
+            One symbol, several, or None for every symbol in the store.
+        start, end
+            Half-open date bounds (UTC); None leaves the side open.
+        fields
+            Subset of ``open, high, low, close, volume, adj_close``; default all but adj_close.
+        adjustment
+            ``raw`` (as traded), ``split_adjusted``, or ``adjusted`` (total return).
+
+        Raises
+        ------
+        SymbolNotFoundError
+            If a requested symbol has no bars in the store.
+        """
+        return self._read(symbols, start, end, fields, adjustment).to_frame()
+
+    def read_panel(
+        self,
+        symbols: str | Sequence[str] | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        *,
+        fields: Sequence[str] | None = None,
+        adjustment: Adjustment = "raw",
+    ) -> Panel:
+        """Return bars as a :class:`Panel` (time × symbols per field, NaN where no bar)."""
+        wanted = self._fields(fields)
+        cols = self._read(symbols, start, end, wanted, adjustment)
+        return cols.to_panel(wanted, adjustment)
+
+    def _read(
+        self,
+        symbols: str | Sequence[str] | None,
+        start: TimeLike,
+        end: TimeLike,
+        fields: Sequence[str] | None,
+        adjustment: Adjustment,
+    ) -> BarColumns:
+        if adjustment not in ADJUSTMENTS:
+            raise InvalidInputError(f"adjustment must be one of {ADJUSTMENTS}, got {adjustment!r}")
+        wanted = self._fields(fields)
+        start_ns, end_ns = to_utc_ns(start, "start"), to_utc_ns(end, "end")
+        if start_ns is not None and end_ns is not None and end_ns <= start_ns:
+            raise InvalidInputError(f"end {end} must be after start {start}")
+        names = self._resolve_symbols(symbols)
+        needed = list(wanted)
+        if adjustment != "raw":
+            needed += [f for f in ("close", "adj_close") if f not in needed]
+        cols = self._read_columns(names, start_ns, end_ns, needed)
+        if adjustment != "raw":
+            cols = cols.adjusted(self.read_actions(names), adjustment)
+        if list(cols.values) != list(wanted):
+            cols = BarColumns(
+                symbols=cols.symbols, codes=cols.codes, ts=cols.ts,
+                values={f: cols.values[f] for f in wanted}, notes=cols.notes,
+            )
+        return cols
+
+    @staticmethod
+    def _fields(fields: Sequence[str] | None) -> list[str]:
+        if fields is None:
+            return ["open", "high", "low", "close", "volume"]
+        if isinstance(fields, str):
+            fields = [fields]
+        unknown = [f for f in fields if f not in STORED_FIELDS]
+        if unknown or not fields:
+            raise InvalidInputError(f"unknown field(s) {unknown}; choose from {list(STORED_FIELDS)}")
+        return list(dict.fromkeys(fields))
+
+    def _resolve_symbols(self, symbols: str | Sequence[str] | None) -> list[str]:
+        known = self._known_symbols()
+        if symbols is None:
+            return sorted(known)
+        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        missing = [s for s in names if s not in known]
+        if missing:
+            hint = difflib.get_close_matches(missing[0], sorted(known), n=3)
+            raise SymbolNotFoundError(
+                f"no bars in the {self.backend} store for {missing}"
+                + (f"; did you mean {hint}?" if hint else "")
+                + " (`bifrost data list` shows what is stored)"
+            )
+        return sorted(dict.fromkeys(names))
+
+    def _known_symbols(self) -> set[str]:
+        return set(self.list_symbols()["symbol"])
+
+
+def merge_bars(
+    existing: pd.DataFrame | None, new: pd.DataFrame, ingest_id: str
+) -> tuple[pd.DataFrame, int, int, int, pd.DataFrame]:
+    """Merge ``new`` bars over ``existing``: return merged, n_new, n_revised, n_unchanged, revisions.
+
+    A row of ``new`` whose (symbol, ts) exists replaces it; if any field differs, each
+    differing field becomes one revision row. NaN equals NaN.
+    """
+    empty_rev = pd.DataFrame(columns=["ingest_id", "symbol", "ts", "field", "old_value", "new_value"])
+    if existing is None or existing.empty:
+        return new, len(new), 0, 0, empty_rev
+    cols = list(new.columns)
+    common = new.index.intersection(existing.index)
+    if len(common):
+        old_c = existing.reindex(columns=cols).loc[common]
+        new_c = new.loc[common, cols]
+        old_v, new_v = old_c.to_numpy(), new_c.to_numpy()
+        differs = ~((old_v == new_v) | (np.isnan(old_v) & np.isnan(new_v)))
+        rows, colidx = np.nonzero(differs)
+        revised = int(differs.any(axis=1).sum())
+        revisions = pd.DataFrame(
+            {
+                "ingest_id": ingest_id,
+                "symbol": common.get_level_values("symbol")[rows],
+                "ts": common.get_level_values("ts")[rows],
+                "field": np.asarray(cols, dtype=object)[colidx],
+                "old_value": old_v[rows, colidx],
+                "new_value": new_v[rows, colidx],
+            }
+        )
+    else:
+        revised, revisions = 0, empty_rev
+    unchanged = len(common) - revised
+    merged = pd.concat([existing.drop(index=common), new]).sort_index()
+    return merged, len(new) - len(common), revised, unchanged, revisions
+
+
+def actions_rows(actions: pd.DataFrame, ingest_id: str) -> Iterable[tuple[str, str, str, float, str]]:
+    """Yield corporate-action rows as ``(symbol, ts_iso, kind, value, ingest_id)``."""
+    for sym, ts, kind, value in actions[["symbol", "ts", "kind", "value"]].itertuples(index=False):
+        yield str(sym), pd.Timestamp(ts).isoformat(), str(kind), float(value), ingest_id

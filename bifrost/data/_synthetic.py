@@ -1,0 +1,170 @@
+"""A seeded synthetic market for demos and scale tests (never for proving correctness)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from bifrost.data._store import TimeLike, to_utc_ns
+from bifrost.errors import InvalidInputError
+
+__all__ = ["DEFAULT_SECTORS", "SyntheticMarket"]
+
+DEFAULT_SECTORS: tuple[str, ...] = (
+    "Technology", "Financials", "Health Care", "Energy", "Industrials",
+    "Consumer Staples", "Consumer Discretionary", "Utilities",
+)
+
+
+class SyntheticMarket:
+    """A deterministic multi-asset daily market: same seed, same bars, bit for bit.
+
+    Total daily log returns follow a factor model ``beta * market + gamma * sector +
+    idiosyncratic``, each factor a GARCH(1,1) process with Student-t(4) shocks (fat tails,
+    volatility clustering). Raw prices then carry occasional splits (2:1, 3:1, 3:2) and
+    quarterly cash dividends for about 60% of names, so that ``adjusted`` reads give back
+    the total-return path. Volumes are log-normal around a per-name level and rise with
+    the size of the move. Every bar it produces is marked synthetic in the store.
+
+    Parameters
+    ----------
+    n_symbols, n_days
+        Size of the market; trading days are weekdays from ``start``.
+    seed
+        Seed of numpy's PCG64 generator.
+    """
+
+    name = "synthetic"
+
+    def __init__(
+        self,
+        *,
+        n_symbols: int = 50,
+        n_days: int = 1260,
+        start: str = "2015-01-02",
+        seed: int = 7,
+        sectors: Sequence[str] = DEFAULT_SECTORS,
+    ) -> None:
+        if n_symbols < 1 or n_days < 2:
+            raise InvalidInputError(f"need n_symbols >= 1 and n_days >= 2, got {n_symbols}, {n_days}")
+        if not sectors:
+            raise InvalidInputError("sectors must not be empty")
+        self.n_symbols = n_symbols
+        self.n_days = n_days
+        self.start = pd.Timestamp(start)
+        self.seed = seed
+        self.sectors = tuple(sectors)
+        self._cache: tuple[pd.DataFrame, pd.DataFrame, np.ndarray] | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"synthetic(seed={self.seed}, symbols={self.n_symbols}, days={self.n_days})"
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The generated tickers: a sector prefix and a number, e.g. ``TEC003``."""
+        return tuple(self._generate()[1]["symbol"])
+
+    def metadata(self) -> pd.DataFrame:
+        """Return ``symbol, sector, synthetic`` (always True)."""
+        return self._generate()[1]
+
+    def bars(
+        self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None
+    ) -> pd.DataFrame:
+        frame = self._generate()[0]
+        if symbols is not None:
+            frame = frame[frame["symbol"].isin(list(symbols))]
+        lo, hi = to_utc_ns(start, "start"), to_utc_ns(end, "end")
+        if lo is not None or hi is not None:
+            ns = frame["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+            keep = np.ones(len(frame), dtype=bool)
+            if lo is not None:
+                keep &= ns >= lo
+            if hi is not None:
+                keep &= ns < hi
+            frame = frame[keep]
+        return frame.reset_index(drop=True)
+
+    def total_log_returns(self) -> np.ndarray:
+        """Return the total (dividend-reinvested) daily log returns, days × symbols."""
+        return self._generate()[2].copy()
+
+    def _generate(self) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+        if self._cache is not None:
+            return self._cache
+        rng = np.random.Generator(np.random.PCG64(self.seed))
+        n, t = self.n_symbols, self.n_days
+        k = len(self.sectors)
+        sector_of = rng.integers(0, k, size=n)
+        beta = rng.uniform(0.6, 1.4, size=n)
+        gamma = rng.uniform(0.3, 1.0, size=n)
+        # annual vols: market 16%, sectors 10%, names 18–40%; drift about 7% a year
+        vol = np.concatenate([[0.16], np.full(k, 0.10), rng.uniform(0.18, 0.40, size=n)]) / np.sqrt(252)
+        shocks = _garch_t(rng, t, vol)
+        market, sector, idio = shocks[:, 0], shocks[:, 1 : k + 1], shocks[:, k + 1 :]
+        drift = rng.normal(0.07, 0.05, size=n) / 252
+        total = drift + beta * market[:, None] + gamma * sector[:, sector_of] + idio
+        total[0] = 0.0
+        dates = pd.bdate_range(self.start, periods=t).to_numpy()
+        # corporate actions
+        split = np.ones((t, n))
+        dividend_yield = np.zeros((t, n))
+        for j in range(n):
+            if rng.random() < 0.6:  # quarterly payers, 1–4% a year
+                q = rng.uniform(0.01, 0.04) / 4
+                first = int(rng.integers(20, 83))
+                dividend_yield[first::63, j] = q
+            n_splits = rng.poisson(0.04 * t / 252)
+            for day in rng.integers(60, t, size=n_splits):
+                split[day, j] = rng.choice([2.0, 3.0, 1.5])
+        raw_log = total + np.log1p(-dividend_yield) - np.log(split)
+        p0 = np.exp(rng.uniform(np.log(15), np.log(300), size=n))
+        close = p0 * np.exp(np.cumsum(raw_log, axis=0))
+        prev_close = np.vstack([p0[None, :], close[:-1]])
+        dividend = dividend_yield * prev_close
+        # split each day's move into overnight (30%) and intraday (70%) parts
+        overnight = 0.3 * raw_log + rng.normal(0, 0.002, size=(t, n))
+        open_ = prev_close * np.exp(overnight)
+        daily_sigma = np.abs(total).mean(axis=0)
+        high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.6, size=(t, n))) * daily_sigma)
+        low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.6, size=(t, n))) * daily_sigma)
+        base_volume = np.exp(rng.normal(14.0, 1.0, size=n))
+        shares_factor = np.cumprod(split, axis=0)  # more shares after a split
+        volume = np.round(
+            base_volume * shares_factor
+            * np.exp(rng.normal(0, 0.3, size=(t, n)) + 1.5 * np.abs(total) / daily_sigma.clip(1e-9) * 0.2)
+        )
+        prefix = [s.replace(" ", "")[:3].upper() for s in self.sectors]
+        symbols = [f"{prefix[sector_of[j]]}{j:03d}" for j in range(n)]
+        frame = pd.DataFrame(
+            {
+                "symbol": np.repeat(np.asarray(symbols, dtype=object), t),
+                "ts": pd.DatetimeIndex(np.tile(dates, n)).tz_localize("UTC"),
+                "open": open_.T.ravel(), "high": high.T.ravel(), "low": low.T.ravel(),
+                "close": close.T.ravel(), "volume": volume.T.ravel(),
+                "dividend": dividend.T.ravel(), "split": split.T.ravel(),
+            }
+        )
+        meta = pd.DataFrame(
+            {"symbol": symbols, "sector": [self.sectors[s] for s in sector_of], "synthetic": True}
+        )
+        self._cache = (frame, meta, total)
+        return self._cache
+
+
+def _garch_t(rng: np.random.Generator, t: int, vol: np.ndarray) -> np.ndarray:
+    # GARCH(1,1) with unit-variance Student-t(4) shocks; alpha + beta = 0.98 keeps
+    # volatility clusters that decay over weeks, with long-run variance vol**2.
+    alpha, beta_g = 0.08, 0.90
+    omega = vol**2 * (1 - alpha - beta_g)
+    z = rng.standard_t(4, size=(t, vol.size)) / np.sqrt(2.0)
+    out = np.empty((t, vol.size))
+    sigma2 = vol**2
+    for i in range(t):
+        eps = np.sqrt(sigma2) * z[i]
+        out[i] = eps
+        sigma2 = omega + alpha * eps**2 + beta_g * sigma2
+    return out

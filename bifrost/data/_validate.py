@@ -1,0 +1,354 @@
+"""Validation of bars on every way in: one pass, every problem named with its place."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from bifrost._typing import BoolArray
+from bifrost.errors import InvalidInputError, SchemaError, ValidationError
+
+__all__ = [
+    "ACTION_KINDS",
+    "OPTIONAL_COLUMNS",
+    "PRICE_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "Issue",
+    "OnError",
+    "ValidatedBars",
+    "validate_bars",
+]
+
+OnError = Literal["strict", "repair"]
+PRICE_COLUMNS = ("open", "high", "low", "close")
+REQUIRED_COLUMNS = (*PRICE_COLUMNS, "volume")
+OPTIONAL_COLUMNS = ("adj_close", "dividend", "split")
+ACTION_KINDS = ("dividend", "split")
+_KEY_COLUMNS = ("symbol", "ts")
+_ALLOWED = frozenset((*_KEY_COLUMNS, *REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "line"))
+_MAX_IN_MESSAGE = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Issue:
+    """One problem found in one row of a load."""
+
+    origin: str
+    line: int | None
+    symbol: str | None
+    ts: str | None
+    field: str | None
+    reason: str
+    action: Literal["rejected", "dropped", "sorted"]
+
+    def where(self) -> str:
+        """Return the place of the issue as ``origin:line: SYMBOL DATE field``."""
+        place = f"{self.origin}:{self.line}" if self.line is not None else self.origin
+        parts = [p for p in (self.symbol, self.ts, self.field) if p]
+        return f"{place}: {' '.join(parts)}" if parts else place
+
+    def __str__(self) -> str:
+        return f"{self.where()}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidatedBars:
+    """Bars that passed validation, the corporate actions found in them, and the issues."""
+
+    origin: str
+    bars: pd.DataFrame  # canonical: (symbol, ts) index, float64 columns
+    actions: pd.DataFrame  # symbol, ts, kind, value
+    issues: tuple[Issue, ...]
+    rows_read: int
+
+    @property
+    def rows_dropped(self) -> int:
+        """Return how many input rows were dropped into quarantine."""
+        return sum(1 for i in self.issues if i.action == "dropped")
+
+
+def validate_bars(
+    raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict"
+) -> ValidatedBars:
+    """Validate a long frame of daily bars and return it in canonical form.
+
+    Parameters
+    ----------
+    raw
+        Columns ``symbol, ts, open, high, low, close, volume`` (or a ``(symbol, ts)``
+        MultiIndex), optionally ``adj_close, dividend, split`` and ``line`` (the source
+        line number, used in messages). Values may still be strings.
+    origin
+        Where the rows came from (a file path, ``yahoo``, ...), used in every message.
+    on_error
+        ``strict`` raises on the first load with any bad row; ``repair`` drops bad rows,
+        sorts out-of-order ones, and lists each in ``issues``.
+
+    Returns
+    -------
+    ValidatedBars
+        Bars on a sorted ``(symbol, ts)`` index with UTC session-date timestamps.
+
+    Raises
+    ------
+    SchemaError
+        If required columns are missing or unknown columns are present.
+    ValidationError
+        In ``strict`` mode, if any row is bad; ``.issues`` lists all of them.
+    """
+    if on_error not in ("strict", "repair"):
+        raise InvalidInputError(f"on_error must be 'strict' or 'repair', got {on_error!r}")
+    frame = _as_long(raw, origin)
+    n = len(frame)
+    lines = (
+        pd.to_numeric(frame["line"], errors="coerce").to_numpy()
+        if "line" in frame
+        else None
+    )
+    drop_action: Literal["rejected", "dropped"] = "dropped" if on_error == "repair" else "rejected"
+    collector = _Collector(origin, lines, drop_action)
+
+    symbols = frame["symbol"].astype("string").str.strip()
+    missing_sym = (symbols.isna() | (symbols == "")).to_numpy(dtype=bool)
+    collector.add(missing_sym, symbols, None, "symbol", "missing symbol")
+    ts = _parse_ts(frame["ts"], collector, symbols)
+    collector.ts_text = ts.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+
+    values: dict[str, np.ndarray] = {}
+    present_optional = [c for c in OPTIONAL_COLUMNS if c in frame]
+    for col in (*REQUIRED_COLUMNS, *present_optional):
+        values[col] = _parse_numeric(frame[col], col, collector, symbols)
+
+    for col in (*PRICE_COLUMNS, *(["adj_close"] if "adj_close" in values else [])):
+        v = values[col]
+        collector.add(np.isnan(v) & ~collector.non_numeric[col], symbols, v, col, f"missing {col}")
+        collector.add(v <= 0, symbols, v, col, f"non-positive {col} {{value}}")
+    o, h, lo, c = (values[k] for k in PRICE_COLUMNS)
+    with np.errstate(invalid="ignore"):
+        top = np.fmax(o, c)
+        bottom = np.fmin(o, c)
+        collector.add(h < top, symbols, h, "high", "high {value} is below max(open, close) {ref}", ref=top)
+        collector.add(lo > bottom, symbols, lo, "low", "low {value} is above min(open, close) {ref}", ref=bottom)
+        collector.add(h < lo, symbols, h, "high", "high {value} is below low {ref}", ref=lo)
+        vol = values["volume"]
+        collector.add(np.isnan(vol) & ~collector.non_numeric["volume"], symbols, vol, "volume", "missing volume")
+        collector.add(vol < 0, symbols, vol, "volume", "negative volume {value}")
+        if "dividend" in values:
+            d = values["dividend"]
+            collector.add(d < 0, symbols, d, "dividend", "negative dividend {value}")
+            values["dividend"] = np.where(np.isnan(d), 0.0, d)
+        if "split" in values:
+            s = values["split"]
+            collector.add(s <= 0, symbols, s, "split", "non-positive split ratio {value}")
+            values["split"] = np.where(np.isnan(s) | (s == 0.0), 1.0, s)
+
+    keep = ~collector.bad
+    sym_arr = symbols.to_numpy(dtype=object)
+    ts_arr = ts.to_numpy()
+    # duplicates: the last occurrence wins (a later row is the vendor's correction)
+    key = pd.DataFrame({"symbol": sym_arr, "ts": ts_arr})
+    dup = key.duplicated(keep="last").to_numpy() & keep
+    if dup.any():
+        later = _later_line_of_duplicate(key, lines, dup)
+        collector.add(dup, symbols, None, "ts", "duplicate date; a later row{later} has the same symbol and date", later=later)
+        keep &= ~dup
+    # order: dates must rise within each symbol in file order
+    kept = key[keep]
+    prev = kept.groupby("symbol", sort=False)["ts"].shift()
+    out_of_order = np.zeros(n, dtype=bool)
+    out_of_order[np.flatnonzero(keep)] = (kept["ts"] < prev).to_numpy()
+    if out_of_order.any():
+        collector.add(
+            out_of_order, symbols, None, "ts",
+            "date out of order: comes after a later date",
+            action="sorted" if on_error == "repair" else "rejected",
+            drops=False,
+        )
+
+    issues = tuple(collector.issues)
+    if issues and on_error == "strict":
+        shown = "; ".join(str(i) for i in issues[:_MAX_IN_MESSAGE])
+        more = f" (and {len(issues) - _MAX_IN_MESSAGE} more)" if len(issues) > _MAX_IN_MESSAGE else ""
+        raise ValidationError(
+            f"{origin}: {len(issues)} problem(s), nothing was stored: {shown}{more}. "
+            "Fix the source, or load with on_error='repair' (--on-error repair) to drop "
+            "bad rows into a quarantine report.",
+            issues,
+        )
+
+    index = pd.MultiIndex.from_arrays(
+        [pd.Index(sym_arr[keep], dtype=object, name="symbol"), pd.DatetimeIndex(ts_arr[keep], name="ts")]
+    )
+    bar_cols = [*REQUIRED_COLUMNS, *(["adj_close"] if "adj_close" in values else [])]
+    bars = pd.DataFrame({c: values[c][keep] for c in bar_cols}, index=index).sort_index()
+    actions = _actions(values, sym_arr[keep], ts_arr[keep], keep)
+    return ValidatedBars(origin=origin, bars=bars, actions=actions, issues=issues, rows_read=n)
+
+
+class _Collector:
+    """Accumulates issues row by row; ``bad`` marks rows that must not be stored."""
+
+    def __init__(self, origin: str, lines: np.ndarray | None, drop_action: Literal["rejected", "dropped"]) -> None:
+        self.origin = origin
+        self.lines = lines
+        self.drop_action = drop_action
+        self.issues: list[Issue] = []
+        self.bad: BoolArray = np.zeros(0, dtype=bool)
+        self.ts_text: np.ndarray | None = None
+        self.non_numeric: dict[str, BoolArray] = {}
+
+    def add(
+        self,
+        mask: BoolArray,
+        symbols: pd.Series,
+        value: np.ndarray | None,
+        field: str | None,
+        template: str,
+        *,
+        ref: np.ndarray | None = None,
+        later: np.ndarray | None = None,
+        action: Literal["rejected", "dropped", "sorted"] | None = None,
+        drops: bool = True,
+    ) -> None:
+        if self.bad.size == 0:
+            self.bad = np.zeros(len(symbols), dtype=bool)
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        for i in np.flatnonzero(mask):
+            line = None if self.lines is None or np.isnan(self.lines[i]) else int(self.lines[i])
+            sym = symbols.iloc[i]
+            reason = template.format(
+                value=_fmt(value[i]) if value is not None else "",
+                ref=_fmt(ref[i]) if ref is not None else "",
+                later=f" (line {int(later[i])})" if later is not None and not np.isnan(later[i]) else "",
+            )
+            ts = self.ts_text[i] if self.ts_text is not None else None
+            self.issues.append(
+                Issue(
+                    origin=self.origin,
+                    line=line,
+                    symbol=None if pd.isna(sym) or sym == "" else str(sym),
+                    ts=None if ts is None or pd.isna(ts) else str(ts),
+                    field=field,
+                    reason=reason,
+                    action=action or self.drop_action,
+                )
+            )
+        if drops:
+            self.bad |= mask
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float | np.floating):
+        return f"{float(v):.10g}"
+    return repr(v)
+
+
+def _as_long(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
+    if not isinstance(raw, pd.DataFrame):
+        raise InvalidInputError(f"{origin}: bars must be a pandas DataFrame, got {type(raw).__name__}")
+    frame = raw
+    if isinstance(frame.index, pd.MultiIndex) and list(frame.index.names) == ["symbol", "ts"]:
+        frame = frame.reset_index()
+    frame = frame.rename(columns=lambda c: str(c).strip())
+    cols = set(frame.columns)
+    missing = [c for c in (*_KEY_COLUMNS, *REQUIRED_COLUMNS) if c not in cols]
+    unknown = sorted(cols - _ALLOWED)
+    if missing or unknown:
+        hints = []
+        for m in missing:
+            close = difflib.get_close_matches(m, [str(u) for u in unknown] or list(cols), n=1, cutoff=0.6)
+            close = close or [u for u in unknown if str(u).lower() == m]
+            hints.append(f"{m!r}" + (f" (found {close[0]!r}: misnamed?)" if close else ""))
+        parts = []
+        if missing:
+            parts.append("missing column(s) " + ", ".join(hints))
+        if unknown:
+            parts.append(f"unexpected column(s) {unknown}")
+        raise SchemaError(
+            f"{origin}: {'; '.join(parts)}. Expected {list(_KEY_COLUMNS) + list(REQUIRED_COLUMNS)}"
+            f" and optionally {list(OPTIONAL_COLUMNS)}; found {sorted(map(str, cols))}."
+        )
+    return frame.reset_index(drop=True)
+
+
+def _parse_ts(raw: pd.Series, collector: _Collector, symbols: pd.Series) -> pd.Series:
+    n = len(raw)
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        # a daily bar's session date is its date in its own time zone
+        local = raw.dt.tz_localize(None)
+        return local.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+    if pd.api.types.is_datetime64_dtype(raw.dtype):
+        return raw.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+    text = raw.astype("string").str.strip()
+    tz = pd.Series([""] * n, dtype="string")
+    if n and (text.str.len().max() or 0) > 10:
+        tz = text.str.extract(r"(Z|[+-]\d\d:?\d\d)$", expand=False).fillna("")
+        first = tz.iloc[0]
+        mixed = (tz != first).to_numpy(dtype=bool) & text.notna().to_numpy(dtype=bool)
+        if mixed.any():
+            labels = tz.mask(tz == "", "no time zone").to_numpy(dtype=object)
+            collector.add(
+                mixed, symbols, labels, "ts",
+                f"mixed time zones: {{value}} differs from the first row's {labels[0]!r}",
+            )
+        text = text.str.replace(r"(Z|[+-]\d\d:?\d\d)$", "", regex=True)
+    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    bad = (parsed.isna() & text.notna()).to_numpy(dtype=bool) | text.isna().to_numpy(dtype=bool)
+    if bad.any():
+        shown = text.to_numpy(dtype=object)
+        collector.add(bad, symbols, shown, "ts", "unparseable date {value}")
+    return parsed.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+
+
+def _parse_numeric(raw: pd.Series, col: str, collector: _Collector, symbols: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        collector.non_numeric[col] = np.zeros(len(raw), dtype=bool)
+        return raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    coerced = pd.to_numeric(raw.astype("string").str.strip(), errors="coerce")
+    values = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
+    stripped = raw.astype("string").str.strip()
+    non_numeric = (np.isnan(values) & stripped.notna().to_numpy(dtype=bool)
+                   & (stripped != "").fillna(False).to_numpy(dtype=bool))
+    collector.non_numeric[col] = non_numeric
+    if non_numeric.any():
+        collector.add(non_numeric, symbols, raw.to_numpy(dtype=object), col, "non-numeric {value}")
+    return values
+
+
+def _later_line_of_duplicate(key: pd.DataFrame, lines: np.ndarray | None, dup: BoolArray) -> np.ndarray:
+    out = np.full(len(key), np.nan)
+    if lines is None:
+        return out
+    last_line = key.assign(line=lines).groupby(["symbol", "ts"], sort=False)["line"].transform("last")
+    out[dup] = last_line.to_numpy(dtype=np.float64)[dup]
+    return out
+
+
+def _actions(values: dict[str, np.ndarray], symbols: np.ndarray, ts: np.ndarray, keep: BoolArray) -> pd.DataFrame:
+    parts = []
+    for kind, neutral in (("dividend", 0.0), ("split", 1.0)):
+        if kind in values:
+            v = values[kind][keep]
+            hit = v != neutral
+            parts.append(pd.DataFrame({"symbol": symbols[hit], "ts": ts[hit], "kind": kind, "value": v[hit]}))
+    if not parts:
+        return empty_actions()
+    return pd.concat(parts, ignore_index=True).sort_values(["symbol", "ts", "kind"], ignore_index=True)
+
+
+def empty_actions() -> pd.DataFrame:
+    """Return an empty corporate-actions frame with the canonical columns and dtypes."""
+    return pd.DataFrame(
+        {
+            "symbol": pd.Series(dtype=object),
+            "ts": pd.Series(dtype="datetime64[ns, UTC]"),
+            "kind": pd.Series(dtype=object),
+            "value": pd.Series(dtype=np.float64),
+        }
+    )

@@ -1,0 +1,88 @@
+"""The one exception tree of bifrost.
+
+::
+
+    BifrostError
+    ├── ConfigError                    bad settings or bifrost.toml
+    ├── InvalidInputError (ValueError) a caller passed a bad argument
+    ├── DataError
+    │   ├── SchemaError                missing, misnamed or unexpected columns
+    │   ├── ValidationError            bad rows (carries the list of issues)
+    │   ├── DataSourceError            a source (file, Yahoo, ...) failed or is unreachable
+    │   └── SymbolNotFoundError        the store has no bars for a symbol
+    └── StoreError                     the store cannot be opened, migrated or written
+        └── SchemaVersionError         the store was written by a newer bifrost
+
+Every message says what was expected, what arrived and where (file, line, symbol, field).
+Recoverable data issues are warnings (`DataQualityWarning`), never silent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bifrost.data._validate import Issue
+
+__all__ = [
+    "BifrostError",
+    "ConfigError",
+    "DataError",
+    "DataQualityWarning",
+    "DataSourceError",
+    "InvalidInputError",
+    "SchemaError",
+    "SchemaVersionError",
+    "StoreError",
+    "SymbolNotFoundError",
+    "ValidationError",
+]
+
+
+class BifrostError(Exception):
+    """Root of every error bifrost raises on purpose."""
+
+
+class ConfigError(BifrostError):
+    """Settings or ``bifrost.toml`` are invalid."""
+
+
+class InvalidInputError(BifrostError, ValueError):
+    """An argument passed to a public function is invalid."""
+
+
+class DataError(BifrostError):
+    """Market data is missing, malformed or inconsistent."""
+
+
+class SchemaError(DataError):
+    """A frame or file lacks required columns, or has columns bifrost does not know."""
+
+
+class ValidationError(DataError):
+    """Rows failed validation; ``issues`` lists every one of them."""
+
+    def __init__(self, message: str, issues: Sequence[Issue] = ()) -> None:
+        super().__init__(message)
+        self.issues: tuple[Issue, ...] = tuple(issues)
+
+
+class DataSourceError(DataError):
+    """A data source failed: unreachable, rate-limited past retries, or unknown symbol."""
+
+
+class SymbolNotFoundError(DataError):
+    """The store holds no bars for the requested symbol."""
+
+
+class StoreError(BifrostError):
+    """The store cannot be opened, migrated or written."""
+
+
+class SchemaVersionError(StoreError):
+    """The store's schema is newer than this bifrost understands."""
+
+
+class DataQualityWarning(UserWarning):
+    """A recoverable data issue: data was repaired, derived or looks suspicious."""
