@@ -133,7 +133,7 @@ def _newest_first_to_oldest_first(frame: pd.DataFrame) -> pd.DataFrame:
     # for validation to judge.
     if "ts" not in frame.columns or len(frame) < 2:
         return frame
-    ts = pd.to_datetime(frame["ts"], errors="coerce", format="ISO8601")
+    ts = pd.to_datetime(frame["ts"].astype("string").str.slice(0, 10), errors="coerce", format="ISO8601")
     if ts.isna().any():
         return frame
     falling = ts.groupby(frame["symbol"], sort=False).diff().dropna()

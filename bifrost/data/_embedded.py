@@ -114,7 +114,7 @@ class EmbeddedStore(BarStore):
             self._collect_garbage()
         return IngestReport(
             ingest_id=ingest_id, source=source, origin=validated.origin,
-            policy="repair" if validated.rows_dropped or any(i.action == "sorted" for i in validated.issues) else "strict",
+            policy=validated.policy,
             symbols=symbols, rows_read=validated.rows_read, rows_new=n_new, rows_revised=n_revised,
             rows_unchanged=n_unchanged, rows_quarantined=validated.rows_dropped,
             actions=len(validated.actions),
@@ -129,7 +129,7 @@ class EmbeddedStore(BarStore):
         table = pa.table(
             {
                 "symbol": pa.array(sym, type=pa.string()).dictionary_encode(),
-                "ts": pa.array(frame.index.get_level_values("ts")),
+                "ts": pa.array(frame.index.get_level_values("ts").as_unit("ns").asi8).cast(pa.timestamp("ns", tz="UTC")),
                 **{c: pa.array(frame[c].to_numpy(dtype=np.float64)) for c in _COLUMNS},
             }
         ).cast(_SCHEMA)
@@ -206,7 +206,7 @@ class EmbeddedStore(BarStore):
                 "INSERT INTO ingests VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     ingest_id, source, validated.origin,
-                    "repair" if validated.issues else "strict",
+                    validated.policy,
                     len(symbols), validated.rows_read, n_new, n_revised, n_unchanged,
                     validated.rows_dropped, quarantine_path,
                 ),

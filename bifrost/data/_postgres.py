@@ -211,13 +211,13 @@ class PostgresStore(BarStore):
                 sql.SQL("INSERT INTO {}.ingests (id, source, origin, policy, symbols, rows_read, rows_new, "
                         "rows_revised, rows_unchanged, rows_quarantined, quarantine_path) "
                         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)").format(s),
-                (ingest_id, source, validated.origin, "repair" if validated.issues else "strict",
+                (ingest_id, source, validated.origin, validated.policy,
                  len(symbols), validated.rows_read, n_new, n_revised, n_unchanged,
                  validated.rows_dropped, quarantine_path),
             )
         return IngestReport(
             ingest_id=ingest_id, source=source, origin=validated.origin,
-            policy="repair" if validated.issues else "strict", symbols=symbols,
+            policy=validated.policy, symbols=symbols,
             rows_read=validated.rows_read, rows_new=n_new, rows_revised=n_revised,
             rows_unchanged=n_unchanged, rows_quarantined=validated.rows_dropped,
             actions=len(validated.actions),

@@ -64,11 +64,8 @@ class ValidatedBars:
     actions: pd.DataFrame  # symbol, ts, kind, value
     issues: tuple[Issue, ...]
     rows_read: int
-
-    @property
-    def rows_dropped(self) -> int:
-        """Return how many input rows were dropped into quarantine."""
-        return sum(1 for i in self.issues if i.action == "dropped")
+    rows_dropped: int = 0  # input rows not stored (one row may have several issues)
+    policy: OnError = "strict"
 
 
 def validate_bars(
@@ -186,7 +183,10 @@ def validate_bars(
     bar_cols = [*REQUIRED_COLUMNS, *(["adj_close"] if "adj_close" in values else [])]
     bars = pd.DataFrame({c: values[c][keep] for c in bar_cols}, index=index).sort_index()
     actions = _actions(values, sym_arr[keep], ts_arr[keep], keep)
-    return ValidatedBars(origin=origin, bars=bars, actions=actions, issues=issues, rows_read=n)
+    return ValidatedBars(
+        origin=origin, bars=bars, actions=actions, issues=issues, rows_read=n, rows_dropped=int((~keep).sum()),
+        policy=on_error,
+    )
 
 
 class _Collector:
@@ -292,6 +292,7 @@ def _parse_ts(raw: pd.Series, collector: _Collector, symbols: pd.Series) -> pd.S
         first = tz.iloc[0]
         mixed = (tz != first).to_numpy(dtype=bool) & text.notna().to_numpy(dtype=bool)
         if mixed.any():
+            collector.ts_text = text.str.slice(0, 10).to_numpy(dtype=object)
             labels = tz.mask(tz == "", "no time zone").to_numpy(dtype=object)
             collector.add(
                 mixed, symbols, labels, "ts",

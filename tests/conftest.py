@@ -1,0 +1,114 @@
+"""Shared fixtures: the real data, PostgreSQL (never skipped), one store per backend."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bifrost.data import BarStore, EmbeddedStore
+from bifrost.data._postgres import PostgresStore
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+ORCL = DATA / "backtrader" / "orcl-1995-2014.txt"
+NVDA = DATA / "backtrader" / "nvda-1999-2014.txt"
+YHOO = DATA / "backtrader" / "yhoo-1996-2014.txt"
+BT_DAY = DATA / "backtrader" / "2006-day-001.txt"
+SP500 = DATA / "sp500_5yr" / "all_stocks_5yr.csv.gz"
+SPY = DATA / "sp500_5yr" / "daily_adjusted_SPY.csv"
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3) as con:
+            con.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _throwaway_server() -> tuple[str, subprocess.Popen[bytes], Path]:
+    # Start a private server from the PostgreSQL binaries (initdb refuses root: run as postgres).
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), reverse=True)
+    if not candidates:
+        pytest.fail("no PostgreSQL server at 127.0.0.1:5432 and no PostgreSQL binaries to start one")
+    bindir = candidates[0].parent
+    datadir = Path(tempfile.mkdtemp(prefix="bifrost-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(datadir, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_user, str(bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(datadir)],
+                   check=True, capture_output=True)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*as_user, str(bindir / "postgres"), "-D", str(datadir), "-p", str(port), "-k", str(datadir),
+         "-c", "listen_addresses=127.0.0.1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    for _ in range(100):
+        if _reachable(url):
+            with psycopg.connect(url, autocommit=True) as con:
+                con.execute("CREATE DATABASE test")
+            return url.rsplit("/", 1)[0] + "/test", proc, datadir
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail("started a throwaway PostgreSQL server but could not connect to it")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A reachable PostgreSQL database: the machine's server, else a throwaway one."""
+    url = os.environ.get("BIFROST_TEST_DATABASE_URL", DEFAULT_PG)
+    if _reachable(url):
+        yield url
+        return
+    url, proc, datadir = _throwaway_server()
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """A fresh schema name, dropped after the test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield schema
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["embedded", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BarStore]:
+    """An empty store of each backend."""
+    if request.param == "embedded":
+        s: BarStore = EmbeddedStore(tmp_path / "home")
+    else:
+        url = request.getfixturevalue("pg_url")
+        schema = request.getfixturevalue("pg_schema")
+        s = PostgresStore(url, home=tmp_path / "home", schema=schema, timescale=False)
+    try:
+        yield s
+    finally:
+        s.close()
