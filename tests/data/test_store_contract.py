@@ -1,0 +1,163 @@
+"""One contract, every store: the embedded store and PostgreSQL run the same tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bifrost.data import BarStore, CsvSource, FrameBarSource, SyntheticMarket, ingest, record_actions
+from bifrost.errors import InvalidInputError, SymbolNotFoundError, ValidationError
+from tests.conftest import NVDA, ORCL, SP500
+
+UTC = "UTC"
+
+
+def test_store_orcl_ingest_lists_rows_and_real_prices(store: BarStore) -> None:
+    report = ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    assert (report.rows_read, report.rows_new, report.rows_quarantined) == (5036, 5036, 0)
+    listing = store.list_symbols().set_index("symbol")
+    assert listing.loc["ORCL", "rows"] == 5036
+    assert listing.loc["ORCL", "first"] == pd.Timestamp("1995-01-03", tz=UTC)
+    assert listing.loc["ORCL", "last"] == pd.Timestamp("2014-12-31", tz=UTC)
+    bars = store.read_bars("ORCL").loc["ORCL"]
+    # values straight from the file's lines for these dates
+    assert bars.loc["1995-01-03"].tolist() == [2.179012, 2.191358, 2.117284, 2.117284, 36301200.0]
+    assert bars.loc["2014-12-31", "close"] == 44.970001
+    assert bars.loc["2008-10-10"].tolist() == [15.7, 17.030001, 15.28, 16.68, 96946200.0]
+
+
+def test_store_reingest_is_idempotent(store: BarStore) -> None:
+    ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    before = store.read_bars("ORCL")
+    report = ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    assert (report.rows_new, report.rows_revised, report.rows_unchanged) == (0, 0, 5036)
+    pd.testing.assert_frame_equal(store.read_bars("ORCL"), before)
+    assert store.revisions().empty
+
+
+def test_store_overlapping_ranges_merge(store: BarStore) -> None:
+    first = ingest(store, CsvSource(ORCL, symbol="ORCL"), end="2005-01-01")
+    second = ingest(store, CsvSource(ORCL, symbol="ORCL"), start="2004-01-01")
+    assert first.rows_new == 2519  # bars before 2005 in the file
+    assert second.rows_unchanged == 252  # trading days of 2004, in both loads
+    assert second.rows_new == 5036 - 2519
+    assert len(store.read_bars("ORCL")) == 5036
+
+
+def test_store_revised_rows_replace_old_and_are_recorded(store: BarStore) -> None:
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
+    revised = CsvSource(ORCL, symbol="ORCL").bars(end="1995-02-01")
+    revised.loc[revised["ts"] == "1995-01-10", "close"] = 2.2
+    report = ingest(store, FrameBarSource(revised, origin="vendor-fix"))
+    assert (report.rows_new, report.rows_revised, report.rows_unchanged) == (0, 1, 20)
+    assert store.read_bars("ORCL").loc[("ORCL", pd.Timestamp("1995-01-10", tz=UTC)), "close"] == 2.2
+    rev = store.revisions("ORCL")
+    assert rev[["field", "old_value", "new_value"]].values.tolist() == [["close", 2.185185, 2.2]]
+    assert rev["ts"].tolist() == [pd.Timestamp("1995-01-10", tz=UTC)]
+    assert rev["ingest_id"].tolist() == [report.ingest_id]
+
+
+def test_store_bounds_are_half_open(store: BarStore) -> None:
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-03-01")
+    ts = store.read_bars("ORCL", "1995-01-04", "1995-01-06").index.get_level_values("ts")
+    assert list(ts) == [pd.Timestamp("1995-01-04", tz=UTC), pd.Timestamp("1995-01-05", tz=UTC)]
+
+
+def test_store_panel_aligns_on_union_calendar(store: BarStore) -> None:
+    ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    ingest(store, CsvSource(NVDA, symbol="NVDA"))
+    panel = store.read_panel(["ORCL", "NVDA"], fields=["close", "volume"])
+    assert panel.symbols == ("NVDA", "ORCL")
+    assert panel.shape == (5036, 2)  # NVDA's dates are a subset of ORCL's
+    close = panel.frame("close")
+    assert close["NVDA"].isna().sum() == 5036 - 4012
+    assert close.loc["1999-01-22", "NVDA"] == 1.640625  # NVDA's first line
+    assert np.isnan(close.loc["1995-01-03", "NVDA"])
+    assert close.loc["2014-12-31", "ORCL"] == 44.970001
+    assert panel["close"].dtype == np.float64 and panel["close"].flags.c_contiguous
+
+
+def test_store_unknown_symbol_raises_with_hint(store: BarStore) -> None:
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
+    with pytest.raises(SymbolNotFoundError, match=r"no bars .* for \['ORC'\]; did you mean \['ORCL'\]"):
+        store.read_bars("ORC")
+
+
+def test_store_bad_read_arguments_are_invalid_input(store: BarStore) -> None:
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
+    with pytest.raises(InvalidInputError, match="unknown field"):
+        store.read_bars("ORCL", fields=["price"])
+    with pytest.raises(InvalidInputError, match="adjustment must be one of"):
+        store.read_bars("ORCL", adjustment="total")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="must be after start"):
+        store.read_bars("ORCL", "1995-02-01", "1995-01-01")
+    with pytest.raises(InvalidInputError, match="start must be a date"):
+        store.read_bars("ORCL", "yesterday-ish")
+
+
+def test_store_split_adjustment_on_real_split_date(store: BarStore) -> None:
+    # DISCA (Discovery) split 2-for-1 (a share dividend), ex-date 2014-08-07; the 505-stock
+    # file is raw: the close falls from 83.02 to 40.975 that day.
+    ingest(store, CsvSource(SP500, symbol="DISCA"))
+    raw = store.read_bars("DISCA", "2014-08-05", "2014-08-09").loc["DISCA"]
+    assert raw["close"].tolist() == [84.25, 83.02, 40.975, 42.28]
+    record_actions(store, pd.DataFrame([{"symbol": "DISCA", "ts": "2014-08-07", "kind": "split", "value": 2.0}]))
+    for mode in ("split_adjusted", "adjusted"):  # no dividends recorded: both are split-only
+        adj = store.read_bars("DISCA", "2014-08-05", "2014-08-09", adjustment=mode).loc["DISCA"]
+        np.testing.assert_allclose(adj["close"], [42.125, 41.51, 40.975, 42.28], rtol=1e-15)
+        np.testing.assert_allclose(adj["volume"], [2 * 1618183, 2 * 2550026, 3850670, 2226465], rtol=1e-15)
+    assert store.read_bars("DISCA", "2014-08-05", "2014-08-09").equals(raw.pipe(lambda f: f.set_axis(
+        pd.MultiIndex.from_product([["DISCA"], raw.index], names=["symbol", "ts"]))))  # raw stays raw
+
+
+def test_store_real_bad_print_is_quarantined_not_stored(store: BarStore) -> None:
+    # LNT 2016-05-19: open 35.19, low 35.085, close 17.87 (a bad print; the next close is 35.91)
+    with pytest.raises(ValidationError, match=r":\d+: LNT 2016-05-19 low: low 35.085 is above min\(open, close\) 17.87"):
+        ingest(store, CsvSource(SP500, symbol="LNT"))
+    report = ingest(store, CsvSource(SP500, symbol="LNT"), on_error="repair")
+    assert report.rows_quarantined == 1 and report.rows_new == 1258
+    assert pd.Timestamp("2016-05-19", tz=UTC) not in store.read_bars("LNT").index.get_level_values("ts")
+
+
+def test_store_record_actions_rejects_bad_input(store: BarStore) -> None:
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
+    bad = [
+        ({"symbol": "XXX", "ts": "1995-01-05", "kind": "split", "value": 2.0}, "has no bars"),
+        ({"symbol": "ORCL", "ts": "1995-01-05", "kind": "merger", "value": 2.0}, "kind must be one of"),
+        ({"symbol": "ORCL", "ts": "1995-01-05", "kind": "split", "value": -2.0}, "must be positive"),
+        ({"symbol": "ORCL", "ts": "not a date", "kind": "dividend", "value": 0.1}, "bad date"),
+    ]
+    for row, message in bad:
+        with pytest.raises(InvalidInputError, match=message):
+            record_actions(store, pd.DataFrame([row]))
+    assert store.read_actions().empty
+
+
+def test_store_synthetic_adjusted_close_reproduces_total_returns(store: BarStore) -> None:
+    market = SyntheticMarket(n_symbols=8, n_days=500, seed=4)  # seed 4: one split, 54 dividends
+    report = ingest(store, market)
+    assert report.synthetic and report.actions > 0
+    actions = store.read_actions()
+    assert {"dividend", "split"} <= set(actions["kind"])
+    adjusted = store.read_panel(adjustment="adjusted", fields=["close"])["close"]
+    total = market.total_log_returns()
+    order = [market.symbols.index(s) for s in store.list_symbols()["symbol"]]
+    np.testing.assert_allclose(np.diff(np.log(adjusted), axis=0), total[1:, order], rtol=0, atol=1e-12)
+    listing = store.list_symbols()
+    assert listing["synthetic"].all() and listing["sector"].notna().all()
+
+
+def test_store_sp500_repair_load_keeps_every_good_row(store: BarStore) -> None:
+    report = ingest(store, CsvSource(SP500), on_error="repair")
+    # 11 rows lack open (8 of them also high and low); the rest are real inconsistencies
+    assert report.rows_read == 619040
+    assert report.rows_new == 619040 - report.rows_quarantined
+    listing = store.list_symbols().set_index("symbol")
+    assert len(listing) == 505
+    assert listing["rows"].sum() == 619040 - report.rows_quarantined
+    assert listing.loc["AAPL", "rows"] == 1259
+    aapl = store.read_bars("AAPL", "2018-02-07").loc["AAPL"].iloc[0]
+    assert aapl.tolist() == [163.085, 163.4, 159.0685, 159.54, 51608580.0]
+    quarantine = pd.read_csv(report.quarantine_path)
+    assert set(quarantine.loc[quarantine["field"] == "open", "symbol"]) >= {"BHF", "DHR", "REGN", "VRTX", "WRK"}
