@@ -1,0 +1,85 @@
+"""The `bifrost` command, run as users run it: a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ORCL, ROOT, SP500
+
+
+def bifrost(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    # the embedded store unless the test asks for PostgreSQL
+    base = {k: v for k, v in os.environ.items() if k != "BIFROST_DATABASE_URL"}
+    full_env = {**base, "BIFROST_HOME": str(home), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "bifrost.cli", *args], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_help_and_config_work_from_the_start(tmp_path: Path) -> None:
+    assert "data" in bifrost(tmp_path, "--help").stdout
+    out = bifrost(tmp_path, "config", env={"BIFROST_DATABASE_URL": "postgresql://u:s3cret@db/x"}).stdout
+    assert "postgresql://u:***@db/x" in out and "s3cret" not in out
+
+
+def test_cli_ingest_show_json_raw_values(tmp_path: Path) -> None:
+    done = bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL")
+    assert done.returncode == 0, done.stderr
+    shown = bifrost(tmp_path, "data", "show", "ORCL", "--start", "2014-12-30", "--end", "2014-12-31", "--format", "json")
+    bars = json.loads(shown.stdout)
+    assert [b["ts"][:10] for b in bars] == ["2014-12-30", "2014-12-31"]  # --end is inclusive
+    assert bars[1] == {"ts": "2014-12-31T00:00:00+00:00", "open": 45.450001, "high": 45.560001,
+                       "low": 44.970001, "close": 44.970001, "volume": 13269200.0}
+    listing = json.loads(bifrost(tmp_path, "data", "list", "--format", "json").stdout)
+    assert listing[0]["symbol"] == "ORCL" and listing[0]["rows"] == 5036
+    assert listing[0]["first"].startswith("1995-01-03") and listing[0]["last"].startswith("2014-12-31")
+
+
+def test_cli_long_file_ingests_many_symbols_with_repair(tmp_path: Path) -> None:
+    done = bifrost(tmp_path, "data", "ingest", "csv", str(SP500), "--on-error", "repair")
+    assert done.returncode == 0, done.stderr
+    assert "505 symbol(s)" in done.stdout and "quarantine report" in done.stdout
+    check = json.loads(bifrost(tmp_path, "data", "check", "--format", "json").stdout)
+    assert check["summary"]["gap"] > 0 and check["summary"]["outlier"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["data", "show", "NOPE"], "bifrost: error: no bars in the embedded store for ['NOPE']"),
+        (["data", "ingest", "csv", "missing.csv", "--symbol", "X"], "bifrost: error: missing.csv: no such file"),
+        (["data", "show", "ORCL", "--start", "someday"], "bifrost: error: start must be a date"),
+    ],
+)
+def test_cli_bifrost_error_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL")
+    done = bifrost(tmp_path, *args)
+    assert done.returncode == 2
+    assert done.stderr.startswith(message), done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_cli_strict_ingest_of_dirty_file_exits_2_and_stores_nothing(tmp_path: Path) -> None:
+    done = bifrost(tmp_path, "data", "ingest", "csv", str(SP500))
+    assert done.returncode == 2 and "nothing was stored" in done.stderr
+    assert json.loads(bifrost(tmp_path, "data", "list", "--format", "json").stdout) == []
+
+
+def test_cli_run_is_the_main_job(tmp_path: Path) -> None:
+    done = bifrost(tmp_path, "run", "--symbols", "10", "--days", "300")
+    assert done.returncode == 0, done.stderr
+    assert "[SYNTHETIC]" in done.stdout and "10 (10 synthetic)" in done.stdout
+    assert "rows       : 3000" in done.stdout
+
+
+@pytest.mark.postgres
+def test_cli_database_url_switches_to_postgres(tmp_path: Path, pg_url: str, pg_schema: str) -> None:
+    env = {"BIFROST_DATABASE_URL": pg_url}
+    info = bifrost(tmp_path, "data", "info", env=env)
+    assert info.returncode == 0, info.stderr
+    assert "postgres" in info.stdout and ("partitioned by month" in info.stdout or "timescaledb" in info.stdout)
