@@ -10,13 +10,14 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import pandas as pd
 import typer
 
 from bifrost.config import load_settings
+from bifrost.data import BarStore
 from bifrost.errors import BifrostError
 
 app = typer.Typer(help="Bifrost: research and trading platform.", no_args_is_help=True, add_completion=False)
@@ -42,7 +43,7 @@ class Format(StrEnum):
     json = "json"
 
 
-def _store():  # type: ignore[no-untyped-def]
+def _store() -> BarStore:
     from bifrost.data import open_store
 
     return open_store(load_settings())
@@ -77,7 +78,9 @@ def _print_ingest(report: object) -> None:
 def ingest_csv(
     file: Annotated[Path, typer.Argument(help="CSV file (gzip etc. read directly).")],
     symbol: Annotated[str | None, typer.Option(help="Symbol of a one-symbol file.")] = None,
-    on_error: Annotated[OnErrorOpt, typer.Option(help="strict: reject the load; repair: quarantine bad rows.")] = OnErrorOpt.strict,
+    on_error: Annotated[
+        OnErrorOpt, typer.Option(help="strict: reject the load; repair: quarantine bad rows.")
+    ] = OnErrorOpt.strict,
     date_format: Annotated[str | None, typer.Option(help="strptime format when dates are not ISO.")] = None,
 ) -> None:
     """Ingest a Yahoo, backtrader or long (symbol column) CSV file."""
@@ -121,10 +124,17 @@ def data_list(fmt: Annotated[Format, typer.Option("--format")] = Format.table) -
     with _store() as store:
         frame = store.list_symbols()
     if fmt is Format.json:
+        records: list[dict[str, Any]] = frame.to_dict(orient="records")  # type: ignore[assignment]
         out = [
-            {"symbol": r.symbol, "first": r.first.isoformat(), "last": r.last.isoformat(), "rows": int(r.rows),
-             "sector": r.sector, "synthetic": bool(r.synthetic)}
-            for r in frame.itertuples(index=False)
+            {
+                "symbol": r["symbol"],
+                "first": r["first"].isoformat(),
+                "last": r["last"].isoformat(),
+                "rows": int(r["rows"]),
+                "sector": r["sector"],
+                "synthetic": bool(r["synthetic"]),
+            }
+            for r in records
         ]
         typer.echo(json.dumps(out))
     elif frame.empty:
@@ -156,7 +166,9 @@ def data_show(
         typer.echo(f"note: {note}", err=True)
     frame = frame.droplevel("symbol")
     if fmt is Format.json:
-        out = [{"ts": ts.isoformat(), **{k: float(v) for k, v in row.items()}} for ts, row in frame.iterrows()]
+        stamps: list[pd.Timestamp] = list(frame.index)
+        rows: list[dict[str, float]] = frame.to_dict(orient="records")  # type: ignore[assignment]
+        out = [{"ts": ts.isoformat(), **row} for ts, row in zip(stamps, rows, strict=True)]
         typer.echo(json.dumps(out))
     else:
         typer.echo(frame.to_string())
@@ -199,7 +211,11 @@ def data_split(
     from bifrost.data import record_actions
 
     with _store() as store:
-        _print_ingest(record_actions(store, pd.DataFrame([{"symbol": symbol, "ts": date, "kind": "split", "value": ratio}]), origin="cli"))
+        _print_ingest(
+            record_actions(
+                store, pd.DataFrame([{"symbol": symbol, "ts": date, "kind": "split", "value": ratio}]), origin="cli"
+            )
+        )
 
 
 @data_app.command("dividend")
@@ -212,7 +228,11 @@ def data_dividend(
     from bifrost.data import record_actions
 
     with _store() as store:
-        _print_ingest(record_actions(store, pd.DataFrame([{"symbol": symbol, "ts": date, "kind": "dividend", "value": amount}]), origin="cli"))
+        _print_ingest(
+            record_actions(
+                store, pd.DataFrame([{"symbol": symbol, "ts": date, "kind": "dividend", "value": amount}]), origin="cli"
+            )
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,9 +64,7 @@ def _mask_secret(value: str) -> str:
     return "***" if len(value) <= 8 else value[:2] + "***" + value[-2:]
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, *, cwd: Path | None = None
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Settings:
     """Read settings from ``environ`` (default ``os.environ``) and ``bifrost.toml``.
 
     Raises
@@ -86,9 +84,7 @@ def load_settings(
             raise ConfigError(f"{config_file}: cannot read settings: {exc}") from exc
         unknown = sorted(set(table) - _KNOWN_TOP_LEVEL)
         if unknown:
-            raise ConfigError(
-                f"{config_file}: unknown setting(s) {unknown}; known: {sorted(_KNOWN_TOP_LEVEL)}"
-            )
+            raise ConfigError(f"{config_file}: unknown setting(s) {unknown}; known: {sorted(_KNOWN_TOP_LEVEL)}")
     elif explicit:
         raise ConfigError(f"BIFROST_CONFIG points to {config_file}, which does not exist")
     else:
@@ -97,9 +93,7 @@ def load_settings(
     home = env.get("BIFROST_HOME") or _str_setting(table, "home", config_file) or ".bifrost"
     url = env.get("BIFROST_DATABASE_URL") or _str_setting(table, "database_url", config_file)
     if url and not url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(
-            f"BIFROST_DATABASE_URL must start with postgresql://, got {_mask_url(url)!r}"
-        )
+        raise ConfigError(f"BIFROST_DATABASE_URL must start with postgresql://, got {_mask_url(url)!r}")
     keys_raw = table.get("keys", {})
     if not isinstance(keys_raw, dict) or not all(isinstance(v, str) for v in keys_raw.values()):
         raise ConfigError(f"{config_file}: [keys] must be a table of strings")

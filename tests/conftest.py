@@ -55,13 +55,27 @@ def _throwaway_server() -> tuple[str, subprocess.Popen[bytes], Path]:
     if os.geteuid() == 0:
         shutil.chown(datadir, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_user, str(bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(datadir)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, str(bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(datadir)],
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
     proc = subprocess.Popen(
-        [*as_user, str(bindir / "postgres"), "-D", str(datadir), "-p", str(port), "-k", str(datadir),
-         "-c", "listen_addresses=127.0.0.1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            *as_user,
+            str(bindir / "postgres"),
+            "-D",
+            str(datadir),
+            "-p",
+            str(port),
+            "-k",
+            str(datadir),
+            "-c",
+            "listen_addresses=127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     for _ in range(100):

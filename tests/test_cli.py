@@ -17,8 +17,14 @@ def bifrost(home: Path, *args: str, env: dict[str, str] | None = None) -> subpro
     # the embedded store unless the test asks for PostgreSQL
     base = {k: v for k, v in os.environ.items() if k != "BIFROST_DATABASE_URL"}
     full_env = {**base, "BIFROST_HOME": str(home), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "bifrost.cli", *args], cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "bifrost.cli", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_help_and_config_work_from_the_start(tmp_path: Path) -> None:
@@ -30,11 +36,19 @@ def test_cli_help_and_config_work_from_the_start(tmp_path: Path) -> None:
 def test_cli_ingest_show_json_raw_values(tmp_path: Path) -> None:
     done = bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL")
     assert done.returncode == 0, done.stderr
-    shown = bifrost(tmp_path, "data", "show", "ORCL", "--start", "2014-12-30", "--end", "2014-12-31", "--format", "json")
+    shown = bifrost(
+        tmp_path, "data", "show", "ORCL", "--start", "2014-12-30", "--end", "2014-12-31", "--format", "json"
+    )
     bars = json.loads(shown.stdout)
     assert [b["ts"][:10] for b in bars] == ["2014-12-30", "2014-12-31"]  # --end is inclusive
-    assert bars[1] == {"ts": "2014-12-31T00:00:00+00:00", "open": 45.450001, "high": 45.560001,
-                       "low": 44.970001, "close": 44.970001, "volume": 13269200.0}
+    assert bars[1] == {
+        "ts": "2014-12-31T00:00:00+00:00",
+        "open": 45.450001,
+        "high": 45.560001,
+        "low": 44.970001,
+        "close": 44.970001,
+        "volume": 13269200.0,
+    }
     listing = json.loads(bifrost(tmp_path, "data", "list", "--format", "json").stdout)
     assert listing[0]["symbol"] == "ORCL" and listing[0]["rows"] == 5036
     assert listing[0]["first"].startswith("1995-01-03") and listing[0]["last"].startswith("2014-12-31")

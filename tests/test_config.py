@@ -14,7 +14,9 @@ def test_config_defaults_to_embedded_under_dot_bifrost(tmp_path: Path) -> None:
 
 
 def test_config_environment_overrides_toml(tmp_path: Path) -> None:
-    (tmp_path / "bifrost.toml").write_text('home = "from-toml"\ndatabase_url = "postgresql://a@b/c"\n[keys]\nalpaca = "abcdefghijkl"\n')
+    (tmp_path / "bifrost.toml").write_text(
+        'home = "from-toml"\ndatabase_url = "postgresql://a@b/c"\n[keys]\nalpaca = "abcdefghijkl"\n'
+    )
     s = load_settings({"BIFROST_HOME": "/data/x"}, cwd=tmp_path)
     assert s.home == Path("/data/x") and s.database_url == "postgresql://a@b/c" and s.backend == "postgres"
     assert s.masked()["keys.alpaca"] == "ab***kl"

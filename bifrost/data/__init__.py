@@ -9,10 +9,10 @@
 from __future__ import annotations
 
 from bifrost.config import Settings, load_settings
+from bifrost.data._actions import record_actions
 from bifrost.data._columns import ADJUSTMENTS, Adjustment, BarColumns, Panel
 from bifrost.data._csv import CsvSource
 from bifrost.data._embedded import EmbeddedStore
-from bifrost.data._actions import record_actions
 from bifrost.data._quality import QualityReport, check_quality
 from bifrost.data._report import IngestReport
 from bifrost.data._source import BarSource, FrameBarSource, ingest, load_bars

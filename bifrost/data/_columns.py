@@ -39,7 +39,7 @@ class BarColumns:
         """Build from a canonical frame on a sorted ``(symbol, ts)`` index."""
         sym = frame.index.get_level_values("symbol")
         codes, uniques = pd.factorize(sym, sort=True)
-        ts = frame.index.get_level_values("ts").as_unit("ns").asi8
+        ts = pd.DatetimeIndex(frame.index.get_level_values("ts")).as_unit("ns").asi8
         values = {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns}
         return cls(symbols=tuple(map(str, uniques)), codes=codes.astype(np.int64), ts=ts, values=values)
 
@@ -47,8 +47,9 @@ class BarColumns:
         """Return the canonical long frame on a ``(symbol, ts)`` index."""
         index = pd.MultiIndex.from_arrays(
             [
-                pd.Categorical.from_codes(self.codes, categories=list(self.symbols)).astype(object)
-                if self.symbols else pd.Index([], dtype=object),
+                pd.Categorical.from_codes(self.codes, categories=list(self.symbols)).astype(object)  # type: ignore[call-overload]
+                if self.symbols
+                else pd.Index([], dtype=object),
                 pd.DatetimeIndex(self.ts.astype("datetime64[ns]"), tz="UTC"),
             ],
             names=["symbol", "ts"],
@@ -65,8 +66,11 @@ class BarColumns:
 
     def _take(self, rows: np.ndarray) -> BarColumns:
         return BarColumns(
-            symbols=self.symbols, codes=self.codes[rows], ts=self.ts[rows],
-            values={k: v[rows] for k, v in self.values.items()}, notes=self.notes,
+            symbols=self.symbols,
+            codes=self.codes[rows],
+            ts=self.ts[rows],
+            values={k: v[rows] for k, v in self.values.items()},
+            notes=self.notes,
         )
 
     def blocks(self) -> list[tuple[int, int, int]]:
@@ -110,9 +114,7 @@ class BarColumns:
                     price_f[a:b] = np.where(given, adj_close[a:b] / close[a:b], 1.0)
                     notes.append(f"{sym}: adjusted prices derived from the source's adj_close")
                     if events is not None:
-                        _, volume_f[a:b] = _event_factors(
-                            self.ts[a:b], close[a:b], events, splits_only=True
-                        )
+                        _, volume_f[a:b] = _event_factors(self.ts[a:b], close[a:b], events, splits_only=True)
                     continue
             if events is None:
                 continue
@@ -164,7 +166,7 @@ def _event_factors(
             step[p] *= 1.0 - value / close[p - 1]
     factor = np.cumprod(step[::-1])[::-1][1:]
     vfactor = np.cumprod(vstep[::-1])[::-1][1:]
-    return factor, vfactor
+    return factor.astype(np.float64), vfactor.astype(np.float64)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,13 +15,30 @@ __all__ = ["CsvSource"]
 
 # Column names bifrost recognises without a mapping, lower-cased.
 _ALIASES: Mapping[str, str] = {
-    "date": "ts", "datetime": "ts", "timestamp": "ts", "time": "ts", "ts": "ts",
-    "open": "open", "high": "high", "low": "low", "close": "close", "volume": "volume",
-    "adj close": "adj_close", "adj_close": "adj_close", "adjusted_close": "adj_close",
+    "date": "ts",
+    "datetime": "ts",
+    "timestamp": "ts",
+    "time": "ts",
+    "ts": "ts",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "volume": "volume",
+    "adj close": "adj_close",
+    "adj_close": "adj_close",
+    "adjusted_close": "adj_close",
     "adjclose": "adj_close",
-    "dividend": "dividend", "dividends": "dividend", "dividend_amount": "dividend",
-    "split": "split", "splits": "split", "stock splits": "split", "split_coefficient": "split",
-    "name": "symbol", "symbol": "symbol", "ticker": "symbol",
+    "dividend": "dividend",
+    "dividends": "dividend",
+    "dividend_amount": "dividend",
+    "split": "split",
+    "splits": "split",
+    "stock splits": "split",
+    "split_coefficient": "split",
+    "name": "symbol",
+    "symbol": "symbol",
+    "ticker": "symbol",
 }
 _IGNORED = frozenset({"openinterest", "open interest"})
 
@@ -65,13 +82,16 @@ class CsvSource:
     def origin(self) -> str:
         return str(self.path)
 
-    def bars(
-        self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None
-    ) -> pd.DataFrame:
+    def bars(self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
         """Read the file; every row keeps its line number in ``line`` for messages."""
         try:
-            frame = pd.read_csv(self.path, dtype=str, skip_blank_lines=False, keep_default_na=False,
-                                na_values=["", "NA", "NaN", "nan", "null", "None", "-"])
+            frame = pd.read_csv(
+                self.path,
+                dtype=str,
+                skip_blank_lines=False,
+                keep_default_na=False,
+                na_values=["", "NA", "NaN", "nan", "null", "None", "-"],
+            )
         except FileNotFoundError as exc:
             raise DataSourceError(f"{self.path}: no such file") from exc
         except (OSError, ValueError, UnicodeDecodeError) as exc:
@@ -137,6 +157,6 @@ def _newest_first_to_oldest_first(frame: pd.DataFrame) -> pd.DataFrame:
     if ts.isna().any():
         return frame
     falling = ts.groupby(frame["symbol"], sort=False).diff().dropna()
-    if len(falling) and bool((falling < pd.Timedelta(0)).all()):
+    if len(falling) and bool((falling.to_numpy() < np.timedelta64(0)).all()):
         return frame.iloc[::-1]
     return frame

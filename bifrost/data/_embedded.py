@@ -17,6 +17,7 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -108,15 +109,28 @@ class EmbeddedStore(BarStore):
                         merged = pd.concat([merged, folded.to_frame()]).sort_index()
                 segment = self._write_segment(merged)
             self._commit(
-                validated, ingest_id, source, quarantine_path, symbol_meta, segment, merged,
-                (n_new, n_revised, n_unchanged), revisions,
+                validated,
+                ingest_id,
+                source,
+                quarantine_path,
+                symbol_meta,
+                segment,
+                merged,
+                (n_new, n_revised, n_unchanged),
+                revisions,
             )
             self._collect_garbage()
         return IngestReport(
-            ingest_id=ingest_id, source=source, origin=validated.origin,
+            ingest_id=ingest_id,
+            source=source,
+            origin=validated.origin,
             policy=validated.policy,
-            symbols=symbols, rows_read=validated.rows_read, rows_new=n_new, rows_revised=n_revised,
-            rows_unchanged=n_unchanged, rows_quarantined=validated.rows_dropped,
+            symbols=symbols,
+            rows_read=validated.rows_read,
+            rows_new=n_new,
+            rows_revised=n_revised,
+            rows_unchanged=n_unchanged,
+            rows_quarantined=validated.rows_dropped,
             actions=len(validated.actions),
             quarantine_path=Path(quarantine_path) if quarantine_path else None,
             synthetic=bool(symbol_meta is not None and symbol_meta.get("synthetic", pd.Series(dtype=bool)).any()),
@@ -129,7 +143,9 @@ class EmbeddedStore(BarStore):
         table = pa.table(
             {
                 "symbol": pa.array(sym, type=pa.string()).dictionary_encode(),
-                "ts": pa.array(frame.index.get_level_values("ts").as_unit("ns").asi8).cast(pa.timestamp("ns", tz="UTC")),
+                "ts": pa.array(pd.DatetimeIndex(frame.index.get_level_values("ts")).as_unit("ns").asi8).cast(
+                    pa.timestamp("ns", tz="UTC")
+                ),
                 **{c: pa.array(frame[c].to_numpy(dtype=np.float64)) for c in _COLUMNS},
             }
         ).cast(_SCHEMA)
@@ -178,8 +194,15 @@ class EmbeddedStore(BarStore):
             con.executemany(
                 "INSERT INTO bar_revisions VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (r.ingest_id, r.symbol, pd.Timestamp(r.ts).isoformat(), r.field, float(r.old_value), float(r.new_value))
-                    for r in revisions.itertuples(index=False)
+                    (
+                        r["ingest_id"],
+                        r["symbol"],
+                        pd.Timestamp(r["ts"]).isoformat(),
+                        r["field"],
+                        float(r["old_value"]),
+                        float(r["new_value"]),
+                    )
+                    for r in _records(revisions)
                 ],
             )
             con.executemany(
@@ -205,10 +228,17 @@ class EmbeddedStore(BarStore):
             con.execute(
                 "INSERT INTO ingests VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    ingest_id, source, validated.origin,
+                    ingest_id,
+                    source,
+                    validated.origin,
                     validated.policy,
-                    len(symbols), validated.rows_read, n_new, n_revised, n_unchanged,
-                    validated.rows_dropped, quarantine_path,
+                    len(symbols),
+                    validated.rows_read,
+                    n_new,
+                    n_revised,
+                    n_unchanged,
+                    validated.rows_dropped,
+                    quarantine_path,
                 ),
             )
             con.execute("COMMIT")
@@ -227,9 +257,9 @@ class EmbeddedStore(BarStore):
         rows = self._con.execute(
             "SELECT symbol, segment, row_start, rows, first_ts, last_ts FROM bar_symbols ORDER BY symbol"
         ).fetchall()
-        return pd.DataFrame(
-            rows, columns=["symbol", "segment", "row_start", "rows", "first_ts", "last_ts"]
-        ).set_index("symbol")
+        return pd.DataFrame(rows, columns=["symbol", "segment", "row_start", "rows", "first_ts", "last_ts"]).set_index(
+            "symbol"
+        )
 
     def _segment_rows(self) -> dict[str, int]:
         return dict(self._con.execute("SELECT file, rows FROM bar_segments").fetchall())
@@ -279,16 +309,22 @@ class EmbeddedStore(BarStore):
 
     def revisions(self, symbol: str | None = None) -> pd.DataFrame:
         sql = "SELECT ingest_id, symbol, ts, field, old_value, new_value FROM bar_revisions"
-        cur = self._con.execute(sql + (" WHERE symbol = ?" if symbol else "") + " ORDER BY rowid", (symbol,) if symbol else ())
+        cur = self._con.execute(
+            sql + (" WHERE symbol = ?" if symbol else "") + " ORDER BY rowid", (symbol,) if symbol else ()
+        )
         frame = pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
         return frame
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dict(orient="records")  # type: ignore[return-value]
+
+
 def _meta_value(meta: pd.DataFrame | None, symbol: str, column: str) -> object:
     if meta is None or column not in meta.columns or symbol not in meta.index:
         return None
-    value = meta.at[symbol, column]
+    value: Any = meta.at[symbol, column]
     return None if pd.isna(value) else value.item() if hasattr(value, "item") else value
 
 

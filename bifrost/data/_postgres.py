@@ -80,8 +80,13 @@ class PostgresStore(BarStore):
         self._s = sql.Identifier(schema)
         try:
             self.pool = ConnectionPool(
-                url, min_size=1, max_size=pool_size, open=True, timeout=30,
-                kwargs={"prepare_threshold": None}, configure=_configure,
+                url,
+                min_size=1,
+                max_size=pool_size,
+                open=True,
+                timeout=30,
+                kwargs={"prepare_threshold": None},
+                configure=_configure,
             )
             self.pool.wait(timeout=30)
         except (psycopg.Error, Exception) as exc:
@@ -105,8 +110,10 @@ class PostgresStore(BarStore):
             con.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, "migrate"),))
             con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self._s))
             con.execute(
-                sql.SQL("CREATE TABLE IF NOT EXISTS {}.schema_version (version int NOT NULL, "
-                        "applied timestamptz NOT NULL DEFAULT now(), mode text NOT NULL)").format(self._s)
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {}.schema_version (version int NOT NULL, "
+                    "applied timestamptz NOT NULL DEFAULT now(), mode text NOT NULL)"
+                ).format(self._s)
             )
             row = con.execute(
                 sql.SQL("SELECT version, mode FROM {}.schema_version ORDER BY version DESC LIMIT 1").format(self._s)
@@ -152,8 +159,11 @@ class PostgresStore(BarStore):
             name = f"bars_y{lo.year:04d}m{lo.month:02d}"
             con.execute(
                 sql.SQL("CREATE TABLE IF NOT EXISTS {}.{} PARTITION OF {}.bars FOR VALUES FROM ({}) TO ({})").format(
-                    self._s, sql.Identifier(name), self._s,
-                    sql.Literal(f"{lo:%Y-%m-%d} 00:00+00"), sql.Literal(f"{hi:%Y-%m-%d} 00:00+00"),
+                    self._s,
+                    sql.Identifier(name),
+                    self._s,
+                    sql.Literal(f"{lo:%Y-%m-%d} 00:00+00"),
+                    sql.Literal(f"{hi:%Y-%m-%d} 00:00+00"),
                 )
             )
 
@@ -187,7 +197,8 @@ class PostgresStore(BarStore):
             con.cursor().executemany(
                 sql.SQL(
                     "INSERT INTO {}.corporate_actions VALUES (%s, %s, %s, %s, %s) "
-                    "ON CONFLICT (symbol, ts, kind) DO UPDATE SET value = excluded.value, ingest_id = excluded.ingest_id"
+                    "ON CONFLICT (symbol, ts, kind) DO UPDATE SET "
+                    "value = excluded.value, ingest_id = excluded.ingest_id"
                 ).format(s),
                 list(actions_rows(validated.actions, ingest_id)),
             )
@@ -196,7 +207,11 @@ class PostgresStore(BarStore):
             rows = []
             for sym in symbols:
                 sector = meta.at[sym, "sector"] if meta is not None and "sector" in meta and sym in meta.index else None
-                synth = bool(meta.at[sym, "synthetic"]) if meta is not None and "synthetic" in meta and sym in meta.index else False
+                synth = (
+                    bool(meta.at[sym, "synthetic"])
+                    if meta is not None and "synthetic" in meta and sym in meta.index
+                    else False
+                )
                 synthetic_any |= synth
                 rows.append((sym, sector, source, synth))
             con.cursor().executemany(
@@ -208,18 +223,36 @@ class PostgresStore(BarStore):
                 rows,
             )
             con.execute(
-                sql.SQL("INSERT INTO {}.ingests (id, source, origin, policy, symbols, rows_read, rows_new, "
-                        "rows_revised, rows_unchanged, rows_quarantined, quarantine_path) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)").format(s),
-                (ingest_id, source, validated.origin, validated.policy,
-                 len(symbols), validated.rows_read, n_new, n_revised, n_unchanged,
-                 validated.rows_dropped, quarantine_path),
+                sql.SQL(
+                    "INSERT INTO {}.ingests (id, source, origin, policy, symbols, rows_read, rows_new, "
+                    "rows_revised, rows_unchanged, rows_quarantined, quarantine_path) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                ).format(s),
+                (
+                    ingest_id,
+                    source,
+                    validated.origin,
+                    validated.policy,
+                    len(symbols),
+                    validated.rows_read,
+                    n_new,
+                    n_revised,
+                    n_unchanged,
+                    validated.rows_dropped,
+                    quarantine_path,
+                ),
             )
         return IngestReport(
-            ingest_id=ingest_id, source=source, origin=validated.origin,
-            policy=validated.policy, symbols=symbols,
-            rows_read=validated.rows_read, rows_new=n_new, rows_revised=n_revised,
-            rows_unchanged=n_unchanged, rows_quarantined=validated.rows_dropped,
+            ingest_id=ingest_id,
+            source=source,
+            origin=validated.origin,
+            policy=validated.policy,
+            symbols=symbols,
+            rows_read=validated.rows_read,
+            rows_new=n_new,
+            rows_revised=n_revised,
+            rows_unchanged=n_unchanged,
+            rows_quarantined=validated.rows_dropped,
             actions=len(validated.actions),
             quarantine_path=Path(quarantine_path) if quarantine_path else None,
             synthetic=synthetic_any,
@@ -239,7 +272,9 @@ class PostgresStore(BarStore):
                     buffer.clear()
             copy.write(bytes(buffer))
 
-    def _merge(self, con: psycopg.Connection, cols: BarColumns, ingest_id: str, given: pd.Index) -> tuple[int, int, int]:
+    def _merge(
+        self, con: psycopg.Connection, cols: BarColumns, ingest_id: str, given: pd.Index
+    ) -> tuple[int, int, int]:
         s = self._s
         con.execute(sql.SQL("CREATE TEMP TABLE bifrost_stage (LIKE {}.bars) ON COMMIT DROP").format(s))
         self._copy(con, sql.Identifier("bifrost_stage"), cols)
@@ -271,7 +306,8 @@ class PostgresStore(BarStore):
             sql.SQL(
                 "INSERT INTO {}.bars SELECT * FROM bifrost_stage ON CONFLICT (symbol, ts) DO UPDATE SET {} "
                 "WHERE ({}.bars.open, {}.bars.high, {}.bars.low, {}.bars.close, {}.bars.volume, {}.bars.adj_close) "
-                "IS DISTINCT FROM (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume, excluded.adj_close)"
+                "IS DISTINCT FROM (excluded.open, excluded.high, excluded.low, excluded.close, "
+                "excluded.volume, excluded.adj_close)"
             ).format(s, assign, s, s, s, s, s, s)
         )
         return len(cols) - existing, revised, existing - revised
@@ -289,20 +325,26 @@ class PostgresStore(BarStore):
         query = sql.SQL(
             "COPY (SELECT symbol, (extract(epoch FROM ts) * 1000000)::int8, {} FROM {}.bars WHERE {} "
             "ORDER BY symbol, ts) TO STDOUT (FORMAT CSV)"
-        ).format(
-            sql.SQL(", ").join(map(sql.Identifier, fields)), self._s, sql.SQL(" AND ").join(conditions)
-        )
+        ).format(sql.SQL(", ").join(map(sql.Identifier, fields)), self._s, sql.SQL(" AND ").join(conditions))
         buf = io.BytesIO()
         with self.pool.connection() as con, con.cursor() as cur, cur.copy(query) as copy:
             for block in copy:
                 buf.write(block)
         buf.seek(0)
-        frame = pd.read_csv(
-            buf, header=None, names=["symbol", "us", *fields],
-            dtype={"symbol": str, "us": np.int64, **{f: np.float64 for f in fields}},
-        ) if buf.getbuffer().nbytes else pd.DataFrame({"symbol": [], "us": [], **{f: [] for f in fields}})
+        frame = (
+            pd.read_csv(
+                buf,
+                header=None,
+                names=["symbol", "us", *fields],
+                dtype={"symbol": str, "us": np.int64, **{f: np.float64 for f in fields}},
+            )
+            if buf.getbuffer().nbytes
+            else pd.DataFrame({"symbol": [], "us": [], **{f: [] for f in fields}})
+        )
         code_of = {s: i for i, s in enumerate(names)}
-        codes = frame["symbol"].map(code_of).to_numpy(dtype=np.int64) if len(frame) else np.empty(0, dtype=np.int64)
+        codes: np.ndarray = (
+            frame["symbol"].map(code_of).to_numpy(dtype=np.int64) if len(frame) else np.empty(0, dtype=np.int64)
+        )
         return BarColumns(
             symbols=names,
             codes=codes,
@@ -312,7 +354,7 @@ class PostgresStore(BarStore):
 
     def _query(self, query: sql.Composable, params: Sequence[object] = ()) -> pd.DataFrame:
         with self.pool.connection() as con, con.cursor() as cur:
-            cur.execute(query, params)
+            cur.execute(query, list(params))  # type: ignore[call-overload]
             names = [d.name for d in cur.description or []]
             return pd.DataFrame(cur.fetchall(), columns=names)
 
@@ -353,7 +395,9 @@ class PostgresStore(BarStore):
         return self._query(sql.SQL("SELECT * FROM {}.ingests ORDER BY ts_started, id").format(self._s))
 
     def revisions(self, symbol: str | None = None) -> pd.DataFrame:
-        query = sql.SQL("SELECT ingest_id, symbol, ts, field, old_value, new_value FROM {}.bar_revisions").format(self._s)
+        query = sql.SQL("SELECT ingest_id, symbol, ts, field, old_value, new_value FROM {}.bar_revisions").format(
+            self._s
+        )
         params: list[object] = []
         if symbol:
             query = query + sql.SQL(" WHERE symbol = %s")

@@ -62,7 +62,9 @@ def check_quality(
     have = np.isfinite(close)
     calendar = have.sum(axis=1) >= max(1, n_s // 2) if n_s else np.zeros(n_t, dtype=bool)
     actions = store.read_actions(list(panel.symbols))
-    split_days = {(s, t) for s, t, k in zip(actions["symbol"], actions["ts"], actions["kind"], strict=True) if k == "split"}
+    split_days = {
+        (s, t) for s, t, k in zip(actions["symbol"], actions["ts"], actions["kind"], strict=True) if k == "split"
+    }
     rows: list[tuple[str, pd.Timestamp, str, str]] = []
     for j, sym in enumerate(panel.symbols):
         idx = np.flatnonzero(have[:, j])
@@ -71,20 +73,26 @@ def check_quality(
         inside = np.zeros(n_t, dtype=bool)
         inside[idx[0] : idx[-1] + 1] = True
         for i in np.flatnonzero(inside & calendar & ~have[:, j]):
-            rows.append((sym, panel.ts[i], "gap", "no bar on a trading day of the calendar"))
+            rows.append((sym, panel.ts[int(i)], "gap", "no bar on a trading day of the calendar"))
         c = close[idx, j]
         run_start = 0
         for k in range(1, c.size + 1):
             if k == c.size or c[k] != c[run_start]:
                 if k - run_start >= stale_days:
-                    rows.append((sym, panel.ts[idx[run_start]], "stale",
-                                 f"close {c[run_start]:g} unchanged for {k - run_start} bars"))
+                    rows.append(
+                        (
+                            sym,
+                            panel.ts[idx[run_start]],
+                            "stale",
+                            f"close {c[run_start]:g} unchanged for {k - run_start} bars",
+                        )
+                    )
                 run_start = k
         if c.size > 2:
             r = np.diff(np.log(c))
             med = np.median(r)
             scale = 1.4826 * np.median(np.abs(r - med)) or np.std(r) or 1.0
-            for k in np.flatnonzero((np.abs(r - med) > outlier_sigma * scale) & (np.abs(r) > np.log(1.25))):
+            for k in map(int, np.flatnonzero((np.abs(r - med) > outlier_sigma * scale) & (np.abs(r) > np.log(1.25)))):
                 ts = panel.ts[idx[k + 1]]
                 if (sym, ts) not in split_days:
                     rows.append((sym, ts, "outlier", f"daily return {np.expm1(r[k]):+.1%} with no split recorded"))

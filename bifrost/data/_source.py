@@ -52,9 +52,7 @@ class FrameBarSource:
     def origin(self) -> str:
         return self._origin
 
-    def bars(
-        self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None
-    ) -> pd.DataFrame:
+    def bars(self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
         frame = self._frame
         if isinstance(frame.index, pd.MultiIndex):
             frame = frame.reset_index()
@@ -87,8 +85,15 @@ def write_quarantine(validated: ValidatedBars, directory: Path, ingest_id: str) 
     path = directory / f"{ingest_id}.csv"
     pd.DataFrame(
         [
-            {"origin": i.origin, "line": i.line, "symbol": i.symbol, "ts": i.ts,
-             "field": i.field, "reason": i.reason, "action": i.action}
+            {
+                "origin": i.origin,
+                "line": i.line,
+                "symbol": i.symbol,
+                "ts": i.ts,
+                "field": i.field,
+                "reason": i.reason,
+                "action": i.action,
+            }
             for i in validated.issues
         ]
     ).to_csv(path, index=False)

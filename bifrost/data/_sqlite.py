@@ -60,9 +60,7 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def schema_version(con: sqlite3.Connection) -> int:
     """Return the applied schema version (0 for a new database)."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)"
-    )
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
     row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(row[0] or 0)
 

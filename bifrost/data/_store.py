@@ -28,7 +28,7 @@ def to_utc_ns(value: TimeLike, name: str) -> int | None:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{name} must be a date such as 2014-01-31, got {value!r}") from exc
-    if ts is pd.NaT:
+    if pd.isna(ts):
         raise InvalidInputError(f"{name} must be a date, got NaT")
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return int(ts.as_unit("ns").value)
@@ -81,15 +81,14 @@ class BarStore(ABC):
     def describe(self) -> dict[str, str]:
         """Return the backend, its mode and its location, for display."""
 
+    @abstractmethod
     def close(self) -> None:
         """Release connections and locks held by this store object."""
 
     def __enter__(self) -> BarStore:
         return self
 
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     # -- shared reading --------------------------------------------------------------
@@ -159,8 +158,11 @@ class BarStore(ABC):
             cols = cols.adjusted(self.read_actions(names), adjustment)
         if list(cols.values) != list(wanted):
             cols = BarColumns(
-                symbols=cols.symbols, codes=cols.codes, ts=cols.ts,
-                values={f: cols.values[f] for f in wanted}, notes=cols.notes,
+                symbols=cols.symbols,
+                codes=cols.codes,
+                ts=cols.ts,
+                values={f: cols.values[f] for f in wanted},
+                notes=cols.notes,
             )
         return cols
 

@@ -13,8 +13,14 @@ from bifrost.errors import InvalidInputError
 __all__ = ["DEFAULT_SECTORS", "SyntheticMarket"]
 
 DEFAULT_SECTORS: tuple[str, ...] = (
-    "Technology", "Financials", "Health Care", "Energy", "Industrials",
-    "Consumer Staples", "Consumer Discretionary", "Utilities",
+    "Technology",
+    "Financials",
+    "Health Care",
+    "Energy",
+    "Industrials",
+    "Consumer Staples",
+    "Consumer Discretionary",
+    "Utilities",
 )
 
 
@@ -71,9 +77,7 @@ class SyntheticMarket:
         """Return ``symbol, sector, synthetic`` (always True)."""
         return self._generate()[1]
 
-    def bars(
-        self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None
-    ) -> pd.DataFrame:
+    def bars(self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
         frame = self._generate()[0]
         if symbols is not None:
             frame = frame[frame["symbol"].isin(list(symbols))]
@@ -134,7 +138,8 @@ class SyntheticMarket:
         base_volume = np.exp(rng.normal(14.0, 1.0, size=n))
         shares_factor = np.cumprod(split, axis=0)  # more shares after a split
         volume = np.round(
-            base_volume * shares_factor
+            base_volume
+            * shares_factor
             * np.exp(rng.normal(0, 0.3, size=(t, n)) + 1.5 * np.abs(total) / daily_sigma.clip(1e-9) * 0.2)
         )
         prefix = [s.replace(" ", "")[:3].upper() for s in self.sectors]
@@ -143,14 +148,16 @@ class SyntheticMarket:
             {
                 "symbol": np.repeat(np.asarray(symbols, dtype=object), t),
                 "ts": pd.DatetimeIndex(np.tile(dates, n)).tz_localize("UTC"),
-                "open": open_.T.ravel(), "high": high.T.ravel(), "low": low.T.ravel(),
-                "close": close.T.ravel(), "volume": volume.T.ravel(),
-                "dividend": dividend.T.ravel(), "split": split.T.ravel(),
+                "open": open_.T.ravel(),
+                "high": high.T.ravel(),
+                "low": low.T.ravel(),
+                "close": close.T.ravel(),
+                "volume": volume.T.ravel(),
+                "dividend": dividend.T.ravel(),
+                "split": split.T.ravel(),
             }
         )
-        meta = pd.DataFrame(
-            {"symbol": symbols, "sector": [self.sectors[s] for s in sector_of], "synthetic": True}
-        )
+        meta = pd.DataFrame({"symbol": symbols, "sector": [self.sectors[s] for s in sector_of], "synthetic": True})
         self._cache = (frame, meta, total)
         return self._cache
 

@@ -68,9 +68,7 @@ class ValidatedBars:
     policy: OnError = "strict"
 
 
-def validate_bars(
-    raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict"
-) -> ValidatedBars:
+def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict") -> ValidatedBars:
     """Validate a long frame of daily bars and return it in canonical form.
 
     Parameters
@@ -101,11 +99,7 @@ def validate_bars(
         raise InvalidInputError(f"on_error must be 'strict' or 'repair', got {on_error!r}")
     frame = _as_long(raw, origin)
     n = len(frame)
-    lines = (
-        pd.to_numeric(frame["line"], errors="coerce").to_numpy()
-        if "line" in frame
-        else None
-    )
+    lines = pd.to_numeric(frame["line"], errors="coerce").to_numpy() if "line" in frame else None
     drop_action: Literal["rejected", "dropped"] = "dropped" if on_error == "repair" else "rejected"
     collector = _Collector(origin, lines, drop_action)
 
@@ -151,7 +145,9 @@ def validate_bars(
     dup = key.duplicated(keep="last").to_numpy() & keep
     if dup.any():
         later = _later_line_of_duplicate(key, lines, dup)
-        collector.add(dup, symbols, None, "ts", "duplicate date; a later row{later} has the same symbol and date", later=later)
+        collector.add(
+            dup, symbols, None, "ts", "duplicate date; a later row{later} has the same symbol and date", later=later
+        )
         keep &= ~dup
     # order: dates must rise within each symbol in file order
     kept = key[keep]
@@ -160,7 +156,10 @@ def validate_bars(
     out_of_order[np.flatnonzero(keep)] = (kept["ts"] < prev).to_numpy()
     if out_of_order.any():
         collector.add(
-            out_of_order, symbols, None, "ts",
+            out_of_order,
+            symbols,
+            None,
+            "ts",
             "date out of order: comes after a later date",
             action="sorted" if on_error == "repair" else "rejected",
             drops=False,
@@ -184,7 +183,12 @@ def validate_bars(
     bars = pd.DataFrame({c: values[c][keep] for c in bar_cols}, index=index).sort_index()
     actions = _actions(values, sym_arr[keep], ts_arr[keep], keep)
     return ValidatedBars(
-        origin=origin, bars=bars, actions=actions, issues=issues, rows_read=n, rows_dropped=int((~keep).sum()),
+        origin=origin,
+        bars=bars,
+        actions=actions,
+        issues=issues,
+        rows_read=n,
+        rows_dropped=int((~keep).sum()),
         policy=on_error,
     )
 
@@ -282,9 +286,9 @@ def _parse_ts(raw: pd.Series, collector: _Collector, symbols: pd.Series) -> pd.S
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         # a daily bar's session date is its date in its own time zone
         local = raw.dt.tz_localize(None)
-        return local.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+        return local.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]")  # type: ignore[no-any-return]
     if pd.api.types.is_datetime64_dtype(raw.dtype):
-        return raw.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+        return raw.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]")  # type: ignore[no-any-return]
     text = raw.astype("string").str.strip()
     tz = pd.Series([""] * n, dtype="string")
     if n and (text.str.len().max() or 0) > 10:
@@ -295,7 +299,10 @@ def _parse_ts(raw: pd.Series, collector: _Collector, symbols: pd.Series) -> pd.S
             collector.ts_text = text.str.slice(0, 10).to_numpy(dtype=object)
             labels = tz.mask(tz == "", "no time zone").to_numpy(dtype=object)
             collector.add(
-                mixed, symbols, labels, "ts",
+                mixed,
+                symbols,
+                labels,
+                "ts",
                 f"mixed time zones: {{value}} differs from the first row's {labels[0]!r}",
             )
         text = text.str.replace(r"(Z|[+-]\d\d:?\d\d)$", "", regex=True)
@@ -314,8 +321,9 @@ def _parse_numeric(raw: pd.Series, col: str, collector: _Collector, symbols: pd.
     coerced = pd.to_numeric(raw.astype("string").str.strip(), errors="coerce")
     values = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
     stripped = raw.astype("string").str.strip()
-    non_numeric = (np.isnan(values) & stripped.notna().to_numpy(dtype=bool)
-                   & (stripped != "").fillna(False).to_numpy(dtype=bool))
+    non_numeric = (
+        np.isnan(values) & stripped.notna().to_numpy(dtype=bool) & (stripped != "").fillna(False).to_numpy(dtype=bool)
+    )
     collector.non_numeric[col] = non_numeric
     if non_numeric.any():
         collector.add(non_numeric, symbols, raw.to_numpy(dtype=object), col, "non-numeric {value}")

@@ -20,8 +20,14 @@ log = logging.getLogger("bifrost.data.yahoo")
 Fetcher = Callable[[str, "str | None", "str | None"], pd.DataFrame]
 
 _YF_COLUMNS = {
-    "Open": "open", "High": "high", "Low": "low", "Close": "close", "Adj Close": "adj_close",
-    "Volume": "volume", "Dividends": "dividend", "Stock Splits": "split",
+    "Open": "open",
+    "High": "high",
+    "Low": "low",
+    "Close": "close",
+    "Adj Close": "adj_close",
+    "Volume": "volume",
+    "Dividends": "dividend",
+    "Stock Splits": "split",
 }
 
 
@@ -38,9 +44,10 @@ def yfinance_history(symbol: str, start: str | None, end: str | None) -> pd.Data
     hidden = debug.hide_exceptions
     debug.hide_exceptions = False  # yfinance otherwise logs failures and returns nothing
     try:
-        return yf.Ticker(symbol).history(
+        history: pd.DataFrame = yf.Ticker(symbol).history(
             start=start, end=end, interval="1d", auto_adjust=False, actions=True
         )
+        return history
     except YFRateLimitError as exc:
         raise RateLimited(str(exc)) from exc
     finally:
@@ -84,17 +91,12 @@ class YahooSource:
     def metadata(self) -> pd.DataFrame:
         return pd.DataFrame({"symbol": []})
 
-    def bars(
-        self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None
-    ) -> pd.DataFrame:
+    def bars(self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
         if not symbols:
             raise InvalidInputError("yahoo needs at least one symbol")
         s = None if start is None else pd.Timestamp(start).strftime("%Y-%m-%d")
         e = None if end is None else pd.Timestamp(end).strftime("%Y-%m-%d")
-        frames = [
-            self._one(sym, s, e)
-            for sym in tqdm(symbols, desc="yahoo", unit="symbol", disable=not self.progress)
-        ]
+        frames = [self._one(sym, s, e) for sym in tqdm(symbols, desc="yahoo", unit="symbol", disable=not self.progress)]
         return pd.concat(frames, ignore_index=True)
 
     def _one(self, symbol: str, start: str | None, end: str | None) -> pd.DataFrame:
@@ -105,8 +107,7 @@ class YahooSource:
             except RateLimited as exc:
                 if attempt == self.max_retries:
                     raise DataSourceError(
-                        f"yahoo: {symbol}: still rate-limited after {self.max_retries} retries; "
-                        "wait and try again"
+                        f"yahoo: {symbol}: still rate-limited after {self.max_retries} retries; wait and try again"
                     ) from exc
                 wait = self.backoff_s * 2**attempt
                 log.warning("yahoo rate limit on %s, retrying in %.1fs", symbol, wait)
@@ -129,12 +130,10 @@ def from_yfinance_frame(raw: pd.DataFrame, symbol: str) -> pd.DataFrame:
         tickers = frame.columns.get_level_values(level)
         if symbol not in set(tickers):
             raise DataSourceError(f"yahoo: {symbol}: not in the response (unknown symbol?)")
-        frame = frame.xs(symbol, axis=1, level=level)
+        frame = pd.DataFrame(frame.xs(symbol, axis=1, level=level))
     frame = frame.dropna(how="all")
     if frame.empty:
-        raise DataSourceError(
-            f"yahoo: {symbol}: no data returned (unknown or delisted symbol, or no bars in range)"
-        )
+        raise DataSourceError(f"yahoo: {symbol}: no data returned (unknown or delisted symbol, or no bars in range)")
     missing = [c for c in ("Open", "High", "Low", "Close", "Volume") if c not in frame.columns]
     if missing:
         raise DataSourceError(f"yahoo: {symbol}: response lacks columns {missing}; got {list(frame.columns)}")

@@ -37,9 +37,7 @@ class MainJobReport:
         return "\n".join(lines)
 
 
-def run_main_job(
-    store: BarStore, *, n_symbols: int = 50, n_days: int = 1260, seed: int = 7
-) -> MainJobReport:
+def run_main_job(store: BarStore, *, n_symbols: int = 50, n_days: int = 1260, seed: int = 7) -> MainJobReport:
     """Ingest the built-in synthetic demo market into ``store`` and check its quality."""
     market = SyntheticMarket(n_symbols=n_symbols, n_days=n_days, seed=seed)
     report = ingest(store, market)

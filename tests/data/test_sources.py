@@ -112,7 +112,9 @@ def test_synthetic_market_is_deterministic_and_realistic() -> None:
     abs_r = np.abs(total - total.mean(0))
     acf1 = [np.corrcoef(abs_r[:-1, j], abs_r[1:, j])[0, 1] for j in range(20)]
     assert np.median(acf1) > 0.05  # volatility clustering
-    assert (a["high"] >= a[["open", "close"]].max(axis=1)).all() and (a["low"] <= a[["open", "close"]].min(axis=1)).all()
+    assert (a["high"] >= a[["open", "close"]].max(axis=1)).all() and (
+        a["low"] <= a[["open", "close"]].min(axis=1)
+    ).all()
 
 
 def test_csv_orcl_range_filter_is_half_open() -> None:

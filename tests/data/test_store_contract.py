@@ -107,13 +107,16 @@ def test_store_split_adjustment_on_real_split_date(store: BarStore) -> None:
         adj = store.read_bars("DISCA", "2014-08-05", "2014-08-09", adjustment=mode).loc["DISCA"]
         np.testing.assert_allclose(adj["close"], [42.125, 41.51, 40.975, 42.28], rtol=1e-15)
         np.testing.assert_allclose(adj["volume"], [2 * 1618183, 2 * 2550026, 3850670, 2226465], rtol=1e-15)
-    assert store.read_bars("DISCA", "2014-08-05", "2014-08-09").equals(raw.pipe(lambda f: f.set_axis(
-        pd.MultiIndex.from_product([["DISCA"], raw.index], names=["symbol", "ts"]))))  # raw stays raw
+    assert store.read_bars("DISCA", "2014-08-05", "2014-08-09").equals(
+        raw.pipe(lambda f: f.set_axis(pd.MultiIndex.from_product([["DISCA"], raw.index], names=["symbol", "ts"])))
+    )  # raw stays raw
 
 
 def test_store_real_bad_print_is_quarantined_not_stored(store: BarStore) -> None:
     # LNT 2016-05-19: open 35.19, low 35.085, close 17.87 (a bad print; the next close is 35.91)
-    with pytest.raises(ValidationError, match=r":\d+: LNT 2016-05-19 low: low 35.085 is above min\(open, close\) 17.87"):
+    with pytest.raises(
+        ValidationError, match=r":\d+: LNT 2016-05-19 low: low 35.085 is above min\(open, close\) 17.87"
+    ):
         ingest(store, CsvSource(SP500, symbol="LNT"))
     report = ingest(store, CsvSource(SP500, symbol="LNT"), on_error="repair")
     assert report.rows_quarantined == 1 and report.rows_new == 1258

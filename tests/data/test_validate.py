@@ -34,15 +34,23 @@ ROW_RULES = {
     "non-numeric": (_replace(5, 4, "abc"), ":5: ORCL 1995-01-06 close: non-numeric 'abc'"),
     "missing price": (_replace(4, 1, ""), ":4: ORCL 1995-01-05 open: missing open"),
     "non-positive price": (_replace(6, 3, "0"), ":6: ORCL 1995-01-09 low: non-positive low 0"),
-    "high below open/close": (_replace(3, 2, "2.0"), ":3: ORCL 1995-01-04 high: high 2 is below max(open, close) 2.135803"),
+    "high below open/close": (
+        _replace(3, 2, "2.0"),
+        ":3: ORCL 1995-01-04 high: high 2 is below max(open, close) 2.135803",
+    ),
     "low above open/close": (_replace(7, 3, "2.5"), ":7: ORCL 1995-01-10 low: low 2.5 is above min(open, close)"),
     "negative volume": (_replace(8, 6, "-100"), ":8: ORCL 1995-01-11 volume: negative volume -100"),
     "unparseable date": (_replace(9, 0, "1995-13-45"), ":9: ORCL ts: unparseable date '1995-13-45'"),
     "duplicate date": (_replace(10, 0, "1995-01-12"), ":9: ORCL 1995-01-12 ts: duplicate date; a later row (line 10)"),
     "out of order": (_replace(5, 0, "1995-01-20"), ":6: ORCL 1995-01-09 ts: date out of order"),
     "mixed time zones": (
-        [HEAD[0]] + [ln.replace(ln[:10], ln[:10] + "T00:00:00-05:00", 1) if i == 3 else
-                     ln.replace(ln[:10], ln[:10] + "T00:00:00+00:00", 1) for i, ln in enumerate(HEAD[1:])],
+        [HEAD[0]]
+        + [
+            ln.replace(ln[:10], ln[:10] + "T00:00:00-05:00", 1)
+            if i == 3
+            else ln.replace(ln[:10], ln[:10] + "T00:00:00+00:00", 1)
+            for i, ln in enumerate(HEAD[1:])
+        ],
         ":5: ORCL 1995-01-06 ts: mixed time zones: '-05:00' differs from the first row's '+00:00'",
     ),
 }
@@ -125,14 +133,21 @@ def test_validation_misnamed_column_suggests_the_close_match(loaded: BarStore, t
 
 
 def test_validation_one_symbol_file_without_symbol_asks_for_it(tmp_path: Path) -> None:
-    with pytest.raises(SchemaError, match="no symbol column .* pass symbol="):
+    with pytest.raises(SchemaError, match=r"no symbol column .* pass symbol="):
         CsvSource(_write(tmp_path, HEAD)).bars()
 
 
 def test_validation_frame_issue_names_symbol_and_date_without_line() -> None:
     frame = pd.DataFrame(
-        {"symbol": ["AAA", "AAA"], "ts": ["2020-01-02", "2020-01-03"], "open": [1.0, 1.0],
-         "high": [1.1, 0.5], "low": [0.9, 0.4], "close": [1.0, 0.45], "volume": [10.0, 10.0]}
+        {
+            "symbol": ["AAA", "AAA"],
+            "ts": ["2020-01-02", "2020-01-03"],
+            "open": [1.0, 1.0],
+            "high": [1.1, 0.5],
+            "low": [0.9, 0.4],
+            "close": [1.0, 0.45],
+            "volume": [10.0, 10.0],
+        }
     )
     with pytest.raises(ValidationError, match=r"frame: AAA 2020-01-03 high: high 0.5 is below max\(open, close\) 1"):
         validate_bars(frame, origin="frame")
@@ -145,6 +160,11 @@ def test_validation_unknown_policy_is_invalid_input() -> None:
 
 def test_validation_daily_bars_are_stamped_at_session_date_utc() -> None:
     idx = pd.DatetimeIndex(["2020-01-02", "2020-01-03"]).tz_localize("America/New_York")
-    frame = pd.DataFrame({"symbol": "AAA", "ts": idx, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0})
+    frame = pd.DataFrame(
+        {"symbol": "AAA", "ts": idx, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}
+    )
     out = validate_bars(FrameBarSource(frame).bars(), origin="frame").bars
-    assert list(out.index.get_level_values("ts")) == [pd.Timestamp("2020-01-02", tz="UTC"), pd.Timestamp("2020-01-03", tz="UTC")]
+    assert list(out.index.get_level_values("ts")) == [
+        pd.Timestamp("2020-01-02", tz="UTC"),
+        pd.Timestamp("2020-01-03", tz="UTC"),
+    ]
