@@ -38,6 +38,12 @@ class AdjustmentOpt(StrEnum):
     adjusted = "adjusted"
 
 
+class FrequencyOpt(StrEnum):
+    day = "1d"
+    week = "1w"
+    month = "1mo"
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"
@@ -157,11 +163,14 @@ def data_show(
     start: Annotated[str | None, typer.Option(help="First date (inclusive).")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (inclusive).")] = None,
     adjustment: Annotated[AdjustmentOpt, typer.Option(help="Price adjustment.")] = AdjustmentOpt.raw,
+    frequency: Annotated[FrequencyOpt, typer.Option(help="Bar size: 1d, 1w (from Monday), 1mo.")] = FrequencyOpt.day,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
 ) -> None:
     """Show one symbol's bars, raw unless --adjustment says otherwise."""
     with _store() as store:
-        frame = store.read_bars(symbol, start, _end_inclusive(end), adjustment=adjustment.value)
+        frame = store.read_bars(
+            symbol, start, _end_inclusive(end), adjustment=adjustment.value, frequency=frequency.value
+        )
     for note in frame.attrs.get("notes", []):
         typer.echo(f"note: {note}", err=True)
     frame = frame.droplevel("symbol")

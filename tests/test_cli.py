@@ -49,6 +49,19 @@ def test_cli_ingest_show_json_raw_values(tmp_path: Path) -> None:
         "close": 44.970001,
         "volume": 13269200.0,
     }
+    monthly = bifrost(
+        tmp_path, "data", "show", "ORCL", "--start", "2014-12-01", "--frequency", "1mo", "--format", "json"
+    )
+    assert json.loads(monthly.stdout) == [
+        {
+            "ts": "2014-12-01T00:00:00+00:00",
+            "open": 42.009998,
+            "high": 46.709999,
+            "low": 39.919998,
+            "close": 44.970001,
+            "volume": 352611500.0,
+        }  # December 2014 lines of the file
+    ]
     listing = json.loads(bifrost(tmp_path, "data", "list", "--format", "json").stdout)
     assert listing[0]["symbol"] == "ORCL" and listing[0]["rows"] == 5036
     assert listing[0]["first"].startswith("1995-01-03") and listing[0]["last"].startswith("2014-12-31")

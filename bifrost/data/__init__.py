@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bifrost.config import Settings, load_settings
 from bifrost.data._actions import record_actions
-from bifrost.data._columns import ADJUSTMENTS, Adjustment, BarColumns, Panel
+from bifrost.data._columns import ADJUSTMENTS, FREQUENCIES, Adjustment, BarColumns, Frequency, Panel
 from bifrost.data._csv import CsvSource
 from bifrost.data._embedded import EmbeddedStore
 from bifrost.data._quality import QualityReport, check_quality
@@ -23,6 +23,7 @@ from bifrost.data._yahoo import YahooSource
 
 __all__ = [
     "ADJUSTMENTS",
+    "FREQUENCIES",
     "Adjustment",
     "BarColumns",
     "BarSource",
@@ -30,6 +31,7 @@ __all__ = [
     "CsvSource",
     "EmbeddedStore",
     "FrameBarSource",
+    "Frequency",
     "IngestReport",
     "Issue",
     "OnError",

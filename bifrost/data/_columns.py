@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -18,6 +18,9 @@ __all__ = ["ADJUSTMENTS", "Adjustment", "BarColumns", "Panel"]
 
 Adjustment = Literal["raw", "split_adjusted", "adjusted"]
 ADJUSTMENTS: tuple[Adjustment, ...] = ("raw", "split_adjusted", "adjusted")
+Frequency = Literal["1d", "1w", "1mo"]
+FREQUENCIES: tuple[Frequency, ...] = ("1d", "1w", "1mo")
+_NS_PER_DAY = 86_400 * 10**9
 STORED_FIELDS = (*REQUIRED_COLUMNS, "adj_close")
 
 
@@ -129,17 +132,59 @@ class BarColumns:
             values["volume"] = values["volume"] * volume_f
         return BarColumns(symbols=self.symbols, codes=self.codes, ts=self.ts, values=values, notes=tuple(notes))
 
+    def resampled(self, frequency: Frequency) -> BarColumns:
+        """Aggregate daily bars into weeks (starting Monday) or calendar months.
+
+        Each bucket is stamped at its start (00:00 UTC): open is the first open, high the
+        highest high, low the lowest low, close (and adj_close) the last, volume the sum.
+        """
+        if frequency not in FREQUENCIES:
+            raise InvalidInputError(f"frequency must be one of {FREQUENCIES}, got {frequency!r}")
+        if frequency == "1d" or not len(self):
+            return self
+        days = self.ts // _NS_PER_DAY
+        if frequency == "1w":
+            bucket = (days - (days + 3) % 7) * _NS_PER_DAY  # 1970-01-01 was a Thursday
+        else:
+            bucket = self.ts.astype("datetime64[ns]").astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
+        starts = np.flatnonzero(np.r_[True, (np.diff(self.codes) != 0) | (np.diff(bucket) != 0)])
+        ends = np.r_[starts[1:], len(self)] - 1
+        reducers: dict[str, Callable[[FloatArray], FloatArray]] = {
+            "open": lambda v: v[starts],
+            "high": lambda v: np.maximum.reduceat(v, starts),
+            "low": lambda v: np.minimum.reduceat(v, starts),
+            "close": lambda v: v[ends],
+            "adj_close": lambda v: v[ends],
+            "volume": lambda v: np.add.reduceat(v, starts),
+        }
+        return BarColumns(
+            symbols=self.symbols,
+            codes=self.codes[starts],
+            ts=bucket[starts],
+            values={f: reducers[f](v) for f, v in self.values.items()},
+            notes=self.notes,
+        )
+
     def to_panel(self, fields: Sequence[str], adjustment: Adjustment) -> Panel:
         """Pivot to time × symbol arrays on the union calendar (NaN where no bar)."""
         calendar = np.sort(pd.unique(self.ts)) if len(self) else np.empty(0, dtype=np.int64)
-        t_idx = np.searchsorted(calendar, self.ts)
         shape = (calendar.size, len(self.symbols))
         arrays: dict[str, FloatArray] = {}
-        flat_idx = t_idx * shape[1] + self.codes
-        for f in fields:
-            out = np.full(shape[0] * shape[1], np.nan)
-            out[flat_idx] = self.values[f]
-            arrays[f] = out.reshape(shape)
+        # every symbol on every date, rows sorted by (symbol, ts): a transpose, no scatter
+        rectangle = (
+            len(self) == shape[0] * shape[1] and bool((self.ts.reshape(shape[1], shape[0]) == calendar).all())
+            if len(self) and len(self) == shape[0] * shape[1]
+            else False
+        )
+        if rectangle:
+            for f in fields:
+                arrays[f] = np.ascontiguousarray(self.values[f].reshape(shape[1], shape[0]).T)
+        else:
+            flat_idx = np.searchsorted(calendar, self.ts) * shape[1] + self.codes
+            for f in fields:
+                out = np.full(shape[0] * shape[1], np.nan)
+                out[flat_idx] = self.values[f]
+                arrays[f] = out.reshape(shape)
         return Panel(
             ts=pd.DatetimeIndex(calendar.astype("datetime64[ns]"), tz="UTC", name="ts"),
             symbols=self.symbols,

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from bifrost.data._columns import BarColumns
+from bifrost.data._columns import BarColumns, Frequency
 from bifrost.data._pgcopy import COPY_COLUMNS, encode_bars
 from bifrost.data._report import IngestReport
 from bifrost.data._store import BarStore, actions_rows
@@ -313,19 +313,61 @@ class PostgresStore(BarStore):
         return len(cols) - existing, revised, existing - revised
 
     # -- reading -----------------------------------------------------------------------
-    def _read_columns(
-        self, symbols: Sequence[str], start_ns: int | None, end_ns: int | None, fields: Sequence[str]
-    ) -> BarColumns:
-        names = tuple(sorted(symbols))
+    def _where(self, names: Sequence[str], start_ns: int | None, end_ns: int | None) -> sql.Composable:
         conditions = [sql.SQL("symbol = ANY({})").format(sql.Literal(list(names)))]
         if start_ns is not None:
             conditions.append(sql.SQL("ts >= to_timestamp({})").format(sql.Literal(start_ns / 1e9)))
         if end_ns is not None:
             conditions.append(sql.SQL("ts < to_timestamp({})").format(sql.Literal(end_ns / 1e9)))
-        query = sql.SQL(
-            "COPY (SELECT symbol, (extract(epoch FROM ts) * 1000000)::int8, {} FROM {}.bars WHERE {} "
-            "ORDER BY symbol, ts) TO STDOUT (FORMAT CSV)"
-        ).format(sql.SQL(", ").join(map(sql.Identifier, fields)), self._s, sql.SQL(" AND ").join(conditions))
+        return sql.SQL(" AND ").join(conditions)
+
+    def _read_columns(
+        self, symbols: Sequence[str], start_ns: int | None, end_ns: int | None, fields: Sequence[str]
+    ) -> BarColumns:
+        names = tuple(sorted(symbols))
+        select = sql.SQL(
+            "SELECT symbol, (extract(epoch FROM ts) * 1000000)::int8, {} FROM {}.bars WHERE {} ORDER BY symbol, ts"
+        ).format(sql.SQL(", ").join(map(sql.Identifier, fields)), self._s, self._where(names, start_ns, end_ns))
+        return self._copy_out(select, names, fields)
+
+    def _aggregate_columns(
+        self,
+        symbols: Sequence[str],
+        start_ns: int | None,
+        end_ns: int | None,
+        fields: Sequence[str],
+        frequency: Frequency,
+    ) -> BarColumns:
+        # weeks start on Monday (2000-01-03 was one); months at the 1st, 00:00 UTC
+        bucket: sql.Composable
+        if self.mode.startswith("timescaledb"):
+            bucket = sql.SQL("time_bucket({}, ts)").format(sql.Literal("1 week" if frequency == "1w" else "1 month"))
+        elif frequency == "1w":
+            bucket = sql.SQL("date_bin('7 days', ts, '2000-01-03 00:00+00')")
+        else:
+            bucket = sql.SQL("date_trunc('month', ts)")
+        aggregate = {
+            "open": "(array_agg(open ORDER BY ts))[1]",
+            "high": "max(high)",
+            "low": "min(low)",
+            "close": "(array_agg(close ORDER BY ts DESC))[1]",
+            "adj_close": "(array_agg(adj_close ORDER BY ts DESC))[1]",
+            "volume": "sum(volume)",
+        }
+        names = tuple(sorted(symbols))
+        select = sql.SQL(
+            "SELECT symbol, (extract(epoch FROM {bucket}) * 1000000)::int8 AS bucket_us, {aggs} FROM {s}.bars "
+            "WHERE {where} GROUP BY symbol, bucket_us ORDER BY symbol, bucket_us"
+        ).format(
+            bucket=bucket,
+            aggs=sql.SQL(", ").join(sql.SQL(aggregate[f]) for f in fields),
+            s=self._s,
+            where=self._where(names, start_ns, end_ns),
+        )
+        return self._copy_out(select, names, fields)
+
+    def _copy_out(self, select: sql.Composable, names: tuple[str, ...], fields: Sequence[str]) -> BarColumns:
+        query = sql.SQL("COPY ({}) TO STDOUT (FORMAT CSV)").format(select)
         buf = io.BytesIO()
         with self.pool.connection() as con, con.cursor() as cur, cur.copy(query) as copy:
             for block in copy:

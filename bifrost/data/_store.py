@@ -10,7 +10,7 @@ from types import TracebackType
 import numpy as np
 import pandas as pd
 
-from bifrost.data._columns import ADJUSTMENTS, STORED_FIELDS, Adjustment, BarColumns, Panel
+from bifrost.data._columns import ADJUSTMENTS, FREQUENCIES, STORED_FIELDS, Adjustment, BarColumns, Frequency, Panel
 from bifrost.data._report import IngestReport
 from bifrost.data._validate import ValidatedBars
 from bifrost.errors import InvalidInputError, SymbolNotFoundError
@@ -61,6 +61,17 @@ class BarStore(ABC):
         self, symbols: Sequence[str], start_ns: int | None, end_ns: int | None, fields: Sequence[str]
     ) -> BarColumns: ...
 
+    def _aggregate_columns(
+        self,
+        symbols: Sequence[str],
+        start_ns: int | None,
+        end_ns: int | None,
+        fields: Sequence[str],
+        frequency: Frequency,
+    ) -> BarColumns | None:
+        """Aggregate raw bars where the data lives; None means: do it client-side."""
+        return None
+
     @abstractmethod
     def list_symbols(self) -> pd.DataFrame:
         """Return one row per symbol: ``symbol, first, last, rows, sector, source, synthetic``."""
@@ -100,6 +111,7 @@ class BarStore(ABC):
         *,
         fields: Sequence[str] | None = None,
         adjustment: Adjustment = "raw",
+        frequency: Frequency = "1d",
     ) -> pd.DataFrame:
         """Return bars in ``[start, end)`` as the canonical long frame.
 
@@ -113,13 +125,16 @@ class BarStore(ABC):
             Subset of ``open, high, low, close, volume, adj_close``; default all but adj_close.
         adjustment
             ``raw`` (as traded), ``split_adjusted``, or ``adjusted`` (total return).
+        frequency
+            ``1d`` (stored bars), ``1w`` (weeks from Monday) or ``1mo`` (calendar months),
+            stamped at the bucket's start; raw aggregates run in the database where it can.
 
         Raises
         ------
         SymbolNotFoundError
             If a requested symbol has no bars in the store.
         """
-        return self._read(symbols, start, end, fields, adjustment).to_frame()
+        return self._read(symbols, start, end, fields, adjustment, frequency).to_frame()
 
     def read_panel(
         self,
@@ -129,10 +144,11 @@ class BarStore(ABC):
         *,
         fields: Sequence[str] | None = None,
         adjustment: Adjustment = "raw",
+        frequency: Frequency = "1d",
     ) -> Panel:
         """Return bars as a :class:`Panel` (time × symbols per field, NaN where no bar)."""
         wanted = self._fields(fields)
-        cols = self._read(symbols, start, end, wanted, adjustment)
+        cols = self._read(symbols, start, end, wanted, adjustment, frequency)
         return cols.to_panel(wanted, adjustment)
 
     def _read(
@@ -142,20 +158,28 @@ class BarStore(ABC):
         end: TimeLike,
         fields: Sequence[str] | None,
         adjustment: Adjustment,
+        frequency: Frequency = "1d",
     ) -> BarColumns:
         if adjustment not in ADJUSTMENTS:
             raise InvalidInputError(f"adjustment must be one of {ADJUSTMENTS}, got {adjustment!r}")
+        if frequency not in FREQUENCIES:
+            raise InvalidInputError(f"frequency must be one of {FREQUENCIES}, got {frequency!r}")
         wanted = self._fields(fields)
         start_ns, end_ns = to_utc_ns(start, "start"), to_utc_ns(end, "end")
         if start_ns is not None and end_ns is not None and end_ns <= start_ns:
             raise InvalidInputError(f"end {end} must be after start {start}")
         names = self._resolve_symbols(symbols)
+        if adjustment == "raw" and frequency != "1d":
+            aggregated = self._aggregate_columns(names, start_ns, end_ns, wanted, frequency)
+            if aggregated is not None:
+                return aggregated
         needed = list(wanted)
         if adjustment != "raw":
             needed += [f for f in ("close", "adj_close") if f not in needed]
         cols = self._read_columns(names, start_ns, end_ns, needed)
         if adjustment != "raw":
             cols = cols.adjusted(self.read_actions(names), adjustment)
+        cols = cols.resampled(frequency)
         if list(cols.values) != list(wanted):
             cols = BarColumns(
                 symbols=cols.symbols,

@@ -164,3 +164,42 @@ def test_store_sp500_repair_load_keeps_every_good_row(store: BarStore) -> None:
     assert aapl.tolist() == [163.085, 163.4, 159.0685, 159.54, 51608580.0]
     quarantine = pd.read_csv(report.quarantine_path)
     assert set(quarantine.loc[quarantine["field"] == "open", "symbol"]) >= {"BHF", "DHR", "REGN", "VRTX", "WRK"}
+
+
+@pytest.mark.parametrize(("frequency", "rule"), [("1w", "W-SUN"), ("1mo", "MS")])
+def test_store_weekly_and_monthly_bars_match_pandas_resample(store: BarStore, frequency: str, rule: str) -> None:
+    ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    ingest(store, CsvSource(NVDA, symbol="NVDA"))
+    got = store.read_bars(["NVDA", "ORCL"], "2008-01-01", "2010-01-01", frequency=frequency)  # type: ignore[arg-type]
+    daily = store.read_bars(["NVDA", "ORCL"], "2008-01-01", "2010-01-01")
+    expected = []
+    for sym, g in daily.groupby(level="symbol"):
+        r = g.droplevel("symbol").resample(
+            rule, label="left" if rule == "MS" else "right", closed="left" if rule == "MS" else "right"
+        )
+        frame = r.agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}).dropna()
+        if rule == "W-SUN":  # pandas labels weeks by their Sunday: stamp them at their Monday
+            frame.index = frame.index - pd.Timedelta(days=6)
+        expected.append(frame.assign(symbol=sym).set_index("symbol", append=True).swaplevel())
+    want = pd.concat(expected).rename_axis(["symbol", "ts"])
+    pd.testing.assert_frame_equal(got, want, check_freq=False, check_names=False, check_index_type=False)
+    # a hand check: ORCL's December 2009 (monthly) or the week of Monday 2009-12-28
+    if frequency == "1mo":
+        dec = got.loc[("ORCL", pd.Timestamp("2009-12-01", tz=UTC))]
+        assert dec["close"] == 24.530001 and dec["open"] == 22.16  # lines 2009-12-31 and 2009-12-01
+
+
+def test_store_adjusted_monthly_bars_are_aggregated_after_adjustment(store: BarStore) -> None:
+    ingest(store, CsvSource(SP500, symbol="DISCA"))
+    record_actions(store, pd.DataFrame([{"symbol": "DISCA", "ts": "2014-08-07", "kind": "split", "value": 2.0}]))
+    month = store.read_bars("DISCA", "2014-08-01", "2014-09-01", adjustment="split_adjusted", frequency="1mo")
+    aug = month.loc[("DISCA", pd.Timestamp("2014-08-01", tz=UTC))]
+    daily = store.read_bars("DISCA", "2014-08-01", "2014-09-01", adjustment="split_adjusted")
+    assert aug["open"] == daily["open"].iloc[0] and aug["high"] == daily["high"].max()
+    assert aug["volume"] == daily["volume"].sum()
+
+
+def test_store_unknown_frequency_is_invalid_input(store: BarStore) -> None:
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
+    with pytest.raises(InvalidInputError, match="frequency must be one of"):
+        store.read_bars("ORCL", frequency="1h")  # type: ignore[arg-type]
