@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench-data clean
+.PHONY: install timescale-deps run test lint bench-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,20 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Test-only TimescaleDB (PGlite + TimescaleDB in WebAssembly), pinned by version and
+# integrity hash in tests/timescale/package-lock.json; needs Node.js and npm.
+TS_DIR := tests/timescale
+$(TS_DIR)/node_modules/.package-lock.json: $(TS_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the TimescaleDB tests: apt-get install -y nodejs npm"; exit 1; }
+	cd $(TS_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+timescale-deps: $(TS_DIR)/node_modules/.package-lock.json
+
 run: install  ## the main job on the embedded default (BIFROST_HOME, default ./.bifrost)
 	$(BIN)/bifrost run
 
-test: install  ## the whole test suite (PostgreSQL at 127.0.0.1:5432, or a throwaway one)
+test: install timescale-deps  ## the whole suite (PostgreSQL at 127.0.0.1:5432 or a throwaway one; TimescaleDB test server)
 	$(BIN)/python -m pytest
 
 lint: install  ## ruff, mypy, and the import layers
@@ -33,4 +43,4 @@ bench-data: install  ## benchmarks/data_io.py: ingest and read 2.5M bars, bifros
 	$(BIN)/python benchmarks/data_io.py
 
 clean:
-	rm -rf $(VENV) .bifrost .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .bifrost .pytest_cache .mypy_cache .ruff_cache $(TS_DIR)/node_modules

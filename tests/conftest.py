@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -113,16 +114,56 @@ def pg_schema(pg_url: str) -> Iterator[str]:
         con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-@pytest.fixture(params=["embedded", pytest.param("postgres", marks=pytest.mark.postgres)])
+TIMESCALE_DIR = ROOT / "tests" / "timescale"
+
+
+@pytest.fixture(scope="session")
+def timescale_url() -> Iterator[str]:
+    """PostgreSQL 17 + TimescaleDB (PGlite over the wire protocol, tests/timescale/server.mjs)."""
+    if not (TIMESCALE_DIR / "node_modules" / "@electric-sql" / "pglite").exists():
+        pytest.fail("the TimescaleDB test server is not installed: run `make timescale-deps`")
+    proc = subprocess.Popen(
+        ["node", "server.mjs", "0"], cwd=TIMESCALE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        line = proc.stdout.readline() if ready else ""
+        if not line.startswith("listening "):
+            pytest.fail(f"the TimescaleDB test server did not start: {line!r}")
+        # PGlite: one session for every client, no TLS, any password
+        yield f"postgresql://postgres:bifrost@127.0.0.1:{int(line.split()[1])}/postgres?sslmode=disable"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+
+
+@pytest.fixture(
+    params=[
+        "embedded",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("timescale", marks=pytest.mark.timescale),
+    ]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BarStore]:
-    """An empty store of each backend."""
+    """An empty store of each backend: embedded, PostgreSQL (partitioned), TimescaleDB."""
+    s: BarStore
     if request.param == "embedded":
-        s: BarStore = EmbeddedStore(tmp_path / "home")
-    else:
+        s = EmbeddedStore(tmp_path / "home")
+    elif request.param == "postgres":
         url = request.getfixturevalue("pg_url")
         schema = request.getfixturevalue("pg_schema")
         s = PostgresStore(url, home=tmp_path / "home", schema=schema, timescale=False)
+    else:
+        url = request.getfixturevalue("timescale_url")
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        s = PostgresStore(url, home=tmp_path / "home", schema=schema, pool_size=1, timescale=True)
+        assert s.mode == "timescaledb hypertable"
     try:
         yield s
     finally:
+        if isinstance(s, PostgresStore) and request.param == "timescale":
+            with s.pool.connection() as con:
+                con.execute(f'DROP SCHEMA IF EXISTS "{s.schema}" CASCADE')
         s.close()

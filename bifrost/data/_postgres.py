@@ -71,7 +71,7 @@ class PostgresStore(BarStore):
         *,
         home: str | Path = ".bifrost",
         schema: str = "bifrost",
-        pool_size: int = 4,
+        pool_size: int = 4,  # 1 for servers that allow one client session (PGlite)
         timescale: bool | None = None,
     ) -> None:
         self.url = url
@@ -136,7 +136,7 @@ class PostgresStore(BarStore):
                 con.execute(sql.SQL(statement.strip()).format(s=self._s))
             if use_ts:
                 con.execute(
-                    "SELECT create_hypertable(%s, 'ts', chunk_time_interval => interval '1 year')",
+                    "SELECT create_hypertable(%s, 'ts', chunk_time_interval => interval '365 days')",
                     (f"{self.schema}.bars",),
                 )
                 mode = "timescaledb hypertable"
