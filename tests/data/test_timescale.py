@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,7 @@ def test_timescale_bars_are_a_hypertable_chunked_by_year(timescale_url: str, tmp
         # 2014-12-31 straddles 21 of them, contiguous and covering every bar
         assert len(ranges) == 21
         assert {(end - start).days for start, end in ranges} == {365}
-        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+        assert all(a[1] == b[0] for a, b in pairwise(ranges))
         assert ranges[0][0] <= pd.Timestamp("1995-01-03", tz="UTC") and ranges[-1][1] > pd.Timestamp(
             "2014-12-31", tz="UTC"
         )
