@@ -178,13 +178,15 @@ class BarColumns:
         )
         if rectangle:
             for f in fields:
-                arrays[f] = np.ascontiguousarray(self.values[f].reshape(shape[1], shape[0]).T)
+                arrays[f] = self.values[f].reshape(shape[1], shape[0]).T  # a view: no copy
         else:
-            flat_idx = np.searchsorted(calendar, self.ts) * shape[1] + self.codes
+            flat_idx = self.codes * shape[0] + np.searchsorted(calendar, self.ts)
             for f in fields:
                 out = np.full(shape[0] * shape[1], np.nan)
                 out[flat_idx] = self.values[f]
-                arrays[f] = out.reshape(shape)
+                arrays[f] = out.reshape(shape[1], shape[0]).T
+        for a in arrays.values():
+            a.setflags(write=False)  # the store is the source of truth: copy to modify
         return Panel(
             ts=pd.DatetimeIndex(calendar.astype("datetime64[ns]"), tz="UTC", name="ts"),
             symbols=self.symbols,
@@ -216,7 +218,14 @@ def _event_factors(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Panel:
-    """Bars as one 2-D float64 array per field, time × symbols, on the union calendar."""
+    """Bars as one 2-D float64 array per field, time × symbols, on the union calendar.
+
+    Arrays are symbol-major (Fortran order): each symbol's history is contiguous in
+    memory, the layout per-symbol kernels (indicators, backtests) read fastest, and the
+    one a complete store read produces without copying. ``np.ascontiguousarray`` gives
+    the date-major layout where cross-sectional work needs it. Arrays are read-only;
+    ``.copy()`` one to modify it.
+    """
 
     ts: pd.DatetimeIndex
     symbols: tuple[str, ...]

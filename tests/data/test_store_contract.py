@@ -75,7 +75,10 @@ def test_store_panel_aligns_on_union_calendar(store: BarStore) -> None:
     assert close.loc["1999-01-22", "NVDA"] == 1.640625  # NVDA's first line
     assert np.isnan(close.loc["1995-01-03", "NVDA"])
     assert close.loc["2014-12-31", "ORCL"] == 44.970001
-    assert panel["close"].dtype == np.float64 and panel["close"].flags.c_contiguous
+    assert panel["close"].dtype == np.float64 and panel["close"].flags.f_contiguous  # symbol-major
+    assert not panel["close"].flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        panel["close"][0, 0] = 1.0
 
 
 def test_store_unknown_symbol_raises_with_hint(store: BarStore) -> None:
@@ -143,7 +146,8 @@ def test_store_synthetic_adjusted_close_reproduces_total_returns(store: BarStore
     assert report.synthetic and report.actions > 0
     actions = store.read_actions()
     assert {"dividend", "split"} <= set(actions["kind"])
-    adjusted = store.read_panel(adjustment="adjusted", fields=["close"])["close"]
+    adjusted = store.read_panel(adjustment="adjusted", fields=["close"])["close"]  # complete: no gaps
+    assert adjusted.flags.f_contiguous and not adjusted.flags.writeable
     total = market.total_log_returns()
     order = [market.symbols.index(s) for s in store.list_symbols()["symbol"]]
     np.testing.assert_allclose(np.diff(np.log(adjusted), axis=0), total[1:, order], rtol=0, atol=1e-12)
