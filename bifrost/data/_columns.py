@@ -171,10 +171,12 @@ class BarColumns:
         shape = (calendar.size, len(self.symbols))
         arrays: dict[str, FloatArray] = {}
         # every symbol on every date, rows sorted by (symbol, ts): a transpose, no scatter
+        # every symbol on every date, in code order then date order: a reshape, no scatter
         rectangle = (
-            len(self) == shape[0] * shape[1] and bool((self.ts.reshape(shape[1], shape[0]) == calendar).all())
-            if len(self) and len(self) == shape[0] * shape[1]
-            else False
+            len(self) > 0
+            and len(self) == shape[0] * shape[1]
+            and bool((self.codes.reshape(shape[1], shape[0]) == np.arange(shape[1])[:, None]).all())
+            and bool((self.ts.reshape(shape[1], shape[0]) == calendar).all())
         )
         if rectangle:
             for f in fields:
