@@ -301,16 +301,17 @@ class PostgresStore(BarStore):
         ).fetchone()
         revised = int(revised_row[0]) if revised_row else 0
         existing = int(existing_row[0]) if existing_row else 0
+        # only the fields this source provides: a source without adj_close keeps the stored one
         assign = sql.SQL(", ").join(
-            sql.SQL("{} = excluded.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in _FLOAT_COLS
+            sql.SQL("{} = excluded.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in compared
         )
+        mine = sql.SQL(", ").join(sql.SQL("{}.bars.{}").format(s, sql.Identifier(c)) for c in compared)
+        theirs = sql.SQL(", ").join(sql.SQL("excluded.{}").format(sql.Identifier(c)) for c in compared)
         con.execute(
             sql.SQL(
                 "INSERT INTO {}.bars SELECT * FROM bifrost_stage ON CONFLICT (symbol, ts) DO UPDATE SET {} "
-                "WHERE ({}.bars.open, {}.bars.high, {}.bars.low, {}.bars.close, {}.bars.volume, {}.bars.adj_close) "
-                "IS DISTINCT FROM (excluded.open, excluded.high, excluded.low, excluded.close, "
-                "excluded.volume, excluded.adj_close)"
-            ).format(s, assign, s, s, s, s, s, s)
+                "WHERE ROW({}) IS DISTINCT FROM ROW({})"
+            ).format(s, assign, mine, theirs)
         )
         return len(cols) - existing, revised, existing - revised
 

@@ -54,10 +54,12 @@ def check_quality(
     - ``stale``: the close is unchanged for ``stale_days`` or more bars in a row.
     - ``outlier``: a daily log return beyond ``outlier_sigma`` robust standard deviations
       (1.4826 × MAD) of the symbol's returns and beyond 25%, with no split that day.
-    - ``missing``: a bar with a missing optional field (adj_close) where others have it.
+    - ``missing``: a run of bars without adj_close in a symbol whose source gave it on
+      other bars (one finding per run, stamped at its first bar).
     """
-    panel = store.read_panel(symbols, start, end, fields=["close", "volume"])
+    panel = store.read_panel(symbols, start, end, fields=["close", "adj_close"])
     close = panel["close"]
+    adj_close = panel["adj_close"]
     n_t, n_s = close.shape
     have = np.isfinite(close)
     calendar = have.sum(axis=1) >= max(1, n_s // 2) if n_s else np.zeros(n_t, dtype=bool)
@@ -74,6 +76,12 @@ def check_quality(
         inside[idx[0] : idx[-1] + 1] = True
         for i in np.flatnonzero(inside & calendar & ~have[:, j]):
             rows.append((sym, panel.ts[int(i)], "gap", "no bar on a trading day of the calendar"))
+        adj = adj_close[idx, j]
+        lacking = np.isnan(adj)
+        if lacking.any() and not lacking.all():
+            edges = np.flatnonzero(np.diff(np.r_[0, lacking.astype(np.int8), 0]))
+            for a, b in zip(edges[::2], edges[1::2], strict=True):
+                rows.append((sym, panel.ts[idx[a]], "missing", f"adj_close missing on {b - a} bar(s) from here"))
         c = close[idx, j]
         run_start = 0
         for k in range(1, c.size + 1):

@@ -225,8 +225,9 @@ def merge_bars(
 ) -> tuple[pd.DataFrame, int, int, int, pd.DataFrame]:
     """Merge ``new`` bars over ``existing``: return merged, n_new, n_revised, n_unchanged, revisions.
 
-    A row of ``new`` whose (symbol, ts) exists replaces it; if any field differs, each
-    differing field becomes one revision row. NaN equals NaN.
+    A row of ``new`` whose (symbol, ts) exists replaces the fields ``new`` provides; fields
+    it lacks (a source without adj_close) keep their stored values. Each differing field
+    becomes one revision row. NaN equals NaN.
     """
     empty_rev = pd.DataFrame(columns=["ingest_id", "symbol", "ts", "field", "old_value", "new_value"])
     if existing is None or existing.empty:
@@ -253,6 +254,9 @@ def merge_bars(
     else:
         revised, revisions = 0, empty_rev
     unchanged = len(common) - revised
+    kept = [c for c in existing.columns if c not in new.columns]
+    if kept and len(common):
+        new = new.assign(**{c: existing[c].reindex(new.index) for c in kept})
     merged = pd.concat([existing.drop(index=common), new]).sort_index()
     return merged, len(new) - len(common), revised, unchanged, revisions
 

@@ -207,3 +207,15 @@ def test_store_unknown_frequency_is_invalid_input(store: BarStore) -> None:
     ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
     with pytest.raises(InvalidInputError, match="frequency must be one of"):
         store.read_bars("ORCL", frequency="1h")  # type: ignore[arg-type]
+
+
+def test_store_source_without_adj_close_keeps_stored_adj_close(store: BarStore) -> None:
+    # ORCL from Yahoo (with Adj Close), then from the 505-stock file (IEX, no adj_close):
+    # overlapping bars take the new prices but keep Yahoo's adj_close
+    ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    report = ingest(store, CsvSource(SP500, symbol="ORCL"))
+    assert report.rows_revised > 0
+    bar = store.read_bars("ORCL", "2013-07-17", "2013-07-18", fields=["close", "volume", "adj_close"])
+    assert bar.iloc[0].tolist() == [32.16, 22357845.0, 29.779552]  # IEX close/volume, Yahoo adj_close
+    after = store.read_bars("ORCL", "2015-01-02", "2015-01-03", fields=["adj_close"])
+    assert np.isnan(after.iloc[0, 0])  # only the 505-stock file has 2015: no adj_close there
