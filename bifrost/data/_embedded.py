@@ -28,7 +28,7 @@ from filelock import FileLock
 from bifrost.data import _sqlite
 from bifrost.data._columns import BarColumns
 from bifrost.data._report import IngestReport
-from bifrost.data._store import BarStore, actions_rows, merge_bars
+from bifrost.data._store import BarStore, actions_rows, merge_bars, symbol_rows
 from bifrost.data._validate import ValidatedBars
 from bifrost.errors import StoreError
 
@@ -108,33 +108,18 @@ class EmbeddedStore(BarStore):
                         folded = self._read_columns(list(left.index), None, None, _COLUMNS, manifest)
                         merged = pd.concat([merged, folded.to_frame()]).sort_index()
                 segment = self._write_segment(merged)
-            self._commit(
+            rows = symbol_rows(symbols, symbol_meta, source)
+            report = IngestReport.of_write(
                 validated,
-                ingest_id,
-                source,
-                quarantine_path,
-                symbol_meta,
-                segment,
-                merged,
-                (n_new, n_revised, n_unchanged),
-                revisions,
+                ingest_id=ingest_id,
+                source=source,
+                counts=(n_new, n_revised, n_unchanged),
+                quarantine_path=quarantine_path,
+                synthetic=any(r[3] for r in rows),
             )
+            self._commit(report, validated.actions, rows, segment, len(merged), revisions)
             self._collect_garbage()
-        return IngestReport(
-            ingest_id=ingest_id,
-            source=source,
-            origin=validated.origin,
-            policy=validated.policy,
-            symbols=symbols,
-            rows_read=validated.rows_read,
-            rows_new=n_new,
-            rows_revised=n_revised,
-            rows_unchanged=n_unchanged,
-            rows_quarantined=validated.rows_dropped,
-            actions=len(validated.actions),
-            quarantine_path=Path(quarantine_path) if quarantine_path else None,
-            synthetic=bool(symbol_meta is not None and symbol_meta.get("synthetic", pd.Series(dtype=bool)).any()),
-        )
+        return report
 
     def _write_segment(self, frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
         name = f"seg-{uuid.uuid4().hex}.parquet"
@@ -167,14 +152,11 @@ class EmbeddedStore(BarStore):
 
     def _commit(
         self,
-        validated: ValidatedBars,
-        ingest_id: str,
-        source: str,
-        quarantine_path: str | None,
-        symbol_meta: pd.DataFrame | None,
+        report: IngestReport,
+        actions: pd.DataFrame,
+        symbols: list[tuple[str, str | None, str, bool]],
         segment: tuple[str, pd.DataFrame] | None,
-        merged: pd.DataFrame,
-        counts: tuple[int, int, int],
+        segment_rows: int,
         revisions: pd.DataFrame,
     ) -> None:
         con = self._con
@@ -182,7 +164,7 @@ class EmbeddedStore(BarStore):
         try:
             if segment is not None:
                 name, layout = segment
-                con.execute("INSERT INTO bar_segments VALUES (?, ?)", (name, len(merged)))
+                con.execute("INSERT INTO bar_segments VALUES (?, ?)", (name, segment_rows))
                 con.executemany(
                     "INSERT OR REPLACE INTO bar_symbols VALUES (?, ?, ?, ?, ?, ?)",
                     [
@@ -207,39 +189,16 @@ class EmbeddedStore(BarStore):
             )
             con.executemany(
                 "INSERT OR REPLACE INTO corporate_actions VALUES (?, ?, ?, ?, ?)",
-                list(actions_rows(validated.actions, ingest_id)),
+                list(actions_rows(actions, report.ingest_id)),
             )
-            symbols = validated.bars.index.get_level_values("symbol").unique()
-            meta = symbol_meta.set_index("symbol") if symbol_meta is not None else None
             con.executemany(
                 "INSERT INTO symbols VALUES (?, ?, ?, ?) ON CONFLICT(symbol) DO UPDATE SET "
                 "sector=coalesce(excluded.sector, sector), source=excluded.source, synthetic=excluded.synthetic",
-                [
-                    (
-                        s,
-                        _meta_value(meta, s, "sector"),
-                        source,
-                        int(bool(_meta_value(meta, s, "synthetic") or False)),
-                    )
-                    for s in symbols
-                ],
+                symbols,
             )
-            n_new, n_revised, n_unchanged = counts
             con.execute(
                 "INSERT INTO ingests VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    ingest_id,
-                    source,
-                    validated.origin,
-                    validated.policy,
-                    len(symbols),
-                    validated.rows_read,
-                    n_new,
-                    n_revised,
-                    n_unchanged,
-                    validated.rows_dropped,
-                    quarantine_path,
-                ),
+                report.log_row(),
             )
             con.execute("COMMIT")
         except BaseException:
@@ -319,13 +278,6 @@ class EmbeddedStore(BarStore):
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict(orient="records")  # type: ignore[return-value]
-
-
-def _meta_value(meta: pd.DataFrame | None, symbol: str, column: str) -> object:
-    if meta is None or column not in meta.columns or symbol not in meta.index:
-        return None
-    value: Any = meta.at[symbol, column]
-    return None if pd.isna(value) else value.item() if hasattr(value, "item") else value
 
 
 def _fsync_dir(path: Path) -> None:

@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 from bifrost.data._columns import BarColumns, Frequency
 from bifrost.data._pgcopy import COPY_COLUMNS, encode_bars
 from bifrost.data._report import IngestReport
-from bifrost.data._store import BarStore, actions_rows
+from bifrost.data._store import BarStore, actions_rows, symbol_rows
 from bifrost.data._validate import ValidatedBars
 from bifrost.errors import SchemaVersionError, StoreError
 
@@ -204,18 +204,7 @@ class PostgresStore(BarStore):
                 ).format(s),
                 list(actions_rows(validated.actions, ingest_id)),
             )
-            meta = symbol_meta.set_index("symbol") if symbol_meta is not None and len(symbol_meta) else None
-            synthetic_any = False
-            rows = []
-            for sym in symbols:
-                sector = meta.at[sym, "sector"] if meta is not None and "sector" in meta and sym in meta.index else None
-                synth = (
-                    bool(meta.at[sym, "synthetic"])
-                    if meta is not None and "synthetic" in meta and sym in meta.index
-                    else False
-                )
-                synthetic_any |= synth
-                rows.append((sym, sector, source, synth))
+            rows = symbol_rows(symbols, symbol_meta, source)
             con.cursor().executemany(
                 sql.SQL(
                     "INSERT INTO {}.symbols VALUES (%s, %s, %s, %s) ON CONFLICT (symbol) DO UPDATE SET "
@@ -224,41 +213,23 @@ class PostgresStore(BarStore):
                 ).format(s, s),
                 rows,
             )
+            report = IngestReport.of_write(
+                validated,
+                ingest_id=ingest_id,
+                source=source,
+                counts=(n_new, n_revised, n_unchanged),
+                quarantine_path=quarantine_path,
+                synthetic=any(r[3] for r in rows),
+            )
             con.execute(
                 sql.SQL(
                     "INSERT INTO {}.ingests (id, source, origin, policy, symbols, rows_read, rows_new, "
                     "rows_revised, rows_unchanged, rows_quarantined, quarantine_path) "
                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 ).format(s),
-                (
-                    ingest_id,
-                    source,
-                    validated.origin,
-                    validated.policy,
-                    len(symbols),
-                    validated.rows_read,
-                    n_new,
-                    n_revised,
-                    n_unchanged,
-                    validated.rows_dropped,
-                    quarantine_path,
-                ),
+                report.log_row(),
             )
-        return IngestReport(
-            ingest_id=ingest_id,
-            source=source,
-            origin=validated.origin,
-            policy=validated.policy,
-            symbols=symbols,
-            rows_read=validated.rows_read,
-            rows_new=n_new,
-            rows_revised=n_revised,
-            rows_unchanged=n_unchanged,
-            rows_quarantined=validated.rows_dropped,
-            actions=len(validated.actions),
-            quarantine_path=Path(quarantine_path) if quarantine_path else None,
-            synthetic=synthetic_any,
-        )
+        return report
 
     @staticmethod
     def _copy(con: psycopg.Connection, table: sql.Composable, cols: BarColumns) -> None:

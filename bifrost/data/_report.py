@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bifrost.data._validate import ValidatedBars
+
 __all__ = ["IngestReport", "new_ingest_id"]
 
 
@@ -33,6 +35,51 @@ class IngestReport:
     actions: int
     quarantine_path: Path | None
     synthetic: bool = False
+
+    @classmethod
+    def of_write(
+        cls,
+        validated: ValidatedBars,
+        *,
+        ingest_id: str,
+        source: str,
+        counts: tuple[int, int, int],
+        quarantine_path: str | None,
+        synthetic: bool,
+    ) -> IngestReport:
+        """Build the report of a store write; ``counts`` is (new, revised, unchanged)."""
+        n_new, n_revised, n_unchanged = counts
+        return cls(
+            ingest_id=ingest_id,
+            source=source,
+            origin=validated.origin,
+            policy=validated.policy,
+            symbols=tuple(validated.bars.index.get_level_values("symbol").unique()),
+            rows_read=validated.rows_read,
+            rows_new=n_new,
+            rows_revised=n_revised,
+            rows_unchanged=n_unchanged,
+            rows_quarantined=validated.rows_dropped,
+            actions=len(validated.actions),
+            quarantine_path=Path(quarantine_path) if quarantine_path else None,
+            synthetic=synthetic,
+        )
+
+    def log_row(self) -> tuple[object, ...]:
+        """Return the ingest-log row, in the ``ingests`` table's column order after ts_started."""
+        return (
+            self.ingest_id,
+            self.source,
+            self.origin,
+            self.policy,
+            len(self.symbols),
+            self.rows_read,
+            self.rows_new,
+            self.rows_revised,
+            self.rows_unchanged,
+            self.rows_quarantined,
+            None if self.quarantine_path is None else str(self.quarantine_path),
+        )
 
     def summary(self) -> str:
         """Return a one-paragraph, human-readable account of the ingest."""

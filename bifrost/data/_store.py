@@ -261,6 +261,29 @@ def merge_bars(
     return merged, len(new) - len(common), revised, unchanged, revisions
 
 
+def symbol_rows(
+    symbols: Sequence[str], symbol_meta: pd.DataFrame | None, source: str
+) -> list[tuple[str, str | None, str, bool]]:
+    """Return ``(symbol, sector, source, synthetic)`` for each symbol, from the source's metadata."""
+    meta: dict[str, dict[str, object]] = {}
+    if symbol_meta is not None and len(symbol_meta):
+        for record in symbol_meta.to_dict(orient="records"):
+            meta[str(record["symbol"])] = {str(k): v for k, v in record.items()}
+    rows: list[tuple[str, str | None, str, bool]] = []
+    for sym in symbols:
+        info = meta.get(sym, {})
+        sector = info.get("sector")  # missing: None, or a float NaN from pandas
+        rows.append(
+            (
+                sym,
+                sector if isinstance(sector, str) else None,
+                source,
+                bool(info.get("synthetic", False)),
+            )
+        )
+    return rows
+
+
 def actions_rows(actions: pd.DataFrame, ingest_id: str) -> Iterable[tuple[str, str, str, float, str]]:
     """Yield corporate-action rows as ``(symbol, ts_iso, kind, value, ingest_id)``."""
     for sym, ts, kind, value in actions[["symbol", "ts", "kind", "value"]].itertuples(index=False):

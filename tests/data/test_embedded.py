@@ -32,12 +32,20 @@ def _start_writer(home: Path) -> subprocess.Popen[str]:
     return proc
 
 
-@pytest.mark.parametrize("moment", ["segment being written", "just after the segment was renamed"])
-def test_embedded_sigkill_during_ingest_leaves_previous_data_intact(tmp_path: Path, moment: str) -> None:
+@pytest.fixture
+def orcl_home(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    """An embedded store holding ORCL, and ORCL's bars as read back."""
     home = tmp_path / "home"
     with EmbeddedStore(home) as store:
         ingest(store, CsvSource(ORCL, symbol="ORCL"))
-        before = store.read_bars("ORCL")
+        return home, store.read_bars("ORCL")
+
+
+@pytest.mark.parametrize("moment", ["segment being written", "just after the segment was renamed"])
+def test_embedded_sigkill_during_ingest_leaves_previous_data_intact(
+    orcl_home: tuple[Path, pd.DataFrame], moment: str
+) -> None:
+    home, before = orcl_home
     proc = _start_writer(home)
     try:
         deadline = time.monotonic() + 120
@@ -67,11 +75,8 @@ def test_embedded_sigkill_during_ingest_leaves_previous_data_intact(tmp_path: Pa
     assert not list((home / "bars").glob(".seg-*.tmp"))
 
 
-def test_embedded_readers_see_consistent_data_while_a_writer_works(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    with EmbeddedStore(home) as store:
-        ingest(store, CsvSource(ORCL, symbol="ORCL"))
-        expected = store.read_bars("ORCL")
+def test_embedded_readers_see_consistent_data_while_a_writer_works(orcl_home: tuple[Path, pd.DataFrame]) -> None:
+    home, expected = orcl_home
     proc = _start_writer(home)
     try:
         with EmbeddedStore(home) as reader:

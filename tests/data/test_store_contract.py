@@ -129,7 +129,7 @@ def test_store_real_bad_print_is_quarantined_not_stored(store: BarStore) -> None
 def test_store_record_actions_rejects_bad_input(store: BarStore) -> None:
     ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
     bad = [
-        ({"symbol": "XXX", "ts": "1995-01-05", "kind": "split", "value": 2.0}, "has no bars"),
+        ({"symbol": "NOSUCH", "ts": "1995-01-05", "kind": "split", "value": 2.0}, "has no bars"),
         ({"symbol": "ORCL", "ts": "1995-01-05", "kind": "merger", "value": 2.0}, "kind must be one of"),
         ({"symbol": "ORCL", "ts": "1995-01-05", "kind": "split", "value": -2.0}, "must be positive"),
         ({"symbol": "ORCL", "ts": "not a date", "kind": "dividend", "value": 0.1}, "bad date"),
