@@ -17,7 +17,7 @@ import pandas as pd
 import typer
 
 from bifrost.config import load_settings
-from bifrost.data import BarStore
+from bifrost.data import BarStore, IngestReport
 from bifrost.errors import BifrostError
 
 app = typer.Typer(help="Bifrost: research and trading platform.", no_args_is_help=True, add_completion=False)
@@ -76,8 +76,8 @@ def run(
     typer.echo(report.summary())
 
 
-def _print_ingest(report: object) -> None:
-    typer.echo(report.summary())  # type: ignore[attr-defined]
+def _print_ingest(report: IngestReport) -> None:
+    typer.echo(report.summary())
 
 
 @ingest_app.command("csv")

@@ -75,20 +75,20 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
     env = os.environ if environ is None else environ
     base = Path.cwd() if cwd is None else cwd
     explicit = env.get("BIFROST_CONFIG")
-    config_file = Path(explicit) if explicit else base / "bifrost.toml"
+    candidate = Path(explicit) if explicit else base / "bifrost.toml"
+    config_file: Path | None = None
     table: dict[str, object] = {}
-    if config_file.exists():
+    if candidate.exists():
+        config_file = candidate
         try:
-            table = tomllib.loads(config_file.read_text(encoding="utf-8"))
+            table = tomllib.loads(candidate.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{config_file}: cannot read settings: {exc}") from exc
+            raise ConfigError(f"{candidate}: cannot read settings: {exc}") from exc
         unknown = sorted(set(table) - _KNOWN_TOP_LEVEL)
         if unknown:
-            raise ConfigError(f"{config_file}: unknown setting(s) {unknown}; known: {sorted(_KNOWN_TOP_LEVEL)}")
+            raise ConfigError(f"{candidate}: unknown setting(s) {unknown}; known: {sorted(_KNOWN_TOP_LEVEL)}")
     elif explicit:
-        raise ConfigError(f"BIFROST_CONFIG points to {config_file}, which does not exist")
-    else:
-        config_file = None  # type: ignore[assignment]
+        raise ConfigError(f"BIFROST_CONFIG points to {candidate}, which does not exist")
 
     home = env.get("BIFROST_HOME") or _str_setting(table, "home", config_file) or ".bifrost"
     url = env.get("BIFROST_DATABASE_URL") or _str_setting(table, "database_url", config_file)

@@ -234,14 +234,14 @@ class EmbeddedStore(BarStore):
         fields: Sequence[str],
         manifest: pd.DataFrame | None = None,
     ) -> BarColumns:
-        for attempt in range(_READ_RETRIES):
-            snapshot = self._manifest() if manifest is None else manifest
+        if manifest is not None:  # the writer's own snapshot, under its lock
+            return _read_segments(self.bars_dir, manifest, symbols, start_ns, end_ns, fields)
+        for _ in range(_READ_RETRIES - 1):
             try:
-                return _read_segments(self.bars_dir, snapshot, symbols, start_ns, end_ns, fields)
+                return _read_segments(self.bars_dir, self._manifest(), symbols, start_ns, end_ns, fields)
             except FileNotFoundError:
-                if manifest is not None or attempt == _READ_RETRIES - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+                continue  # a writer compacted a segment away after our snapshot: take a new one
+        return _read_segments(self.bars_dir, self._manifest(), symbols, start_ns, end_ns, fields)
 
     def list_symbols(self) -> pd.DataFrame:
         rows = self._con.execute(
