@@ -40,9 +40,11 @@ from bifrost.analytics._metrics import (
     up_down_capture,
     value_at_risk,
 )
+from bifrost.analytics._summary import PerfStats, perf_stats
 
 __all__ = [
     "ANNUALIZATION_FACTORS",
+    "PerfStats",
     "alpha",
     "alpha_beta",
     "annual_return",
@@ -61,6 +63,7 @@ __all__ = [
     "max_drawdown",
     "max_drawdown_duration",
     "omega_ratio",
+    "perf_stats",
     "roll_annual_volatility",
     "roll_beta",
     "roll_max_drawdown",
