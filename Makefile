@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install timescale-deps run test lint bench-data clean
+.PHONY: install timescale-deps run test lint bench-data bench-analytics clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ lint: install  ## ruff, mypy, and the import layers
 
 bench-data: install  ## benchmarks/data_io.py: ingest and read 2.5M bars, bifrost vs pandas
 	$(BIN)/python benchmarks/data_io.py
+
+bench-analytics: install  ## benchmarks/analytics.py: the metric table, bifrost vs empyrical vs quantstats
+	$(BIN)/python benchmarks/analytics.py
 
 clean:
 	rm -rf $(VENV) .bifrost .pytest_cache .mypy_cache .ruff_cache $(TS_DIR)/node_modules
