@@ -40,11 +40,15 @@ from bifrost.analytics._metrics import (
     up_down_capture,
     value_at_risk,
 )
+from bifrost.analytics._regression import FactorRegression, factor_regression
 from bifrost.analytics._summary import PerfStats, perf_stats
+from bifrost.analytics._trades import TradeStats, trade_stats
 
 __all__ = [
     "ANNUALIZATION_FACTORS",
+    "FactorRegression",
     "PerfStats",
+    "TradeStats",
     "alpha",
     "alpha_beta",
     "annual_return",
@@ -60,6 +64,7 @@ __all__ = [
     "downside_risk",
     "drawdown_series",
     "excess_sharpe",
+    "factor_regression",
     "max_drawdown",
     "max_drawdown_duration",
     "omega_ratio",
@@ -72,6 +77,7 @@ __all__ = [
     "sortino_ratio",
     "stability_of_timeseries",
     "tail_ratio",
+    "trade_stats",
     "up_capture",
     "up_down_capture",
     "value_at_risk",

@@ -13,6 +13,7 @@ from bifrost.data._actions import record_actions
 from bifrost.data._columns import ADJUSTMENTS, FREQUENCIES, Adjustment, BarColumns, Frequency, Panel
 from bifrost.data._csv import CsvSource
 from bifrost.data._embedded import EmbeddedStore
+from bifrost.data._factors import read_fama_french
 from bifrost.data._quality import QualityReport, check_quality
 from bifrost.data._report import IngestReport
 from bifrost.data._source import BarSource, FrameBarSource, ingest, load_bars
@@ -44,6 +45,7 @@ __all__ = [
     "ingest",
     "load_bars",
     "open_store",
+    "read_fama_french",
     "record_actions",
     "validate_bars",
 ]
