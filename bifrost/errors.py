@@ -5,6 +5,7 @@
     BifrostError
     ├── ConfigError                    bad settings or bifrost.toml
     ├── InvalidInputError (ValueError) a caller passed a bad argument
+    │   └── TransactionRejected        a ledger refused a transaction; nothing changed
     ├── DataError
     │   ├── SchemaError                missing, misnamed or unexpected columns
     │   ├── ValidationError            bad rows (carries the list of issues)
@@ -36,6 +37,7 @@ __all__ = [
     "SchemaVersionError",
     "StoreError",
     "SymbolNotFoundError",
+    "TransactionRejected",
     "ValidationError",
 ]
 
@@ -50,6 +52,10 @@ class ConfigError(BifrostError):
 
 class InvalidInputError(BifrostError, ValueError):
     """An argument passed to a public function is invalid."""
+
+
+class TransactionRejected(InvalidInputError):
+    """A portfolio ledger refused a transaction; the ledger is unchanged."""
 
 
 class DataError(BifrostError):

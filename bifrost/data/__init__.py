@@ -1,9 +1,11 @@
 """Market data: one bar schema validated on every way in, sources, and stores.
 
->>> from bifrost.data import open_store, ingest, CsvSource      # doctest: +SKIP
->>> store = open_store()                                         # BIFROST_HOME or Postgres
->>> ingest(store, CsvSource("orcl.csv", symbol="ORCL"))          # validated, atomic
->>> store.read_panel(["ORCL"], "2010-01-01", adjustment="adjusted")["close"]
+Typical use::
+
+    from bifrost.data import open_store, ingest, CsvSource
+    store = open_store()                                    # BIFROST_HOME, or PostgreSQL
+    ingest(store, CsvSource("orcl.csv", symbol="ORCL"))     # validated, atomic
+    store.read_panel(["ORCL"], "2010-01-01", adjustment="adjusted")["close"]
 """
 
 from __future__ import annotations

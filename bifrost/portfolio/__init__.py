@@ -1,0 +1,39 @@
+"""Portfolio: an append-only transaction ledger; positions, cash and P&L derive from it.
+
+>>> from decimal import Decimal as D
+>>> import pandas as pd
+>>> from bifrost.portfolio import Ledger, Fill, Side
+>>> book = Ledger("demo", inception="2020-01-01", cost_basis="fifo")
+>>> book.append(Fill(txn_id="1", ts=pd.Timestamp("2020-01-02", tz="UTC"), symbol="ORCL",
+...                  side=Side.BUY, quantity=D(100), price=D("53.20")))
+>>> book.position("ORCL").quantity, book.cash
+(Decimal('100'), Decimal('-5320.00'))
+"""
+
+from bifrost.portfolio._ledger import CostBasis, Ledger, Position
+from bifrost.portfolio._transactions import (
+    CashFlow,
+    CashKind,
+    Dividend,
+    Fill,
+    Side,
+    Split,
+    Transaction,
+    to_decimal,
+    to_utc,
+)
+
+__all__ = [
+    "CashFlow",
+    "CashKind",
+    "CostBasis",
+    "Dividend",
+    "Fill",
+    "Ledger",
+    "Position",
+    "Side",
+    "Split",
+    "Transaction",
+    "to_decimal",
+    "to_utc",
+]

@@ -1,0 +1,103 @@
+"""Ledger entries: the only way a portfolio changes. Money and quantities are Decimal."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum, auto
+
+import pandas as pd
+
+from bifrost.errors import InvalidInputError
+
+__all__ = ["CashFlow", "CashKind", "Dividend", "Fill", "Side", "Split", "Transaction", "to_decimal", "to_utc"]
+
+ZERO = Decimal(0)
+
+
+class Side(StrEnum):
+    BUY = auto()
+    SELL = auto()
+
+
+class CashKind(StrEnum):
+    DEPOSIT = auto()
+    WITHDRAWAL = auto()
+    FEE = auto()
+    INTEREST = auto()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fill:
+    """A trade: ``quantity`` (> 0) shares bought or sold at ``price``."""
+
+    txn_id: str
+    ts: pd.Timestamp
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    commission: Decimal = ZERO
+    fees: Decimal = ZERO
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CashFlow:
+    """Cash in or out: a deposit, a withdrawal, a fee, or interest (``amount`` > 0)."""
+
+    txn_id: str
+    ts: pd.Timestamp
+    kind: CashKind
+    amount: Decimal
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dividend:
+    """A cash dividend of ``per_share`` on the ex-date ``ts``; shorts pay it."""
+
+    txn_id: str
+    ts: pd.Timestamp
+    symbol: str
+    per_share: Decimal
+    pay_date: pd.Timestamp | None = None
+    currency: str = "USD"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Split:
+    """A split: ``ratio`` new shares per old share (2 for 2-for-1, 0.1 for 1-for-10)."""
+
+    txn_id: str
+    ts: pd.Timestamp
+    symbol: str
+    ratio: Decimal
+
+
+Transaction = Fill | CashFlow | Dividend | Split
+
+
+def to_decimal(value: object, name: str) -> Decimal:
+    """Convert a number to Decimal (floats by their shortest repr), rejecting NaN and ±inf."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInputError(f"{name} must be a finite number, got {value!r}")
+    try:
+        out = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be a number, got {value!r}") from exc
+    if not out.is_finite():
+        raise InvalidInputError(f"{name} must be a finite number, got {value!r}")
+    return out
+
+
+def to_utc(value: object, name: str) -> pd.Timestamp:
+    """Convert a date-like to a UTC Timestamp (naive means UTC)."""
+    try:
+        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be a date, got {value!r}") from exc
+    if pd.isna(ts):
+        raise InvalidInputError(f"{name} must be a date, got {value!r}")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
