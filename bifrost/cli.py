@@ -23,7 +23,9 @@ from bifrost.errors import BifrostError
 app = typer.Typer(help="Bifrost: research and trading platform.", no_args_is_help=True, add_completion=False)
 data_app = typer.Typer(help="Market data: ingest, list, show, check.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Ingest bars from a source into the store.", no_args_is_help=True)
+portfolio_app = typer.Typer(help="Portfolios: create, import transactions, list, show.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(portfolio_app, name="portfolio")
 data_app.add_typer(ingest_app, name="ingest")
 
 
@@ -242,6 +244,70 @@ def data_dividend(
                 store, pd.DataFrame([{"symbol": symbol, "ts": date, "kind": "dividend", "value": amount}]), origin="cli"
             )
         )
+
+
+class CostBasisOpt(StrEnum):
+    fifo = "fifo"
+    average = "average"
+
+
+@portfolio_app.command("create")
+def portfolio_create(
+    name: Annotated[str, typer.Argument(help="Portfolio name.")],
+    inception: Annotated[str, typer.Option(help="No transaction may be dated before it.")],
+    cost_basis: Annotated[CostBasisOpt, typer.Option(help="fifo or average.")] = CostBasisOpt.fifo,
+    long_only: Annotated[bool, typer.Option(help="Refuse selling more than is held.")] = False,
+) -> None:
+    """Create an empty portfolio."""
+    from bifrost.portfolio import create_portfolio
+
+    with _store() as store:
+        create_portfolio(store, name, inception=inception, cost_basis=cost_basis.value, long_only=long_only)
+    typer.echo(f"created portfolio {name} ({cost_basis.value}{', long-only' if long_only else ''}) from {inception}")
+
+
+@portfolio_app.command("import")
+def portfolio_import(
+    name: Annotated[str, typer.Argument(help="Portfolio name.")],
+    file: Annotated[Path, typer.Argument(help="CSV: txn_id, ts, type, symbol, quantity, price, ...")],
+) -> None:
+    """Append the transactions of a CSV file to a portfolio: all of them, or none."""
+    from bifrost.portfolio import read_transactions_csv, record_transactions
+
+    transactions = read_transactions_csv(file)
+    with _store() as store:
+        ledger = record_transactions(store, name, transactions)
+    typer.echo(f"{name}: {len(transactions)} transaction(s) imported, {len(ledger.transactions)} in all")
+
+
+@portfolio_app.command("list")
+def portfolio_list(fmt: Annotated[Format, typer.Option("--format")] = Format.table) -> None:
+    """List portfolios."""
+    from bifrost.portfolio import list_portfolios
+
+    with _store() as store:
+        frame = list_portfolios(store)
+    if fmt is Format.json:
+        typer.echo(frame.assign(inception=frame["inception"].map(lambda t: t.isoformat())).to_json(orient="records"))
+    else:
+        typer.echo(frame.to_string(index=False) if len(frame) else "no portfolios yet: `bifrost portfolio create`")
+
+
+@portfolio_app.command("show")
+def portfolio_show(
+    name: Annotated[str, typer.Argument(help="Portfolio name.")],
+    fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+) -> None:
+    """Show positions, cash and P&L, marked at each symbol's latest close in the store."""
+    from bifrost.portfolio import load_portfolio, mark_to_latest
+
+    with _store() as store:
+        ledger = load_portfolio(store, name)
+        report = mark_to_latest(ledger, store)
+    if fmt is Format.json:
+        typer.echo(report.to_json())
+    else:
+        typer.echo(report.to_text())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,25 @@ from bifrost.errors import SchemaVersionError, StoreError
 
 __all__ = ["PostgresStore"]
 
-_LATEST = 1
+_LATEST = 2
+# Append only: a released migration never changes.
+_LATER_MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        2,
+        """
+        CREATE TABLE {s}.portfolios (
+            name text PRIMARY KEY, inception timestamptz NOT NULL, cost_basis text NOT NULL,
+            long_only boolean NOT NULL, base_currency text NOT NULL, created timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE {s}.transactions (
+            portfolio text NOT NULL REFERENCES {s}.portfolios(name), seq bigint NOT NULL, txn_id text NOT NULL,
+            ts timestamptz NOT NULL, kind text NOT NULL, symbol text, side text, quantity text, price text,
+            commission text, fees text, amount text, per_share text, ratio text, pay_date timestamptz,
+            currency text, PRIMARY KEY (portfolio, txn_id), UNIQUE (portfolio, seq)
+        )
+        """,
+    ),
+)
 _FLOAT_COLS = ("open", "high", "low", "close", "volume", "adj_close")
 
 _MIGRATION_1 = """
@@ -120,36 +138,45 @@ class PostgresStore(BarStore):
             row = con.execute(
                 sql.SQL("SELECT version, mode FROM {}.schema_version ORDER BY version DESC LIMIT 1").format(self._s)
             ).fetchone()
-            if row is not None:
-                if row[0] > _LATEST:
-                    raise SchemaVersionError(
-                        f"schema {self.schema} is at version {row[0]}, written by a newer bifrost "
-                        f"(this one knows up to {_LATEST})"
-                    )
-                return str(row[1])
-            available = con.execute(
-                "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
-            ).fetchone()
-            use_ts = bool(available and available[0]) if timescale is None else timescale
-            if use_ts:
-                con.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-            partition = "" if use_ts else "PARTITION BY RANGE (ts)"
-            for statement in filter(str.strip, _MIGRATION_1.format(s="{s}", partition=partition).split(";")):
-                con.execute(sql.SQL(statement.strip()).format(s=self._s))
-            if use_ts:
-                con.execute(
-                    "SELECT create_hypertable(%s, 'ts', chunk_time_interval => interval '365 days')",
-                    (f"{self.schema}.bars",),
-                )
-                mode = "timescaledb hypertable"
+            if row is None:
+                current, mode = 1, self._create_v1(con, timescale)
             else:
-                con.execute(sql.SQL("CREATE INDEX ON {}.bars USING brin (ts)").format(self._s))
-                mode = "partitioned by month + BRIN"
-            con.execute(
-                sql.SQL("INSERT INTO {}.schema_version (version, mode) VALUES (%s, %s)").format(self._s),
-                (_LATEST, mode),
-            )
+                current, mode = int(row[0]), str(row[1])
+            if current > _LATEST:
+                raise SchemaVersionError(
+                    f"schema {self.schema} is at version {current}, written by a newer bifrost "
+                    f"(this one knows up to {_LATEST})"
+                )
+            for version, script in _LATER_MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in filter(str.strip, script.split(";")):
+                    con.execute(sql.SQL(statement.strip()).format(s=self._s))
+                con.execute(
+                    sql.SQL("INSERT INTO {}.schema_version (version, mode) VALUES (%s, %s)").format(self._s),
+                    (version, mode),
+                )
             return mode
+
+    def _create_v1(self, con: psycopg.Connection, timescale: bool | None) -> str:
+        available = con.execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
+        use_ts = bool(available and available[0]) if timescale is None else timescale
+        if use_ts:
+            con.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        partition = "" if use_ts else "PARTITION BY RANGE (ts)"
+        for statement in filter(str.strip, _MIGRATION_1.format(s="{s}", partition=partition).split(";")):
+            con.execute(sql.SQL(statement.strip()).format(s=self._s))
+        if use_ts:
+            con.execute(
+                "SELECT create_hypertable(%s, 'ts', chunk_time_interval => interval '365 days')",
+                (f"{self.schema}.bars",),
+            )
+            mode = "timescaledb hypertable"
+        else:
+            con.execute(sql.SQL("CREATE INDEX ON {}.bars USING brin (ts)").format(self._s))
+            mode = "partitioned by month + BRIN"
+        con.execute(sql.SQL("INSERT INTO {}.schema_version (version, mode) VALUES (1, %s)").format(self._s), (mode,))
+        return mode
 
     def _ensure_partitions(self, con: psycopg.Connection, ts_ns: np.ndarray) -> None:
         if self.mode.startswith("timescaledb") or ts_ns.size == 0:

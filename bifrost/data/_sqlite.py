@@ -43,6 +43,22 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         );
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE portfolios (
+            name TEXT PRIMARY KEY, inception TEXT NOT NULL, cost_basis TEXT NOT NULL,
+            long_only INTEGER NOT NULL, base_currency TEXT NOT NULL,
+            created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+        );
+        CREATE TABLE transactions (
+            portfolio TEXT NOT NULL REFERENCES portfolios(name), seq INTEGER NOT NULL, txn_id TEXT NOT NULL,
+            ts TEXT NOT NULL, kind TEXT NOT NULL, symbol TEXT, side TEXT, quantity TEXT, price TEXT,
+            commission TEXT, fees TEXT, amount TEXT, per_share TEXT, ratio TEXT, pay_date TEXT,
+            currency TEXT, PRIMARY KEY (portfolio, txn_id), UNIQUE (portfolio, seq)
+        );
+        """,
+    ),
 )
 
 

@@ -10,7 +10,10 @@
 (Decimal('100'), Decimal('-5320.00'))
 """
 
+from bifrost.portfolio._csv import TRANSACTION_COLUMNS, read_transactions_csv
 from bifrost.portfolio._ledger import CostBasis, Ledger, Position
+from bifrost.portfolio._persist import create_portfolio, list_portfolios, load_portfolio, record_transactions
+from bifrost.portfolio._report import MarkedPortfolio, mark_to_latest
 from bifrost.portfolio._transactions import (
     CashFlow,
     CashKind,
@@ -24,16 +27,24 @@ from bifrost.portfolio._transactions import (
 )
 
 __all__ = [
+    "TRANSACTION_COLUMNS",
     "CashFlow",
     "CashKind",
     "CostBasis",
     "Dividend",
     "Fill",
     "Ledger",
+    "MarkedPortfolio",
     "Position",
     "Side",
     "Split",
     "Transaction",
+    "create_portfolio",
+    "list_portfolios",
+    "load_portfolio",
+    "mark_to_latest",
+    "read_transactions_csv",
+    "record_transactions",
     "to_decimal",
     "to_utc",
 ]

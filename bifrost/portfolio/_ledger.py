@@ -165,9 +165,12 @@ class Ledger:
         """The holding in ``symbol`` (zero if never traded)."""
         book = self._state.books.get(symbol, _Book())
         return Position(
-            symbol=symbol, quantity=book.quantity, cost_basis=book.cost,
-            realized_pnl=book.realized, dividends=book.dividends,
-        )  # fmt: skip
+            symbol=symbol,
+            quantity=book.quantity,
+            cost_basis=book.cost,
+            realized_pnl=book.realized,
+            dividends=book.dividends,
+        )
 
     def positions(self) -> list[Position]:
         """Every symbol ever traded, open or closed, by symbol."""
@@ -205,10 +208,16 @@ class Ledger:
     def positions_frame(self) -> pd.DataFrame:
         """Positions as a table (floats, for display)."""
         rows = [
-            {"symbol": p.symbol, "quantity": float(p.quantity), "avg_price": float(p.avg_price or 0),
-             "cost_basis": float(p.cost_basis), "realized_pnl": float(p.realized_pnl), "dividends": float(p.dividends)}
+            {
+                "symbol": p.symbol,
+                "quantity": float(p.quantity),
+                "avg_price": float(p.avg_price or 0),
+                "cost_basis": float(p.cost_basis),
+                "realized_pnl": float(p.realized_pnl),
+                "dividends": float(p.dividends),
+            }
             for p in self.positions()
-        ]  # fmt: skip
+        ]
         return pd.DataFrame(
             rows, columns=["symbol", "quantity", "avg_price", "cost_basis", "realized_pnl", "dividends"]
         )

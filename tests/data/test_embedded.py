@@ -105,4 +105,17 @@ def test_embedded_opening_twice_applies_migrations_once(tmp_path: Path) -> None:
     EmbeddedStore(tmp_path).close()
     with EmbeddedStore(tmp_path) as store:
         versions = store.connection.execute("SELECT version FROM schema_version").fetchall()
-    assert versions == [(1,)]
+    assert versions == [(1,), (2,)]
+
+
+def test_embedded_version_1_store_is_upgraded_on_open(tmp_path: Path) -> None:
+    # a store written before the portfolio tables existed: bars kept, tables added
+    with EmbeddedStore(tmp_path) as store:
+        ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
+    con = sqlite3.connect(tmp_path / "state.sqlite")
+    con.executescript("DROP TABLE transactions; DROP TABLE portfolios; DELETE FROM schema_version WHERE version = 2;")
+    con.close()
+    with EmbeddedStore(tmp_path) as store:
+        tables = {r[0] for r in store.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"portfolios", "transactions"} <= tables
+        assert len(store.read_bars("ORCL")) == 21

@@ -219,3 +219,24 @@ def test_store_source_without_adj_close_keeps_stored_adj_close(store: BarStore) 
     assert bar.iloc[0].tolist() == [32.16, 22357845.0, 29.779552]  # IEX close/volume, Yahoo adj_close
     after = store.read_bars("ORCL", "2015-01-02", "2015-01-03", fields=["adj_close"])
     assert np.isnan(after.iloc[0, 0])  # only the 505-stock file has 2015: no adj_close there
+
+
+@pytest.mark.postgres
+def test_postgres_version_1_schema_is_upgraded_on_open(pg_url: str, pg_schema: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bifrost.data._postgres import PostgresStore
+
+    store = PostgresStore(pg_url, home=tmp_path, schema=pg_schema, timescale=False)
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
+    with store.pool.connection() as con:
+        con.execute(f'DROP TABLE "{pg_schema}".transactions; DROP TABLE "{pg_schema}".portfolios')
+        con.execute(f'DELETE FROM "{pg_schema}".schema_version WHERE version = 2')
+    store.close()
+    store = PostgresStore(pg_url, home=tmp_path, schema=pg_schema)
+    try:
+        with store.pool.connection() as con:
+            versions = con.execute(f'SELECT version FROM "{pg_schema}".schema_version ORDER BY version').fetchall()
+            assert versions == [(1,), (2,)]
+            con.execute(f'SELECT count(*) FROM "{pg_schema}".transactions')
+        assert len(store.read_bars("ORCL")) == 21 and store.mode == "partitioned by month + BRIN"
+    finally:
+        store.close()

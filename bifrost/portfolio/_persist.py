@@ -1,0 +1,234 @@
+"""Portfolios in the store's transactional part: the embedded SQLite or PostgreSQL.
+
+A portfolio is stored as its configuration and its transactions (Decimals as text, so
+they round-trip exactly); positions and P&L are always rebuilt by replaying them.
+Recording checks every new transaction by replaying the whole ledger inside one database
+transaction, under a writer lock, and stores all of them or none.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from bifrost.data import BarStore, EmbeddedStore
+from bifrost.errors import InvalidInputError, StoreError
+from bifrost.portfolio._ledger import CostBasis, Ledger
+from bifrost.portfolio._transactions import CashFlow, CashKind, Dividend, Fill, Side, Split, Transaction, to_utc
+
+__all__ = ["create_portfolio", "list_portfolios", "load_portfolio", "record_transactions"]
+
+_COLUMNS = (
+    "portfolio",
+    "seq",
+    "txn_id",
+    "ts",
+    "kind",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "commission",
+    "fees",
+    "amount",
+    "per_share",
+    "ratio",
+    "pay_date",
+    "currency",
+)
+
+
+class _Db:
+    """One connection in one transaction, with ``?`` placeholders on both backends."""
+
+    def __init__(self, cursor: Any, prefix: str, postgres: bool) -> None:
+        self._cur = cursor
+        self._prefix = prefix
+        self._postgres = postgres
+
+    def _sql(self, text: str) -> str:
+        text = text.replace("{t}", self._prefix)
+        return text.replace("?", "%s") if self._postgres else text
+
+    def rows(self, text: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        self._cur.execute(self._sql(text), tuple(params))
+        return list(self._cur.fetchall())
+
+    def run(self, text: str, params: Sequence[object] = ()) -> None:
+        self._cur.execute(self._sql(text), tuple(params))
+
+    def many(self, text: str, params: Sequence[Sequence[object]]) -> None:
+        self._cur.executemany(self._sql(text), [tuple(p) for p in params])
+
+
+@contextmanager
+def _transaction(store: BarStore, lock: str | None = None) -> Iterator[_Db]:
+    if isinstance(store, EmbeddedStore):
+        con = store.connection
+        con.execute("BEGIN IMMEDIATE")  # the one writer, until COMMIT
+        try:
+            yield _Db(con.cursor(), "", postgres=False)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return
+    from bifrost.data._postgres import PostgresStore
+
+    if not isinstance(store, PostgresStore):
+        raise StoreError(f"portfolios are not supported on a {type(store).__name__}")
+    with store.pool.connection() as pg, pg.cursor() as cur:  # commits on success, rolls back on error
+        if lock is not None:
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(f"{store.schema}:{lock}".encode()) - (1 << 31),)
+            )
+        yield _Db(cur, f'"{store.schema}".', postgres=True)
+
+
+def create_portfolio(
+    store: BarStore,
+    name: str,
+    *,
+    inception: object,
+    cost_basis: CostBasis = "fifo",
+    long_only: bool = False,
+    base_currency: str = "USD",
+) -> Ledger:
+    """Create an empty named portfolio; raise InvalidInputError if the name is taken."""
+    ledger = Ledger(name, inception=inception, cost_basis=cost_basis, long_only=long_only, base_currency=base_currency)
+    with _transaction(store, lock=f"portfolio:{name}") as db:
+        if db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (name,)):
+            raise InvalidInputError(f"portfolio {name!r} already exists")
+        db.run(
+            "INSERT INTO {t}portfolios (name, inception, cost_basis, long_only, base_currency) VALUES (?, ?, ?, ?, ?)",
+            (name, ledger.inception.isoformat(), cost_basis, long_only, base_currency),
+        )
+    return ledger
+
+
+def load_portfolio(store: BarStore, name: str) -> Ledger:
+    """Rebuild a portfolio by replaying its stored transactions."""
+    with _transaction(store) as db:
+        return _load(db, name)
+
+
+def _load(db: _Db, name: str) -> Ledger:
+    found = db.rows("SELECT inception, cost_basis, long_only, base_currency FROM {t}portfolios WHERE name = ?", (name,))
+    if not found:
+        known = [r[0] for r in db.rows("SELECT name FROM {t}portfolios ORDER BY name")]
+        raise InvalidInputError(f"no portfolio {name!r}; portfolios: {known or 'none yet'}")
+    inception, cost_basis, long_only, currency = found[0]
+    ledger = Ledger(
+        name,
+        inception=inception,
+        cost_basis=cost_basis,
+        long_only=bool(long_only),
+        symbols={r[0] for r in db.rows("SELECT symbol FROM {t}symbols")},  # same transaction
+        base_currency=currency,
+    )
+    rows = db.rows(f"SELECT {', '.join(_COLUMNS)} FROM {{t}}transactions WHERE portfolio = ? ORDER BY seq", (name,))
+    ledger.extend(_from_row(dict(zip(_COLUMNS, row, strict=True))) for row in rows)
+    return ledger
+
+
+def record_transactions(store: BarStore, name: str, transactions: Sequence[Transaction]) -> Ledger:
+    """Append ``transactions`` to a stored portfolio, all or none; return the updated ledger.
+
+    Raises
+    ------
+    TransactionRejected
+        If any transaction is invalid given everything before it (nothing is stored).
+    """
+    with _transaction(store, lock=f"portfolio:{name}") as db:
+        ledger = _load(db, name)
+        start = len(ledger.transactions)
+        ledger.extend(transactions)
+        db.many(
+            f"INSERT INTO {{t}}transactions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+            [_to_row(name, start + i, txn) for i, txn in enumerate(transactions)],
+        )
+    return ledger
+
+
+def list_portfolios(store: BarStore) -> pd.DataFrame:
+    """One row per portfolio: name, inception, cost_basis, long_only, transactions."""
+    with _transaction(store) as db:
+        rows = db.rows(
+            "SELECT p.name, p.inception, p.cost_basis, p.long_only, count(t.txn_id) FROM {t}portfolios p "
+            "LEFT JOIN {t}transactions t ON t.portfolio = p.name "
+            "GROUP BY p.name, p.inception, p.cost_basis, p.long_only ORDER BY p.name"
+        )
+    frame = pd.DataFrame(rows, columns=["name", "inception", "cost_basis", "long_only", "transactions"])
+    frame["inception"] = pd.to_datetime(frame["inception"], utc=True)
+    frame["long_only"] = frame["long_only"].astype(bool)
+    return frame
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _to_row(name: str, seq: int, txn: Transaction) -> tuple[object, ...]:
+    row: dict[str, object] = {"portfolio": name, "seq": seq, "txn_id": txn.txn_id, "ts": txn.ts.isoformat()}
+    match txn:
+        case Fill():
+            row |= {
+                "kind": "fill",
+                "symbol": txn.symbol,
+                "side": txn.side.value,
+                "quantity": _text(txn.quantity),
+                "price": _text(txn.price),
+                "commission": _text(txn.commission),
+                "fees": _text(txn.fees),
+                "currency": txn.currency,
+            }
+        case CashFlow():
+            row |= {"kind": txn.kind.value, "amount": _text(txn.amount), "currency": txn.currency}
+        case Dividend():
+            row |= {
+                "kind": "dividend",
+                "symbol": txn.symbol,
+                "per_share": _text(txn.per_share),
+                "pay_date": None if txn.pay_date is None else txn.pay_date.isoformat(),
+                "currency": txn.currency,
+            }
+        case Split():
+            row |= {"kind": "split", "symbol": txn.symbol, "ratio": _text(txn.ratio)}
+    return tuple(row.get(c) for c in _COLUMNS)
+
+
+def _from_row(row: dict[str, Any]) -> Transaction:
+    ts = to_utc(row["ts"], "ts")
+    kind = row["kind"]
+    if kind == "fill":
+        return Fill(
+            txn_id=row["txn_id"],
+            ts=ts,
+            symbol=row["symbol"],
+            side=Side(row["side"]),
+            quantity=Decimal(row["quantity"]),
+            price=Decimal(row["price"]),
+            commission=Decimal(row["commission"]),
+            fees=Decimal(row["fees"]),
+            currency=row["currency"],
+        )
+    if kind == "dividend":
+        pay = None if row["pay_date"] is None else to_utc(row["pay_date"], "pay_date")
+        return Dividend(
+            txn_id=row["txn_id"],
+            ts=ts,
+            symbol=row["symbol"],
+            per_share=Decimal(row["per_share"]),
+            pay_date=pay,
+            currency=row["currency"],
+        )
+    if kind == "split":
+        return Split(txn_id=row["txn_id"], ts=ts, symbol=row["symbol"], ratio=Decimal(row["ratio"]))
+    return CashFlow(
+        txn_id=row["txn_id"], ts=ts, kind=CashKind(kind), amount=Decimal(row["amount"]), currency=row["currency"]
+    )

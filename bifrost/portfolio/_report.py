@@ -1,0 +1,78 @@
+"""A portfolio marked to the store's latest closes: what `bifrost portfolio show` prints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pandas as pd
+
+from bifrost.data import BarStore
+from bifrost.portfolio._ledger import Ledger
+from bifrost.portfolio._transactions import to_decimal
+
+__all__ = ["MarkedPortfolio", "mark_to_latest"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarkedPortfolio:
+    """Positions valued at marks, with cash, equity and the P&L components."""
+
+    name: str
+    positions: pd.DataFrame  # symbol, quantity, avg_price, mark, mark_ts, market_value, unrealized, realized, dividends
+    totals: dict[str, Decimal]
+
+    def to_text(self) -> str:
+        """Return a table and the totals, for a terminal."""
+        lines = [f"portfolio {self.name}"]
+        lines.append(self.positions.to_string(index=False) if len(self.positions) else "(no positions)")
+        lines += [f"{k:15} {v:,.2f}" for k, v in self.totals.items()]
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        """Return positions and totals as JSON (numbers as floats)."""
+        frame = self.positions.assign(
+            mark_ts=self.positions["mark_ts"].map(lambda t: None if pd.isna(t) else t.isoformat())
+        )
+        return json.dumps(
+            {
+                "name": self.name,
+                "positions": frame.to_dict(orient="records"),
+                "totals": {k: float(v) for k, v in self.totals.items()},
+            }
+        )
+
+    def _repr_html_(self) -> str:
+        totals = "".join(f"<tr><td>{k}</td><td>{v:,.2f}</td></tr>" for k, v in self.totals.items())
+        return f"<b>{self.name}</b>" + self.positions.to_html(index=False) + f"<table>{totals}</table>"
+
+
+def mark_to_latest(ledger: Ledger, store: BarStore) -> MarkedPortfolio:
+    """Value open positions at each symbol's latest raw close in ``store``."""
+    rows = []
+    marks: dict[str, Decimal] = {}
+    for p in ledger.positions():
+        mark, mark_ts = None, None
+        if p.quantity:
+            last = store.read_bars(p.symbol, fields=["close"]).iloc[-1:]
+            mark_ts = last.index.get_level_values("ts")[0]
+            mark = to_decimal(float(last["close"].iloc[0]), "close")
+            marks[p.symbol] = mark
+        rows.append(
+            {
+                "symbol": p.symbol,
+                "quantity": float(p.quantity),
+                "avg_price": float(p.avg_price) if p.avg_price is not None else None,
+                "mark": float(mark) if mark is not None else None,
+                "mark_ts": mark_ts,
+                "market_value": float(p.quantity * mark) if mark is not None else 0.0,
+                "unrealized": float(p.unrealized_pnl(mark)) if mark is not None else 0.0,
+                "realized": float(p.realized_pnl),
+                "dividends": float(p.dividends),
+            }
+        )
+    totals = ledger.totals()
+    totals["unrealized_pnl"] = ledger.unrealized_pnl(marks)
+    totals["equity"] = ledger.equity(marks)
+    return MarkedPortfolio(name=ledger.name, positions=pd.DataFrame(rows), totals=totals)
