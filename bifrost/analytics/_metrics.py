@@ -388,20 +388,21 @@ def _conditional_capture(r: FloatArray, f: FloatArray, mask: np.ndarray, period:
         return np.where(n > 0, ar_r / ar_f, np.nan)
 
 
-def up_capture(returns: object, factor_returns: object, period: Period = "daily") -> Result:
-    """Return the capture ratio over the days the benchmark rose."""
+def _side_capture(returns: object, factor_returns: object, period: Period, sign: int) -> Result:
     r, one = _returns(returns)
     f = _factor(factor_returns, r)
     both = ~np.isnan(r) & ~np.isnan(f)
-    return _out(_conditional_capture(r, f, both & (f > 0), period), one)
+    return _out(_conditional_capture(r, f, both & (np.sign(f) == sign), period), one)
+
+
+def up_capture(returns: object, factor_returns: object, period: Period = "daily") -> Result:
+    """Return the capture ratio over the days the benchmark rose."""
+    return _side_capture(returns, factor_returns, period, 1)
 
 
 def down_capture(returns: object, factor_returns: object, period: Period = "daily") -> Result:
     """Return the capture ratio over the days the benchmark fell."""
-    r, one = _returns(returns)
-    f = _factor(factor_returns, r)
-    both = ~np.isnan(r) & ~np.isnan(f)
-    return _out(_conditional_capture(r, f, both & (f < 0), period), one)
+    return _side_capture(returns, factor_returns, period, -1)
 
 
 def up_down_capture(returns: object, factor_returns: object, period: Period = "daily") -> Result:
