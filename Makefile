@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install timescale-deps run test lint bench-data bench-analytics clean
+.PHONY: install timescale-deps run test lint bench-data bench-analytics bench-portfolio clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ bench-data: install  ## benchmarks/data_io.py: ingest and read 2.5M bars, bifros
 
 bench-analytics: install  ## benchmarks/analytics.py: the metric table, bifrost vs empyrical vs quantstats
 	$(BIN)/python benchmarks/analytics.py
+
+bench-portfolio: install  ## benchmarks/portfolio.py: replay and value a 100,000-transaction ledger
+	$(BIN)/python benchmarks/portfolio.py
 
 clean:
 	rm -rf $(VENV) .bifrost .pytest_cache .mypy_cache .ruff_cache $(TS_DIR)/node_modules

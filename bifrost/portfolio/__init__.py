@@ -25,6 +25,7 @@ from bifrost.portfolio._transactions import (
     to_decimal,
     to_utc,
 )
+from bifrost.portfolio._valuation import Valuation, value_ledger
 
 __all__ = [
     "TRANSACTION_COLUMNS",
@@ -39,6 +40,7 @@ __all__ = [
     "Side",
     "Split",
     "Transaction",
+    "Valuation",
     "create_portfolio",
     "list_portfolios",
     "load_portfolio",
@@ -47,4 +49,5 @@ __all__ = [
     "record_transactions",
     "to_decimal",
     "to_utc",
+    "value_ledger",
 ]
