@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install timescale-deps run test lint bench-data bench-analytics bench-portfolio clean
+.PHONY: install timescale-deps chromium run test lint bench-data bench-analytics bench-portfolio clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,16 @@ $(TS_DIR)/node_modules/.package-lock.json: $(TS_DIR)/package-lock.json
 
 timescale-deps: $(TS_DIR)/node_modules/.package-lock.json
 
+# Debian's Chromium for the browser tests (never a downloaded browser); installed if missing.
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+		{ echo "Chromium is needed for the browser tests: apt-get install chromium"; exit 1; }
+
 run: install  ## the main job on the embedded default (BIFROST_HOME, default ./.bifrost)
 	$(BIN)/bifrost run
 
-test: install timescale-deps  ## the whole suite (PostgreSQL at 127.0.0.1:5432 or a throwaway one; TimescaleDB test server)
+test: install timescale-deps chromium  ## the whole suite (PostgreSQL at 127.0.0.1:5432 or a throwaway one; TimescaleDB test server)
 	$(BIN)/python -m pytest
 
 lint: install  ## ruff, mypy, and the import layers

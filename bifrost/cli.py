@@ -26,6 +26,8 @@ ingest_app = typer.Typer(help="Ingest bars from a source into the store.", no_ar
 portfolio_app = typer.Typer(help="Portfolios: create, import transactions, list, show.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(portfolio_app, name="portfolio")
+report_app = typer.Typer(help="Reports: tearsheets.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 data_app.add_typer(ingest_app, name="ingest")
 
 
@@ -308,6 +310,21 @@ def portfolio_show(
         typer.echo(report.to_json())
     else:
         typer.echo(report.to_text())
+
+
+@report_app.command("tearsheet")
+def report_tearsheet(
+    name: Annotated[str, typer.Argument(help="Portfolio name.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")] = Path("tearsheet.html"),
+    benchmark: Annotated[str | None, typer.Option(help="A stored symbol to compare against (total return).")] = None,
+) -> None:
+    """Write a portfolio's tearsheet as one HTML file that opens offline."""
+    from bifrost.analytics import portfolio_tearsheet
+
+    with _store() as store:
+        sheet = portfolio_tearsheet(store, name, benchmark=benchmark)
+    sheet.to_html(output)
+    typer.echo(f"wrote {output} ({len(sheet.figures)} figures)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,12 +42,14 @@ from bifrost.analytics._metrics import (
 )
 from bifrost.analytics._regression import FactorRegression, factor_regression
 from bifrost.analytics._summary import PerfStats, perf_stats
+from bifrost.analytics._tearsheet import Tearsheet, portfolio_tearsheet, tearsheet
 from bifrost.analytics._trades import TradeStats, trade_stats
 
 __all__ = [
     "ANNUALIZATION_FACTORS",
     "FactorRegression",
     "PerfStats",
+    "Tearsheet",
     "TradeStats",
     "alpha",
     "alpha_beta",
@@ -69,6 +71,7 @@ __all__ = [
     "max_drawdown_duration",
     "omega_ratio",
     "perf_stats",
+    "portfolio_tearsheet",
     "roll_annual_volatility",
     "roll_beta",
     "roll_max_drawdown",
@@ -77,6 +80,7 @@ __all__ = [
     "sortino_ratio",
     "stability_of_timeseries",
     "tail_ratio",
+    "tearsheet",
     "trade_stats",
     "up_capture",
     "up_down_capture",

@@ -33,6 +33,19 @@ class Valuation:
     market_value: FloatArray  # days × symbols
     cash: FloatArray
     pnl: FloatArray  # days × symbols: trading P&L plus dividends, per day
+    flows: FloatArray  # deposits minus withdrawals, per day
+
+    def returns(self) -> pd.Series:
+        """Time-weighted daily returns: each day's equity change net of that day's flows.
+
+        The first day (and any day after a day of zero equity) has no return: NaN.
+        """
+        equity = self.equity
+        previous = np.r_[np.nan, equity[:-1]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = (equity - self.flows) / previous - 1.0
+        r[~np.isfinite(r)] = np.nan
+        return pd.Series(r, index=self.ts, name="returns")
 
     @property
     def equity(self) -> FloatArray:
@@ -133,6 +146,12 @@ def value_ledger(ledger: Ledger, panel: Panel) -> Valuation:
     for i in map(int, np.flatnonzero(ratio != 1.0)):
         split_factor[: day[i], sym[i]] *= ratio[i]
     holdings = adj_hold / split_factor
+    external = np.zeros(n)
+    for i, t in enumerate(txns):
+        if isinstance(t, CashFlow) and t.kind in (CashKind.DEPOSIT, CashKind.WITHDRAWAL):
+            external[i] = cash[i]
+    daily_flows = np.zeros(n_days)
+    np.add.at(daily_flows, day, external)
     daily_cash = np.zeros(n_days)
     np.add.at(daily_cash, day, cash)
     daily_cash = np.cumsum(daily_cash)
@@ -150,5 +169,11 @@ def value_ledger(ledger: Ledger, panel: Panel) -> Valuation:
     previous = np.vstack([np.zeros((1, n_symbols)), market_value[:-1]])
     pnl = market_value - previous - paid + income
     return Valuation(
-        ts=panel.ts, symbols=panel.symbols, holdings=holdings, market_value=market_value, cash=daily_cash, pnl=pnl
+        ts=panel.ts,
+        symbols=panel.symbols,
+        holdings=holdings,
+        market_value=market_value,
+        cash=daily_cash,
+        pnl=pnl,
+        flows=daily_flows,
     )

@@ -1,0 +1,151 @@
+"""The tearsheet: plotly figures of a return series, in Jupyter and as one offline HTML file."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bifrost.analytics import _metrics as m
+from bifrost.analytics._summary import perf_stats
+from bifrost.data import BarStore
+from bifrost.errors import InvalidInputError
+
+__all__ = ["Tearsheet", "portfolio_tearsheet", "tearsheet"]
+
+_WINDOW = 126  # rolling statistics over about six months of trading days
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tearsheet:
+    """Named plotly figures and a metrics table; ``to_html`` writes a self-contained page."""
+
+    title: str
+    figures: tuple[tuple[str, Any], ...]  # (name, plotly Figure)
+    stats: pd.DataFrame
+
+    def to_html(self, path: str | Path | None = None) -> str:
+        """Return (and optionally write) one HTML page with plotly.js embedded: no CDN, no network."""
+        from plotly.offline import get_plotlyjs
+
+        parts = [
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+            f"<title>{html.escape(self.title)}</title>",
+            f"<script type='text/javascript'>{get_plotlyjs()}</script>",
+            "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse}"
+            " td,th{padding:2px 8px;text-align:right}</style></head><body>",
+            f"<h1>{html.escape(self.title)}</h1>",
+            self.stats.to_html(float_format=lambda v: f"{v:.4f}", classes="stats"),
+        ]
+        for name, fig in self.figures:
+            parts.append(f"<h2>{html.escape(name)}</h2>")
+            parts.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{name.replace(' ', '-')}"))
+        parts.append("</body></html>")
+        page = "\n".join(parts)
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
+
+    def _repr_html_(self) -> str:
+        figures = "".join(
+            fig.to_html(full_html=False, include_plotlyjs="require" if i else True)
+            for i, (_, fig) in enumerate(self.figures)
+        )
+        return f"<h3>{html.escape(self.title)}</h3>" + self.stats.to_html(float_format=lambda v: f"{v:.4f}") + figures
+
+
+def tearsheet(
+    returns: pd.Series,
+    benchmark: pd.Series | None = None,
+    *,
+    exposure: pd.DataFrame | None = None,
+    contributions: pd.Series | None = None,
+    title: str = "Tearsheet",
+) -> Tearsheet:
+    """Build the tearsheet of daily simple ``returns`` (a Series on a DatetimeIndex).
+
+    Figures: cumulative return against ``benchmark``, underwater drawdown, monthly returns,
+    rolling Sharpe and beta, the return distribution, and — when given — ``exposure``
+    (columns such as long, short, gross, net) and ``contributions`` (P&L by symbol).
+    """
+    import plotly.graph_objects as go
+
+    if not isinstance(returns, pd.Series) or not isinstance(returns.index, pd.DatetimeIndex):
+        raise InvalidInputError("returns must be a pandas Series on a DatetimeIndex")
+    r = returns.dropna()
+    if len(r) < 2:
+        raise InvalidInputError(f"a tearsheet needs at least 2 returns, got {len(r)}")
+    b = None if benchmark is None else benchmark.reindex(r.index)
+    figures: list[tuple[str, Any]] = []
+
+    growth = go.Figure(go.Scatter(x=r.index, y=m.cum_returns(r.to_numpy(), 1.0), name="strategy"))
+    if b is not None:
+        growth.add_trace(
+            go.Scatter(x=r.index, y=m.cum_returns(b.fillna(0).to_numpy(), 1.0), name=str(b.name or "benchmark"))
+        )
+    growth.update_layout(yaxis_title="growth of 1")
+    figures.append(("Equity", growth))
+
+    dd = m.drawdown_series(r.to_numpy())
+    figures.append(("Drawdown", go.Figure(go.Scatter(x=r.index, y=dd, fill="tozeroy", name="drawdown"))))
+
+    when = pd.DatetimeIndex(r.index)
+    monthly = (1 + r).groupby([when.year, when.month]).prod() - 1
+    grid = monthly.unstack()
+    heat = go.Figure(
+        go.Heatmap(
+            z=grid.to_numpy(),
+            x=[f"{int(c):02d}" for c in grid.columns],
+            y=[str(i) for i in grid.index],
+            colorscale="RdYlGn",
+            zmid=0,
+        )
+    )
+    figures.append(("Monthly returns", heat))
+
+    rolling = go.Figure()
+    if len(r) >= _WINDOW:
+        ends = r.index[_WINDOW - 1 :]
+        rolling.add_trace(go.Scatter(x=ends, y=m.roll_sharpe_ratio(r.to_numpy(), _WINDOW), name="Sharpe (126d)"))
+        if b is not None:
+            beta = m.roll_beta(r.to_numpy(), b.to_numpy(), _WINDOW)
+            rolling.add_trace(go.Scatter(x=ends, y=beta, name="beta (126d)", yaxis="y2"))
+            rolling.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "beta"})
+    figures.append(("Rolling Sharpe and beta", rolling))
+
+    figures.append(("Return distribution", go.Figure(go.Histogram(x=r.to_numpy(), nbinsx=60, name="daily returns"))))
+
+    if exposure is not None:
+        exp_fig = go.Figure([go.Scatter(x=exposure.index, y=exposure[c], name=str(c)) for c in exposure.columns])
+        figures.append(("Exposure", exp_fig))
+    if contributions is not None:
+        top = contributions.reindex(contributions.abs().sort_values(ascending=False).index[:15])
+        figures.append(("Top contributors", go.Figure(go.Bar(x=[str(i) for i in top.index], y=top.to_numpy()))))
+
+    stats = perf_stats(r.to_numpy(), None if b is None else b.fillna(0).to_numpy(), names=[title]).to_frame()
+    return Tearsheet(title=title, figures=tuple(figures), stats=stats.replace([np.inf, -np.inf], np.nan))
+
+
+def portfolio_tearsheet(store: BarStore, name: str, *, benchmark: str | None = None) -> Tearsheet:
+    """The tearsheet of a stored portfolio: valued at the store's raw closes since inception,
+    time-weighted returns, exposure and P&L by symbol; ``benchmark`` is a stored symbol,
+    compared on its total (dividend-adjusted) return."""
+    from bifrost.portfolio import load_portfolio, value_ledger
+
+    ledger = load_portfolio(store, name)
+    symbols = sorted({p.symbol for p in ledger.positions()})
+    if not symbols:
+        raise InvalidInputError(f"portfolio {name!r} has no trades to report on")
+    panel = store.read_panel(symbols, ledger.inception, fields=["close"])
+    valuation = value_ledger(ledger, panel)
+    returns = valuation.returns()
+    bench = None
+    if benchmark is not None:
+        closes = store.read_bars(benchmark, ledger.inception, fields=["close"], adjustment="adjusted")
+        bench = closes["close"].droplevel("symbol").pct_change().rename(benchmark)
+    exposure = valuation.frame()[["long", "short", "gross", "net"]]
+    return tearsheet(returns, bench, exposure=exposure, contributions=valuation.attribution(), title=name)
