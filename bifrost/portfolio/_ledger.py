@@ -51,6 +51,7 @@ class _State:
     fees: Decimal = ZERO
     interest: Decimal = ZERO
     last_ts: pd.Timestamp | None = None
+    realized_by_txn: dict[str, Decimal] = field(default_factory=dict)  # closing fills only
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,6 +173,10 @@ class Ledger:
             dividends=book.dividends,
         )
 
+    def realized_by_transaction(self) -> dict[str, Decimal]:
+        """Realized P&L of each fill that closed (part of) a position, by transaction id."""
+        return dict(self._state.realized_by_txn)
+
     def positions(self) -> list[Position]:
         """Every symbol ever traded, open or closed, by symbol."""
         return [self.position(s) for s in sorted(self._state.books)]
@@ -282,7 +287,10 @@ class Ledger:
             case Fill():
                 book = state.books.setdefault(txn.symbol, _Book())
                 signed = txn.quantity if txn.side is Side.BUY else -txn.quantity
-                book.realized += _trade(book.lots, signed, txn.price, txn.ts, average=self.cost_basis == "average")
+                closed = _trade(book.lots, signed, txn.price, txn.ts, average=self.cost_basis == "average")
+                if closed is not None:
+                    book.realized += closed
+                    state.realized_by_txn[txn.txn_id] = closed
                 state.cash -= signed * txn.price + txn.commission + txn.fees
                 state.commissions += txn.commission
                 state.fees += txn.fees
@@ -310,15 +318,15 @@ class Ledger:
                 assert_never(txn)
 
 
-def _trade(lots: deque[_Lot], signed: Decimal, price: Decimal, ts: pd.Timestamp, *, average: bool) -> Decimal:
+def _trade(lots: deque[_Lot], signed: Decimal, price: Decimal, ts: pd.Timestamp, *, average: bool) -> Decimal | None:
     # close opposite-signed lots first (oldest first), then open the remainder; return the
-    # realized P&L: closed quantity × (exit − entry), signed by the lot
-    realized = ZERO
+    # realized P&L (closed quantity × (exit − entry), signed by the lot), None if nothing closed
+    realized: Decimal | None = None
     remaining = signed
     while remaining and lots and (lots[0].quantity > 0) != (remaining > 0):
         lot = lots[0]
         closed = min(abs(remaining), abs(lot.quantity)) * (1 if lot.quantity > 0 else -1)
-        realized += closed * (price - lot.price)
+        realized = (realized or ZERO) + closed * (price - lot.price)
         lot.quantity -= closed
         remaining += closed
         if lot.quantity == 0:

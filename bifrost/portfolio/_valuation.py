@@ -34,6 +34,7 @@ class Valuation:
     cash: FloatArray
     pnl: FloatArray  # days × symbols: trading P&L plus dividends, per day
     flows: FloatArray  # deposits minus withdrawals, per day
+    traded: FloatArray  # notional bought plus sold, per day
 
     def returns(self) -> pd.Series:
         """Time-weighted daily returns: each day's equity change net of that day's flows.
@@ -54,16 +55,19 @@ class Valuation:
         return total
 
     def frame(self) -> pd.DataFrame:
-        """Daily equity, cash, long/short/gross/net exposure and leverage."""
+        """Daily equity, cash, long/short/gross/net exposure, leverage (gross / equity) and
+        turnover (traded / equity); leverage and turnover are NaN where equity is not positive."""
         mv = self.market_value
         long = np.where(mv > 0, mv, 0.0).sum(axis=1)
         short = np.where(mv < 0, mv, 0.0).sum(axis=1)
         equity = self.equity
+        positive = equity > 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            leverage = (long - short) / equity
+            leverage = np.where(positive, (long - short) / equity, np.nan)
+            turnover = np.where(positive, self.traded / equity, np.nan)
         return pd.DataFrame(
             {"equity": equity, "cash": self.cash, "long": long, "short": short, "gross": long - short,
-             "net": long + short, "leverage": leverage},
+             "net": long + short, "leverage": leverage, "turnover": turnover},
             index=self.ts,
         )  # fmt: skip
 
@@ -164,6 +168,8 @@ def value_ledger(ledger: Ledger, panel: Panel) -> Valuation:
     paid = np.zeros((n_days, n_symbols))
     trades = shares != 0
     np.add.at(paid, (day[trades], sym[trades]), shares[trades] * price[trades])
+    traded = np.zeros(n_days)
+    np.add.at(traded, day[trades], np.abs(shares[trades] * price[trades]))
     income = np.zeros((n_days, n_symbols))
     np.add.at(income, (day[dividend_rows], sym[dividend_rows]), cash[dividend_rows])
     previous = np.vstack([np.zeros((1, n_symbols)), market_value[:-1]])
@@ -176,4 +182,5 @@ def value_ledger(ledger: Ledger, panel: Panel) -> Valuation:
         cash=daily_cash,
         pnl=pnl,
         flows=daily_flows,
+        traded=traded,
     )

@@ -215,3 +215,18 @@ def test_ledger_equity_changes_only_by_pnl_flows_and_costs(script: list[tuple[ob
             - t["fees"]
         )
         assert abs(lhs - rhs) < D("1e-12"), (i, step, lhs, rhs)
+
+
+def test_ledger_records_realized_pnl_of_each_closing_fill() -> None:
+    book = Ledger("p", inception=T0)
+    book.extend(
+        [
+            fill(1, Side.BUY, "100", "10"),
+            fill(2, Side.BUY, "100", "12"),
+            fill(3, Side.SELL, "150", "15"),
+            fill(4, Side.SELL, "50", "11"),
+        ]
+    )
+    # FIFO: t3 closes 100 @ 10 and 50 @ 12 → 650; t4 closes 50 @ 12 at 11 → −50; buys close nothing
+    assert book.realized_by_transaction() == {"t3": D(650), "t4": D(-50)}
+    assert sum(book.realized_by_transaction().values()) == book.position("ORCL").realized_pnl

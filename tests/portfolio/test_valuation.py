@@ -122,3 +122,18 @@ def test_valuation_refuses_transactions_outside_the_panel(tmp_path: Path) -> Non
     )
     with pytest.raises(InvalidInputError, match="QQQ is not in the panel"):
         value_ledger(other, panel)
+
+
+def test_turnover_is_traded_notional_over_equity(real_ledger: tuple[Ledger, EmbeddedStore, list[D]]) -> None:
+    book, store, _ = real_ledger
+    valuation = value_ledger(book, store.read_panel(["DISCA", "SPY"], fields=["close"]))
+    frame = valuation.frame()
+    first_day = [t for t in book.transactions if isinstance(t, Fill) and t.ts == frame.index[0]]
+    notional = sum(float(t.quantity * t.price) for t in first_day)
+    assert frame["turnover"].iloc[0] == pytest.approx(notional / frame["equity"].iloc[0], rel=1e-12)
+    # this random long/short ledger loses more than its capital late on: there, no ratio
+    positive = frame["equity"] > 0
+    assert (~positive).any() and positive.sum() > 1000
+    assert (frame.loc[positive, "turnover"] >= 0).all() and frame.loc[
+        ~positive, ["turnover", "leverage"]
+    ].isna().all().all()
