@@ -272,13 +272,17 @@ def portfolio_create(
 def portfolio_import(
     name: Annotated[str, typer.Argument(help="Portfolio name.")],
     file: Annotated[Path, typer.Argument(help="CSV: txn_id, ts, type, symbol, quantity, price, ...")],
+    cost_basis: Annotated[CostBasisOpt, typer.Option(help="For a new portfolio: fifo or average.")] = CostBasisOpt.fifo,
+    long_only: Annotated[bool, typer.Option(help="For a new portfolio: refuse selling more than is held.")] = False,
 ) -> None:
-    """Append the transactions of a CSV file to a portfolio: all of them, or none."""
+    """Append a CSV file's transactions to a portfolio (created if new): all of them, or none."""
     from bifrost.portfolio import read_transactions_csv, record_transactions
 
     transactions = read_transactions_csv(file)
     with _store() as store:
-        ledger = record_transactions(store, name, transactions)
+        ledger = record_transactions(
+            store, name, transactions, create=True, cost_basis=cost_basis.value, long_only=long_only
+        )
     typer.echo(f"{name}: {len(transactions)} transaction(s) imported, {len(ledger.transactions)} in all")
 
 

@@ -90,6 +90,15 @@ def _transaction(store: BarStore, lock: str | None = None) -> Iterator[_Db]:
         yield _Db(cur, f'"{store.schema}".', postgres=True)
 
 
+def _insert_portfolio(db: _Db, ledger: Ledger) -> None:
+    if db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (ledger.name,)):
+        raise InvalidInputError(f"portfolio {ledger.name!r} already exists")
+    db.run(
+        "INSERT INTO {t}portfolios (name, inception, cost_basis, long_only, base_currency) VALUES (?, ?, ?, ?, ?)",
+        (ledger.name, ledger.inception.isoformat(), ledger.cost_basis, ledger.long_only, ledger.base_currency),
+    )
+
+
 def create_portfolio(
     store: BarStore,
     name: str,
@@ -102,12 +111,7 @@ def create_portfolio(
     """Create an empty named portfolio; raise InvalidInputError if the name is taken."""
     ledger = Ledger(name, inception=inception, cost_basis=cost_basis, long_only=long_only, base_currency=base_currency)
     with _transaction(store, lock=f"portfolio:{name}") as db:
-        if db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (name,)):
-            raise InvalidInputError(f"portfolio {name!r} already exists")
-        db.run(
-            "INSERT INTO {t}portfolios (name, inception, cost_basis, long_only, base_currency) VALUES (?, ?, ?, ?, ?)",
-            (name, ledger.inception.isoformat(), cost_basis, long_only, base_currency),
-        )
+        _insert_portfolio(db, ledger)
     return ledger
 
 
@@ -136,8 +140,20 @@ def _load(db: _Db, name: str) -> Ledger:
     return ledger
 
 
-def record_transactions(store: BarStore, name: str, transactions: Sequence[Transaction]) -> Ledger:
+def record_transactions(
+    store: BarStore,
+    name: str,
+    transactions: Sequence[Transaction],
+    *,
+    create: bool = False,
+    cost_basis: CostBasis = "fifo",
+    long_only: bool = False,
+) -> Ledger:
     """Append ``transactions`` to a stored portfolio, all or none; return the updated ledger.
+
+    With ``create=True`` a missing portfolio is created (inception: the earliest
+    transaction's date, with ``cost_basis`` and ``long_only``) in the same database
+    transaction, so a rejected import leaves no portfolio behind.
 
     Raises
     ------
@@ -145,6 +161,9 @@ def record_transactions(store: BarStore, name: str, transactions: Sequence[Trans
         If any transaction is invalid given everything before it (nothing is stored).
     """
     with _transaction(store, lock=f"portfolio:{name}") as db:
+        if create and transactions and not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (name,)):
+            inception = min(t.ts for t in transactions).normalize()
+            _insert_portfolio(db, Ledger(name, inception=inception, cost_basis=cost_basis, long_only=long_only))
         ledger = _load(db, name)
         start = len(ledger.transactions)
         ledger.extend(transactions)

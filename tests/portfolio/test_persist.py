@@ -132,6 +132,10 @@ def test_cli_portfolio_create_import_list_show(tmp_path: Path) -> None:
     assert again.returncode == 2 and "duplicate transaction id" in again.stderr
     assert "Traceback" not in again.stderr and again.stderr.count("\n") == 1
     assert "core" in bifrost(home, "portfolio", "show", "core").stdout
+    fresh = bifrost(
+        home, "portfolio", "import", "fresh", str(_write(tmp_path, CSV, "fresh.csv")), "--cost-basis", "average"
+    )
+    assert fresh.returncode == 0 and "4 transaction(s) imported, 4 in all" in fresh.stdout
 
 
 def test_mark_to_latest_reports_flat_positions_without_marks(orcl_store: BarStore) -> None:
@@ -145,3 +149,15 @@ def test_mark_to_latest_reports_flat_positions_without_marks(orcl_store: BarStor
     ])  # fmt: skip
     marked = mark_to_latest(load_portfolio(orcl_store, "flat"), orcl_store)
     assert marked.positions["mark"].isna().all() and marked.totals["equity"] == 1
+
+
+def test_import_into_a_new_portfolio_creates_it_atomically(orcl_store: BarStore, tmp_path: Path) -> None:
+    bad = CSV + "5,2014-07-01,sell,ORCL,500,41,,,\n"
+    with pytest.raises(TransactionRejected, match=r"'5' .* sells 500 but holds 60"):
+        record_transactions(
+            orcl_store, "new", read_transactions_csv(_write(tmp_path, bad)), create=True, long_only=True
+        )
+    assert list_portfolios(orcl_store).empty  # the rejected import left no portfolio behind
+    book = record_transactions(orcl_store, "new", read_transactions_csv(_write(tmp_path, CSV)), create=True)
+    assert book.inception == pd.Timestamp("2014-01-02", tz="UTC") and len(book.transactions) == 4
+    assert list_portfolios(orcl_store)["name"].tolist() == ["new"]
