@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bifrost.data._store import TimeLike, to_utc_ns
+from bifrost.data._store import TimeLike, within
 from bifrost.errors import DataSourceError, SchemaError
 
 __all__ = ["CsvSource"]
@@ -131,17 +131,7 @@ class CsvSource:
         if symbols is not None:
             frame = frame[frame["symbol"].isin(list(symbols))]
         frame = _newest_first_to_oldest_first(frame)
-        if start is not None or end is not None:
-            ts = pd.to_datetime(frame["ts"], errors="coerce", format="ISO8601", utc=True)
-            ns = ts.to_numpy(dtype="datetime64[ns]").astype("int64")
-            keep = np.ones(len(frame), dtype=bool)
-            lo, hi = to_utc_ns(start, "start"), to_utc_ns(end, "end")
-            if lo is not None:
-                keep &= ts.isna().to_numpy() | (ns >= lo)
-            if hi is not None:
-                keep &= ts.isna().to_numpy() | (ns < hi)
-            frame = frame[keep]
-        return frame.reset_index(drop=True)
+        return frame[within(frame["ts"], start, end)].reset_index(drop=True)
 
     def metadata(self) -> pd.DataFrame:
         return pd.DataFrame({"symbol": []})

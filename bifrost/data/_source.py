@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 import pandas as pd
 
 from bifrost.data._report import IngestReport, new_ingest_id
-from bifrost.data._store import BarStore, TimeLike
+from bifrost.data._store import BarStore, TimeLike, within
 from bifrost.data._validate import OnError, ValidatedBars, validate_bars
 
 __all__ = ["BarSource", "FrameBarSource", "ingest", "load_bars", "write_quarantine"]
@@ -58,7 +58,7 @@ class FrameBarSource:
             frame = frame.reset_index()
         if symbols is not None:
             frame = frame[frame["symbol"].isin(list(symbols))]
-        return frame
+        return frame[within(frame["ts"], start, end)]
 
     def metadata(self) -> pd.DataFrame:
         return self._metadata if self._metadata is not None else pd.DataFrame({"symbol": []})

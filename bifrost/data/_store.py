@@ -15,7 +15,7 @@ from bifrost.data._report import IngestReport
 from bifrost.data._validate import ValidatedBars
 from bifrost.errors import InvalidInputError, SymbolNotFoundError
 
-__all__ = ["BarStore", "TimeLike", "merge_bars", "to_utc_ns"]
+__all__ = ["BarStore", "TimeLike", "merge_bars", "to_utc_ns", "within"]
 
 TimeLike = str | pd.Timestamp | None
 
@@ -32,6 +32,28 @@ def to_utc_ns(value: TimeLike, name: str) -> int | None:
         raise InvalidInputError(f"{name} must be a date, got NaT")
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return int(ts.as_unit("ns").value)
+
+
+def within(ts: pd.Series, start: TimeLike, end: TimeLike) -> np.ndarray:
+    """Return a mask of the rows dated in ``[start, end)`` (naive dates are UTC).
+
+    Rows whose date cannot be read are kept, so that validation reports them by line.
+    """
+    lo, hi = to_utc_ns(start, "start"), to_utc_ns(end, "end")
+    keep = np.ones(len(ts), dtype=bool)
+    if lo is None and hi is None:
+        return keep
+    if pd.api.types.is_datetime64_any_dtype(ts.dtype):
+        parsed = pd.to_datetime(ts, utc=True)
+    else:
+        parsed = pd.to_datetime(ts.astype("string"), errors="coerce", format="ISO8601", utc=True)
+    unread = parsed.isna().to_numpy()
+    ns = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    if lo is not None:
+        keep &= unread | (ns >= lo)
+    if hi is not None:
+        keep &= unread | (ns < hi)
+    return keep
 
 
 class BarStore(ABC):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bifrost.data._store import TimeLike, to_utc_ns
+from bifrost.data._store import TimeLike, within
 from bifrost.errors import InvalidInputError
 
 __all__ = ["DEFAULT_SECTORS", "SyntheticMarket"]
@@ -81,16 +81,7 @@ class SyntheticMarket:
         frame = self._generate()[0]
         if symbols is not None:
             frame = frame[frame["symbol"].isin(list(symbols))]
-        lo, hi = to_utc_ns(start, "start"), to_utc_ns(end, "end")
-        if lo is not None or hi is not None:
-            ns = frame["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-            keep = np.ones(len(frame), dtype=bool)
-            if lo is not None:
-                keep &= ns >= lo
-            if hi is not None:
-                keep &= ns < hi
-            frame = frame[keep]
-        return frame.reset_index(drop=True)
+        return frame[within(frame["ts"], start, end)].reset_index(drop=True)
 
     def total_log_returns(self) -> np.ndarray:
         """Return the total (dividend-reinvested) daily log returns, days × symbols."""

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bifrost.data import BarStore, CsvSource, EmbeddedStore, SyntheticMarket, YahooSource, ingest
+from bifrost.data import BarStore, CsvSource, EmbeddedStore, FrameBarSource, SyntheticMarket, YahooSource, ingest
 from bifrost.data._yahoo import RateLimited
 from bifrost.errors import DataSourceError
 from tests.conftest import BT_DAY, ORCL, SPY
@@ -125,3 +125,14 @@ def test_csv_orcl_range_filter_is_half_open() -> None:
 def test_csv_missing_file_is_data_source_error(tmp_path: Path) -> None:
     with pytest.raises(DataSourceError, match="no such file"):
         CsvSource(tmp_path / "nope.csv", symbol="X").bars()
+
+
+def test_frame_source_honours_half_open_bounds_like_every_source() -> None:
+    # the BarSource protocol promises [start, end); FrameBarSource used to ignore the bounds
+    frame = CsvSource(ORCL, symbol="ORCL").bars(end="1995-02-01")
+    frame["ts"] = pd.to_datetime(frame["ts"]).dt.tz_localize("UTC")
+    source = FrameBarSource(frame)
+    got = source.bars(start="1995-01-04", end="1995-01-06")["ts"].dt.strftime("%Y-%m-%d").tolist()
+    assert got == ["1995-01-04", "1995-01-05"]
+    synthetic = SyntheticMarket(n_symbols=2, n_days=10, seed=1).bars(start="2015-01-05", end="2015-01-07")
+    assert synthetic["ts"].dt.strftime("%Y-%m-%d").unique().tolist() == ["2015-01-05", "2015-01-06"]
