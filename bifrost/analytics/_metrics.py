@@ -319,7 +319,7 @@ def excess_sharpe(returns: object, factor_returns: object) -> Result:
         return _out(_nan_if_short(_nanmean(active) / std, r, 2), one)
 
 
-def _beta(r: FloatArray, f: FloatArray, risk_free: float) -> FloatArray:
+def _beta(r: FloatArray, f: FloatArray) -> FloatArray:
     if r.shape[0] < 2:
         return np.full(r.shape[1], np.nan)
     independent = np.where(np.isnan(r), np.nan, f)
@@ -331,9 +331,13 @@ def _beta(r: FloatArray, f: FloatArray, risk_free: float) -> FloatArray:
 
 
 def beta(returns: object, factor_returns: object, risk_free: float = 0.0) -> Result:
-    """Return the OLS beta of returns on the benchmark's returns."""
+    """Return the OLS beta of returns on the benchmark's returns.
+
+    ``risk_free`` is accepted for empyrical compatibility; a constant rate subtracted from
+    both series leaves their covariance, and so beta, unchanged.
+    """
     r, one = _returns(returns)
-    return _out(_beta(r, _factor(factor_returns, r), risk_free), one)
+    return _out(_beta(r, _factor(factor_returns, r)), one)
 
 
 def _alpha(r: FloatArray, f: FloatArray, b: FloatArray, risk_free: float, ann: float) -> FloatArray:
@@ -352,7 +356,7 @@ def alpha(
     """Return the annualised alpha: the mean return beyond ``beta * benchmark``, compounded."""
     r, one = _returns(returns)
     f = _factor(factor_returns, r)
-    return _out(_alpha(r, f, _beta(r, f, risk_free), risk_free, _ann(period, annualization)), one)
+    return _out(_alpha(r, f, _beta(r, f), risk_free, _ann(period, annualization)), one)
 
 
 def alpha_beta(
@@ -365,7 +369,7 @@ def alpha_beta(
     """Return ``[alpha, beta]`` (shape ``(2,)``, or ``(n_series, 2)`` for 2-D returns)."""
     r, one = _returns(returns)
     f = _factor(factor_returns, r)
-    b = _beta(r, f, risk_free)
+    b = _beta(r, f)
     out = np.column_stack([_alpha(r, f, b, risk_free, _ann(period, annualization)), b])
     return out[0] if one else out
 
@@ -452,7 +456,7 @@ def roll_beta(returns: object, factor_returns: object, window: int = 10) -> Floa
         return np.empty((0,) if one else (0, r.shape[1]))
     out = np.column_stack(
         [
-            _beta(sliding_window_view(r[:, j], window).T, sliding_window_view(f[:, j], window).T, 0.0)
+            _beta(sliding_window_view(r[:, j], window).T, sliding_window_view(f[:, j], window).T)
             for j in range(r.shape[1])
         ]
     )
