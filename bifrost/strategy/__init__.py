@@ -1,0 +1,1 @@
+"""Strategies, indicators, the fast backtest engine, the backtrader bridge and optimisation."""
