@@ -170,7 +170,6 @@ class BarColumns:
         calendar = np.sort(pd.unique(self.ts)) if len(self) else np.empty(0, dtype=np.int64)
         shape = (calendar.size, len(self.symbols))
         arrays: dict[str, FloatArray] = {}
-        # every symbol on every date, rows sorted by (symbol, ts): a transpose, no scatter
         # every symbol on every date, in code order then date order: a reshape, no scatter
         rectangle = (
             len(self) > 0
@@ -234,6 +233,26 @@ class Panel:
     fields: Mapping[str, FloatArray]
     adjustment: Adjustment = "raw"
     notes: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_bars(cls, frame: pd.DataFrame, fields: Sequence[str] | None = None) -> Panel:
+        """Build a panel from long bars: ``symbol`` and ``ts`` columns (as sources return) or index.
+
+        Examples
+        --------
+        >>> from bifrost.data import SyntheticMarket
+        >>> Panel.from_bars(SyntheticMarket(n_symbols=3, n_days=10).bars()).shape
+        (10, 3)
+        """
+        if isinstance(frame, pd.DataFrame) and {"symbol", "ts"} <= set(frame.columns):
+            frame = frame.assign(ts=pd.to_datetime(frame["ts"], utc=True)).set_index(["symbol", "ts"])
+        if not isinstance(frame, pd.DataFrame) or list(frame.index.names) != ["symbol", "ts"]:
+            raise InvalidInputError("from_bars needs a DataFrame with symbol and ts columns (or index)")
+        wanted = [c for c in frame.columns if c in PRICE_COLUMNS or c == "volume"] if fields is None else list(fields)
+        missing = [f for f in wanted if f not in frame.columns]
+        if missing:
+            raise InvalidInputError(f"the bars have no column {missing[0]!r}; they have {list(frame.columns)}")
+        return BarColumns.from_frame(frame[wanted].sort_index()).to_panel(wanted, "raw")
 
     def __getitem__(self, name: str) -> FloatArray:
         try:

@@ -1,0 +1,248 @@
+"""The backtrader bridge: any unmodified ``backtrader.Strategy`` on bifrost data.
+
+Feeds come from a :class:`~bifrost.data.Panel` (read from the store or built from a
+frame), bifrost's :class:`FillModel` is mapped onto backtrader's broker (commission
+schedule, slippage, cheat-on-close, volume filler), and the run comes back as the same
+:class:`BacktestResult` the fast engine returns — which is also how the engine is checked
+against backtrader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bifrost.data import Panel
+from bifrost.errors import InvalidInputError
+from bifrost.strategy import _kernel as K
+from bifrost.strategy._engine import Commission, FillModel, KernelRecords
+from bifrost.strategy._result import BacktestResult
+
+__all__ = ["backtrader_feed", "equity_metrics", "run_backtrader"]
+
+
+def backtrader_feed(panel: Panel, symbol: str) -> Any:
+    """Return a ``backtrader.feeds.PandasData`` of one symbol's bars (its missing bars dropped)."""
+    import backtrader as bt
+
+    if symbol not in panel.symbols:
+        raise InvalidInputError(f"symbol {symbol!r} is not in the panel; it has {list(panel.symbols)}")
+    j = panel.symbols.index(symbol)
+    columns = {f: panel[f][:, j] for f in ("open", "high", "low", "close", "volume") if f in panel.fields}
+    frame = pd.DataFrame(columns, index=panel.ts.tz_convert(None))
+    frame = frame.dropna(subset=["open", "high", "low", "close"])
+    if "volume" not in frame:
+        frame["volume"] = 0.0
+    return bt.feeds.PandasData(dataname=frame, name=symbol, openinterest=None)
+
+
+def _commission_info(commission: Commission) -> Any:
+    import backtrader as bt
+
+    class _Schedule(bt.CommInfoBase):  # type: ignore[misc]
+        params = (("stocklike", True), ("commtype", bt.CommInfoBase.COMM_FIXED))
+
+        def _getcommission(self, size: float, price: float, pseudoexec: bool) -> float:
+            return commission.of(size, price)
+
+    return _Schedule()
+
+
+def equity_metrics(equity: np.ndarray, cash: float, pnl_net: np.ndarray, n_fills: int, n_rejected: int,
+                   commission: float, exposure: float) -> np.ndarray:  # fmt: skip
+    """Return the engine's metric row computed from a finished equity curve (the reference)."""
+    returns = np.diff(np.concatenate([[cash], equity])) / np.concatenate([[cash], equity[:-1]])
+    returns = returns[np.concatenate([[cash], equity[:-1]]) > 0]
+    out = np.full(len(K.METRICS), np.nan)
+    final = float(equity[-1])
+    out[K.M_FINAL_VALUE] = final
+    out[K.M_TOTAL_RETURN] = final / cash - 1.0
+    if returns.size and final > 0:
+        out[K.M_ANNUAL_RETURN] = (final / cash) ** (252.0 / returns.size) - 1.0
+    std = returns.std(ddof=1) if returns.size > 1 else np.nan
+    out[K.M_ANNUAL_VOLATILITY] = std * np.sqrt(252.0)
+    out[K.M_SHARPE] = returns.mean() / std * np.sqrt(252.0) if returns.size > 1 and std > 0 else np.nan
+    running = np.maximum.accumulate(np.concatenate([[cash], equity]))
+    out[K.M_MAX_DRAWDOWN] = min(0.0, float((np.concatenate([[cash], equity]) / running - 1.0).min()))
+    out[K.M_N_TRADES] = pnl_net.size
+    out[K.M_WIN_RATE] = (pnl_net > 0).mean() if pnl_net.size else np.nan
+    losses = -pnl_net[pnl_net <= 0].sum()
+    wins = pnl_net[pnl_net > 0].sum()
+    out[K.M_PROFIT_FACTOR] = wins / losses if losses > 0 else (np.inf if wins > 0 else np.nan)
+    out[K.M_N_FILLS] = n_fills
+    out[K.M_N_REJECTED] = n_rejected
+    out[K.M_COMMISSION] = commission
+    out[K.M_EXPOSURE] = exposure
+    return out
+
+
+def run_backtrader(
+    panel: Panel,
+    strategy: type,
+    params: Mapping[str, Any] | None = None,
+    *,
+    cash: float = 100_000.0,
+    fill: FillModel | None = None,
+) -> BacktestResult:
+    """Run an unmodified ``backtrader.Strategy`` subclass on ``panel``; return a `BacktestResult`.
+
+    Parameters
+    ----------
+    panel
+        Bars; every symbol becomes one data feed, in the panel's order (``self.datas``).
+    strategy
+        The ``backtrader.Strategy`` subclass, as written for backtrader.
+    params
+        Its parameters (``cerebro.addstrategy(strategy, **params)``).
+    fill
+        Mapped onto the broker: the commission schedule, ``slippage_bps``
+        (``set_slippage_perc``, kept inside the bar), ``fill_at="close"``
+        (cheat-on-close) and ``volume_cap`` (``FixedBarPerc``). Shorting and leverage
+        follow backtrader's own broker, which allows both.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``strategy`` is not a ``backtrader.Strategy`` subclass, or the fill model asks
+        for what backtrader's broker cannot do (range-based slippage, lots, expiry).
+    """
+    import backtrader as bt
+
+    if not (isinstance(strategy, type) and issubclass(strategy, bt.Strategy)):
+        raise InvalidInputError(f"strategy must be a backtrader.Strategy subclass, got {strategy!r}")
+    model = fill if fill is not None else FillModel()
+    if model.slippage_range or model.valid_bars or model.lot_size not in (0.0, 1.0):
+        raise InvalidInputError("backtrader's broker has no range slippage, order expiry or lot sizes; unset them")
+    cerebro = bt.Cerebro(stdstats=False)
+    for symbol in panel.symbols:
+        cerebro.adddata(backtrader_feed(panel, symbol))
+    cerebro.broker.setcash(float(cash))
+    cerebro.broker.addcommissioninfo(_commission_info(model.commission))
+    if model.slippage_bps:
+        cerebro.broker.set_slippage_perc(model.slippage_bps * 1e-4, slip_open=True, slip_match=True)
+    if model.fill_at == "close":
+        cerebro.broker.set_coc(True)
+    if model.volume_cap is not None:
+        cerebro.broker.set_filler(bt.broker.fillers.FixedBarPerc(perc=model.volume_cap * 100.0))
+    cerebro.addstrategy(strategy, **dict(params or {}))
+    cerebro.addanalyzer(_recorder(), _name="bifrost")
+    strat = cerebro.run()[0]
+    rec = strat.analyzers.bifrost
+    return _result(panel, strategy.__name__, params or {}, float(cash), model, rec)
+
+
+def _result(
+    panel: Panel, name: str, params: Mapping[str, Any], cash: float, fill: FillModel, rec: Any
+) -> BacktestResult:
+    day = {d: i for i, d in enumerate(panel.ts.tz_convert(None).normalize())}
+    col = {s: j for j, s in enumerate(panel.symbols)}
+    n_t, n_sym = panel.shape
+    equity = np.full(n_t, np.nan)
+    cash_curve = np.full(n_t, np.nan)
+    positions = np.zeros((n_t, n_sym))
+    for d, value, c, pos in rec.bars:
+        t = day[d]
+        equity[t], cash_curve[t] = value, c
+        positions[t] = [pos.get(s, 0.0) for s in panel.symbols]
+    # bars before backtrader's first call hold the starting cash
+    equity = pd.Series(equity).ffill().fillna(cash).to_numpy()
+    cash_curve = pd.Series(cash_curve).ffill().fillna(cash).to_numpy()
+    fills = np.array([[oid, col[s], day[d], q, p, c] for oid, s, d, q, p, c in rec.fills], dtype=np.float64).reshape(
+        -1, K.N_FILL_FIELDS
+    )
+    orders = np.full((len(rec.orders), K.N_ORDER_FIELDS), np.nan)
+    for i, (oid, s, d0, d1, otype, size, filled, avg, lim, stp, status) in enumerate(rec.orders):
+        orders[i] = [oid, col[s], day[d0], day[d1] if d1 is not None else -1, otype, K.BY_STRATEGY, size, K.SHARES,
+                     filled, avg, lim, stp, status, K.NO_CASH if status == K.REJECTED else K.NO_REASON]  # fmt: skip
+    trades = np.array(
+        [
+            [col[s], day[d0], day[d1], q, pin, pout, pnl, pnlc, pnl - pnlc]
+            for s, d0, d1, q, pin, pout, pnl, pnlc in rec.trades
+        ],
+        dtype=np.float64,
+    ).reshape(-1, K.N_TRADE_FIELDS)
+    metrics = equity_metrics(
+        equity, cash, trades[:, K.R_PNL_NET], len(fills), int((orders[:, K.O_STATUS] == K.REJECTED).sum()),
+        float(fills[:, K.F_COMMISSION].sum()), float((positions != 0).any(axis=1).mean()),
+    )  # fmt: skip
+    records = KernelRecords(
+        equity=equity[:, None], cash=cash_curve[:, None], positions=positions, orders=orders, fills=fills,
+        trades=trades, metrics=metrics[None, :],
+    )  # fmt: skip
+    return BacktestResult.from_records(records, panel, strategy=name, params=params, cash=cash, fill=fill)
+
+
+def _recorder_class() -> type:
+    import backtrader as bt
+
+    types = {bt.Order.Market: K.MARKET, bt.Order.Close: K.MARKET, bt.Order.Limit: K.LIMIT,
+             bt.Order.Stop: K.STOP, bt.Order.StopLimit: K.STOP_LIMIT}  # fmt: skip
+    statuses = {bt.Order.Completed: K.FILLED, bt.Order.Canceled: K.CANCELED, bt.Order.Expired: K.EXPIRED,
+                bt.Order.Margin: K.REJECTED, bt.Order.Rejected: K.REJECTED}  # fmt: skip
+
+    class Recorder(bt.Analyzer):  # type: ignore[misc]
+        # everything the result needs, as plain tuples: bars, fills, finished orders, trades
+        def start(self) -> None:
+            self.bars: list[tuple[Any, ...]] = []
+            self.fills: list[tuple[Any, ...]] = []
+            self.orders: list[tuple[Any, ...]] = []
+            self.trades: list[tuple[Any, ...]] = []
+            self._opened: dict[int, float] = {}
+
+        def _day(self, data: Any) -> pd.Timestamp:
+            return pd.Timestamp(data.datetime.date(0))
+
+        def notify_order(self, order: Any) -> None:
+            d = self._day(order.data)
+            for bit in order.executed.iterpending():
+                comm = bit.closedcomm + bit.openedcomm
+                self.fills.append((order.ref, order.data._name, d, bit.size, bit.price, comm))
+            order.executed.markpending()
+            if order.status in statuses:
+                created = pd.Timestamp(bt.num2date(order.created.dt).date())
+                self.orders.append((
+                    order.ref, order.data._name, created, d, types.get(order.exectype, K.MARKET), order.size,
+                    order.executed.size, order.executed.price if order.executed.size else np.nan,
+                    order.price if order.exectype in (bt.Order.Limit, bt.Order.StopLimit) else np.nan,
+                    order.price if order.exectype in (bt.Order.Stop, bt.Order.StopLimit) else np.nan,
+                    statuses[order.status],
+                ))  # fmt: skip
+
+        def notify_trade(self, trade: Any) -> None:
+            if trade.justopened:
+                self._opened[trade.ref] = trade.size
+            if trade.isclosed:
+                size = self._opened.pop(trade.ref, 0.0)
+                self.trades.append((
+                    trade.data._name, pd.Timestamp(bt.num2date(trade.dtopen).date()),
+                    pd.Timestamp(bt.num2date(trade.dtclose).date()), size, trade.price,
+                    trade.price + trade.pnl / size if size else np.nan, trade.pnl, trade.pnlcomm,
+                ))  # fmt: skip
+
+        def _bar(self) -> None:
+            broker = self.strategy.broker
+            pos = {d._name: broker.getposition(d).size for d in self.strategy.datas}
+            self.bars.append((self._day(self.strategy.datas[0]), broker.getvalue(), broker.getcash(), pos))
+
+        def prenext(self) -> None:
+            self._bar()
+
+        def nextstart(self) -> None:
+            self._bar()
+
+        def next(self) -> None:
+            self._bar()
+
+    return Recorder
+
+
+_RECORDER: list[type] = []  # built on first use: backtrader is an optional extra
+
+
+def _recorder() -> type:
+    if not _RECORDER:
+        _RECORDER.append(_recorder_class())
+    return _RECORDER[0]

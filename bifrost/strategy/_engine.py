@@ -1,0 +1,358 @@
+"""The fast backtest engine: what a strategy asks for, the fill model, and `simulate`.
+
+A strategy turns a :class:`~bifrost.data.Panel` into either
+
+* :class:`Signals` — entries and exits per bar and symbol (the engine sizes the entry and
+  closes the whole position on the exit, as ``if not self.position: self.buy()`` and
+  ``self.close()`` do in backtrader), or
+* :class:`Orders` — an order per bar and symbol (NaN for none): shares, a cash amount, a
+  share of equity, or a target weight or share count, which makes rebalancing one line.
+
+Either may carry limit and stop prices (a stop-limit when both are set) and stop-loss,
+take-profit and trailing-stop levels attached to the positions it opens. The engine
+(:mod:`bifrost.strategy._kernel`) fills them under a :class:`FillModel`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+
+from bifrost._typing import BoolArray, FloatArray, IntArray
+from bifrost.data import Panel
+from bifrost.errors import InvalidInputError
+from bifrost.strategy import _kernel as K
+
+__all__ = ["Commission", "FillModel", "Orders", "Signals", "SizeType", "prepare", "run_kernel"]
+
+SizeType = Literal["shares", "value", "percent", "target_percent", "target_shares"]
+SIZE_TYPES: tuple[str, ...] = get_args(SizeType)
+_SIZE_CODE = {
+    "shares": K.SHARES, "value": K.VALUE, "percent": K.PERCENT,
+    "target_percent": K.TARGET_PERCENT, "target_shares": K.TARGET_SHARES,
+}  # fmt: skip
+
+
+def _non_negative(owner: str, name: str, value: float) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        raise InvalidInputError(f"{owner}.{name} must be a non-negative number, got {value!r}")
+
+
+def _fraction(owner: str, name: str, value: float | None, *, upper: float = 1.0) -> None:
+    if value is None:
+        return
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not 0.0 < value <= upper:
+        raise InvalidInputError(f"{owner}.{name} must be in (0, {upper:g}], got {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Commission:
+    """What a fill costs: ``percent × value + max(per_share × shares, minimum) + fixed``.
+
+    Parameters
+    ----------
+    percent
+        Share of the traded value (0.001 = 0.1%).
+    per_share
+        Money per share traded, with ``minimum`` per fill.
+    fixed
+        Money per fill.
+    """
+
+    percent: float = 0.0
+    per_share: float = 0.0
+    minimum: float = 0.0
+    fixed: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("percent", "per_share", "minimum", "fixed"):
+            _non_negative("Commission", name, getattr(self, name))
+
+    def of(self, quantity: float, price: float) -> float:
+        """Return the commission on one fill of ``quantity`` shares at ``price``."""
+        shares = abs(quantity)
+        return shares * price * self.percent + max(shares * self.per_share, self.minimum) + self.fixed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FillModel:
+    """How orders become fills.
+
+    Parameters
+    ----------
+    fill_at
+        ``open``: a market order placed on a bar's close fills at the next bar's open
+        (backtrader's default). ``close``: it fills at the same bar's close.
+    slippage_bps
+        Adverse slippage on market and stop fills, in basis points of the price.
+    slippage_range
+        Further adverse slippage as a share of the bar's high–low range. A slipped price
+        never leaves the bar's range, nor a limit order's limit.
+    volume_cap
+        Most of a bar's volume one order may take (0.1 = 10%); the rest waits for the
+        next bars (a partial fill). None: no cap.
+    commission
+        The commission schedule.
+    lot_size
+        Shares trade in multiples of this (1: whole shares; 0: fractional). Sizes given as
+        value, percent or target are rounded towards zero.
+    allow_short
+        Whether a sell may open or grow a short position (else it is rejected).
+    leverage
+        Gross exposure allowed as a multiple of equity. 1.0 without shorting is a cash
+        account: a buy must be paid for in cash, commission included.
+    valid_bars
+        Bars a limit or stop order stays live before it expires (0: good till cancelled).
+    """
+
+    fill_at: Literal["open", "close"] = "open"
+    slippage_bps: float = 0.0
+    slippage_range: float = 0.0
+    volume_cap: float | None = None
+    commission: Commission = field(default_factory=Commission)
+    lot_size: float = 1.0
+    allow_short: bool = False
+    leverage: float = 1.0
+    valid_bars: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fill_at not in ("open", "close"):
+            raise InvalidInputError(f"FillModel.fill_at must be 'open' or 'close', got {self.fill_at!r}")
+        _non_negative("FillModel", "slippage_bps", self.slippage_bps)
+        _non_negative("FillModel", "slippage_range", self.slippage_range)
+        _fraction("FillModel", "volume_cap", self.volume_cap)
+        _non_negative("FillModel", "lot_size", self.lot_size)
+        if not isinstance(self.commission, Commission):
+            raise InvalidInputError(f"FillModel.commission must be a Commission, got {self.commission!r}")
+        if not isinstance(self.leverage, int | float) or not math.isfinite(self.leverage) or self.leverage < 1.0:
+            raise InvalidInputError(f"FillModel.leverage must be a number >= 1, got {self.leverage!r}")
+        if isinstance(self.valid_bars, bool) or not isinstance(self.valid_bars, int) or self.valid_bars < 0:
+            raise InvalidInputError(f"FillModel.valid_bars must be a non-negative integer, got {self.valid_bars!r}")
+
+    def vector(self) -> FloatArray:
+        """Return the settings packed as the kernel reads them."""
+        cfg = np.zeros(K.N_CFG)
+        cfg[K.CFG_FILL_AT_CLOSE] = self.fill_at == "close"
+        cfg[K.CFG_SLIP_BPS] = self.slippage_bps
+        cfg[K.CFG_SLIP_RANGE] = self.slippage_range
+        cfg[K.CFG_VOLUME_CAP] = self.volume_cap if self.volume_cap is not None else np.nan
+        cfg[K.CFG_COMM_PCT] = self.commission.percent
+        cfg[K.CFG_COMM_SHARE] = self.commission.per_share
+        cfg[K.CFG_COMM_MIN] = self.commission.minimum
+        cfg[K.CFG_COMM_FIXED] = self.commission.fixed
+        cfg[K.CFG_LOT] = self.lot_size
+        cfg[K.CFG_ALLOW_SHORT] = self.allow_short
+        cfg[K.CFG_LEVERAGE] = self.leverage
+        cfg[K.CFG_VALID_BARS] = self.valid_bars
+        return cfg
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Exits:
+    stop_loss: float | None = None  # below (above, short) the entry price, as a fraction
+    take_profit: float | None = None
+    trailing_stop: float | None = None  # below the best price since entry
+
+    def _check_exits(self, owner: str) -> None:
+        _fraction(owner, "stop_loss", self.stop_loss)
+        _fraction(owner, "take_profit", self.take_profit, upper=math.inf)
+        _fraction(owner, "trailing_stop", self.trailing_stop)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signals(_Exits):
+    """Entries and exits, time × symbols booleans (or 1-D for one symbol).
+
+    An entry opens a position of ``size`` (in ``size_type`` units) when the symbol is
+    flat; an exit closes a long position, a short exit a short one. ``limit_price`` and
+    ``stop_price`` (NaN where unused) turn entries into limit, stop or stop-limit orders.
+    """
+
+    entries: Any
+    exits: Any = None
+    short_entries: Any = None
+    short_exits: Any = None
+    size: Any = 1.0
+    size_type: Literal["shares", "value", "percent"] = "shares"
+    limit_price: Any = None
+    stop_price: Any = None
+
+    def __post_init__(self) -> None:
+        if self.size_type not in ("shares", "value", "percent"):
+            raise InvalidInputError(
+                f"Signals.size_type must be 'shares', 'value' or 'percent', got {self.size_type!r}"
+                " (target sizes need Orders)"
+            )
+        self._check_exits("Signals")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Orders(_Exits):
+    """An order per bar and symbol: ``size`` in ``size_type`` units, NaN for no order.
+
+    Positive sizes buy, negative sell (for ``target_*`` the size is the target itself).
+    A new order on a symbol replaces its unfilled one.
+    """
+
+    size: Any
+    size_type: SizeType = "shares"
+    limit_price: Any = None
+    stop_price: Any = None
+
+    def __post_init__(self) -> None:
+        if self.size_type not in SIZE_TYPES:
+            raise InvalidInputError(f"Orders.size_type must be one of {SIZE_TYPES}, got {self.size_type!r}")
+        self._check_exits("Orders")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelInputs:
+    """Everything the kernel reads, validated and laid out (see :func:`prepare`)."""
+
+    prices: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+    col_symbol: IntArray
+    group_start: IntArray
+    signal_mode: bool
+    flags: tuple[BoolArray, BoolArray, BoolArray, BoolArray]
+    size: FloatArray
+    size_type: int
+    limit_price: FloatArray
+    stop_price: FloatArray
+    stops: FloatArray
+    cash: FloatArray
+    cfg: FloatArray
+
+    def args(self) -> tuple[Any, ...]:
+        return (
+            *self.prices, self.col_symbol, self.group_start, self.signal_mode, *self.flags, self.size,
+            self.size_type, self.limit_price, self.stop_price, self.stops, self.cash, self.cfg,
+        )  # fmt: skip
+
+
+def _grid(value: Any, name: str, shape: tuple[int, int], dtype: type, fill: Any) -> Any:
+    # a (1|T) × (1|S) array that broadcasts against the panel's (T, S)
+    if value is None:
+        return np.full((1, 1), fill, dtype=dtype)
+    if isinstance(value, pd.DataFrame | pd.Series):
+        value = value.to_numpy()
+    try:
+        arr: Any = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{name} must be {np.dtype(dtype).name} values: {exc}") from exc
+    if arr.ndim == 0:
+        arr = arr.reshape(1, 1)
+    elif arr.ndim == 1:
+        if shape[1] == 1 and arr.shape[0] == shape[0]:
+            arr = arr.reshape(-1, 1)
+        elif arr.shape[0] == shape[1]:
+            arr = arr.reshape(1, -1)
+        else:
+            raise InvalidInputError(
+                f"{name} has {arr.shape[0]} values; expected one per bar ({shape[0]}) for one symbol, "
+                f"or one per symbol ({shape[1]})"
+            )
+    if arr.ndim != 2 or arr.shape[0] not in (1, shape[0]) or arr.shape[1] not in (1, shape[1]):
+        raise InvalidInputError(f"{name} has shape {arr.shape}; it must broadcast to the panel's {shape}")
+    if dtype is np.float64 and name.endswith("price") and (arr[np.isfinite(arr)] <= 0).any():
+        raise InvalidInputError(f"{name} must be positive where set")
+    return arr
+
+
+def prepare(panel: Panel, request: Signals | Orders, *, cash: float, fill: FillModel) -> KernelInputs:
+    """Validate a strategy's request against ``panel`` and lay it out for the kernel (one group)."""
+    if not isinstance(request, Signals | Orders):
+        raise InvalidInputError(f"a strategy must return Signals or Orders, got {type(request).__name__}")
+    if not isinstance(cash, int | float) or isinstance(cash, bool) or not math.isfinite(cash) or cash <= 0:
+        raise InvalidInputError(f"cash must be a positive number, got {cash!r}")
+    for f in ("open", "high", "low", "close"):
+        if f not in panel.fields:
+            raise InvalidInputError(f"the panel needs an {f!r} field to fill orders; it has {list(panel.fields)}")
+    shape = panel.shape
+    if shape[0] == 0 or shape[1] == 0:
+        raise InvalidInputError(f"the panel is empty ({shape[0]} bars × {shape[1]} symbols)")
+    volume = panel.fields.get("volume")
+    prices = (
+        panel["open"], panel["high"], panel["low"], panel["close"],
+        volume if volume is not None else np.full(shape, np.inf, order="F"),
+    )  # fmt: skip
+    if fill.volume_cap is not None and volume is None:
+        raise InvalidInputError("FillModel.volume_cap needs a 'volume' field in the panel")
+    signal_mode = isinstance(request, Signals)
+    if isinstance(request, Signals):
+        flags = tuple(
+            _grid(getattr(request, n), f"Signals.{n}", shape, np.bool_, False)
+            for n in ("entries", "exits", "short_entries", "short_exits")
+        )
+        size = _grid(request.size, "Signals.size", shape, np.float64, np.nan)
+    else:
+        flags = tuple(np.zeros((1, 1), dtype=np.bool_) for _ in range(4))
+        size = _grid(request.size, "Orders.size", shape, np.float64, np.nan)
+    if np.isinf(size).any():
+        raise InvalidInputError(f"{type(request).__name__}.size must be finite where set")
+    n_sym = shape[1]
+    stops = np.empty((n_sym, 3))
+    for i, level in enumerate((request.stop_loss, request.take_profit, request.trailing_stop)):
+        stops[:, i] = np.nan if level is None else level
+    return KernelInputs(
+        prices=prices,
+        col_symbol=np.arange(n_sym, dtype=np.int64),
+        group_start=np.array([0, n_sym], dtype=np.int64),
+        signal_mode=signal_mode,
+        flags=flags,
+        size=size,
+        size_type=_SIZE_CODE[request.size_type],
+        limit_price=_grid(request.limit_price, f"{type(request).__name__}.limit_price", shape, np.float64, np.nan),
+        stop_price=_grid(request.stop_price, f"{type(request).__name__}.stop_price", shape, np.float64, np.nan),
+        stops=stops,
+        cash=np.array([float(cash)]),
+        cfg=fill.vector(),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelRecords:
+    """What a recorded run produced, still as arrays."""
+
+    equity: FloatArray
+    cash: FloatArray
+    positions: FloatArray
+    orders: FloatArray
+    fills: FloatArray
+    trades: FloatArray
+    metrics: FloatArray
+
+
+def run_kernel(inputs: KernelInputs) -> KernelRecords:
+    """Run one recorded simulation, growing the record buffers until everything fits."""
+    n_t = inputs.prices[3].shape[0]
+    n_cols = inputs.col_symbol.shape[0]
+    n_groups = inputs.group_start.shape[0] - 1
+    events = int(inputs.flags[0].sum() + inputs.flags[1].sum()) + int(np.isfinite(inputs.size).sum())
+    capacity = min(events, n_t * n_cols) + 2 * n_cols + 64
+    while True:
+        equity = np.zeros((n_t, n_groups))
+        cash = np.zeros((n_t, n_groups))
+        positions = np.zeros((n_t, n_cols))
+        orders = np.zeros((capacity, K.N_ORDER_FIELDS))
+        fills = np.zeros((capacity * 2, K.N_FILL_FIELDS))
+        trades = np.zeros((capacity, K.N_TRADE_FIELDS))
+        counts = np.zeros(5, dtype=np.int64)
+        metrics = np.zeros((n_groups, len(K.METRICS)))
+        K.simulate_recorded(*inputs.args(), equity, cash, positions, orders, fills, trades, counts, metrics)  # type: ignore[call-arg]
+        if not counts[K.C_OVERFLOW]:
+            break
+        capacity *= 4
+    return KernelRecords(
+        equity=equity,
+        cash=cash,
+        positions=positions,
+        orders=orders[: counts[K.C_ORDERS]],
+        fills=fills[: counts[K.C_FILLS]],
+        trades=trades[: counts[K.C_TRADES]],
+        metrics=metrics,
+    )

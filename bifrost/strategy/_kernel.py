@@ -1,0 +1,751 @@
+"""The compiled simulation loop: orders, fills, cash, positions and round trips, bar by bar.
+
+One loop serves both shapes of backtest. Columns are grouped: the columns of a group share
+one cash account (a multi-symbol portfolio is one group); independent backtests (a sweep:
+every parameter set × symbol) are one column per group, and groups run in parallel.
+
+For each bar ``t`` of each group, in this order:
+
+1. Pending orders try to fill on bar ``t`` — exposure-reducing orders first, so a
+   rebalance frees cash before it spends it. Market orders fill at the open; limit and
+   stop orders when the bar's range reaches them, at the open when it gaps through.
+2. Stop-loss, take-profit and trailing stops attached to open positions are checked
+   against the bar (a stop gapped through fills at the open).
+3. The strategy's signal (or order) for bar ``t`` becomes a pending order; with
+   ``fill at close`` a market order fills at this bar's close instead of waiting.
+4. Positions are marked at the close; the equity curve and the online metrics advance.
+
+Quantities given as a value, a share of equity or a target weight are converted to shares
+at the fill price (rounded towards zero to the lot size), so a sizing never overshoots
+because the price moved overnight. An order whose cost (with commission) the account
+cannot carry is rejected and recorded, never resized.
+
+The code tables below (order types, size types, statuses, reasons, record columns) are
+the contract with `bifrost.strategy._engine`, which turns records into frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange, types
+
+from bifrost._typing import BoolArray, FloatArray, IntArray
+
+# order types
+MARKET, LIMIT, STOP, STOP_LIMIT = 0, 1, 2, 3
+# size types (CLOSE is internal: the whole position, at fill time)
+SHARES, VALUE, PERCENT, TARGET_PERCENT, TARGET_SHARES, CLOSE = 0, 1, 2, 3, 4, 5
+# order statuses
+OPEN, FILLED, CANCELED, REJECTED, EXPIRED = 0, 1, 2, 3, 4
+# reasons an order ended without (fully) filling
+NO_REASON, NO_CASH, NO_SHORT, REPLACED, STOPPED_OUT = 0, 1, 2, 3, 4
+# who created the order
+BY_STRATEGY, BY_STOP_LOSS, BY_TAKE_PROFIT, BY_TRAILING_STOP = 0, 1, 2, 3
+
+# fill-model settings, packed in one float64 vector
+(CFG_FILL_AT_CLOSE, CFG_SLIP_BPS, CFG_SLIP_RANGE, CFG_VOLUME_CAP, CFG_COMM_PCT, CFG_COMM_SHARE,
+ CFG_COMM_MIN, CFG_COMM_FIXED, CFG_LOT, CFG_ALLOW_SHORT, CFG_LEVERAGE, CFG_VALID_BARS) = range(12)  # fmt: skip
+N_CFG = 12
+
+# order records: one row per order once it ends (or is still open at the end)
+(O_ID, O_COL, O_T_CREATED, O_T_DONE, O_TYPE, O_ORIGIN, O_SIZE, O_SIZE_TYPE, O_FILLED,
+ O_AVG_PRICE, O_LIMIT, O_STOP, O_STATUS, O_REASON) = range(14)  # fmt: skip
+N_ORDER_FIELDS = 14
+# fill records
+F_ORDER_ID, F_COL, F_T, F_QTY, F_PRICE, F_COMMISSION = range(6)
+N_FILL_FIELDS = 6
+# round-trip records
+(R_COL, R_T_ENTRY, R_T_EXIT, R_QTY, R_ENTRY_PRICE, R_EXIT_PRICE, R_PNL, R_PNL_NET,
+ R_COMMISSION) = range(9)  # fmt: skip
+N_TRADE_FIELDS = 9
+# counters
+C_ORDERS, C_FILLS, C_TRADES, C_NEXT_ID, C_OVERFLOW = range(5)
+
+# online metrics, one row per group
+(M_FINAL_VALUE, M_TOTAL_RETURN, M_ANNUAL_RETURN, M_ANNUAL_VOLATILITY, M_SHARPE, M_MAX_DRAWDOWN,
+ M_N_TRADES, M_WIN_RATE, M_PROFIT_FACTOR, M_N_FILLS, M_N_REJECTED, M_COMMISSION,
+ M_EXPOSURE) = range(13)  # fmt: skip
+METRICS = (
+    "final_value", "total_return", "annual_return", "annual_volatility", "sharpe_ratio",
+    "max_drawdown", "n_trades", "win_rate", "profit_factor", "n_fills", "n_rejected",
+    "commission", "exposure",
+)  # fmt: skip
+
+_EPS = 1e-9  # a position smaller than this many shares is flat
+
+
+@njit(cache=True, inline="always")
+def _round_lot(q: float, lot: float) -> float:
+    if lot > 0.0:
+        return float(np.trunc(q / lot + np.copysign(1e-9, q)) * lot)
+    return q
+
+
+@njit(cache=True, inline="always")
+def _commission(q: float, px: float, cfg: FloatArray) -> float:
+    a = abs(q)
+    per_share = a * cfg[CFG_COMM_SHARE]
+    if per_share < cfg[CFG_COMM_MIN]:
+        per_share = cfg[CFG_COMM_MIN]
+    return float(a * px * cfg[CFG_COMM_PCT] + per_share + cfg[CFG_COMM_FIXED])
+
+
+@njit(cache=True, inline="always")
+def _slipped(px: float, side: float, h: float, lo: float, cfg: FloatArray) -> float:
+    # adverse slippage, kept inside the bar's range (a fill cannot be outside what traded)
+    bps = cfg[CFG_SLIP_BPS]
+    rng = cfg[CFG_SLIP_RANGE]
+    if bps == 0.0 and rng == 0.0:
+        return px
+    if side > 0:
+        return float(min(px * (1.0 + bps * 1e-4) + rng * (h - lo), h))
+    return float(max(px * (1.0 - bps * 1e-4) - rng * (h - lo), lo))
+
+
+@njit(cache=True)
+def _fill_price(
+    side: float, otype: int, o: float, h: float, lo: float, lim: float, stp: float, triggered: bool
+) -> tuple[float, bool]:
+    # where an order of `otype` fills on a bar (NaN: it does not), and whether its stop fired
+    if otype == MARKET:
+        return o, triggered
+    if otype == STOP or (otype == STOP_LIMIT and not triggered):
+        if side > 0:
+            if o >= stp:
+                px = o
+            elif h >= stp:
+                px = stp
+            else:
+                return np.nan, False
+        else:
+            if o <= stp:
+                px = o
+            elif lo <= stp:
+                px = stp
+            else:
+                return np.nan, False
+        if otype == STOP:
+            return px, True
+        # a triggered stop-limit becomes a limit order from the trigger price on
+        if side > 0:
+            if px <= lim:
+                return px, True
+            if lo <= lim:
+                return lim, True
+        else:
+            if px >= lim:
+                return px, True
+            if h >= lim:
+                return lim, True
+        return np.nan, True
+    if side > 0:
+        if o <= lim:
+            return o, triggered
+        if lo <= lim:
+            return lim, triggered
+    else:
+        if o >= lim:
+            return o, triggered
+        if h >= lim:
+            return lim, triggered
+    return np.nan, triggered
+
+
+@njit(cache=True)
+def _wanted(stype: int, size: float, pos: float, px: float, equity: float, lot: float) -> float:
+    # signed shares an order asks for at fill price `px`
+    if stype == SHARES:
+        q = size
+    elif stype == VALUE:
+        q = size / px
+    elif stype == PERCENT:
+        q = size * equity / px
+    elif stype == TARGET_PERCENT:
+        q = size * equity / px - pos
+    elif stype == TARGET_SHARES:
+        q = size - pos
+    else:  # CLOSE
+        return -pos
+    return _round_lot(q, lot)
+
+
+# per-column state of the pending order (one per column), packed in a float64 row
+(P_ON, P_ID, P_T0, P_TYPE, P_ORIGIN, P_STYPE, P_SIZE, P_REQ, P_FILLED, P_VALUE, P_LIM, P_STOP,
+ P_TRIG) = range(13)  # fmt: skip
+N_PENDING = 13
+# per-column position and open round trip
+(B_POS, B_MARK, B_T0, B_AVG, B_QTY, B_PNL, B_COMM, B_EXIT_QTY, B_EXIT_VALUE, B_STOP_FROM,
+ B_PEAK) = range(11)  # fmt: skip
+N_BOOK = 11
+# per-group running totals
+S_CASH, S_N_TRADES, S_WINS, S_GROSS_WIN, S_GROSS_LOSS, S_N_FILLS, S_N_REJECTED, S_COMM = range(8)
+N_STATS = 8
+
+
+@njit(cache=True, inline="always")
+def _at(a: FloatArray, t: int, c: int) -> float:
+    # a (1|T) × (1|C) input broadcast against (T, C)
+    return a[t if a.shape[0] > 1 else 0, c if a.shape[1] > 1 else 0]  # type: ignore[no-any-return]
+
+
+@njit(cache=True, inline="always")
+def _flag(a: BoolArray, t: int, c: int) -> bool:
+    return a[t if a.shape[0] > 1 else 0, c if a.shape[1] > 1 else 0]  # type: ignore[no-any-return]
+
+
+@njit(cache=True)
+def _record_order(orders: FloatArray, counts: IntArray, pend: FloatArray, k: int, col: int, t_done: int,
+                  status: int, reason: int) -> None:  # fmt: skip
+    i = counts[C_ORDERS]
+    if i >= orders.shape[0]:
+        counts[C_OVERFLOW] = 1
+        return
+    row = orders[i]
+    row[O_ID] = pend[k, P_ID]
+    row[O_COL] = col
+    row[O_T_CREATED] = pend[k, P_T0]
+    row[O_T_DONE] = t_done
+    row[O_TYPE] = pend[k, P_TYPE]
+    row[O_ORIGIN] = pend[k, P_ORIGIN]
+    row[O_SIZE] = pend[k, P_REQ] if not np.isnan(pend[k, P_REQ]) else pend[k, P_SIZE]
+    row[O_SIZE_TYPE] = pend[k, P_STYPE] if np.isnan(pend[k, P_REQ]) else SHARES
+    row[O_FILLED] = pend[k, P_FILLED]
+    row[O_AVG_PRICE] = pend[k, P_VALUE] / pend[k, P_FILLED] if pend[k, P_FILLED] != 0.0 else np.nan
+    row[O_LIMIT] = pend[k, P_LIM]
+    row[O_STOP] = pend[k, P_STOP]
+    row[O_STATUS] = status
+    row[O_REASON] = reason
+    counts[C_ORDERS] = i + 1
+
+
+@njit(cache=True)
+def _end_order(pend: FloatArray, k: int, col: int, t: int, status: int, reason: int, record: bool,
+               orders: FloatArray, counts: IntArray) -> None:  # fmt: skip
+    if pend[k, P_ON] > 0.0:
+        if record:
+            _record_order(orders, counts, pend, k, col, t, status, reason)
+        pend[k, P_ON] = 0.0
+
+
+@njit(cache=True)
+def _new_order(pend: FloatArray, k: int, t: int, counts: IntArray, otype: int, origin: int, stype: int,
+               size: float, lim: float, stp: float) -> None:  # fmt: skip
+    p = pend[k]
+    p[P_ON] = 1.0
+    p[P_ID] = counts[C_NEXT_ID]
+    counts[C_NEXT_ID] += 1
+    p[P_T0] = t
+    p[P_TYPE] = otype
+    p[P_ORIGIN] = origin
+    p[P_STYPE] = stype
+    p[P_SIZE] = size
+    p[P_REQ] = np.nan
+    p[P_FILLED] = 0.0
+    p[P_VALUE] = 0.0
+    p[P_LIM] = lim
+    p[P_STOP] = stp
+    p[P_TRIG] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _order_type(lim: float, stp: float) -> int:
+    if np.isnan(lim):
+        return MARKET if np.isnan(stp) else STOP
+    return LIMIT if np.isnan(stp) else STOP_LIMIT
+
+
+@njit(cache=True)
+def _record_trade(trades: FloatArray, counts: IntArray, col: int, t: int, b: FloatArray, sign: float) -> None:
+    i = counts[C_TRADES]
+    if i >= trades.shape[0]:
+        counts[C_OVERFLOW] = 1
+        return
+    row = trades[i]
+    row[R_COL] = col
+    row[R_T_ENTRY] = b[B_T0]
+    row[R_T_EXIT] = t
+    row[R_QTY] = sign * b[B_QTY]
+    row[R_ENTRY_PRICE] = b[B_AVG]
+    row[R_EXIT_PRICE] = b[B_EXIT_VALUE] / b[B_EXIT_QTY]
+    row[R_PNL] = b[B_PNL]
+    row[R_PNL_NET] = b[B_PNL] - b[B_COMM]
+    row[R_COMMISSION] = b[B_COMM]
+    counts[C_TRADES] = i + 1
+
+
+@njit(cache=True)
+def _open_trade(b: FloatArray, t: int, qty: float, px: float, comm: float, live_from: int) -> None:
+    b[B_T0] = t
+    b[B_AVG] = px
+    b[B_QTY] = qty
+    b[B_PNL] = 0.0
+    b[B_COMM] = comm
+    b[B_EXIT_QTY] = 0.0
+    b[B_EXIT_VALUE] = 0.0
+    b[B_STOP_FROM] = live_from
+    b[B_PEAK] = px
+
+
+@njit(cache=True)
+def _execute(
+    k: int,
+    c0: int,
+    t: int,
+    q: float,
+    px: float,
+    volume: float,
+    use_cap: bool,
+    at_open: bool,
+    cfg: FloatArray,
+    pend: FloatArray,
+    book: FloatArray,
+    stats: FloatArray,
+    record: bool,
+    fills: FloatArray,
+    orders: FloatArray,
+    trades: FloatArray,
+    counts: IntArray,
+) -> None:
+    # fill (part of) column k's pending order: q signed shares at px; or reject it
+    col = c0 + k
+    lot = cfg[CFG_LOT]
+    vcap = cfg[CFG_VOLUME_CAP]
+    b = book[k]
+    prev = b[B_POS]
+    if use_cap and vcap > 0.0:
+        cap = _round_lot(vcap * volume, lot) if volume > 0.0 else 0.0
+        if cap <= 0.0:
+            return  # nothing may trade on this bar: the order waits
+        if abs(q) > cap:
+            q = np.copysign(cap, q)
+    new = prev + q
+    if new < -_EPS and cfg[CFG_ALLOW_SHORT] <= 0.0:
+        stats[S_N_REJECTED] += 1.0
+        _end_order(pend, k, col, t, REJECTED, NO_SHORT, record, orders, counts)
+        return
+    comm = _commission(q, px, cfg)
+    cash = stats[S_CASH]
+    new_cash = cash - q * px - comm
+    increases = abs(new) > abs(prev) + _EPS or new * prev < 0.0
+    if increases:
+        leverage = cfg[CFG_LEVERAGE]
+        if leverage == 1.0 and cfg[CFG_ALLOW_SHORT] <= 0.0:
+            ok = new_cash >= 0.0
+        else:
+            gross = abs(new * px)
+            equity = new_cash + new * px
+            for j in range(book.shape[0]):
+                if j != k and book[j, B_POS] != 0.0:
+                    gross += abs(book[j, B_POS] * book[j, B_MARK])
+                    equity += book[j, B_POS] * book[j, B_MARK]
+            ok = gross <= leverage * equity
+        if not ok:
+            stats[S_N_REJECTED] += 1.0
+            _end_order(pend, k, col, t, REJECTED, NO_CASH, record, orders, counts)
+            return
+    stats[S_CASH] = new_cash
+    stats[S_N_FILLS] += 1.0
+    stats[S_COMM] += comm
+    p = pend[k]
+    if record:
+        i = counts[C_FILLS]
+        if i < fills.shape[0]:
+            f = fills[i]
+            f[F_ORDER_ID] = p[P_ID]
+            f[F_COL] = col
+            f[F_T] = t
+            f[F_QTY] = q
+            f[F_PRICE] = px
+            f[F_COMMISSION] = comm
+            counts[C_FILLS] = i + 1
+        else:
+            counts[C_OVERFLOW] = 1
+    p[P_FILLED] += q
+    p[P_VALUE] += q * px
+    live_from = t if at_open else t + 1
+    # the round trip
+    if abs(prev) <= _EPS:
+        _open_trade(b, t, abs(q), px, comm, live_from)
+    elif prev * q > 0.0:
+        b[B_AVG] = (b[B_AVG] * abs(prev) + px * abs(q)) / abs(new)
+        b[B_QTY] += abs(q)
+        b[B_COMM] += comm
+    else:
+        closed = min(abs(q), abs(prev))
+        sign = 1.0 if prev > 0.0 else -1.0
+        b[B_PNL] += closed * (px - b[B_AVG]) * sign
+        share = closed / abs(q)
+        b[B_COMM] += comm * share
+        b[B_EXIT_QTY] += closed
+        b[B_EXIT_VALUE] += closed * px
+        if abs(new) <= _EPS or new * prev < 0.0:
+            net = b[B_PNL] - b[B_COMM]
+            stats[S_N_TRADES] += 1.0
+            if net > 0.0:
+                stats[S_WINS] += 1.0
+                stats[S_GROSS_WIN] += net
+            else:
+                stats[S_GROSS_LOSS] -= net
+            if record:
+                _record_trade(trades, counts, col, t, b, sign)
+            if new * prev < 0.0 and abs(new) > _EPS:
+                _open_trade(b, t, abs(new), px, comm * (1.0 - share), live_from)
+    if abs(new) <= _EPS:
+        new = 0.0
+    b[B_POS] = new
+    # the order: done, or partly filled and waiting for the rest (now a fixed share count)
+    if np.isnan(p[P_REQ]) or abs(p[P_REQ] - p[P_FILLED]) <= _EPS:
+        _end_order(pend, k, col, t, FILLED, NO_REASON, record, orders, counts)
+    else:
+        p[P_STYPE] = SHARES
+        p[P_SIZE] = p[P_REQ] - p[P_FILLED]
+
+
+@njit(cache=True)
+def _equity(stats: FloatArray, book: FloatArray, px: FloatArray, c0: int, col_symbol: IntArray, t: int) -> float:
+    # cash plus positions at this bar's `px` (open or close), else at the last mark
+    equity = stats[S_CASH]
+    for k in range(book.shape[0]):
+        if book[k, B_POS] != 0.0:
+            v = px[t, col_symbol[c0 + k]]
+            equity += book[k, B_POS] * (v if not np.isnan(v) else book[k, B_MARK])
+    return float(equity)
+
+
+@njit(cache=True)
+def _run_group(
+    c0: int,
+    c1: int,
+    o_px: FloatArray,
+    h_px: FloatArray,
+    l_px: FloatArray,
+    c_px: FloatArray,
+    vol: FloatArray,
+    col_symbol: IntArray,
+    signal_mode: bool,
+    entries: BoolArray,
+    exits: BoolArray,
+    short_entries: BoolArray,
+    short_exits: BoolArray,
+    size: FloatArray,
+    size_type: int,
+    limit_price: FloatArray,
+    stop_price: FloatArray,
+    stops: FloatArray,
+    cash0: float,
+    cfg: FloatArray,
+    record: bool,
+    equity_out: FloatArray,
+    cash_out: FloatArray,
+    pos_out: FloatArray,
+    orders: FloatArray,
+    fills: FloatArray,
+    trades: FloatArray,
+    counts: IntArray,
+    metrics: FloatArray,
+) -> None:
+    n_t = c_px.shape[0]
+    n = c1 - c0
+    fill_at_close = cfg[CFG_FILL_AT_CLOSE] > 0.0
+    lot = cfg[CFG_LOT]
+    valid = int(cfg[CFG_VALID_BARS])
+    pend = np.zeros((n, N_PENDING))
+    book = np.zeros((n, N_BOOK))
+    book[:, B_MARK] = np.nan
+    stats = np.zeros(N_STATS)
+    stats[S_CASH] = cash0
+    has_stops = False
+    for k in range(n):
+        for i in range(3):
+            if not np.isnan(stops[c0 + k, i]):
+                has_stops = True
+    exposure = 0
+    prev_eq = cash0
+    peak_eq = cash0
+    max_dd = 0.0
+    r_n = 0
+    r_mean = 0.0
+    r_m2 = 0.0
+
+    for t in range(n_t):
+        # -- 1. pending orders against bar t: exposure-reducing ones first -------------------
+        pending = 0
+        for k in range(n):
+            if pend[k, P_ON] > 0.0:
+                pending += 1
+        if pending:
+            eq_open = _equity(stats, book, o_px, c0, col_symbol, t)
+            for phase in range(2):
+                for k in range(n):
+                    p = pend[k]
+                    if p[P_ON] == 0.0:
+                        continue
+                    col = c0 + k
+                    if valid > 0 and t - p[P_T0] > valid:
+                        _end_order(pend, k, col, t, EXPIRED, NO_REASON, record, orders, counts)
+                        continue
+                    s = col_symbol[col]
+                    o = o_px[t, s]
+                    h = h_px[t, s]
+                    lo = l_px[t, s]
+                    if np.isnan(o) or np.isnan(h) or np.isnan(lo):
+                        continue  # no bar for this symbol today: the order waits
+                    pos = book[k, B_POS]
+                    stype = int(p[P_STYPE])
+                    q_open = _wanted(stype, p[P_SIZE], pos, o, eq_open, lot)
+                    if q_open == 0.0:
+                        p[P_ON] = 0.0  # nothing to trade: the order lapses, unrecorded
+                        continue
+                    reducing = pos != 0.0 and q_open * pos < 0.0 and abs(q_open) <= abs(pos) + _EPS
+                    if (phase == 0) != reducing:
+                        continue
+                    side = 1.0 if q_open > 0.0 else -1.0
+                    otype = int(p[P_TYPE])
+                    px, trig = _fill_price(side, otype, o, h, lo, p[P_LIM], p[P_STOP], p[P_TRIG] > 0.0)
+                    p[P_TRIG] = 1.0 if trig else 0.0
+                    if np.isnan(px):
+                        continue
+                    px = _slipped(px, side, h, lo, cfg)
+                    if otype == LIMIT or otype == STOP_LIMIT:  # noqa: SIM109 (numba)
+                        px = min(px, p[P_LIM]) if side > 0.0 else max(px, p[P_LIM])
+                    q = _wanted(stype, p[P_SIZE], pos, px, eq_open, lot)
+                    if q * side <= 0.0:
+                        continue
+                    if np.isnan(p[P_REQ]):
+                        p[P_REQ] = q
+                    _execute(k, c0, t, q, px, vol[t, s], True, px == o, cfg, pend, book, stats, record, fills,
+                             orders, trades, counts)  # fmt: skip
+        # -- 2. stop-loss, take-profit and trailing stops on open positions ----------------------
+        if has_stops:
+            for k in range(n):
+                b = book[k]
+                col = c0 + k
+                if b[B_POS] == 0.0 or t < b[B_STOP_FROM]:
+                    continue
+                s = col_symbol[col]
+                o = o_px[t, s]
+                h = h_px[t, s]
+                lo = l_px[t, s]
+                if np.isnan(o) or np.isnan(h) or np.isnan(lo):
+                    continue
+                long = b[B_POS] > 0.0
+                sgn = 1.0 if long else -1.0
+                sl = stops[col, 0]
+                tp = stops[col, 1]
+                tr = stops[col, 2]
+                stop_px = b[B_AVG] * (1.0 - sgn * sl) if not np.isnan(sl) else np.nan
+                origin = BY_STOP_LOSS
+                if not np.isnan(tr):
+                    trail_px = b[B_PEAK] * (1.0 - sgn * tr)
+                    if np.isnan(stop_px) or (trail_px > stop_px if long else trail_px < stop_px):
+                        stop_px = trail_px
+                        origin = BY_TRAILING_STOP
+                tp_px = b[B_AVG] * (1.0 + sgn * tp) if not np.isnan(tp) else np.nan
+                px = np.nan
+                if not np.isnan(stop_px) and (o <= stop_px if long else o >= stop_px):
+                    px = o  # gapped through the stop: out at the open
+                elif not np.isnan(tp_px) and (o >= tp_px if long else o <= tp_px):
+                    px = o
+                    origin = BY_TAKE_PROFIT
+                elif not np.isnan(stop_px) and (lo <= stop_px if long else h >= stop_px):
+                    px = stop_px  # touched: the stop is assumed to come before the target
+                elif not np.isnan(tp_px) and (h >= tp_px if long else lo <= tp_px):
+                    px = tp_px
+                    origin = BY_TAKE_PROFIT
+                if np.isnan(px):
+                    b[B_PEAK] = max(b[B_PEAK], h) if long else min(b[B_PEAK], lo)
+                    continue
+                if origin != BY_TAKE_PROFIT:
+                    px = _slipped(px, -sgn, h, lo, cfg)
+                _end_order(pend, k, col, t, CANCELED, STOPPED_OUT, record, orders, counts)
+                _new_order(pend, k, t, counts, STOP if origin != BY_TAKE_PROFIT else LIMIT, origin, CLOSE, 0.0,
+                           tp_px if origin == BY_TAKE_PROFIT else np.nan,
+                           stop_px if origin != BY_TAKE_PROFIT else np.nan)  # fmt: skip
+                _execute(k, c0, t, -b[B_POS], px, vol[t, s], False, px == o, cfg, pend, book, stats, record,
+                         fills, orders, trades, counts)  # fmt: skip
+        # -- 3. the strategy's orders for bar t ------------------------------------------------
+        for k in range(n):
+            col = c0 + k
+            pos = book[k, B_POS]
+            created = False
+            if signal_mode:
+                if pos == 0.0:
+                    long_in = _flag(entries, t, col)
+                    short_in = _flag(short_entries, t, col) and cfg[CFG_ALLOW_SHORT] > 0.0
+                    if long_in or short_in:
+                        sz = _at(size, t, col)
+                        if not np.isnan(sz) and sz != 0.0:
+                            _end_order(pend, k, col, t, CANCELED, REPLACED, record, orders, counts)
+                            lim = _at(limit_price, t, col)
+                            stp = _at(stop_price, t, col)
+                            _new_order(pend, k, t, counts, _order_type(lim, stp), BY_STRATEGY, size_type,
+                                       abs(sz) if long_in else -abs(sz), lim, stp)  # fmt: skip
+                            created = True
+                elif (pos > 0.0 and _flag(exits, t, col)) or (pos < 0.0 and _flag(short_exits, t, col)):
+                    _end_order(pend, k, col, t, CANCELED, REPLACED, record, orders, counts)
+                    _new_order(pend, k, t, counts, MARKET, BY_STRATEGY, CLOSE, 0.0, np.nan, np.nan)
+                    created = True
+            else:
+                sz = _at(size, t, col)
+                if not np.isnan(sz):
+                    _end_order(pend, k, col, t, CANCELED, REPLACED, record, orders, counts)
+                    lim = _at(limit_price, t, col)
+                    stp = _at(stop_price, t, col)
+                    _new_order(pend, k, t, counts, _order_type(lim, stp), BY_STRATEGY, size_type, sz, lim, stp)
+                    created = True
+            if created and fill_at_close and pend[k, P_TYPE] == MARKET:
+                s = col_symbol[col]
+                cl = c_px[t, s]
+                if np.isnan(cl):
+                    continue
+                p = pend[k]
+                eq_close = _equity(stats, book, c_px, c0, col_symbol, t)
+                stype = int(p[P_STYPE])
+                q = _wanted(stype, p[P_SIZE], pos, cl, eq_close, lot)
+                if q == 0.0:
+                    p[P_ON] = 0.0
+                    continue
+                px = _slipped(cl, 1.0 if q > 0.0 else -1.0, h_px[t, s], l_px[t, s], cfg)
+                q = _wanted(stype, p[P_SIZE], pos, px, eq_close, lot)
+                if q == 0.0:
+                    p[P_ON] = 0.0
+                    continue
+                p[P_REQ] = q
+                _execute(k, c0, t, q, px, vol[t, s], True, False, cfg, pend, book, stats, record, fills, orders,
+                         trades, counts)  # fmt: skip
+        # -- 4. mark to market at the close --------------------------------------------------------
+        equity = stats[S_CASH]
+        invested = False
+        for k in range(n):
+            b = book[k]
+            cl = c_px[t, col_symbol[c0 + k]]
+            if not np.isnan(cl):
+                b[B_MARK] = cl
+            if b[B_POS] != 0.0:
+                equity += b[B_POS] * b[B_MARK]
+                invested = True
+            if record:
+                pos_out[t, c0 + k] = b[B_POS]
+        exposure += invested
+        if prev_eq > 0.0:
+            r = equity / prev_eq - 1.0
+            r_n += 1
+            delta = r - r_mean
+            r_mean += delta / r_n
+            r_m2 += delta * (r - r_mean)
+        prev_eq = equity
+        if equity > peak_eq:
+            peak_eq = equity
+        elif peak_eq > 0.0 and equity / peak_eq - 1.0 < max_dd:
+            max_dd = equity / peak_eq - 1.0
+        if record:
+            equity_out[t] = equity
+            cash_out[t] = stats[S_CASH]
+
+    for k in range(n):
+        if record and pend[k, P_ON] > 0.0:
+            _record_order(orders, counts, pend, k, c0 + k, -1, OPEN, NO_REASON)
+    metrics[M_FINAL_VALUE] = prev_eq
+    metrics[M_TOTAL_RETURN] = prev_eq / cash0 - 1.0
+    ratio = prev_eq / cash0
+    metrics[M_ANNUAL_RETURN] = ratio ** (252.0 / r_n) - 1.0 if r_n > 0 and ratio > 0.0 else np.nan
+    std = np.sqrt(r_m2 / (r_n - 1)) if r_n > 1 else np.nan
+    metrics[M_ANNUAL_VOLATILITY] = std * np.sqrt(252.0)
+    metrics[M_SHARPE] = r_mean / std * np.sqrt(252.0) if r_n > 1 and std > 0.0 else np.nan
+    metrics[M_MAX_DRAWDOWN] = max_dd
+    n_trades = stats[S_N_TRADES]
+    metrics[M_N_TRADES] = n_trades
+    metrics[M_WIN_RATE] = stats[S_WINS] / n_trades if n_trades > 0 else np.nan
+    gl = stats[S_GROSS_LOSS]
+    metrics[M_PROFIT_FACTOR] = stats[S_GROSS_WIN] / gl if gl > 0.0 else (np.inf if stats[S_GROSS_WIN] > 0 else np.nan)
+    metrics[M_N_FILLS] = stats[S_N_FILLS]
+    metrics[M_N_REJECTED] = stats[S_N_REJECTED]
+    metrics[M_COMMISSION] = stats[S_COMM]
+    metrics[M_EXPOSURE] = exposure / n_t if n_t > 0 else np.nan
+
+
+_RF2 = types.Array(types.float64, 2, "A", readonly=True)
+_RB2 = types.Array(types.boolean, 2, "A", readonly=True)
+_RI1 = types.Array(types.int64, 1, "A", readonly=True)
+_RF1 = types.Array(types.float64, 1, "A", readonly=True)
+_INPUTS = (
+    _RF2, _RF2, _RF2, _RF2, _RF2, _RI1, _RI1, types.boolean, _RB2, _RB2, _RB2, _RB2, _RF2, types.int64,
+    _RF2, _RF2, _RF2, _RF1, _RF1,
+)  # fmt: skip
+
+
+@njit(types.void(*_INPUTS, types.float64[:, :]), cache=True, parallel=True)
+def simulate_metrics(
+    o_px: FloatArray,
+    h_px: FloatArray,
+    l_px: FloatArray,
+    c_px: FloatArray,
+    vol: FloatArray,
+    col_symbol: IntArray,
+    group_start: IntArray,
+    signal_mode: bool,
+    entries: BoolArray,
+    exits: BoolArray,
+    short_entries: BoolArray,
+    short_exits: BoolArray,
+    size: FloatArray,
+    size_type: int,
+    limit_price: FloatArray,
+    stop_price: FloatArray,
+    stops: FloatArray,
+    cash0: FloatArray,
+    cfg: FloatArray,
+    metrics: FloatArray,
+) -> None:
+    """Run every group (in parallel) and keep only its metrics row: memory stays O(groups)."""
+    n_groups = group_start.shape[0] - 1
+    no_f1 = np.empty(0)
+    no_f2 = np.empty((0, 0))
+    for g in prange(n_groups):
+        counts = np.zeros(5, dtype=np.int64)
+        _run_group(group_start[g], group_start[g + 1], o_px, h_px, l_px, c_px, vol, col_symbol, signal_mode,
+                   entries, exits, short_entries, short_exits, size, size_type, limit_price, stop_price, stops,
+                   cash0[g], cfg, False, no_f1, no_f1, no_f2, no_f2, no_f2, no_f2, counts,
+                   metrics[g])  # fmt: skip
+
+
+@njit(
+    types.void(*_INPUTS, types.float64[:, :], types.float64[:, :], types.float64[:, :], types.float64[:, :],
+               types.float64[:, :], types.float64[:, :], types.int64[:], types.float64[:, :]),
+    cache=True,
+)  # fmt: skip
+def simulate_recorded(
+    o_px: FloatArray,
+    h_px: FloatArray,
+    l_px: FloatArray,
+    c_px: FloatArray,
+    vol: FloatArray,
+    col_symbol: IntArray,
+    group_start: IntArray,
+    signal_mode: bool,
+    entries: BoolArray,
+    exits: BoolArray,
+    short_entries: BoolArray,
+    short_exits: BoolArray,
+    size: FloatArray,
+    size_type: int,
+    limit_price: FloatArray,
+    stop_price: FloatArray,
+    stops: FloatArray,
+    cash0: FloatArray,
+    cfg: FloatArray,
+    equity: FloatArray,
+    cash: FloatArray,
+    positions: FloatArray,
+    orders: FloatArray,
+    fills: FloatArray,
+    trades: FloatArray,
+    counts: IntArray,
+    metrics: FloatArray,
+) -> None:
+    """Run every group in turn, recording equity, cash, positions, orders, fills and trades."""
+    for g in range(group_start.shape[0] - 1):
+        _run_group(group_start[g], group_start[g + 1], o_px, h_px, l_px, c_px, vol, col_symbol, signal_mode,
+                   entries, exits, short_entries, short_exits, size, size_type, limit_price, stop_price, stops,
+                   cash0[g], cfg, True, equity[:, g], cash[:, g], positions, orders, fills, trades, counts,
+                   metrics[g])  # fmt: skip

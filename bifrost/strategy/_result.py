@@ -1,0 +1,305 @@
+"""`BacktestResult`: one backtest's equity, orders, fills and round trips, and what follows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from bifrost.analytics import PerfStats, TradeStats, perf_stats, trade_stats
+from bifrost.data import Panel
+from bifrost.portfolio import CashFlow, CashKind, Fill, Ledger, Side
+from bifrost.portfolio._transactions import to_decimal
+from bifrost.strategy import _kernel as K
+from bifrost.strategy._engine import FillModel, KernelRecords
+
+if TYPE_CHECKING:
+    from bifrost.analytics import Tearsheet
+
+__all__ = ["BacktestResult"]
+
+_ORDER_TYPES = ("market", "limit", "stop", "stop_limit")
+_SIZE_TYPES = ("shares", "value", "percent", "target_percent", "target_shares", "close")
+_STATUSES = ("open", "filled", "canceled", "rejected", "expired")
+_REASONS = ("", "insufficient cash", "short selling not allowed", "replaced", "position stopped out")
+_ORIGINS = ("strategy", "stop_loss", "take_profit", "trailing_stop")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BacktestResult:
+    """What one backtest produced.
+
+    Attributes
+    ----------
+    equity, cash
+        Cash plus positions at each close, and cash alone (Series on the bar dates).
+    positions
+        Shares held at each close, one column per symbol.
+    orders
+        Every order with its fate: filled, rejected (and why), canceled, expired, or
+        still open at the end.
+    fills
+        Every fill in time order: ``ts, symbol, side, quantity, price, commission, order_id``.
+    trades
+        Closed round trips: entry and exit dates and average prices, P&L gross and net.
+    metrics
+        The engine's headline numbers (final value, Sharpe, drawdown, trade counts …).
+    """
+
+    strategy: str
+    params: Mapping[str, Any]
+    ts: pd.DatetimeIndex
+    symbols: tuple[str, ...]
+    initial_cash: float
+    fill_model: FillModel
+    equity: pd.Series
+    cash: pd.Series
+    positions: pd.DataFrame
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    metrics: Mapping[str, float]
+    adjustment: str = "raw"
+    notes: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_records(
+        cls,
+        records: KernelRecords,
+        panel: Panel,
+        *,
+        strategy: str,
+        params: Mapping[str, Any],
+        cash: float,
+        fill: FillModel,
+    ) -> BacktestResult:
+        """Turn the kernel's arrays into frames on the panel's dates and symbols."""
+        ts = panel.ts
+        symbols = np.array(panel.symbols, dtype=object)
+        f = records.fills
+        fills = pd.DataFrame(
+            {
+                "ts": ts[f[:, K.F_T].astype(np.int64)],
+                "symbol": symbols[f[:, K.F_COL].astype(np.int64)],
+                "side": np.where(f[:, K.F_QTY] > 0, "buy", "sell"),
+                "quantity": np.abs(f[:, K.F_QTY]),
+                "price": f[:, K.F_PRICE],
+                "commission": f[:, K.F_COMMISSION],
+                "order_id": f[:, K.F_ORDER_ID].astype(np.int64),
+            }
+        )
+        o = records.orders[np.argsort(records.orders[:, K.O_ID], kind="stable")]
+        done = o[:, K.O_T_DONE].astype(np.int64)
+        orders = pd.DataFrame(
+            {
+                "order_id": o[:, K.O_ID].astype(np.int64),
+                "ts_created": ts[o[:, K.O_T_CREATED].astype(np.int64)],
+                "symbol": symbols[o[:, K.O_COL].astype(np.int64)],
+                "type": np.array(_ORDER_TYPES, dtype=object)[o[:, K.O_TYPE].astype(np.int64)],
+                "origin": np.array(_ORIGINS, dtype=object)[o[:, K.O_ORIGIN].astype(np.int64)],
+                "size": o[:, K.O_SIZE],
+                "size_type": np.array(_SIZE_TYPES, dtype=object)[o[:, K.O_SIZE_TYPE].astype(np.int64)],
+                "limit_price": o[:, K.O_LIMIT],
+                "stop_price": o[:, K.O_STOP],
+                "status": np.array(_STATUSES, dtype=object)[o[:, K.O_STATUS].astype(np.int64)],
+                "reason": np.array(_REASONS, dtype=object)[o[:, K.O_REASON].astype(np.int64)],
+                "filled": o[:, K.O_FILLED],
+                "avg_price": o[:, K.O_AVG_PRICE],
+                "ts_done": pd.Series(ts[np.maximum(done, 0)]).where(done >= 0),  # NaT: still open
+            }
+        )
+        r = records.trades
+        trades = pd.DataFrame(
+            {
+                "symbol": symbols[r[:, K.R_COL].astype(np.int64)],
+                "ts_entry": ts[r[:, K.R_T_ENTRY].astype(np.int64)],
+                "ts_exit": ts[r[:, K.R_T_EXIT].astype(np.int64)],
+                "quantity": r[:, K.R_QTY],
+                "entry_price": r[:, K.R_ENTRY_PRICE],
+                "exit_price": r[:, K.R_EXIT_PRICE],
+                "pnl": r[:, K.R_PNL],
+                "pnl_net": r[:, K.R_PNL_NET],
+                "commission": r[:, K.R_COMMISSION],
+                "bars_held": (r[:, K.R_T_EXIT] - r[:, K.R_T_ENTRY]).astype(np.int64),
+            }
+        )
+        metrics = {name: float(v) for name, v in zip(K.METRICS, records.metrics[0], strict=True)}
+        return cls(
+            strategy=strategy,
+            params=dict(params),
+            ts=ts,
+            symbols=tuple(panel.symbols),
+            initial_cash=float(cash),
+            fill_model=fill,
+            equity=pd.Series(records.equity[:, 0], index=ts, name="equity"),
+            cash=pd.Series(records.cash[:, 0], index=ts, name="cash"),
+            positions=pd.DataFrame(records.positions, index=ts, columns=list(panel.symbols)),
+            orders=orders,
+            fills=fills,
+            trades=trades,
+            metrics=metrics,
+            adjustment=panel.adjustment,
+            notes=tuple(panel.notes),
+        )
+
+    # -- headline numbers ---------------------------------------------------------------------
+    @property
+    def final_value(self) -> float:
+        """Cash plus open positions at the last close."""
+        return float(self.equity.iloc[-1])
+
+    @property
+    def n_trades(self) -> int:
+        """Closed round trips."""
+        return len(self.trades)
+
+    @property
+    def returns(self) -> pd.Series:
+        """Daily simple returns of equity (the first against the initial cash)."""
+        prev = self.equity.shift(1)
+        prev.iloc[0] = self.initial_cash
+        return (self.equity / prev - 1.0).rename("returns")
+
+    def stats(self, benchmark: pd.Series | None = None) -> PerfStats:
+        """Return `bifrost.analytics.perf_stats` of the daily returns (against ``benchmark``)."""
+        factor = None if benchmark is None else benchmark.reindex(self.ts).to_numpy()
+        return perf_stats(self.returns.to_numpy(), factor, names=[self.strategy])
+
+    def trade_stats(self) -> TradeStats:
+        """Return `bifrost.analytics.trade_stats` of the closed round trips (net P&L, bars held)."""
+        return trade_stats(self.trades["pnl_net"].to_numpy(), self.trades["bars_held"].to_numpy())
+
+    # -- the same ledger a live portfolio keeps -----------------------------------------------------
+    def ledger(self, name: str | None = None) -> Ledger:
+        """Return the fills as a `bifrost.portfolio.Ledger`: a deposit of the cash, then every fill.
+
+        Risk, compliance and the portfolio reports read it like any other portfolio.
+        """
+        label = name or f"backtest-{self.strategy}"
+        inception = self.ts[0]
+        ledger = Ledger(label, inception=inception, long_only=not self.fill_model.allow_short)
+        txns: list[Any] = [
+            CashFlow(
+                txn_id=f"{label}-deposit",
+                ts=inception,
+                kind=CashKind.DEPOSIT,
+                amount=to_decimal(self.initial_cash, "cash"),
+            )
+        ]
+        for i, row in enumerate(_rows(self.fills)):
+            txns.append(
+                Fill(
+                    txn_id=f"{label}-{row.order_id}-{i}",
+                    ts=row.ts,
+                    symbol=row.symbol,
+                    side=Side.BUY if row.side == "buy" else Side.SELL,
+                    quantity=to_decimal(float(row.quantity), "quantity"),
+                    price=to_decimal(float(row.price), "price"),
+                    commission=to_decimal(float(row.commission), "commission") if row.commission else Decimal(0),
+                )
+            )
+        ledger.extend(txns)
+        return ledger
+
+    # -- output -----------------------------------------------------------------------------------
+    def to_dict(self, *, fills: bool = True, trades: bool = True) -> dict[str, Any]:
+        """Return a JSON-ready summary: settings, metrics, and the fill and trade lists."""
+        out: dict[str, Any] = {
+            "strategy": self.strategy,
+            "params": dict(self.params),
+            "symbols": list(self.symbols),
+            "start": self.ts[0].isoformat(),
+            "end": self.ts[-1].isoformat(),
+            "adjustment": self.adjustment,
+            "cash": self.initial_cash,
+            "final_value": self.final_value,
+            "n_trades": self.n_trades,
+            "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
+            "rejected_orders": int((self.orders["status"] == "rejected").sum()),
+        }
+        if fills:
+            out["fills"] = [
+                {
+                    "ts": r.ts.isoformat(),
+                    "symbol": r.symbol,
+                    "side": r.side,
+                    "quantity": float(r.quantity),
+                    "price": float(r.price),
+                    "commission": float(r.commission),
+                }
+                for r in _rows(self.fills)
+            ]
+        if trades:
+            out["trades"] = [
+                {
+                    "symbol": r.symbol,
+                    "ts_entry": r.ts_entry.isoformat(),
+                    "ts_exit": r.ts_exit.isoformat(),
+                    "quantity": float(r.quantity),
+                    "entry_price": float(r.entry_price),
+                    "exit_price": float(r.exit_price),
+                    "pnl": float(r.pnl),
+                    "pnl_net": float(r.pnl_net),
+                }
+                for r in _rows(self.trades)
+            ]
+        return out
+
+    def to_json(self, **options: bool) -> str:
+        """Return :meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(fills=options.get("fills", True), trades=options.get("trades", True)))
+
+    def tearsheet(self, benchmark: pd.Series | None = None) -> Tearsheet:
+        """Return the full tearsheet (`bifrost.analytics.tearsheet`) with exposure and contributors."""
+        from bifrost.analytics import tearsheet
+
+        close_value = self.positions.abs().sum(axis=1)
+        exposure = pd.DataFrame({"gross": close_value}, index=self.ts)
+        contributions = self.trades.groupby("symbol")["pnl_net"].sum() if len(self.trades) else None
+        return tearsheet(
+            self.returns,
+            benchmark,
+            exposure=exposure,
+            contributions=contributions,
+            title=f"Backtest: {self.strategy} {dict(self.params)}",
+        )
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th>{k}</th><td>{v:,.4f}</td></tr>" for k, v in self.metrics.items() if np.isfinite(v))
+        spark = _sparkline(self.equity.to_numpy())
+        return (
+            f"<div><b>Backtest</b> {self.strategy} {dict(self.params)} on {', '.join(self.symbols[:8])}"
+            f"{' …' if len(self.symbols) > 8 else ''}, {self.ts[0].date()} … {self.ts[-1].date()}"
+            f"<br>{spark}<table>{rows}</table></div>"
+        )
+
+
+def _rows(frame: pd.DataFrame) -> list[Any]:
+    return list(frame.itertuples(index=False))
+
+
+def _json_number(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+def _sparkline(values: np.ndarray, width: int = 320, height: int = 60) -> str:
+    # a small inline SVG of the equity curve: no plotting library needed to show a result
+    v = values[np.isfinite(values)]
+    if v.size < 2:
+        return ""
+    step = max(1, v.size // width)
+    v = v[::step]
+    lo, hi = float(v.min()), float(v.max())
+    span = hi - lo or 1.0
+    x = np.linspace(0, width, v.size)
+    y = height - (v - lo) / span * height
+    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y, strict=True))
+    return (
+        f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{points}"/></svg>'
+    )

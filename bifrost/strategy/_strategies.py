@@ -1,0 +1,257 @@
+"""Built-in strategies, the strategy contract, and `backtest` / `simulate`.
+
+A strategy is a plain function: the panel first, its parameters keyword-only with
+defaults, returning :class:`Signals` or :class:`Orders` computed with vectorised
+indicators. It sees the whole panel, so it must only use data up to each bar for that
+bar's signal; :func:`bifrost.strategy.check_lookahead` proves it does.
+
+>>> def above_average(panel, *, period: int = 20) -> Signals:
+...     close = panel["close"]
+...     mid = sma(close, period)
+...     return Signals(entries=close > mid, exits=close < mid, size=10)
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Literal, Protocol, TypeAlias
+
+import numpy as np
+
+from bifrost._typing import FloatArray
+from bifrost.data import Panel
+from bifrost.errors import InvalidInputError
+from bifrost.strategy._engine import FillModel, Orders, Signals, prepare, run_kernel
+from bifrost.strategy._indicators import bollinger, crossover, rsi, sma
+from bifrost.strategy._result import BacktestResult
+
+__all__ = [
+    "STRATEGIES",
+    "SignalModel",
+    "Strategy",
+    "backtest",
+    "buy_and_hold",
+    "mean_reversion",
+    "model_signals",
+    "momentum",
+    "resolve_strategy",
+    "simulate",
+    "sma_cross",
+    "strategy_params",
+]
+
+
+Strategy: TypeAlias = Callable[..., Signals | Orders]
+"""A strategy: ``(panel, *, **params) -> Signals | Orders``."""
+
+
+class SignalModel(Protocol):
+    """A fitted model that scores every bar and symbol from data up to that bar."""
+
+    def predict(self, panel: Panel) -> FloatArray:
+        """Return scores, time × symbols (higher: more bullish), NaN where it has no view."""
+        ...
+
+
+def sma_cross(
+    panel: Panel,
+    *,
+    fast: int = 10,
+    slow: int = 30,
+    size: float = 100.0,
+    size_type: Literal["shares", "value", "percent"] = "shares",
+) -> Signals:
+    """Go long when SMA(fast) crosses above SMA(slow); close when it crosses below.
+
+    backtrader's canonical ``SmaCross`` (``CrossOver`` of two ``SMA``), long only.
+    """
+    close = panel["close"]
+    cross = crossover(sma(close, fast), sma(close, slow))
+    return Signals(entries=cross > 0.0, exits=cross < 0.0, size=size, size_type=size_type)
+
+
+def momentum(
+    panel: Panel, *, lookback: int = 126, skip: int = 0, top_n: int = 10, rebalance: int = 21, gross: float = 0.99
+) -> Orders:
+    """Hold the ``top_n`` symbols by trailing return in equal weights, rebalanced every ``rebalance`` bars.
+
+    The trailing return runs from ``lookback`` bars ago to ``skip`` bars ago (``skip=21``
+    gives the classic 12–1 month momentum). ``gross`` (< 1) leaves room for costs.
+    """
+    for name, value in (("lookback", lookback), ("top_n", top_n), ("rebalance", rebalance)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise InvalidInputError(f"momentum: {name} must be a positive integer, got {value!r}")
+    if isinstance(skip, bool) or not isinstance(skip, int | np.integer) or not 0 <= skip < lookback:
+        raise InvalidInputError(f"momentum: skip must be in [0, lookback), got {skip!r}")
+    if not 0.0 < gross <= 1.0:
+        raise InvalidInputError(f"momentum: gross must be in (0, 1], got {gross!r}")
+    close = panel["close"]
+    n_t, n_sym = close.shape
+    size = np.full((n_t, n_sym), np.nan)
+    n = min(int(top_n), n_sym)
+    for t in range(int(lookback), n_t, int(rebalance)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = close[t - skip] / close[t - lookback] - 1.0
+        ok = np.isfinite(score) & np.isfinite(close[t])
+        weights = np.zeros(n_sym)
+        if ok.any():
+            ranked = np.flatnonzero(ok)[np.argsort(-score[ok], kind="stable")][:n]
+            weights[ranked] = gross / n
+        size[t] = np.where(np.isfinite(close[t]), weights, np.nan)
+    return Orders(size=size, size_type="target_percent")
+
+
+def mean_reversion(
+    panel: Panel,
+    *,
+    method: Literal["rsi", "bollinger"] = "rsi",
+    period: int = 14,
+    lower: float = 30.0,
+    upper: float = 70.0,
+    devfactor: float = 2.0,
+    size: float | None = None,
+) -> Signals:
+    """Buy the oversold, sell when it has reverted.
+
+    ``rsi``: enter when RSI(period) falls below ``lower``, exit above ``upper``.
+    ``bollinger``: enter when the close falls below the lower band, exit above the middle.
+    Each entry takes ``size`` of equity (default: an equal share, 0.99 / symbols).
+    """
+    close = panel["close"]
+    if size is None:
+        size = 0.99 / close.shape[1]
+    if method == "rsi":
+        if not 0.0 <= lower < upper <= 100.0:
+            raise InvalidInputError(f"mean_reversion: need 0 <= lower < upper <= 100, got {lower!r}, {upper!r}")
+        r = rsi(close, period)
+        return Signals(entries=r < lower, exits=r > upper, size=size, size_type="percent")
+    if method == "bollinger":
+        mid, _, low = bollinger(close, period, devfactor)
+        return Signals(entries=close < low, exits=close > mid, size=size, size_type="percent")
+    raise InvalidInputError(f"mean_reversion: method must be 'rsi' or 'bollinger', got {method!r}")
+
+
+def buy_and_hold(panel: Panel, *, gross: float = 0.99) -> Orders:
+    """Buy every symbol in equal weights on its first bar and hold: the benchmark."""
+    if not 0.0 < gross <= 1.0:
+        raise InvalidInputError(f"buy_and_hold: gross must be in (0, 1], got {gross!r}")
+    close = panel["close"]
+    n_t, n_sym = close.shape
+    size = np.full((n_t, n_sym), np.nan)
+    listed = np.isfinite(close)
+    first = np.where(listed.any(axis=0), listed.argmax(axis=0), -1)
+    for j, t in enumerate(first):
+        if t >= 0:
+            size[t, j] = gross / n_sym
+    return Orders(size=size, size_type="target_percent")
+
+
+def model_signals(
+    panel: Panel, *, model: SignalModel, entry: float = 0.0, exit: float = 0.0, size: float | None = None
+) -> Signals:
+    """Trade a model's scores: enter long above ``entry``, exit below ``exit``.
+
+    The hook for `bifrost.ml`: any object with ``predict(panel) -> scores`` (time ×
+    symbols) plugs in. The look-ahead guard applies to it like to any strategy.
+    """
+    if exit > entry:
+        raise InvalidInputError(f"model_signals: exit ({exit}) must not be above entry ({entry})")
+    scores = np.asarray(model.predict(panel), dtype=np.float64)
+    if scores.shape != panel.shape:
+        raise InvalidInputError(f"model_signals: the model returned shape {scores.shape}, the panel is {panel.shape}")
+    if size is None:
+        size = 0.99 / panel.shape[1]
+    return Signals(entries=scores > entry, exits=scores < exit, size=size, size_type="percent")
+
+
+STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
+    {"sma_cross": sma_cross, "momentum": momentum, "mean_reversion": mean_reversion, "buy_and_hold": buy_and_hold}
+)
+
+
+def resolve_strategy(strategy: str | Strategy) -> tuple[str, Strategy]:
+    """Return ``(name, function)`` for a built-in's name or a strategy function."""
+    if isinstance(strategy, str):
+        try:
+            return strategy, STRATEGIES[strategy]
+        except KeyError:
+            raise InvalidInputError(f"no strategy {strategy!r}; built-ins are {sorted(STRATEGIES)}") from None
+    if not callable(strategy):
+        raise InvalidInputError(f"strategy must be a name or a function, got {type(strategy).__name__}")
+    return getattr(strategy, "__name__", "strategy"), strategy
+
+
+def strategy_params(strategy: Strategy) -> dict[str, inspect.Parameter]:
+    """Return a strategy's keyword parameters (name → ``inspect.Parameter``)."""
+    sig = inspect.signature(strategy)
+    return {n: p for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def check_params(name: str, strategy: Strategy, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Refuse parameters the strategy does not take, naming the ones it does."""
+    accepted = strategy_params(strategy)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise InvalidInputError(
+            f"{name} takes no parameter {', '.join(map(repr, unknown))}; it takes {sorted(accepted)}"
+        )
+    return dict(params)
+
+
+def simulate(
+    panel: Panel,
+    request: Signals | Orders,
+    *,
+    cash: float = 100_000.0,
+    fill: FillModel | None = None,
+    strategy: str = "custom",
+    params: Mapping[str, Any] | None = None,
+) -> BacktestResult:
+    """Fill ``request`` (signals or orders) on ``panel`` with one shared cash account.
+
+    Parameters
+    ----------
+    panel
+        Bars with at least open, high, low and close (volume for a volume cap).
+    request
+        What the strategy asks for, shaped like the panel (or broadcastable to it).
+    cash
+        Starting cash.
+    fill
+        The fill model (default: next bar's open, no costs, cash account).
+
+    Raises
+    ------
+    InvalidInputError
+        On a malformed request, fill model or panel.
+    """
+    model = fill if fill is not None else FillModel()
+    inputs = prepare(panel, request, cash=cash, fill=model)
+    records = run_kernel(inputs)
+    return BacktestResult.from_records(records, panel, strategy=strategy, params=params or {}, cash=cash, fill=model)
+
+
+def backtest(
+    panel: Panel,
+    strategy: str | Strategy,
+    params: Mapping[str, Any] | None = None,
+    *,
+    cash: float = 100_000.0,
+    fill: FillModel | None = None,
+) -> BacktestResult:
+    """Run ``strategy`` (a built-in's name or a function) on ``panel`` and fill its orders.
+
+    Examples
+    --------
+    >>> from bifrost.data import Panel, SyntheticMarket
+    >>> panel = Panel.from_bars(SyntheticMarket(n_symbols=2, n_days=300, seed=1).bars())
+    >>> result = backtest(panel, "sma_cross", {"fast": 5, "slow": 20})
+    >>> result.final_value > 0 and result.n_trades == len(result.trades)
+    True
+    """
+    name, fn = resolve_strategy(strategy)
+    chosen = check_params(name, fn, params or {})
+    request = fn(panel, **chosen)
+    return simulate(panel, request, cash=cash, fill=fill, strategy=name, params=chosen)
