@@ -276,10 +276,12 @@ def prepare(panel: Panel, request: Signals | Orders, *, cash: float, fill: FillM
     if shape[0] == 0 or shape[1] == 0:
         raise InvalidInputError(f"the panel is empty ({shape[0]} bars × {shape[1]} symbols)")
     volume = panel.fields.get("volume")
-    prices = (
-        panel["open"], panel["high"], panel["low"], panel["close"],
-        volume if volume is not None else np.full(shape, np.inf, order="F"),
-    )  # fmt: skip
+    prices = tuple(
+        np.asarray(a, dtype=np.float64)
+        for a in (panel["open"], panel["high"], panel["low"], panel["close"], volume if volume is not None else np.inf)
+    )
+    if prices[4].ndim == 0:
+        prices = (*prices[:4], np.broadcast_to(prices[4], shape))
     if fill.volume_cap is not None and volume is None:
         raise InvalidInputError("FillModel.volume_cap needs a 'volume' field in the panel")
     signal_mode = isinstance(request, Signals)
