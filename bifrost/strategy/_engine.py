@@ -214,7 +214,7 @@ class Orders(_Exits):
 class KernelInputs:
     """Everything the kernel reads, validated and laid out (see :func:`prepare`)."""
 
-    prices: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+    prices: tuple[FloatArray, ...]  # open, high, low, close, volume
     col_symbol: IntArray
     group_start: IntArray
     signal_mode: bool

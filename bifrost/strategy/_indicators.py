@@ -26,8 +26,11 @@ macd, stochastic, crossover); J. W. Wilder, *New Concepts in Technical Trading S
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 from numba import njit, prange
@@ -44,6 +47,7 @@ __all__ = [
     "highest",
     "lowest",
     "macd",
+    "memoized",
     "rsi",
     "sma",
     "smma",
@@ -320,9 +324,52 @@ def _apply(kernel_1d: Callable[..., None], kernel_2d: Callable[..., None], *args
     return out
 
 
+# --- memo: a sweep calls the same SMA for many parameter sets ---------------------------
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_MEMO: ContextVar[dict[tuple[Any, ...], tuple[Any, ...]] | None] = ContextVar("bifrost_indicator_memo", default=None)
+
+
+@contextmanager
+def memoized() -> Iterator[None]:
+    """Within the block, reuse an indicator already computed on the same array and arguments.
+
+    Sweeps run a strategy once per parameter set; with the memo, ``sma(close, 10)`` is
+    computed once however many ``slow`` periods it is paired with. Results handed out
+    under the memo are read-only (they are shared).
+    """
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _memo(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        memo = _MEMO.get()
+        if memo is None or not all(isinstance(a, np.ndarray | int | float | str) for a in args) or kwargs:
+            return fn(*args, **kwargs)
+        key = (fn.__name__, *((id(a), a.shape) if isinstance(a, np.ndarray) else (type(a), a) for a in args))
+        hit = memo.get(key)
+        if hit is None:
+            result = fn(*args, **kwargs)
+            for part in result if isinstance(result, tuple) else (result,):
+                if isinstance(part, np.ndarray):
+                    part.setflags(write=False)
+            hit = (result, args)  # holding the inputs keeps their ids from being reused
+            memo[key] = hit
+        return hit[0]  # type: ignore[no-any-return]
+
+    return wrapper
+
+
 # --- public indicators ----------------------------------------------------------------
 
 
+@_memo
 def sma(close: Any, period: int = 30) -> FloatArray:
     """Return the simple moving average: the correctly rounded window sum over ``period``.
 
@@ -347,6 +394,7 @@ def sma(close: Any, period: int = 30) -> FloatArray:
     return _apply(_sma_1d, _sma_2d, x, _period(period))
 
 
+@_memo
 def ema(close: Any, period: int = 30) -> FloatArray:
     """Return the exponential moving average, alpha = 2 / (1 + period), seeded with the SMA.
 
@@ -360,6 +408,7 @@ def ema(close: Any, period: int = 30) -> FloatArray:
     return _apply(_smooth_1d, _smooth_2d, x, p, 2.0 / (1.0 + p))
 
 
+@_memo
 def smma(close: Any, period: int = 30) -> FloatArray:
     """Return Wilder's smoothed moving average (alpha = 1 / period), seeded with the SMA."""
     x = _series(close, "close")
@@ -367,6 +416,7 @@ def smma(close: Any, period: int = 30) -> FloatArray:
     return _apply(_smooth_1d, _smooth_2d, x, p, 1.0 / p)
 
 
+@_memo
 def wma(close: Any, period: int = 30) -> FloatArray:
     """Return the linearly weighted moving average (weights 1 … period, newest heaviest).
 
@@ -379,18 +429,21 @@ def wma(close: Any, period: int = 30) -> FloatArray:
     return _apply(_wma_1d, _wma_2d, x, _period(period))
 
 
+@_memo
 def highest(values: Any, period: int) -> FloatArray:
     """Return the rolling maximum over ``period`` values (backtrader's Highest)."""
     x = _series(values, "values")
     return _apply(_extreme_1d, _extreme_2d, x, _period(period), True)
 
 
+@_memo
 def lowest(values: Any, period: int) -> FloatArray:
     """Return the rolling minimum over ``period`` values (backtrader's Lowest)."""
     x = _series(values, "values")
     return _apply(_extreme_1d, _extreme_2d, x, _period(period), False)
 
 
+@_memo
 def stddev(close: Any, period: int = 20) -> FloatArray:
     """Return the rolling population standard deviation as backtrader computes it.
 
@@ -405,6 +458,7 @@ def stddev(close: Any, period: int = 20) -> FloatArray:
     return result
 
 
+@_memo
 def zscore(close: Any, period: int = 20) -> FloatArray:
     """Return ``(x − SMA(x)) / StdDev(x)`` over ``period``; NaN where the deviation is zero."""
     x = _series(close, "close")
@@ -417,6 +471,7 @@ def zscore(close: Any, period: int = 20) -> FloatArray:
     return result
 
 
+@_memo
 def bollinger(close: Any, period: int = 20, devfactor: float = 2.0) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Return Bollinger Bands ``(mid, upper, lower)``: SMA ± devfactor × StdDev.
 
@@ -436,6 +491,7 @@ def bollinger(close: Any, period: int = 20, devfactor: float = 2.0) -> tuple[Flo
     return mid, mid + dev, mid - dev
 
 
+@_memo
 def rsi(close: Any, period: int = 14) -> FloatArray:
     """Return Wilder's Relative Strength Index (0–100), first value at index ``period``.
 
@@ -455,6 +511,7 @@ def rsi(close: Any, period: int = 14) -> FloatArray:
     return result
 
 
+@_memo
 def true_range(high: Any, low: Any, close: Any) -> FloatArray:
     """Return the true range ``max(high, prev close) − min(low, prev close)`` (NaN at index 0)."""
     h, lo, c = _series(high, "high"), _series(low, "low"), _series(close, "close")
@@ -462,6 +519,7 @@ def true_range(high: Any, low: Any, close: Any) -> FloatArray:
     return _apply(_true_range_1d, _true_range_2d, h, lo, c)
 
 
+@_memo
 def atr(high: Any, low: Any, close: Any, period: int = 14) -> FloatArray:
     """Return the Average True Range: Wilder's smoothing of the true range over ``period``."""
     p = _period(period)
@@ -469,6 +527,7 @@ def atr(high: Any, low: Any, close: Any, period: int = 14) -> FloatArray:
     return _apply(_smooth_1d, _smooth_2d, tr, p, 1.0 / p)
 
 
+@_memo
 def macd(close: Any, fast: int = 12, slow: int = 26, signal: int = 9) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Return ``(macd, signal, histogram)``: EMA(fast) − EMA(slow), its EMA, and their difference."""
     x = _series(close, "close")
@@ -478,6 +537,7 @@ def macd(close: Any, fast: int = 12, slow: int = 26, signal: int = 9) -> tuple[F
     return line, sig, line - sig
 
 
+@_memo
 def stochastic(
     high: Any, low: Any, close: Any, period: int = 14, period_dfast: int = 3, period_dslow: int = 3
 ) -> tuple[FloatArray, FloatArray]:
@@ -500,6 +560,7 @@ def stochastic(
     return pct_k, pct_d
 
 
+@_memo
 def crossover(a: Any, b: Any) -> FloatArray:
     """Return +1 where ``a`` crosses above ``b``, −1 where below, else 0 (backtrader's CrossOver).
 
@@ -517,6 +578,7 @@ def crossover(a: Any, b: Any) -> FloatArray:
     return _apply(_crossover_1d, _crossover_2d, x, y)
 
 
+@_memo
 def crossunder(a: Any, b: Any) -> FloatArray:
     """Return 1 where ``a`` crosses below ``b``, else 0 (NaN in the warm-up)."""
     c = crossover(a, b)

@@ -238,9 +238,9 @@ def _bad(**changes: Any) -> Any:
         (_bad(leverage=0.5), "leverage must be a number >= 1"),
         (_bad(valid_bars=-1), "valid_bars must be a non-negative integer"),
         (lambda: Commission(percent=float("nan")), "percent must be a non-negative"),
-        (lambda: Signals(entries=[True], size_type="target_percent"), "target sizes need Orders"),
+        (lambda: Signals(entries=[True], size_type="target_percent"), "target sizes need Orders"),  # type: ignore[arg-type]
         (lambda: Signals(entries=[True], stop_loss=1.5), r"stop_loss must be in \(0, 1\]"),
-        (lambda: Orders(size=[1.0], size_type="lots"), "size_type must be one of"),
+        (lambda: Orders(size=[1.0], size_type="lots"), "size_type must be one of"),  # type: ignore[arg-type]
         (lambda: simulate(FLAT4, Signals(entries=at(3, 0)), cash=1_000), "has 3 values"),
         (lambda: simulate(FLAT4, Signals(entries=at(4, 0)), cash=0), "cash must be a positive number"),
         (lambda: simulate(FLAT4, Signals(entries=at(4, 0), limit_price=-1.0)), "limit_price must be positive"),

@@ -1,0 +1,446 @@
+"""Parameter sweeps, grid and random search, and walk-forward analysis — in process or on Ray.
+
+A sweep runs a strategy for every parameter set on every symbol as independent
+backtests (each with its own cash) and keeps one metrics row per (parameter set,
+symbol): memory grows with the number of backtests, not with their length. Work is cut
+into chunks of symbols; each chunk evaluates every parameter set with one call of the
+compiled kernel (indicators shared across parameter sets through the indicator memo).
+
+The ``ray`` backend runs the same chunks as Ray tasks, with the panel put in Ray's object
+store once; results are bit-identical to the in-process backend because each backtest is
+computed by the same kernel from the same inputs, whatever chunk it lands in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from bifrost._typing import FloatArray
+from bifrost.data import Panel
+from bifrost.errors import InvalidInputError
+from bifrost.strategy import _kernel as K
+from bifrost.strategy._engine import FillModel, prepare
+from bifrost.strategy._indicators import memoized
+from bifrost.strategy._strategies import Strategy, backtest, check_params, resolve_strategy
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["SweepResult", "WalkForwardResult", "grid_points", "optimize", "sweep", "walk_forward"]
+
+Backend = Literal["local", "ray"]
+_CELLS_PER_CHUNK = 40_000_000  # bars × backtests per kernel call: bounds a chunk's signal arrays
+
+
+def grid_points(space: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Return every combination of ``space`` (name → values) as parameter dicts, in order."""
+    if not space:
+        return [{}]
+    names = list(space)
+    for name in names:
+        values = space[name]
+        if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
+            raise InvalidInputError(f"grid {name!r} needs a non-empty list of values, got {values!r}")
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(space[n] for n in names))]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepResult:
+    """One metrics row per (parameter set, symbol), and the objective the search ranks by."""
+
+    strategy: str
+    frame: pd.DataFrame
+    params: tuple[str, ...]
+    objective: str
+    maximize: bool = True
+
+    def summary(self) -> pd.DataFrame:
+        """Return the metrics averaged over symbols, one row per parameter set, best first."""
+        if not self.params:
+            return self.frame.drop(columns="symbol").mean().to_frame().T
+        table = self.frame.drop(columns="symbol").groupby(list(self.params), sort=False).mean()
+        return table.sort_values(self.objective, ascending=not self.maximize, na_position="last")
+
+    def best(self) -> dict[str, Any]:
+        """Return the parameter set with the best mean objective across symbols."""
+        top = self.summary().index[0]
+        values = top if isinstance(top, tuple) else (top,)
+        return {p: _plain(v) for p, v in zip(self.params, values, strict=True)}
+
+    def heatmap(self, x: str | None = None, y: str | None = None, metric: str | None = None) -> go.Figure:
+        """Return a plotly heatmap of ``metric`` (default: the objective) over two parameters."""
+        import plotly.graph_objects as go
+
+        if len(self.params) < 2 and (x is None or y is None):
+            raise InvalidInputError("a heatmap needs two parameters; this sweep has " + str(list(self.params)))
+        x = x or self.params[0]
+        y = y or self.params[1]
+        metric = metric or self.objective
+        for name in (x, y):
+            if name not in self.params:
+                raise InvalidInputError(f"{name!r} is not a swept parameter; have {list(self.params)}")
+        table = self.frame.groupby([y, x])[metric].mean().unstack(x)
+        fig = go.Figure(
+            go.Heatmap(z=table.to_numpy(), x=list(table.columns), y=list(table.index), colorbar={"title": metric})
+        )
+        fig.update_layout(title=f"{self.strategy}: {metric} by {x} and {y}", xaxis_title=x, yaxis_title=y)
+        return fig
+
+    def _repr_html_(self) -> str:
+        n_sets = len(self.frame) // max(1, self.frame["symbol"].nunique())
+        head = self.summary().head(10).to_html(float_format=lambda v: f"{v:.4f}")
+        return (
+            f"<b>Sweep</b> {self.strategy}: {n_sets} parameter sets × {self.frame['symbol'].nunique()} symbols, "
+            f"ranked by {self.objective}<br>{head}"
+        )
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _chunk_metrics(
+    fields: Mapping[str, FloatArray],
+    ts: pd.DatetimeIndex,
+    symbols: tuple[str, ...],
+    strategy: Strategy,
+    param_sets: Sequence[Mapping[str, Any]],
+    cash: float,
+    fill: FillModel,
+) -> FloatArray:
+    # every parameter set on every symbol of this chunk: rows ordered (parameter set, symbol)
+    panel = Panel(ts=ts, symbols=symbols, fields=fields)
+    with memoized():
+        requests = [strategy(panel, **p) for p in param_sets]
+    parts = [prepare(panel, r, cash=cash, fill=fill) for r in requests]
+    first = parts[0]
+    if any(p.signal_mode != first.signal_mode or p.size_type != first.size_type for p in parts):
+        raise InvalidInputError("every parameter set must return the same kind of request (Signals/Orders, size type)")
+    n_sym = len(symbols)
+    n_cols = n_sym * len(parts)
+
+    def stack(arrays: Sequence[Any]) -> Any:
+        # (1|T) × (1|S) per parameter set → one (1|T) × (P·S) array
+        rows = max(a.shape[0] for a in arrays)
+        if all(a.shape == (1, 1) for a in arrays) and all(np.array_equal(a, arrays[0], equal_nan=True) for a in arrays):
+            return arrays[0]
+        return np.concatenate([np.broadcast_to(a, (rows, n_sym)) for a in arrays], axis=1)
+
+    flags = tuple(stack([p.flags[i] for p in parts]) for i in range(4))
+    stops = np.concatenate([p.stops for p in parts], axis=0)
+    metrics = np.zeros((n_cols, len(K.METRICS)))
+    kernel: Any = K.simulate_metrics  # a numba dispatcher: typed by its signature, not by mypy
+    kernel(
+        *first.prices, np.tile(np.arange(n_sym, dtype=np.int64), len(parts)), np.arange(n_cols + 1, dtype=np.int64),
+        first.signal_mode, *flags, stack([p.size for p in parts]), first.size_type,
+        stack([p.limit_price for p in parts]), stack([p.stop_price for p in parts]), stops,
+        np.full(n_cols, float(cash)), first.cfg, metrics,
+    )  # fmt: skip
+    return metrics
+
+
+def _chunks(n_symbols: int, n_sets: int, n_bars: int, chunk_symbols: int | None) -> list[tuple[int, int]]:
+    size = chunk_symbols or max(1, _CELLS_PER_CHUNK // max(1, n_sets * n_bars))
+    size = min(size, n_symbols)
+    return [(a, min(a + size, n_symbols)) for a in range(0, n_symbols, size)]
+
+
+def _progress(total: int, enabled: bool, label: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=label, unit="backtest", unit_scale=True)
+
+
+def sweep(
+    panel: Panel,
+    strategy: str | Strategy,
+    grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
+    *,
+    cash: float = 100_000.0,
+    fill: FillModel | None = None,
+    objective: str = "sharpe_ratio",
+    maximize: bool = True,
+    backend: Backend = "local",
+    address: str | None = None,
+    chunk_symbols: int | None = None,
+    progress: bool = False,
+) -> SweepResult:
+    """Backtest every parameter set on every symbol independently; keep one metrics row each.
+
+    Parameters
+    ----------
+    panel
+        Bars of every symbol to test.
+    strategy
+        A built-in's name or a strategy function (picklable for ``ray``).
+    grid
+        ``{name: values}`` (every combination) or an explicit list of parameter dicts.
+    objective, maximize
+        The metric :meth:`SweepResult.best` ranks by (any of the engine's metrics).
+    backend
+        ``local`` (in process, parallel over the machine's cores) or ``ray``: a local
+        Ray started on demand, or the cluster at ``address``.
+    chunk_symbols
+        Symbols per kernel call (default: sized to keep a chunk's signals near 40M cells).
+    progress
+        Show a progress bar (stderr).
+
+    Raises
+    ------
+    InvalidInputError
+        On an unknown strategy, parameter or objective, or an empty grid.
+    """
+    name, fn = resolve_strategy(strategy)
+    sets = grid_points(grid) if isinstance(grid, Mapping) else [dict(p) for p in grid]
+    if not sets:
+        raise InvalidInputError("the grid is empty")
+    for p in sets:
+        check_params(name, fn, p)
+    if objective not in K.METRICS:
+        raise InvalidInputError(f"objective must be one of the engine's metrics {K.METRICS}, got {objective!r}")
+    if backend not in ("local", "ray"):
+        raise InvalidInputError(f"backend must be 'local' or 'ray', got {backend!r}")
+    model = fill if fill is not None else FillModel()
+    chunks = _chunks(len(panel.symbols), len(sets), len(panel.ts), chunk_symbols)
+    if backend == "ray":
+        blocks = _run_ray(panel, fn, sets, cash, model, chunks, address, progress)
+    else:
+        blocks = []
+        with _progress(len(sets) * len(panel.symbols), progress, name) as bar:
+            for a, b in chunks:
+                fields = {f: v[:, a:b] for f, v in panel.fields.items()}
+                blocks.append(_chunk_metrics(fields, panel.ts, panel.symbols[a:b], fn, sets, cash, model))
+                bar.update(len(sets) * (b - a))
+    return SweepResult(
+        strategy=name, frame=_frame(blocks, chunks, panel.symbols, sets), params=tuple(sets[0]), objective=objective,
+        maximize=maximize,
+    )  # fmt: skip
+
+
+def _frame(
+    blocks: Sequence[FloatArray],
+    chunks: Sequence[tuple[int, int]],
+    symbols: Sequence[str],
+    sets: Sequence[Mapping[str, Any]],
+) -> pd.DataFrame:
+    # rows ordered (parameter set, symbol) whatever the chunking
+    n_sets = len(sets)
+    parts = []
+    for (a, b), block in zip(chunks, blocks, strict=True):
+        parts.append(block.reshape(n_sets, b - a, len(K.METRICS)))
+    metrics = np.concatenate(parts, axis=1).reshape(n_sets * len(symbols), len(K.METRICS))
+    frame = pd.DataFrame(metrics, columns=list(K.METRICS))
+    for col in ("n_trades", "n_fills", "n_rejected"):
+        frame[col] = frame[col].astype(np.int64)
+    params = pd.DataFrame([p for p in sets for _ in symbols]).reset_index(drop=True)
+    frame.insert(0, "symbol", np.tile(np.array(symbols, dtype=object), n_sets))
+    return pd.concat([params, frame], axis=1)
+
+
+def _ray_chunk(
+    fields: Mapping[str, FloatArray],
+    ts: pd.DatetimeIndex,
+    symbols: tuple[str, ...],
+    a: int,
+    b: int,
+    strategy: Strategy,
+    sets: Sequence[Mapping[str, Any]],
+    cash: float,
+    fill: FillModel,
+) -> FloatArray:
+    import numba
+
+    numba.set_num_threads(1)  # one core per task: Ray schedules the cores
+    part = {f: v[:, a:b] for f, v in fields.items()}
+    return _chunk_metrics(part, ts, symbols[a:b], strategy, sets, cash, fill)
+
+
+def _run_ray(
+    panel: Panel,
+    fn: Strategy,
+    sets: Sequence[Mapping[str, Any]],
+    cash: float,
+    fill: FillModel,
+    chunks: Sequence[tuple[int, int]],
+    address: str | None,
+    progress: bool,
+) -> list[FloatArray]:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    remote = ray.remote(num_cpus=1)(_ray_chunk)
+    # the panel goes into the object store once; every task reads it zero-copy
+    fields_ref: Any = ray.put({f: np.asarray(v) for f, v in panel.fields.items()})
+    pending = {
+        remote.remote(fields_ref, panel.ts, panel.symbols, a, b, fn, list(sets), cash, fill): i
+        for i, (a, b) in enumerate(chunks)
+    }
+    out: list[Any] = [None] * len(chunks)
+    try:
+        with _progress(len(sets) * len(panel.symbols), progress, "ray") as bar:
+            waiting = list(pending)
+            while waiting:
+                done, waiting = ray.wait(waiting, num_returns=1)
+                i = pending[done[0]]
+                out[i] = ray.get(done[0])
+                a, b = chunks[i]
+                bar.update(len(sets) * (b - a))
+    except KeyboardInterrupt:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
+    return out
+
+
+def optimize(
+    panel: Panel,
+    strategy: str | Strategy,
+    space: Mapping[str, Sequence[Any]],
+    *,
+    method: Literal["grid", "random"] = "grid",
+    n_iter: int | None = None,
+    seed: int = 0,
+    objective: str = "sharpe_ratio",
+    maximize: bool = True,
+    cash: float = 100_000.0,
+    fill: FillModel | None = None,
+    backend: Backend = "local",
+    address: str | None = None,
+    progress: bool = False,
+) -> SweepResult:
+    """Search ``space`` for the parameters with the best ``objective``: every point, or ``n_iter`` random ones.
+
+    Random search draws distinct points of the grid with a seeded generator, so a run
+    is reproducible; :meth:`SweepResult.best` gives the winner.
+    """
+    points = grid_points(space)
+    if method == "random":
+        if n_iter is None or isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
+            raise InvalidInputError(f"random search needs n_iter >= 1, got {n_iter!r}")
+        rng = np.random.default_rng(seed)
+        picks = rng.choice(len(points), size=min(n_iter, len(points)), replace=False)
+        points = [points[i] for i in sorted(picks)]
+    elif method != "grid":
+        raise InvalidInputError(f"method must be 'grid' or 'random', got {method!r}")
+    return sweep(
+        panel, strategy, points, cash=cash, fill=fill, objective=objective, maximize=maximize, backend=backend,
+        address=address, progress=progress,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WalkForwardResult:
+    """Folds (in-sample window, chosen parameters, out-of-sample metrics) and the stitched curve."""
+
+    folds: pd.DataFrame
+    equity: pd.Series  # out-of-sample equity, fold after fold (each starts where the last ended)
+    objective: str
+    initial_cash: float
+
+    @property
+    def returns(self) -> pd.Series:
+        """Out-of-sample daily returns, stitched (the first against the initial cash)."""
+        prev = self.equity.shift(1)
+        prev.iloc[0] = self.initial_cash
+        return (self.equity / prev - 1.0).rename("returns")
+
+    def _repr_html_(self) -> str:
+        return f"<b>Walk-forward</b> {len(self.folds)} folds by {self.objective}<br>" + self.folds.to_html()
+
+
+def _window(panel: Panel, a: int, b: int) -> Panel:
+    return Panel(
+        ts=panel.ts[a:b], symbols=panel.symbols, fields={f: v[a:b] for f, v in panel.fields.items()},
+        adjustment=panel.adjustment,
+    )  # fmt: skip
+
+
+def walk_forward(
+    panel: Panel,
+    strategy: str | Strategy,
+    space: Mapping[str, Sequence[Any]],
+    *,
+    train_bars: int,
+    test_bars: int,
+    anchored: bool = False,
+    warmup_bars: int = 0,
+    objective: str = "sharpe_ratio",
+    maximize: bool = True,
+    cash: float = 100_000.0,
+    fill: FillModel | None = None,
+    backend: Backend = "local",
+) -> WalkForwardResult:
+    """Optimise on each in-sample window, then trade the winner on the next out-of-sample one.
+
+    Windows roll forward by ``test_bars``; ``anchored`` keeps every in-sample window
+    starting at the first bar. The out-of-sample backtest of each fold sees
+    ``warmup_bars`` bars before its window for its indicators (they are not traded), and
+    the folds' equity curves are chained into one out-of-sample curve. The panel's symbols
+    are traded together as one portfolio.
+    """
+    for label, value in (("train_bars", train_bars), ("test_bars", test_bars)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise InvalidInputError(f"{label} must be an integer >= 2, got {value!r}")
+    n = len(panel.ts)
+    if train_bars + test_bars > n:
+        raise InvalidInputError(f"train_bars + test_bars ({train_bars + test_bars}) exceed the panel's {n} bars")
+    _, fn = resolve_strategy(strategy)
+    rows: list[dict[str, Any]] = []
+    curve: list[pd.Series] = []
+    carried = float(cash)
+    start = 0
+    while start + train_bars + test_bars <= n:
+        is_a = 0 if anchored else start
+        is_b = start + train_bars
+        oos_b = min(is_b + test_bars, n)
+        result = sweep(_window(panel, is_a, is_b), fn, space, cash=cash, fill=fill, objective=objective,
+                       maximize=maximize, backend=backend)  # fmt: skip
+        best = result.best()
+        warm = max(0, is_b - warmup_bars)
+        oos = backtest(_window(panel, warm, oos_b), fn, best, cash=carried, fill=fill)
+        # bars of the warm-up were not for trading: the fold's curve starts at its window
+        equity = oos.equity.iloc[is_b - warm :]
+        if is_b - warm and (oos.positions.iloc[: is_b - warm] != 0).any().any():
+            raise InvalidInputError("the strategy traded during the warm-up; use a larger test window or no warm-up")
+        curve.append(equity)
+        rows.append(
+            {
+                "fold": len(rows), "train_start": panel.ts[is_a], "train_end": panel.ts[is_b - 1],
+                "test_start": panel.ts[is_b], "test_end": panel.ts[oos_b - 1], **best,
+                f"in_sample_{objective}": float(result.summary()[objective].iloc[0]),
+                "oos_return": float(equity.iloc[-1] / carried - 1.0),
+            }
+        )  # fmt: skip
+        carried = float(equity.iloc[-1])
+        start += test_bars
+    return WalkForwardResult(
+        folds=pd.DataFrame(rows),
+        equity=pd.concat(curve).rename("equity"),
+        objective=objective,
+        initial_cash=float(cash),
+    )
+
+
+def iter_grid(spec: str) -> Iterator[float]:
+    """Yield the values of ``start:stop:step`` (stop included) or ``a,b,c``."""
+    if ":" in spec:
+        parts = spec.split(":")
+        if len(parts) != 3:
+            raise InvalidInputError(f"a range is start:stop:step, got {spec!r}")
+        a, b, step = (float(p) for p in parts)
+        if step <= 0 or b < a:
+            raise InvalidInputError(f"a range needs step > 0 and stop >= start, got {spec!r}")
+        count = math.floor((b - a) / step + 1e-9) + 1
+        for i in range(count):
+            yield a + i * step
+    else:
+        for part in spec.split(","):
+            yield float(part)
