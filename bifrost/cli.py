@@ -28,6 +28,10 @@ app.add_typer(data_app, name="data")
 app.add_typer(portfolio_app, name="portfolio")
 report_app = typer.Typer(help="Reports: tearsheets.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+backtest_app = typer.Typer(
+    help="Backtest a built-in strategy on stored bars; check one for look-ahead.", no_args_is_help=True
+)
+app.add_typer(backtest_app, name="backtest")
 data_app.add_typer(ingest_app, name="ingest")
 
 
@@ -329,6 +333,241 @@ def report_tearsheet(
         sheet = portfolio_tearsheet(store, name, benchmark=benchmark)
     sheet.to_html(output)
     typer.echo(f"wrote {output} ({len(sheet.figures)} figures)")
+
+
+# -- backtests ---------------------------------------------------------------------------------
+
+# the built-in strategies (bifrost.strategy.STRATEGIES; a test keeps the two equal): named
+# here so that the CLI starts without compiling the engine
+BUILTIN_STRATEGIES = ("sma_cross", "momentum", "mean_reversion", "buy_and_hold")
+
+
+class FillAtOpt(StrEnum):
+    open = "open"
+    close = "close"
+
+
+class BackendOpt(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+class MethodOpt(StrEnum):
+    grid = "grid"
+    random = "random"
+
+
+SymbolsOpt = Annotated[list[str], typer.Option("--symbols", help="Symbols (repeat, or comma-separated).")]
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="A strategy parameter, name=value (repeat).")]
+CashOpt = Annotated[float, typer.Option(help="Starting cash.")]
+SizeOpt = Annotated[float | None, typer.Option(help="Trade a fixed number of shares (strategies with a size).")]
+CommissionOpt = Annotated[float, typer.Option(help="Commission as a share of traded value (0.001 = 0.1%).")]
+PerShareOpt = Annotated[float, typer.Option(help="Commission per share.")]
+MinimumOpt = Annotated[float, typer.Option(help="Minimum commission per fill (with --per-share).")]
+FillAtArg = Annotated[FillAtOpt, typer.Option(help="Market orders fill at the next open or this close.")]
+SlippageOpt = Annotated[float, typer.Option(help="Adverse slippage in basis points.")]
+StartOpt = Annotated[str | None, typer.Option(help="First date (inclusive).")]
+EndOpt = Annotated[str | None, typer.Option(help="Last date (inclusive).")]
+AdjustmentArg = Annotated[AdjustmentOpt, typer.Option(help="Price adjustment of the bars traded.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _symbols(values: list[str]) -> list[str]:
+    out = [s.strip() for v in values for s in v.split(",") if s.strip()]
+    if not out:
+        raise typer.BadParameter("give at least one symbol", param_hint="--symbols")
+    return out
+
+
+def _coerce(strategy: str, name: str, raw: str, default: Any) -> Any:
+    from bifrost.errors import InvalidInputError
+
+    kind: type[Any] = type(default) if default is not None else float
+    try:
+        if kind is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1", "yes")
+        if kind is int:
+            value = float(raw)
+            if not value.is_integer():
+                raise ValueError(raw)
+            return int(value)
+        return kind(raw)
+    except ValueError:
+        raise InvalidInputError(f"{strategy}: parameter {name} must be {kind.__name__}, got {raw!r}") from None
+
+
+def _params(strategy: str, pairs: list[str] | None, size: float | None) -> dict[str, Any]:
+    from bifrost.errors import InvalidInputError
+    from bifrost.strategy._strategies import resolve_strategy, strategy_params
+
+    _, fn = resolve_strategy(strategy)
+    accepted = strategy_params(fn)
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        name, sep, raw = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InvalidInputError(f"--param takes name=value, got {pair!r}")
+        if name not in accepted:
+            raise InvalidInputError(f"{strategy} takes no parameter {name!r}; it takes {sorted(accepted)}")
+        out[name] = _coerce(strategy, name, raw.strip(), accepted[name].default)
+    if size is not None:
+        if "size" not in accepted:
+            raise InvalidInputError(f"{strategy} sizes its own positions; --size does not apply")
+        out["size"] = size
+        if "size_type" in accepted:
+            out["size_type"] = "shares"
+    return out
+
+
+def _panel(symbols: list[str], start: str | None, end: str | None, adjustment: AdjustmentOpt) -> Any:
+    with _store() as store:
+        panel = store.read_panel(_symbols(symbols), start, _end_inclusive(end), adjustment=adjustment.value)
+    for note in panel.notes:
+        typer.echo(f"note: {note}", err=True)
+    return panel
+
+
+def _fill(commission: float, per_share: float, minimum: float, fill_at: FillAtOpt, slippage_bps: float) -> Any:
+    from bifrost.strategy import Commission, FillModel
+
+    return FillModel(
+        fill_at=fill_at.value,
+        slippage_bps=slippage_bps,
+        commission=Commission(percent=commission, per_share=per_share, minimum=minimum),
+    )
+
+
+def _print_result(result: Any) -> None:
+    typer.echo(f"{result.strategy} {dict(result.params)} on {', '.join(result.symbols)}")
+    typer.echo(f"{result.ts[0].date()} … {result.ts[-1].date()}, {len(result.ts)} bars, {result.adjustment} prices")
+    for name, value in result.metrics.items():
+        typer.echo(f"  {name:18} {value:,.6g}")
+    typer.echo(f"final value {result.final_value:,.4f}  trades {result.n_trades}  fills {len(result.fills)}")
+
+
+def _backtest_command(strategy: str) -> None:
+    def command(
+        symbols: SymbolsOpt,
+        param: ParamOpt = None,
+        cash: CashOpt = 100_000.0,
+        size: SizeOpt = None,
+        commission: CommissionOpt = 0.0,
+        per_share: PerShareOpt = 0.0,
+        minimum: MinimumOpt = 0.0,
+        fill_at: FillAtArg = FillAtOpt.open,
+        slippage_bps: SlippageOpt = 0.0,
+        start: StartOpt = None,
+        end: EndOpt = None,
+        adjustment: AdjustmentArg = AdjustmentOpt.raw,
+        tearsheet: Annotated[Path | None, typer.Option(help="Also write the tearsheet to this HTML file.")] = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        from bifrost.strategy import backtest
+
+        params = _params(strategy, param, size)
+        fill = _fill(commission, per_share, minimum, fill_at, slippage_bps)
+        result = backtest(_panel(symbols, start, end, adjustment), strategy, params, cash=cash, fill=fill)
+        if tearsheet is not None:
+            result.tearsheet().to_html(tearsheet)
+        if json_out:
+            typer.echo(result.to_json())
+        else:
+            _print_result(result)
+
+    command.__doc__ = f"Backtest {strategy} on stored bars: metrics, trades and final value (--json: all fills)."
+    backtest_app.command(strategy)(command)
+
+
+for _name in BUILTIN_STRATEGIES:
+    _backtest_command(_name)
+
+
+@backtest_app.command("check-lookahead")
+def backtest_check_lookahead(
+    strategy: Annotated[str, typer.Argument(help="A built-in strategy.")],
+    symbols: SymbolsOpt,
+    param: ParamOpt = None,
+    trials: Annotated[int, typer.Option(help="Random cut points.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the cut points.")] = 0,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    adjustment: AdjustmentArg = AdjustmentOpt.raw,
+) -> None:
+    """Rerun a strategy on data cut at random points; fail (exit 1) if a past signal changes."""
+    from bifrost.strategy import check_lookahead
+
+    report = check_lookahead(
+        _panel(symbols, start, end, adjustment), strategy, _params(strategy, param, None), trials=trials, seed=seed
+    )
+    typer.echo(str(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("optimize")
+def optimize_command(
+    strategy: Annotated[str, typer.Argument(help="A built-in strategy.")],
+    symbols: SymbolsOpt,
+    grid: Annotated[list[str], typer.Option("--grid", help="name=start:stop:step (stop included) or name=a,b,c.")],
+    param: ParamOpt = None,
+    objective: Annotated[str, typer.Option(help="The metric to maximise.")] = "sharpe_ratio",
+    method: Annotated[MethodOpt, typer.Option(help="Every grid point, or --n-iter random ones.")] = MethodOpt.grid,
+    n_iter: Annotated[int | None, typer.Option(help="Random points to try.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random search.")] = 0,
+    backend: Annotated[BackendOpt, typer.Option(help="In process, or on Ray.")] = BackendOpt.local,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a local Ray).")] = None,
+    cash: CashOpt = 100_000.0,
+    size: SizeOpt = None,
+    commission: CommissionOpt = 0.0,
+    fill_at: FillAtArg = FillAtOpt.open,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    adjustment: AdjustmentArg = AdjustmentOpt.raw,
+    top: Annotated[int, typer.Option(help="Rows of the ranking to print.")] = 10,
+    heatmap: Annotated[Path | None, typer.Option(help="Write the objective's heatmap (HTML) here.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Sweep a strategy's parameters on every symbol; rank by the objective."""
+    from bifrost.errors import InvalidInputError
+    from bifrost.strategy import optimize
+    from bifrost.strategy._optimize import iter_grid
+    from bifrost.strategy._strategies import resolve_strategy, strategy_params
+
+    fixed = _params(strategy, param, size)
+    accepted = strategy_params(resolve_strategy(strategy)[1])
+    space: dict[str, list[Any]] = {}
+    for spec in grid:
+        name, sep, values = spec.partition("=")
+        if not sep or name not in accepted:
+            raise InvalidInputError(
+                f"--grid takes name=values with a parameter of {strategy} {sorted(accepted)}, got {spec!r}"
+            )
+        try:
+            raw = list(iter_grid(values))
+        except ValueError:
+            raise InvalidInputError(f"--grid {name}: values must be numbers, got {values!r}") from None
+        space[name] = [_coerce(strategy, name, repr(v), accepted[name].default) for v in raw]
+    space.update({k: [v] for k, v in fixed.items()})
+    result = optimize(
+        _panel(symbols, start, end, adjustment), strategy, space, method=method.value, n_iter=n_iter, seed=seed,
+        objective=objective, cash=cash, fill=_fill(commission, 0.0, 0.0, fill_at, 0.0), backend=backend.value,
+        address=address, progress=not json_out and sys.stderr.isatty(),
+    )  # fmt: skip
+    if heatmap is not None:
+        result.heatmap().write_html(heatmap, include_plotlyjs=True)
+    if json_out:
+        table = result.frame.replace([float("inf"), float("-inf")], None)
+        typer.echo(
+            json.dumps(
+                {"best": result.best(), "objective": objective, "rows": json.loads(table.to_json(orient="records"))}
+            )
+        )
+    else:
+        typer.echo(result.summary().head(top).to_string())
+        typer.echo(f"best by {objective}: {result.best()}")
 
 
 def main(argv: list[str] | None = None) -> int:

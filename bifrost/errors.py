@@ -11,8 +11,9 @@
     │   ├── ValidationError            bad rows (carries the list of issues)
     │   ├── DataSourceError            a source (file, Yahoo, ...) failed or is unreachable
     │   └── SymbolNotFoundError        the store has no bars for a symbol
-    └── StoreError                     the store cannot be opened, migrated or written
-        └── SchemaVersionError         the store was written by a newer bifrost
+    ├── StoreError                     the store cannot be opened, migrated or written
+    │   └── SchemaVersionError         the store was written by a newer bifrost
+    └── LookaheadError                 a strategy's past signals change when the future is cut off
 
 Every message says what was expected, what arrived and where (file, line, symbol, field).
 Recoverable data issues are warnings (`DataQualityWarning`), never silent.
@@ -33,6 +34,7 @@ __all__ = [
     "DataQualityWarning",
     "DataSourceError",
     "InvalidInputError",
+    "LookaheadError",
     "SchemaError",
     "SchemaVersionError",
     "StoreError",
@@ -88,6 +90,10 @@ class StoreError(BifrostError):
 
 class SchemaVersionError(StoreError):
     """The store's schema is newer than this bifrost understands."""
+
+
+class LookaheadError(BifrostError):
+    """A strategy used data from after a bar to decide that bar's signal."""
 
 
 class DataQualityWarning(UserWarning):

@@ -13,7 +13,10 @@ Typical use::
 from __future__ import annotations
 
 from bifrost.strategy import indicators
+from bifrost.strategy._bridge import backtrader_feed, run_backtrader
 from bifrost.strategy._engine import Commission, FillModel, Orders, Signals, SizeType
+from bifrost.strategy._lookahead import LookaheadReport, assert_no_lookahead, check_lookahead
+from bifrost.strategy._optimize import SweepResult, WalkForwardResult, grid_points, optimize, sweep, walk_forward
 from bifrost.strategy._result import BacktestResult
 from bifrost.strategy._strategies import (
     STRATEGIES,
@@ -33,17 +36,28 @@ __all__ = [
     "BacktestResult",
     "Commission",
     "FillModel",
+    "LookaheadReport",
     "Orders",
     "SignalModel",
     "Signals",
     "SizeType",
     "Strategy",
+    "SweepResult",
+    "WalkForwardResult",
+    "assert_no_lookahead",
     "backtest",
+    "backtrader_feed",
     "buy_and_hold",
+    "check_lookahead",
+    "grid_points",
     "indicators",
     "mean_reversion",
     "model_signals",
     "momentum",
+    "optimize",
+    "run_backtrader",
     "simulate",
     "sma_cross",
+    "sweep",
+    "walk_forward",
 ]
