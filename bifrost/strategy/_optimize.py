@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -26,9 +26,9 @@ from bifrost._typing import FloatArray
 from bifrost.data import Panel
 from bifrost.errors import InvalidInputError
 from bifrost.strategy import _kernel as K
-from bifrost.strategy._engine import FillModel, prepare
+from bifrost.strategy._engine import FillModel, Orders, Signals, prepare
 from bifrost.strategy._indicators import memoized
-from bifrost.strategy._strategies import Strategy, backtest, check_params, resolve_strategy
+from bifrost.strategy._strategies import Strategy, check_params, resolve_strategy, simulate
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -363,6 +363,29 @@ def _window(panel: Panel, a: int, b: int) -> Panel:
     )  # fmt: skip
 
 
+def _mute_before(request: Signals | Orders, rows: int, shape: tuple[int, int]) -> Signals | Orders:
+    # no order may come from the warm-up bars: they are there for the indicators only
+    if rows == 0:
+        return request
+    if isinstance(request, Signals):
+        muted: dict[str, Any] = {}
+        for name in ("entries", "exits", "short_entries", "short_exits"):
+            value = getattr(request, name)
+            if value is not None:
+                flags = np.array(np.broadcast_to(_as_grid(value, shape), shape), dtype=bool)
+                flags[:rows] = False
+                muted[name] = flags
+        return replace(request, **muted)
+    size = np.array(np.broadcast_to(_as_grid(request.size, shape), shape), dtype=np.float64)
+    size[:rows] = np.nan
+    return replace(request, size=size)
+
+
+def _as_grid(value: Any, shape: tuple[int, int]) -> np.ndarray:
+    arr = np.asarray(value.to_numpy() if isinstance(value, pd.DataFrame | pd.Series) else value)
+    return arr[:, None] if arr.ndim == 1 and shape[1] == 1 and arr.shape[0] == shape[0] else arr
+
+
 def walk_forward(
     panel: Panel,
     strategy: str | Strategy,
@@ -405,11 +428,10 @@ def walk_forward(
                        maximize=maximize, backend=backend)  # fmt: skip
         best = result.best()
         warm = max(0, is_b - warmup_bars)
-        oos = backtest(_window(panel, warm, oos_b), fn, best, cash=carried, fill=fill)
-        # bars of the warm-up were not for trading: the fold's curve starts at its window
-        equity = oos.equity.iloc[is_b - warm :]
-        if is_b - warm and (oos.positions.iloc[: is_b - warm] != 0).any().any():
-            raise InvalidInputError("the strategy traded during the warm-up; use a larger test window or no warm-up")
+        window = _window(panel, warm, oos_b)
+        request = _mute_before(fn(window, **best), is_b - warm, window.shape)
+        oos = simulate(window, request, cash=carried, fill=fill, strategy=result.strategy, params=best)
+        equity = oos.equity.iloc[is_b - warm :]  # the warm-up bars only fed the indicators
         curve.append(equity)
         rows.append(
             {

@@ -1,0 +1,151 @@
+"""Sweeps, search and walk-forward: the same numbers as single backtests, in process and on Ray."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import ray
+
+from bifrost.data import EmbeddedStore, Panel
+from bifrost.errors import InvalidInputError
+from bifrost.strategy import (
+    Commission,
+    FillModel,
+    backtest,
+    grid_points,
+    optimize,
+    run_backtrader,
+    sweep,
+    walk_forward,
+)
+from bifrost.strategy import _kernel as K
+from bifrost.strategy._optimize import iter_grid
+from tests.strategy.conftest import SmaCross
+
+GRID = {"fast": [5, 10, 20, 35], "slow": [20, 30, 60, 120]}
+
+
+@pytest.fixture(scope="module")
+def three(real_store: EmbeddedStore) -> Panel:
+    # the union calendar: NVDA and YHOO have no bars before they listed
+    return real_store.read_panel(["ORCL", "NVDA", "YHOO"], "2003-01-01")
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def test_sweep_rows_equal_single_backtests_of_each_symbol(real_store: EmbeddedStore, three: Panel) -> None:
+    fill = FillModel(commission=Commission(percent=0.001))
+    result = sweep(three, "sma_cross", GRID, fill=fill, chunk_symbols=2)
+    assert len(result.frame) == 16 * 3
+    for params in ({"fast": 10, "slow": 30}, {"fast": 35, "slow": 20}, {"fast": 5, "slow": 120}):
+        for symbol in ("ORCL", "NVDA", "YHOO"):
+            single = real_store.read_panel([symbol], "2003-01-01")
+            expected = backtest(single, "sma_cross", params, fill=fill)
+            row = result.frame.query(f"fast == {params['fast']} and slow == {params['slow']} and symbol == '{symbol}'")
+            assert row["final_value"].item() == expected.final_value
+            assert row["n_trades"].item() == expected.n_trades
+            np.testing.assert_allclose(
+                [row[m].item() for m in K.METRICS], [expected.metrics[m] for m in K.METRICS], rtol=1e-12
+            )
+
+
+def test_sweep_grid_matches_backtrader_on_every_combination(orcl: Panel) -> None:
+    grid = {"fast": [5, 20], "slow": [30, 90]}
+    result = sweep(orcl, "sma_cross", grid, fill=FillModel(commission=Commission(percent=0.001)))
+    for params in grid_points(grid):
+        bt = run_backtrader(orcl, SmaCross, params, fill=FillModel(commission=Commission(percent=0.001)))
+        row = result.frame.query(f"fast == {params['fast']} and slow == {params['slow']}")
+        assert row["final_value"].item() == pytest.approx(bt.final_value, rel=1e-9)
+        assert row["n_trades"].item() == bt.n_trades
+
+
+def test_sweep_is_identical_whatever_the_chunking(three: Panel) -> None:
+    whole = sweep(three, "sma_cross", GRID)
+    for chunk in (1, 2):
+        assert sweep(three, "sma_cross", GRID, chunk_symbols=chunk).frame.equals(whole.frame)
+
+
+def test_ray_sweep_is_bit_identical_to_in_process(three: Panel, local_ray: None) -> None:
+    local = sweep(three, "sma_cross", GRID, fill=FillModel(commission=Commission(percent=0.001)))
+    remote = sweep(
+        three, "sma_cross", GRID, fill=FillModel(commission=Commission(percent=0.001)), backend="ray", chunk_symbols=1
+    )
+    assert remote.frame.equals(local.frame)
+    assert remote.best() == local.best()
+
+
+def test_best_ranks_by_the_objective_mean_across_symbols(three: Panel) -> None:
+    result = sweep(three, "sma_cross", GRID, objective="total_return")
+    means = result.frame.groupby(["fast", "slow"])["total_return"].mean()
+    assert tuple(result.best().values()) == means.idxmax()
+    lowest = sweep(three, "sma_cross", GRID, objective="max_drawdown", maximize=True)
+    assert tuple(lowest.best().values()) == result.frame.groupby(["fast", "slow"])["max_drawdown"].mean().idxmax()
+    fig = result.heatmap()
+    assert fig.data[0].z.shape == (4, 4)
+
+
+def test_random_search_is_reproducible_and_a_subset_of_the_grid(orcl: Panel) -> None:
+    a = optimize(orcl, "sma_cross", GRID, method="random", n_iter=5, seed=3)
+    b = optimize(orcl, "sma_cross", GRID, method="random", n_iter=5, seed=3)
+    assert a.frame.equals(b.frame) and len(a.frame) == 5
+    full = optimize(orcl, "sma_cross", GRID)
+    merged = a.frame.merge(full.frame, on=["fast", "slow", "symbol"], suffixes=("", "_grid"))
+    assert len(merged) == 5 and (merged["final_value"] == merged["final_value_grid"]).all()
+
+
+def test_walk_forward_trades_each_fold_with_its_in_sample_winner(orcl: Panel) -> None:
+    wf = walk_forward(orcl, "sma_cross", GRID, train_bars=1000, test_bars=500, warmup_bars=130)
+    folds = wf.folds
+    assert len(folds) == (5036 - 1000) // 500
+    assert (folds["test_start"] > folds["train_end"]).all()
+    # fold 0's winner is the in-sample sweep's best, and its out-of-sample return is a backtest's
+    first = sweep(
+        Panel(ts=orcl.ts[:1000], symbols=orcl.symbols, fields={f: v[:1000] for f, v in orcl.fields.items()}),
+        "sma_cross",
+        GRID,
+    )
+    assert {k: folds.loc[0, k] for k in ("fast", "slow")} == first.best()
+    assert wf.equity.index.is_monotonic_increasing and len(wf.equity) == 500 * len(folds)
+    chained = np.prod(1.0 + folds["oos_return"].to_numpy())
+    assert wf.equity.iloc[-1] / 100_000 == pytest.approx(chained, rel=1e-12)
+    anchored = walk_forward(orcl, "sma_cross", GRID, train_bars=1000, test_bars=500, anchored=True)
+    assert (anchored.folds["train_start"] == orcl.ts[0]).all()
+
+
+def test_grid_specs() -> None:
+    assert list(iter_grid("5:50:5")) == [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
+    assert list(iter_grid("20:200:20"))[-1] == 200
+    assert list(iter_grid("1,2.5,4")) == [1.0, 2.5, 4.0]
+    assert grid_points({"a": [1, 2], "b": [3]}) == [{"a": 1, "b": 3}, {"a": 2, "b": 3}]
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda p: sweep(p, "sma_cross", {"fast": []}), "non-empty list"),
+        (lambda p: sweep(p, "sma_cross", {"fats": [1]}), "takes no parameter 'fats'"),
+        (lambda p: sweep(p, "sma_cross", GRID, objective="alpha"), "objective must be one of"),
+        (lambda p: sweep(p, "sma_cross", GRID, backend="dask"), "backend must be 'local' or 'ray'"),  # type: ignore[arg-type]
+        (lambda p: sweep(p, "nope", GRID), "no strategy 'nope'"),
+        (lambda p: optimize(p, "sma_cross", GRID, method="random"), "needs n_iter"),
+        (lambda p: walk_forward(p, "sma_cross", GRID, train_bars=5000, test_bars=500), "exceed the panel"),
+        (lambda p: iter_grid_list("5:1:1"), "stop >= start"),
+    ],
+)
+def test_bad_sweep_input_is_refused(orcl: Panel, call: Any, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        call(orcl)
+
+
+def iter_grid_list(spec: str) -> list[float]:
+    return list(iter_grid(spec))
