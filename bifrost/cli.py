@@ -547,6 +547,8 @@ def optimize_command(
             )
         try:
             raw = list(iter_grid(values))
+        except InvalidInputError:
+            raise
         except ValueError:
             raise InvalidInputError(f"--grid {name}: values must be numbers, got {values!r}") from None
         space[name] = [_coerce(strategy, name, repr(v), accepted[name].default) for v in raw]

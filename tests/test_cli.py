@@ -113,3 +113,49 @@ def test_cli_database_url_switches_to_postgres(tmp_path: Path, pg_url: str, pg_s
     info = bifrost(tmp_path, "data", "info", env=env)
     assert info.returncode == 0, info.stderr
     assert "postgres" in info.stdout and ("partitioned by month" in info.stdout or "timescaledb" in info.stdout)
+
+
+def test_cli_backtest_sma_cross_json_equals_backtrader(tmp_path: Path) -> None:
+    from tests.strategy.conftest import backtrader_on_file
+
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    for commission in ("0", "0.001"):
+        run = bifrost(
+            tmp_path, "backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=10", "--param", "slow=30",
+            "--cash", "100000", "--size", "100", "--commission", commission, "--json",
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        out = json.loads(run.stdout)
+        assert out["final_value"] == pytest.approx(backtrader_on_file(ORCL, commission=float(commission)), rel=1e-9)
+        assert out["n_trades"] == 97 and len(out["fills"]) == 195
+        first = out["fills"][0]
+        assert first == {"ts": "1995-05-12T00:00:00+00:00", "symbol": "ORCL", "side": "buy", "quantity": 100.0,
+                         "price": 2.37037, "commission": pytest.approx(float(commission) * 237.037)}  # fmt: skip
+    lookahead = bifrost(tmp_path, "backtest", "check-lookahead", "sma_cross", "--symbols", "ORCL", "--trials", "3")
+    assert lookahead.returncode == 0 and "no look-ahead found" in lookahead.stdout
+    opt = bifrost(
+        tmp_path, "optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5:15:5", "--grid", "slow=30,60",
+        "--size", "100", "--json",
+    )  # fmt: skip
+    assert opt.returncode == 0, opt.stderr
+    table = json.loads(opt.stdout)
+    assert len(table["rows"]) == 6 and set(table["best"]) >= {"fast", "slow"}
+    row = next(r for r in table["rows"] if r["fast"] == 10 and r["slow"] == 30)
+    assert row["final_value"] == pytest.approx(backtrader_on_file(ORCL), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fats=3"], "sma_cross takes no parameter 'fats'"),
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=ten"], "parameter fast must be int"),
+        (["backtest", "momentum", "--symbols", "ORCL", "--size", "5"], "momentum sizes its own positions"),
+        (["backtest", "sma_cross", "--symbols", "NOPE"], "NOPE"),
+        (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=9:1:1"], "stop >= start"),
+    ],
+)
+def test_cli_backtest_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    run = bifrost(tmp_path, *args)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1

@@ -1,0 +1,106 @@
+"""The built-in strategies on real data: what they ask for, worked out independently."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bifrost.data import EmbeddedStore, Panel
+from bifrost.errors import InvalidInputError
+from bifrost.strategy import (
+    STRATEGIES,
+    FillModel,
+    backtest,
+    buy_and_hold,
+    mean_reversion,
+    momentum,
+    simulate,
+    sma_cross,
+)
+from bifrost.strategy import indicators as ind
+
+
+@pytest.fixture(scope="module")
+def three(real_store: EmbeddedStore) -> Panel:
+    return real_store.read_panel(["ORCL", "NVDA", "YHOO"], "2005-01-01", "2010-01-01")
+
+
+def test_registry_lists_the_builtins_the_cli_offers() -> None:
+    from bifrost.cli import BUILTIN_STRATEGIES
+
+    assert tuple(STRATEGIES) == BUILTIN_STRATEGIES
+
+
+def test_sma_cross_signals_are_backtraders_crossover(three: Panel) -> None:
+    s = sma_cross(three, fast=10, slow=30)
+    cross = ind.crossover(ind.sma(three["close"], 10), ind.sma(three["close"], 30))
+    np.testing.assert_array_equal(s.entries, cross > 0)
+    np.testing.assert_array_equal(s.exits, cross < 0)
+
+
+def test_momentum_holds_the_top_names_by_trailing_return(three: Panel) -> None:
+    orders = momentum(three, lookback=60, top_n=1, rebalance=21, gross=0.95)
+    close = three.frame("close")
+    trailing = close / close.shift(60) - 1.0
+    rows = np.flatnonzero(~np.isnan(orders.size).all(axis=1))
+    assert list(rows) == list(range(60, len(close), 21))
+    for t in rows:
+        winner = trailing.iloc[t].idxmax()
+        expected = np.where(close.columns == winner, 0.95, 0.0)
+        np.testing.assert_array_equal(orders.size[t], expected)
+    result = simulate(three, orders)
+    # after each rebalance's fills (next open) only the winner is held
+    held = result.positions.iloc[rows[3] + 1]
+    assert (held > 0).sum() == 1 and held.idxmax() == trailing.iloc[rows[3]].idxmax()
+    assert result.orders["status"].isin(["filled"]).all()
+
+
+def test_buy_and_hold_buys_equal_weights_on_the_first_open_and_holds(three: Panel) -> None:
+    r = backtest(three, "buy_and_hold", {"gross": 0.99})
+    opens = three["open"][1]
+    shares = np.floor(0.99 / 3 * 100_000 / opens)
+    np.testing.assert_array_equal(r.fills["quantity"].to_numpy(), shares)
+    np.testing.assert_allclose(r.fills["price"], opens)
+    last_close = three["close"][-1]
+    cash = 100_000 - float((shares * opens).sum())
+    assert r.final_value == pytest.approx(cash + float((shares * last_close).sum()), rel=1e-12)
+    assert (r.positions.iloc[-1].to_numpy() == shares).all() and r.n_trades == 0
+
+
+def test_mean_reversion_enters_below_the_band_and_exits_above(three: Panel) -> None:
+    s = mean_reversion(three, method="rsi", period=14, lower=25, upper=60)
+    r = ind.rsi(three["close"], 14)
+    np.testing.assert_array_equal(s.entries, r < 25)
+    np.testing.assert_array_equal(s.exits, r > 60)
+    b = mean_reversion(three, method="bollinger", period=20, devfactor=2.0)
+    mid, _, low = ind.bollinger(three["close"], 20, 2.0)
+    np.testing.assert_array_equal(b.entries, three["close"] < low)
+    result = simulate(three, b)
+    entries = result.fills[result.fills["side"] == "buy"]
+    assert len(entries) > 10 and result.metrics["n_rejected"] == 0
+
+
+def test_momentum_with_costs_leaves_room_and_rejects_nothing(three: Panel) -> None:
+    from bifrost.strategy import Commission
+
+    r = backtest(three, "momentum", {"lookback": 60, "top_n": 2, "rebalance": 21}, fill=FillModel(commission=Commission(percent=0.001)))
+    assert r.metrics["n_rejected"] == 0 and r.metrics["commission"] > 0
+    assert isinstance(r.trades, pd.DataFrame) and r.n_trades > 5
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda p: momentum(p, lookback=0), "lookback must be a positive integer"),
+        (lambda p: momentum(p, lookback=10, skip=10), r"skip must be in \[0, lookback\)"),
+        (lambda p: momentum(p, gross=1.5), r"gross must be in \(0, 1\]"),
+        (lambda p: mean_reversion(p, lower=70, upper=30), "need 0 <= lower < upper <= 100"),
+        (lambda p: mean_reversion(p, method="macd"), "method must be 'rsi' or 'bollinger'"),  # type: ignore[arg-type]
+        (lambda p: buy_and_hold(p, gross=0.0), r"gross must be in \(0, 1\]"),
+        (lambda p: backtest(p, "sma_cross", {"fast": 0}), "period must be a positive integer"),
+    ],
+)
+def test_bad_strategy_parameters_are_refused(three: Panel, call: object, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        call(three)  # type: ignore[operator]
