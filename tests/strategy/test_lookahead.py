@@ -32,7 +32,7 @@ def panel(real_store: EmbeddedStore) -> Panel:
 def test_guard_catches_a_strategy_reading_tomorrow(panel: Panel) -> None:
     report = check_lookahead(panel, peeks_at_tomorrow)
     assert not report.ok and report.field in ("entries", "exits")
-    with pytest.raises(LookaheadError, match="peeks_at_tomorrow looks ahead: its (entries|exits) for"):
+    with pytest.raises(LookaheadError, match=r"peeks_at_tomorrow looks ahead: its (entries|exits) for"):
         assert_no_lookahead(panel, peeks_at_tomorrow)
 
 

@@ -74,7 +74,7 @@ def test_mean_reversion_enters_below_the_band_and_exits_above(three: Panel) -> N
     np.testing.assert_array_equal(s.entries, r < 25)
     np.testing.assert_array_equal(s.exits, r > 60)
     b = mean_reversion(three, method="bollinger", period=20, devfactor=2.0)
-    mid, _, low = ind.bollinger(three["close"], 20, 2.0)
+    _, _, low = ind.bollinger(three["close"], 20, 2.0)
     np.testing.assert_array_equal(b.entries, three["close"] < low)
     result = simulate(three, b)
     entries = result.fills[result.fills["side"] == "buy"]
@@ -84,7 +84,12 @@ def test_mean_reversion_enters_below_the_band_and_exits_above(three: Panel) -> N
 def test_momentum_with_costs_leaves_room_and_rejects_nothing(three: Panel) -> None:
     from bifrost.strategy import Commission
 
-    r = backtest(three, "momentum", {"lookback": 60, "top_n": 2, "rebalance": 21}, fill=FillModel(commission=Commission(percent=0.001)))
+    r = backtest(
+        three,
+        "momentum",
+        {"lookback": 60, "top_n": 2, "rebalance": 21},
+        fill=FillModel(commission=Commission(percent=0.001)),
+    )
     assert r.metrics["n_rejected"] == 0 and r.metrics["commission"] > 0
     assert isinstance(r.trades, pd.DataFrame) and r.n_trades > 5
 
