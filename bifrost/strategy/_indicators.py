@@ -319,6 +319,9 @@ def _apply(kernel_1d: Callable[..., None], kernel_2d: Callable[..., None], *args
     out = np.empty(first.shape, dtype=np.float64, order="F" if first.ndim == 2 else "C")
     if first.ndim == 1:
         kernel_1d(*args, out)
+    elif first.shape[1] == 1:
+        # one column: the serial kernel (starting the thread pool costs more than the work)
+        kernel_1d(*(a[:, 0] if isinstance(a, np.ndarray) else a for a in args), out[:, 0])
     else:
         kernel_2d(*args, out)
     return out

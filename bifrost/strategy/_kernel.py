@@ -463,9 +463,12 @@ def _run_group(
     prev_eq = cash0
     peak_eq = cash0
     max_dd = 0.0
+    # sums of returns and squared returns: a plain add per bar (a Welford update divides, and
+    # its dependency chain dominated the loop); daily returns are small enough for this to
+    # agree with numpy's two-pass variance to ~1e-12
     r_n = 0
-    r_mean = 0.0
-    r_m2 = 0.0
+    r_sum = 0.0
+    r_sq = 0.0
 
     for t in range(n_t):
         # -- 1. pending orders against bar t: exposure-reducing ones first -------------------
@@ -630,13 +633,12 @@ def _run_group(
         if prev_eq > 0.0:
             r = equity / prev_eq - 1.0
             r_n += 1
-            delta = r - r_mean
-            r_mean += delta / r_n
-            r_m2 += delta * (r - r_mean)
+            r_sum += r
+            r_sq += r * r
         prev_eq = equity
         if equity > peak_eq:
             peak_eq = equity
-        elif peak_eq > 0.0 and equity / peak_eq - 1.0 < max_dd:
+        elif equity < peak_eq * (1.0 + max_dd) and peak_eq > 0.0:
             max_dd = equity / peak_eq - 1.0
         if record:
             equity_out[t] = equity
@@ -649,7 +651,8 @@ def _run_group(
     metrics[M_TOTAL_RETURN] = prev_eq / cash0 - 1.0
     ratio = prev_eq / cash0
     metrics[M_ANNUAL_RETURN] = ratio ** (252.0 / r_n) - 1.0 if r_n > 0 and ratio > 0.0 else np.nan
-    std = np.sqrt(r_m2 / (r_n - 1)) if r_n > 1 else np.nan
+    r_mean = r_sum / r_n if r_n > 0 else np.nan
+    std = np.sqrt(max(r_sq - r_sum * r_mean, 0.0) / (r_n - 1)) if r_n > 1 else np.nan
     metrics[M_ANNUAL_VOLATILITY] = std * np.sqrt(252.0)
     metrics[M_SHARPE] = r_mean / std * np.sqrt(252.0) if r_n > 1 and std > 0.0 else np.nan
     metrics[M_MAX_DRAWDOWN] = max_dd

@@ -131,7 +131,8 @@ def _chunk_metrics(
         rows = max(a.shape[0] for a in arrays)
         if all(a.shape == (1, 1) for a in arrays) and all(np.array_equal(a, arrays[0], equal_nan=True) for a in arrays):
             return arrays[0]
-        return np.concatenate([np.broadcast_to(a, (rows, n_sym)) for a in arrays], axis=1)
+        # symbol-major (Fortran) so that each backtest's column is contiguous for the kernel
+        return np.concatenate([np.broadcast_to(a, (rows, n_sym)).T for a in arrays], axis=0).T
 
     flags = tuple(stack([p.flags[i] for p in parts]) for i in range(4))
     stops = np.concatenate([p.stops for p in parts], axis=0)
@@ -210,7 +211,7 @@ def sweep(
     model = fill if fill is not None else FillModel()
     chunks = _chunks(len(panel.symbols), len(sets), len(panel.ts), chunk_symbols)
     if backend == "ray":
-        blocks = _run_ray(panel, fn, sets, cash, model, chunks, address, progress)
+        chunks, blocks = _run_ray(panel, fn, sets, cash, model, chunk_symbols, address, progress)
     else:
         blocks = []
         with _progress(len(sets) * len(panel.symbols), progress, name) as bar:
@@ -268,14 +269,20 @@ def _run_ray(
     sets: Sequence[Mapping[str, Any]],
     cash: float,
     fill: FillModel,
-    chunks: Sequence[tuple[int, int]],
+    chunk_symbols: int | None,
     address: str | None,
     progress: bool,
-) -> list[FloatArray]:
+) -> tuple[list[tuple[int, int]], list[FloatArray]]:
     import ray
 
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    n_sym = len(panel.symbols)
+    if chunk_symbols is None:
+        # four tasks per CPU at least, so that no worker idles at the end waiting for a straggler
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
+        chunk_symbols = min(_chunks(n_sym, len(sets), len(panel.ts), None)[0][1], max(1, math.ceil(n_sym / (4 * cpus))))
+    chunks = _chunks(n_sym, len(sets), len(panel.ts), chunk_symbols)
     remote = ray.remote(num_cpus=1)(_ray_chunk)
     # the panel goes into the object store once; every task reads it zero-copy
     fields_ref: Any = ray.put({f: np.asarray(v) for f, v in panel.fields.items()})
@@ -297,7 +304,7 @@ def _run_ray(
         for ref in pending:
             ray.cancel(ref, force=True)
         raise
-    return out
+    return list(chunks), out
 
 
 def optimize(
