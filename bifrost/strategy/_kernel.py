@@ -647,9 +647,15 @@ def _run_group(
     for k in range(n):
         if record and pend[k, P_ON] > 0.0:
             _record_order(orders, counts, pend, k, c0 + k, -1, OPEN, NO_REASON)
-    metrics[M_FINAL_VALUE] = prev_eq
-    metrics[M_TOTAL_RETURN] = prev_eq / cash0 - 1.0
-    ratio = prev_eq / cash0
+    _finish(metrics, stats, cash0, prev_eq, r_n, r_sum, r_sq, max_dd, exposure, n_t)
+
+@njit(cache=True)
+def _finish(metrics: FloatArray, stats: FloatArray, cash0: float, final: float, r_n: int, r_sum: float, r_sq: float,
+            max_dd: float, exposure: int, n_t: int) -> None:  # fmt: skip
+    # the metrics row from the running totals (both loops end here, so they agree to the bit)
+    metrics[M_FINAL_VALUE] = final
+    metrics[M_TOTAL_RETURN] = final / cash0 - 1.0
+    ratio = final / cash0
     metrics[M_ANNUAL_RETURN] = ratio ** (252.0 / r_n) - 1.0 if r_n > 0 and ratio > 0.0 else np.nan
     r_mean = r_sum / r_n if r_n > 0 else np.nan
     std = np.sqrt(max(r_sq - r_sum * r_mean, 0.0) / (r_n - 1)) if r_n > 1 else np.nan
@@ -665,6 +671,150 @@ def _run_group(
     metrics[M_N_REJECTED] = stats[S_N_REJECTED]
     metrics[M_COMMISSION] = stats[S_COMM]
     metrics[M_EXPOSURE] = exposure / n_t if n_t > 0 else np.nan
+
+
+@njit(cache=True, inline="always")
+def _simple_fill(
+    stype: int, p_size: float, pos: float, cash: float, ref: float, h: float, lo: float, eq: float, at_open: bool,
+    avg: float, pnl: float, comm_trade: float, stats: FloatArray, cfg: FloatArray,
+) -> tuple[int, float, float, float, float, float]:  # fmt: skip
+    # one market order of _run_simple at `ref` (this bar's open or close): returns
+    # (pending: 1 still waiting, 0 done), pos, cash, avg, pnl, comm_trade
+    lot = cfg[CFG_LOT]
+    q = _wanted(stype, p_size, pos, ref, eq, lot)
+    if q == 0.0:
+        return 0, pos, cash, avg, pnl, comm_trade
+    side = 1.0 if q > 0.0 else -1.0
+    px = _slipped(ref, side, h, lo, cfg)
+    q = _wanted(stype, p_size, pos, px, eq, lot)
+    if at_open and q * side <= 0.0:
+        return 1, pos, cash, avg, pnl, comm_trade
+    if q == 0.0:
+        return 0, pos, cash, avg, pnl, comm_trade
+    new = pos + q
+    if new < -_EPS:
+        stats[S_N_REJECTED] += 1.0
+        return 0, pos, cash, avg, pnl, comm_trade
+    comm = _commission(q, px, cfg)
+    new_cash = cash - q * px - comm
+    if (abs(new) > abs(pos) + _EPS or new * pos < 0.0) and not new_cash >= 0.0:
+        stats[S_N_REJECTED] += 1.0
+        return 0, pos, cash, avg, pnl, comm_trade
+    stats[S_N_FILLS] += 1.0
+    stats[S_COMM] += comm
+    if abs(pos) <= _EPS:
+        avg = px
+        pnl = 0.0
+        comm_trade = comm
+    else:
+        closed = min(abs(q), abs(pos))
+        pnl += closed * (px - avg) * 1.0
+        comm_trade += comm * (closed / abs(q))
+        if abs(new) <= _EPS:
+            net = pnl - comm_trade
+            stats[S_N_TRADES] += 1.0
+            if net > 0.0:
+                stats[S_WINS] += 1.0
+                stats[S_GROSS_WIN] += net
+            else:
+                stats[S_GROSS_LOSS] -= net
+    return 0, (0.0 if abs(new) <= _EPS else new), new_cash, avg, pnl, comm_trade
+
+
+@njit(cache=True)
+def _run_simple(
+    c: int,
+    o_px: FloatArray,
+    h_px: FloatArray,
+    l_px: FloatArray,
+    c_px: FloatArray,
+    s: int,
+    entries: BoolArray,
+    exits: BoolArray,
+    size: FloatArray,
+    size_type: int,
+    cash0: float,
+    cfg: FloatArray,
+    metrics: FloatArray,
+) -> None:
+    # The sweep's common case, one column: long-only signals, market orders, a cash account,
+    # no attached stops or volume cap. The same steps and the same floating-point expressions
+    # as _run_group (tests compare the two bit for bit), with the state kept in registers.
+    n_t = c_px.shape[0]
+    fill_at_close = cfg[CFG_FILL_AT_CLOSE] > 0.0
+    stats = np.zeros(N_STATS)
+    cash = cash0
+    pos = 0.0
+    mark = np.nan
+    pending = 0  # 1: an entry of p_size (size_type units); -1: close the position
+    p_size = 0.0
+    avg = 0.0
+    pnl = 0.0
+    comm_trade = 0.0
+    exposure = 0
+    prev_eq = cash0
+    peak_eq = cash0
+    max_dd = 0.0
+    r_n = 0
+    r_sum = 0.0
+    r_sq = 0.0
+    e_t, e_c = entries.shape[0] > 1, entries.shape[1] > 1
+    x_t, x_c = exits.shape[0] > 1, exits.shape[1] > 1
+    z_t, z_c = size.shape[0] > 1, size.shape[1] > 1
+    for t in range(n_t):
+        if pending != 0:
+            o = o_px[t, s]
+            h = h_px[t, s]
+            lo = l_px[t, s]
+            if not (np.isnan(o) or np.isnan(h) or np.isnan(lo)):
+                eq = cash
+                if pos != 0.0:
+                    eq += pos * o
+                stype = size_type if pending > 0 else CLOSE
+                keep, pos, cash, avg, pnl, comm_trade = _simple_fill(
+                    stype, p_size, pos, cash, o, h, lo, eq, True, avg, pnl, comm_trade, stats, cfg
+                )
+                if not keep:
+                    pending = 0
+        created = False
+        if pos == 0.0:
+            if entries[t if e_t else 0, c if e_c else 0]:
+                sz = size[t if z_t else 0, c if z_c else 0]
+                if not np.isnan(sz) and sz != 0.0:
+                    pending = 1
+                    p_size = abs(sz)
+                    created = True
+        elif pos > 0.0 and exits[t if x_t else 0, c if x_c else 0]:
+            pending = -1
+            created = True
+        cl = c_px[t, s]
+        if created and fill_at_close and not np.isnan(cl):
+            eq = cash
+            if pos != 0.0:
+                eq += pos * cl
+            stype = size_type if pending > 0 else CLOSE
+            _, pos, cash, avg, pnl, comm_trade = _simple_fill(
+                stype, p_size, pos, cash, cl, h_px[t, s], l_px[t, s], eq, False, avg, pnl, comm_trade, stats, cfg
+            )
+            pending = 0
+        if not np.isnan(cl):
+            mark = cl
+        equity = cash
+        if pos != 0.0:
+            equity += pos * mark
+            exposure += 1
+        if prev_eq > 0.0:
+            r = equity / prev_eq - 1.0
+            r_n += 1
+            r_sum += r
+            r_sq += r * r
+        prev_eq = equity
+        if equity > peak_eq:
+            peak_eq = equity
+        elif equity < peak_eq * (1.0 + max_dd) and peak_eq > 0.0:
+            max_dd = equity / peak_eq - 1.0
+    stats[S_CASH] = cash
+    _finish(metrics, stats, cash0, prev_eq, r_n, r_sum, r_sq, max_dd, exposure, n_t)
 
 
 _RF2 = types.Array(types.float64, 2, "A", readonly=True)
@@ -704,7 +854,22 @@ def simulate_metrics(
     n_groups = group_start.shape[0] - 1
     no_f1 = np.empty(0)
     no_f2 = np.empty((0, 0))
+    simple = (
+        signal_mode
+        and size_type <= PERCENT
+        and limit_price.shape == (1, 1) and np.isnan(limit_price[0, 0])
+        and stop_price.shape == (1, 1) and np.isnan(stop_price[0, 0])
+        and np.isnan(stops).all()
+        and not cfg[CFG_VOLUME_CAP] > 0.0
+        and cfg[CFG_ALLOW_SHORT] <= 0.0
+        and cfg[CFG_LEVERAGE] == 1.0
+    )  # fmt: skip
     for g in prange(n_groups):
+        c0 = group_start[g]
+        if simple and group_start[g + 1] - c0 == 1:
+            _run_simple(c0, o_px, h_px, l_px, c_px, col_symbol[c0], entries, exits, size, size_type, cash0[g], cfg,
+                        metrics[g])  # fmt: skip
+            continue
         counts = np.zeros(5, dtype=np.int64)
         _run_group(group_start[g], group_start[g + 1], o_px, h_px, l_px, c_px, vol, col_symbol, signal_mode,
                    entries, exits, short_entries, short_exits, size, size_type, limit_price, stop_price, stops,
