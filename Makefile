@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install timescale-deps chromium run test lint bench-data bench-analytics bench-portfolio clean
+.PHONY: install timescale-deps chromium run test lint bench-data bench-analytics bench-portfolio bench-backtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench-analytics: install  ## benchmarks/analytics.py: the metric table, bifrost 
 
 bench-portfolio: install  ## benchmarks/portfolio.py: replay and value a 100,000-transaction ledger
 	$(BIN)/python benchmarks/portfolio.py
+
+# the peers (vectorbt, backtesting.py) are installed only for this benchmark
+bench-backtest: install  ## benchmarks/backtest.py: one backtest and a 50,000-backtest sweep vs backtrader, vectorbt, backtesting.py
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/backtest.py
 
 clean:
 	rm -rf $(VENV) .bifrost .pytest_cache .mypy_cache .ruff_cache $(TS_DIR)/node_modules

@@ -16,6 +16,8 @@ timed on a sample and extrapolated (the whole sweep would take hours).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import statistics
@@ -209,7 +211,7 @@ def backtesting_single(frame: pd.DataFrame) -> tuple[float, int]:
             elif self.position and crossover(self.s, self.f):
                 self.position.close()
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):  # its progress bar
         warnings.simplefilter("ignore")
         stats = Backtest(frame, SmaCross, cash=CASH, commission=0.0, finalize_trades=False).run()
     return float(stats["Equity Final [$]"]), int(stats["# Trades"])
@@ -274,6 +276,10 @@ def part_one() -> None:
         ("bifrost engine only (signals → kernel, recorded run)",
          median_time(lambda: run_kernel(prepare(panel, sma_cross(panel, fast=10, slow=30, size=SIZE), cash=CASH,
                                                 fill=FillModel())), 50),
+         result.final_value, ""),
+        ("bifrost engine, metrics only (signals → kernel, as a sweep runs it)",
+         median_time(lambda: kernel(*prepare(panel, sma_cross(panel, fast=10, slow=30, size=SIZE), cash=CASH,
+                                             fill=FillModel()).args(), metrics), 100),
          result.final_value, ""),
         ("bifrost kernel only (metrics run, inputs prepared)",
          median_time(lambda: kernel(*inputs.args(), metrics), 200), float(metrics[0, 0]), ""),
@@ -353,12 +359,11 @@ def child(engine: str, folder: Path) -> dict[str, Any]:
 
             ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
             backend = "ray"
-        small = {f: v[:, :2] for f, v in panel.fields.items()}
         from bifrost.data import Panel
 
-        sweep(
-            Panel(ts=panel.ts, symbols=panel.symbols[:2], fields=small), "sma_cross", grid, backend=backend
-        )  # warm-up
+        # warm-up (excluded): every worker imports bifrost and loads the compiled kernels
+        small = Panel(ts=panel.ts, symbols=panel.symbols[:8], fields={f: v[:, :8] for f, v in panel.fields.items()})
+        sweep(small, "sma_cross", grid, backend=backend, chunk_symbols=2)
         t0 = time.perf_counter()
         result = sweep(panel, "sma_cross", {**grid, "size": [SIZE]}, backend=backend)
         out["seconds"] = time.perf_counter() - t0

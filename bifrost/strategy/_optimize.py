@@ -279,9 +279,12 @@ def _run_ray(
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     n_sym = len(panel.symbols)
     if chunk_symbols is None:
-        # four tasks per CPU at least, so that no worker idles at the end waiting for a straggler
+        # sixteen small tasks per CPU: no worker idles at the end waiting for a straggler, and
+        # a task's arrays stay small (measured: 16 symbols × 100 sets × 5000 bars per task
+        # came within 10% of the in-process sweep, 63 symbols ran 30% slower)
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
-        chunk_symbols = min(_chunks(n_sym, len(sets), len(panel.ts), None)[0][1], max(1, math.ceil(n_sym / (4 * cpus))))
+        largest = _chunks(n_sym, len(sets), len(panel.ts), None)[0][1]
+        chunk_symbols = min(largest, max(1, math.ceil(n_sym / (16 * cpus))))
     chunks = _chunks(n_sym, len(sets), len(panel.ts), chunk_symbols)
     remote = ray.remote(num_cpus=1)(_ray_chunk)
     # the panel goes into the object store once; every task reads it zero-copy

@@ -156,7 +156,11 @@ def iter_grid_list(spec: str) -> list[float]:
     [
         (FillModel(), {"size": 100}, 100_000.0),
         (FillModel(commission=Commission(percent=0.002)), {"size": 300}, 100_000.0),
-        (FillModel(commission=Commission(per_share=0.01, minimum=1.0, fixed=0.5), slippage_bps=5), {"size": 50}, 10_000.0),
+        (
+            FillModel(commission=Commission(per_share=0.01, minimum=1.0, fixed=0.5), slippage_bps=5),
+            {"size": 50},
+            10_000.0,
+        ),
         (FillModel(fill_at="close", slippage_range=0.1), {"size": 0.9, "size_type": "percent"}, 100_000.0),
         (FillModel(lot_size=0, commission=Commission(percent=0.001)), {"size": 0.5, "size_type": "percent"}, 50_000.0),
         (FillModel(commission=Commission(fixed=2.0)), {"size": 2_500, "size_type": "value"}, 2_600.0),
