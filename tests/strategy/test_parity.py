@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 
 from bifrost.analytics import sharpe_ratio
-from bifrost.data import EmbeddedStore, Panel
+from bifrost.data import BarStore, CsvSource, EmbeddedStore, Panel, ingest
 from bifrost.portfolio import value_ledger
 from bifrost.strategy import Commission, FillModel, backtest
 from bifrost.strategy import _kernel as K
 from bifrost.strategy._bridge import equity_metrics, run_backtrader
+from tests.conftest import ORCL
 from tests.strategy.conftest import SERIES, SmaCross, backtrader_on_file
 
 
@@ -81,3 +82,11 @@ def test_result_json_lists_fills_in_time_order(orcl: Panel) -> None:
     ts = [pd.Timestamp(f["ts"]) for f in out["fills"]]
     assert ts == sorted(ts) and set(out["fills"][0]) == {"ts", "symbol", "side", "quantity", "price", "commission"}
     assert "<svg" in r._repr_html_() and "final_value" in r._repr_html_()
+
+
+def test_every_store_backend_gives_backtraders_orcl_result(store: BarStore) -> None:
+    # the parity depends on bit-exact prices (the 2004-06-29 SMA tie): each backend must
+    # hand back exactly the floats backtrader parses from the file
+    ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    r = backtest(store.read_panel(["ORCL"]), "sma_cross", {"fast": 10, "slow": 30, "size": 100})
+    assert r.final_value == backtrader_on_file(ORCL) and len(r.fills) == 195
