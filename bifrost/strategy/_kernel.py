@@ -649,6 +649,7 @@ def _run_group(
             _record_order(orders, counts, pend, k, c0 + k, -1, OPEN, NO_REASON)
     _finish(metrics, stats, cash0, prev_eq, r_n, r_sum, r_sq, max_dd, exposure, n_t)
 
+
 @njit(cache=True)
 def _finish(metrics: FloatArray, stats: FloatArray, cash0: float, final: float, r_n: int, r_sum: float, r_sq: float,
             max_dd: float, exposure: int, n_t: int) -> None:  # fmt: skip

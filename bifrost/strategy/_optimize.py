@@ -26,7 +26,7 @@ from bifrost._typing import FloatArray
 from bifrost.data import Panel
 from bifrost.errors import InvalidInputError
 from bifrost.strategy import _kernel as K
-from bifrost.strategy._engine import FillModel, Orders, Signals, prepare
+from bifrost.strategy._engine import FillModel, KernelInputs, Orders, Signals, prepare, run_kernel
 from bifrost.strategy._indicators import memoized
 from bifrost.strategy._strategies import Strategy, check_params, resolve_strategy, simulate
 
@@ -60,6 +60,7 @@ class SweepResult:
     params: tuple[str, ...]
     objective: str
     maximize: bool = True
+    equity: pd.DataFrame | None = None  # with keep_equity: column i is the frame's row i
 
     def summary(self) -> pd.DataFrame:
         """Return the metrics averaged over symbols, one row per parameter set, best first."""
@@ -114,8 +115,10 @@ def _chunk_metrics(
     param_sets: Sequence[Mapping[str, Any]],
     cash: float,
     fill: FillModel,
-) -> FloatArray:
-    # every parameter set on every symbol of this chunk: rows ordered (parameter set, symbol)
+    keep_equity: bool = False,
+) -> tuple[FloatArray, FloatArray | None]:
+    # every parameter set on every symbol of this chunk: rows ordered (parameter set, symbol);
+    # with keep_equity, also each backtest's equity curve (a recorded run: bit-identical metrics)
     panel = Panel(ts=ts, symbols=symbols, fields=fields)
     with memoized():
         requests = [strategy(panel, **p) for p in param_sets]
@@ -136,15 +139,27 @@ def _chunk_metrics(
 
     flags = tuple(stack([p.flags[i] for p in parts]) for i in range(4))
     stops = np.concatenate([p.stops for p in parts], axis=0)
+    col_symbol = np.tile(np.arange(n_sym, dtype=np.int64), len(parts))
+    group_start = np.arange(n_cols + 1, dtype=np.int64)
+    size = stack([p.size for p in parts])
+    limit_price = stack([p.limit_price for p in parts])
+    stop_price = stack([p.stop_price for p in parts])
+    if keep_equity:
+        records = run_kernel(
+            KernelInputs(
+                prices=first.prices, col_symbol=col_symbol, group_start=group_start, signal_mode=first.signal_mode,
+                flags=flags, size=size, size_type=first.size_type, limit_price=limit_price, stop_price=stop_price,
+                stops=stops, cash=np.full(n_cols, float(cash)), cfg=first.cfg,
+            )
+        )  # fmt: skip
+        return records.metrics, records.equity
     metrics = np.zeros((n_cols, len(K.METRICS)))
     kernel: Any = K.simulate_metrics  # a numba dispatcher: typed by its signature, not by mypy
     kernel(
-        *first.prices, np.tile(np.arange(n_sym, dtype=np.int64), len(parts)), np.arange(n_cols + 1, dtype=np.int64),
-        first.signal_mode, *flags, stack([p.size for p in parts]), first.size_type,
-        stack([p.limit_price for p in parts]), stack([p.stop_price for p in parts]), stops,
-        np.full(n_cols, float(cash)), first.cfg, metrics,
+        *first.prices, col_symbol, group_start, first.signal_mode, *flags, size, first.size_type, limit_price,
+        stop_price, stops, np.full(n_cols, float(cash)), first.cfg, metrics,
     )  # fmt: skip
-    return metrics
+    return metrics, None
 
 
 def _chunks(n_symbols: int, n_sets: int, n_bars: int, chunk_symbols: int | None) -> list[tuple[int, int]]:
@@ -172,6 +187,7 @@ def sweep(
     address: str | None = None,
     chunk_symbols: int | None = None,
     progress: bool = False,
+    keep_equity: bool = False,
 ) -> SweepResult:
     """Backtest every parameter set on every symbol independently; keep one metrics row each.
 
@@ -192,6 +208,9 @@ def sweep(
         Symbols per kernel call (default: sized to keep a chunk's signals near 40M cells).
     progress
         Show a progress bar (stderr).
+    keep_equity
+        Also keep every backtest's equity curve (``SweepResult.equity``, one column per
+        row of the frame): memory grows with bars × backtests.
 
     Raises
     ------
@@ -211,17 +230,26 @@ def sweep(
     model = fill if fill is not None else FillModel()
     chunks = _chunks(len(panel.symbols), len(sets), len(panel.ts), chunk_symbols)
     if backend == "ray":
-        chunks, blocks = _run_ray(panel, fn, sets, cash, model, chunk_symbols, address, progress)
+        chunks, outputs = _run_ray(panel, fn, sets, cash, model, chunk_symbols, address, progress, keep_equity)
     else:
-        blocks = []
+        outputs = []
         with _progress(len(sets) * len(panel.symbols), progress, name) as bar:
             for a, b in chunks:
                 fields = {f: v[:, a:b] for f, v in panel.fields.items()}
-                blocks.append(_chunk_metrics(fields, panel.ts, panel.symbols[a:b], fn, sets, cash, model))
+                outputs.append(_chunk_metrics(fields, panel.ts, panel.symbols[a:b], fn, sets, cash, model, keep_equity))
                 bar.update(len(sets) * (b - a))
+    blocks = [m for m, _ in outputs]
+    equity = None
+    if keep_equity:
+        curves = [
+            e.reshape(len(panel.ts), len(sets), b - a)
+            for (a, b), (_, e) in zip(chunks, outputs, strict=True)
+            if e is not None
+        ]
+        equity = pd.DataFrame(np.concatenate(curves, axis=2).reshape(len(panel.ts), -1), index=panel.ts)
     return SweepResult(
         strategy=name, frame=_frame(blocks, chunks, panel.symbols, sets), params=tuple(sets[0]), objective=objective,
-        maximize=maximize,
+        maximize=maximize, equity=equity,
     )  # fmt: skip
 
 
@@ -255,12 +283,13 @@ def _ray_chunk(
     sets: Sequence[Mapping[str, Any]],
     cash: float,
     fill: FillModel,
-) -> FloatArray:
+    keep_equity: bool,
+) -> tuple[FloatArray, FloatArray | None]:
     import numba
 
     numba.set_num_threads(1)  # one core per task: Ray schedules the cores
     part = {f: v[:, a:b] for f, v in fields.items()}
-    return _chunk_metrics(part, ts, symbols[a:b], strategy, sets, cash, fill)
+    return _chunk_metrics(part, ts, symbols[a:b], strategy, sets, cash, fill, keep_equity)
 
 
 def _run_ray(
@@ -272,7 +301,8 @@ def _run_ray(
     chunk_symbols: int | None,
     address: str | None,
     progress: bool,
-) -> tuple[list[tuple[int, int]], list[FloatArray]]:
+    keep_equity: bool,
+) -> tuple[list[tuple[int, int]], list[tuple[FloatArray, FloatArray | None]]]:
     import ray
 
     if not ray.is_initialized():
@@ -290,7 +320,7 @@ def _run_ray(
     # the panel goes into the object store once; every task reads it zero-copy
     fields_ref: Any = ray.put({f: np.asarray(v) for f, v in panel.fields.items()})
     pending = {
-        remote.remote(fields_ref, panel.ts, panel.symbols, a, b, fn, list(sets), cash, fill): i
+        remote.remote(fields_ref, panel.ts, panel.symbols, a, b, fn, list(sets), cash, fill, keep_equity): i
         for i, (a, b) in enumerate(chunks)
     }
     out: list[Any] = [None] * len(chunks)

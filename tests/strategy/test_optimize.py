@@ -185,3 +185,22 @@ def test_sweep_fast_path_equals_the_general_engine_bit_for_bit(
         want = np.array([expected.metrics[m] for m in K.METRICS])
         assert np.array_equal(got, want, equal_nan=True), (row.symbol, p, got - want)
     assert result.frame["n_rejected"].sum() > 0 or cash > 5_000
+
+
+def test_sweep_keeps_equity_curves_only_when_asked(three: Panel, local_ray: None) -> None:
+    lean = sweep(three, "sma_cross", GRID)
+    assert lean.equity is None
+    full = sweep(three, "sma_cross", GRID, keep_equity=True, chunk_symbols=2)
+    assert full.frame.equals(lean.frame)
+    assert full.equity is not None and full.equity.shape == (len(three.ts), len(full.frame))
+    np.testing.assert_array_equal(full.equity.iloc[-1].to_numpy(), full.frame["final_value"].to_numpy())
+    row = full.frame.index[(full.frame["fast"] == 20) & (full.frame["slow"] == 60) & (full.frame["symbol"] == "NVDA")][
+        0
+    ]
+    j = three.symbols.index("NVDA")
+    single = Panel(ts=three.ts, symbols=("NVDA",), fields={f: v[:, [j]] for f, v in three.fields.items()})
+    np.testing.assert_array_equal(
+        full.equity[row].to_numpy(), backtest(single, "sma_cross", {"fast": 20, "slow": 60}).equity
+    )
+    on_ray = sweep(three, "sma_cross", GRID, keep_equity=True, backend="ray", chunk_symbols=1)
+    assert on_ray.equity is not None and on_ray.equity.equals(full.equity)
