@@ -1,0 +1,44 @@
+"""Risk: VaR and expected shortfall (historical, parametric, Monte Carlo, filtered), the VaR
+decomposition, and VaR backtests.
+
+Typical use::
+
+    from bifrost.risk import historical_var, montecarlo_var_es, var_backtest
+    historical_var(returns, confidence=0.99, horizon_days=10)
+    montecarlo_var_es(asset_returns, weights, 0.99, cov="ledoit_wolf", distribution="t")
+    var_backtest(portfolio_returns, method="filtered_historical").zone
+"""
+
+from __future__ import annotations
+
+from bifrost.risk._backtest import VarBacktest, christoffersen, kupiec_pof, traffic_light, var_backtest
+from bifrost.risk._montecarlo import Covariance, VarDecomposition, covariance, montecarlo_var_es, var_decomposition
+from bifrost.risk._var import (
+    ewma_volatility,
+    filtered_historical_es,
+    filtered_historical_var,
+    historical_es,
+    historical_var,
+    parametric_es,
+    parametric_var,
+)
+
+__all__ = [
+    "Covariance",
+    "VarBacktest",
+    "VarDecomposition",
+    "christoffersen",
+    "covariance",
+    "ewma_volatility",
+    "filtered_historical_es",
+    "filtered_historical_var",
+    "historical_es",
+    "historical_var",
+    "kupiec_pof",
+    "montecarlo_var_es",
+    "parametric_es",
+    "parametric_var",
+    "traffic_light",
+    "var_backtest",
+    "var_decomposition",
+]

@@ -1,0 +1,186 @@
+"""VaR and ES: hand-sorted examples, closed forms, and Monte Carlo against them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.covariance import ledoit_wolf
+
+from bifrost.errors import InvalidInputError
+from bifrost.risk import (
+    covariance,
+    ewma_volatility,
+    filtered_historical_es,
+    filtered_historical_var,
+    historical_es,
+    historical_var,
+    montecarlo_var_es,
+    parametric_es,
+    parametric_var,
+    var_decomposition,
+)
+
+TEN = [0.04, -0.01, 0.02, -0.05, 0.01, 0.0, -0.03, 0.03, 0.01, -0.02]  # unsorted on purpose
+
+
+def sample(n: int = 2000, seed: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.standard_t(4, n) * 0.01 + 0.0003
+
+
+def test_historical_var_and_es_match_a_hand_sorted_example() -> None:
+    # sorted: -0.05, -0.03, -0.02, -0.01, 0, .01, .01, .02, .03, .04; 80%: position 0.2 × 9 = 1.8,
+    # the lower order statistic is the second worst, -0.03; the tail at or below it averages -0.04
+    assert historical_var(TEN, 0.80) == 0.03
+    assert historical_es(TEN, 0.80) == pytest.approx(0.04, abs=1e-15)
+    assert historical_var(TEN, 0.95) == 0.05  # position 0.45 → the worst
+    assert historical_var(TEN, 0.80, horizon_days=10) == pytest.approx(0.03 * math.sqrt(10))
+    assert historical_var([0.01, 0.02, 0.03], 0.99) == 0.0  # no loss: floored at zero
+
+
+def test_age_weighted_historical_var_by_hand() -> None:
+    # decay 0.5 over four returns (oldest first): weights 1/15, 2/15, 4/15, 8/15; sorted by return:
+    # -0.04 (w 4/15), -0.03 (1/15), 0.01 (8/15), 0.02 (2/15). At 70%, 0.30 is first reached at
+    # -0.03 (cumulative 5/15); the ES averages the tail with weights 4/15 and 1/15. At 75%,
+    # 0.25 is already reached at -0.04 (4/15 = 0.267).
+    r = [-0.03, 0.02, -0.04, 0.01]
+    assert historical_var(r, 0.70, decay=0.5) == 0.03
+    assert historical_es(r, 0.70, decay=0.5) == pytest.approx((0.04 * 4 + 0.03 * 1) / 5)
+    assert historical_var(r, 0.75, decay=0.5) == 0.04
+    assert historical_var(r, 0.70) == 0.04  # equal weights: position 0.9 → the worst
+
+
+def test_parametric_var_and_es_equal_the_closed_forms() -> None:
+    r = sample()
+    mu, sd = r.mean(), r.std(ddof=1)
+    for c, h in ((0.99, 1), (0.95, 10), (0.975, 5)):
+        z = stats.norm.ppf(1 - c)
+        assert parametric_var(r, c, h) == pytest.approx(-(mu * h + z * sd * math.sqrt(h)), rel=1e-12)
+        es = -(mu * h - sd * math.sqrt(h) * stats.norm.pdf(z) / (1 - c))
+        assert parametric_es(r, c, h) == pytest.approx(es, rel=1e-12)
+
+
+def test_cornish_fisher_adjusts_for_skew_and_fat_tails() -> None:
+    r = sample()
+    s, k = stats.skew(r), stats.kurtosis(r)  # population moments, excess kurtosis
+    z = stats.norm.ppf(0.01)
+    zcf = z + (z**2 - 1) * s / 6 + (z**3 - 3 * z) * k / 24 - (2 * z**3 - 5 * z) * s**2 / 36
+    expected = -(r.mean() + zcf * r.std(ddof=1))
+    assert parametric_var(r, 0.99, distribution="cornish_fisher") == pytest.approx(expected, rel=1e-10)
+    assert parametric_var(r, 0.99, distribution="cornish_fisher") > parametric_var(r, 0.99)  # t(4): fat tails
+    symmetric = np.concatenate([r - r.mean(), r.mean() - r])
+    # no skew: the ES expansion still exceeds the normal one because of the kurtosis
+    assert parametric_es(symmetric, 0.99, distribution="cornish_fisher") > parametric_es(symmetric, 0.99)
+
+
+def test_filtered_historical_simulation_rescales_residuals_to_todays_volatility() -> None:
+    r = sample(600)
+    var = np.empty(r.size + 1)
+    var[0] = np.mean(r[:30] ** 2)
+    for t in range(r.size):
+        var[t + 1] = 0.94 * var[t] + 0.06 * r[t] ** 2
+    vol = np.sqrt(var)
+    np.testing.assert_allclose(ewma_volatility(r), vol, rtol=1e-14)
+    scenarios = r / vol[:-1] * vol[-1]
+    assert filtered_historical_var(r, 0.99) == pytest.approx(historical_var(scenarios, 0.99), rel=1e-12)
+    assert filtered_historical_es(r, 0.975, 5) == pytest.approx(historical_es(scenarios, 0.975, 5), rel=1e-12)
+
+
+def _assets(n_days: int = 1000, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((20, 20)) * 0.004
+    cov = a @ a.T + np.eye(20) * 2e-5
+    r = rng.multivariate_normal(np.full(20, 2e-4), cov, size=n_days)
+    w = rng.uniform(-0.02, 0.1, 20)
+    return r, w
+
+
+def test_montecarlo_normal_converges_to_parametric_within_its_standard_error() -> None:
+    r, w = _assets()
+    mu_p = r.mean(axis=0) @ w
+    sd_p = math.sqrt(w @ np.cov(r, rowvar=False) @ w)
+    n = 200_000
+    for c in (0.99, 0.95):
+        exact = -(mu_p + stats.norm.ppf(1 - c) * sd_p)
+        var, es = montecarlo_var_es(r, w, c, n_scenarios=n, seed=11, backend="numpy")
+        # standard error of an order statistic: sqrt(α(1−α)/n) / density at the quantile
+        se = math.sqrt(c * (1 - c) / n) / (stats.norm.pdf(stats.norm.ppf(1 - c)) / sd_p)
+        assert abs(var - exact) < 4 * se
+        exact_es = -(mu_p - sd_p * stats.norm.pdf(stats.norm.ppf(1 - c)) / (1 - c))
+        assert es == pytest.approx(exact_es, rel=0.02)
+    ten = montecarlo_var_es(r, w, 0.99, 10, n_scenarios=n, seed=1, backend="numpy")[0]
+    assert ten == pytest.approx(-(10 * mu_p + stats.norm.ppf(0.01) * sd_p * math.sqrt(10)), rel=0.02)
+
+
+def test_montecarlo_student_t_matches_the_t_quantile_and_torch_agrees_with_numpy() -> None:
+    r, w = _assets()
+    mu_p = r.mean(axis=0) @ w
+    sd_p = math.sqrt(w @ np.cov(r, rowvar=False) @ w)
+    exact = -(mu_p + sd_p * math.sqrt(3 / 5) * stats.t.ppf(0.01, 5))  # scaled to the same covariance
+    var_np, es_np = montecarlo_var_es(r, w, 0.99, n_scenarios=200_000, distribution="t", dof=5, seed=2, backend="numpy")
+    assert var_np == pytest.approx(exact, rel=0.03)
+    var_t, es_t = montecarlo_var_es(r, w, 0.99, n_scenarios=200_000, distribution="t", dof=5, seed=2, backend="torch")
+    assert var_t == pytest.approx(var_np, rel=0.03) and es_t == pytest.approx(es_np, rel=0.03)
+    assert montecarlo_var_es(r, w, 0.99, n_scenarios=1000, seed=4) == montecarlo_var_es(
+        r, w, 0.99, n_scenarios=1000, seed=4
+    )
+
+
+def test_covariance_estimators() -> None:
+    r, _ = _assets(300)
+    np.testing.assert_allclose(covariance(r, "sample"), np.cov(r, rowvar=False), rtol=1e-12)
+    lam = 0.94
+    ewma = sum((1 - lam) * lam ** (len(r) - 1 - t) * np.outer(r[t], r[t]) for t in range(len(r)))
+    np.testing.assert_allclose(covariance(r, "ewma"), ewma / (1 - lam ** len(r)), rtol=1e-10)
+    np.testing.assert_allclose(covariance(r, "ledoit_wolf"), ledoit_wolf(r)[0], rtol=1e-10)
+
+
+def test_component_var_sums_to_the_total_and_marginal_is_the_gradient() -> None:
+    r, w = _assets()
+    names = [f"A{i}" for i in range(20)]
+    d = var_decomposition(pd.DataFrame(r, columns=names), w, 0.99)
+    assert d.component.sum() == pytest.approx(d.var, rel=1e-12)
+    mu, cov = r.mean(axis=0), np.cov(r, rowvar=False)
+    total = -(mu @ w) + stats.norm.ppf(0.99) * math.sqrt(w @ cov @ w)
+    assert d.var == pytest.approx(total, rel=1e-12)
+    eps = 1e-7
+    for i in (0, 7, 19):
+        up = w.copy()
+        up[i] += eps
+        bumped = -(mu @ up) + stats.norm.ppf(0.99) * math.sqrt(up @ cov @ up)
+        assert d.marginal.iloc[i] == pytest.approx((bumped - total) / eps, rel=1e-5)
+        without = w.copy()
+        without[i] = 0
+        assert d.incremental.iloc[i] == pytest.approx(
+            total - (-(mu @ without) + stats.norm.ppf(0.99) * math.sqrt(without @ cov @ without)), rel=1e-10
+        )
+    assert list(d.frame().index) == names and d.frame()["share"].sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: historical_var([0.01, float("nan"), 0.02]), "must be finite; observation 1 is nan"),
+        (lambda: historical_var([0.01]), "at least 2 observations"),
+        (lambda: historical_var([0.01, 0.02], 1.0), r"confidence must be in \(0, 1\)"),
+        (lambda: historical_var([0.01, 0.02], 0.99, 0), "horizon_days must be a positive integer"),
+        (lambda: historical_var([[0.01, 0.02]]), "must be 1-D"),
+        (lambda: historical_var([0.01, -1.5]), "simple returns above -1"),
+        (lambda: historical_var(["a", "b"]), "must be numeric"),
+        (lambda: historical_var([0.01, 0.02], decay=1.0), r"decay must be in \(0, 1\)"),
+        (lambda: parametric_var([0.01, 0.02], distribution="laplace"), "distribution must be"),  # type: ignore[arg-type]
+        (lambda: montecarlo_var_es(np.zeros((10, 2)), [1.0], 0.99), "weights has 1 entries for 2 assets"),
+        (lambda: montecarlo_var_es(np.zeros((10, 2)), [1.0, 1.0], n_scenarios=10), "n_scenarios must be"),
+        (lambda: montecarlo_var_es(np.zeros((10, 2)), [1.0, 1.0], distribution="t", dof=2), "dof must be > 2"),
+        (lambda: covariance(np.zeros((10, 2)), "shrunk"), "covariance method must be"),  # type: ignore[arg-type]
+        (lambda: var_decomposition(np.zeros((10, 2)), [1.0, 1.0]), "zero variance"),
+    ],
+)
+def test_bad_input_is_refused_with_a_clear_error(call: Any, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        call()
