@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bifrost.risk._backtest import VarBacktest, christoffersen, kupiec_pof, traffic_light, var_backtest
 from bifrost.risk._montecarlo import Covariance, VarDecomposition, covariance, montecarlo_var_es, var_decomposition
+from bifrost.risk._portfolio import PortfolioRisk, portfolio_risk
 from bifrost.risk._var import (
     ewma_volatility,
     filtered_historical_es,
@@ -25,6 +26,7 @@ from bifrost.risk._var import (
 
 __all__ = [
     "Covariance",
+    "PortfolioRisk",
     "VarBacktest",
     "VarDecomposition",
     "christoffersen",
@@ -38,6 +40,7 @@ __all__ = [
     "montecarlo_var_es",
     "parametric_es",
     "parametric_var",
+    "portfolio_risk",
     "traffic_light",
     "var_backtest",
     "var_decomposition",

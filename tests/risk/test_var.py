@@ -22,6 +22,7 @@ from bifrost.risk import (
     montecarlo_var_es,
     parametric_es,
     parametric_var,
+    portfolio_risk,
     var_decomposition,
 )
 
@@ -184,3 +185,40 @@ def test_component_var_sums_to_the_total_and_marginal_is_the_gradient() -> None:
 def test_bad_input_is_refused_with_a_clear_error(call: Any, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         call()
+
+
+def test_portfolio_risk_applies_each_method_to_the_weighted_history() -> None:
+    r, w = _assets(500)
+    names = [f"S{i}" for i in range(20)]
+    returns = {n: list(r[:, i]) for i, n in enumerate(names)}
+    weights = dict(zip(names, w, strict=True))
+    pnl = r @ w
+    h = portfolio_risk(returns, weights, confidence=0.975, horizon_days=5)
+    assert (h.var, h.es) == (historical_var(pnl, 0.975, 5), historical_es(pnl, 0.975, 5))
+    p = portfolio_risk(returns, weights, method="parametric")
+    assert (p.var, p.es) == (parametric_var(pnl), parametric_es(pnl))
+    f = portfolio_risk(returns, weights, method="filtered_historical")
+    assert f.var == filtered_historical_var(pnl)
+    m = portfolio_risk(returns, weights, method="montecarlo", seed=3)
+    assert (m.var, m.es) == pytest.approx(montecarlo_var_es(r, w, 0.99, seed=3), rel=1e-12)
+    assert m.to_dict()["observations"] == 500 and "VaR" in m._repr_html_()
+
+
+@pytest.mark.parametrize(
+    ("returns", "weights", "options", "match"),
+    [
+        ({"A": [0.01, 0.02]}, {"B": 1.0}, {}, "no return history for B"),
+        ({"A": [0.01, 0.02], "B": [0.01]}, {"A": 1.0}, {}, "same number of returns"),
+        ({"A": [0.01]}, {"A": 1.0}, {}, "at least 2 days"),
+        ({"A": [0.01, float("nan")]}, {"A": 1.0}, {}, "A day 1 is nan"),
+        ({"A": [0.01, 0.02]}, {"A": float("inf")}, {}, "weights must be finite"),
+        ({"A": [0.01, 0.02]}, {"A": 1.0}, {"confidence": 0.0}, r"confidence must be in \(0, 1\)"),
+        ({"A": [0.01, 0.02]}, {"A": 1.0}, {"method": "garch"}, "method must be one of"),
+        ({}, {"A": 1.0}, {}, "at least one symbol"),
+        ({"A": [0.01, 0.02]}, {}, {}, "weights must map"),
+        ({"A": ["x", 0.02]}, {"A": 1.0}, {}, "returns must be numbers"),
+    ],
+)
+def test_portfolio_risk_refuses_bad_input(returns: Any, weights: Any, options: Any, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        portfolio_risk(returns, weights, **options)
