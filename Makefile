@@ -41,7 +41,7 @@ test: install timescale-deps chromium  ## the whole suite (PostgreSQL at 127.0.0
 	$(BIN)/python -m pytest
 
 lint: install  ## ruff, mypy, and the import layers
-	$(BIN)/ruff check bifrost tests benchmarks
+	$(BIN)/ruff check bifrost tests benchmarks bentos
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

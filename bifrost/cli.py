@@ -28,6 +28,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(portfolio_app, name="portfolio")
 report_app = typer.Typer(help="Reports: tearsheets.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+serve_app = typer.Typer(help="Serve bifrost's models over HTTP (BentoML).", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
 backtest_app = typer.Typer(
     help="Backtest a built-in strategy on stored bars; check one for look-ahead.", no_args_is_help=True
 )
@@ -570,6 +572,28 @@ def optimize_command(
     else:
         typer.echo(result.summary().head(top).to_string())
         typer.echo(f"best by {objective}: {result.best()}")
+
+
+# -- services ----------------------------------------------------------------------------------
+
+
+@serve_app.command("risk")
+def serve_risk(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+) -> None:
+    """Start the risk service (bentos/risk) until interrupted: POST /var, /livez, /readyz, /docs."""
+    import subprocess
+
+    from bifrost.errors import ConfigError
+
+    folder = Path(__file__).resolve().parents[1] / "bentos" / "risk"
+    if not (folder / "service.py").is_file():
+        raise ConfigError(f"the risk service is not at {folder}; run from a bifrost checkout")
+    bentoml = Path(sys.executable).with_name("bentoml")
+    command = [str(bentoml), "serve", "service:RiskService", "--host", host, "--port", str(port)]
+    typer.echo(f"serving risk on http://{host}:{port} (Ctrl-C stops)", err=True)
+    raise typer.Exit(subprocess.call(command, cwd=folder))
 
 
 def main(argv: list[str] | None = None) -> int:
