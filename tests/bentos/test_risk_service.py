@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,38 +27,44 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def serving(env: dict[str, str], log: Path) -> Iterator[str]:
+    """Run `bifrost serve risk` on a free port until the block ends; stop it by its process group."""
+    port = _free_port()
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bifrost.cli", "serve", "risk", "--port", str(port)],
+            cwd=ROOT, env={**os.environ, "BENTOML_DO_NOT_TRACK": "True", **env}, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out.flush()
+                    pytest.fail(f"the risk service did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers, by our own process group
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
     home = tmp_path_factory.mktemp("bentoml-home")
-    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bifrost.cli", "serve", "risk", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"the risk service did not start:\n{(home / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+    with serving({"BENTOML_HOME": str(home)}, home / "server.log") as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers, by our own process group
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -156,30 +163,11 @@ def test_a_body_that_is_not_json_is_refused_before_parsing(service: str) -> None
 
 def test_bearer_token_from_config_protects_the_api(tmp_path: Path) -> None:
     (tmp_path / "bifrost.toml").write_text('[keys]\nrisk_service_token = "s3cret"\n')
-    port = _free_port()
-    env = {**os.environ, "BIFROST_CONFIG": str(tmp_path / "bifrost.toml"), "BENTOML_HOME": str(tmp_path / "bentoml")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bifrost.cli", "serve", "risk", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+    env = {"BIFROST_CONFIG": str(tmp_path / "bifrost.toml"), "BENTOML_HOME": str(tmp_path / "bentoml")}
+    with serving(env, tmp_path / "server.log") as url:
         assert httpx.post(f"{url}/var", json=_body()).status_code == 401
         wrong = httpx.post(f"{url}/var", json=_body(), headers={"authorization": "Bearer nope"})
         assert wrong.status_code == 401 and "bearer token" in wrong.text
         ok = httpx.post(f"{url}/var", json=_body(confidence=0.5), headers={"authorization": "Bearer s3cret"})
         assert ok.status_code == 200 and ok.json()["var"] >= 0
         assert httpx.get(f"{url}/livez").status_code == 200  # health stays open
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
