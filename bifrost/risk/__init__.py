@@ -14,6 +14,7 @@ from __future__ import annotations
 from bifrost.risk._backtest import VarBacktest, christoffersen, kupiec_pof, traffic_light, var_backtest
 from bifrost.risk._montecarlo import Covariance, VarDecomposition, covariance, montecarlo_var_es, var_decomposition
 from bifrost.risk._portfolio import PortfolioRisk, portfolio_risk
+from bifrost.risk._stress import StressResult, historical_stress, shock_stress
 from bifrost.risk._var import (
     ewma_volatility,
     filtered_historical_es,
@@ -27,6 +28,7 @@ from bifrost.risk._var import (
 __all__ = [
     "Covariance",
     "PortfolioRisk",
+    "StressResult",
     "VarBacktest",
     "VarDecomposition",
     "christoffersen",
@@ -35,12 +37,14 @@ __all__ = [
     "filtered_historical_es",
     "filtered_historical_var",
     "historical_es",
+    "historical_stress",
     "historical_var",
     "kupiec_pof",
     "montecarlo_var_es",
     "parametric_es",
     "parametric_var",
     "portfolio_risk",
+    "shock_stress",
     "traffic_light",
     "var_backtest",
     "var_decomposition",

@@ -1,0 +1,89 @@
+"""Stress tests: real history replayed on positions, and hypothetical shocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bifrost.data import CsvSource, load_bars
+from bifrost.errors import InvalidInputError
+from bifrost.risk import historical_stress, shock_stress
+from tests.conftest import NVDA, ORCL, YHOO
+
+
+@pytest.fixture(scope="module")
+def returns() -> pd.DataFrame:
+    closes = {
+        s: load_bars(CsvSource(p, symbol=s)).bars["close"].droplevel("symbol")
+        for s, p in (("ORCL", ORCL), ("NVDA", NVDA), ("YHOO", YHOO))
+    }
+    return pd.DataFrame(closes).pct_change(fill_method=None).loc["2000-01-01":]
+
+
+POSITIONS = {"ORCL": 50_000.0, "NVDA": 30_000.0, "YHOO": -20_000.0}
+
+
+def test_worst_one_day_is_the_worst_weighted_day_in_the_data(returns: pd.DataFrame) -> None:
+    result = historical_stress(returns, POSITIONS, window_days=(1,), worst=3)
+    daily = (returns[list(POSITIONS)] * pd.Series(POSITIONS)).sum(axis=1, min_count=3).dropna()
+    expected = daily.nsmallest(3)
+    assert list(result.total) == pytest.approx(list(expected))
+    assert list(result.windows["end"]) == list(expected.index)
+    assert (result.windows["start"] == result.windows["end"]).all()
+
+
+def test_worst_windows_are_distinct_episodes(returns: pd.DataFrame) -> None:
+    result = historical_stress(returns, POSITIONS, window_days=(20,), worst=3)
+    ends = [returns.index.get_loc(e) for e in result.windows["end"]]
+    assert all(abs(a - b) >= 20 for i, a in enumerate(ends) for b in ends[i + 1 :])
+    # each scenario is the compounded move of every position over its window
+    first = result.windows.iloc[0]
+    window = returns.loc[first["start"] : first["end"], list(POSITIONS)]
+    assert len(window) == 20
+    moves = (1 + window).prod() - 1
+    np.testing.assert_allclose(result.pnl.iloc[0], moves * pd.Series(POSITIONS), rtol=1e-10)
+    assert result.total.is_monotonic_increasing
+
+
+def test_named_windows_replay_the_period(returns: pd.DataFrame) -> None:
+    result = historical_stress(returns, POSITIONS, window_days=(), named={"GFC": ("2008-09-01", "2009-03-09")})
+    window = returns.loc["2008-09-01":"2009-03-09", list(POSITIONS)]
+    expected = ((1 + window).prod() - 1) * pd.Series(POSITIONS)
+    np.testing.assert_allclose(result.pnl.loc["GFC"], expected, rtol=1e-10)
+    # 1 September 2008 was Labor Day: the window starts on the 2nd
+    assert result.windows.loc["GFC", "start"] == pd.Timestamp("2008-09-02", tz="UTC")
+    assert "GFC" in result._repr_html_()
+
+
+def test_shocks_apply_symbol_then_sector_then_market() -> None:
+    result = shock_stress(
+        {"AAPL": 1_000.0, "MSFT": 2_000.0, "XOM": -500.0},
+        {"tech": {"sector:tech": -0.3}, "crash": {"market": -0.2, "XOM": 0.1}, "aapl": {"AAPL": -0.5}},
+        sectors={"AAPL": "tech", "MSFT": "tech", "XOM": "energy"},
+    )
+    assert result.pnl.loc["tech"].tolist() == [-300.0, -600.0, 0.0]
+    assert result.pnl.loc["crash"].tolist() == [-200.0, -400.0, -50.0]
+    assert result.total.to_dict() == {"tech": -900.0, "crash": -650.0, "aapl": -500.0}
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda r: historical_stress(r, {"MSFT": 1.0}), "no returns for MSFT"),
+        (lambda r: historical_stress(r, {}), "at least one symbol"),
+        (lambda r: historical_stress(r, {"ORCL": float("nan")}), "must be finite"),
+        (lambda r: historical_stress(r, {"ORCL": 1.0}, window_days=(0,)), "window_days must be integers"),
+        (
+            lambda r: historical_stress(r, {"ORCL": 1.0}, named={"x": ("1990-01-01", "1990-02-01")}),
+            "no returns between",
+        ),
+        (lambda r: historical_stress(r.reset_index(drop=True), {"ORCL": 1.0}), "DatetimeIndex"),
+        (lambda r: shock_stress({"A": 1.0}, {"s": {"A": -2.0}}), "must be a return >= -1"),
+    ],
+)
+def test_bad_stress_input_is_refused(returns: pd.DataFrame, call: Any, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        call(returns)
