@@ -28,6 +28,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(portfolio_app, name="portfolio")
 report_app = typer.Typer(help="Reports: tearsheets.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+risk_app = typer.Typer(help="Risk of a stored portfolio: VaR/ES, stress tests, VaR backtests.", no_args_is_help=True)
+app.add_typer(risk_app, name="risk")
 serve_app = typer.Typer(help="Serve bifrost's models over HTTP (BentoML).", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
 backtest_app = typer.Typer(
@@ -572,6 +574,106 @@ def optimize_command(
     else:
         typer.echo(result.summary().head(top).to_string())
         typer.echo(f"best by {objective}: {result.best()}")
+
+
+# -- risk --------------------------------------------------------------------------------------
+
+
+class RiskMethodOpt(StrEnum):
+    historical = "historical"
+    parametric = "parametric"
+    montecarlo = "montecarlo"
+    filtered_historical = "filtered_historical"
+
+
+LookbackOpt = Annotated[int, typer.Option(help="Days of return history.")]
+
+
+@risk_app.command("var")
+def risk_var(
+    name: Annotated[str, typer.Argument(help="Portfolio name.")],
+    method: Annotated[RiskMethodOpt, typer.Option(help="Estimation method.")] = RiskMethodOpt.historical,
+    confidence: Annotated[float, typer.Option(help="VaR level in (0, 1).")] = 0.99,
+    horizon: Annotated[int, typer.Option(help="Horizon in days.")] = 1,
+    lookback: LookbackOpt = 500,
+    json_out: JsonOpt = False,
+) -> None:
+    """Value at Risk and expected shortfall of a portfolio, from its positions and stored prices."""
+    from bifrost.risk import book_from_store, book_risk
+
+    with _store() as store:
+        book = book_from_store(store, name, lookback_days=lookback)
+    risk = book_risk(book, method=method.value, confidence=confidence, horizon_days=horizon)
+    out = {
+        **risk.to_dict(),
+        "equity": book.equity,
+        "var_money": risk.var * book.equity,
+        "es_money": risk.es * book.equity,
+    }
+    if json_out:
+        typer.echo(json.dumps(out))
+    else:
+        typer.echo(
+            f"{name}: {method.value} VaR {risk.var:.4%} ({out['var_money']:,.2f}), ES {risk.es:.4%} "
+            f"({out['es_money']:,.2f}) at {confidence:.1%} over {horizon} day(s); equity {book.equity:,.2f}, "
+            f"{risk.observations} days of history"
+        )
+
+
+@risk_app.command("stress")
+def risk_stress(
+    name: Annotated[str, typer.Argument(help="Portfolio name.")],
+    window: Annotated[list[int] | None, typer.Option(help="Window lengths in days (repeat).")] = None,
+    worst: Annotated[int, typer.Option(help="Distinct worst windows per length.")] = 3,
+    lookback: LookbackOpt = 5000,
+    json_out: JsonOpt = False,
+) -> None:
+    """Replay the worst historical windows on today's positions."""
+    from bifrost.risk import book_from_store, historical_stress
+
+    with _store() as store:
+        book = book_from_store(store, name, lookback_days=lookback)
+    values = {str(k): float(v) for k, v in book.values.items()}
+    result = historical_stress(book.returns, values, window_days=tuple(window or (1, 5, 20)), worst=worst)
+    frame = result.frame()
+    if json_out:
+        typer.echo(frame.to_json(orient="index", date_format="iso"))
+    else:
+        typer.echo(frame.to_string(float_format=lambda v: f"{v:,.2f}"))
+
+
+@risk_app.command("backtest")
+def risk_backtest(
+    name: Annotated[str, typer.Argument(help="Portfolio name.")],
+    method: Annotated[RiskMethodOpt, typer.Option(help="VaR method (not montecarlo).")] = RiskMethodOpt.historical,
+    confidence: Annotated[float, typer.Option(help="VaR level in (0, 1).")] = 0.99,
+    window: Annotated[int, typer.Option(help="Days each forecast looks back.")] = 250,
+    lookback: LookbackOpt = 5000,
+    json_out: JsonOpt = False,
+) -> None:
+    """Backtest one-day VaR on today's weights over the stored history: exceptions, tests, zone."""
+    from bifrost.errors import InvalidInputError
+    from bifrost.risk import book_from_store, var_backtest
+
+    if method is RiskMethodOpt.montecarlo:
+        raise InvalidInputError("risk backtest takes historical, parametric or filtered_historical")
+    with _store() as store:
+        book = book_from_store(store, name, lookback_days=lookback)
+    pnl = book.returns[list(book.weights.index)] @ book.weights
+    bt = var_backtest(pnl, method=method.value, confidence=confidence, window=window)  # type: ignore[arg-type]
+    out = {
+        "exceptions": bt.n_exceptions, "days": len(bt.exceptions), "expected": bt.expected_exceptions,
+        "kupiec_p": bt.kupiec[1], "christoffersen_p": bt.christoffersen[1], "zone": bt.zone,
+        "zone_last_250": bt.zone_last_250, "exception_days": [d.isoformat() for d in bt.report().index],
+    }  # fmt: skip
+    if json_out:
+        typer.echo(json.dumps(out))
+    else:
+        typer.echo(
+            f"{name}: {out['exceptions']} exceptions in {out['days']} days (expected {out['expected']:.1f}); "
+            f"Kupiec p {out['kupiec_p']:.3f}, Christoffersen p {out['christoffersen_p']:.3f}; zone {bt.zone} "
+            f"(last 250 days: {bt.zone_last_250})"
+        )
 
 
 # -- services ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Typical use::
 from __future__ import annotations
 
 from bifrost.risk._backtest import VarBacktest, christoffersen, kupiec_pof, traffic_light, var_backtest
+from bifrost.risk._book import Book, book_from_store, book_risk
 from bifrost.risk._montecarlo import Covariance, VarDecomposition, covariance, montecarlo_var_es, var_decomposition
 from bifrost.risk._portfolio import PortfolioRisk, portfolio_risk
 from bifrost.risk._stress import StressResult, historical_stress, shock_stress
@@ -26,11 +27,14 @@ from bifrost.risk._var import (
 )
 
 __all__ = [
+    "Book",
     "Covariance",
     "PortfolioRisk",
     "StressResult",
     "VarBacktest",
     "VarDecomposition",
+    "book_from_store",
+    "book_risk",
     "christoffersen",
     "covariance",
     "ewma_volatility",
