@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bifrost._typing import FloatArray
+from bifrost._typing import FloatArray, as_float_array_1d
 from bifrost.errors import InvalidInputError
 
 __all__ = [
@@ -48,14 +48,7 @@ _N = NormalDist()
 
 
 def _returns(values: Any, name: str = "returns", min_obs: int = 2) -> FloatArray:
-    try:
-        r = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be numeric, got {type(values).__name__}") from exc
-    if r.ndim != 1:
-        raise InvalidInputError(f"{name} must be 1-D, got shape {r.shape}")
-    if r.size < min_obs:
-        raise InvalidInputError(f"{name} needs at least {min_obs} observations, got {r.size}")
+    r = as_float_array_1d(values, name, min_obs=min_obs)  # the project's one numeric boundary check
     bad = ~np.isfinite(r)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

@@ -234,6 +234,13 @@ class KernelInputs:
         )  # fmt: skip
 
 
+def as_grid(value: Any, shape: tuple[int, int]) -> np.ndarray:
+    """Return a request field as an array that broadcasts against the panel (a 1-D series of
+    one symbol becomes a column), without validating it (see :func:`prepare`)."""
+    arr = np.asarray(value.to_numpy() if isinstance(value, pd.DataFrame | pd.Series) else value)
+    return arr[:, None] if arr.ndim == 1 and shape[1] == 1 and arr.shape[0] == shape[0] else arr
+
+
 def _grid(value: Any, name: str, shape: tuple[int, int], dtype: type, fill: Any) -> Any:
     # a (1|T) × (1|S) array that broadcasts against the panel's (T, S)
     if value is None:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from bifrost.data import Panel
 from bifrost.errors import InvalidInputError, LookaheadError
-from bifrost.strategy._engine import Orders, Signals
+from bifrost.strategy._engine import Orders, Signals, as_grid
 from bifrost.strategy._strategies import Strategy, check_params, resolve_strategy
 
 __all__ = ["LookaheadReport", "assert_no_lookahead", "check_lookahead"]
@@ -59,12 +59,7 @@ def _truncate(panel: Panel, end: int) -> Panel:
 
 def _values(request: Signals | Orders, name: str, shape: tuple[int, int]) -> np.ndarray | None:
     value = getattr(request, name, None)
-    if value is None:
-        return None
-    arr = np.asarray(value.to_numpy() if isinstance(value, pd.DataFrame | pd.Series) else value)
-    if arr.ndim == 1 and shape[1] == 1 and arr.shape[0] == shape[0]:
-        arr = arr[:, None]
-    return np.broadcast_to(arr, shape)
+    return None if value is None else np.broadcast_to(as_grid(value, shape), shape)
 
 
 def check_lookahead(

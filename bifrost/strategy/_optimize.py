@@ -26,7 +26,7 @@ from bifrost._typing import FloatArray
 from bifrost.data import Panel
 from bifrost.errors import InvalidInputError
 from bifrost.strategy import _kernel as K
-from bifrost.strategy._engine import FillModel, KernelInputs, Orders, Signals, prepare, run_kernel
+from bifrost.strategy._engine import FillModel, KernelInputs, Orders, Signals, as_grid, prepare, run_kernel
 from bifrost.strategy._indicators import memoized
 from bifrost.strategy._strategies import Strategy, check_params, resolve_strategy, simulate
 
@@ -412,18 +412,13 @@ def _mute_before(request: Signals | Orders, rows: int, shape: tuple[int, int]) -
         for name in ("entries", "exits", "short_entries", "short_exits"):
             value = getattr(request, name)
             if value is not None:
-                flags = np.array(np.broadcast_to(_as_grid(value, shape), shape), dtype=bool)
+                flags = np.array(np.broadcast_to(as_grid(value, shape), shape), dtype=bool)
                 flags[:rows] = False
                 muted[name] = flags
         return replace(request, **muted)
-    size = np.array(np.broadcast_to(_as_grid(request.size, shape), shape), dtype=np.float64)
+    size = np.array(np.broadcast_to(as_grid(request.size, shape), shape), dtype=np.float64)
     size[:rows] = np.nan
     return replace(request, size=size)
-
-
-def _as_grid(value: Any, shape: tuple[int, int]) -> np.ndarray:
-    arr = np.asarray(value.to_numpy() if isinstance(value, pd.DataFrame | pd.Series) else value)
-    return arr[:, None] if arr.ndim == 1 and shape[1] == 1 and arr.shape[0] == shape[0] else arr
 
 
 def walk_forward(
