@@ -676,6 +676,59 @@ def risk_backtest(
         )
 
 
+@risk_app.command("limits")
+def risk_limits(
+    name: Annotated[str, typer.Argument(help="Portfolio name.")],
+    set_file: Annotated[
+        Path | None, typer.Option("--set", help="Replace the portfolio's limits with those of a TOML file first.")
+    ] = None,
+    record: Annotated[bool, typer.Option(help="Record warnings and breaches as alerts in the store.")] = True,
+    strict: Annotated[bool, typer.Option(help="Exit with status 1 when a limit is breached.")] = False,
+    lookback: LookbackOpt = 500,
+    json_out: JsonOpt = False,
+) -> None:
+    """Evaluate the portfolio's limits (its own, or the defaults) and record the alerts."""
+    from bifrost.risk import check_limits, limits_from_toml, set_limits
+
+    with _store() as store:
+        if set_file is not None:
+            set_limits(store, name, limits_from_toml(set_file))
+        report = check_limits(store, name, record=record, lookback_days=lookback)
+    if json_out:
+        typer.echo(json.dumps(report.to_dict()))
+    else:
+        shown = report.summary().assign(
+            value=lambda f: f["value"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.2%}"),
+            threshold=lambda f: f["threshold"].map(lambda v: f"{v:.2%}"),
+        )
+        typer.echo(f"{name}: limits as of {report.as_of.date()} (worst subject per limit)")
+        typer.echo(shown[["limit_name", "metric", "subject", "value", "threshold", "severity"]].to_string(index=False))
+        for message in report.alerts["message"]:
+            typer.echo(f"ALERT {message}")
+    if strict and report.breached:
+        raise typer.Exit(1)
+
+
+@risk_app.command("alerts")
+def risk_alerts(
+    name: Annotated[str | None, typer.Argument(help="Portfolio name (all portfolios if omitted).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only alerts raised at or after this date/time.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the recorded limit alerts, oldest first."""
+    from bifrost.risk import read_alerts
+
+    with _store() as store:
+        alerts = read_alerts(store, name, since=since)
+    if json_out:
+        typer.echo(alerts.to_json(orient="records", date_format="iso"))
+    elif alerts.empty:
+        typer.echo("no alerts")
+    else:
+        for row in alerts.itertuples():
+            typer.echo(f"{row.ts:%Y-%m-%d %H:%M:%S}Z {row.severity:7} {row.message}")
+
+
 # -- services ----------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from bifrost.data._factors import read_fama_french
 from bifrost.data._quality import QualityReport, check_quality
 from bifrost.data._report import IngestReport
 from bifrost.data._source import BarSource, FrameBarSource, ingest, load_bars
+from bifrost.data._state import StateDb, state_transaction
 from bifrost.data._store import BarStore
 from bifrost.data._synthetic import SyntheticMarket
 from bifrost.data._validate import Issue, OnError, ValidatedBars, validate_bars
@@ -40,6 +41,7 @@ __all__ = [
     "OnError",
     "Panel",
     "QualityReport",
+    "StateDb",
     "SyntheticMarket",
     "ValidatedBars",
     "YahooSource",
@@ -49,6 +51,7 @@ __all__ = [
     "open_store",
     "read_fama_french",
     "record_actions",
+    "state_transaction",
     "validate_bars",
 ]
 

@@ -31,7 +31,7 @@ from bifrost.errors import SchemaVersionError, StoreError
 
 __all__ = ["PostgresStore"]
 
-_LATEST = 2
+_LATEST = 3
 # Append only: a released migration never changes.
 _LATER_MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
@@ -47,6 +47,22 @@ _LATER_MIGRATIONS: tuple[tuple[int, str], ...] = (
             commission text, fees text, amount text, per_share text, ratio text, pay_date timestamptz,
             currency text, PRIMARY KEY (portfolio, txn_id), UNIQUE (portfolio, seq)
         )
+        """,
+    ),
+    (
+        3,
+        """
+        CREATE TABLE {s}.risk_limits (
+            portfolio text NOT NULL REFERENCES {s}.portfolios(name), name text NOT NULL, metric text NOT NULL,
+            threshold float8 NOT NULL, warn_at float8 NOT NULL, method text NOT NULL, confidence float8 NOT NULL,
+            horizon_days int NOT NULL, PRIMARY KEY (portfolio, name)
+        );
+        CREATE TABLE {s}.risk_alerts (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ts timestamptz NOT NULL, as_of timestamptz NOT NULL,
+            portfolio text NOT NULL, limit_name text NOT NULL, metric text NOT NULL, subject text NOT NULL,
+            value float8 NOT NULL, threshold float8 NOT NULL, severity text NOT NULL, message text NOT NULL
+        );
+        CREATE INDEX ON {s}.risk_alerts (portfolio, ts)
         """,
     ),
 )

@@ -59,6 +59,22 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
         );
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE risk_limits (
+            portfolio TEXT NOT NULL REFERENCES portfolios(name), name TEXT NOT NULL, metric TEXT NOT NULL,
+            threshold REAL NOT NULL, warn_at REAL NOT NULL, method TEXT NOT NULL, confidence REAL NOT NULL,
+            horizon_days INTEGER NOT NULL, PRIMARY KEY (portfolio, name)
+        );
+        CREATE TABLE risk_alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, as_of TEXT NOT NULL,
+            portfolio TEXT NOT NULL, limit_name TEXT NOT NULL, metric TEXT NOT NULL, subject TEXT NOT NULL,
+            value REAL NOT NULL, threshold REAL NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL
+        );
+        CREATE INDEX risk_alerts_portfolio ON risk_alerts(portfolio, ts);
+        """,
+    ),
 )
 
 

@@ -8,16 +8,14 @@ transaction, under a writer lock, and stores all of them or none.
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 
-from bifrost.data import BarStore, EmbeddedStore
-from bifrost.errors import InvalidInputError, StoreError
+from bifrost.data import BarStore, StateDb, state_transaction
+from bifrost.errors import InvalidInputError
 from bifrost.portfolio._ledger import CostBasis, Ledger
 from bifrost.portfolio._transactions import CashFlow, CashKind, Dividend, Fill, Side, Split, Transaction, to_utc
 
@@ -43,54 +41,7 @@ _COLUMNS = (
 )
 
 
-class _Db:
-    """One connection in one transaction, with ``?`` placeholders on both backends."""
-
-    def __init__(self, cursor: Any, prefix: str, postgres: bool) -> None:
-        self._cur = cursor
-        self._prefix = prefix
-        self._postgres = postgres
-
-    def _sql(self, text: str) -> str:
-        text = text.replace("{t}", self._prefix)
-        return text.replace("?", "%s") if self._postgres else text
-
-    def rows(self, text: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        self._cur.execute(self._sql(text), tuple(params))
-        return list(self._cur.fetchall())
-
-    def run(self, text: str, params: Sequence[object] = ()) -> None:
-        self._cur.execute(self._sql(text), tuple(params))
-
-    def many(self, text: str, params: Sequence[Sequence[object]]) -> None:
-        self._cur.executemany(self._sql(text), [tuple(p) for p in params])
-
-
-@contextmanager
-def _transaction(store: BarStore, lock: str | None = None) -> Iterator[_Db]:
-    if isinstance(store, EmbeddedStore):
-        con = store.connection
-        con.execute("BEGIN IMMEDIATE")  # the one writer, until COMMIT
-        try:
-            yield _Db(con.cursor(), "", postgres=False)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        return
-    from bifrost.data._postgres import PostgresStore
-
-    if not isinstance(store, PostgresStore):
-        raise StoreError(f"portfolios are not supported on a {type(store).__name__}")
-    with store.pool.connection() as pg, pg.cursor() as cur:  # commits on success, rolls back on error
-        if lock is not None:
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(f"{store.schema}:{lock}".encode()) - (1 << 31),)
-            )
-        yield _Db(cur, f'"{store.schema}".', postgres=True)
-
-
-def _insert_portfolio(db: _Db, ledger: Ledger) -> None:
+def _insert_portfolio(db: StateDb, ledger: Ledger) -> None:
     if db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (ledger.name,)):
         raise InvalidInputError(f"portfolio {ledger.name!r} already exists")
     db.run(
@@ -110,18 +61,18 @@ def create_portfolio(
 ) -> Ledger:
     """Create an empty named portfolio; raise InvalidInputError if the name is taken."""
     ledger = Ledger(name, inception=inception, cost_basis=cost_basis, long_only=long_only, base_currency=base_currency)
-    with _transaction(store, lock=f"portfolio:{name}") as db:
+    with state_transaction(store, lock=f"portfolio:{name}") as db:
         _insert_portfolio(db, ledger)
     return ledger
 
 
 def load_portfolio(store: BarStore, name: str) -> Ledger:
     """Rebuild a portfolio by replaying its stored transactions."""
-    with _transaction(store) as db:
+    with state_transaction(store) as db:
         return _load(db, name)
 
 
-def _load(db: _Db, name: str) -> Ledger:
+def _load(db: StateDb, name: str) -> Ledger:
     found = db.rows("SELECT inception, cost_basis, long_only, base_currency FROM {t}portfolios WHERE name = ?", (name,))
     if not found:
         known = [r[0] for r in db.rows("SELECT name FROM {t}portfolios ORDER BY name")]
@@ -160,7 +111,7 @@ def record_transactions(
     TransactionRejected
         If any transaction is invalid given everything before it (nothing is stored).
     """
-    with _transaction(store, lock=f"portfolio:{name}") as db:
+    with state_transaction(store, lock=f"portfolio:{name}") as db:
         if create and transactions and not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (name,)):
             inception = min(t.ts for t in transactions).normalize()
             _insert_portfolio(db, Ledger(name, inception=inception, cost_basis=cost_basis, long_only=long_only))
@@ -176,7 +127,7 @@ def record_transactions(
 
 def list_portfolios(store: BarStore) -> pd.DataFrame:
     """One row per portfolio: name, inception, cost_basis, long_only, transactions."""
-    with _transaction(store) as db:
+    with state_transaction(store) as db:
         rows = db.rows(
             "SELECT p.name, p.inception, p.cost_basis, p.long_only, count(t.txn_id) FROM {t}portfolios p "
             "LEFT JOIN {t}transactions t ON t.portfolio = p.name "

@@ -1,5 +1,5 @@
 """Risk: VaR and expected shortfall (historical, parametric, Monte Carlo, filtered), the VaR
-decomposition, and VaR backtests.
+decomposition, stress tests, limits with alerts, and VaR backtests.
 
 Typical use::
 
@@ -13,6 +13,20 @@ from __future__ import annotations
 
 from bifrost.risk._backtest import VarBacktest, christoffersen, kupiec_pof, traffic_light, var_backtest
 from bifrost.risk._book import Book, book_from_store, book_risk
+from bifrost.risk._limits import (
+    DEFAULT_LIMITS,
+    Limit,
+    LimitReport,
+    check_limits,
+    evaluate_limits,
+    get_limits,
+    limit_dicts,
+    limits_from_toml,
+    portfolio_drawdown,
+    read_alerts,
+    record_alerts,
+    set_limits,
+)
 from bifrost.risk._montecarlo import Covariance, VarDecomposition, covariance, montecarlo_var_es, var_decomposition
 from bifrost.risk._portfolio import PortfolioRisk, portfolio_risk
 from bifrost.risk._stress import StressResult, historical_stress, shock_stress
@@ -27,27 +41,39 @@ from bifrost.risk._var import (
 )
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "Book",
     "Covariance",
+    "Limit",
+    "LimitReport",
     "PortfolioRisk",
     "StressResult",
     "VarBacktest",
     "VarDecomposition",
     "book_from_store",
     "book_risk",
+    "check_limits",
     "christoffersen",
     "covariance",
+    "evaluate_limits",
     "ewma_volatility",
     "filtered_historical_es",
     "filtered_historical_var",
+    "get_limits",
     "historical_es",
     "historical_stress",
     "historical_var",
     "kupiec_pof",
+    "limit_dicts",
+    "limits_from_toml",
     "montecarlo_var_es",
     "parametric_es",
     "parametric_var",
+    "portfolio_drawdown",
     "portfolio_risk",
+    "read_alerts",
+    "record_alerts",
+    "set_limits",
     "shock_stress",
     "traffic_light",
     "var_backtest",

@@ -105,7 +105,22 @@ def test_embedded_opening_twice_applies_migrations_once(tmp_path: Path) -> None:
     EmbeddedStore(tmp_path).close()
     with EmbeddedStore(tmp_path) as store:
         versions = store.connection.execute("SELECT version FROM schema_version").fetchall()
-    assert versions == [(1,), (2,)]
+    assert versions == [(1,), (2,), (3,)]
+
+
+def test_embedded_version_2_store_keeps_its_portfolios_and_gains_risk_tables(tmp_path: Path) -> None:
+    from bifrost.portfolio import create_portfolio, list_portfolios
+
+    with EmbeddedStore(tmp_path) as store:
+        create_portfolio(store, "kept", inception="2014-01-02")
+    con = sqlite3.connect(tmp_path / "state.sqlite")
+    con.executescript("DROP TABLE risk_alerts; DROP TABLE risk_limits; DELETE FROM schema_version WHERE version = 3;")
+    con.close()
+    with EmbeddedStore(tmp_path) as store:
+        versions = store.connection.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+        assert versions == [(1,), (2,), (3,)]
+        assert list(list_portfolios(store)["name"]) == ["kept"]
+        assert store.connection.execute("SELECT count(*) FROM risk_alerts").fetchone() == (0,)
 
 
 def test_embedded_version_1_store_is_upgraded_on_open(tmp_path: Path) -> None:
@@ -113,9 +128,12 @@ def test_embedded_version_1_store_is_upgraded_on_open(tmp_path: Path) -> None:
     with EmbeddedStore(tmp_path) as store:
         ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
     con = sqlite3.connect(tmp_path / "state.sqlite")
-    con.executescript("DROP TABLE transactions; DROP TABLE portfolios; DELETE FROM schema_version WHERE version = 2;")
+    con.executescript(
+        "DROP TABLE risk_alerts; DROP TABLE risk_limits; DROP TABLE transactions; DROP TABLE portfolios; "
+        "DELETE FROM schema_version WHERE version >= 2;"
+    )
     con.close()
     with EmbeddedStore(tmp_path) as store:
         tables = {r[0] for r in store.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert {"portfolios", "transactions"} <= tables
+        assert {"portfolios", "transactions", "risk_limits", "risk_alerts"} <= tables
         assert len(store.read_bars("ORCL")) == 21

@@ -228,15 +228,17 @@ def test_postgres_version_1_schema_is_upgraded_on_open(pg_url: str, pg_schema: s
     store = PostgresStore(pg_url, home=tmp_path, schema=pg_schema, timescale=False)
     ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
     with store.pool.connection() as con:
+        con.execute(f'DROP TABLE "{pg_schema}".risk_alerts; DROP TABLE "{pg_schema}".risk_limits')
         con.execute(f'DROP TABLE "{pg_schema}".transactions; DROP TABLE "{pg_schema}".portfolios')
-        con.execute(f'DELETE FROM "{pg_schema}".schema_version WHERE version = 2')
+        con.execute(f'DELETE FROM "{pg_schema}".schema_version WHERE version >= 2')
     store.close()
     store = PostgresStore(pg_url, home=tmp_path, schema=pg_schema)
     try:
         with store.pool.connection() as con:
             versions = con.execute(f'SELECT version FROM "{pg_schema}".schema_version ORDER BY version').fetchall()
-            assert versions == [(1,), (2,)]
+            assert versions == [(1,), (2,), (3,)]
             con.execute(f'SELECT count(*) FROM "{pg_schema}".transactions')
+            con.execute(f'SELECT count(*) FROM "{pg_schema}".risk_alerts')
         assert len(store.read_bars("ORCL")) == 21 and store.mode == "partitioned by month + BRIN"
     finally:
         store.close()

@@ -1,0 +1,444 @@
+"""Risk limits and the alerts their evaluation raises, kept in the store.
+
+A limit caps one measure of a book as a fraction of its equity: VaR or expected shortfall
+(with a method, confidence and horizon), the current drawdown, gross or net exposure,
+any single name, or any sector. Evaluating the limits gives one check per limit (per name
+or sector for the concentration limits) with a severity: ``breach`` above the threshold,
+``warning`` above ``warn_at × threshold``, ``ok`` below, ``n/a`` where the data to measure
+it is missing (no sector known). Warnings and breaches are alerts; `check_limits` appends
+them to the store's ``risk_alerts`` table, where dashboards and compliance read them with
+`read_alerts`.
+
+Limits are set per stored portfolio (`set_limits`); a portfolio with none set is held to
+`DEFAULT_LIMITS`.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+
+from bifrost.data import BarStore, state_transaction
+from bifrost.errors import InvalidInputError
+from bifrost.portfolio import Fill, load_portfolio, value_ledger
+from bifrost.risk._book import Book, book_from_store, book_risk
+from bifrost.risk._portfolio import METHODS, Method
+from bifrost.risk._var import _check
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limit",
+    "LimitReport",
+    "check_limits",
+    "evaluate_limits",
+    "get_limits",
+    "limit_dicts",
+    "limits_from_toml",
+    "portfolio_drawdown",
+    "read_alerts",
+    "record_alerts",
+    "set_limits",
+]
+
+Metric = Literal["var", "es", "drawdown", "gross_exposure", "net_exposure", "single_name", "sector"]
+METRICS: tuple[str, ...] = get_args(Metric)
+Severity = Literal["ok", "warning", "breach", "n/a"]
+_ALERT_COLUMNS = (
+    "ts", "as_of", "portfolio", "limit_name", "metric", "subject", "value", "threshold", "severity", "message",
+)  # fmt: skip
+_CHECK_COLUMNS = ("limit_name", "metric", "subject", "value", "threshold", "warn_level", "utilisation", "severity")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limit:
+    """One limit: ``metric`` may not exceed ``threshold`` (a fraction of equity).
+
+    ``method``, ``confidence`` and ``horizon_days`` apply to the ``var`` and ``es``
+    metrics. A warning is raised from ``warn_at × threshold`` (``warn_at`` in (0, 1]).
+    """
+
+    name: str
+    metric: Metric
+    threshold: float
+    warn_at: float = 0.8
+    method: Method = "historical"
+    confidence: float = 0.99
+    horizon_days: int = 1
+
+    def __post_init__(self) -> None:
+        where = f"limit {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InvalidInputError(f"a limit needs a non-empty name, got {self.name!r}")
+        if self.metric not in METRICS:
+            raise InvalidInputError(f"{where}: metric must be one of {list(METRICS)}, got {self.metric!r}")
+        if not _number(self.threshold) or not math.isfinite(self.threshold) or self.threshold <= 0:
+            raise InvalidInputError(f"{where}: threshold must be a positive fraction of equity, got {self.threshold!r}")
+        if not _number(self.warn_at) or not 0 < self.warn_at <= 1:
+            raise InvalidInputError(f"{where}: warn_at must be in (0, 1], got {self.warn_at!r}")
+        if self.method not in METHODS:
+            raise InvalidInputError(f"{where}: method must be one of {list(METHODS)}, got {self.method!r}")
+        try:
+            _check(self.confidence, self.horizon_days)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{where}: {exc}") from None
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+DEFAULT_LIMITS: tuple[Limit, ...] = (
+    Limit(name="var_99_1d", metric="var", threshold=0.03),
+    Limit(name="es_975_1d", metric="es", threshold=0.04, confidence=0.975),
+    Limit(name="drawdown", metric="drawdown", threshold=0.15),
+    Limit(name="gross", metric="gross_exposure", threshold=2.0),
+    Limit(name="net", metric="net_exposure", threshold=1.0),
+    Limit(name="single_name", metric="single_name", threshold=0.10),
+    Limit(name="sector", metric="sector", threshold=0.30),
+)
+
+
+def limits_from_toml(path: str | Path) -> tuple[Limit, ...]:
+    """Read limits from a TOML file of ``[[limits]]`` tables (the fields of `Limit`).
+
+    Raises
+    ------
+    InvalidInputError
+        If the file cannot be read, has no limits, an unknown or missing key, a repeated
+        name, or a value a `Limit` refuses; the message names the file and the limit.
+    """
+    path = Path(path)
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInputError(f"{path}: cannot read limits: {exc}") from exc
+    entries = table.get("limits")
+    if not isinstance(entries, list) or not entries:
+        raise InvalidInputError(f"{path}: no [[limits]] tables")
+    known = {f.name for f in fields(Limit)}
+    out = []
+    for i, entry in enumerate(entries, start=1):
+        unknown = sorted(set(entry) - known)
+        if unknown:
+            raise InvalidInputError(f"{path}: limit #{i}: unknown key(s) {unknown}; known: {sorted(known)}")
+        missing = sorted({"name", "metric", "threshold"} - set(entry))
+        if missing:
+            raise InvalidInputError(f"{path}: limit #{i}: missing {missing}")
+        try:
+            out.append(Limit(**entry))
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{path}: limit #{i}: {exc}") from None
+    return _unique(out, str(path))
+
+
+def _unique(limits: Iterable[Limit], where: str) -> tuple[Limit, ...]:
+    out = tuple(limits)
+    for limit in out:
+        if not isinstance(limit, Limit):
+            raise InvalidInputError(f"{where}: expected Limit objects, got {type(limit).__name__}")
+    names = [limit.name for limit in out]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InvalidInputError(f"{where}: limit names must be unique; repeated: {repeated}")
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitReport:
+    """The checks of one evaluation and the alerts among them."""
+
+    portfolio: str
+    as_of: pd.Timestamp  # the last market date the measures use
+    ts: pd.Timestamp  # when the evaluation ran (UTC)
+    checks: pd.DataFrame  # limit_name, metric, subject, value, threshold, warn_level, utilisation, severity
+
+    @property
+    def alerts(self) -> pd.DataFrame:
+        """The warnings and breaches, one row each with its message."""
+        rows = self.checks[self.checks["severity"].isin(["warning", "breach"])]
+        out = pd.DataFrame(
+            {
+                "ts": self.ts,
+                "as_of": self.as_of,
+                "portfolio": self.portfolio,
+                "limit_name": rows["limit_name"],
+                "metric": rows["metric"],
+                "subject": rows["subject"],
+                "value": rows["value"],
+                "threshold": rows["threshold"],
+                "severity": rows["severity"],
+                "message": [_message(self.portfolio, r) for r in rows.itertuples()],
+            },
+            columns=list(_ALERT_COLUMNS),
+        )
+        return out.reset_index(drop=True)
+
+    @property
+    def breached(self) -> bool:
+        """Whether any limit is breached."""
+        return bool((self.checks["severity"] == "breach").any())
+
+    def summary(self) -> pd.DataFrame:
+        """One row per limit: its worst subject (the largest utilisation)."""
+        ordered = self.checks.assign(_u=self.checks["utilisation"].fillna(-1.0))
+        worst = ordered.sort_values("_u", ascending=False, kind="stable").groupby("limit_name", sort=False).head(1)
+        order = {n: i for i, n in enumerate(dict.fromkeys(self.checks["limit_name"]))}
+        return worst.drop(columns="_u").sort_values("limit_name", key=lambda s: s.map(order)).reset_index(drop=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict: portfolio, times, the per-limit summary and the alerts."""
+
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            clean = frame.astype(object).where(frame.notna(), None)
+            return [
+                {str(k): (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in row.items()}
+                for row in clean.to_dict(orient="records")
+            ]
+
+        return {
+            "portfolio": self.portfolio,
+            "as_of": self.as_of.isoformat(),
+            "ts": self.ts.isoformat(),
+            "breached": self.breached,
+            "limits": records(self.summary()),
+            "alerts": records(self.alerts),
+        }
+
+    def _repr_html_(self) -> str:
+        colour = {"breach": "#c0392b", "warning": "#d68910", "ok": "#1e8449", "n/a": "#7f8c8d"}
+        s = self.summary()
+        rows = "".join(
+            f"<tr><td>{name}</td><td>{metric}</td><td>{subject}</td><td>{_pct(value)}</td><td>{_pct(threshold)}</td>"
+            f"<td style='color:{colour[str(severity)]};font-weight:bold'>{severity}</td></tr>"
+            for name, metric, subject, value, threshold, severity in zip(
+                s["limit_name"], s["metric"], s["subject"], s["value"], s["threshold"], s["severity"], strict=True
+            )
+        )
+        return (
+            f"<b>Limits of {self.portfolio}</b> as of {self.as_of.date()}"
+            "<table><tr><th>limit</th><th>metric</th><th>worst</th><th>value</th><th>threshold</th>"
+            f"<th>status</th></tr>{rows}</table>"
+        )
+
+
+def _pct(value: object) -> str:
+    return f"{value:.2%}" if isinstance(value, float) and math.isfinite(value) else "n/a"
+
+
+def _message(portfolio: str, row: Any) -> str:
+    subject = f" {row.subject}" if row.subject else ""
+    level = row.threshold if row.severity == "breach" else row.warn_level
+    word = "limit" if row.severity == "breach" else "warning level"
+    return (
+        f"{portfolio}: {row.metric}{subject} at {row.value:.2%} of equity is above the {word} {level:.2%} "
+        f"of limit {row.limit_name!r} ({row.threshold:.2%})"
+    )
+
+
+def evaluate_limits(
+    book: Book,
+    limits: Sequence[Limit] = DEFAULT_LIMITS,
+    *,
+    drawdown: float | None = None,
+    sectors: Mapping[str, str] | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Measure ``book`` against each limit; return one check row per limit and subject.
+
+    ``drawdown`` is the book's current drawdown (a fraction; `portfolio_drawdown`), needed
+    only by drawdown limits; ``sectors`` maps symbols to sectors for sector limits. A
+    measure that cannot be taken (no drawdown given, no sector known) is a row of severity
+    ``n/a``.
+    """
+    limits = _unique(limits, "limits")
+    if drawdown is not None and (not _number(drawdown) or not 0 <= drawdown <= 1):
+        raise InvalidInputError(f"drawdown must be a fraction in [0, 1], got {drawdown!r}")
+    exposure = book.values / book.equity
+    rows: list[tuple[str, str, str, float]] = []  # limit, metric, subject, value
+    risk_cache: dict[tuple[str, float, int], tuple[float, float]] = {}
+    for limit in limits:
+        m = limit.metric
+        if m in ("var", "es"):
+            key = (limit.method, limit.confidence, limit.horizon_days)
+            if key not in risk_cache:
+                r = book_risk(
+                    book, method=limit.method, confidence=limit.confidence, horizon_days=limit.horizon_days, seed=seed
+                )
+                risk_cache[key] = (r.var, r.es)
+            rows.append((limit.name, m, "", risk_cache[key][0 if m == "var" else 1]))
+        elif m == "drawdown":
+            rows.append((limit.name, m, "", math.nan if drawdown is None else float(drawdown)))
+        elif m == "gross_exposure":
+            rows.append((limit.name, m, "", float(exposure.abs().sum())))
+        elif m == "net_exposure":
+            rows.append((limit.name, m, "", abs(float(exposure.sum()))))
+        elif m == "single_name":
+            rows += [(limit.name, m, str(s), float(abs(v))) for s, v in exposure.items()]
+        else:
+            known = {s: sectors[s] for s in exposure.index if sectors and sectors.get(s)}
+            if not known:
+                rows.append((limit.name, m, "", math.nan))
+                continue
+            by_sector = exposure[list(known)].abs().groupby(pd.Series(known)).sum()
+            rows += [(limit.name, m, str(sector), float(v)) for sector, v in by_sector.items()]
+    frame = pd.DataFrame(rows, columns=["limit_name", "metric", "subject", "value"])
+    by_name = {limit.name: limit for limit in limits}
+    frame["threshold"] = frame["limit_name"].map(lambda n: by_name[n].threshold).astype(np.float64)
+    frame["warn_level"] = frame["limit_name"].map(lambda n: by_name[n].threshold * by_name[n].warn_at)
+    frame["utilisation"] = frame["value"] / frame["threshold"]
+    value = frame["value"].to_numpy()
+    frame["severity"] = np.select(
+        [np.isnan(value), value > frame["threshold"].to_numpy(), value > frame["warn_level"].to_numpy()],
+        ["n/a", "breach", "warning"],
+        "ok",
+    )
+    return frame[list(_CHECK_COLUMNS)]
+
+
+def portfolio_drawdown(store: BarStore, name: str) -> tuple[float, pd.Timestamp]:
+    """Return the current drawdown of stored portfolio ``name`` and the date of its peak.
+
+    The drawdown is that of the time-weighted return index (deposits and withdrawals do not
+    count as gains or losses), valued at every raw close in the store since inception.
+    """
+    ledger = load_portfolio(store, name)
+    symbols = sorted({t.symbol for t in ledger.transactions if isinstance(t, Fill)})
+    if not symbols:
+        raise InvalidInputError(f"portfolio {name!r} has never held a position: no drawdown to measure")
+    panel = store.read_panel(symbols, ledger.inception, fields=["close"])
+    returns = value_ledger(ledger, panel).returns().fillna(0.0)
+    wealth = np.cumprod(1.0 + returns.to_numpy())
+    peak = int(np.argmax(wealth))
+    running_max = np.maximum.accumulate(wealth)
+    return float(1.0 - wealth[-1] / running_max[-1]), returns.index[peak]
+
+
+def set_limits(store: BarStore, portfolio: str, limits: Sequence[Limit]) -> tuple[Limit, ...]:
+    """Replace the limits of stored portfolio ``portfolio`` with ``limits`` (all or none)."""
+    limits = _unique(limits, f"limits of {portfolio!r}")
+    with state_transaction(store, lock=f"portfolio:{portfolio}") as db:
+        if not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (portfolio,)):
+            raise InvalidInputError(f"no portfolio {portfolio!r} to set limits on")
+        db.run("DELETE FROM {t}risk_limits WHERE portfolio = ?", (portfolio,))
+        db.many(
+            "INSERT INTO {t}risk_limits (portfolio, name, metric, threshold, warn_at, method, confidence, "
+            "horizon_days) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (portfolio, x.name, x.metric, float(x.threshold), float(x.warn_at), x.method,
+                 float(x.confidence), int(x.horizon_days))
+                for x in limits
+            ],
+        )  # fmt: skip
+    return limits
+
+
+def get_limits(store: BarStore, portfolio: str) -> tuple[Limit, ...]:
+    """Return the limits set on ``portfolio``, or `DEFAULT_LIMITS` if none are."""
+    with state_transaction(store) as db:
+        if not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (portfolio,)):
+            raise InvalidInputError(f"no portfolio {portfolio!r}")
+        rows = db.rows(
+            "SELECT name, metric, threshold, warn_at, method, confidence, horizon_days FROM {t}risk_limits "
+            "WHERE portfolio = ? ORDER BY name",
+            (portfolio,),
+        )
+    if not rows:
+        return DEFAULT_LIMITS
+    keys = ("name", "metric", "threshold", "warn_at", "method", "confidence", "horizon_days")
+    return tuple(Limit(**dict(zip(keys, row, strict=True))) for row in rows)
+
+
+def record_alerts(store: BarStore, report: LimitReport) -> int:
+    """Append the report's alerts to the store; return how many."""
+    alerts = report.alerts
+    if alerts.empty:
+        return 0
+    cols = ", ".join(_ALERT_COLUMNS)
+    marks = ", ".join("?" * len(_ALERT_COLUMNS))
+    stamps = (report.ts.isoformat(), report.as_of.isoformat(), report.portfolio)
+    rows = [
+        (*stamps, str(name), str(metric), str(subject), float(value), float(threshold), str(severity), str(message))
+        for name, metric, subject, value, threshold, severity, message in zip(
+            alerts["limit_name"], alerts["metric"], alerts["subject"], alerts["value"], alerts["threshold"],
+            alerts["severity"], alerts["message"], strict=True,
+        )
+    ]  # fmt: skip
+    with state_transaction(store, lock="risk_alerts") as db:
+        db.many(f"INSERT INTO {{t}}risk_alerts ({cols}) VALUES ({marks})", rows)
+    return len(alerts)
+
+
+def read_alerts(
+    store: BarStore,
+    portfolio: str | None = None,
+    *,
+    since: object = None,
+    severity: Literal["warning", "breach"] | None = None,
+) -> pd.DataFrame:
+    """Return stored alerts, oldest first, optionally for one portfolio, from ``since``, of one severity."""
+    where, params = [], []
+    if portfolio is not None:
+        where.append("portfolio = ?")
+        params.append(portfolio)
+    if severity is not None:
+        if severity not in ("warning", "breach"):
+            raise InvalidInputError(f"severity must be 'warning' or 'breach', got {severity!r}")
+        where.append("severity = ?")
+        params.append(severity)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    with state_transaction(store) as db:
+        rows = db.rows(f"SELECT id, {', '.join(_ALERT_COLUMNS)} FROM {{t}}risk_alerts{clause} ORDER BY id", params)
+    frame = pd.DataFrame(rows, columns=["id", *_ALERT_COLUMNS])
+    for col in ("ts", "as_of"):
+        frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
+    if since is not None:
+        try:
+            start = pd.Timestamp(since)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"since must be a date or time, got {since!r}") from exc
+        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+        frame = frame[frame["ts"] >= start]
+    return frame.reset_index(drop=True)
+
+
+def check_limits(
+    store: BarStore,
+    portfolio: str,
+    *,
+    limits: Sequence[Limit] | None = None,
+    record: bool = True,
+    lookback_days: int = 500,
+    sectors: Mapping[str, str] | None = None,
+    now: pd.Timestamp | None = None,
+) -> LimitReport:
+    """Evaluate the limits of stored ``portfolio`` (its own, or ``limits``) and record the alerts.
+
+    Positions come from the ledger at the latest closes, returns and the drawdown from the
+    store, sectors from the store's symbol table unless ``sectors`` is given.
+    """
+    chosen = get_limits(store, portfolio) if limits is None else _unique(limits, "limits")
+    book = book_from_store(store, portfolio, lookback_days=lookback_days)
+    needs = {limit.metric for limit in chosen}
+    drawdown = portfolio_drawdown(store, portfolio)[0] if "drawdown" in needs else None
+    if sectors is None and "sector" in needs:
+        listed = store.list_symbols()
+        pairs = zip(listed["symbol"], listed["sector"], strict=True)
+        sectors = {str(s): x for s, x in pairs if isinstance(x, str)}
+    checks = evaluate_limits(book, chosen, drawdown=drawdown, sectors=sectors)
+    stamp = pd.Timestamp.now(tz="UTC") if now is None else now
+    report = LimitReport(portfolio=portfolio, as_of=book.returns.index[-1], ts=stamp, checks=checks)
+    if record:
+        record_alerts(store, report)
+    return report
+
+
+def limit_dicts(limits: Iterable[Limit]) -> list[dict[str, Any]]:
+    """Return limits as JSON-ready dicts."""
+    return [asdict(limit) for limit in limits]
