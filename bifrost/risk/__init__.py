@@ -12,7 +12,7 @@ Typical use::
 from __future__ import annotations
 
 from bifrost.risk._backtest import VarBacktest, christoffersen, kupiec_pof, traffic_light, var_backtest
-from bifrost.risk._book import Book, book_from_store, book_risk
+from bifrost.risk._book import Book, book_from_positions, book_from_store, book_risk
 from bifrost.risk._limits import (
     DEFAULT_LIMITS,
     Limit,
@@ -27,6 +27,7 @@ from bifrost.risk._limits import (
     record_alerts,
     set_limits,
 )
+from bifrost.risk._market import MarketData
 from bifrost.risk._montecarlo import Covariance, VarDecomposition, covariance, montecarlo_var_es, var_decomposition
 from bifrost.risk._portfolio import PortfolioRisk, portfolio_risk
 from bifrost.risk._stress import StressResult, historical_stress, shock_stress
@@ -46,10 +47,12 @@ __all__ = [
     "Covariance",
     "Limit",
     "LimitReport",
+    "MarketData",
     "PortfolioRisk",
     "StressResult",
     "VarBacktest",
     "VarDecomposition",
+    "book_from_positions",
     "book_from_store",
     "book_risk",
     "check_limits",

@@ -1,7 +1,10 @@
-"""A stored portfolio as risk sees it: today's market values and the assets' return history."""
+"""A book as risk sees it: today's market values and the assets' return history, from a stored
+portfolio or from posted positions (priced and given a history by the store or the caller)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,9 +13,10 @@ import pandas as pd
 from bifrost.data import BarStore
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import load_portfolio, mark_to_latest
+from bifrost.risk._market import MarketData
 from bifrost.risk._portfolio import Method, PortfolioRisk, portfolio_risk
 
-__all__ = ["Book", "book_from_store", "book_risk"]
+__all__ = ["Book", "book_from_positions", "book_from_store", "book_risk"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,11 +57,10 @@ def book_from_store(store: BarStore, name: str, *, lookback_days: int = 500) -> 
     if equity <= 0:
         raise InvalidInputError(f"portfolio {name!r} has equity {equity:,.2f}: risk as a fraction of it is undefined")
     values = pd.Series(held["market_value"].to_numpy(dtype=np.float64), index=list(held["symbol"]), name="value")
-    panel = store.read_panel(list(values.index), fields=["close"], adjustment="adjusted")
-    closes = panel.frame("close")[list(values.index)]
-    returns = closes.pct_change(fill_method=None).iloc[1:].dropna().tail(lookback_days)
-    if len(returns) < 20:
-        raise InvalidInputError(f"portfolio {name!r}: only {len(returns)} days of history common to its assets")
+    try:  # the same history a server's cache holds
+        returns = MarketData(store).returns(list(values.index), lookback_days)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"portfolio {name!r}: {exc}") from None
     return Book(name=name, values=values, equity=equity, returns=returns)
 
 
@@ -69,3 +72,102 @@ def book_risk(
     return portfolio_risk(
         book.returns, weights, confidence=confidence, horizon_days=horizon_days, method=method, seed=seed
     )
+
+
+def book_from_positions(
+    positions: Mapping[str, float],
+    *,
+    market: MarketData | None = None,
+    prices: Mapping[str, float] | None = None,
+    returns: Mapping[str, Sequence[float]] | pd.DataFrame | None = None,
+    dates: Sequence[object] | None = None,
+    cash: float = 0.0,
+    lookback_days: int = 500,
+    name: str = "posted",
+) -> Book:
+    """Build a book from share quantities: priced at ``prices`` or the latest closes, with
+    ``returns`` (optionally on ``dates``) or the store's total-return history (through ``market``).
+
+    Quantities are long holdings (>= 0); equity is ``cash`` plus the positions' value.
+
+    Raises
+    ------
+    InvalidInputError
+        On an empty or non-numeric position list, a negative or non-finite quantity, a
+        price that is missing, non-finite or not positive, returns that do not cover every
+        symbol, non-positive equity, or when neither the data nor a ``market`` is given.
+    """
+    if not isinstance(positions, Mapping) or not positions:
+        raise InvalidInputError("positions must map at least one symbol to its quantity")
+    symbols = [str(s) for s in positions]
+    qty = np.array([_finite(positions[s], f"quantity of {s}") for s in positions], dtype=np.float64)
+    negative = [s for s, q in zip(symbols, qty, strict=True) if q < 0]
+    if negative:
+        raise InvalidInputError(f"negative quantity for {negative}: posted positions are long holdings")
+    if not (qty > 0).any():
+        raise InvalidInputError("every quantity is zero: nothing to measure")
+    cash = _finite(cash, "cash")
+    if prices is None:
+        if market is None:
+            raise InvalidInputError("prices are needed: post them, or run with a store")
+        marks = market.latest_closes(symbols).to_numpy()
+    else:
+        if not isinstance(prices, Mapping):
+            raise InvalidInputError("prices must map symbols to prices")
+        absent = [s for s in symbols if s not in prices]
+        if absent:
+            raise InvalidInputError(f"no price for {absent}")
+        marks = np.array([_finite(prices[s], f"price of {s}") for s in symbols], dtype=np.float64)
+        if (marks <= 0).any():
+            raise InvalidInputError(f"prices must be positive, got {dict(zip(symbols, marks.tolist(), strict=True))}")
+    values = pd.Series(qty * marks, index=symbols, name="value")
+    equity = cash + float(values.sum())
+    if equity <= 0:
+        raise InvalidInputError(f"equity (cash plus positions) is {equity:,.2f}: risk as a fraction of it is undefined")
+    if returns is None:
+        if market is None:
+            raise InvalidInputError("a return history is needed: post returns, or run with a store")
+        frame = market.returns(symbols, lookback_days)
+    else:
+        frame = returns if isinstance(returns, pd.DataFrame) else _posted_returns(returns, dates)
+        absent = [s for s in symbols if s not in frame.columns]
+        if absent:
+            raise InvalidInputError(f"no return history for {absent}")
+        frame = frame[symbols]
+    return Book(name=name, values=values, equity=equity, returns=frame)
+
+
+def _finite(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInputError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _posted_returns(returns: Mapping[str, Sequence[float]], dates: Sequence[object] | None) -> pd.DataFrame:
+    if not isinstance(returns, Mapping) or not returns:
+        raise InvalidInputError("returns must map symbols to their lists of daily returns")
+    lengths = {str(s): len(v) for s, v in returns.items()}
+    if len(set(lengths.values())) > 1:
+        raise InvalidInputError(f"every symbol needs the same number of returns; got {lengths}")
+    if min(lengths.values()) < 2:
+        raise InvalidInputError("the return history needs at least 2 days")
+    try:
+        frame = pd.DataFrame({str(s): np.asarray(v, dtype=np.float64) for s, v in returns.items()})
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"returns must be numbers: {exc}") from None
+    bad = ~np.isfinite(frame.to_numpy())
+    if bad.any():
+        t, j = np.argwhere(bad)[0]
+        raise InvalidInputError(f"returns must be finite; {str(frame.columns[j])} day {t} is {frame.to_numpy()[t, j]}")
+    if dates is not None:
+        if len(dates) != len(frame):
+            raise InvalidInputError(f"{len(dates)} dates for {len(frame)} days of returns")
+        try:
+            index = pd.DatetimeIndex([pd.Timestamp(d) for d in dates])  # type: ignore[arg-type]
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"dates must be ISO dates: {exc}") from None
+        index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+        if not index.is_monotonic_increasing or index.has_duplicates:
+            raise InvalidInputError("dates must be strictly increasing")
+        frame.index = index
+    return frame

@@ -14,7 +14,7 @@ from bifrost.data import CsvSource, EmbeddedStore, ingest
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import CashFlow, CashKind, Fill, Side, create_portfolio, record_transactions
 from bifrost.risk import book_from_store, book_risk, historical_var, var_backtest
-from tests.conftest import NVDA, ORCL, YHOO
+from tests.conftest import DATA, NVDA, ORCL, YHOO
 from tests.test_cli import bifrost
 
 T0 = pd.Timestamp("2014-01-02", tz="UTC")
@@ -100,3 +100,67 @@ def test_cli_risk_commands(home: Path) -> None:
     assert bt["exceptions"] == var_backtest(pnl).n_exceptions and bt["zone"] in ("green", "yellow", "red")
     empty = bifrost(home, "risk", "var", "empty")
     assert empty.returncode == 2 and "holds no position" in empty.stderr
+
+
+def test_posted_positions_are_priced_and_given_history_by_the_store(home: Path) -> None:
+    from bifrost.risk import MarketData, book_from_positions
+
+    store = EmbeddedStore(home)
+    market = MarketData(store, refresh_seconds=0.0)
+    book = book_from_positions({"ORCL": 1000, "NVDA": 500}, market=market, cash=5000.0, lookback_days=250)
+    last = {s: _file(f)["Close"].iloc[-1] for s, f in (("ORCL", ORCL), ("NVDA", NVDA))}
+    assert book.values.to_dict() == pytest.approx({"ORCL": 1000 * last["ORCL"], "NVDA": 500 * last["NVDA"]})
+    assert book.equity == pytest.approx(5000 + 1000 * last["ORCL"] + 500 * last["NVDA"])
+    adj = pd.DataFrame({s: _file(f)["Adj Close"] for s, f in (("ORCL", ORCL), ("NVDA", NVDA))})
+    reference = adj.pct_change().iloc[1:].dropna().tail(250)
+    np.testing.assert_allclose(book.returns, reference, rtol=1e-9, atol=1e-15)
+    # served from memory the second time; a new ingest is seen
+    assert market.returns(["ORCL", "NVDA"], 250) is book.returns
+    with pytest.raises(InvalidInputError, match=r"unknown symbol\(s\) \['GSPC'\]: not in the store"):
+        market.latest_closes(["ORCL", "GSPC"])
+    ingest(store, CsvSource(DATA / "sp500_5yr" / "GSPC_2018.csv", symbol="GSPC"))
+    assert market.latest_closes(["GSPC"]).iloc[0] == _file(DATA / "sp500_5yr" / "GSPC_2018.csv")["Close"].iloc[-1]
+    assert market.returns(["ORCL", "NVDA"], 250) is not book.returns
+    # posted prices and returns need no store
+    posted = book_from_positions(
+        {"A": 10, "B": 0}, prices={"A": 50.0, "B": 20.0}, returns={"A": [0.01, -0.02, 0.0], "B": [0.0, 0.01, 0.02]},
+        dates=["2024-01-02", "2024-01-03", "2024-01-04"],
+    )  # fmt: skip
+    assert posted.equity == 500.0 and posted.weights.to_dict() == {"A": 1.0, "B": 0.0}
+    assert posted.returns.index[-1] == pd.Timestamp("2024-01-04", tz="UTC")
+    store.close()
+
+
+def test_posted_positions_refuse_bad_input_naming_it() -> None:
+    from bifrost.risk import book_from_positions
+
+    ok_returns = {"A": [0.01, 0.02, -0.01]}
+    price = {"A": 10.0}
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"positions": {}}, "at least one symbol"),
+        ({"positions": {"A": "ten"}}, "quantity of A must be a finite number"),
+        ({"positions": {"A": float("nan")}}, "quantity of A must be a finite number"),
+        ({"positions": {"A": -5}}, r"negative quantity for \['A'\]"),
+        ({"positions": {"A": 0}}, "every quantity is zero"),
+        ({"positions": {"A": 1}, "cash": float("inf")}, "cash must be a finite number"),
+        ({"positions": {"A": 1}}, "prices are needed"),
+        ({"positions": {"A": 1}, "prices": {"B": 1.0}}, r"no price for \['A'\]"),
+        ({"positions": {"A": 1}, "prices": {"A": 0.0}}, "prices must be positive"),
+        ({"positions": {"A": 1}, "prices": {"A": 10.0}, "cash": -20.0}, "equity .* is -10.00"),
+        ({"positions": {"A": 1}, "prices": {"A": 10.0}}, "a return history is needed"),
+        ({"positions": {"A": 1}, "prices": price, "returns": {"B": [0.1, 0.2]}}, r"no return history for \['A'\]"),
+        ({"positions": {"A": 1}, "prices": {"A": 10.0}, "returns": {"A": [0.1], "B": [0.1, 0.2]}}, "same number"),
+        ({"positions": {"A": 1}, "prices": {"A": 10.0}, "returns": {"A": [0.1]}}, "at least 2 days"),
+        ({"positions": {"A": 1}, "prices": {"A": 10.0}, "returns": {"A": [0.1, float("nan")]}}, "A day 1 is nan"),
+        ({"positions": {"A": 1}, "prices": {"A": 10.0}, "returns": {"A": ["x", 0.1]}}, "returns must be numbers"),
+        ({"positions": {"A": 1}, "prices": {"A": 10.0}, "returns": ok_returns, "dates": ["2024-01-02"]},
+         "1 dates for 3 days"),
+        ({"positions": {"A": 1}, "prices": {"A": 10.0}, "returns": ok_returns, "dates": ["a", "b", "c"]},
+         "dates must be ISO dates"),
+        ({"positions": {"A": 1}, "prices": {"A": 10.0}, "returns": ok_returns,
+          "dates": ["2024-01-03", "2024-01-02", "2024-01-04"]}, "strictly increasing"),
+    ]  # fmt: skip
+    for kwargs, message in cases:
+        positions = kwargs.pop("positions")
+        with pytest.raises(InvalidInputError, match=message):
+            book_from_positions(positions, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,92 @@
+"""What risk reads from a store, cached for a server.
+
+`MarketData` keeps what risk reads from a store — each symbol's latest raw close and its
+total-return closes — in memory, so that a server answers repeated questions about the
+same names without going back to the store. It looks again when the store has taken an
+ingest since (checked at most every ``refresh_seconds``). It is safe to share between the
+threads of one server process.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import pandas as pd
+
+from bifrost.data import BarStore
+from bifrost.errors import InvalidInputError
+
+__all__ = ["MarketData"]
+
+
+class MarketData:
+    """Latest closes and daily total returns of a store's symbols, cached for a server."""
+
+    def __init__(self, store: BarStore, *, refresh_seconds: float = 5.0, max_books: int = 256) -> None:
+        self.store = store
+        self.refresh_seconds = refresh_seconds
+        self.max_books = max_books
+        self._lock = threading.RLock()
+        self._checked = -math.inf
+        self._ingests = -1
+        self._known: frozenset[str] = frozenset()
+        self._closes: dict[str, pd.Series] = {}  # adjusted closes, each on its own dates
+        self._last: dict[str, float] = {}  # latest raw close
+        self._books: OrderedDict[tuple[tuple[str, ...], int], pd.DataFrame] = OrderedDict()
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < self.refresh_seconds:
+            return
+        self._checked = now
+        ingests = len(self.store.ingest_log())
+        if ingests != self._ingests:
+            self._ingests = ingests
+            self._known = frozenset(self.store.list_symbols()["symbol"].astype(str))
+            self._closes.clear()
+            self._last.clear()
+            self._books.clear()
+
+    def _load(self, symbols: Sequence[str]) -> None:
+        self._refresh()
+        unknown = sorted(set(symbols) - self._known)
+        if unknown:
+            raise InvalidInputError(f"unknown symbol(s) {unknown}: not in the store")
+        missing = [s for s in symbols if s not in self._closes]
+        if not missing:
+            return
+        panel = self.store.read_panel(missing, fields=["close"], adjustment="adjusted")
+        raw = self.store.read_panel(missing, fields=["close"])
+        adjusted, last = panel.frame("close"), raw.frame("close")
+        for s in missing:
+            self._closes[s] = adjusted[s].dropna()
+            self._last[s] = float(last[s].dropna().iloc[-1])
+
+    def latest_closes(self, symbols: Sequence[str]) -> pd.Series:
+        """Return each symbol's latest raw close."""
+        with self._lock:
+            self._load(symbols)
+            return pd.Series([self._last[s] for s in symbols], index=list(symbols), name="close")
+
+    def returns(self, symbols: Sequence[str], lookback_days: int = 500) -> pd.DataFrame:
+        """Return the last ``lookback_days`` daily total returns on which every symbol has a bar."""
+        if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 20:
+            raise InvalidInputError(f"lookback_days must be an integer >= 20, got {lookback_days!r}")
+        key = (tuple(symbols), lookback_days)
+        with self._lock:
+            self._load(symbols)
+            if key in self._books:
+                self._books.move_to_end(key)
+                return self._books[key]
+            closes = pd.concat([self._closes[s] for s in symbols], axis=1, keys=list(symbols), sort=True)
+            frame = closes.pct_change(fill_method=None).iloc[1:].dropna().tail(lookback_days)
+            if len(frame) < 20:
+                raise InvalidInputError(f"only {len(frame)} days of history common to {list(symbols)}")
+            self._books[key] = frame
+            if len(self._books) > self.max_books:
+                self._books.popitem(last=False)
+            return frame
