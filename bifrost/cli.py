@@ -625,21 +625,48 @@ def risk_stress(
     name: Annotated[str, typer.Argument(help="Portfolio name.")],
     window: Annotated[list[int] | None, typer.Option(help="Window lengths in days (repeat).")] = None,
     worst: Annotated[int, typer.Option(help="Distinct worst windows per length.")] = 3,
+    period: Annotated[
+        list[str] | None, typer.Option(help="A named window NAME=START:END, e.g. GFC=2008-09-01:2009-03-09 (repeat).")
+    ] = None,
+    shocks: Annotated[
+        Path | None, typer.Option(help="TOML file of hypothetical scenarios: [name] SYMBOL|'sector:X'|market = return.")
+    ] = None,
     lookback: LookbackOpt = 5000,
     json_out: JsonOpt = False,
 ) -> None:
-    """Replay the worst historical windows on today's positions."""
-    from bifrost.risk import book_from_store, historical_stress
+    """Replay the worst historical windows and named periods on today's positions, and apply shocks."""
+    from bifrost.errors import InvalidInputError
+    from bifrost.risk import book_from_store, store_sectors, stress_positions
 
+    named = {}
+    for text in period or []:
+        label, _, span = text.partition("=")
+        start, _, end = span.partition(":")
+        if not (label and start and end):
+            raise InvalidInputError(f"--period must look like NAME=START:END, got {text!r}")
+        named[label] = (start, end)
+    scenarios = None
+    if shocks is not None:
+        import tomllib
+
+        try:
+            scenarios = tomllib.loads(shocks.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InvalidInputError(f"{shocks}: cannot read shocks: {exc}") from exc
+        if not scenarios or not all(isinstance(v, dict) for v in scenarios.values()):
+            raise InvalidInputError(f"{shocks}: every scenario must be a table of returns, e.g. [crash] market = -0.2")
     with _store() as store:
         book = book_from_store(store, name, lookback_days=lookback)
+        sectors = store_sectors(store) if scenarios else None
     values = {str(k): float(v) for k, v in book.values.items()}
-    result = historical_stress(book.returns, values, window_days=tuple(window or (1, 5, 20)), worst=worst)
-    frame = result.frame()
+    result = stress_positions(
+        values, book.returns, window_days=tuple(window or (1, 5, 20)), worst=worst, named=named, shocks=scenarios,
+        sectors=sectors,
+    )  # fmt: skip
     if json_out:
-        typer.echo(frame.to_json(orient="index", date_format="iso"))
+        typer.echo(json.dumps(result.records(book.equity)))
     else:
-        typer.echo(frame.to_string(float_format=lambda v: f"{v:,.2f}"))
+        typer.echo(result.frame().to_string(float_format=lambda v: f"{v:,.2f}"))
 
 
 @risk_app.command("backtest")

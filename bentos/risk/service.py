@@ -1,4 +1,4 @@
-"""The risk service: VaR and expected shortfall of a posted portfolio, over HTTP.
+"""The risk service: VaR and expected shortfall, stress tests and limits, over HTTP.
 
 BentoML 1.4 new-style service. It validates the request (pydantic, then the library's own
 checks), calls `bifrost.risk`, and answers with typed JSON. Bad input is a 400 with a
@@ -10,17 +10,32 @@ message naming what was wrong; the library never sees a value it would refuse si
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import bentoml
+import pandas as pd
 from bentoml.exceptions import InvalidArgument
 from pydantic import BaseModel, Field
 
 from bifrost.config import load_settings
+from bifrost.data import open_store
 from bifrost.errors import InvalidInputError
-from bifrost.risk import portfolio_risk
+from bifrost.risk import (
+    DEFAULT_LIMITS,
+    Book,
+    Limit,
+    MarketData,
+    book_from_positions,
+    check_limits,
+    limit_report,
+    portfolio_risk,
+    store_sectors,
+    stress_positions,
+)
 
 _OPEN_PATHS = ("/livez", "/readyz", "/healthz", "/metrics", "/docs", "/docs.json")
 
@@ -58,8 +73,28 @@ async def _reply(send: Any, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+Confidence = Annotated[
+    # inclusive bounds here (OpenAPI 3.0 has no numeric exclusiveMaximum); the library refuses exactly 0 and 1
+    float,
+    Field(ge=0.0, le=1.0, description="VaR level in (0, 1), e.g. 0.99"),
+]
+Horizon = Annotated[int, Field(ge=1, le=250, description="Horizon in days")]
+Positions = Annotated[
+    dict[str, float] | None,
+    Field(description="Shares held per symbol (>= 0); priced at `prices` or the store's latest closes"),
+]
+Prices = Annotated[dict[str, float] | None, Field(description="Price per symbol; default: the store's latest close")]
+Returns = Annotated[
+    dict[str, list[float]] | None,
+    Field(description="Daily simple returns per symbol, oldest first, equal lengths; default: the store's history"),
+]
+Dates = Annotated[list[str] | None, Field(description="ISO date of each posted return (needed by historical stress)")]
+Cash = Annotated[float, Field(description="Cash held beside the positions (equity = cash + positions)")]
+Lookback = Annotated[int, Field(ge=20, le=10_000, description="Days of store history used when no returns are posted")]
+
+
 class VarResponse(BaseModel):
-    """VaR and ES as positive loss fractions of the portfolio's value."""
+    """VaR and ES as positive loss fractions of the portfolio's value (and in money for positions)."""
 
     var: float = Field(description="Value at Risk: the loss not exceeded with the given confidence")
     es: float = Field(description="Expected shortfall: the mean loss beyond the VaR")
@@ -67,37 +102,228 @@ class VarResponse(BaseModel):
     confidence: float
     horizon_days: int
     observations: int = Field(description="Days of return history used")
+    symbols: list[str]
+    equity: float | None = Field(None, description="Cash plus positions (posted positions only)")
+    var_money: float | None = Field(None, description="VaR times equity (posted positions only)")
+    es_money: float | None = Field(None, description="ES times equity (posted positions only)")
+
+
+class Scenario(BaseModel):
+    """One stress scenario: P&L in money, per position and in total."""
+
+    name: str
+    start: str | None = Field(None, description="First day of a historical window (none for a shock)")
+    end: str | None = Field(None, description="Last day of a historical window")
+    total: float
+    total_fraction: float | None = Field(description="Total P&L as a fraction of equity")
+    pnl: dict[str, float]
+
+
+class StressResponse(BaseModel):
+    """Stress results on today's positions."""
+
+    equity: float
+    scenarios: list[Scenario]
+
+
+class LimitModel(BaseModel):
+    """A limit: ``metric`` may not exceed ``threshold`` (a fraction of equity)."""
+
+    name: str
+    metric: Literal["var", "es", "drawdown", "gross_exposure", "net_exposure", "single_name", "sector"]
+    threshold: float = Field(description="Largest allowed value, as a fraction of equity")
+    warn_at: float = Field(0.8, description="Warn from this fraction of the threshold, in (0, 1]")
+    method: Literal["historical", "parametric", "montecarlo", "filtered_historical"] = "historical"
+    confidence: Confidence = 0.99
+    horizon_days: Horizon = 1
+
+
+class LimitCheck(BaseModel):
+    """A limit's worst subject and its status."""
+
+    limit_name: str
+    metric: str
+    subject: str = Field(description="The symbol or sector measured, empty for whole-book measures")
+    value: float | None = Field(description="The measure, a fraction of equity; none if it cannot be taken")
+    threshold: float
+    warn_level: float
+    utilisation: float | None
+    severity: Literal["ok", "warning", "breach", "n/a"]
+
+
+class Alert(BaseModel):
+    """A warning or a breach."""
+
+    ts: str
+    as_of: str
+    portfolio: str
+    limit_name: str
+    metric: str
+    subject: str
+    value: float
+    threshold: float
+    severity: Literal["warning", "breach"]
+    message: str
+
+
+class LimitsResponse(BaseModel):
+    """The evaluation of a book's limits."""
+
+    portfolio: str
+    as_of: str = Field(description="Last market date of the data measured")
+    ts: str = Field(description="When the evaluation ran (UTC)")
+    breached: bool
+    limits: list[LimitCheck]
+    alerts: list[Alert]
+
+
+def _bad_input(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer the library's InvalidInputError as a 400 with its message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InvalidInputError as exc:
+            raise InvalidArgument(str(exc)) from None
+
+    return wrapper
 
 
 @bentoml.service(name="bifrost_risk", traffic={"timeout": 30})
 class RiskService:
-    """Portfolio risk from posted return histories."""
+    """Portfolio risk: VaR/ES, stress tests and limits, on posted or stored portfolios."""
+
+    def __init__(self) -> None:
+        self.settings = load_settings()
+        self._market: MarketData | None = None
+
+    @property
+    def market(self) -> MarketData:
+        """The store's closes and histories, opened on first use and cached."""
+        if self._market is None:
+            self._market = MarketData(open_store(self.settings))
+        return self._market
+
+    def _book(
+        self, positions: dict[str, float], prices: Any, returns: Any, dates: Any, cash: float, lookback: int
+    ) -> Book:
+        needs_store = prices is None or returns is None
+        return book_from_positions(
+            positions, market=self.market if needs_store else None, prices=prices, returns=returns, dates=dates,
+            cash=cash, lookback_days=lookback,
+        )  # fmt: skip
 
     @bentoml.api(route="/var")
+    @_bad_input
     def var(
         self,
-        returns: Annotated[
-            dict[str, list[float]], Field(description="Daily simple returns per symbol, oldest first, equal lengths")
-        ],
-        weights: Annotated[dict[str, float], Field(description="Fraction of portfolio value per symbol")],
-        # inclusive bounds here (OpenAPI 3.0 has no numeric exclusiveMaximum); the library
-        # refuses exactly 0 and 1
-        confidence: Annotated[float, Field(ge=0.0, le=1.0, description="VaR level in (0, 1), e.g. 0.99")] = 0.99,
-        horizon_days: Annotated[int, Field(ge=1, le=250, description="Horizon in days")] = 1,
+        returns: Returns = None,
+        weights: Annotated[
+            dict[str, float] | None, Field(description="Fraction of portfolio value per symbol (with `returns`)")
+        ] = None,
+        positions: Positions = None,
+        prices: Prices = None,
+        cash: Cash = 0.0,
+        lookback_days: Lookback = 500,
+        confidence: Confidence = 0.99,
+        horizon_days: Horizon = 1,
         method: Literal["historical", "parametric", "montecarlo", "filtered_historical"] = "historical",
     ) -> VarResponse:
-        """Return the VaR and ES of the portfolio ``weights`` given each symbol's return history."""
-        try:
+        """VaR and ES of ``weights`` on posted ``returns``, or of ``positions`` (prices and
+        history posted or from the store)."""
+        if (weights is None) == (positions is None):
+            raise InvalidInputError("post either weights (with returns) or positions, not both or neither")
+        if weights is not None:
+            if returns is None:
+                raise InvalidInputError("weights need returns: post a return history per symbol")
             risk = portfolio_risk(
-                returns, weights, confidence=confidence, horizon_days=horizon_days, method=method,
-                n_scenarios=20_000,
-            )  # fmt: skip
-        except InvalidInputError as exc:
-            raise InvalidArgument(str(exc)) from None
-        return VarResponse(
-            var=risk.var, es=risk.es, method=risk.method, confidence=risk.confidence,
-            horizon_days=risk.horizon_days, observations=risk.observations,
+                returns, weights, confidence=confidence, horizon_days=horizon_days, method=method, n_scenarios=20_000
+            )
+            return VarResponse(**risk.to_dict())
+        assert positions is not None
+        book = self._book(positions, prices, returns, None, cash, lookback_days)
+        risk = portfolio_risk(
+            book.returns, book.weights.to_dict(), confidence=confidence, horizon_days=horizon_days, method=method,
+            n_scenarios=20_000,
         )  # fmt: skip
+        return VarResponse(
+            **risk.to_dict(), equity=book.equity, var_money=risk.var * book.equity, es_money=risk.es * book.equity
+        )
+
+    @bentoml.api(route="/stress")
+    @_bad_input
+    def stress(
+        self,
+        positions: Annotated[dict[str, float], Field(description="Shares held per symbol (>= 0)")],
+        prices: Prices = None,
+        returns: Returns = None,
+        dates: Dates = None,
+        cash: Cash = 0.0,
+        lookback_days: Annotated[int, Field(ge=20, le=10_000, description="Days of store history searched")] = 5000,
+        window_days: Annotated[tuple[int, ...], Field(description="Window lengths searched for the worst episodes")] = (
+            1,
+            5,
+            20,
+        ),
+        worst: Annotated[int, Field(ge=1, le=20, description="Distinct worst windows kept per length")] = 3,
+        periods: Annotated[
+            dict[str, tuple[str, str]] | None, Field(description="Named windows: name -> [first day, last day]")
+        ] = None,
+        shocks: Annotated[
+            dict[str, dict[str, float]] | None,
+            Field(description="Hypothetical scenarios: name -> {symbol | 'sector:<name>' | 'market': return}"),
+        ] = None,
+        sectors: Annotated[dict[str, str] | None, Field(description="Sector per symbol, for sector shocks")] = None,
+    ) -> StressResponse:
+        """Worst historical windows, named periods and hypothetical shocks on today's positions."""
+        book = self._book(positions, prices, returns, dates, cash, lookback_days)
+        values = {str(k): float(v) for k, v in book.values.items()}
+        if shocks and sectors is None and returns is None:
+            with self.market.lock:
+                sectors = store_sectors(self.market.store)
+        result = stress_positions(
+            values, book.returns if isinstance(book.returns.index, pd.DatetimeIndex) else None,
+            window_days=window_days, worst=worst, named=periods, shocks=shocks, sectors=sectors,
+        )  # fmt: skip
+        scenarios = [Scenario(**row) for row in result.records(book.equity)]
+        return StressResponse(equity=book.equity, scenarios=scenarios)
+
+    @bentoml.api(route="/limits")
+    @_bad_input
+    def limits(
+        self,
+        portfolio: Annotated[str | None, Field(description="A stored portfolio, measured from its ledger")] = None,
+        positions: Positions = None,
+        prices: Prices = None,
+        returns: Returns = None,
+        cash: Cash = 0.0,
+        lookback_days: Lookback = 500,
+        limits: Annotated[
+            list[LimitModel] | None,
+            Field(description="Limits to evaluate; default: the portfolio's own, or the defaults"),
+        ] = None,
+        drawdown: Annotated[
+            float | None, Field(ge=0.0, le=1.0, description="Current drawdown of posted positions, if known")
+        ] = None,
+        record: Annotated[bool, Field(description="Record the alerts in the store (stored portfolios only)")] = False,
+    ) -> LimitsResponse:
+        """Evaluate limits on a stored portfolio, or on posted positions."""
+        chosen = None if limits is None else [Limit(**m.model_dump()) for m in limits]
+        if (portfolio is None) == (positions is None):
+            raise InvalidInputError("post either a stored portfolio's name or positions, not both or neither")
+        if portfolio is not None:
+            with self.market.lock:
+                report = check_limits(
+                    self.market.store, portfolio, limits=chosen, record=record, lookback_days=lookback_days
+                )
+        else:
+            if record:
+                raise InvalidInputError("only a stored portfolio's alerts can be recorded")
+            assert positions is not None
+            book = self._book(positions, prices, returns, None, cash, lookback_days)
+            report = limit_report(book, chosen if chosen is not None else DEFAULT_LIMITS, drawdown=drawdown)
+        return LimitsResponse(**report.to_dict())
 
 
 RiskService.add_asgi_middleware(Guard, token=load_settings().keys.get("risk_service_token"))

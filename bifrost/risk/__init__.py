@@ -21,16 +21,18 @@ from bifrost.risk._limits import (
     evaluate_limits,
     get_limits,
     limit_dicts,
+    limit_report,
     limits_from_toml,
     portfolio_drawdown,
     read_alerts,
     record_alerts,
     set_limits,
+    store_sectors,
 )
 from bifrost.risk._market import MarketData
 from bifrost.risk._montecarlo import Covariance, VarDecomposition, covariance, montecarlo_var_es, var_decomposition
 from bifrost.risk._portfolio import PortfolioRisk, portfolio_risk
-from bifrost.risk._stress import StressResult, historical_stress, shock_stress
+from bifrost.risk._stress import StressResult, historical_stress, shock_stress, stress_positions
 from bifrost.risk._var import (
     ewma_volatility,
     filtered_historical_es,
@@ -68,6 +70,7 @@ __all__ = [
     "historical_var",
     "kupiec_pof",
     "limit_dicts",
+    "limit_report",
     "limits_from_toml",
     "montecarlo_var_es",
     "parametric_es",
@@ -78,6 +81,8 @@ __all__ = [
     "record_alerts",
     "set_limits",
     "shock_stress",
+    "store_sectors",
+    "stress_positions",
     "traffic_light",
     "var_backtest",
     "var_decomposition",

@@ -158,7 +158,7 @@ def _posted_returns(returns: Mapping[str, Sequence[float]], dates: Sequence[obje
     bad = ~np.isfinite(frame.to_numpy())
     if bad.any():
         t, j = np.argwhere(bad)[0]
-        raise InvalidInputError(f"returns must be finite; {str(frame.columns[j])} day {t} is {frame.to_numpy()[t, j]}")
+        raise InvalidInputError(f"returns must be finite; {frame.columns[j]!s} day {t} is {frame.to_numpy()[t, j]}")
     if dates is not None:
         if len(dates) != len(frame):
             raise InvalidInputError(f"{len(dates)} dates for {len(frame)} days of returns")

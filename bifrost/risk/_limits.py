@@ -40,11 +40,13 @@ __all__ = [
     "evaluate_limits",
     "get_limits",
     "limit_dicts",
+    "limit_report",
     "limits_from_toml",
     "portfolio_drawdown",
     "read_alerts",
     "record_alerts",
     "set_limits",
+    "store_sectors",
 ]
 
 Metric = Literal["var", "es", "drawdown", "gross_exposure", "net_exposure", "single_name", "sector"]
@@ -302,6 +304,25 @@ def evaluate_limits(
     return frame[list(_CHECK_COLUMNS)]
 
 
+def limit_report(
+    book: Book,
+    limits: Sequence[Limit] = DEFAULT_LIMITS,
+    *,
+    drawdown: float | None = None,
+    sectors: Mapping[str, str] | None = None,
+    now: pd.Timestamp | None = None,
+) -> LimitReport:
+    """Evaluate ``limits`` on ``book`` (see `evaluate_limits`) into a report stamped ``now``.
+
+    The report is as of the book's last return date (``now`` when its history has no dates).
+    """
+    checks = evaluate_limits(book, limits, drawdown=drawdown, sectors=sectors)
+    stamp = pd.Timestamp.now(tz="UTC") if now is None else now
+    last = book.returns.index[-1]
+    as_of = last if isinstance(last, pd.Timestamp) else stamp
+    return LimitReport(portfolio=book.name, as_of=as_of, ts=stamp, checks=checks)
+
+
 def portfolio_drawdown(store: BarStore, name: str) -> tuple[float, pd.Timestamp]:
     """Return the current drawdown of stored portfolio ``name`` and the date of its peak.
 
@@ -318,6 +339,12 @@ def portfolio_drawdown(store: BarStore, name: str) -> tuple[float, pd.Timestamp]
     peak = int(np.argmax(wealth))
     running_max = np.maximum.accumulate(wealth)
     return float(1.0 - wealth[-1] / running_max[-1]), returns.index[peak]
+
+
+def store_sectors(store: BarStore) -> dict[str, str]:
+    """Return the sector of each symbol in ``store`` that has one."""
+    listed = store.list_symbols()
+    return {str(s): x for s, x in zip(listed["symbol"], listed["sector"], strict=True) if isinstance(x, str) and x}
 
 
 def set_limits(store: BarStore, portfolio: str, limits: Sequence[Limit]) -> tuple[Limit, ...]:
@@ -428,12 +455,8 @@ def check_limits(
     needs = {limit.metric for limit in chosen}
     drawdown = portfolio_drawdown(store, portfolio)[0] if "drawdown" in needs else None
     if sectors is None and "sector" in needs:
-        listed = store.list_symbols()
-        pairs = zip(listed["symbol"], listed["sector"], strict=True)
-        sectors = {str(s): x for s, x in pairs if isinstance(x, str)}
-    checks = evaluate_limits(book, chosen, drawdown=drawdown, sectors=sectors)
-    stamp = pd.Timestamp.now(tz="UTC") if now is None else now
-    report = LimitReport(portfolio=portfolio, as_of=book.returns.index[-1], ts=stamp, checks=checks)
+        sectors = store_sectors(store)
+    report = limit_report(book, chosen, drawdown=drawdown, sectors=sectors, now=now)
     if record:
         record_alerts(store, report)
     return report

@@ -30,7 +30,7 @@ class MarketData:
         self.store = store
         self.refresh_seconds = refresh_seconds
         self.max_books = max_books
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()  # hold it to use ``store`` from another thread
         self._checked = -math.inf
         self._ingests = -1
         self._known: frozenset[str] = frozenset()
@@ -68,7 +68,7 @@ class MarketData:
 
     def latest_closes(self, symbols: Sequence[str]) -> pd.Series:
         """Return each symbol's latest raw close."""
-        with self._lock:
+        with self.lock:
             self._load(symbols)
             return pd.Series([self._last[s] for s in symbols], index=list(symbols), name="close")
 
@@ -77,7 +77,7 @@ class MarketData:
         if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 20:
             raise InvalidInputError(f"lookback_days must be an integer >= 20, got {lookback_days!r}")
         key = (tuple(symbols), lookback_days)
-        with self._lock:
+        with self.lock:
             self._load(symbols)
             if key in self._books:
                 self._books.move_to_end(key)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from bifrost.errors import InvalidInputError
 
-__all__ = ["StressResult", "historical_stress", "shock_stress"]
+__all__ = ["StressResult", "historical_stress", "shock_stress", "stress_positions"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +36,25 @@ class StressResult:
     def frame(self) -> pd.DataFrame:
         """Return one row per scenario: window, total, then each position's P&L."""
         return pd.concat([self.windows, self.total, self.pnl], axis=1)
+
+    def records(self, equity: float | None = None) -> list[dict[str, Any]]:
+        """Return one JSON-ready dict per scenario: name, start, end (ISO dates or None),
+        total, total as a fraction of ``equity`` (if given), and P&L per position."""
+        out = []
+        for name in self.pnl.index:
+            start, end = self.windows.loc[name, "start"], self.windows.loc[name, "end"]
+            total = float(self.pnl.loc[name].sum())
+            out.append(
+                {
+                    "name": str(name),
+                    "start": None if pd.isna(start) else pd.Timestamp(start).date().isoformat(),
+                    "end": None if pd.isna(end) else pd.Timestamp(end).date().isoformat(),
+                    "total": total,
+                    "total_fraction": None if equity is None else total / equity,
+                    "pnl": {str(s): float(v) for s, v in self.pnl.loc[name].items()},
+                }
+            )
+        return out
 
     def _repr_html_(self) -> str:
         return "<b>Stress tests</b><br>" + self.frame().to_html(float_format=lambda v: f"{v:,.2f}")
@@ -165,3 +184,36 @@ def shock_stress(
     pnl = pd.DataFrame(rows).T
     windows = pd.DataFrame({"start": pd.NaT, "end": pd.NaT}, index=pnl.index)
     return StressResult(pnl=pnl, windows=windows)
+
+
+def stress_positions(
+    positions: Mapping[str, float],
+    returns: pd.DataFrame | None = None,
+    *,
+    window_days: Sequence[int] = (1, 5, 20),
+    worst: int = 3,
+    named: Mapping[str, tuple[Any, Any]] | None = None,
+    shocks: Mapping[str, Mapping[str, float]] | None = None,
+    sectors: Mapping[str, str] | None = None,
+) -> StressResult:
+    """Run every scenario asked for on ``positions``: the worst historical windows and named
+    windows (on ``returns``, dated), then the hypothetical ``shocks``; one result.
+
+    Raises
+    ------
+    InvalidInputError
+        If no scenario is asked for, or historical ones are asked for without dated returns.
+    """
+    parts = []
+    if window_days or named:
+        if returns is None or not isinstance(returns.index, pd.DatetimeIndex):
+            raise InvalidInputError("historical scenarios need returns on dates")
+        parts.append(historical_stress(returns, positions, window_days=window_days, worst=worst, named=named))
+    if shocks:
+        parts.append(shock_stress(positions, shocks, sectors=sectors))
+    if not parts:
+        raise InvalidInputError("no scenario: give window_days, named windows or shocks")
+    return StressResult(
+        pnl=pd.concat([p.pnl for p in parts]),
+        windows=pd.concat([p.windows for p in parts]).astype("datetime64[ns, UTC]"),
+    )

@@ -74,7 +74,7 @@ def test_book_refuses_what_it_cannot_measure(home: Path) -> None:
     store.close()
 
 
-def test_cli_risk_commands(home: Path) -> None:
+def test_cli_risk_commands(home: Path, tmp_path: Path) -> None:
     run = bifrost(
         home, "risk", "var", "book", "--method", "parametric", "--confidence", "0.975", "--horizon", "5", "--json"
     )
@@ -87,9 +87,24 @@ def test_cli_risk_commands(home: Path) -> None:
     assert out["var"] == pytest.approx(expected.var, rel=1e-12) and out["var_money"] == pytest.approx(
         expected.var * book.equity
     )
-    stress = bifrost(home, "risk", "stress", "book", "--window", "1", "--worst", "2", "--json")
+    shocks = tmp_path / "shocks.toml"
+    shocks.write_text("[crash]\nmarket = -0.2\nNVDA = -0.4\n")
+    stress = bifrost(
+        home, "risk", "stress", "book", "--window", "1", "--worst", "2", "--period", "GFC=2008-09-01:2009-03-09",
+        "--shocks", str(shocks), "--json",
+    )  # fmt: skip
     assert stress.returncode == 0, stress.stderr
-    assert list(json.loads(stress.stdout)) == ["worst 1d #1", "worst 1d #2"]
+    scenarios = json.loads(stress.stdout)
+    assert [s["name"] for s in scenarios] == ["worst 1d #1", "worst 1d #2", "GFC", "crash"]
+    store = EmbeddedStore(home)
+    stressed = book_from_store(store, "book", lookback_days=5000)
+    store.close()
+    crash = -0.2 * (stressed.values["ORCL"] + stressed.values["YHOO"]) - 0.4 * stressed.values["NVDA"]
+    assert scenarios[3]["total"] == pytest.approx(crash, rel=1e-12)
+    gfc = (1 + stressed.returns.loc["2008-09-01":"2009-03-09"]).prod() - 1
+    assert scenarios[2]["total"] == pytest.approx(float((gfc * stressed.values).sum()), rel=1e-9)
+    bad = bifrost(home, "risk", "stress", "book", "--period", "GFC")
+    assert bad.returncode == 2 and "NAME=START:END" in bad.stderr
     backtest = bifrost(home, "risk", "backtest", "book", "--json")
     assert backtest.returncode == 0, backtest.stderr
     bt = json.loads(backtest.stdout)

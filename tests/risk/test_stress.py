@@ -87,3 +87,28 @@ def test_shocks_apply_symbol_then_sector_then_market() -> None:
 def test_bad_stress_input_is_refused(returns: pd.DataFrame, call: Any, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         call(returns)
+
+
+def test_stress_positions_runs_every_scenario_asked_for(returns: pd.DataFrame) -> None:
+    from bifrost.risk import stress_positions
+
+    shocks = {"crash": {"market": -0.2, "sector:chips": -0.35}}
+    result = stress_positions(
+        POSITIONS, returns, window_days=(5,), worst=2, named={"GFC": ("2008-09-01", "2009-03-09")}, shocks=shocks,
+        sectors={"NVDA": "chips"},
+    )  # fmt: skip
+    history = historical_stress(
+        returns, POSITIONS, window_days=(5,), worst=2, named={"GFC": ("2008-09-01", "2009-03-09")}
+    )
+    shock = shock_stress(POSITIONS, shocks, sectors={"NVDA": "chips"})
+    assert list(result.pnl.index) == ["worst 5d #1", "worst 5d #2", "GFC", "crash"]
+    np.testing.assert_allclose(result.pnl.iloc[:3], history.pnl, rtol=1e-15)
+    assert result.total["crash"] == shock.total["crash"] == -0.2 * 50_000 - 0.35 * 30_000 + 0.2 * 20_000
+    records = result.records(equity=200_000.0)
+    assert records[2]["name"] == "GFC" and records[2]["start"] == "2008-09-02" and records[2]["end"] == "2009-03-09"
+    assert records[3]["start"] is None and records[3]["total_fraction"] == pytest.approx(-16_500 / 200_000)
+    assert records[3]["pnl"] == {"ORCL": -10_000.0, "NVDA": -10_500.0, "YHOO": 4_000.0}
+    with pytest.raises(InvalidInputError, match="no scenario"):
+        stress_positions(POSITIONS, returns, window_days=())
+    with pytest.raises(InvalidInputError, match="historical scenarios need returns on dates"):
+        stress_positions(POSITIONS, returns.reset_index(drop=True), window_days=(1,))
