@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install timescale-deps chromium run test lint bench-data bench-analytics bench-portfolio bench-backtest clean
+.PHONY: install timescale-deps chromium run test lint serve-risk bento-risk bench-data bench-analytics bench-portfolio bench-backtest bench-risk clean
+
+PORT ?= 3000
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +47,14 @@ lint: install  ## ruff, mypy, and the import layers
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+serve-risk: install  ## the risk service (bentos/risk) on http://127.0.0.1:$(PORT), on the configured store
+	$(BIN)/bifrost serve risk --port $(PORT)
+
+bento-risk: install  ## build the risk service into a bento: the bifrost wheel, then `bentoml build` in bentos/risk
+	rm -rf bentos/risk/wheels
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w bentos/risk/wheels .
+	cd bentos/risk && ../../$(BIN)/bentoml build
+
 bench-data: install  ## benchmarks/data_io.py: ingest and read 2.5M bars, bifrost vs pandas
 	$(BIN)/python benchmarks/data_io.py
 
@@ -59,5 +69,8 @@ bench-backtest: install  ## benchmarks/backtest.py: one backtest and a 50,000-ba
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/backtest.py
 
+bench-risk: install  ## benchmarks/risk.py: Monte Carlo and 2-D VaR timings, and the served endpoint under load
+	$(BIN)/python benchmarks/risk.py
+
 clean:
-	rm -rf $(VENV) .bifrost .pytest_cache .mypy_cache .ruff_cache $(TS_DIR)/node_modules
+	rm -rf bentos/risk/wheels $(VENV) .bifrost .pytest_cache .mypy_cache .ruff_cache $(TS_DIR)/node_modules

@@ -7,6 +7,7 @@ shows its traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -764,7 +765,7 @@ def serve_risk(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
 ) -> None:
-    """Start the risk service (bentos/risk) until interrupted: POST /var, /livez, /readyz, /docs."""
+    """Start the risk service (bentos/risk) until interrupted: POST /var, /stress, /limits; /docs."""
     import subprocess
 
     from bifrost.errors import ConfigError
@@ -774,8 +775,12 @@ def serve_risk(
         raise ConfigError(f"the risk service is not at {folder}; run from a bifrost checkout")
     bentoml = Path(sys.executable).with_name("bentoml")
     command = [str(bentoml), "serve", "service:RiskService", "--host", host, "--port", str(port)]
-    typer.echo(f"serving risk on http://{host}:{port} (Ctrl-C stops)", err=True)
-    raise typer.Exit(subprocess.call(command, cwd=folder))
+    settings = load_settings()  # resolved here: the service runs in its own folder
+    env = {**os.environ, "BIFROST_HOME": str(settings.home)}
+    if settings.config_file is not None:
+        env["BIFROST_CONFIG"] = str(settings.config_file.resolve())
+    typer.echo(f"serving risk on http://{host}:{port} from {settings.home} (Ctrl-C stops)", err=True)
+    raise typer.Exit(subprocess.call(command, cwd=folder, env=env))
 
 
 def main(argv: list[str] | None = None) -> int:

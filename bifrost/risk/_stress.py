@@ -76,6 +76,13 @@ def _compounded(returns: pd.DataFrame, days: int) -> pd.DataFrame:
     return pd.DataFrame(np.expm1(summed.to_numpy()), index=returns.index, columns=returns.columns)
 
 
+def _on(t: pd.Timestamp, tz: Any) -> pd.Timestamp:
+    # a date on the index's clock: naive dates are read in the index's zone
+    if tz is None:
+        return t.tz_convert(None) if t.tzinfo is not None else t
+    return t.tz_localize(tz) if t.tzinfo is None else t.tz_convert(tz)
+
+
 def historical_stress(
     returns: pd.DataFrame,
     positions: Mapping[str, float],
@@ -130,11 +137,13 @@ def historical_stress(
         for rank, end in enumerate(taken, 1):
             rows.append((f"worst {days}d #{rank}", r.index[end - days + 1], r.index[end], moves.iloc[end] * values))
     for name, (start, stop) in (named or {}).items():
-        a, b = pd.Timestamp(start), pd.Timestamp(stop)
-        tz = pd.DatetimeIndex(r.index).tz
-        if tz is not None:
-            a = a.tz_localize(tz) if a.tzinfo is None else a
-            b = b.tz_localize(tz) if b.tzinfo is None else b
+        try:
+            a, b = pd.Timestamp(start), pd.Timestamp(stop)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"named scenario {name!r}: dates must be ISO dates: {exc}") from None
+        if pd.isna(a) or pd.isna(b):
+            raise InvalidInputError(f"named scenario {name!r}: dates must be ISO dates, got {start!r}, {stop!r}")
+        a, b = (_on(t, pd.DatetimeIndex(r.index).tz) for t in (a, b))
         part = r.loc[a:b]
         if part.empty:
             raise InvalidInputError(f"named scenario {name!r}: no returns between {start} and {stop}")

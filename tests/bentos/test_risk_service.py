@@ -10,14 +10,26 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import pandas as pd
 import pytest
 
-from bifrost.data import CsvSource, load_bars
-from bifrost.risk import portfolio_risk
+from bifrost.data import CsvSource, EmbeddedStore, ingest, load_bars
+from bifrost.portfolio import CashFlow, CashKind, Fill, Side, record_transactions
+from bifrost.risk import (
+    Limit,
+    MarketData,
+    book_from_positions,
+    check_limits,
+    portfolio_risk,
+    read_alerts,
+    stress_positions,
+)
 from tests.conftest import NVDA, ORCL, ROOT, YHOO
 
 
@@ -60,10 +72,31 @@ def serving(env: dict[str, str], log: Path) -> Iterator[str]:
                 proc.wait()
 
 
+T0 = pd.Timestamp("2014-01-02", tz="UTC")
+HOLDINGS = {"ORCL": 1000, "NVDA": 500, "YHOO": 300}
+
+
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("bentoml-home")
-    with serving({"BENTOML_HOME": str(home)}, home / "server.log") as url:
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with ORCL, NVDA and YHOO, and a stored portfolio "book" holding them."""
+    path = tmp_path_factory.mktemp("risk-service-store")
+    with EmbeddedStore(path) as store:
+        for symbol, file in (("ORCL", ORCL), ("NVDA", NVDA), ("YHOO", YHOO)):
+            ingest(store, CsvSource(file, symbol=symbol))
+        txns: list[Any] = [CashFlow(txn_id="d", ts=T0, kind=CashKind.DEPOSIT, amount=Decimal(100_000))]
+        txns += [
+            Fill(txn_id=f"f{i}", ts=T0, symbol=s, side=Side.BUY, quantity=Decimal(q), price=Decimal("30"))
+            for i, (s, q) in enumerate(HOLDINGS.items())
+        ]
+        record_transactions(store, "book", txns, create=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, home: Path) -> Iterator[str]:
+    bentoml_home = tmp_path_factory.mktemp("bentoml-home")
+    env = {"BENTOML_HOME": str(bentoml_home), "BIFROST_HOME": str(home)}
+    with serving(env, bentoml_home / "server.log") as url:
         yield url
 
 
@@ -114,7 +147,7 @@ def _body(**changes: Any) -> dict[str, Any]:
         (_body(horizon_days=0), "greater than or equal to 1"),
         (_body(returns={"A": [0.01, 0.02], "B": [0.01]}), "same number of returns"),
         (_body(method="garch"), "historical"),
-        ({"weights": {"A": 1.0}}, "returns"),
+        ({"weights": {"A": 1.0}}, "weights need returns"),
         (_body(weights={}), "weights must map"),
     ],
 )
@@ -124,6 +157,109 @@ def test_bad_requests_get_a_400_that_says_what_was_wrong(service: str, body: dic
     response = httpx.post(
         f"{service}/var", content=json.dumps(body, allow_nan=True), headers={"content-type": "application/json"}
     )
+    assert response.status_code == 400, response.text
+    assert message in response.text
+
+
+@pytest.mark.parametrize("method", ["historical", "parametric"])
+def test_var_of_posted_positions_priced_from_the_store(service: str, home: Path, method: str) -> None:
+    positions = {"ORCL": 200.0, "NVDA": 100.0}
+    body = {"positions": positions, "cash": 1000.0, "confidence": 0.975, "lookback_days": 250, "method": method}
+    response = httpx.post(f"{service}/var", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    got = response.json()
+    with EmbeddedStore(home) as store:
+        book = book_from_positions(positions, market=MarketData(store), cash=1000.0, lookback_days=250)
+    expected = portfolio_risk(book.returns, book.weights.to_dict(), confidence=0.975, method=method)
+    assert got["var"] == pytest.approx(expected.var, rel=1e-12) and got["observations"] == 250
+    assert got["equity"] == pytest.approx(book.equity) and got["var_money"] == pytest.approx(expected.var * book.equity)
+    # posted prices and history need no store at all
+    posted = {"positions": {"X": 10}, "prices": {"X": 20.0}, "returns": {"X": [0.01, -0.03, 0.02, -0.01]}}
+    answer = httpx.post(f"{service}/var", json=posted | {"confidence": 0.5}, timeout=30).json()
+    assert answer["equity"] == 200.0 and answer["var"] == pytest.approx(portfolio_risk(
+        {"X": [0.01, -0.03, 0.02, -0.01]}, {"X": 1.0}, confidence=0.5).var)  # fmt: skip
+
+
+def test_stress_endpoint_answers_what_the_library_computes(service: str, home: Path) -> None:
+    positions = {"ORCL": 1000.0, "YHOO": 300.0}
+    body = {
+        "positions": positions, "window_days": [1, 20], "worst": 2,
+        "periods": {"GFC": ["2008-09-01", "2009-03-09"]}, "shocks": {"crash": {"market": -0.2, "YHOO": -0.5}},
+    }  # fmt: skip
+    response = httpx.post(f"{service}/stress", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    got = response.json()
+    with EmbeddedStore(home) as store:
+        book = book_from_positions(positions, market=MarketData(store), lookback_days=5000)
+    values = book.values.to_dict()
+    expected = stress_positions(
+        values, book.returns, window_days=(1, 20), worst=2, named={"GFC": ("2008-09-01", "2009-03-09")},
+        shocks={"crash": {"market": -0.2, "YHOO": -0.5}},
+    ).records(book.equity)  # fmt: skip
+    assert [s["name"] for s in got["scenarios"]] == ["worst 1d #1", "worst 1d #2", "worst 20d #1", "worst 20d #2",
+                                                     "GFC", "crash"]  # fmt: skip
+    for answer, reference in zip(got["scenarios"], expected, strict=True):
+        assert answer["start"] == reference["start"] and answer["total"] == pytest.approx(reference["total"])
+        np.testing.assert_allclose(list(answer["pnl"].values()), list(reference["pnl"].values()), rtol=1e-12)
+    assert got["scenarios"][-1]["total"] == pytest.approx(-0.2 * values["ORCL"] - 0.5 * values["YHOO"])
+
+
+def test_limits_endpoint_on_a_stored_portfolio_and_on_posted_positions(service: str, home: Path) -> None:
+    limits = [{"name": "names", "metric": "single_name", "threshold": 0.2}, {"name": "v", "metric": "var",
+              "threshold": 0.5, "method": "parametric"}]  # fmt: skip
+    response = httpx.post(f"{service}/limits", json={"portfolio": "book", "limits": limits, "record": True})
+    assert response.status_code == 200, response.text
+    got = response.json()
+    with EmbeddedStore(home) as store:
+        expected = check_limits(store, "book", limits=[Limit(**x) for x in limits], record=False)
+        recorded = read_alerts(store, "book")
+    assert got["breached"] == expected.breached and [a["subject"] for a in got["alerts"]] == list(
+        expected.alerts["subject"]
+    )
+    assert len(recorded) == len(got["alerts"]) > 0  # the service recorded them in the store
+    worst = {row["limit_name"]: row["value"] for row in got["limits"]}
+    assert worst["v"] == pytest.approx(expected.summary().set_index("limit_name").loc["v", "value"], rel=1e-12)
+    posted = httpx.post(f"{service}/limits", json={"positions": {"ORCL": 10.0}, "cash": 0.0, "drawdown": 0.05})
+    assert posted.status_code == 200, posted.text
+    checks = {row["limit_name"]: row for row in posted.json()["limits"]}
+    assert checks["single_name"]["value"] == pytest.approx(1.0) and checks["single_name"]["severity"] == "breach"
+    assert checks["drawdown"]["value"] == 0.05 and checks["sector"]["severity"] == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/var", {"positions": {"ORCL": -5.0}}, "negative quantity for ['ORCL']"),
+        ("/var", {"positions": {"ORCL": 5.0, "ZZZZ": 1.0}}, "unknown symbol(s) ['ZZZZ']: not in the store"),
+        ("/var", {"positions": {"ORCL": 5.0}, "weights": {"ORCL": 1.0}}, "not both or neither"),
+        ("/var", {"positions": {"ORCL": 5.0}, "cash": -1e9}, "risk as a fraction of it is undefined"),
+        ("/stress", {"positions": {"ORCL": 5.0}, "window_days": [0]}, "window_days must be integers"),
+        ("/stress", {"positions": {"ORCL": 5.0}, "periods": {"X": ["1990-01-01", "1990-02-01"]}}, "no returns between"),
+        ("/stress", {"positions": {"ORCL": 5.0}, "periods": {"X": ["soon", "later"]}}, "dates must be ISO dates"),
+        (
+            "/stress",
+            {"positions": {"X": 1.0}, "prices": {"X": 1.0}, "returns": {"X": [0.1, 0.2]}},
+            "historical scenarios need returns on dates",
+        ),
+        (
+            "/stress",
+            {"positions": {"ORCL": 5.0}, "window_days": [], "shocks": {"c": {"market": -2.0}}},
+            "must be a return >= -1",
+        ),
+        ("/limits", {"portfolio": "nope"}, "no portfolio 'nope'"),
+        ("/limits", {"positions": {"ORCL": 5.0}, "record": True}, "only a stored portfolio's alerts"),
+        (
+            "/limits",
+            {"portfolio": "book", "limits": [{"name": "x", "metric": "var", "threshold": -1}]},
+            "threshold must be a positive",
+        ),
+        ("/limits", {}, "not both or neither"),
+    ],
+)
+def test_bad_portfolio_requests_get_a_400_that_says_what_was_wrong(
+    service: str, path: str, body: dict[str, Any], message: str
+) -> None:
+    response = httpx.post(f"{service}{path}", json=body, timeout=30)
     assert response.status_code == 400, response.text
     assert message in response.text
 
@@ -139,7 +275,7 @@ def test_health_metrics_and_openapi(service: str) -> None:
     metrics = httpx.get(f"{service}/metrics")
     assert metrics.status_code == 200 and "bentoml" in metrics.text
     spec = httpx.get(f"{service}/docs.json").json()
-    assert "/var" in spec["paths"]
+    assert {"/var", "/stress", "/limits"} <= set(spec["paths"])
     schema = str(spec["components"])
     assert "Daily simple returns per symbol" in schema and "VaR level" in schema
 
