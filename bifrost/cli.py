@@ -704,6 +704,27 @@ def risk_backtest(
         )
 
 
+@risk_app.command("report")
+def risk_report_cmd(
+    name: Annotated[str, typer.Argument(help="Portfolio name.")],
+    out: Annotated[Path, typer.Option(help="HTML file to write (self-contained, plotly embedded).")] = Path(
+        "risk-report.html"
+    ),
+    confidence: Annotated[float, typer.Option(help="VaR level in (0, 1).")] = 0.99,
+    lookback: LookbackOpt = 1000,
+) -> None:
+    """Write the portfolio's risk report: VaR/ES by method, contributions, backtest, stress, limits."""
+    from bifrost.risk import book_from_store, check_limits, risk_report, store_sectors
+
+    with _store() as store:
+        book = book_from_store(store, name, lookback_days=lookback)
+        limits = check_limits(store, name, record=False, lookback_days=lookback)
+        sectors = store_sectors(store)
+    report = risk_report(book, confidence=confidence, sectors=sectors, limits=limits)
+    report.to_html(out)
+    typer.echo(f"{name}: risk report written to {out}")
+
+
 @risk_app.command("limits")
 def risk_limits(
     name: Annotated[str, typer.Argument(help="Portfolio name.")],

@@ -7,6 +7,7 @@ Typical use::
     historical_var(returns, confidence=0.99, horizon_days=10)
     montecarlo_var_es(asset_returns, weights, 0.99, cov="ledoit_wolf", distribution="t")
     var_backtest(portfolio_returns, method="filtered_historical").zone
+    risk_report(book_from_store(store, "desk")).to_html("risk.html")
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bifrost.risk._limits import (
 from bifrost.risk._market import MarketData
 from bifrost.risk._montecarlo import Covariance, VarDecomposition, covariance, montecarlo_var_es, var_decomposition
 from bifrost.risk._portfolio import PortfolioRisk, portfolio_risk
+from bifrost.risk._report import RiskReport, risk_report
 from bifrost.risk._stress import StressResult, historical_stress, shock_stress, stress_positions
 from bifrost.risk._var import (
     ewma_volatility,
@@ -51,6 +53,7 @@ __all__ = [
     "LimitReport",
     "MarketData",
     "PortfolioRisk",
+    "RiskReport",
     "StressResult",
     "VarBacktest",
     "VarDecomposition",
@@ -79,6 +82,7 @@ __all__ = [
     "portfolio_risk",
     "read_alerts",
     "record_alerts",
+    "risk_report",
     "set_limits",
     "shock_stress",
     "store_sectors",

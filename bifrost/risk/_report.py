@@ -1,0 +1,178 @@
+"""The risk report of a book: VaR/ES by method, their split by position, the VaR backtest,
+stress results and limits, as tables and plotly figures (in Jupyter, or one offline HTML page)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from bifrost.risk._backtest import VarBacktest, var_backtest
+from bifrost.risk._book import Book, book_risk
+from bifrost.risk._limits import LimitReport
+from bifrost.risk._montecarlo import VarDecomposition, var_decomposition
+from bifrost.risk._portfolio import Method, PortfolioRisk
+from bifrost.risk._stress import StressResult, stress_positions
+
+__all__ = ["RiskReport", "risk_report"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskReport:
+    """Everything risk knows about one book, for a notebook, a dashboard or a file."""
+
+    name: str
+    equity: float
+    risk: Mapping[str, PortfolioRisk]  # by method
+    decomposition: VarDecomposition
+    backtest: VarBacktest | None  # None when the history is too short to backtest
+    stress: StressResult
+    limits: LimitReport | None = None
+
+    def summary(self) -> pd.DataFrame:
+        """One row per method: VaR and ES as fractions of equity and in money."""
+        rows = {
+            m: {"var": r.var, "es": r.es, "var_money": r.var * self.equity, "es_money": r.es * self.equity}
+            for m, r in self.risk.items()
+        }
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def var_figure(self) -> Any:
+        """The backtest: each day's return, minus the VaR forecast for it, exceptions marked."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        if self.backtest is None:
+            return fig.update_layout(title="VaR backtest: history too short")
+        bt = self.backtest
+        report = bt.report()
+        fig.add_scatter(x=bt.returns.index, y=bt.returns, mode="lines", name="daily return", line={"width": 1})
+        fig.add_scatter(x=bt.var.index, y=-bt.var, mode="lines", name=f"−VaR ({bt.method})", line={"width": 1.5})
+        fig.add_scatter(
+            x=report.index, y=report["return"], mode="markers", name=f"exceptions ({len(report)})",
+            marker={"color": "#c0392b", "size": 8, "symbol": "x"},
+        )  # fmt: skip
+        return fig.update_layout(
+            title=f"{bt.confidence:.0%} one-day VaR against what happened: zone {bt.zone}",
+            yaxis_tickformat=".1%", legend={"orientation": "h"},
+        )  # fmt: skip
+
+    def contribution_figure(self) -> Any:
+        """Component VaR per position (sums to the parametric VaR)."""
+        import plotly.graph_objects as go
+
+        component = self.decomposition.component.sort_values(ascending=False)
+        fig = go.Figure(go.Bar(x=list(map(str, component.index)), y=component.to_numpy(), name="component VaR"))
+        return fig.update_layout(
+            title=f"Contribution to VaR (parametric total {self.decomposition.var:.2%} of equity)",
+            yaxis_tickformat=".2%",
+        )
+
+    def stress_figure(self) -> Any:
+        """The stress scenarios as a table: window, P&L and P&L as a fraction of equity."""
+        import plotly.graph_objects as go
+
+        records = self.stress.records(self.equity)
+        cells = [
+            [r["name"] for r in records],
+            [r["start"] or "" for r in records],
+            [r["end"] or "" for r in records],
+            [f"{r['total']:,.0f}" for r in records],
+            [f"{r['total_fraction']:.2%}" for r in records],
+        ]
+        header = ["scenario", "start", "end", "P&L", "of equity"]
+        return go.Figure(go.Table(header={"values": header}, cells={"values": cells})).update_layout(
+            title="Stress tests on today's positions"
+        )
+
+    @property
+    def figures(self) -> tuple[tuple[str, Any], ...]:
+        """The named figures, in reading order."""
+        return (
+            ("VaR backtest", self.var_figure()),
+            ("Contributions", self.contribution_figure()),
+            ("Stress", self.stress_figure()),
+        )
+
+    def _tables(self) -> str:
+        parts = [
+            f"<h3>Risk of {html.escape(self.name)}</h3><p>equity {self.equity:,.2f}</p>",
+            self.summary().to_html(float_format=lambda v: f"{v:,.4f}"),
+        ]
+        if self.backtest is not None:
+            parts.append(self.backtest._repr_html_())
+        if self.limits is not None:
+            parts.append(self.limits._repr_html_())
+        return "".join(parts)
+
+    def to_html(self, path: str | Path | None = None) -> str:
+        """Return (and optionally write) one HTML page with plotly.js embedded: no CDN, no network."""
+        from plotly.offline import get_plotlyjs
+
+        parts = [
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+            f"<title>Risk of {html.escape(self.name)}</title>",
+            f"<script type='text/javascript'>{get_plotlyjs()}</script>",
+            "<style>body{font-family:sans-serif;margin:2em} td,th{padding:2px 8px;text-align:right}</style>",
+            "</head><body>",
+            self._tables(),
+        ]
+        for name, fig in self.figures:
+            parts.append(f"<h2>{html.escape(name)}</h2>")
+            parts.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{name.replace(' ', '-')}"))
+        parts.append("</body></html>")
+        page = "\n".join(parts)
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
+
+    def _repr_html_(self) -> str:
+        figures = "".join(
+            fig.to_html(full_html=False, include_plotlyjs="require" if i else True)
+            for i, (_, fig) in enumerate(self.figures)
+        )
+        return self._tables() + figures
+
+
+def risk_report(
+    book: Book,
+    *,
+    confidence: float = 0.99,
+    horizon_days: int = 1,
+    methods: Sequence[Method] = ("historical", "parametric", "filtered_historical", "montecarlo"),
+    backtest_method: Literal["historical", "parametric", "filtered_historical"] = "filtered_historical",
+    window: int = 250,
+    stress_windows: Sequence[int] = (1, 5, 20),
+    worst: int = 3,
+    named: Mapping[str, tuple[Any, Any]] | None = None,
+    shocks: Mapping[str, Mapping[str, float]] | None = None,
+    sectors: Mapping[str, str] | None = None,
+    limits: LimitReport | None = None,
+    seed: int = 0,
+) -> RiskReport:
+    """Measure ``book`` every way: VaR/ES per method, the parametric split by position, a
+    rolling one-day VaR backtest of today's weights (when the history holds more than
+    ``window`` + 20 days), and the stress scenarios."""
+    risk = {m: book_risk(book, method=m, confidence=confidence, horizon_days=horizon_days, seed=seed) for m in methods}
+    symbols = list(book.values.index)
+    weights = book.weights.to_numpy()
+    returns = book.returns[symbols]
+    decomposition = var_decomposition(returns.to_numpy(), weights, confidence, horizon_days, names=symbols)
+    backtest = None
+    if len(returns) > window + 20:
+        pnl = returns @ book.weights
+        backtest = var_backtest(pnl, method=backtest_method, confidence=confidence, window=window)
+    values = {str(k): float(v) for k, v in book.values.items()}
+    dated = isinstance(returns.index, pd.DatetimeIndex)
+    stress = stress_positions(
+        values, returns if dated else None, window_days=stress_windows if dated else (), worst=worst,
+        named=named if dated else None, shocks=shocks or {"market −10%": {"market": -0.10}}, sectors=sectors,
+    )  # fmt: skip
+    return RiskReport(
+        name=book.name, equity=book.equity, risk=risk, decomposition=decomposition, backtest=backtest,
+        stress=stress, limits=limits,
+    )  # fmt: skip
