@@ -157,7 +157,9 @@ def risk_report(
     """Measure ``book`` every way: VaR/ES per method, the parametric split by position, a
     rolling one-day VaR backtest of today's weights (when the history holds more than
     ``window`` + 20 days), and the stress scenarios."""
-    risk = {m: book_risk(book, method=m, confidence=confidence, horizon_days=horizon_days, seed=seed) for m in methods}
+    risk: dict[str, PortfolioRisk] = {
+        m: book_risk(book, method=m, confidence=confidence, horizon_days=horizon_days, seed=seed) for m in methods
+    }
     symbols = list(book.values.index)
     weights = book.weights.to_numpy()
     returns = book.returns[symbols]
