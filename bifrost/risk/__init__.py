@@ -43,6 +43,7 @@ from bifrost.risk._var import (
     historical_var,
     parametric_es,
     parametric_var,
+    var_es_many,
 )
 
 __all__ = [
@@ -90,4 +91,5 @@ __all__ = [
     "traffic_light",
     "var_backtest",
     "var_decomposition",
+    "var_es_many",
 ]

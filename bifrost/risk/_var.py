@@ -30,6 +30,7 @@ from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from bifrost._typing import FloatArray, as_float_array_1d
 from bifrost.errors import InvalidInputError
@@ -42,6 +43,7 @@ __all__ = [
     "historical_var",
     "parametric_es",
     "parametric_var",
+    "var_es_many",
 ]
 
 _N = NormalDist()
@@ -244,3 +246,52 @@ def filtered_historical_es(
     """Estimate expected shortfall by filtered historical simulation."""
     _check(confidence, horizon_days)
     return historical_es(_filtered(returns, decay), confidence, horizon_days)
+
+
+def var_es_many(
+    returns: Any,
+    confidence: float = 0.99,
+    horizon_days: int = 1,
+    *,
+    method: Literal["historical", "parametric"] = "historical",
+) -> pd.DataFrame:
+    """VaR and ES of many return series at once: one row per column of ``returns``.
+
+    ``returns`` is 2-D, days × series (an array or a DataFrame, whose columns name the
+    rows). Each row equals `historical_var`/`historical_es` or `parametric_var`/
+    `parametric_es` (normal) of that column, computed in one vectorised pass.
+
+    Examples
+    --------
+    >>> r = [[-0.05, 0.01], [-0.03, -0.02], [0.02, 0.03], [0.01, -0.04], [0.0, 0.0]]
+    >>> var_es_many(r, 0.75)["var"].round(6).tolist()
+    [0.03, 0.02]
+    """
+    names = list(returns.columns) if isinstance(returns, pd.DataFrame) else None
+    try:
+        r = np.asarray(returns, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"returns must be numeric, got {type(returns).__name__}") from exc
+    if r.ndim != 2:
+        raise InvalidInputError(f"returns must be 2-D (days × series), got shape {r.shape}")
+    if r.shape[0] < 2 or r.shape[1] < 1:
+        raise InvalidInputError(f"returns need at least 2 days and 1 series, got shape {r.shape}")
+    bad = ~np.isfinite(r) | (r <= -1.0)
+    if bad.any():
+        t, j = (int(x) for x in np.argwhere(bad)[0])
+        raise InvalidInputError(f"returns must be finite simple returns above -1; series {j} day {t} is {r[t, j]}")
+    _check(confidence, horizon_days)
+    h = math.sqrt(horizon_days)
+    if method == "historical":
+        q = np.quantile(r, 1.0 - confidence, axis=0, method="lower")
+        tail = r <= q
+        tail_mean = np.where(tail, r, 0.0).sum(axis=0) / tail.sum(axis=0)
+        var, es = np.maximum(-q, 0.0) * h, np.maximum(-tail_mean, 0.0) * h
+    elif method == "parametric":
+        mu, sigma = r.mean(axis=0), r.std(axis=0, ddof=1)
+        z = _N.inv_cdf(1.0 - confidence)
+        var = np.maximum(-(mu * horizon_days + z * sigma * h), 0.0)
+        es = np.maximum(-(mu * horizon_days - _N.pdf(z) / (1.0 - confidence) * sigma * h), 0.0)
+    else:
+        raise InvalidInputError(f"method must be 'historical' or 'parametric', got {method!r}")
+    return pd.DataFrame({"var": var, "es": es}, index=names)

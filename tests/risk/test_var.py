@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 from sklearn.covariance import ledoit_wolf
 
+from bifrost.data import CsvSource, load_bars
 from bifrost.errors import InvalidInputError
 from bifrost.risk import (
     covariance,
@@ -24,7 +25,9 @@ from bifrost.risk import (
     parametric_var,
     portfolio_risk,
     var_decomposition,
+    var_es_many,
 )
+from tests.conftest import SP500
 
 TEN = [0.04, -0.01, 0.02, -0.05, 0.01, 0.0, -0.03, 0.03, 0.01, -0.02]  # unsorted on purpose
 
@@ -222,3 +225,36 @@ def test_portfolio_risk_applies_each_method_to_the_weighted_history() -> None:
 def test_portfolio_risk_refuses_bad_input(returns: Any, weights: Any, options: Any, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         portfolio_risk(returns, weights, **options)
+
+
+def test_var_es_many_equals_the_one_series_functions_on_every_real_stock() -> None:
+    closes = load_bars(CsvSource(SP500), on_error="repair").bars["close"].unstack("symbol")
+    returns = closes.pct_change(fill_method=None).iloc[1:].dropna(axis=1)
+    assert returns.shape[1] > 450  # the stocks with the whole five years
+    for method, var_fn, es_fn in (
+        ("historical", historical_var, historical_es),
+        ("parametric", parametric_var, parametric_es),
+    ):
+        table = var_es_many(returns, 0.99, 10, method=method)  # type: ignore[arg-type]
+        assert list(table.index) == list(returns.columns)
+        for symbol in returns.columns[::7]:
+            assert table.loc[symbol, "var"] == pytest.approx(var_fn(returns[symbol], 0.99, 10), rel=1e-12)
+            assert table.loc[symbol, "es"] == pytest.approx(es_fn(returns[symbol], 0.99, 10), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("returns", "options", "match"),
+    [
+        ([0.01, 0.02, 0.03], {}, r"must be 2-D \(days × series\)"),
+        ([[0.01, 0.02]], {}, "at least 2 days and 1 series"),
+        ([["a"], ["b"]], {}, "returns must be numeric"),
+        ([[0.01, 0.02], [float("nan"), 0.0]], {}, "series 0 day 1 is nan"),
+        ([[0.01, 0.02], [0.0, -1.0]], {}, "series 1 day 1 is -1.0"),
+        ([[0.01], [0.02]], {"confidence": 1.0}, r"confidence must be in \(0, 1\)"),
+        ([[0.01], [0.02]], {"horizon_days": 0}, "horizon_days must be a positive integer"),
+        ([[0.01], [0.02]], {"method": "montecarlo"}, "method must be 'historical' or 'parametric'"),
+    ],
+)
+def test_var_es_many_refuses_bad_input(returns: Any, options: dict[str, Any], match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        var_es_many(returns, **options)
