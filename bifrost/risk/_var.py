@@ -283,9 +283,13 @@ def var_es_many(
     _check(confidence, horizon_days)
     h = math.sqrt(horizon_days)
     if method == "historical":
-        q = np.quantile(r, 1.0 - confidence, axis=0, method="lower")
-        tail = r <= q
-        tail_mean = np.where(tail, r, 0.0).sum(axis=0) / tail.sum(axis=0)
+        n = r.shape[0]
+        # numpy's own "lower" position (as the one-series functions use), then one partition per series
+        k = int(np.quantile(np.arange(n, dtype=np.float64), 1.0 - confidence, method="lower"))
+        part = np.partition(np.ascontiguousarray(r.T), k, axis=1)
+        q = part[:, k]
+        ties = (part[:, k + 1 :] <= q[:, None]).sum(axis=1)  # returns equal to the VaR beyond position k
+        tail_mean = (part[:, : k + 1].sum(axis=1) + ties * q) / (k + 1 + ties)
         var, es = np.maximum(-q, 0.0) * h, np.maximum(-tail_mean, 0.0) * h
     elif method == "parametric":
         mu, sigma = r.mean(axis=0), r.std(axis=0, ddof=1)

@@ -240,6 +240,12 @@ def test_var_es_many_equals_the_one_series_functions_on_every_real_stock() -> No
         for symbol in returns.columns[::7]:
             assert table.loc[symbol, "var"] == pytest.approx(var_fn(returns[symbol], 0.99, 10), rel=1e-12)
             assert table.loc[symbol, "es"] == pytest.approx(es_fn(returns[symbol], 0.99, 10), rel=1e-12)
+    # returns rounded to 0.1% tie at the VaR: the ES still averages every return at or below it
+    coarse = returns.iloc[:, :60].round(3)
+    table = var_es_many(coarse, 0.95)
+    for symbol in coarse.columns:
+        assert table.loc[symbol, "es"] == pytest.approx(historical_es(coarse[symbol], 0.95), rel=1e-12)
+        assert table.loc[symbol, "var"] == historical_var(coarse[symbol], 0.95)
 
 
 @pytest.mark.parametrize(

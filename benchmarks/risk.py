@@ -1,0 +1,313 @@
+"""Risk benchmark: Monte Carlo VaR, VaR of many series at once, and the served endpoint under load.
+
+1. Monte Carlo VaR/ES of an equal-weight portfolio of 500 real stocks (the last 1000 days
+   of ../shared/data/sp500_5yr), 100,000 scenarios: bifrost (numpy; PyTorch on the CPU, and
+   on the GPU when there is one) against what a user would write by hand
+   (``Generator.multivariate_normal``) and scipy's ``multivariate_normal.rvs``.
+2. Historical and parametric VaR/ES of 500 series × 5000 days at once (seeded synthetic
+   returns, for scale): ``var_es_many`` against a loop of bifrost's one-series functions,
+   pandas ``quantile`` and empyrical (per column).
+3. ``POST /var`` of the served risk service (``bifrost serve risk``, one worker) for a
+   50-position portfolio priced from the store, at a fixed 200 requests/s for 60 s from a
+   second process on loopback (an open-loop asyncio + httpx generator; latency is measured
+   from each request's scheduled send time, so queueing counts).
+
+    python benchmarks/risk.py [--seconds 60] [--rate 200] [--skip-load] [--device cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+SP500 = ROOT.parent / "shared" / "data" / "sp500_5yr" / "all_stocks_5yr.csv.gz"
+
+
+def median_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def real_returns() -> pd.DataFrame:
+    from bifrost.data import CsvSource, load_bars
+
+    closes = load_bars(CsvSource(SP500), on_error="repair").bars["close"].unstack("symbol")
+    return closes.pct_change(fill_method=None).iloc[1:].dropna(axis=1)
+
+
+# -- 1. Monte Carlo ----------------------------------------------------------------------------
+
+
+def by_hand(r: np.ndarray, w: np.ndarray, n: int, confidence: float) -> tuple[float, float]:
+    rng = np.random.default_rng(0)
+    pnl = rng.multivariate_normal(r.mean(axis=0), np.cov(r, rowvar=False), size=n) @ w
+    q = np.quantile(pnl, 1 - confidence)
+    return -q, -pnl[pnl <= q].mean()
+
+
+def by_scipy(r: np.ndarray, w: np.ndarray, n: int, confidence: float) -> tuple[float, float]:
+    from scipy import stats
+
+    draws = stats.multivariate_normal(r.mean(axis=0), np.cov(r, rowvar=False), allow_singular=True).rvs(
+        size=n, random_state=0
+    )
+    pnl = draws @ w
+    q = np.quantile(pnl, 1 - confidence)
+    return -q, -pnl[pnl <= q].mean()
+
+
+def montecarlo(device: str | None) -> str:
+    import torch
+
+    from bifrost.risk import montecarlo_var_es, parametric_var
+
+    returns = real_returns()
+    r = returns.iloc[-1000:, :500].to_numpy()
+    w = np.full(500, 1 / 500)
+    n, c = 100_000, 0.99
+    closed = parametric_var(r @ w, c)
+    runs: list[tuple[str, Callable[[], Any]]] = [
+        ("bifrost `montecarlo_var_es`, numpy, normal", lambda: montecarlo_var_es(r, w, c, n_scenarios=n, backend="numpy")),
+        ("bifrost, numpy, Student-t (5 dof)", lambda: montecarlo_var_es(r, w, c, n_scenarios=n, distribution="t", backend="numpy")),
+        ("bifrost, PyTorch on the CPU, normal", lambda: montecarlo_var_es(r, w, c, n_scenarios=n, backend="torch")),
+        ("by hand: `Generator.multivariate_normal` (SVD) @ w", lambda: by_hand(r, w, n, c)),
+        ("scipy `multivariate_normal.rvs` @ w", lambda: by_scipy(r, w, n, c)),
+    ]  # fmt: skip
+    if device == "cuda" and torch.cuda.is_available():
+        runs.insert(3, (f"bifrost, PyTorch on the GPU ({torch.cuda.get_device_name(0)})",
+                        lambda: montecarlo_var_es(r, w, c, n_scenarios=n, backend="torch")))  # fmt: skip
+    montecarlo_var_es(r, w, c, n_scenarios=1000, backend="torch")  # import and warm torch once
+    rows = []
+    reference = None
+    for name, fn in runs:
+        seconds, (var, es) = median_time(fn, 3)
+        reference = reference or seconds
+        rows.append([name, f"{seconds:.3f}", f"{var:.5f}", f"{es:.5f}", f"{var / closed - 1:+.2%}"])
+    header = f"Monte Carlo VaR/ES, 500 real stocks × 1000 days, {n:,} scenarios, 99% one-day (median of 3):\n\n"
+    return (
+        header
+        + table(["engine", "seconds", "VaR", "ES", "VaR vs closed-form normal"], rows)
+        + (f"\n\nclosed-form normal VaR of the same portfolio: {closed:.5f}; torch threads: {torch.get_num_threads()}")
+    )
+
+
+# -- 2. many series ----------------------------------------------------------------------------
+
+
+def many_series() -> str:
+    import empyrical
+
+    from bifrost.risk import historical_es, historical_var, parametric_es, parametric_var, var_es_many
+
+    rng = np.random.default_rng(11)
+    r = rng.standard_t(4, size=(5000, 500)) * 0.01 / np.sqrt(2.0)
+    frame = pd.DataFrame(r)
+
+    def loop_hist() -> np.ndarray:
+        return np.array([[historical_var(r[:, j]), historical_es(r[:, j])] for j in range(r.shape[1])])
+
+    def loop_param() -> np.ndarray:
+        return np.array([[parametric_var(r[:, j]), parametric_es(r[:, j])] for j in range(r.shape[1])])
+
+    def pandas_hist() -> pd.Series:
+        return -frame.quantile(0.01, interpolation="lower")
+
+    def empyrical_cols() -> np.ndarray:
+        return np.array(
+            [[-empyrical.value_at_risk(r[:, j], 0.01), -empyrical.conditional_value_at_risk(r[:, j], 0.01)]
+             for j in range(r.shape[1])]
+        )  # fmt: skip
+
+    runs: list[tuple[str, Callable[[], Any]]] = [
+        ("**bifrost `var_es_many`, historical (VaR and ES)**", lambda: var_es_many(r, 0.99)),
+        ("**bifrost `var_es_many`, parametric (VaR and ES)**", lambda: var_es_many(r, 0.99, method="parametric")),
+        ("bifrost one-series functions in a loop, historical", loop_hist),
+        ("bifrost one-series functions in a loop, parametric", loop_param),
+        ("pandas `DataFrame.quantile(0.01, 'lower')` (VaR only)", pandas_hist),
+        ("empyrical `value_at_risk` + `conditional_value_at_risk` per column", empyrical_cols),
+    ]
+    many_hist = var_es_many(r, 0.99).to_numpy()
+    many_param = var_es_many(r, 0.99, method="parametric").to_numpy()
+    rows = []
+    for name, fn in runs:
+        seconds, out = median_time(fn, 5)
+        if "loop, historical" in name:
+            agree = "equal" if np.allclose(out, many_hist, rtol=1e-12, atol=0) else "DIFFERS"
+        elif "loop, parametric" in name:
+            agree = "equal" if np.allclose(out, many_param, rtol=1e-12, atol=0) else "DIFFERS"
+        elif "pandas" in name:
+            agree = "equal VaR" if np.allclose(out.to_numpy(), many_hist[:, 0], rtol=1e-12) else "DIFFERS"
+        elif "empyrical" in name:
+            gap = float(np.max(np.abs(out[:, 0] / many_hist[:, 0] - 1)))
+            agree = f"interpolated percentile: VaR within {gap:.1%}"
+        else:
+            agree = "reference"
+        rows.append([name, f"{seconds * 1000:.1f}", agree])
+    return "500 series × 5000 days, 99% one-day VaR and ES (median of 5):\n\n" + table(
+        ["engine", "ms", "agrees with `var_es_many`"], rows
+    )
+
+
+# -- 3. the served endpoint under load ---------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _load(url: str, body: dict[str, Any], rate: float, seconds: float, warmup: float) -> dict[str, Any]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
+        latencies: list[float] = []
+        errors: list[str] = []
+
+        async def one(scheduled: float, measured: bool) -> None:
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                response = await client.post(url, json=body)
+                ok = response.status_code == 200
+                detail = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                ok, detail = False, type(exc).__name__
+            if measured:
+                latencies.append(time.perf_counter() - scheduled)
+                if not ok:
+                    errors.append(detail)
+
+        start = time.perf_counter() + 0.5
+        total = int((warmup + seconds) * rate)
+        tasks = [asyncio.create_task(one(start + i / rate, i >= warmup * rate)) for i in range(total)]
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - (start + warmup)
+    lat = np.array(latencies) * 1000
+    return {
+        "requests": len(lat), "errors": len(errors), "error_kinds": sorted(set(errors)),
+        "rate": len(lat) / elapsed, "p50_ms": float(np.percentile(lat, 50)), "p90_ms": float(np.percentile(lat, 90)),
+        "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()),
+    }  # fmt: skip
+
+
+def load_test(seconds: float, rate: float) -> str:
+    import httpx
+
+    from bifrost.data import CsvSource, EmbeddedStore, ingest
+    from bifrost.risk import MarketData, book_from_positions, portfolio_risk
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "store"
+        with EmbeddedStore(home) as store:
+            ingest(store, CsvSource(SP500), on_error="repair")
+            symbols = sorted(store.list_symbols()["symbol"])[:50]
+            positions = {s: float(100 + 10 * i) for i, s in enumerate(symbols)}
+            book = book_from_positions(positions, market=MarketData(store), lookback_days=500)
+            expected = portfolio_risk(book.returns, book.weights.to_dict(), confidence=0.99)
+        body = {"positions": positions, "confidence": 0.99, "horizon_days": 1, "method": "historical"}
+        port = _free_port()
+        env = {**os.environ, "BIFROST_HOME": str(home), "BENTOML_HOME": str(Path(tmp) / "bentoml"),
+               "BENTOML_DO_NOT_TRACK": "True"}  # fmt: skip
+        log = (Path(tmp) / "server.log").open("w")
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bifrost.cli", "serve", "risk", "--port", str(port)], cwd=ROOT, env=env,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(
+                        "the risk service did not start: " + (Path(tmp) / "server.log").read_text()[-2000:]
+                    )
+                time.sleep(0.5)
+            answer = httpx.post(f"{url}/var", json=body, timeout=30).json()
+            assert abs(answer["var"] / expected.var - 1) < 1e-12, (answer, expected)
+            generator = subprocess.run(
+                [sys.executable, __file__, "--generate", f"{url}/var", "--rate", str(rate), "--seconds", str(seconds),
+                 "--body", json.dumps(body)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            result = json.loads(generator.stdout)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+            log.close()
+    row = [
+        f"{rate:.0f}", f"{seconds:.0f}", f"{result['requests']:,}", f"{result['rate']:.1f}",
+        f"{result['p50_ms']:.1f}", f"{result['p90_ms']:.1f}", f"{result['p99_ms']:.1f}", f"{result['max_ms']:.1f}",
+        f"{result['errors']}" + (f" ({', '.join(result['error_kinds'])})" if result["errors"] else ""),
+    ]  # fmt: skip
+    return (
+        f"`POST /var`, 50 positions priced from the store, historical 99% VaR on 500 days "
+        f"(VaR {expected.var:.5f} = the library's), one BentoML worker, load from a second process:\n\n"
+        + table(
+            ["target req/s", "seconds", "requests", "achieved req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"],
+            [row],
+        )  # fmt: skip
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--only", choices=["montecarlo", "many", "load"])
+    ap.add_argument("--device", choices=["cpu", "cuda"], default=None)
+    ap.add_argument("--generate", help=argparse.SUPPRESS)  # the load generator's own process
+    ap.add_argument("--body", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.generate:
+        print(json.dumps(asyncio.run(_load(args.generate, json.loads(args.body), args.rate, args.seconds, 5.0))))
+        return
+    print(f"machine: {os.cpu_count()} CPUs; numpy {np.__version__}\n")
+    if args.only in (None, "montecarlo"):
+        print(montecarlo(args.device) + "\n")
+    if args.only in (None, "many"):
+        print(many_series() + "\n")
+    if args.only in (None, "load") and not args.skip_load:
+        print(load_test(args.seconds, args.rate))
+
+
+if __name__ == "__main__":
+    main()
