@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bifrost._figures import figures_html, offline_page
 from bifrost.analytics import _metrics as m
 from bifrost.analytics._summary import perf_stats
 from bifrost.data import BarStore
@@ -30,32 +31,12 @@ class Tearsheet:
 
     def to_html(self, path: str | Path | None = None) -> str:
         """Return (and optionally write) one HTML page with plotly.js embedded: no CDN, no network."""
-        from plotly.offline import get_plotlyjs
-
-        parts = [
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-            f"<title>{html.escape(self.title)}</title>",
-            f"<script type='text/javascript'>{get_plotlyjs()}</script>",
-            "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse}"
-            " td,th{padding:2px 8px;text-align:right}</style></head><body>",
-            f"<h1>{html.escape(self.title)}</h1>",
-            self.stats.to_html(float_format=lambda v: f"{v:.4f}", classes="stats"),
-        ]
-        for name, fig in self.figures:
-            parts.append(f"<h2>{html.escape(name)}</h2>")
-            parts.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{name.replace(' ', '-')}"))
-        parts.append("</body></html>")
-        page = "\n".join(parts)
-        if path is not None:
-            Path(path).write_text(page, encoding="utf-8")
-        return page
+        stats = self.stats.to_html(float_format=lambda v: f"{v:.4f}", classes="stats")
+        return offline_page(self.title, stats, self.figures, path)
 
     def _repr_html_(self) -> str:
-        figures = "".join(
-            fig.to_html(full_html=False, include_plotlyjs="require" if i else True)
-            for i, (_, fig) in enumerate(self.figures)
-        )
-        return f"<h3>{html.escape(self.title)}</h3>" + self.stats.to_html(float_format=lambda v: f"{v:.4f}") + figures
+        stats = self.stats.to_html(float_format=lambda v: f"{v:.4f}")
+        return f"<h3>{html.escape(self.title)}</h3>" + stats + figures_html(self.figures)
 
 
 def tearsheet(

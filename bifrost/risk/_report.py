@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from bifrost._figures import figures_html, offline_page
 from bifrost.risk._backtest import VarBacktest, var_backtest
 from bifrost.risk._book import Book, book_risk
 from bifrost.risk._limits import LimitReport
@@ -111,31 +112,10 @@ class RiskReport:
 
     def to_html(self, path: str | Path | None = None) -> str:
         """Return (and optionally write) one HTML page with plotly.js embedded: no CDN, no network."""
-        from plotly.offline import get_plotlyjs
-
-        parts = [
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>",
-            f"<title>Risk of {html.escape(self.name)}</title>",
-            f"<script type='text/javascript'>{get_plotlyjs()}</script>",
-            "<style>body{font-family:sans-serif;margin:2em} td,th{padding:2px 8px;text-align:right}</style>",
-            "</head><body>",
-            self._tables(),
-        ]
-        for name, fig in self.figures:
-            parts.append(f"<h2>{html.escape(name)}</h2>")
-            parts.append(fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{name.replace(' ', '-')}"))
-        parts.append("</body></html>")
-        page = "\n".join(parts)
-        if path is not None:
-            Path(path).write_text(page, encoding="utf-8")
-        return page
+        return offline_page(f"Risk of {self.name}", self._tables(), self.figures, path)
 
     def _repr_html_(self) -> str:
-        figures = "".join(
-            fig.to_html(full_html=False, include_plotlyjs="require" if i else True)
-            for i, (_, fig) in enumerate(self.figures)
-        )
-        return self._tables() + figures
+        return self._tables() + figures_html(self.figures)
 
 
 def risk_report(
