@@ -637,7 +637,7 @@ def risk_stress(
 ) -> None:
     """Replay the worst historical windows and named periods on today's positions, and apply shocks."""
     from bifrost.errors import InvalidInputError
-    from bifrost.risk import book_from_store, store_sectors, stress_positions
+    from bifrost.risk import book_from_store, shocks_from_toml, store_sectors, stress_positions
 
     named = {}
     for text in period or []:
@@ -646,16 +646,7 @@ def risk_stress(
         if not (label and start and end):
             raise InvalidInputError(f"--period must look like NAME=START:END, got {text!r}")
         named[label] = (start, end)
-    scenarios = None
-    if shocks is not None:
-        import tomllib
-
-        try:
-            scenarios = tomllib.loads(shocks.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise InvalidInputError(f"{shocks}: cannot read shocks: {exc}") from exc
-        if not scenarios or not all(isinstance(v, dict) for v in scenarios.values()):
-            raise InvalidInputError(f"{shocks}: every scenario must be a table of returns, e.g. [crash] market = -0.2")
+    scenarios = None if shocks is None else shocks_from_toml(shocks)
     with _store() as store:
         book = book_from_store(store, name, lookback_days=lookback)
         sectors = store_sectors(store) if scenarios else None

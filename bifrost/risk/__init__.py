@@ -21,7 +21,6 @@ from bifrost.risk._limits import (
     check_limits,
     evaluate_limits,
     get_limits,
-    limit_dicts,
     limit_report,
     limits_from_toml,
     portfolio_drawdown,
@@ -34,7 +33,7 @@ from bifrost.risk._market import MarketData
 from bifrost.risk._montecarlo import Covariance, VarDecomposition, covariance, montecarlo_var_es, var_decomposition
 from bifrost.risk._portfolio import PortfolioRisk, portfolio_risk
 from bifrost.risk._report import RiskReport, risk_report
-from bifrost.risk._stress import StressResult, historical_stress, shock_stress, stress_positions
+from bifrost.risk._stress import StressResult, historical_stress, shock_stress, shocks_from_toml, stress_positions
 from bifrost.risk._var import (
     ewma_volatility,
     filtered_historical_es,
@@ -73,7 +72,6 @@ __all__ = [
     "historical_stress",
     "historical_var",
     "kupiec_pof",
-    "limit_dicts",
     "limit_report",
     "limits_from_toml",
     "montecarlo_var_es",
@@ -86,6 +84,7 @@ __all__ = [
     "risk_report",
     "set_limits",
     "shock_stress",
+    "shocks_from_toml",
     "store_sectors",
     "stress_positions",
     "traffic_light",

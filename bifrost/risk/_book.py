@@ -14,7 +14,7 @@ from bifrost.data import BarStore
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import load_portfolio, mark_to_latest
 from bifrost.risk._market import MarketData
-from bifrost.risk._portfolio import Method, PortfolioRisk, portfolio_risk
+from bifrost.risk._portfolio import Method, PortfolioRisk, _frame, portfolio_risk
 
 __all__ = ["Book", "book_from_positions", "book_from_store", "book_risk"]
 
@@ -144,17 +144,9 @@ def _finite(value: object, what: str) -> float:
 
 
 def _posted_returns(returns: Mapping[str, Sequence[float]], dates: Sequence[object] | None) -> pd.DataFrame:
-    if not isinstance(returns, Mapping) or not returns:
-        raise InvalidInputError("returns must map symbols to their lists of daily returns")
-    lengths = {str(s): len(v) for s, v in returns.items()}
-    if len(set(lengths.values())) > 1:
-        raise InvalidInputError(f"every symbol needs the same number of returns; got {lengths}")
-    if min(lengths.values()) < 2:
+    frame = _frame(returns).rename(columns=str)
+    if len(frame) < 2:
         raise InvalidInputError("the return history needs at least 2 days")
-    try:
-        frame = pd.DataFrame({str(s): np.asarray(v, dtype=np.float64) for s, v in returns.items()})
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"returns must be numbers: {exc}") from None
     bad = ~np.isfinite(frame.to_numpy())
     if bad.any():
         t, j = np.argwhere(bad)[0]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -39,7 +39,6 @@ __all__ = [
     "check_limits",
     "evaluate_limits",
     "get_limits",
-    "limit_dicts",
     "limit_report",
     "limits_from_toml",
     "portfolio_drawdown",
@@ -51,7 +50,6 @@ __all__ = [
 
 Metric = Literal["var", "es", "drawdown", "gross_exposure", "net_exposure", "single_name", "sector"]
 METRICS: tuple[str, ...] = get_args(Metric)
-Severity = Literal["ok", "warning", "breach", "n/a"]
 _ALERT_COLUMNS = (
     "ts", "as_of", "portfolio", "limit_name", "metric", "subject", "value", "threshold", "severity", "message",
 )  # fmt: skip
@@ -460,8 +458,3 @@ def check_limits(
     if record:
         record_alerts(store, report)
     return report
-
-
-def limit_dicts(limits: Iterable[Limit]) -> list[dict[str, Any]]:
-    """Return limits as JSON-ready dicts."""
-    return [asdict(limit) for limit in limits]

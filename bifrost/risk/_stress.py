@@ -9,8 +9,10 @@ is of distinct episodes, not one crash counted five times.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,7 @@ import pandas as pd
 
 from bifrost.errors import InvalidInputError
 
-__all__ = ["StressResult", "historical_stress", "shock_stress", "stress_positions"]
+__all__ = ["StressResult", "historical_stress", "shock_stress", "shocks_from_toml", "stress_positions"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,6 +195,25 @@ def shock_stress(
     pnl = pd.DataFrame(rows).T
     windows = pd.DataFrame({"start": pd.NaT, "end": pd.NaT}, index=pnl.index)
     return StressResult(pnl=pnl, windows=windows)
+
+
+def shocks_from_toml(path: str | Path) -> dict[str, dict[str, float]]:
+    """Read hypothetical scenarios from TOML: one table per scenario, ``[crash] market = -0.2``.
+
+    Raises
+    ------
+    InvalidInputError
+        If the file cannot be read, or is not a set of tables (the values are checked by
+        `shock_stress`).
+    """
+    path = Path(path)
+    try:
+        scenarios = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInputError(f"{path}: cannot read shocks: {exc}") from exc
+    if not scenarios or not all(isinstance(v, dict) for v in scenarios.values()):
+        raise InvalidInputError(f"{path}: every scenario must be a table of returns, e.g. [crash] market = -0.2")
+    return scenarios
 
 
 def stress_positions(

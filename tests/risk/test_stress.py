@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -112,3 +113,19 @@ def test_stress_positions_runs_every_scenario_asked_for(returns: pd.DataFrame) -
         stress_positions(POSITIONS, returns, window_days=())
     with pytest.raises(InvalidInputError, match="historical scenarios need returns on dates"):
         stress_positions(POSITIONS, returns.reset_index(drop=True), window_days=(1,))
+
+
+def test_shocks_are_read_from_toml_and_bad_files_are_named(tmp_path: Path) -> None:
+    from bifrost.risk import shocks_from_toml
+
+    good = tmp_path / "shocks.toml"
+    good.write_text('[crash]\nmarket = -0.2\n"sector:chips" = -0.35\n[rally]\nNVDA = 0.1\n')
+    assert shocks_from_toml(good) == {"crash": {"market": -0.2, "sector:chips": -0.35}, "rally": {"NVDA": 0.1}}
+    for text, match in [("[crash\n", "cannot read shocks"), ("market = -0.2\n", "every scenario must be a table"),
+                        ("", "every scenario must be a table")]:  # fmt: skip
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(InvalidInputError, match=match):
+            shocks_from_toml(bad)
+    with pytest.raises(InvalidInputError, match=r"missing\.toml: cannot read shocks"):
+        shocks_from_toml(tmp_path / "missing.toml")
