@@ -1,0 +1,280 @@
+"""The boundary checks every public function uses: timestamps, symbols, prices, decimals.
+
+Each check takes the value and the name of the field it came from, and either returns the
+value in its canonical form or raises `InvalidInputError` naming the field, what arrived
+(quoted, at most ``QUOTE_CHARS`` characters of it) and what is allowed.
+
+The rules, stated once:
+
+- **Timestamps** are UTC (a naive value means UTC) and lie in ``1678-01-01 … 2261-12-31``,
+  the dates a nanosecond timestamp can hold (pandas' range, about 1677-09-21 … 2262-04-11,
+  rounded in to whole years).
+- **Symbols** are 1–32 characters: ASCII letters, digits and ``. / ^ - = _ : & $ # ! ~ + @``;
+  the first is a letter, a digit, or one of ``^ $ . / _ # ! ~ &`` (never ``= + - @``, which
+  a spreadsheet runs as a formula). Case is kept as given: ``BRK/B``, ``BRK.B``, ``BF-B``,
+  ``^GSPC``, ``ES=F`` are symbols; a space, a TAB, a comma, a quote or a NUL is not.
+- **Prices** are finite and in ``[1e-8, 1e9]`` (sub-penny crypto to hyperinflation
+  quotes; BRK.A is about 7e5); **volumes** finite and in ``[0, 1e15]`` shares.
+- **Decimals** (quantities, prices, cash amounts on a ledger entry) are finite, at most
+  ``1e15`` in magnitude, with at most 28 significant digits (the decimal context's
+  precision, so arithmetic on them is exact to the cent) and no finer than ``1e-28``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from bifrost.errors import InvalidInputError
+
+__all__ = [
+    "DECIMAL_MAX",
+    "PRICE_MAX",
+    "PRICE_MIN",
+    "QUOTE_CHARS",
+    "SYMBOL_MAX_LEN",
+    "TS_MAX",
+    "TS_MIN",
+    "VOLUME_MAX",
+    "as_bounded_decimal",
+    "as_price",
+    "as_utc_ns",
+    "as_utc_timestamp",
+    "as_volume",
+    "check_symbol",
+    "check_symbols",
+    "escape_csv_cell",
+    "finite_in_range",
+    "quote",
+    "symbol_problem",
+]
+
+QUOTE_CHARS: Final = 80
+TS_MIN: Final = pd.Timestamp("1678-01-01", tz="UTC")
+TS_MAX: Final = pd.Timestamp("2261-12-31 23:59:59.999999999", tz="UTC")
+_TS_RANGE_TEXT: Final = "1678-01-01 to 2261-12-31"
+_TS_MAX_TEXT_LEN: Final = 64  # the longest ISO 8601 timestamp with a zone is ~35 characters
+
+SYMBOL_MAX_LEN: Final = 32
+_SYMBOL_FIRST: Final = "A-Za-z0-9^$./_#!~&"
+_SYMBOL_REST: Final = _SYMBOL_FIRST + r"\-=:+@"
+_SYMBOL_RE: Final = re.compile(rf"[{_SYMBOL_FIRST}][{_SYMBOL_REST}]{{0,{SYMBOL_MAX_LEN - 1}}}")
+_SYMBOL_RULE: Final = (
+    f"1-{SYMBOL_MAX_LEN} characters: ASCII letters, digits and . / ^ - = _ : & $ # ! ~ + @, "
+    "not starting with = + - @ (e.g. BRK.B, BRK/B, ^GSPC)"
+)
+
+PRICE_MIN: Final = 1e-8
+PRICE_MAX: Final = 1e9
+VOLUME_MAX: Final = 1e15
+DECIMAL_MAX: Final = Decimal("1e15")
+_DECIMAL_DIGITS: Final = 28
+_DECIMAL_TEXT_LEN: Final = 64
+
+
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """Return ``repr(value)`` cut to ``limit`` characters with an ellipsis, for messages."""
+    text = value if isinstance(value, str) else None
+    if text is not None and len(text) > limit:
+        # cut before repr so that a 5 MB string is never copied whole
+        return repr(text[:limit]) + f"… ({len(text):,} characters)"
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+# -- timestamps ----------------------------------------------------------------------------
+def as_utc_timestamp(value: object, name: str) -> pd.Timestamp:
+    """Convert a date-like to a UTC `pandas.Timestamp` in the supported range.
+
+    Parameters
+    ----------
+    value
+        A string (ISO 8601 such as ``2014-01-31`` or ``2014-01-31T09:30:00-05:00``), a
+        `datetime`, a `date`, a `pandas.Timestamp` or a `numpy.datetime64`. Naive means UTC.
+    name
+        The field's name, used in the message (``start``, ``--end``, ``ts``, ...).
+
+    Returns
+    -------
+    pandas.Timestamp
+        Timezone-aware, UTC, between `TS_MIN` and `TS_MAX`.
+
+    Raises
+    ------
+    InvalidInputError
+        If the value is not a date, is NaT, or lies outside 1678-01-01 … 2261-12-31.
+
+    Examples
+    --------
+    >>> as_utc_timestamp("2014-01-31", "start")
+    Timestamp('2014-01-31 00:00:00+0000', tz='UTC')
+    >>> as_utc_timestamp("1600-01-01", "start")
+    Traceback (most recent call last):
+    ...
+    bifrost.errors.InvalidInputError: start must be a date from 1678-01-01 to 2261-12-31, got '1600-01-01'
+    """
+    if isinstance(value, bool) or not isinstance(value, str | datetime | date | np.datetime64):
+        raise InvalidInputError(f"{name} must be a date such as 2014-01-31, got {type(value).__name__} {quote(value)}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > _TS_MAX_TEXT_LEN:
+            raise InvalidInputError(f"{name} must be a date such as 2014-01-31, got {quote(value)}")
+        candidate: object = text
+    else:
+        candidate = value
+    try:
+        ts = pd.Timestamp(candidate)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError) as exc:
+        # OutOfBoundsDatetime is a ValueError: the date is well-formed but unrepresentable
+        if isinstance(exc, pd.errors.OutOfBoundsDatetime | OverflowError):
+            raise InvalidInputError(f"{name} must be a date from {_TS_RANGE_TEXT}, got {quote(value)}") from None
+        raise InvalidInputError(f"{name} must be a date such as 2014-01-31, got {quote(value)}") from None
+    if pd.isna(ts):
+        raise InvalidInputError(f"{name} must be a date such as 2014-01-31, got {quote(value)}")
+    try:
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        inside = TS_MIN <= ts <= TS_MAX
+    except (ValueError, OverflowError):
+        inside = False
+    if not inside:
+        raise InvalidInputError(f"{name} must be a date from {_TS_RANGE_TEXT}, got {quote(value)}")
+    return ts
+
+
+def as_utc_ns(value: object, name: str) -> int:
+    """Return `as_utc_timestamp` as int64 nanoseconds since the epoch."""
+    return int(as_utc_timestamp(value, name).as_unit("ns").value)
+
+
+# -- symbols ---------------------------------------------------------------------------------
+def symbol_problem(value: object) -> str | None:
+    """Return why ``value`` is not a valid symbol, or None if it is one."""
+    if not isinstance(value, str):
+        return f"a symbol must be text, got {type(value).__name__}"
+    if not value:
+        return "a symbol must not be empty"
+    if len(value) > SYMBOL_MAX_LEN:
+        return f"a symbol has at most {SYMBOL_MAX_LEN} characters, got {len(value):,}"
+    if _SYMBOL_RE.fullmatch(value) is None:
+        return f"a symbol is {_SYMBOL_RULE}; got {quote(value)}"
+    return None
+
+
+def check_symbol(value: object, name: str = "symbol") -> str:
+    """Return ``value`` if it is a valid symbol, else raise InvalidInputError naming ``name``.
+
+    Examples
+    --------
+    >>> check_symbol("BRK/B")
+    'BRK/B'
+    """
+    problem = symbol_problem(value)
+    if problem is not None:
+        shown = "" if problem.endswith(quote(value)) else f" {quote(value)}"
+        raise InvalidInputError(f"{name}{shown}: {problem}")
+    return value  # type: ignore[return-value]
+
+
+def check_symbols(values: object, name: str = "symbols") -> list[str]:
+    """Check a string or a sequence of strings; return them as a list."""
+    if isinstance(values, str):
+        return [check_symbol(values, name)]
+    if not isinstance(values, list | tuple | set | frozenset | pd.Index | np.ndarray | pd.Series):
+        raise InvalidInputError(f"{name} must be a symbol or a list of symbols, got {type(values).__name__}")
+    return [check_symbol(v, name) for v in values]
+
+
+def escape_csv_cell(value: object) -> object:
+    """Prefix ``'`` to text a spreadsheet would run as a formula (OWASP CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+# -- floats ------------------------------------------------------------------------------------
+def finite_in_range(value: object, name: str, *, lo: float, hi: float, unit: str = "") -> float:
+    """Return ``value`` as a float if it is finite and in ``[lo, hi]``; else InvalidInputError."""
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be a number, got {value!r}")
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInputError(f"{name} must be a number, got {quote(value)}") from None
+    if not math.isfinite(out):
+        raise InvalidInputError(f"{name} must be a finite number, got {quote(value)}")
+    if not lo <= out <= hi:
+        suffix = f" {unit}" if unit else ""
+        raise InvalidInputError(f"{name} must be between {lo:g} and {hi:g}{suffix}, got {quote(value)}")
+    return out
+
+
+def as_price(value: object, name: str = "price") -> float:
+    """Return a plausible price: finite, in ``[PRICE_MIN, PRICE_MAX]``."""
+    return finite_in_range(value, name, lo=PRICE_MIN, hi=PRICE_MAX)
+
+
+def as_volume(value: object, name: str = "volume") -> float:
+    """Return a plausible volume: finite, in ``[0, VOLUME_MAX]``."""
+    return finite_in_range(value, name, lo=0.0, hi=VOLUME_MAX, unit="shares")
+
+
+# -- decimals ---------------------------------------------------------------------------------
+def as_bounded_decimal(value: object, name: str) -> Decimal:
+    """Convert a number to Decimal (floats by their shortest repr) within the ledger's bounds.
+
+    Raises
+    ------
+    InvalidInputError
+        If it is not a number, not finite, above ``1e15`` in magnitude, or has more than
+        28 significant digits or digits finer than ``1e-28``.
+
+    Examples
+    --------
+    >>> as_bounded_decimal("1e999999", "quantity")
+    Traceback (most recent call last):
+    ...
+    bifrost.errors.InvalidInputError: quantity must be at most 1e15 in magnitude, got '1e999999'
+    """
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, Decimal):
+        out = value
+    elif isinstance(value, float | np.floating):
+        if not math.isfinite(float(value)):
+            raise InvalidInputError(f"{name} must be a finite number, got {value!r}")
+        out = Decimal(repr(float(value)))
+    elif isinstance(value, int | np.integer):
+        if abs(int(value)) > DECIMAL_MAX:
+            raise InvalidInputError(f"{name} must be at most 1e15 in magnitude, got {quote(value)}")
+        out = Decimal(int(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > _DECIMAL_TEXT_LEN:
+            raise InvalidInputError(
+                f"{name} must be a number of at most {_DECIMAL_TEXT_LEN} characters, got {quote(value)}"
+            )
+        try:
+            out = Decimal(text)
+        except (InvalidOperation, ValueError):
+            raise InvalidInputError(f"{name} must be a number, got {quote(value)}") from None
+    else:
+        raise InvalidInputError(f"{name} must be a number, got {type(value).__name__} {quote(value)}")
+    if not out.is_finite():
+        raise InvalidInputError(f"{name} must be a finite number, got {quote(value)}")
+    if out.is_zero():
+        return out
+    if out.adjusted() > 15 or abs(out) > DECIMAL_MAX:
+        raise InvalidInputError(f"{name} must be at most 1e15 in magnitude, got {quote(value)}")
+    exponent = int(out.as_tuple().exponent)  # finite, so an int (never 'n', 'N' or 'F')
+    if exponent < -_DECIMAL_DIGITS or len(out.as_tuple().digits) > _DECIMAL_DIGITS:
+        raise InvalidInputError(
+            f"{name} must have at most {_DECIMAL_DIGITS} significant digits and none finer than 1e-{_DECIMAL_DIGITS}, "
+            f"got {quote(value)}"
+        )
+    return out
