@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bifrost.config import load_settings
+from bifrost.config import load_settings, mask_secrets
 from bifrost.errors import ConfigError
 
 
@@ -19,7 +19,7 @@ def test_config_environment_overrides_toml(tmp_path: Path) -> None:
     )
     s = load_settings({"BIFROST_HOME": "/data/x"}, cwd=tmp_path)
     assert s.home == Path("/data/x") and s.database_url == "postgresql://a@b/c" and s.backend == "postgres"
-    assert s.masked()["keys.alpaca"] == "ab***kl"
+    assert s.masked()["keys.alpaca"] == "*** (set)"  # no character of a secret is shown
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,68 @@ def test_config_bad_settings_raise_config_error(tmp_path: Path, toml: str, env: 
         (tmp_path / "bifrost.toml").write_text(toml)
     with pytest.raises(ConfigError, match=message):
         load_settings(env, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # URL userinfo: the password is masked whole, the last @ before the host ends it
+        ("postgresql://u:s3cret@db/x", "postgresql://u:***@db/x"),
+        ("postgresql://:S3cr3tPW@h/db", "postgresql://:***@h/db"),
+        ("postgresql://bob:p@ss@h/db", "postgresql://bob:***@h/db"),
+        ("postgresql://u@db/x", "postgresql://u@db/x"),
+        # query parameters
+        (
+            "postgresql://127.0.0.1:5432/db?user=postgres&password=S3cr3tPW",
+            "postgresql://127.0.0.1:5432/db?user=postgres&password=***",
+        ),
+        (
+            "postgresql://h/db?sslmode=require&sslpassword=k3y&passfile=/x",
+            "postgresql://h/db?sslmode=require&sslpassword=***&passfile=/x",
+        ),
+        # libpq key=value DSNs, quoted or not, and messages that quote them
+        ("host=h port=5432 password=S3cr3tPW dbname=x", "host=h port=5432 password=*** dbname=x"),
+        ("host=h password='a b\\' c' dbname=x", "host=h password=*** dbname=x"),
+        ("connection to host=h PASSWORD = S3cr3tPW failed", "connection to host=h PASSWORD = *** failed"),
+        ("token: abc123 was refused", "token: *** was refused"),
+    ],
+)
+def test_mask_secrets_every_form_of_credential_is_masked(text: str, shown: str) -> None:
+    assert mask_secrets(text) == shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://127.0.0.1:5432/db?user=postgres&password=S3cr3tPW",
+        "postgresql://:S3cr3tPW@h/db",
+        "postgresql://bob:S3cr3tPW@ss@h/db",
+    ],
+)
+def test_config_masked_and_repr_show_no_password(tmp_path: Path, url: str) -> None:
+    s = load_settings({"BIFROST_DATABASE_URL": url}, cwd=tmp_path)
+    assert "S3cr3tPW" not in str(s.masked()) and "S3cr3tPW" not in repr(s)
+
+
+def test_config_dsn_of_another_scheme_is_masked_in_the_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="must start with postgresql://") as caught:
+        load_settings({"BIFROST_DATABASE_URL": "host=db password=S3cr3tPW"}, cwd=tmp_path)
+    assert "S3cr3tPW" not in str(caught.value)
+
+
+def test_config_service_token_comes_from_the_environment_over_toml(tmp_path: Path) -> None:
+    (tmp_path / "bifrost.toml").write_text('[keys]\nrisk_service_token = "from-toml"\n')
+    assert load_settings({}, cwd=tmp_path).keys["risk_service_token"] == "from-toml"
+    env = {"BIFROST_RISK_SERVICE_TOKEN": "from-env-0123456789", "BIFROST_ML_SIGNALS_SERVICE_TOKEN": "t2"}
+    s = load_settings(env, cwd=tmp_path)
+    assert s.keys["risk_service_token"] == "from-env-0123456789" and s.keys["ml_signals_service_token"] == "t2"
+    assert s.masked()["keys.risk_service_token"] == "*** (set)" and "0123" not in str(s.masked())
+
+
+def test_config_toml_not_utf8_raises_config_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "bifrost.toml").write_bytes('home = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"bifrost\.toml: cannot read settings: not UTF-8 text"):
+        load_settings({}, cwd=tmp_path)
 
 
 def test_installed_bentoml_is_the_modern_product() -> None:
