@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import check_symbol, check_symbols, quote
 from bifrost.data._store import TimeLike, within
-from bifrost.errors import DataSourceError, SchemaError
+from bifrost.data._validate import check_bar_columns
+from bifrost.errors import DataSourceError, InvalidInputError, SchemaError
 
 __all__ = ["CsvSource"]
 
@@ -41,6 +51,13 @@ _ALIASES: Mapping[str, str] = {
     "ticker": "symbol",
 }
 _IGNORED = frozenset({"openinterest", "open interest"})
+# A bar file's header names a dozen columns; these bounds refuse anything else before
+# pandas spends seconds and gigabytes on it (a 5 MB single line, 300,000 columns).
+_MAX_HEADER_CHARS = 64 * 1024
+_MAX_COLUMNS = 64
+# what a truncated or corrupt compressed file raises, by codec
+_CORRUPT = (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError, zipfile.BadZipFile)
+_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
 class CsvSource:
@@ -74,9 +91,9 @@ class CsvSource:
         date_format: str | None = None,
     ) -> None:
         self.path = Path(path)
-        self.symbol = symbol
+        self.symbol = None if symbol is None else check_symbol(symbol, "symbol")
         self.columns = dict(columns or {})
-        self.date_format = date_format
+        self.date_format = None if date_format is None else _checked_date_format(date_format)
 
     @property
     def origin(self) -> str:
@@ -84,6 +101,8 @@ class CsvSource:
 
     def bars(self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
         """Read the file; every row keeps its line number in ``line`` for messages."""
+        wanted = None if symbols is None else check_symbols(symbols, "symbols")
+        header = self._header()
         try:
             frame = pd.read_csv(
                 self.path,
@@ -94,8 +113,21 @@ class CsvSource:
             )
         except FileNotFoundError as exc:
             raise DataSourceError(f"{self.path}: no such file") from exc
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            raise DataSourceError(f"{self.path}: cannot read as CSV: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise DataSourceError(f"{self.path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        except ValueError as exc:  # pandas' ParserError is a ValueError
+            raise DataSourceError(f"{self.path}: cannot read as CSV: {quote(str(exc), 200)}") from exc
+        except _CORRUPT as exc:
+            raise DataSourceError(f"{self.path}: {_corrupt(exc)}") from exc
+        except OSError as exc:
+            raise DataSourceError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
+        if not isinstance(frame.index, pd.RangeIndex):
+            # rows longer than the header: pandas took the extra leading fields as an index
+            raise SchemaError(
+                f"{self.path}: rows have more fields than the header's {len(header.split(','))} "
+                "(a comma used as the decimal separator, as in 10,5?); bifrost reads comma-separated "
+                "files with a '.' decimal point"
+            )
         frame["line"] = frame.index + 2  # header is line 1
         rename: dict[str, str] = {}
         drop: list[str] = []
@@ -117,9 +149,11 @@ class CsvSource:
                     "pass symbol= (--symbol SYM) for a one-symbol file"
                 )
             frame.insert(0, "symbol", self.symbol)
-        elif self.symbol is not None:
-            frame = frame[frame["symbol"] == self.symbol]
-        if self.date_format and "ts" in frame.columns:
+        # the schema is judged before any row is filtered by symbol or date
+        check_bar_columns([c for c in frame.columns if c != "line"], str(self.path), hint=_separator_hint(header))
+        if self.symbol is not None and len(frame):
+            frame = self._only(frame, [self.symbol], "symbol")
+        if self.date_format:
             parsed = pd.to_datetime(frame["ts"], format=self.date_format, errors="coerce")
             frame["ts"] = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), frame["ts"])
         for col in ("open", "high", "low", "close", "volume", "adj_close", "dividend", "split"):
@@ -128,13 +162,103 @@ class CsvSource:
                 converted = pd.to_numeric(frame[col], errors="coerce")
                 if not (converted.isna() & frame[col].notna()).any():
                     frame[col] = converted
-        if symbols is not None:
-            frame = frame[frame["symbol"].isin(list(symbols))]
+        if wanted is not None:
+            frame = self._only(frame, wanted, "symbols")
         frame = _newest_first_to_oldest_first(frame)
         return frame[within(frame["ts"], start, end)].reset_index(drop=True)
 
     def metadata(self) -> pd.DataFrame:
         return pd.DataFrame({"symbol": []})
+
+    def _header(self) -> str:
+        # the first line, read bounded, through the file's codec
+        try:
+            with _open_text(self.path) as handle:
+                line = handle.readline(_MAX_HEADER_CHARS + 1)
+        except FileNotFoundError as exc:
+            raise DataSourceError(f"{self.path}: no such file") from exc
+        except IsADirectoryError as exc:
+            raise DataSourceError(f"{self.path}: is a folder, not a CSV file") from exc
+        except _CORRUPT as exc:
+            raise DataSourceError(f"{self.path}: {_corrupt(exc)}") from exc
+        except OSError as exc:
+            raise DataSourceError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
+        if len(line) > _MAX_HEADER_CHARS:
+            raise SchemaError(
+                f"{self.path}: the first line is longer than {_MAX_HEADER_CHARS:,} characters, so it is not the "
+                f"header of a bar file (at most {_MAX_COLUMNS} columns, e.g. Date,Open,High,Low,Close,Volume)"
+            )
+        n_columns = len(line.split(","))
+        if n_columns > _MAX_COLUMNS:
+            raise SchemaError(
+                f"{self.path}: the header has {n_columns:,} columns; a bar file has at most {_MAX_COLUMNS} "
+                "(e.g. Date,Open,High,Low,Close,Volume, and a Name column for many symbols)"
+            )
+        return line.rstrip("\r\n")
+
+    def _only(self, frame: pd.DataFrame, wanted: Sequence[str], option: str) -> pd.DataFrame:
+        # rows of the wanted symbols; asking for a symbol the file lacks is an error, not an
+        # empty load (a typo would otherwise store nothing and succeed)
+        present = frame["symbol"].astype("string").str.strip()
+        have = set(present.dropna().unique())
+        absent = [s for s in wanted if s not in have]
+        if absent:
+            sample = sorted(have)[:5]
+            more = f", … ({len(have):,} in all)" if len(have) > len(sample) else ""
+            raise DataSourceError(
+                f"{self.path}: no rows for {option} {', '.join(map(quote, absent[:5]))}; "
+                f"the file has {', '.join(sample) or 'no rows'}{more}"
+            )
+        return frame[present.isin(list(wanted)).to_numpy(dtype=bool)]
+
+
+def _open_text(path: Path) -> IO[str]:
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        archive = zipfile.ZipFile(path)
+        members = [n for n in archive.namelist() if not n.endswith("/")]
+        if not members:
+            archive.close()
+            raise zipfile.BadZipFile("the archive holds no file")
+        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8-sig", errors="replace")
+    opener = _OPENERS.get(suffix)
+    if opener is not None:
+        return opener(path, "rt", encoding="utf-8-sig", errors="replace")  # type: ignore[no-any-return, operator]
+    return path.open(encoding="utf-8-sig", errors="replace")
+
+
+def _corrupt(exc: BaseException) -> str:
+    return (
+        f"cannot be read: the file is truncated or corrupt ({type(exc).__name__}: {quote(str(exc), 200)}); "
+        "download or copy it again"
+    )
+
+
+def _separator_hint(header: str) -> str:
+    if "," in header:
+        return ""
+    for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if sep in header:
+            return (
+                f" The header is separated by {name}, not commas: bifrost reads comma-separated files "
+                "(save it as CSV with commas and '.' decimals)."
+            )
+    return ""
+
+
+def _checked_date_format(fmt: str) -> str:
+    # a format is valid when a date written with it reads back with it
+    if not isinstance(fmt, str) or not fmt.strip() or "%" not in fmt:
+        raise InvalidInputError(f"date_format must be a strptime format such as %Y%m%d, got {quote(fmt)}")
+    sample = datetime(2001, 2, 3, 4, 5, 6)
+    try:
+        datetime.strptime(sample.strftime(fmt), fmt)
+        pd.to_datetime(pd.Series([sample.strftime(fmt)]), format=fmt)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError(
+            f"date_format {quote(fmt)} is not a valid strptime format ({exc}); use e.g. %Y%m%d or %d/%m/%Y"
+        ) from None
+    return fmt
 
 
 def _newest_first_to_oldest_first(frame: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from types import TracebackType
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import TS_MAX, TS_MIN, as_utc_ns
 from bifrost.data._columns import ADJUSTMENTS, FREQUENCIES, STORED_FIELDS, Adjustment, BarColumns, Frequency, Panel
 from bifrost.data._report import IngestReport
 from bifrost.data._validate import ValidatedBars
@@ -21,38 +22,36 @@ TimeLike = str | pd.Timestamp | None
 
 
 def to_utc_ns(value: TimeLike, name: str) -> int | None:
-    """Convert a date-like to UTC nanoseconds (naive means UTC), or None for an open bound."""
+    """Convert a date-like to UTC nanoseconds (naive means UTC), or None for an open bound.
+
+    Raises `InvalidInputError` naming ``name`` for a value that is not a date or lies
+    outside 1678-01-01 … 2261-12-31 (see `bifrost._checks.as_utc_timestamp`).
+    """
     if value is None:
         return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be a date such as 2014-01-31, got {value!r}") from exc
-    if pd.isna(ts):
-        raise InvalidInputError(f"{name} must be a date, got NaT")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return int(ts.as_unit("ns").value)
+    return as_utc_ns(value, name)
 
 
 def within(ts: pd.Series, start: TimeLike, end: TimeLike) -> np.ndarray:
     """Return a mask of the rows dated in ``[start, end)`` (naive dates are UTC).
 
-    Rows whose date cannot be read are kept, so that validation reports them by line.
+    Rows whose date cannot be read, or lies outside the dates a bar can have, are kept,
+    so that validation reports them by line.
     """
     lo, hi = to_utc_ns(start, "start"), to_utc_ns(end, "end")
     keep = np.ones(len(ts), dtype=bool)
     if lo is None and hi is None:
         return keep
     if pd.api.types.is_datetime64_any_dtype(ts.dtype):
-        parsed = pd.to_datetime(ts, utc=True)
+        parsed = pd.Series(pd.to_datetime(ts, utc=True))
     else:
-        parsed = pd.to_datetime(ts.astype("string"), errors="coerce", format="ISO8601", utc=True)
-    unread = parsed.isna().to_numpy()
-    ns = parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        parsed = pd.Series(pd.to_datetime(ts.astype("string"), errors="coerce", format="ISO8601", utc=True))
+    # compared as timestamps, at whatever unit pandas read them: 1600-01-01 has no nanoseconds
+    unread = (parsed.isna() | (parsed < TS_MIN) | (parsed > TS_MAX)).to_numpy(dtype=bool)
     if lo is not None:
-        keep &= unread | (ns >= lo)
+        keep &= unread | (parsed >= pd.Timestamp(lo, tz="UTC")).to_numpy(dtype=bool)
     if hi is not None:
-        keep &= unread | (ns < hi)
+        keep &= unread | (parsed < pd.Timestamp(hi, tz="UTC")).to_numpy(dtype=bool)
     return keep
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import TS_MAX, as_utc_timestamp, check_symbols
 from bifrost.data._store import TimeLike, within
 from bifrost.errors import InvalidInputError
 
@@ -22,6 +23,8 @@ DEFAULT_SECTORS: tuple[str, ...] = (
     "Consumer Discretionary",
     "Utilities",
 )
+# symbols × days: 10 million bars take about 2 GB while they are generated
+MAX_BARS = 10_000_000
 
 
 class SyntheticMarket:
@@ -37,9 +40,18 @@ class SyntheticMarket:
     Parameters
     ----------
     n_symbols, n_days
-        Size of the market; trading days are weekdays from ``start``.
+        Size of the market; trading days are weekdays from ``start``. At most
+        ``MAX_BARS`` (10 million) bars in all.
+    start
+        The first trading day, a date such as ``2015-01-02``.
     seed
         Seed of numpy's PCG64 generator.
+
+    Raises
+    ------
+    InvalidInputError
+        On a size below one symbol and two days or above ``MAX_BARS``, a ``start`` that is
+        not a date, or a market that would run past 2261.
     """
 
     name = "synthetic"
@@ -53,14 +65,31 @@ class SyntheticMarket:
         seed: int = 7,
         sectors: Sequence[str] = DEFAULT_SECTORS,
     ) -> None:
+        for name, value in (("n_symbols", n_symbols), ("n_days", n_days), ("seed", seed)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise InvalidInputError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
         if n_symbols < 1 or n_days < 2:
             raise InvalidInputError(f"need n_symbols >= 1 and n_days >= 2, got {n_symbols}, {n_days}")
-        if not sectors:
-            raise InvalidInputError("sectors must not be empty")
-        self.n_symbols = n_symbols
-        self.n_days = n_days
-        self.start = pd.Timestamp(start)
-        self.seed = seed
+        if n_symbols * n_days > MAX_BARS:
+            raise InvalidInputError(
+                f"a synthetic market of {n_symbols:,} symbols × {n_days:,} days is {n_symbols * n_days:,} bars; "
+                f"at most {MAX_BARS:,} are generated at once (fewer symbols or days)"
+            )
+        if seed < 0:
+            raise InvalidInputError(f"seed must be a non-negative integer, got {seed}")
+        if isinstance(sectors, str) or not sectors:
+            raise InvalidInputError("sectors must be a non-empty list of sector names")
+        first = as_utc_timestamp(start, "start").normalize()
+        # weekdays: n_days of them span at most n_days * 7 / 5 calendar days, plus a weekend
+        if first + pd.Timedelta(days=n_days * 7 // 5 + 3) > TS_MAX:
+            raise InvalidInputError(
+                f"a synthetic market of {n_days:,} days from {first.date()} runs past {TS_MAX.date()}, "
+                "the last date a bar can have; start earlier or use fewer days"
+            )
+        self.n_symbols = int(n_symbols)
+        self.n_days = int(n_days)
+        self.start = first.tz_localize(None)
+        self.seed = int(seed)
         self.sectors = tuple(sectors)
         self._cache: tuple[pd.DataFrame, pd.DataFrame, np.ndarray] | None = None
 
@@ -80,7 +109,7 @@ class SyntheticMarket:
     def bars(self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
         frame = self._generate()[0]
         if symbols is not None:
-            frame = frame[frame["symbol"].isin(list(symbols))]
+            frame = frame[frame["symbol"].isin(check_symbols(symbols, "symbols"))]
         return frame[within(frame["ts"], start, end)].reset_index(drop=True)
 
     def total_log_returns(self) -> np.ndarray:
@@ -128,11 +157,10 @@ class SyntheticMarket:
         low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.6, size=(t, n))) * daily_sigma)
         base_volume = np.exp(rng.normal(14.0, 1.0, size=n))
         shares_factor = np.cumprod(split, axis=0)  # more shares after a split
-        volume = np.round(
-            base_volume
-            * shares_factor
-            * np.exp(rng.normal(0, 0.3, size=(t, n)) + 1.5 * np.abs(total) / daily_sigma.clip(1e-9) * 0.2)
-        )
+        # volume rises with the size of the move, up to 20x on a 10-sigma day: Student-t
+        # shocks have moves far beyond that, and exp() of them is no volume a market prints
+        move = np.minimum(np.abs(total) / daily_sigma.clip(1e-9), 10.0)
+        volume = np.round(base_volume * shares_factor * np.exp(rng.normal(0, 0.3, size=(t, n)) + 0.3 * move))
         prefix = [s.replace(" ", "")[:3].upper() for s in self.sectors]
         symbols = [f"{prefix[sector_of[j]]}{j:03d}" for j in range(n)]
         frame = pd.DataFrame(

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import (
+    PRICE_MAX,
+    PRICE_MIN,
+    QUOTE_CHARS,
+    TS_MAX,
+    TS_MIN,
+    VOLUME_MAX,
+    quote,
+    symbol_problem,
+)
 from bifrost._typing import BoolArray
 from bifrost.errors import InvalidInputError, SchemaError, ValidationError
 
@@ -17,9 +28,12 @@ __all__ = [
     "OPTIONAL_COLUMNS",
     "PRICE_COLUMNS",
     "REQUIRED_COLUMNS",
+    "SPLIT_MAX",
+    "SPLIT_MIN",
     "Issue",
     "OnError",
     "ValidatedBars",
+    "check_bar_columns",
     "validate_bars",
 ]
 
@@ -31,6 +45,18 @@ ACTION_KINDS = ("dividend", "split")
 _KEY_COLUMNS = ("symbol", "ts")
 _ALLOWED = frozenset((*_KEY_COLUMNS, *REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "line"))
 _MAX_IN_MESSAGE = 5
+_MAX_NAMES_IN_MESSAGE = 20
+# a split ratio (new shares per old share) outside 1-for-1000 .. 1000-for-1 is a typo
+SPLIT_MIN = 1e-3
+SPLIT_MAX = 1e3
+_PRICE_RANGE = f"[{PRICE_MIN:g}, {PRICE_MAX:g}]"
+_TS_RANGE = f"{TS_MIN.date()} to {TS_MAX.date()}"
+# names a file may use for a canonical column, to suggest a fix for a misnamed one
+_SPELLINGS = {
+    "ts": ("ts", "date", "datetime", "timestamp", "time"),
+    "symbol": ("symbol", "name", "ticker"),
+    "adj_close": ("adj_close", "adj close", "adjclose", "adjusted_close"),
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +132,8 @@ def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict
     symbols = frame["symbol"].astype("string").str.strip()
     missing_sym = (symbols.isna() | (symbols == "")).to_numpy(dtype=bool)
     collector.add(missing_sym, symbols, None, "symbol", "missing symbol")
+    bad_sym, why = _bad_symbols(symbols, missing_sym)
+    collector.add(bad_sym, symbols, None, "symbol", "{note}", note=why)
     ts = _parse_ts(frame["ts"], collector, symbols)
     collector.ts_text = ts.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
 
@@ -118,6 +146,13 @@ def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict
         v = values[col]
         collector.add(np.isnan(v) & ~collector.non_numeric[col], symbols, v, col, f"missing {col}")
         collector.add(v <= 0, symbols, v, col, f"non-positive {col} {{value}}")
+        collector.add(
+            (v > 0) & ((v < PRICE_MIN) | (v > PRICE_MAX)),
+            symbols,
+            v,
+            col,
+            f"implausible {col} {{value}}: a price must be within {_PRICE_RANGE}",
+        )
     o, h, lo, c = (values[k] for k in PRICE_COLUMNS)
     with np.errstate(invalid="ignore"):
         top = np.fmax(o, c)
@@ -128,13 +163,38 @@ def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict
         vol = values["volume"]
         collector.add(np.isnan(vol) & ~collector.non_numeric["volume"], symbols, vol, "volume", "missing volume")
         collector.add(vol < 0, symbols, vol, "volume", "negative volume {value}")
+        collector.add(
+            vol > VOLUME_MAX,
+            symbols,
+            vol,
+            "volume",
+            f"implausible volume {{value}}: a volume must be within [0, {VOLUME_MAX:g}] shares",
+        )
         if "dividend" in values:
             d = values["dividend"]
             collector.add(d < 0, symbols, d, "dividend", "negative dividend {value}")
+            # the ex-date's factor is 1 - dividend / previous close: it must stay positive
+            prev = _previous_close(symbols, ts, c)
+            collector.add(
+                (d > 0) & (d >= prev),
+                symbols,
+                d,
+                "dividend",
+                "dividend {value} is not below the close before its ex-date {ref}",
+                ref=prev,
+            )
             values["dividend"] = np.where(np.isnan(d), 0.0, d)
         if "split" in values:
             s = values["split"]
             collector.add(s <= 0, symbols, s, "split", "non-positive split ratio {value}")
+            collector.add(
+                (s > 0) & ((s < SPLIT_MIN) | (s > SPLIT_MAX)),
+                symbols,
+                s,
+                "split",
+                f"implausible split ratio {{value}}: a ratio must be within [{SPLIT_MIN:g}, {SPLIT_MAX:g}]"
+                " new shares per old share",
+            )
             values["split"] = np.where(np.isnan(s) | (s == 0.0), 1.0, s)
 
     keep = ~collector.bad
@@ -215,6 +275,7 @@ class _Collector:
         *,
         ref: np.ndarray | None = None,
         later: np.ndarray | None = None,
+        note: np.ndarray | None = None,
         action: Literal["rejected", "dropped", "sorted"] | None = None,
         drops: bool = True,
     ) -> None:
@@ -230,13 +291,14 @@ class _Collector:
                 value=_fmt(value[i]) if value is not None else "",
                 ref=_fmt(ref[i]) if ref is not None else "",
                 later=f" (line {int(later[i])})" if later is not None and not np.isnan(later[i]) else "",
+                note=note[i] if note is not None else "",
             )
             ts = self.ts_text[i] if self.ts_text is not None else None
             self.issues.append(
                 Issue(
                     origin=self.origin,
                     line=line,
-                    symbol=None if pd.isna(sym) or sym == "" else str(sym),
+                    symbol=_shown_symbol(sym),
                     ts=None if ts is None or pd.isna(ts) else str(ts),
                     field=field,
                     reason=reason,
@@ -250,7 +312,37 @@ class _Collector:
 def _fmt(v: object) -> str:
     if isinstance(v, float | np.floating):
         return f"{float(v):.10g}"
-    return repr(v)
+    return quote(v)  # user text in a message is capped: a 5 MB field is not echoed whole
+
+
+def _shown_symbol(sym: object) -> str | None:
+    # an Issue names the row's symbol; an invalid one is shown quoted and capped
+    if sym is None or pd.isna(sym) or sym == "":  # type: ignore[call-overload]
+        return None
+    text = str(sym)
+    return text if symbol_problem(text) is None else quote(text)
+
+
+def _bad_symbols(symbols: pd.Series, missing: BoolArray) -> tuple[BoolArray, np.ndarray]:
+    # each distinct symbol is judged once: a long file has few symbols and many rows
+    codes, uniques = pd.factorize(symbols, use_na_sentinel=True)
+    problems = np.array(
+        [f"invalid symbol: {p}" if (p := symbol_problem(str(u))) else "" for u in uniques] + [""], dtype=object
+    )
+    why = problems[np.where(codes < 0, len(uniques), codes)]
+    bad = (why != "") & ~missing
+    return bad, why
+
+
+def _previous_close(symbols: pd.Series, ts: pd.Series, close: np.ndarray) -> np.ndarray:
+    # the close of the bar before each row in date order within its symbol; the row's own
+    # close for a symbol's first bar (a source that starts on an ex-date)
+    order = pd.DataFrame({"s": symbols.to_numpy(dtype=object), "t": ts.to_numpy(), "c": close})
+    order = order.sort_values(["s", "t"], kind="stable", na_position="last")
+    prev = order.groupby("s", sort=False, dropna=False)["c"].shift()
+    out = np.empty(len(close))
+    out[order.index.to_numpy()] = prev.fillna(order["c"]).to_numpy(dtype=np.float64)
+    return out
 
 
 def _as_long(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
@@ -260,25 +352,53 @@ def _as_long(raw: pd.DataFrame, origin: str) -> pd.DataFrame:
     if isinstance(frame.index, pd.MultiIndex) and list(frame.index.names) == ["symbol", "ts"]:
         frame = frame.reset_index()
     frame = frame.rename(columns=lambda c: str(c).strip())
-    cols = set(frame.columns)
+    check_bar_columns(list(frame.columns), origin)
+    return frame.reset_index(drop=True)
+
+
+def check_bar_columns(columns: Sequence[object], origin: str, *, hint: str = "") -> None:
+    """Raise the SchemaError `validate_bars` raises if ``columns`` are not a bar frame's.
+
+    Sources call it before they filter rows by date or symbol, so that a file without a
+    recognisable date column fails with this message rather than in the filter.
+    ``hint`` is appended to the message (a source's guess at the cause).
+    """
+    cols = {str(c).strip() for c in columns}
     missing = [c for c in (*_KEY_COLUMNS, *REQUIRED_COLUMNS) if c not in cols]
     unknown = sorted(cols - _ALLOWED)
-    if missing or unknown:
-        hints = []
-        for m in missing:
-            close = difflib.get_close_matches(m, [str(u) for u in unknown] or list(cols), n=1, cutoff=0.6)
-            close = close or [u for u in unknown if str(u).lower() == m]
-            hints.append(f"{m!r}" + (f" (found {close[0]!r}: misnamed?)" if close else ""))
-        parts = []
-        if missing:
-            parts.append("missing column(s) " + ", ".join(hints))
-        if unknown:
-            parts.append(f"unexpected column(s) {unknown}")
-        raise SchemaError(
-            f"{origin}: {'; '.join(parts)}. Expected {list(_KEY_COLUMNS) + list(REQUIRED_COLUMNS)}"
-            f" and optionally {list(OPTIONAL_COLUMNS)}; found {sorted(map(str, cols))}."
-        )
-    return frame.reset_index(drop=True)
+    if not missing and not unknown:
+        return
+    hints = []
+    for m in missing:
+        hints.append(f"{m!r}" + (f" (found {quote(found)}: misnamed?)" if (found := _misnamed(m, unknown)) else ""))
+    parts = []
+    if missing:
+        parts.append("missing column(s) " + ", ".join(hints))
+    if unknown:
+        parts.append(f"unexpected column(s) {_names(unknown)}")
+    raise SchemaError(
+        f"{origin}: {'; '.join(parts)}. Expected {list(_KEY_COLUMNS) + list(REQUIRED_COLUMNS)}"
+        f" and optionally {list(OPTIONAL_COLUMNS)}; found {_names(sorted(cols))}.{hint}"
+    )
+
+
+def _misnamed(wanted: str, unknown: Sequence[str]) -> str | None:
+    # the unknown column most like one of the wanted column's usual spellings
+    spellings = _SPELLINGS.get(wanted, (wanted,))
+    lowered = {u.lower(): u for u in unknown[:1000] if len(u) <= 64}
+    for spelling in spellings:
+        found = difflib.get_close_matches(spelling, list(lowered), n=1, cutoff=0.6)
+        if found:
+            return lowered[found[0]]
+    prefixed = [u for u in unknown if any(u.lower().startswith(sp) for sp in spellings)]
+    return prefixed[0] if prefixed else None
+
+
+def _names(names: Sequence[str]) -> str:
+    # a column list in a message: each name capped, at most _MAX_NAMES_IN_MESSAGE of them
+    shown = ", ".join(quote(n, QUOTE_CHARS // 2) for n in names[:_MAX_NAMES_IN_MESSAGE])
+    more = f", … ({len(names):,} in all)" if len(names) > _MAX_NAMES_IN_MESSAGE else ""
+    return f"[{shown}{more}]"
 
 
 def _parse_ts(raw: pd.Series, collector: _Collector, symbols: pd.Series) -> pd.Series:
@@ -286,9 +406,9 @@ def _parse_ts(raw: pd.Series, collector: _Collector, symbols: pd.Series) -> pd.S
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
         # a daily bar's session date is its date in its own time zone
         local = raw.dt.tz_localize(None)
-        return local.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]")  # type: ignore[no-any-return]
+        return _in_range(local.dt.normalize().dt.tz_localize("UTC"), collector, symbols)
     if pd.api.types.is_datetime64_dtype(raw.dtype):
-        return raw.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]")  # type: ignore[no-any-return]
+        return _in_range(raw.dt.normalize().dt.tz_localize("UTC"), collector, symbols)
     text = raw.astype("string").str.strip()
     tz = pd.Series([""] * n, dtype="string")
     if n and (text.str.len().max() or 0) > 10:
@@ -311,23 +431,58 @@ def _parse_ts(raw: pd.Series, collector: _Collector, symbols: pd.Series) -> pd.S
     if bad.any():
         shown = text.to_numpy(dtype=object)
         collector.add(bad, symbols, shown, "ts", "unparseable date {value}")
-    return parsed.dt.normalize().dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+    return _in_range(parsed.dt.normalize().dt.tz_localize("UTC"), collector, symbols, text.to_numpy(dtype=object))
+
+
+def _in_range(ts: pd.Series, collector: _Collector, symbols: pd.Series, shown: np.ndarray | None = None) -> pd.Series:
+    # pandas reads 1600-01-01 at a coarser unit; a nanosecond timestamp cannot hold it
+    outside = ((ts < TS_MIN) | (ts > TS_MAX)).to_numpy(dtype=bool)
+    if outside.any():
+        text = shown if shown is not None else ts.astype("string").to_numpy(dtype=object)
+        collector.add(outside, symbols, text, "ts", f"date {{value}} outside the supported range {_TS_RANGE}")
+        ts = ts.mask(pd.Series(outside, index=ts.index))
+    return ts.astype("datetime64[ns, UTC]")
 
 
 def _parse_numeric(raw: pd.Series, col: str, collector: _Collector, symbols: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
-        collector.non_numeric[col] = np.zeros(len(raw), dtype=bool)
-        return raw.to_numpy(dtype=np.float64, na_value=np.nan)
-    coerced = pd.to_numeric(raw.astype("string").str.strip(), errors="coerce")
-    values = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
-    stripped = raw.astype("string").str.strip()
-    non_numeric = (
-        np.isnan(values) & stripped.notna().to_numpy(dtype=bool) & (stripped != "").fillna(False).to_numpy(dtype=bool)
-    )
+        values = raw.to_numpy(dtype=np.float64, na_value=np.nan)
+        non_numeric = np.zeros(len(raw), dtype=bool)
+    else:
+        stripped = raw.astype("string").str.strip()
+        coerced = pd.to_numeric(stripped, errors="coerce")
+        values = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
+        non_numeric = (
+            np.isnan(values)
+            & stripped.notna().to_numpy(dtype=bool)
+            & (stripped != "").fillna(False).to_numpy(dtype=bool)
+        )
+        if non_numeric.any():
+            # pandas gives up on numbers it cannot hold (a 5 MB run of digits): Python's
+            # float reads them, as inf, so they are reported as the numbers they are
+            text = stripped.to_numpy(dtype=object)
+            for i in np.flatnonzero(non_numeric):
+                values[i] = _float_or_nan(text[i])
+            non_numeric &= np.isnan(values)
+        if non_numeric.any():
+            collector.add(non_numeric, symbols, raw.to_numpy(dtype=object), col, "non-numeric {value}")
+    # inf, Infinity, 1e309: no market prints them; reported here, then treated as absent
+    # so that the price-order checks do not report them a second time
+    infinite = np.isinf(values)
+    if infinite.any():
+        shown = raw.to_numpy(dtype=object) if raw.dtype == object or isinstance(raw.dtype, pd.StringDtype) else values
+        collector.add(infinite, symbols, shown, col, f"non-finite {col} {{value}}")
+        values = np.where(infinite, np.nan, values)
+        non_numeric = non_numeric | infinite
     collector.non_numeric[col] = non_numeric
-    if non_numeric.any():
-        collector.add(non_numeric, symbols, raw.to_numpy(dtype=object), col, "non-numeric {value}")
     return values
+
+
+def _float_or_nan(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
 
 
 def _later_line_of_duplicate(key: pd.DataFrame, lines: np.ndarray | None, dup: BoolArray) -> np.ndarray:
