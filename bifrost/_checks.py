@@ -162,7 +162,7 @@ def symbol_problem(value: object) -> str | None:
     if len(value) > SYMBOL_MAX_LEN:
         return f"a symbol has at most {SYMBOL_MAX_LEN} characters, got {len(value):,}"
     if _SYMBOL_RE.fullmatch(value) is None:
-        return f"a symbol is {_SYMBOL_RULE}; got {quote(value)}"
+        return f"a symbol is {_SYMBOL_RULE}"
     return None
 
 
@@ -176,8 +176,7 @@ def check_symbol(value: object, name: str = "symbol") -> str:
     """
     problem = symbol_problem(value)
     if problem is not None:
-        shown = "" if problem.endswith(quote(value)) else f" {quote(value)}"
-        raise InvalidInputError(f"{name}{shown}: {problem}")
+        raise InvalidInputError(f"{name} {quote(value)} is not a valid symbol: {problem}")
     return value  # type: ignore[return-value]
 
 
