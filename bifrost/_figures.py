@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bifrost._paths import output_path, write_text
+
 __all__ = ["figures_html", "offline_page"]
 
 _STYLE = (
@@ -18,7 +20,15 @@ _STYLE = (
 def offline_page(
     title: str, header_html: str, figures: Sequence[tuple[str, Any]], path: str | Path | None = None
 ) -> str:
-    """Return (and optionally write) one HTML page: title, ``header_html``, then each named figure."""
+    """Return (and optionally write) one HTML page: title, ``header_html``, then each named figure.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``path`` cannot be written (its folder does not exist, ...): checked first.
+    """
+    if path is not None:
+        output_path(path, f"the page {title!r}")
     from plotly.offline import get_plotlyjs
 
     parts = [
@@ -35,7 +45,7 @@ def offline_page(
     parts.append("</body></html>")
     page = "\n".join(parts)
     if path is not None:
-        Path(path).write_text(page, encoding="utf-8")
+        write_text(path, page, f"the page {title!r}")
     return page
 
 

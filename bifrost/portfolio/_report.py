@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pandas as pd
 
+from bifrost._json import dumps
 from bifrost.data import BarStore
 from bifrost.portfolio._ledger import Ledger
 from bifrost.portfolio._transactions import to_decimal
@@ -35,7 +35,7 @@ class MarkedPortfolio:
         frame = self.positions.assign(
             mark_ts=self.positions["mark_ts"].map(lambda t: None if pd.isna(t) else t.isoformat())
         )
-        return json.dumps(
+        return dumps(
             {
                 "name": self.name,
                 "positions": frame.to_dict(orient="records"),

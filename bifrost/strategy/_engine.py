@@ -303,6 +303,13 @@ def prepare(panel: Panel, request: Signals | Orders, *, cash: float, fill: FillM
         size = _grid(request.size, "Orders.size", shape, np.float64, np.nan)
     if np.isinf(size).any():
         raise InvalidInputError(f"{type(request).__name__}.size must be finite where set")
+    if signal_mode and (size[np.isfinite(size)] < 0).any():
+        # an entry's side is its flag (entries, short_entries); a negative size would be
+        # silently traded as its absolute value (0 or NaN: no order on that bar)
+        raise InvalidInputError(
+            f"Signals.size must not be negative (entries buy, short_entries sell), "
+            f"got {float(size[np.isfinite(size)].min())!r}"
+        )
     n_sym = shape[1]
     stops = np.empty((n_sym, 3))
     for i, level in enumerate((request.stop_loss, request.take_profit, request.trailing_stop)):

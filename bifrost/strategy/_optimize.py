@@ -6,6 +6,12 @@ symbol): memory grows with the number of backtests, not with their length. Work 
 into chunks of symbols; each chunk evaluates every parameter set with one call of the
 compiled kernel (indicators shared across parameter sets through the indicator memo).
 
+A sweep knows its size before it starts: the number of backtests (parameter sets ×
+symbols) is the product of the grid's lengths, computed without listing the grid, and a
+sweep beyond ``max_backtests`` (default 1,000,000) or whose memory estimate exceeds
+``max_memory_bytes`` (default: half the machine's memory) is refused with the numbers,
+before any work. Grid ranges (:func:`grid_values`) are lazy sequences for the same reason.
+
 The ``ray`` backend runs the same chunks as Ray tasks, with the panel put in Ray's object
 store once; results are bit-identical to the in-process backend because each backtest is
 computed by the same kernel from the same inputs, whatever chunk it lands in.
@@ -15,9 +21,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -33,22 +40,126 @@ from bifrost.strategy._strategies import Strategy, check_params, resolve_strateg
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["SweepResult", "WalkForwardResult", "grid_points", "optimize", "sweep", "walk_forward"]
+__all__ = [
+    "MAX_BACKTESTS",
+    "SweepResult",
+    "WalkForwardResult",
+    "check_sweep_size",
+    "grid_points",
+    "grid_size",
+    "grid_values",
+    "optimize",
+    "sweep",
+    "walk_forward",
+]
 
 Backend = Literal["local", "ray"]
 _CELLS_PER_CHUNK = 40_000_000  # bars × backtests per kernel call: bounds a chunk's signal arrays
+MAX_BACKTESTS = 1_000_000
+"""Default bound on a sweep's backtests (parameter sets × symbols)."""
+# memory estimate, bytes: each kept metric value (the kernel's row, the frame, its concat
+# copy); each cell (bar × backtest) of a chunk's signal arrays (flags, sizes, indicators of
+# the requests, measured ~20 on sma_cross); each kept equity value (kernel array + frame)
+_BYTES_PER_VALUE = 24
+_BYTES_PER_CHUNK_CELL = 32
+_BYTES_PER_EQUITY_VALUE = 16
 
 
-def grid_points(space: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """Return every combination of ``space`` (name → values) as parameter dicts, in order."""
+def _default_memory_limit() -> int:
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        total = 16 * 2**30
+    return int(total) // 2
+
+
+def grid_size(space: Mapping[str, Sequence[Any]]) -> int:
+    """Return the number of parameter sets of ``space`` (every combination) without listing them."""
+    for name, values in space.items():
+        if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
+            raise InvalidInputError(f"grid {name!r} needs a non-empty list of values, got {_short(values)}")
+    return math.prod(len(v) for v in space.values())
+
+
+def _short(values: Any) -> str:
+    text = repr(values)
+    return text if len(text) <= 80 else f"{text[:80]}… ({len(text)} characters)"
+
+
+def check_sweep_size(
+    n_sets: int,
+    n_symbols: int,
+    n_bars: int,
+    *,
+    n_params: int = 0,
+    keep_equity: bool = False,
+    max_backtests: int | None = MAX_BACKTESTS,
+    max_memory_bytes: int | None = None,
+) -> int:
+    """Refuse a sweep too large to run; return its memory estimate in bytes.
+
+    The estimate counts the metrics rows kept (``n_sets × n_symbols`` rows), a chunk's
+    signal arrays (bars × backtests of one kernel call) and, with ``keep_equity``, every
+    equity curve. It is an estimate to stop a sweep that cannot fit, not a measurement.
+
+    Raises
+    ------
+    InvalidInputError
+        If the sweep has more than ``max_backtests`` backtests (None: no bound), or its
+        estimate exceeds ``max_memory_bytes`` (default: half the machine's memory).
+    """
+    for label, value in (("max_backtests", max_backtests), ("max_memory_bytes", max_memory_bytes)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise InvalidInputError(f"{label} must be a positive integer or None, got {value!r}")
+    backtests = n_sets * n_symbols
+    what = f"{backtests:,} backtests ({n_sets:,} parameter sets × {n_symbols:,} symbols)"
+    if max_backtests is not None and backtests > max_backtests:
+        raise InvalidInputError(
+            f"the sweep would run {what}, more than max_backtests={max_backtests:,}; narrow the grid, "
+            "search it with method='random' and n_iter, or raise max_backtests"
+        )
+    chunk_symbols = min(n_symbols, max(1, _CELLS_PER_CHUNK // max(1, n_sets * n_bars)))
+    estimate = (
+        backtests * (len(K.METRICS) + n_params + 1) * _BYTES_PER_VALUE
+        + chunk_symbols * n_sets * n_bars * _BYTES_PER_CHUNK_CELL
+        + (backtests * n_bars * _BYTES_PER_EQUITY_VALUE if keep_equity else 0)
+    )
+    limit = _default_memory_limit() if max_memory_bytes is None else max_memory_bytes
+    if estimate > limit:
+        raise InvalidInputError(
+            f"the sweep of {what} over {n_bars:,} bars needs about {estimate / 2**30:,.1f} GiB of memory, "
+            f"more than the {limit / 2**30:,.1f} GiB allowed (max_memory_bytes); narrow the grid or the "
+            f"symbols{', drop keep_equity' if keep_equity else ''}, or raise max_memory_bytes"
+        )
+    return estimate
+
+
+def grid_points(space: Mapping[str, Sequence[Any]], *, max_points: int | None = None) -> list[dict[str, Any]]:
+    """Return every combination of ``space`` (name → values) as parameter dicts, in order.
+
+    Raises
+    ------
+    InvalidInputError
+        If a name has no values, or the grid has more than ``max_points`` combinations
+        (counted before any is listed).
+    """
     if not space:
         return [{}]
     names = list(space)
-    for name in names:
-        values = space[name]
-        if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
-            raise InvalidInputError(f"grid {name!r} needs a non-empty list of values, got {values!r}")
+    total = grid_size(space)
+    if max_points is not None and total > max_points:
+        raise InvalidInputError(f"the grid has {total:,} parameter sets, more than {max_points:,}")
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(space[n] for n in names))]
+
+
+def _grid_point(space: Mapping[str, Sequence[Any]], index: int) -> dict[str, Any]:
+    # the index-th combination in itertools.product's order (the last name varies fastest)
+    point: dict[str, Any] = {}
+    for name in reversed(list(space)):
+        values = space[name]
+        index, i = divmod(index, len(values))
+        point[name] = values[i]
+    return {name: point[name] for name in space}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,6 +299,8 @@ def sweep(
     chunk_symbols: int | None = None,
     progress: bool = False,
     keep_equity: bool = False,
+    max_backtests: int | None = MAX_BACKTESTS,
+    max_memory_bytes: int | None = None,
 ) -> SweepResult:
     """Backtest every parameter set on every symbol independently; keep one metrics row each.
 
@@ -211,16 +324,28 @@ def sweep(
     keep_equity
         Also keep every backtest's equity curve (``SweepResult.equity``, one column per
         row of the frame): memory grows with bars × backtests.
+    max_backtests, max_memory_bytes
+        Refuse, before any work, a sweep of more backtests (parameter sets × symbols)
+        or a larger memory estimate (default: half the machine's memory); None: no bound.
 
     Raises
     ------
     InvalidInputError
-        On an unknown strategy, parameter or objective, or an empty grid.
+        On an unknown strategy, parameter or objective, an empty grid, or a sweep
+        beyond ``max_backtests`` or ``max_memory_bytes`` (see :func:`check_sweep_size`).
     """
     name, fn = resolve_strategy(strategy)
-    sets = grid_points(grid) if isinstance(grid, Mapping) else [dict(p) for p in grid]
-    if not sets:
+    if isinstance(grid, Mapping):
+        n_sets, n_params = grid_size(grid), len(grid)
+    else:
+        n_sets, n_params = len(grid), len(grid[0]) if len(grid) else 0
+    if n_sets == 0:
         raise InvalidInputError("the grid is empty")
+    check_sweep_size(
+        n_sets, len(panel.symbols), len(panel.ts), n_params=n_params, keep_equity=keep_equity,
+        max_backtests=max_backtests, max_memory_bytes=max_memory_bytes,
+    )  # fmt: skip
+    sets = grid_points(grid) if isinstance(grid, Mapping) else [dict(p) for p in grid]
     for p in sets:
         check_params(name, fn, p)
     if objective not in K.METRICS:
@@ -355,24 +480,35 @@ def optimize(
     backend: Backend = "local",
     address: str | None = None,
     progress: bool = False,
+    max_backtests: int | None = MAX_BACKTESTS,
+    max_memory_bytes: int | None = None,
 ) -> SweepResult:
     """Search ``space`` for the parameters with the best ``objective``: every point, or ``n_iter`` random ones.
 
     Random search draws distinct points of the grid with a seeded generator, so a run
-    is reproducible; :meth:`SweepResult.best` gives the winner.
+    is reproducible; :meth:`SweepResult.best` gives the winner. The grid is never
+    listed: only the points drawn are made, so a huge grid can be searched at random.
+    ``max_backtests`` and ``max_memory_bytes`` bound the backtests run, as in :func:`sweep`.
     """
-    points = grid_points(space)
+    points: Mapping[str, Sequence[Any]] | list[dict[str, Any]] = space
     if method == "random":
         if n_iter is None or isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
             raise InvalidInputError(f"random search needs n_iter >= 1, got {n_iter!r}")
+        total = grid_size(space)
+        if total >= 2**63:
+            raise InvalidInputError(f"the grid has {total:,} points, more than random search can index (2**63)")
+        check_sweep_size(
+            min(n_iter, total), len(panel.symbols), len(panel.ts), n_params=len(space),
+            max_backtests=max_backtests, max_memory_bytes=max_memory_bytes,
+        )  # fmt: skip
         rng = np.random.default_rng(seed)
-        picks = rng.choice(len(points), size=min(n_iter, len(points)), replace=False)
-        points = [points[i] for i in sorted(picks)]
+        picks = rng.choice(total, size=min(n_iter, total), replace=False)
+        points = [_grid_point(space, int(i)) for i in sorted(picks)]
     elif method != "grid":
         raise InvalidInputError(f"method must be 'grid' or 'random', got {method!r}")
     return sweep(
         panel, strategy, points, cash=cash, fill=fill, objective=objective, maximize=maximize, backend=backend,
-        address=address, progress=progress,
+        address=address, progress=progress, max_backtests=max_backtests, max_memory_bytes=max_memory_bytes,
     )  # fmt: skip
 
 
@@ -486,18 +622,71 @@ def walk_forward(
     )
 
 
-def iter_grid(spec: str) -> Iterator[float]:
-    """Yield the values of ``start:stop:step`` (stop included) or ``a,b,c``."""
+class FloatRange(Sequence[float]):
+    """``start, start + step, ...`` up to ``stop`` included: a lazy sequence of ``n`` floats."""
+
+    __slots__ = ("_n", "_start", "_step")
+
+    def __init__(self, start: float, step: float, n: int) -> None:
+        self._start, self._step, self._n = start, step, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[float]: ...
+    def __getitem__(self, index: int | slice) -> float | list[float]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._n))]
+        if index < 0:
+            index += self._n
+        if not 0 <= index < self._n:
+            raise IndexError(index)
+        return self._start + index * self._step
+
+    def __repr__(self) -> str:
+        last = self._start + (self._n - 1) * self._step
+        return f"FloatRange({self._start:g}..{last:g} step {self._step:g}, {self._n:,} values)"
+
+
+def grid_values(spec: str) -> Sequence[float] | range:
+    """Return the values of ``start:stop:step`` (stop included) or ``a,b,c`` without listing a range.
+
+    An integer range is a `range`, any other a lazy :class:`FloatRange`: ``1:1000000000:1``
+    costs nothing until it is swept, and the sweep counts it first.
+
+    Raises
+    ------
+    InvalidInputError
+        If a value is not a finite number, or a range does not have ``step > 0`` and
+        ``stop >= start``.
+    """
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise InvalidInputError(f"grid values must be numbers, got {_short(text)} in {_short(spec)}") from None
+        if not math.isfinite(value):
+            raise InvalidInputError(f"grid values must be finite numbers, got {_short(text)} in {_short(spec)}")
+        return value
+
     if ":" in spec:
         parts = spec.split(":")
         if len(parts) != 3:
-            raise InvalidInputError(f"a range is start:stop:step, got {spec!r}")
-        a, b, step = (float(p) for p in parts)
+            raise InvalidInputError(f"a range is start:stop:step, got {_short(spec)}")
+        a, b, step = (number(p) for p in parts)
         if step <= 0 or b < a:
-            raise InvalidInputError(f"a range needs step > 0 and stop >= start, got {spec!r}")
+            raise InvalidInputError(f"a range needs step > 0 and stop >= start, got {_short(spec)}")
         count = math.floor((b - a) / step + 1e-9) + 1
-        for i in range(count):
-            yield a + i * step
-    else:
-        for part in spec.split(","):
-            yield float(part)
+        if a.is_integer() and step.is_integer():
+            return range(int(a), int(a) + count * int(step), int(step))
+        return FloatRange(a, step, count)
+    return [number(part) for part in spec.split(",")]
+
+
+def iter_grid(spec: str) -> Iterator[float]:
+    """Yield the values of ``start:stop:step`` (stop included) or ``a,b,c`` (see :func:`grid_values`)."""
+    yield from grid_values(spec)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bifrost._json import dumps
 from bifrost.analytics import PerfStats, TradeStats, perf_stats, trade_stats
 from bifrost.data import Panel
 from bifrost.portfolio import CashFlow, CashKind, Fill, Ledger, Side
@@ -252,7 +252,7 @@ class BacktestResult:
 
     def to_json(self, **options: bool) -> str:
         """Return :meth:`to_dict` as JSON text."""
-        return json.dumps(self.to_dict(fills=options.get("fills", True), trades=options.get("trades", True)))
+        return dumps(self.to_dict(fills=options.get("fills", True), trades=options.get("trades", True)))
 
     def tearsheet(self, benchmark: pd.Series | None = None) -> Tearsheet:
         """Return the full tearsheet (`bifrost.analytics.tearsheet`) with exposure and contributors."""

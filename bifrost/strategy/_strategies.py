@@ -13,7 +13,10 @@ bar's signal; :func:`bifrost.strategy.check_lookahead` proves it does.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import math
+import typing
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, TypeAlias
@@ -190,14 +193,78 @@ def strategy_params(strategy: Strategy) -> dict[str, inspect.Parameter]:
 
 
 def check_params(name: str, strategy: Strategy, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Refuse parameters the strategy does not take, naming the ones it does."""
+    """Refuse parameters the strategy does not take, or of the wrong kind; return them as a dict.
+
+    A parameter takes a value of its default's kind (an integer for an integer default, a
+    finite number for a number, one of a ``Literal``'s values), and a ``size`` is a
+    positive, finite number: the side of a trade comes from the strategy's signals, never
+    from the sign of its size.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the strategy, the parameter, what it takes and what it got.
+    """
     accepted = strategy_params(strategy)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise InvalidInputError(
             f"{name} takes no parameter {', '.join(map(repr, unknown))}; it takes {sorted(accepted)}"
         )
+    hints = _hints(strategy)
+    for key, value in params.items():
+        _check_param(name, key, value, accepted[key].default, hints.get(key))
     return dict(params)
+
+
+@functools.lru_cache(maxsize=64)  # a sweep checks every parameter set against the same function
+def _hints(strategy: Strategy) -> dict[str, Any]:
+    # a user's strategy may annotate with names this module cannot resolve: no hints then
+    try:
+        return typing.get_type_hints(strategy)
+    except Exception:
+        return {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
+
+
+def _check_param(strategy: str, name: str, value: Any, default: Any, hint: Any) -> None:
+    choices = _literal_choices(hint)
+    if choices and value not in choices:
+        raise InvalidInputError(f"{strategy}: parameter {name} must be one of {list(choices)}, got {value!r}")
+    if _is_number(value) and not math.isfinite(float(value)):
+        raise InvalidInputError(f"{strategy}: parameter {name} must be a finite number, got {value!r}")
+    if name == "size" and value is not None and not (_is_number(value) and value > 0):
+        raise InvalidInputError(
+            f"{strategy}: size must be a positive number (the signals give the side), got {value!r}"
+        )
+    if default is inspect.Parameter.empty or default is None or choices:
+        return
+    if isinstance(default, bool):
+        ok = isinstance(value, bool | np.bool_)
+    elif isinstance(default, int):
+        ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    elif isinstance(default, float):
+        ok = _is_number(value)
+    else:
+        return
+    if not ok:
+        raise InvalidInputError(
+            f"{strategy}: parameter {name} must be {type(default).__name__}, got {value!r} ({type(value).__name__})"
+        )
+
+
+def _literal_choices(hint: Any) -> tuple[Any, ...]:
+    # Literal["a", "b"] or Optional[Literal[...]]
+    if typing.get_origin(hint) is Literal:
+        return typing.get_args(hint)
+    choices: tuple[Any, ...] = ()
+    for arg in typing.get_args(hint):
+        if typing.get_origin(arg) is Literal:
+            choices += typing.get_args(arg)
+    return choices
 
 
 def simulate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,7 +23,7 @@ from bifrost.strategy import (
     walk_forward,
 )
 from bifrost.strategy import _kernel as K
-from bifrost.strategy._optimize import iter_grid
+from bifrost.strategy._optimize import grid_size, grid_values, iter_grid
 from tests.strategy.conftest import SmaCross
 
 GRID = {"fast": [5, 10, 20, 35], "slow": [20, 30, 60, 120]}
@@ -204,3 +205,56 @@ def test_sweep_keeps_equity_curves_only_when_asked(three: Panel, local_ray: None
     )
     on_ray = sweep(three, "sma_cross", GRID, keep_equity=True, backend="ray", chunk_symbols=1)
     assert on_ray.equity is not None and on_ray.equity.equals(full.equity)
+
+
+def test_sweep_beyond_max_backtests_is_refused_before_any_work(orcl: Panel) -> None:
+    # issue 10 item 19: `--grid fast=1:1000000000:1` grew to 23.7 GB before the OOM killer
+    grid = {"fast": grid_values("1:1000000000:1"), "slow": [30]}
+    started = time.perf_counter()
+    with pytest.raises(InvalidInputError, match=r"1,000,000,000 backtests .* more than max_backtests=1,000,000"):
+        sweep(orcl, "sma_cross", grid)
+    with pytest.raises(InvalidInputError, match="more than max_backtests"):
+        optimize(orcl, "sma_cross", grid)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_sweep_beyond_the_memory_estimate_is_refused_with_the_numbers(orcl: Panel) -> None:
+    with pytest.raises(InvalidInputError, match=r"16 backtests .* over 5,036 bars needs about .* GiB of memory"):
+        sweep(orcl, "sma_cross", GRID, max_memory_bytes=1_000_000)
+    with pytest.raises(InvalidInputError, match="drop keep_equity"):
+        sweep(orcl, "sma_cross", GRID, keep_equity=True, max_memory_bytes=3_000_000)
+    assert len(sweep(orcl, "sma_cross", GRID, max_backtests=16).frame) == 16  # the bound is inclusive
+    with pytest.raises(InvalidInputError, match="max_backtests must be a positive integer"):
+        sweep(orcl, "sma_cross", GRID, max_backtests=0)
+
+
+def test_random_search_of_a_huge_grid_draws_points_without_listing_the_grid(orcl: Panel) -> None:
+    space = {"fast": grid_values("2:1000001:1"), "slow": grid_values("30:1000029:1")}  # 10^12 points
+    a = optimize(orcl, "sma_cross", space, method="random", n_iter=3, seed=1)
+    b = optimize(orcl, "sma_cross", space, method="random", n_iter=3, seed=1)
+    assert a.frame.equals(b.frame) and len(a.frame) == 3
+    assert all(isinstance(v, int) for v in a.frame["fast"].tolist())
+
+
+def test_random_search_picks_the_same_points_as_listing_the_grid(orcl: Panel) -> None:
+    points = grid_points(GRID)
+    picks = np.random.default_rng(3).choice(len(points), size=5, replace=False)
+    expected = [points[i] for i in sorted(picks)]
+    got = optimize(orcl, "sma_cross", GRID, method="random", n_iter=5, seed=3).frame[["fast", "slow"]]
+    assert got.to_dict(orient="records") == expected
+
+
+def test_grid_values_ranges_are_lazy_and_checked() -> None:
+    big = grid_values("1:1000000000:1")
+    assert isinstance(big, range) and len(big) == 1_000_000_000 and big[-1] == 1_000_000_000
+    fractional = grid_values("0.5:1.5:0.25")
+    assert len(fractional) == 5 and list(fractional) == [0.5, 0.75, 1.0, 1.25, 1.5] and fractional[-1] == 1.5
+    assert grid_size({"a": big, "b": fractional}) == 5_000_000_000
+    for spec, match in (
+        ("1:inf:1", "finite"),
+        ("nan,1", "finite"),
+        ("1:x:1", "must be numbers"),
+        ("1:2", "start:stop"),
+    ):
+        with pytest.raises(InvalidInputError, match=match):
+            grid_values(spec)
