@@ -15,15 +15,18 @@ The rules, stated once:
   ``^GSPC``, ``ES=F`` are symbols; a space, a TAB, a comma, a quote or a NUL is not.
 - **Prices** are finite and in ``[1e-8, 1e9]`` (sub-penny crypto to hyperinflation
   quotes; BRK.A is about 7e5); **volumes** finite and in ``[0, 1e15]`` shares.
-- **Decimals** (quantities, prices, cash amounts on a ledger entry) are finite, at most
-  ``1e15`` in magnitude, with at most 28 significant digits (the decimal context's
-  precision, so arithmetic on them is exact to the cent) and no finer than ``1e-28``.
+- **Decimals** (quantities, prices, cash amounts on a ledger entry) are finite, zero or
+  between ``1e-18`` and ``1e15`` in magnitude, with at most 28 significant digits (the
+  decimal context's precision, so sums and products of them are exact). Products and
+  quotients of such numbers stay far inside the context's exponent range, so the ledger's
+  arithmetic never raises `decimal.Overflow`.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Final
@@ -35,6 +38,7 @@ from bifrost.errors import InvalidInputError
 
 __all__ = [
     "DECIMAL_MAX",
+    "DECIMAL_MIN",
     "PRICE_MAX",
     "PRICE_MIN",
     "QUOTE_CHARS",
@@ -74,6 +78,7 @@ PRICE_MIN: Final = 1e-8
 PRICE_MAX: Final = 1e9
 VOLUME_MAX: Final = 1e15
 DECIMAL_MAX: Final = Decimal("1e15")
+DECIMAL_MIN: Final = Decimal("1e-18")
 _DECIMAL_DIGITS: Final = 28
 _DECIMAL_TEXT_LEN: Final = 64
 
@@ -184,7 +189,7 @@ def check_symbols(values: object, name: str = "symbols") -> list[str]:
     """Check a string or a sequence of strings; return them as a list."""
     if isinstance(values, str):
         return [check_symbol(values, name)]
-    if not isinstance(values, list | tuple | set | frozenset | pd.Index | np.ndarray | pd.Series):
+    if isinstance(values, bytes | bytearray | Mapping) or not isinstance(values, Iterable):
         raise InvalidInputError(f"{name} must be a symbol or a list of symbols, got {type(values).__name__}")
     return [check_symbol(v, name) for v in values]
 
@@ -230,8 +235,8 @@ def as_bounded_decimal(value: object, name: str) -> Decimal:
     Raises
     ------
     InvalidInputError
-        If it is not a number, not finite, above ``1e15`` in magnitude, or has more than
-        28 significant digits or digits finer than ``1e-28``.
+        If it is not a number, not finite, not zero and outside ``1e-18 … 1e15`` in
+        magnitude, or has more than 28 significant digits.
 
     Examples
     --------
@@ -270,10 +275,8 @@ def as_bounded_decimal(value: object, name: str) -> Decimal:
         return out
     if out.adjusted() > 15 or abs(out) > DECIMAL_MAX:
         raise InvalidInputError(f"{name} must be at most 1e15 in magnitude, got {quote(value)}")
-    exponent = int(out.as_tuple().exponent)  # finite, so an int (never 'n', 'N' or 'F')
-    if exponent < -_DECIMAL_DIGITS or len(out.as_tuple().digits) > _DECIMAL_DIGITS:
-        raise InvalidInputError(
-            f"{name} must have at most {_DECIMAL_DIGITS} significant digits and none finer than 1e-{_DECIMAL_DIGITS}, "
-            f"got {quote(value)}"
-        )
+    if abs(out) < DECIMAL_MIN:
+        raise InvalidInputError(f"{name} must be 0 or at least 1e-18 in magnitude, got {quote(value)}")
+    if len(out.as_tuple().digits) > _DECIMAL_DIGITS:
+        raise InvalidInputError(f"{name} must have at most {_DECIMAL_DIGITS} significant digits, got {quote(value)}")
     return out

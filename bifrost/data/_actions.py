@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
+from bifrost._checks import PRICE_MAX, as_utc_timestamp, quote, symbol_problem
 from bifrost.data._report import IngestReport, new_ingest_id
 from bifrost.data._store import BarStore
-from bifrost.data._validate import ACTION_KINDS, ValidatedBars, empty_actions
+from bifrost.data._validate import ACTION_KINDS, SPLIT_MAX, SPLIT_MIN, ValidatedBars, empty_actions
 from bifrost.errors import InvalidInputError
 
 __all__ = ["record_actions"]
@@ -19,11 +22,19 @@ def record_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "man
     (value: cash per share in the bars' currency). ``ts`` is the ex-date. The symbol must
     already have bars. Re-recording the same (symbol, ts, kind) replaces its value.
 
+    Actions are validated as bars are: a split ratio is finite, not 1, and within
+    1/1000 … 1000; a dividend is finite, positive, and below the close of the last bar
+    before its ex-date (the bar on the ex-date when the store has none before), since
+    the total-return factor ``1 - dividend / close`` must stay positive.
+
     Raises
     ------
     InvalidInputError
-        On an unknown kind, a non-positive value, a bad date, or a symbol with no bars.
+        On an unknown kind, a value outside those rules, a bad date (outside 1678 … 2261),
+        or a symbol with no bars; nothing is recorded.
     """
+    if not isinstance(actions, pd.DataFrame):
+        raise InvalidInputError(f"{origin}: corporate actions must be a DataFrame, got {type(actions).__name__}")
     missing = [c for c in ("symbol", "ts", "kind", "value") if c not in actions.columns]
     if missing:
         raise InvalidInputError(f"{origin}: corporate actions need columns {missing}")
@@ -31,20 +42,16 @@ def record_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "man
     frame = empty_actions()
     rows = []
     for i, (sym, ts, kind, value) in enumerate(actions[["symbol", "ts", "kind", "value"]].itertuples(index=False)):
-        where = f"{origin}: row {i + 1} ({sym} {ts})"
+        where = f"{origin}: row {i + 1} ({quote(sym, 40)} {quote(ts, 40)})"
+        if symbol_problem(sym) is not None:
+            raise InvalidInputError(f"{where}: symbol {quote(sym)} is not a valid symbol: {symbol_problem(sym)}")
         if sym not in known:
             raise InvalidInputError(f"{where}: symbol {sym!r} has no bars in the store")
         if kind not in ACTION_KINDS:
-            raise InvalidInputError(f"{where}: kind must be one of {ACTION_KINDS}, got {kind!r}")
-        try:
-            stamp = pd.Timestamp(ts)
-            value_f = float(value)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"{where}: bad date or value: {exc}") from exc
-        if not value_f > 0 or (kind == "split" and value_f == 1.0):
-            raise InvalidInputError(f"{where}: {kind} value must be positive (and not 1 for a split), got {value!r}")
-        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        rows.append({"symbol": sym, "ts": stamp.normalize(), "kind": kind, "value": value_f})
+            raise InvalidInputError(f"{where}: kind must be one of {ACTION_KINDS}, got {quote(kind)}")
+        stamp = as_utc_timestamp(ts, f"{where}: the ex-date").normalize()
+        value_f = _action_value(store, str(sym), stamp, str(kind), value, where)
+        rows.append({"symbol": sym, "ts": stamp, "kind": kind, "value": value_f})
     if rows:
         frame = pd.DataFrame(rows).astype({"ts": "datetime64[ns, UTC]"})
     empty_bars = pd.DataFrame(
@@ -55,3 +62,43 @@ def record_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "man
     )
     validated = ValidatedBars(origin=origin, bars=empty_bars, actions=frame, issues=(), rows_read=0)
     return store.write(validated, ingest_id=new_ingest_id(), source="manual")
+
+
+def _action_value(store: BarStore, symbol: str, ex_date: pd.Timestamp, kind: str, value: object, where: str) -> float:
+    # the same rules validate_bars applies to a source's dividend and split columns
+    try:
+        value_f = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInputError(f"{where}: the {kind} value must be a number, got {quote(value)}") from None
+    if not math.isfinite(value_f):
+        raise InvalidInputError(f"{where}: the {kind} value must be a finite number, got {quote(value)}")
+    if kind == "split":
+        if not SPLIT_MIN <= value_f <= SPLIT_MAX or value_f == 1.0:
+            raise InvalidInputError(
+                f"{where}: a split ratio must be within [{SPLIT_MIN:g}, {SPLIT_MAX:g}] new shares per old share "
+                f"(2 for 2-for-1, 0.1 for 1-for-10) and not 1, got {quote(value)}"
+            )
+        return value_f
+    if not 0.0 < value_f <= PRICE_MAX:
+        raise InvalidInputError(
+            f"{where}: a dividend must be a positive cash amount per share (at most {PRICE_MAX:g}), got {quote(value)}"
+        )
+    close = _close_before(store, symbol, ex_date)
+    if close is not None and value_f >= close[1]:
+        raise InvalidInputError(
+            f"{where}: a dividend of {value_f:g} is not below {symbol}'s close of {close[1]:g} on {close[0].date()}, "
+            "the last bar before its ex-date (cash per share, in the bars' currency: check the amount)"
+        )
+    return value_f
+
+
+def _close_before(store: BarStore, symbol: str, ex_date: pd.Timestamp) -> tuple[pd.Timestamp, float] | None:
+    # the close the adjustment divides the dividend by; the ex-date's own bar when the
+    # store has nothing earlier; None when it has neither
+    bars = store.read_bars(symbol, fields=["close"])
+    ts = pd.DatetimeIndex(bars.index.get_level_values("ts"))
+    before = int(ts.searchsorted(ex_date, side="left"))
+    if before == 0 and (len(ts) == 0 or ts[0] != ex_date):
+        return None
+    k = max(before - 1, 0)
+    return ts[k], float(bars["close"].iloc[k])

@@ -12,7 +12,7 @@ import pandas as pd
 
 from bifrost._typing import FloatArray, IntArray
 from bifrost.data._validate import PRICE_COLUMNS, REQUIRED_COLUMNS
-from bifrost.errors import InvalidInputError
+from bifrost.errors import DataError, InvalidInputError
 
 __all__ = ["ADJUSTMENTS", "Adjustment", "BarColumns", "Panel"]
 
@@ -131,6 +131,29 @@ class BarColumns:
         if "volume" in values:
             values["volume"] = values["volume"] * volume_f
         return BarColumns(symbols=self.symbols, codes=self.codes, ts=self.ts, values=values, notes=tuple(notes))
+
+    def checked(self, where: str) -> BarColumns:
+        """Return self if every value is one a market prints, else raise `DataError`.
+
+        Prices (and ``adj_close``) must be finite and positive, volumes finite and not
+        negative; NaN is allowed (a field the source did not give). Bars leave a store
+        through this check, so that damaged data (written around validation, or by a
+        corporate action no longer plausible against the prices) is named where it is
+        rather than failing later in a computation that blames its caller.
+        """
+        for name, v in self.values.items():
+            with np.errstate(invalid="ignore"):
+                bad = np.isinf(v) | ((v < 0) if name == "volume" else (v <= 0))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                day = pd.Timestamp(int(self.ts[i]), tz="UTC").date()
+                raise DataError(
+                    f"{where}: {self.symbols[int(self.codes[i])]} has {name} {float(v[i]):g} on {day}"
+                    f" ({int(bad.sum()):,} such value(s)), which no market prints: the stored bars or a"
+                    " corporate action are damaged; `bifrost data check` lists every finding, and"
+                    " re-ingesting the symbol (or re-recording the action) repairs it"
+                )
+        return self
 
     def resampled(self, frequency: Frequency) -> BarColumns:
         """Aggregate daily bars into weeks (starting Monday) or calendar months.

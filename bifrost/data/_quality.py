@@ -1,4 +1,4 @@
-"""Data-quality report over stored bars: gaps, stale prices, outlier returns, missing fields."""
+"""Data-quality report over stored bars: damaged values, gaps, stale prices, outlier returns, missing fields."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bifrost.data._store import BarStore, TimeLike
+from bifrost._checks import PRICE_MAX, PRICE_MIN, VOLUME_MAX
+from bifrost._typing import FloatArray
+from bifrost.data._columns import Panel
+from bifrost.data._store import BarStore, TimeLike, to_utc_ns
+from bifrost.data._validate import SPLIT_MAX, SPLIT_MIN
+from bifrost.errors import InvalidInputError
 
 __all__ = ["QualityReport", "check_quality"]
 
@@ -48,6 +53,12 @@ def check_quality(
 ) -> QualityReport:
     """Check stored bars against the trading calendar of the data itself.
 
+    - ``non-finite``: a stored value is ±inf (one finding per symbol and field, at its
+      first bar), and ``implausible``: a price outside [1e-8, 1e9] or not positive, a
+      volume outside [0, 1e15]. Both are values no market prints; reads refuse them.
+    - ``action``: a corporate action no bar could carry: a non-finite value, a split ratio
+      outside [1/1000, 1000] or equal to 1, a dividend not below the close before its
+      ex-date.
     - ``gap``: a date on which most symbols traded is missing for a symbol between its
       first and last bar (the calendar is the set of dates with bars for at least half
       of the symbols).
@@ -57,9 +68,13 @@ def check_quality(
     - ``missing``: a run of bars without adj_close in a symbol whose source gave it on
       other bars (one finding per run, stamped at its first bar).
     """
-    panel = store.read_panel(symbols, start, end, fields=["close", "adj_close"])
-    close = panel["close"]
-    adj_close = panel["adj_close"]
+    if stale_days < 2:
+        raise InvalidInputError(f"stale_days must be at least 2, got {stale_days!r}")
+    if not np.isfinite(outlier_sigma) or outlier_sigma <= 0:
+        raise InvalidInputError(f"outlier_sigma must be a positive finite number, got {outlier_sigma!r}")
+    panel = _raw_panel(store, symbols, start, end)
+    close = _usable(panel["close"])
+    adj_close = _usable(panel["adj_close"])
     n_t, n_s = close.shape
     have = np.isfinite(close)
     calendar = have.sum(axis=1) >= max(1, n_s // 2) if n_s else np.zeros(n_t, dtype=bool)
@@ -67,7 +82,7 @@ def check_quality(
     split_days = {
         (s, t) for s, t, k in zip(actions["symbol"], actions["ts"], actions["kind"], strict=True) if k == "split"
     }
-    rows: list[tuple[str, pd.Timestamp, str, str]] = []
+    rows: list[tuple[str, pd.Timestamp, str, str]] = _damaged(panel) + _bad_actions(panel, actions)
     for j, sym in enumerate(panel.symbols):
         idx = np.flatnonzero(have[:, j])
         if idx.size == 0:
@@ -106,3 +121,69 @@ def check_quality(
                     rows.append((sym, ts, "outlier", f"daily return {np.expm1(r[k]):+.1%} with no split recorded"))
     findings = pd.DataFrame(rows, columns=["symbol", "ts", "check", "detail"])
     return QualityReport(findings=findings, calendar_days=int(calendar.sum()), symbols=n_s)
+
+
+_FIELDS = ("open", "high", "low", "close", "volume", "adj_close")
+
+
+def _raw_panel(store: BarStore, symbols: Sequence[str] | None, start: TimeLike, end: TimeLike) -> Panel:
+    # the stored values as they are: a read through read_panel refuses damaged values,
+    # and finding those is this report's job
+    names = store._resolve_symbols(symbols)
+    start_ns, end_ns = to_utc_ns(start, "start"), to_utc_ns(end, "end")
+    return store._read_columns(names, start_ns, end_ns, list(_FIELDS)).to_panel(list(_FIELDS), "raw")
+
+
+def _usable(values: FloatArray) -> FloatArray:
+    # damaged values are reported once by _damaged, and are gaps to every other check
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(values) & (values > 0), values, np.nan)
+
+
+def _damaged(panel: Panel) -> list[tuple[str, pd.Timestamp, str, str]]:
+    rows: list[tuple[str, pd.Timestamp, str, str]] = []
+    for name in _FIELDS:
+        v = panel[name]
+        with np.errstate(invalid="ignore"):
+            infinite = np.isinf(v)
+            if name == "volume":
+                implausible = np.isfinite(v) & ((v < 0) | (v > VOLUME_MAX))
+                allowed = f"[0, {VOLUME_MAX:g}]"
+            else:
+                implausible = np.isfinite(v) & ((v < PRICE_MIN) | (v > PRICE_MAX))
+                allowed = f"[{PRICE_MIN:g}, {PRICE_MAX:g}]"
+        for check, mask in (("non-finite", infinite), ("implausible", implausible)):
+            for j in np.flatnonzero(mask.any(axis=0)):
+                idx = np.flatnonzero(mask[:, j])
+                detail = f"{name} {v[idx[0], j]:g}" + (f" on {idx.size} bar(s) from here" if idx.size > 1 else "")
+                if check == "implausible":
+                    detail += f", outside {allowed}"
+                rows.append((panel.symbols[int(j)], panel.ts[int(idx[0])], check, detail))
+    return rows
+
+
+def _bad_actions(panel: Panel, actions: pd.DataFrame) -> list[tuple[str, pd.Timestamp, str, str]]:
+    rows: list[tuple[str, pd.Timestamp, str, str]] = []
+    column = {s: j for j, s in enumerate(panel.symbols)}
+    close = _usable(panel["close"])
+    for sym, ts, kind, value in actions[["symbol", "ts", "kind", "value"]].itertuples(index=False):
+        value = float(value)
+        stamp = pd.Timestamp(ts)
+        if not np.isfinite(value):
+            why = f"{kind} value {value:g} is not finite"
+        elif kind == "split" and (not SPLIT_MIN <= value <= SPLIT_MAX or value == 1.0):
+            why = f"split ratio {value:g} outside [{SPLIT_MIN:g}, {SPLIT_MAX:g}] or 1"
+        elif kind == "dividend" and value <= 0:
+            why = f"dividend {value:g} is not positive"
+        elif kind == "dividend" and sym in column:
+            # the close the total-return factor divides by: the bar before the ex-date
+            c = close[:, column[sym]]
+            k = int(panel.ts.searchsorted(stamp, side="left"))
+            prior = np.flatnonzero(np.isfinite(c[:k]))
+            if not prior.size or value < c[prior[-1]]:
+                continue
+            why = f"dividend {value:g} is not below the close {c[prior[-1]]:g} before its ex-date"
+        else:
+            continue
+        rows.append((str(sym), stamp, "action", why))
+    return rows

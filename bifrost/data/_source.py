@@ -8,9 +8,11 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
+from bifrost._checks import check_symbols, escape_csv_cell
 from bifrost.data._report import IngestReport, new_ingest_id
 from bifrost.data._store import BarStore, TimeLike, within
-from bifrost.data._validate import OnError, ValidatedBars, validate_bars
+from bifrost.data._validate import OnError, ValidatedBars, check_bar_columns, validate_bars
+from bifrost.errors import InvalidInputError
 
 __all__ = ["BarSource", "FrameBarSource", "ingest", "load_bars", "write_quarantine"]
 
@@ -44,6 +46,8 @@ class FrameBarSource:
     name = "frame"
 
     def __init__(self, frame: pd.DataFrame, *, origin: str = "frame", metadata: pd.DataFrame | None = None) -> None:
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidInputError(f"{origin}: bars must be a pandas DataFrame, got {type(frame).__name__}")
         self._frame = frame
         self._origin = origin
         self._metadata = metadata
@@ -56,8 +60,9 @@ class FrameBarSource:
         frame = self._frame
         if isinstance(frame.index, pd.MultiIndex):
             frame = frame.reset_index()
+        check_bar_columns(list(frame.columns), self._origin)  # before filtering on symbol and ts
         if symbols is not None:
-            frame = frame[frame["symbol"].isin(list(symbols))]
+            frame = frame[frame["symbol"].isin(check_symbols(symbols, "symbols"))]
         return frame[within(frame["ts"], start, end)]
 
     def metadata(self) -> pd.DataFrame:
@@ -78,7 +83,11 @@ def load_bars(
 
 
 def write_quarantine(validated: ValidatedBars, directory: Path, ingest_id: str) -> Path | None:
-    """Write every issue of a repaired load to ``directory/ingest_id.csv``; None if clean."""
+    """Write every issue of a repaired load to ``directory/ingest_id.csv``; None if clean.
+
+    Text a spreadsheet would run as a formula (a cell starting with ``=``, ``+``, ``-``,
+    ``@``, a TAB or a CR, such as a hostile symbol) is written with a leading ``'``.
+    """
     if not validated.issues:
         return None
     directory.mkdir(parents=True, exist_ok=True)
@@ -86,12 +95,12 @@ def write_quarantine(validated: ValidatedBars, directory: Path, ingest_id: str) 
     pd.DataFrame(
         [
             {
-                "origin": i.origin,
+                "origin": escape_csv_cell(i.origin),
                 "line": i.line,
-                "symbol": i.symbol,
-                "ts": i.ts,
+                "symbol": escape_csv_cell(i.symbol),
+                "ts": escape_csv_cell(i.ts),
                 "field": i.field,
-                "reason": i.reason,
+                "reason": escape_csv_cell(i.reason),
                 "action": i.action,
             }
             for i in validated.issues

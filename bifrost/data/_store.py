@@ -10,7 +10,7 @@ from types import TracebackType
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import TS_MAX, TS_MIN, as_utc_ns
+from bifrost._checks import TS_MAX, TS_MIN, as_utc_ns, check_symbols
 from bifrost.data._columns import ADJUSTMENTS, FREQUENCIES, STORED_FIELDS, Adjustment, BarColumns, Frequency, Panel
 from bifrost.data._report import IngestReport
 from bifrost.data._validate import ValidatedBars
@@ -193,7 +193,7 @@ class BarStore(ABC):
         if adjustment == "raw" and frequency != "1d":
             aggregated = self._aggregate_columns(names, start_ns, end_ns, wanted, frequency)
             if aggregated is not None:
-                return aggregated
+                return aggregated.checked(f"the {self.backend} store")
         needed = list(wanted)
         if adjustment != "raw":
             needed += [f for f in ("close", "adj_close") if f not in needed]
@@ -209,7 +209,7 @@ class BarStore(ABC):
                 values={f: cols.values[f] for f in wanted},
                 notes=cols.notes,
             )
-        return cols
+        return cols.checked(f"the {self.backend} store")
 
     @staticmethod
     def _fields(fields: Sequence[str] | None) -> list[str]:
@@ -226,7 +226,7 @@ class BarStore(ABC):
         known = self._known_symbols()
         if symbols is None:
             return sorted(known)
-        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        names = check_symbols(symbols, "symbols")  # the same rule as ingest, on every backend
         missing = [s for s in names if s not in known]
         if missing:
             hint = difflib.get_close_matches(missing[0], sorted(known), n=3)

@@ -174,14 +174,14 @@ def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict
             d = values["dividend"]
             collector.add(d < 0, symbols, d, "dividend", "negative dividend {value}")
             # the ex-date's factor is 1 - dividend / previous close: it must stay positive
-            prev = _previous_close(symbols, ts, c)
+            prev_close = _previous_close(symbols, ts, c)
             collector.add(
-                (d > 0) & (d >= prev),
+                (d > 0) & (d >= prev_close),
                 symbols,
                 d,
                 "dividend",
                 "dividend {value} is not below the close before its ex-date {ref}",
-                ref=prev,
+                ref=prev_close,
             )
             values["dividend"] = np.where(np.isnan(d), 0.0, d)
         if "split" in values:

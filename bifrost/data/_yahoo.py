@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
+from bifrost._checks import as_utc_timestamp, check_symbols, quote
 from bifrost.data._store import TimeLike
 from bifrost.errors import DataSourceError, InvalidInputError
 
@@ -78,10 +79,14 @@ class YahooSource:
         sleep: Callable[[float], None] = time.sleep,
         progress: bool = False,
     ) -> None:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= 20:
+            raise InvalidInputError(f"max_retries must be an integer from 0 to 20, got {max_retries!r}")
+        if not isinstance(backoff_s, int | float) or not 0.0 <= backoff_s <= 600.0:
+            raise InvalidInputError(f"backoff_s must be a number of seconds from 0 to 600, got {backoff_s!r}")
         self.progress = progress
         self._fetch = fetch or yfinance_history
         self.max_retries = max_retries
-        self.backoff_s = backoff_s
+        self.backoff_s = float(backoff_s)
         self._sleep = sleep
 
     @property
@@ -92,11 +97,12 @@ class YahooSource:
         return pd.DataFrame({"symbol": []})
 
     def bars(self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
-        if not symbols:
+        if symbols is None or (not isinstance(symbols, str) and len(symbols) == 0):
             raise InvalidInputError("yahoo needs at least one symbol")
-        s = None if start is None else pd.Timestamp(start).strftime("%Y-%m-%d")
-        e = None if end is None else pd.Timestamp(end).strftime("%Y-%m-%d")
-        frames = [self._one(sym, s, e) for sym in tqdm(symbols, desc="yahoo", unit="symbol", disable=not self.progress)]
+        names = check_symbols(symbols, "symbols")
+        s = None if start is None else as_utc_timestamp(start, "start").strftime("%Y-%m-%d")
+        e = None if end is None else as_utc_timestamp(end, "end").strftime("%Y-%m-%d")
+        frames = [self._one(sym, s, e) for sym in tqdm(names, desc="yahoo", unit="symbol", disable=not self.progress)]
         return pd.concat(frames, ignore_index=True)
 
     def _one(self, symbol: str, start: str | None, end: str | None) -> pd.DataFrame:
@@ -116,7 +122,7 @@ class YahooSource:
                 raise
             except Exception as exc:  # vendor and network failures of every kind
                 raise DataSourceError(
-                    f"yahoo: {symbol}: download failed ({type(exc).__name__}: {exc}); "
+                    f"yahoo: {symbol}: download failed ({type(exc).__name__}: {quote(str(exc), 200)}); "
                     "check the symbol and the network (offline?)"
                 ) from exc
         return from_yfinance_frame(raw, symbol)
@@ -136,7 +142,9 @@ def from_yfinance_frame(raw: pd.DataFrame, symbol: str) -> pd.DataFrame:
         raise DataSourceError(f"yahoo: {symbol}: no data returned (unknown or delisted symbol, or no bars in range)")
     missing = [c for c in ("Open", "High", "Low", "Close", "Volume") if c not in frame.columns]
     if missing:
-        raise DataSourceError(f"yahoo: {symbol}: response lacks columns {missing}; got {list(frame.columns)}")
+        raise DataSourceError(
+            f"yahoo: {symbol}: response lacks columns {missing}; got {quote(list(map(str, frame.columns)), 200)}"
+        )
     out = frame[[c for c in _YF_COLUMNS if c in frame.columns]].rename(columns=_YF_COLUMNS)
     if "split" in out:
         out["split"] = out["split"].where(out["split"] != 0.0, 1.0)  # yfinance: 0 = no split

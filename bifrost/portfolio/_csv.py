@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+import lzma
+import zipfile
+import zlib
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
+from bifrost._checks import check_symbol, quote
 from bifrost.errors import DataSourceError, InvalidInputError, SchemaError
 from bifrost.portfolio._transactions import (
     CashFlow,
@@ -47,6 +52,10 @@ _REQUIRED = {
     "dividend": ("symbol", "per_share"),
     "split": ("symbol", "ratio"),
 }
+# what a truncated or corrupt compressed file raises, by codec
+_CORRUPT = (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError, zipfile.BadZipFile)
+_MAX_ID_CHARS = 128
+_MAX_CURRENCY_CHARS = 8
 
 
 def read_transactions_csv(path: str | Path) -> list[Transaction]:
@@ -69,14 +78,31 @@ def read_transactions_csv(path: str | Path) -> list[Transaction]:
         frame = pd.read_csv(p, dtype=str, keep_default_na=False)
     except FileNotFoundError as exc:
         raise DataSourceError(f"{p}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise DataSourceError(f"{p}: is a folder, not a CSV file") from exc
+    except UnicodeDecodeError as exc:
+        raise DataSourceError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except _CORRUPT as exc:
+        raise DataSourceError(
+            f"{p}: cannot be read: the file is truncated or corrupt ({type(exc).__name__}: {quote(str(exc), 200)}); "
+            "download or copy it again"
+        ) from exc
     except (OSError, ValueError) as exc:
-        raise DataSourceError(f"{p}: cannot read as CSV: {exc}") from exc
-    columns = [c.strip() for c in frame.columns]
+        raise DataSourceError(f"{p}: cannot read as CSV: {quote(str(exc), 200)}") from exc
+    if not isinstance(frame.index, pd.RangeIndex):
+        raise SchemaError(
+            f"{p}: rows have more fields than the header (a comma used as the decimal separator, as in 10,5?); "
+            "transactions are comma-separated with a '.' decimal point"
+        )
+    columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in ("txn_id", "ts", "type") if c not in columns]
     unknown = [c for c in columns if c not in TRANSACTION_COLUMNS]
     if missing or unknown:
+        shown = ", ".join(quote(c, 40) for c in unknown[:10]) + (
+            f", … ({len(unknown):,} in all)" if len(unknown) > 10 else ""
+        )
         raise SchemaError(
-            f"{p}: missing column(s) {missing}, unknown column(s) {unknown}; expected {list(TRANSACTION_COLUMNS)}"
+            f"{p}: missing column(s) {missing}, unknown column(s) [{shown}]; expected {list(TRANSACTION_COLUMNS)}"
         )
     frame.columns = columns
     out: list[Transaction] = []
@@ -92,11 +118,17 @@ def read_transactions_csv(path: str | Path) -> list[Transaction]:
 def _transaction(row: dict[str, str]) -> Transaction:
     kind = row["type"].lower()
     if kind not in _REQUIRED:
-        raise InvalidInputError(f"type must be one of {sorted(_REQUIRED)}, got {row['type']!r}")
+        raise InvalidInputError(f"type must be one of {sorted(_REQUIRED)}, got {quote(row['type'])}")
     absent = [f for f in _REQUIRED[kind] if not row.get(f)]
     if absent:
         raise InvalidInputError(f"a {kind} needs {list(absent)}")
     txn_id, ts, currency = row["txn_id"], to_utc(row["ts"], "ts"), row.get("currency") or "USD"
+    if not txn_id or len(txn_id) > _MAX_ID_CHARS or not txn_id.isprintable():
+        raise InvalidInputError(f"txn_id must be 1-{_MAX_ID_CHARS} printable characters, got {quote(txn_id)}")
+    if len(currency) > _MAX_CURRENCY_CHARS or not currency.isalnum():
+        raise InvalidInputError(f"currency must be a code such as USD, got {quote(currency)}")
+    if row.get("symbol"):
+        check_symbol(row["symbol"], "symbol")
 
     def number(name: str, default: str | None = None) -> Decimal:
         text = row.get(name) or default

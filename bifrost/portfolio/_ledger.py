@@ -11,6 +11,7 @@ from typing import Literal, assert_never
 
 import pandas as pd
 
+from bifrost._checks import DECIMAL_MAX, quote, symbol_problem
 from bifrost.errors import InvalidInputError, TransactionRejected
 from bifrost.portfolio._transactions import ZERO, CashFlow, CashKind, Dividend, Fill, Side, Split, Transaction, to_utc
 
@@ -257,6 +258,8 @@ class Ledger:
             )
         if getattr(txn, "currency", self.base_currency) != self.base_currency:
             raise self._reject(txn, f"currency {txn.currency} is not the base currency {self.base_currency}")  # type: ignore[union-attr]
+        if isinstance(txn, Fill | Dividend | Split) and (problem := symbol_problem(txn.symbol)):
+            raise self._reject(txn, f"invalid symbol: {problem}")
         if isinstance(txn, Fill | Dividend | Split) and self.symbols is not None and txn.symbol not in self.symbols:
             raise self._reject(txn, f"unknown symbol {txn.symbol!r}")
         match txn:
@@ -343,10 +346,10 @@ def _trade(lots: deque[_Lot], signed: Decimal, price: Decimal, ts: pd.Timestamp,
 
 
 def _positive(ledger: Ledger, txn: Transaction, name: str, value: Decimal) -> None:
-    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-        raise ledger._reject(txn, f"{name} must be a positive finite Decimal, got {value!r}")
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0 or value > DECIMAL_MAX:
+        raise ledger._reject(txn, f"{name} must be a positive finite Decimal of at most 1e15, got {quote(value)}")
 
 
 def _non_negative(ledger: Ledger, txn: Transaction, name: str, value: Decimal) -> None:
-    if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
-        raise ledger._reject(txn, f"{name} must be a non-negative finite Decimal, got {value!r}")
+    if not isinstance(value, Decimal) or not value.is_finite() or value < 0 or value > DECIMAL_MAX:
+        raise ledger._reject(txn, f"{name} must be a non-negative finite Decimal of at most 1e15, got {quote(value)}")

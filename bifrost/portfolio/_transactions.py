@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum, auto
 
 import pandas as pd
 
-from bifrost.errors import InvalidInputError
+from bifrost._checks import as_bounded_decimal, as_utc_timestamp
 
 __all__ = ["CashFlow", "CashKind", "Dividend", "Fill", "Side", "Split", "Transaction", "to_decimal", "to_utc"]
 
@@ -80,24 +79,15 @@ Transaction = Fill | CashFlow | Dividend | Split
 
 
 def to_decimal(value: object, name: str) -> Decimal:
-    """Convert a number to Decimal (floats by their shortest repr), rejecting NaN and ±inf."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidInputError(f"{name} must be a finite number, got {value!r}")
-    try:
-        out = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-    except (InvalidOperation, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be a number, got {value!r}") from exc
-    if not out.is_finite():
-        raise InvalidInputError(f"{name} must be a finite number, got {value!r}")
-    return out
+    """Convert a number to Decimal (floats by their shortest repr) within the ledger's bounds.
+
+    Finite, at most 1e15 in magnitude, at most 28 significant digits (see
+    `bifrost._checks.as_bounded_decimal`): ``1e999999`` is an `InvalidInputError`, never
+    a `decimal.Overflow` later in the arithmetic.
+    """
+    return as_bounded_decimal(value, name)
 
 
 def to_utc(value: object, name: str) -> pd.Timestamp:
-    """Convert a date-like to a UTC Timestamp (naive means UTC)."""
-    try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{name} must be a date, got {value!r}") from exc
-    if pd.isna(ts):
-        raise InvalidInputError(f"{name} must be a date, got {value!r}")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    """Convert a date-like to a UTC Timestamp (naive means UTC), 1678-01-01 … 2261-12-31."""
+    return as_utc_timestamp(value, name)

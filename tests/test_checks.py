@@ -1,0 +1,151 @@
+"""The boundary checks: each rule, its edges, and the messages they give."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bifrost._checks import (
+    as_bounded_decimal,
+    as_price,
+    as_utc_ns,
+    as_utc_timestamp,
+    as_volume,
+    check_symbol,
+    check_symbols,
+    escape_csv_cell,
+    quote,
+)
+from bifrost.errors import InvalidInputError
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2014-01-31", "2014-01-31 00:00:00+00:00"),
+        ("2014-01-31T09:30:00-05:00", "2014-01-31 14:30:00+00:00"),
+        (pd.Timestamp("2020-01-01", tz="America/New_York"), "2020-01-01 05:00:00+00:00"),
+        (dt.date(2020, 1, 1), "2020-01-01 00:00:00+00:00"),
+        (np.datetime64("2020-01-01"), "2020-01-01 00:00:00+00:00"),
+        ("1678-01-01", "1678-01-01 00:00:00+00:00"),
+        ("2261-12-31", "2261-12-31 00:00:00+00:00"),
+    ],
+)
+def test_as_utc_timestamp_date_likes_become_utc(value: object, expected: str) -> None:
+    assert str(as_utc_timestamp(value, "start")) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1600-01-01", "1677-12-31", "2262-01-01", "2300-01-01", dt.datetime(1500, 1, 1), np.datetime64("1500-01-01")],
+)
+def test_as_utc_timestamp_outside_nanosecond_range_names_field_and_range(value: object) -> None:
+    with pytest.raises(InvalidInputError, match=r"^--end must be a date from 1678-01-01 to 2261-12-31, got "):
+        as_utc_timestamp(value, "--end")
+
+
+@pytest.mark.parametrize("value", ["garbage", "", "   ", "99999-01-01", None, 20200101, 1.5, True, pd.NaT])
+def test_as_utc_timestamp_non_dates_are_invalid_input(value: object) -> None:
+    with pytest.raises(InvalidInputError, match=r"^start must be a date such as 2014-01-31"):
+        as_utc_timestamp(value, "start")
+
+
+def test_as_utc_timestamp_huge_text_is_quoted_capped() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        as_utc_timestamp("9" * 5_000_000, "ts")
+    assert len(str(info.value)) < 200 and "5,000,000 characters" in str(info.value)
+
+
+def test_as_utc_ns_is_nanoseconds_since_epoch() -> None:
+    assert as_utc_ns("1970-01-02", "ts") == 86_400 * 10**9
+
+
+@pytest.mark.parametrize("symbol", ["BRK/B", "BRK.B", "^GSPC", "BF-B", "ES=F", "EURUSD=X", "aapl", "7203.T", "X" * 32])
+def test_check_symbol_real_symbols_are_kept_as_given(symbol: str) -> None:
+    assert check_symbol(symbol) == symbol
+
+
+@pytest.mark.parametrize(
+    "symbol", ["", "A B", "A\tB", "A\x00B", "X" * 33, "X" * 9000, "=HYPERLINK(1)", "+1", "-1", "@SUM", "A,B", 'A"', 5]
+)
+def test_check_symbol_invalid_symbols_are_refused_with_rule(symbol: object) -> None:
+    with pytest.raises(InvalidInputError, match="symbol") as info:
+        check_symbol(symbol)
+    assert len(str(info.value)) < 300
+
+
+def test_check_symbols_accepts_one_or_many_and_refuses_bytes() -> None:
+    assert check_symbols("ORCL") == ["ORCL"]
+    assert check_symbols(("ORCL", "NVDA")) == ["ORCL", "NVDA"]
+    assert check_symbols({"ORCL": 1}.keys()) == ["ORCL"]
+    with pytest.raises(InvalidInputError, match="a list of symbols"):
+        check_symbols(b"ORCL")
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (as_price, float("inf")),
+        (as_price, float("nan")),
+        (as_price, 1e308),
+        (as_price, 0.0),
+        (as_price, "Infinity"),
+        (as_volume, 1e400),
+        (as_volume, -1.0),
+        (as_volume, 1e16),
+    ],
+)
+def test_price_and_volume_outside_plausible_range_are_refused_with_range(check: object, value: object) -> None:
+    with pytest.raises(InvalidInputError, match=r"finite|between"):
+        check(value)  # type: ignore[operator]
+
+
+def test_price_and_volume_in_range_pass() -> None:
+    assert as_price("712000.5") == 712000.5 and as_price(1e-8) == 1e-8 and as_volume(0) == 0.0
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1e999999", "-1e999999", 1e308, float("inf"), "NaN", "sNaN", "abc", 10**20, "0." + "1" * 40, "1e-30", True],
+)
+def test_as_bounded_decimal_refuses_unbounded_values(value: object) -> None:
+    with pytest.raises(InvalidInputError, match=r"^quantity "):
+        as_bounded_decimal(value, "quantity")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12.5", Decimal("12.5")),
+        (0.1, Decimal("0.1")),
+        (100, Decimal(100)),
+        ("1e15", Decimal("1e15")),
+        ("-5", Decimal(-5)),
+    ],
+)
+def test_as_bounded_decimal_keeps_exact_values(value: object, expected: Decimal) -> None:
+    assert as_bounded_decimal(value, "quantity") == expected
+
+
+@given(st.floats(min_value=-1e15, max_value=1e15).filter(lambda x: x == 0 or abs(x) >= 1e-18))
+def test_as_bounded_decimal_every_float_in_range_round_trips(x: float) -> None:
+    assert float(as_bounded_decimal(x, "price")) == x
+
+
+def test_quote_caps_long_text_with_its_length() -> None:
+    shown = quote("1" * 5_000_000)
+    assert shown.startswith("'111") and shown.endswith("… (5,000,000 characters)") and len(shown) < 120
+    assert quote("ORCL") == "'ORCL'"
+
+
+@pytest.mark.parametrize(
+    ("cell", "escaped"), [("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@A", "'@A"), ("AB", "AB")]
+)
+def test_escape_csv_cell_prefixes_formula_starts(cell: str, escaped: str) -> None:
+    assert escape_csv_cell(cell) == escaped
