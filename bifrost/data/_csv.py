@@ -158,9 +158,11 @@ class CsvSource:
             frame["ts"] = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), frame["ts"])
         for col in ("open", "high", "low", "close", "volume", "adj_close", "dividend", "split"):
             if col in frame.columns:
-                # fast path: a clean numeric column converts in C; bad cells stay as text
+                # fast path: a clean numeric column converts in C; a column with a bad cell
+                # (text, or inf / 1e309) stays text, so that validation quotes the cell
                 converted = pd.to_numeric(frame[col], errors="coerce")
-                if not (converted.isna() & frame[col].notna()).any():
+                unread = converted.isna() & frame[col].notna()
+                if not (unread.any() or np.isinf(converted.to_numpy(dtype=np.float64, na_value=np.nan)).any()):
                     frame[col] = converted
         if wanted is not None:
             frame = self._only(frame, wanted, "symbols")

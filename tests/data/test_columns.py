@@ -1,11 +1,14 @@
-"""BarColumns kernels against straightforward references."""
+"""BarColumns kernels against straightforward references, and the check bars leave a store through."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from bifrost.data import BarColumns
+from bifrost.data import BarColumns, BarStore, ValidatedBars
+from bifrost.data._validate import empty_actions
+from bifrost.errors import DataError
 
 DAY = 86_400 * 10**9
 
@@ -34,3 +37,45 @@ def test_panel_with_gaps_has_nan_where_no_bar() -> None:
     panel = _cols([0, 0, 1], [1, 2, 2], [1.0, 2.0, 4.0]).to_panel(["close"], "raw")
     np.testing.assert_array_equal(panel["close"], [[1.0, np.nan], [2.0, 4.0]])
     assert list(panel.ts) == [pd.Timestamp(DAY, tz="UTC"), pd.Timestamp(2 * DAY, tz="UTC")]
+
+
+# -- bars leave a store only as numbers a market prints (issue 10, item 2) ----------------------------
+def _damaged(close: float) -> ValidatedBars:
+    # bars written around validation: what an older bifrost, or a hand edit, left in a store
+    index = pd.MultiIndex.from_arrays(
+        [pd.Index(["ORCL", "ORCL"], dtype=object), pd.DatetimeIndex(["2020-01-02", "2020-01-03"], tz="UTC")],
+        names=["symbol", "ts"],
+    )
+    bars = pd.DataFrame({"open": 1.0, "high": 2.0, "low": 0.5, "close": [1.5, close], "volume": 100.0}, index=index)
+    return ValidatedBars(origin="hand", bars=bars, actions=empty_actions(), issues=(), rows_read=2)
+
+
+@pytest.mark.parametrize("close", [np.inf, -np.inf, -1.0])
+def test_store_read_of_damaged_bars_is_data_error_naming_symbol_field_and_date(store: BarStore, close: float) -> None:
+    store.write(_damaged(close), ingest_id="damaged", source="hand")
+    for read in (store.read_bars, store.read_panel):
+        with pytest.raises(DataError, match=rf"ORCL has close {close:g} on 2020-01-03 .* `bifrost data check`"):
+            read("ORCL")
+    with pytest.raises(DataError, match="ORCL has close"):
+        store.read_bars(None, frequency="1w")
+
+
+def test_store_adjusted_read_through_an_impossible_dividend_is_data_error(store: BarStore) -> None:
+    store.write(_damaged(1.5), ingest_id="ok", source="hand")
+    actions = pd.DataFrame(
+        {"symbol": ["ORCL"], "ts": pd.DatetimeIndex(["2020-01-03"], tz="UTC"), "kind": ["dividend"], "value": [1e300]}
+    )
+    index = pd.MultiIndex.from_arrays(
+        [pd.Index([], dtype=object), pd.DatetimeIndex([], tz="UTC")], names=["symbol", "ts"]
+    )
+    empty = pd.DataFrame(
+        {c: pd.Series(dtype="float64") for c in ("open", "high", "low", "close", "volume")}, index=index
+    )
+    store.write(
+        ValidatedBars(origin="hand", bars=empty, actions=actions, issues=(), rows_read=0),
+        ingest_id="div",
+        source="hand",
+    )
+    assert store.read_bars("ORCL")["close"].tolist() == [1.5, 1.5]  # raw bars are fine
+    with pytest.raises(DataError, match=r"ORCL has open -\d.*on 2020-01-02"):
+        store.read_bars("ORCL", adjustment="adjusted")

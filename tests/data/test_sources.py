@@ -8,9 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bifrost.data import BarStore, CsvSource, EmbeddedStore, FrameBarSource, SyntheticMarket, YahooSource, ingest
+from bifrost.data import (
+    BarStore,
+    CsvSource,
+    EmbeddedStore,
+    FrameBarSource,
+    SyntheticMarket,
+    YahooSource,
+    ingest,
+    validate_bars,
+)
 from bifrost.data._yahoo import RateLimited
-from bifrost.errors import DataSourceError
+from bifrost.errors import DataSourceError, InvalidInputError, ValidationError
 from tests.conftest import BT_DAY, ORCL, SPY
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -136,3 +145,57 @@ def test_frame_source_honours_half_open_bounds_like_every_source() -> None:
     assert got == ["1995-01-04", "1995-01-05"]
     synthetic = SyntheticMarket(n_symbols=2, n_days=10, seed=1).bars(start="2015-01-05", end="2015-01-07")
     assert synthetic["ts"].dt.strftime("%Y-%m-%d").unique().tolist() == ["2015-01-05", "2015-01-06"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("Close", np.inf), ("Volume", np.inf), ("High", 1e308)])
+def test_yahoo_recorded_response_with_non_finite_value_is_refused(field: str, value: float, tmp_path: Path) -> None:
+    def tampered(*_: object) -> pd.DataFrame:
+        frame = recorded_download()
+        column = frame[(field, "ORCL")].astype(np.float64)  # yfinance's volumes are int64
+        column.iloc[3] = value
+        frame[(field, "ORCL")] = column
+        return frame
+
+    store = EmbeddedStore(tmp_path)
+    with pytest.raises(ValidationError, match=rf"yahoo: ORCL 2014-12-04 {field.lower()}: (non-finite|implausible)"):
+        ingest(store, YahooSource(fetch=tampered), ["ORCL"])
+    assert store.list_symbols().empty
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"symbols": ["OR CL"]}, "is not a valid symbol"),
+        ({"symbols": ["ORCL"], "start": "1600-01-01"}, "start must be a date from 1678-01-01"),
+        ({"symbols": ["ORCL"], "end": "garbage"}, "end must be a date such as"),
+        ({"symbols": []}, "at least one symbol"),
+    ],
+)
+def test_yahoo_bad_arguments_are_invalid_input_before_any_download(kwargs: dict[str, object], expected: str) -> None:
+    def never(*_: object) -> pd.DataFrame:
+        raise AssertionError("no download may start")
+
+    with pytest.raises(InvalidInputError, match=expected):
+        YahooSource(fetch=never).bars(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"start": "garbage"}, "start must be a date such as 2014-01-31"),
+        ({"start": "1600-01-01"}, "start must be a date from 1678-01-01"),
+        ({"start": "2261-06-01"}, "runs past 2261-12-31"),
+        ({"n_days": 10**9}, "at most 10,000,000 are generated"),
+        ({"n_symbols": 2.5}, "n_symbols must be an integer"),
+    ],
+)
+def test_synthetic_bad_arguments_are_invalid_input(kwargs: dict[str, object], expected: str) -> None:
+    with pytest.raises(InvalidInputError, match=expected):
+        SyntheticMarket(**kwargs)  # type: ignore[arg-type]
+
+
+def test_synthetic_large_market_volumes_stay_plausible() -> None:
+    # Student-t days beyond 10 sigma once drove volumes to 2e18 shares, which ingest refuses
+    bars = SyntheticMarket(n_symbols=200, n_days=2500, seed=0).bars()
+    assert bars["volume"].max() < 1e10
+    validate_bars(bars, origin="synthetic")

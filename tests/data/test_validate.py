@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from bifrost.data import BarStore, CsvSource, FrameBarSource, ingest, validate_bars
-from bifrost.errors import InvalidInputError, SchemaError, ValidationError
-from tests.conftest import ORCL
+from bifrost.data import (
+    BarStore,
+    CsvSource,
+    FrameBarSource,
+    SyntheticMarket,
+    ingest,
+    load_bars,
+    record_actions,
+    validate_bars,
+)
+from bifrost.errors import DataSourceError, InvalidInputError, SchemaError, ValidationError
+from tests.conftest import ORCL, SP500
 
 HEAD = ORCL.read_text().splitlines()[:11]  # header + 10 real ORCL bars, 1995-01-03 .. 1995-01-16
 
@@ -167,4 +178,273 @@ def test_validation_daily_bars_are_stamped_at_session_date_utc() -> None:
     assert list(out.index.get_level_values("ts")) == [
         pd.Timestamp("2020-01-02", tz="UTC"),
         pd.Timestamp("2020-01-03", tz="UTC"),
+    ]
+
+
+# -- numbers that are not numbers (issue 10, items 2 and 4) -------------------------------------
+NON_FINITE_ROWS = {
+    "inf open": (_replace(5, 1, "inf"), ":5: ORCL 1995-01-06 open: non-finite open 'inf'"),
+    "Infinity high": (_replace(5, 2, "Infinity"), ":5: ORCL 1995-01-06 high: non-finite high 'Infinity'"),
+    "1e309 close": (_replace(5, 4, "1e309"), ":5: ORCL 1995-01-06 close: non-finite close '1e309'"),
+    "1e400 volume": (_replace(5, 6, "1e400"), ":5: ORCL 1995-01-06 volume: non-finite volume '1e400'"),
+    "-inf adj close": (_replace(5, 5, "-inf"), ":5: ORCL 1995-01-06 adj_close: non-finite adj_close '-inf'"),
+    "5 MB of digits": (_replace(5, 4, "9" * 5_000_000), ":5: ORCL 1995-01-06 close: non-finite close '999"),
+}
+IMPLAUSIBLE_ROWS = {
+    "1e308 prices": (
+        [*HEAD[:4], "1995-01-06,1e308,1e308,1e308,1e308,1e308,100", *HEAD[5:]],
+        ":5: ORCL 1995-01-06 open: implausible open 1e+308: a price must be within [1e-08, 1e+09]",
+    ),
+    "1e-12 price": (_replace(5, 3, "1e-12"), ":5: ORCL 1995-01-06 low: implausible low 1e-12"),
+    "1e16 volume": (
+        _replace(5, 6, "1e16"),
+        ":5: ORCL 1995-01-06 volume: implausible volume 1e+16: a volume must be within [0, 1e+15] shares",
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", [*NON_FINITE_ROWS, *IMPLAUSIBLE_ROWS])
+def test_validation_non_finite_or_implausible_number_is_refused_and_store_unchanged(
+    rule: str, loaded: BarStore, tmp_path: Path
+) -> None:
+    lines, expected = {**NON_FINITE_ROWS, **IMPLAUSIBLE_ROWS}[rule]
+    path = _write(tmp_path, lines)
+    before = _snapshot(loaded)
+    with pytest.raises(ValidationError) as info:
+        ingest(loaded, CsvSource(path, symbol="ORCL"))
+    assert str(path) + expected in str(info.value)
+    assert len(str(info.value)) < 2_000  # a 5 MB field is quoted capped, never whole
+    pd.testing.assert_frame_equal(loaded.read_bars("ORCL"), before[1])
+    assert len(loaded.ingest_log()) == before[2]
+
+
+def test_validation_non_finite_floats_in_a_frame_are_refused() -> None:
+    frame = pd.DataFrame(
+        {
+            "symbol": ["AAA", "AAA"],
+            "ts": ["2020-01-02", "2020-01-03"],
+            "open": [1.0, np.inf],
+            "high": [1.1, np.inf],
+            "low": [0.9, 1.0],
+            "close": [1.0, np.inf],
+            "volume": [10.0, np.inf],
+        }
+    )
+    with pytest.raises(ValidationError, match="4 problem") as info:
+        validate_bars(frame, origin="frame")
+    assert [i.field for i in info.value.issues] == ["open", "high", "close", "volume"]
+    assert all(i.reason.startswith("non-finite") for i in info.value.issues)
+
+
+def test_validation_non_finite_repair_quarantines_only_that_row(store: BarStore, tmp_path: Path) -> None:
+    report = ingest(store, CsvSource(_write(tmp_path, _replace(5, 4, "inf")), symbol="ORCL"), on_error="repair")
+    assert report.rows_quarantined == 1 and report.rows_new == 9
+    assert np.isfinite(store.read_bars("ORCL").to_numpy()).all()
+
+
+# -- dates outside 1678 .. 2261 (item 8) ----------------------------------------------------------
+@pytest.mark.parametrize("date", ["1600-01-06", "1677-09-20", "2262-04-12", "2300-01-06"])
+def test_validation_date_outside_supported_range_names_line_and_range(date: str, tmp_path: Path) -> None:
+    path = _write(tmp_path, _replace(5, 0, date))
+    with pytest.raises(ValidationError, match=rf":5: ORCL ts: date '{date}' outside the supported range 1678-01-01"):
+        load_bars(CsvSource(path, symbol="ORCL"))
+
+
+def test_validation_date_outside_range_in_a_frame_is_an_issue_not_a_crash() -> None:
+    frame = pd.DataFrame(
+        {"symbol": "AAA", "ts": [pd.Timestamp("1600-01-03"), pd.Timestamp("2020-01-03")]}
+        | {c: 1.0 for c in ("open", "high", "low", "close", "volume")}
+    )
+    with pytest.raises(ValidationError, match="outside the supported range"):
+        validate_bars(frame, origin="frame")
+
+
+@pytest.mark.parametrize(("bound", "value"), [("start", "1600-01-01"), ("end", "2300-01-01"), ("start", "garbage")])
+def test_source_bounds_outside_range_or_unparseable_are_invalid_input(bound: str, value: str) -> None:
+    sources = [
+        CsvSource(ORCL, symbol="ORCL"),
+        FrameBarSource(CsvSource(ORCL, symbol="ORCL").bars(end="1995-02-01")),
+        SyntheticMarket(n_symbols=2, n_days=10),
+    ]
+    for source in sources:
+        with pytest.raises(InvalidInputError, match=rf"^{bound} must be a date"):
+            source.bars(**{bound: value})
+
+
+def test_store_read_bounds_outside_range_are_invalid_input(loaded: BarStore) -> None:
+    with pytest.raises(InvalidInputError, match="start must be a date from 1678-01-01 to 2261-12-31"):
+        loaded.read_bars("ORCL", start="1600-01-01")
+    with pytest.raises(InvalidInputError, match="end must be a date from 1678-01-01 to 2261-12-31"):
+        loaded.read_panel("ORCL", end="2300-01-01")
+
+
+# -- symbols (item 10) ------------------------------------------------------------------------------
+def _frame_of(symbol: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"symbol": symbol, "ts": ["2020-01-02", "2020-01-03"]}
+        | {"open": 1.0, "high": 1.1, "low": 0.9, "close": 1.0, "volume": 10.0}
+    )
+
+
+@pytest.mark.parametrize("symbol", ["A\x00B", "A\tB", "A B", "X" * 9000, "=HYPERLINK(1)", "@SUM(A1)"])
+def test_ingest_invalid_symbol_is_refused_the_same_way_on_every_backend(symbol: str, store: BarStore) -> None:
+    with pytest.raises(ValidationError, match=r"invalid symbol: a symbol (is|has at most 32)") as info:
+        ingest(store, FrameBarSource(_frame_of(symbol)))
+    assert len(str(info.value)) < 1_500
+    assert store.list_symbols().empty and store.ingest_log().empty
+
+
+@pytest.mark.parametrize("symbol", ["BRK/B", "BRK.B", "^GSPC", "BF-B", "brk.b"])
+def test_ingest_real_symbol_forms_are_kept_as_given(symbol: str, store: BarStore) -> None:
+    ingest(store, FrameBarSource(_frame_of(symbol)))
+    assert store.list_symbols()["symbol"].tolist() == [symbol]
+    assert store.read_bars(symbol).index.get_level_values("symbol").unique().tolist() == [symbol]
+
+
+@pytest.mark.parametrize("symbol", ["A\x00B", "X" * 9000, "A\tB"])
+def test_read_invalid_symbol_is_invalid_input_on_every_backend(symbol: str, loaded: BarStore) -> None:
+    with pytest.raises(InvalidInputError, match="is not a valid symbol"):
+        loaded.read_bars(symbol)
+    with pytest.raises(InvalidInputError, match="is not a valid symbol"):
+        loaded.read_panel(["ORCL", symbol])
+
+
+def test_quarantine_formula_symbol_is_escaped(store: BarStore, tmp_path: Path) -> None:
+    good = _frame_of("AAA")
+    bad = _frame_of("=1+2").iloc[:1].assign(ts="2020-01-06")
+    minus = _frame_of("-2+3").iloc[:1].assign(ts="2020-01-07")
+    report = ingest(store, FrameBarSource(pd.concat([good, bad, minus])), on_error="repair")
+    assert report.rows_quarantined == 2
+    cells = pd.read_csv(report.quarantine_path, dtype=str, keep_default_na=False)["symbol"].tolist()
+    assert cells and all(c[:1] not in "=+-@" for c in cells), cells
+
+
+# -- files that crash the reader (items 6, 7, 9) -------------------------------------------------------
+def test_csv_misnamed_date_column_is_schema_error_with_hint(tmp_path: Path) -> None:
+    path = _write(tmp_path, [HEAD[0].replace("Date", "Dte"), *HEAD[1:]])
+    with pytest.raises(SchemaError, match=r"missing column\(s\) 'ts' \(found 'Dte': misnamed\?\)"):
+        CsvSource(path, symbol="ORCL").bars(start="1995-01-04")
+
+
+def test_csv_semicolon_separated_is_schema_error_naming_the_separator(tmp_path: Path) -> None:
+    path = _write(tmp_path, [ln.replace(",", ";") for ln in HEAD])
+    with pytest.raises(SchemaError, match=r"misnamed\?.*separated by semicolons, not commas"):
+        CsvSource(path, symbol="ORCL").bars(start="1995-01-04", end="1995-01-10")
+
+
+def test_csv_comma_decimal_file_is_schema_error(tmp_path: Path) -> None:
+    lines = [
+        "Date,Open,High,Low,Close,Volume",
+        "2020-01-02,10,5,11,0,9,5,10,1,100",
+        "2020-01-03,10,5,11,0,9,5,10,1,100",
+    ]
+    with pytest.raises(SchemaError, match="comma used as the decimal separator"):
+        CsvSource(_write(tmp_path, lines), symbol="X").bars()
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("x" * 5_000_000, "the first line is longer than 65,536 characters"),
+        (",".join(f"c{i}" for i in range(300_000)), "the first line is longer than 65,536 characters"),
+        (",".join(f"c{i}" for i in range(65)), "the header has 65 columns; a bar file has at most 64"),
+    ],
+)
+def test_csv_absurd_header_is_refused_before_parsing(header: str, expected: str, tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text(header + "\n" + header.replace("c", "1") + "\n")
+    with pytest.raises(SchemaError, match=expected):
+        CsvSource(path, symbol="X").bars()
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.001])
+def test_csv_truncated_gzip_is_data_source_error_naming_file(cut: float, tmp_path: Path) -> None:
+    raw = gzip.compress(ORCL.read_bytes())
+    path = tmp_path / "orcl.csv.gz"
+    path.write_bytes(raw[: max(12, int(len(raw) * cut))])
+    with pytest.raises(DataSourceError, match=rf"{path}: cannot be read: the file is truncated or corrupt"):
+        CsvSource(path, symbol="ORCL").bars()
+
+
+@pytest.mark.parametrize("fmt", ["%Q", "%Y-%m-%Q", "no directive", ""])
+def test_csv_invalid_date_format_is_invalid_input_naming_it(fmt: str) -> None:
+    with pytest.raises(InvalidInputError, match="date_format"):
+        CsvSource(ORCL, symbol="ORCL", date_format=fmt)
+
+
+def test_csv_valid_date_format_is_applied(tmp_path: Path) -> None:
+    lines = [HEAD[0], *(ln[:10].replace("-", "") + ln[10:] for ln in HEAD[1:])]
+    frame = CsvSource(_write(tmp_path, lines), symbol="ORCL", date_format="%Y%m%d").bars()
+    assert frame["ts"].iloc[0] == "1995-01-03"
+
+
+def test_csv_symbol_absent_from_long_file_names_it_and_some_present() -> None:
+    with pytest.raises(DataSourceError, match=r"no rows for symbol 'NOSUCH'; the file has A, AAL, .* \(505 in all\)"):
+        CsvSource(SP500, symbol="NOSUCH").bars()
+    with pytest.raises(DataSourceError, match=r"no rows for symbols 'NOSUCH'"):
+        CsvSource(SP500).bars(symbols=["AAPL", "NOSUCH"])
+
+
+def test_csv_invalid_symbol_option_is_invalid_input() -> None:
+    with pytest.raises(InvalidInputError, match="is not a valid symbol"):
+        CsvSource(ORCL, symbol="OR CL")
+
+
+# -- corporate actions are validated as bars are (item 3) ---------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "value", "expected"),
+    [
+        ("split", float("inf"), "the split value must be a finite number"),
+        ("split", float("nan"), "the split value must be a finite number"),
+        ("split", 0.0, r"a split ratio must be within \[0.001, 1000\]"),
+        ("split", -2.0, r"a split ratio must be within \[0.001, 1000\]"),
+        ("split", 5000.0, r"a split ratio must be within \[0.001, 1000\]"),
+        ("split", 1.0, "and not 1"),
+        ("dividend", 1e300, "a dividend must be a positive cash amount per share"),
+        ("dividend", float("inf"), "the dividend value must be a finite number"),
+        ("dividend", 0.0, "a dividend must be a positive cash amount per share"),
+        ("dividend", 3.0, "a dividend of 3 is not below ORCL's close of 2.1358 on 1995-01-04"),
+        ("dividend", "lots", "the dividend value must be a number"),
+    ],
+)
+def test_record_actions_implausible_value_is_refused_and_nothing_recorded(
+    kind: str, value: object, expected: str, loaded: BarStore
+) -> None:
+    before = _snapshot(loaded)
+    with pytest.raises(InvalidInputError, match=expected):
+        record_actions(loaded, pd.DataFrame([{"symbol": "ORCL", "ts": "1995-01-05", "kind": kind, "value": value}]))
+    assert loaded.read_actions().empty and len(loaded.ingest_log()) == before[2]
+    adjusted = loaded.read_bars("ORCL", adjustment="adjusted")
+    assert np.isfinite(adjusted.to_numpy()).all() and (adjusted["close"] > 0).all()
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"), [("1600-01-05", "from 1678-01-01 to 2261-12-31"), ("garbage", "such as")]
+)
+def test_record_actions_bad_ex_date_is_invalid_input_naming_the_ex_date(
+    date: str, expected: str, loaded: BarStore
+) -> None:
+    with pytest.raises(InvalidInputError, match=f"the ex-date must be a date {expected}"):
+        record_actions(loaded, pd.DataFrame([{"symbol": "ORCL", "ts": date, "kind": "split", "value": 2.0}]))
+
+
+def test_record_actions_plausible_dividend_and_split_are_recorded(loaded: BarStore) -> None:
+    actions = pd.DataFrame(
+        [
+            {"symbol": "ORCL", "ts": "1995-01-05", "kind": "dividend", "value": 0.05},
+            {"symbol": "ORCL", "ts": "1995-01-10", "kind": "split", "value": 0.5},
+        ]
+    )
+    assert record_actions(loaded, actions).actions == 2
+    assert loaded.read_actions()["value"].tolist() == [0.05, 0.5]
+
+
+def test_validation_source_dividend_not_below_prior_close_is_an_issue() -> None:
+    frame = _frame_of("AAA").assign(dividend=[0.0, 1.5], split=[1.0, 5000.0])
+    with pytest.raises(ValidationError) as info:
+        validate_bars(frame, origin="frame")
+    reasons = [i.reason for i in info.value.issues]
+    assert reasons == [
+        "dividend 1.5 is not below the close before its ex-date 1",
+        "implausible split ratio 5000: a ratio must be within [0.001, 1000] new shares per old share",
     ]
