@@ -30,11 +30,30 @@ from bifrost.risk._limits import (
     store_sectors,
 )
 from bifrost.risk._market import MarketData
-from bifrost.risk._montecarlo import Covariance, VarDecomposition, covariance, montecarlo_var_es, var_decomposition
+from bifrost.risk._montecarlo import (
+    MAX_SCENARIOS,
+    Covariance,
+    VarDecomposition,
+    covariance,
+    montecarlo_var_es,
+    var_decomposition,
+)
 from bifrost.risk._portfolio import PortfolioRisk, portfolio_risk
 from bifrost.risk._report import RiskReport, risk_report
-from bifrost.risk._stress import StressResult, historical_stress, shock_stress, shocks_from_toml, stress_positions
+from bifrost.risk._stress import (
+    MAX_SHOCK,
+    MAX_WINDOW_LENGTHS,
+    MAX_WORST,
+    StressResult,
+    historical_stress,
+    shock_stress,
+    shocks_from_toml,
+    stress_positions,
+)
 from bifrost.risk._var import (
+    MAX_DAILY_RETURN,
+    MAX_HORIZON_DAYS,
+    MONEY_MAX,
     ewma_volatility,
     filtered_historical_es,
     filtered_historical_var,
@@ -47,6 +66,13 @@ from bifrost.risk._var import (
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "MAX_DAILY_RETURN",
+    "MAX_HORIZON_DAYS",
+    "MAX_SCENARIOS",
+    "MAX_SHOCK",
+    "MAX_WINDOW_LENGTHS",
+    "MAX_WORST",
+    "MONEY_MAX",
     "Book",
     "Covariance",
     "Limit",

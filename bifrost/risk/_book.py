@@ -10,11 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import VOLUME_MAX, as_price, as_utc_timestamp, check_symbol, finite_in_range, quote
 from bifrost.data import BarStore
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import load_portfolio, mark_to_latest
 from bifrost.risk._market import MarketData
 from bifrost.risk._portfolio import Method, PortfolioRisk, _frame, portfolio_risk
+from bifrost.risk._var import MONEY_MAX, _return_matrix_problem
 
 __all__ = ["Book", "book_from_positions", "book_from_store", "book_risk"]
 
@@ -34,6 +36,13 @@ class Book:
         return (self.values / self.equity).rename("weight")
 
 
+def _portfolio(name: object) -> str:
+    # a portfolio's name is a key in the state tables of both backends: text PostgreSQL can hold
+    if not isinstance(name, str) or not name or len(name) > 256 or not name.isprintable():
+        raise InvalidInputError(f"a portfolio name must be printable text of 1-256 characters, got {quote(name)}")
+    return name
+
+
 def book_from_store(store: BarStore, name: str, *, lookback_days: int = 500) -> Book:
     """Build the book of portfolio ``name``: positions from its ledger, prices from ``store``.
 
@@ -48,7 +57,7 @@ def book_from_store(store: BarStore, name: str, *, lookback_days: int = 500) -> 
     """
     if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 20:
         raise InvalidInputError(f"lookback_days must be an integer >= 20, got {lookback_days!r}")
-    marked = mark_to_latest(load_portfolio(store, name), store)
+    marked = mark_to_latest(load_portfolio(store, _portfolio(name)), store)
     positions = marked.positions
     held = positions[positions["quantity"] != 0] if len(positions) else positions
     if held.empty:
@@ -99,14 +108,16 @@ def book_from_positions(
     """
     if not isinstance(positions, Mapping) or not positions:
         raise InvalidInputError("positions must map at least one symbol to its quantity")
-    symbols = [str(s) for s in positions]
+    symbols = [check_symbol(s, "positions") for s in positions]
     qty = np.array([_finite(positions[s], f"quantity of {s}") for s in positions], dtype=np.float64)
     negative = [s for s, q in zip(symbols, qty, strict=True) if q < 0]
     if negative:
-        raise InvalidInputError(f"negative quantity for {negative}: posted positions are long holdings")
+        raise InvalidInputError(f"negative quantity for {negative[:10]}: posted positions are long holdings")
+    for s, q in zip(symbols, qty, strict=True):
+        finite_in_range(q, f"quantity of {s}", lo=0.0, hi=VOLUME_MAX, unit="shares")
     if not (qty > 0).any():
         raise InvalidInputError("every quantity is zero: nothing to measure")
-    cash = _finite(cash, "cash")
+    cash = finite_in_range(_finite(cash, "cash"), "cash", lo=-MONEY_MAX, hi=MONEY_MAX)
     if prices is None:
         if market is None:
             raise InvalidInputError("prices are needed: post them, or run with a store")
@@ -116,11 +127,21 @@ def book_from_positions(
             raise InvalidInputError("prices must map symbols to prices")
         absent = [s for s in symbols if s not in prices]
         if absent:
-            raise InvalidInputError(f"no price for {absent}")
+            raise InvalidInputError(f"no price for {absent[:10]}")
         marks = np.array([_finite(prices[s], f"price of {s}") for s in symbols], dtype=np.float64)
         if (marks <= 0).any():
-            raise InvalidInputError(f"prices must be positive, got {dict(zip(symbols, marks.tolist(), strict=True))}")
+            bad = {s: m for s, m in zip(symbols, marks.tolist(), strict=True) if m <= 0}
+            raise InvalidInputError(f"prices must be positive, got {quote(bad)}")
+        for s, m in zip(symbols, marks, strict=True):
+            as_price(m, f"price of {s}")
     values = pd.Series(qty * marks, index=symbols, name="value")
+    too_large = values[values.abs() > MONEY_MAX]
+    if len(too_large):
+        s = str(too_large.index[0])
+        raise InvalidInputError(
+            f"the position in {s} is worth {too_large.iloc[0]:.3g} (quantity × price); "
+            f"a position may be worth at most {MONEY_MAX:g}"
+        )
     equity = cash + float(values.sum())
     if equity <= 0:
         raise InvalidInputError(f"equity (cash plus positions) is {equity:,.2f}: risk as a fraction of it is undefined")
@@ -147,18 +168,17 @@ def _posted_returns(returns: Mapping[str, Sequence[float]], dates: Sequence[obje
     frame = _frame(returns).rename(columns=str)
     if len(frame) < 2:
         raise InvalidInputError("the return history needs at least 2 days")
-    bad = ~np.isfinite(frame.to_numpy())
-    if bad.any():
-        t, j = np.argwhere(bad)[0]
-        raise InvalidInputError(f"returns must be finite; {frame.columns[j]!s} day {t} is {frame.to_numpy()[t, j]}")
+    problem = _return_matrix_problem(frame.to_numpy(), list(frame.columns))
+    if problem is not None:
+        raise InvalidInputError(problem)
     if dates is not None:
+        if isinstance(dates, str | bytes) or not isinstance(dates, Sequence):
+            raise InvalidInputError(f"dates must be a list of ISO dates, got {type(dates).__name__}")
         if len(dates) != len(frame):
             raise InvalidInputError(f"{len(dates)} dates for {len(frame)} days of returns")
-        try:
-            index = pd.DatetimeIndex([pd.Timestamp(d) for d in dates])  # type: ignore[arg-type]
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"dates must be ISO dates: {exc}") from None
-        index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+        # the one bounded parser: a date pandas cannot hold in nanoseconds is an error, not a crash later
+        stamps = [as_utc_timestamp(d, f"dates[{i}]") for i, d in enumerate(dates)]
+        index = pd.DatetimeIndex(stamps).as_unit("ns")
         if not index.is_monotonic_increasing or index.has_duplicates:
             raise InvalidInputError("dates must be strictly increasing")
         frame.index = index

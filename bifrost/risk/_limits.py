@@ -25,10 +25,11 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import as_utc_timestamp, quote
 from bifrost.data import BarStore, state_transaction
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import Fill, load_portfolio, value_ledger
-from bifrost.risk._book import Book, book_from_store, book_risk
+from bifrost.risk._book import Book, _portfolio, book_from_store, book_risk
 from bifrost.risk._portfolio import METHODS, Method
 from bifrost.risk._var import _check
 
@@ -73,9 +74,13 @@ class Limit:
     horizon_days: int = 1
 
     def __post_init__(self) -> None:
-        where = f"limit {self.name!r}"
         if not isinstance(self.name, str) or not self.name.strip():
-            raise InvalidInputError(f"a limit needs a non-empty name, got {self.name!r}")
+            raise InvalidInputError(f"a limit needs a non-empty name, got {quote(self.name)}")
+        if len(self.name) > 100 or not self.name.isprintable():
+            raise InvalidInputError(
+                f"a limit's name must be printable text of at most 100 characters, got {quote(self.name)}"
+            )
+        where = f"limit {self.name!r}"
         if self.metric not in METRICS:
             raise InvalidInputError(f"{where}: metric must be one of {list(METRICS)}, got {self.metric!r}")
         if not _number(self.threshold) or not math.isfinite(self.threshold) or self.threshold <= 0:
@@ -139,7 +144,14 @@ def limits_from_toml(path: str | Path) -> tuple[Limit, ...]:
 
 
 def _unique(limits: Iterable[Limit], where: str) -> tuple[Limit, ...]:
+    if isinstance(limits, str | bytes | Limit) or not isinstance(limits, Iterable):
+        raise InvalidInputError(f"{where}: expected a list of Limit objects, got {type(limits).__name__}")
     out = tuple(limits)
+    if not out:
+        # an empty list would report "nothing breached" having measured nothing: never a silent all-clear
+        raise InvalidInputError(
+            f"{where}: no limits given; give at least one (or none at all for the portfolio's own or the defaults)"
+        )
     for limit in out:
         if not isinstance(limit, Limit):
             raise InvalidInputError(f"{where}: expected Limit objects, got {type(limit).__name__}")
@@ -260,6 +272,8 @@ def evaluate_limits(
     limits = _unique(limits, "limits")
     if drawdown is not None and (not _number(drawdown) or not 0 <= drawdown <= 1):
         raise InvalidInputError(f"drawdown must be a fraction in [0, 1], got {drawdown!r}")
+    if sectors is not None and not isinstance(sectors, Mapping):
+        raise InvalidInputError(f"sectors must map symbols to sector names, got {type(sectors).__name__}")
     exposure = book.values / book.equity
     rows: list[tuple[str, str, str, float]] = []  # limit, metric, subject, value
     risk_cache: dict[tuple[str, float, int], tuple[float, float]] = {}
@@ -289,6 +303,7 @@ def evaluate_limits(
             by_sector = exposure[list(known)].abs().groupby(pd.Series(known)).sum()
             rows += [(limit.name, m, str(sector), float(v)) for sector, v in by_sector.items()]
     frame = pd.DataFrame(rows, columns=["limit_name", "metric", "subject", "value"])
+    frame["value"] = frame["value"].astype(np.float64)
     by_name = {limit.name: limit for limit in limits}
     frame["threshold"] = frame["limit_name"].map(lambda n: by_name[n].threshold).astype(np.float64)
     frame["warn_level"] = frame["limit_name"].map(lambda n: by_name[n].threshold * by_name[n].warn_at)
@@ -327,7 +342,7 @@ def portfolio_drawdown(store: BarStore, name: str) -> tuple[float, pd.Timestamp]
     The drawdown is that of the time-weighted return index (deposits and withdrawals do not
     count as gains or losses), valued at every raw close in the store since inception.
     """
-    ledger = load_portfolio(store, name)
+    ledger = load_portfolio(store, _portfolio(name))
     symbols = sorted({t.symbol for t in ledger.transactions if isinstance(t, Fill)})
     if not symbols:
         raise InvalidInputError(f"portfolio {name!r} has never held a position: no drawdown to measure")
@@ -347,6 +362,7 @@ def store_sectors(store: BarStore) -> dict[str, str]:
 
 def set_limits(store: BarStore, portfolio: str, limits: Sequence[Limit]) -> tuple[Limit, ...]:
     """Replace the limits of stored portfolio ``portfolio`` with ``limits`` (all or none)."""
+    portfolio = _portfolio(portfolio)
     limits = _unique(limits, f"limits of {portfolio!r}")
     with state_transaction(store, lock=f"portfolio:{portfolio}") as db:
         if not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (portfolio,)):
@@ -366,6 +382,7 @@ def set_limits(store: BarStore, portfolio: str, limits: Sequence[Limit]) -> tupl
 
 def get_limits(store: BarStore, portfolio: str) -> tuple[Limit, ...]:
     """Return the limits set on ``portfolio``, or `DEFAULT_LIMITS` if none are."""
+    portfolio = _portfolio(portfolio)
     with state_transaction(store) as db:
         if not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (portfolio,)):
             raise InvalidInputError(f"no portfolio {portfolio!r}")
@@ -409,7 +426,9 @@ def read_alerts(
 ) -> pd.DataFrame:
     """Return stored alerts, oldest first, optionally for one portfolio, from ``since``, of one severity."""
     where, params = [], []
+    start = None if since is None else as_utc_timestamp(since, "since")
     if portfolio is not None:
+        _portfolio(portfolio)
         where.append("portfolio = ?")
         params.append(portfolio)
     if severity is not None:
@@ -423,12 +442,7 @@ def read_alerts(
     frame = pd.DataFrame(rows, columns=["id", *_ALERT_COLUMNS])
     for col in ("ts", "as_of"):
         frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
-    if since is not None:
-        try:
-            start = pd.Timestamp(since)  # type: ignore[arg-type]
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"since must be a date or time, got {since!r}") from exc
-        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    if start is not None:
         frame = frame[frame["ts"] >= start]
     return frame.reset_index(drop=True)
 
@@ -448,6 +462,7 @@ def check_limits(
     Positions come from the ledger at the latest closes, returns and the drawdown from the
     store, sectors from the store's symbol table unless ``sectors`` is given.
     """
+    portfolio = _portfolio(portfolio)
     chosen = get_limits(store, portfolio) if limits is None else _unique(limits, "limits")
     book = book_from_store(store, portfolio, lookback_days=lookback_days)
     needs = {limit.metric for limit in chosen}

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from bifrost._checks import check_symbols
 from bifrost.data import BarStore
 from bifrost.errors import InvalidInputError
 
@@ -52,10 +53,16 @@ class MarketData:
             self._books.clear()
 
     def _load(self, symbols: Sequence[str]) -> None:
+        if isinstance(symbols, str):
+            raise InvalidInputError(f"symbols must be a list of symbols, got the string {symbols[:40]!r}")
+        check_symbols(list(symbols), "symbols")
+        if not symbols:
+            raise InvalidInputError("no symbols given: name at least one")
         self._refresh()
         unknown = sorted(set(symbols) - self._known)
         if unknown:
-            raise InvalidInputError(f"unknown symbol(s) {unknown}: not in the store")
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            raise InvalidInputError(f"unknown symbol(s) {unknown[:10]}{more}: not in the store")
         missing = [s for s in symbols if s not in self._closes]
         if not missing:
             return

@@ -19,14 +19,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
 
 from bifrost._typing import FloatArray
 from bifrost.errors import InvalidInputError
-from bifrost.risk._var import _check
+from bifrost.risk._var import _check, _return_matrix_problem
 
 __all__ = [
     "Covariance",
@@ -38,6 +38,11 @@ __all__ = [
 
 Covariance = Literal["sample", "ewma", "ledoit_wolf"]
 _N = NormalDist()
+MAX_SCENARIOS: Final = 10_000_000  # 80 MB of simulated P&L; the standard error of a 99% VaR is far below 1% by then
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _matrix(returns: Any, name: str = "returns") -> FloatArray:
@@ -55,6 +60,9 @@ def _matrix(returns: Any, name: str = "returns") -> FloatArray:
     if bad.any():
         t, j = np.argwhere(bad)[0]
         raise InvalidInputError(f"{name} must be finite; day {t} of asset {j} is {r[t, j]}")
+    problem = _return_matrix_problem(r, None)
+    if problem is not None:
+        raise InvalidInputError(problem)
     return r
 
 
@@ -173,12 +181,17 @@ def montecarlo_var_es(
     r = _matrix(returns)
     w = _weights(weights, r.shape[1])
     _check(confidence, horizon_days)
-    if isinstance(n_scenarios, bool) or not isinstance(n_scenarios, int) or n_scenarios < 100:
-        raise InvalidInputError(f"n_scenarios must be an integer >= 100, got {n_scenarios!r}")
+    if isinstance(n_scenarios, bool) or not isinstance(n_scenarios, int) or not 100 <= n_scenarios <= MAX_SCENARIOS:
+        raise InvalidInputError(
+            f"n_scenarios must be an integer from 100 to {MAX_SCENARIOS:,} (memory: 8 bytes a scenario), "
+            f"got {n_scenarios!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
+        raise InvalidInputError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
     if distribution not in ("normal", "t"):
         raise InvalidInputError(f"distribution must be 'normal' or 't', got {distribution!r}")
-    if distribution == "t" and not dof > 2.0:
-        raise InvalidInputError(f"dof must be > 2 for a finite covariance, got {dof!r}")
+    if distribution == "t" and (not _is_number(dof) or not 2.0 < dof < math.inf):
+        raise InvalidInputError(f"dof must be > 2 and finite, for a finite covariance, got {dof!r}")
     sigma = covariance(r, cov) * horizon_days
     mean = np.asarray(r.mean(axis=0) * horizon_days, dtype=np.float64)
     # Cholesky of a PSD matrix: jitter the diagonal if a zero-variance asset makes it singular

@@ -10,10 +10,12 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import check_symbol, quote
 from bifrost.errors import InvalidInputError
 from bifrost.risk._montecarlo import montecarlo_var_es
 from bifrost.risk._var import (
     _check,
+    _return_matrix_problem,
     filtered_historical_es,
     filtered_historical_var,
     historical_es,
@@ -59,13 +61,24 @@ def _frame(returns: Mapping[str, Sequence[float]] | pd.DataFrame) -> pd.DataFram
         return returns
     if not isinstance(returns, Mapping) or not returns:
         raise InvalidInputError("returns must map at least one symbol to its list of daily returns")
+    for symbol, values in returns.items():
+        check_symbol(symbol, "returns")
+        if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray | pd.Series):
+            raise InvalidInputError(f"returns of {symbol} must be a list of numbers, got {type(values).__name__}")
     lengths = {s: len(v) for s, v in returns.items()}
     if len(set(lengths.values())) > 1:
-        raise InvalidInputError(f"every symbol needs the same number of returns; got {lengths}")
+        shown = dict(list(lengths.items())[:10])
+        raise InvalidInputError(f"every symbol needs the same number of returns; got {shown}")
     try:
         return pd.DataFrame({s: np.asarray(v, dtype=np.float64) for s, v in returns.items()})
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"returns must be numbers: {exc}") from exc
+        raise InvalidInputError(f"returns must be numbers: {quote(str(exc))}") from None
+
+
+def _names(symbols: Sequence[str], limit: int = 10) -> str:
+    # at most `limit` names, each quoted short: a message never echoes a huge request
+    shown = ", ".join(quote(s, 40) if len(s) > 40 else s for s in symbols[:limit])
+    return shown + (f" and {len(symbols) - limit} more" if len(symbols) > limit else "")
 
 
 def portfolio_risk(
@@ -105,20 +118,26 @@ def portfolio_risk(
     frame = _frame(returns)
     if not isinstance(weights, Mapping) or not weights:
         raise InvalidInputError("weights must map at least one symbol to its weight")
-    unknown = sorted(set(weights) - set(frame.columns))
+    unknown = sorted(map(str, set(weights) - set(frame.columns)))
     if unknown:
-        raise InvalidInputError(f"no return history for {', '.join(map(str, unknown))}; have {sorted(frame.columns)}")
+        have = sorted(map(str, frame.columns))
+        raise InvalidInputError(f"no return history for {_names(unknown)}; have {_names(have)}")
     symbols = tuple(str(s) for s in weights)
-    w = np.array([weights[s] for s in weights], dtype=np.float64)
-    if not np.isfinite(w).all():
+    try:
+        w = np.array([weights[s] for s in weights], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"weights must be numbers, got {quote(dict(weights))}") from None
+    if w.ndim != 1 or not np.isfinite(w).all():
         raise InvalidInputError("weights must be finite numbers")
-    r = frame[list(weights)].to_numpy(dtype=np.float64)
+    try:
+        r = frame[list(weights)].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError("returns must be numbers") from None
     if r.shape[0] < 2:
         raise InvalidInputError(f"the return history needs at least 2 days, got {r.shape[0]}")
-    bad = ~np.isfinite(r)
-    if bad.any():
-        t, j = np.argwhere(bad)[0]
-        raise InvalidInputError(f"returns must be finite; {symbols[j]} day {t} is {r[t, j]}")
+    problem = _return_matrix_problem(r, symbols)
+    if problem is not None:
+        raise InvalidInputError(problem)
     if method == "montecarlo":
         var, es = montecarlo_var_es(r, w, confidence, horizon_days, n_scenarios=n_scenarios, seed=seed)
     else:

@@ -13,14 +13,25 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import as_utc_timestamp, check_symbol, finite_in_range, quote
 from bifrost.errors import InvalidInputError
+from bifrost.risk._var import MAX_DAILY_RETURN, MONEY_MAX
 
-__all__ = ["StressResult", "historical_stress", "shock_stress", "shocks_from_toml", "stress_positions"]
+__all__ = [
+    "MAX_SHOCK",
+    "MAX_WINDOW_LENGTHS",
+    "MAX_WORST",
+    "StressResult",
+    "historical_stress",
+    "shock_stress",
+    "shocks_from_toml",
+    "stress_positions",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,13 +73,30 @@ class StressResult:
         return "<b>Stress tests</b><br>" + self.frame().to_html(float_format=lambda v: f"{v:,.2f}")
 
 
+MAX_WORST: Final = 100
+"""The most distinct worst windows kept per window length."""
+
+MAX_WINDOW_LENGTHS: Final = 50
+"""The most window lengths searched in one call (each is a pass over the whole history)."""
+
+MAX_SHOCK: Final = 10.0
+"""The largest hypothetical return a shock may apply (+1,000%); the smallest is −1 (−100%)."""
+
+
 def _positions(positions: Mapping[str, float]) -> pd.Series:
     if not isinstance(positions, Mapping) or not positions:
         raise InvalidInputError("positions must map at least one symbol to its market value")
-    values = pd.Series({str(k): v for k, v in positions.items()}, dtype=np.float64)
-    if not np.isfinite(values.to_numpy()).all():
-        raise InvalidInputError(f"position values must be finite, got {dict(values)}")
-    return values
+    for key, value in positions.items():
+        check_symbol(key, "positions")
+        finite_in_range(value, f"the position value of {key}", lo=-MONEY_MAX, hi=MONEY_MAX)
+    return pd.Series({str(k): float(v) for k, v in positions.items()}, dtype=np.float64)
+
+
+def _scenario_name(name: object, what: str) -> str:
+    # a scenario's name is a row label in results, JSON and reports: short, printable text
+    if not isinstance(name, str) or not name.strip() or len(name) > 100 or not name.isprintable():
+        raise InvalidInputError(f"{what} names must be printable text of 1-100 characters, got {quote(name)}")
+    return name
 
 
 def _compounded(returns: pd.DataFrame, days: int) -> pd.DataFrame:
@@ -83,6 +111,31 @@ def _on(t: pd.Timestamp, tz: Any) -> pd.Timestamp:
     if tz is None:
         return t.tz_convert(None) if t.tzinfo is not None else t
     return t.tz_localize(tz) if t.tzinfo is None else t.tz_convert(tz)
+
+
+def _window_lengths(window_days: object, n_days: int) -> list[int]:
+    if isinstance(window_days, str | bytes) or not isinstance(window_days, Sequence):
+        raise InvalidInputError(f"window_days must be a list of integers, got {quote(window_days)}")
+    if len(window_days) > MAX_WINDOW_LENGTHS:
+        raise InvalidInputError(f"window_days may list at most {MAX_WINDOW_LENGTHS} lengths, got {len(window_days)}")
+    out: list[int] = []
+    for days in window_days:
+        if isinstance(days, bool) or not isinstance(days, int | np.integer) or not 1 <= days <= n_days:
+            raise InvalidInputError(
+                f"window_days must be integers in [1, {n_days}] (the days of history), got {days!r}"
+            )
+        if int(days) in out:
+            raise InvalidInputError(f"window_days lists {days} twice: each length once")
+        out.append(int(days))
+    return out
+
+
+def _worst(worst: object) -> int:
+    if isinstance(worst, bool) or not isinstance(worst, int | np.integer) or not 1 <= worst <= MAX_WORST:
+        raise InvalidInputError(
+            f"worst (windows kept per length) must be an integer from 1 to {MAX_WORST}, got {worst!r}"
+        )
+    return int(worst)
 
 
 def historical_stress(
@@ -117,16 +170,24 @@ def historical_stress(
     values = _positions(positions)
     if not isinstance(returns, pd.DataFrame) or not isinstance(returns.index, pd.DatetimeIndex):
         raise InvalidInputError("returns must be a DataFrame of daily returns on a DatetimeIndex")
+    if not returns.index.is_monotonic_increasing or returns.index.has_duplicates:
+        raise InvalidInputError("returns must be on strictly increasing dates (sort the index, drop repeated days)")
     missing = sorted(set(values.index) - set(map(str, returns.columns)))
     if missing:
-        raise InvalidInputError(f"no returns for {', '.join(missing)}")
-    r = returns.rename(columns=str)[list(values.index)].astype(np.float64)
-    if (r <= -1).any().any():
-        raise InvalidInputError("returns must be simple returns above -1")
+        raise InvalidInputError(f"no returns for {', '.join(missing[:10])}")
+    try:
+        r = returns.rename(columns=str)[list(values.index)].astype(np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError("returns must be numbers") from None
+    data = r.to_numpy()
+    if (data <= -1).any() or np.isinf(data).any() or (data > MAX_DAILY_RETURN).any():
+        raise InvalidInputError(
+            f"returns must be simple daily returns above -1 and at most {MAX_DAILY_RETURN:g} (NaN for a missing day)"
+        )
+    lengths = _window_lengths(window_days, len(r))
+    worst = _worst(worst)
     rows: list[tuple[str, pd.Timestamp, pd.Timestamp, pd.Series]] = []
-    for days in window_days:
-        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= len(r):
-            raise InvalidInputError(f"window_days must be integers in [1, {len(r)}], got {days!r}")
+    for days in lengths:
         moves = _compounded(r, days)
         totals = (moves * values).sum(axis=1, min_count=len(values)).to_numpy()
         order = np.argsort(totals, kind="stable")
@@ -138,13 +199,17 @@ def historical_stress(
                 taken.append(int(end))
         for rank, end in enumerate(taken, 1):
             rows.append((f"worst {days}d #{rank}", r.index[end - days + 1], r.index[end], moves.iloc[end] * values))
-    for name, (start, stop) in (named or {}).items():
-        try:
-            a, b = pd.Timestamp(start), pd.Timestamp(stop)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"named scenario {name!r}: dates must be ISO dates: {exc}") from None
-        if pd.isna(a) or pd.isna(b):
-            raise InvalidInputError(f"named scenario {name!r}: dates must be ISO dates, got {start!r}, {stop!r}")
+    if named is not None and not isinstance(named, Mapping):
+        raise InvalidInputError(f"named scenarios must map names to (first day, last day), got {type(named).__name__}")
+    for name, window in (named or {}).items():
+        _scenario_name(name, "named scenario")
+        if isinstance(window, str | bytes) or not isinstance(window, Sequence) or len(window) != 2:
+            raise InvalidInputError(f"named scenario {name!r}: give [first day, last day], got {quote(window)}")
+        start, stop = window
+        a = as_utc_timestamp(start, f"named scenario {name!r}: the first day")
+        b = as_utc_timestamp(stop, f"named scenario {name!r}: the last day")
+        if a > b:
+            raise InvalidInputError(f"named scenario {name!r}: the first day {start} is after the last day {stop}")
         a, b = (_on(t, pd.DatetimeIndex(r.index).tz) for t in (a, b))
         part = r.loc[a:b]
         if part.empty:
@@ -176,25 +241,69 @@ def shock_stress(
     -50.0
     """
     values = _positions(positions)
-    sector_of = dict(sectors or {})
+    if not isinstance(scenarios, Mapping):
+        raise InvalidInputError(f"shocks must map scenario names to tables of returns, got {type(scenarios).__name__}")
+    if sectors is not None and not isinstance(sectors, Mapping):
+        raise InvalidInputError(f"sectors must map symbols to sector names, got {type(sectors).__name__}")
+    sector_of = {str(k): v for k, v in (sectors or {}).items() if isinstance(v, str) and v}
+    held_sectors = sorted({sector_of[s] for s in values.index if s in sector_of})
     rows = {}
     for name, shocks in scenarios.items():
+        _scenario_name(name, "shock scenario")
+        if not isinstance(shocks, Mapping) or not shocks:
+            raise InvalidInputError(
+                f'scenario {name!r}: give at least one shock, e.g. {{"market": -0.2}}, got {quote(shocks)}'
+            )
         for key, shock in shocks.items():
-            if not isinstance(shock, int | float) or not np.isfinite(shock) or shock < -1:
-                raise InvalidInputError(f"scenario {name!r}: shock {key!r} must be a return >= -1, got {shock!r}")
+            if (
+                isinstance(shock, bool)
+                or not isinstance(shock, int | float)
+                or not np.isfinite(shock)
+                or not -1 <= shock <= MAX_SHOCK
+            ):
+                raise InvalidInputError(
+                    f"scenario {name!r}: shock {quote(key)} must be a return >= -1 and <= {MAX_SHOCK:g}, "
+                    f"got {quote(shock)}"
+                )
+        unknown = [
+            str(key) for key in shocks
+            if key != "market" and key not in values.index
+            and not (isinstance(key, str) and key.startswith("sector:") and key[len("sector:"):] in held_sectors)
+        ]  # fmt: skip
+        if unknown:
+            sector_keys = _keys([f"sector:{x}" for x in held_sectors]) if held_sectors else "no sector is known"
+            raise InvalidInputError(
+                f"scenario {name!r}: {_keys(unknown)} shock(s) nothing the book holds; shock a held symbol "
+                f"({_keys(list(values.index))}), 'sector:<name>' of a held sector ({sector_keys}), or 'market'"
+            )
         moves = []
         for symbol in values.index:
             sector_key = f"sector:{sector_of[symbol]}" if symbol in sector_of else None
             if symbol in shocks:
-                moves.append(shocks[symbol])
+                moves.append(float(shocks[symbol]))
             elif sector_key is not None and sector_key in shocks:
-                moves.append(shocks[sector_key])
+                moves.append(float(shocks[sector_key]))
             else:
-                moves.append(shocks.get("market", 0.0))
+                moves.append(float(shocks.get("market", 0.0)))
         rows[str(name)] = pd.Series(moves, index=values.index) * values
+    if not rows:
+        raise InvalidInputError('shocks has no scenario: give at least one, e.g. {"crash": {"market": -0.2}}')
     pnl = pd.DataFrame(rows).T
-    windows = pd.DataFrame({"start": pd.NaT, "end": pd.NaT}, index=pnl.index)
+    never = pd.Series(pd.NaT, index=pnl.index, dtype="datetime64[ns, UTC]")
+    windows = pd.DataFrame({"start": never, "end": never})
     return StressResult(pnl=pnl, windows=windows)
+
+
+def _utc(column: pd.Series) -> pd.Series:
+    # windows on the clock of their returns (naive, UTC or another zone) as one UTC column
+    stamps = pd.DatetimeIndex(column)
+    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+    return pd.Series(stamps.as_unit("ns"), index=column.index, name=column.name)
+
+
+def _keys(keys: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(quote(k, 40) for k in keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
 def shocks_from_toml(path: str | Path) -> dict[str, dict[str, float]]:
@@ -239,11 +348,17 @@ def stress_positions(
         if returns is None or not isinstance(returns.index, pd.DatetimeIndex):
             raise InvalidInputError("historical scenarios need returns on dates")
         parts.append(historical_stress(returns, positions, window_days=window_days, worst=worst, named=named))
+    else:
+        _worst(worst)
     if shocks:
         parts.append(shock_stress(positions, shocks, sectors=sectors))
     if not parts:
         raise InvalidInputError("no scenario: give window_days, named windows or shocks")
-    return StressResult(
-        pnl=pd.concat([p.pnl for p in parts]),
-        windows=pd.concat([p.windows for p in parts]).astype("datetime64[ns, UTC]"),
-    )
+    names = [str(n) for p in parts for n in p.pnl.index]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InvalidInputError(
+            f"scenario names must be unique across windows, periods and shocks; repeated: {_keys(repeated)}"
+        )
+    windows = pd.concat([pd.DataFrame({c: _utc(p.windows[c]) for c in ("start", "end")}) for p in parts])
+    return StressResult(pnl=pd.concat([p.pnl for p in parts]), windows=windows)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,9 @@ from bifrost._typing import FloatArray, as_float_array_1d
 from bifrost.errors import InvalidInputError
 
 __all__ = [
+    "MAX_DAILY_RETURN",
+    "MAX_HORIZON_DAYS",
+    "MONEY_MAX",
     "ewma_volatility",
     "filtered_historical_es",
     "filtered_historical_var",
@@ -49,6 +52,25 @@ __all__ = [
 _N = NormalDist()
 
 
+MAX_HORIZON_DAYS: Final = 250
+"""The longest horizon, in trading days (one year).
+
+Every method scales daily risk to the horizon (by ``sqrt(h)``, or ``h`` for the mean) on
+the assumption that daily returns are i.i.d.; beyond a year that assumption says nothing
+about the book (positions, volatility and the mean all change), and a thousand-year VaR
+of 30,000% is a number no one can use. Regulatory horizons are 1 and 10 days."""
+
+MONEY_MAX: Final = 1e15
+"""The largest amount of money (cash, a position's value) risk accepts: 1e15, ten times
+the value of every listed share in the world (the ledger's Decimal bound, too)."""
+
+MAX_DAILY_RETURN: Final = 100.0
+"""The largest daily simple return accepted (+10,000%); a loss is bounded by −100%.
+
+No listed asset has risen a hundredfold in a day; a return above this is a data error
+(an unadjusted reverse split, a price in the wrong unit) or not a return at all."""
+
+
 def _returns(values: Any, name: str = "returns", min_obs: int = 2) -> FloatArray:
     r = as_float_array_1d(values, name, min_obs=min_obs)  # the project's one numeric boundary check
     bad = ~np.isfinite(r)
@@ -58,14 +80,40 @@ def _returns(values: Any, name: str = "returns", min_obs: int = 2) -> FloatArray
     if (r <= -1.0).any():
         i = int(np.flatnonzero(r <= -1.0)[0])
         raise InvalidInputError(f"{name} are simple returns above -1; observation {i} is {r[i]}")
+    if (r > MAX_DAILY_RETURN).any():
+        i = int(np.flatnonzero(r > MAX_DAILY_RETURN)[0])
+        raise InvalidInputError(
+            f"{name} are daily simple returns of at most {MAX_DAILY_RETURN:g} (+{MAX_DAILY_RETURN:.0%}); "
+            f"observation {i} is {r[i]:g}"
+        )
     return r
+
+
+def _return_matrix_problem(r: FloatArray, names: Any) -> str | None:
+    # why a days × assets matrix of daily returns is refused, naming the asset and the day; None if it is not
+    bad = ~np.isfinite(r) | (r <= -1.0) | (r > MAX_DAILY_RETURN)
+    if not bad.any():
+        return None
+    t, j = (int(x) for x in np.argwhere(bad)[0])
+    name = names[j] if names is not None and j < len(names) else f"series {j}"
+    value = r[t, j]
+    if not np.isfinite(value):
+        return f"returns must be finite; {name} day {t} is {value}"
+    return f"returns must be daily simple returns above -1 and at most {MAX_DAILY_RETURN:g}; {name} day {t} is {value}"
 
 
 def _check(confidence: float, horizon_days: int) -> None:
     if not isinstance(confidence, int | float) or isinstance(confidence, bool) or not 0.0 < confidence < 1.0:
         raise InvalidInputError(f"confidence must be in (0, 1), got {confidence!r}")
-    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int | np.integer) or horizon_days < 1:
-        raise InvalidInputError(f"horizon_days must be a positive integer, got {horizon_days!r}")
+    if (
+        isinstance(horizon_days, bool)
+        or not isinstance(horizon_days, int | np.integer)
+        or not 1 <= horizon_days <= MAX_HORIZON_DAYS
+    ):
+        raise InvalidInputError(
+            f"horizon_days must be an integer from 1 to {MAX_HORIZON_DAYS} trading days (a year: square-root-of-time "
+            f"scaling of daily risk means nothing beyond it), got {horizon_days!r}"
+        )
 
 
 def _age_weights(n: int, decay: float) -> FloatArray:
@@ -276,10 +324,9 @@ def var_es_many(
         raise InvalidInputError(f"returns must be 2-D (days × series), got shape {r.shape}")
     if r.shape[0] < 2 or r.shape[1] < 1:
         raise InvalidInputError(f"returns need at least 2 days and 1 series, got shape {r.shape}")
-    bad = ~np.isfinite(r) | (r <= -1.0)
-    if bad.any():
-        t, j = (int(x) for x in np.argwhere(bad)[0])
-        raise InvalidInputError(f"returns must be finite simple returns above -1; series {j} day {t} is {r[t, j]}")
+    problem = _return_matrix_problem(r, names)
+    if problem is not None:
+        raise InvalidInputError(problem)
     _check(confidence, horizon_days)
     h = math.sqrt(horizon_days)
     if method == "historical":

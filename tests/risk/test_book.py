@@ -171,7 +171,7 @@ def test_posted_positions_refuse_bad_input_naming_it() -> None:
         ({"positions": {"A": 1}, "prices": {"A": 10.0}, "returns": ok_returns, "dates": ["2024-01-02"]},
          "1 dates for 3 days"),
         ({"positions": {"A": 1}, "prices": {"A": 10.0}, "returns": ok_returns, "dates": ["a", "b", "c"]},
-         "dates must be ISO dates"),
+         r"dates\[0\] must be a date such as 2014-01-31"),
         ({"positions": {"A": 1}, "prices": {"A": 10.0}, "returns": ok_returns,
           "dates": ["2024-01-03", "2024-01-02", "2024-01-04"]}, "strictly increasing"),
     ]  # fmt: skip
