@@ -121,6 +121,24 @@ class EmbeddedStore(BarStore):
             self._collect_garbage()
         return report
 
+    def compact(self) -> None:
+        """Rewrite every live bar into one new segment and delete the others."""
+        with self._lock:
+            manifest = self._manifest()
+            if manifest.empty:
+                return
+            live = self._read_columns(list(manifest.index), None, None, _COLUMNS, manifest).to_frame()
+            segment = self._write_segment(live)
+            con = self._con
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                self._install_segment(segment, len(live))
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            self._collect_garbage()
+
     def _write_segment(self, frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
         name = f"seg-{uuid.uuid4().hex}.parquet"
         tmp = self.bars_dir / f".{name}.tmp"
@@ -163,16 +181,7 @@ class EmbeddedStore(BarStore):
         con.execute("BEGIN IMMEDIATE")
         try:
             if segment is not None:
-                name, layout = segment
-                con.execute("INSERT INTO bar_segments VALUES (?, ?)", (name, segment_rows))
-                con.executemany(
-                    "INSERT OR REPLACE INTO bar_symbols VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (s, name, int(r.row_start), int(r.rows), r.first_ts.isoformat(), r.last_ts.isoformat())
-                        for s, r in layout.iterrows()
-                    ],
-                )
-                con.execute("DELETE FROM bar_segments WHERE file NOT IN (SELECT DISTINCT segment FROM bar_symbols)")
+                self._install_segment(segment, segment_rows)
             con.executemany(
                 "INSERT INTO bar_revisions VALUES (?, ?, ?, ?, ?, ?)",
                 [
@@ -204,6 +213,20 @@ class EmbeddedStore(BarStore):
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+    def _install_segment(self, segment: tuple[str, pd.DataFrame], segment_rows: int) -> None:
+        # inside the caller's transaction: the new segment takes over its symbols' rows
+        con = self._con
+        name, layout = segment
+        con.execute("INSERT INTO bar_segments VALUES (?, ?)", (name, segment_rows))
+        con.executemany(
+            "INSERT OR REPLACE INTO bar_symbols VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (s, name, int(r.row_start), int(r.rows), r.first_ts.isoformat(), r.last_ts.isoformat())
+                for s, r in layout.iterrows()
+            ],
+        )
+        con.execute("DELETE FROM bar_segments WHERE file NOT IN (SELECT DISTINCT segment FROM bar_symbols)")
 
     def _collect_garbage(self) -> None:
         live = {r[0] for r in self._con.execute("SELECT file FROM bar_segments")}
@@ -316,8 +339,13 @@ def _read_segments(
         remap = np.array([code_of.get(s, -1) for s in dictionary], dtype=np.int64)
         codes = remap[local_codes] if len(dictionary) else local_codes
         ts = table.column("ts").combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
-        keep = codes >= 0 if rows is None else np.zeros(codes.size, dtype=bool)
-        if rows is not None:
+        # only the manifest's rows of each wanted symbol: a symbol revised into a newer
+        # segment leaves dead rows here, which must never be read
+        keep = np.zeros(codes.size, dtype=bool)
+        if rows is None:
+            for a, n in zip(group["row_start"], group["rows"], strict=True):
+                keep[int(a) : int(a) + int(n)] = True
+        else:
             keep[rows] = True
         if start_ns is not None:
             keep &= ts >= start_ns

@@ -132,6 +132,9 @@ class PostgresStore(BarStore):
     def close(self) -> None:
         self.pool.close()
 
+    def compact(self) -> None:
+        """Do nothing: PostgreSQL reorganises its own storage (autovacuum)."""
+
     def describe(self) -> dict[str, str]:
         return {
             "backend": "postgres",

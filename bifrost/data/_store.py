@@ -117,6 +117,14 @@ class BarStore(ABC):
     def close(self) -> None:
         """Release connections and locks held by this store object."""
 
+    @abstractmethod
+    def compact(self) -> None:
+        """Reorganise stored bars for faster reads; the data read back is unchanged.
+
+        The embedded store folds its segments into one; PostgreSQL organises its own
+        storage (autovacuum), so this does nothing there.
+        """
+
     def __enter__(self) -> BarStore:
         return self
 
@@ -195,11 +203,22 @@ class BarStore(ABC):
             if aggregated is not None:
                 return aggregated.checked(f"the {self.backend} store")
         needed = list(wanted)
-        if adjustment != "raw":
+        if adjustment == "raw":
+            cols = self._read_columns(names, start_ns, end_ns, needed)
+        else:
             needed += [f for f in ("close", "adj_close") if f not in needed]
-        cols = self._read_columns(names, start_ns, end_ns, needed)
-        if adjustment != "raw":
-            cols = cols.adjusted(self.read_actions(names), adjustment)
+            actions = self.read_actions(names)
+            # a dividend after `end` adjusts by the close the day before its ex-date: read up
+            # to the last one, so that a bounded read equals the same rows of an open one
+            read_end = end_ns
+            if end_ns is not None and len(actions):
+                div_ns = (
+                    actions.loc[actions["kind"] == "dividend", "ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+                )
+                read_end = max(end_ns, int(div_ns.max())) if div_ns.size else end_ns
+            cols = self._read_columns(names, start_ns, read_end, needed).adjusted(actions, adjustment)
+            if end_ns is not None and read_end != end_ns:
+                cols = cols._take(cols.ts < end_ns)
         cols = cols.resampled(frequency)
         if list(cols.values) != list(wanted):
             cols = BarColumns(

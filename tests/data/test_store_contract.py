@@ -242,3 +242,61 @@ def test_postgres_version_1_schema_is_upgraded_on_open(pg_url: str, pg_schema: s
         assert len(store.read_bars("ORCL")) == 21 and store.mode == "partitioned by month + BRIN"
     finally:
         store.close()
+
+
+def _abc_bars(close_a: tuple[float, float] | None = None) -> pd.DataFrame:
+    rows = []
+    for sym, base in (("A", 10.0), ("B", 20.0), ("C", 30.0)):
+        for day, bump in (("2020-01-02", 0.5), ("2020-01-03", 0.6)):
+            close = base + bump
+            if sym == "A" and close_a is not None:
+                close = close_a[0] if day == "2020-01-02" else close_a[1]
+            rows.append({"symbol": sym, "ts": day, "open": base, "high": base + 1, "low": base - 1, "close": close})
+    return pd.DataFrame(rows).assign(volume=100.0)
+
+
+def test_store_partial_revision_reads_revised_values_without_duplicates(store: BarStore) -> None:
+    # issue 10 item 1, the recipe: A, B, C in one load, then A alone revised
+    ingest(store, FrameBarSource(_abc_bars()))
+    revised = _abc_bars(close_a=(10.9, 10.9))
+    ingest(store, FrameBarSource(revised[revised["symbol"] == "A"]))
+    panel = store.read_panel(["A", "B", "C"], fields=["close"])
+    assert panel["close"][:, 0].tolist() == [10.9, 10.9]
+    everything = store.read_bars(None)
+    assert len(everything) == 6 and not everything.index.duplicated().any()
+    assert everything.loc["A", "close"].tolist() == [10.9, 10.9]
+    assert store.read_bars(["A", "B"]).loc["A", "close"].tolist() == [10.9, 10.9]
+    # the merge reads through the same path: a re-ingest of all three merges, not crashes
+    report = ingest(store, FrameBarSource(_abc_bars()))
+    assert (report.rows_new, report.rows_revised, report.rows_unchanged) == (0, 2, 4)
+    assert store.read_bars(None).loc["A", "close"].tolist() == [10.5, 10.6]
+
+
+def test_store_real_partial_revision_of_orcl_reads_the_revised_bars(store: BarStore) -> None:
+    # issue 10 item 1 on the real files: three stocks from the 505-stock file, then the
+    # backtrader ORCL file revises ORCL (its closes carry 6 decimals: 34.9 -> 34.900002)
+    ingest(store, CsvSource(SP500), symbols=["AAPL", "MSFT", "ORCL"])
+    report = ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    assert (report.rows_new, report.rows_revised) == (4560, 476)
+    everything = store.read_bars(None)
+    assert not everything.index.duplicated().any()
+    assert len(everything.loc["ORCL"]) == 4560 + 1259 - 2  # the 505-stock file has 1259 ORCL rows, 2 not in Yahoo's
+    close = store.read_panel(None, fields=["close"]).frame("close")
+    assert close.loc["2013-02-08", "ORCL"] == 34.900002  # the revision's new value, not 34.9
+    rev = store.revisions("ORCL").set_index(["ts", "field"])
+    assert rev.loc[(pd.Timestamp("2013-02-08", tz=UTC), "close"), "old_value"] == 34.9
+    again = ingest(store, CsvSource(SP500), symbols=["AAPL", "MSFT", "ORCL"])  # the merge path, all three
+    assert again.rows_revised > 0 and not store.read_bars(None).index.duplicated().any()
+
+
+def test_store_adjusted_bounded_read_equals_the_same_rows_of_an_open_read(store: BarStore) -> None:
+    # a dividend after `end` adjusts earlier prices by the close before its ex-date, not by
+    # the last close inside the window
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1996-01-01")
+    record_actions(store, pd.DataFrame([{"symbol": "ORCL", "ts": "1995-06-01", "kind": "dividend", "value": 0.05}]))
+    window = store.read_bars("ORCL", "1995-01-01", "1995-03-01", adjustment="adjusted")
+    whole = store.read_bars("ORCL", "1995-01-01", adjustment="adjusted").loc[window.index]
+    pd.testing.assert_frame_equal(window, whole)
+    before_ex = store.read_bars("ORCL", "1995-05-31", "1995-06-01")["close"].iloc[0]  # 1995-05-31 close
+    raw_first = store.read_bars("ORCL", "1995-01-03", "1995-01-04")["close"].iloc[0]
+    assert window["close"].iloc[0] == pytest.approx(raw_first * (1 - 0.05 / before_ex), rel=1e-12)
