@@ -49,7 +49,7 @@ def record_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "man
             raise InvalidInputError(f"{where}: symbol {sym!r} has no bars in the store")
         if kind not in ACTION_KINDS:
             raise InvalidInputError(f"{where}: kind must be one of {ACTION_KINDS}, got {quote(kind)}")
-        stamp = as_utc_timestamp(ts, f"{where}: the ex-date").normalize()
+        stamp = as_utc_timestamp(ts, f"{where}: bad date: the ex-date").normalize()
         value_f = _action_value(store, str(sym), stamp, str(kind), value, where)
         rows.append({"symbol": sym, "ts": stamp, "kind": kind, "value": value_f})
     if rows:
@@ -75,8 +75,8 @@ def _action_value(store: BarStore, symbol: str, ex_date: pd.Timestamp, kind: str
     if kind == "split":
         if not SPLIT_MIN <= value_f <= SPLIT_MAX or value_f == 1.0:
             raise InvalidInputError(
-                f"{where}: a split ratio must be within [{SPLIT_MIN:g}, {SPLIT_MAX:g}] new shares per old share "
-                f"(2 for 2-for-1, 0.1 for 1-for-10) and not 1, got {quote(value)}"
+                f"{where}: a split ratio must be positive and within [{SPLIT_MIN:g}, {SPLIT_MAX:g}] new shares "
+                f"per old share (2 for 2-for-1, 0.1 for 1-for-10) and not 1, got {quote(value)}"
             )
         return value_f
     if not 0.0 < value_f <= PRICE_MAX:

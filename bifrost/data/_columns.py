@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import TS_MAX, TS_MIN, quote
 from bifrost._typing import FloatArray, IntArray
 from bifrost.data._validate import PRICE_COLUMNS, REQUIRED_COLUMNS
 from bifrost.errors import DataError, InvalidInputError
@@ -268,7 +269,15 @@ class Panel:
         (10, 3)
         """
         if isinstance(frame, pd.DataFrame) and {"symbol", "ts"} <= set(frame.columns):
-            frame = frame.assign(ts=pd.to_datetime(frame["ts"], utc=True)).set_index(["symbol", "ts"])
+            ts = pd.Series(pd.to_datetime(frame["ts"], utc=True, errors="coerce"), index=frame.index)
+            unread = ts.isna() | (ts < TS_MIN) | (ts > TS_MAX)
+            if unread.any():
+                bad = frame["ts"][unread].iloc[0]
+                raise InvalidInputError(
+                    f"from_bars: ts {quote(bad)} is not a date from {TS_MIN.date()} to {TS_MAX.date()}"
+                    f" ({int(unread.sum()):,} such row(s))"
+                )
+            frame = frame.assign(ts=ts.astype("datetime64[ns, UTC]")).set_index(["symbol", "ts"])
         if not isinstance(frame, pd.DataFrame) or list(frame.index.names) != ["symbol", "ts"]:
             raise InvalidInputError("from_bars needs a DataFrame with symbol and ts columns (or index)")
         wanted = [c for c in frame.columns if c in PRICE_COLUMNS or c == "volume"] if fields is None else list(fields)

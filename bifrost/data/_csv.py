@@ -21,7 +21,7 @@ from bifrost.data._store import TimeLike, within
 from bifrost.data._validate import check_bar_columns
 from bifrost.errors import DataSourceError, InvalidInputError, SchemaError
 
-__all__ = ["CsvSource"]
+__all__ = ["CsvSource", "read_header"]
 
 # Column names bifrost recognises without a mapping, lower-cased.
 _ALIASES: Mapping[str, str] = {
@@ -173,30 +173,9 @@ class CsvSource:
         return pd.DataFrame({"symbol": []})
 
     def _header(self) -> str:
-        # the first line, read bounded, through the file's codec
-        try:
-            with _open_text(self.path) as handle:
-                line = handle.readline(_MAX_HEADER_CHARS + 1)
-        except FileNotFoundError as exc:
-            raise DataSourceError(f"{self.path}: no such file") from exc
-        except IsADirectoryError as exc:
-            raise DataSourceError(f"{self.path}: is a folder, not a CSV file") from exc
-        except _CORRUPT as exc:
-            raise DataSourceError(f"{self.path}: {_corrupt(exc)}") from exc
-        except OSError as exc:
-            raise DataSourceError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
-        if len(line) > _MAX_HEADER_CHARS:
-            raise SchemaError(
-                f"{self.path}: the first line is longer than {_MAX_HEADER_CHARS:,} characters, so it is not the "
-                f"header of a bar file (at most {_MAX_COLUMNS} columns, e.g. Date,Open,High,Low,Close,Volume)"
-            )
-        n_columns = len(line.split(","))
-        if n_columns > _MAX_COLUMNS:
-            raise SchemaError(
-                f"{self.path}: the header has {n_columns:,} columns; a bar file has at most {_MAX_COLUMNS} "
-                "(e.g. Date,Open,High,Low,Close,Volume, and a Name column for many symbols)"
-            )
-        return line.rstrip("\r\n")
+        return read_header(
+            self.path, what="a bar file", example="Date,Open,High,Low,Close,Volume, and a Name column for many symbols"
+        )
 
     def _only(self, frame: pd.DataFrame, wanted: Sequence[str], option: str) -> pd.DataFrame:
         # rows of the wanted symbols; asking for a symbol the file lacks is an error, not an
@@ -212,6 +191,42 @@ class CsvSource:
                 f"the file has {', '.join(sample) or 'no rows'}{more}"
             )
         return frame[present.isin(list(wanted)).to_numpy(dtype=bool)]
+
+
+def read_header(path: Path, *, what: str, example: str, max_columns: int = _MAX_COLUMNS) -> str:
+    """Return the first line of a CSV file (read bounded, through its codec), checked for size.
+
+    Raises
+    ------
+    DataSourceError
+        If the file is missing, a folder, unreadable, or a truncated or corrupt archive.
+    SchemaError
+        If the first line is longer than 64 KiB or names more than ``max_columns`` columns:
+        it cannot be the header of ``what``, and pandas would spend seconds and gigabytes
+        finding that out.
+    """
+    try:
+        with _open_text(path) as handle:
+            line = handle.readline(_MAX_HEADER_CHARS + 1)
+    except FileNotFoundError as exc:
+        raise DataSourceError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise DataSourceError(f"{path}: is a folder, not a CSV file") from exc
+    except _CORRUPT as exc:
+        raise DataSourceError(f"{path}: {_corrupt(exc)}") from exc
+    except OSError as exc:
+        raise DataSourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if len(line) > _MAX_HEADER_CHARS:
+        raise SchemaError(
+            f"{path}: the first line is longer than {_MAX_HEADER_CHARS:,} characters, so it is not the "
+            f"header of {what} (at most {max_columns} columns, e.g. {example})"
+        )
+    n_columns = len(line.split(","))
+    if n_columns > max_columns:
+        raise SchemaError(
+            f"{path}: the header has {n_columns:,} columns; {what} has at most {max_columns} (e.g. {example})"
+        )
+    return line.rstrip("\r\n")
 
 
 def _open_text(path: Path) -> IO[str]:

@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from bifrost._checks import check_symbols, escape_csv_cell
+from bifrost._checks import check_symbol, check_symbols, escape_csv_cell, quote
 from bifrost.data._report import IngestReport, new_ingest_id
 from bifrost.data._store import BarStore, TimeLike, within
 from bifrost.data._validate import OnError, ValidatedBars, check_bar_columns, validate_bars
@@ -90,8 +90,19 @@ def write_quarantine(validated: ValidatedBars, directory: Path, ingest_id: str) 
     """
     if not validated.issues:
         return None
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{ingest_id}.csv"
+    path = Path(directory) / f"{ingest_id}.csv"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_issues(validated, path)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write the quarantine report {path}: {exc.strerror or exc}; nothing was stored "
+            "(pass a writable quarantine folder)"
+        ) from exc
+    return path
+
+
+def _write_issues(validated: ValidatedBars, path: Path) -> None:
     pd.DataFrame(
         [
             {
@@ -106,7 +117,26 @@ def write_quarantine(validated: ValidatedBars, directory: Path, ingest_id: str) 
             for i in validated.issues
         ]
     ).to_csv(path, index=False)
-    return path
+
+
+_MAX_SECTOR_CHARS = 64
+
+
+def _checked_metadata(meta: object, origin: str) -> pd.DataFrame:
+    # symbol metadata goes into the store as text: the same rules on both backends
+    if not isinstance(meta, pd.DataFrame) or "symbol" not in meta.columns:
+        raise InvalidInputError(f"{origin}: metadata must be a DataFrame with a symbol column")
+    for sym in meta["symbol"]:
+        check_symbol(sym, f"{origin}: metadata symbol")
+    if "sector" in meta.columns:
+        for sector in meta["sector"]:
+            if sector is None or (isinstance(sector, float) and pd.isna(sector)):
+                continue
+            if not isinstance(sector, str) or not sector.isprintable() or not 0 < len(sector) <= _MAX_SECTOR_CHARS:
+                raise InvalidInputError(
+                    f"{origin}: a sector is 1-{_MAX_SECTOR_CHARS} printable characters, got {quote(sector)}"
+                )
+    return meta
 
 
 def ingest(
@@ -128,6 +158,7 @@ def ingest(
     replace old ones and each revised field is recorded (`BarStore.revisions`).
     """
     validated = load_bars(source, symbols, start, end, on_error=on_error)
+    meta = _checked_metadata(source.metadata(), source.origin)
     ingest_id = new_ingest_id()
     if quarantine_dir is None:
         quarantine_dir = Path(getattr(store, "home", Path(".bifrost"))) / "quarantine"
@@ -137,5 +168,5 @@ def ingest(
         ingest_id=ingest_id,
         source=source.name,
         quarantine_path=str(qpath) if qpath else None,
-        symbol_meta=source.metadata(),
+        symbol_meta=meta,
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import TS_MAX, as_utc_timestamp, check_symbols
+from bifrost._checks import TS_MAX, as_utc_timestamp, check_symbols, quote
 from bifrost.data._store import TimeLike, within
 from bifrost.errors import InvalidInputError
 
@@ -79,6 +79,14 @@ class SyntheticMarket:
             raise InvalidInputError(f"seed must be a non-negative integer, got {seed}")
         if isinstance(sectors, str) or not sectors:
             raise InvalidInputError("sectors must be a non-empty list of sector names")
+        for sector in sectors:
+            # the first three letters of a sector start its symbols (TEC003)
+            prefix = sector.replace(" ", "")[:3] if isinstance(sector, str) else ""
+            if not (prefix.isascii() and prefix.isalnum()) or len(sector) > 64 or not sector.isprintable():
+                raise InvalidInputError(
+                    f"a sector name is up to 64 printable characters starting with ASCII letters or digits, "
+                    f"got {quote(sector)}"
+                )
         first = as_utc_timestamp(start, "start").normalize()
         # weekdays: n_days of them span at most n_days * 7 / 5 calendar days, plus a weekend
         if first + pd.Timedelta(days=n_days * 7 // 5 + 3) > TS_MAX:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bifrost._checks import check_symbol, quote
+from bifrost.data._csv import read_header
 from bifrost.errors import DataSourceError, InvalidInputError, SchemaError
 from bifrost.portfolio._transactions import (
     CashFlow,
@@ -74,6 +75,7 @@ def read_transactions_csv(path: str | Path) -> list[Transaction]:
         On a bad row, naming the file and line; nothing is returned.
     """
     p = Path(path)
+    read_header(p, what="a transactions file", example="txn_id,ts,type,symbol,quantity,price", max_columns=32)
     try:
         frame = pd.read_csv(p, dtype=str, keep_default_na=False)
     except FileNotFoundError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,15 @@ from bifrost.data import (
     CsvSource,
     EmbeddedStore,
     FrameBarSource,
+    Panel,
     SyntheticMarket,
     YahooSource,
     ingest,
+    read_fama_french,
     validate_bars,
 )
 from bifrost.data._yahoo import RateLimited
-from bifrost.errors import DataSourceError, InvalidInputError, ValidationError
+from bifrost.errors import DataSourceError, InvalidInputError, SchemaError, ValidationError
 from tests.conftest import BT_DAY, ORCL, SPY
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -199,3 +202,71 @@ def test_synthetic_large_market_volumes_stay_plausible() -> None:
     bars = SyntheticMarket(n_symbols=200, n_days=2500, seed=0).bars()
     assert bars["volume"].max() < 1e10
     validate_bars(bars, origin="synthetic")
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("19260701,inf,-0.25,-0.27,0.01", r":3: factor value inf is not a percent return"),
+        ("19260701,1e400,-0.25,-0.27,0.01", r":3: factor value inf is not a percent return"),
+        ("19260701,150,-0.25,-0.27,0.01", r":3: factor value 150 is not a percent return"),
+        ("16000101,0.1,-0.25,-0.27,0.01", r"unparseable date '16000101' \(dates are from 1678 to 2261\)"),
+    ],
+)
+def test_fama_french_non_finite_or_impossible_value_is_schema_error(row: str, expected: str, tmp_path: Path) -> None:
+    path = tmp_path / "ff.csv"
+    path.write_text(f"notes\n,Mkt-RF,SMB,HML,RF\n{row}\n")
+    with pytest.raises(SchemaError, match=expected):
+        read_fama_french(path)
+
+
+def test_fama_french_binary_file_is_data_source_error(tmp_path: Path) -> None:
+    path = tmp_path / "ff.csv.gz"
+    path.write_bytes(gzip.compress(b",Mkt-RF,SMB,HML,RF\n19260701,0.1,0.2,0.3,0.01\n"))
+    with pytest.raises(DataSourceError, match="not UTF-8 text"):
+        read_fama_french(path)
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        (pd.DataFrame({"symbol": ["AAA"], "sector": ["Tech\x00"]}), "a sector is 1-64 printable characters"),
+        (pd.DataFrame({"symbol": ["AAA"], "sector": ["x" * 9000]}), "a sector is 1-64 printable characters"),
+        (pd.DataFrame({"symbol": ["A\tA"], "sector": ["Tech"]}), "metadata symbol 'A\\\\tA' is not a valid symbol"),
+    ],
+)
+def test_ingest_bad_symbol_metadata_is_refused_on_every_backend(
+    meta: pd.DataFrame, expected: str, store: BarStore
+) -> None:
+    bars = pd.DataFrame(
+        {"symbol": "AAA", "ts": ["2020-01-02"], "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}
+    )
+    with pytest.raises(InvalidInputError, match=expected):
+        ingest(store, FrameBarSource(bars, metadata=meta))
+    assert store.list_symbols().empty
+
+
+def test_ingest_unwritable_quarantine_folder_is_invalid_input_and_nothing_stored(
+    store: BarStore, tmp_path: Path
+) -> None:
+    lines = ORCL.read_text().splitlines()[:6]
+    lines[3] = lines[3].replace(lines[3].split(",")[1], "abc", 1)
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(lines) + "\n")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(InvalidInputError, match=r"cannot write the quarantine report .*nothing was stored"):
+        ingest(store, CsvSource(path, symbol="ORCL"), on_error="repair", quarantine_dir=blocker / "q")
+    assert store.list_symbols().empty
+
+
+def test_panel_from_bars_date_outside_range_is_invalid_input() -> None:
+    frame = pd.DataFrame({"symbol": ["A", "A"], "ts": ["2020-01-02", "1600-01-01"], "close": [1.0, 2.0]})
+    with pytest.raises(InvalidInputError, match="from_bars: ts '1600-01-01' is not a date from 1678-01-01"):
+        Panel.from_bars(frame)
+
+
+@pytest.mark.parametrize("sectors", [["=cmd"], ["Énergie"], [""], "Technology"])
+def test_synthetic_sector_that_cannot_prefix_a_symbol_is_invalid_input(sectors: object) -> None:
+    with pytest.raises(InvalidInputError, match="sector"):
+        SyntheticMarket(n_symbols=2, n_days=5, sectors=sectors)  # type: ignore[arg-type]

@@ -396,9 +396,9 @@ def test_csv_invalid_symbol_option_is_invalid_input() -> None:
     [
         ("split", float("inf"), "the split value must be a finite number"),
         ("split", float("nan"), "the split value must be a finite number"),
-        ("split", 0.0, r"a split ratio must be within \[0.001, 1000\]"),
-        ("split", -2.0, r"a split ratio must be within \[0.001, 1000\]"),
-        ("split", 5000.0, r"a split ratio must be within \[0.001, 1000\]"),
+        ("split", 0.0, r"a split ratio must be positive and within \[0.001, 1000\]"),
+        ("split", -2.0, r"a split ratio must be positive and within \[0.001, 1000\]"),
+        ("split", 5000.0, r"a split ratio must be positive and within \[0.001, 1000\]"),
         ("split", 1.0, "and not 1"),
         ("dividend", 1e300, "a dividend must be a positive cash amount per share"),
         ("dividend", float("inf"), "the dividend value must be a finite number"),

@@ -91,3 +91,9 @@ def test_ledger_invalid_symbol_is_rejected() -> None:
     book = Ledger("p", inception=T0)
     with pytest.raises(TransactionRejected, match="invalid symbol"):
         book.append(Fill(txn_id="t1", ts=T0, symbol="OR\x00CL", side=Side.BUY, quantity=D(1), price=D(1)))
+
+
+def test_transactions_absurd_header_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = _csv(tmp_path, [",".join(f"c{i}" for i in range(300_000)), ",".join("1" for _ in range(300_000))])
+    with pytest.raises(SchemaError, match="longer than 65,536 characters, so it is not the header of a transactions"):
+        read_transactions_csv(path)
