@@ -1,41 +1,45 @@
 """The ``bifrost`` command: one verb group per package.
 
-A `BifrostError` becomes one line on stderr and exit status 2; anything else is a bug and
-shows its traceback.
+A `BifrostError` or a usage error becomes one line on stderr and exit status 2; anything
+else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import sys
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import pandas as pd
 import typer
 
+from bifrost._json import dumps
+from bifrost._paths import output_path
 from bifrost.config import load_settings
 from bifrost.data import BarStore, IngestReport
 from bifrost.errors import BifrostError
 
-app = typer.Typer(help="Bifrost: research and trading platform.", no_args_is_help=True, add_completion=False)
-data_app = typer.Typer(help="Market data: ingest, list, show, check.", no_args_is_help=True)
-ingest_app = typer.Typer(help="Ingest bars from a source into the store.", no_args_is_help=True)
-portfolio_app = typer.Typer(help="Portfolios: create, import transactions, list, show.", no_args_is_help=True)
+# no_args_is_help stays off: a group called without its command is a usage error (one line,
+# exit 2, the commands named), not forty lines of help
+app = typer.Typer(help="Bifrost: research and trading platform.", add_completion=False)
+data_app = typer.Typer(help="Market data: ingest, list, show, check.")
+ingest_app = typer.Typer(help="Ingest bars from a source into the store.")
+portfolio_app = typer.Typer(help="Portfolios: create, import transactions, list, show.")
 app.add_typer(data_app, name="data")
 app.add_typer(portfolio_app, name="portfolio")
-report_app = typer.Typer(help="Reports: tearsheets.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports: tearsheets.")
 app.add_typer(report_app, name="report")
-risk_app = typer.Typer(help="Risk of a stored portfolio: VaR/ES, stress tests, VaR backtests.", no_args_is_help=True)
+risk_app = typer.Typer(help="Risk of a stored portfolio: VaR/ES, stress tests, VaR backtests.")
 app.add_typer(risk_app, name="risk")
-serve_app = typer.Typer(help="Serve bifrost's models over HTTP (BentoML).", no_args_is_help=True)
+serve_app = typer.Typer(help="Serve bifrost's models over HTTP (BentoML).")
 app.add_typer(serve_app, name="serve")
-backtest_app = typer.Typer(
-    help="Backtest a built-in strategy on stored bars; check one for look-ahead.", no_args_is_help=True
-)
+backtest_app = typer.Typer(help="Backtest a built-in strategy on stored bars; check one for look-ahead.")
 app.add_typer(backtest_app, name="backtest")
 data_app.add_typer(ingest_app, name="ingest")
 
@@ -68,6 +72,18 @@ def _store() -> BarStore:
     return open_store(load_settings())
 
 
+def _echo_json(value: Any) -> None:
+    # every JSON the command prints: non-finite numbers as null, never NaN or Infinity
+    typer.echo(dumps(value))
+
+
+def _finite(value: float | None) -> float | None:
+    # a number on the command line is one a market produces: never inf or nan
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"expected a finite number, got {value!r}")
+    return value
+
+
 @app.command()
 def config() -> None:
     """Show the effective settings (secrets masked)."""
@@ -79,7 +95,7 @@ def config() -> None:
 def run(
     symbols: Annotated[int, typer.Option(help="Symbols in the demo market.")] = 50,
     days: Annotated[int, typer.Option(help="Trading days in the demo market.")] = 1260,
-    seed: Annotated[int, typer.Option(help="Seed of the demo market.")] = 7,
+    seed: Annotated[int, typer.Option(help="Seed of the demo market.", min=0)] = 7,
 ) -> None:
     """Run the main job: ingest the demo market into the store and report on it."""
     from bifrost.jobs import run_main_job
@@ -127,7 +143,7 @@ def ingest_yahoo(
 def ingest_synthetic(
     symbols: Annotated[int, typer.Option(help="Number of symbols.")] = 50,
     days: Annotated[int, typer.Option(help="Number of trading days.")] = 1260,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    seed: Annotated[int, typer.Option(help="Random seed.", min=0)] = 7,
     start: Annotated[str, typer.Option(help="First date.")] = "2015-01-02",
 ) -> None:
     """Ingest a seeded synthetic market (marked synthetic everywhere it is shown)."""
@@ -155,7 +171,7 @@ def data_list(fmt: Annotated[Format, typer.Option("--format")] = Format.table) -
             }
             for r in records
         ]
-        typer.echo(json.dumps(out))
+        _echo_json(out)
     elif frame.empty:
         typer.echo("the store is empty: ingest data with `bifrost data ingest ...`")
     else:
@@ -190,8 +206,7 @@ def data_show(
     if fmt is Format.json:
         stamps: list[pd.Timestamp] = list(frame.index)
         rows: list[dict[str, float]] = frame.to_dict(orient="records")  # type: ignore[assignment]
-        out = [{"ts": ts.isoformat(), **row} for ts, row in zip(stamps, rows, strict=True)]
-        typer.echo(json.dumps(out))
+        _echo_json([{"ts": ts.isoformat(), **row} for ts, row in zip(stamps, rows, strict=True)])
     else:
         typer.echo(frame.to_string())
 
@@ -208,7 +223,7 @@ def data_check(
         report = check_quality(store, symbols or None)
     if fmt is Format.json:
         findings = report.findings.assign(ts=report.findings["ts"].map(lambda t: t.isoformat()))
-        typer.echo(json.dumps({"summary": report.counts(), "findings": findings.to_dict(orient="records")}))
+        _echo_json({"summary": report.counts(), "findings": findings.to_dict(orient="records")})
     else:
         typer.echo(report.summary())
         if not report.findings.empty:
@@ -227,7 +242,7 @@ def data_info() -> None:
 def data_split(
     symbol: Annotated[str, typer.Argument()],
     date: Annotated[str, typer.Argument(help="Ex-date.")],
-    ratio: Annotated[float, typer.Argument(help="New shares per old share (2 for 2-for-1).")],
+    ratio: Annotated[float, typer.Argument(help="New shares per old share (2 for 2-for-1).", callback=_finite)],
 ) -> None:
     """Record a stock split the source did not carry."""
     from bifrost.data import record_actions
@@ -244,7 +259,7 @@ def data_split(
 def data_dividend(
     symbol: Annotated[str, typer.Argument()],
     date: Annotated[str, typer.Argument(help="Ex-date.")],
-    amount: Annotated[float, typer.Argument(help="Cash per share.")],
+    amount: Annotated[float, typer.Argument(help="Cash per share.", callback=_finite)],
 ) -> None:
     """Record a cash dividend the source did not carry."""
     from bifrost.data import record_actions
@@ -334,6 +349,7 @@ def report_tearsheet(
     """Write a portfolio's tearsheet as one HTML file that opens offline."""
     from bifrost.analytics import portfolio_tearsheet
 
+    output_path(output, "--output")  # before the work, not after it
     with _store() as store:
         sheet = portfolio_tearsheet(store, name, benchmark=benchmark)
     sheet.to_html(output)
@@ -364,13 +380,17 @@ class MethodOpt(StrEnum):
 
 SymbolsOpt = Annotated[list[str], typer.Option("--symbols", help="Symbols (repeat, or comma-separated).")]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="A strategy parameter, name=value (repeat).")]
-CashOpt = Annotated[float, typer.Option(help="Starting cash.")]
-SizeOpt = Annotated[float | None, typer.Option(help="Trade a fixed number of shares (strategies with a size).")]
-CommissionOpt = Annotated[float, typer.Option(help="Commission as a share of traded value (0.001 = 0.1%).")]
-PerShareOpt = Annotated[float, typer.Option(help="Commission per share.")]
-MinimumOpt = Annotated[float, typer.Option(help="Minimum commission per fill (with --per-share).")]
+CashOpt = Annotated[float, typer.Option(help="Starting cash.", callback=_finite)]
+SizeOpt = Annotated[
+    float | None, typer.Option(help="Trade a fixed number of shares (strategies with a size).", callback=_finite)
+]
+CommissionOpt = Annotated[
+    float, typer.Option(help="Commission as a share of traded value (0.001 = 0.1%).", callback=_finite)
+]
+PerShareOpt = Annotated[float, typer.Option(help="Commission per share.", callback=_finite)]
+MinimumOpt = Annotated[float, typer.Option(help="Minimum commission per fill (with --per-share).", callback=_finite)]
 FillAtArg = Annotated[FillAtOpt, typer.Option(help="Market orders fill at the next open or this close.")]
-SlippageOpt = Annotated[float, typer.Option(help="Adverse slippage in basis points.")]
+SlippageOpt = Annotated[float, typer.Option(help="Adverse slippage in basis points.", callback=_finite)]
 StartOpt = Annotated[str | None, typer.Option(help="First date (inclusive).")]
 EndOpt = Annotated[str | None, typer.Option(help="Last date (inclusive).")]
 AdjustmentArg = Annotated[AdjustmentOpt, typer.Option(help="Price adjustment of the bars traded.")]
@@ -472,6 +492,8 @@ def _backtest_command(strategy: str) -> None:
     ) -> None:
         from bifrost.strategy import backtest
 
+        if tearsheet is not None:
+            output_path(tearsheet, "--tearsheet")
         params = _params(strategy, param, size)
         fill = _fill(commission, per_share, minimum, fill_at, slippage_bps)
         result = backtest(_panel(symbols, start, end, adjustment), strategy, params, cash=cash, fill=fill)
@@ -496,7 +518,7 @@ def backtest_check_lookahead(
     symbols: SymbolsOpt,
     param: ParamOpt = None,
     trials: Annotated[int, typer.Option(help="Random cut points.")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of the cut points.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the cut points.", min=0)] = 0,
     start: StartOpt = None,
     end: EndOpt = None,
     adjustment: AdjustmentArg = AdjustmentOpt.raw,
@@ -520,8 +542,8 @@ def optimize_command(
     param: ParamOpt = None,
     objective: Annotated[str, typer.Option(help="The metric to maximise.")] = "sharpe_ratio",
     method: Annotated[MethodOpt, typer.Option(help="Every grid point, or --n-iter random ones.")] = MethodOpt.grid,
-    n_iter: Annotated[int | None, typer.Option(help="Random points to try.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the random search.")] = 0,
+    n_iter: Annotated[int | None, typer.Option(help="Random points to try (with --method random).", min=1)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random search.", min=0)] = 0,
     backend: Annotated[BackendOpt, typer.Option(help="In process, or on Ray.")] = BackendOpt.local,
     address: Annotated[str | None, typer.Option(help="Ray cluster address (default: a local Ray).")] = None,
     cash: CashOpt = 100_000.0,
@@ -531,50 +553,67 @@ def optimize_command(
     start: StartOpt = None,
     end: EndOpt = None,
     adjustment: AdjustmentArg = AdjustmentOpt.raw,
-    top: Annotated[int, typer.Option(help="Rows of the ranking to print.")] = 10,
+    top: Annotated[int, typer.Option(help="Rows of the ranking to print.", min=1)] = 10,
     heatmap: Annotated[Path | None, typer.Option(help="Write the objective's heatmap (HTML) here.")] = None,
+    max_backtests: Annotated[
+        int | None,
+        typer.Option(help="Refuse a sweep of more backtests (default: max_backtests setting, or 1,000,000).", min=1),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Sweep a strategy's parameters on every symbol; rank by the objective."""
+    from bifrost._paths import write_text
     from bifrost.errors import InvalidInputError
     from bifrost.strategy import optimize
-    from bifrost.strategy._optimize import iter_grid
+    from bifrost.strategy._optimize import MAX_BACKTESTS, grid_values
     from bifrost.strategy._strategies import resolve_strategy, strategy_params
 
+    if heatmap is not None:
+        output_path(heatmap, "--heatmap")
+        if len(grid) < 2:
+            raise InvalidInputError(f"--heatmap needs two --grid parameters, got {len(grid)}")
     fixed = _params(strategy, param, size)
     accepted = strategy_params(resolve_strategy(strategy)[1])
-    space: dict[str, list[Any]] = {}
+    space: dict[str, Any] = {}
     for spec in grid:
         name, sep, values = spec.partition("=")
         if not sep or name not in accepted:
             raise InvalidInputError(
-                f"--grid takes name=values with a parameter of {strategy} {sorted(accepted)}, got {spec!r}"
+                f"--grid takes name=values with a parameter of {strategy} {sorted(accepted)}, got {_quote(spec)}"
             )
-        try:
-            raw = list(iter_grid(values))
-        except InvalidInputError:
-            raise
-        except ValueError:
-            raise InvalidInputError(f"--grid {name}: values must be numbers, got {values!r}") from None
-        space[name] = [_coerce(strategy, name, repr(v), accepted[name].default) for v in raw]
+        space[name] = _grid_of(strategy, name, grid_values(values), accepted[name].default)
     space.update({k: [v] for k, v in fixed.items()})
+    settings = load_settings()
+    memory_mb = settings.max_sweep_memory_mb
     result = optimize(
         _panel(symbols, start, end, adjustment), strategy, space, method=method.value, n_iter=n_iter, seed=seed,
         objective=objective, cash=cash, fill=_fill(commission, 0.0, 0.0, fill_at, 0.0), backend=backend.value,
         address=address, progress=not json_out and sys.stderr.isatty(),
+        max_backtests=max_backtests or settings.max_backtests or MAX_BACKTESTS,
+        max_memory_bytes=None if memory_mb is None else memory_mb * 2**20,
     )  # fmt: skip
     if heatmap is not None:
-        result.heatmap().write_html(heatmap, include_plotlyjs=True)
+        write_text(heatmap, result.heatmap().to_html(include_plotlyjs=True), "--heatmap")
     if json_out:
-        table = result.frame.replace([float("inf"), float("-inf")], None)
-        typer.echo(
-            json.dumps(
-                {"best": result.best(), "objective": objective, "rows": json.loads(table.to_json(orient="records"))}
-            )
-        )
+        rows = json.loads(result.frame.to_json(orient="records"))
+        _echo_json({"best": result.best(), "objective": objective, "rows": rows})
     else:
         typer.echo(result.summary().head(top).to_string())
         typer.echo(f"best by {objective}: {result.best()}")
+
+
+def _grid_of(strategy: str, name: str, values: Any, default: Any) -> Any:
+    # an integer range stays a lazy range (the sweep counts it before it runs); a listed
+    # grid is coerced to the parameter's kind value by value
+    if isinstance(values, range):
+        return values
+    if isinstance(default, int) and not isinstance(default, bool) and not isinstance(values, list):
+        from bifrost.errors import InvalidInputError
+
+        raise InvalidInputError(f"{strategy}: parameter {name} must be int, got the range {values!r}")
+    if not isinstance(values, list):
+        return values
+    return [_coerce(strategy, name, repr(v), default) for v in values]
 
 
 # -- risk --------------------------------------------------------------------------------------
@@ -588,13 +627,14 @@ class RiskMethodOpt(StrEnum):
 
 
 LookbackOpt = Annotated[int, typer.Option(help="Days of return history.")]
+ConfidenceOpt = Annotated[float, typer.Option(help="VaR level in (0, 1).", callback=_finite)]
 
 
 @risk_app.command("var")
 def risk_var(
     name: Annotated[str, typer.Argument(help="Portfolio name.")],
     method: Annotated[RiskMethodOpt, typer.Option(help="Estimation method.")] = RiskMethodOpt.historical,
-    confidence: Annotated[float, typer.Option(help="VaR level in (0, 1).")] = 0.99,
+    confidence: ConfidenceOpt = 0.99,
     horizon: Annotated[int, typer.Option(help="Horizon in days.")] = 1,
     lookback: LookbackOpt = 500,
     json_out: JsonOpt = False,
@@ -612,7 +652,7 @@ def risk_var(
         "es_money": risk.es * book.equity,
     }
     if json_out:
-        typer.echo(json.dumps(out))
+        _echo_json(out)
     else:
         typer.echo(
             f"{name}: {method.value} VaR {risk.var:.4%} ({out['var_money']:,.2f}), ES {risk.es:.4%} "
@@ -656,7 +696,7 @@ def risk_stress(
         sectors=sectors,
     )  # fmt: skip
     if json_out:
-        typer.echo(json.dumps(result.records(book.equity)))
+        _echo_json(result.records(book.equity))
     else:
         typer.echo(result.frame().to_string(float_format=lambda v: f"{v:,.2f}"))
 
@@ -665,7 +705,7 @@ def risk_stress(
 def risk_backtest(
     name: Annotated[str, typer.Argument(help="Portfolio name.")],
     method: Annotated[RiskMethodOpt, typer.Option(help="VaR method (not montecarlo).")] = RiskMethodOpt.historical,
-    confidence: Annotated[float, typer.Option(help="VaR level in (0, 1).")] = 0.99,
+    confidence: ConfidenceOpt = 0.99,
     window: Annotated[int, typer.Option(help="Days each forecast looks back.")] = 250,
     lookback: LookbackOpt = 5000,
     json_out: JsonOpt = False,
@@ -686,7 +726,7 @@ def risk_backtest(
         "zone_last_250": bt.zone_last_250, "exception_days": [d.isoformat() for d in bt.report().index],
     }  # fmt: skip
     if json_out:
-        typer.echo(json.dumps(out))
+        _echo_json(out)
     else:
         typer.echo(
             f"{name}: {out['exceptions']} exceptions in {out['days']} days (expected {out['expected']:.1f}); "
@@ -701,12 +741,13 @@ def risk_report_cmd(
     out: Annotated[Path, typer.Option(help="HTML file to write (self-contained, plotly embedded).")] = Path(
         "risk-report.html"
     ),
-    confidence: Annotated[float, typer.Option(help="VaR level in (0, 1).")] = 0.99,
+    confidence: ConfidenceOpt = 0.99,
     lookback: LookbackOpt = 1000,
 ) -> None:
     """Write the portfolio's risk report: VaR/ES by method, contributions, backtest, stress, limits."""
     from bifrost.risk import book_from_store, check_limits, risk_report, store_sectors
 
+    output_path(out, "--out")
     with _store() as store:
         book = book_from_store(store, name, lookback_days=lookback)
         limits = check_limits(store, name, record=False, lookback_days=lookback)
@@ -735,7 +776,7 @@ def risk_limits(
             set_limits(store, name, limits_from_toml(set_file))
         report = check_limits(store, name, record=record, lookback_days=lookback)
     if json_out:
-        typer.echo(json.dumps(report.to_dict()))
+        _echo_json(report.to_dict())
     else:
         shown = report.summary().assign(
             value=lambda f: f["value"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.2%}"),
@@ -774,43 +815,101 @@ def risk_alerts(
 
 @serve_app.command("risk")
 def serve_risk(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 3000,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
 ) -> None:
     """Start the risk service (bentos/risk) until interrupted: POST /var, /stress, /limits; /docs."""
-    import subprocess
+    from bifrost._serving import serve_bento
 
-    from bifrost.errors import ConfigError
-
-    folder = Path(__file__).resolve().parents[1] / "bentos" / "risk"
-    if not (folder / "service.py").is_file():
-        raise ConfigError(f"the risk service is not at {folder}; run from a bifrost checkout")
-    bentoml = Path(sys.executable).with_name("bentoml")
-    command = [str(bentoml), "serve", "service:RiskService", "--host", host, "--port", str(port)]
     settings = load_settings()  # resolved here: the service runs in its own folder
     env = {**os.environ, "BIFROST_HOME": str(settings.home)}
     if settings.config_file is not None:
         env["BIFROST_CONFIG"] = str(settings.config_file.resolve())
-    typer.echo(f"serving risk on http://{host}:{port} from {settings.home} (Ctrl-C stops)", err=True)
-    raise typer.Exit(subprocess.call(command, cwd=folder, env=env))
+    folder = Path(__file__).resolve().parents[1] / "bentos" / "risk"
+    banner = f"serving risk on http://{host}:{port} from {settings.home} (Ctrl-C stops)"
+    raise typer.Exit(serve_bento(folder, "service:RiskService", host=host, port=port, env=env, banner=banner))
+
+
+_MESSAGE_LIMIT = 2000  # characters of one error line: a hostile argument is not echoed whole
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    if len(line) > _MESSAGE_LIMIT:
+        line = f"{line[:_MESSAGE_LIMIT]}… ({len(line) - _MESSAGE_LIMIT} more characters)"
+    return line
+
+
+def _usage_line(exc: typer.TyperException) -> str:
+    # a usage error of typer's own click (typer >= 0.20 vendors it as typer._click, so the
+    # separate click package's exceptions never match): one line with the usage hint
+    message = exc.format_message().replace("Value error, ", "")
+    errors_of = getattr(exc.__cause__, "errors", None)
+    if callable(errors_of):  # typer coerces with pydantic, whose error holds what arrived
+        errors = errors_of()
+        given = errors[0].get("input") if errors else None
+        if isinstance(given, str | int | float) and repr(given) not in message:
+            message = f"{message.rstrip('.')}, got {_quote(given)}"
+    if not message.endswith((".", "?", ")")):
+        message += "."
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return f"bifrost: error: {_one_line(message)}"
+    path = ctx.command_path
+    if message.startswith("Missing command") and hasattr(ctx.command, "list_commands"):
+        message = f"Missing command (one of: {', '.join(ctx.command.list_commands(ctx))})."
+    return f"{path}: {_one_line(message)} Try '{path} --help'."
+
+
+def _quote(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``bifrost`` command; returns the exit status."""
-    command = typer.main.get_command(app)
+    """Entry point of the ``bifrost`` command; returns the exit status.
+
+    A `BifrostError` or a usage error (unknown command or option, missing or malformed
+    argument, bad choice) is one line on stderr and exit status 2.
+    """
+    command = _command()
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _run(command, argv)
+
+
+@functools.cache
+def _command() -> Any:
+    # built once per process (typer reads every command's signature): in-process callers
+    # such as the tests call main() many times
+    return typer.main.get_command(app)
+
+
+def _show_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None
+) -> None:
+    # a warning (a repaired row, a derived field) is one line too, not the source line that raised it
+    print(f"bifrost: warning: {_one_line(str(message))}", file=sys.stderr)
+
+
+def _run(command: Any, argv: list[str] | None) -> int:
     try:
         result = command.main(args=argv, prog_name="bifrost", standalone_mode=False)
     except BifrostError as exc:
-        print(f"bifrost: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"bifrost: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.TyperException as exc:
+        print(_usage_line(exc), file=sys.stderr)
+        return 2
+    except typer.Abort:
         print("bifrost: aborted", file=sys.stderr)
         return 1
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
+    except BrokenPipeError:
+        # the reader went away (`bifrost data show X | head`): not an error of ours
+        sys.stderr.close()
+        return 1
     return result if isinstance(result, int) else 0
 
 

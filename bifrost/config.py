@@ -11,6 +11,14 @@
     alpaca_key_id = "..."
     risk_service_token = "..."
 
+``max_backtests`` (``BIFROST_MAX_BACKTESTS``) and ``max_sweep_memory_mb``
+(``BIFROST_MAX_SWEEP_MEMORY_MB``) bound the sweeps ``bifrost optimize`` runs (default: the
+library's, one million backtests and half the machine's memory).
+
+``lock_timeout_s`` (``BIFROST_LOCK_TIMEOUT``, default 120) is how long a writer waits for
+another writer of the store before it gives up, naming the holder; ``connect_timeout_s``
+(``BIFROST_CONNECT_TIMEOUT``, default 5) how long opening PostgreSQL waits for the server.
+
 A service's bearer token may also come from ``BIFROST_<SERVICE>_SERVICE_TOKEN`` (for
 example ``BIFROST_RISK_SERVICE_TOKEN``), which wins over ``[keys] <service>_service_token``.
 
@@ -32,7 +40,9 @@ from bifrost.errors import ConfigError
 
 __all__ = ["Settings", "load_settings", "mask_secrets"]
 
-_KNOWN_TOP_LEVEL = frozenset({"home", "database_url", "keys"})
+_KNOWN_TOP_LEVEL = frozenset(
+    {"home", "database_url", "keys", "max_backtests", "max_sweep_memory_mb", "lock_timeout_s", "connect_timeout_s"}
+)
 _SERVICE_TOKEN_ENV = re.compile(r"BIFROST_([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)_SERVICE_TOKEN")
 MASK = "***"
 
@@ -85,13 +95,19 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     config_file: Path | None = None
+    max_backtests: int | None = None  # None: the library's default bound
+    max_sweep_memory_mb: int | None = None
+    lock_timeout_s: float | None = None  # None: the store's default (120 s)
+    connect_timeout_s: float | None = None  # None: the store's default (5 s)
 
     def __repr__(self) -> str:
         # the generated repr would show the database password and every key
         url = mask_secrets(self.database_url) if self.database_url else None
         return (
             f"Settings(home={self.home!r}, database_url={url!r}, keys={sorted(self.keys)!r}, "
-            f"config_file={self.config_file!r})"
+            f"config_file={self.config_file!r}, max_backtests={self.max_backtests!r}, "
+            f"max_sweep_memory_mb={self.max_sweep_memory_mb!r}, lock_timeout_s={self.lock_timeout_s!r}, "
+            f"connect_timeout_s={self.connect_timeout_s!r})"
         )
 
     @property
@@ -106,6 +122,10 @@ class Settings:
             "backend": self.backend,
             "database_url": mask_secrets(self.database_url) if self.database_url else "(unset)",
             "config_file": str(self.config_file) if self.config_file else "(none)",
+            "max_backtests": "(default)" if self.max_backtests is None else f"{self.max_backtests:,}",
+            "max_sweep_memory_mb": "(default)" if self.max_sweep_memory_mb is None else str(self.max_sweep_memory_mb),
+            "lock_timeout_s": "(default)" if self.lock_timeout_s is None else f"{self.lock_timeout_s:g}",
+            "connect_timeout_s": "(default)" if self.connect_timeout_s is None else f"{self.connect_timeout_s:g}",
         }
         for name in sorted(self.keys):
             shown[f"keys.{name}"] = f"{MASK} (set)" if self.keys[name] else "(empty)"
@@ -162,6 +182,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
         database_url=url or None,
         keys=MappingProxyType(keys),
         config_file=config_file,
+        max_backtests=_int_setting(env, table, "max_backtests", config_file),
+        max_sweep_memory_mb=_int_setting(env, table, "max_sweep_memory_mb", config_file),
+        lock_timeout_s=_seconds_setting(env, table, "lock_timeout_s", "BIFROST_LOCK_TIMEOUT", config_file),
+        connect_timeout_s=_seconds_setting(env, table, "connect_timeout_s", "BIFROST_CONNECT_TIMEOUT", config_file),
     )
 
 
@@ -171,4 +195,47 @@ def _str_setting(table: Mapping[str, object], name: str, where: Path | None) -> 
         return None
     if not isinstance(value, str):
         raise ConfigError(f"{where}: {name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _int_setting(env: Mapping[str, str], table: Mapping[str, object], name: str, where: Path | None) -> int | None:
+    # a positive integer from BIFROST_<NAME> (wins) or bifrost.toml; None when unset
+    env_name = f"BIFROST_{name.upper()}"
+    raw: object = env.get(env_name) or None
+    source = env_name
+    if raw is None:
+        raw, source = table.get(name), f"{where}: {name}"
+        if raw is None:
+            return None
+    if isinstance(raw, str):
+        text = raw
+        try:
+            raw = int(text.strip().replace("_", ""))
+        except ValueError:
+            raise ConfigError(f"{source} must be a positive integer, got {text[:40]!r}") from None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise ConfigError(f"{source} must be a positive integer, got {raw!r}")
+    return raw
+
+
+def _seconds_setting(
+    env: Mapping[str, str], table: Mapping[str, object], name: str, env_name: str, where: Path | None
+) -> float | None:
+    # a positive, finite number of seconds from the environment (wins) or bifrost.toml
+    raw: object = env.get(env_name) or None
+    source = env_name
+    if raw is None:
+        raw, source = table.get(name), f"{where}: {name}"
+        if raw is None:
+            return None
+    value = float("nan")  # refused below unless raw is a number
+    if isinstance(raw, str):
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = float("nan")
+    elif isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw)
+    if not 0 < value <= 86_400:
+        raise ConfigError(f"{source} must be a number of seconds in (0, 86400], got {str(raw)[:40]!r}")
     return value

@@ -106,3 +106,27 @@ def test_installed_bentoml_is_the_modern_product() -> None:
     import bentoml
 
     assert int(bentoml.__version__.split(".")[0]) >= 1
+
+
+def test_config_sweep_bounds_come_from_env_over_toml(tmp_path: Path) -> None:
+    (tmp_path / "bifrost.toml").write_text("max_backtests = 5000\nmax_sweep_memory_mb = 2048\n")
+    s = load_settings({}, cwd=tmp_path)
+    assert (s.max_backtests, s.max_sweep_memory_mb) == (5000, 2048)
+    assert load_settings({"BIFROST_MAX_BACKTESTS": "20_000"}, cwd=tmp_path).max_backtests == 20_000
+    assert load_settings({}, cwd=tmp_path / "nowhere").max_backtests is None  # the library's default
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ("max_backtests = 0\n", {}, r"bifrost\.toml: max_backtests must be a positive integer, got 0"),
+        ("max_backtests = 'many'\n", {}, "max_backtests must be a positive integer, got 'many'"),
+        ("", {"BIFROST_MAX_SWEEP_MEMORY_MB": "1e400"}, "BIFROST_MAX_SWEEP_MEMORY_MB must be a positive integer"),
+    ],
+)
+def test_config_bad_sweep_bound_raises_config_error(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
+    (tmp_path / "bifrost.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env, cwd=tmp_path)

@@ -75,6 +75,21 @@ class Position:
         return self.quantity * mark - self.cost_basis
 
 
+def check_portfolio_name(name: object) -> str:
+    """Return ``name`` if it can name a portfolio: printable text of 1-256 characters.
+
+    The name is a key in the state tables of both backends (PostgreSQL text holds no NUL).
+
+    Raises
+    ------
+    InvalidInputError
+        Quoting the name (capped).
+    """
+    if not isinstance(name, str) or not name.strip() or len(name) > 256 or not name.isprintable():
+        raise InvalidInputError(f"a portfolio name must be printable text of 1-256 characters, got {quote(name)}")
+    return name
+
+
 class Ledger:
     """A named portfolio: an append-only list of transactions and what follows from them.
 
@@ -112,9 +127,7 @@ class Ledger:
     ) -> None:
         if cost_basis not in ("fifo", "average"):
             raise InvalidInputError(f"cost_basis must be 'fifo' or 'average', got {cost_basis!r}")
-        if not name:
-            raise InvalidInputError("a portfolio needs a name")
-        self.name = name
+        self.name = check_portfolio_name(name)
         self.inception = to_utc(inception, "inception")
         self.cost_basis: CostBasis = cost_basis
         self.long_only = long_only

@@ -16,7 +16,7 @@ import pandas as pd
 
 from bifrost.data import BarStore, StateDb, state_transaction
 from bifrost.errors import InvalidInputError
-from bifrost.portfolio._ledger import CostBasis, Ledger
+from bifrost.portfolio._ledger import CostBasis, Ledger, check_portfolio_name
 from bifrost.portfolio._transactions import CashFlow, CashKind, Dividend, Fill, Side, Split, Transaction, to_utc
 
 __all__ = ["create_portfolio", "list_portfolios", "load_portfolio", "record_transactions"]
@@ -68,6 +68,7 @@ def create_portfolio(
 
 def load_portfolio(store: BarStore, name: str) -> Ledger:
     """Rebuild a portfolio by replaying its stored transactions."""
+    check_portfolio_name(name)  # before it reaches a query: PostgreSQL refuses a NUL with a DataError
     with state_transaction(store) as db:
         return _load(db, name)
 
@@ -111,6 +112,7 @@ def record_transactions(
     TransactionRejected
         If any transaction is invalid given everything before it (nothing is stored).
     """
+    check_portfolio_name(name)
     with state_transaction(store, lock=f"portfolio:{name}") as db:
         if create and transactions and not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (name,)):
             inception = min(t.ts for t in transactions).normalize()

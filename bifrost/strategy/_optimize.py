@@ -506,6 +506,8 @@ def optimize(
         points = [_grid_point(space, int(i)) for i in sorted(picks)]
     elif method != "grid":
         raise InvalidInputError(f"method must be 'grid' or 'random', got {method!r}")
+    elif n_iter is not None:
+        raise InvalidInputError(f"n_iter applies to method='random'; a grid search runs every point (got {n_iter!r})")
     return sweep(
         panel, strategy, points, cash=cash, fill=fill, objective=objective, maximize=maximize, backend=backend,
         address=address, progress=progress, max_backtests=max_backtests, max_memory_bytes=max_memory_bytes,

@@ -258,3 +258,8 @@ def test_grid_values_ranges_are_lazy_and_checked() -> None:
     ):
         with pytest.raises(InvalidInputError, match=match):
             grid_values(spec)
+
+
+def test_n_iter_of_a_grid_search_is_refused_not_ignored(orcl: Panel) -> None:
+    with pytest.raises(InvalidInputError, match="n_iter applies to method='random'"):
+        optimize(orcl, "sma_cross", GRID, n_iter=5)
