@@ -3,7 +3,8 @@
 A path whose folder does not exist, that names a folder, or that cannot be written is an
 `InvalidInputError` naming the path and the fix, raised before a long computation rather
 than after it. A write goes to a temporary file next to the target and is renamed into
-place, so a full disk never leaves a truncated page behind.
+place, so a full disk never leaves a truncated page behind (a device or a pipe, such as
+``/dev/stdout``, is written to directly and never renamed over).
 """
 
 from __future__ import annotations
@@ -58,11 +59,19 @@ def write_text(path: str | os.PathLike[str], text: str, what: str = "output file
         target is then left as it was.
     """
     target = output_path(path, what)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    real = target.resolve() if target.is_symlink() else target  # write through a link, not over it
     try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, target)
+        if real.exists() and not real.is_file():
+            # a device or a pipe (/dev/stdout): written to, never renamed over
+            with real.open("w", encoding="utf-8") as stream:
+                stream.write(text)
+            return target
+        partial = real.with_name(f".{real.name}.{os.getpid()}.tmp")
+        try:
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, real)
+        finally:
+            partial.unlink(missing_ok=True)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise InvalidInputError(f"{what}: cannot write {target}: {exc.strerror or exc}") from exc
     return target
