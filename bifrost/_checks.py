@@ -187,8 +187,8 @@ def check_symbol(value: object, name: str = "symbol") -> str:
 
 def check_symbols(values: object, name: str = "symbols") -> list[str]:
     """Check a string or a sequence of strings; return them as a list."""
-    if isinstance(values, str):
-        return [check_symbol(values, name)]
+    if isinstance(values, str):  # one symbol: named in the singular ("symbol 'X' is not ...")
+        return [check_symbol(values, name.removesuffix("s"))]
     if isinstance(values, bytes | bytearray | Mapping) or not isinstance(values, Iterable):
         raise InvalidInputError(f"{name} must be a symbol or a list of symbols, got {type(values).__name__}")
     return [check_symbol(v, name) for v in values]

@@ -22,6 +22,7 @@ from bifrost._checks import (
     escape_csv_cell,
     quote,
 )
+from bifrost._typing import as_float_array_1d
 from bifrost.errors import InvalidInputError
 
 
@@ -149,3 +150,9 @@ def test_quote_caps_long_text_with_its_length() -> None:
 )
 def test_escape_csv_cell_prefixes_formula_starts(cell: str, escaped: str) -> None:
     assert escape_csv_cell(cell) == escaped
+
+
+@pytest.mark.parametrize("values", [[10**400], [1 + 2j], "1.5", [[1.0, 2.0], [3.0]], {"a": 1}])
+def test_as_float_array_1d_non_numbers_are_invalid_input_never_overflow(values: object) -> None:
+    with pytest.raises(InvalidInputError, match="returns must be numeric"):
+        as_float_array_1d(values, "returns")
