@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import io
+import lzma
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -357,13 +362,27 @@ def test_csv_absurd_header_is_refused_before_parsing(header: str, expected: str,
         CsvSource(path, symbol="X").bars()
 
 
+def _zipped(raw: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("orcl.csv", raw)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize("cut", [0.5, 0.001])
-def test_csv_truncated_gzip_is_data_source_error_naming_file(cut: float, tmp_path: Path) -> None:
-    raw = gzip.compress(ORCL.read_bytes())
-    path = tmp_path / "orcl.csv.gz"
+@pytest.mark.parametrize(
+    ("suffix", "compress"), [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress), (".zip", _zipped)]
+)
+def test_csv_truncated_archive_is_data_source_error_naming_file(
+    suffix: str, compress: Callable[[bytes], bytes], cut: float, tmp_path: Path
+) -> None:
+    raw = compress(ORCL.read_bytes())
+    path = tmp_path / f"orcl.csv{suffix}"
     path.write_bytes(raw[: max(12, int(len(raw) * cut))])
     with pytest.raises(DataSourceError, match=rf"{path}: cannot be read: the file is truncated or corrupt"):
         CsvSource(path, symbol="ORCL").bars()
+    path.write_bytes(raw)
+    assert len(CsvSource(path, symbol="ORCL").bars()) == 5036  # whole, it reads
 
 
 @pytest.mark.parametrize("fmt", ["%Q", "%Y-%m-%Q", "no directive", ""])
