@@ -78,6 +78,18 @@ class CsvSource:
         Extra ``{file column: bifrost column}`` mapping, applied before the aliases.
     date_format
         ``strptime`` format of the date column when it is not ISO 8601 (e.g. ``%Y%m%d``).
+
+    Raises
+    ------
+    InvalidInputError
+        At construction, on an invalid ``symbol`` or ``date_format`` (``%Q``).
+    SchemaError
+        From `bars`, before any row is filtered: a header longer than 64 KiB or of more
+        than 64 columns, columns that are not a bar file's (a misnamed or absent date
+        column, a file separated by ``;``), or rows longer than the header (comma decimals).
+    DataSourceError
+        From `bars`: a missing, unreadable, non-UTF-8, truncated or corrupt file, or a
+        ``symbol``/``symbols`` the file has no rows for.
     """
 
     name = "csv"

@@ -114,6 +114,16 @@ def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict
     ValidatedBars
         Bars on a sorted ``(symbol, ts)`` index with UTC session-date timestamps.
 
+    Notes
+    -----
+    A row is bad when its symbol is not a symbol (`bifrost._checks`: 1-32 characters,
+    no spaces or control characters), its date is unreadable or outside 1678-01-01 …
+    2261-12-31, a value is non-numeric or non-finite (``inf``, ``1e309``), a price is not
+    positive or outside ``[1e-8, 1e9]``, high/low do not bracket open and close, a
+    volume is negative or above ``1e15``, a dividend is negative or not below the close
+    before its ex-date, or a split ratio is outside ``[1/1000, 1000]``. Messages quote at
+    most 80 characters of any field.
+
     Raises
     ------
     SchemaError
