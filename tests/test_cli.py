@@ -33,6 +33,59 @@ def test_cli_help_and_config_work_from_the_start(tmp_path: Path) -> None:
     assert "postgresql://u:***@db/x" in out and "s3cret" not in out
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://127.0.0.1:5432/db?user=postgres&password=S3cr3tPW",
+        "postgresql://:S3cr3tPW@h/db",
+        "postgresql://bob:S3cr3tPW@ss@h/db",
+        "host=h password=S3cr3tPW dbname=x",  # a ConfigError quotes it
+    ],
+)
+def test_cli_config_shows_no_credential_in_any_form(tmp_path: Path, url: str) -> None:
+    # issue 10 item 20: query parameters, an empty user, an @ in the password, a libpq DSN
+    env = {"BIFROST_DATABASE_URL": url, "BIFROST_RISK_SERVICE_TOKEN": "tok-0123456789abcdef"}
+    done = bifrost(tmp_path, "config", env=env)
+    shown = done.stdout + done.stderr
+    assert "S3cr3tPW" not in shown and "tok-" not in shown and "cdef" not in shown, shown
+    if url.startswith("postgresql"):
+        assert done.returncode == 0 and "keys.risk_service_token *** (set)" in done.stdout
+    else:
+        assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+@pytest.mark.postgres
+def test_cli_data_info_masks_the_password_of_the_url(tmp_path: Path, pg_url: str) -> None:
+    # trust authentication ignores the password: the store opens and describes itself
+    url = pg_url + ("&" if "?" in pg_url else "?") + "password=S3cr3tPW"
+    done = bifrost(tmp_path, "data", "info", env={"BIFROST_DATABASE_URL": url})
+    assert done.returncode == 0, done.stderr
+    assert "S3cr3tPW" not in done.stdout + done.stderr and "password=***" in done.stdout
+
+
+def test_cli_json_is_strict_json_where_metrics_are_undefined(tmp_path: Path) -> None:
+    # issue 10 item 2: a backtest without trades has undefined (NaN) metrics; what is printed
+    # parses with a strict JSON reader (every writer goes through bifrost._json.dumps)
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+
+    def strict(text: str) -> object:
+        return json.loads(text, parse_constant=lambda token: pytest.fail(f"non-JSON token {token} in {text[:200]}"))
+
+    run = bifrost(
+        tmp_path, "backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=3000", "--param", "slow=4000",
+        "--json",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    metrics = strict(run.stdout)["metrics"]  # type: ignore[index]
+    assert any(v is None for v in metrics.values())
+    opt = bifrost(
+        tmp_path, "optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=3000,3500", "--grid", "slow=4000",
+        "--json",
+    )  # fmt: skip
+    assert opt.returncode == 0, opt.stderr
+    strict(opt.stdout)
+
+
 def test_cli_ingest_show_json_raw_values(tmp_path: Path) -> None:
     done = bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL")
     assert done.returncode == 0, done.stderr
@@ -152,6 +205,22 @@ def test_cli_backtest_sma_cross_json_equals_backtrader(tmp_path: Path) -> None:
         (["backtest", "momentum", "--symbols", "ORCL", "--size", "5"], "momentum sizes its own positions"),
         (["backtest", "sma_cross", "--symbols", "NOPE"], "NOPE"),
         (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=9:1:1"], "stop >= start"),
+        # issue 10 item 18: a negative size traded exactly like a positive one
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--size", "-100"], "sma_cross: size must be a positive number"),
+        # item 19: a billion-point grid grew to 23.7 GB before the OOM killer took the machine down
+        (
+            ["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=1:1000000000:1"],
+            "the sweep would run 1,000,000,000 backtests (1,000,000,000 parameter sets × 1 symbols), "
+            "more than max_backtests=1,000,000",
+        ),
+        (
+            ["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5:50:5", "--max-backtests", "5"],
+            "10 backtests",
+        ),
+        (
+            ["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5:50:5", "--heatmap", "/nodir/h.html"],
+            "--heatmap: cannot write /nodir/h.html: the folder /nodir does not exist",
+        ),
     ],
 )
 def test_cli_backtest_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
