@@ -19,8 +19,9 @@ from bifrost.data._factors import read_fama_french
 from bifrost.data._quality import QualityReport, check_quality
 from bifrost.data._report import IngestReport
 from bifrost.data._source import BarSource, FrameBarSource, ingest, load_bars
+from bifrost.data._sqlite import DEFAULT_LOCK_TIMEOUT_S
 from bifrost.data._state import StateDb, state_transaction
-from bifrost.data._store import BarStore
+from bifrost.data._store import BarStore, StoreCheck
 from bifrost.data._synthetic import SyntheticMarket
 from bifrost.data._validate import Issue, OnError, ValidatedBars, validate_bars
 from bifrost.data._yahoo import YahooSource
@@ -42,6 +43,7 @@ __all__ = [
     "Panel",
     "QualityReport",
     "StateDb",
+    "StoreCheck",
     "SyntheticMarket",
     "ValidatedBars",
     "YahooSource",
@@ -56,11 +58,35 @@ __all__ = [
 ]
 
 
-def open_store(settings: Settings | None = None) -> BarStore:
-    """Open the store the settings select: PostgreSQL if a database URL is set, else embedded."""
-    settings = settings or load_settings()
-    if settings.database_url:
-        from bifrost.data._postgres import PostgresStore  # psycopg is an optional extra
+def open_store(settings: Settings | None = None, *, create: bool = True) -> BarStore:
+    """Open the store the settings select: PostgreSQL if a database URL is set, else embedded.
 
-        return PostgresStore(settings.database_url, home=settings.home)
-    return EmbeddedStore(settings.home)
+    Parameters
+    ----------
+    settings
+        Default: `load_settings` (environment variables and ``bifrost.toml``); its
+        ``lock_timeout_s`` and ``connect_timeout_s`` reach the store.
+    create
+        Create the store where there is none (the default, for writers). Read-only
+        commands pass ``False``: a mistyped ``BIFROST_HOME`` or database then raises
+        `StoreError` ("no store at ...") instead of creating an empty store there.
+
+    Raises
+    ------
+    StoreError
+        If the store cannot be opened (unreachable server: after the connect timeout),
+        or ``create=False`` and there is none.
+    """
+    settings = settings or load_settings()
+    lock_timeout_s = settings.lock_timeout_s or DEFAULT_LOCK_TIMEOUT_S
+    if settings.database_url:
+        from bifrost.data._postgres import DEFAULT_CONNECT_TIMEOUT_S, PostgresStore  # psycopg: an optional extra
+
+        return PostgresStore(
+            settings.database_url,
+            home=settings.home,
+            create=create,
+            lock_timeout_s=lock_timeout_s,
+            connect_timeout_s=settings.connect_timeout_s or DEFAULT_CONNECT_TIMEOUT_S,
+        )
+    return EmbeddedStore(settings.home, create=create, lock_timeout_s=lock_timeout_s)

@@ -4,31 +4,43 @@ Bars live in immutable Parquet *segments*. Which segment (and which rows of it) 
 symbol is recorded in SQLite, together with corporate actions, revisions and the ingest
 log. An ingest writes its new segment under a temporary name, fsyncs and renames it, then
 commits the manifest in one SQLite transaction: that COMMIT is the only moment the store
-changes. A writer killed at any point leaves the previous state whole; the next writer
-removes the orphan files. Writers serialise on a kernel file lock (freed if the holder
-dies); readers take a consistent snapshot of the manifest and retry if a segment they
-were about to read was compacted away by a concurrent writer.
+changes. A writer killed at any point leaves the previous state whole; the next writer,
+or the next open while no writer works, removes the orphan files. A write that fails (a
+full disk) removes its own temporary file and raises one `StoreError`; the store is
+unchanged. Writers serialise on a kernel file lock (freed if the holder dies) that names
+its holder; a writer waits for it at most ``lock_timeout_s``, saying after a second that
+it waits and for whom. Readers take a consistent snapshot of the manifest, read only
+each symbol's manifest rows of a segment, and retry if a segment they were about to read
+was compacted away by a concurrent writer; a segment the manifest lists but the disk
+lacks is reported as damage (`EmbeddedStore.verify` checks the whole store).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import socket
 import sqlite3
+import sys
+import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from filelock import FileLock
 
 from bifrost.data import _sqlite
 from bifrost.data._columns import BarColumns
 from bifrost.data._report import IngestReport
-from bifrost.data._store import BarStore, actions_rows, merge_bars, symbol_rows
+from bifrost.data._store import BarStore, StoreCheck, actions_rows, merge_bars, symbol_rows
 from bifrost.data._validate import ValidatedBars
 from bifrost.errors import StoreError
 
@@ -47,26 +59,72 @@ _SCHEMA = pa.schema(
 
 
 class EmbeddedStore(BarStore):
-    """Bars and state under one folder (``BIFROST_HOME``); safe for many processes."""
+    """Bars and state under one folder (``BIFROST_HOME``); safe for many processes.
+
+    Parameters
+    ----------
+    home
+        The store's folder.
+    lock_timeout_s
+        How long a writer waits for another writer (the bars' lock, SQLite's write slot)
+        before it gives up with a `StoreError` naming the holder.
+    create
+        Create the store if ``home`` holds none (the default). ``False`` is for read-only
+        use: a mistyped ``BIFROST_HOME`` raises `StoreError` instead of creating a store.
+
+    Raises
+    ------
+    StoreError
+        If the store cannot be created or opened, or ``create=False`` and there is none.
+    """
 
     backend = "embedded"
 
-    def __init__(self, home: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        home: str | os.PathLike[str],
+        *,
+        lock_timeout_s: float = _sqlite.DEFAULT_LOCK_TIMEOUT_S,
+        create: bool = True,
+    ) -> None:
+        if not lock_timeout_s >= 0 or lock_timeout_s == float("inf"):
+            raise StoreError(f"lock_timeout_s must be a finite number of seconds >= 0, got {lock_timeout_s!r}")
         self.home = Path(home)
         self.bars_dir = self.home / "bars"
+        self.db_path = self.home / "state.sqlite"
+        self.lock_timeout_s = float(lock_timeout_s)
+        if not create and not self.db_path.is_file():
+            raise StoreError(
+                f"no store at {self.home} (no {self.db_path.name} there): check BIFROST_HOME "
+                "(`bifrost config` shows it); `bifrost data ingest` creates a store"
+            )
         try:
             self.bars_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the embedded store at {self.home}: {exc}") from exc
-        self.db_path = self.home / "state.sqlite"
-        self._lock = FileLock(str(self.bars_dir / ".writer.lock"))
-        self._con = _sqlite.connect(self.db_path)
-        _sqlite.migrate(self._con, self.db_path)
+        self._lock = _WriterLock(self.bars_dir / ".writer.lock", lock_timeout_s, self.home)
+        self._txn = threading.RLock()  # one connection: one transaction at a time across threads
+        self._con = _sqlite.connect(self.db_path, lock_timeout_s=self.lock_timeout_s)
+        _sqlite.migrate(self._con, self.db_path, lock_timeout_s=self.lock_timeout_s)
+        if self._lock.try_acquire():  # no writer at work: remove what killed writers left
+            try:
+                self._collect_garbage()
+            finally:
+                self._lock.release()
 
     @property
     def connection(self) -> sqlite3.Connection:
         """The SQLite connection of the transactional part (ledgers, orders, audit, jobs)."""
         return self._con
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """Yield the state connection inside one transaction (see `state_transaction`).
+
+        ``write=False`` is a read-only snapshot that never waits for a writer.
+        """
+        with self._txn, _sqlite.transaction(self._con, self.db_path, write=write, lock_timeout_s=self.lock_timeout_s):
+            yield self._con
 
     def close(self) -> None:
         self._con.close()
@@ -92,6 +150,7 @@ class EmbeddedStore(BarStore):
         new = validated.bars
         symbols = tuple(new.index.get_level_values("symbol").unique())
         with self._lock:
+            self._collect_garbage()  # a failed or killed write's leftovers free their space first
             manifest = self._manifest()
             present = [s for s in symbols if s in manifest.index]
             existing = self._read_columns(present, None, None, _COLUMNS, manifest).to_frame() if present else None
@@ -117,8 +176,10 @@ class EmbeddedStore(BarStore):
                 quarantine_path=quarantine_path,
                 synthetic=any(r[3] for r in rows),
             )
-            self._commit(report, validated.actions, rows, segment, len(merged), revisions)
-            self._collect_garbage()
+            try:
+                self._commit(report, validated.actions, rows, segment, len(merged), revisions)
+            finally:
+                self._collect_garbage(quiet=True)  # a segment the commit did not take is removed
         return report
 
     def compact(self) -> None:
@@ -129,15 +190,11 @@ class EmbeddedStore(BarStore):
                 return
             live = self._read_columns(list(manifest.index), None, None, _COLUMNS, manifest).to_frame()
             segment = self._write_segment(live)
-            con = self._con
-            con.execute("BEGIN IMMEDIATE")
             try:
-                self._install_segment(segment, len(live))
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            self._collect_garbage()
+                with self.transaction():
+                    self._install_segment(segment, len(live))
+            finally:
+                self._collect_garbage(quiet=True)
 
     def _write_segment(self, frame: pd.DataFrame) -> tuple[str, pd.DataFrame]:
         name = f"seg-{uuid.uuid4().hex}.parquet"
@@ -152,12 +209,21 @@ class EmbeddedStore(BarStore):
                 **{c: pa.array(frame[c].to_numpy(dtype=np.float64)) for c in _COLUMNS},
             }
         ).cast(_SCHEMA)
-        with open(tmp, "wb") as fh:
-            pq.write_table(table, fh, row_group_size=_ROW_GROUP, compression="lz4")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.bars_dir / name)
-        _fsync_dir(self.bars_dir)
+        try:
+            with open(tmp, "wb") as fh:
+                pq.write_table(table, fh, row_group_size=_ROW_GROUP, compression="lz4")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.bars_dir / name)
+            _fsync_dir(self.bars_dir)
+        except (OSError, pa.ArrowException) as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(
+                f"{self.home}: cannot write {len(frame):,} bars ({_os_reason(exc)}); the store is unchanged"
+            ) from exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         ts = frame.index.get_level_values("ts")
         layout = (
             pd.DataFrame({"symbol": sym, "ts": ts})
@@ -177,9 +243,7 @@ class EmbeddedStore(BarStore):
         segment_rows: int,
         revisions: pd.DataFrame,
     ) -> None:
-        con = self._con
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction() as con:
             if segment is not None:
                 self._install_segment(segment, segment_rows)
             con.executemany(
@@ -209,10 +273,6 @@ class EmbeddedStore(BarStore):
                 "INSERT INTO ingests VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 report.log_row(),
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     def _install_segment(self, segment: tuple[str, pd.DataFrame], segment_rows: int) -> None:
         # inside the caller's transaction: the new segment takes over its symbols' rows
@@ -228,11 +288,24 @@ class EmbeddedStore(BarStore):
         )
         con.execute("DELETE FROM bar_segments WHERE file NOT IN (SELECT DISTINCT segment FROM bar_symbols)")
 
-    def _collect_garbage(self) -> None:
-        live = {r[0] for r in self._con.execute("SELECT file FROM bar_segments")}
-        for path in self.bars_dir.iterdir():
-            if path.name.startswith(".seg-") or (path.suffix == ".parquet" and path.name not in live):
-                path.unlink(missing_ok=True)
+    def _collect_garbage(self, *, quiet: bool = False) -> list[str]:
+        # under the writer lock: temporary files and segments the manifest does not list
+        try:
+            live = self._segment_files()
+            removed = []
+            for path in self.bars_dir.iterdir():
+                if _is_orphan(path.name, live):
+                    path.unlink(missing_ok=True)
+                    removed.append(path.name)
+            return removed
+        except (OSError, sqlite3.Error, StoreError) as exc:
+            if not quiet:
+                raise StoreError(f"{self.bars_dir}: cannot remove files left by a failed write: {exc}") from exc
+            _sqlite.log.warning("could not remove files left by a failed write in %s: %s", self.bars_dir, exc)
+            return []
+
+    def _segment_files(self) -> set[str]:
+        return {r[0] for r in self._con.execute("SELECT file FROM bar_segments")}
 
     # -- reading ---------------------------------------------------------------------
     def _manifest(self) -> pd.DataFrame:
@@ -258,13 +331,31 @@ class EmbeddedStore(BarStore):
         manifest: pd.DataFrame | None = None,
     ) -> BarColumns:
         if manifest is not None:  # the writer's own snapshot, under its lock
-            return _read_segments(self.bars_dir, manifest, symbols, start_ns, end_ns, fields)
-        for _ in range(_READ_RETRIES - 1):
             try:
-                return _read_segments(self.bars_dir, self._manifest(), symbols, start_ns, end_ns, fields)
-            except FileNotFoundError:
-                continue  # a writer compacted a segment away after our snapshot: take a new one
-        return _read_segments(self.bars_dir, self._manifest(), symbols, start_ns, end_ns, fields)
+                return _read_segments(self.bars_dir, manifest, symbols, start_ns, end_ns, fields)
+            except _SegmentGone as gone:
+                raise self._damaged(gone.name, manifest) from None
+        for _ in range(_READ_RETRIES):
+            snapshot = self._manifest()
+            try:
+                return _read_segments(self.bars_dir, snapshot, symbols, start_ns, end_ns, fields)
+            except _SegmentGone as gone:
+                current = self._manifest()
+                if gone.name in set(current["segment"]) and not (self.bars_dir / gone.name).exists():
+                    raise self._damaged(gone.name, current) from None
+                continue  # a writer compacted the segment away after our snapshot: take a new one
+        raise StoreError(
+            f"{self.home}: the bars changed under {_READ_RETRIES} reads in a row (writers compacting); try again"
+        )
+
+    def _damaged(self, segment: str, manifest: pd.DataFrame) -> StoreError:
+        held = sorted(manifest.index[manifest["segment"] == segment])
+        shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        return StoreError(
+            f"the embedded store at {self.home} is damaged: segment file {self.bars_dir / segment}, which holds "
+            f"the bars of {shown}, is missing. `bifrost data check --store` lists every problem; "
+            "`EmbeddedStore.verify(repair=True)` forgets the lost symbols so that they can be ingested again"
+        )
 
     def list_symbols(self) -> pd.DataFrame:
         rows = self._con.execute(
@@ -298,6 +389,220 @@ class EmbeddedStore(BarStore):
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
         return frame
 
+    # -- checking --------------------------------------------------------------------
+    def verify(self, *, repair: bool = False) -> StoreCheck:
+        """Check the store against its manifest; remove the files failed or killed writers left.
+
+        Every segment the manifest lists must exist, be readable Parquet with the rows the
+        manifest records, and hold each symbol's rows where the manifest says, in date order
+        between its first and last date; SQLite's own check must pass. Orphan files (a
+        killed writer's temporary file, a segment nothing lists) are removed when no writer
+        is at work. With ``repair=True`` symbols whose segment is missing or unreadable are
+        forgotten (their bars are lost), so that they can be ingested again.
+        """
+        problems: list[str] = []
+        repaired: list[str] = []
+        removed: list[str] = []
+        if self._lock.try_acquire():
+            try:
+                removed = self._collect_garbage()
+                problems, lost = self._check_segments()
+                if repair and lost:
+                    with self.transaction() as con:
+                        con.executemany("DELETE FROM bar_symbols WHERE symbol = ?", [(x,) for x in lost])
+                        con.execute("DELETE FROM bar_segments WHERE file NOT IN (SELECT segment FROM bar_symbols)")
+                    repaired = lost
+            finally:
+                self._lock.release()
+        else:
+            problems, _ = self._check_segments()
+        quick = [r[0] for r in self._con.execute("PRAGMA quick_check").fetchall()]
+        if quick != ["ok"]:
+            problems += [f"{self.db_path}: {line}" for line in quick[:10]]
+        manifest = self._manifest()
+        return StoreCheck(
+            backend=self.backend,
+            location=str(self.home),
+            symbols=len(manifest),
+            rows=int(manifest["rows"].sum()) if len(manifest) else 0,
+            segments=len(set(manifest["segment"])),
+            problems=tuple(problems),
+            removed=tuple(removed),
+            repaired=tuple(repaired),
+        )
+
+    def _check_segments(self) -> tuple[list[str], list[str]]:
+        manifest = self._manifest()
+        sizes = self._segment_rows()
+        problems: list[str] = []
+        lost: list[str] = []
+        for seg, group in manifest.groupby("segment", sort=True):
+            path = self.bars_dir / str(seg)
+            names = sorted(group.index)
+            try:
+                table = pq.read_table(path, columns=["symbol", "ts"])
+            except FileNotFoundError:
+                problems.append(f"{path}: missing; it holds {', '.join(names)}")
+                lost += names
+                continue
+            except (OSError, pa.ArrowException) as exc:
+                problems.append(f"{path}: unreadable ({exc}); it holds {', '.join(names)}")
+                lost += names
+                continue
+            if table.num_rows != sizes.get(str(seg)):
+                problems.append(f"{path}: {table.num_rows} rows, the manifest says {sizes.get(str(seg))}")
+            symbol = table.column("symbol").to_numpy(zero_copy_only=False)
+            ts = table.column("ts").cast(pa.int64()).to_numpy(zero_copy_only=False)
+            for sym, r in group.iterrows():
+                a, n = int(r["row_start"]), int(r["rows"])
+                rows = slice(a, a + n)
+                where = f"{path}: {sym} rows {a}..{a + n - 1}"
+                if a < 0 or n < 1 or a + n > table.num_rows:
+                    problems.append(f"{where} are outside the file's {table.num_rows} rows")
+                elif not (symbol[rows] == sym).all():
+                    problems.append(f"{where} hold other symbols' bars")
+                elif (np.diff(ts[rows]) <= 0).any():
+                    problems.append(f"{where} are not in strictly rising date order")
+                elif (ts[a], ts[a + n - 1]) != (_ns(r["first_ts"]), _ns(r["last_ts"])):
+                    problems.append(f"{where} span other dates than the manifest's {r['first_ts']} .. {r['last_ts']}")
+        return problems, lost
+
+
+class _SegmentGone(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class _WriterLock:
+    """The store's one-writer lock: ``flock`` on a file that names its holder.
+
+    The kernel frees the lock when its holder dies, so a killed writer never blocks the
+    next one; a *stopped* one does, and the waiter then says who holds it and gives up
+    after ``timeout_s``.
+    """
+
+    def __init__(self, path: Path, timeout_s: float, home: Path) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self.home = home
+        self._fd: int | None = None
+
+    def __enter__(self) -> _WriterLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
+
+    def try_acquire(self) -> bool:
+        fd = self._open()
+        if self._flock(fd):
+            self._held(fd)
+            return True
+        os.close(fd)
+        return False
+
+    def acquire(self) -> None:
+        fd = self._open()
+        started = time.monotonic()
+        warned = False
+        pause = 0.01
+        while not self._flock(fd):
+            waited = time.monotonic() - started
+            if waited >= self.timeout_s:
+                holder = self.holder()
+                os.close(fd)
+                raise StoreError(
+                    f"the embedded store at {self.home} is locked by another writer ({holder}); gave up after "
+                    f"{waited:.0f} s. Let that writer finish, resume it (kill -CONT) or end it, or wait longer "
+                    "with BIFROST_LOCK_TIMEOUT / lock_timeout_s in bifrost.toml"
+                )
+            if not warned and waited >= _sqlite.WARN_AFTER_S:
+                _sqlite.log.warning(
+                    "waiting for another writer of the store at %s (%s); giving up after %.0f s (BIFROST_LOCK_TIMEOUT)",
+                    self.home,
+                    self.holder(),
+                    self.timeout_s,
+                )
+                warned = True
+            time.sleep(min(pause, max(self.timeout_s - waited, 0.0)))
+            pause = min(pause * 2, 0.2)
+        self._held(fd)
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.ftruncate(fd, 0)  # nobody holds it now
+        except OSError:
+            pass
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def holder(self) -> str:
+        # the holder wrote "pid host command" after taking the lock
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            text = ""
+        pid_text, _, rest = text.partition(" ")
+        host, _, command = rest.partition(" ")
+        if not pid_text.isdigit():
+            pids = _sqlite.lock_holders(self.path)
+            return "held by " + _sqlite.describe_process(pids[0]) if pids else "its holder did not say who it is"
+        if host != socket.gethostname():
+            return f"held by pid {pid_text} on {host} `{command[:80]}`"
+        return "held by " + _sqlite.describe_process(int(pid_text))
+
+    def _open(self) -> int:
+        if self._fd is not None:
+            raise StoreError(f"{self.path}: this store object already holds its writer lock")
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot open the store's writer lock: {exc}") from exc
+
+    @staticmethod
+    def _flock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                return False
+            os.close(fd)
+            raise StoreError(f"cannot take the store's writer lock: {exc}") from exc
+        return True
+
+    def _held(self, fd: int) -> None:
+        self._fd = fd
+        command = " ".join(sys.argv)[:200].replace("\n", " ")
+        try:  # best effort: on a full disk even these bytes may not fit
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()} {command}\n".encode(), 0)
+        except OSError:
+            pass
+
+
+def _is_orphan(name: str, live: set[str]) -> bool:
+    return (name.startswith(".seg-") and name.endswith(".tmp")) or (
+        name.startswith("seg-") and name.endswith(".parquet") and name not in live
+    )
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "the disk is full: No space left on device"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _ns(iso: str) -> int:
+    return int(pd.Timestamp(iso).as_unit("ns").value)
+
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.to_dict(orient="records")  # type: ignore[return-value]
@@ -326,7 +631,10 @@ def _read_segments(
     parts_vals: dict[str, list[np.ndarray]] = {f: [] for f in fields}
     columns = ["symbol", "ts", *fields]
     for seg, group in wanted.groupby("segment", sort=True):
-        pf = pq.ParquetFile(bars_dir / str(seg), read_dictionary=["symbol"])
+        try:
+            pf = pq.ParquetFile(bars_dir / str(seg), read_dictionary=["symbol"])
+        except FileNotFoundError:
+            raise _SegmentGone(str(seg)) from None
         total = pf.metadata.num_rows
         if group["rows"].sum() > 0.5 * total:
             table = pf.read(columns=columns)

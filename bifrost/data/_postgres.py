@@ -6,15 +6,21 @@ Bars go in ``<schema>.bars``: a TimescaleDB hypertable when the ``timescaledb`` 
 is available, otherwise a table range-partitioned by month with a BRIN index on ``ts``.
 New symbols are bulk-loaded with binary COPY straight into the table; symbols already
 present go through a staging table and an upsert that records every revised field.
-One writer at a time (a transaction-scoped advisory lock); readers are never blocked.
+One writer at a time (a transaction-scoped advisory lock, waited for at most the lock
+timeout, the holder named from ``pg_locks``); readers are never blocked. An unreachable
+server is one `StoreError` after the connect timeout; every psycopg failure reaches the
+caller as a `StoreError` with credentials masked.
 """
 
 from __future__ import annotations
 
 import io
+import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,10 +28,12 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from bifrost.config import mask_secrets
+from bifrost.data import _sqlite
 from bifrost.data._columns import BarColumns, Frequency
 from bifrost.data._pgcopy import COPY_COLUMNS, encode_bars
 from bifrost.data._report import IngestReport
-from bifrost.data._store import BarStore, actions_rows, symbol_rows
+from bifrost.data._store import BarStore, StoreCheck, actions_rows, symbol_rows
 from bifrost.data._validate import ValidatedBars
 from bifrost.errors import SchemaVersionError, StoreError
 
@@ -67,6 +75,7 @@ _LATER_MIGRATIONS: tuple[tuple[int, str], ...] = (
     ),
 )
 _FLOAT_COLS = ("open", "high", "low", "close", "volume", "adj_close")
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
 
 _MIGRATION_1 = """
 CREATE TABLE {s}.ingests (
@@ -109,31 +118,152 @@ class PostgresStore(BarStore):
         schema: str = "bifrost",
         pool_size: int = 4,  # 1 for servers that allow one client session (PGlite)
         timescale: bool | None = None,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+        lock_timeout_s: float = _sqlite.DEFAULT_LOCK_TIMEOUT_S,
+        create: bool = True,
     ) -> None:
+        for name, value in (("connect_timeout_s", connect_timeout_s), ("lock_timeout_s", lock_timeout_s)):
+            if not 0 < value < float("inf"):
+                raise StoreError(f"{name} must be a positive, finite number of seconds, got {value!r}")
         self.url = url
         self.home = Path(home)
         self.schema = schema
+        self.connect_timeout_s = float(connect_timeout_s)
+        self.lock_timeout_s = float(lock_timeout_s)
         self._s = sql.Identifier(schema)
+        # libpq takes whole seconds (and treats 1 as 2); one direct attempt first, so that an
+        # unreachable server is one error, not a pool retrying and logging in the background
+        libpq_timeout = max(2, round(connect_timeout_s))
+        try:
+            psycopg.connect(url, connect_timeout=libpq_timeout).close()
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {_safe(url)} within {connect_timeout_s:g} s: {_one_line(exc)} "
+                "(check BIFROST_DATABASE_URL and that the server runs; BIFROST_CONNECT_TIMEOUT sets the wait)"
+            ) from None
         try:
             self.pool = ConnectionPool(
                 url,
                 min_size=1,
                 max_size=pool_size,
                 open=True,
-                timeout=30,
-                kwargs={"prepare_threshold": None},
+                timeout=max(30.0, self.lock_timeout_s),
+                kwargs={"prepare_threshold": None, "connect_timeout": libpq_timeout},
                 configure=_configure,
             )
-            self.pool.wait(timeout=30)
+            self.pool.wait(timeout=max(connect_timeout_s, 2.0))
         except (psycopg.Error, Exception) as exc:
-            raise StoreError(f"cannot connect to PostgreSQL at {_safe(url)}: {exc}") from exc
-        self.mode = self._migrate(timescale)
+            raise StoreError(f"cannot connect to PostgreSQL at {_safe(url)}: {_one_line(exc)}") from None
+        try:
+            self.mode = self._migrate(timescale, create=create)
+        except BaseException:
+            self.pool.close()
+            raise
 
     def close(self) -> None:
         self.pool.close()
 
+    @contextmanager
+    def transaction(self, *, lock: str | None = None, read_only: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """Yield a cursor in one transaction (see `state_transaction`)."""
+        with self._errors("reading" if read_only else "writing"), self.pool.connection() as pg, pg.cursor() as cur:
+            if read_only:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            elif lock is not None:
+                self._advisory_lock(pg, zlib.crc32(f"{self.schema}:{lock}".encode()) - (1 << 31), lock)
+            yield cur
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        # psycopg's failures (server gone, disk full, a constraint) as one StoreError
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"PostgreSQL at {_safe(self.url)} schema {self.schema}: {what} failed: {_one_line(exc)}"
+                + ("; nothing was changed" if what == "writing" else "")
+            ) from exc
+
+    def _advisory_lock(self, con: psycopg.Connection[Any], key: int, what: str) -> None:
+        # wait a second, then say so and who holds it, then wait the rest of the timeout
+        started = time.monotonic()
+        first = min(_sqlite.WARN_AFTER_S, self.lock_timeout_s)
+        for wait_s in (first, self.lock_timeout_s - first):
+            con.execute("SAVEPOINT bifrost_lock")
+            con.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{max(int(wait_s * 1000), 1)}ms")))
+            try:
+                con.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
+            except psycopg.errors.LockNotAvailable:
+                con.execute("ROLLBACK TO SAVEPOINT bifrost_lock")
+                if wait_s == first and self.lock_timeout_s > first:
+                    _sqlite.log.warning(
+                        "waiting for another %s writer of PostgreSQL schema %s (%s); giving up after %.0f s "
+                        "(BIFROST_LOCK_TIMEOUT)",
+                        what,
+                        self.schema,
+                        self._lock_holder(con, key),
+                        self.lock_timeout_s,
+                    )
+                continue
+            con.execute("SET LOCAL lock_timeout = 0")
+            con.execute("RELEASE SAVEPOINT bifrost_lock")
+            return
+        raise StoreError(
+            f"PostgreSQL schema {self.schema} is locked by another {what} writer ({self._lock_holder(con, key)}); "
+            f"gave up after {time.monotonic() - started:.0f} s. Let that writer finish or end it "
+            "(pg_terminate_backend), or wait longer with BIFROST_LOCK_TIMEOUT / lock_timeout_s in bifrost.toml"
+        )
+
+    @staticmethod
+    def _lock_holder(con: psycopg.Connection[Any], key: int) -> str:
+        rows = con.execute(
+            "SELECT l.classid::bigint, l.objid::bigint, a.pid, a.application_name, a.client_addr::text, a.state, "
+            "a.client_port FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchall()
+        unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+        for classid, objid, pid, app, addr, state, port in rows:
+            if (int(classid) << 32) | int(objid) == unsigned:
+                client = f"{addr}:{port}" if addr else "a local socket"
+                return f"held by PostgreSQL backend pid {pid} ({app or 'no application name'}, from {client}, {state})"
+        return "its holder could not be found in pg_locks"
+
     def compact(self) -> None:
         """Do nothing: PostgreSQL reorganises its own storage (autovacuum)."""
+
+    def verify(self, *, repair: bool = False) -> StoreCheck:
+        """Check that every symbol the store lists has bars and every bar's symbol is listed.
+
+        ``repair`` does nothing here: PostgreSQL keeps its own files consistent.
+        """
+        s = self._s
+        with self._errors("checking"), self.pool.connection() as con:
+            unlisted = con.execute(
+                sql.SQL(
+                    "SELECT DISTINCT symbol FROM {}.bars b WHERE NOT EXISTS "
+                    "(SELECT 1 FROM {}.symbols s WHERE s.symbol = b.symbol) ORDER BY 1 LIMIT 20"
+                ).format(s, s)
+            ).fetchall()
+            empty = con.execute(
+                sql.SQL(
+                    "SELECT symbol FROM {}.symbols s WHERE NOT EXISTS "
+                    "(SELECT 1 FROM {}.bars b WHERE b.symbol = s.symbol) ORDER BY 1 LIMIT 20"
+                ).format(s, s)
+            ).fetchall()
+            counts = con.execute(sql.SQL("SELECT count(DISTINCT symbol), count(*) FROM {}.bars").format(s)).fetchone()
+        problems = [
+            f"bars of {r[0]!r} are stored but the symbol is not listed (reads cannot reach them)" for r in unlisted
+        ]
+        problems += [f"{r[0]!r} is listed but has no bars" for r in empty]
+        return StoreCheck(
+            backend=self.backend,
+            location=f"{_safe(self.url)} schema {self.schema}",
+            symbols=int(counts[0]) if counts else 0,
+            rows=int(counts[1]) if counts else 0,
+            segments=0,
+            problems=tuple(problems),
+        )
 
     def describe(self) -> dict[str, str]:
         return {
@@ -144,9 +274,16 @@ class PostgresStore(BarStore):
         }
 
     # -- schema ------------------------------------------------------------------------
-    def _migrate(self, timescale: bool | None) -> str:
-        with self.pool.connection() as con:
-            con.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, "migrate"),))
+    def _migrate(self, timescale: bool | None, *, create: bool = True) -> str:
+        with self._errors("opening the store"), self.pool.connection() as con:
+            if not create:
+                found = con.execute("SELECT to_regclass(%s)", (f'"{self.schema}".schema_version',)).fetchone()
+                if not found or found[0] is None:
+                    raise StoreError(
+                        f"no store in PostgreSQL schema {self.schema} at {_safe(self.url)}: check "
+                        "BIFROST_DATABASE_URL (`bifrost config` shows it); `bifrost data ingest` creates a store"
+                    )
+            self._advisory_lock(con, _lock_key(self.schema, "migrate"), "migration")
             con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self._s))
             con.execute(
                 sql.SQL(
@@ -228,8 +365,8 @@ class PostgresStore(BarStore):
         cols = BarColumns.from_frame(validated.bars)
         symbols = cols.symbols
         s = self._s
-        with self.pool.connection() as con:
-            con.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, "write"),))
+        with self._errors("writing"), self.pool.connection() as con:
+            self._advisory_lock(con, _lock_key(self.schema, "write"), "bars")
             self._ensure_partitions(con, cols.ts)
             found = con.execute(
                 sql.SQL("SELECT symbol FROM {}.symbols WHERE symbol = ANY(%s)").format(s), (list(symbols),)
@@ -389,7 +526,7 @@ class PostgresStore(BarStore):
     def _copy_out(self, select: sql.Composable, names: tuple[str, ...], fields: Sequence[str]) -> BarColumns:
         query = sql.SQL("COPY ({}) TO STDOUT (FORMAT CSV)").format(select)
         buf = io.BytesIO()
-        with self.pool.connection() as con, con.cursor() as cur, cur.copy(query) as copy:
+        with self._errors("reading"), self.pool.connection() as con, con.cursor() as cur, cur.copy(query) as copy:
             for block in copy:
                 buf.write(block)
         buf.seek(0)
@@ -415,7 +552,7 @@ class PostgresStore(BarStore):
         )
 
     def _query(self, query: sql.Composable, params: Sequence[object] = ()) -> pd.DataFrame:
-        with self.pool.connection() as con, con.cursor() as cur:
+        with self._errors("reading"), self.pool.connection() as con, con.cursor() as cur:
             cur.execute(query, list(params))  # type: ignore[call-overload]
             names = [d.name for d in cur.description or []]
             return pd.DataFrame(cur.fetchall(), columns=names)
@@ -481,6 +618,10 @@ def _lock_key(schema: str, what: str) -> int:
 
 
 def _safe(url: str) -> str:
-    from bifrost.config import _mask_url
+    return mask_secrets(url)
 
-    return _mask_url(url)
+
+def _one_line(exc: BaseException) -> str:
+    # psycopg's messages span lines ("connection failed: ...\n\tIs the server running ...")
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return mask_secrets(text or type(exc).__name__)

@@ -1,14 +1,43 @@
-"""The embedded store's transactional part: SQLite in WAL mode, with versioned migrations."""
+"""The embedded store's transactional part: SQLite in WAL mode, with versioned migrations.
+
+Writers take SQLite's one write slot (``BEGIN IMMEDIATE``) and wait for it at most the
+store's lock timeout, saying after a second that they wait and for which process (Linux
+names the holder in ``/proc/locks``). Readers begin a deferred, read-only transaction: in
+WAL mode they read a snapshot and never wait for a writer. Every SQLite failure inside a
+transaction (a full disk, a damaged file) becomes one `StoreError`, after a rollback that
+never hides it.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import sqlite3
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from bifrost.errors import SchemaVersionError, StoreError
 
-__all__ = ["MIGRATIONS", "connect", "migrate", "schema_version"]
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT_S",
+    "MIGRATIONS",
+    "WARN_AFTER_S",
+    "connect",
+    "describe_process",
+    "lock_holders",
+    "migrate",
+    "schema_version",
+    "transaction",
+]
+
+log = logging.getLogger("bifrost.data.store")
+
+DEFAULT_LOCK_TIMEOUT_S = 120.0
+WARN_AFTER_S = 1.0
+_WAL_WRITE_LOCK_BYTE = 120  # SQLite's WAL write lock: byte 120 of the -shm file (os_unix.c, WALINDEX_LOCK_OFFSET)
 
 # Append only: a released migration never changes. Later packages add theirs here.
 MIGRATIONS: Sequence[tuple[int, str]] = (
@@ -78,10 +107,10 @@ MIGRATIONS: Sequence[tuple[int, str]] = (
 )
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> sqlite3.Connection:
     """Open the state database in WAL mode with autocommit; transactions are explicit."""
     try:
-        con = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        con = sqlite3.connect(path, timeout=lock_timeout_s, isolation_level=None, check_same_thread=False)
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=FULL")
         con.execute("PRAGMA foreign_keys=ON")
@@ -90,14 +119,157 @@ def connect(path: Path) -> sqlite3.Connection:
     return con
 
 
+@contextmanager
+def transaction(
+    con: sqlite3.Connection, path: Path, *, write: bool, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+) -> Iterator[sqlite3.Connection]:
+    """Run the body in one transaction: committed on success, rolled back on any error.
+
+    ``write`` takes the write slot (waiting at most ``lock_timeout_s``); otherwise the
+    transaction is read-only and reads one snapshot without waiting for a writer.
+
+    Raises
+    ------
+    StoreError
+        If the write slot stays taken, or SQLite fails (disk full, I/O error, damaged file).
+    """
+    if write:
+        _begin_immediate(con, path, lock_timeout_s)
+    else:
+        try:
+            con.execute("PRAGMA query_only=ON")  # a read that tries to write fails loudly
+            con.execute("BEGIN DEFERRED")
+        except sqlite3.Error as exc:
+            _reset_query_only(con)
+            raise StoreError(f"{path}: cannot read the state database: {exc}") from exc
+    try:
+        yield con
+        con.execute("COMMIT")
+    except sqlite3.Error as exc:
+        _rollback(con)
+        what = "writing the state database failed (nothing was changed)" if write else "reading it failed"
+        raise StoreError(f"{path}: {what}: {exc}") from exc
+    except BaseException:
+        _rollback(con)
+        raise
+    finally:
+        if not write:
+            _reset_query_only(con)
+
+
+def _reset_query_only(con: sqlite3.Connection) -> None:
+    try:
+        con.execute("PRAGMA query_only=OFF")
+    except sqlite3.Error as exc:  # the connection is broken; its next use reports that
+        log.warning("could not end a read-only transaction: %s", exc)
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    # SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR): a second
+    # ROLLBACK would raise "no transaction is active" and hide the first error
+    if not con.in_transaction:
+        return
+    try:
+        con.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        log.warning("rollback of the state database failed after an earlier error: %s", exc)
+
+
+def _begin_immediate(con: sqlite3.Connection, path: Path, lock_timeout_s: float) -> None:
+    started = time.monotonic()
+    first_wait = min(WARN_AFTER_S, lock_timeout_s)
+    for wait_s in (first_wait, lock_timeout_s - first_wait):
+        con.execute(f"PRAGMA busy_timeout = {max(int(wait_s * 1000), 0)}")
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise StoreError(f"{path}: cannot begin a write: {exc}") from exc
+            if wait_s == first_wait and lock_timeout_s > first_wait:
+                log.warning(
+                    "waiting for another writer of %s (%s); giving up after %.0f s (BIFROST_LOCK_TIMEOUT)",
+                    path,
+                    _holder_text(Path(f"{path}-shm"), _WAL_WRITE_LOCK_BYTE),
+                    lock_timeout_s,
+                )
+        finally:
+            con.execute(f"PRAGMA busy_timeout = {int(lock_timeout_s * 1000)}")
+    waited = time.monotonic() - started
+    raise StoreError(
+        f"{path} is locked by another writer ({_holder_text(Path(f'{path}-shm'), _WAL_WRITE_LOCK_BYTE)}); "
+        f"gave up after {waited:.0f} s. Let that process finish, resume it (kill -CONT) or end it, "
+        "or wait longer with BIFROST_LOCK_TIMEOUT / lock_timeout_s in bifrost.toml"
+    )
+
+
+def lock_holders(path: Path, byte: int | None = None) -> list[int]:
+    """Return the pids holding a write lock on ``path`` (at ``byte``, if given), from ``/proc/locks``.
+
+    Empty where the platform cannot tell (no ``/proc``) or nobody holds one.
+    """
+    try:
+        st = os.stat(path)
+        with open("/proc/locks", encoding="ascii", errors="replace") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return []
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    pids = []
+    for line in lines:
+        parts = line.split()
+        if "->" in parts:  # a waiter, not a holder
+            continue
+        # "1: POSIX  ADVISORY  WRITE 1234 fe:00:5515721 120 120", FLOCK locks end "0 EOF"
+        if len(parts) < 8 or parts[3] != "WRITE" or parts[5] != device:
+            continue
+        if byte is not None and parts[6] != "0" and not (int(parts[6]) <= byte <= _end(parts[7])):
+            continue
+        if parts[4].isdigit() and int(parts[4]) != os.getpid():
+            pids.append(int(parts[4]))
+    return sorted(set(pids))
+
+
+def _end(text: str) -> int:
+    return 1 << 62 if text == "EOF" else int(text)
+
+
+def describe_process(pid: int) -> str:
+    """Describe process ``pid`` for a message: its command line and whether it is stopped."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            command = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return f"pid {pid}, no longer running"
+        except PermissionError:
+            pass
+        return f"pid {pid}"
+    shown = command if len(command) <= 80 else command[:77] + "..."
+    stopped = ", which is stopped (SIGSTOP): `kill -CONT` resumes it" if state in ("T", "t") else ""
+    return f"pid {pid} `{shown}`{stopped}"
+
+
+def _holder_text(path: Path, byte: int | None) -> str:
+    pids = lock_holders(path, byte)
+    if not pids:
+        return f"held by a process this machine ({socket.gethostname()}) cannot name"
+    return "held by " + "; ".join(describe_process(p) for p in pids)
+
+
 def schema_version(con: sqlite3.Connection) -> int:
-    """Return the applied schema version (0 for a new database)."""
-    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
+    """Return the applied schema version (0 for a new database); never writes."""
+    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone() is None:
+        return 0
     row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(row[0] or 0)
 
 
-def migrate(con: sqlite3.Connection, path: Path) -> int:
+def migrate(con: sqlite3.Connection, path: Path, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> int:
     """Apply pending migrations in one transaction each; refuse a newer database."""
     latest = MIGRATIONS[-1][0]
     current = schema_version(con)
@@ -109,10 +281,9 @@ def migrate(con: sqlite3.Connection, path: Path) -> int:
     for version, script in MIGRATIONS:
         if version <= current:
             continue
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(con, path, write=True, lock_timeout_s=lock_timeout_s):
+            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
             if schema_version(con) >= version:  # another process migrated meanwhile
-                con.execute("ROLLBACK")
                 continue
             for statement in filter(str.strip, script.split(";")):
                 con.execute(statement)
@@ -120,8 +291,4 @@ def migrate(con: sqlite3.Connection, path: Path) -> int:
                 "INSERT INTO schema_version VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
                 (version,),
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
     return latest

@@ -7,7 +7,6 @@ the backend expects (``%s``, ``"schema".``).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -46,29 +45,28 @@ class StateDb:
 
 
 @contextmanager
-def state_transaction(store: BarStore, lock: str | None = None) -> Iterator[StateDb]:
+def state_transaction(store: BarStore, lock: str | None = None, *, read_only: bool = False) -> Iterator[StateDb]:
     """Yield a `StateDb` in one transaction: committed on success, rolled back on error.
 
-    On the embedded store the transaction takes SQLite's one writer slot at once; on
-    PostgreSQL ``lock`` names an advisory lock held until the end of the transaction.
+    A write (the default) takes, on the embedded store, SQLite's one writer slot at once,
+    waiting for another writer at most the store's lock timeout; on PostgreSQL ``lock``
+    names an advisory lock held until the end of the transaction. ``read_only=True`` reads
+    one consistent snapshot and never waits for a writer (WAL mode; PostgreSQL's
+    ``REPEATABLE READ, READ ONLY``); a statement that writes fails.
+
+    Raises
+    ------
+    StoreError
+        If the store cannot be read or written (locked past the timeout, disk full, the
+        database unreachable); the transaction is rolled back and nothing changed.
     """
     if isinstance(store, EmbeddedStore):
-        con = store.connection
-        con.execute("BEGIN IMMEDIATE")  # the one writer, until COMMIT
-        try:
+        with store.transaction(write=not read_only) as con:
             yield StateDb(con.cursor(), "", postgres=False)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         return
     from bifrost.data._postgres import PostgresStore  # psycopg is an optional extra
 
     if not isinstance(store, PostgresStore):
         raise StoreError(f"state (portfolios, limits, alerts) is not supported on a {type(store).__name__}")
-    with store.pool.connection() as pg, pg.cursor() as cur:  # commits on success, rolls back on error
-        if lock is not None:
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(f"{store.schema}:{lock}".encode()) - (1 << 31),)
-            )
+    with store.transaction(lock=lock, read_only=read_only) as cur:
         yield StateDb(cur, f'"{store.schema}".', postgres=True)

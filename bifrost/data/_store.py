@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 
 import numpy as np
@@ -16,7 +17,7 @@ from bifrost.data._report import IngestReport
 from bifrost.data._validate import ValidatedBars
 from bifrost.errors import InvalidInputError, SymbolNotFoundError
 
-__all__ = ["BarStore", "TimeLike", "merge_bars", "to_utc_ns", "within"]
+__all__ = ["BarStore", "StoreCheck", "TimeLike", "merge_bars", "to_utc_ns", "within"]
 
 TimeLike = str | pd.Timestamp | None
 
@@ -53,6 +54,38 @@ def within(ts: pd.Series, start: TimeLike, end: TimeLike) -> np.ndarray:
     if hi is not None:
         keep &= unread | (parsed < pd.Timestamp(hi, tz="UTC")).to_numpy(dtype=bool)
     return keep
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreCheck:
+    """What `BarStore.verify` found: the store's size, its problems, what it cleaned up."""
+
+    backend: str
+    location: str
+    symbols: int
+    rows: int
+    segments: int  # files holding bars (embedded); 0 where a database holds them
+    problems: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()  # files failed or killed writers left, now removed
+    repaired: tuple[str, ...] = ()  # symbols forgotten because their bars were lost
+
+    @property
+    def ok(self) -> bool:
+        """Return True when the store matches its manifest."""
+        return not self.problems
+
+    def __str__(self) -> str:
+        head = (
+            f"{self.backend} store at {self.location}: {self.symbols} symbol(s), {self.rows:,} bars"
+            + (f" in {self.segments} segment(s)" if self.segments else "")
+            + (": ok" if self.ok else f": DAMAGED, {len(self.problems)} problem(s)")
+        )
+        lines = [head, *(f"  problem: {p}" for p in self.problems)]
+        if self.removed:
+            lines.append(f"  removed {len(self.removed)} file(s) left by failed or killed writers")
+        if self.repaired:
+            lines.append(f"  forgot {len(self.repaired)} symbol(s) whose bars were lost: {', '.join(self.repaired)}")
+        return "\n".join(lines)
 
 
 class BarStore(ABC):
@@ -116,6 +149,10 @@ class BarStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections and locks held by this store object."""
+
+    @abstractmethod
+    def verify(self, *, repair: bool = False) -> StoreCheck:
+        """Check the stored bars against the store's own records and report what is wrong."""
 
     @abstractmethod
     def compact(self) -> None:

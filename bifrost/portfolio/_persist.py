@@ -69,7 +69,7 @@ def create_portfolio(
 def load_portfolio(store: BarStore, name: str) -> Ledger:
     """Rebuild a portfolio by replaying its stored transactions."""
     check_portfolio_name(name)  # before it reaches a query: PostgreSQL refuses a NUL with a DataError
-    with state_transaction(store) as db:
+    with state_transaction(store, read_only=True) as db:
         return _load(db, name)
 
 
@@ -129,7 +129,7 @@ def record_transactions(
 
 def list_portfolios(store: BarStore) -> pd.DataFrame:
     """One row per portfolio: name, inception, cost_basis, long_only, transactions."""
-    with state_transaction(store) as db:
+    with state_transaction(store, read_only=True) as db:
         rows = db.rows(
             "SELECT p.name, p.inception, p.cost_basis, p.long_only, count(t.txn_id) FROM {t}portfolios p "
             "LEFT JOIN {t}transactions t ON t.portfolio = p.name "

@@ -383,7 +383,7 @@ def set_limits(store: BarStore, portfolio: str, limits: Sequence[Limit]) -> tupl
 def get_limits(store: BarStore, portfolio: str) -> tuple[Limit, ...]:
     """Return the limits set on ``portfolio``, or `DEFAULT_LIMITS` if none are."""
     portfolio = _portfolio(portfolio)
-    with state_transaction(store) as db:
+    with state_transaction(store, read_only=True) as db:
         if not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (portfolio,)):
             raise InvalidInputError(f"no portfolio {portfolio!r}")
         rows = db.rows(
@@ -437,7 +437,7 @@ def read_alerts(
         where.append("severity = ?")
         params.append(severity)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    with state_transaction(store) as db:
+    with state_transaction(store, read_only=True) as db:
         rows = db.rows(f"SELECT id, {', '.join(_ALERT_COLUMNS)} FROM {{t}}risk_alerts{clause} ORDER BY id", params)
     frame = pd.DataFrame(rows, columns=["id", *_ALERT_COLUMNS])
     for col in ("ts", "as_of"):

@@ -1,0 +1,377 @@
+"""Faults around the store: full disks, stopped and slow writers, damage, unreachable servers.
+
+Every fault ends as one `StoreError` that says what happened and where, and the store
+is unchanged. Writers here are real processes (stopped with SIGSTOP, killed with
+SIGKILL); a full disk is a real 3 MB tmpfs where the kernel allows one (root, or an
+unprivileged user namespace), and a real per-process file-size limit everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+
+from bifrost.config import Settings
+from bifrost.data import CsvSource, EmbeddedStore, StoreCheck, ingest, open_store, state_transaction
+from bifrost.data._postgres import PostgresStore
+from bifrost.errors import StoreError
+from bifrost.portfolio import (
+    CashFlow,
+    CashKind,
+    create_portfolio,
+    list_portfolios,
+    load_portfolio,
+    record_transactions,
+)
+from bifrost.risk import get_limits, read_alerts
+from tests.conftest import ORCL, ROOT
+
+T0 = pd.Timestamp("2014-01-02", tz="UTC")
+
+
+def _python(code: str, *args: str) -> subprocess.Popen[str]:
+    # a real bifrost process, reporting on stdout when it reached the moment under test
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(proc: subprocess.Popen[str], word: str) -> None:
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    assert line == word, f"the helper process said {line!r}, not {word!r}"
+
+
+def _end(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)  # works on a stopped process too
+    proc.wait(timeout=30)
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None:
+            stream.close()
+
+
+@pytest.fixture
+def orcl_home(tmp_path: Path) -> Iterator[tuple[Path, pd.DataFrame]]:
+    home = tmp_path / "home"
+    with EmbeddedStore(home) as store:
+        ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1996-01-01")
+        yield home, store.read_bars("ORCL")
+
+
+# -- item 12: reads never wait for a writer --------------------------------------------
+STATE_WRITER = """
+import sys
+from bifrost.data import EmbeddedStore, state_transaction
+store = EmbeddedStore(sys.argv[1])
+with state_transaction(store, lock="portfolio:busy") as db:   # an import in progress
+    db.run("INSERT INTO portfolios (name, inception, cost_basis, long_only, base_currency) "
+           "VALUES ('busy', '2014-01-02T00:00:00+00:00', 'fifo', 0, 'USD')")
+    print("writing", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_state_reads_do_not_wait_for_a_running_writer(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with EmbeddedStore(home) as store:
+        create_portfolio(store, "kept", inception="2014-01-02")
+    writer = _python(STATE_WRITER, str(home))
+    try:
+        _wait_for(writer, "writing")
+        with EmbeddedStore(home, lock_timeout_s=30) as store:
+            started = time.monotonic()
+            assert list(list_portfolios(store)["name"]) == ["kept"]  # the writer's row is not committed
+            assert load_portfolio(store, "kept").name == "kept"
+            assert len(get_limits(store, "kept")) > 0
+            assert read_alerts(store).empty
+            assert time.monotonic() - started < 5  # before: 30 s behind the writer, then "database is locked"
+    finally:
+        _end(writer)
+
+
+def test_state_write_behind_a_held_writer_gives_up_naming_it(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    home = tmp_path / "home"
+    EmbeddedStore(home).close()
+    writer = _python(STATE_WRITER, str(home))
+    try:
+        _wait_for(writer, "writing")
+        with EmbeddedStore(home, lock_timeout_s=2) as store, caplog.at_level(logging.WARNING, "bifrost"):
+            started = time.monotonic()
+            with pytest.raises(StoreError, match=r"state\.sqlite is locked by another writer") as info:
+                create_portfolio(store, "second", inception="2014-01-02")
+            assert 1.5 < time.monotonic() - started < 10
+            if sys.platform == "linux":  # /proc/locks names the holder
+                assert f"held by pid {writer.pid} " in str(info.value)
+            assert "BIFROST_LOCK_TIMEOUT" in str(info.value)
+            assert any("waiting for another writer" in r.getMessage() for r in caplog.records)
+            writer.stdin.write("\n")  # type: ignore[union-attr]  # the import finishes
+            writer.stdin.flush()  # type: ignore[union-attr]
+            writer.wait(timeout=30)
+            create_portfolio(store, "second", inception="2014-01-02")
+            assert list(list_portfolios(store)["name"]) == ["busy", "second"]
+    finally:
+        _end(writer)
+
+
+def test_state_read_only_transaction_refuses_a_write(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path / "home") as store:
+        with pytest.raises(StoreError, match="reading it failed: attempt to write a readonly database"):  # noqa: SIM117
+            with state_transaction(store, read_only=True) as db:
+                db.run("DELETE FROM portfolios")
+        create_portfolio(store, "after", inception="2014-01-02")  # the connection is writable again
+        assert list(list_portfolios(store)["name"]) == ["after"]
+
+
+def test_state_transactions_from_threads_share_one_store_safely(tmp_path: Path) -> None:
+    # a service answers requests from threads on one store object (one SQLite connection)
+    errors: list[BaseException] = []
+    with EmbeddedStore(tmp_path / "home") as store:
+        create_portfolio(store, "p", inception="2014-01-02")
+
+        def work(i: int) -> None:
+            try:
+                for _ in range(20):
+                    load_portfolio(store, "p")
+                    with state_transaction(store, lock="x") as db:
+                        db.rows("SELECT count(*) FROM portfolios")
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+
+
+@pytest.mark.postgres
+def test_postgres_state_reads_do_not_wait_and_writes_give_up_naming_the_holder(pg_url: str, pg_schema: str) -> None:
+    store = PostgresStore(pg_url, schema=pg_schema, timescale=False, lock_timeout_s=2)
+    try:
+        create_portfolio(store, "kept", inception="2014-01-02")
+        holder = psycopg.connect(pg_url, application_name="held-by-test")
+        try:
+            key = zlib.crc32(f"{pg_schema}:portfolio:kept".encode()) - (1 << 31)
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (key,))  # an import of "kept" in progress
+            started = time.monotonic()
+            assert load_portfolio(store, "kept").name == "kept"
+            assert time.monotonic() - started < 2
+            deposit = CashFlow(txn_id="d1", ts=T0, kind=CashKind.DEPOSIT, amount=Decimal(1))
+            with pytest.raises(StoreError, match=r"locked by another portfolio:kept writer \(held by PostgreSQL "):
+                record_transactions(store, "kept", [deposit])
+            assert 1.5 < time.monotonic() - started < 10
+        finally:
+            holder.close()
+        assert load_portfolio(store, "kept").transactions == ()
+    finally:
+        store.close()
+
+
+# -- item 13: a stopped writer ---------------------------------------------------------
+BAR_WRITER = """
+import sys
+from bifrost.data import EmbeddedStore, SyntheticMarket, ingest
+store = EmbeddedStore(sys.argv[1])
+print("ready", flush=True)
+for seed in range(1000):
+    ingest(store, SyntheticMarket(n_symbols=100, n_days=2500, seed=seed))
+"""
+
+
+def _stop_while_holding_the_lock(proc: subprocess.Popen[str], lock: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if lock.exists() and lock.read_text().startswith(f"{proc.pid} "):
+            proc.send_signal(signal.SIGSTOP)
+            time.sleep(0.05)
+            if lock.read_text().startswith(f"{proc.pid} "):
+                return  # stopped inside the lock: it names itself in the lock file
+            proc.send_signal(signal.SIGCONT)
+        time.sleep(0.005)
+    pytest.fail("the writer never held the lock")
+
+
+def test_embedded_writer_stopped_holding_the_lock_makes_the_next_one_give_up_naming_it(
+    orcl_home: tuple[Path, pd.DataFrame], caplog: pytest.LogCaptureFixture
+) -> None:
+    home, before = orcl_home
+    writer = _python(BAR_WRITER, str(home))
+    try:
+        _wait_for(writer, "ready")
+        _stop_while_holding_the_lock(writer, home / "bars" / ".writer.lock")
+        with EmbeddedStore(home, lock_timeout_s=2) as store, caplog.at_level(logging.WARNING, "bifrost"):
+            pd.testing.assert_frame_equal(store.read_bars("ORCL"), before)  # readers do not wait
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="is locked by another writer") as info:
+                ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
+            assert 1.5 < time.monotonic() - started < 10
+            message = str(info.value)
+            assert f"held by pid {writer.pid} " in message and "which is stopped (SIGSTOP)" in message
+            assert "BIFROST_LOCK_TIMEOUT" in message
+            warnings = [r.getMessage() for r in caplog.records if "waiting for another writer" in r.getMessage()]
+            assert warnings and f"pid {writer.pid}" in warnings[0]
+            _end(writer)  # the kernel frees a dead holder's lock: the next writer goes on at once
+            report = ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1996-01-01")
+            assert report.rows_unchanged == len(before)
+            pd.testing.assert_frame_equal(store.read_bars("ORCL"), before)
+    finally:
+        _end(writer)
+
+
+def test_embedded_lock_timeout_comes_from_settings(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", lock_timeout_s=3.5)
+    with open_store(settings) as store:
+        assert isinstance(store, EmbeddedStore) and store.lock_timeout_s == 3.5
+
+
+# -- item 14: damage, orphans, read-only opens -----------------------------------------
+def test_embedded_missing_segment_is_reported_as_damage_naming_the_file(
+    orcl_home: tuple[Path, pd.DataFrame],
+) -> None:
+    home, _ = orcl_home
+    segment = next((home / "bars").glob("seg-*.parquet"))
+    segment.unlink()
+    with EmbeddedStore(home) as store:
+        damaged = rf"is damaged: segment file .*{segment.name}, which holds the bars of ORCL"
+        with pytest.raises(StoreError, match=damaged):
+            store.read_bars("ORCL")
+        check = store.verify()
+        assert not check.ok and check.problems == (f"{segment}: missing; it holds ORCL",)
+        assert "DAMAGED" in str(check)
+        with pytest.raises(StoreError, match="is damaged"):  # a re-ingest cannot merge into lost bars
+            ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
+        repaired = store.verify(repair=True)
+        assert repaired.repaired == ("ORCL",)
+        assert store.verify().ok and store.list_symbols().empty
+        report = ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
+        assert report.rows_new == 21
+
+
+def test_embedded_verify_finds_a_segment_that_disagrees_with_the_manifest(
+    orcl_home: tuple[Path, pd.DataFrame],
+) -> None:
+    home, before = orcl_home
+    with EmbeddedStore(home) as store:
+        check = store.verify()
+        assert check.ok and (check.symbols, check.rows, check.segments) == (1, len(before), 1)
+        assert str(check).endswith(": ok")
+        with store.transaction() as con:  # a manifest that lies about ORCL's rows
+            con.execute("UPDATE bar_symbols SET rows = rows + 5 WHERE symbol = 'ORCL'")
+        problems = store.verify().problems
+    assert len(problems) == 1 and "ORCL rows 0.." in problems[0] and "outside the file's" in problems[0]
+
+
+def test_embedded_open_removes_what_a_killed_writer_left(orcl_home: tuple[Path, pd.DataFrame]) -> None:
+    home, before = orcl_home
+    bars = home / "bars"
+    writer = _python(BAR_WRITER, str(home))
+    try:
+        _wait_for(writer, "ready")
+        deadline = time.monotonic() + 120
+        while not list(bars.glob(".seg-*.tmp")) and time.monotonic() < deadline:
+            time.sleep(0.001)
+    finally:
+        _end(writer)  # SIGKILL mid-write
+    assert list(bars.glob(".seg-*.tmp")), "the writer never started its segment"
+    orphan = bars / f"seg-{uuid.uuid4().hex}.parquet"  # a segment renamed but never committed
+    shutil.copy(next(bars.glob("seg-*.parquet")), orphan)
+    with EmbeddedStore(home) as store:  # opening is enough: no writer is at work
+        assert not list(bars.glob(".seg-*.tmp")) and not orphan.exists()
+        pd.testing.assert_frame_equal(store.read_bars("ORCL"), before)
+        assert store.verify() == StoreCheck(
+            backend="embedded", location=str(home), symbols=1, rows=len(before), segments=1
+        )
+
+
+def test_embedded_verify_removes_orphans_and_says_so(orcl_home: tuple[Path, pd.DataFrame]) -> None:
+    home, _ = orcl_home
+    with EmbeddedStore(home) as store:
+        leftover = home / "bars" / f".seg-{uuid.uuid4().hex}.parquet.tmp"
+        leftover.write_bytes(b"half a segment")
+        check = store.verify()
+    assert check.ok and check.removed == (leftover.name,) and not leftover.exists()
+    assert "removed 1 file(s)" in str(check)
+
+
+def test_read_only_open_of_a_mistyped_home_creates_nothing(tmp_path: Path) -> None:
+    typo = tmp_path / "bifrots"
+    with pytest.raises(StoreError, match=rf"no store at {typo} .*check BIFROST_HOME"):
+        open_store(Settings(home=typo), create=False)
+    assert not typo.exists()
+    EmbeddedStore(tmp_path / "real").close()
+    with open_store(Settings(home=tmp_path / "real"), create=False) as store:
+        assert store.list_symbols().empty
+
+
+@pytest.mark.postgres
+def test_postgres_read_only_open_of_a_missing_schema_creates_nothing(pg_url: str, pg_schema: str) -> None:
+    with pytest.raises(StoreError, match=rf"no store in PostgreSQL schema {pg_schema}"):
+        PostgresStore(pg_url, schema=pg_schema, create=False)
+    with psycopg.connect(pg_url) as con:
+        assert con.execute("SELECT to_regnamespace(%s)", (pg_schema,)).fetchone() == (None,)
+    PostgresStore(pg_url, schema=pg_schema, timescale=False).close()
+    store = PostgresStore(pg_url, schema=pg_schema, create=False)
+    try:
+        check = store.verify()
+        assert check.ok and check.symbols == 0
+    finally:
+        store.close()
+
+
+# -- item 15: an unreachable PostgreSQL ------------------------------------------------
+def test_postgres_unreachable_server_is_one_line_after_the_connect_timeout() -> None:
+    # a server that accepts the TCP connection and never answers: libpq waits for it
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        url = f"postgresql://bob:S3cr3tPW@127.0.0.1:{port}/db?sslmode=disable"
+        started = time.monotonic()
+        with pytest.raises(StoreError) as info:
+            PostgresStore(url, connect_timeout_s=2)
+        waited = time.monotonic() - started
+    message = str(info.value)
+    assert 1.5 < waited < 8
+    assert "\n" not in message and "S3cr3tPW" not in message
+    assert message.startswith(f"cannot connect to PostgreSQL at postgresql://bob:***@127.0.0.1:{port}/db")
+    assert "within 2 s" in message and "BIFROST_CONNECT_TIMEOUT" in message
+
+
+def test_postgres_refused_connection_is_one_line_through_open_store() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(home=Path("unused"), database_url=f"postgresql://:S3cr3tPW@127.0.0.1:{port}/db")
+    with pytest.raises(StoreError, match="Connection refused") as info:
+        open_store(settings)
+    assert "\n" not in str(info.value) and "S3cr3tPW" not in str(info.value)
+
+
+def test_sqlite_state_database_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "state.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match=r"state\.sqlite: cannot open the state database: file is not a database"):
+        EmbeddedStore(home)
