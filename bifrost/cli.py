@@ -21,7 +21,7 @@ import typer
 
 from bifrost._json import dumps
 from bifrost._paths import output_path
-from bifrost.config import load_settings
+from bifrost.config import load_settings, mask_secrets
 from bifrost.data import BarStore, IngestReport
 from bifrost.errors import BifrostError
 
@@ -87,8 +87,10 @@ def _finite(value: float | None) -> float | None:
 @app.command()
 def config() -> None:
     """Show the effective settings (secrets masked)."""
-    for key, value in load_settings().masked().items():
-        typer.echo(f"{key:14} {value}")
+    shown = load_settings().masked()
+    width = max(map(len, shown))
+    for key, value in shown.items():
+        typer.echo(f"{key:{width}} {value}")
 
 
 @app.command()
@@ -834,7 +836,8 @@ _MESSAGE_LIMIT = 2000  # characters of one error line: a hostile argument is not
 
 
 def _one_line(text: str) -> str:
-    line = " ".join(text.split())
+    # one line, capped, and no credential (a URL or DSN quoted by an error)
+    line = mask_secrets(" ".join(text.split()))
     if len(line) > _MESSAGE_LIMIT:
         line = f"{line[:_MESSAGE_LIMIT]}… ({len(line) - _MESSAGE_LIMIT} more characters)"
     return line
