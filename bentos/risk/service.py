@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import functools
 import gc
-import hmac
-import json
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 import bentoml
 import pandas as pd
-from bentoml.exceptions import InvalidArgument
+from bentoml.exceptions import BentoMLException
 from pydantic import BaseModel, Field
 
+from bifrost._serving import Guard, http_status
 from bifrost.config import load_settings
 from bifrost.data import open_store
-from bifrost.errors import InvalidInputError
+from bifrost.errors import BifrostError, InvalidInputError
 from bifrost.risk import (
     DEFAULT_LIMITS,
+    MAX_HORIZON_DAYS,
+    MAX_WINDOW_LENGTHS,
+    MAX_WORST,
     Book,
     Limit,
     MarketData,
@@ -38,48 +41,13 @@ from bifrost.risk import (
     stress_positions,
 )
 
-_OPEN_PATHS = ("/livez", "/readyz", "/healthz", "/metrics", "/docs", "/docs.json")
-
-
-class Guard:
-    """ASGI middleware in front of the API: JSON bodies only, and the bearer token if one is set.
-
-    BentoML answers a POST with a malformed content type (``multipart/form-data`` without
-    a boundary) with a 500; this turns it into the 415 it is. The token comes from
-    ``[keys] risk_service_token`` in bifrost.toml; health, metrics and docs stay open.
-    """
-
-    def __init__(self, app: Any, token: str | None = None) -> None:
-        self.app = app
-        self.token = token
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(_OPEN_PATHS):
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-            if self.token is not None:
-                given = headers.get("authorization", "")
-                if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
-                    await _reply(send, 401, "missing or wrong bearer token")
-                    return
-            if scope["method"] == "POST" and not headers.get("content-type", "").startswith("application/json"):
-                await _reply(send, 415, "the body must be JSON (Content-Type: application/json)")
-                return
-        await self.app(scope, receive, send)
-
-
-async def _reply(send: Any, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 Confidence = Annotated[
     # inclusive bounds here (OpenAPI 3.0 has no numeric exclusiveMaximum); the library refuses exactly 0 and 1
     float,
     Field(ge=0.0, le=1.0, description="VaR level in (0, 1), e.g. 0.99"),
 ]
-Horizon = Annotated[int, Field(ge=1, le=250, description="Horizon in days")]
+# the library's own bounds, shown in the schema; the library checks them again with its message
+Horizon = Annotated[int, Field(ge=1, le=MAX_HORIZON_DAYS, description="Horizon in trading days (at most a year)")]
 Positions = Annotated[
     dict[str, float] | None,
     Field(description="Shares held per symbol (>= 0); priced at `prices` or the store's latest closes"),
@@ -179,14 +147,18 @@ class LimitsResponse(BaseModel):
 
 
 def _bad_input(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Answer the library's InvalidInputError as a 400 with its message."""
+    """Answer the library's errors with the status `bifrost._serving.http_status` gives them.
+
+    Bad input (InvalidInputError, DataError) is a 400 with its message, an unknown symbol a
+    404, a store that cannot be read a 503; only a bug is a 500.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except InvalidInputError as exc:
-            raise InvalidArgument(str(exc)) from None
+        except BifrostError as exc:
+            raise BentoMLException(str(exc), error_code=HTTPStatus(http_status(exc))) from None
 
     return wrapper
 
@@ -266,12 +238,11 @@ class RiskService:
         dates: Dates = None,
         cash: Cash = 0.0,
         lookback_days: Annotated[int, Field(ge=20, le=10_000, description="Days of store history searched")] = 5000,
-        window_days: Annotated[tuple[int, ...], Field(description="Window lengths searched for the worst episodes")] = (
-            1,
-            5,
-            20,
-        ),
-        worst: Annotated[int, Field(ge=1, le=20, description="Distinct worst windows kept per length")] = 3,
+        window_days: Annotated[
+            tuple[int, ...],
+            Field(max_length=MAX_WINDOW_LENGTHS, description="Window lengths searched for the worst episodes"),
+        ] = (1, 5, 20),
+        worst: Annotated[int, Field(ge=1, le=MAX_WORST, description="Distinct worst windows kept per length")] = 3,
         periods: Annotated[
             dict[str, tuple[str, str]] | None, Field(description="Named windows: name -> [first day, last day]")
         ] = None,
@@ -331,4 +302,5 @@ class RiskService:
         return LimitsResponse(**report.to_dict())
 
 
+# the token from BIFROST_RISK_SERVICE_TOKEN or [keys] risk_service_token in bifrost.toml
 RiskService.add_asgi_middleware(Guard, token=load_settings().keys.get("risk_service_token"))

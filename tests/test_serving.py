@@ -1,0 +1,255 @@
+"""bifrost._serving: errors as HTTP statuses, the request guard, and the server runner's processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from bifrost._serving import Guard, http_status, run_server, serve_bento
+from bifrost.errors import (
+    BifrostError,
+    ConfigError,
+    DataError,
+    DataSourceError,
+    InvalidInputError,
+    SchemaVersionError,
+    StoreError,
+    SymbolNotFoundError,
+    TransactionRejected,
+    ValidationError,
+)
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (InvalidInputError("x"), 400),
+        (TransactionRejected("x"), 400),
+        (DataError("x"), 400),
+        (ValidationError("x"), 400),
+        (BifrostError("x"), 400),
+        (SymbolNotFoundError("x"), 404),
+        (StoreError("x"), 503),
+        (SchemaVersionError("x"), 503),
+        (ConfigError("x"), 503),
+        (DataSourceError("x"), 503),
+        (KeyError("x"), 500),
+        (TypeError("x"), 500),
+    ],
+)
+def test_http_status_of_an_error_is_4xx_for_the_caller_503_for_the_service_500_for_a_bug(
+    exc: BaseException, status: int
+) -> None:
+    assert http_status(exc) == status
+
+
+# -- the guard ------------------------------------------------------------------------------------
+
+
+async def _app(scope: Any, receive: Any, send: Any) -> None:
+    # the API behind the guard: answers 200 "ok"
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _call(guard: Guard, path: str, headers: dict[str, str], method: str = "POST") -> tuple[int, bytes]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "path": path, "method": method,
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }  # fmt: skip
+    asyncio.run(guard(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], body
+
+
+JSON = {"content-type": "application/json", "content-length": "2"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "message"),
+    [
+        (JSON, 200, "ok"),
+        ({"content-type": "multipart/form-data", "content-length": "2"}, 415, "must be JSON"),
+        ({"content-type": "application/json"}, 411, "Content-Length"),
+        ({"content-type": "application/json", "content-length": "-1"}, 400, "Content-Length must be a number"),
+        ({"content-type": "application/json", "content-length": "12abc" * 100}, 400, "Content-Length must be a number"),
+        ({"content-type": "application/json", "content-length": str(2**40)}, 413, "at most 1,000 bytes are accepted"),
+        ({"content-type": "application/json", "content-length": "9" * 500}, 413, "larger than an exabyte"),
+    ],
+)
+def test_guard_refuses_bodies_that_are_not_bounded_json(headers: dict[str, str], status: int, message: str) -> None:
+    got, body = _call(Guard(_app, max_body_bytes=1000), "/var", headers)
+    assert got == status and message in body.decode()
+    if status != 200:
+        assert len(json.loads(body)["error"]) < 200  # a hostile header is never echoed whole
+
+
+def test_guard_checks_the_token_and_leaves_health_and_docs_open() -> None:
+    guard = Guard(_app, token="s3cret")
+    assert _call(guard, "/var", JSON)[0] == 401
+    assert _call(guard, "/var", {**JSON, "authorization": "Bearer nope"})[0] == 401
+    assert _call(guard, "/var", {**JSON, "authorization": "Bearer s3cret"})[0] == 200
+    assert _call(guard, "/readyz", {}, method="GET")[0] == 200
+    assert _call(guard, "/docs.json", {}, method="GET")[0] == 200
+    assert _call(Guard(_app, token=""), "/var", JSON)[0] == 200  # an empty token is no token
+
+
+# -- the server runner -----------------------------------------------------------------------------
+
+# A server shaped like `bentoml serve`: it starts a worker in a session of its own (as circus does),
+# writes both pids, and on SIGTERM stops the worker and exits, unless told to ignore SIGTERM.
+SERVER = textwrap.dedent(
+    """
+    import os, signal, subprocess, sys, time
+    out, mode = sys.argv[1], sys.argv[2]
+    forever = [sys.executable, "-c", "import time\\nwhile True: time.sleep(0.1)"]
+    worker = subprocess.Popen(forever, start_new_session=True)
+    def stop(signum, frame):
+        if mode == "stubborn":
+            return
+        if mode == "orphan":  # a worker started as the server exits: no snapshot of the runner ever saw it
+            late = subprocess.Popen(forever, start_new_session=True)
+            with open(out + ".late", "w") as f:
+                f.write(str(late.pid))
+            os._exit(0)
+        worker.terminate(); worker.wait(); sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    with open(out + ".tmp", "w") as f:
+        f.write(f"{os.getpid()} {worker.pid}")
+    os.rename(out + ".tmp", out)
+    while True:
+        time.sleep(0.1)
+    """
+)
+
+RUNNER = textwrap.dedent(
+    """
+    import sys
+    from bifrost._serving import run_server
+    code = run_server([sys.executable, sys.argv[1], sys.argv[2], sys.argv[3]], grace_seconds=float(sys.argv[4]),
+                      poll_seconds=0.1)
+    sys.exit(code)
+    """
+)
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[list[int]]:
+    """Pids the test started, killed at the end whatever happened (by pid and start time: never a stranger)."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(pid)
+            process.kill()  # psutil checks the start time: a reused pid is not killed
+            process.wait(5)
+
+
+def _run(tmp_path: Path, mode: str, grace: float, started: list[int]) -> tuple[subprocess.Popen[bytes], list[int]]:
+    (tmp_path / "server.py").write_text(SERVER)
+    (tmp_path / "runner.py").write_text(RUNNER)
+    pids_file = tmp_path / "pids"
+    with (tmp_path / "stderr").open("w") as err:
+        runner = subprocess.Popen(
+            [sys.executable, str(tmp_path / "runner.py"), str(tmp_path / "server.py"), str(pids_file), mode,
+             str(grace)],
+            cwd=ROOT, stderr=err,
+        )  # fmt: skip
+    started.append(runner.pid)  # remembered with their start times below, while they surely run
+    deadline = time.monotonic() + 30
+    while not pids_file.exists():
+        assert runner.poll() is None and time.monotonic() < deadline, "the fake server did not start"
+        time.sleep(0.05)
+    server = [int(p) for p in pids_file.read_text().split()]
+    started.extend(server)
+    time.sleep(0.3)  # the runner has seen the worker at least once
+    return runner, server
+
+
+def _gone(pids: list[int], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_run_server_forwards_the_signal_and_the_worker_in_its_own_session_stops_too(
+    tmp_path: Path, started: list[int], signum: int
+) -> None:
+    runner, server = _run(tmp_path, "polite", 10.0, started)
+    assert os.getsid(server[1]) == server[1] != os.getsid(runner.pid)  # the worker is out of the group's reach
+    runner.send_signal(signum)
+    assert runner.wait(timeout=20) == 0
+    assert _gone(server)
+
+
+def test_run_server_kills_a_server_that_ignores_the_signal_after_the_grace_period(
+    tmp_path: Path, started: list[int]
+) -> None:
+    runner, server = _run(tmp_path, "stubborn", 1.0, started)
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=20) == 1
+    assert "did not stop within 1 s of the signal: killed" in (tmp_path / "stderr").read_text()
+    assert _gone(server)
+
+
+def test_run_server_reaps_workers_orphaned_by_a_server_that_exits_without_stopping_them(
+    tmp_path: Path, started: list[int]
+) -> None:
+    runner, server = _run(tmp_path, "orphan", 10.0, started)
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=20) == 0
+    late = int((tmp_path / "pids.late").read_text())
+    started.append(late)
+    assert _gone([*server, late])
+    assert "left behind" in (tmp_path / "stderr").read_text()
+
+
+def test_run_server_refuses_a_grace_period_that_is_not_a_duration() -> None:
+    for grace in (0, -1, float("nan"), float("inf"), True):
+        with pytest.raises(InvalidInputError, match="grace_seconds"):
+            run_server(["true"], grace_seconds=grace)
+
+
+def test_serve_bento_refuses_a_port_in_use_out_of_range_or_an_unknown_host(tmp_path: Path) -> None:
+    folder = ROOT / "bentos" / "risk"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(InvalidInputError, match=f"cannot listen on 127.0.0.1:{port}: .*choose another --port"):
+            serve_bento(folder, "service:RiskService", host="127.0.0.1", port=port, env={})
+    for bad in (0, 70000, -1):
+        with pytest.raises(InvalidInputError, match="--port must be a TCP port from 1 to 65535"):
+            serve_bento(folder, "service:RiskService", host="127.0.0.1", port=bad, env={})
+    with pytest.raises(InvalidInputError, match=r"--host 'no such host\.invalid' is not an address"):
+        serve_bento(folder, "service:RiskService", host="no such host.invalid", port=3000, env={})
+    with pytest.raises(ConfigError, match="no service 'service:RiskService'"):
+        serve_bento(tmp_path, "service:RiskService", host="127.0.0.1", port=3000, env={})
