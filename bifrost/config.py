@@ -165,7 +165,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
     home = env.get("BIFROST_HOME") or _str_setting(table, "home", config_file) or ".bifrost"
     url = env.get("BIFROST_DATABASE_URL") or _str_setting(table, "database_url", config_file)
     if url and not url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(f"BIFROST_DATABASE_URL must start with postgresql://, got {mask_secrets(url)!r}")
+        source = "BIFROST_DATABASE_URL" if env.get("BIFROST_DATABASE_URL") else f"{config_file}: database_url"
+        raise ConfigError(f"{source} must start with postgresql://, got {mask_secrets(url)!r}")
     keys_raw = table.get("keys", {})
     if not isinstance(keys_raw, dict) or not all(isinstance(v, str) for v in keys_raw.values()):
         raise ConfigError(f"{config_file}: [keys] must be a table of strings")

@@ -257,3 +257,16 @@ def test_installed_typer_is_the_pinned_minor() -> None:
     pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     spec = next(p for p in pins if p.startswith("typer"))
     assert version("typer") in SpecifierSet(spec.removeprefix("typer")), (version("typer"), spec)
+
+
+def test_cli_settings_file_not_utf8_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    # issue 10 item 16: a UnicodeDecodeError traceback before
+    settings = tmp_path / "bifrost.toml"
+    settings.write_bytes('home = "caf\u00e9"\n'.encode("latin-1"))
+    env = {**os.environ, "BIFROST_CONFIG": str(settings)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bifrost.cli", "data", "list"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "bifrost.toml: cannot read settings: not UTF-8 text" in done.stderr

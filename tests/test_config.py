@@ -130,3 +130,10 @@ def test_config_bad_sweep_bound_raises_config_error(
     (tmp_path / "bifrost.toml").write_text(toml)
     with pytest.raises(ConfigError, match=message):
         load_settings(env, cwd=tmp_path)
+
+
+def test_config_bad_url_in_the_toml_names_the_file_not_the_variable(tmp_path: Path) -> None:
+    (tmp_path / "bifrost.toml").write_text('database_url = "mysql://u:S3cr3tPW@h/db"\n')
+    with pytest.raises(ConfigError, match=r"bifrost\.toml: database_url must start with postgresql://") as caught:
+        load_settings({}, cwd=tmp_path)
+    assert "S3cr3tPW" not in str(caught.value)
