@@ -66,10 +66,12 @@ class Format(StrEnum):
     json = "json"
 
 
-def _store() -> BarStore:
+def _store(*, create: bool = False) -> BarStore:
+    # only the commands that bring data in create a store: a read (or a change to what is
+    # stored) on a mistyped BIFROST_HOME is "no store at ...", not a new empty store there
     from bifrost.data import open_store
 
-    return open_store(load_settings())
+    return open_store(load_settings(), create=create)
 
 
 def _echo_json(value: Any) -> None:
@@ -102,7 +104,7 @@ def run(
     """Run the main job: ingest the demo market into the store and report on it."""
     from bifrost.jobs import run_main_job
 
-    with _store() as store:
+    with _store(create=True) as store:
         report = run_main_job(store, n_symbols=symbols, n_days=days, seed=seed)
     typer.echo(report.summary())
 
@@ -123,7 +125,7 @@ def ingest_csv(
     """Ingest a Yahoo, backtrader or long (symbol column) CSV file."""
     from bifrost.data import CsvSource, ingest
 
-    with _store() as store:
+    with _store(create=True) as store:
         _print_ingest(ingest(store, CsvSource(file, symbol=symbol, date_format=date_format), on_error=on_error.value))
 
 
@@ -137,7 +139,7 @@ def ingest_yahoo(
     """Ingest raw daily bars, dividends and splits from Yahoo Finance."""
     from bifrost.data import YahooSource, ingest
 
-    with _store() as store:
+    with _store(create=True) as store:
         _print_ingest(ingest(store, YahooSource(progress=True), symbols, start, end, on_error=on_error.value))
 
 
@@ -151,7 +153,7 @@ def ingest_synthetic(
     """Ingest a seeded synthetic market (marked synthetic everywhere it is shown)."""
     from bifrost.data import SyntheticMarket, ingest
 
-    with _store() as store:
+    with _store(create=True) as store:
         _print_ingest(ingest(store, SyntheticMarket(n_symbols=symbols, n_days=days, seed=seed, start=start)))
 
 
@@ -217,10 +219,27 @@ def data_show(
 def data_check(
     symbols: Annotated[list[str] | None, typer.Argument(help="Symbols (default: all).")] = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.table,
+    verify: Annotated[
+        bool, typer.Option("--store", help="Verify the store against its manifest instead (exit 1 if damaged).")
+    ] = False,
+    repair: Annotated[
+        bool, typer.Option(help="With --store: forget symbols whose bars are lost, so they can be ingested again.")
+    ] = False,
 ) -> None:
-    """Report data quality: calendar gaps, stale prices, outlier returns."""
+    """Report data quality: calendar gaps, stale prices, outlier returns; or, with --store, damage."""
     from bifrost.data import check_quality
 
+    if repair and not verify:
+        from bifrost.errors import InvalidInputError
+
+        raise InvalidInputError("--repair goes with --store")
+    if verify:
+        if symbols:
+            from bifrost.errors import InvalidInputError
+
+            raise InvalidInputError(f"--store verifies the whole store; it takes no symbols, got {symbols}")
+        _verify_store(fmt, repair=repair)
+        return
     with _store() as store:
         report = check_quality(store, symbols or None)
     if fmt is Format.json:
@@ -230,6 +249,30 @@ def data_check(
         typer.echo(report.summary())
         if not report.findings.empty:
             typer.echo(report.findings.to_string(index=False, max_rows=60))
+
+
+def _verify_store(fmt: Format, *, repair: bool) -> None:
+    with _store() as store:
+        check = store.verify(repair=repair)
+    if fmt is Format.json:
+        _echo_json(
+            {
+                "backend": check.backend, "location": check.location, "symbols": check.symbols, "rows": check.rows,
+                "segments": check.segments, "ok": check.ok, "problems": list(check.problems),
+                "removed": list(check.removed), "repaired": list(check.repaired),
+            }
+        )  # fmt: skip
+    else:
+        typer.echo(str(check))
+    if not check.ok:
+        if check.repaired:
+            hint = f"; forgot {len(check.repaired)} symbol(s): ingest them again"
+        elif not repair:
+            hint = "; `bifrost data check --store --repair` forgets the symbols whose bars are lost"
+        else:
+            hint = ""
+        typer.echo(f"bifrost: the store is damaged: {len(check.problems)} problem(s){hint}", err=True)
+        raise typer.Exit(1)
 
 
 @data_app.command("info")
@@ -289,7 +332,7 @@ def portfolio_create(
     """Create an empty portfolio."""
     from bifrost.portfolio import create_portfolio
 
-    with _store() as store:
+    with _store(create=True) as store:
         create_portfolio(store, name, inception=inception, cost_basis=cost_basis.value, long_only=long_only)
     typer.echo(f"created portfolio {name} ({cost_basis.value}{', long-only' if long_only else ''}) from {inception}")
 
@@ -305,7 +348,7 @@ def portfolio_import(
     from bifrost.portfolio import read_transactions_csv, record_transactions
 
     transactions = read_transactions_csv(file)
-    with _store() as store:
+    with _store(create=True) as store:
         ledger = record_transactions(
             store, name, transactions, create=True, cost_basis=cost_basis.value, long_only=long_only
         )

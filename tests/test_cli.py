@@ -254,3 +254,34 @@ def test_cli_ingest_bad_value_reaches_the_library_check_as_one_line(
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert json.loads(bifrost(tmp_path / "home", "data", "list", "--format", "json").stdout) == []
+
+
+def test_cli_read_only_command_on_a_mistyped_home_creates_no_store(tmp_path: Path) -> None:
+    # issue 10 item 14: `data list` on a mistyped BIFROST_HOME created an empty store there
+    home = tmp_path / "mistyped"
+    for args in (["data", "list"], ["data", "show", "ORCL"], ["portfolio", "list"], ["risk", "alerts"]):
+        done = bifrost(home, *args)
+        assert done.returncode == 2 and done.stderr.startswith(f"bifrost: error: no store at {home}"), done.stderr
+        assert done.stderr.count("\n") == 1
+    assert not home.exists()
+
+
+def test_cli_data_check_store_finds_a_lost_segment_and_repair_forgets_its_symbols(tmp_path: Path) -> None:
+    (tmp_path / "long.csv").write_text(LONG)
+    home = tmp_path / "home"
+    assert bifrost(home, "data", "ingest", "csv", str(tmp_path / "long.csv")).returncode == 0
+    healthy = bifrost(home, "data", "check", "--store")
+    assert healthy.returncode == 0 and healthy.stdout.strip().endswith(": ok"), healthy.stdout
+    (segment,) = (home / "bars").glob("seg-*.parquet")
+    segment.unlink()
+    damaged = bifrost(home, "data", "check", "--store")
+    assert damaged.returncode == 1 and f"{segment}: missing; it holds A, B" in damaged.stdout
+    assert damaged.stderr.startswith("bifrost: the store is damaged: 1 problem(s)") and damaged.stderr.count("\n") == 1
+    repaired = bifrost(home, "data", "check", "--store", "--repair")
+    assert repaired.returncode == 1 and "forgot 2 symbol(s)" in repaired.stderr
+    after = json.loads(bifrost(home, "data", "check", "--store", "--format", "json").stdout)
+    assert after["ok"] and after["symbols"] == 0
+    assert bifrost(home, "data", "ingest", "csv", str(tmp_path / "long.csv")).returncode == 0  # ingestible again
+    for args in (["--repair"], ["--store", "A"]):
+        misuse = bifrost(home, "data", "check", *args)
+        assert misuse.returncode == 2 and misuse.stderr.count("\n") == 1, misuse.stderr
