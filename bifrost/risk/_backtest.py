@@ -124,6 +124,9 @@ def traffic_light(exceptions: int, observations: int = 250, confidence: float = 
     ['green', 'yellow', 'yellow', 'red']
     """
     kupiec_pof(exceptions, observations, confidence)  # validates
+    if observations > 1_000_000:
+        # the binomial sum has a term per exception: a bound keeps a hostile count from running for hours
+        raise InvalidInputError(f"observations must be at most 1,000,000 days (4,000 years), got {observations:,}")
     cum = _binom_cdf(int(exceptions), int(observations), 1.0 - confidence)
     if cum < 0.95:
         return "green"

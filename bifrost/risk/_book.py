@@ -14,6 +14,7 @@ from bifrost._checks import VOLUME_MAX, as_price, as_utc_timestamp, check_symbol
 from bifrost.data import BarStore
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import load_portfolio, mark_to_latest
+from bifrost.portfolio._ledger import check_portfolio_name
 from bifrost.risk._market import MarketData
 from bifrost.risk._portfolio import Method, PortfolioRisk, _frame, portfolio_risk
 from bifrost.risk._var import MONEY_MAX, _return_matrix_problem
@@ -37,10 +38,8 @@ class Book:
 
 
 def _portfolio(name: object) -> str:
-    # a portfolio's name is a key in the state tables of both backends: text PostgreSQL can hold
-    if not isinstance(name, str) or not name or len(name) > 256 or not name.isprintable():
-        raise InvalidInputError(f"a portfolio name must be printable text of 1-256 characters, got {quote(name)}")
-    return name
+    # the portfolio package's one rule for names, checked before the name reaches a query
+    return check_portfolio_name(name)
 
 
 def book_from_store(store: BarStore, name: str, *, lookback_days: int = 500) -> Book:

@@ -103,7 +103,13 @@ def _return_matrix_problem(r: FloatArray, names: Any) -> str | None:
 
 
 def _check(confidence: float, horizon_days: int) -> None:
-    if not isinstance(confidence, int | float) or isinstance(confidence, bool) or not 0.0 < confidence < 1.0:
+    # 1 − confidence is the tail's probability: it too must be in (0, 1) (1 − 1e-320 rounds to 1.0)
+    if (
+        not isinstance(confidence, int | float)
+        or isinstance(confidence, bool)
+        or not 0.0 < confidence < 1.0
+        or not 0.0 < 1.0 - confidence < 1.0
+    ):
         raise InvalidInputError(f"confidence must be in (0, 1), got {confidence!r}")
     if (
         isinstance(horizon_days, bool)

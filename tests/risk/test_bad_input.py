@@ -35,6 +35,7 @@ from bifrost.risk import (
     read_alerts,
     shock_stress,
     stress_positions,
+    traffic_light,
     var_es_many,
 )
 
@@ -243,6 +244,8 @@ def test_repeated_window_lengths_and_scenario_names_are_refused() -> None:
         (lambda: book_from_positions({"X" * 9000: 1}, prices={"X" * 9000: 1.0}), "at most 32 characters"),
         (lambda: book_from_positions({"=cmd": 1}, prices={"=cmd": 1.0}), "not starting with ="),
         (lambda: portfolio_risk({"A\t": [0.01, 0.02]}, {"A\t": 1.0}), "returns 'A\\\\t'"),
+        (lambda: traffic_light(10, 10**9), "observations must be at most 1,000,000 days"),
+        (lambda: parametric_var(RETURNS["A"], 1e-320), r"confidence must be in \(0, 1\)"),  # found by the fuzz below
         (lambda: Limit(name="a\x00", metric="var", threshold=0.1), "printable text of at most 100"),
         (lambda: Limit(name="x" * 5000, metric="var", threshold=0.1), "printable text of at most 100"),
     ],

@@ -179,3 +179,28 @@ def test_posted_positions_refuse_bad_input_naming_it() -> None:
         positions = kwargs.pop("positions")
         with pytest.raises(InvalidInputError, match=message):
             book_from_positions(positions, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("args", "shocks", "message"),
+    [
+        # issue 10, item 18: `--horizon 1000000000` answered "VaR 30988%"; the library's bound now holds everywhere
+        (["risk", "var", "book", "--horizon", "1000000000"], None, "horizon_days must be an integer from 1 to 250"),
+        (["risk", "var", "book", "--horizon", "251"], None, "horizon_days must be an integer from 1 to 250"),
+        (["risk", "stress", "book", "--worst", "0"], None, "worst (windows kept per length) must be an integer"),
+        (["risk", "stress", "book", "--window", "1", "--window", "1"], None, "window_days lists 1 twice"),
+        (["risk", "stress", "book", "--period", "X=1600-01-01:2300-01-01"], None, "from 1678-01-01 to 2261-12-31"),
+        (["risk", "stress", "book", "--window", "1"], "[typo]\nAPPL = -0.5\n", "'APPL' shock(s) nothing the book"),
+        (["risk", "stress", "book", "--window", "1"], '[t]\n"sector:none" = -0.5\n', "'sector:none' shock(s)"),
+        (["risk", "stress", "book", "--window", "1"], "[big]\nmarket = 1e300\n", "must be a return >= -1 and <= 10"),
+    ],
+)
+def test_cli_risk_refuses_bounds_the_library_sets_in_one_line(
+    home: Path, tmp_path: Path, args: list[str], shocks: str | None, message: str
+) -> None:
+    if shocks is not None:
+        (tmp_path / "shocks.toml").write_text(shocks)
+        args = [*args, "--shocks", str(tmp_path / "shocks.toml")]
+    run = bifrost(home, *args)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
