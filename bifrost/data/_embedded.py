@@ -305,22 +305,31 @@ class EmbeddedStore(BarStore):
             return []
 
     def _segment_files(self) -> set[str]:
-        return {r[0] for r in self._con.execute("SELECT file FROM bar_segments")}
+        return {r[0] for r in self._rows("SELECT file FROM bar_segments")[0]}
 
     # -- reading ---------------------------------------------------------------------
+    def _rows(self, query: str, params: Sequence[object] = ()) -> tuple[list[tuple[Any, ...]], list[str]]:
+        # one statement on the shared connection, never inside another thread's transaction
+        try:
+            with self._txn:
+                cur = self._con.execute(query, tuple(params))
+                return cur.fetchall(), [d[0] for d in cur.description or ()]
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.db_path}: cannot read the store's state database: {exc}") from exc
+
     def _manifest(self) -> pd.DataFrame:
-        rows = self._con.execute(
+        rows, _ = self._rows(
             "SELECT symbol, segment, row_start, rows, first_ts, last_ts FROM bar_symbols ORDER BY symbol"
-        ).fetchall()
+        )
         return pd.DataFrame(rows, columns=["symbol", "segment", "row_start", "rows", "first_ts", "last_ts"]).set_index(
             "symbol"
         )
 
     def _segment_rows(self) -> dict[str, int]:
-        return dict(self._con.execute("SELECT file, rows FROM bar_segments").fetchall())
+        return dict(self._rows("SELECT file, rows FROM bar_segments")[0])
 
     def _known_symbols(self) -> set[str]:
-        return {r[0] for r in self._con.execute("SELECT symbol FROM bar_symbols")}
+        return {r[0] for r in self._rows("SELECT symbol FROM bar_symbols")[0]}
 
     def _read_columns(
         self,
@@ -334,34 +343,36 @@ class EmbeddedStore(BarStore):
             try:
                 return _read_segments(self.bars_dir, manifest, symbols, start_ns, end_ns, fields)
             except _SegmentGone as gone:
-                raise self._damaged(gone.name, manifest) from None
+                raise self._damaged(gone, manifest) from None
         for _ in range(_READ_RETRIES):
             snapshot = self._manifest()
             try:
                 return _read_segments(self.bars_dir, snapshot, symbols, start_ns, end_ns, fields)
             except _SegmentGone as gone:
                 current = self._manifest()
-                if gone.name in set(current["segment"]) and not (self.bars_dir / gone.name).exists():
-                    raise self._damaged(gone.name, current) from None
+                if gone.name in set(current["segment"]) and (
+                    gone.reason != "missing" or not (self.bars_dir / gone.name).exists()
+                ):
+                    raise self._damaged(gone, current) from None
                 continue  # a writer compacted the segment away after our snapshot: take a new one
         raise StoreError(
             f"{self.home}: the bars changed under {_READ_RETRIES} reads in a row (writers compacting); try again"
         )
 
-    def _damaged(self, segment: str, manifest: pd.DataFrame) -> StoreError:
-        held = sorted(manifest.index[manifest["segment"] == segment])
+    def _damaged(self, gone: _SegmentGone, manifest: pd.DataFrame) -> StoreError:
+        held = sorted(manifest.index[manifest["segment"] == gone.name])
         shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
         return StoreError(
-            f"the embedded store at {self.home} is damaged: segment file {self.bars_dir / segment}, which holds "
-            f"the bars of {shown}, is missing. `bifrost data check --store` lists every problem; "
+            f"the embedded store at {self.home} is damaged: segment file {self.bars_dir / gone.name}, which holds "
+            f"the bars of {shown}, is {gone.reason}. `bifrost data check --store` lists every problem; "
             "`EmbeddedStore.verify(repair=True)` forgets the lost symbols so that they can be ingested again"
         )
 
     def list_symbols(self) -> pd.DataFrame:
-        rows = self._con.execute(
+        rows, _ = self._rows(
             "SELECT b.symbol, b.first_ts, b.last_ts, b.rows, s.sector, s.source, s.synthetic "
             "FROM bar_symbols b LEFT JOIN symbols s USING (symbol) ORDER BY b.symbol"
-        ).fetchall()
+        )
         frame = pd.DataFrame(rows, columns=["symbol", "first", "last", "rows", "sector", "source", "synthetic"])
         frame["first"] = pd.to_datetime(frame["first"], utc=True)
         frame["last"] = pd.to_datetime(frame["last"], utc=True)
@@ -369,7 +380,7 @@ class EmbeddedStore(BarStore):
         return frame
 
     def read_actions(self, symbols: Sequence[str] | None = None) -> pd.DataFrame:
-        rows = self._con.execute("SELECT symbol, ts, kind, value FROM corporate_actions ORDER BY symbol, ts").fetchall()
+        rows, _ = self._rows("SELECT symbol, ts, kind, value FROM corporate_actions ORDER BY symbol, ts")
         frame = pd.DataFrame(rows, columns=["symbol", "ts", "kind", "value"])
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
         if symbols is not None:
@@ -377,15 +388,15 @@ class EmbeddedStore(BarStore):
         return frame
 
     def ingest_log(self) -> pd.DataFrame:
-        cur = self._con.execute("SELECT * FROM ingests ORDER BY ts_started, id")
-        return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+        rows, names = self._rows("SELECT * FROM ingests ORDER BY ts_started, id")
+        return pd.DataFrame(rows, columns=names)
 
     def revisions(self, symbol: str | None = None) -> pd.DataFrame:
         sql = "SELECT ingest_id, symbol, ts, field, old_value, new_value FROM bar_revisions"
-        cur = self._con.execute(
+        rows, names = self._rows(
             sql + (" WHERE symbol = ?" if symbol else "") + " ORDER BY rowid", (symbol,) if symbol else ()
         )
-        frame = pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+        frame = pd.DataFrame(rows, columns=names)
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
         return frame
 
@@ -416,7 +427,7 @@ class EmbeddedStore(BarStore):
                 self._lock.release()
         else:
             problems, _ = self._check_segments()
-        quick = [r[0] for r in self._con.execute("PRAGMA quick_check").fetchall()]
+        quick = [r[0] for r in self._rows("PRAGMA quick_check")[0]]
         if quick != ["ok"]:
             problems += [f"{self.db_path}: {line}" for line in quick[:10]]
         manifest = self._manifest()
@@ -469,9 +480,10 @@ class EmbeddedStore(BarStore):
 
 
 class _SegmentGone(Exception):
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, reason: str = "missing") -> None:
         super().__init__(name)
         self.name = name
+        self.reason = reason
 
 
 class _WriterLock:
@@ -633,14 +645,17 @@ def _read_segments(
     for seg, group in wanted.groupby("segment", sort=True):
         try:
             pf = pq.ParquetFile(bars_dir / str(seg), read_dictionary=["symbol"])
+            if int((group["row_start"] + group["rows"]).max()) > pf.metadata.num_rows:
+                raise _SegmentGone(str(seg), f"shorter ({pf.metadata.num_rows} rows) than its manifest says")
+            if group["rows"].sum() > 0.5 * pf.metadata.num_rows:
+                table = pf.read(columns=columns)
+                rows = None
+            else:
+                table, rows = _read_ranges(pf, group, columns)
         except FileNotFoundError:
             raise _SegmentGone(str(seg)) from None
-        total = pf.metadata.num_rows
-        if group["rows"].sum() > 0.5 * total:
-            table = pf.read(columns=columns)
-            rows = None
-        else:
-            table, rows = _read_ranges(pf, group, columns)
+        except (OSError, pa.ArrowException) as exc:  # truncated or overwritten: damage, not a race
+            raise _SegmentGone(str(seg), f"unreadable ({exc})") from None
         sym_col = table.column("symbol").combine_chunks()
         dictionary = sym_col.dictionary.to_pylist()
         local_codes = sym_col.indices.to_numpy(zero_copy_only=False).astype(np.int64)

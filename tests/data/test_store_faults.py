@@ -9,6 +9,7 @@ unprivileged user namespace), and a real per-process file-size limit everywhere.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -283,6 +284,27 @@ def test_embedded_verify_finds_a_segment_that_disagrees_with_the_manifest(
     assert len(problems) == 1 and "ORCL rows 0.." in problems[0] and "outside the file's" in problems[0]
 
 
+def test_embedded_truncated_segment_is_reported_as_damage(orcl_home: tuple[Path, pd.DataFrame]) -> None:
+    home, _ = orcl_home
+    segment = next((home / "bars").glob("seg-*.parquet"))
+    segment.write_bytes(segment.read_bytes()[:1000])  # a disk that lost the file's tail
+    with EmbeddedStore(home) as store:
+        with pytest.raises(StoreError, match=rf"is damaged: segment file .*{segment.name}, .* is unreadable \("):
+            store.read_panel(["ORCL"])
+        problems = store.verify().problems
+    assert len(problems) == 1 and problems[0].startswith(f"{segment}: unreadable (")
+
+
+def test_embedded_lying_manifest_is_damage_not_a_crash(orcl_home: tuple[Path, pd.DataFrame]) -> None:
+    home, before = orcl_home
+    with EmbeddedStore(home) as store:
+        with store.transaction() as con:
+            con.execute("UPDATE bar_symbols SET row_start = 100 WHERE symbol = 'ORCL'")
+        shorter = rf"is damaged: .* is shorter \({len(before)} rows\) than its manifest says"
+        with pytest.raises(StoreError, match=shorter):
+            store.read_bars("ORCL")
+
+
 def test_embedded_open_removes_what_a_killed_writer_left(orcl_home: tuple[Path, pd.DataFrame]) -> None:
     home, before = orcl_home
     bars = home / "bars"
@@ -375,3 +397,138 @@ def test_sqlite_state_database_that_is_not_a_database_is_a_store_error(tmp_path:
     (home / "state.sqlite").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match=r"state\.sqlite: cannot open the state database: file is not a database"):
         EmbeddedStore(home)
+
+
+# -- item 11: a full disk --------------------------------------------------------------
+FULL_DISK = """
+import os, resource, sys
+from decimal import Decimal
+from pathlib import Path
+import pandas as pd
+from bifrost.data import CsvSource, EmbeddedStore, ingest
+from bifrost.errors import StoreError
+from bifrost.portfolio import CashFlow, CashKind, list_portfolios, record_transactions
+from tests.conftest import NVDA, ORCL
+
+disk, mode = Path(sys.argv[1]), sys.argv[2]
+home = disk / "home"
+bars = home / "bars"
+T0 = pd.Timestamp("2014-01-02", tz="UTC")
+deposits = [CashFlow(txn_id=f"d{i}", ts=T0, kind=CashKind.DEPOSIT, amount=Decimal(1)) for i in range(20000)]
+
+
+def fill():
+    # tmpfs: take every free block; elsewhere: no file of this process may grow past 64 KiB
+    if mode == "tmpfs":
+        fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, b"x" * 65536)
+        except OSError:
+            pass
+        try:
+            while True:
+                os.write(fd, b"x")
+        except OSError:
+            os.close(fd)
+    else:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (65536, resource.RLIM_INFINITY))
+
+
+def free():
+    if mode == "tmpfs":
+        (disk / "filler").unlink()
+    else:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+with EmbeddedStore(home) as store:
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="2000-01-01")
+    before, log = store.read_bars("ORCL"), store.ingest_log()
+    segments = sorted(p.name for p in bars.glob("seg-*.parquet"))
+    fill()
+    # an ingest on a full disk: one StoreError, nothing half-written, the store unchanged
+    try:
+        ingest(store, CsvSource(NVDA, symbol="NVDA"))
+        raise SystemExit("the ingest on a full disk did not fail")
+    except StoreError as exc:
+        message = str(exc)
+    assert "cannot write 4,012 bars" in message and "the store is unchanged" in message, message
+    if mode == "tmpfs":
+        assert "the disk is full" in message, message
+    assert not list(bars.glob(".seg-*")), "a temporary segment was left behind"
+    assert sorted(p.name for p in bars.glob("seg-*.parquet")) == segments
+    pd.testing.assert_frame_equal(store.read_bars("ORCL"), before)
+    assert list(store.list_symbols()["symbol"]) == ["ORCL"] and len(store.ingest_log()) == len(log)
+    # a portfolio import on a full disk: the first error, never "cannot rollback"
+    try:
+        record_transactions(store, "p", deposits, create=True)
+        raise SystemExit("the import on a full disk did not fail")
+    except StoreError as exc:
+        message = str(exc)
+    assert "state.sqlite: writing the state database failed (nothing was changed)" in message, message
+    assert "rollback" not in message, message
+    assert list_portfolios(store).empty
+    free()
+    if mode == "tmpfs":
+        # a killed writer's leftover that fills the disk: the next writer removes it first
+        leftover = bars / ".seg-0000.parquet.tmp"
+        fd = os.open(leftover, os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, b"x" * 65536)
+        except OSError:
+            os.close(fd)
+    assert ingest(store, CsvSource(NVDA, symbol="NVDA")).rows_new == 4012
+    assert not list(bars.glob(".seg-*"))
+    assert len(record_transactions(store, "p", deposits, create=True).transactions) == 20000
+    pd.testing.assert_frame_equal(store.read_bars("ORCL"), before)
+    assert store.verify().ok
+print("ok", flush=True)
+"""
+
+
+def _run_full_disk(tmp_path: Path, mode: str, wrapper: list[str]) -> subprocess.CompletedProcess[str]:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = tmp_path / "full_disk.py"
+    script.write_text(FULL_DISK)
+    command = [sys.executable, str(script), str(disk), mode]
+    if wrapper:
+        mount = f"mount -t tmpfs -o size=3m tmpfs {disk} && exec {' '.join(command)}"
+        command = [*wrapper, "sh", "-c", mount]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+
+
+def _namespace_for_a_tmpfs(tmp_path: Path) -> list[str] | None:
+    # a private mount namespace (root), else an unprivileged user namespace, else none
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    for wrapper in (["unshare", "--mount"], ["unshare", "--user", "--map-root-user", "--mount"]):
+        if wrapper == ["unshare", "--mount"] and os.geteuid() != 0:
+            continue
+        try:
+            done = subprocess.run(
+                [*wrapper, "sh", "-c", f"mount -t tmpfs -o size=1m tmpfs {probe}"], capture_output=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0:
+            return wrapper
+    return None
+
+
+def test_embedded_full_disk_is_one_error_and_leaves_the_store_unchanged(tmp_path: Path) -> None:
+    # a real 3 MB tmpfs, filled up: ENOSPC from the kernel
+    wrapper = _namespace_for_a_tmpfs(tmp_path)
+    if wrapper is None:
+        pytest.skip("this kernel allows no tmpfs mount here; the file-size-limit test below covers the path")
+    done = _run_full_disk(tmp_path, "tmpfs", wrapper)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
+
+
+def test_embedded_write_past_a_file_size_limit_is_one_error_and_leaves_the_store_unchanged(tmp_path: Path) -> None:
+    # RLIMIT_FSIZE: the kernel refuses to grow any file of the process (EFBIG), on any machine
+    done = _run_full_disk(tmp_path, "fsize", [])
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
