@@ -113,7 +113,9 @@ def _bad_values(path: tuple[str, ...], param: Any, kind: type | None) -> list[tu
     if name in SYMBOLS:
         return [("symbol", v) for v in BAD_SYMBOLS]
     special = {
-        "name": [("portfolio", "NOSUCH")] if path[-1] not in ("create", "import") else [("name", "A\x00B")],
+        # a required name refers to a portfolio; an optional one filters (an unknown one matches nothing)
+        "name": [("name", "A\x00B")]
+        + ([("portfolio", "NOSUCH")] if param.required and path[-1] not in ("create", "import") else []),
         "strategy": [("strategy", "nope")],
         "grid": [("grid", "fast=1:1000000000:1"), ("grid", "fast=x"), ("grid", "bogus=1"), ("grid", "fast=1:inf:1")],
         "param": [("param", "fats=3"), ("param", "fast=ten"), ("param", "fast=-5"), ("param", "size=-100")],
