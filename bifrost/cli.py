@@ -482,6 +482,8 @@ def _params(strategy: str, pairs: list[str] | None, size: float | None) -> dict[
             raise InvalidInputError(f"--param takes name=value, got {pair!r}")
         if name not in accepted:
             raise InvalidInputError(f"{strategy} takes no parameter {name!r}; it takes {sorted(accepted)}")
+        if name in out:
+            raise InvalidInputError(f"--param {name} is given twice; give each parameter once")
         out[name] = _coerce(strategy, name, raw.strip(), accepted[name].default)
     if size is not None:
         if "size" not in accepted:
@@ -626,6 +628,8 @@ def optimize_command(
             raise InvalidInputError(
                 f"--grid takes name=values with a parameter of {strategy} {sorted(accepted)}, got {_quote(spec)}"
             )
+        if name in space or name in fixed:
+            raise InvalidInputError(f"{name} is given twice (--grid and --param, or two --grid); give it once")
         space[name] = _grid_of(strategy, name, grid_values(values), accepted[name].default)
     space.update({k: [v] for k, v in fixed.items()})
     settings = load_settings()

@@ -206,6 +206,13 @@ def test_cli_backtest_sma_cross_json_equals_backtrader(tmp_path: Path) -> None:
         (["backtest", "momentum", "--symbols", "ORCL", "--size", "5"], "momentum sizes its own positions"),
         (["backtest", "sma_cross", "--symbols", "NOPE"], "NOPE"),
         (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=9:1:1"], "stop >= start"),
+        (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5", "--grid", "fast=9"], "fast is given twice"),
+        (
+            ["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5", "--param", "fast=9"],
+            "fast is given twice",
+        ),
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=5", "--param", "fast=9"], "given twice"),
+        (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5", "--address", "h:1"], "backend='ray'"),
         # issue 10 item 18: a negative size traded exactly like a positive one
         (["backtest", "sma_cross", "--symbols", "ORCL", "--size", "-100"], "sma_cross: size must be a positive number"),
         # item 19: a billion-point grid grew to 23.7 GB before the OOM killer took the machine down

@@ -352,6 +352,8 @@ def sweep(
         raise InvalidInputError(f"objective must be one of the engine's metrics {K.METRICS}, got {objective!r}")
     if backend not in ("local", "ray"):
         raise InvalidInputError(f"backend must be 'local' or 'ray', got {backend!r}")
+    if address is not None and backend != "ray":
+        raise InvalidInputError(f"address is the Ray cluster's; it needs backend='ray' (got address={address!r})")
     model = fill if fill is not None else FillModel()
     chunks = _chunks(len(panel.symbols), len(sets), len(panel.ts), chunk_symbols)
     if backend == "ray":
@@ -431,7 +433,10 @@ def _run_ray(
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        except (ValueError, ConnectionError) as exc:  # a malformed or unreachable address
+            raise InvalidInputError(f"cannot use the Ray cluster at {address!r}: {exc}") from exc
     n_sym = len(panel.symbols)
     if chunk_symbols is None:
         # sixteen small tasks per CPU: no worker idles at the end waiting for a straggler, and
