@@ -29,6 +29,8 @@ from bifrost.strategy import _kernel as K
 
 __all__ = ["Commission", "FillModel", "Orders", "Signals", "SizeType", "prepare", "run_kernel"]
 
+MAX_AMOUNT = 1e15
+"""Largest cash or order size (shares, money) the engine takes: sums of such stay exact to the cent."""
 SizeType = Literal["shares", "value", "percent", "target_percent", "target_shares"]
 SIZE_TYPES: tuple[str, ...] = get_args(SizeType)
 _SIZE_CODE = {
@@ -274,8 +276,14 @@ def prepare(panel: Panel, request: Signals | Orders, *, cash: float, fill: FillM
     """Validate a strategy's request against ``panel`` and lay it out for the kernel (one group)."""
     if not isinstance(request, Signals | Orders):
         raise InvalidInputError(f"a strategy must return Signals or Orders, got {type(request).__name__}")
-    if not isinstance(cash, int | float) or isinstance(cash, bool) or not math.isfinite(cash) or cash <= 0:
-        raise InvalidInputError(f"cash must be a positive number, got {cash!r}")
+    if (
+        not isinstance(cash, int | float)
+        or isinstance(cash, bool)
+        or not math.isfinite(cash)
+        or not 0 < cash <= MAX_AMOUNT
+    ):
+        # beyond 1e15 the equity arithmetic overflows to inf without a word
+        raise InvalidInputError(f"cash must be a positive number up to {MAX_AMOUNT:.0e}, got {cash!r}")
     for f in ("open", "high", "low", "close"):
         if f not in panel.fields:
             raise InvalidInputError(f"the panel needs an {f!r} field to fill orders; it has {list(panel.fields)}")
@@ -301,8 +309,8 @@ def prepare(panel: Panel, request: Signals | Orders, *, cash: float, fill: FillM
     else:
         flags = tuple(np.zeros((1, 1), dtype=np.bool_) for _ in range(4))
         size = _grid(request.size, "Orders.size", shape, np.float64, np.nan)
-    if np.isinf(size).any():
-        raise InvalidInputError(f"{type(request).__name__}.size must be finite where set")
+    if np.isinf(size).any() or (np.abs(size[np.isfinite(size)]) > MAX_AMOUNT).any():
+        raise InvalidInputError(f"{type(request).__name__}.size must be finite and at most {MAX_AMOUNT:.0e} where set")
     if signal_mode and (size[np.isfinite(size)] < 0).any():
         # an entry's side is its flag (entries, short_entries); a negative size would be
         # silently traded as its absolute value (0 or NaN: no order on that bar)

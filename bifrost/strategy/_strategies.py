@@ -26,7 +26,7 @@ import numpy as np
 from bifrost._typing import FloatArray
 from bifrost.data import Panel
 from bifrost.errors import InvalidInputError
-from bifrost.strategy._engine import FillModel, Orders, Signals, prepare, run_kernel
+from bifrost.strategy._engine import MAX_AMOUNT, FillModel, Orders, Signals, prepare, run_kernel
 from bifrost.strategy._indicators import bollinger, crossover, rsi, sma
 from bifrost.strategy._result import BacktestResult
 
@@ -236,9 +236,10 @@ def _check_param(strategy: str, name: str, value: Any, default: Any, hint: Any) 
         raise InvalidInputError(f"{strategy}: parameter {name} must be one of {list(choices)}, got {value!r}")
     if _is_number(value) and not math.isfinite(float(value)):
         raise InvalidInputError(f"{strategy}: parameter {name} must be a finite number, got {value!r}")
-    if name == "size" and value is not None and not (_is_number(value) and value > 0):
+    if name == "size" and value is not None and not (_is_number(value) and 0 < value <= MAX_AMOUNT):
         raise InvalidInputError(
-            f"{strategy}: size must be a positive number (the signals give the side), got {value!r}"
+            f"{strategy}: size must be a positive number up to {MAX_AMOUNT:.0e} (the signals give the side), "
+            f"got {value!r}"
         )
     if default is inspect.Parameter.empty or default is None or choices:
         return

@@ -49,3 +49,17 @@ def test_negative_size_trades_differently_from_positive_no_more(orcl: Panel) -> 
 def test_good_parameters_pass_unchanged(orcl: Panel) -> None:
     result = backtest(orcl, "sma_cross", {"fast": np.int64(10), "slow": 30, "size": 100, "size_type": "shares"})
     assert result.n_trades == 97
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        # --cash 1e308 ended as "final value inf" without a word
+        (lambda p: backtest(p, "buy_and_hold", cash=1e308), "cash must be a positive number up to 1e"),
+        (lambda p: backtest(p, "sma_cross", {"size": 1e300}), "size must be a positive number up to 1e"),
+        (lambda p: simulate(p, Signals(entries=True, size=1e300)), r"Signals\.size must be finite and at most 1e"),
+    ],
+)
+def test_amounts_no_market_produces_are_refused(orcl: Panel, call: Any, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        call(orcl)
