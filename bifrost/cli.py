@@ -488,6 +488,8 @@ def _params(strategy: str, pairs: list[str] | None, size: float | None) -> dict[
     if size is not None:
         if "size" not in accepted:
             raise InvalidInputError(f"{strategy} sizes its own positions; --size does not apply")
+        if "size" in out:
+            raise InvalidInputError("size is given twice (--size and --param size=...); give it once")
         out["size"] = size
         if "size_type" in accepted:
             out["size_type"] = "shares"
@@ -652,17 +654,15 @@ def optimize_command(
 
 
 def _grid_of(strategy: str, name: str, values: Any, default: Any) -> Any:
-    # an integer range stays a lazy range (the sweep counts it before it runs); a listed
-    # grid is coerced to the parameter's kind value by value
-    if isinstance(values, range):
-        return values
-    if isinstance(default, int) and not isinstance(default, bool) and not isinstance(values, list):
-        from bifrost.errors import InvalidInputError
+    # a listed grid is coerced to the parameter's kind value by value; a range stays lazy (the
+    # sweep counts it before it runs), and only an integer range suits an integer parameter
+    from bifrost.errors import InvalidInputError
 
+    if isinstance(values, list):
+        return [_coerce(strategy, name, repr(v), default) for v in values]
+    if isinstance(default, int) and not isinstance(default, bool) and not isinstance(values, range):
         raise InvalidInputError(f"{strategy}: parameter {name} must be int, got the range {values!r}")
-    if not isinstance(values, list):
-        return values
-    return [_coerce(strategy, name, repr(v), default) for v in values]
+    return values
 
 
 # -- risk --------------------------------------------------------------------------------------

@@ -212,6 +212,8 @@ def test_cli_backtest_sma_cross_json_equals_backtrader(tmp_path: Path) -> None:
             "fast is given twice",
         ),
         (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=5", "--param", "fast=9"], "given twice"),
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "size=5", "--size", "9"], "size is given twice"),
+        (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5.5:9:1"], "must be int, got the range"),
         (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5", "--address", "h:1"], "backend='ray'"),
         # issue 10 item 18: a negative size traded exactly like a positive one
         (["backtest", "sma_cross", "--symbols", "ORCL", "--size", "-100"], "sma_cross: size must be a positive number"),
