@@ -76,8 +76,9 @@ class Guard:
 
     BentoML answers a POST with a malformed content type (``multipart/form-data`` without a
     boundary) with a 500; this answers 415. A body over ``max_body_bytes`` is a 413 before a
-    byte of it is read, and a POST must say its length (411) so that the limit holds. Health,
-    metrics and docs (``OPEN_PATHS``) stay open.
+    byte of it is read, and a POST must say its length (411) so that the limit holds. Every
+    4xx of the API has one shape, ``{"error": message}`` (BentoML wraps its own in a list).
+    Health, metrics and docs (``OPEN_PATHS``) stay open.
     """
 
     def __init__(self, app: Any, token: str | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> None:
@@ -98,6 +99,8 @@ class Guard:
                 if problem is not None:
                     await _reply(send, *problem)
                     return
+            await self.app(scope, receive, _one_error_shape(send))
+            return
         await self.app(scope, receive, send)
 
     def _body_problem(self, headers: Mapping[str, str]) -> tuple[int, str] | None:
@@ -112,6 +115,39 @@ class Guard:
             shown = f"{int(length):,} bytes" if len(length) <= 18 else "larger than an exabyte"
             return 413, f"the body is {shown}; at most {self.max_body_bytes:,} bytes are accepted"
         return None
+
+
+def _one_error_shape(send: Any) -> Any:
+    # BentoML answers its 4xx as [{"error": ...}] (a tuple it serialises); every error here is {"error": ...}
+    held: dict[str, Any] = {}
+
+    async def wrapped(message: Any) -> None:
+        if message["type"] == "http.response.start" and 400 <= message["status"] < 500:
+            held["start"], held["body"] = message, b""
+            return
+        if message["type"] == "http.response.body" and "start" in held:
+            held["body"] += message.get("body", b"")
+            if message.get("more_body"):
+                return
+            body = _unwrapped(held["body"])
+            headers = [(k, v) for k, v in held["start"].get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**held.pop("start"), "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await send(message)
+
+    return wrapped
+
+
+def _unwrapped(body: bytes) -> bytes:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and "error" in value[0]:
+        return json.dumps(value[0]).encode()
+    return body
 
 
 async def _reply(send: Any, status: int, message: str) -> None:

@@ -107,6 +107,30 @@ def test_guard_refuses_bodies_that_are_not_bounded_json(headers: dict[str, str],
         assert len(json.loads(body)["error"]) < 200  # a hostile header is never echoed whole
 
 
+def _answering(status: int, body: bytes, chunks: int = 1) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        step = max(1, len(body) // chunks)
+        parts = [body[i : i + step] for i in range(0, len(body), step)] or [b""]
+        for i, part in enumerate(parts):
+            await send({"type": "http.response.body", "body": part, "more_body": i < len(parts) - 1})
+
+    return app
+
+
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_guard_gives_every_client_error_one_shape(chunks: int) -> None:
+    # BentoML answers an InvalidArgument as [{"error": ...}]
+    wrapped = json.dumps([{"error": "horizon_days must be ..."}]).encode()
+    status, body = _call(Guard(_answering(400, wrapped, chunks)), "/var", JSON)
+    assert status == 400 and json.loads(body) == {"error": "horizon_days must be ..."}
+    for kept in (b'{"error": "x", "detail": []}', b"not json", b'[{"a": 1}, {"b": 2}]'):
+        assert _call(Guard(_answering(422, kept)), "/var", JSON)[1] == kept
+    ok = b'[{"error": "a result that looks like one"}]'
+    assert _call(Guard(_answering(200, ok)), "/var", JSON)[1] == ok  # only errors are reshaped
+
+
 def test_guard_checks_the_token_and_leaves_health_and_docs_open() -> None:
     guard = Guard(_app, token="s3cret")
     assert _call(guard, "/var", JSON)[0] == 401

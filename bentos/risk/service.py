@@ -2,7 +2,11 @@
 
 BentoML 1.4 new-style service. It validates the request (pydantic, then the library's own
 checks), calls `bifrost.risk`, and answers with typed JSON. Bad input is a 400 with a
-message naming what was wrong; the library never sees a value it would refuse silently.
+message naming what was wrong (404 for a symbol the store lacks); a store that cannot be
+read is a 503; only a bug is a 500 (`bifrost._serving.http_status`). The bounds in the
+schema (horizon, worst windows) are the library's constants. `bifrost._serving.Guard` sits
+in front: JSON bodies with a Content-Length of at most 64 MiB, and the bearer token when
+one is set (``BIFROST_RISK_SERVICE_TOKEN`` or ``[keys] risk_service_token``).
 
     cd bentos/risk && bentoml serve service:RiskService --port 3000
     bifrost serve risk --port 3000            # the same, from anywhere

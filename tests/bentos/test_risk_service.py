@@ -182,6 +182,7 @@ def test_bad_requests_get_a_400_that_says_what_was_wrong(service: str, body: dic
     )
     assert response.status_code == 400, response.text
     assert message in response.text
+    assert isinstance(response.json(), dict) and "error" in response.json()  # one shape for every client error
 
 
 @pytest.mark.parametrize("method", ["historical", "parametric"])
@@ -330,6 +331,7 @@ def test_bad_portfolio_requests_get_a_400_that_says_what_was_wrong(
     response = httpx.post(f"{service}{path}", json=body, timeout=30)
     assert response.status_code == 400, response.text
     assert message in response.text
+    assert isinstance(response.json(), dict) and "error" in response.json()  # one shape for every client error
 
 
 def test_stress_of_shocks_alone_is_answered(service: str) -> None:
