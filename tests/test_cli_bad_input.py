@@ -178,20 +178,16 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     base = tmp_path_factory.mktemp("cli-bad-input")
     (base / "txns.csv").write_text(TXNS)
     store = base / "home"
-    previous = os.environ.get("BIFROST_HOME")
-    os.environ["BIFROST_HOME"] = str(store)
-    cwd = Path.cwd()
-    os.chdir(base)  # a command that wrongly succeeds writes its default output here, not in the checkout
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        # the embedded store whatever the environment says, and a working folder of its own: a
+        # command that wrongly succeeds writes its default output there, not in the checkout
+        mp.setenv("BIFROST_HOME", str(store))
+        for name in ("BIFROST_DATABASE_URL", "BIFROST_CONFIG", "BIFROST_MAX_BACKTESTS"):
+            mp.delenv(name, raising=False)
+        mp.chdir(base)
         assert _run(["data", "ingest", "csv", str(ORCL), "--symbol", "ORCL"])[0] == 0
         assert _run(["portfolio", "import", "P1", str(base / "txns.csv")])[0] == 0
         yield store
-    finally:
-        os.chdir(cwd)
-        if previous is None:
-            os.environ.pop("BIFROST_HOME", None)
-        else:
-            os.environ["BIFROST_HOME"] = previous
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:
