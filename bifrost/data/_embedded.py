@@ -42,7 +42,7 @@ from bifrost.data._columns import BarColumns
 from bifrost.data._report import IngestReport
 from bifrost.data._store import BarStore, StoreCheck, actions_rows, merge_bars, symbol_rows
 from bifrost.data._validate import ValidatedBars
-from bifrost.errors import StoreError
+from bifrost.errors import InvalidInputError, StoreError
 
 __all__ = ["EmbeddedStore"]
 
@@ -87,8 +87,8 @@ class EmbeddedStore(BarStore):
         lock_timeout_s: float = _sqlite.DEFAULT_LOCK_TIMEOUT_S,
         create: bool = True,
     ) -> None:
-        if not lock_timeout_s >= 0 or lock_timeout_s == float("inf"):
-            raise StoreError(f"lock_timeout_s must be a finite number of seconds >= 0, got {lock_timeout_s!r}")
+        if not 0 <= lock_timeout_s < float("inf"):
+            raise InvalidInputError(f"lock_timeout_s must be a finite number of seconds >= 0, got {lock_timeout_s!r}")
         self.home = Path(home)
         self.bars_dir = self.home / "bars"
         self.db_path = self.home / "state.sqlite"
@@ -106,11 +106,19 @@ class EmbeddedStore(BarStore):
         self._txn = threading.RLock()  # one connection: one transaction at a time across threads
         self._con = _sqlite.connect(self.db_path, lock_timeout_s=self.lock_timeout_s)
         _sqlite.migrate(self._con, self.db_path, lock_timeout_s=self.lock_timeout_s)
-        if self._lock.try_acquire():  # no writer at work: remove what killed writers left
-            try:
-                self._collect_garbage()
-            finally:
-                self._lock.release()
+        self._clean_if_idle()
+
+    def _clean_if_idle(self) -> None:
+        # no writer at work: remove what killed writers left (best effort: a reader on a
+        # read-only copy of a store opens it all the same)
+        try:
+            if self._lock.try_acquire():
+                try:
+                    self._collect_garbage()
+                finally:
+                    self._lock.release()
+        except StoreError as exc:
+            _sqlite.log.debug("left files of failed writes in place: %s", exc)
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -509,26 +517,37 @@ class _WriterLock:
 
     def try_acquire(self) -> bool:
         fd = self._open()
-        if self._flock(fd):
+        try:
+            taken = self._flock(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        if taken:
             self._held(fd)
-            return True
-        os.close(fd)
-        return False
+        else:
+            os.close(fd)
+        return taken
 
     def acquire(self) -> None:
         fd = self._open()
+        try:
+            self._wait(fd)
+        except BaseException:  # given up, or interrupted (Ctrl-C) while waiting
+            os.close(fd)
+            raise
+        self._held(fd)
+
+    def _wait(self, fd: int) -> None:
         started = time.monotonic()
         warned = False
         pause = 0.01
         while not self._flock(fd):
             waited = time.monotonic() - started
             if waited >= self.timeout_s:
-                holder = self.holder()
-                os.close(fd)
                 raise StoreError(
-                    f"the embedded store at {self.home} is locked by another writer ({holder}); gave up after "
-                    f"{waited:.0f} s. Let that writer finish, resume it (kill -CONT) or end it, or wait longer "
-                    "with BIFROST_LOCK_TIMEOUT / lock_timeout_s in bifrost.toml"
+                    f"the embedded store at {self.home} is locked by another writer ({self.holder()}); gave up "
+                    f"after {waited:.0f} s. Let that writer finish, resume it (kill -CONT) or end it, or wait "
+                    "longer with BIFROST_LOCK_TIMEOUT / lock_timeout_s in bifrost.toml"
                 )
             if not warned and waited >= _sqlite.WARN_AFTER_S:
                 _sqlite.log.warning(
@@ -540,7 +559,6 @@ class _WriterLock:
                 warned = True
             time.sleep(min(pause, max(self.timeout_s - waited, 0.0)))
             pause = min(pause * 2, 0.2)
-        self._held(fd)
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
@@ -577,15 +595,13 @@ class _WriterLock:
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot open the store's writer lock: {exc}") from exc
 
-    @staticmethod
-    def _flock(fd: int) -> bool:
+    def _flock(self, fd: int) -> bool:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
                 return False
-            os.close(fd)
-            raise StoreError(f"cannot take the store's writer lock: {exc}") from exc
+            raise StoreError(f"{self.path}: cannot take the store's writer lock: {exc}") from exc
         return True
 
     def _held(self, fd: int) -> None:

@@ -15,6 +15,8 @@ caller as a `StoreError` with credentials masked.
 from __future__ import annotations
 
 import io
+import os
+import sys
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -35,7 +37,7 @@ from bifrost.data._pgcopy import COPY_COLUMNS, encode_bars
 from bifrost.data._report import IngestReport
 from bifrost.data._store import BarStore, StoreCheck, actions_rows, symbol_rows
 from bifrost.data._validate import ValidatedBars
-from bifrost.errors import SchemaVersionError, StoreError
+from bifrost.errors import InvalidInputError, SchemaVersionError, StoreError
 
 __all__ = ["PostgresStore"]
 
@@ -124,23 +126,17 @@ class PostgresStore(BarStore):
     ) -> None:
         for name, value in (("connect_timeout_s", connect_timeout_s), ("lock_timeout_s", lock_timeout_s)):
             if not 0 < value < float("inf"):
-                raise StoreError(f"{name} must be a positive, finite number of seconds, got {value!r}")
+                raise InvalidInputError(f"{name} must be a positive, finite number of seconds, got {value!r}")
         self.url = url
         self.home = Path(home)
         self.schema = schema
         self.connect_timeout_s = float(connect_timeout_s)
         self.lock_timeout_s = float(lock_timeout_s)
         self._s = sql.Identifier(schema)
-        # libpq takes whole seconds (and treats 1 as 2); one direct attempt first, so that an
+        # direct attempts first (until the timeout: a server may be restarting), so that an
         # unreachable server is one error, not a pool retrying and logging in the background
-        libpq_timeout = max(2, round(connect_timeout_s))
-        try:
-            psycopg.connect(url, connect_timeout=libpq_timeout).close()
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot connect to PostgreSQL at {_safe(url)} within {connect_timeout_s:g} s: {_one_line(exc)} "
-                "(check BIFROST_DATABASE_URL and that the server runs; BIFROST_CONNECT_TIMEOUT sets the wait)"
-            ) from None
+        libpq_timeout = max(2, round(connect_timeout_s))  # libpq takes whole seconds, and 1 means 2
+        _probe(url, connect_timeout_s)
         try:
             self.pool = ConnectionPool(
                 url,
@@ -148,7 +144,7 @@ class PostgresStore(BarStore):
                 max_size=pool_size,
                 open=True,
                 timeout=max(30.0, self.lock_timeout_s),
-                kwargs={"prepare_threshold": None, "connect_timeout": libpq_timeout},
+                kwargs={"prepare_threshold": None, "connect_timeout": libpq_timeout, **_application_name(url)},
                 configure=_configure,
             )
             self.pool.wait(timeout=max(connect_timeout_s, 2.0))
@@ -619,6 +615,31 @@ def _lock_key(schema: str, what: str) -> int:
 
 def _safe(url: str) -> str:
     return mask_secrets(url)
+
+
+def _application_name(url: str) -> dict[str, str]:
+    # pg_stat_activity then names the client process that holds a lock (unless the URL names itself)
+    if "application_name" in url:
+        return {}
+    command = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    return {"application_name": f"bifrost pid {os.getpid()} {command}"[:63]}
+
+
+def _probe(url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            psycopg.connect(url, connect_timeout=max(2, round(remaining))).close()
+            return
+        except psycopg.Error as exc:
+            if time.monotonic() + 0.25 < deadline:
+                time.sleep(0.25)
+                continue
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {_safe(url)} within {timeout_s:g} s: {_one_line(exc)} "
+                "(check BIFROST_DATABASE_URL and that the server runs; BIFROST_CONNECT_TIMEOUT sets the wait)"
+            ) from None
 
 
 def _one_line(exc: BaseException) -> str:

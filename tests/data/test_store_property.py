@@ -82,7 +82,12 @@ class StoreModel(RuleBasedStateMachine):
         self._cached: pd.DataFrame | None = None
 
     def teardown(self) -> None:
-        self._dispose()
+        try:
+            check = self.store.verify()
+            assert check.ok, str(check)
+            assert check.rows == len(self.bars) and check.removed == ()  # no orphan survives a write
+        finally:
+            self._dispose()
 
     # -- changes ---------------------------------------------------------------------
     @initialize(data=st.data())
