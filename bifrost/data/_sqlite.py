@@ -238,7 +238,7 @@ def describe_process(pid: int) -> str:
     """Describe process ``pid`` for a message: its command line and whether it is stopped."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            command = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            command = " ".join(fh.read().replace(b"\0", b" ").decode(errors="replace").split())  # one line
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
             state = fh.read().rsplit(")", 1)[1].split()[0]
     except OSError:
