@@ -31,6 +31,7 @@ from bifrost.risk._limits import (
 )
 from bifrost.risk._market import MarketData
 from bifrost.risk._montecarlo import (
+    MAX_ASSETS,
     MAX_SCENARIOS,
     Covariance,
     VarDecomposition,
@@ -66,6 +67,7 @@ from bifrost.risk._var import (
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "MAX_ASSETS",
     "MAX_DAILY_RETURN",
     "MAX_HORIZON_DAYS",
     "MAX_SCENARIOS",

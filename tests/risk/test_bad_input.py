@@ -245,6 +245,18 @@ def test_repeated_window_lengths_and_scenario_names_are_refused() -> None:
         (lambda: book_from_positions({"=cmd": 1}, prices={"=cmd": 1.0}), "not starting with ="),
         (lambda: portfolio_risk({"A\t": [0.01, 0.02]}, {"A\t": 1.0}), "returns 'A\\\\t'"),
         (lambda: traffic_light(10, 10**9), "observations must be at most 1,000,000 days"),
+        (
+            lambda: montecarlo_var_es(np.zeros((3, 20_000)), np.ones(20_000)),
+            "20,000 assets; a covariance takes at most",
+        ),
+        (
+            lambda: portfolio_risk(
+                {f"S{i}": [0.01, 0.0] for i in range(2_001)},
+                {f"S{i}": 1 / 2_001 for i in range(2_001)},
+                method="montecarlo",
+            ),
+            "2,001 assets; a covariance takes at most 2,000",
+        ),
         (lambda: parametric_var(RETURNS["A"], 1e-320), r"confidence must be in \(0, 1\)"),  # found by the fuzz below
         (lambda: Limit(name="a\x00", metric="var", threshold=0.1), "printable text of at most 100"),
         (lambda: Limit(name="x" * 5000, metric="var", threshold=0.1), "printable text of at most 100"),
