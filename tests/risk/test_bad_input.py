@@ -459,3 +459,18 @@ def test_any_posted_request_is_answered_or_refused_never_crashes(request: dict[s
     event(f"limits {'evaluated' if report is not None else 'refused'}")
     if report is not None:
         report.to_dict()
+
+
+@pytest.mark.parametrize("name", ["desk\x00", "", "a\tb", "N" * 257])
+def test_limits_and_alerts_refuse_a_portfolio_name_no_backend_can_hold(store: Any, name: str) -> None:
+    # before the name reaches a query: PostgreSQL answered a NUL with a psycopg.DataError traceback
+    from bifrost.risk import check_limits, get_limits, set_limits
+
+    for call in (
+        lambda: get_limits(store, name),
+        lambda: set_limits(store, name, DEFAULT_LIMITS),
+        lambda: read_alerts(store, name),
+        lambda: check_limits(store, name),
+    ):
+        with pytest.raises(InvalidInputError, match="a portfolio name must be printable text of 1-256 characters"):
+            call()
