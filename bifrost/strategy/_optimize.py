@@ -432,7 +432,15 @@ def _run_ray(
 ) -> tuple[list[tuple[int, int]], list[tuple[FloatArray, FloatArray | None]]]:
     import ray
 
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        connected = ray.get_runtime_context().gcs_address
+        if address not in (None, "auto", "local", connected):
+            # never run on another cluster than the one asked for
+            raise InvalidInputError(
+                f"Ray is already connected to {connected}, not to address={address!r}; "
+                "call ray.shutdown() first or leave address unset"
+            )
+    else:
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         except (ValueError, ConnectionError) as exc:  # a malformed or unreachable address
