@@ -84,9 +84,6 @@ def mask_secrets(text: str) -> str:
     return _KEY_VALUE.sub(lambda m: f"{m['key']}{m['eq']}{MASK}" if m["value"] else m[0], masked)
 
 
-_mask_url = mask_secrets  # the old private name, still imported by data/_postgres.py
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Effective settings of one bifrost process."""

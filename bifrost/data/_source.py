@@ -95,6 +95,8 @@ def write_quarantine(validated: ValidatedBars, directory: Path, ingest_id: str) 
         directory.mkdir(parents=True, exist_ok=True)
         _write_issues(validated, path)
     except OSError as exc:
+        if path.is_file():  # a half-written report (a full disk) is not left behind
+            path.unlink()
         raise InvalidInputError(
             f"cannot write the quarantine report {path}: {exc.strerror or exc}; nothing was stored "
             "(pass a writable quarantine folder)"

@@ -39,9 +39,15 @@ _SIZE_CODE = {
 }  # fmt: skip
 
 
-def _non_negative(owner: str, name: str, value: float) -> None:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-        raise InvalidInputError(f"{owner}.{name} must be a non-negative number, got {value!r}")
+# Upper bounds no market produces past: a commission of the whole traded value, slippage of
+# the whole price or past the bar's range, a fee or lot beyond 1e9, leverage beyond 100.
+_MONEY_MAX = 1e9
+
+
+def _non_negative(owner: str, name: str, value: float, *, upper: float = _MONEY_MAX) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not 0 <= value <= upper:
+        raise InvalidInputError(f"{owner}.{name} must be a non-negative number at most {upper:g}, got {value!r}")
 
 
 def _fraction(owner: str, name: str, value: float | None, *, upper: float = 1.0) -> None:
@@ -72,7 +78,8 @@ class Commission:
     fixed: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("percent", "per_share", "minimum", "fixed"):
+        _non_negative("Commission", "percent", self.percent, upper=1.0)
+        for name in ("per_share", "minimum", "fixed"):
             _non_negative("Commission", name, getattr(self, name))
 
     def of(self, quantity: float, price: float) -> float:
@@ -125,14 +132,15 @@ class FillModel:
     def __post_init__(self) -> None:
         if self.fill_at not in ("open", "close"):
             raise InvalidInputError(f"FillModel.fill_at must be 'open' or 'close', got {self.fill_at!r}")
-        _non_negative("FillModel", "slippage_bps", self.slippage_bps)
-        _non_negative("FillModel", "slippage_range", self.slippage_range)
+        _non_negative("FillModel", "slippage_bps", self.slippage_bps, upper=10_000.0)
+        _non_negative("FillModel", "slippage_range", self.slippage_range, upper=1.0)
         _fraction("FillModel", "volume_cap", self.volume_cap)
         _non_negative("FillModel", "lot_size", self.lot_size)
         if not isinstance(self.commission, Commission):
             raise InvalidInputError(f"FillModel.commission must be a Commission, got {self.commission!r}")
-        if not isinstance(self.leverage, int | float) or not math.isfinite(self.leverage) or self.leverage < 1.0:
-            raise InvalidInputError(f"FillModel.leverage must be a number >= 1, got {self.leverage!r}")
+        leverage_ok = isinstance(self.leverage, int | float) and not isinstance(self.leverage, bool)
+        if not leverage_ok or not math.isfinite(self.leverage) or not 1.0 <= self.leverage <= 100.0:
+            raise InvalidInputError(f"FillModel.leverage must be a number from 1 to 100, got {self.leverage!r}")
         if isinstance(self.valid_bars, bool) or not isinstance(self.valid_bars, int) or self.valid_bars < 0:
             raise InvalidInputError(f"FillModel.valid_bars must be a non-negative integer, got {self.valid_bars!r}")
 

@@ -407,7 +407,7 @@ from decimal import Decimal
 from pathlib import Path
 import pandas as pd
 from bifrost.data import CsvSource, EmbeddedStore, ingest
-from bifrost.errors import StoreError
+from bifrost.errors import InvalidInputError, StoreError
 from bifrost.portfolio import CashFlow, CashKind, list_portfolios, record_transactions
 from tests.conftest import NVDA, ORCL
 
@@ -416,6 +416,10 @@ home = disk / "home"
 bars = home / "bars"
 T0 = pd.Timestamp("2014-01-02", tz="UTC")
 deposits = [CashFlow(txn_id=f"d{i}", ts=T0, kind=CashKind.DEPOSIT, amount=Decimal(1)) for i in range(20000)]
+dirty = disk / "dirty.csv"  # 3,000 bad rows (a negative close) and one good one: a large quarantine report
+days = pd.bdate_range("2001-01-01", periods=3001).strftime("%Y-%m-%d")
+dirty.write_text("date,open,high,low,close,volume,Name\\n" + "".join(
+    f"{d},10,11,9,{'10.5' if i == 0 else '-1'},100,QQ\\n" for i, d in enumerate(days)))
 
 
 def fill():
@@ -470,6 +474,15 @@ with EmbeddedStore(home) as store:
     assert "state.sqlite: writing the state database failed (nothing was changed)" in message, message
     assert "rollback" not in message, message
     assert list_portfolios(store).empty
+    # a repaired ingest whose quarantine report cannot be written: one error, no half-written report
+    try:
+        ingest(store, CsvSource(dirty), on_error="repair", quarantine_dir=disk / "quarantine")
+        raise SystemExit("the repaired ingest on a full disk did not fail")
+    except InvalidInputError as exc:
+        message = str(exc)
+    assert "cannot write the quarantine report" in message and "nothing was stored" in message, message
+    assert not list((disk / "quarantine").glob("*")), "a half-written quarantine report was left behind"
+    assert list(store.list_symbols()["symbol"]) == ["ORCL"]
     free()
     if mode == "tmpfs":
         # a killed writer's leftover that fills the disk: the next writer removes it first
