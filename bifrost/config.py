@@ -52,7 +52,13 @@ _SECRET_NAMES = (
     r"(?:ssl)?password|pgpassword|passwd|pwd|secret|client_secret|token|access_token|api_?key|apikey"
     r"|secret_?key|access_?key|private_?key"
 )
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#]*)@")
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
+# userinfo: the user runs to the first ':', the password from there to the LAST '@' on the
+# line (a host holds no '@'; a password may hold '@', ':', '/', '?', '#' or a space), never
+# into the next URL; an '@' later on the line may over-mask, which never shows a secret
+_URL_USERINFO = re.compile(
+    rf"(?P<scheme>{_SCHEME})(?P<user>[^\s:/?#]*)(?P<password>:(?:(?!{_SCHEME})[^\r\n])*)?@"
+)
 _KEY_VALUE = re.compile(
     rf"(?i)(?<![\w.-])(?P<key>[\w.-]*(?:{_SECRET_NAMES}))(?P<eq>\s*=\s*|:\s+)"
     r"(?P<value>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s&#;,'\"]+)"
@@ -62,8 +68,9 @@ _KEY_VALUE = re.compile(
 def mask_secrets(text: str) -> str:
     """Return ``text`` with every credential in it replaced by ``***``.
 
-    Masks the password of a URL's userinfo (``scheme://user:***@host``, the last ``@``
-    before the host ends it, so a password may contain ``@``), secret query parameters
+    Masks the password of a URL's userinfo (``scheme://user:***@host``: the password runs
+    from the first ``:`` to the last ``@`` on the line, so it may contain ``@ : / ? #`` or a
+    space), secret query parameters
     (``?password=***``, ``sslpassword``, ``token``, ...) and secret ``key=value`` pairs of a
     libpq DSN (``host=h password=***``, quoted values included). Use it on anything shown
     that may hold settings: a URL, a DSN, an error message.
@@ -77,8 +84,7 @@ def mask_secrets(text: str) -> str:
     """
 
     def userinfo(match: re.Match[str]) -> str:
-        user, sep, _ = match["userinfo"].partition(":")
-        return f"{match['scheme']}{user}{':' + MASK if sep else ''}@"
+        return f"{match['scheme']}{match['user']}{':' + MASK if match['password'] is not None else ''}@"
 
     masked = _URL_USERINFO.sub(userinfo, text)
     return _KEY_VALUE.sub(lambda m: f"{m['key']}{m['eq']}{MASK}" if m["value"] else m[0], masked)

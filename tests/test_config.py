@@ -47,6 +47,17 @@ def test_config_bad_settings_raise_config_error(tmp_path: Path, toml: str, env: 
         ("postgresql://:S3cr3tPW@h/db", "postgresql://:***@h/db"),
         ("postgresql://bob:p@ss@h/db", "postgresql://bob:***@h/db"),
         ("postgresql://u@db/x", "postgresql://u@db/x"),
+        # a password holding #, ?, /, a space, or @ and : together: masked to the last @
+        ("postgresql://u:p#ss@127.0.0.1:1/x", "postgresql://u:***@127.0.0.1:1/x"),
+        ("postgresql://u:p?ss@127.0.0.1:1/x", "postgresql://u:***@127.0.0.1:1/x"),
+        ("postgresql://u:p/ss@127.0.0.1:1/x", "postgresql://u:***@127.0.0.1:1/x"),
+        ("postgresql://u:p ss@127.0.0.1:1/x", "postgresql://u:***@127.0.0.1:1/x"),
+        ("postgresql://u:p@ss:w/rd@host/x", "postgresql://u:***@host/x"),
+        # two URLs on a line are masked each; the next line is not touched
+        (
+            "a postgresql://a:x1@h1/db b postgresql://b:y2@h2/db\nmail me@example.com",
+            "a postgresql://a:***@h1/db b postgresql://b:***@h2/db\nmail me@example.com",
+        ),
         # query parameters
         (
             "postgresql://127.0.0.1:5432/db?user=postgres&password=S3cr3tPW",
@@ -73,6 +84,10 @@ def test_mask_secrets_every_form_of_credential_is_masked(text: str, shown: str) 
         "postgresql://127.0.0.1:5432/db?user=postgres&password=S3cr3tPW",
         "postgresql://:S3cr3tPW@h/db",
         "postgresql://bob:S3cr3tPW@ss@h/db",
+        "postgresql://u:S3cr3tPW#ss@127.0.0.1:1/x",
+        "postgresql://u:S3cr3tPW?ss@127.0.0.1:1/x",
+        "postgresql://u:S3cr3tPW/ss@127.0.0.1:1/x",
+        "postgresql://u:S3cr3tPW ss@127.0.0.1:1/x",
     ],
 )
 def test_config_masked_and_repr_show_no_password(tmp_path: Path, url: str) -> None:
