@@ -609,7 +609,9 @@ class _WriterLock:
         command = " ".join(sys.argv)[:200].replace("\n", " ")
         try:  # best effort: on a full disk even these bytes may not fit
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()} {command}\n".encode(), 0)
+            # a command line with bytes that are not UTF-8 (held as surrogates) is written escaped
+            line = f"{os.getpid()} {socket.gethostname()} {command}\n"
+            os.pwrite(fd, line.encode("utf-8", errors="backslashreplace"), 0)
         except OSError:
             pass
 

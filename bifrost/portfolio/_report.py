@@ -14,6 +14,8 @@ from bifrost.portfolio._transactions import to_decimal
 
 __all__ = ["MarkedPortfolio", "mark_to_latest"]
 
+_COLUMNS = ("symbol", "quantity", "avg_price", "mark", "mark_ts", "market_value", "unrealized", "realized", "dividends")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarkedPortfolio:
@@ -75,4 +77,5 @@ def mark_to_latest(ledger: Ledger, store: BarStore) -> MarkedPortfolio:
     totals = ledger.totals()
     totals["unrealized_pnl"] = ledger.unrealized_pnl(marks)
     totals["equity"] = ledger.equity(marks)
-    return MarkedPortfolio(name=ledger.name, positions=pd.DataFrame(rows), totals=totals)
+    # the columns are named even when there are no positions (an empty or cash-only portfolio)
+    return MarkedPortfolio(name=ledger.name, positions=pd.DataFrame(rows, columns=list(_COLUMNS)), totals=totals)

@@ -116,12 +116,16 @@ def limits_from_toml(path: str | Path) -> tuple[Limit, ...]:
     Raises
     ------
     InvalidInputError
-        If the file cannot be read, has no limits, an unknown or missing key, a repeated
+        If the file cannot be read or is not UTF-8 text, has no limits, an unknown or missing key, a repeated
         name, or a value a `Limit` refuses; the message names the file and the limit.
     """
     path = Path(path)
     try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
+        table = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a leading BOM is allowed
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{path}: cannot read limits: is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInputError(f"{path}: cannot read limits: {exc}") from exc
     entries = table.get("limits")

@@ -312,12 +312,16 @@ def shocks_from_toml(path: str | Path) -> dict[str, dict[str, float]]:
     Raises
     ------
     InvalidInputError
-        If the file cannot be read, or is not a set of tables (the values are checked by
+        If the file cannot be read or is not UTF-8 text, or is not a set of tables (the values are checked by
         `shock_stress`).
     """
     path = Path(path)
     try:
-        scenarios = tomllib.loads(path.read_text(encoding="utf-8"))
+        scenarios = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a leading BOM is allowed
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{path}: cannot read shocks: is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInputError(f"{path}: cannot read shocks: {exc}") from exc
     if not scenarios or not all(isinstance(v, dict) for v in scenarios.values()):

@@ -546,3 +546,37 @@ def test_embedded_write_past_a_file_size_limit_is_one_error_and_leaves_the_store
     # RLIMIT_FSIZE: the kernel refuses to grow any file of the process (EFBIG), on any machine
     done = _run_full_disk(tmp_path, "fsize", [])
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stdout + done.stderr
+
+
+# -- a command line that is not UTF-8 ----------------------------------------------------
+HOLDER_WRITER = """
+import sys
+from bifrost.data import EmbeddedStore
+store = EmbeddedStore(sys.argv[1])
+with store._lock:
+    sys.stdout.buffer.write(store._lock.path.read_bytes())
+    print(store._lock.holder(), flush=True)
+"""
+
+
+def test_writer_lock_with_non_utf8_command_line_names_its_holder_escaped(tmp_path: Path) -> None:
+    # a byte that is not UTF-8 reaches sys.argv as a lone surrogate; the lock file must still be written
+    home = tmp_path / "home"
+    out = subprocess.run(
+        [sys.executable, "-c", HOLDER_WRITER, str(home), b"caf\xff"],
+        capture_output=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr.decode(errors="replace")
+    written, shown = out.stdout.decode("utf-8").splitlines()  # all of it UTF-8
+    assert written.split(" ")[0].isdigit() and written.endswith(r"caf\udcff")
+    assert shown.startswith("held by pid ")
+    env = {**os.environ, "BIFROST_HOME": str(home), "BIFROST_DATABASE_URL": ""}
+    shown_cli = subprocess.run(
+        [sys.executable, "-m", "bifrost.cli", "data", "show", b"\xff"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+        env=env,
+    )
+    stderr = shown_cli.stderr.decode(errors="replace")
+    assert shown_cli.returncode == 2 and "Traceback" not in stderr and "not a valid symbol" in stderr, stderr

@@ -161,3 +161,24 @@ def test_import_into_a_new_portfolio_creates_it_atomically(orcl_store: BarStore,
     book = record_transactions(orcl_store, "new", read_transactions_csv(_write(tmp_path, CSV)), create=True)
     assert book.inception == pd.Timestamp("2014-01-02", tz="UTC") and len(book.transactions) == 4
     assert list_portfolios(orcl_store)["name"].tolist() == ["new"]
+
+
+def test_show_json_of_a_portfolio_without_positions_is_valid_json(orcl_store: BarStore, tmp_path: Path) -> None:
+    create_portfolio(orcl_store, "empty", inception="2014-01-01")
+    create_portfolio(orcl_store, "cash", inception="2014-01-01")
+    deposit_only = "\n".join(CSV.splitlines()[:2]) + "\n"
+    record_transactions(orcl_store, "cash", read_transactions_csv(_write(tmp_path, deposit_only)))
+    for name, equity in [("empty", 0.0), ("cash", 10_000.0)]:
+        marked = mark_to_latest(load_portfolio(orcl_store, name), orcl_store)
+        assert list(marked.positions.columns)[:5] == ["symbol", "quantity", "avg_price", "mark", "mark_ts"]
+        shown = json.loads(marked.to_json())
+        assert shown["positions"] == [] and shown["totals"]["equity"] == equity
+        assert "(no positions)" in marked.to_text()
+
+
+def test_cli_portfolio_show_json_of_an_empty_portfolio_prints_json(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert bifrost(home, "portfolio", "create", "empty", "--inception", "2014-01-01").returncode == 0
+    shown = bifrost(home, "portfolio", "show", "empty", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["positions"] == []

@@ -276,3 +276,21 @@ def test_cli_limits_sets_evaluates_records_and_lists_alerts(tmp_path: Path, meas
     assert len(json.loads(bifrost(tmp_path, "risk", "alerts", "--json").stdout)) == 2
     bad = bifrost(tmp_path, "risk", "limits", "book", "--set", str(tmp_path / "none.toml"))
     assert bad.returncode == 2 and "cannot read limits" in bad.stderr
+
+
+def test_limits_from_toml_not_utf8_raises_naming_the_file(tmp_path: Path) -> None:
+    good = '[[limits]]\nname = "gross"\nmetric = "gross_exposure"\nthreshold = 2.0\n'
+    for name, data in [("latin.toml", b"\xff[x]\n"), ("utf16.toml", good.encode("utf-16"))]:
+        bad = tmp_path / name
+        bad.write_bytes(data)
+        with pytest.raises(InvalidInputError, match=rf"{name}: cannot read limits: is not UTF-8 text"):
+            limits_from_toml(bad)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(good.encode("utf-8-sig"))  # a BOM, as Windows editors write
+    assert [limit.name for limit in limits_from_toml(bom)] == ["gross"]
+    home = tmp_path / "home"
+    assert bifrost(home, "portfolio", "create", "book", "--inception", "2014-01-01").returncode == 0
+    for args in (["stress", "book", "--shocks"], ["limits", "book", "--set"]):
+        out = bifrost(home, "risk", *args, str(tmp_path / "latin.toml"))
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert out.stderr.strip().count("\n") == 0 and "is not UTF-8 text" in out.stderr

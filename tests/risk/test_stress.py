@@ -129,3 +129,16 @@ def test_shocks_are_read_from_toml_and_bad_files_are_named(tmp_path: Path) -> No
             shocks_from_toml(bad)
     with pytest.raises(InvalidInputError, match=r"missing\.toml: cannot read shocks"):
         shocks_from_toml(tmp_path / "missing.toml")
+
+
+def test_shocks_from_toml_not_utf8_raises_naming_the_file(tmp_path: Path) -> None:
+    from bifrost.risk import shocks_from_toml
+
+    for name, data in [("latin.toml", b"\xff[x]\n"), ("utf16.toml", "[crash]\nmarket = -0.2\n".encode("utf-16"))]:
+        bad = tmp_path / name
+        bad.write_bytes(data)
+        with pytest.raises(InvalidInputError, match=rf"{name}: cannot read shocks: is not UTF-8 text"):
+            shocks_from_toml(bad)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes("[crash]\nmarket = -0.2\n".encode("utf-8-sig"))  # a BOM, as Windows editors write
+    assert shocks_from_toml(bom) == {"crash": {"market": -0.2}}
