@@ -11,13 +11,21 @@ from typing import Literal, assert_never
 
 import pandas as pd
 
-from bifrost._checks import DECIMAL_MAX, quote, symbol_problem
+from bifrost._checks import DECIMAL_MAX, PRICE_MAX, PRICE_MIN, quote, symbol_problem
+from bifrost.data._validate import SPLIT_MAX, SPLIT_MIN
 from bifrost.errors import InvalidInputError, TransactionRejected
 from bifrost.portfolio._transactions import ZERO, CashFlow, CashKind, Dividend, Fill, Side, Split, Transaction, to_utc
 
 __all__ = ["CostBasis", "Ledger", "Position"]
 
 CostBasis = Literal["average", "fifo"]
+
+# the market's bounds on an entry (see `bifrost._checks`): a price no market quotes, a
+# commission of 1e12 on a $100 trade or a 1,000,000-for-1 split is refused, never booked
+_PRICE_LO, _PRICE_HI = Decimal(str(PRICE_MIN)), Decimal(str(PRICE_MAX))
+_SPLIT_LO, _SPLIT_HI = Decimal(str(SPLIT_MIN)), Decimal(str(SPLIT_MAX))
+CHARGE_ALLOWANCE = Decimal(10_000)  # room above the traded value for a per-fill minimum or fixed charge
+FUTURE_GRACE = pd.Timedelta(days=1)  # an entry dated after now + 1 day is refused
 
 
 @dataclass(slots=True)
@@ -53,6 +61,7 @@ class _State:
     interest: Decimal = ZERO
     last_ts: pd.Timestamp | None = None
     realized_by_txn: dict[str, Decimal] = field(default_factory=dict)  # closing fills only
+    last_price: dict[str, Decimal] = field(default_factory=dict)  # by symbol, split-adjusted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,6 +274,8 @@ class Ledger:
             raise self._reject(txn, "ts must be a timezone-aware pandas Timestamp")
         if txn.ts < self.inception:
             raise self._reject(txn, f"dated before the portfolio's inception {self.inception}")
+        if txn.ts > pd.Timestamp.now(tz="UTC") + FUTURE_GRACE:
+            raise self._reject(txn, "dated in the future (after now + 1 day); record a transaction once it happened")
         if state.last_ts is not None and txn.ts < state.last_ts:
             raise self._reject(
                 txn, f"dated before the latest transaction ({state.last_ts}); the ledger is chronological"
@@ -281,6 +292,18 @@ class Ledger:
                 _positive(self, txn, "price", txn.price)
                 _non_negative(self, txn, "commission", txn.commission)
                 _non_negative(self, txn, "fees", txn.fees)
+                if not _PRICE_LO <= txn.price <= _PRICE_HI:
+                    raise self._reject(
+                        txn, f"price must be within [{PRICE_MIN:g}, {PRICE_MAX:g}] per share, got {quote(txn.price)}"
+                    )
+                value = txn.quantity * txn.price
+                for name, charge in (("commission", txn.commission), ("fees", txn.fees)):
+                    if charge > value + CHARGE_ALLOWANCE:
+                        raise self._reject(
+                            txn,
+                            f"{name} {charge} exceeds the traded value {value} (quantity × price) plus "
+                            f"{CHARGE_ALLOWANCE}; a charge is at most that",
+                        )
                 if self.long_only and txn.side is Side.SELL:
                     held = state.books[txn.symbol].quantity if txn.symbol in state.books else ZERO
                     if txn.quantity > held:
@@ -289,10 +312,28 @@ class Ledger:
                 _positive(self, txn, "amount", txn.amount)
             case Dividend():
                 _positive(self, txn, "per_share", txn.per_share)
+                if not _PRICE_LO <= txn.per_share <= _PRICE_HI:
+                    raise self._reject(
+                        txn,
+                        f"per_share must be within [{PRICE_MIN:g}, {PRICE_MAX:g}], got {quote(txn.per_share)}",
+                    )
+                last = state.last_price.get(txn.symbol)
+                if last is not None and txn.per_share >= last:
+                    raise self._reject(
+                        txn,
+                        f"per_share {txn.per_share} is not below the last trade price {last} of {txn.symbol}; "
+                        "a dividend is a fraction of the share's price",
+                    )
             case Split():
                 _positive(self, txn, "ratio", txn.ratio)
                 if txn.ratio == 1:
                     raise self._reject(txn, "a split ratio of 1 changes nothing")
+                if not _SPLIT_LO <= txn.ratio <= _SPLIT_HI:
+                    raise self._reject(
+                        txn,
+                        f"a split ratio must be within [{SPLIT_MIN:g}, {SPLIT_MAX:g}] new shares per old share, "
+                        f"got {quote(txn.ratio)}",
+                    )
             case _:
                 assert_never(txn)
 
@@ -308,6 +349,7 @@ class Ledger:
                     book.realized += closed
                     state.realized_by_txn[txn.txn_id] = closed
                 state.cash -= signed * txn.price + txn.commission + txn.fees
+                state.last_price[txn.symbol] = txn.price
                 state.commissions += txn.commission
                 state.fees += txn.fees
             case CashFlow():
@@ -330,6 +372,8 @@ class Ledger:
                 for lot in state.books.get(txn.symbol, _Book()).lots:
                     lot.quantity *= txn.ratio
                     lot.price /= txn.ratio
+                if txn.symbol in state.last_price:
+                    state.last_price[txn.symbol] /= txn.ratio
             case _:
                 assert_never(txn)
 

@@ -191,11 +191,13 @@ def test_ledger_equity_changes_only_by_pnl_flows_and_costs(script: list[tuple[ob
             )  # type: ignore[arg-type]
             marks[sym] = price  # type: ignore[index,assignment]
         elif kind == "dividend":
+            if step[1] in marks and step[2] >= marks[step[1]]:  # type: ignore[index,operator]
+                continue  # a dividend is below the share's price (the ledger refuses it)
             book.append(Dividend(txn_id=str(i), ts=ts, symbol=step[1], per_share=step[2]))  # type: ignore[arg-type]
         elif kind == "split":
             book.append(Split(txn_id=str(i), ts=ts, symbol=step[1], ratio=step[2]))  # type: ignore[arg-type]
             if step[1] in marks:
-                marks[step[1]] = marks[step[1]] / step[2]  # type: ignore[index,operator]
+                marks[step[1]] = marks[step[1]] / step[2]  # type: ignore[operator]
         else:
             flow = {
                 "deposit": CashKind.DEPOSIT,
@@ -230,3 +232,64 @@ def test_ledger_records_realized_pnl_of_each_closing_fill() -> None:
     # FIFO: t3 closes 100 @ 10 and 50 @ 12 → 650; t4 closes 50 @ 12 at 11 → −50; buys close nothing
     assert book.realized_by_transaction() == {"t3": D(650), "t4": D(-50)}
     assert sum(book.realized_by_transaction().values()) == book.position("ORCL").realized_pnl
+
+
+# -- the market's bounds: a number no market produces is refused, never booked -------------------
+MARKET_BAD = {
+    "price above 1e9": (fill(5, Side.BUY, "1", "5000000000"), r"price must be within \[1e-08, 1e\+09\]"),
+    "price below 1e-8": (fill(5, Side.BUY, "1", "0.0000000001"), r"price must be within \[1e-08, 1e\+09\]"),
+    "commission 1e12 on $100": (
+        fill(5, Side.BUY, "1", "100", commission="1e12"),
+        r"commission 1E\+12 exceeds the traded value 100 \(quantity × price\) plus 10000",
+    ),
+    "fees 1e12 on $100": (
+        Fill(txn_id="x", ts=day(5), symbol="ORCL", side=Side.BUY, quantity=D(1), price=D(100), fees=D("1e12")),
+        r"fees 1E\+12 exceeds the traded value 100",
+    ),
+    "dividend of 1,000,000 on a $10 share": (
+        Dividend(txn_id="x", ts=day(5), symbol="ORCL", per_share=D(1_000_000)),
+        r"per_share 1000000 is not below the last trade price 10 of ORCL",
+    ),
+    "dividend above 1e9": (
+        Dividend(txn_id="x", ts=day(5), symbol="NVDA", per_share=D("2e9")),
+        r"per_share must be within \[1e-08, 1e\+09\]",
+    ),
+    "split 1,000,000 for 1": (
+        Split(txn_id="x", ts=day(5), symbol="ORCL", ratio=D(1_000_000)),
+        r"split ratio must be within \[0.001, 1000\] new shares per old share, got Decimal\('1000000'\)",
+    ),
+    "split 1 for 1,000,000": (
+        Split(txn_id="x", ts=day(5), symbol="ORCL", ratio=D("0.000001")),
+        r"split ratio must be within \[0.001, 1000\]",
+    ),
+    "dated in the future": (
+        CashFlow(txn_id="x", ts=pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=2), kind=CashKind.DEPOSIT, amount=D(1)),
+        r"dated in the future \(after now \+ 1 day\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", MARKET_BAD)
+def test_ledger_number_no_market_produces_is_rejected_and_changes_nothing(rule: str) -> None:
+    book = _loaded()  # long-only, 50 ORCL bought at 10
+    before = (book.transactions, book.totals(), book.positions())
+    txn, message = MARKET_BAD[rule]
+    with pytest.raises(TransactionRejected, match=message):
+        book.append(txn)
+    assert (book.transactions, book.totals(), book.positions()) == before
+
+
+def test_ledger_market_bounds_admit_their_edges_and_follow_splits() -> None:
+    book = _loaded()
+    book.extend(
+        [
+            fill(2, Side.BUY, "1", "1000000000"),  # 1e9: the top of the price range
+            fill(3, Side.BUY, "1", "0.00000001", commission="10000"),  # 1e-8, a $10,000 minimum charge
+            fill(4, Side.SELL, "1", "10", commission="10010"),  # the traded value plus the allowance
+            Split(txn_id="s", ts=day(5), symbol="ORCL", ratio=D(1000)),  # the last price 10 becomes 0.01
+        ]
+    )
+    with pytest.raises(TransactionRejected, match=r"per_share 0.01 is not below the last trade price 0.01"):
+        book.append(Dividend(txn_id="d", ts=day(6), symbol="ORCL", per_share=D("0.01")))
+    book.append(Dividend(txn_id="d", ts=day(6), symbol="ORCL", per_share=D("0.005")))
+    assert book.position("ORCL").quantity == 51_000  # (50 + 1 + 1 - 1) × 1000

@@ -97,3 +97,26 @@ def test_transactions_absurd_header_is_refused_before_parsing(tmp_path: Path) ->
     path = _csv(tmp_path, [",".join(f"c{i}" for i in range(300_000)), ",".join("1" for _ in range(300_000))])
     with pytest.raises(SchemaError, match="longer than 65,536 characters, so it is not the header of a transactions"):
         read_transactions_csv(path)
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("3,2020-01-04,buy,ORCL,1,5000000000,,,,,", r"'3' \(buy 1 ORCL .*\): price must be within \[1e-08, 1e\+09\]"),
+        ("3,2020-01-04,buy,ORCL,1,0.0000000001,,,,,", r"price must be within \[1e-08, 1e\+09\]"),
+        ("3,2020-01-04,buy,ORCL,1,100,1e12,,,,", r"commission 1E\+12 exceeds the traded value 100"),
+        ("3,2020-01-04,dividend,ORCL,,,,,,1000000,", r"per_share 1000000 is not below the last trade price 37.84"),
+        ("3,2020-01-04,split,ORCL,,,,,,,1000000", r"split ratio must be within \[0.001, 1000\]"),
+        ("3,2200-01-04,deposit,,,,,,10,,", r"dated in the future"),
+    ],
+)
+def test_transactions_csv_number_no_market_produces_is_rejected_by_the_ledger(
+    row: str, expected: str, tmp_path: Path
+) -> None:
+    header = "txn_id,ts,type,symbol,quantity,price,commission,fees,amount,per_share,ratio"
+    good = [header, "1,2020-01-02,deposit,,,,,,10000,,", "2,2020-01-03,buy,ORCL,100,37.84,,,,,"]
+    transactions = read_transactions_csv(_csv(tmp_path, [*good, row]))
+    book = Ledger("p", inception=T0, long_only=True)
+    with pytest.raises(TransactionRejected, match=expected):
+        book.extend(transactions)
+    assert book.transactions == ()
