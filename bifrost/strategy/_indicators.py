@@ -307,9 +307,22 @@ def _same_shape(**arrays: FloatArray) -> None:
         raise InvalidInputError(f"inputs must have the same shape, got {shapes}")
 
 
+MAX_PERIOD = 100_000
+"""The longest period (bars) an indicator takes: about 400 years of daily bars."""
+MAX_DEVFACTOR = 100.0
+"""The widest Bollinger band, in standard deviations."""
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:40]}… ({len(text)} characters)"
+
+
 def _period(value: int, name: str = "period") -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer) or not 1 <= value <= MAX_PERIOD:
+        raise InvalidInputError(
+            f"{name} must be a whole number of bars from 1 to {MAX_PERIOD:,}, got {_short_repr(value)}"
+        )
     return int(value)
 
 
@@ -486,8 +499,14 @@ def bollinger(close: Any, period: int = 20, devfactor: float = 2.0) -> tuple[Flo
     """
     x = _series(close, "close")
     p = _period(period)
-    if not np.isfinite(devfactor) or devfactor < 0:
-        raise InvalidInputError(f"devfactor must be a non-negative number, got {devfactor!r}")
+    if (
+        isinstance(devfactor, bool | np.bool_)
+        or not isinstance(devfactor, int | float | np.integer | np.floating)
+        or not 0.0 < devfactor <= MAX_DEVFACTOR
+    ):
+        raise InvalidInputError(
+            f"devfactor must be a number of standard deviations in (0, {MAX_DEVFACTOR:g}], got {_short_repr(devfactor)}"
+        )
     mid = _apply(_sma_1d, _sma_2d, x, p)
     meansq = _apply(_sum_sq_1d, _sum_sq_2d, x, p)
     dev = float(devfactor) * (np.abs(meansq - mid**2) ** 0.5)

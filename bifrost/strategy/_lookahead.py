@@ -22,7 +22,10 @@ from bifrost.errors import InvalidInputError, LookaheadError
 from bifrost.strategy._engine import Orders, Signals, as_grid
 from bifrost.strategy._strategies import Strategy, check_params, resolve_strategy
 
-__all__ = ["LookaheadReport", "assert_no_lookahead", "check_lookahead"]
+__all__ = ["MAX_TRIALS", "LookaheadReport", "assert_no_lookahead", "check_lookahead"]
+
+MAX_TRIALS = 10_000
+"""The most cut points one check reruns the strategy at."""
 
 _FIELDS = ("entries", "exits", "short_entries", "short_exits", "size", "limit_price", "stop_price")
 
@@ -76,7 +79,8 @@ def check_lookahead(
     Parameters
     ----------
     trials
-        Random cut points (drawn with ``seed``), plus always the last bar but one.
+        Cut points, 1 to ``MAX_TRIALS``: always the last bar dropped, and ``trials - 1``
+        distinct random ones (drawn with ``seed``); fewer when the panel has fewer bars.
     min_bars
         The earliest cut (a strategy may need some bars to run at all).
 
@@ -88,13 +92,20 @@ def check_lookahead(
     name, fn = resolve_strategy(strategy)
     chosen = check_params(name, fn, params or {})
     n = len(panel.ts)
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
-        raise InvalidInputError(f"trials must be a positive integer, got {trials!r}")
+    if isinstance(trials, bool) or not isinstance(trials, int | np.integer) or not 1 <= trials <= MAX_TRIALS:
+        text = repr(trials)
+        text = text if len(text) <= 40 else f"{text[:40]}… ({len(text)} characters)"
+        raise InvalidInputError(f"trials must be a whole number from 1 to {MAX_TRIALS:,} (cut points), got {text}")
+    if isinstance(min_bars, bool) or not isinstance(min_bars, int | np.integer) or min_bars < 1:
+        raise InvalidInputError(f"min_bars must be a positive integer, got {min_bars!r}")
     if n < min_bars + 1:
         raise InvalidInputError(f"the panel has {n} bars; cutting needs more than min_bars ({min_bars})")
     full = fn(panel, **chosen)
     rng = np.random.default_rng(seed)
-    cuts = sorted({n - 1, *rng.integers(min_bars, n, size=trials).tolist()})
+    # the last bar dropped, and trials - 1 distinct cuts among the earlier ones
+    earlier = max(0, n - 1 - int(min_bars))
+    drawn = rng.choice(earlier, size=min(int(trials) - 1, earlier), replace=False) + int(min_bars)
+    cuts = sorted({n - 1, *drawn.tolist()})
     for cut in cuts:
         part = fn(_truncate(panel, cut), **chosen)
         shape = (cut, panel.shape[1])

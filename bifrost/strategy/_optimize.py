@@ -75,10 +75,22 @@ def _default_memory_limit() -> int:
 
 def grid_size(space: Mapping[str, Sequence[Any]]) -> int:
     """Return the number of parameter sets of ``space`` (every combination) without listing them."""
+    counts = []
     for name, values in space.items():
-        if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
+        if isinstance(values, str) or not isinstance(values, Sequence) or _count(values) == 0:
             raise InvalidInputError(f"grid {name!r} needs a non-empty list of values, got {_short(values)}")
-    return math.prod(len(v) for v in space.values())
+        counts.append(_count(values))
+    return math.prod(counts)
+
+
+def _count(values: Sequence[Any]) -> int:
+    # a range's or FloatRange's length as a Python int: len() overflows past sys.maxsize
+    if isinstance(values, range):
+        span = values.stop - values.start
+        return max(0, (span + values.step - (1 if values.step > 0 else -1)) // values.step)
+    if isinstance(values, FloatRange):
+        return values.n_values
+    return len(values)
 
 
 def _short(values: Any) -> str:
@@ -157,7 +169,7 @@ def _grid_point(space: Mapping[str, Sequence[Any]], index: int) -> dict[str, Any
     point: dict[str, Any] = {}
     for name in reversed(list(space)):
         values = space[name]
-        index, i = divmod(index, len(values))
+        index, i = divmod(index, _count(values))
         point[name] = values[i]
     return {name: point[name] for name in space}
 
@@ -648,6 +660,11 @@ class FloatRange(Sequence[float]):
     def __len__(self) -> int:
         return self._n
 
+    @property
+    def n_values(self) -> int:
+        """The number of values, as a Python int (``len()`` overflows past ``sys.maxsize``)."""
+        return self._n
+
     @overload
     def __getitem__(self, index: int) -> float: ...
     @overload
@@ -695,11 +712,22 @@ def grid_values(spec: str) -> Sequence[float] | range:
         a, b, step = (number(p) for p in parts)
         if step <= 0 or b < a:
             raise InvalidInputError(f"a range needs step > 0 and stop >= start, got {_short(spec)}")
+        exact = [_whole(p) for p in parts]
+        if all(v is not None for v in exact):  # counted exactly, not through floats
+            ia, ib, istep = (int(v) for v in exact if v is not None)
+            return range(ia, ib + 1, istep)
         count = math.floor((b - a) / step + 1e-9) + 1
         if a.is_integer() and step.is_integer():
             return range(int(a), int(a) + count * int(step), int(step))
         return FloatRange(a, step, count)
     return [number(part) for part in spec.split(",")]
+
+
+def _whole(text: str) -> int | None:
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
 
 
 def iter_grid(spec: str) -> Iterator[float]:

@@ -27,10 +27,11 @@ from bifrost._typing import FloatArray
 from bifrost.data import Panel
 from bifrost.errors import InvalidInputError
 from bifrost.strategy._engine import MAX_AMOUNT, FillModel, Orders, Signals, prepare, run_kernel
-from bifrost.strategy._indicators import bollinger, crossover, rsi, sma
+from bifrost.strategy._indicators import MAX_DEVFACTOR, MAX_PERIOD, bollinger, crossover, rsi, sma
 from bifrost.strategy._result import BacktestResult
 
 __all__ = [
+    "MAX_INT_PARAM",
     "STRATEGIES",
     "SignalModel",
     "Strategy",
@@ -48,6 +49,32 @@ __all__ = [
 
 Strategy: TypeAlias = Callable[..., Signals | Orders]
 """A strategy: ``(panel, *, **params) -> Signals | Orders``."""
+
+
+MAX_INT_PARAM = 1_000_000_000
+"""The largest integer parameter (in absolute value) any strategy takes; a bar count is at most MAX_PERIOD."""
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:40]}… ({len(text)} characters)"
+
+
+def _check_int(strategy: str, name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer) or not low <= value <= high:
+        raise InvalidInputError(
+            f"{strategy}: {name} must be a whole number of bars from {low:,} to {high:,}, got {_short(value)}"
+        )
+    return int(value)
+
+
+def _check_devfactor(strategy: str, value: Any) -> float:
+    if not _is_number(value) or not 0.0 < value <= MAX_DEVFACTOR:
+        raise InvalidInputError(
+            f"{strategy}: devfactor must be a number of standard deviations in (0, {MAX_DEVFACTOR:g}], "
+            f"got {_short(value)}"
+        )
+    return float(value)
 
 
 class SignalModel(Protocol):
@@ -70,6 +97,8 @@ def sma_cross(
 
     backtrader's canonical ``SmaCross`` (``CrossOver`` of two ``SMA``), long only.
     """
+    fast = _check_int("sma_cross", "fast", fast, 1, MAX_PERIOD)
+    slow = _check_int("sma_cross", "slow", slow, 1, MAX_PERIOD)
     close = panel["close"]
     cross = crossover(sma(close, fast), sma(close, slow))
     return Signals(entries=cross > 0.0, exits=cross < 0.0, size=size, size_type=size_type)
@@ -84,8 +113,7 @@ def momentum(
     gives the classic 12–1 month momentum). ``gross`` (< 1) leaves room for costs.
     """
     for name, value in (("lookback", lookback), ("top_n", top_n), ("rebalance", rebalance)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise InvalidInputError(f"momentum: {name} must be a positive integer, got {value!r}")
+        _check_int("momentum", name, value, 1, MAX_PERIOD)
     if isinstance(skip, bool) or not isinstance(skip, int | np.integer) or not 0 <= skip < lookback:
         raise InvalidInputError(f"momentum: skip must be in [0, lookback), got {skip!r}")
     if not 0.0 < gross <= 1.0:
@@ -122,6 +150,7 @@ def mean_reversion(
     ``bollinger``: enter when the close falls below the lower band, exit above the middle.
     Each entry takes ``size`` of equity (default: an equal share, 0.99 / symbols).
     """
+    period = _check_int("mean_reversion", "period", period, 1, MAX_PERIOD)
     close = panel["close"]
     if size is None:
         size = 0.99 / close.shape[1]
@@ -131,7 +160,7 @@ def mean_reversion(
         r = rsi(close, period)
         return Signals(entries=r < lower, exits=r > upper, size=size, size_type="percent")
     if method == "bollinger":
-        mid, _, low = bollinger(close, period, devfactor)
+        mid, _, low = bollinger(close, period, _check_devfactor("mean_reversion", devfactor))
         return Signals(entries=close < low, exits=close > mid, size=size, size_type="percent")
     raise InvalidInputError(f"mean_reversion: method must be 'rsi' or 'bollinger', got {method!r}")
 
@@ -173,6 +202,15 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
     {"sma_cross": sma_cross, "momentum": momentum, "mean_reversion": mean_reversion, "buy_and_hold": buy_and_hold}
 )
 
+# the built-ins' bar counts, checked with the other parameters before anything runs (a sweep
+# checks every set up front); the functions check them too, for a direct call
+_BAR_PARAMS: Mapping[Strategy, Mapping[str, tuple[int, int]]] = MappingProxyType({
+    sma_cross: {"fast": (1, MAX_PERIOD), "slow": (1, MAX_PERIOD)},
+    momentum: {"lookback": (1, MAX_PERIOD), "skip": (0, MAX_PERIOD - 1), "top_n": (1, MAX_PERIOD),
+               "rebalance": (1, MAX_PERIOD)},
+    mean_reversion: {"period": (1, MAX_PERIOD)},
+})  # fmt: skip
+
 
 def resolve_strategy(strategy: str | Strategy) -> tuple[str, Strategy]:
     """Return ``(name, function)`` for a built-in's name or a strategy function."""
@@ -212,8 +250,13 @@ def check_params(name: str, strategy: Strategy, params: Mapping[str, Any]) -> di
             f"{name} takes no parameter {', '.join(map(repr, unknown))}; it takes {sorted(accepted)}"
         )
     hints = _hints(strategy)
+    bars = _BAR_PARAMS.get(strategy, {})
     for key, value in params.items():
+        if key in bars and _is_number(value) and isinstance(value, int | np.integer):  # the specific bound first
+            _check_int(name, key, value, *bars[key])
         _check_param(name, key, value, accepted[key].default, hints.get(key))
+        if key == "devfactor" and strategy is mean_reversion:
+            _check_devfactor(name, value)
     return dict(params)
 
 
@@ -234,7 +277,12 @@ def _check_param(strategy: str, name: str, value: Any, default: Any, hint: Any) 
     choices = _literal_choices(hint)
     if choices and value not in choices:
         raise InvalidInputError(f"{strategy}: parameter {name} must be one of {list(choices)}, got {value!r}")
-    if _is_number(value) and not math.isfinite(float(value)):
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        if not -MAX_INT_PARAM <= value <= MAX_INT_PARAM:
+            raise InvalidInputError(
+                f"{strategy}: parameter {name} must be at most {MAX_INT_PARAM:,} in size, got {_short(value)}"
+            )
+    elif _is_number(value) and not math.isfinite(float(value)):
         raise InvalidInputError(f"{strategy}: parameter {name} must be a finite number, got {value!r}")
     if name == "size" and value is not None and not (_is_number(value) and 0 < value <= MAX_AMOUNT):
         raise InvalidInputError(

@@ -149,17 +149,21 @@ def test_zscore_is_distance_from_mean_in_standard_deviations() -> None:
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: ind.sma([1.0, 2.0], 0), "period must be a positive integer, got 0"),
+        (lambda: ind.sma([1.0, 2.0], 0), "period must be a whole number of bars from 1 to 100,000, got 0"),
         (
             lambda: ind.sma([1.0, 2.0], 2.5),  # type: ignore[arg-type]
-            "period must be a positive integer, got 2.5",
+            "period must be a whole number of bars from 1 to 100,000, got 2.5",
         ),
         (lambda: ind.sma([], 2), "close is empty"),
         (lambda: ind.sma(np.ones((2, 2, 2)), 2), "must be 1-D or 2-D"),
         (lambda: ind.sma(["a", "b"], 2), "close must be numeric"),
         (lambda: ind.atr([1.0, 2.0], [1.0], [1.0, 2.0]), "same shape"),
-        (lambda: ind.bollinger([1.0, 2.0], 2, -1.0), "devfactor must be a non-negative"),
-        (lambda: ind.macd([1.0, 2.0], 12, 0, 9), "slow must be a positive integer"),
+        (lambda: ind.bollinger([1.0, 2.0], 2, -1.0), "devfactor must be a number of standard deviations"),
+        (lambda: ind.bollinger([1.0, 2.0], 2, 0.0), r"devfactor .* in \(0, 100\], got 0.0"),
+        (lambda: ind.bollinger([1.0, 2.0], 2, 1e308), r"devfactor .* in \(0, 100\], got 1e\+308"),
+        (lambda: ind.sma([1.0, 2.0], 100_001), "from 1 to 100,000, got 100001"),
+        (lambda: ind.sma([1.0, 2.0], 10**20), "from 1 to 100,000, got 100000000000000000000"),
+        (lambda: ind.macd([1.0, 2.0], 12, 0, 9), "slow must be a whole number of bars"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_error(call: Any, match: str) -> None:

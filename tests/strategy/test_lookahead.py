@@ -83,7 +83,26 @@ def test_guard_covers_model_driven_signals(panel: Panel) -> None:
 
 
 def test_guard_refuses_bad_arguments(panel: Panel) -> None:
-    with pytest.raises(InvalidInputError, match="trials must be a positive integer"):
+    with pytest.raises(InvalidInputError, match="trials must be a whole number from 1 to 10,000"):
         check_lookahead(panel, "sma_cross", trials=0)
     with pytest.raises(InvalidInputError, match="takes no parameter 'fats'"):
         check_lookahead(panel, "sma_cross", {"fats": 3})
+
+
+@pytest.mark.parametrize("trials", [10_001, 99999999999999999999])
+def test_check_lookahead_huge_trials_is_refused(panel: Panel, trials: int) -> None:
+    with pytest.raises(InvalidInputError, match=r"trials must be a whole number from 1 to 10,000 \(cut points\)"):
+        check_lookahead(panel, "sma_cross", trials=trials)
+
+
+def test_check_lookahead_trials_is_the_number_of_cut_points(panel: Panel) -> None:
+    report = check_lookahead(panel, "sma_cross", trials=8)
+    assert report.ok and len(report.cuts) == 8
+    assert str(report).endswith("at 8 cut points")
+    assert report.cuts[-1] == panel.ts[-1]  # the last bar dropped
+
+
+@pytest.mark.parametrize("params", [{"fast": 99999999999999999999}, {"slow": 100_001}])
+def test_check_lookahead_huge_period_is_refused(panel: Panel, params: dict[str, object]) -> None:
+    with pytest.raises(InvalidInputError, match="must be a whole number of bars from 1 to 100,000"):
+        check_lookahead(panel, "sma_cross", params)

@@ -232,7 +232,7 @@ def test_sweep_beyond_the_memory_estimate_is_refused_with_the_numbers(orcl: Pane
 
 
 def test_random_search_of_a_huge_grid_draws_points_without_listing_the_grid(orcl: Panel) -> None:
-    space = {"fast": grid_values("2:1000001:1"), "slow": grid_values("30:1000029:1")}  # 10^12 points
+    space = {"fast": grid_values("2:100001:1"), "slow": grid_values("30:100029:1")}  # 10^10 points
     a = optimize(orcl, "sma_cross", space, method="random", n_iter=3, seed=1)
     b = optimize(orcl, "sma_cross", space, method="random", n_iter=3, seed=1)
     assert a.frame.equals(b.frame) and len(a.frame) == 3
@@ -266,3 +266,27 @@ def test_grid_values_ranges_are_lazy_and_checked() -> None:
 def test_n_iter_of_a_grid_search_is_refused_not_ignored(orcl: Panel) -> None:
     with pytest.raises(InvalidInputError, match="n_iter applies to method='random'"):
         optimize(orcl, "sma_cross", GRID, n_iter=5)
+
+
+def test_grid_size_huge_range_is_counted_without_overflow() -> None:
+    space = {"fast": grid_values("1:99999999999999999999:1"), "slow": [30]}
+    assert grid_size(space) == 99999999999999999999
+    assert grid_size({"x": grid_values("0:1e300:1")}) > 10**299
+
+
+@pytest.mark.parametrize("spec", ["1:99999999999999999999:1", "0:1e300:0.5"])
+def test_sweep_huge_range_is_refused_by_the_size_guard(orcl: Panel, spec: str) -> None:
+    with pytest.raises(InvalidInputError, match="more than max_backtests"):
+        sweep(orcl, "sma_cross", {"fast": grid_values(spec), "slow": [30]})
+
+
+def test_random_search_over_a_huge_range_draws_valid_points(orcl: Panel) -> None:
+    space = {"fast": grid_values("1:1000000000000000000:1"), "slow": [30]}
+    with pytest.raises(InvalidInputError, match="from 1 to 100,000"):
+        optimize(orcl, "sma_cross", space, method="random", n_iter=2, seed=0)
+
+
+@pytest.mark.parametrize("fast", [99999999999999999999, 10**308, 100_001])
+def test_sweep_huge_period_is_refused_before_running(orcl: Panel, fast: int) -> None:
+    with pytest.raises(InvalidInputError, match="sma_cross: fast must be a whole number of bars from 1 to 100,000"):
+        sweep(orcl, "sma_cross", {"fast": [fast], "slow": [30]})

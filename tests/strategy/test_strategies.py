@@ -11,6 +11,7 @@ from bifrost.errors import InvalidInputError
 from bifrost.strategy import (
     STRATEGIES,
     FillModel,
+    Signals,
     backtest,
     buy_and_hold,
     mean_reversion,
@@ -97,15 +98,59 @@ def test_momentum_with_costs_leaves_room_and_rejects_nothing(three: Panel) -> No
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda p: momentum(p, lookback=0), "lookback must be a positive integer"),
+        (lambda p: momentum(p, lookback=0), "lookback must be a whole number of bars from 1 to 100,000"),
         (lambda p: momentum(p, lookback=10, skip=10), r"skip must be in \[0, lookback\)"),
         (lambda p: momentum(p, gross=1.5), r"gross must be in \(0, 1\]"),
         (lambda p: mean_reversion(p, lower=70, upper=30), "need 0 <= lower < upper <= 100"),
         (lambda p: mean_reversion(p, method="macd"), "method must be 'rsi' or 'bollinger'"),  # type: ignore[arg-type]
         (lambda p: buy_and_hold(p, gross=0.0), r"gross must be in \(0, 1\]"),
-        (lambda p: backtest(p, "sma_cross", {"fast": 0}), "period must be a positive integer"),
+        (
+            lambda p: backtest(p, "sma_cross", {"fast": 0}),
+            "fast must be a whole number of bars from 1 to 100,000, got 0",
+        ),
     ],
 )
 def test_bad_strategy_parameters_are_refused(three: Panel, call: object, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         call(three)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "match"),
+    [
+        (
+            "sma_cross",
+            {"fast": 99999999999999999999},
+            "sma_cross: fast must be a whole number of bars from 1 to 100,000",
+        ),
+        ("sma_cross", {"fast": 10**308}, r"fast must be .* got 1000000000000000000000000000000000000000… \(309"),
+        ("sma_cross", {"slow": 100_001}, "sma_cross: slow must be a whole number of bars from 1 to 100,000"),
+        ("sma_cross", {"fast": 1e308}, "parameter fast must be int"),
+        ("mean_reversion", {"period": 99999999999999999999}, "period must be a whole number of bars"),
+        ("momentum", {"top_n": 10**6}, "top_n must be a whole number of bars from 1 to 100,000"),
+        ("momentum", {"lookback": 10**12}, "lookback must be a whole number of bars from 1 to 100,000"),
+        ("mean_reversion", {"method": "bollinger", "devfactor": 1e308}, r"devfactor .* in \(0, 100\]"),
+        ("mean_reversion", {"method": "bollinger", "devfactor": 0.0}, r"devfactor .* in \(0, 100\], got 0.0"),
+    ],
+)
+def test_backtest_out_of_range_parameter_is_refused(
+    three: Panel, strategy: str, params: dict[str, object], match: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        backtest(three, strategy, params)
+
+
+def test_strategy_called_directly_with_huge_period_is_refused(three: Panel) -> None:
+    with pytest.raises(InvalidInputError, match="sma_cross: fast must be a whole number of bars"):
+        sma_cross(three, fast=10**20)
+    with pytest.raises(InvalidInputError, match=r"mean_reversion: devfactor .* in \(0, 100\]"):
+        mean_reversion(three, method="bollinger", devfactor=1e308)
+
+
+def test_user_strategy_huge_integer_parameter_is_refused(three: Panel) -> None:
+    def mine(panel: Panel, *, window: int = 5) -> Signals:
+        close = panel["close"]
+        return Signals(entries=close > 0, exits=close < 0, size=1.0)
+
+    with pytest.raises(InvalidInputError, match="parameter window must be at most 1,000,000,000 in size"):
+        backtest(three, mine, {"window": 10**400})
