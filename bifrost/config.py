@@ -56,9 +56,7 @@ _SCHEME = r"[A-Za-z][A-Za-z0-9+.-]*://"
 # userinfo: the user runs to the first ':', the password from there to the LAST '@' on the
 # line (a host holds no '@'; a password may hold '@', ':', '/', '?', '#' or a space), never
 # into the next URL; an '@' later on the line may over-mask, which never shows a secret
-_URL_USERINFO = re.compile(
-    rf"(?P<scheme>{_SCHEME})(?P<user>[^\s:/?#]*)(?P<password>:(?:(?!{_SCHEME})[^\r\n])*)?@"
-)
+_URL_USERINFO = re.compile(rf"(?P<scheme>{_SCHEME})(?P<user>[^\s:/?#]*)(?P<password>:(?:(?!{_SCHEME})[^\r\n])*)?@")
 _KEY_VALUE = re.compile(
     rf"(?i)(?<![\w.-])(?P<key>[\w.-]*(?:{_SECRET_NAMES}))(?P<eq>\s*=\s*|:\s+)"
     r"(?P<value>'(?:[^'\\]|\\.)*'?|\"(?:[^\"\\]|\\.)*\"?|[^\s&#;,'\"]+)"

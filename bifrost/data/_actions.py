@@ -31,14 +31,18 @@ def record_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "man
     ------
     InvalidInputError
         On an unknown kind, a value outside those rules, a bad date (outside 1678 … 2261),
-        or a symbol with no bars; nothing is recorded.
+        an ex-date before the symbol's first bar or after today, or a symbol with no bars;
+        nothing is recorded.
     """
     if not isinstance(actions, pd.DataFrame):
         raise InvalidInputError(f"{origin}: corporate actions must be a DataFrame, got {type(actions).__name__}")
     missing = [c for c in ("symbol", "ts", "kind", "value") if c not in actions.columns]
     if missing:
         raise InvalidInputError(f"{origin}: corporate actions need columns {missing}")
-    known = set(store.list_symbols()["symbol"])
+    listed = store.list_symbols()
+    first_bar: dict[str, pd.Timestamp] = dict(zip(listed["symbol"], listed["first"], strict=True))
+    known = set(first_bar)
+    today = pd.Timestamp.now(tz="UTC").normalize()
     frame = empty_actions()
     rows = []
     for i, (sym, ts, kind, value) in enumerate(actions[["symbol", "ts", "kind", "value"]].itertuples(index=False)):
@@ -50,6 +54,14 @@ def record_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "man
         if kind not in ACTION_KINDS:
             raise InvalidInputError(f"{where}: kind must be one of {ACTION_KINDS}, got {quote(kind)}")
         stamp = as_utc_timestamp(ts, f"{where}: bad date: the ex-date").normalize()
+        first = first_bar[sym].normalize()
+        if not first <= stamp <= today:
+            # an action before the first bar adjusts nothing; one not yet happened would
+            # rewrite every adjusted price of today
+            raise InvalidInputError(
+                f"{where}: the ex-date {stamp.date()} must fall between {sym}'s first bar ({first.date()}) "
+                f"and today ({today.date()})"
+            )
         value_f = _action_value(store, str(sym), stamp, str(kind), value, where)
         rows.append({"symbol": sym, "ts": stamp, "kind": kind, "value": value_f})
     if rows:

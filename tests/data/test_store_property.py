@@ -129,7 +129,8 @@ class StoreModel(RuleBasedStateMachine):
         if not stored:
             return
         sym = data.draw(st.sampled_from(stored))
-        day = CALENDAR[data.draw(st.integers(0, len(CALENDAR) - 1))]
+        first = min(ts for s, ts in self.bars if s == sym)  # an ex-date falls on or after the first bar
+        day = data.draw(st.sampled_from([d for d in CALENDAR if d >= first]))
         kind, value = data.draw(
             st.sampled_from([("split", 2.0), ("split", 0.5), ("dividend", 0.25), ("dividend", 1.0)])
         )

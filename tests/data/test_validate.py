@@ -447,6 +447,16 @@ def test_record_actions_bad_ex_date_is_invalid_input_naming_the_ex_date(
         record_actions(loaded, pd.DataFrame([{"symbol": "ORCL", "ts": date, "kind": "split", "value": 2.0}]))
 
 
+@pytest.mark.parametrize("date", ["1990-01-02", "2261-01-02"])
+def test_record_actions_ex_date_outside_the_bars_or_in_the_future_is_refused(date: str, loaded: BarStore) -> None:
+    # a split before ORCL's first bar adjusts nothing; one not yet happened would halve every adjusted price
+    before = loaded.read_bars("ORCL", adjustment="split_adjusted")
+    with pytest.raises(InvalidInputError, match=r"must fall between ORCL's first bar \(1995-01-03\) and today"):
+        record_actions(loaded, pd.DataFrame([{"symbol": "ORCL", "ts": date, "kind": "split", "value": 2.0}]))
+    assert loaded.read_actions().empty
+    pd.testing.assert_frame_equal(loaded.read_bars("ORCL", adjustment="split_adjusted"), before)
+
+
 def test_record_actions_plausible_dividend_and_split_are_recorded(loaded: BarStore) -> None:
     actions = pd.DataFrame(
         [
