@@ -5,12 +5,14 @@
     BifrostError
     ├── ConfigError                    bad settings or bifrost.toml
     ├── InvalidInputError (ValueError) a caller passed a bad argument
-    │   └── TransactionRejected        a ledger refused a transaction; nothing changed
+    │   ├── TransactionRejected        a ledger refused a transaction; nothing changed
+    │   └── InsufficientDataError      too little or degenerate history for the estimate asked
+    ├── NotFoundError (LookupError)    a named thing (portfolio, symbol, job, order) does not exist
     ├── DataError
     │   ├── SchemaError                missing, misnamed or unexpected columns
     │   ├── ValidationError            bad rows (carries the list of issues)
     │   ├── DataSourceError            a source (file, Yahoo, ...) failed or is unreachable
-    │   └── SymbolNotFoundError        the store has no bars for a symbol
+    │   └── SymbolNotFoundError        the store has no bars for a symbol (also a NotFoundError)
     ├── StoreError                     the store cannot be opened, migrated or written
     │   └── SchemaVersionError         the store was written by a newer bifrost
     └── LookaheadError                 a strategy's past signals change when the future is cut off
@@ -33,8 +35,10 @@ __all__ = [
     "DataError",
     "DataQualityWarning",
     "DataSourceError",
+    "InsufficientDataError",
     "InvalidInputError",
     "LookaheadError",
+    "NotFoundError",
     "SchemaError",
     "SchemaVersionError",
     "StoreError",
@@ -60,6 +64,14 @@ class TransactionRejected(InvalidInputError):
     """A portfolio ledger refused a transaction; the ledger is unchanged."""
 
 
+class InsufficientDataError(InvalidInputError):
+    """Too little history, or history too degenerate (constant, all missing), for the estimate asked."""
+
+
+class NotFoundError(BifrostError, LookupError):
+    """A named thing (a portfolio, a symbol, a job, an order) does not exist."""
+
+
 class DataError(BifrostError):
     """Market data is missing, malformed or inconsistent."""
 
@@ -80,7 +92,7 @@ class DataSourceError(DataError):
     """A data source failed: unreachable, rate-limited past retries, or unknown symbol."""
 
 
-class SymbolNotFoundError(DataError):
+class SymbolNotFoundError(DataError, NotFoundError):
     """The store holds no bars for the requested symbol."""
 
 
