@@ -1,4 +1,4 @@
-"""The boundary checks every public function uses: timestamps, symbols, prices, decimals.
+"""The boundary checks every public function uses: numbers, options, timestamps, symbols, prices, decimals.
 
 Each check takes the value and the name of the field it came from, and either returns the
 value in its canonical form or raises `InvalidInputError` naming the field, what arrived
@@ -6,6 +6,15 @@ value in its canonical form or raises `InvalidInputError` naming the field, what
 
 The rules, stated once:
 
+- **Numbers** are real numbers that are not booleans: ``int``, ``float``, `decimal.Decimal`,
+  `fractions.Fraction` and numpy's integer and floating scalars. ``True`` is not 1 and text
+  is not a number here (parse at the edge that reads text). A *finite float* is such a
+  number that converts to a finite float64 (``1e308`` is one, ``1e309``, NaN and ``10**400``
+  are not); a *fraction* is a finite float strictly inside ``(0, 1)`` whose complement
+  ``1 − x`` is too (``1 − 1e-320`` rounds to 1.0), or in ``[0, 1]`` when the interval is
+  closed; a *positive integer* is an ``int`` or numpy integer (never a float, even ``5.0``).
+- **Options** that a `typing.Literal` names are one of its values, compared exactly.
+- **Float arrays** are 1-D float64 arrays built from anything numpy reads as numbers (not text).
 - **Timestamps** are UTC (a naive value means UTC) and lie in ``1678-01-01 … 2261-12-31``,
   the dates a nanosecond timestamp can hold (pandas' range, about 1677-09-21 … 2262-04-11,
   rounded in to whole years).
@@ -25,16 +34,20 @@ The rules, stated once:
 from __future__ import annotations
 
 import math
+import numbers
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from bifrost.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from bifrost._typing import FloatArray
 
 __all__ = [
     "DECIMAL_MAX",
@@ -47,6 +60,11 @@ __all__ = [
     "TS_MIN",
     "VOLUME_MAX",
     "as_bounded_decimal",
+    "as_choice",
+    "as_finite_float",
+    "as_float_array_1d",
+    "as_fraction",
+    "as_positive_int",
     "as_price",
     "as_utc_ns",
     "as_utc_timestamp",
@@ -55,6 +73,7 @@ __all__ = [
     "check_symbols",
     "escape_csv_cell",
     "finite_in_range",
+    "is_number",
     "quote",
     "symbol_problem",
 ]
@@ -82,6 +101,8 @@ DECIMAL_MIN: Final = Decimal("1e-18")
 _DECIMAL_DIGITS: Final = 28
 _DECIMAL_TEXT_LEN: Final = 64
 
+_T = TypeVar("_T")
+
 
 def quote(value: object, limit: int = QUOTE_CHARS) -> str:
     """Return ``repr(value)`` cut to ``limit`` characters with an ellipsis, for messages."""
@@ -91,6 +112,158 @@ def quote(value: object, limit: int = QUOTE_CHARS) -> str:
         return repr(text[:limit]) + f"… ({len(text):,} characters)"
     shown = repr(value)
     return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+# -- numbers and options ---------------------------------------------------------------------
+def is_number(value: object) -> bool:
+    """Return whether ``value`` is a real number and not a bool (nor a numpy bool).
+
+    Examples
+    --------
+    >>> [is_number(v) for v in (1, 2.5, Decimal("0.1"), np.int64(3), np.float32(0.5))]
+    [True, True, True, True, True]
+    >>> [is_number(v) for v in (True, np.bool_(False), "1", None, 1j)]
+    [False, False, False, False, False]
+    """
+    return isinstance(value, numbers.Real | Decimal) and not isinstance(value, bool | np.bool_)
+
+
+def _float(value: Any) -> float:
+    # a number as a float; one too large for float64 (10**400) is infinite
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def as_finite_float(value: object, name: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
+    """Return ``value`` as a finite float in ``[minimum, maximum]`` (either bound optional).
+
+    Raises
+    ------
+    InvalidInputError
+        If it is not a number (a bool, text, None), is NaN or infinite (or too large for a
+        float: ``10**400``, ``Decimal("1e400")``), or lies outside the bounds.
+
+    Examples
+    --------
+    >>> as_finite_float(Decimal("0.25"), "threshold", minimum=0.0)
+    0.25
+    >>> as_finite_float(float("nan"), "threshold")
+    Traceback (most recent call last):
+    ...
+    bifrost.errors.InvalidInputError: threshold must be a finite number, got nan
+    """
+    if not is_number(value):
+        raise InvalidInputError(f"{name} must be a number, got {type(value).__name__} {quote(value)}")
+    out = _float(value)
+    if not math.isfinite(out):
+        raise InvalidInputError(f"{name} must be a finite number, got {quote(value)}")
+    if (minimum is not None and out < minimum) or (maximum is not None and out > maximum):
+        if minimum is not None and maximum is not None:
+            rule = f"between {minimum:g} and {maximum:g}"
+        else:
+            rule = f"at least {minimum:g}" if minimum is not None else f"at most {maximum:g}"
+        raise InvalidInputError(f"{name} must be {rule}, got {quote(value)}")
+    return out
+
+
+def as_fraction(value: object, name: str, *, open_interval: bool = True) -> float:
+    """Return ``value`` as a float in ``(0, 1)`` (a confidence, a decay), or ``[0, 1]`` if not ``open_interval``.
+
+    In the open interval ``1 − value`` must be in ``(0, 1)`` as well: it is the tail's
+    probability, and ``1 − 1e-320`` is 1.0 in floating point.
+
+    Examples
+    --------
+    >>> as_fraction(0.99, "confidence")
+    0.99
+    >>> as_fraction(1.0, "confidence")
+    Traceback (most recent call last):
+    ...
+    bifrost.errors.InvalidInputError: confidence must be in (0, 1), got 1.0
+    >>> as_fraction(1, "drawdown", open_interval=False)
+    1.0
+    """
+    interval = "(0, 1)" if open_interval else "[0, 1]"
+    out = _float(value) if is_number(value) else math.nan
+    inside = 0.0 < out < 1.0 and 0.0 < 1.0 - out < 1.0 if open_interval else 0.0 <= out <= 1.0
+    if not inside:
+        raise InvalidInputError(f"{name} must be in {interval}, got {quote(value)}")
+    return out
+
+
+def as_positive_int(value: object, name: str, *, maximum: int, minimum: int = 1, unit: str = "", why: str = "") -> int:
+    """Return ``value`` as an ``int`` in ``[minimum, maximum]``: an int or numpy integer, never a bool or a float.
+
+    ``unit`` follows the range in the message (``trading days``), ``why`` is said in
+    parentheses after it (why the bound is where it is).
+
+    Examples
+    --------
+    >>> as_positive_int(np.int64(10), "horizon_days", maximum=250)
+    10
+    >>> as_positive_int(5.0, "window", maximum=1_000, unit="days")
+    Traceback (most recent call last):
+    ...
+    bifrost.errors.InvalidInputError: window must be an integer from 1 to 1,000 days, got 5.0
+    """
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or not minimum <= value <= maximum:
+        suffix = (f" {unit}" if unit else "") + (f" ({why})" if why else "")
+        raise InvalidInputError(
+            f"{name} must be an integer from {minimum:,} to {maximum:,}{suffix}, got {quote(value)}"
+        )
+    return int(value)
+
+
+def as_choice(value: object, name: str, choices: Sequence[_T]) -> _T:
+    """Return ``value`` if it is one of ``choices`` (``typing.get_args`` of a ``Literal``).
+
+    Examples
+    --------
+    >>> as_choice("t", "distribution", ("normal", "t"))
+    't'
+    >>> as_choice("T", "distribution", ("normal", "t"))
+    Traceback (most recent call last):
+    ...
+    bifrost.errors.InvalidInputError: distribution must be one of 'normal', 't'; got 'T'
+    """
+    for choice in choices:
+        # a str subclass (an Enum of the choices) matches its text; True is not the choice 1
+        same_kind = isinstance(value, type(choice)) and isinstance(value, bool) == isinstance(choice, bool)
+        if same_kind and value == choice:
+            return choice
+    listed = ", ".join(repr(c) for c in choices)
+    raise InvalidInputError(f"{name} must be one of {listed}; got {quote(value)}")
+
+
+def as_float_array_1d(values: Any, name: str, *, min_obs: int = 1) -> FloatArray:
+    """Convert ``values`` to a 1-D float64 array, or raise InvalidInputError naming ``name``.
+
+    Text is not a number here (``"1"`` is refused: parse at the edge that reads text), and
+    an integer beyond float64's range is refused rather than raising OverflowError.
+    Non-finite values pass: the caller states whether NaN or inf mean something to it.
+
+    Examples
+    --------
+    >>> as_float_array_1d([1, 2.5], "returns")
+    array([1. , 2.5])
+    >>> as_float_array_1d([[1.0]], "returns")
+    Traceback (most recent call last):
+    ...
+    bifrost.errors.InvalidInputError: returns must be 1-D, got shape (1, 1)
+    """
+    if isinstance(values, str | bytes):
+        raise InvalidInputError(f"{name} must be numeric, got {type(values).__name__}")
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidInputError(f"{name} must be numeric, got {type(values).__name__}") from exc
+    if arr.ndim != 1:
+        raise InvalidInputError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.size < min_obs:
+        raise InvalidInputError(f"{name} needs at least {min_obs} observations, got {arr.size}")
+    return arr
 
 
 # -- timestamps ----------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from fractions import Fraction
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,11 @@ from hypothesis import strategies as st
 
 from bifrost._checks import (
     as_bounded_decimal,
+    as_choice,
+    as_finite_float,
+    as_float_array_1d,
+    as_fraction,
+    as_positive_int,
     as_price,
     as_utc_ns,
     as_utc_timestamp,
@@ -20,9 +27,9 @@ from bifrost._checks import (
     check_symbol,
     check_symbols,
     escape_csv_cell,
+    is_number,
     quote,
 )
-from bifrost._typing import as_float_array_1d
 from bifrost.errors import InvalidInputError
 
 
@@ -156,3 +163,114 @@ def test_escape_csv_cell_prefixes_formula_starts(cell: str, escaped: str) -> Non
 def test_as_float_array_1d_non_numbers_are_invalid_input_never_overflow(values: object) -> None:
     with pytest.raises(InvalidInputError, match="returns must be numeric"):
         as_float_array_1d(values, "returns")
+
+
+# -- numbers and options ---------------------------------------------------------------------
+NOT_NUMBERS = [True, False, np.bool_(True), "1", b"1", None, 1j, [1.0], object()]
+
+
+@pytest.mark.parametrize(
+    "value", [0, -3, 2.5, 1e308, Decimal("0.1"), Fraction(1, 3), np.int64(7), np.float32(0.5), float("nan")]
+)
+def test_is_number_real_numbers_are_numbers(value: object) -> None:
+    assert is_number(value)
+
+
+@pytest.mark.parametrize("value", NOT_NUMBERS)
+def test_is_number_bools_text_and_complex_are_not(value: object) -> None:
+    assert not is_number(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1e308, 1e308), (-2, -2.0), (Decimal("0.25"), 0.25), (np.float64(0.5), 0.5), (np.int32(3), 3.0)],
+)
+def test_as_finite_float_finite_numbers_become_floats(value: object, expected: float) -> None:
+    out = as_finite_float(value, "x")
+    assert out == expected and type(out) is float
+
+
+@pytest.mark.parametrize(
+    "value", [float("nan"), float("inf"), -np.inf, 1e309, 10**400, Decimal("1e400"), Decimal("NaN"), np.float64("nan")]
+)
+def test_as_finite_float_non_finite_is_refused_naming_field(value: object) -> None:
+    with pytest.raises(InvalidInputError, match="threshold must be a finite number, got"):
+        as_finite_float(value, "threshold")
+
+
+@pytest.mark.parametrize("value", NOT_NUMBERS)
+def test_as_finite_float_non_numbers_and_bools_are_refused(value: object) -> None:
+    with pytest.raises(InvalidInputError, match="x must be a number, got"):
+        as_finite_float(value, "x")
+
+
+def test_as_finite_float_bounds_are_inclusive_and_named() -> None:
+    assert as_finite_float(0.0, "x", minimum=0.0, maximum=1.0) == 0.0
+    assert as_finite_float(1, "x", minimum=0.0, maximum=1.0) == 1.0
+    with pytest.raises(InvalidInputError, match=r"x must be between 0 and 1, got -0.1"):
+        as_finite_float(-0.1, "x", minimum=0.0, maximum=1.0)
+    with pytest.raises(InvalidInputError, match=r"x must be at least 2, got 1"):
+        as_finite_float(1, "x", minimum=2.0)
+    with pytest.raises(InvalidInputError, match=r"x must be at most 2, got 3"):
+        as_finite_float(3, "x", maximum=2.0)
+
+
+@pytest.mark.parametrize(
+    "value", [0.99, 0.5, 1e-10, 1 - 1e-16, Decimal("0.975"), Fraction(1, 2), np.float64(0.95), np.float32(0.9)]
+)
+def test_as_fraction_inside_open_interval_passes(value: object) -> None:
+    assert as_fraction(value, "confidence") == float(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "value", [0, 1, 0.0, 1.0, -0.5, 1.5, 1e308, 1 - 1e-320, float("nan"), float("inf"), 10**400, True, False, "0.9"]
+)
+def test_as_fraction_outside_open_interval_or_not_a_number_is_refused(value: object) -> None:
+    with pytest.raises(InvalidInputError, match=r"confidence must be in \(0, 1\), got"):
+        as_fraction(value, "confidence")
+
+
+def test_as_fraction_closed_interval_takes_its_ends_not_beyond() -> None:
+    assert as_fraction(0, "drawdown", open_interval=False) == 0.0
+    assert as_fraction(np.float64(1.0), "drawdown", open_interval=False) == 1.0
+    for bad in (-1e-12, 1.0000001, float("nan"), True):
+        with pytest.raises(InvalidInputError, match=r"drawdown must be in \[0, 1\]"):
+            as_fraction(bad, "drawdown", open_interval=False)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(1, 1), (250, 250), (np.int64(10), 10), (np.uint8(3), 3)])
+def test_as_positive_int_integers_in_range_become_int(value: object, expected: int) -> None:
+    out = as_positive_int(value, "horizon_days", maximum=250)
+    assert out == expected and type(out) is int
+
+
+@pytest.mark.parametrize(
+    "value", [0, -1, 251, 10**400, 5.0, 1e308, float("nan"), float("inf"), True, np.bool_(True), Decimal(5), "5", None]
+)
+def test_as_positive_int_outside_range_floats_and_bools_are_refused(value: object) -> None:
+    with pytest.raises(InvalidInputError, match="horizon_days must be an integer from 1 to 250 trading days"):
+        as_positive_int(value, "horizon_days", maximum=250, unit="trading days")
+
+
+def test_as_positive_int_message_says_unit_and_why() -> None:
+    with pytest.raises(InvalidInputError, match=r"^n must be an integer from 100 to 1,000 \(memory\), got 5$"):
+        as_positive_int(5, "n", minimum=100, maximum=1_000, why="memory")
+
+
+Shape = Literal["flat", "round"]
+
+
+def test_as_choice_returns_the_literal_value() -> None:
+    assert as_choice("round", "shape", get_args(Shape)) == "round"
+    assert as_choice(1, "n", (1, 2)) == 1
+
+
+@pytest.mark.parametrize("value", ["Round", " round", "", None, 1, True, ["flat"], np.float64("nan")])
+def test_as_choice_other_values_are_refused_listing_choices(value: object) -> None:
+    with pytest.raises(InvalidInputError, match="shape must be one of 'flat', 'round'; got"):
+        as_choice(value, "shape", get_args(Shape))
+
+
+def test_as_choice_true_is_not_the_choice_one() -> None:
+    with pytest.raises(InvalidInputError, match="n must be one of 1, 2; got True"):
+        as_choice(True, "n", (1, 2))
