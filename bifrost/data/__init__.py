@@ -18,7 +18,7 @@ from bifrost.data._embedded import EmbeddedStore
 from bifrost.data._factors import read_fama_french
 from bifrost.data._quality import QualityReport, check_quality
 from bifrost.data._report import IngestReport
-from bifrost.data._source import BarSource, FrameBarSource, ingest, load_bars
+from bifrost.data._source import BarSource, ingest, load_bars
 from bifrost.data._sqlite import DEFAULT_LOCK_TIMEOUT_S
 from bifrost.data._state import StateDb, state_transaction
 from bifrost.data._store import BarStore, StoreCheck
@@ -35,7 +35,6 @@ __all__ = [
     "BarStore",
     "CsvSource",
     "EmbeddedStore",
-    "FrameBarSource",
     "Frequency",
     "IngestReport",
     "Issue",

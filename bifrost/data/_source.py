@@ -8,13 +8,13 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from bifrost._checks import check_symbol, check_symbols, escape_csv_cell, quote
+from bifrost._checks import check_symbol, escape_csv_cell, quote
 from bifrost.data._report import IngestReport, new_ingest_id
-from bifrost.data._store import BarStore, TimeLike, within
-from bifrost.data._validate import OnError, ValidatedBars, check_bar_columns, validate_bars
+from bifrost.data._store import BarStore, TimeLike
+from bifrost.data._validate import OnError, ValidatedBars, validate_bars
 from bifrost.errors import InvalidInputError
 
-__all__ = ["BarSource", "FrameBarSource", "ingest", "load_bars", "write_quarantine"]
+__all__ = ["BarSource", "ingest", "load_bars", "write_quarantine"]
 
 
 @runtime_checkable
@@ -38,35 +38,6 @@ class BarSource(Protocol):
     ) -> pd.DataFrame: ...
 
     def metadata(self) -> pd.DataFrame: ...
-
-
-class FrameBarSource:
-    """A source serving a frame you already hold (tests, notebooks, your own loaders)."""
-
-    name = "frame"
-
-    def __init__(self, frame: pd.DataFrame, *, origin: str = "frame", metadata: pd.DataFrame | None = None) -> None:
-        if not isinstance(frame, pd.DataFrame):
-            raise InvalidInputError(f"{origin}: bars must be a pandas DataFrame, got {type(frame).__name__}")
-        self._frame = frame
-        self._origin = origin
-        self._metadata = metadata
-
-    @property
-    def origin(self) -> str:
-        return self._origin
-
-    def bars(self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None) -> pd.DataFrame:
-        frame = self._frame
-        if isinstance(frame.index, pd.MultiIndex):
-            frame = frame.reset_index()
-        check_bar_columns(list(frame.columns), self._origin)  # before filtering on symbol and ts
-        if symbols is not None:
-            frame = frame[frame["symbol"].isin(check_symbols(symbols, "symbols"))]
-        return frame[within(frame["ts"], start, end)]
-
-    def metadata(self) -> pd.DataFrame:
-        return self._metadata if self._metadata is not None else pd.DataFrame({"symbol": []})
 
 
 def load_bars(

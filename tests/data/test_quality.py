@@ -63,7 +63,7 @@ def test_quality_stale_run_of_unchanged_closes_is_found(tmp_path: Path) -> None:
     frame = pd.DataFrame(
         {"symbol": "STL", "ts": days, "open": close, "high": close, "low": close, "close": close, "volume": 100.0}
     )
-    from bifrost.data import FrameBarSource
+    from bifrost.testing import FrameBarSource
 
     ingest(store, FrameBarSource(frame))
     stale = check_quality(store, stale_days=5).findings.query("check == 'stale'")

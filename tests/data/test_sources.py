@@ -13,7 +13,6 @@ from bifrost.data import (
     BarStore,
     CsvSource,
     EmbeddedStore,
-    FrameBarSource,
     Panel,
     SyntheticMarket,
     YahooSource,
@@ -23,6 +22,7 @@ from bifrost.data import (
 )
 from bifrost.data._yahoo import RateLimited
 from bifrost.errors import DataSourceError, InvalidInputError, SchemaError, ValidationError
+from bifrost.testing import FrameBarSource
 from tests.conftest import BT_DAY, ORCL, SPY
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bifrost.data import BarStore, CsvSource, FrameBarSource, SyntheticMarket, ingest, record_actions
+from bifrost.data import BarStore, CsvSource, SyntheticMarket, ingest, record_actions
 from bifrost.errors import InvalidInputError, SymbolNotFoundError, ValidationError
+from bifrost.testing import FrameBarSource
 from tests.conftest import NVDA, ORCL, SP500
 
 UTC = "UTC"

@@ -31,8 +31,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from bifrost.data import ADJUSTMENTS, BarColumns, BarStore, EmbeddedStore, FrameBarSource, ingest, record_actions
+from bifrost.data import ADJUSTMENTS, BarColumns, BarStore, EmbeddedStore, ingest, record_actions
 from bifrost.data._postgres import PostgresStore
+from bifrost.testing import FrameBarSource
 
 SYMBOLS = ("A", "B", "BRK.B", "C", "D")
 # 25 sessions over two months (two monthly buckets, a few weekly ones, two PostgreSQL partitions)

@@ -17,7 +17,6 @@ import pytest
 from bifrost.data import (
     BarStore,
     CsvSource,
-    FrameBarSource,
     SyntheticMarket,
     ingest,
     load_bars,
@@ -25,6 +24,7 @@ from bifrost.data import (
     validate_bars,
 )
 from bifrost.errors import DataSourceError, InvalidInputError, SchemaError, ValidationError
+from bifrost.testing import FrameBarSource
 from tests.conftest import ORCL, SP500
 
 HEAD = ORCL.read_text().splitlines()[:11]  # header + 10 real ORCL bars, 1995-01-03 .. 1995-01-16

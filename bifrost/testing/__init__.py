@@ -1,0 +1,10 @@
+"""Fakes and helpers for testing code built on bifrost (STYLE.md: tests inject fakes, not mocks).
+
+Nothing in ``bifrost`` imports this package; it may import any of them.
+"""
+
+from __future__ import annotations
+
+from bifrost.testing._sources import FrameBarSource
+
+__all__ = ["FrameBarSource"]
