@@ -1,62 +1,119 @@
-"""Shared service code: the request guard, errors as HTTP statuses, and the server runner.
+"""Shared service code: settings, the request guard, errors as HTTP statuses, and the server runner.
 
-Imports nothing of BentoML: a service (``bentos/*/service.py``) installs `Guard` as ASGI
-middleware and answers a `BifrostError` with `http_status`; the command line starts a
-server with `serve_bento`, which owns the server's processes for as long as it runs.
+Imports nothing of BentoML at import time: a service (``bentos/*/service.py``) reads its
+`ServiceSettings` once at start-up, installs `Guard` as ASGI middleware and wraps each
+endpoint in `answers_errors`; the command line starts a service by its name with
+`serve_service`, which finds it through the installed package and owns the server's
+processes for as long as it runs.
 
-**Statuses.** Bad input is the caller's: `InvalidInputError` and every `DataError` are 400
-(`SymbolNotFoundError` 404: the store has no such symbol). A store that cannot be opened,
-read or written (`StoreError`), settings that are wrong (`ConfigError`) or a data source
-that is down (`DataSourceError`) are the service's and temporary as far as the caller can
-tell: 503. Only a bug is a 500.
+**Statuses** (`http_status`, the one mapping every service uses). Bad input is the
+caller's: `InvalidInputError` and any other `BifrostError` are 400 with their message;
+`NotFoundError` (a portfolio, a symbol, ...) is 404; `TransactionRejected` (a refused
+transaction, later a refused order: well-formed, but the ledger's state does not allow it)
+is 409 Conflict. A store that cannot be opened, read or written (`StoreError`), settings
+that are wrong (`ConfigError`) or a data source that is down (`DataSourceError`) are the
+service's and temporary as far as the caller can tell: 503 with ``Retry-After``. An
+unexpected exception is a bug: 500, logged with its request id, and the answer says
+nothing of it but that id.
 
-**Processes.** ``bentoml serve`` runs an arbiter that starts one worker per CPU in
-sessions of their own, so signalling the command that launched it reaches neither.
-`run_server` starts the server in a new session (its own process group), forwards SIGTERM,
-SIGINT and SIGHUP to that group, waits ``grace_seconds`` for it to stop, then kills the
-group and every process it ever started: found through their parent chain, remembered
-while the server runs, each checked by its start time so a reused pid is never touched.
-On Linux the runner is a child subreaper while the server runs, so a worker orphaned by
-its arbiter is re-parented to the runner (not to init) and stopped when the server ends.
+**Request ids.** An incoming ``X-Request-ID`` of at most 64 safe characters
+(``A-Z a-z 0-9 . _ : -``) is kept, any other is replaced by a new one; every answer carries
+it in ``X-Request-ID`` (errors too) and the service's log lines for the request name it.
+
+**Overload is answered, not queued.** `Guard` admits at most ``max_concurrency`` API calls
+at a time per worker and lets ``max_queue`` more wait at most ``queue_timeout_s``; beyond
+that a call is answered at once with 503 and ``Retry-After: 1``, so a burst costs its
+excess a fast refusal instead of every caller a growing queue. Health, metrics and docs are
+never limited.
+
+**Processes.** ``bentoml serve`` runs an arbiter that starts its workers in sessions of
+their own, so signalling the command that launched it reaches neither. `run_server`
+starts the server in a new session (its own process group), forwards SIGTERM, SIGINT and
+SIGHUP to that group, waits ``grace_seconds`` for it to stop, then kills the group and
+every process it ever started: found through their parent chain, remembered while the
+server runs, each checked by its start time so a reused pid is never touched. On Linux
+the runner is a child subreaper while the server runs, so a worker orphaned by its arbiter
+is re-parented to the runner (not to init) and stopped when the server ends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
+import functools
 import hmac
+import importlib.metadata
+import importlib.util
 import json
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, ParamSpec, TypeVar
 
+from bifrost.config import Settings, load_settings
 from bifrost.errors import (
     BifrostError,
     ConfigError,
     DataSourceError,
     InvalidInputError,
+    NotFoundError,
     StoreError,
-    SymbolNotFoundError,
+    TransactionRejected,
 )
 
-__all__ = ["MAX_BODY_BYTES", "OPEN_PATHS", "Guard", "http_status", "run_server", "serve_bento"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "MAX_BODY_BYTES",
+    "OPEN_PATHS",
+    "REQUEST_ID_HEADER",
+    "Guard",
+    "ServiceSettings",
+    "answers_errors",
+    "default_workers",
+    "find_service",
+    "http_status",
+    "request_id",
+    "run_server",
+    "serve_bento",
+    "serve_service",
+    "service_settings",
+]
 
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024  # 64 MiB: 500 symbols × 5,000 days of returns is about 50 MB of JSON
 OPEN_PATHS: Final = ("/livez", "/readyz", "/healthz", "/metrics", "/docs", "/docs.json")
+REQUEST_ID_HEADER: Final = "x-request-id"
+ENTRY_POINT_GROUP: Final = "bifrost.services"  # name -> "module:Class" of a BentoML service (pyproject.toml)
+RETRY_AFTER_S: Final = 1
+
+_log = logging.getLogger("bifrost.serving")
+_REQUEST_ID_OK: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("bifrost_request_id", default="-")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def http_status(exc: BaseException) -> int:
-    """Return the HTTP status that answers ``exc``: 4xx for the caller's errors, 503 for ours.
+    """Return the HTTP status that answers ``exc``: 4xx for the caller's errors, 503 for ours, 500 for a bug.
 
     Examples
     --------
     >>> http_status(InvalidInputError("horizon_days must be ..."))
     400
+    >>> http_status(NotFoundError("no portfolio 'x'"))
+    404
+    >>> http_status(TransactionRejected("not enough cash"))
+    409
     >>> http_status(StoreError("the store is damaged"))
     503
     >>> http_status(KeyError("a bug"))
@@ -64,44 +121,232 @@ def http_status(exc: BaseException) -> int:
     """
     if isinstance(exc, StoreError | ConfigError | DataSourceError):
         return 503
-    if isinstance(exc, SymbolNotFoundError):
+    if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, TransactionRejected):
+        return 409
     if isinstance(exc, BifrostError):
         return 400
     return 500
 
 
-class Guard:
-    """ASGI middleware in front of an API: JSON bodies of a bounded size, and the bearer token if set.
+def request_id() -> str:
+    """Return the id of the request being answered (``"-"`` outside one), for log lines."""
+    return _request_id.get()
 
-    BentoML answers a POST with a malformed content type (``multipart/form-data`` without a
-    boundary) with a 500; this answers 415. A body over ``max_body_bytes`` is a 413 before a
-    byte of it is read, and a POST must say its length (411) so that the limit holds. Every
-    4xx of the API has one shape, ``{"error": message}`` (BentoML wraps its own in a list).
-    Health, metrics and docs (``OPEN_PATHS``) stay open.
+
+def _given_request_id(headers: Mapping[str, str]) -> str:
+    given = headers.get(REQUEST_ID_HEADER, "")
+    return given if _REQUEST_ID_OK.fullmatch(given) else uuid.uuid4().hex
+
+
+class _RequestIdFilter(logging.Filter):
+    # appends the request id to each line a handler writes while a request is answered
+    def filter(self, record: logging.LogRecord) -> bool:
+        rid = _request_id.get()
+        if rid != "-" and not getattr(record, "bifrost_request_id", None):
+            record.bifrost_request_id = rid
+            if hasattr(record, "trace_msg"):  # BentoML's server format ends with %(trace_msg)s
+                record.trace_msg = f"{record.trace_msg} (request_id={rid})"
+            else:
+                record.msg, record.args = f"{record.getMessage()} (request_id={rid})", None
+        return True
+
+
+def _name_request_ids_in_logs() -> None:
+    # on the handlers of the server's loggers (BentoML's and the root), once per process
+    for logger in (logging.getLogger("bentoml"), logging.getLogger()):
+        for handler in logger.handlers:
+            if not any(isinstance(f, _RequestIdFilter) for f in handler.filters):
+                handler.addFilter(_RequestIdFilter())
+
+
+def answers_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Wrap an endpoint so that each error is answered with its `http_status`, never BentoML's own 500.
+
+    A `BifrostError` becomes BentoML's ``BentoMLException`` with the mapped status and its
+    message (4xx show it; `Guard` replaces a 5xx body by one that names only the request
+    id); any other exception is logged with its traceback and request id and answered 500.
     """
 
-    def __init__(self, app: Any, token: str | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        from bentoml.exceptions import BentoMLException
+
+        try:
+            return fn(*args, **kwargs)
+        except BifrostError as exc:
+            status = http_status(exc)
+            if status >= 500:
+                _log.warning("request %s: %s: %s", request_id(), type(exc).__name__, exc)
+            raise BentoMLException(str(exc), error_code=HTTPStatus(status)) from None
+        except Exception as exc:
+            _log.exception("request %s: unexpected %s in %s", request_id(), type(exc).__name__, fn.__qualname__)
+            raise BentoMLException("internal error", error_code=HTTPStatus.INTERNAL_SERVER_ERROR) from None
+
+    return wrapper
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceSettings:
+    """A service's settings, read once at start-up (`service_settings`).
+
+    ``max_concurrency`` API calls run at once in each worker, ``max_queue`` more wait at most
+    ``queue_timeout_s``; the rest are refused at once with 503. ``workers`` is the number of
+    server processes.
+    """
+
+    name: str
+    settings: Settings
+    token: str | None
+    workers: int
+    max_concurrency: int
+    max_queue: int
+    queue_timeout_s: float
+
+
+def default_workers(cpus: int | None = None) -> int:
+    """Return the worker processes for a machine of ``cpus`` cores: half of them, at least one.
+
+    Each worker's numpy kernels and threadpool use more than one core, and a caller on the same
+    machine (a load test, a notebook) needs one: on 2 cores one worker, on 16 eight.
+
+    >>> default_workers(2), default_workers(16)
+    (1, 8)
+    """
+    return max(1, (cpus if cpus is not None else (os.cpu_count() or 1)) // 2)
+
+
+def service_settings(name: str, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+    """Read the settings of the service ``name`` once: bifrost's own, its bearer token, and its limits.
+
+    The token is ``BIFROST_<NAME>_SERVICE_TOKEN`` or ``[keys] <name>_service_token``; the limits
+    come from ``BIFROST_SERVE_WORKERS`` (default: `default_workers`), ``BIFROST_SERVE_MAX_CONCURRENCY``
+    (4 per worker), ``BIFROST_SERVE_MAX_QUEUE`` (16) and ``BIFROST_SERVE_QUEUE_TIMEOUT_MS`` (250).
+
+    Raises
+    ------
+    ConfigError
+        If a limit is not a whole number in its range, or bifrost's settings are wrong.
+    """
+    env = os.environ if environ is None else environ
+    settings = load_settings(env)
+    return ServiceSettings(
+        name=name,
+        settings=settings,
+        token=settings.keys.get(f"{name}_service_token") or None,
+        workers=_env_int(env, "BIFROST_SERVE_WORKERS", default_workers(), 1, 256),
+        max_concurrency=_env_int(env, "BIFROST_SERVE_MAX_CONCURRENCY", 4, 1, 10_000),
+        max_queue=_env_int(env, "BIFROST_SERVE_MAX_QUEUE", 16, 0, 100_000),
+        queue_timeout_s=_env_int(env, "BIFROST_SERVE_QUEUE_TIMEOUT_MS", 250, 1, 60_000) / 1000,
+    )
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high:,}, got {raw[:40]!r}")
+    return int(raw)
+
+
+# -- the guard ------------------------------------------------------------------------------------
+
+
+class Guard:
+    """ASGI middleware in front of an API: request ids, admission, JSON bodies of a bounded size, the token.
+
+    Every answer carries ``X-Request-ID``. API calls (not `OPEN_PATHS`) need the bearer token
+    if one is set (401), and a POST a JSON body that says its length and is at most
+    ``max_body_bytes`` (415, 411, 413: BentoML answers a ``multipart/form-data`` body without
+    a boundary with a 500). At most ``max_concurrency`` calls run at once and ``max_queue``
+    wait at most ``queue_timeout_s``; any other is a 503 with ``Retry-After`` at once. Every
+    4xx has one shape, ``{"error": message}`` (BentoML wraps its own in a list); a 5xx says
+    only what kind of failure it was and the request id (the detail is in the server log).
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        token: str | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        *,
+        max_concurrency: int = 4,
+        max_queue: int = 16,
+        queue_timeout_s: float = 0.25,
+    ) -> None:
         self.app = app
         self.token = token or None
         self.max_body_bytes = max_body_bytes
+        self.max_concurrency = max_concurrency
+        self.max_queue = max_queue
+        self.queue_timeout_s = queue_timeout_s
+        self._slots: asyncio.Semaphore | None = None  # made in the server's event loop, on the first call
+        self._waiting = 0
+        _name_request_ids_in_logs()
+
+    @classmethod
+    def options(cls, settings: ServiceSettings) -> dict[str, Any]:
+        """Return the keyword arguments of a guard for ``settings`` (for ``add_asgi_middleware``)."""
+        return {
+            "token": settings.token, "max_concurrency": settings.max_concurrency, "max_queue": settings.max_queue,
+            "queue_timeout_s": settings.queue_timeout_s,
+        }  # fmt: skip
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(OPEN_PATHS):
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-            if self.token is not None:
-                given = headers.get("authorization", "")
-                if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
-                    await _reply(send, 401, "missing or wrong bearer token")
-                    return
-            if scope["method"] == "POST":
-                problem = self._body_problem(headers)
-                if problem is not None:
-                    await _reply(send, *problem)
-                    return
-            await self.app(scope, receive, _one_error_shape(send))
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        rid = _given_request_id(headers)
+        # not reset on the way out: the server's access log, written by a middleware outside this one in
+        # the same task, names the id too; each request runs in a task (a context) of its own
+        _request_id.set(rid)
+        send = _answered(send, rid)
+        if scope["path"].startswith(OPEN_PATHS):
+            await self.app(scope, receive, send)
+            return
+        problem = self._request_problem(scope, headers)
+        if problem is not None:
+            await _reply(send, *problem)
+            return
+        await self._admitted(scope, receive, send)
+
+    def _request_problem(self, scope: Any, headers: Mapping[str, str]) -> tuple[int, str] | None:
+        if self.token is not None:
+            given = headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+                return 401, "missing or wrong bearer token"
+        if scope["method"] == "POST":
+            return self._body_problem(headers)
+        return None
+
+    async def _admitted(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_concurrency)
+        slots = self._slots
+        if slots.locked():
+            if self._waiting >= self.max_queue:
+                await _reply(send, 503, f"overloaded: {self.max_concurrency} calls running, {self._waiting} waiting")
+                return
+            self._waiting += 1
+            try:
+                await asyncio.wait_for(slots.acquire(), self.queue_timeout_s)
+            except TimeoutError:
+                await _reply(send, 503, f"overloaded: no call finished within {self.queue_timeout_s:g} s")
+                return
+            finally:
+                self._waiting -= 1
+        else:
+            await slots.acquire()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            slots.release()
 
     def _body_problem(self, headers: Mapping[str, str]) -> tuple[int, str] | None:
         if not headers.get("content-type", "").startswith("application/json"):
@@ -117,27 +362,56 @@ class Guard:
         return None
 
 
-def _one_error_shape(send: Any) -> Any:
-    # BentoML answers its 4xx as [{"error": ...}] (a tuple it serialises); every error here is {"error": ...}
+_SERVER_ERRORS: Final = {
+    503: "the service cannot answer now (its store, settings or a data source is unavailable); retry later",
+    500: "internal error",
+}
+
+
+def _answered(send: Any, rid: str) -> Any:
+    # every answer gets the request id; a 4xx gets one shape ([{"error": ...}] from BentoML becomes
+    # {"error": ...}); a 5xx body is replaced by one that tells nothing internal; a 503 says when to retry
     held: dict[str, Any] = {}
+    rid_header = (REQUEST_ID_HEADER.encode(), rid.encode())
 
     async def wrapped(message: Any) -> None:
-        if message["type"] == "http.response.start" and 400 <= message["status"] < 500:
-            held["start"], held["body"] = message, b""
-            return
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER.encode()]
+            message = {**message, "headers": [*headers, rid_header]}
+            if message["status"] >= 400:
+                held["start"], held["body"] = message, b""
+                return
         if message["type"] == "http.response.body" and "start" in held:
             held["body"] += message.get("body", b"")
             if message.get("more_body"):
                 return
-            body = _unwrapped(held["body"])
-            headers = [(k, v) for k, v in held["start"].get("headers", []) if k.lower() != b"content-length"]
+            start = held.pop("start")
+            status = start["status"]
+            body = _unwrapped(held["body"]) if status < 500 else _server_error(status, held["body"], rid)
+            dropped = (b"content-length", b"content-type") if status >= 500 else (b"content-length",)
+            headers = [(k, v) for k, v in start["headers"] if k.lower() not in dropped]
+            if status >= 500:
+                headers.append((b"content-type", b"application/json"))
             headers.append((b"content-length", str(len(body)).encode()))
-            await send({**held.pop("start"), "headers": headers})
+            if status == 503 and not any(k.lower() == b"retry-after" for k, _ in headers):
+                headers.append((b"retry-after", str(RETRY_AFTER_S).encode()))
+            await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
         await send(message)
 
     return wrapped
+
+
+def _server_error(status: int, body: bytes, rid: str) -> bytes:
+    # our own 503s (overload) say so; every other 5xx says only its kind and the request id
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        message = json.loads(body)["error"]
+        if status == 503 and message.startswith("overloaded"):
+            return json.dumps({"error": f"{message}; retry in {RETRY_AFTER_S} s", "request_id": rid}).encode()
+    kind = _SERVER_ERRORS.get(status, "server error")
+    message = f"{kind} (request id {rid}; the detail is in the server log)"
+    return json.dumps({"error": message, "request_id": rid}).encode()
 
 
 def _unwrapped(body: bytes) -> bytes:
@@ -339,6 +613,72 @@ def _check_port(host: str, port: int) -> None:
             ) from None
 
 
+def find_service(name: str) -> tuple[Path, str]:
+    """Return the folder of the service ``name`` and its ``module:Class`` there, from the installed package.
+
+    A service is registered as an entry point of the group ``bifrost.services``
+    (``risk = "bentos.risk.service:RiskService"`` in pyproject.toml), so it is found in an
+    installed wheel as in a checkout; a checkout installed before the entry point existed is
+    searched by its ``bentos/<name>/bentofile.yaml``.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``name`` is not a service name (lower-case letters, digits, ``_``).
+    ConfigError
+        If no installed service has that name.
+    """
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+        raise InvalidInputError(f"a service name is lower-case letters, digits and _, got {str(name)[:60]!r}")
+    registered = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    if name in registered:
+        module, _, attr = registered[name].partition(":")
+        with contextlib.suppress(ImportError, ValueError):
+            spec = importlib.util.find_spec(module)
+            if spec is not None and spec.origin is not None:
+                origin = Path(spec.origin)
+                return origin.parent, f"{origin.stem}:{attr}"
+    checkout = Path(__file__).resolve().parents[1] / "bentos" / name / "bentofile.yaml"
+    if checkout.is_file():
+        declared = re.search(r"^service:\s*[\"']?([\w.]+:\w+)", checkout.read_text(encoding="utf-8"), re.MULTILINE)
+        if declared is not None:
+            return checkout.parent, declared[1]
+    known = sorted(set(registered) | _checkout_services())
+    raise ConfigError(f"no service {name!r} is installed; services: {', '.join(known) or 'none'}")
+
+
+def _checkout_services() -> set[str]:
+    bentos = Path(__file__).resolve().parents[1] / "bentos"
+    return {p.parent.name for p in bentos.glob("*/bentofile.yaml")} if bentos.is_dir() else set()
+
+
+def serve_service(
+    name: str,
+    *,
+    host: str,
+    port: int,
+    env: Mapping[str, str],
+    grace_seconds: float = 10.0,
+    banner: str | None = None,
+) -> int:
+    """Serve the installed service ``name`` (`find_service`) on ``host:port`` until stopped.
+
+    The port is checked first (a port in use is an `InvalidInputError`, not a traceback from
+    the server); then ``banner`` goes to stderr and the server runs under `run_server`:
+    stopping this process stops all of it. Returns the exit status `run_server` gives.
+
+    Raises
+    ------
+    ConfigError
+        If no such service is installed or ``bentoml`` is not installed beside this Python.
+    InvalidInputError
+        If the name is not a service name, the port is out of range or cannot be bound, or the
+        host cannot be resolved.
+    """
+    folder, service = find_service(name)
+    return serve_bento(folder, service, host=host, port=port, env=env, grace_seconds=grace_seconds, banner=banner)
+
+
 def serve_bento(
     folder: str | Path,
     service: str,
@@ -351,9 +691,7 @@ def serve_bento(
 ) -> int:
     """Serve the BentoML ``service`` (``module:Class``) of ``folder`` on ``host:port`` until stopped.
 
-    The port is checked first (a port in use is an `InvalidInputError`, not a traceback from
-    the server); then ``banner`` goes to stderr and the server runs under `run_server`:
-    stopping this process stops all of it.
+    `serve_service` finds the folder by the service's name; this serves any folder.
 
     Raises
     ------
@@ -365,12 +703,11 @@ def serve_bento(
     folder = Path(folder)
     module = service.partition(":")[0]
     if not (folder / f"{module}.py").is_file():
-        raise ConfigError(f"no service {service!r} in {folder}; run from a bifrost checkout")
-    bentoml = Path(sys.executable).with_name("bentoml")
-    if not bentoml.is_file():
+        raise ConfigError(f"no service {service!r} in {folder}")
+    if importlib.util.find_spec("bentoml") is None:
         raise ConfigError(f"bentoml is not installed beside {sys.executable}: pip install 'bifrost[ml]'")
     _check_port(host, port)
-    command = [str(bentoml), "serve", service, "--host", host, "--port", str(port)]
+    command = [sys.executable, "-m", "bentoml", "serve", service, "--host", host, "--port", str(port)]
     if banner:
         print(banner, file=sys.stderr)
 

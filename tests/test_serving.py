@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,13 +20,28 @@ from typing import Any
 import psutil
 import pytest
 
-from bifrost._serving import Guard, http_status, run_server, serve_bento
+from bifrost._serving import (
+    Guard,
+    answers_errors,
+    default_workers,
+    find_service,
+    http_status,
+    request_id,
+    run_server,
+    serve_bento,
+    serve_service,
+    service_settings,
+)
 from bifrost.errors import (
     BifrostError,
     ConfigError,
     DataError,
     DataSourceError,
+    InsufficientDataError,
     InvalidInputError,
+    LookaheadError,
+    NotFoundError,
+    SchemaError,
     SchemaVersionError,
     StoreError,
     SymbolNotFoundError,
@@ -39,10 +55,14 @@ from tests.conftest import ROOT
     ("exc", "status"),
     [
         (InvalidInputError("x"), 400),
-        (TransactionRejected("x"), 400),
+        (InsufficientDataError("x"), 400),
+        (TransactionRejected("x"), 409),
         (DataError("x"), 400),
+        (SchemaError("x"), 400),
         (ValidationError("x"), 400),
+        (LookaheadError("x"), 400),
         (BifrostError("x"), 400),
+        (NotFoundError("x"), 404),
         (SymbolNotFoundError("x"), 404),
         (StoreError("x"), 503),
         (SchemaVersionError("x"), 503),
@@ -58,6 +78,56 @@ def test_http_status_of_an_error_is_4xx_for_the_caller_503_for_the_service_500_f
     assert http_status(exc) == status
 
 
+def _every_error_class(root: type[BaseException]) -> set[type[BaseException]]:
+    return {root} | {c for sub in root.__subclasses__() for c in _every_error_class(sub)}
+
+
+def test_http_status_maps_every_kind_of_bifrost_error_to_a_4xx_or_503_never_a_500() -> None:
+    import bifrost.errors
+
+    kinds = {c for c in _every_error_class(BifrostError) if c.__module__ == bifrost.errors.__name__}
+    assert len(kinds) >= 14  # the whole tree, as errors.py draws it
+    for kind in kinds:
+        assert http_status(kind("x")) in (400, 404, 409, 503), kind
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "message"),
+    [
+        (InvalidInputError("confidence must be in (0, 1)"), 400, "confidence must be in (0, 1)"),
+        (NotFoundError("no portfolio 'x'"), 404, "no portfolio 'x'"),
+        (TransactionRejected("not enough cash"), 409, "not enough cash"),
+        (StoreError("/secret/path is damaged"), 503, "/secret/path is damaged"),
+        (KeyError("internal detail"), 500, "internal error"),
+    ],
+)
+def test_answers_errors_raises_bentoml_exceptions_with_the_mapped_status(
+    exc: BaseException, status: int, message: str
+) -> None:
+    from bentoml.exceptions import BentoMLException
+
+    @answers_errors
+    def endpoint() -> None:
+        raise exc
+
+    with pytest.raises(BentoMLException, match=re.escape(message)) as raised:
+        endpoint()
+    assert raised.value.error_code == status
+    assert raised.value.__cause__ is None  # the library's traceback is not chained into the answer
+
+
+def test_service_settings_are_read_once_from_the_environment_and_refuse_nonsense(tmp_path: Path) -> None:
+    env = {"BIFROST_HOME": str(tmp_path), "BIFROST_RISK_SERVICE_TOKEN": "t0k", "BIFROST_SERVE_MAX_QUEUE": "0"}
+    got = service_settings("risk", env)
+    assert (got.token, got.max_queue, got.max_concurrency, got.queue_timeout_s) == ("t0k", 0, 4, 0.25)
+    assert got.workers == default_workers() and got.settings.home == tmp_path
+    assert Guard.options(got) == {"token": "t0k", "max_concurrency": 4, "max_queue": 0, "queue_timeout_s": 0.25}
+    for name, value in (("BIFROST_SERVE_WORKERS", "0"), ("BIFROST_SERVE_MAX_CONCURRENCY", "lots"),
+                        ("BIFROST_SERVE_QUEUE_TIMEOUT_MS", "-5")):  # fmt: skip
+        with pytest.raises(ConfigError, match=f"{name} must be a whole number from"):
+            service_settings("risk", {"BIFROST_HOME": str(tmp_path), name: value})
+
+
 # -- the guard ------------------------------------------------------------------------------------
 
 
@@ -67,7 +137,10 @@ async def _app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _call(guard: Guard, path: str, headers: dict[str, str], method: str = "POST") -> tuple[int, bytes]:
+def _answer(
+    guard: Guard, path: str, headers: dict[str, str], method: str = "POST"
+) -> tuple[int, dict[str, str], bytes]:
+    # status, headers and body of one call through the guard
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -76,13 +149,17 @@ def _call(guard: Guard, path: str, headers: dict[str, str], method: str = "POST"
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http", "path": path, "method": method,
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-    }  # fmt: skip
+    scope = {"type": "http", "path": path, "method": method,
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}  # fmt: skip
     asyncio.run(guard(scope, receive, send))
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return sent[0]["status"], body
+    start = sent[0]
+    got = {k.decode(): v.decode() for k, v in start["headers"]}
+    return start["status"], got, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def _call(guard: Guard, path: str, headers: dict[str, str], method: str = "POST") -> tuple[int, bytes]:
+    status, _, body = _answer(guard, path, headers, method)
+    return status, body
 
 
 JSON = {"content-type": "application/json", "content-length": "2"}
@@ -139,6 +216,81 @@ def test_guard_checks_the_token_and_leaves_health_and_docs_open() -> None:
     assert _call(guard, "/readyz", {}, method="GET")[0] == 200
     assert _call(guard, "/docs.json", {}, method="GET")[0] == 200
     assert _call(Guard(_app, token=""), "/var", JSON)[0] == 200  # an empty token is no token
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("abc-123", True), ("a.b_c:d", True), ("x" * 64, True), ("x" * 65, False), ("bad id", False),
+     ("évil", False), ("a\r\nset-cookie: x", False), ("", False)],
+)  # fmt: skip
+def test_guard_keeps_a_safe_request_id_or_makes_one_and_answers_it_on_every_status(given: str, kept: bool) -> None:
+    for app, path, headers in ((_app, "/var", JSON), (_app, "/livez", {}), (_app, "/var", {}),
+                               (_answering(400, b'[{"error": "x"}]'), "/var", JSON)):  # fmt: skip
+        status, got, _ = _answer(Guard(app), path, {**headers, "x-request-id": given})
+        rid = got["x-request-id"]
+        assert (rid == given) if kept else re.fullmatch(r"[0-9a-f]{32}", rid), (status, rid)
+
+
+def test_guard_answers_a_server_error_with_its_kind_and_request_id_only() -> None:
+    secret = b'{"error": "An unexpected error has occurred: /home/secret/store.db is locked"}'
+    for status, kind in ((500, "internal error"), (503, "cannot answer now")):
+        got, headers, body = _answer(Guard(_answering(status, secret)), "/var", {**JSON, "x-request-id": "r1"})
+        answer = json.loads(body)
+        assert got == status and kind in answer["error"] and answer["request_id"] == "r1"
+        assert b"secret" not in body and headers["content-length"] == str(len(body))
+        assert ("retry-after" in headers) == (status == 503)
+
+
+def test_request_id_is_known_inside_the_request_for_its_log_lines() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(request_id())
+        await _app(scope, receive, send)
+
+    _answer(Guard(app), "/var", {**JSON, "x-request-id": "trace-me"})
+    assert seen == ["trace-me"]
+
+
+def test_guard_runs_at_most_max_concurrency_lets_max_queue_wait_and_refuses_the_rest_at_once() -> None:
+    running: list[int] = []
+    peak: list[int] = [0]
+
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        running.append(1)
+        peak[0] = max(peak[0], len(running))
+        await asyncio.sleep(0.2)
+        running.pop()
+        await _app(scope, receive, send)
+
+    async def one(guard: Guard) -> tuple[int, float, dict[str, str]]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        t0 = time.perf_counter()
+        scope = {"type": "http", "path": "/var", "method": "POST",
+                 "headers": [(k.encode(), v.encode()) for k, v in JSON.items()]}  # fmt: skip
+        await guard(scope, receive, send)
+        return sent[0]["status"], time.perf_counter() - t0, {k.decode(): v.decode() for k, v in sent[0]["headers"]}
+
+    async def burst(guard: Guard) -> list[tuple[int, float, dict[str, str]]]:
+        return list(await asyncio.gather(*(one(guard) for _ in range(10))))
+
+    answers = asyncio.run(burst(Guard(slow, max_concurrency=2, max_queue=3, queue_timeout_s=5.0)))
+    ok = [a for a in answers if a[0] == 200]
+    refused = [a for a in answers if a[0] == 503]
+    assert len(ok) == 5 and len(refused) == 5 and peak[0] == 2  # 2 running + 3 waiting; 5 refused
+    assert all(t < 0.05 and h["retry-after"] == "1" for _, t, h in refused)  # at once, not after a wait
+    statuses = sorted(
+        a[0] for a in asyncio.run(burst(Guard(slow, max_concurrency=1, max_queue=5, queue_timeout_s=0.05)))
+    )
+    assert statuses.count(200) == 1 and statuses.count(503) == 9  # waited 50 ms, then refused
+    assert _call(Guard(slow, max_concurrency=1, max_queue=0), "/livez", {}, method="GET")[0] == 200
 
 
 # -- the server runner -----------------------------------------------------------------------------
@@ -277,3 +429,16 @@ def test_serve_bento_refuses_a_port_in_use_out_of_range_or_an_unknown_host(tmp_p
         serve_bento(folder, "service:RiskService", host="no such host.invalid", port=3000, env={})
     with pytest.raises(ConfigError, match="no service 'service:RiskService'"):
         serve_bento(tmp_path, "service:RiskService", host="127.0.0.1", port=3000, env={})
+
+
+def test_find_service_finds_the_risk_service_by_name_and_refuses_others() -> None:
+    folder, service = find_service("risk")
+    assert (folder / "service.py").is_file() and service == "service:RiskService"
+    assert folder.resolve() == (ROOT / "bentos" / "risk").resolve()
+    with pytest.raises(ConfigError, match=r"no service 'nosuch' is installed; services: .*risk"):
+        find_service("nosuch")
+    for bad in ("../risk", "Risk", "", "r" * 41):
+        with pytest.raises(InvalidInputError, match="a service name is"):
+            find_service(bad)
+    with pytest.raises(InvalidInputError, match="--port must be a TCP port"):
+        serve_service("risk", host="127.0.0.1", port=0, env={})

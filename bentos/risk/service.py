@@ -1,34 +1,32 @@
 """The risk service: VaR and expected shortfall, stress tests and limits, over HTTP.
 
-BentoML 1.4 new-style service. It validates the request (pydantic, then the library's own
-checks), calls `bifrost.risk`, and answers with typed JSON. Bad input is a 400 with a
-message naming what was wrong (404 for a symbol the store lacks); a store that cannot be
-read is a 503; only a bug is a 500 (`bifrost._serving.http_status`). The bounds in the
-schema (horizon, worst windows) are the library's constants. `bifrost._serving.Guard` sits
-in front: JSON bodies with a Content-Length of at most 64 MiB, and the bearer token when
-one is set (``BIFROST_RISK_SERVICE_TOKEN`` or ``[keys] risk_service_token``).
+BentoML 1.4 new-style service on the shared serving code (`bifrost._serving`). It validates
+the request (pydantic, then the library's own checks), calls `bifrost.risk`, and answers with
+typed JSON; the schema's bounds and option names are the library's. Errors are answered with
+the status `bifrost._serving.http_status` gives them: 400 bad input, 404 a portfolio or symbol
+that does not exist, 409 a refused transaction, 503 (with ``Retry-After``) a store that cannot
+be read or an overloaded worker, 500 only for a bug (its answer names the request id and
+nothing else). `bifrost._serving.Guard` sits in front: request ids (``X-Request-ID``),
+admission (a bounded number of calls running and waiting), JSON bodies with a Content-Length
+of at most 64 MiB, and the bearer token when one is set (``BIFROST_RISK_SERVICE_TOKEN`` or
+``[keys] risk_service_token``). Settings are read once, when the worker starts.
 
     cd bentos/risk && bentoml serve service:RiskService --port 3000
-    bifrost serve risk --port 3000            # the same, from anywhere
+    bifrost serve risk --port 3000            # the same, from anywhere (an installed wheel too)
 """
 
 from __future__ import annotations
 
-import functools
 import gc
-from collections.abc import Callable
-from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 import bentoml
 import pandas as pd
-from bentoml.exceptions import BentoMLException
 from pydantic import BaseModel, Field
 
-from bifrost._serving import Guard, http_status
-from bifrost.config import load_settings
+from bifrost._serving import Guard, answers_errors, service_settings
 from bifrost.data import open_store
-from bifrost.errors import BifrostError, InvalidInputError
+from bifrost.errors import InvalidInputError
 from bifrost.risk import (
     DEFAULT_LIMITS,
     MAX_HORIZON_DAYS,
@@ -44,6 +42,10 @@ from bifrost.risk import (
     store_sectors,
     stress_positions,
 )
+from bifrost.risk._limits import Metric
+from bifrost.risk._portfolio import Method
+
+SETTINGS = service_settings("risk")  # once, when the worker imports the service
 
 Confidence = Annotated[
     # inclusive bounds here (OpenAPI 3.0 has no numeric exclusiveMaximum); the library refuses exactly 0 and 1
@@ -103,10 +105,10 @@ class LimitModel(BaseModel):
     """A limit: ``metric`` may not exceed ``threshold`` (a fraction of equity)."""
 
     name: str
-    metric: Literal["var", "es", "drawdown", "gross_exposure", "net_exposure", "single_name", "sector"]
+    metric: Metric
     threshold: float = Field(description="Largest allowed value, as a fraction of equity")
     warn_at: float = Field(0.8, description="Warn from this fraction of the threshold, in (0, 1]")
-    method: Literal["historical", "parametric", "montecarlo", "filtered_historical"] = "historical"
+    method: Method = "historical"
     confidence: Confidence = 0.99
     horizon_days: Horizon = 1
 
@@ -150,29 +152,12 @@ class LimitsResponse(BaseModel):
     alerts: list[Alert]
 
 
-def _bad_input(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Answer the library's errors with the status `bifrost._serving.http_status` gives them.
-
-    Bad input (InvalidInputError, DataError) is a 400 with its message, an unknown symbol a
-    404, a store that cannot be read a 503; only a bug is a 500.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except BifrostError as exc:
-            raise BentoMLException(str(exc), error_code=HTTPStatus(http_status(exc))) from None
-
-    return wrapper
-
-
-@bentoml.service(name="bifrost_risk", traffic={"timeout": 30})
+@bentoml.service(name="bifrost_risk", workers=SETTINGS.workers, traffic={"timeout": 30})
 class RiskService:
     """Portfolio risk: VaR/ES, stress tests and limits, on posted or stored portfolios."""
 
     def __init__(self) -> None:
-        self.settings = load_settings()
+        self.settings = SETTINGS.settings
         self._market: MarketData | None = None
         # everything imported so far lives as long as the worker: keep it out of the cyclic
         # collector, whose full passes over it otherwise pause requests for tens of ms
@@ -196,7 +181,7 @@ class RiskService:
         )  # fmt: skip
 
     @bentoml.api(route="/var")
-    @_bad_input
+    @answers_errors
     def var(
         self,
         returns: Returns = None,
@@ -209,20 +194,19 @@ class RiskService:
         lookback_days: Lookback = 500,
         confidence: Confidence = 0.99,
         horizon_days: Horizon = 1,
-        method: Literal["historical", "parametric", "montecarlo", "filtered_historical"] = "historical",
+        method: Method = "historical",
     ) -> VarResponse:
         """VaR and ES of ``weights`` on posted ``returns``, or of ``positions`` (prices and
         history posted or from the store)."""
-        if (weights is None) == (positions is None):
-            raise InvalidInputError("post either weights (with returns) or positions, not both or neither")
-        if weights is not None:
+        if weights is not None and positions is None:
             if returns is None:
                 raise InvalidInputError("weights need returns: post a return history per symbol")
             risk = portfolio_risk(
                 returns, weights, confidence=confidence, horizon_days=horizon_days, method=method, n_scenarios=20_000
             )
             return VarResponse(**risk.to_dict())
-        assert positions is not None
+        if positions is None or weights is not None:
+            raise InvalidInputError("post either weights (with returns) or positions, not both or neither")
         book = self._book(positions, prices, returns, None, cash, lookback_days)
         risk = portfolio_risk(
             book.returns, book.weights.to_dict(), confidence=confidence, horizon_days=horizon_days, method=method,
@@ -233,7 +217,7 @@ class RiskService:
         )
 
     @bentoml.api(route="/stress")
-    @_bad_input
+    @answers_errors
     def stress(
         self,
         positions: Annotated[dict[str, float], Field(description="Shares held per symbol (>= 0)")],
@@ -270,7 +254,7 @@ class RiskService:
         return StressResponse(equity=book.equity, scenarios=scenarios)
 
     @bentoml.api(route="/limits")
-    @_bad_input
+    @answers_errors
     def limits(
         self,
         portfolio: Annotated[str | None, Field(description="A stored portfolio, measured from its ledger")] = None,
@@ -290,21 +274,20 @@ class RiskService:
     ) -> LimitsResponse:
         """Evaluate limits on a stored portfolio, or on posted positions."""
         chosen = None if limits is None else [Limit(**m.model_dump()) for m in limits]
-        if (portfolio is None) == (positions is None):
-            raise InvalidInputError("post either a stored portfolio's name or positions, not both or neither")
-        if portfolio is not None:
+        if portfolio is not None and positions is None:
             with self.market.lock:
                 report = check_limits(
                     self.market.store, portfolio, limits=chosen, record=record, lookback_days=lookback_days
                 )
-        else:
+        elif positions is not None and portfolio is None:
             if record:
                 raise InvalidInputError("only a stored portfolio's alerts can be recorded")
-            assert positions is not None
             book = self._book(positions, prices, returns, None, cash, lookback_days)
             report = limit_report(book, chosen if chosen is not None else DEFAULT_LIMITS, drawdown=drawdown)
+        else:
+            raise InvalidInputError("post either a stored portfolio's name or positions, not both or neither")
         return LimitsResponse(**report.to_dict())
 
 
-# the token from BIFROST_RISK_SERVICE_TOKEN or [keys] risk_service_token in bifrost.toml
-RiskService.add_asgi_middleware(Guard, token=load_settings().keys.get("risk_service_token"))
+# the token from BIFROST_RISK_SERVICE_TOKEN or [keys] risk_service_token in bifrost.toml, and the limits
+RiskService.add_asgi_middleware(Guard, **Guard.options(SETTINGS))

@@ -5,6 +5,7 @@ Nothing in ``bifrost`` imports this package; it may import any of them.
 
 from __future__ import annotations
 
+from bifrost.testing._service import RunningService, free_port, running_service
 from bifrost.testing._sources import FrameBarSource
 
-__all__ = ["FrameBarSource"]
+__all__ = ["FrameBarSource", "RunningService", "free_port", "running_service"]

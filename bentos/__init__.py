@@ -1,0 +1,1 @@
+"""bifrost's BentoML services, one folder each; `bifrost serve NAME` finds them by entry point."""

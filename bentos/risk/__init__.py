@@ -1,0 +1,1 @@
+"""The risk service (`service.RiskService`): VaR/ES, stress tests and limits over HTTP."""
