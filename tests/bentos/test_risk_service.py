@@ -33,13 +33,8 @@ from bifrost.risk import (
     read_alerts,
     stress_positions,
 )
+from bifrost.testing import free_port, running_service
 from tests.conftest import NVDA, ORCL, ROOT, YHOO
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _server_processes(pid: int) -> list[psutil.Process]:
@@ -49,14 +44,6 @@ def _server_processes(pid: int) -> list[psutil.Process]:
         return [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         return []
-
-
-def _stop(processes: list[psutil.Process]) -> None:
-    # by pid, each checked by psutil against its start time: what the test started, nothing else
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-    psutil.wait_procs(processes, timeout=10)
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -74,27 +61,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 @contextmanager
 def serving(env: dict[str, str], log: Path) -> Iterator[str]:
-    """Run `bifrost serve risk` on a free port until the block ends; stop it, then kill by pid what is left."""
-    port = _free_port()
-    seen: dict[int, psutil.Process] = {}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bifrost.cli", "serve", "risk", "--port", str(port)],
-            cwd=ROOT, env={**os.environ, "BENTOML_DO_NOT_TRACK": "True", **env}, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_ready(url, proc, log)
-            seen.update((p.pid, p) for p in _server_processes(proc.pid))
-            yield url
-        finally:
-            seen.update((p.pid, p) for p in _server_processes(proc.pid))
-            proc.send_signal(signal.SIGTERM)  # the command stops the server and its workers
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=30)
-            _stop(list(seen.values()))
-            proc.wait()
+    """Run `bifrost serve risk` on a free port until the block ends (bifrost.testing stops all of it by pid)."""
+    with running_service("risk", log=log, env=env, cwd=ROOT) as service:
+        yield service.url
 
 
 T0 = pd.Timestamp("2014-01-02", tz="UTC")
@@ -254,7 +223,6 @@ def test_limits_endpoint_on_a_stored_portfolio_and_on_posted_positions(service: 
     ("path", "body", "message"),
     [
         ("/var", {"positions": {"ORCL": -5.0}}, "negative quantity for ['ORCL']"),
-        ("/var", {"positions": {"ORCL": 5.0, "ZZZZ": 1.0}}, "unknown symbol(s) ['ZZZZ']: not in the store"),
         ("/var", {"positions": {"ORCL": 5.0}, "weights": {"ORCL": 1.0}}, "not both or neither"),
         ("/var", {"positions": {"ORCL": 5.0}, "cash": -1e9}, "risk as a fraction of it is undefined"),
         ("/stress", {"positions": {"ORCL": 5.0}, "window_days": [0]}, "window_days must be integers"),
@@ -274,7 +242,6 @@ def test_limits_endpoint_on_a_stored_portfolio_and_on_posted_positions(service: 
             {"positions": {"ORCL": 5.0}, "window_days": [], "shocks": {"c": {"market": -2.0}}},
             "must be a return >= -1",
         ),
-        ("/limits", {"portfolio": "nope"}, "no portfolio 'nope'"),
         ("/limits", {"positions": {"ORCL": 5.0}, "record": True}, "only a stored portfolio's alerts"),
         (
             "/limits",
@@ -332,6 +299,49 @@ def test_bad_portfolio_requests_get_a_400_that_says_what_was_wrong(
     assert response.status_code == 400, response.text
     assert message in response.text
     assert isinstance(response.json(), dict) and "error" in response.json()  # one shape for every client error
+
+
+# until the library raises NotFoundError for these (risk/_limits.py and risk/_market.py raise InvalidInputError: 400)
+NEEDS_NOT_FOUND = pytest.mark.xfail(reason="the library raises InvalidInputError here yet", strict=False)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        pytest.param("/limits", {"portfolio": "NOSUCH"}, "no portfolio 'NOSUCH'", marks=NEEDS_NOT_FOUND),
+        pytest.param("/var", {"positions": {"ORCL": 5.0, "ZZZZ": 1.0}}, "ZZZZ", marks=NEEDS_NOT_FOUND),
+        pytest.param("/stress", {"positions": {"QQQQ": 5.0}}, "QQQQ", marks=NEEDS_NOT_FOUND),
+    ],
+)
+def test_a_portfolio_or_symbol_the_store_lacks_is_a_404_naming_it(
+    service: str, path: str, body: dict[str, Any], message: str
+) -> None:
+    response = httpx.post(f"{service}{path}", json=body, timeout=30)
+    assert response.status_code == 404, response.text
+    assert message in response.json()["error"]
+
+
+def test_every_answer_carries_its_request_id(service: str) -> None:
+    for path, body in (("/var", _body()), ("/var", _body(confidence=2.0)), ("/limits", {})):
+        response = httpx.post(f"{service}{path}", json=body, headers={"x-request-id": "client-7"})
+        assert response.headers["x-request-id"] == "client-7", (path, body)
+    made = httpx.post(f"{service}/var", json=_body(), headers={"x-request-id": "not safe!"}).headers["x-request-id"]
+    assert made != "not safe!" and len(made) == 32
+    assert httpx.get(f"{service}/livez").headers["x-request-id"]
+
+
+def test_a_store_that_cannot_be_opened_is_a_503_with_retry_after_and_no_detail(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file-not-a-folder"
+    blocked.write_text("")
+    env = {"BIFROST_HOME": str(blocked), "BENTOML_HOME": str(tmp_path / "bentoml")}
+    with serving(env, tmp_path / "server.log") as url:
+        response = httpx.post(f"{url}/var", json={"positions": {"ORCL": 5.0}}, headers={"x-request-id": "s-1"})
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert "retry later" in response.json()["error"] and "s-1" in response.json()["error"]
+        assert str(blocked) not in response.text  # the store's path is in the log only
+        assert str(blocked) in (tmp_path / "server.log").read_text()
+        posted = httpx.post(f"{url}/var", json=_body(confidence=0.5))  # needs no store: still answered
+        assert posted.status_code == 200, posted.text
 
 
 def test_stress_of_shocks_alone_is_answered(service: str) -> None:
@@ -470,7 +480,7 @@ def test_bearer_token_from_config_protects_the_api(tmp_path: Path) -> None:
 def test_sigterm_to_serve_risk_stops_the_server_and_every_worker(tmp_path: Path, home: Path) -> None:
     # issue 10, item 22: `kill -TERM` of the command left `bentoml serve` and its worker serving the port.
     # The command runs here in the test's own session, as from a shell: only the signal the test sends reaches it.
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "BENTOML_DO_NOT_TRACK": "True", "BENTOML_HOME": str(tmp_path / "bentoml"),
            "BIFROST_HOME": str(home)}  # fmt: skip
     log = tmp_path / "server.log"
@@ -494,5 +504,8 @@ def test_sigterm_to_serve_risk_stops_the_server_and_every_worker(tmp_path: Path,
         assert "SIGTERM: stopping the server" in log.read_text()
     finally:
         seen.update((p.pid, p) for p in _server_processes(proc.pid))
-        _stop(list(seen.values()))
+        for process in seen.values():  # by pid, each checked by psutil against its start time
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(list(seen.values()), timeout=10)
         proc.wait()
