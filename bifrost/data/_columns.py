@@ -1,51 +1,146 @@
-"""Columnar bars (the store's internal form), corporate-action adjustment, and the panel."""
+"""Columnar bars (the store's internal form), corporate-action adjustment, and the panel.
+
+Bar frequencies and their stamps, stated once:
+
+- ``1d`` bars are stamped at the session date, 00:00 UTC (a daily file's times of day,
+  such as yfinance's ``2014-12-01 00:00:00-05:00``, name the session and are dropped);
+- intraday bars (``1s`` … ``1h``) are stamped at the bar's open in UTC and keep their time;
+- ``1w`` (weeks from Monday) and ``1mo`` (calendar months) exist only as resampled reads,
+  each bucket stamped at its start, 00:00 UTC.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import TS_MAX, TS_MIN, quote
+from bifrost._checks import TS_MAX, TS_MIN, as_choice, quote
 from bifrost._typing import FloatArray, IntArray
-from bifrost.data._validate import PRICE_COLUMNS, REQUIRED_COLUMNS
 from bifrost.errors import DataError, InvalidInputError
 
-__all__ = ["ADJUSTMENTS", "Adjustment", "BarColumns", "Panel"]
+__all__ = [
+    "ADJUSTMENTS",
+    "FREQUENCIES",
+    "INTRADAY_FREQUENCIES",
+    "PRICE_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "STORED_FREQUENCIES",
+    "Adjustment",
+    "BarColumns",
+    "Frequency",
+    "Panel",
+    "bar_ns",
+    "format_ts",
+    "infer_frequency",
+    "is_intraday",
+]
 
+PRICE_COLUMNS = ("open", "high", "low", "close")
+REQUIRED_COLUMNS = (*PRICE_COLUMNS, "volume")
 Adjustment = Literal["raw", "split_adjusted", "adjusted"]
 ADJUSTMENTS: tuple[Adjustment, ...] = ("raw", "split_adjusted", "adjusted")
-Frequency = Literal["1d", "1w", "1mo"]
-FREQUENCIES: tuple[Frequency, ...] = ("1d", "1w", "1mo")
+Frequency = Literal["1s", "10s", "1m", "5m", "15m", "30m", "1h", "1d", "1w", "1mo"]
+# finest first: a frequency can be resampled to any one after it
+FREQUENCIES: tuple[Frequency, ...] = ("1s", "10s", "1m", "5m", "15m", "30m", "1h", "1d", "1w", "1mo")
+INTRADAY_FREQUENCIES: tuple[Frequency, ...] = FREQUENCIES[:7]
+# what bars can be stored at; weeks and months are resampled reads of daily bars
+STORED_FREQUENCIES: tuple[Frequency, ...] = FREQUENCIES[:8]
 _NS_PER_DAY = 86_400 * 10**9
+_BAR_NS: Mapping[Frequency, int] = MappingProxyType(
+    {
+        "1s": 10**9,
+        "10s": 10 * 10**9,
+        "1m": 60 * 10**9,
+        "5m": 300 * 10**9,
+        "15m": 900 * 10**9,
+        "30m": 1800 * 10**9,
+        "1h": 3600 * 10**9,
+        "1d": _NS_PER_DAY,
+        "1w": 7 * _NS_PER_DAY,
+    }
+)
 STORED_FIELDS = (*REQUIRED_COLUMNS, "adj_close")
+
+
+def is_intraday(frequency: Frequency) -> bool:
+    """Return whether ``frequency`` is finer than a day (bars keep their time of day)."""
+    return frequency in INTRADAY_FREQUENCIES
+
+
+def bar_ns(frequency: Frequency) -> int:
+    """Return the length of one bar of ``frequency`` in nanoseconds (``1mo`` has none: months differ)."""
+    if frequency not in _BAR_NS:
+        raise InvalidInputError(f"a bar length is known for {tuple(_BAR_NS)}, got {frequency!r}")
+    return _BAR_NS[frequency]
+
+
+def format_ts(ts_ns: int, frequency: Frequency) -> str:
+    """Return a bar's stamp for messages: its date, or for an intraday bar its ISO 8601 UTC time."""
+    stamp = pd.Timestamp(int(ts_ns), tz="UTC")
+    return stamp.isoformat() if is_intraday(frequency) else str(stamp.date())
+
+
+def infer_frequency(ts_ns: IntArray, codes: IntArray) -> Frequency | int:
+    """Return the frequency the bar stamps' spacing shows, or the spacing (ns) if it matches none.
+
+    The spacing is the most common gap between consecutive distinct stamps of each symbol
+    (``codes``), the smallest on a tie; overnight and weekend gaps are rarer than the bar
+    size, so they do not decide. A gap of a day or more, or no gap at all (one bar per
+    symbol), is ``1d``. A gap under a day must be exactly one of `INTRADAY_FREQUENCIES`;
+    any other (bars 2 minutes apart) is returned as its length in nanoseconds, for the
+    caller to refuse naming it.
+    """
+    order = np.lexsort((ts_ns, codes))
+    ts, cs = ts_ns[order], codes[order]
+    same = cs[1:] == cs[:-1]
+    gaps = (ts[1:] - ts[:-1])[same]
+    gaps = gaps[gaps > 0]
+    if not gaps.size:
+        return "1d"
+    values, counts = np.unique(gaps, return_counts=True)
+    modal = int(values[np.argmax(counts)])  # np.unique sorts: argmax takes the smallest of a tie
+    if modal >= _NS_PER_DAY:
+        return "1d"
+    for frequency in INTRADAY_FREQUENCIES:
+        if _BAR_NS[frequency] == modal:
+            return frequency
+    return modal
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BarColumns:
-    """Bars as flat arrays sorted by (symbol, ts): ``codes`` index into ``symbols``."""
+    """Bars as flat arrays sorted by (symbol, ts): ``codes`` index into ``symbols``.
+
+    ``frequency`` is the bars' frequency. Where a read holds symbols stored at different
+    frequencies, build it at the finest of them: `resampled` then aggregates every symbol,
+    and a coarser bar aligned to the target's grid is its own bucket.
+    """
 
     symbols: tuple[str, ...]
     codes: IntArray
-    ts: IntArray  # int64 nanoseconds since the epoch, UTC session dates
+    ts: IntArray  # int64 nanoseconds since the epoch, UTC: session dates, or intraday bar opens
     values: Mapping[str, FloatArray]
     notes: tuple[str, ...] = ()
+    frequency: Frequency = "1d"
 
     def __len__(self) -> int:
         return int(self.ts.size)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> BarColumns:
-        """Build from a canonical frame on a sorted ``(symbol, ts)`` index."""
+    def from_frame(cls, frame: pd.DataFrame, *, frequency: Frequency = "1d") -> BarColumns:
+        """Build from a canonical frame on a sorted ``(symbol, ts)`` index of bars at ``frequency``."""
         sym = frame.index.get_level_values("symbol")
         codes, uniques = pd.factorize(sym, sort=True)
         ts = pd.DatetimeIndex(frame.index.get_level_values("ts")).as_unit("ns").asi8
         values = {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns}
-        return cls(symbols=tuple(map(str, uniques)), codes=codes.astype(np.int64), ts=ts, values=values)
+        return cls(
+            symbols=tuple(map(str, uniques)), codes=codes.astype(np.int64), ts=ts, values=values, frequency=frequency
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """Return the canonical long frame on a ``(symbol, ts)`` index."""
@@ -75,6 +170,7 @@ class BarColumns:
             ts=self.ts[rows],
             values={k: v[rows] for k, v in self.values.items()},
             notes=self.notes,
+            frequency=self.frequency,
         )
 
     def blocks(self) -> list[tuple[int, int, int]]:
@@ -131,7 +227,14 @@ class BarColumns:
                 values[c] = values[c] * price_f
         if "volume" in values:
             values["volume"] = values["volume"] * volume_f
-        return BarColumns(symbols=self.symbols, codes=self.codes, ts=self.ts, values=values, notes=tuple(notes))
+        return BarColumns(
+            symbols=self.symbols,
+            codes=self.codes,
+            ts=self.ts,
+            values=values,
+            notes=tuple(notes),
+            frequency=self.frequency,
+        )
 
     def checked(self, where: str) -> BarColumns:
         """Return self if every value is one a market prints, else raise `DataError`.
@@ -147,7 +250,7 @@ class BarColumns:
                 bad = np.isinf(v) | ((v < 0) if name == "volume" else (v <= 0))
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                day = pd.Timestamp(int(self.ts[i]), tz="UTC").date()
+                day = format_ts(int(self.ts[i]), self.frequency)
                 raise DataError(
                     f"{where}: {self.symbols[int(self.codes[i])]} has {name} {float(v[i]):g} on {day}"
                     f" ({int(bad.sum()):,} such value(s)), which no market prints: the stored bars or a"
@@ -157,20 +260,39 @@ class BarColumns:
         return self
 
     def resampled(self, frequency: Frequency) -> BarColumns:
-        """Aggregate daily bars into weeks (starting Monday) or calendar months.
+        """Aggregate bars into coarser ones: intraday buckets, days, weeks (from Monday) or months.
 
-        Each bucket is stamped at its start (00:00 UTC): open is the first open, high the
-        highest high, low the lowest low, close (and adj_close) the last, volume the sum.
+        Each bucket is stamped at its start in UTC: an intraday bucket on the epoch's grid
+        of its length (a 5-minute bar at 14:35 falls in the 1-hour bucket of 14:00), a day
+        at 00:00 UTC of the bar's UTC date, a week at its Monday, a month at its 1st. Open
+        is the first open, high the highest high, low the lowest low, close (and adj_close)
+        the last, volume the sum: for intraday and daily targets, the buckets of pandas'
+        ``resample(rule)`` on the UTC index.
+
+        Raises
+        ------
+        InvalidInputError
+            If ``frequency`` is not a `Frequency`, or is finer than the bars' own (bars
+            cannot be split: read at their frequency or a coarser one).
         """
-        if frequency not in FREQUENCIES:
-            raise InvalidInputError(f"frequency must be one of {FREQUENCIES}, got {frequency!r}")
-        if frequency == "1d" or not len(self):
+        frequency = as_choice(frequency, "frequency", FREQUENCIES)
+        if FREQUENCIES.index(frequency) < FREQUENCIES.index(self.frequency):
+            raise InvalidInputError(
+                f"cannot resample {self.frequency} bars to the finer {frequency}: bars are only ever "
+                f"aggregated; read at {self.frequency} or a frequency after it in {FREQUENCIES}"
+            )
+        if frequency == self.frequency:
             return self
-        days = self.ts // _NS_PER_DAY
-        if frequency == "1w":
+        if not len(self):
+            return replace(self, frequency=frequency)
+        if frequency == "1mo":
+            bucket = self.ts.astype("datetime64[ns]").astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
+        elif frequency == "1w":
+            days = self.ts // _NS_PER_DAY
             bucket = (days - (days + 3) % 7) * _NS_PER_DAY  # 1970-01-01 was a Thursday
         else:
-            bucket = self.ts.astype("datetime64[ns]").astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
+            step = _BAR_NS[frequency]
+            bucket = self.ts // step * step  # floor division: stamps before 1970 floor down too
         starts = np.flatnonzero(np.r_[True, (np.diff(self.codes) != 0) | (np.diff(bucket) != 0)])
         ends = np.r_[starts[1:], len(self)] - 1
         reducers: dict[str, Callable[[FloatArray], FloatArray]] = {
@@ -187,6 +309,7 @@ class BarColumns:
             ts=bucket[starts],
             values={f: reducers[f](v) for f, v in self.values.items()},
             notes=self.notes,
+            frequency=frequency,
         )
 
     def to_panel(self, fields: Sequence[str], adjustment: Adjustment) -> Panel:
@@ -218,6 +341,7 @@ class BarColumns:
             fields=MappingProxyType(arrays),
             adjustment=adjustment,
             notes=self.notes,
+            frequency=self.frequency,
         )
 
 
@@ -257,10 +381,16 @@ class Panel:
     fields: Mapping[str, FloatArray]
     adjustment: Adjustment = "raw"
     notes: tuple[str, ...] = field(default=())
+    frequency: Frequency = "1d"
 
     @classmethod
-    def from_bars(cls, frame: pd.DataFrame, fields: Sequence[str] | None = None) -> Panel:
+    def from_bars(
+        cls, frame: pd.DataFrame, fields: Sequence[str] | None = None, *, frequency: Frequency | None = None
+    ) -> Panel:
         """Build a panel from long bars: ``symbol`` and ``ts`` columns (as sources return) or index.
+
+        ``frequency`` is the bars' frequency; by default, what their spacing shows
+        (`infer_frequency`; ``1d`` where it matches no frequency).
 
         Examples
         --------
@@ -284,7 +414,11 @@ class Panel:
         missing = [f for f in wanted if f not in frame.columns]
         if missing:
             raise InvalidInputError(f"the bars have no column {missing[0]!r}; they have {list(frame.columns)}")
-        return BarColumns.from_frame(frame[wanted].sort_index()).to_panel(wanted, "raw")
+        cols = BarColumns.from_frame(frame[wanted].sort_index())
+        if frequency is None:
+            inferred = infer_frequency(cols.ts, cols.codes)
+            frequency = inferred if isinstance(inferred, str) else "1d"
+        return replace(cols, frequency=as_choice(frequency, "frequency", FREQUENCIES)).to_panel(wanted, "raw")
 
     def __getitem__(self, name: str) -> FloatArray:
         try:
@@ -302,9 +436,10 @@ class Panel:
         return pd.DataFrame(self[name], index=self.ts, columns=list(self.symbols))
 
     def _repr_html_(self) -> str:
-        first = self.ts[0].date() if len(self.ts) else "-"
-        last = self.ts[-1].date() if len(self.ts) else "-"
+        first = format_ts(self.ts[0].value, self.frequency) if len(self.ts) else "-"
+        last = format_ts(self.ts[-1].value, self.frequency) if len(self.ts) else "-"
         return (
-            f"<b>Panel</b> {self.shape[0]} dates × {self.shape[1]} symbols, {first} … {last}, "
+            f"<b>Panel</b> {self.shape[0]} {f'{self.frequency} bars' if is_intraday(self.frequency) else 'dates'}"
+            f" × {self.shape[1]} symbols, {first} … {last}, "
             f"fields {', '.join(self.fields)}, adjustment <code>{self.adjustment}</code>"
         )

@@ -1,4 +1,4 @@
-"""CSV sources: Yahoo and backtrader daily files, long files with a symbol column, any mapping."""
+"""CSV sources: Yahoo and backtrader daily files, yfinance intraday files, long files, any mapping."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import check_symbol, check_symbols, quote
+from bifrost._checks import as_choice, check_symbol, check_symbols, quote
+from bifrost.data._columns import STORED_FREQUENCIES, Frequency
 from bifrost.data._store import TimeLike, within
 from bifrost.data._validate import check_bar_columns
 from bifrost.errors import DataSourceError, InvalidInputError, SchemaError
@@ -61,10 +62,12 @@ _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
 class CsvSource:
-    """Daily bars from a CSV file (gzip, bz2, zip or xz are read directly).
+    """Daily or intraday bars from a CSV file (gzip, bz2, zip or xz are read directly).
 
     Recognised layouts: Yahoo (``Date,Open,High,Low,Close,Adj Close,Volume``), backtrader
-    (``Date,Open,High,Low,Close,Volume,OpenInterest``), Alpha Vantage daily adjusted, and
+    (``Date,Open,High,Low,Close,Volume,OpenInterest``), Alpha Vantage daily adjusted,
+    yfinance intraday (``Datetime,Open,High,Low,Close,Adj Close,Volume``, ``Adj Close``
+    optional, each time ISO 8601 with its UTC offset: ``2024-01-02 09:30:00-05:00``), and
     long files with a ``Name``/``symbol``/``ticker`` column holding many symbols. Any other
     layout works with ``columns``, a mapping from the file's names to bifrost's.
 
@@ -77,12 +80,17 @@ class CsvSource:
     columns
         Extra ``{file column: bifrost column}`` mapping, applied before the aliases.
     date_format
-        ``strptime`` format of the date column when it is not ISO 8601 (e.g. ``%Y%m%d``).
+        ``strptime`` format of the date column when it is not ISO 8601 (e.g. ``%Y%m%d``,
+        or ``%Y%m%d %H:%M`` for intraday times, read as UTC).
+    frequency
+        What the bars are: ``1d`` or an intraday frequency (``5m``). Default: inferred
+        from the times when the bars are validated (`validate_bars`): bars under a day
+        apart are intraday and keep their times, in UTC; a daily file's times are dropped.
 
     Raises
     ------
     InvalidInputError
-        At construction, on an invalid ``symbol`` or ``date_format`` (``%Q``).
+        At construction, on an invalid ``symbol``, ``date_format`` (``%Q``) or ``frequency``.
     SchemaError
         From `bars`, before any row is filtered: a header longer than 64 KiB or of more
         than 64 columns, columns that are not a bar file's (a misnamed or absent date
@@ -101,11 +109,13 @@ class CsvSource:
         symbol: str | None = None,
         columns: Mapping[str, str] | None = None,
         date_format: str | None = None,
+        frequency: Frequency | None = None,
     ) -> None:
         self.path = Path(path)
         self.symbol = None if symbol is None else check_symbol(symbol, "symbol")
         self.columns = dict(columns or {})
         self.date_format = None if date_format is None else _checked_date_format(date_format)
+        self.frequency = None if frequency is None else as_choice(frequency, "frequency", STORED_FREQUENCIES)
 
     @property
     def origin(self) -> str:
@@ -153,6 +163,7 @@ class CsvSource:
                 drop.append(col)
             elif key.lower() in _ALIASES:
                 rename[col] = _ALIASES[key.lower()]
+        yfinance_splits = any(str(c).strip().lower() == "stock splits" and rename.get(c) == "split" for c in rename)
         frame = frame.drop(columns=drop).rename(columns=rename)
         if "symbol" not in frame.columns:
             if self.symbol is None:
@@ -167,7 +178,10 @@ class CsvSource:
             frame = self._only(frame, [self.symbol], "symbol")
         if self.date_format:
             parsed = pd.to_datetime(frame["ts"], format=self.date_format, errors="coerce")
-            frame["ts"] = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), frame["ts"])
+            # an intraday file's times are kept; a file of dates stays one of dates
+            timed = bool((parsed.dropna() != parsed.dropna().dt.normalize()).any())
+            shown = parsed.dt.strftime("%Y-%m-%dT%H:%M:%S.%f" if timed else "%Y-%m-%d")
+            frame["ts"] = shown.where(parsed.notna(), frame["ts"])
         for col in ("open", "high", "low", "close", "volume", "adj_close", "dividend", "split"):
             if col in frame.columns:
                 # fast path: a clean numeric column converts in C; a column with a bad cell
@@ -176,6 +190,9 @@ class CsvSource:
                 unread = converted.isna() & frame[col].notna()
                 if not (unread.any() or np.isinf(converted.to_numpy(dtype=np.float64, na_value=np.nan)).any()):
                     frame[col] = converted
+        if yfinance_splits and pd.api.types.is_numeric_dtype(frame["split"].dtype):
+            # yfinance writes 0 in "Stock Splits" on a day without a split (the Yahoo adapter reads it so too)
+            frame["split"] = frame["split"].where(frame["split"] != 0.0, 1.0)
         if wanted is not None:
             frame = self._only(frame, wanted, "symbols")
         frame = _newest_first_to_oldest_first(frame)
@@ -296,7 +313,8 @@ def _newest_first_to_oldest_first(frame: pd.DataFrame) -> pd.DataFrame:
     # for validation to judge.
     if "ts" not in frame.columns or len(frame) < 2:
         return frame
-    ts = pd.to_datetime(frame["ts"].astype("string").str.slice(0, 10), errors="coerce", format="ISO8601")
+    # read with their times and offsets: an intraday file's rows of one day differ by time
+    ts = pd.to_datetime(frame["ts"].astype("string"), errors="coerce", format="ISO8601", utc=True)
     if ts.isna().any():
         return frame
     falling = ts.groupby(frame["symbol"], sort=False).diff().dropna()

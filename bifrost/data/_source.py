@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 import pandas as pd
 
 from bifrost._checks import check_symbol, escape_csv_cell, quote
+from bifrost.data._columns import Frequency
 from bifrost.data._report import IngestReport, new_ingest_id
 from bifrost.data._store import BarStore, TimeLike
 from bifrost.data._validate import OnError, ValidatedBars, validate_bars
@@ -19,12 +20,14 @@ __all__ = ["BarSource", "ingest", "load_bars", "write_quarantine"]
 
 @runtime_checkable
 class BarSource(Protocol):
-    """Serve daily OHLCV bars. Satisfy it structurally; do not inherit.
+    """Serve daily or intraday OHLCV bars. Satisfy it structurally; do not inherit.
 
     ``bars`` returns a long frame with ``symbol, ts, open, high, low, close, volume``
     (optionally ``adj_close, dividend, split`` and ``line``) or the same on a
     ``(symbol, ts)`` index; values may be raw, `load_bars` validates them.
     ``metadata`` returns ``symbol, sector, synthetic`` (any subset of columns but symbol).
+    ``frequency`` is what the bars are (``1d``, or an intraday frequency), or None for
+    validation to infer it from their timestamps (`validate_bars`).
     """
 
     @property
@@ -32,6 +35,9 @@ class BarSource(Protocol):
 
     @property
     def origin(self) -> str: ...
+
+    @property
+    def frequency(self) -> Frequency | None: ...
 
     def bars(
         self, symbols: Sequence[str] | None = None, start: TimeLike = None, end: TimeLike = None
@@ -48,9 +54,9 @@ def load_bars(
     *,
     on_error: OnError = "strict",
 ) -> ValidatedBars:
-    """Fetch bars from ``source`` and validate them (see `validate_bars`)."""
+    """Fetch bars from ``source`` and validate them at its frequency (see `validate_bars`)."""
     raw = source.bars(symbols, start, end)
-    return validate_bars(raw, origin=source.origin, on_error=on_error)
+    return validate_bars(raw, origin=source.origin, on_error=on_error, frequency=source.frequency)
 
 
 def write_quarantine(validated: ValidatedBars, directory: Path, ingest_id: str) -> Path | None:

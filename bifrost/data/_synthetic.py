@@ -7,11 +7,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import TS_MAX, as_utc_timestamp, check_symbols, quote
+from bifrost._checks import TS_MAX, as_choice, as_utc_timestamp, check_symbols, quote
+from bifrost.data._columns import Frequency, bar_ns, is_intraday
 from bifrost.data._store import TimeLike, within
 from bifrost.errors import InvalidInputError
 
-__all__ = ["DEFAULT_SECTORS", "SyntheticMarket"]
+__all__ = ["DEFAULT_SECTORS", "SESSION_OPEN_UTC", "SYNTHETIC_FREQUENCIES", "SyntheticMarket"]
 
 DEFAULT_SECTORS: tuple[str, ...] = (
     "Technology",
@@ -23,8 +24,13 @@ DEFAULT_SECTORS: tuple[str, ...] = (
     "Consumer Discretionary",
     "Utilities",
 )
-# symbols × days: 10 million bars take about 2 GB while they are generated
+# symbols × bars: 10 million bars take about 2 GB while they are generated
 MAX_BARS = 10_000_000
+# an intraday market trades 14:30-21:00 UTC (New York's 09:30-16:00 in winter) on weekdays;
+# its frequencies are those whose bars tile the 6.5-hour session
+SESSION_OPEN_UTC = pd.Timedelta(hours=14, minutes=30)
+_SESSION = pd.Timedelta(hours=6, minutes=30)
+SYNTHETIC_FREQUENCIES: tuple[Frequency, ...] = ("1s", "10s", "1m", "5m", "15m", "30m", "1d")
 
 
 class SyntheticMarket:
@@ -37,11 +43,19 @@ class SyntheticMarket:
     the total-return path. Volumes are log-normal around a per-name level and rise with
     the size of the move. Every bar it produces is marked synthetic in the store.
 
+    At an intraday ``frequency`` the same model runs per bar (volatility and drift scaled
+    to the bar, a day's first bar opening on an overnight gap) over sessions of
+    14:30–21:00 UTC on weekdays, 78 bars a day at ``5m``, each stamped at its open; an
+    intraday market has no dividends or splits.
+
     Parameters
     ----------
     n_symbols, n_days
         Size of the market; trading days are weekdays from ``start``. At most
         ``MAX_BARS`` (10 million) bars in all.
+    frequency
+        ``1d`` (the default), or an intraday frequency that tiles the session:
+        ``1s, 10s, 1m, 5m, 15m, 30m``.
     start
         The first trading day, a date such as ``2015-01-02``.
     seed
@@ -51,7 +65,8 @@ class SyntheticMarket:
     ------
     InvalidInputError
         On a size below one symbol and two days or above ``MAX_BARS``, a ``start`` that is
-        not a date, or a market that would run past 2261.
+        not a date, a ``frequency`` not in ``SYNTHETIC_FREQUENCIES``, or a market that
+        would run past 2261.
     """
 
     name = "synthetic"
@@ -64,15 +79,20 @@ class SyntheticMarket:
         start: str = "2015-01-02",
         seed: int = 7,
         sectors: Sequence[str] = DEFAULT_SECTORS,
+        frequency: Frequency = "1d",
     ) -> None:
         for name, value in (("n_symbols", n_symbols), ("n_days", n_days), ("seed", seed)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
                 raise InvalidInputError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
         if n_symbols < 1 or n_days < 2:
             raise InvalidInputError(f"need n_symbols >= 1 and n_days >= 2, got {n_symbols}, {n_days}")
-        if n_symbols * n_days > MAX_BARS:
+        frequency = as_choice(frequency, "frequency", SYNTHETIC_FREQUENCIES)
+        per_day = _SESSION.value // bar_ns(frequency) if is_intraday(frequency) else 1
+        if n_symbols * n_days * per_day > MAX_BARS:
             raise InvalidInputError(
-                f"a synthetic market of {n_symbols:,} symbols × {n_days:,} days is {n_symbols * n_days:,} bars; "
+                f"a synthetic market of {n_symbols:,} symbols × {n_days:,} days"
+                + (f" × {per_day:,} {frequency} bars a day" if per_day > 1 else "")
+                + f" is {n_symbols * n_days * per_day:,} bars; "
                 f"at most {MAX_BARS:,} are generated at once (fewer symbols or days)"
             )
         if seed < 0:
@@ -99,11 +119,14 @@ class SyntheticMarket:
         self.start = first.tz_localize(None)
         self.seed = int(seed)
         self.sectors = tuple(sectors)
+        self.frequency: Frequency = frequency
+        self._bars_per_day = int(per_day)
         self._cache: tuple[pd.DataFrame, pd.DataFrame, np.ndarray] | None = None
 
     @property
     def origin(self) -> str:
-        return f"synthetic(seed={self.seed}, symbols={self.n_symbols}, days={self.n_days})"
+        at = f", frequency={self.frequency}" if self.frequency != "1d" else ""
+        return f"synthetic(seed={self.seed}, symbols={self.n_symbols}, days={self.n_days}{at})"
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -121,30 +144,37 @@ class SyntheticMarket:
         return frame[within(frame["ts"], start, end)].reset_index(drop=True)
 
     def total_log_returns(self) -> np.ndarray:
-        """Return the total (dividend-reinvested) daily log returns, days × symbols."""
+        """Return the total (dividend-reinvested) log returns of each bar, bars × symbols."""
         return self._generate()[2].copy()
 
     def _generate(self) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
         if self._cache is not None:
             return self._cache
         rng = np.random.Generator(np.random.PCG64(self.seed))
-        n, t = self.n_symbols, self.n_days
+        per_day = self._bars_per_day
+        n, t = self.n_symbols, self.n_days * per_day
+        per_year = 252 * per_day
         k = len(self.sectors)
         sector_of = rng.integers(0, k, size=n)
         beta = rng.uniform(0.6, 1.4, size=n)
         gamma = rng.uniform(0.3, 1.0, size=n)
         # annual vols: market 16%, sectors 10%, names 18–40%; drift about 7% a year
-        vol = np.concatenate([[0.16], np.full(k, 0.10), rng.uniform(0.18, 0.40, size=n)]) / np.sqrt(252)
+        vol = np.concatenate([[0.16], np.full(k, 0.10), rng.uniform(0.18, 0.40, size=n)]) / np.sqrt(per_year)
         shocks = _garch_t(rng, t, vol)
         market, sector, idio = shocks[:, 0], shocks[:, 1 : k + 1], shocks[:, k + 1 :]
-        drift = rng.normal(0.07, 0.05, size=n) / 252
+        drift = rng.normal(0.07, 0.05, size=n) / per_year
         total = drift + beta * market[:, None] + gamma * sector[:, sector_of] + idio
         total[0] = 0.0
-        dates = pd.bdate_range(self.start, periods=t).to_numpy()
-        # corporate actions
+        days = pd.bdate_range(self.start, periods=self.n_days)
+        if per_day > 1:
+            offsets = SESSION_OPEN_UTC + pd.to_timedelta(np.arange(per_day) * bar_ns(self.frequency), unit="ns")
+            dates = np.add.outer(days.to_numpy(), offsets.to_numpy()).ravel()
+        else:
+            dates = days.to_numpy()
+        # corporate actions (daily markets only)
         split = np.ones((t, n))
         dividend_yield = np.zeros((t, n))
-        for j in range(n):
+        for j in range(n if per_day == 1 else 0):
             if rng.random() < 0.6:  # quarterly payers, 1–4% a year
                 q = rng.uniform(0.01, 0.04) / 4
                 first = int(rng.integers(20, 83))
@@ -157,18 +187,24 @@ class SyntheticMarket:
         close = p0 * np.exp(np.cumsum(raw_log, axis=0))
         prev_close = np.vstack([p0[None, :], close[:-1]])
         dividend = dividend_yield * prev_close
-        # split each day's move into overnight (30%) and intraday (70%) parts
-        overnight = 0.3 * raw_log + rng.normal(0, 0.002, size=(t, n))
+        # split each day's move into overnight (30%) and intraday (70%) parts; intraday, only a
+        # day's first bar opens on an overnight gap, the others at about the previous close
+        gap_sigma = np.full((t, 1), 0.002)
+        if per_day > 1:
+            gap_sigma = np.where((np.arange(t) % per_day == 0)[:, None], 0.002, 0.0002)
+        overnight = 0.3 * raw_log + rng.normal(0, 1.0, size=(t, n)) * gap_sigma
         open_ = prev_close * np.exp(overnight)
         daily_sigma = np.abs(total).mean(axis=0)
         high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.6, size=(t, n))) * daily_sigma)
         low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.6, size=(t, n))) * daily_sigma)
-        base_volume = np.exp(rng.normal(14.0, 1.0, size=n))
+        base_volume = np.exp(rng.normal(14.0, 1.0, size=n)) / per_day
         shares_factor = np.cumprod(split, axis=0)  # more shares after a split
         # volume rises with the size of the move, up to 20x on a 10-sigma day: Student-t
         # shocks have moves far beyond that, and exp() of them is no volume a market prints
         move = np.minimum(np.abs(total) / daily_sigma.clip(1e-9), 10.0)
-        volume = np.round(base_volume * shares_factor * np.exp(rng.normal(0, 0.3, size=(t, n)) + 0.3 * move))
+        volume = np.maximum(
+            np.round(base_volume * shares_factor * np.exp(rng.normal(0, 0.3, size=(t, n)) + 0.3 * move)), 1.0
+        )
         prefix = [s.replace(" ", "")[:3].upper() for s in self.sectors]
         symbols = [f"{prefix[sector_of[j]]}{j:03d}" for j in range(n)]
         frame = pd.DataFrame(

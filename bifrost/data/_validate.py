@@ -21,6 +21,16 @@ from bifrost._checks import (
     symbol_problem,
 )
 from bifrost._typing import BoolArray
+from bifrost.data._columns import (
+    INTRADAY_FREQUENCIES,
+    PRICE_COLUMNS,
+    REQUIRED_COLUMNS,
+    STORED_FREQUENCIES,
+    Frequency,
+    bar_ns,
+    infer_frequency,
+    is_intraday,
+)
 from bifrost.errors import InvalidInputError, SchemaError, ValidationError
 
 __all__ = [
@@ -38,8 +48,6 @@ __all__ = [
 ]
 
 OnError = Literal["strict", "repair"]
-PRICE_COLUMNS = ("open", "high", "low", "close")
-REQUIRED_COLUMNS = (*PRICE_COLUMNS, "volume")
 OPTIONAL_COLUMNS = ("adj_close", "dividend", "split")
 ACTION_KINDS = ("dividend", "split")
 _KEY_COLUMNS = ("symbol", "ts")
@@ -92,10 +100,13 @@ class ValidatedBars:
     rows_read: int
     rows_dropped: int = 0  # input rows not stored (one row may have several issues)
     policy: OnError = "strict"
+    frequency: Frequency = "1d"  # what the bars are: 1d (session dates) or intraday (bar opens, UTC)
 
 
-def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict") -> ValidatedBars:
-    """Validate a long frame of daily bars and return it in canonical form.
+def validate_bars(
+    raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict", frequency: Frequency | None = None
+) -> ValidatedBars:
+    """Validate a long frame of daily or intraday bars and return it in canonical form.
 
     Parameters
     ----------
@@ -108,11 +119,16 @@ def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict
     on_error
         ``strict`` raises on the first load with any bad row; ``repair`` drops bad rows,
         sorts out-of-order ones, and lists each in ``issues``.
+    frequency
+        What the bars are: ``1d`` or an intraday frequency (``1s`` … ``1h``); by default,
+        what the timestamps show (see Notes). ``1w`` and ``1mo`` are read frequencies,
+        not stored ones.
 
     Returns
     -------
     ValidatedBars
-        Bars on a sorted ``(symbol, ts)`` index with UTC session-date timestamps.
+        Bars on a sorted ``(symbol, ts)`` index: daily bars stamped at their session date
+        (00:00 UTC), intraday bars at their open in UTC with their time; ``frequency`` says which.
 
     Notes
     -----
@@ -124,15 +140,39 @@ def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict
     before its ex-date, or a split ratio is outside ``[1/1000, 1000]``. Messages quote at
     most 80 characters of any field.
 
+    The frequency, when not given, is inferred from the timestamps read with their times
+    (`bifrost.data._columns.infer_frequency`): the most common gap between a symbol's
+    consecutive bars. A gap of a day or more, or a single bar, makes a daily file: a daily
+    file with times (yfinance's ``2014-12-01 00:00:00-05:00``, or ``2014-12-01 16:00``)
+    is normalised to the session date, the date in the file's own time zone, as it always
+    was. A gap under a day makes an intraday file at the frequency of exactly that length;
+    its times are kept, converted to UTC by each row's offset (a time without an offset
+    is UTC; offsets may differ across a daylight-saving change, but a file mixing rows
+    with and without one is refused). A gap of no frequency's length (2 minutes) refuses
+    the file, naming the gap: pass ``frequency`` then. The header does not decide: a
+    ``Datetime`` column of one bar a day is a daily file, as it always was.
+
+    Intraday bars are also checked against their bar grid: each symbol's bars must start
+    at the same offset into each bar (``:30`` past each hour for NYSE hourly bars), and
+    one that does not is reported; gaps (overnight, weekends, no trades) are normal.
+
     Raises
     ------
     SchemaError
         If required columns are missing or unknown columns are present.
     ValidationError
-        In ``strict`` mode, if any row is bad; ``.issues`` lists all of them.
+        In ``strict`` mode, if any row is bad; ``.issues`` lists all of them. In either
+        mode, if no ``frequency`` is given and the bars' spacing matches none.
+    InvalidInputError
+        If ``on_error`` or ``frequency`` is not one of its values.
     """
     if on_error not in ("strict", "repair"):
         raise InvalidInputError(f"on_error must be 'strict' or 'repair', got {on_error!r}")
+    if frequency is not None and frequency not in STORED_FREQUENCIES:
+        raise InvalidInputError(
+            f"frequency must be one of {STORED_FREQUENCIES} (bars are stored daily or intraday; "
+            f"1w and 1mo are resampled reads), got {quote(frequency)}"
+        )
     frame = _as_long(raw, origin)
     n = len(frame)
     lines = pd.to_numeric(frame["line"], errors="coerce").to_numpy() if "line" in frame else None
@@ -144,8 +184,12 @@ def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict
     collector.add(missing_sym, symbols, None, "symbol", "missing symbol")
     bad_sym, why = _bad_symbols(symbols, missing_sym)
     collector.add(bad_sym, symbols, None, "symbol", "{note}", note=why)
-    ts = _parse_ts(frame["ts"], collector, symbols)
-    collector.ts_text = ts.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    ts, frequency = _parse_ts(frame["ts"], collector, symbols, frequency, origin)
+    collector.ts_text = ts.dt.strftime("%Y-%m-%dT%H:%M:%S" if is_intraday(frequency) else "%Y-%m-%d").to_numpy(
+        dtype=object
+    )
+    if is_intraday(frequency):
+        _check_grid(ts, frequency, collector, symbols)
 
     values: dict[str, np.ndarray] = {}
     present_optional = [c for c in OPTIONAL_COLUMNS if c in frame]
@@ -215,8 +259,14 @@ def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict
     dup = key.duplicated(keep="last").to_numpy() & keep
     if dup.any():
         later = _later_line_of_duplicate(key, lines, dup)
+        what = "time" if is_intraday(frequency) else "date"
         collector.add(
-            dup, symbols, None, "ts", "duplicate date; a later row{later} has the same symbol and date", later=later
+            dup,
+            symbols,
+            None,
+            "ts",
+            f"duplicate {what}; a later row{{later}} has the same symbol and {what}",
+            later=later,
         )
         keep &= ~dup
     # order: dates must rise within each symbol in file order
@@ -260,6 +310,7 @@ def validate_bars(raw: pd.DataFrame, *, origin: str, on_error: OnError = "strict
         rows_read=n,
         rows_dropped=int((~keep).sum()),
         policy=on_error,
+        frequency=frequency,
     )
 
 
@@ -411,37 +462,131 @@ def _names(names: Sequence[str]) -> str:
     return f"[{shown}{more}]"
 
 
-def _parse_ts(raw: pd.Series, collector: _Collector, symbols: pd.Series) -> pd.Series:
+def _parse_ts(
+    raw: pd.Series, collector: _Collector, symbols: pd.Series, frequency: Frequency | None, origin: str
+) -> tuple[pd.Series, Frequency]:
+    # Each stamp is read twice: as its instant in UTC (an intraday bar's open) and as its
+    # session date, the date in its own time zone (a daily bar's stamp); the frequency,
+    # given or inferred from the instants, chooses which is kept.
     n = len(raw)
+    shown: np.ndarray | None = None
+    zones: pd.Series | None = None
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        # a daily bar's session date is its date in its own time zone
-        local = raw.dt.tz_localize(None)
-        return _in_range(local.dt.normalize().dt.tz_localize("UTC"), collector, symbols)
-    if pd.api.types.is_datetime64_dtype(raw.dtype):
-        return _in_range(raw.dt.normalize().dt.tz_localize("UTC"), collector, symbols)
-    text = raw.astype("string").str.strip()
-    tz = pd.Series([""] * n, dtype="string")
-    if n and (text.str.len().max() or 0) > 10:
-        tz = text.str.extract(r"(Z|[+-]\d\d:?\d\d)$", expand=False).fillna("")
-        first = tz.iloc[0]
-        mixed = (tz != first).to_numpy(dtype=bool) & text.notna().to_numpy(dtype=bool)
-        if mixed.any():
-            collector.ts_text = text.str.slice(0, 10).to_numpy(dtype=object)
-            labels = tz.mask(tz == "", "no time zone").to_numpy(dtype=object)
-            collector.add(
-                mixed,
-                symbols,
-                labels,
-                "ts",
-                f"mixed time zones: {{value}} differs from the first row's {labels[0]!r}",
-            )
-        text = text.str.replace(r"(Z|[+-]\d\d:?\d\d)$", "", regex=True)
-    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    bad = (parsed.isna() & text.notna()).to_numpy(dtype=bool) | text.isna().to_numpy(dtype=bool)
-    if bad.any():
+        exact = raw.dt.tz_convert("UTC")
+        session = raw.dt.tz_localize(None).dt.normalize().dt.tz_localize("UTC")
+    elif pd.api.types.is_datetime64_dtype(raw.dtype):
+        exact = raw.dt.tz_localize("UTC")
+        session = raw.dt.normalize().dt.tz_localize("UTC")
+    else:
+        text = raw.astype("string").str.strip()
+        zones = pd.Series([""] * n, dtype="string")
+        if n and (text.str.len().max() or 0) > 10:
+            zones = text.str.extract(r"(Z|[+-]\d\d:?\d\d)$", expand=False).fillna("")
+            text = text.str.replace(r"(Z|[+-]\d\d:?\d\d)$", "", regex=True)
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        bad = (parsed.isna() & text.notna()).to_numpy(dtype=bool) | text.isna().to_numpy(dtype=bool)
+        if bad.any():
+            collector.add(bad, symbols, text.to_numpy(dtype=object), "ts", "unparseable date {value}")
+        exact = (parsed - _utc_offsets(zones)).dt.tz_localize("UTC")
+        session = parsed.dt.normalize().dt.tz_localize("UTC")
         shown = text.to_numpy(dtype=object)
-        collector.add(bad, symbols, shown, "ts", "unparseable date {value}")
-    return _in_range(parsed.dt.normalize().dt.tz_localize("UTC"), collector, symbols, text.to_numpy(dtype=object))
+    if frequency is None:
+        frequency = _inferred_frequency(exact, symbols, origin)
+    if zones is not None:
+        _check_zones(zones, raw, collector, symbols, intraday=is_intraday(frequency))
+    return _in_range(exact if is_intraday(frequency) else session, collector, symbols, shown), frequency
+
+
+def _utc_offsets(zones: pd.Series) -> pd.Series:
+    # "+05:30" / "-0400" / "Z" / "" (none: UTC) as a timedelta to subtract from the local time
+    parts = zones.fillna("").str.extract(r"([+-])(\d\d):?(\d\d)")
+    sign = np.where(parts[0].eq("-").to_numpy(dtype=bool, na_value=False), -1, 1)
+    hours = pd.to_numeric(parts[1]).fillna(0).to_numpy(dtype=np.int64)
+    minutes = pd.to_numeric(parts[2]).fillna(0).to_numpy(dtype=np.int64)
+    return pd.Series(pd.to_timedelta(sign * (hours * 60 + minutes), unit="min"), index=zones.index)
+
+
+def _check_zones(
+    zones: pd.Series, raw: pd.Series, collector: _Collector, symbols: pd.Series, *, intraday: bool
+) -> None:
+    # a daily file names its session dates in one zone; an intraday file's offsets change
+    # with daylight saving, and only a row without one beside rows with one is ambiguous
+    first = zones.iloc[0] if len(zones) else ""
+    differs = (zones != "") != (first != "") if intraday else zones != first
+    mixed = differs.to_numpy(dtype=bool) & raw.notna().to_numpy(dtype=bool)
+    if mixed.any():
+        saved = collector.ts_text
+        collector.ts_text = raw.astype("string").str.strip().str.slice(0, 19 if intraday else 10).to_numpy(dtype=object)
+        labels = zones.mask(zones == "", "no time zone").to_numpy(dtype=object)
+        collector.add(
+            mixed,
+            symbols,
+            labels,
+            "ts",
+            f"mixed time zones: {{value}} differs from the first row's {labels[0]!r}",
+        )
+        collector.ts_text = saved
+
+
+def _inferred_frequency(exact: pd.Series, symbols: pd.Series, origin: str) -> Frequency:
+    known = exact.notna().to_numpy(dtype=bool)
+    codes, _ = pd.factorize(symbols, use_na_sentinel=True)
+    inferred = infer_frequency(exact[known].to_numpy(dtype="datetime64[ns]").astype(np.int64), codes[known])
+    if isinstance(inferred, str):
+        return inferred
+    gap = _duration(inferred)
+    issue = Issue(
+        origin=origin,
+        line=None,
+        symbol=None,
+        ts=None,
+        field="ts",
+        reason=f"bars are most often {gap} apart, which is no bar frequency",
+        action="rejected",
+    )
+    raise ValidationError(
+        f"{origin}: the bars are most often {gap} apart, the length of no bar frequency bifrost knows "
+        f"({', '.join(INTRADAY_FREQUENCIES)} or 1d for a day or more); nothing was stored. Pass the "
+        "frequency the bars are (frequency=, --frequency), which also checks them against its grid.",
+        (issue,),
+    )
+
+
+def _duration(ns: int) -> str:
+    # a gap or an offset as a message shows it: 2m, 90s, 1.5s, 0s
+    for unit, length in (("h", 3600 * 10**9), ("m", 60 * 10**9), ("s", 10**9)):
+        if ns and ns % length == 0:
+            return f"{ns // length}{unit}"
+    return f"{ns / 1e9:g}s"
+
+
+def _check_grid(ts: pd.Series, frequency: Frequency, collector: _Collector, symbols: pd.Series) -> None:
+    # every bar of a symbol starts at the same offset into its bar length (the symbol's most
+    # common one): 09:30 New York opens put hourly bars at :30 past each UTC hour
+    step = bar_ns(frequency)
+    known = ts.notna().to_numpy(dtype=bool)
+    phase = np.full(len(ts), -1, dtype=np.int64)
+    phase[known] = ts[known].to_numpy(dtype="datetime64[ns]").astype(np.int64) % step
+    frame = pd.DataFrame({"s": symbols.fillna("").to_numpy(dtype=object), "p": phase})[known]
+    if frame.empty:
+        return
+    counts = frame.groupby(["s", "p"]).size().rename("n").reset_index()
+    # the most common offset of each symbol, the smallest on a tie
+    modal = counts.sort_values(["s", "n", "p"], ascending=[True, False, True]).drop_duplicates("s")
+    expected = np.full(len(ts), -1, dtype=np.int64)
+    expected[known] = frame["s"].map(dict(zip(modal["s"], modal["p"], strict=True))).to_numpy(dtype=np.int64)
+    off = known & (phase != expected)
+    if off.any():
+        at = np.full(len(ts), "", dtype=object)
+        at[off] = [_duration(int(p)) for p in expected[off]]
+        collector.add(
+            off,
+            symbols,
+            None,
+            "ts",
+            f"not on the symbol's {frequency} bar grid: its other bars start {{note}} past each {frequency} boundary",
+            note=at,
+        )
 
 
 def _in_range(ts: pd.Series, collector: _Collector, symbols: pd.Series, shown: np.ndarray | None = None) -> pd.Series:

@@ -1,24 +1,40 @@
-"""Yahoo Finance through yfinance: raw prices, dividends and splits, retries on rate limits."""
+"""Yahoo Finance through yfinance: raw daily or intraday prices, dividends and splits, retries on rate limits."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Protocol
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from bifrost._checks import as_utc_timestamp, check_symbols, quote
-from bifrost.data._store import TimeLike
+from bifrost._checks import as_choice, as_positive_int, as_utc_timestamp, check_symbols, finite_in_range, quote
+from bifrost.data._columns import Frequency
+from bifrost.data._store import TimeLike, within
 from bifrost.errors import DataSourceError, InvalidInputError
 
-__all__ = ["YahooSource", "yfinance_history"]
+__all__ = ["YAHOO_INTERVALS", "YahooSource", "yfinance_history"]
 
 log = logging.getLogger("bifrost.data.yahoo")
 
-# Called as fetch(symbol, start, end); returns yfinance's frame for that symbol.
-Fetcher = Callable[[str, "str | None", "str | None"], pd.DataFrame]
+# bifrost's frequency -> yfinance's interval= (Yahoo has no second bars)
+YAHOO_INTERVALS: Mapping[Frequency, str] = MappingProxyType(
+    {"1m": "1m", "5m": "5m", "15m": "15m", "30m": "30m", "1h": "60m", "1d": "1d"}
+)
+
+
+class Fetcher(Protocol):
+    """``fetch(symbol, start, end)`` for daily bars, ``fetch(..., interval="5m")`` for intraday ones.
+
+    Returns yfinance's frame for that symbol. A fetcher for daily bars only may omit
+    ``interval``: daily calls never pass it.
+    """
+
+    def __call__(self, symbol: str, start: str | None, end: str | None, /, *, interval: str = ...) -> pd.DataFrame: ...
+
 
 _YF_COLUMNS = {
     "Open": "open",
@@ -36,8 +52,8 @@ class RateLimited(Exception):
     """Raised by a fetcher when the vendor says: too many requests."""
 
 
-def yfinance_history(symbol: str, start: str | None, end: str | None) -> pd.DataFrame:
-    """Fetch one symbol's raw daily history with yfinance, letting its errors surface."""
+def yfinance_history(symbol: str, start: str | None, end: str | None, /, *, interval: str = "1d") -> pd.DataFrame:
+    """Fetch one symbol's raw history at ``interval`` with yfinance, letting its errors surface."""
     import yfinance as yf
     from yfinance.exceptions import YFRateLimitError
 
@@ -46,7 +62,7 @@ def yfinance_history(symbol: str, start: str | None, end: str | None) -> pd.Data
     debug.hide_exceptions = False  # yfinance otherwise logs failures and returns nothing
     try:
         history: pd.DataFrame = yf.Ticker(symbol).history(
-            start=start, end=end, interval="1d", auto_adjust=False, actions=True
+            start=start, end=end, interval=interval, auto_adjust=False, actions=True
         )
         return history
     except YFRateLimitError as exc:
@@ -56,13 +72,18 @@ def yfinance_history(symbol: str, start: str | None, end: str | None) -> pd.Data
 
 
 class YahooSource:
-    """Daily bars from Yahoo Finance with ``auto_adjust=False``, dividends and splits.
+    """Daily or intraday bars from Yahoo Finance with ``auto_adjust=False``, dividends and splits.
 
     Parameters
     ----------
+    frequency
+        ``1d`` (default) or an intraday frequency Yahoo serves: ``1m, 5m, 15m, 30m, 1h``,
+        passed to yfinance as ``interval=`` (``1h`` as ``60m``). Intraday bars keep their
+        open time, in UTC; Yahoo serves them for recent weeks only (1m: 7 days).
     fetch
-        The network call, ``fetch(symbol, start, end) -> DataFrame``; default
-        `yfinance_history`. Tests and offline users inject a recorded response here.
+        The network call, ``fetch(symbol, start, end) -> DataFrame`` (and ``interval=``
+        for intraday bars); default `yfinance_history`. Tests and offline users inject a
+        recorded response here.
     max_retries, backoff_s
         On a rate limit, wait ``backoff_s * 2**attempt`` seconds and retry, up to
         ``max_retries`` times, then raise `DataSourceError`.
@@ -73,20 +94,18 @@ class YahooSource:
     def __init__(
         self,
         *,
+        frequency: Frequency = "1d",
         fetch: Fetcher | None = None,
         max_retries: int = 4,
         backoff_s: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
         progress: bool = False,
     ) -> None:
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= 20:
-            raise InvalidInputError(f"max_retries must be an integer from 0 to 20, got {max_retries!r}")
-        if not isinstance(backoff_s, int | float) or not 0.0 <= backoff_s <= 600.0:
-            raise InvalidInputError(f"backoff_s must be a number of seconds from 0 to 600, got {backoff_s!r}")
+        self.frequency: Frequency = as_choice(frequency, "frequency", tuple(YAHOO_INTERVALS))
+        self.max_retries = as_positive_int(max_retries, "max_retries", minimum=0, maximum=20)
+        self.backoff_s = finite_in_range(backoff_s, "backoff_s", lo=0.0, hi=600.0, unit="seconds")
         self.progress = progress
-        self._fetch = fetch or yfinance_history
-        self.max_retries = max_retries
-        self.backoff_s = float(backoff_s)
+        self._fetch: Fetcher = fetch or yfinance_history
         self._sleep = sleep
 
     @property
@@ -101,14 +120,24 @@ class YahooSource:
             raise InvalidInputError("yahoo needs at least one symbol")
         names = check_symbols(symbols, "symbols")
         s = None if start is None else as_utc_timestamp(start, "start").strftime("%Y-%m-%d")
-        e = None if end is None else as_utc_timestamp(end, "end").strftime("%Y-%m-%d")
-        frames = [self._one(sym, s, e) for sym in tqdm(names, desc="yahoo", unit="symbol", disable=not self.progress)]
-        return pd.concat(frames, ignore_index=True)
+        e = None if end is None else as_utc_timestamp(end, "end")
+        # yfinance takes dates: an intraday end within a day asks for that whole day, cut below
+        last = None if e is None else (e.ceil("D") if self.frequency != "1d" else e).strftime("%Y-%m-%d")
+        frames = [
+            self._one(sym, s, last) for sym in tqdm(names, desc="yahoo", unit="symbol", disable=not self.progress)
+        ]
+        out = pd.concat(frames, ignore_index=True)
+        if self.frequency == "1d":
+            return out
+        return out[within(out["ts"], start, end)].reset_index(drop=True)
 
     def _one(self, symbol: str, start: str | None, end: str | None) -> pd.DataFrame:
         for attempt in range(self.max_retries + 1):
             try:
-                raw = self._fetch(symbol, start, end)
+                if self.frequency == "1d":
+                    raw = self._fetch(symbol, start, end)
+                else:
+                    raw = self._fetch(symbol, start, end, interval=YAHOO_INTERVALS[self.frequency])
                 break
             except RateLimited as exc:
                 if attempt == self.max_retries:

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from bifrost._checks import check_symbols
+from bifrost._checks import as_choice, check_symbols
+from bifrost.data._columns import STORED_FREQUENCIES, Frequency
 from bifrost.data._store import TimeLike, within
 from bifrost.data._validate import check_bar_columns
 from bifrost.errors import InvalidInputError
@@ -29,6 +30,9 @@ class FrameBarSource:
         The name used in every validation message.
     metadata
         ``symbol, sector, synthetic`` rows for the store; default none.
+    frequency
+        What the bars are (``1d``, ``5m``, ...); default None: inferred from their
+        timestamps when they are validated.
 
     Raises
     ------
@@ -38,12 +42,24 @@ class FrameBarSource:
 
     name = "frame"
 
-    def __init__(self, frame: pd.DataFrame, *, origin: str = "frame", metadata: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        *,
+        origin: str = "frame",
+        metadata: pd.DataFrame | None = None,
+        frequency: Frequency | None = None,
+    ) -> None:
         if not isinstance(frame, pd.DataFrame):
             raise InvalidInputError(f"{origin}: bars must be a pandas DataFrame, got {type(frame).__name__}")
         self._frame = frame
         self._origin = origin
         self._metadata = metadata
+        self._frequency = None if frequency is None else as_choice(frequency, "frequency", STORED_FREQUENCIES)
+
+    @property
+    def frequency(self) -> Frequency | None:
+        return self._frequency
 
     @property
     def origin(self) -> str:
