@@ -33,13 +33,16 @@ The rules, stated once:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -71,6 +74,7 @@ __all__ = [
     "as_volume",
     "check_symbol",
     "check_symbols",
+    "deprecated_positional",
     "escape_csv_cell",
     "finite_in_range",
     "is_number",
@@ -102,6 +106,8 @@ _DECIMAL_DIGITS: Final = 28
 _DECIMAL_TEXT_LEN: Final = 64
 
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def quote(value: object, limit: int = QUOTE_CHARS) -> str:
@@ -264,6 +270,58 @@ def as_float_array_1d(values: Any, name: str, *, min_obs: int = 1) -> FloatArray
     if arr.size < min_obs:
         raise InvalidInputError(f"{name} needs at least {min_obs} observations, got {arr.size}")
     return arr
+
+
+# -- keyword-only options ----------------------------------------------------------------------
+def deprecated_positional(*names: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Let the keyword-only options ``names`` still be passed by position, with a DeprecationWarning.
+
+    For one release after an option became keyword-only (STYLE.md: options after the
+    data argument are keyword-only), a call that passes it by position keeps working and
+    warns, naming the options to write as keywords. ``names`` are the options in their
+    old positional order.
+
+    Examples
+    --------
+    >>> @deprecated_positional("confidence")
+    ... def f(returns, *, confidence=0.99):
+    ...     return confidence
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     f([0.01], 0.95), str(caught[0].message)
+    (0.95, 'f(): pass confidence by keyword (confidence=0.95); options by position stop working in the next release')
+    """
+
+    def decorate(func: Callable[_P, _R]) -> Callable[_P, _R]:
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        n = sum(1 for p in inspect.signature(func).parameters.values() if p.kind in kinds)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> _R:
+            if len(args) > n:
+                extra = args[n:]
+                if len(extra) > len(names):
+                    raise TypeError(
+                        f"{func.__name__}() takes {n + len(names)} positional arguments but {len(args)} were given"
+                    )
+                moved = dict(zip(names, extra, strict=False))
+                twice = [k for k in moved if k in kwargs]
+                if twice:
+                    raise TypeError(f"{func.__name__}() got multiple values for argument {twice[0]!r}")
+                written = ", ".join(f"{k}={v!r}" for k, v in moved.items())
+                warnings.warn(
+                    f"{func.__name__}(): pass {', '.join(moved)} by keyword ({written}); "
+                    "options by position stop working in the next release",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                args, kwargs = args[:n], {**kwargs, **moved}
+            return func(*args, **kwargs)
+
+        return cast("Callable[_P, _R]", wrapper)
+
+    return decorate
 
 
 # -- timestamps ----------------------------------------------------------------------------

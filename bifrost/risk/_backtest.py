@@ -14,24 +14,26 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import as_choice, as_fraction, deprecated_positional
 from bifrost._typing import FloatArray
-from bifrost.errors import InvalidInputError
+from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.risk._var import (
-    _check,
+    _filtered_historical_var,
+    _historical_var,
+    _parametric_var,
     _returns,
-    filtered_historical_var,
-    historical_var,
-    parametric_var,
 )
 
 __all__ = ["VarBacktest", "christoffersen", "kupiec_pof", "traffic_light", "var_backtest"]
 
 Zone = Literal["green", "yellow", "red"]
+BacktestMethod = Literal["historical", "parametric", "filtered_historical"]
+MAX_OBSERVATIONS = 1_000_000  # the binomial sum has a term per exception: a hostile count would run for hours
 
 
 def _xlogy(x: float, y: float) -> float:
@@ -49,26 +51,35 @@ def _chi2_sf(stat: float, dof: int) -> float:
     raise ValueError(dof)
 
 
-def kupiec_pof(exceptions: int, observations: int, confidence: float) -> tuple[float, float]:
+def _counts(exceptions: object, observations: object) -> tuple[int, int]:
+    for name, v in (("exceptions", exceptions), ("observations", observations)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+            raise InvalidInputError(f"{name} must be a non-negative integer, got {v!r}")
+    if observations == 0 or exceptions > observations:  # type: ignore[operator]
+        raise InvalidInputError(
+            f"need 0 <= exceptions <= observations and observations > 0, got {exceptions}, {observations}"
+        )
+    return int(exceptions), int(observations)  # type: ignore[call-overload]
+
+
+@deprecated_positional("confidence")
+def kupiec_pof(exceptions: int, observations: int, *, confidence: float = 0.99) -> tuple[float, float]:
     """Return Kupiec's proportion-of-failures likelihood ratio and its p-value (χ², 1 dof).
 
     ``LR = −2 ln[(1−p)^(n−x) p^x] + 2 ln[(1−x/n)^(n−x) (x/n)^x]`` with ``p = 1 − confidence``.
 
     Examples
     --------
-    >>> stat, p = kupiec_pof(5, 250, 0.99)
+    >>> stat, p = kupiec_pof(5, 250, confidence=0.99)
     >>> round(stat, 4), round(p, 4)
     (1.9568, 0.1619)
     """
-    for name, v in (("exceptions", exceptions), ("observations", observations)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-            raise InvalidInputError(f"{name} must be a non-negative integer, got {v!r}")
-    if observations == 0 or exceptions > observations:
-        raise InvalidInputError(
-            f"need 0 <= exceptions <= observations and observations > 0, got {exceptions}, {observations}"
-        )
-    _check(confidence, 1)
-    n, x, p = int(observations), int(exceptions), 1.0 - confidence
+    x, n = _counts(exceptions, observations)
+    return _kupiec(x, n, as_fraction(confidence, "confidence"))
+
+
+def _kupiec(x: int, n: int, confidence: float) -> tuple[float, float]:
+    p = 1.0 - confidence
     rate = x / n
     null = _xlogy(n - x, 1.0 - p) + _xlogy(x, p)
     alt = _xlogy(n - x, 1.0 - rate) + _xlogy(x, rate)
@@ -93,6 +104,10 @@ def christoffersen(exceptions: Any) -> tuple[float, float]:
         raise InvalidInputError(f"exceptions must be a 1-D 0/1 series of at least 2 days, got shape {e.shape}")
     if not np.isin(e, (0, 1)).all():
         raise InvalidInputError("exceptions must be 0 or 1 on every day")
+    return _christoffersen(e)
+
+
+def _christoffersen(e: Any) -> tuple[float, float]:
     prev, curr = e[:-1].astype(bool), e[1:].astype(bool)
     n00 = int((~prev & ~curr).sum())
     n01 = int((~prev & curr).sum())
@@ -115,7 +130,8 @@ def _binom_cdf(x: int, n: int, p: float) -> float:
     return min(1.0, math.fsum(terms))
 
 
-def traffic_light(exceptions: int, observations: int = 250, confidence: float = 0.99) -> Zone:
+@deprecated_positional("confidence")
+def traffic_light(exceptions: int, observations: int = 250, *, confidence: float = 0.99) -> Zone:
     """Return the Basel zone of ``exceptions`` in ``observations`` days of ``confidence`` VaR.
 
     Examples
@@ -123,11 +139,15 @@ def traffic_light(exceptions: int, observations: int = 250, confidence: float = 
     >>> [traffic_light(x) for x in (4, 5, 9, 10)]
     ['green', 'yellow', 'yellow', 'red']
     """
-    kupiec_pof(exceptions, observations, confidence)  # validates
-    if observations > 1_000_000:
-        # the binomial sum has a term per exception: a bound keeps a hostile count from running for hours
-        raise InvalidInputError(f"observations must be at most 1,000,000 days (4,000 years), got {observations:,}")
-    cum = _binom_cdf(int(exceptions), int(observations), 1.0 - confidence)
+    x, n = _counts(exceptions, observations)
+    c = as_fraction(confidence, "confidence")
+    if n > MAX_OBSERVATIONS:
+        raise InvalidInputError(f"observations must be at most 1,000,000 days (4,000 years), got {n:,}")
+    return _traffic_light(x, n, c)
+
+
+def _traffic_light(x: int, n: int, confidence: float) -> Zone:
+    cum = _binom_cdf(x, n, 1.0 - confidence)
     if cum < 0.95:
         return "green"
     return "yellow" if cum < 0.9999 else "red"
@@ -172,17 +192,17 @@ class VarBacktest:
         )
 
 
-_METHODS: dict[str, Callable[..., float]] = {
-    "historical": historical_var,
-    "parametric": parametric_var,
-    "filtered_historical": filtered_historical_var,
+_KERNELS: dict[str, Callable[..., float]] = {
+    "historical": _historical_var,
+    "parametric": _parametric_var,
+    "filtered_historical": _filtered_historical_var,
 }
 
 
 def var_backtest(
     returns: Any,
     *,
-    method: Literal["historical", "parametric", "filtered_historical"] = "historical",
+    method: BacktestMethod = "historical",
     confidence: float = 0.99,
     window: int = 250,
 ) -> VarBacktest:
@@ -203,15 +223,13 @@ def var_backtest(
     """
     index = returns.index if isinstance(returns, pd.Series) else pd.RangeIndex(len(returns))
     r = _returns(returns.to_numpy() if isinstance(returns, pd.Series) else returns)
-    _check(confidence, 1)
-    if method not in _METHODS:
-        raise InvalidInputError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
+    confidence = as_fraction(confidence, "confidence")
+    fn = _KERNELS[as_choice(method, "method", get_args(BacktestMethod))]
     if isinstance(window, bool) or not isinstance(window, int) or window < 20:
         raise InvalidInputError(f"window must be an integer >= 20, got {window!r}")
     if r.size <= window:
-        raise InvalidInputError(f"need more than window ({window}) returns, got {r.size}")
-    fn = _METHODS[method]
-    var: FloatArray = np.array([fn(r[t - window : t], confidence) for t in range(window, r.size)])
+        raise InsufficientDataError(f"need more than window ({window}) returns, got {r.size}")
+    var: FloatArray = np.array([fn(r[t - window : t], confidence, 1) for t in range(window, r.size)])
     realised = r[window:]
     hits = (-realised > var).astype(np.int64)
     days = index[window:]
@@ -224,8 +242,8 @@ def var_backtest(
         var=pd.Series(var, index=days, name="var"),
         returns=pd.Series(realised, index=days, name="return"),
         exceptions=pd.Series(hits, index=days, name="exception"),
-        kupiec=kupiec_pof(x, n, confidence),
-        christoffersen=christoffersen(hits),
-        zone=traffic_light(x, n, confidence),
-        zone_last_250=traffic_light(int(last.sum()), last.size, confidence),
+        kupiec=_kupiec(x, n, confidence),
+        christoffersen=_christoffersen(hits),
+        zone=_traffic_light(x, n, confidence),
+        zone_last_250=_traffic_light(int(last.sum()), last.size, confidence),
     )

@@ -3,21 +3,31 @@ portfolio or from posted positions (priced and given a history by the store or t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import VOLUME_MAX, as_price, as_utc_timestamp, check_symbol, finite_in_range, quote
+from bifrost._checks import (
+    VOLUME_MAX,
+    as_choice,
+    as_finite_float,
+    as_price,
+    as_utc_timestamp,
+    check_symbol,
+    finite_in_range,
+    quote,
+)
+from bifrost._typing import FloatArray
 from bifrost.data import BarStore
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import load_portfolio, mark_to_latest
 from bifrost.portfolio._ledger import check_portfolio_name
 from bifrost.risk._market import MarketData
-from bifrost.risk._portfolio import Method, PortfolioRisk, _frame, portfolio_risk
-from bifrost.risk._var import MONEY_MAX, _return_matrix_problem
+from bifrost.risk._montecarlo import _mc_options
+from bifrost.risk._portfolio import METHODS, Method, PortfolioRisk, _frame, _portfolio_risk, _weighted_history
+from bifrost.risk._var import MONEY_MAX, _check, _return_matrix_problem
 
 __all__ = ["Book", "book_from_positions", "book_from_store", "book_risk"]
 
@@ -76,10 +86,16 @@ def book_risk(
     book: Book, *, method: Method = "historical", confidence: float = 0.99, horizon_days: int = 1, seed: int = 0
 ) -> PortfolioRisk:
     """Return the VaR and ES of ``book`` (fractions of its equity; times ``book.equity`` for money)."""
-    weights = {str(k): float(v) for k, v in book.weights.items()}
-    return portfolio_risk(
-        book.returns, weights, confidence=confidence, horizon_days=horizon_days, method=method, seed=seed
-    )
+    chosen = as_choice(method, "method", METHODS)
+    c, h = _check(confidence, horizon_days)
+    n, seed_ = _mc_options(100_000, seed, "normal", None, "auto")[:2]
+    r, w, symbols = _book_history(book)
+    return _portfolio_risk(r, w, symbols, method=chosen, confidence=c, horizon_days=h, n_scenarios=n, seed=seed_)
+
+
+def _book_history(book: Book) -> tuple[FloatArray, FloatArray, tuple[str, ...]]:
+    # the boundary check of a book's history and weights, once per request (`_portfolio_risk` trusts it)
+    return _weighted_history(book.returns, {str(k): float(v) for k, v in book.weights.items()})
 
 
 def book_from_positions(
@@ -108,7 +124,7 @@ def book_from_positions(
     if not isinstance(positions, Mapping) or not positions:
         raise InvalidInputError("positions must map at least one symbol to its quantity")
     symbols = [check_symbol(s, "positions") for s in positions]
-    qty = np.array([_finite(positions[s], f"quantity of {s}") for s in positions], dtype=np.float64)
+    qty = np.array([as_finite_float(positions[s], f"quantity of {s}") for s in positions], dtype=np.float64)
     negative = [s for s, q in zip(symbols, qty, strict=True) if q < 0]
     if negative:
         raise InvalidInputError(f"negative quantity for {negative[:10]}: posted positions are long holdings")
@@ -116,7 +132,7 @@ def book_from_positions(
         finite_in_range(q, f"quantity of {s}", lo=0.0, hi=VOLUME_MAX, unit="shares")
     if not (qty > 0).any():
         raise InvalidInputError("every quantity is zero: nothing to measure")
-    cash = finite_in_range(_finite(cash, "cash"), "cash", lo=-MONEY_MAX, hi=MONEY_MAX)
+    cash = as_finite_float(cash, "cash", minimum=-MONEY_MAX, maximum=MONEY_MAX)
     if prices is None:
         if market is None:
             raise InvalidInputError("prices are needed: post them, or run with a store")
@@ -127,7 +143,7 @@ def book_from_positions(
         absent = [s for s in symbols if s not in prices]
         if absent:
             raise InvalidInputError(f"no price for {absent[:10]}")
-        marks = np.array([_finite(prices[s], f"price of {s}") for s in symbols], dtype=np.float64)
+        marks = np.array([as_finite_float(prices[s], f"price of {s}") for s in symbols], dtype=np.float64)
         if (marks <= 0).any():
             bad = {s: m for s, m in zip(symbols, marks.tolist(), strict=True) if m <= 0}
             raise InvalidInputError(f"prices must be positive, got {quote(bad)}")
@@ -155,12 +171,6 @@ def book_from_positions(
             raise InvalidInputError(f"no return history for {absent}")
         frame = frame[symbols]
     return Book(name=name, values=values, equity=equity, returns=frame)
-
-
-def _finite(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInputError(f"{what} must be a finite number, got {value!r}")
-    return float(value)
 
 
 def _posted_returns(returns: Mapping[str, Sequence[float]], dates: Sequence[object] | None) -> pd.DataFrame:

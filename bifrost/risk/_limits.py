@@ -25,12 +25,12 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import as_utc_timestamp, quote
+from bifrost._checks import as_choice, as_fraction, as_positive_int, as_utc_timestamp, is_number, quote
 from bifrost.data import BarStore, state_transaction
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import Fill, load_portfolio, value_ledger
-from bifrost.risk._book import Book, _portfolio, book_from_store, book_risk
-from bifrost.risk._portfolio import METHODS, Method
+from bifrost.risk._book import Book, _book_history, _portfolio, book_from_store
+from bifrost.risk._portfolio import METHODS, Method, _portfolio_risk
 from bifrost.risk._var import _check
 
 __all__ = [
@@ -81,22 +81,16 @@ class Limit:
                 f"a limit's name must be printable text of at most 100 characters, got {quote(self.name)}"
             )
         where = f"limit {self.name!r}"
-        if self.metric not in METRICS:
-            raise InvalidInputError(f"{where}: metric must be one of {list(METRICS)}, got {self.metric!r}")
-        if not _number(self.threshold) or not math.isfinite(self.threshold) or self.threshold <= 0:
+        if not is_number(self.threshold) or not math.isfinite(self.threshold) or self.threshold <= 0:
             raise InvalidInputError(f"{where}: threshold must be a positive fraction of equity, got {self.threshold!r}")
-        if not _number(self.warn_at) or not 0 < self.warn_at <= 1:
+        if not is_number(self.warn_at) or not 0 < self.warn_at <= 1:
             raise InvalidInputError(f"{where}: warn_at must be in (0, 1], got {self.warn_at!r}")
-        if self.method not in METHODS:
-            raise InvalidInputError(f"{where}: method must be one of {list(METHODS)}, got {self.method!r}")
         try:
+            as_choice(self.metric, "metric", METRICS)
+            as_choice(self.method, "method", METHODS)
             _check(self.confidence, self.horizon_days)
         except InvalidInputError as exc:
             raise InvalidInputError(f"{where}: {exc}") from None
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 DEFAULT_LIMITS: tuple[Limit, ...] = (
@@ -274,21 +268,25 @@ def evaluate_limits(
     ``n/a``.
     """
     limits = _unique(limits, "limits")
-    if drawdown is not None and (not _number(drawdown) or not 0 <= drawdown <= 1):
-        raise InvalidInputError(f"drawdown must be a fraction in [0, 1], got {drawdown!r}")
+    if drawdown is not None:
+        drawdown = as_fraction(drawdown, "drawdown", open_interval=False)
+    seed = as_positive_int(seed, "seed", minimum=0, maximum=2**63 - 1)
     if sectors is not None and not isinstance(sectors, Mapping):
         raise InvalidInputError(f"sectors must map symbols to sector names, got {type(sectors).__name__}")
     exposure = book.values / book.equity
     rows: list[tuple[str, str, str, float]] = []  # limit, metric, subject, value
     risk_cache: dict[tuple[str, float, int], tuple[float, float]] = {}
+    # the book's history is checked once here; each limit's options were checked when it was made
+    history = _book_history(book) if any(limit.metric in ("var", "es") for limit in limits) else None
     for limit in limits:
         m = limit.metric
-        if m in ("var", "es"):
+        if m in ("var", "es") and history is not None:
             key = (limit.method, limit.confidence, limit.horizon_days)
             if key not in risk_cache:
-                r = book_risk(
-                    book, method=limit.method, confidence=limit.confidence, horizon_days=limit.horizon_days, seed=seed
-                )
+                r = _portfolio_risk(
+                    *history, method=limit.method, confidence=float(limit.confidence),
+                    horizon_days=int(limit.horizon_days), n_scenarios=100_000, seed=seed,
+                )  # fmt: skip
                 risk_cache[key] = (r.var, r.es)
             rows.append((limit.name, m, "", risk_cache[key][0 if m == "var" else 1]))
         elif m == "drawdown":

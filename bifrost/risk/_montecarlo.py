@@ -19,13 +19,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import as_choice, as_fraction, as_positive_int, deprecated_positional, is_number
 from bifrost._typing import FloatArray
-from bifrost.errors import InvalidInputError
+from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.risk._var import _check, _return_matrix_problem
 
 __all__ = [
@@ -37,13 +38,11 @@ __all__ = [
 ]
 
 Covariance = Literal["sample", "ewma", "ledoit_wolf"]
+McDistribution = Literal["normal", "t"]
+Backend = Literal["auto", "numpy", "torch"]
 _N = NormalDist()
 MAX_ASSETS: Final = 2_000  # a 2,000² covariance is 32 MB and factors in well under a second
 MAX_SCENARIOS: Final = 10_000_000  # 80 MB of simulated P&L; the standard error of a 99% VaR is far below 1% by then
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _matrix(returns: Any, name: str = "returns") -> FloatArray:
@@ -55,13 +54,11 @@ def _matrix(returns: Any, name: str = "returns") -> FloatArray:
         raise InvalidInputError(f"{name} must be numeric") from exc
     if r.ndim == 1:
         r = r[:, None]
-    if r.ndim != 2 or r.shape[0] < 2 or r.shape[1] < 1:
+    if r.ndim != 2:
         raise InvalidInputError(f"{name} must be time × assets with at least 2 days, got shape {r.shape}")
-    if r.shape[1] > MAX_ASSETS:
-        raise InvalidInputError(
-            f"{name} has {r.shape[1]:,} assets; a covariance takes at most {MAX_ASSETS:,} (it needs assets² memory "
-            "and assets³ time to factor): use the historical or parametric VaR of the portfolio's returns"
-        )
+    if r.shape[0] < 2 or r.shape[1] < 1:
+        raise InsufficientDataError(f"{name} must be time × assets with at least 2 days, got shape {r.shape}")
+    _check_assets(r.shape[1], name)
     bad = ~np.isfinite(r)
     if bad.any():
         t, j = np.argwhere(bad)[0]
@@ -70,6 +67,14 @@ def _matrix(returns: Any, name: str = "returns") -> FloatArray:
     if problem is not None:
         raise InvalidInputError(problem)
     return r
+
+
+def _check_assets(n_assets: int, name: str = "returns") -> None:
+    if n_assets > MAX_ASSETS:
+        raise InvalidInputError(
+            f"{name} has {n_assets:,} assets; a covariance takes at most {MAX_ASSETS:,} (it needs assets² memory "
+            "and assets³ time to factor): use the historical or parametric VaR of the portfolio's returns"
+        )
 
 
 def _weights(weights: Any, n_assets: int) -> FloatArray:
@@ -81,7 +86,8 @@ def _weights(weights: Any, n_assets: int) -> FloatArray:
     return w
 
 
-def covariance(returns: Any, method: Covariance = "sample", *, decay: float = 0.94) -> FloatArray:
+@deprecated_positional("method")
+def covariance(returns: Any, *, method: Covariance = "sample", decay: float = 0.94) -> FloatArray:
     """Estimate the daily covariance of ``returns`` (time × assets).
 
     ``sample``: unbiased sample covariance. ``ewma``: RiskMetrics, zero mean,
@@ -90,26 +96,27 @@ def covariance(returns: Any, method: Covariance = "sample", *, decay: float = 0.
     intensity (as ``sklearn.covariance.ledoit_wolf``).
     """
     r = _matrix(returns)
+    return _covariance(r, as_choice(method, "covariance method", get_args(Covariance)), as_fraction(decay, "decay"))
+
+
+def _covariance(r: FloatArray, method: Covariance, decay: float = 0.94) -> FloatArray:
+    # the estimator on a checked matrix (`_matrix`) with a checked decay
     n, p = r.shape
     if method == "sample":
         return np.atleast_2d(np.cov(r, rowvar=False, ddof=1))
     if method == "ewma":
-        if not 0.0 < decay < 1.0:
-            raise InvalidInputError(f"decay must be in (0, 1), got {decay!r}")
         w = (1.0 - decay) * decay ** np.arange(n - 1, -1, -1, dtype=np.float64)
         w /= w.sum()
         return np.asarray((r * w[:, None]).T @ r, dtype=np.float64)
-    if method == "ledoit_wolf":
-        x = r - r.mean(axis=0)
-        s = x.T @ x / n
-        mu = np.trace(s) / p
-        delta = float(((s - mu * np.eye(p)) ** 2).sum()) / p
-        x2 = x**2
-        beta_bar = float((x2.T @ x2).sum() / n - (s**2).sum()) / (p * n)
-        beta = min(beta_bar, delta)
-        shrink = 0.0 if delta == 0 else beta / delta
-        return np.asarray(shrink * mu * np.eye(p) + (1.0 - shrink) * s, dtype=np.float64)
-    raise InvalidInputError(f"covariance method must be 'sample', 'ewma' or 'ledoit_wolf', got {method!r}")
+    x = r - r.mean(axis=0)  # ledoit_wolf
+    s = x.T @ x / n
+    mu = np.trace(s) / p
+    delta = float(((s - mu * np.eye(p)) ** 2).sum()) / p
+    x2 = x**2
+    beta_bar = float((x2.T @ x2).sum() / n - (s**2).sum()) / (p * n)
+    beta = min(beta_bar, delta)
+    shrink = 0.0 if delta == 0 else beta / delta
+    return np.asarray(shrink * mu * np.eye(p) + (1.0 - shrink) * s, dtype=np.float64)
 
 
 def _portfolio_draws_numpy(
@@ -149,18 +156,36 @@ def _portfolio_draws_torch(
     return np.asarray(torch.cat(parts).cpu().numpy(), dtype=np.float64)
 
 
+def _mc_options(
+    n_scenarios: object, seed: object, distribution: object, dof: object, backend: object
+) -> tuple[int, int, McDistribution, float | None, Backend]:
+    # the simulation's options, checked once; dof is None for the normal
+    n = as_positive_int(
+        n_scenarios, "n_scenarios", minimum=100, maximum=MAX_SCENARIOS, why="memory: 8 bytes a scenario"
+    )
+    seed_ = as_positive_int(seed, "seed", minimum=0, maximum=2**63 - 1)
+    dist = as_choice(distribution, "distribution", get_args(McDistribution))
+    nu: float | None = None
+    if dist == "t":
+        if not is_number(dof) or not 2.0 < float(dof) < math.inf:  # type: ignore[arg-type]
+            raise InvalidInputError(f"dof must be > 2 and finite, for a finite covariance, got {dof!r}")
+        nu = float(dof)  # type: ignore[arg-type]
+    return n, seed_, dist, nu, as_choice(backend, "backend", get_args(Backend))
+
+
+@deprecated_positional("confidence", "horizon_days")
 def montecarlo_var_es(
     returns: Any,
     weights: Any,
+    *,
     confidence: float = 0.99,
     horizon_days: int = 1,
-    *,
     n_scenarios: int = 100_000,
-    distribution: Literal["normal", "t"] = "normal",
+    distribution: McDistribution = "normal",
     dof: float = 5.0,
     cov: Covariance = "sample",
     seed: int = 0,
-    backend: Literal["auto", "numpy", "torch"] = "auto",
+    backend: Backend = "auto",
 ) -> tuple[float, float]:
     """Estimate ``(VaR, ES)`` of a portfolio by Monte Carlo simulation.
 
@@ -186,19 +211,27 @@ def montecarlo_var_es(
     """
     r = _matrix(returns)
     w = _weights(weights, r.shape[1])
-    _check(confidence, horizon_days)
-    if isinstance(n_scenarios, bool) or not isinstance(n_scenarios, int) or not 100 <= n_scenarios <= MAX_SCENARIOS:
-        raise InvalidInputError(
-            f"n_scenarios must be an integer from 100 to {MAX_SCENARIOS:,} (memory: 8 bytes a scenario), "
-            f"got {n_scenarios!r}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
-        raise InvalidInputError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
-    if distribution not in ("normal", "t"):
-        raise InvalidInputError(f"distribution must be 'normal' or 't', got {distribution!r}")
-    if distribution == "t" and (not _is_number(dof) or not 2.0 < dof < math.inf):
-        raise InvalidInputError(f"dof must be > 2 and finite, for a finite covariance, got {dof!r}")
-    sigma = covariance(r, cov) * horizon_days
+    c, h = _check(confidence, horizon_days)
+    n, seed_, _, nu, engine = _mc_options(n_scenarios, seed, distribution, dof, backend)
+    return _montecarlo(
+        r, w, c, h, n_scenarios=n, dof=nu, cov=as_choice(cov, "cov", get_args(Covariance)), seed=seed_, backend=engine
+    )
+
+
+def _montecarlo(
+    r: FloatArray,
+    w: FloatArray,
+    confidence: float,
+    horizon_days: int,
+    *,
+    n_scenarios: int,
+    dof: float | None,
+    cov: Covariance,
+    seed: int,
+    backend: Backend,
+) -> tuple[float, float]:
+    # the kernel: a checked matrix and weights, checked options (`_mc_options`); dof None draws normals
+    sigma = _covariance(r, cov) * horizon_days
     mean = np.asarray(r.mean(axis=0) * horizon_days, dtype=np.float64)
     # Cholesky of a PSD matrix: jitter the diagonal if a zero-variance asset makes it singular
     jitter = 0.0
@@ -216,10 +249,8 @@ def montecarlo_var_es(
             use_torch = bool(torch.cuda.is_available())
         except ImportError:
             use_torch = False
-    elif backend not in ("numpy", "torch"):
-        raise InvalidInputError(f"backend must be 'auto', 'numpy' or 'torch', got {backend!r}")
     draw = _portfolio_draws_torch if use_torch else _portfolio_draws_numpy
-    pnl = draw(mean, chol, w, n_scenarios, dof if distribution == "t" else None, seed, 20_000)
+    pnl = draw(mean, chol, w, n_scenarios, dof, seed, 20_000)
     q = float(np.quantile(pnl, 1.0 - confidence, method="lower"))
     return max(-q, 0.0), max(-float(pnl[pnl <= q].mean()), 0.0)
 
@@ -251,12 +282,13 @@ def _normal_var(w: FloatArray, mean: FloatArray, sigma: FloatArray, z: float, h:
     return -float(w @ mean) * h + z * sd * math.sqrt(h)
 
 
+@deprecated_positional("confidence", "horizon_days")
 def var_decomposition(
     returns: Any,
     weights: Any,
+    *,
     confidence: float = 0.99,
     horizon_days: int = 1,
-    *,
     cov: Covariance = "sample",
     names: Any = None,
 ) -> VarDecomposition:
@@ -268,7 +300,8 @@ def var_decomposition(
     """
     r = _matrix(returns)
     w = _weights(weights, r.shape[1])
-    _check(confidence, horizon_days)
+    confidence, h = _check(confidence, horizon_days)
+    method = as_choice(cov, "cov", get_args(Covariance))
     labels = (
         list(names)
         if names is not None
@@ -276,14 +309,13 @@ def var_decomposition(
     )
     if len(labels) != r.shape[1]:
         raise InvalidInputError(f"names has {len(labels)} entries for {r.shape[1]} assets")
-    sigma = covariance(r, cov)
+    sigma = _covariance(r, method)
     mean = np.asarray(r.mean(axis=0), dtype=np.float64)
     z = _N.inv_cdf(confidence)
-    h = horizon_days
     total = _normal_var(w, mean, sigma, z, h)
     sd = math.sqrt(max(float(w @ sigma @ w), 0.0))
     if sd == 0.0:
-        raise InvalidInputError("the portfolio has zero variance: nothing to decompose")
+        raise InsufficientDataError("the portfolio has zero variance: nothing to decompose")
     marginal = -mean * h + z * math.sqrt(h) * (sigma @ w) / sd
     incremental = np.array(
         [total - _normal_var(np.where(np.arange(w.size) == i, 0.0, w), mean, sigma, z, h) for i in range(w.size)]

@@ -10,24 +10,25 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import check_symbol, quote
-from bifrost.errors import InvalidInputError
-from bifrost.risk._montecarlo import montecarlo_var_es
+from bifrost._checks import as_choice, check_symbol, quote
+from bifrost._typing import FloatArray
+from bifrost.errors import InsufficientDataError, InvalidInputError
+from bifrost.risk._montecarlo import _check_assets, _mc_options, _montecarlo
 from bifrost.risk._var import (
     _check,
+    _filtered_historical_es,
+    _filtered_historical_var,
+    _historical_es,
+    _historical_var,
+    _parametric_es,
+    _parametric_var,
     _return_matrix_problem,
-    filtered_historical_es,
-    filtered_historical_var,
-    historical_es,
-    historical_var,
-    parametric_es,
-    parametric_var,
 )
 
 __all__ = ["Method", "PortfolioRisk", "portfolio_risk"]
 
 Method = Literal["historical", "parametric", "montecarlo", "filtered_historical"]
-METHODS: tuple[str, ...] = get_args(Method)
+METHODS: tuple[Method, ...] = get_args(Method)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,10 +113,21 @@ def portfolio_risk(
         On an unknown method or symbol, NaN or infinite values, mismatched lengths, an
         empty history, or a confidence outside (0, 1).
     """
-    if method not in METHODS:
-        raise InvalidInputError(f"method must be one of {METHODS}, got {method!r}")
-    _check(confidence, horizon_days)
-    frame = _frame(returns)
+    method = as_choice(method, "method", METHODS)
+    confidence, horizon_days = _check(confidence, horizon_days)
+    if method == "montecarlo":
+        n_scenarios, seed = _mc_options(n_scenarios, seed, "normal", None, "auto")[:2]
+    r, w, symbols = _weighted_history(_frame(returns), weights)
+    return _portfolio_risk(
+        r, w, symbols, method=method, confidence=confidence, horizon_days=horizon_days, n_scenarios=n_scenarios,
+        seed=seed,
+    )  # fmt: skip
+
+
+def _weighted_history(
+    frame: pd.DataFrame, weights: Mapping[str, float]
+) -> tuple[FloatArray, FloatArray, tuple[str, ...]]:
+    # the boundary check of a portfolio: (days × symbols returns, weights, symbols), each weighted symbol once
     if not isinstance(weights, Mapping) or not weights:
         raise InvalidInputError("weights must map at least one symbol to its weight")
     unknown = sorted(map(str, set(weights) - set(frame.columns)))
@@ -134,26 +146,46 @@ def portfolio_risk(
     except (TypeError, ValueError):
         raise InvalidInputError("returns must be numbers") from None
     if r.shape[0] < 2:
-        raise InvalidInputError(f"the return history needs at least 2 days, got {r.shape[0]}")
+        raise InsufficientDataError(f"the return history needs at least 2 days, got {r.shape[0]}")
     problem = _return_matrix_problem(r, symbols)
     if problem is not None:
         raise InvalidInputError(problem)
+    return r, w, symbols
+
+
+_PAIRS: dict[str, tuple[Callable[..., float], Callable[..., float]]] = {
+    "historical": (_historical_var, _historical_es),
+    "parametric": (_parametric_var, _parametric_es),
+    "filtered_historical": (_filtered_historical_var, _filtered_historical_es),
+}
+
+
+def _portfolio_risk(
+    r: FloatArray,
+    w: FloatArray,
+    symbols: tuple[str, ...],
+    *,
+    method: Method,
+    confidence: float,
+    horizon_days: int,
+    n_scenarios: int,
+    seed: int,
+) -> PortfolioRisk:
+    # the kernel of `portfolio_risk`: checked history and weights (`_weighted_history`), checked options
     if method == "montecarlo":
-        var, es = montecarlo_var_es(r, w, confidence, horizon_days, n_scenarios=n_scenarios, seed=seed)
+        _check_assets(r.shape[1])  # a resource bound, not a check of the history: the covariance is assets²
+        var, es = _montecarlo(
+            r, w, confidence, horizon_days, n_scenarios=n_scenarios, dof=None, cov="sample", seed=seed, backend="auto"
+        )
     else:
         pnl = r @ w
         if (pnl <= -1.0).any():
             raise InvalidInputError("the portfolio loses everything on some day of the history: check the weights")
-        pairs: dict[str, tuple[Callable[..., float], Callable[..., float]]] = {
-            "historical": (historical_var, historical_es),
-            "parametric": (parametric_var, parametric_es),
-            "filtered_historical": (filtered_historical_var, filtered_historical_es),
-        }
-        var_fn, es_fn = pairs[method]
+        var_fn, es_fn = _PAIRS[method]
         var = var_fn(pnl, confidence, horizon_days)
         es = es_fn(pnl, confidence, horizon_days)
     if not (math.isfinite(var) and math.isfinite(es)):
-        raise InvalidInputError("the history is degenerate: VaR is not finite")
+        raise InsufficientDataError("the history is degenerate: VaR is not finite")
     return PortfolioRisk(
         var=var, es=es, method=method, confidence=confidence, horizon_days=horizon_days, observations=r.shape[0],
         symbols=symbols,

@@ -143,7 +143,9 @@ def risk_report(
     symbols = list(book.values.index)
     weights = book.weights.to_numpy()
     returns = book.returns[symbols]
-    decomposition = var_decomposition(returns.to_numpy(), weights, confidence, horizon_days, names=symbols)
+    decomposition = var_decomposition(
+        returns.to_numpy(), weights, confidence=confidence, horizon_days=horizon_days, names=symbols
+    )
     backtest = None
     if len(returns) > window + 20:
         pnl = returns @ book.weights

@@ -18,7 +18,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import as_utc_timestamp, check_symbol, finite_in_range, quote
+from bifrost._checks import as_positive_int, as_utc_timestamp, check_symbol, finite_in_range, is_number, quote
 from bifrost.errors import InvalidInputError
 from bifrost.risk._var import MAX_DAILY_RETURN, MONEY_MAX
 
@@ -131,11 +131,7 @@ def _window_lengths(window_days: object, n_days: int) -> list[int]:
 
 
 def _worst(worst: object) -> int:
-    if isinstance(worst, bool) or not isinstance(worst, int | np.integer) or not 1 <= worst <= MAX_WORST:
-        raise InvalidInputError(
-            f"worst (windows kept per length) must be an integer from 1 to {MAX_WORST}, got {worst!r}"
-        )
-    return int(worst)
+    return as_positive_int(worst, "worst (windows kept per length)", maximum=MAX_WORST)
 
 
 def historical_stress(
@@ -255,12 +251,7 @@ def shock_stress(
                 f'scenario {name!r}: give at least one shock, e.g. {{"market": -0.2}}, got {quote(shocks)}'
             )
         for key, shock in shocks.items():
-            if (
-                isinstance(shock, bool)
-                or not isinstance(shock, int | float)
-                or not np.isfinite(shock)
-                or not -1 <= shock <= MAX_SHOCK
-            ):
+            if not is_number(shock) or not -1 <= shock <= MAX_SHOCK:  # NaN fails the comparison
                 raise InvalidInputError(
                     f"scenario {name!r}: shock {quote(key)} must be a return >= -1 and <= {MAX_SHOCK:g}, "
                     f"got {quote(shock)}"

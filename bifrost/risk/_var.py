@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
-from bifrost._typing import FloatArray, as_float_array_1d
-from bifrost.errors import InvalidInputError
+from bifrost._checks import as_choice, as_float_array_1d, as_fraction, as_positive_int, deprecated_positional
+from bifrost._typing import FloatArray
+from bifrost.errors import InsufficientDataError, InvalidInputError
 
 __all__ = [
     "MAX_DAILY_RETURN",
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 _N = NormalDist()
+Distribution = Literal["normal", "cornish_fisher"]
 
 
 MAX_HORIZON_DAYS: Final = 250
@@ -72,16 +74,16 @@ No listed asset has risen a hundredfold in a day; a return above this is a data 
 
 
 def _returns(values: Any, name: str = "returns", min_obs: int = 2) -> FloatArray:
-    r = as_float_array_1d(values, name, min_obs=min_obs)  # the project's one numeric boundary check
-    bad = ~np.isfinite(r)
-    if bad.any():
+    # the boundary check of a return series: once per request, then the kernels trust it
+    r = as_float_array_1d(values, name, min_obs=min_obs)
+    problem = _return_matrix_problem(r[:, None], None)
+    if problem is not None:
+        bad = ~np.isfinite(r) | (r <= -1.0) | (r > MAX_DAILY_RETURN)
         i = int(np.flatnonzero(bad)[0])
-        raise InvalidInputError(f"{name} must be finite; observation {i} is {r[i]}")
-    if (r <= -1.0).any():
-        i = int(np.flatnonzero(r <= -1.0)[0])
-        raise InvalidInputError(f"{name} are simple returns above -1; observation {i} is {r[i]}")
-    if (r > MAX_DAILY_RETURN).any():
-        i = int(np.flatnonzero(r > MAX_DAILY_RETURN)[0])
+        if not np.isfinite(r[i]):
+            raise InvalidInputError(f"{name} must be finite; observation {i} is {r[i]}")
+        if r[i] <= -1.0:
+            raise InvalidInputError(f"{name} are simple returns above -1; observation {i} is {r[i]}")
         raise InvalidInputError(
             f"{name} are daily simple returns of at most {MAX_DAILY_RETURN:g} (+{MAX_DAILY_RETURN:.0%}); "
             f"observation {i} is {r[i]:g}"
@@ -102,29 +104,22 @@ def _return_matrix_problem(r: FloatArray, names: Any) -> str | None:
     return f"returns must be daily simple returns above -1 and at most {MAX_DAILY_RETURN:g}; {name} day {t} is {value}"
 
 
-def _check(confidence: float, horizon_days: int) -> None:
-    # 1 − confidence is the tail's probability: it too must be in (0, 1) (1 − 1e-320 rounds to 1.0)
-    if (
-        not isinstance(confidence, int | float)
-        or isinstance(confidence, bool)
-        or not 0.0 < confidence < 1.0
-        or not 0.0 < 1.0 - confidence < 1.0
-    ):
-        raise InvalidInputError(f"confidence must be in (0, 1), got {confidence!r}")
-    if (
-        isinstance(horizon_days, bool)
-        or not isinstance(horizon_days, int | np.integer)
-        or not 1 <= horizon_days <= MAX_HORIZON_DAYS
-    ):
-        raise InvalidInputError(
-            f"horizon_days must be an integer from 1 to {MAX_HORIZON_DAYS} trading days (a year: square-root-of-time "
-            f"scaling of daily risk means nothing beyond it), got {horizon_days!r}"
-        )
+def _check(confidence: object, horizon_days: object) -> tuple[float, int]:
+    # the VaR level and the horizon of every risk estimate, checked once at the public boundary
+    return as_fraction(confidence, "confidence"), as_positive_int(
+        horizon_days,
+        "horizon_days",
+        maximum=MAX_HORIZON_DAYS,
+        unit="trading days",
+        why="a year: square-root-of-time scaling of daily risk means nothing beyond it",
+    )
+
+
+def _decay(decay: object) -> float:
+    return as_fraction(decay, "decay")
 
 
 def _age_weights(n: int, decay: float) -> FloatArray:
-    if not 0.0 < decay < 1.0:
-        raise InvalidInputError(f"decay must be in (0, 1), got {decay!r}")
     w = decay ** np.arange(n - 1, -1, -1, dtype=np.float64)  # the newest return weighs 1
     return np.asarray(w / w.sum(), dtype=np.float64)
 
@@ -143,8 +138,69 @@ def _tail(r: FloatArray, confidence: float, decay: float | None) -> tuple[float,
     return float(sorted_r[k]), float(np.dot(w[: k + 1], sorted_r[: k + 1]) / cum[k])
 
 
+# -- kernels: checked inputs only (a return series from `_returns`, options from `_check`) --
+def _historical_var(r: FloatArray, confidence: float, horizon_days: int, decay: float | None = None) -> float:
+    q, _ = _tail(r, confidence, decay)
+    return float(max(-q, 0.0) * math.sqrt(horizon_days))
+
+
+def _historical_es(r: FloatArray, confidence: float, horizon_days: int, decay: float | None = None) -> float:
+    _, tail_mean = _tail(r, confidence, decay)
+    return float(max(-tail_mean, 0.0) * math.sqrt(horizon_days))
+
+
+def _parametric_var(
+    r: FloatArray, confidence: float, horizon_days: int, distribution: Distribution = "normal"
+) -> float:
+    mu, sigma, skew, kurt = _moments(r)
+    z = _N.inv_cdf(1.0 - confidence)
+    if distribution == "cornish_fisher":
+        z = float(_cf_quantile(z, skew, kurt))
+    return float(max(-(mu * horizon_days + z * sigma * math.sqrt(horizon_days)), 0.0))
+
+
+def _parametric_es(r: FloatArray, confidence: float, horizon_days: int, distribution: Distribution = "normal") -> float:
+    mu, sigma, skew, kurt = _moments(r)
+    alpha = 1.0 - confidence
+    if distribution == "normal":
+        z = _N.inv_cdf(alpha)
+        tail = -_N.pdf(z) / alpha
+    else:
+        u = (np.arange(2000) + 0.5) / 2000 * alpha
+        zs = np.array([_N.inv_cdf(float(p)) for p in u])
+        tail = float(np.mean(_cf_quantile(zs, skew, kurt)))
+    return float(max(-(mu * horizon_days + tail * sigma * math.sqrt(horizon_days)), 0.0))
+
+
+def _ewma_volatility(r: FloatArray, decay: float, seed_days: int) -> FloatArray:
+    var = np.empty(r.size + 1)
+    var[0] = float(np.mean(r[: max(1, min(seed_days, r.size))] ** 2))
+    for t in range(r.size):
+        var[t + 1] = decay * var[t] + (1.0 - decay) * r[t] * r[t]
+    return np.asarray(np.sqrt(var), dtype=np.float64)
+
+
+def _filtered(r: FloatArray, decay: float) -> FloatArray:
+    vol = _ewma_volatility(r, decay, 30)
+    if (vol[:-1] == 0.0).any():
+        raise InsufficientDataError(
+            "filtered historical simulation needs non-zero EWMA volatility (returns are all zero)"
+        )
+    return np.asarray(r / vol[:-1] * vol[-1], dtype=np.float64)  # residuals rescaled to today's volatility
+
+
+def _filtered_historical_var(r: FloatArray, confidence: float, horizon_days: int, decay: float = 0.94) -> float:
+    return _historical_var(_filtered(r, decay), confidence, horizon_days)
+
+
+def _filtered_historical_es(r: FloatArray, confidence: float, horizon_days: int, decay: float = 0.94) -> float:
+    return _historical_es(_filtered(r, decay), confidence, horizon_days)
+
+
+# -- the public functions: validate once, then the kernel -------------------------------------
+@deprecated_positional("confidence", "horizon_days")
 def historical_var(
-    returns: Any, confidence: float = 0.99, horizon_days: int = 1, *, decay: float | None = None
+    returns: Any, *, confidence: float = 0.99, horizon_days: int = 1, decay: float | None = None
 ) -> float:
     """Estimate VaR by historical simulation.
 
@@ -169,30 +225,29 @@ def historical_var(
     Examples
     --------
     >>> r = [-0.05, -0.03, -0.02, -0.01, 0.0, 0.01, 0.01, 0.02, 0.03, 0.04]
-    >>> historical_var(r, 0.80)
+    >>> historical_var(r, confidence=0.80)
     0.03
     """
     r = _returns(returns)
-    _check(confidence, horizon_days)
-    q, _ = _tail(r, confidence, decay)
-    return float(max(-q, 0.0) * math.sqrt(horizon_days))
+    c, h = _check(confidence, horizon_days)
+    return _historical_var(r, c, h, None if decay is None else _decay(decay))
 
 
+@deprecated_positional("confidence", "horizon_days")
 def historical_es(
-    returns: Any, confidence: float = 0.99, horizon_days: int = 1, *, decay: float | None = None
+    returns: Any, *, confidence: float = 0.99, horizon_days: int = 1, decay: float | None = None
 ) -> float:
     """Estimate expected shortfall by historical simulation: the mean loss at or beyond the VaR.
 
     Examples
     --------
     >>> r = [-0.05, -0.03, -0.02, -0.01, 0.0, 0.01, 0.01, 0.02, 0.03, 0.04]
-    >>> round(historical_es(r, 0.80), 10)
+    >>> round(historical_es(r, confidence=0.80), 10)
     0.04
     """
     r = _returns(returns)
-    _check(confidence, horizon_days)
-    _, tail_mean = _tail(r, confidence, decay)
-    return float(max(-tail_mean, 0.0) * math.sqrt(horizon_days))
+    c, h = _check(confidence, horizon_days)
+    return _historical_es(r, c, h, None if decay is None else _decay(decay))
 
 
 def _moments(r: FloatArray) -> tuple[float, float, float, float]:
@@ -209,11 +264,9 @@ def _cf_quantile(z: float | FloatArray, skew: float, kurt: float) -> Any:
     return z + (z**2 - 1) * skew / 6 + (z**3 - 3 * z) * kurt / 24 - (2 * z**3 - 5 * z) * skew**2 / 36
 
 
-Distribution = Literal["normal", "cornish_fisher"]
-
-
+@deprecated_positional("confidence", "horizon_days")
 def parametric_var(
-    returns: Any, confidence: float = 0.99, horizon_days: int = 1, *, distribution: Distribution = "normal"
+    returns: Any, *, confidence: float = 0.99, horizon_days: int = 1, distribution: Distribution = "normal"
 ) -> float:
     """Estimate VaR from the returns' mean and volatility (delta-normal), or Cornish–Fisher.
 
@@ -223,22 +276,17 @@ def parametric_var(
 
     Examples
     --------
-    >>> round(parametric_var([0.01, -0.01] * 50, 0.99), 6)  # μ = 0, σ = 0.01005, z = -2.3263
+    >>> round(parametric_var([0.01, -0.01] * 50, confidence=0.99), 6)  # μ = 0, σ = 0.01005, z = -2.3263
     0.023381
     """
     r = _returns(returns)
-    _check(confidence, horizon_days)
-    mu, sigma, skew, kurt = _moments(r)
-    z = _N.inv_cdf(1.0 - confidence)
-    if distribution == "cornish_fisher":
-        z = float(_cf_quantile(z, skew, kurt))
-    elif distribution != "normal":
-        raise InvalidInputError(f"distribution must be 'normal' or 'cornish_fisher', got {distribution!r}")
-    return float(max(-(mu * horizon_days + z * sigma * math.sqrt(horizon_days)), 0.0))
+    c, h = _check(confidence, horizon_days)
+    return _parametric_var(r, c, h, as_choice(distribution, "distribution", get_args(Distribution)))
 
 
+@deprecated_positional("confidence", "horizon_days")
 def parametric_es(
-    returns: Any, confidence: float = 0.99, horizon_days: int = 1, *, distribution: Distribution = "normal"
+    returns: Any, *, confidence: float = 0.99, horizon_days: int = 1, distribution: Distribution = "normal"
 ) -> float:
     """Estimate expected shortfall parametrically.
 
@@ -246,22 +294,12 @@ def parametric_es(
     expanded quantile over the tail (midpoint rule on 2,000 tail probabilities).
     """
     r = _returns(returns)
-    _check(confidence, horizon_days)
-    mu, sigma, skew, kurt = _moments(r)
-    alpha = 1.0 - confidence
-    if distribution == "normal":
-        z = _N.inv_cdf(alpha)
-        tail = -_N.pdf(z) / alpha
-    elif distribution == "cornish_fisher":
-        u = (np.arange(2000) + 0.5) / 2000 * alpha
-        zs = np.array([_N.inv_cdf(float(p)) for p in u])
-        tail = float(np.mean(_cf_quantile(zs, skew, kurt)))
-    else:
-        raise InvalidInputError(f"distribution must be 'normal' or 'cornish_fisher', got {distribution!r}")
-    return float(max(-(mu * horizon_days + tail * sigma * math.sqrt(horizon_days)), 0.0))
+    c, h = _check(confidence, horizon_days)
+    return _parametric_es(r, c, h, as_choice(distribution, "distribution", get_args(Distribution)))
 
 
-def ewma_volatility(returns: Any, decay: float = 0.94, *, seed_days: int = 30) -> FloatArray:
+@deprecated_positional("decay")
+def ewma_volatility(returns: Any, *, decay: float = 0.94, seed_days: int = 30) -> FloatArray:
     """Return RiskMetrics EWMA volatility: ``σ²ₜ = λ σ²ₜ₋₁ + (1 − λ) r²ₜ₋₁``, one value per day plus the forecast.
 
     The variance is seeded with the mean square of the first ``seed_days`` returns. Element
@@ -269,45 +307,40 @@ def ewma_volatility(returns: Any, decay: float = 0.94, *, seed_days: int = 30) -
     forecast for the next day.
     """
     r = _returns(returns)
-    if not 0.0 < decay < 1.0:
-        raise InvalidInputError(f"decay must be in (0, 1), got {decay!r}")
-    var = np.empty(r.size + 1)
-    var[0] = float(np.mean(r[: max(1, min(seed_days, r.size))] ** 2))
-    for t in range(r.size):
-        var[t + 1] = decay * var[t] + (1.0 - decay) * r[t] * r[t]
-    return np.asarray(np.sqrt(var), dtype=np.float64)
+    days = as_positive_int(seed_days, "seed_days", maximum=1_000_000)
+    return _ewma_volatility(r, _decay(decay), days)
 
 
-def _filtered(returns: Any, decay: float) -> FloatArray:
-    r = _returns(returns, min_obs=2)
-    vol = ewma_volatility(r, decay)
-    if (vol[:-1] == 0.0).any():
-        raise InvalidInputError("filtered historical simulation needs non-zero EWMA volatility (returns are all zero)")
-    return np.asarray(r / vol[:-1] * vol[-1], dtype=np.float64)  # residuals rescaled to today's volatility
-
-
+@deprecated_positional("confidence", "horizon_days")
 def filtered_historical_var(
-    returns: Any, confidence: float = 0.99, horizon_days: int = 1, *, decay: float = 0.94
+    returns: Any, *, confidence: float = 0.99, horizon_days: int = 1, decay: float = 0.94
 ) -> float:
     """Estimate VaR by filtered historical simulation: EWMA-standardised residuals at today's volatility."""
-    _check(confidence, horizon_days)
-    return historical_var(_filtered(returns, decay), confidence, horizon_days)
+    r = _returns(returns)
+    c, h = _check(confidence, horizon_days)
+    return _filtered_historical_var(r, c, h, _decay(decay))
 
 
+@deprecated_positional("confidence", "horizon_days")
 def filtered_historical_es(
-    returns: Any, confidence: float = 0.99, horizon_days: int = 1, *, decay: float = 0.94
+    returns: Any, *, confidence: float = 0.99, horizon_days: int = 1, decay: float = 0.94
 ) -> float:
     """Estimate expected shortfall by filtered historical simulation."""
-    _check(confidence, horizon_days)
-    return historical_es(_filtered(returns, decay), confidence, horizon_days)
+    r = _returns(returns)
+    c, h = _check(confidence, horizon_days)
+    return _filtered_historical_es(r, c, h, _decay(decay))
 
 
+ManyMethod = Literal["historical", "parametric"]
+
+
+@deprecated_positional("confidence", "horizon_days")
 def var_es_many(
     returns: Any,
+    *,
     confidence: float = 0.99,
     horizon_days: int = 1,
-    *,
-    method: Literal["historical", "parametric"] = "historical",
+    method: ManyMethod = "historical",
 ) -> pd.DataFrame:
     """VaR and ES of many return series at once: one row per column of ``returns``.
 
@@ -318,7 +351,7 @@ def var_es_many(
     Examples
     --------
     >>> r = [[-0.05, 0.01], [-0.03, -0.02], [0.02, 0.03], [0.01, -0.04], [0.0, 0.0]]
-    >>> var_es_many(r, 0.75)["var"].round(6).tolist()
+    >>> var_es_many(r, confidence=0.75)["var"].round(6).tolist()
     [0.03, 0.02]
     """
     names = list(returns.columns) if isinstance(returns, pd.DataFrame) else None
@@ -329,11 +362,17 @@ def var_es_many(
     if r.ndim != 2:
         raise InvalidInputError(f"returns must be 2-D (days × series), got shape {r.shape}")
     if r.shape[0] < 2 or r.shape[1] < 1:
-        raise InvalidInputError(f"returns need at least 2 days and 1 series, got shape {r.shape}")
+        raise InsufficientDataError(f"returns need at least 2 days and 1 series, got shape {r.shape}")
     problem = _return_matrix_problem(r, names)
     if problem is not None:
         raise InvalidInputError(problem)
-    _check(confidence, horizon_days)
+    c, days = _check(confidence, horizon_days)
+    return _var_es_many(r, names, c, days, as_choice(method, "method", get_args(ManyMethod)))
+
+
+def _var_es_many(
+    r: FloatArray, names: list[Any] | None, confidence: float, horizon_days: int, method: ManyMethod
+) -> pd.DataFrame:
     h = math.sqrt(horizon_days)
     if method == "historical":
         n = r.shape[0]
@@ -344,11 +383,9 @@ def var_es_many(
         ties = (part[:, k + 1 :] <= q[:, None]).sum(axis=1)  # returns equal to the VaR beyond position k
         tail_mean = (part[:, : k + 1].sum(axis=1) + ties * q) / (k + 1 + ties)
         var, es = np.maximum(-q, 0.0) * h, np.maximum(-tail_mean, 0.0) * h
-    elif method == "parametric":
+    else:
         mu, sigma = r.mean(axis=0), r.std(axis=0, ddof=1)
         z = _N.inv_cdf(1.0 - confidence)
         var = np.maximum(-(mu * horizon_days + z * sigma * h), 0.0)
         es = np.maximum(-(mu * horizon_days - _N.pdf(z) / (1.0 - confidence) * sigma * h), 0.0)
-    else:
-        raise InvalidInputError(f"method must be 'historical' or 'parametric', got {method!r}")
     return pd.DataFrame({"var": var, "es": es}, index=names)

@@ -20,12 +20,12 @@ def test_kupiec_matches_the_hand_computed_likelihood_ratio() -> None:
     # 5 exceptions in 250 days at 99%: p = 0.01 against the observed 0.02
     x, n, p = 5, 250, 0.01
     lr = -2 * ((n - x) * math.log(1 - p) + x * math.log(p)) + 2 * ((n - x) * math.log(1 - x / n) + x * math.log(x / n))
-    stat, pval = kupiec_pof(x, n, 0.99)
+    stat, pval = kupiec_pof(x, n, confidence=0.99)
     assert stat == pytest.approx(lr, rel=1e-12) and stat == pytest.approx(1.9568, abs=1e-4)
     assert pval == pytest.approx(stats.chi2.sf(lr, 1), rel=1e-10)
     # no exceptions at all: only the null's term remains
-    assert kupiec_pof(0, 250, 0.99)[0] == pytest.approx(-2 * 250 * math.log(0.99), rel=1e-12)
-    assert kupiec_pof(3, 300, 0.99) == (0.0, 1.0)  # exactly the expected rate
+    assert kupiec_pof(0, 250, confidence=0.99)[0] == pytest.approx(-2 * 250 * math.log(0.99), rel=1e-12)
+    assert kupiec_pof(3, 300, confidence=0.99) == (0.0, 1.0)  # exactly the expected rate
 
 
 def test_christoffersen_matches_the_transition_counts_by_hand() -> None:
@@ -40,12 +40,12 @@ def test_christoffersen_matches_the_transition_counts_by_hand() -> None:
 
 
 def test_traffic_light_zones_follow_the_binomial_thresholds() -> None:
-    assert [traffic_light(x, 250, 0.99) for x in range(12)] == ["green"] * 5 + ["yellow"] * 5 + ["red"] * 2
+    assert [traffic_light(x, 250, confidence=0.99) for x in range(12)] == ["green"] * 5 + ["yellow"] * 5 + ["red"] * 2
     for x in (4, 5, 9, 10):
         cum = stats.binom.cdf(x, 250, 0.01)
         expected = "green" if cum < 0.95 else "yellow" if cum < 0.9999 else "red"
-        assert traffic_light(x, 250, 0.99) == expected
-    assert traffic_light(18, 1000, 0.99) == "yellow" and traffic_light(14, 1000, 0.99) == "green"
+        assert traffic_light(x, 250, confidence=0.99) == expected
+    assert traffic_light(18, 1000, confidence=0.99) == "yellow" and traffic_light(14, 1000, confidence=0.99) == "green"
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +93,10 @@ def test_real_portfolio_filtered_historical_var_backtest(equal_weight: pd.Series
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: kupiec_pof(5, 0, 0.99), "observations > 0"),
-        (lambda: kupiec_pof(6, 5, 0.99), "exceptions <= observations"),
-        (lambda: kupiec_pof(-1, 5, 0.99), "exceptions must be a non-negative integer"),
-        (lambda: kupiec_pof(1, 5, 1.5), r"confidence must be in \(0, 1\)"),
+        (lambda: kupiec_pof(5, 0, confidence=0.99), "observations > 0"),
+        (lambda: kupiec_pof(6, 5, confidence=0.99), "exceptions <= observations"),
+        (lambda: kupiec_pof(-1, 5, confidence=0.99), "exceptions must be a non-negative integer"),
+        (lambda: kupiec_pof(1, 5, confidence=1.5), r"confidence must be in \(0, 1\)"),
         (lambda: christoffersen([0, 2, 1]), "must be 0 or 1"),
         (lambda: christoffersen([1]), "at least 2 days"),
         (lambda: var_backtest(np.zeros(100), window=250), "need more than window"),

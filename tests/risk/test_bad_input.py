@@ -131,11 +131,11 @@ def test_read_alerts_since_outside_the_timestamp_range_is_refused(tmp_path: Path
 def test_horizon_outside_one_day_to_a_year_is_refused_by_every_measure(horizon: Any) -> None:
     r = RETURNS["A"].to_numpy()
     calls = [
-        lambda: historical_var(r, 0.99, horizon),
-        lambda: historical_es(r, 0.99, horizon),
-        lambda: parametric_var(r, 0.99, horizon),
-        lambda: montecarlo_var_es(RETURNS, [0.5, 0.5], 0.99, horizon, n_scenarios=1000),
-        lambda: var_es_many(RETURNS, 0.99, horizon),
+        lambda: historical_var(r, confidence=0.99, horizon_days=horizon),
+        lambda: historical_es(r, confidence=0.99, horizon_days=horizon),
+        lambda: parametric_var(r, confidence=0.99, horizon_days=horizon),
+        lambda: montecarlo_var_es(RETURNS, [0.5, 0.5], confidence=0.99, horizon_days=horizon, n_scenarios=1000),
+        lambda: var_es_many(RETURNS, confidence=0.99, horizon_days=horizon),
         lambda: portfolio_risk(RETURNS, {"A": 1.0}, horizon_days=horizon),
         lambda: Limit(name="v", metric="var", threshold=0.1, horizon_days=horizon),
     ]
@@ -147,7 +147,8 @@ def test_horizon_outside_one_day_to_a_year_is_refused_by_every_measure(horizon: 
 def test_horizon_of_a_year_is_the_longest_accepted() -> None:
     # 250 trading days: the one-day VaR scaled by sqrt(250)
     r = RETURNS["A"].to_numpy()
-    assert historical_var(r, 0.99, MAX_HORIZON_DAYS) == pytest.approx(historical_var(r, 0.99) * math.sqrt(250))
+    year = historical_var(r, confidence=0.99, horizon_days=MAX_HORIZON_DAYS)
+    assert year == pytest.approx(historical_var(r, confidence=0.99) * math.sqrt(250))
 
 
 @pytest.mark.parametrize("worst", [0, -1, 101, 2.5, True, "3"])
@@ -257,7 +258,8 @@ def test_repeated_window_lengths_and_scenario_names_are_refused() -> None:
             ),
             "2,001 assets; a covariance takes at most 2,000",
         ),
-        (lambda: parametric_var(RETURNS["A"], 1e-320), r"confidence must be in \(0, 1\)"),  # found by the fuzz below
+        # found by the fuzz below
+        (lambda: parametric_var(RETURNS["A"], confidence=1e-320), r"confidence must be in \(0, 1\)"),
         (lambda: Limit(name="a\x00", metric="var", threshold=0.1), "printable text of at most 100"),
         (lambda: Limit(name="x" * 5000, metric="var", threshold=0.1), "printable text of at most 100"),
     ],

@@ -59,7 +59,7 @@ def test_book_values_positions_at_the_latest_close_and_uses_total_returns(home: 
     np.testing.assert_allclose(book.returns[reference.columns], reference, rtol=1e-9, atol=1e-15)
     risk = book_risk(book, confidence=0.99)
     pnl = reference[list(book.weights.index)].to_numpy() @ book.weights.to_numpy()
-    assert risk.var == pytest.approx(historical_var(pnl, 0.99), rel=1e-9)
+    assert risk.var == pytest.approx(historical_var(pnl, confidence=0.99), rel=1e-9)
     store.close()
 
 
@@ -153,7 +153,7 @@ def test_posted_positions_refuse_bad_input_naming_it() -> None:
     price = {"A": 10.0}
     cases: list[tuple[dict[str, object], str]] = [
         ({"positions": {}}, "at least one symbol"),
-        ({"positions": {"A": "ten"}}, "quantity of A must be a finite number"),
+        ({"positions": {"A": "ten"}}, "quantity of A must be a number, got str 'ten'"),
         ({"positions": {"A": float("nan")}}, "quantity of A must be a finite number"),
         ({"positions": {"A": -5}}, r"negative quantity for \['A'\]"),
         ({"positions": {"A": 0}}, "every quantity is zero"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
@@ -243,7 +244,7 @@ def test_bad_limit_files_and_arguments_name_the_problem(home: Path, tmp_path: Pa
             set_limits(store, "book", [DEFAULT_LIMITS[0], DEFAULT_LIMITS[0]])
         assert get_limits(store, "book") == before  # nothing changed
         book = book_from_store(store, "book")
-        with pytest.raises(InvalidInputError, match=r"drawdown must be a fraction in \[0, 1\]"):
+        with pytest.raises(InvalidInputError, match=r"drawdown must be in \[0, 1\], got 1.5"):
             evaluate_limits(book, DEFAULT_LIMITS, drawdown=1.5)
         with pytest.raises(InvalidInputError, match="severity must be"):
             read_alerts(store, severity="fatal")  # type: ignore[arg-type]
@@ -294,3 +295,22 @@ def test_limits_from_toml_not_utf8_raises_naming_the_file(tmp_path: Path) -> Non
         out = bifrost(home, "risk", *args, str(tmp_path / "latin.toml"))
         assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
         assert out.stderr.strip().count("\n") == 0 and "is not UTF-8 text" in out.stderr
+
+
+def test_check_limits_checks_the_history_once_and_each_limit_once(tmp_path: Path, checked: Counter[str]) -> None:
+    limits = [
+        Limit(name=f"{m}_{method}", metric=m, threshold=0.5, method=method, confidence=0.975, horizon_days=10)
+        for m in ("var", "es")
+        for method in ("historical", "parametric", "montecarlo", "filtered_historical")
+    ]
+    assert checked["as_fraction:confidence"] == len(limits)  # each limit's confidence when it is made
+    with EmbeddedStore(tmp_path / "home") as store:
+        _load(store)
+        set_limits(store, "book", limits)
+        checked.clear()
+        report = check_limits(store, "book", record=False)
+    assert len(report.checks) == len(limits) and report.checks["value"].gt(0).all()
+    assert checked["as_fraction:confidence"] == len(limits)  # read back from the store: each limit once, no more
+    assert checked["as_positive_int:horizon_days"] == len(limits)
+    assert checked["_return_matrix_problem:returns"] == 1  # the book's history once, for all eight measures
+    assert checked["as_float_array_1d:returns"] == 0

@@ -51,7 +51,7 @@ def test_report_numbers_are_the_librarys_and_the_figures_show_them(home: Path) -
     assert list(pd.DatetimeIndex(exceptions.x)) == list(bt.report().index)
     np.testing.assert_allclose(var_fig.data[1].y, -bt.var.to_numpy())
     decomposition = var_decomposition(
-        book.returns.to_numpy(), book.weights.to_numpy(), 0.99, names=book.returns.columns
+        book.returns.to_numpy(), book.weights.to_numpy(), confidence=0.99, names=book.returns.columns
     )
     assert sum(contributions.data[0].y) == pytest.approx(decomposition.var, rel=1e-12)
     table = stress.data[0].cells.values

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -24,12 +27,23 @@ from bifrost.risk import (
     parametric_es,
     parametric_var,
     portfolio_risk,
+    var_backtest,
     var_decomposition,
     var_es_many,
 )
-from tests.conftest import SP500
+from tests.conftest import NVDA, ORCL, SP500, YHOO
 
 TEN = [0.04, -0.01, 0.02, -0.05, 0.01, 0.0, -0.03, 0.03, 0.01, -0.02]  # unsorted on purpose
+
+
+@functools.cache
+def _real_returns() -> pd.DataFrame:
+    """Daily returns of ORCL, NVDA and YHOO on their common days (the real files)."""
+    closes = {
+        s: pd.read_csv(f, parse_dates=["Date"], index_col="Date")["Close"]
+        for s, f in (("ORCL", ORCL), ("NVDA", NVDA), ("YHOO", YHOO))
+    }
+    return pd.DataFrame(closes).sort_index().dropna().pct_change().iloc[1:]
 
 
 def sample(n: int = 2000, seed: int = 3) -> np.ndarray:
@@ -40,11 +54,11 @@ def sample(n: int = 2000, seed: int = 3) -> np.ndarray:
 def test_historical_var_and_es_match_a_hand_sorted_example() -> None:
     # sorted: -0.05, -0.03, -0.02, -0.01, 0, .01, .01, .02, .03, .04; 80%: position 0.2 × 9 = 1.8,
     # the lower order statistic is the second worst, -0.03; the tail at or below it averages -0.04
-    assert historical_var(TEN, 0.80) == 0.03
-    assert historical_es(TEN, 0.80) == pytest.approx(0.04, abs=1e-15)
-    assert historical_var(TEN, 0.95) == 0.05  # position 0.45 → the worst
-    assert historical_var(TEN, 0.80, horizon_days=10) == pytest.approx(0.03 * math.sqrt(10))
-    assert historical_var([0.01, 0.02, 0.03], 0.99) == 0.0  # no loss: floored at zero
+    assert historical_var(TEN, confidence=0.80) == 0.03
+    assert historical_es(TEN, confidence=0.80) == pytest.approx(0.04, abs=1e-15)
+    assert historical_var(TEN, confidence=0.95) == 0.05  # position 0.45 → the worst
+    assert historical_var(TEN, confidence=0.80, horizon_days=10) == pytest.approx(0.03 * math.sqrt(10))
+    assert historical_var([0.01, 0.02, 0.03], confidence=0.99) == 0.0  # no loss: floored at zero
 
 
 def test_age_weighted_historical_var_by_hand() -> None:
@@ -53,10 +67,10 @@ def test_age_weighted_historical_var_by_hand() -> None:
     # -0.03 (cumulative 5/15); the ES averages the tail with weights 4/15 and 1/15. At 75%,
     # 0.25 is already reached at -0.04 (4/15 = 0.267).
     r = [-0.03, 0.02, -0.04, 0.01]
-    assert historical_var(r, 0.70, decay=0.5) == 0.03
-    assert historical_es(r, 0.70, decay=0.5) == pytest.approx((0.04 * 4 + 0.03 * 1) / 5)
-    assert historical_var(r, 0.75, decay=0.5) == 0.04
-    assert historical_var(r, 0.70) == 0.04  # equal weights: position 0.9 → the worst
+    assert historical_var(r, confidence=0.70, decay=0.5) == 0.03
+    assert historical_es(r, confidence=0.70, decay=0.5) == pytest.approx((0.04 * 4 + 0.03 * 1) / 5)
+    assert historical_var(r, confidence=0.75, decay=0.5) == 0.04
+    assert historical_var(r, confidence=0.70) == 0.04  # equal weights: position 0.9 → the worst
 
 
 def test_parametric_var_and_es_equal_the_closed_forms() -> None:
@@ -64,9 +78,11 @@ def test_parametric_var_and_es_equal_the_closed_forms() -> None:
     mu, sd = r.mean(), r.std(ddof=1)
     for c, h in ((0.99, 1), (0.95, 10), (0.975, 5)):
         z = stats.norm.ppf(1 - c)
-        assert parametric_var(r, c, h) == pytest.approx(-(mu * h + z * sd * math.sqrt(h)), rel=1e-12)
+        assert parametric_var(r, confidence=c, horizon_days=h) == pytest.approx(
+            -(mu * h + z * sd * math.sqrt(h)), rel=1e-12
+        )
         es = -(mu * h - sd * math.sqrt(h) * stats.norm.pdf(z) / (1 - c))
-        assert parametric_es(r, c, h) == pytest.approx(es, rel=1e-12)
+        assert parametric_es(r, confidence=c, horizon_days=h) == pytest.approx(es, rel=1e-12)
 
 
 def test_cornish_fisher_adjusts_for_skew_and_fat_tails() -> None:
@@ -75,11 +91,15 @@ def test_cornish_fisher_adjusts_for_skew_and_fat_tails() -> None:
     z = stats.norm.ppf(0.01)
     zcf = z + (z**2 - 1) * s / 6 + (z**3 - 3 * z) * k / 24 - (2 * z**3 - 5 * z) * s**2 / 36
     expected = -(r.mean() + zcf * r.std(ddof=1))
-    assert parametric_var(r, 0.99, distribution="cornish_fisher") == pytest.approx(expected, rel=1e-10)
-    assert parametric_var(r, 0.99, distribution="cornish_fisher") > parametric_var(r, 0.99)  # t(4): fat tails
+    assert parametric_var(r, confidence=0.99, distribution="cornish_fisher") == pytest.approx(expected, rel=1e-10)
+    assert parametric_var(r, confidence=0.99, distribution="cornish_fisher") > parametric_var(
+        r, confidence=0.99
+    )  # t(4): fat tails
     symmetric = np.concatenate([r - r.mean(), r.mean() - r])
     # no skew: the ES expansion still exceeds the normal one because of the kurtosis
-    assert parametric_es(symmetric, 0.99, distribution="cornish_fisher") > parametric_es(symmetric, 0.99)
+    assert parametric_es(symmetric, confidence=0.99, distribution="cornish_fisher") > parametric_es(
+        symmetric, confidence=0.99
+    )
 
 
 def test_filtered_historical_simulation_rescales_residuals_to_todays_volatility() -> None:
@@ -91,8 +111,12 @@ def test_filtered_historical_simulation_rescales_residuals_to_todays_volatility(
     vol = np.sqrt(var)
     np.testing.assert_allclose(ewma_volatility(r), vol, rtol=1e-14)
     scenarios = r / vol[:-1] * vol[-1]
-    assert filtered_historical_var(r, 0.99) == pytest.approx(historical_var(scenarios, 0.99), rel=1e-12)
-    assert filtered_historical_es(r, 0.975, 5) == pytest.approx(historical_es(scenarios, 0.975, 5), rel=1e-12)
+    assert filtered_historical_var(r, confidence=0.99) == pytest.approx(
+        historical_var(scenarios, confidence=0.99), rel=1e-12
+    )
+    assert filtered_historical_es(r, confidence=0.975, horizon_days=5) == pytest.approx(
+        historical_es(scenarios, confidence=0.975, horizon_days=5), rel=1e-12
+    )
 
 
 def _assets(n_days: int = 1000, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -111,13 +135,13 @@ def test_montecarlo_normal_converges_to_parametric_within_its_standard_error() -
     n = 200_000
     for c in (0.99, 0.95):
         exact = -(mu_p + stats.norm.ppf(1 - c) * sd_p)
-        var, es = montecarlo_var_es(r, w, c, n_scenarios=n, seed=11, backend="numpy")
+        var, es = montecarlo_var_es(r, w, confidence=c, n_scenarios=n, seed=11, backend="numpy")
         # standard error of an order statistic: sqrt(α(1−α)/n) / density at the quantile
         se = math.sqrt(c * (1 - c) / n) / (stats.norm.pdf(stats.norm.ppf(1 - c)) / sd_p)
         assert abs(var - exact) < 4 * se
         exact_es = -(mu_p - sd_p * stats.norm.pdf(stats.norm.ppf(1 - c)) / (1 - c))
         assert es == pytest.approx(exact_es, rel=0.02)
-    ten = montecarlo_var_es(r, w, 0.99, 10, n_scenarios=n, seed=1, backend="numpy")[0]
+    ten = montecarlo_var_es(r, w, confidence=0.99, horizon_days=10, n_scenarios=n, seed=1, backend="numpy")[0]
     assert ten == pytest.approx(-(10 * mu_p + stats.norm.ppf(0.01) * sd_p * math.sqrt(10)), rel=0.02)
 
 
@@ -126,28 +150,32 @@ def test_montecarlo_student_t_matches_the_t_quantile_and_torch_agrees_with_numpy
     mu_p = r.mean(axis=0) @ w
     sd_p = math.sqrt(w @ np.cov(r, rowvar=False) @ w)
     exact = -(mu_p + sd_p * math.sqrt(3 / 5) * stats.t.ppf(0.01, 5))  # scaled to the same covariance
-    var_np, es_np = montecarlo_var_es(r, w, 0.99, n_scenarios=200_000, distribution="t", dof=5, seed=2, backend="numpy")
+    var_np, es_np = montecarlo_var_es(
+        r, w, confidence=0.99, n_scenarios=200_000, distribution="t", dof=5, seed=2, backend="numpy"
+    )
     assert var_np == pytest.approx(exact, rel=0.03)
-    var_t, es_t = montecarlo_var_es(r, w, 0.99, n_scenarios=200_000, distribution="t", dof=5, seed=2, backend="torch")
+    var_t, es_t = montecarlo_var_es(
+        r, w, confidence=0.99, n_scenarios=200_000, distribution="t", dof=5, seed=2, backend="torch"
+    )
     assert var_t == pytest.approx(var_np, rel=0.03) and es_t == pytest.approx(es_np, rel=0.03)
-    assert montecarlo_var_es(r, w, 0.99, n_scenarios=1000, seed=4) == montecarlo_var_es(
-        r, w, 0.99, n_scenarios=1000, seed=4
+    assert montecarlo_var_es(r, w, confidence=0.99, n_scenarios=1000, seed=4) == montecarlo_var_es(
+        r, w, confidence=0.99, n_scenarios=1000, seed=4
     )
 
 
 def test_covariance_estimators() -> None:
     r, _ = _assets(300)
-    np.testing.assert_allclose(covariance(r, "sample"), np.cov(r, rowvar=False), rtol=1e-12)
+    np.testing.assert_allclose(covariance(r, method="sample"), np.cov(r, rowvar=False), rtol=1e-12)
     lam = 0.94
     ewma = sum((1 - lam) * lam ** (len(r) - 1 - t) * np.outer(r[t], r[t]) for t in range(len(r)))
-    np.testing.assert_allclose(covariance(r, "ewma"), ewma / (1 - lam ** len(r)), rtol=1e-10)
-    np.testing.assert_allclose(covariance(r, "ledoit_wolf"), ledoit_wolf(r)[0], rtol=1e-10)
+    np.testing.assert_allclose(covariance(r, method="ewma"), ewma / (1 - lam ** len(r)), rtol=1e-10)
+    np.testing.assert_allclose(covariance(r, method="ledoit_wolf"), ledoit_wolf(r)[0], rtol=1e-10)
 
 
 def test_component_var_sums_to_the_total_and_marginal_is_the_gradient() -> None:
     r, w = _assets()
     names = [f"A{i}" for i in range(20)]
-    d = var_decomposition(pd.DataFrame(r, columns=names), w, 0.99)
+    d = var_decomposition(pd.DataFrame(r, columns=names), w, confidence=0.99)
     assert d.component.sum() == pytest.approx(d.var, rel=1e-12)
     mu, cov = r.mean(axis=0), np.cov(r, rowvar=False)
     total = -(mu @ w) + stats.norm.ppf(0.99) * math.sqrt(w @ cov @ w)
@@ -171,17 +199,20 @@ def test_component_var_sums_to_the_total_and_marginal_is_the_gradient() -> None:
     [
         (lambda: historical_var([0.01, float("nan"), 0.02]), "must be finite; observation 1 is nan"),
         (lambda: historical_var([0.01]), "at least 2 observations"),
-        (lambda: historical_var([0.01, 0.02], 1.0), r"confidence must be in \(0, 1\)"),
-        (lambda: historical_var([0.01, 0.02], 0.99, 0), "horizon_days must be an integer from 1 to 250"),
+        (lambda: historical_var([0.01, 0.02], confidence=1.0), r"confidence must be in \(0, 1\)"),
+        (
+            lambda: historical_var([0.01, 0.02], confidence=0.99, horizon_days=0),
+            "horizon_days must be an integer from 1 to 250",
+        ),
         (lambda: historical_var([[0.01, 0.02]]), "must be 1-D"),
         (lambda: historical_var([0.01, -1.5]), "simple returns above -1"),
         (lambda: historical_var(["a", "b"]), "must be numeric"),
         (lambda: historical_var([0.01, 0.02], decay=1.0), r"decay must be in \(0, 1\)"),
         (lambda: parametric_var([0.01, 0.02], distribution="laplace"), "distribution must be"),  # type: ignore[arg-type]
-        (lambda: montecarlo_var_es(np.zeros((10, 2)), [1.0], 0.99), "weights has 1 entries for 2 assets"),
+        (lambda: montecarlo_var_es(np.zeros((10, 2)), [1.0], confidence=0.99), "weights has 1 entries for 2 assets"),
         (lambda: montecarlo_var_es(np.zeros((10, 2)), [1.0, 1.0], n_scenarios=10), "n_scenarios must be"),
         (lambda: montecarlo_var_es(np.zeros((10, 2)), [1.0, 1.0], distribution="t", dof=2), "dof must be > 2"),
-        (lambda: covariance(np.zeros((10, 2)), "shrunk"), "covariance method must be"),  # type: ignore[arg-type]
+        (lambda: covariance(np.zeros((10, 2)), method="shrunk"), "covariance method must be"),  # type: ignore[arg-type]
         (lambda: var_decomposition(np.zeros((10, 2)), [1.0, 1.0]), "zero variance"),
     ],
 )
@@ -197,13 +228,16 @@ def test_portfolio_risk_applies_each_method_to_the_weighted_history() -> None:
     weights = dict(zip(names, w, strict=True))
     pnl = r @ w  # the library multiplies a column-major copy: BLAS may sum in another order (last-bit differences)
     h = portfolio_risk(returns, weights, confidence=0.975, horizon_days=5)
-    assert (h.var, h.es) == pytest.approx((historical_var(pnl, 0.975, 5), historical_es(pnl, 0.975, 5)), rel=1e-12)
+    assert (h.var, h.es) == pytest.approx(
+        (historical_var(pnl, confidence=0.975, horizon_days=5), historical_es(pnl, confidence=0.975, horizon_days=5)),
+        rel=1e-12,
+    )
     p = portfolio_risk(returns, weights, method="parametric")
     assert (p.var, p.es) == pytest.approx((parametric_var(pnl), parametric_es(pnl)), rel=1e-12)
     f = portfolio_risk(returns, weights, method="filtered_historical")
     assert f.var == pytest.approx(filtered_historical_var(pnl), rel=1e-12)
     m = portfolio_risk(returns, weights, method="montecarlo", seed=3)
-    assert (m.var, m.es) == pytest.approx(montecarlo_var_es(r, w, 0.99, seed=3), rel=1e-12)
+    assert (m.var, m.es) == pytest.approx(montecarlo_var_es(r, w, confidence=0.99, seed=3), rel=1e-12)
     assert m.to_dict()["observations"] == 500 and "VaR" in m._repr_html_()
 
 
@@ -235,17 +269,21 @@ def test_var_es_many_equals_the_one_series_functions_on_every_real_stock() -> No
         ("historical", historical_var, historical_es),
         ("parametric", parametric_var, parametric_es),
     ):
-        table = var_es_many(returns, 0.99, 10, method=method)  # type: ignore[arg-type]
+        table = var_es_many(returns, confidence=0.99, horizon_days=10, method=method)  # type: ignore[arg-type]
         assert list(table.index) == list(returns.columns)
         for symbol in returns.columns[::7]:
-            assert table.loc[symbol, "var"] == pytest.approx(var_fn(returns[symbol], 0.99, 10), rel=1e-12)
-            assert table.loc[symbol, "es"] == pytest.approx(es_fn(returns[symbol], 0.99, 10), rel=1e-12)
+            assert table.loc[symbol, "var"] == pytest.approx(
+                var_fn(returns[symbol], confidence=0.99, horizon_days=10), rel=1e-12
+            )
+            assert table.loc[symbol, "es"] == pytest.approx(
+                es_fn(returns[symbol], confidence=0.99, horizon_days=10), rel=1e-12
+            )
     # returns rounded to 0.1% tie at the VaR: the ES still averages every return at or below it
     coarse = returns.iloc[:, :60].round(3)
-    table = var_es_many(coarse, 0.95)
+    table = var_es_many(coarse, confidence=0.95)
     for symbol in coarse.columns:
-        assert table.loc[symbol, "es"] == pytest.approx(historical_es(coarse[symbol], 0.95), rel=1e-12)
-        assert table.loc[symbol, "var"] == historical_var(coarse[symbol], 0.95)
+        assert table.loc[symbol, "es"] == pytest.approx(historical_es(coarse[symbol], confidence=0.95), rel=1e-12)
+        assert table.loc[symbol, "var"] == historical_var(coarse[symbol], confidence=0.95)
 
 
 @pytest.mark.parametrize(
@@ -258,9 +296,63 @@ def test_var_es_many_equals_the_one_series_functions_on_every_real_stock() -> No
         ([[0.01, 0.02], [0.0, -1.0]], {}, "series 1 day 1 is -1.0"),
         ([[0.01], [0.02]], {"confidence": 1.0}, r"confidence must be in \(0, 1\)"),
         ([[0.01], [0.02]], {"horizon_days": 0}, "horizon_days must be an integer from 1 to 250"),
-        ([[0.01], [0.02]], {"method": "montecarlo"}, "method must be 'historical' or 'parametric'"),
+        (
+            [[0.01], [0.02]],
+            {"method": "montecarlo"},
+            "method must be one of 'historical', 'parametric'; got 'montecarlo'",
+        ),
     ],
 )
 def test_var_es_many_refuses_bad_input(returns: Any, options: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         var_es_many(returns, **options)
+
+
+@pytest.mark.parametrize("method", ["historical", "parametric", "montecarlo", "filtered_historical"])
+def test_portfolio_risk_checks_each_input_once_for_every_method(method: str, checked: Counter[str]) -> None:
+    returns = _real_returns().iloc[-300:]
+    weights = {s: 1 / returns.shape[1] for s in returns.columns}
+    risk = portfolio_risk(returns, weights, method=method, confidence=0.99, horizon_days=10, n_scenarios=1_000)  # type: ignore[arg-type]
+    assert risk.var > 0
+    assert checked["as_fraction:confidence"] == 1
+    assert checked["as_positive_int:horizon_days"] == 1
+    assert checked["_return_matrix_problem:returns"] == 1  # the history once; the portfolio's series is not rechecked
+    assert checked["as_float_array_1d:returns"] == 0
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [historical_var, historical_es, parametric_var, parametric_es, filtered_historical_var, filtered_historical_es],
+)
+def test_one_series_measures_check_confidence_and_returns_once(fn: Any, checked: Counter[str]) -> None:
+    fn(_real_returns().iloc[:, 0], confidence=0.99, horizon_days=10)
+    assert checked["as_fraction:confidence"] == 1 and checked["as_positive_int:horizon_days"] == 1
+    assert checked["as_float_array_1d:returns"] == 1
+
+
+def test_var_backtest_checks_confidence_and_returns_once_not_per_window(checked: Counter[str]) -> None:
+    var_backtest(_real_returns().iloc[:, 0], method="filtered_historical", confidence=0.99, window=250)
+    assert checked["as_fraction:confidence"] == 1 and checked["as_float_array_1d:returns"] == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "option"),
+    [
+        (lambda: historical_var(TEN, 0.8), "confidence=0.8"),
+        (lambda: parametric_var(TEN, 0.99, 1, distribution="normal"), "confidence=0.99, horizon_days=1"),
+        (lambda: montecarlo_var_es(np.zeros((10, 2)) + 0.01, [0.5, 0.5], 0.99, n_scenarios=100), "confidence=0.99"),
+        (lambda: covariance(np.zeros((10, 2)), "sample"), "method='sample'"),
+    ],
+)
+def test_positional_options_still_work_for_one_release_with_a_deprecation_warning(call: Any, option: str) -> None:
+    with pytest.warns(DeprecationWarning, match=rf"pass .* by keyword \({re.escape(option)}\)"):
+        call()
+
+
+def test_positional_options_keep_their_values() -> None:
+    with pytest.warns(DeprecationWarning, match="historical_var"):
+        assert historical_var(TEN, 0.80, 4) == historical_var(TEN, confidence=0.80, horizon_days=4)
+    with pytest.raises(TypeError, match="got multiple values for argument 'confidence'"):
+        historical_var(TEN, 0.8, confidence=0.8)  # type: ignore[misc]
+    with pytest.raises(TypeError, match="takes 3 positional arguments but 4 were given"):
+        historical_var(TEN, 0.8, 1, None)  # type: ignore[misc]
