@@ -17,6 +17,7 @@ from bifrost.strategy._bridge import backtrader_feed, run_backtrader
 from bifrost.strategy._engine import Commission, FillModel, Orders, Signals, SizeType
 from bifrost.strategy._lookahead import LookaheadReport, assert_no_lookahead, check_lookahead
 from bifrost.strategy._optimize import SweepResult, WalkForwardResult, grid_points, optimize, sweep, walk_forward
+from bifrost.strategy._params import parse_grid, parse_params, parse_value
 from bifrost.strategy._result import BacktestResult
 from bifrost.strategy._strategies import (
     STRATEGIES,
@@ -55,6 +56,9 @@ __all__ = [
     "model_signals",
     "momentum",
     "optimize",
+    "parse_grid",
+    "parse_params",
+    "parse_value",
     "run_backtrader",
     "simulate",
     "sma_cross",

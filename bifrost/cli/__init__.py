@@ -1,0 +1,128 @@
+"""The ``bifrost`` command: one verb group per package, one module per verb group.
+
+A `BifrostError` or a usage error becomes one line on stderr and exit status 2; anything
+else is a bug and shows its traceback. The groups that need the backtest engine
+(``backtest``, ``optimize``) are loaded when they are called, so that every other verb
+starts without importing it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+import warnings
+from typing import Any
+
+import typer
+import typer.core
+from typer._click import Context
+
+from bifrost.cli import data, portfolio, report, risk, root, serve
+from bifrost.cli._common import one_line, show_warning, usage_line
+from bifrost.errors import BifrostError
+
+__all__ = ["BUILTIN_STRATEGIES", "app", "main"]
+
+# the built-in strategies (bifrost.strategy.STRATEGIES; a test keeps the two equal): named
+# here so that the command tree is known without compiling the engine
+BUILTIN_STRATEGIES = ("sma_cross", "momentum", "mean_reversion", "buy_and_hold")
+
+# verb -> (module, its Typer attribute), imported on first use
+_LAZY = {"optimize": ("bifrost.cli.backtest", "optimize_app"), "backtest": ("bifrost.cli.backtest", "app")}
+_ORDER = ("config", "run", "optimize", "data", "portfolio", "report", "risk", "serve", "backtest")
+
+
+class _LazyGroup(typer.core.TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = [*self.commands, *_LAZY]
+        return sorted(names, key=lambda n: _ORDER.index(n) if n in _ORDER else len(_ORDER))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in _LAZY:
+            module, attr = _LAZY[cmd_name]
+            command = typer.main.get_command(getattr(importlib.import_module(module), attr))
+            command.name = cmd_name
+            self.commands[cmd_name] = command
+        return self.commands.get(cmd_name)
+
+
+# no_args_is_help stays off: a group called without its command is a usage error (one line,
+# exit 2, the commands named), not forty lines of help
+app = typer.Typer(help="Bifrost: research and trading platform.", add_completion=False, cls=_LazyGroup)
+app.registered_commands += root.app.registered_commands
+for _module in (data, portfolio, report, risk, serve):
+    app.add_typer(_module.app, name=_module.NAME)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bifrost`` command; returns the exit status.
+
+    A `BifrostError` or a usage error (unknown command or option, missing or malformed
+    argument, bad choice, an option given twice) is one line on stderr and exit status 2.
+    """
+    command = _command()
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        return _run(command, argv)
+
+
+@functools.cache
+def _command() -> Any:
+    # built once per process (typer reads every command's signature): in-process callers
+    # such as the tests call main() many times
+    return typer.main.get_command(app)
+
+
+def _run(command: Any, argv: list[str] | None) -> int:
+    try:
+        _refuse_repeated(command, sys.argv[1:] if argv is None else argv)
+        result = command.main(args=argv, prog_name="bifrost", standalone_mode=False)
+    except BifrostError as exc:
+        print(f"bifrost: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except typer.TyperException as exc:
+        print(usage_line(exc), file=sys.stderr)
+        return 2
+    except typer.Abort:
+        print("bifrost: aborted", file=sys.stderr)
+        return 1
+    except typer.Exit as exc:
+        return exc.exit_code
+    except BrokenPipeError:
+        # the reader went away (`bifrost data show X | head`): not an error of ours
+        sys.stderr.close()
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def _refuse_repeated(command: Any, argv: list[str]) -> None:
+    # an option that takes one value, given twice, would silently keep the last: refused
+    # (`--start 2014 --start 2015`); repeatable options (--symbols, --param) are declared so
+    from bifrost.errors import InvalidInputError
+
+    ctx = Context(command, info_name="bifrost")
+    rest = list(argv)
+    path = ["bifrost"]
+    while rest and hasattr(command, "get_command"):
+        sub = command.get_command(ctx, rest[0])
+        if sub is None:
+            return  # a usage error the parser reports
+        path.append(rest.pop(0))
+        command = sub
+    seen: dict[str, str] = {}
+    for token in rest:
+        if token == "--":
+            break
+        flag = token.split("=", 1)[0] if token.startswith("--") else token
+        param = next(
+            (p for p in command.params if flag in (*p.opts, *p.secondary_opts) and not getattr(p, "multiple", False)),
+            None,
+        )
+        if param is None:
+            continue
+        if param.name in seen:
+            raise InvalidInputError(
+                f"{' '.join(path)}: {seen[param.name]} is given twice (then as {flag}); give it once"
+            )
+        seen[param.name] = flag

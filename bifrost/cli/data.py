@@ -1,0 +1,211 @@
+"""``bifrost data``: ingest, list, show, check, info and corporate actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from bifrost.cli._common import FormatOpt, JsonOpt, echo_json, end_bound, finite, records, store, wants_json
+from bifrost.data import Adjustment, Frequency, IngestReport, OnError
+from bifrost.errors import InvalidInputError
+
+NAME = "data"
+app = typer.Typer(help="Market data: ingest, list, show, check.")
+ingest_app = typer.Typer(help="Ingest bars from a source into the store.")
+app.add_typer(ingest_app, name="ingest")
+
+OnErrorOpt = Annotated[OnError, typer.Option(help="strict: reject the load; repair: quarantine bad rows.")]
+
+
+def _print_ingest(report: IngestReport, what: str) -> None:
+    if report.rows_read == 0 and report.actions == 0:
+        raise InvalidInputError(f"{what}: no rows (only a header?); nothing was stored")
+    typer.echo(report.summary())
+
+
+@ingest_app.command("csv")
+def ingest_csv(
+    file: Annotated[Path, typer.Argument(help="CSV file (gzip etc. read directly).")],
+    symbol: Annotated[str | None, typer.Option(help="Symbol of a one-symbol file.")] = None,
+    on_error: OnErrorOpt = "strict",
+    date_format: Annotated[str | None, typer.Option(help="strptime format when dates are not ISO.")] = None,
+) -> None:
+    """Ingest a Yahoo, backtrader or long (symbol column) CSV file."""
+    from bifrost.data import CsvSource, ingest
+
+    with store(create=True) as bars:
+        source = CsvSource(file, symbol=symbol, date_format=date_format)
+        _print_ingest(ingest(bars, source, on_error=on_error), str(file))
+
+
+@ingest_app.command("yahoo")
+def ingest_yahoo(
+    symbols: Annotated[list[str], typer.Argument(help="Ticker symbols.")],
+    start: Annotated[str | None, typer.Option(help="First date.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (exclusive).")] = None,
+    on_error: OnErrorOpt = "strict",
+) -> None:
+    """Ingest raw daily bars, dividends and splits from Yahoo Finance."""
+    from bifrost.data import YahooSource, ingest
+
+    with store(create=True) as bars:
+        _print_ingest(ingest(bars, YahooSource(progress=True), symbols, start, end, on_error=on_error), "yahoo")
+
+
+@ingest_app.command("synthetic")
+def ingest_synthetic(
+    n_symbols: Annotated[int, typer.Option("--n-symbols", "--symbols", help="Number of symbols.")] = 50,
+    n_days: Annotated[int, typer.Option("--n-days", "--days", help="Number of trading days.")] = 1260,
+    seed: Annotated[int, typer.Option(help="Random seed.", min=0)] = 7,
+    start: Annotated[str, typer.Option(help="First date.")] = "2015-01-02",
+) -> None:
+    """Ingest a seeded synthetic market (marked synthetic everywhere it is shown)."""
+    from bifrost.data import SyntheticMarket, ingest
+
+    with store(create=True) as bars:
+        market = SyntheticMarket(n_symbols=n_symbols, n_days=n_days, seed=seed, start=start)
+        _print_ingest(ingest(bars, market), "synthetic")
+
+
+@app.command("list")
+def data_list(json_out: JsonOpt = False, fmt: FormatOpt = "table") -> None:
+    """List stored symbols with their first and last date, row count and every other column the store keeps."""
+    with store() as bars:
+        frame = bars.list_symbols()
+    if wants_json(json_out, fmt):
+        echo_json(records(frame))
+    elif frame.empty:
+        typer.echo("the store is empty: ingest data with `bifrost data ingest ...`")
+    else:
+        typer.echo(frame.assign(first=_shown_ts(frame["first"]), last=_shown_ts(frame["last"])).to_string(index=False))
+
+
+def _shown_ts(stamps: pd.Series) -> pd.Series:
+    # a date where every stamp is midnight (daily bars), the time of day otherwise (intraday)
+    daily = bool((stamps.dropna() == stamps.dropna().dt.normalize()).all())
+    return pd.Series(stamps.dt.strftime("%Y-%m-%d" if daily else "%Y-%m-%dT%H:%M:%SZ"), index=stamps.index)
+
+
+@app.command("show")
+def data_show(
+    symbol: Annotated[str, typer.Argument(help="Symbol.")],
+    start: Annotated[str | None, typer.Option(help="First date or time (inclusive).")] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last date (inclusive), or a time of day (exclusive at that instant).")
+    ] = None,
+    adjustment: Annotated[Adjustment, typer.Option(help="Price adjustment.")] = "raw",
+    frequency: Annotated[Frequency, typer.Option(help="Bar size (1w from Monday).")] = "1d",
+    json_out: JsonOpt = False,
+    fmt: FormatOpt = "table",
+) -> None:
+    """Show one symbol's bars, raw unless --adjustment says otherwise."""
+    with store() as bars:
+        frame = bars.read_bars(symbol, start, end_bound(end), adjustment=adjustment, frequency=frequency)
+    for note in frame.attrs.get("notes", []):
+        typer.echo(f"note: {note}", err=True)
+    frame = frame.droplevel("symbol")
+    if wants_json(json_out, fmt):
+        echo_json(records(frame.reset_index()))
+    else:
+        typer.echo(frame.to_string())
+
+
+@app.command("check")
+def data_check(
+    symbols: Annotated[list[str] | None, typer.Argument(help="Symbols (default: all).")] = None,
+    json_out: JsonOpt = False,
+    fmt: FormatOpt = "table",
+    verify: Annotated[
+        bool, typer.Option("--store", help="Verify the store against its manifest instead (exit 1 if damaged).")
+    ] = False,
+    repair: Annotated[
+        bool, typer.Option(help="With --store: forget symbols whose bars are lost, so they can be ingested again.")
+    ] = False,
+) -> None:
+    """Report data quality: calendar gaps, stale prices, outlier returns; or, with --store, damage."""
+    from bifrost.data import check_quality
+
+    if repair and not verify:
+        raise InvalidInputError("--repair goes with --store")
+    if verify:
+        if symbols:
+            raise InvalidInputError(f"--store verifies the whole store; it takes no symbols, got {symbols}")
+        _verify_store(wants_json(json_out, fmt), repair=repair)
+        return
+    with store() as bars:
+        report = check_quality(bars, symbols or None)
+    if wants_json(json_out, fmt):
+        echo_json({"summary": report.counts(), "findings": records(report.findings)})
+    else:
+        typer.echo(report.summary())
+        if not report.findings.empty:
+            typer.echo(report.findings.to_string(index=False, max_rows=60))
+
+
+def _verify_store(as_json: bool, *, repair: bool) -> None:
+    with store() as bars:
+        check = bars.verify(repair=repair)
+    if as_json:
+        echo_json(
+            {
+                "backend": check.backend, "location": check.location, "symbols": check.symbols, "rows": check.rows,
+                "segments": check.segments, "ok": check.ok, "problems": list(check.problems),
+                "removed": list(check.removed), "repaired": list(check.repaired),
+            }
+        )  # fmt: skip
+    else:
+        typer.echo(str(check))
+    if not check.ok:
+        if check.repaired:
+            hint = f"; forgot {len(check.repaired)} symbol(s): ingest them again"
+        elif not repair:
+            hint = "; `bifrost data check --store --repair` forgets the symbols whose bars are lost"
+        else:
+            hint = ""
+        typer.echo(f"bifrost: the store is damaged: {len(check.problems)} problem(s){hint}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("info")
+def data_info(json_out: JsonOpt = False) -> None:
+    """Show which store is active and in which mode (embedded, partitioned, TimescaleDB)."""
+    with store() as bars:
+        described = bars.describe()
+    if json_out:
+        echo_json({str(k): v for k, v in described.items()})
+        return
+    for key, value in described.items():
+        typer.echo(f"{key:15} {value}")
+
+
+def _record(symbol: str, date: str, kind: str, value: float) -> None:
+    from bifrost.data import record_actions
+
+    with store() as bars:
+        report = record_actions(
+            bars, pd.DataFrame([{"symbol": symbol, "ts": date, "kind": kind, "value": value}]), origin="cli"
+        )
+    typer.echo(report.summary())
+
+
+@app.command("split")
+def data_split(
+    symbol: Annotated[str, typer.Argument()],
+    date: Annotated[str, typer.Argument(help="Ex-date.")],
+    ratio: Annotated[float, typer.Argument(help="New shares per old share (2 for 2-for-1).", callback=finite)],
+) -> None:
+    """Record a stock split the source did not carry."""
+    _record(symbol, date, "split", ratio)
+
+
+@app.command("dividend")
+def data_dividend(
+    symbol: Annotated[str, typer.Argument()],
+    date: Annotated[str, typer.Argument(help="Ex-date.")],
+    amount: Annotated[float, typer.Argument(help="Cash per share.", callback=finite)],
+) -> None:
+    """Record a cash dividend the source did not carry."""
+    _record(symbol, date, "dividend", amount)

@@ -1,0 +1,105 @@
+"""`bifrost backtest` and `bifrost optimize`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli import bifrost
+from tests.conftest import ORCL
+
+
+def test_cli_json_is_strict_json_where_metrics_are_undefined(tmp_path: Path) -> None:
+    # issue 10 item 2: a backtest without trades has undefined (NaN) metrics; what is printed
+    # parses with a strict JSON reader (every writer goes through bifrost._json.dumps)
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+
+    def strict(text: str) -> object:
+        return json.loads(text, parse_constant=lambda token: pytest.fail(f"non-JSON token {token} in {text[:200]}"))
+
+    run = bifrost(
+        tmp_path, "backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=3000", "--param", "slow=4000",
+        "--json",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    metrics = strict(run.stdout)["metrics"]  # type: ignore[index]
+    assert any(v is None for v in metrics.values())
+    opt = bifrost(
+        tmp_path, "optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=3000,3500", "--grid", "slow=4000",
+        "--json",
+    )  # fmt: skip
+    assert opt.returncode == 0, opt.stderr
+    strict(opt.stdout)
+
+
+def test_cli_backtest_sma_cross_json_equals_backtrader(tmp_path: Path) -> None:
+    from tests.strategy.conftest import backtrader_on_file
+
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    for commission in ("0", "0.001"):
+        run = bifrost(
+            tmp_path, "backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=10", "--param", "slow=30",
+            "--cash", "100000", "--size", "100", "--commission", commission, "--json",
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        out = json.loads(run.stdout)
+        assert out["final_value"] == pytest.approx(backtrader_on_file(ORCL, commission=float(commission)), rel=1e-9)
+        assert out["n_trades"] == 97 and len(out["fills"]) == 195
+        first = out["fills"][0]
+        assert first == {"ts": "1995-05-12T00:00:00+00:00", "symbol": "ORCL", "side": "buy", "quantity": 100.0,
+                         "price": 2.37037, "commission": pytest.approx(float(commission) * 237.037)}  # fmt: skip
+    lookahead = bifrost(tmp_path, "backtest", "check-lookahead", "sma_cross", "--symbols", "ORCL", "--trials", "3")
+    assert lookahead.returncode == 0 and "no look-ahead found" in lookahead.stdout
+    opt = bifrost(
+        tmp_path, "optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5:15:5", "--grid", "slow=30,60",
+        "--size", "100", "--json",
+    )  # fmt: skip
+    assert opt.returncode == 0, opt.stderr
+    table = json.loads(opt.stdout)
+    assert len(table["rows"]) == 6 and set(table["best"]) >= {"fast", "slow"}
+    row = next(r for r in table["rows"] if r["fast"] == 10 and r["slow"] == 30)
+    assert row["final_value"] == pytest.approx(backtrader_on_file(ORCL), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fats=3"], "sma_cross takes no parameter 'fats'"),
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=ten"], "parameter fast must be int"),
+        (["backtest", "momentum", "--symbols", "ORCL", "--size", "5"], "momentum sizes its own positions"),
+        (["backtest", "sma_cross", "--symbols", "NOPE"], "NOPE"),
+        (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=9:1:1"], "stop >= start"),
+        (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5", "--grid", "fast=9"], "fast is given twice"),
+        (
+            ["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5", "--param", "fast=9"],
+            "fast is given twice",
+        ),
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=5", "--param", "fast=9"], "given twice"),
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "size=5", "--size", "9"], "size is given twice"),
+        (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5.5:9:1"], "must be int, got the range"),
+        (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5", "--address", "h:1"], "backend='ray'"),
+        # issue 10 item 18: a negative size traded exactly like a positive one
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--size", "-100"], "sma_cross: size must be a positive number"),
+        # item 19: a billion-point grid grew to 23.7 GB before the OOM killer took the machine down
+        (
+            ["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=1:1000000000:1"],
+            "the sweep would run 1,000,000,000 backtests (1,000,000,000 parameter sets × 1 symbols), "
+            "more than max_backtests=1,000,000",
+        ),
+        (
+            ["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5:50:5", "--max-backtests", "5"],
+            "10 backtests",
+        ),
+        (
+            ["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5:50:5", "--heatmap", "/nodir/h.html"],
+            "--heatmap: cannot write /nodir/h.html: the folder /nodir does not exist",
+        ),
+    ],
+)
+def test_cli_backtest_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    run = bifrost(tmp_path, *args)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1

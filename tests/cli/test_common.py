@@ -1,0 +1,59 @@
+"""What every verb shares (`bifrost.cli._common`, `bifrost.cli.main`): one-line errors, usage hints, options."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli import bifrost
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("argv", "start"),
+    [
+        ([], "bifrost: Missing command (one of: config, run,"),
+        (["nosuch"], "bifrost: No such command 'nosuch'. Try 'bifrost --help'."),
+        (["data", "show", "ORCL", "--bogus"], "bifrost data show: No such option: --bogus"),
+        (["data", "show"], "bifrost data show: Missing argument 'symbol'. Try 'bifrost data show --help'."),
+        (["data", "show", "ORCL", "--adjustment", "bogus"], "bifrost data show: Invalid value for '--adjustment'"),
+        (["run", "--days", "many"], "bifrost run: Invalid value for '--n-days' / '--days'"),  # the old spelling too
+        (["data"], "bifrost data: Missing command (one of: list, show,"),
+    ],
+)
+def test_cli_usage_error_is_one_line_with_the_hint_and_exit_2(tmp_path: Path, argv: list[str], start: str) -> None:
+    # issue 10 item 17: a real subprocess, as a user runs it (typer's own click, not the click package)
+    env = {**os.environ, "BIFROST_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bifrost.cli", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(start) and done.stderr.count("\n") == 1, done.stderr
+    assert "Try 'bifrost" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "home").exists(), "a usage error touches no store"
+
+
+def test_installed_typer_is_the_pinned_minor() -> None:
+    # cli.main catches typer's vendored click exceptions; a typer outside the pin may move them
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.specifiers import SpecifierSet
+
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    spec = next(p for p in pins if p.startswith("typer"))
+    assert version("typer") in SpecifierSet(spec.removeprefix("typer")), (version("typer"), spec)
+
+
+def test_cli_read_only_command_on_a_mistyped_home_creates_no_store(tmp_path: Path) -> None:
+    # issue 10 item 14: `data list` on a mistyped BIFROST_HOME created an empty store there
+    home = tmp_path / "mistyped"
+    for args in (["data", "list"], ["data", "show", "ORCL"], ["portfolio", "list"], ["risk", "alerts"]):
+        done = bifrost(home, *args)
+        assert done.returncode == 2 and done.stderr.startswith(f"bifrost: error: no store at {home}"), done.stderr
+        assert done.stderr.count("\n") == 1
+    assert not home.exists()
