@@ -12,10 +12,20 @@ from __future__ import annotations
 
 from bifrost.config import Settings, load_settings
 from bifrost.data._actions import record_actions
-from bifrost.data._columns import ADJUSTMENTS, FREQUENCIES, Adjustment, BarColumns, Frequency, Panel
+from bifrost.data._columns import (
+    ADJUSTMENTS,
+    FREQUENCIES,
+    INTRADAY_FREQUENCIES,
+    Adjustment,
+    BarColumns,
+    Frequency,
+    Panel,
+    is_intraday,
+)
 from bifrost.data._csv import CsvSource
 from bifrost.data._embedded import EmbeddedStore
 from bifrost.data._factors import read_fama_french
+from bifrost.data._lobster import LobsterSource
 from bifrost.data._quality import QualityReport, check_quality
 from bifrost.data._report import IngestReport
 from bifrost.data._source import BarSource, ingest, load_bars
@@ -29,6 +39,7 @@ from bifrost.data._yahoo import YahooSource
 __all__ = [
     "ADJUSTMENTS",
     "FREQUENCIES",
+    "INTRADAY_FREQUENCIES",
     "Adjustment",
     "BarColumns",
     "BarSource",
@@ -38,6 +49,7 @@ __all__ = [
     "Frequency",
     "IngestReport",
     "Issue",
+    "LobsterSource",
     "OnError",
     "Panel",
     "QualityReport",
@@ -48,6 +60,7 @@ __all__ = [
     "YahooSource",
     "check_quality",
     "ingest",
+    "is_intraday",
     "load_bars",
     "open_store",
     "read_fama_french",
