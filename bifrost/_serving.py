@@ -225,7 +225,7 @@ def service_settings(name: str, environ: Mapping[str, str] | None = None) -> Ser
 
     The token is ``BIFROST_<NAME>_SERVICE_TOKEN`` or ``[keys] <name>_service_token``; the limits
     come from ``BIFROST_SERVE_WORKERS`` (default: `default_workers`), ``BIFROST_SERVE_MAX_CONCURRENCY``
-    (4 per worker), ``BIFROST_SERVE_MAX_QUEUE`` (16) and ``BIFROST_SERVE_QUEUE_TIMEOUT_MS`` (250).
+    (4 per worker), ``BIFROST_SERVE_MAX_QUEUE`` (16) and ``BIFROST_SERVE_QUEUE_TIMEOUT_MS`` (100).
 
     Raises
     ------
@@ -241,7 +241,7 @@ def service_settings(name: str, environ: Mapping[str, str] | None = None) -> Ser
         workers=_env_int(env, "BIFROST_SERVE_WORKERS", default_workers(), 1, 256),
         max_concurrency=_env_int(env, "BIFROST_SERVE_MAX_CONCURRENCY", 4, 1, 10_000),
         max_queue=_env_int(env, "BIFROST_SERVE_MAX_QUEUE", 16, 0, 100_000),
-        queue_timeout_s=_env_int(env, "BIFROST_SERVE_QUEUE_TIMEOUT_MS", 250, 1, 60_000) / 1000,
+        queue_timeout_s=_env_int(env, "BIFROST_SERVE_QUEUE_TIMEOUT_MS", 100, 1, 60_000) / 1000,
     )
 
 
@@ -277,7 +277,7 @@ class Guard:
         *,
         max_concurrency: int = 4,
         max_queue: int = 16,
-        queue_timeout_s: float = 0.25,
+        queue_timeout_s: float = 0.1,
     ) -> None:
         self.app = app
         self.token = token or None

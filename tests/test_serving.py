@@ -119,9 +119,9 @@ def test_answers_errors_raises_bentoml_exceptions_with_the_mapped_status(
 def test_service_settings_are_read_once_from_the_environment_and_refuse_nonsense(tmp_path: Path) -> None:
     env = {"BIFROST_HOME": str(tmp_path), "BIFROST_RISK_SERVICE_TOKEN": "t0k", "BIFROST_SERVE_MAX_QUEUE": "0"}
     got = service_settings("risk", env)
-    assert (got.token, got.max_queue, got.max_concurrency, got.queue_timeout_s) == ("t0k", 0, 4, 0.25)
+    assert (got.token, got.max_queue, got.max_concurrency, got.queue_timeout_s) == ("t0k", 0, 4, 0.1)
     assert got.workers == default_workers() and got.settings.home == tmp_path
-    assert Guard.options(got) == {"token": "t0k", "max_concurrency": 4, "max_queue": 0, "queue_timeout_s": 0.25}
+    assert Guard.options(got) == {"token": "t0k", "max_concurrency": 4, "max_queue": 0, "queue_timeout_s": 0.1}
     for name, value in (("BIFROST_SERVE_WORKERS", "0"), ("BIFROST_SERVE_MAX_CONCURRENCY", "lots"),
                         ("BIFROST_SERVE_QUEUE_TIMEOUT_MS", "-5")):  # fmt: skip
         with pytest.raises(ConfigError, match=f"{name} must be a whole number from"):
