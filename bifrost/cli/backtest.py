@@ -16,7 +16,7 @@ import typer
 from bifrost._paths import output_path
 from bifrost.cli._common import JsonOpt, echo_json, end_bound, finite, store
 from bifrost.config import load_settings
-from bifrost.data import Adjustment, Panel
+from bifrost.data import Adjustment, Frequency, Panel
 from bifrost.errors import InvalidInputError
 from bifrost.strategy import (
     STRATEGIES,
@@ -55,6 +55,7 @@ SlippageOpt = Annotated[float, typer.Option(help="Adverse slippage in basis poin
 StartOpt = Annotated[str | None, typer.Option(help="First date (inclusive).")]
 EndOpt = Annotated[str | None, typer.Option(help="Last date (inclusive), or a time of day (exclusive).")]
 AdjustmentOpt = Annotated[Adjustment, typer.Option(help="Price adjustment of the bars traded.")]
+FrequencyOpt = Annotated[Frequency | None, typer.Option(help="Bar size traded (default: as stored).")]
 
 
 def _symbols(values: list[str]) -> list[str]:
@@ -78,9 +79,16 @@ def _params(strategy: str, pairs: list[str] | None, size: float | None) -> dict[
     return out
 
 
-def _panel(symbols: list[str], start: str | None, end: str | None, adjustment: Adjustment) -> Panel:
+def _panel(
+    symbols: list[str], start: str | None, end: str | None, adjustment: Adjustment, frequency: Frequency | None
+) -> Panel:
     with store() as bars:
-        panel = bars.read_panel(_symbols(symbols), start, end_bound(end), adjustment=adjustment)
+        wanted = _symbols(symbols)
+        panel = (
+            bars.read_panel(wanted, start, end_bound(end), adjustment=adjustment)
+            if frequency is None
+            else bars.read_panel(wanted, start, end_bound(end), adjustment=adjustment, frequency=frequency)
+        )
     for note in panel.notes:
         typer.echo(f"note: {note}", err=True)
     return panel
@@ -116,6 +124,7 @@ def _backtest_command(strategy: str) -> None:
         start: StartOpt = None,
         end: EndOpt = None,
         adjustment: AdjustmentOpt = "raw",
+        frequency: FrequencyOpt = None,
         tearsheet: Annotated[Path | None, typer.Option(help="Also write the tearsheet to this HTML file.")] = None,
         json_out: JsonOpt = False,
     ) -> None:
@@ -123,7 +132,7 @@ def _backtest_command(strategy: str) -> None:
             output_path(tearsheet, "--tearsheet")
         params = _params(strategy, param, size)
         fill = _fill(commission, per_share, minimum, fill_at, slippage_bps)
-        result = backtest(_panel(symbols, start, end, adjustment), strategy, params, cash=cash, fill=fill)
+        result = backtest(_panel(symbols, start, end, adjustment, frequency), strategy, params, cash=cash, fill=fill)
         if tearsheet is not None:
             result.tearsheet().to_html(tearsheet)
         if json_out:
@@ -149,11 +158,16 @@ def backtest_check_lookahead(
     start: StartOpt = None,
     end: EndOpt = None,
     adjustment: AdjustmentOpt = "raw",
+    frequency: FrequencyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Rerun a strategy on data cut at random points; fail (exit 1) if a past signal changes."""
     report = check_lookahead(
-        _panel(symbols, start, end, adjustment), strategy, _params(strategy, param, None), trials=trials, seed=seed
+        _panel(symbols, start, end, adjustment, frequency),
+        strategy,
+        _params(strategy, param, None),
+        trials=trials,
+        seed=seed,
     )
     if json_out:
         echo_json({"ok": report.ok, "report": str(report)})
@@ -182,6 +196,7 @@ def optimize_command(
     start: StartOpt = None,
     end: EndOpt = None,
     adjustment: AdjustmentOpt = "raw",
+    frequency: FrequencyOpt = None,
     top: Annotated[int, typer.Option(help="Rows of the ranking to print.", min=1)] = 10,
     heatmap: Annotated[Path | None, typer.Option(help="Write the objective's heatmap (HTML) here.")] = None,
     max_backtests: Annotated[
@@ -205,7 +220,7 @@ def optimize_command(
     settings = load_settings()
     memory_mb = settings.max_sweep_memory_mb
     result = optimize(
-        _panel(symbols, start, end, adjustment), strategy, space, method=method, n_iter=n_iter, seed=seed,
+        _panel(symbols, start, end, adjustment, frequency), strategy, space, method=method, n_iter=n_iter, seed=seed,
         objective=objective, cash=cash, fill=_fill(commission, 0.0, 0.0, fill_at, 0.0), backend=backend,
         address=address, progress=not json_out and sys.stderr.isatty(),
         max_backtests=max_backtests or settings.max_backtests or MAX_BACKTESTS,

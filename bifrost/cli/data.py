@@ -18,6 +18,7 @@ ingest_app = typer.Typer(help="Ingest bars from a source into the store.")
 app.add_typer(ingest_app, name="ingest")
 
 OnErrorOpt = Annotated[OnError, typer.Option(help="strict: reject the load; repair: quarantine bad rows.")]
+FrequencyOpt = Annotated[Frequency, typer.Option(help="Bar size of the source (intraday bars keep their time).")]
 
 
 def _print_ingest(report: IngestReport, what: str) -> None:
@@ -32,12 +33,15 @@ def ingest_csv(
     symbol: Annotated[str | None, typer.Option(help="Symbol of a one-symbol file.")] = None,
     on_error: OnErrorOpt = "strict",
     date_format: Annotated[str | None, typer.Option(help="strptime format when dates are not ISO.")] = None,
+    frequency: Annotated[
+        Frequency | None, typer.Option(help="Bar size of the file (default: read from the bars' spacing).")
+    ] = None,
 ) -> None:
-    """Ingest a Yahoo, backtrader or long (symbol column) CSV file."""
+    """Ingest a Yahoo, backtrader or long (symbol column) CSV file, daily or intraday (a Datetime column)."""
     from bifrost.data import CsvSource, ingest
 
     with store(create=True) as bars:
-        source = CsvSource(file, symbol=symbol, date_format=date_format)
+        source = CsvSource(file, symbol=symbol, date_format=date_format, frequency=frequency)
         _print_ingest(ingest(bars, source, on_error=on_error), str(file))
 
 
@@ -47,12 +51,14 @@ def ingest_yahoo(
     start: Annotated[str | None, typer.Option(help="First date.")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (exclusive).")] = None,
     on_error: OnErrorOpt = "strict",
+    frequency: FrequencyOpt = "1d",
 ) -> None:
-    """Ingest raw daily bars, dividends and splits from Yahoo Finance."""
+    """Ingest raw bars (daily: with dividends and splits) from Yahoo Finance."""
     from bifrost.data import YahooSource, ingest
 
     with store(create=True) as bars:
-        _print_ingest(ingest(bars, YahooSource(progress=True), symbols, start, end, on_error=on_error), "yahoo")
+        source = YahooSource(progress=True, frequency=frequency)
+        _print_ingest(ingest(bars, source, symbols, start, end, on_error=on_error), "yahoo")
 
 
 @ingest_app.command("synthetic")
@@ -61,12 +67,13 @@ def ingest_synthetic(
     n_days: Annotated[int, typer.Option("--n-days", "--days", help="Number of trading days.")] = 1260,
     seed: Annotated[int, typer.Option(help="Random seed.", min=0)] = 7,
     start: Annotated[str, typer.Option(help="First date.")] = "2015-01-02",
+    frequency: FrequencyOpt = "1d",
 ) -> None:
     """Ingest a seeded synthetic market (marked synthetic everywhere it is shown)."""
     from bifrost.data import SyntheticMarket, ingest
 
     with store(create=True) as bars:
-        market = SyntheticMarket(n_symbols=n_symbols, n_days=n_days, seed=seed, start=start)
+        market = SyntheticMarket(n_symbols=n_symbols, n_days=n_days, seed=seed, start=start, frequency=frequency)
         _print_ingest(ingest(bars, market), "synthetic")
 
 
@@ -97,13 +104,18 @@ def data_show(
         str | None, typer.Option(help="Last date (inclusive), or a time of day (exclusive at that instant).")
     ] = None,
     adjustment: Annotated[Adjustment, typer.Option(help="Price adjustment.")] = "raw",
-    frequency: Annotated[Frequency, typer.Option(help="Bar size (1w from Monday).")] = "1d",
+    frequency: Annotated[Frequency | None, typer.Option(help="Bar size (default: as stored; 1w from Monday).")] = None,
     json_out: JsonOpt = False,
     fmt: FormatOpt = "table",
 ) -> None:
     """Show one symbol's bars, raw unless --adjustment says otherwise."""
     with store() as bars:
-        frame = bars.read_bars(symbol, start, end_bound(end), adjustment=adjustment, frequency=frequency)
+        # no frequency: the symbol's own (a store before intraday bars reads "1d" by default)
+        frame = (
+            bars.read_bars(symbol, start, end_bound(end), adjustment=adjustment)
+            if frequency is None
+            else bars.read_bars(symbol, start, end_bound(end), adjustment=adjustment, frequency=frequency)
+        )
     for note in frame.attrs.get("notes", []):
         typer.echo(f"note: {note}", err=True)
     frame = frame.droplevel("symbol")

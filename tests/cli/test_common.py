@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from bifrost.cli._common import end_bound
 from tests.cli import bifrost
-from tests.conftest import ROOT
+from tests.conftest import ORCL, ROOT
 
 
 @pytest.mark.parametrize(
@@ -57,3 +59,48 @@ def test_cli_read_only_command_on_a_mistyped_home_creates_no_store(tmp_path: Pat
         assert done.returncode == 2 and done.stderr.startswith(f"bifrost: error: no store at {home}"), done.stderr
         assert done.stderr.count("\n") == 1
     assert not home.exists()
+
+
+@pytest.mark.parametrize(
+    ("end", "bound"),
+    [
+        ("2014-12-30", "2014-12-31T00:00:00+00:00"),  # a date: the whole day
+        ("20141230", "2014-12-31T00:00:00+00:00"),
+        ("2014-12-30 12:00", "2014-12-30T12:00:00+00:00"),  # a time: exclusive at that instant
+        ("2014-12-30T00:00:00Z", "2014-12-30T00:00:00+00:00"),
+        ("2014-12-30T09:30:00-05:00", "2014-12-30T14:30:00+00:00"),
+    ],
+)
+def test_end_bound_of_a_date_is_the_next_day_of_a_time_that_instant(end: str, bound: str) -> None:
+    assert end_bound(end) == pd.Timestamp(bound)
+
+
+def test_end_bound_of_no_end_is_open_and_of_garbage_names_the_option() -> None:
+    from bifrost.errors import InvalidInputError
+
+    assert end_bound(None) is None
+    with pytest.raises(InvalidInputError, match="--end must be a date"):
+        end_bound("someday")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["data", "show", "ORCL", "--start", "2014-01-01", "--start", "2015-01-01"],
+        ["data", "show", "ORCL", "--start=2014-01-01", "--start", "2015-01-01"],
+        ["report", "tearsheet", "P", "-o", "a.html", "--out", "b.html"],
+        ["risk", "limits", "P", "--record", "--no-record"],
+    ],
+)
+def test_cli_option_given_twice_is_refused_before_anything_runs(tmp_path: Path, argv: list[str]) -> None:
+    # it silently kept the last value
+    done = bifrost(tmp_path / "home", *argv)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "is given twice" in done.stderr
+    assert not (tmp_path / "home").exists()
+
+
+def test_cli_repeatable_options_stay_repeatable(tmp_path: Path) -> None:
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    done = bifrost(tmp_path, "data", "check", "ORCL", "ORCL", "--json")
+    assert done.returncode == 0, done.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import bifrost
-from tests.conftest import ORCL, SP500
+from tests.conftest import ORCL, ROOT, SP500
 
 
 @pytest.mark.postgres
@@ -139,3 +139,46 @@ def test_cli_data_check_store_finds_a_lost_segment_and_repair_forgets_its_symbol
     for args in (["--repair"], ["--store", "A"]):
         misuse = bifrost(home, "data", "check", *args)
         assert misuse.returncode == 2 and misuse.stderr.count("\n") == 1, misuse.stderr
+
+
+def test_cli_data_show_end_with_a_time_of_day_is_exclusive_at_that_instant(tmp_path: Path) -> None:
+    # the next day's bar (2014-12-31 00:00) was shown for --end "2014-12-30 12:00"
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+
+    def shown(*end: str) -> list[str]:
+        done = bifrost(tmp_path, "data", "show", "ORCL", "--start", "2014-12-29", *end, "--json")
+        assert done.returncode == 0, done.stderr
+        return [bar["ts"][:10] for bar in json.loads(done.stdout)]
+
+    assert shown("--end", "2014-12-30 12:00") == ["2014-12-29", "2014-12-30"]
+    assert shown("--end", "2014-12-30T00:00:00Z") == ["2014-12-29"]  # a time: exclusive, even at midnight
+    assert shown("--end", "2014-12-30") == ["2014-12-29", "2014-12-30"]  # a date: that whole day
+    assert shown() == ["2014-12-29", "2014-12-30", "2014-12-31"]
+
+
+def test_cli_ingest_of_a_header_only_csv_exits_2_no_rows(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("Date,Open,High,Low,Close,Volume\n")
+    done = bifrost(tmp_path / "home", "data", "ingest", "csv", str(empty), "--symbol", "X")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert f"bifrost: error: {empty}: no rows" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_cli_data_list_and_show_json_print_every_column_the_store_returns(tmp_path: Path) -> None:
+    from bifrost.config import load_settings
+    from bifrost.data import open_store
+
+    intraday = ROOT / "tests" / "fixtures" / "yfinance_history_aapl_5m_2024-03.csv"
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(intraday), "--symbol", "AAPL").returncode == 0
+    with open_store(load_settings({"BIFROST_HOME": str(tmp_path)})) as store:
+        columns = list(store.list_symbols().columns)
+    for flag in (["--json"], ["--format", "json"]):
+        listing = json.loads(bifrost(tmp_path, "data", "list", *flag).stdout)
+        assert [list(row) for row in listing] == [columns, columns]
+    bars = json.loads(bifrost(tmp_path, "data", "show", "AAPL", "--json").stdout)
+    # intraday bars keep their time of day, in ISO 8601 UTC; a daily bar keeps today's format
+    assert bars[0]["ts"] == "2024-03-08T14:30:00+00:00" and bars[1]["ts"] == "2024-03-08T14:35:00+00:00"
+    assert bars[0]["open"] == pytest.approx(169.8138) and len(bars) == 156
+    daily = json.loads(bifrost(tmp_path, "data", "show", "ORCL", "--start", "2014-12-31", "--json").stdout)
+    assert daily[0]["ts"] == "2014-12-31T00:00:00+00:00"
