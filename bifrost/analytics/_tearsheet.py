@@ -13,7 +13,7 @@ import pandas as pd
 from bifrost._figures import figures_html, offline_page
 from bifrost.analytics import _metrics as m
 from bifrost.analytics._summary import perf_stats
-from bifrost.data import BarStore
+from bifrost.data import Store
 from bifrost.errors import InvalidInputError
 
 __all__ = ["Tearsheet", "portfolio_tearsheet", "tearsheet"]
@@ -111,7 +111,7 @@ def tearsheet(
     return Tearsheet(title=title, figures=tuple(figures), stats=stats.replace([np.inf, -np.inf], np.nan))
 
 
-def portfolio_tearsheet(store: BarStore, name: str, *, benchmark: str | None = None) -> Tearsheet:
+def portfolio_tearsheet(store: Store, name: str, *, benchmark: str | None = None) -> Tearsheet:
     """The tearsheet of a stored portfolio: valued at the store's raw closes since inception,
     time-weighted returns, exposure and P&L by symbol; ``benchmark`` is a stored symbol,
     compared on its total (dividend-adjusted) return."""

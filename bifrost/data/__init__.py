@@ -28,10 +28,10 @@ from bifrost.data._factors import read_fama_french
 from bifrost.data._lobster import LobsterSource
 from bifrost.data._quality import QualityReport, check_quality
 from bifrost.data._report import IngestReport
+from bifrost.data._schema import Migration, Schema, StateDb, register_schema
 from bifrost.data._source import BarSource, ingest, load_bars
 from bifrost.data._sqlite import DEFAULT_LOCK_TIMEOUT_S
-from bifrost.data._state import StateDb, state_transaction
-from bifrost.data._store import BarStore, StoreCheck
+from bifrost.data._store import BarStore, Store, StoreCheck, TransactionHook
 from bifrost.data._synthetic import SyntheticMarket
 from bifrost.data._validate import Issue, OnError, ValidatedBars, validate_bars
 from bifrost.data._yahoo import YahooSource
@@ -50,12 +50,16 @@ __all__ = [
     "IngestReport",
     "Issue",
     "LobsterSource",
+    "Migration",
     "OnError",
     "Panel",
     "QualityReport",
+    "Schema",
     "StateDb",
+    "Store",
     "StoreCheck",
     "SyntheticMarket",
+    "TransactionHook",
     "ValidatedBars",
     "YahooSource",
     "check_quality",
@@ -65,13 +69,16 @@ __all__ = [
     "open_store",
     "read_fama_french",
     "record_actions",
-    "state_transaction",
+    "register_schema",
     "validate_bars",
 ]
 
 
 def open_store(settings: Settings | None = None, *, create: bool = True) -> BarStore:
     """Open the store the settings select: PostgreSQL if a database URL is set, else embedded.
+
+    The object returned is a `Store` (packages above ``data`` type it so) and its own
+    bars' part (a `BarStore`: ``ingest(store, ...)``, ``store.read_bars(...)``).
 
     Parameters
     ----------

@@ -38,14 +38,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bifrost.data import _sqlite
-from bifrost.data._columns import BarColumns
+from bifrost.data._columns import BarColumns, Frequency
 from bifrost.data._report import IngestReport
-from bifrost.data._store import BarStore, StoreCheck, actions_rows, merge_bars, symbol_rows
+from bifrost.data._schema import LEGACY_HANDOVER, StateDb, open_schema
+from bifrost.data._store import (
+    LISTING_COLUMNS,
+    BarStore,
+    StoreCheck,
+    actions_rows,
+    merge_bars,
+    stored_frequency,
+    symbol_rows,
+)
 from bifrost.data._validate import ValidatedBars
 from bifrost.errors import InvalidInputError, StoreError
 
 __all__ = ["EmbeddedStore"]
 
+# the mark an older bifrost reads as "written by a newer bifrost" (see bifrost.data._schema)
+_HANDOVER = f"""
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL);
+INSERT INTO schema_version VALUES ({LEGACY_HANDOVER}, {{now}})
+"""
 _ROW_GROUP = 131_072
 _READ_RETRIES = 5
 _COLUMNS = ("open", "high", "low", "close", "volume", "adj_close")
@@ -87,6 +101,7 @@ class EmbeddedStore(BarStore):
         lock_timeout_s: float = _sqlite.DEFAULT_LOCK_TIMEOUT_S,
         create: bool = True,
     ) -> None:
+        super().__init__()
         if not 0 <= lock_timeout_s < float("inf"):
             raise InvalidInputError(f"lock_timeout_s must be a finite number of seconds >= 0, got {lock_timeout_s!r}")
         self.home = Path(home)
@@ -105,7 +120,13 @@ class EmbeddedStore(BarStore):
         self._lock = _WriterLock(self.bars_dir / ".writer.lock", lock_timeout_s, self.home)
         self._txn = threading.RLock()  # one connection: one transaction at a time across threads
         self._con = _sqlite.connect(self.db_path, lock_timeout_s=self.lock_timeout_s)
-        _sqlite.migrate(self._con, self.db_path, lock_timeout_s=self.lock_timeout_s)
+        try:
+            open_schema(self._transaction, _sqlite.SCHEMA, self._location(), handover=_HANDOVER)
+            self._schemas_applied.add(_sqlite.SCHEMA.package)
+            self._apply_registered()
+        except BaseException:
+            self._con.close()
+            raise
         self._clean_if_idle()
 
     def _clean_if_idle(self) -> None:
@@ -125,13 +146,22 @@ class EmbeddedStore(BarStore):
         """The SQLite connection of the transactional part (ledgers, orders, audit, jobs)."""
         return self._con
 
-    @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-        """Yield the state connection inside one transaction (see `state_transaction`).
+    def _location(self) -> str:
+        return str(self.db_path)
 
-        ``write=False`` is a read-only snapshot that never waits for a writer.
-        """
-        with self._txn, _sqlite.transaction(self._con, self.db_path, write=write, lock_timeout_s=self.lock_timeout_s):
+    @contextmanager
+    def _transaction(self, *, lock: str | None, read_only: bool) -> Iterator[StateDb]:
+        # SQLite has one writer slot: ``lock`` names the writer (for hooks), it takes no lock of its own
+        with (
+            self._txn,
+            _sqlite.transaction(self._con, self.db_path, write=not read_only, lock_timeout_s=self.lock_timeout_s),
+        ):
+            yield StateDb(self._con.cursor(), "", "sqlite", lock=lock, read_only=read_only)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # the bars' manifest, in one write transaction of the state database
+        with self._transaction(lock=None, read_only=False):
             yield self._con
 
     def close(self) -> None:
@@ -142,7 +172,7 @@ class EmbeddedStore(BarStore):
             "backend": "embedded",
             "mode": "parquet segments + sqlite (WAL)",
             "location": str(self.home),
-            "schema_version": str(_sqlite.schema_version(self._con)),
+            "schema_version": self._versions(),
         }
 
     # -- writing ---------------------------------------------------------------------
@@ -161,6 +191,7 @@ class EmbeddedStore(BarStore):
             self._collect_garbage()  # a failed or killed write's leftovers free their space first
             manifest = self._manifest()
             present = [s for s in symbols if s in manifest.index]
+            self._check_frequency({s: f for s, f in self._symbol_frequencies().items() if s in symbols}, validated)
             existing = self._read_columns(present, None, None, _COLUMNS, manifest).to_frame() if present else None
             merged, n_new, n_revised, n_unchanged, revisions = merge_bars(existing, new, ingest_id)
             merged = merged.reindex(columns=list(_COLUMNS))
@@ -175,7 +206,7 @@ class EmbeddedStore(BarStore):
                         folded = self._read_columns(list(left.index), None, None, _COLUMNS, manifest)
                         merged = pd.concat([merged, folded.to_frame()]).sort_index()
                 segment = self._write_segment(merged)
-            rows = symbol_rows(symbols, symbol_meta, source)
+            rows = symbol_rows(symbols, symbol_meta, source, validated.frequency)
             report = IngestReport.of_write(
                 validated,
                 ingest_id=ingest_id,
@@ -199,7 +230,7 @@ class EmbeddedStore(BarStore):
             live = self._read_columns(list(manifest.index), None, None, _COLUMNS, manifest).to_frame()
             segment = self._write_segment(live)
             try:
-                with self.transaction():
+                with self._write():
                     self._install_segment(segment, len(live))
             finally:
                 self._collect_garbage(quiet=True)
@@ -246,12 +277,12 @@ class EmbeddedStore(BarStore):
         self,
         report: IngestReport,
         actions: pd.DataFrame,
-        symbols: list[tuple[str, str | None, str, bool]],
+        symbols: list[tuple[str, str | None, str, bool, str]],
         segment: tuple[str, pd.DataFrame] | None,
         segment_rows: int,
         revisions: pd.DataFrame,
     ) -> None:
-        with self.transaction() as con:
+        with self._write() as con:
             if segment is not None:
                 self._install_segment(segment, segment_rows)
             con.executemany(
@@ -273,7 +304,8 @@ class EmbeddedStore(BarStore):
                 list(actions_rows(actions, report.ingest_id)),
             )
             con.executemany(
-                "INSERT INTO symbols VALUES (?, ?, ?, ?) ON CONFLICT(symbol) DO UPDATE SET "
+                "INSERT INTO symbols (symbol, sector, source, synthetic, frequency) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(symbol) DO UPDATE SET "
                 "sector=coalesce(excluded.sector, sector), source=excluded.source, synthetic=excluded.synthetic",
                 symbols,
             )
@@ -336,8 +368,9 @@ class EmbeddedStore(BarStore):
     def _segment_rows(self) -> dict[str, int]:
         return dict(self._rows("SELECT file, rows FROM bar_segments")[0])
 
-    def _known_symbols(self) -> set[str]:
-        return {r[0] for r in self._rows("SELECT symbol FROM bar_symbols")[0]}
+    def _symbol_frequencies(self) -> dict[str, Frequency]:
+        rows = self._rows("SELECT b.symbol, s.frequency FROM bar_symbols b LEFT JOIN symbols s USING (symbol)")[0]
+        return {str(sym): stored_frequency(str(sym), freq) for sym, freq in rows}
 
     def _read_columns(
         self,
@@ -378,13 +411,14 @@ class EmbeddedStore(BarStore):
 
     def list_symbols(self) -> pd.DataFrame:
         rows, _ = self._rows(
-            "SELECT b.symbol, b.first_ts, b.last_ts, b.rows, s.sector, s.source, s.synthetic "
+            "SELECT b.symbol, b.first_ts, b.last_ts, b.rows, s.sector, s.source, s.synthetic, s.frequency "
             "FROM bar_symbols b LEFT JOIN symbols s USING (symbol) ORDER BY b.symbol"
         )
-        frame = pd.DataFrame(rows, columns=["symbol", "first", "last", "rows", "sector", "source", "synthetic"])
+        frame = pd.DataFrame(rows, columns=list(LISTING_COLUMNS))
         frame["first"] = pd.to_datetime(frame["first"], utc=True)
         frame["last"] = pd.to_datetime(frame["last"], utc=True)
         frame["synthetic"] = frame["synthetic"].fillna(0).astype(bool)
+        frame["frequency"] = frame["frequency"].fillna("1d")
         return frame
 
     def read_actions(self, symbols: Sequence[str] | None = None) -> pd.DataFrame:
@@ -427,7 +461,7 @@ class EmbeddedStore(BarStore):
                 removed = self._collect_garbage()
                 problems, lost = self._check_segments()
                 if repair and lost:
-                    with self.transaction() as con:
+                    with self._write() as con:
                         con.executemany("DELETE FROM bar_symbols WHERE symbol = ?", [(x,) for x in lost])
                         con.execute("DELETE FROM bar_segments WHERE file NOT IN (SELECT segment FROM bar_symbols)")
                     repaired = lost

@@ -21,6 +21,7 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,73 +33,53 @@ from psycopg_pool import ConnectionPool
 
 from bifrost.config import mask_secrets
 from bifrost.data import _sqlite
-from bifrost.data._columns import BarColumns, Frequency
+from bifrost.data._columns import BarColumns, Frequency, bar_ns
 from bifrost.data._pgcopy import COPY_COLUMNS, encode_bars
 from bifrost.data._report import IngestReport
-from bifrost.data._store import BarStore, StoreCheck, actions_rows, symbol_rows
+from bifrost.data._schema import LEGACY_HANDOVER, Migration, Schema, StateDb, open_schema
+from bifrost.data._store import (
+    FREQUENCY_MIGRATION,
+    LISTING_COLUMNS,
+    BarStore,
+    StoreCheck,
+    actions_rows,
+    stored_frequency,
+    symbol_rows,
+)
 from bifrost.data._validate import ValidatedBars
-from bifrost.errors import InvalidInputError, SchemaVersionError, StoreError
+from bifrost.errors import InvalidInputError, StoreError
 
 __all__ = ["PostgresStore"]
 
-_LATEST = 3
-# Append only: a released migration never changes.
-_LATER_MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (
-        2,
-        """
-        CREATE TABLE {s}.portfolios (
-            name text PRIMARY KEY, inception timestamptz NOT NULL, cost_basis text NOT NULL,
-            long_only boolean NOT NULL, base_currency text NOT NULL, created timestamptz NOT NULL DEFAULT now()
-        );
-        CREATE TABLE {s}.transactions (
-            portfolio text NOT NULL REFERENCES {s}.portfolios(name), seq bigint NOT NULL, txn_id text NOT NULL,
-            ts timestamptz NOT NULL, kind text NOT NULL, symbol text, side text, quantity text, price text,
-            commission text, fees text, amount text, per_share text, ratio text, pay_date timestamptz,
-            currency text, PRIMARY KEY (portfolio, txn_id), UNIQUE (portfolio, seq)
-        )
-        """,
-    ),
-    (
-        3,
-        """
-        CREATE TABLE {s}.risk_limits (
-            portfolio text NOT NULL REFERENCES {s}.portfolios(name), name text NOT NULL, metric text NOT NULL,
-            threshold float8 NOT NULL, warn_at float8 NOT NULL, method text NOT NULL, confidence float8 NOT NULL,
-            horizon_days int NOT NULL, PRIMARY KEY (portfolio, name)
-        );
-        CREATE TABLE {s}.risk_alerts (
-            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, ts timestamptz NOT NULL, as_of timestamptz NOT NULL,
-            portfolio text NOT NULL, limit_name text NOT NULL, metric text NOT NULL, subject text NOT NULL,
-            value float8 NOT NULL, threshold float8 NOT NULL, severity text NOT NULL, message text NOT NULL
-        );
-        CREATE INDEX ON {s}.risk_alerts (portfolio, ts)
-        """,
-    ),
-)
 _FLOAT_COLS = ("open", "high", "low", "close", "volume", "adj_close")
+# the mark an older bifrost reads as "written by a newer bifrost" (see bifrost.data._schema)
+_HANDOVER = (
+    f"INSERT INTO {{t}}schema_version (version, mode) SELECT {LEGACY_HANDOVER}, mode FROM {{t}}schema_version "
+    "ORDER BY version LIMIT 1"
+)
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 
-_MIGRATION_1 = """
-CREATE TABLE {s}.ingests (
-    id text PRIMARY KEY, ts_started timestamptz NOT NULL DEFAULT now(), source text NOT NULL,
+# the bars' own tables; other packages declare theirs next to their code. Append only.
+_BARS_V1 = """
+CREATE TABLE {t}ingests (
+    id text PRIMARY KEY, ts_started timestamptz NOT NULL DEFAULT {now}, source text NOT NULL,
     origin text NOT NULL, policy text NOT NULL, symbols int NOT NULL, rows_read bigint NOT NULL,
     rows_new bigint NOT NULL, rows_revised bigint NOT NULL, rows_unchanged bigint NOT NULL,
     rows_quarantined bigint NOT NULL, quarantine_path text
 );
-CREATE TABLE {s}.bar_revisions (
+CREATE TABLE {t}bar_revisions (
     ingest_id text NOT NULL, symbol text NOT NULL, ts timestamptz NOT NULL, field text NOT NULL,
     old_value float8, new_value float8
 );
-CREATE INDEX ON {s}.bar_revisions (symbol, ts);
-CREATE TABLE {s}.corporate_actions (
+CREATE INDEX ON {t}bar_revisions (symbol, ts);
+CREATE TABLE {t}corporate_actions (
     symbol text NOT NULL, ts timestamptz NOT NULL, kind text NOT NULL, value float8 NOT NULL,
     ingest_id text NOT NULL, PRIMARY KEY (symbol, ts, kind)
 );
-CREATE TABLE {s}.symbols (
+CREATE TABLE {t}symbols (
     symbol text PRIMARY KEY, sector text, source text NOT NULL, synthetic boolean NOT NULL DEFAULT false
 );
-CREATE TABLE {s}.bars (
+CREATE TABLE {t}bars (
     symbol text COLLATE "C" NOT NULL, ts timestamptz NOT NULL,
     open float8 NOT NULL, high float8 NOT NULL, low float8 NOT NULL, close float8 NOT NULL,
     volume float8 NOT NULL, adj_close float8,
@@ -124,6 +105,7 @@ class PostgresStore(BarStore):
         lock_timeout_s: float = _sqlite.DEFAULT_LOCK_TIMEOUT_S,
         create: bool = True,
     ) -> None:
+        super().__init__()
         for name, value in (("connect_timeout_s", connect_timeout_s), ("lock_timeout_s", lock_timeout_s)):
             if not 0 < value < float("inf"):
                 raise InvalidInputError(f"{name} must be a positive, finite number of seconds, got {value!r}")
@@ -159,15 +141,17 @@ class PostgresStore(BarStore):
     def close(self) -> None:
         self.pool.close()
 
+    def _location(self) -> str:
+        return f"{_safe(self.url)} schema {self.schema}"
+
     @contextmanager
-    def transaction(self, *, lock: str | None = None, read_only: bool = False) -> Iterator[psycopg.Cursor[Any]]:
-        """Yield a cursor in one transaction (see `state_transaction`)."""
+    def _transaction(self, *, lock: str | None, read_only: bool) -> Iterator[StateDb]:
         with self._errors("reading" if read_only else "writing"), self.pool.connection() as pg, pg.cursor() as cur:
             if read_only:
                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             elif lock is not None:
-                self._advisory_lock(pg, zlib.crc32(f"{self.schema}:{lock}".encode()) - (1 << 31), lock)
-            yield cur
+                self._advisory_lock(pg, lock)
+            yield StateDb(cur, f'"{self.schema}".', "postgres", lock=lock, read_only=read_only)
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -180,29 +164,34 @@ class PostgresStore(BarStore):
                 + ("; nothing was changed" if what == "writing" else "")
             ) from exc
 
-    def _advisory_lock(self, con: psycopg.Connection[Any], key: int, what: str) -> None:
-        # wait a second, then say so and who holds it, then wait the rest of the timeout
+    def _advisory_lock(self, con: psycopg.Connection[Any], what: str) -> None:
+        # the transaction-scoped lock named ``what``, waited for as every store waits
+        key = _lock_key(self.schema, what)
         started = time.monotonic()
-        first = min(_sqlite.WARN_AFTER_S, self.lock_timeout_s)
-        for wait_s in (first, self.lock_timeout_s - first):
+
+        def take(wait_s: float) -> bool:
             con.execute("SAVEPOINT bifrost_lock")
             con.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{max(int(wait_s * 1000), 1)}ms")))
             try:
                 con.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
             except psycopg.errors.LockNotAvailable:
                 con.execute("ROLLBACK TO SAVEPOINT bifrost_lock")
-                if wait_s == first and self.lock_timeout_s > first:
-                    _sqlite.log.warning(
-                        "waiting for another %s writer of PostgreSQL schema %s (%s); giving up after %.0f s "
-                        "(BIFROST_LOCK_TIMEOUT)",
-                        what,
-                        self.schema,
-                        self._lock_holder(con, key),
-                        self.lock_timeout_s,
-                    )
-                continue
+                return False
             con.execute("SET LOCAL lock_timeout = 0")
             con.execute("RELEASE SAVEPOINT bifrost_lock")
+            return True
+
+        def say_waiting() -> None:
+            _sqlite.log.warning(
+                "waiting for another %s writer of PostgreSQL schema %s (%s); giving up after %.0f s "
+                "(BIFROST_LOCK_TIMEOUT)",
+                what,
+                self.schema,
+                self._lock_holder(con, key),
+                self.lock_timeout_s,
+            )
+
+        if _sqlite.wait_in_two_steps(take, self.lock_timeout_s, say_waiting):
             return
         raise StoreError(
             f"PostgreSQL schema {self.schema} is locked by another {what} writer ({self._lock_holder(con, key)}); "
@@ -265,8 +254,8 @@ class PostgresStore(BarStore):
         return {
             "backend": "postgres",
             "mode": self.mode,
-            "location": f"{_safe(self.url)} schema {self.schema}",
-            "schema_version": str(_LATEST),
+            "location": self._location(),
+            "schema_version": self._versions(),
         }
 
     # -- schema ------------------------------------------------------------------------
@@ -279,7 +268,7 @@ class PostgresStore(BarStore):
                         f"no store in PostgreSQL schema {self.schema} at {_safe(self.url)}: check "
                         "BIFROST_DATABASE_URL (`bifrost config` shows it); `bifrost data ingest` creates a store"
                     )
-            self._advisory_lock(con, _lock_key(self.schema, "migrate"), "migration")
+            self._advisory_lock(con, "schema:data")  # two processes creating one schema: one at a time
             con.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(self._s))
             con.execute(
                 sql.SQL(
@@ -287,48 +276,32 @@ class PostgresStore(BarStore):
                     "applied timestamptz NOT NULL DEFAULT now(), mode text NOT NULL)"
                 ).format(self._s)
             )
-            row = con.execute(
-                sql.SQL("SELECT version, mode FROM {}.schema_version ORDER BY version DESC LIMIT 1").format(self._s)
-            ).fetchone()
-            if row is None:
-                current, mode = 1, self._create_v1(con, timescale)
-            else:
-                current, mode = int(row[0]), str(row[1])
-            if current > _LATEST:
-                raise SchemaVersionError(
-                    f"schema {self.schema} is at version {current}, written by a newer bifrost "
-                    f"(this one knows up to {_LATEST})"
-                )
-            for version, script in _LATER_MIGRATIONS:
-                if version <= current:
-                    continue
-                for statement in filter(str.strip, script.split(";")):
-                    con.execute(sql.SQL(statement.strip()).format(s=self._s))
-                con.execute(
-                    sql.SQL("INSERT INTO {}.schema_version (version, mode) VALUES (%s, %s)").format(self._s),
-                    (version, mode),
-                )
-            return mode
+        bars = Schema(
+            "data", (Migration(1, run=lambda db: self._create_bars(db, timescale)), FREQUENCY_MIGRATION), legacy=1
+        )
+        open_schema(self._transaction, bars, self._location(), handover=_HANDOVER)
+        self._schemas_applied.add(bars.package)
+        self._apply_registered()
+        with self._transaction(lock=None, read_only=True) as db:
+            return str(db.rows("SELECT mode FROM {t}schema_version ORDER BY version LIMIT 1")[0][0])
 
-    def _create_v1(self, con: psycopg.Connection, timescale: bool | None) -> str:
-        available = con.execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'").fetchone()
-        use_ts = bool(available and available[0]) if timescale is None else timescale
+    def _create_bars(self, db: StateDb, timescale: bool | None) -> None:
+        # the bars' migration 1: a hypertable where TimescaleDB is, else partitions by month
+        available = db.rows("SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'")
+        use_ts = bool(available and available[0][0]) if timescale is None else timescale
         if use_ts:
-            con.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        partition = "" if use_ts else "PARTITION BY RANGE (ts)"
-        for statement in filter(str.strip, _MIGRATION_1.format(s="{s}", partition=partition).split(";")):
-            con.execute(sql.SQL(statement.strip()).format(s=self._s))
+            db.run("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        db.script(_BARS_V1.replace("{partition}", "" if use_ts else "PARTITION BY RANGE (ts)"))
         if use_ts:
-            con.execute(
-                "SELECT create_hypertable(%s, 'ts', chunk_time_interval => interval '365 days')",
+            db.run(
+                "SELECT create_hypertable(?, 'ts', chunk_time_interval => interval '365 days')",
                 (f"{self.schema}.bars",),
             )
             mode = "timescaledb hypertable"
         else:
-            con.execute(sql.SQL("CREATE INDEX ON {}.bars USING brin (ts)").format(self._s))
+            db.run("CREATE INDEX ON {t}bars USING brin (ts)")
             mode = "partitioned by month + BRIN"
-        con.execute(sql.SQL("INSERT INTO {}.schema_version (version, mode) VALUES (1, %s)").format(self._s), (mode,))
-        return mode
+        db.run("INSERT INTO {t}schema_version (version, mode) VALUES (?, ?)", (LEGACY_HANDOVER, mode))
 
     def _ensure_partitions(self, con: psycopg.Connection, ts_ns: np.ndarray) -> None:
         if self.mode.startswith("timescaledb") or ts_ns.size == 0:
@@ -362,11 +335,12 @@ class PostgresStore(BarStore):
         symbols = cols.symbols
         s = self._s
         with self._errors("writing"), self.pool.connection() as con:
-            self._advisory_lock(con, _lock_key(self.schema, "write"), "bars")
+            self._advisory_lock(con, "bars")
             self._ensure_partitions(con, cols.ts)
             found = con.execute(
-                sql.SQL("SELECT symbol FROM {}.symbols WHERE symbol = ANY(%s)").format(s), (list(symbols),)
+                sql.SQL("SELECT symbol, frequency FROM {}.symbols WHERE symbol = ANY(%s)").format(s), (list(symbols),)
             ).fetchall()
+            self._check_frequency({str(r[0]): str(r[1]) for r in found}, validated)
             present = {r[0] for r in found}
             fresh, known = cols.split([sym not in present for sym in symbols])
             n_new, n_revised, n_unchanged = len(fresh), 0, 0
@@ -383,10 +357,11 @@ class PostgresStore(BarStore):
                 ).format(s),
                 list(actions_rows(validated.actions, ingest_id)),
             )
-            rows = symbol_rows(symbols, symbol_meta, source)
+            rows = symbol_rows(symbols, symbol_meta, source, validated.frequency)
             con.cursor().executemany(
                 sql.SQL(
-                    "INSERT INTO {}.symbols VALUES (%s, %s, %s, %s) ON CONFLICT (symbol) DO UPDATE SET "
+                    "INSERT INTO {}.symbols (symbol, sector, source, synthetic, frequency) VALUES (%s, %s, %s, %s, %s) "
+                    "ON CONFLICT (symbol) DO UPDATE SET "
                     "sector = coalesce(excluded.sector, {}.symbols.sector), source = excluded.source, "
                     "synthetic = excluded.synthetic"
                 ).format(s, s),
@@ -491,14 +466,19 @@ class PostgresStore(BarStore):
         fields: Sequence[str],
         frequency: Frequency,
     ) -> BarColumns:
-        # weeks start on Monday (2000-01-03 was one); months at the 1st, 00:00 UTC
+        # fixed lengths (intraday, days, weeks) on a grid from Monday 2000-01-03 00:00 UTC,
+        # which every shorter length divides: days at 00:00 UTC, weeks from Monday; months at the 1st
         bucket: sql.Composable
-        if self.mode.startswith("timescaledb"):
-            bucket = sql.SQL("time_bucket({}, ts)").format(sql.Literal("1 week" if frequency == "1w" else "1 month"))
-        elif frequency == "1w":
-            bucket = sql.SQL("date_bin('7 days', ts, '2000-01-03 00:00+00')")
+        if frequency == "1mo":
+            bucket = sql.SQL(
+                "time_bucket('1 month', ts)" if self.mode.startswith("timescaledb") else "date_trunc('month', ts)"
+            )
         else:
-            bucket = sql.SQL("date_trunc('month', ts)")
+            step = sql.Literal(f"{bar_ns(frequency) // 10**9} seconds")
+            if self.mode.startswith("timescaledb"):
+                bucket = sql.SQL("time_bucket({}::interval, ts)").format(step)
+            else:
+                bucket = sql.SQL("date_bin({}::interval, ts, '2000-01-03 00:00+00')").format(step)
         aggregate = {
             "open": "(array_agg(open ORDER BY ts))[1]",
             "high": "max(high)",
@@ -517,7 +497,7 @@ class PostgresStore(BarStore):
             s=self._s,
             where=self._where(names, start_ns, end_ns),
         )
-        return self._copy_out(select, names, fields)
+        return replace(self._copy_out(select, names, fields), frequency=frequency)
 
     def _copy_out(self, select: sql.Composable, names: tuple[str, ...], fields: Sequence[str]) -> BarColumns:
         query = sql.SQL("COPY ({}) TO STDOUT (FORMAT CSV)").format(select)
@@ -553,24 +533,29 @@ class PostgresStore(BarStore):
             names = [d.name for d in cur.description or []]
             return pd.DataFrame(cur.fetchall(), columns=names)
 
-    def _known_symbols(self) -> set[str]:
-        frame = self._query(sql.SQL("SELECT symbol FROM {}.symbols").format(self._s))
-        return set(frame["symbol"]) if len(frame) else set()
+    def _symbol_frequencies(self) -> dict[str, Frequency]:
+        frame = self._query(sql.SQL("SELECT symbol, frequency FROM {}.symbols").format(self._s))
+        if frame.empty:
+            return {}
+        return {
+            str(sym): stored_frequency(str(sym), f) for sym, f in zip(frame["symbol"], frame["frequency"], strict=True)
+        }
 
     def list_symbols(self) -> pd.DataFrame:
         frame = self._query(
             sql.SQL(
-                "SELECT b.symbol, b.first, b.last, b.rows, s.sector, s.source, s.synthetic FROM "
+                "SELECT b.symbol, b.first, b.last, b.rows, s.sector, s.source, s.synthetic, s.frequency FROM "
                 "(SELECT symbol, min(ts) AS first, max(ts) AS last, count(*) AS rows FROM {}.bars GROUP BY symbol) b "
                 "LEFT JOIN {}.symbols s USING (symbol) ORDER BY b.symbol"
             ).format(self._s, self._s)
         )
         if frame.empty:
-            return pd.DataFrame(columns=["symbol", "first", "last", "rows", "sector", "source", "synthetic"])
+            return pd.DataFrame(columns=list(LISTING_COLUMNS))
         frame["first"] = pd.to_datetime(frame["first"], utc=True)
         frame["last"] = pd.to_datetime(frame["last"], utc=True)
         frame["rows"] = frame["rows"].astype(np.int64)
         frame["synthetic"] = frame["synthetic"].fillna(False).astype(bool)
+        frame["frequency"] = frame["frequency"].fillna("1d")
         return frame
 
     def read_actions(self, symbols: Sequence[str] | None = None) -> pd.DataFrame:
@@ -610,7 +595,8 @@ def _configure(con: psycopg.Connection) -> None:
 
 
 def _lock_key(schema: str, what: str) -> int:
-    return zlib.crc32(f"bifrost:{schema}:{what}".encode()) - (1 << 31)
+    # one key per (schema, lock name): the state's locks (``portfolio:NAME``), ``bars``, ``schema:PACKAGE``
+    return zlib.crc32(f"{schema}:{what}".encode()) - (1 << 31)
 
 
 def _safe(url: str) -> str:

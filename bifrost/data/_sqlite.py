@@ -1,4 +1,4 @@
-"""The embedded store's transactional part: SQLite in WAL mode, with versioned migrations.
+"""The embedded store's transactional part: SQLite in WAL mode, and the bars' own tables there.
 
 Writers take SQLite's one write slot (``BEGIN IMMEDIATE``) and wait for it at most the
 store's lock timeout, saying after a second that they wait and for which process (Linux
@@ -15,22 +15,23 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bifrost.errors import SchemaVersionError, StoreError
+from bifrost.data._schema import Migration, Schema
+from bifrost.data._store import FREQUENCY_MIGRATION
+from bifrost.errors import StoreError
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT_S",
-    "MIGRATIONS",
+    "SCHEMA",
     "WARN_AFTER_S",
     "connect",
     "describe_process",
     "lock_holders",
-    "migrate",
-    "schema_version",
     "transaction",
+    "wait_in_two_steps",
 ]
 
 log = logging.getLogger("bifrost.data.store")
@@ -39,71 +40,45 @@ DEFAULT_LOCK_TIMEOUT_S = 120.0
 WARN_AFTER_S = 1.0
 _WAL_WRITE_LOCK_BYTE = 120  # SQLite's WAL write lock: byte 120 of the -shm file (os_unix.c, WALINDEX_LOCK_OFFSET)
 
-# Append only: a released migration never changes. Later packages add theirs here.
-MIGRATIONS: Sequence[tuple[int, str]] = (
+# The embedded store's own tables (bars' manifest, ingests, actions, symbols); other
+# packages declare theirs next to their code. Append only: a released migration never changes.
+SCHEMA = Schema(
+    "data",
     (
-        1,
-        """
-        CREATE TABLE ingests (
-            id TEXT PRIMARY KEY, ts_started TEXT NOT NULL, source TEXT NOT NULL,
-            origin TEXT NOT NULL, policy TEXT NOT NULL, symbols INTEGER NOT NULL,
-            rows_read INTEGER NOT NULL, rows_new INTEGER NOT NULL,
-            rows_revised INTEGER NOT NULL, rows_unchanged INTEGER NOT NULL,
-            rows_quarantined INTEGER NOT NULL, quarantine_path TEXT
-        );
-        CREATE TABLE bar_segments (file TEXT PRIMARY KEY, rows INTEGER NOT NULL);
-        CREATE TABLE bar_symbols (
-            symbol TEXT PRIMARY KEY, segment TEXT NOT NULL REFERENCES bar_segments(file),
-            row_start INTEGER NOT NULL, rows INTEGER NOT NULL,
-            first_ts TEXT NOT NULL, last_ts TEXT NOT NULL
-        );
-        CREATE TABLE bar_revisions (
-            ingest_id TEXT NOT NULL, symbol TEXT NOT NULL, ts TEXT NOT NULL,
-            field TEXT NOT NULL, old_value REAL, new_value REAL
-        );
-        CREATE INDEX bar_revisions_symbol ON bar_revisions(symbol, ts);
-        CREATE TABLE corporate_actions (
-            symbol TEXT NOT NULL, ts TEXT NOT NULL, kind TEXT NOT NULL, value REAL NOT NULL,
-            ingest_id TEXT NOT NULL, PRIMARY KEY (symbol, ts, kind)
-        );
-        CREATE TABLE symbols (
-            symbol TEXT PRIMARY KEY, sector TEXT, source TEXT NOT NULL,
-            synthetic INTEGER NOT NULL DEFAULT 0
-        );
-        """,
+        Migration(
+            1,
+            """
+            CREATE TABLE ingests (
+                id TEXT PRIMARY KEY, ts_started TEXT NOT NULL, source TEXT NOT NULL,
+                origin TEXT NOT NULL, policy TEXT NOT NULL, symbols INTEGER NOT NULL,
+                rows_read INTEGER NOT NULL, rows_new INTEGER NOT NULL,
+                rows_revised INTEGER NOT NULL, rows_unchanged INTEGER NOT NULL,
+                rows_quarantined INTEGER NOT NULL, quarantine_path TEXT
+            );
+            CREATE TABLE bar_segments (file TEXT PRIMARY KEY, rows INTEGER NOT NULL);
+            CREATE TABLE bar_symbols (
+                symbol TEXT PRIMARY KEY, segment TEXT NOT NULL REFERENCES bar_segments(file),
+                row_start INTEGER NOT NULL, rows INTEGER NOT NULL,
+                first_ts TEXT NOT NULL, last_ts TEXT NOT NULL
+            );
+            CREATE TABLE bar_revisions (
+                ingest_id TEXT NOT NULL, symbol TEXT NOT NULL, ts TEXT NOT NULL,
+                field TEXT NOT NULL, old_value REAL, new_value REAL
+            );
+            CREATE INDEX bar_revisions_symbol ON bar_revisions(symbol, ts);
+            CREATE TABLE corporate_actions (
+                symbol TEXT NOT NULL, ts TEXT NOT NULL, kind TEXT NOT NULL, value REAL NOT NULL,
+                ingest_id TEXT NOT NULL, PRIMARY KEY (symbol, ts, kind)
+            );
+            CREATE TABLE symbols (
+                symbol TEXT PRIMARY KEY, sector TEXT, source TEXT NOT NULL,
+                synthetic INTEGER NOT NULL DEFAULT 0
+            );
+            """,
+        ),
+        FREQUENCY_MIGRATION,
     ),
-    (
-        2,
-        """
-        CREATE TABLE portfolios (
-            name TEXT PRIMARY KEY, inception TEXT NOT NULL, cost_basis TEXT NOT NULL,
-            long_only INTEGER NOT NULL, base_currency TEXT NOT NULL,
-            created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
-        );
-        CREATE TABLE transactions (
-            portfolio TEXT NOT NULL REFERENCES portfolios(name), seq INTEGER NOT NULL, txn_id TEXT NOT NULL,
-            ts TEXT NOT NULL, kind TEXT NOT NULL, symbol TEXT, side TEXT, quantity TEXT, price TEXT,
-            commission TEXT, fees TEXT, amount TEXT, per_share TEXT, ratio TEXT, pay_date TEXT,
-            currency TEXT, PRIMARY KEY (portfolio, txn_id), UNIQUE (portfolio, seq)
-        );
-        """,
-    ),
-    (
-        3,
-        """
-        CREATE TABLE risk_limits (
-            portfolio TEXT NOT NULL REFERENCES portfolios(name), name TEXT NOT NULL, metric TEXT NOT NULL,
-            threshold REAL NOT NULL, warn_at REAL NOT NULL, method TEXT NOT NULL, confidence REAL NOT NULL,
-            horizon_days INTEGER NOT NULL, PRIMARY KEY (portfolio, name)
-        );
-        CREATE TABLE risk_alerts (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, as_of TEXT NOT NULL,
-            portfolio TEXT NOT NULL, limit_name TEXT NOT NULL, metric TEXT NOT NULL, subject TEXT NOT NULL,
-            value REAL NOT NULL, threshold REAL NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL
-        );
-        CREATE INDEX risk_alerts_portfolio ON risk_alerts(portfolio, ts);
-        """,
-    ),
+    legacy=1,
 )
 
 
@@ -175,26 +150,47 @@ def _rollback(con: sqlite3.Connection) -> None:
         log.warning("rollback of the state database failed after an earlier error: %s", exc)
 
 
+def wait_in_two_steps(take: Callable[[float], bool], timeout_s: float, say_waiting: Callable[[], None]) -> bool:
+    """Take a lock the way every store waits: a second, then say so, then the rest of ``timeout_s``.
+
+    ``take(wait_s)`` tries for at most ``wait_s`` seconds and says whether it got the lock;
+    ``say_waiting`` (a warning naming the holder) runs once, after the first second.
+    Return False if the lock stayed taken for the whole timeout.
+    """
+    first = min(WARN_AFTER_S, timeout_s)
+    for wait_s in (first, timeout_s - first):
+        if take(wait_s):
+            return True
+        if wait_s == first and timeout_s > first:
+            say_waiting()
+    return False
+
+
 def _begin_immediate(con: sqlite3.Connection, path: Path, lock_timeout_s: float) -> None:
     started = time.monotonic()
-    first_wait = min(WARN_AFTER_S, lock_timeout_s)
-    for wait_s in (first_wait, lock_timeout_s - first_wait):
+
+    def take(wait_s: float) -> bool:
         con.execute(f"PRAGMA busy_timeout = {max(int(wait_s * 1000), 0)}")
         try:
             con.execute("BEGIN IMMEDIATE")
-            return
+            return True
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise StoreError(f"{path}: cannot begin a write: {exc}") from exc
-            if wait_s == first_wait and lock_timeout_s > first_wait:
-                log.warning(
-                    "waiting for another writer of %s (%s); giving up after %.0f s (BIFROST_LOCK_TIMEOUT)",
-                    path,
-                    _holder_text(Path(f"{path}-shm"), _WAL_WRITE_LOCK_BYTE),
-                    lock_timeout_s,
-                )
+            return False
         finally:
             con.execute(f"PRAGMA busy_timeout = {int(lock_timeout_s * 1000)}")
+
+    def say_waiting() -> None:
+        log.warning(
+            "waiting for another writer of %s (%s); giving up after %.0f s (BIFROST_LOCK_TIMEOUT)",
+            path,
+            _holder_text(Path(f"{path}-shm"), _WAL_WRITE_LOCK_BYTE),
+            lock_timeout_s,
+        )
+
+    if wait_in_two_steps(take, lock_timeout_s, say_waiting):
+        return
     waited = time.monotonic() - started
     raise StoreError(
         f"{path} is locked by another writer ({_holder_text(Path(f'{path}-shm'), _WAL_WRITE_LOCK_BYTE)}); "
@@ -259,36 +255,3 @@ def _holder_text(path: Path, byte: int | None) -> str:
     if not pids:
         return f"held by a process this machine ({socket.gethostname()}) cannot name"
     return "held by " + "; ".join(describe_process(p) for p in pids)
-
-
-def schema_version(con: sqlite3.Connection) -> int:
-    """Return the applied schema version (0 for a new database); never writes."""
-    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone() is None:
-        return 0
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
-
-
-def migrate(con: sqlite3.Connection, path: Path, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> int:
-    """Apply pending migrations in one transaction each; refuse a newer database."""
-    latest = MIGRATIONS[-1][0]
-    current = schema_version(con)
-    if current > latest:
-        raise SchemaVersionError(
-            f"{path}: schema version {current} was written by a newer bifrost "
-            f"(this one knows up to {latest}); upgrade bifrost to open it"
-        )
-    for version, script in MIGRATIONS:
-        if version <= current:
-            continue
-        with transaction(con, path, write=True, lock_timeout_s=lock_timeout_s):
-            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied TEXT NOT NULL)")
-            if schema_version(con) >= version:  # another process migrated meanwhile
-                continue
-            for statement in filter(str.strip, script.split(";")):
-                con.execute(statement)
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
-                (version,),
-            )
-    return latest

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
 from types import TracebackType
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -14,23 +17,51 @@ import pandas as pd
 from bifrost._checks import TS_MAX, TS_MIN, as_utc_ns, check_symbols
 from bifrost.data._columns import ADJUSTMENTS, FREQUENCIES, STORED_FIELDS, Adjustment, BarColumns, Frequency, Panel
 from bifrost.data._report import IngestReport
+from bifrost.data._schema import Migration, Schema, StateDb, apply_schema, registered_schemas
 from bifrost.data._validate import ValidatedBars
-from bifrost.errors import InvalidInputError, SymbolNotFoundError
+from bifrost.errors import InvalidInputError, StoreError, SymbolNotFoundError
 
-__all__ = ["BarStore", "StoreCheck", "TimeLike", "merge_bars", "to_utc_ns", "within"]
+__all__ = [
+    "FREQUENCY_MIGRATION",
+    "LISTING_COLUMNS",
+    "BarStore",
+    "Store",
+    "StoreCheck",
+    "TimeLike",
+    "TransactionHook",
+    "actions_rows",
+    "merge_bars",
+    "stored_frequency",
+    "symbol_rows",
+    "to_utc_ns",
+    "within",
+]
+
+# the bars' data migration 2, the same on both backends: a stored symbol's frequency
+# (stores written before intraday bars hold daily bars)
+FREQUENCY_MIGRATION = Migration(2, "ALTER TABLE {t}symbols ADD COLUMN frequency TEXT NOT NULL DEFAULT '1d'")
+
+# what list_symbols returns, on every backend
+LISTING_COLUMNS = ("symbol", "first", "last", "rows", "sector", "source", "synthetic", "frequency")
+
+P = TypeVar("P")
+TransactionHook = Callable[[StateDb], None]
 
 TimeLike = str | pd.Timestamp | None
 
 
 def to_utc_ns(value: TimeLike, name: str) -> int | None:
-    """Convert a date-like to UTC nanoseconds (naive means UTC), or None for an open bound.
+    """Deprecated: `bifrost._checks.as_utc_ns` for a bound that may be None (open).
 
-    Raises `InvalidInputError` naming ``name`` for a value that is not a date or lies
-    outside 1678-01-01 … 2261-12-31 (see `bifrost._checks.as_utc_timestamp`).
+    Kept only until its last callers (the command line's ``--end``, `check_quality`) call
+    `_bound` or `as_utc_ns` themselves.
     """
-    if value is None:
-        return None
-    return as_utc_ns(value, name)
+    return _bound(value, name)
+
+
+def _bound(value: TimeLike, name: str) -> int | None:
+    # an open bound is None; anything else goes through the one UTC converter
+    return None if value is None else as_utc_ns(value, name)
 
 
 def within(ts: pd.Series, start: TimeLike, end: TimeLike) -> np.ndarray:
@@ -39,7 +70,7 @@ def within(ts: pd.Series, start: TimeLike, end: TimeLike) -> np.ndarray:
     Rows whose date cannot be read, or lies outside the dates a bar can have, are kept,
     so that validation reports them by line.
     """
-    lo, hi = to_utc_ns(start, "start"), to_utc_ns(end, "end")
+    lo, hi = _bound(start, "start"), _bound(end, "end")
     keep = np.ones(len(ts), dtype=bool)
     if lo is None and hi is None:
         return keep
@@ -97,6 +128,107 @@ class BarStore(ABC):
 
     backend: str
 
+    def __init__(self) -> None:
+        self._schemas_applied: set[str] = set()
+        self._hooks: list[tuple[TransactionHook, Schema | None]] = []
+        self._parts: dict[object, object] = {}
+        self._parts_lock = threading.Lock()
+
+    # -- the named parts -------------------------------------------------------------
+    @property
+    def bars(self) -> BarStore:
+        """The bars' part: reading, writing and checking bars (this object's own methods)."""
+        return self
+
+    def part(self, factory: Callable[[Store], P]) -> P:
+        """Return this store's part made by ``factory`` (called once per store object).
+
+        A package adds its own part without touching `bifrost.data`: a class taking the
+        store (``store.part(JobQueue)``) that opens its transactions with its `Schema`.
+        """
+        with self._parts_lock:
+            if factory not in self._parts:
+                self._parts[factory] = factory(self)
+            return self._parts[factory]  # type: ignore[return-value]
+
+    # -- the transactional part ------------------------------------------------------
+    @contextmanager
+    def transaction(
+        self, *, schema: Schema | None = None, lock: str | None = None, read_only: bool = False
+    ) -> Iterator[StateDb]:
+        """Yield a `StateDb` in one transaction: committed on success, rolled back on error.
+
+        Parameters
+        ----------
+        schema
+            The package's `Schema` whose tables the transaction uses; applied (with those it
+            requires) the first time this store object sees it. None: the store's own tables.
+        lock
+            A write waits for the one writer at a time: on the embedded store SQLite's write
+            slot, on PostgreSQL the advisory lock named ``lock`` (held to the end of the
+            transaction; None: no advisory lock). Both wait at most the store's lock timeout.
+        read_only
+            Read one consistent snapshot, never waiting for a writer (SQLite WAL; PostgreSQL
+            ``REPEATABLE READ, READ ONLY``); a statement that writes fails.
+
+        Before a write commits, the store's hooks (`add_transaction_hook`) and the
+        transaction's own (`StateDb.before_commit`) run inside it, in that order: what they
+        write commits with the change or is rolled back with it.
+
+        Raises
+        ------
+        StoreError
+            If the store cannot be read or written (locked past the timeout, disk full, the
+            database unreachable); the transaction is rolled back and nothing changed.
+        SchemaVersionError
+            If the store holds ``schema``'s tables at a version newer than this bifrost knows.
+        """
+        if schema is not None:
+            self._ensure_schema(schema)
+        hooks = list(self._hooks) if not read_only else []
+        for _, needed in hooks:
+            if needed is not None:
+                self._ensure_schema(needed)
+        with self._transaction(lock=lock, read_only=read_only) as db:
+            yield db
+            if not read_only:
+                for hook, _ in hooks:
+                    hook(db)
+                db._run_before_commit()
+
+    def add_transaction_hook(self, hook: TransactionHook, *, schema: Schema | None = None) -> None:
+        """Run ``hook(db)`` inside every write transaction of this store object, before it commits.
+
+        The audit trail appends here: ``db.lock`` says which writer it is, and ``schema``
+        (the hook's own tables) is applied before the first transaction the hook joins.
+        """
+        self._hooks.append((hook, schema))
+
+    def _apply_registered(self) -> None:
+        # at open: the schemas of the packages imported so far (see `register_schema`)
+        for schema in registered_schemas():
+            self._ensure_schema(schema)
+
+    def _ensure_schema(self, schema: Schema) -> None:
+        if schema.package in self._schemas_applied:
+            return
+        apply_schema(self._transaction, schema, self._location())
+        self._schemas_applied.update(s.package for s in schema.in_order())
+
+    def _versions(self) -> str:
+        # what describe() shows: each package's recorded schema version
+        with self._transaction(lock=None, read_only=True) as db:
+            rows = db.rows("SELECT package, max(version) FROM {t}bifrost_schema GROUP BY package ORDER BY package")
+        return ", ".join(f"{package} {version}" for package, version in rows)
+
+    @abstractmethod
+    def _location(self) -> str:
+        """Where the store is, for messages (no credentials)."""
+
+    @abstractmethod
+    def _transaction(self, *, lock: str | None, read_only: bool) -> AbstractContextManager[StateDb]:
+        """Open one transaction of the backend (see `transaction`), without schemas or hooks."""
+
     # -- what a backend implements -------------------------------------------------
     @abstractmethod
     def write(
@@ -128,7 +260,7 @@ class BarStore(ABC):
 
     @abstractmethod
     def list_symbols(self) -> pd.DataFrame:
-        """Return one row per symbol: ``symbol, first, last, rows, sector, source, synthetic``."""
+        """Return one row per symbol: ``symbol, first, last, rows, sector, source, synthetic, frequency``."""
 
     @abstractmethod
     def read_actions(self, symbols: Sequence[str] | None = None) -> pd.DataFrame:
@@ -177,7 +309,7 @@ class BarStore(ABC):
         *,
         fields: Sequence[str] | None = None,
         adjustment: Adjustment = "raw",
-        frequency: Frequency = "1d",
+        frequency: Frequency | None = None,
     ) -> pd.DataFrame:
         """Return bars in ``[start, end)`` as the canonical long frame.
 
@@ -192,13 +324,18 @@ class BarStore(ABC):
         adjustment
             ``raw`` (as traded), ``split_adjusted``, or ``adjusted`` (total return).
         frequency
-            ``1d`` (stored bars), ``1w`` (weeks from Monday) or ``1mo`` (calendar months),
-            stamped at the bucket's start; raw aggregates run in the database where it can.
+            None (the default): each symbol's bars at the frequency it is stored at (see
+            ``list_symbols``). A coarser one aggregates them, each bucket stamped at its
+            start in UTC: intraday buckets, ``1d`` (days at 00:00 UTC), ``1w`` (weeks from
+            Monday), ``1mo`` (calendar months); raw aggregates run in the database where it
+            can.
 
         Raises
         ------
         SymbolNotFoundError
             If a requested symbol has no bars in the store.
+        InvalidInputError
+            If ``frequency`` is finer than a requested symbol's stored one (bars are never split).
         """
         return self._read(symbols, start, end, fields, adjustment, frequency).to_frame()
 
@@ -210,7 +347,7 @@ class BarStore(ABC):
         *,
         fields: Sequence[str] | None = None,
         adjustment: Adjustment = "raw",
-        frequency: Frequency = "1d",
+        frequency: Frequency | None = None,
     ) -> Panel:
         """Return bars as a :class:`Panel` (time × symbols per field, NaN where no bar)."""
         wanted = self._fields(fields)
@@ -224,24 +361,27 @@ class BarStore(ABC):
         end: TimeLike,
         fields: Sequence[str] | None,
         adjustment: Adjustment,
-        frequency: Frequency = "1d",
+        frequency: Frequency | None = None,
     ) -> BarColumns:
         if adjustment not in ADJUSTMENTS:
             raise InvalidInputError(f"adjustment must be one of {ADJUSTMENTS}, got {adjustment!r}")
-        if frequency not in FREQUENCIES:
+        if frequency is not None and frequency not in FREQUENCIES:
             raise InvalidInputError(f"frequency must be one of {FREQUENCIES}, got {frequency!r}")
         wanted = self._fields(fields)
-        start_ns, end_ns = to_utc_ns(start, "start"), to_utc_ns(end, "end")
+        start_ns, end_ns = _bound(start, "start"), _bound(end, "end")
         if start_ns is not None and end_ns is not None and end_ns <= start_ns:
             raise InvalidInputError(f"end {end} must be after start {start}")
-        names = self._resolve_symbols(symbols)
-        if adjustment == "raw" and frequency != "1d":
+        stored = self._symbol_frequencies()
+        names = self._resolve_symbols(symbols, stored)
+        own = self._finest(names, stored, frequency)
+        resample = frequency is not None and any(stored[n] != frequency for n in names)
+        if adjustment == "raw" and frequency is not None and resample:
             aggregated = self._aggregate_columns(names, start_ns, end_ns, wanted, frequency)
             if aggregated is not None:
                 return aggregated.checked(f"the {self.backend} store")
         needed = list(wanted)
         if adjustment == "raw":
-            cols = self._read_columns(names, start_ns, end_ns, needed)
+            cols = replace(self._read_columns(names, start_ns, end_ns, needed), frequency=own)
         else:
             needed += [f for f in ("close", "adj_close") if f not in needed]
             actions = self.read_actions(names)
@@ -253,18 +393,14 @@ class BarStore(ABC):
                     actions.loc[actions["kind"] == "dividend", "ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
                 )
                 read_end = max(end_ns, int(div_ns.max())) if div_ns.size else end_ns
-            cols = self._read_columns(names, start_ns, read_end, needed).adjusted(actions, adjustment)
+            raw = replace(self._read_columns(names, start_ns, read_end, needed), frequency=own)
+            cols = raw.adjusted(actions, adjustment)
             if end_ns is not None and read_end != end_ns:
                 cols = cols._take(cols.ts < end_ns)
-        cols = cols.resampled(frequency)
+        if frequency is not None and resample:
+            cols = cols.resampled(frequency)
         if list(cols.values) != list(wanted):
-            cols = BarColumns(
-                symbols=cols.symbols,
-                codes=cols.codes,
-                ts=cols.ts,
-                values={f: cols.values[f] for f in wanted},
-                notes=cols.notes,
-            )
+            cols = replace(cols, values={f: cols.values[f] for f in wanted})
         return cols.checked(f"the {self.backend} store")
 
     @staticmethod
@@ -278,8 +414,24 @@ class BarStore(ABC):
             raise InvalidInputError(f"unknown field(s) {unknown}; choose from {list(STORED_FIELDS)}")
         return list(dict.fromkeys(fields))
 
-    def _resolve_symbols(self, symbols: str | Sequence[str] | None) -> list[str]:
-        known = self._known_symbols()
+    @staticmethod
+    def _finest(names: Sequence[str], stored: Mapping[str, Frequency], frequency: Frequency | None) -> Frequency:
+        # the frequency the bars of ``names`` are read at: the finest stored (daily for none)
+        if frequency is not None:
+            finer = [n for n in names if FREQUENCIES.index(frequency) < FREQUENCIES.index(stored[n])]
+            if finer:
+                raise InvalidInputError(
+                    f"cannot read {finer[:5]} at {frequency}: "
+                    f"{finer[0]} is stored at {stored[finer[0]]} and bars are only ever aggregated; "
+                    f"read at {stored[finer[0]]} or a frequency after it in {FREQUENCIES}, or frequency=None"
+                )
+        return min((stored[n] for n in names), key=FREQUENCIES.index, default="1d")
+
+    def _resolve_symbols(
+        self, symbols: str | Sequence[str] | None, known: Mapping[str, Frequency] | None = None
+    ) -> list[str]:
+        if known is None:
+            known = self._symbol_frequencies()
         if symbols is None:
             return sorted(known)
         names = check_symbols(symbols, "symbols")  # the same rule as ingest, on every backend
@@ -293,8 +445,108 @@ class BarStore(ABC):
             )
         return sorted(dict.fromkeys(names))
 
-    def _known_symbols(self) -> set[str]:
-        return set(self.list_symbols()["symbol"])
+    def _symbol_frequencies(self) -> dict[str, Frequency]:
+        """Return each stored symbol's frequency (backends read just these two columns)."""
+        listed = self.list_symbols()
+        return dict(zip(listed["symbol"], listed["frequency"], strict=True))
+
+    def _check_frequency(self, stored: Mapping[str, str], validated: ValidatedBars) -> None:
+        # one frequency per symbol: an ingest at another is refused, naming both
+        clash = {s: f for s, f in stored.items() if f != validated.frequency}
+        if clash:
+            sym, was = next(iter(sorted(clash.items())))
+            raise InvalidInputError(
+                f"{sym} is stored at {was} bars in the {self.backend} store, and this ingest's bars are "
+                f"{validated.frequency}"
+                + (f" (also {sorted(clash)[1:6]})" if len(clash) > 1 else "")
+                + ": one symbol has one frequency; ingest it under another symbol, or read it at a coarser "
+                "frequency (`read_bars(frequency=...)`)"
+            )
+
+
+class Store(Protocol):
+    """What `open_store` returns, as every package above ``data`` sees it.
+
+    Its named parts: ``bars`` (a `BarStore`: the reading methods below are the bars' own,
+    kept here so that ``store.read_bars(...)`` reads as it always did), the transactional
+    part (`transaction`, with a package's `Schema`; `add_transaction_hook` for the audit
+    trail), and ``part(factory)`` for a package's own part. Both backends implement it; a
+    caller never asks which one it has.
+    """
+
+    @property
+    def backend(self) -> str:
+        """``embedded`` or ``postgres``, for display."""
+        ...
+
+    @property
+    def bars(self) -> BarStore:
+        """The bars' part: write, read, verify, compact."""
+        ...
+
+    def part(self, factory: Callable[[Store], P]) -> P:
+        """Return the part ``factory`` makes of this store (made once per store object)."""
+        ...
+
+    def transaction(
+        self, *, schema: Schema | None = None, lock: str | None = None, read_only: bool = False
+    ) -> AbstractContextManager[StateDb]:
+        """One transaction on the store's transactional part (see `BarStore.transaction`)."""
+        ...
+
+    def add_transaction_hook(self, hook: TransactionHook, *, schema: Schema | None = None) -> None:
+        """Run ``hook`` inside every write transaction, before it commits."""
+        ...
+
+    def read_bars(
+        self,
+        symbols: str | Sequence[str] | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        *,
+        fields: Sequence[str] | None = None,
+        adjustment: Adjustment = "raw",
+        frequency: Frequency | None = None,
+    ) -> pd.DataFrame:
+        """Bars as the canonical long frame (see `BarStore.read_bars`)."""
+        ...
+
+    def read_panel(
+        self,
+        symbols: str | Sequence[str] | None = None,
+        start: TimeLike = None,
+        end: TimeLike = None,
+        *,
+        fields: Sequence[str] | None = None,
+        adjustment: Adjustment = "raw",
+        frequency: Frequency | None = None,
+    ) -> Panel:
+        """Bars as a `Panel` (see `BarStore.read_panel`)."""
+        ...
+
+    def list_symbols(self) -> pd.DataFrame:
+        """One row per symbol (see `BarStore.list_symbols`)."""
+        ...
+
+    def read_actions(self, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        """Corporate actions (see `BarStore.read_actions`)."""
+        ...
+
+    def ingest_log(self) -> pd.DataFrame:
+        """One row per ingest, newest last."""
+        ...
+
+    def revisions(self, symbol: str | None = None) -> pd.DataFrame:
+        """Recorded revisions of stored bars."""
+        ...
+
+    def describe(self) -> dict[str, str]:
+        """The backend, its mode and its location, for display."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and locks held by this store object."""
+        ...
 
 
 def merge_bars(
@@ -338,15 +590,28 @@ def merge_bars(
     return merged, len(new) - len(common), revised, unchanged, revisions
 
 
+def stored_frequency(symbol: str, stored: object) -> Frequency:
+    """Return a symbol's stored frequency as a `Frequency` (None, a symbol without its row: daily).
+
+    Raises `StoreError` for a frequency this bifrost does not know (written by a newer one).
+    """
+    if stored is None:
+        return "1d"
+    for f in FREQUENCIES:
+        if stored == f:
+            return f
+    raise StoreError(f"{symbol} is stored at frequency {stored!r}, which this bifrost does not know ({FREQUENCIES})")
+
+
 def symbol_rows(
-    symbols: Sequence[str], symbol_meta: pd.DataFrame | None, source: str
-) -> list[tuple[str, str | None, str, bool]]:
-    """Return ``(symbol, sector, source, synthetic)`` for each symbol, from the source's metadata."""
+    symbols: Sequence[str], symbol_meta: pd.DataFrame | None, source: str, frequency: Frequency
+) -> list[tuple[str, str | None, str, bool, str]]:
+    """Return ``(symbol, sector, source, synthetic, frequency)`` for each symbol, from the source's metadata."""
     meta: dict[str, dict[str, object]] = {}
     if symbol_meta is not None and len(symbol_meta):
         for record in symbol_meta.to_dict(orient="records"):
             meta[str(record["symbol"])] = {str(k): v for k, v in record.items()}
-    rows: list[tuple[str, str | None, str, bool]] = []
+    rows: list[tuple[str, str | None, str, bool, str]] = []
     for sym in symbols:
         info = meta.get(sym, {})
         sector = info.get("sector")  # missing: None, or a float NaN from pandas
@@ -356,6 +621,7 @@ def symbol_rows(
                 sector if isinstance(sector, str) else None,
                 source,
                 bool(info.get("synthetic", False)),
+                frequency,
             )
         )
     return rows

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bifrost.data import BarStore, IngestReport, QualityReport, SyntheticMarket, check_quality, ingest
+from bifrost.data import IngestReport, QualityReport, Store, SyntheticMarket, check_quality, ingest
 
 __all__ = ["MainJobReport", "run_main_job"]
 
@@ -37,11 +37,11 @@ class MainJobReport:
         return "\n".join(lines)
 
 
-def run_main_job(store: BarStore, *, n_symbols: int = 50, n_days: int = 1260, seed: int = 7) -> MainJobReport:
+def run_main_job(store: Store, *, n_symbols: int = 50, n_days: int = 1260, seed: int = 7) -> MainJobReport:
     """Ingest the built-in synthetic demo market into ``store`` and check its quality."""
     market = SyntheticMarket(n_symbols=n_symbols, n_days=n_days, seed=seed)
-    report = ingest(store, market)
+    report = ingest(store.bars, market)
     listing = store.list_symbols()
     listing = listing[listing["symbol"].isin(market.symbols)]
-    quality = check_quality(store, list(market.symbols))
+    quality = check_quality(store.bars, list(market.symbols))
     return MainJobReport(store=store.describe(), ingest=report, symbols=listing, quality=quality)

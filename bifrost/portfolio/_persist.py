@@ -14,9 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from bifrost.data import BarStore, StateDb, state_transaction
-from bifrost.errors import InvalidInputError
+from bifrost.data import StateDb, Store
+from bifrost.errors import InvalidInputError, NotFoundError
 from bifrost.portfolio._ledger import CostBasis, Ledger, check_portfolio_name
+from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
 from bifrost.portfolio._transactions import CashFlow, CashKind, Dividend, Fill, Side, Split, Transaction, to_utc
 
 __all__ = ["create_portfolio", "list_portfolios", "load_portfolio", "record_transactions"]
@@ -51,7 +52,7 @@ def _insert_portfolio(db: StateDb, ledger: Ledger) -> None:
 
 
 def create_portfolio(
-    store: BarStore,
+    store: Store,
     name: str,
     *,
     inception: object,
@@ -61,15 +62,21 @@ def create_portfolio(
 ) -> Ledger:
     """Create an empty named portfolio; raise InvalidInputError if the name is taken."""
     ledger = Ledger(name, inception=inception, cost_basis=cost_basis, long_only=long_only, base_currency=base_currency)
-    with state_transaction(store, lock=f"portfolio:{name}") as db:
+    with store.transaction(schema=PORTFOLIO_SCHEMA, lock=f"portfolio:{name}") as db:
         _insert_portfolio(db, ledger)
     return ledger
 
 
-def load_portfolio(store: BarStore, name: str) -> Ledger:
-    """Rebuild a portfolio by replaying its stored transactions."""
+def load_portfolio(store: Store, name: str) -> Ledger:
+    """Rebuild a portfolio by replaying its stored transactions.
+
+    Raises
+    ------
+    NotFoundError
+        If the store holds no portfolio ``name`` (the message lists those it holds).
+    """
     check_portfolio_name(name)  # before it reaches a query: PostgreSQL refuses a NUL with a DataError
-    with state_transaction(store, read_only=True) as db:
+    with store.transaction(schema=PORTFOLIO_SCHEMA, read_only=True) as db:
         return _load(db, name)
 
 
@@ -77,7 +84,7 @@ def _load(db: StateDb, name: str) -> Ledger:
     found = db.rows("SELECT inception, cost_basis, long_only, base_currency FROM {t}portfolios WHERE name = ?", (name,))
     if not found:
         known = [r[0] for r in db.rows("SELECT name FROM {t}portfolios ORDER BY name")]
-        raise InvalidInputError(f"no portfolio {name!r}; portfolios: {known or 'none yet'}")
+        raise NotFoundError(f"no portfolio {name!r} in the store; portfolios: {known or 'none yet'}")
     inception, cost_basis, long_only, currency = found[0]
     ledger = Ledger(
         name,
@@ -93,7 +100,7 @@ def _load(db: StateDb, name: str) -> Ledger:
 
 
 def record_transactions(
-    store: BarStore,
+    store: Store,
     name: str,
     transactions: Sequence[Transaction],
     *,
@@ -111,9 +118,11 @@ def record_transactions(
     ------
     TransactionRejected
         If any transaction is invalid given everything before it (nothing is stored).
+    NotFoundError
+        If there is no portfolio ``name`` and ``create`` is False.
     """
     check_portfolio_name(name)
-    with state_transaction(store, lock=f"portfolio:{name}") as db:
+    with store.transaction(schema=PORTFOLIO_SCHEMA, lock=f"portfolio:{name}") as db:
         if create and transactions and not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (name,)):
             inception = min(t.ts for t in transactions).normalize()
             _insert_portfolio(db, Ledger(name, inception=inception, cost_basis=cost_basis, long_only=long_only))
@@ -127,9 +136,9 @@ def record_transactions(
     return ledger
 
 
-def list_portfolios(store: BarStore) -> pd.DataFrame:
+def list_portfolios(store: Store) -> pd.DataFrame:
     """One row per portfolio: name, inception, cost_basis, long_only, transactions."""
-    with state_transaction(store, read_only=True) as db:
+    with store.transaction(schema=PORTFOLIO_SCHEMA, read_only=True) as db:
         rows = db.rows(
             "SELECT p.name, p.inception, p.cost_basis, p.long_only, count(t.txn_id) FROM {t}portfolios p "
             "LEFT JOIN {t}transactions t ON t.portfolio = p.name "

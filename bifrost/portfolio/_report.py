@@ -8,7 +8,7 @@ from decimal import Decimal
 import pandas as pd
 
 from bifrost._json import dumps
-from bifrost.data import BarStore
+from bifrost.data import Store
 from bifrost.portfolio._ledger import Ledger
 from bifrost.portfolio._transactions import to_decimal
 
@@ -50,7 +50,7 @@ class MarkedPortfolio:
         return f"<b>{self.name}</b>" + self.positions.to_html(index=False) + f"<table>{totals}</table>"
 
 
-def mark_to_latest(ledger: Ledger, store: BarStore) -> MarkedPortfolio:
+def mark_to_latest(ledger: Ledger, store: Store) -> MarkedPortfolio:
     """Value open positions at each symbol's latest raw close in ``store``."""
     rows = []
     marks: dict[str, Decimal] = {}

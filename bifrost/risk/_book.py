@@ -20,7 +20,7 @@ from bifrost._checks import (
     quote,
 )
 from bifrost._typing import FloatArray
-from bifrost.data import BarStore
+from bifrost.data import Store
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import load_portfolio, mark_to_latest
 from bifrost.portfolio._ledger import check_portfolio_name
@@ -52,7 +52,7 @@ def _portfolio(name: object) -> str:
     return check_portfolio_name(name)
 
 
-def book_from_store(store: BarStore, name: str, *, lookback_days: int = 500) -> Book:
+def book_from_store(store: Store, name: str, *, lookback_days: int = 500) -> Book:
     """Build the book of portfolio ``name``: positions from its ledger, prices from ``store``.
 
     Returns are the last ``lookback_days`` days on which every held asset has a bar, from

@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 
 from bifrost._checks import as_choice, as_fraction, as_positive_int, as_utc_timestamp, is_number, quote
-from bifrost.data import BarStore, state_transaction
+from bifrost.data import Store
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import Fill, load_portfolio, value_ledger
 from bifrost.risk._book import Book, _book_history, _portfolio, book_from_store
 from bifrost.risk._portfolio import METHODS, Method, _portfolio_risk
+from bifrost.risk._schema import RISK_SCHEMA
 from bifrost.risk._var import _check
 
 __all__ = [
@@ -338,7 +339,7 @@ def limit_report(
     return LimitReport(portfolio=book.name, as_of=as_of, ts=stamp, checks=checks)
 
 
-def portfolio_drawdown(store: BarStore, name: str) -> tuple[float, pd.Timestamp]:
+def portfolio_drawdown(store: Store, name: str) -> tuple[float, pd.Timestamp]:
     """Return the current drawdown of stored portfolio ``name`` and the date of its peak.
 
     The drawdown is that of the time-weighted return index (deposits and withdrawals do not
@@ -356,17 +357,17 @@ def portfolio_drawdown(store: BarStore, name: str) -> tuple[float, pd.Timestamp]
     return float(1.0 - wealth[-1] / running_max[-1]), returns.index[peak]
 
 
-def store_sectors(store: BarStore) -> dict[str, str]:
+def store_sectors(store: Store) -> dict[str, str]:
     """Return the sector of each symbol in ``store`` that has one."""
     listed = store.list_symbols()
     return {str(s): x for s, x in zip(listed["symbol"], listed["sector"], strict=True) if isinstance(x, str) and x}
 
 
-def set_limits(store: BarStore, portfolio: str, limits: Sequence[Limit]) -> tuple[Limit, ...]:
+def set_limits(store: Store, portfolio: str, limits: Sequence[Limit]) -> tuple[Limit, ...]:
     """Replace the limits of stored portfolio ``portfolio`` with ``limits`` (all or none)."""
     portfolio = _portfolio(portfolio)
     limits = _unique(limits, f"limits of {portfolio!r}")
-    with state_transaction(store, lock=f"portfolio:{portfolio}") as db:
+    with store.transaction(schema=RISK_SCHEMA, lock=f"portfolio:{portfolio}") as db:
         if not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (portfolio,)):
             raise InvalidInputError(f"no portfolio {portfolio!r} to set limits on")
         db.run("DELETE FROM {t}risk_limits WHERE portfolio = ?", (portfolio,))
@@ -382,10 +383,10 @@ def set_limits(store: BarStore, portfolio: str, limits: Sequence[Limit]) -> tupl
     return limits
 
 
-def get_limits(store: BarStore, portfolio: str) -> tuple[Limit, ...]:
+def get_limits(store: Store, portfolio: str) -> tuple[Limit, ...]:
     """Return the limits set on ``portfolio``, or `DEFAULT_LIMITS` if none are."""
     portfolio = _portfolio(portfolio)
-    with state_transaction(store, read_only=True) as db:
+    with store.transaction(schema=RISK_SCHEMA, read_only=True) as db:
         if not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (portfolio,)):
             raise InvalidInputError(f"no portfolio {portfolio!r}")
         rows = db.rows(
@@ -399,7 +400,7 @@ def get_limits(store: BarStore, portfolio: str) -> tuple[Limit, ...]:
     return tuple(Limit(**dict(zip(keys, row, strict=True))) for row in rows)
 
 
-def record_alerts(store: BarStore, report: LimitReport) -> int:
+def record_alerts(store: Store, report: LimitReport) -> int:
     """Append the report's alerts to the store; return how many."""
     alerts = report.alerts
     if alerts.empty:
@@ -414,13 +415,13 @@ def record_alerts(store: BarStore, report: LimitReport) -> int:
             alerts["severity"], alerts["message"], strict=True,
         )
     ]  # fmt: skip
-    with state_transaction(store, lock="risk_alerts") as db:
+    with store.transaction(schema=RISK_SCHEMA, lock="risk_alerts") as db:
         db.many(f"INSERT INTO {{t}}risk_alerts ({cols}) VALUES ({marks})", rows)
     return len(alerts)
 
 
 def read_alerts(
-    store: BarStore,
+    store: Store,
     portfolio: str | None = None,
     *,
     since: object = None,
@@ -439,7 +440,7 @@ def read_alerts(
         where.append("severity = ?")
         params.append(severity)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    with state_transaction(store, read_only=True) as db:
+    with store.transaction(schema=RISK_SCHEMA, read_only=True) as db:
         rows = db.rows(f"SELECT id, {', '.join(_ALERT_COLUMNS)} FROM {{t}}risk_alerts{clause} ORDER BY id", params)
     frame = pd.DataFrame(rows, columns=["id", *_ALERT_COLUMNS])
     for col in ("ts", "as_of"):
@@ -450,7 +451,7 @@ def read_alerts(
 
 
 def check_limits(
-    store: BarStore,
+    store: Store,
     portfolio: str,
     *,
     limits: Sequence[Limit] | None = None,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from bifrost._checks import check_symbols
-from bifrost.data import BarStore
+from bifrost.data import Store
 from bifrost.errors import InvalidInputError
 
 __all__ = ["MarketData"]
@@ -27,7 +27,7 @@ __all__ = ["MarketData"]
 class MarketData:
     """Latest closes and daily total returns of a store's symbols, cached for a server."""
 
-    def __init__(self, store: BarStore, *, refresh_seconds: float = 5.0, max_books: int = 256) -> None:
+    def __init__(self, store: Store, *, refresh_seconds: float = 5.0, max_books: int = 256) -> None:
         self.store = store
         self.refresh_seconds = refresh_seconds
         self.max_books = max_books

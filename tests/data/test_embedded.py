@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +15,8 @@ import pytest
 
 from bifrost.data import CsvSource, EmbeddedStore, ingest
 from bifrost.errors import SchemaVersionError
+from bifrost.portfolio import list_portfolios
+from bifrost.risk import read_alerts
 from tests.conftest import ORCL, ROOT
 
 WRITER = """
@@ -104,36 +107,42 @@ def test_embedded_store_written_by_newer_bifrost_is_refused(tmp_path: Path) -> N
 def test_embedded_opening_twice_applies_migrations_once(tmp_path: Path) -> None:
     EmbeddedStore(tmp_path).close()
     with EmbeddedStore(tmp_path) as store:
-        versions = store.connection.execute("SELECT version FROM schema_version").fetchall()
-    assert versions == [(1,), (2,), (3,)]
+        versions = store.connection.execute("SELECT package, version FROM bifrost_schema").fetchall()
+        legacy = store.connection.execute("SELECT version FROM schema_version").fetchall()
+    assert [v for v in versions if v[0] == "data"] == [("data", 1), ("data", 2)] and legacy == [(4,)]
+    assert len(versions) == len(set(versions))  # each package's versions once (portfolio, risk: imported here)
+
+
+def _v3_copy(tmp_path: Path, script: str) -> Path:
+    # the real v3 store (tests/fixtures/stores), cut back to what an older bifrost wrote
+    home = tmp_path / "home"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "stores" / "v3-embedded", home)
+    con = sqlite3.connect(home / "state.sqlite")
+    con.executescript(script)
+    con.close()
+    return home
 
 
 def test_embedded_version_2_store_keeps_its_portfolios_and_gains_risk_tables(tmp_path: Path) -> None:
-    from bifrost.portfolio import create_portfolio, list_portfolios
-
-    with EmbeddedStore(tmp_path) as store:
-        create_portfolio(store, "kept", inception="2014-01-02")
-    con = sqlite3.connect(tmp_path / "state.sqlite")
-    con.executescript("DROP TABLE risk_alerts; DROP TABLE risk_limits; DELETE FROM schema_version WHERE version = 3;")
-    con.close()
-    with EmbeddedStore(tmp_path) as store:
-        versions = store.connection.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
-        assert versions == [(1,), (2,), (3,)]
-        assert list(list_portfolios(store)["name"]) == ["kept"]
-        assert store.connection.execute("SELECT count(*) FROM risk_alerts").fetchone() == (0,)
+    home = _v3_copy(
+        tmp_path, "DROP TABLE risk_alerts; DROP TABLE risk_limits; DELETE FROM schema_version WHERE version = 3;"
+    )
+    with EmbeddedStore(home) as store:
+        assert list(list_portfolios(store)["name"]) == ["core"]
+        assert read_alerts(store).empty
+        versions = store.connection.execute("SELECT package, version FROM bifrost_schema ORDER BY package").fetchall()
+    assert versions == [("data", 1), ("data", 2), ("portfolio", 1), ("risk", 1)]
 
 
 def test_embedded_version_1_store_is_upgraded_on_open(tmp_path: Path) -> None:
-    # a store written before the portfolio tables existed: bars kept, tables added
-    with EmbeddedStore(tmp_path) as store:
-        ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
-    con = sqlite3.connect(tmp_path / "state.sqlite")
-    con.executescript(
+    # a store written before the portfolio tables existed: bars kept, tables added when used
+    home = _v3_copy(
+        tmp_path,
         "DROP TABLE risk_alerts; DROP TABLE risk_limits; DROP TABLE transactions; DROP TABLE portfolios; "
-        "DELETE FROM schema_version WHERE version >= 2;"
+        "DELETE FROM schema_version WHERE version >= 2;",
     )
-    con.close()
-    with EmbeddedStore(tmp_path) as store:
+    with EmbeddedStore(home) as store:
+        assert len(store.read_bars("ORCL")) == 42 and list(store.list_symbols()["frequency"]) == ["1d", "1d"]
+        assert list_portfolios(store).empty and read_alerts(store).empty
         tables = {r[0] for r in store.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"portfolios", "transactions", "risk_limits", "risk_alerts"} <= tables
-        assert len(store.read_bars("ORCL")) == 21

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bifrost.data import BarStore, CsvSource, SyntheticMarket, ingest, record_actions
+from bifrost.data import BarStore, CsvSource, LobsterSource, SyntheticMarket, ingest, load_bars, record_actions
 from bifrost.errors import InvalidInputError, SymbolNotFoundError, ValidationError
 from bifrost.testing import FrameBarSource
-from tests.conftest import NVDA, ORCL, SP500
+from tests.conftest import DATA, NVDA, ORCL, SP500
 
 UTC = "UTC"
 
@@ -207,7 +207,13 @@ def test_store_adjusted_monthly_bars_are_aggregated_after_adjustment(store: BarS
 def test_store_unknown_frequency_is_invalid_input(store: BarStore) -> None:
     ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
     with pytest.raises(InvalidInputError, match="frequency must be one of"):
-        store.read_bars("ORCL", frequency="1h")  # type: ignore[arg-type]
+        store.read_bars("ORCL", frequency="2h")  # type: ignore[arg-type]
+
+
+def test_store_daily_bars_read_at_a_finer_frequency_are_invalid_input(store: BarStore) -> None:
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
+    with pytest.raises(InvalidInputError, match="ORCL is stored at 1d and bars are only ever aggregated"):
+        store.read_bars("ORCL", frequency="1h")
 
 
 def test_store_source_without_adj_close_keeps_stored_adj_close(store: BarStore) -> None:
@@ -220,29 +226,6 @@ def test_store_source_without_adj_close_keeps_stored_adj_close(store: BarStore) 
     assert bar.iloc[0].tolist() == [32.16, 22357845.0, 29.779552]  # IEX close/volume, Yahoo adj_close
     after = store.read_bars("ORCL", "2015-01-02", "2015-01-03", fields=["adj_close"])
     assert np.isnan(after.iloc[0, 0])  # only the 505-stock file has 2015: no adj_close there
-
-
-@pytest.mark.postgres
-def test_postgres_version_1_schema_is_upgraded_on_open(pg_url: str, pg_schema: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from bifrost.data._postgres import PostgresStore
-
-    store = PostgresStore(pg_url, home=tmp_path, schema=pg_schema, timescale=False)
-    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-02-01")
-    with store.pool.connection() as con:
-        con.execute(f'DROP TABLE "{pg_schema}".risk_alerts; DROP TABLE "{pg_schema}".risk_limits')
-        con.execute(f'DROP TABLE "{pg_schema}".transactions; DROP TABLE "{pg_schema}".portfolios')
-        con.execute(f'DELETE FROM "{pg_schema}".schema_version WHERE version >= 2')
-    store.close()
-    store = PostgresStore(pg_url, home=tmp_path, schema=pg_schema)
-    try:
-        with store.pool.connection() as con:
-            versions = con.execute(f'SELECT version FROM "{pg_schema}".schema_version ORDER BY version').fetchall()
-            assert versions == [(1,), (2,), (3,)]
-            con.execute(f'SELECT count(*) FROM "{pg_schema}".transactions')
-            con.execute(f'SELECT count(*) FROM "{pg_schema}".risk_alerts')
-        assert len(store.read_bars("ORCL")) == 21 and store.mode == "partitioned by month + BRIN"
-    finally:
-        store.close()
 
 
 def _abc_bars(close_a: tuple[float, float] | None = None) -> pd.DataFrame:
@@ -301,3 +284,71 @@ def test_store_adjusted_bounded_read_equals_the_same_rows_of_an_open_read(store:
     before_ex = store.read_bars("ORCL", "1995-05-31", "1995-06-01")["close"].iloc[0]  # 1995-05-31 close
     raw_first = store.read_bars("ORCL", "1995-01-03", "1995-01-04")["close"].iloc[0]
     assert window["close"].iloc[0] == pytest.approx(raw_first * (1 - 0.05 / before_ex), rel=1e-12)
+
+
+# -- intraday bars: the frequency is part of what the store keeps for each symbol ------------
+LOBSTER = DATA / "microstructure" / "AAPL_2012-06-21_34200000_57600000_message_10_head999.csv"
+
+
+def test_store_intraday_bars_round_trip_with_their_times(store: BarStore) -> None:
+    # one-second bars of the executions in the first 49 s of AAPL on 2012-06-21 (LOBSTER)
+    source = LobsterSource(LOBSTER, frequency="1s")
+    expected = load_bars(source).bars
+    report = ingest(store, source)
+    assert report.rows_new == 26
+    bars = store.read_bars("AAPL", fields=["open", "high", "low", "close", "volume"])
+    pd.testing.assert_frame_equal(bars, expected, check_exact=True, check_index_type=False)
+    assert bars.index[0] == ("AAPL", pd.Timestamp("2012-06-21T13:30:00", tz=UTC))  # 09:30 New York, UTC
+    assert bars.index[-1] == ("AAPL", pd.Timestamp("2012-06-21T13:30:47", tz=UTC))
+    row = store.list_symbols().set_index("symbol").loc["AAPL"]
+    assert row["frequency"] == "1s" and row["rows"] == 26
+    assert (row["first"], row["last"]) == (bars.index[0][1], bars.index[-1][1])  # the manifest keeps times
+    window = store.read_bars("AAPL", "2012-06-21T13:30:10Z", "2012-06-21T13:30:20Z")  # bounds with times
+    ts = expected.index.get_level_values("ts")
+    inside = (ts >= pd.Timestamp("2012-06-21T13:30:10", tz=UTC)) & (ts < pd.Timestamp("2012-06-21T13:30:20", tz=UTC))
+    assert len(window) == int(inside.sum()) > 0
+
+
+def test_store_intraday_bars_read_daily_are_one_bar_at_midnight_utc(store: BarStore) -> None:
+    ingest(store, LobsterSource(LOBSTER, frequency="1s"))
+    day = store.read_bars("AAPL", frequency="1d")
+    assert list(day.index) == [("AAPL", pd.Timestamp("2012-06-21", tz=UTC))]
+    assert day.iloc[0].tolist() == [585.74, 585.93, 585.3, 585.62, 10592.0]  # first, max, min, last, sum
+    panel = store.read_panel("AAPL", frequency="1d")
+    assert list(panel.ts) == [pd.Timestamp("2012-06-21", tz=UTC)] and panel["close"][0, 0] == 585.62
+
+
+def test_store_intraday_bars_resample_to_coarser_intraday_as_pandas_does(store: BarStore) -> None:
+    ingest(store, LobsterSource(LOBSTER, frequency="1s"))
+    one = store.read_bars("AAPL").droplevel("symbol")
+    expected = (
+        one.resample("10s", label="left", closed="left")
+        .agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
+        .dropna()
+    )
+    ten = store.read_bars("AAPL", frequency="10s").droplevel("symbol")
+    pd.testing.assert_frame_equal(ten, expected, check_freq=False, check_names=False)
+
+
+def test_store_intraday_symbol_refuses_another_frequency_and_finer_reads(store: BarStore) -> None:
+    ingest(store, LobsterSource(LOBSTER, frequency="10s"))
+    before = store.read_bars("AAPL")
+    with pytest.raises(InvalidInputError, match=r"AAPL is stored at 10s bars .* this ingest's bars are 1s"):
+        ingest(store, LobsterSource(LOBSTER, frequency="1s"))
+    pd.testing.assert_frame_equal(store.read_bars("AAPL"), before)
+    with pytest.raises(InvalidInputError, match="AAPL is stored at 10s and bars are only ever aggregated"):
+        store.read_bars("AAPL", frequency="1s")
+
+
+def test_store_daily_and_intraday_symbols_read_together_at_each_ones_frequency(store: BarStore) -> None:
+    ingest(store, LobsterSource(LOBSTER, frequency="1s"))
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), start="2012-06-20", end="2012-06-23")
+    both = store.read_bars(["AAPL", "ORCL"])
+    assert len(both.loc["AAPL"]) == 26 and list(both.loc["ORCL"].index.strftime("%F %T")) == [
+        "2012-06-20 00:00:00",
+        "2012-06-21 00:00:00",
+        "2012-06-22 00:00:00",
+    ]
+    daily = store.read_panel(["AAPL", "ORCL"], frequency="1d")
+    assert daily["close"].shape == (3, 2) and daily.symbols == ("AAPL", "ORCL")
+    assert list(daily.ts).index(pd.Timestamp("2012-06-21", tz=UTC)) == 1 and daily["close"][1, 0] == 585.62

@@ -29,7 +29,7 @@ import psycopg
 import pytest
 
 from bifrost.config import Settings
-from bifrost.data import CsvSource, EmbeddedStore, StoreCheck, ingest, open_store, state_transaction
+from bifrost.data import CsvSource, EmbeddedStore, StoreCheck, ingest, open_store
 from bifrost.data._postgres import PostgresStore
 from bifrost.errors import StoreError
 from bifrost.portfolio import (
@@ -40,6 +40,7 @@ from bifrost.portfolio import (
     load_portfolio,
     record_transactions,
 )
+from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
 from bifrost.risk import get_limits, read_alerts
 from tests.conftest import ORCL, ROOT
 
@@ -83,9 +84,10 @@ def orcl_home(tmp_path: Path) -> Iterator[tuple[Path, pd.DataFrame]]:
 # -- item 12: reads never wait for a writer --------------------------------------------
 STATE_WRITER = """
 import sys
-from bifrost.data import EmbeddedStore, state_transaction
+from bifrost.data import EmbeddedStore
+from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
 store = EmbeddedStore(sys.argv[1])
-with state_transaction(store, lock="portfolio:busy") as db:   # an import in progress
+with store.transaction(schema=PORTFOLIO_SCHEMA, lock="portfolio:busy") as db:   # an import in progress
     db.run("INSERT INTO portfolios (name, inception, cost_basis, long_only, base_currency) "
            "VALUES ('busy', '2014-01-02T00:00:00+00:00', 'fifo', 0, 'USD')")
     print("writing", flush=True)
@@ -138,7 +140,7 @@ def test_state_write_behind_a_held_writer_gives_up_naming_it(tmp_path: Path, cap
 def test_state_read_only_transaction_refuses_a_write(tmp_path: Path) -> None:
     with EmbeddedStore(tmp_path / "home") as store:
         with pytest.raises(StoreError, match="reading it failed: attempt to write a readonly database"):  # noqa: SIM117
-            with state_transaction(store, read_only=True) as db:
+            with store.transaction(schema=PORTFOLIO_SCHEMA, read_only=True) as db:
                 db.run("DELETE FROM portfolios")
         create_portfolio(store, "after", inception="2014-01-02")  # the connection is writable again
         assert list(list_portfolios(store)["name"]) == ["after"]
@@ -154,7 +156,7 @@ def test_state_transactions_from_threads_share_one_store_safely(tmp_path: Path) 
             try:
                 for _ in range(20):
                     load_portfolio(store, "p")
-                    with state_transaction(store, lock="x") as db:
+                    with store.transaction(schema=PORTFOLIO_SCHEMA, lock="x") as db:
                         db.rows("SELECT count(*) FROM portfolios")
             except BaseException as exc:  # reported below
                 errors.append(exc)
@@ -279,8 +281,8 @@ def test_embedded_verify_finds_a_segment_that_disagrees_with_the_manifest(
         check = store.verify()
         assert check.ok and (check.symbols, check.rows, check.segments) == (1, len(before), 1)
         assert str(check).endswith(": ok")
-        with store.transaction() as con:  # a manifest that lies about ORCL's rows
-            con.execute("UPDATE bar_symbols SET rows = rows + 5 WHERE symbol = 'ORCL'")
+        with store.transaction() as db:  # a manifest that lies about ORCL's rows
+            db.run("UPDATE bar_symbols SET rows = rows + 5 WHERE symbol = 'ORCL'")
         problems = store.verify().problems
     assert len(problems) == 1 and "ORCL rows 0.." in problems[0] and "outside the file's" in problems[0]
 
@@ -299,8 +301,8 @@ def test_embedded_truncated_segment_is_reported_as_damage(orcl_home: tuple[Path,
 def test_embedded_lying_manifest_is_damage_not_a_crash(orcl_home: tuple[Path, pd.DataFrame]) -> None:
     home, before = orcl_home
     with EmbeddedStore(home) as store:
-        with store.transaction() as con:
-            con.execute("UPDATE bar_symbols SET row_start = 100 WHERE symbol = 'ORCL'")
+        with store.transaction() as db:
+            db.run("UPDATE bar_symbols SET row_start = 100 WHERE symbol = 'ORCL'")
         shorter = rf"is damaged: .* is shorter \({len(before)} rows\) than its manifest says"
         with pytest.raises(StoreError, match=shorter):
             store.read_bars("ORCL")
