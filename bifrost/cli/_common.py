@@ -8,9 +8,11 @@ an option given twice is refused, never silently last-wins.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import sys
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
@@ -18,7 +20,7 @@ import typer
 
 from bifrost._json import dumps
 from bifrost.config import load_settings, mask_secrets
-from bifrost.data import BarStore
+from bifrost.data import BarStore, IngestReport
 
 Format = Literal["table", "json"]
 """What ``--format`` takes: the old spelling of ``--json``."""
@@ -64,6 +66,12 @@ def _plain(value: Any) -> Any:
         return None
     item = getattr(value, "item", None)  # numpy scalars
     return item() if callable(item) and not isinstance(value, pd.Timestamp) else value
+
+
+def ingest_record(report: IngestReport) -> dict[str, Any]:
+    # an ingest's counts and provenance as JSON (the quarantine report's path as text)
+    fields = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+    return {k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
 
 
 def finite(value: float | None) -> float | None:

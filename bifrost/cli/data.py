@@ -8,7 +8,17 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from bifrost.cli._common import FormatOpt, JsonOpt, echo_json, end_bound, finite, records, store, wants_json
+from bifrost.cli._common import (
+    FormatOpt,
+    JsonOpt,
+    echo_json,
+    end_bound,
+    finite,
+    ingest_record,
+    records,
+    store,
+    wants_json,
+)
 from bifrost.data import Adjustment, Frequency, IngestReport, OnError
 from bifrost.errors import InvalidInputError
 
@@ -21,10 +31,13 @@ OnErrorOpt = Annotated[OnError, typer.Option(help="strict: reject the load; repa
 FrequencyOpt = Annotated[Frequency, typer.Option(help="Bar size of the source (intraday bars keep their time).")]
 
 
-def _print_ingest(report: IngestReport, what: str) -> None:
+def _print_ingest(report: IngestReport, what: str, json_out: bool) -> None:
     if report.rows_read == 0 and report.actions == 0:
         raise InvalidInputError(f"{what}: no rows (only a header?); nothing was stored")
-    typer.echo(report.summary())
+    if json_out:
+        echo_json(ingest_record(report))
+    else:
+        typer.echo(report.summary())
 
 
 @ingest_app.command("csv")
@@ -36,13 +49,14 @@ def ingest_csv(
     frequency: Annotated[
         Frequency | None, typer.Option(help="Bar size of the file (default: read from the bars' spacing).")
     ] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Ingest a Yahoo, backtrader or long (symbol column) CSV file, daily or intraday (a Datetime column)."""
     from bifrost.data import CsvSource, ingest
 
     with store(create=True) as bars:
         source = CsvSource(file, symbol=symbol, date_format=date_format, frequency=frequency)
-        _print_ingest(ingest(bars, source, on_error=on_error), str(file))
+        _print_ingest(ingest(bars, source, on_error=on_error), str(file), json_out)
 
 
 @ingest_app.command("yahoo")
@@ -52,13 +66,14 @@ def ingest_yahoo(
     end: Annotated[str | None, typer.Option(help="Last date (exclusive).")] = None,
     on_error: OnErrorOpt = "strict",
     frequency: FrequencyOpt = "1d",
+    json_out: JsonOpt = False,
 ) -> None:
     """Ingest raw bars (daily: with dividends and splits) from Yahoo Finance."""
     from bifrost.data import YahooSource, ingest
 
     with store(create=True) as bars:
         source = YahooSource(progress=True, frequency=frequency)
-        _print_ingest(ingest(bars, source, symbols, start, end, on_error=on_error), "yahoo")
+        _print_ingest(ingest(bars, source, symbols, start, end, on_error=on_error), "yahoo", json_out)
 
 
 @ingest_app.command("synthetic")
@@ -68,13 +83,14 @@ def ingest_synthetic(
     seed: Annotated[int, typer.Option(help="Random seed.", min=0)] = 7,
     start: Annotated[str, typer.Option(help="First date.")] = "2015-01-02",
     frequency: FrequencyOpt = "1d",
+    json_out: JsonOpt = False,
 ) -> None:
     """Ingest a seeded synthetic market (marked synthetic everywhere it is shown)."""
     from bifrost.data import SyntheticMarket, ingest
 
     with store(create=True) as bars:
         market = SyntheticMarket(n_symbols=n_symbols, n_days=n_days, seed=seed, start=start, frequency=frequency)
-        _print_ingest(ingest(bars, market), "synthetic")
+        _print_ingest(ingest(bars, market), "synthetic", json_out)
 
 
 @app.command("list")
@@ -193,14 +209,17 @@ def data_info(json_out: JsonOpt = False) -> None:
         typer.echo(f"{key:15} {value}")
 
 
-def _record(symbol: str, date: str, kind: str, value: float) -> None:
+def _record(symbol: str, date: str, kind: str, value: float, json_out: bool) -> None:
     from bifrost.data import record_actions
 
     with store() as bars:
         report = record_actions(
             bars, pd.DataFrame([{"symbol": symbol, "ts": date, "kind": kind, "value": value}]), origin="cli"
         )
-    typer.echo(report.summary())
+    if json_out:
+        echo_json(ingest_record(report))
+    else:
+        typer.echo(report.summary())
 
 
 @app.command("split")
@@ -208,9 +227,10 @@ def data_split(
     symbol: Annotated[str, typer.Argument()],
     date: Annotated[str, typer.Argument(help="Ex-date.")],
     ratio: Annotated[float, typer.Argument(help="New shares per old share (2 for 2-for-1).", callback=finite)],
+    json_out: JsonOpt = False,
 ) -> None:
     """Record a stock split the source did not carry."""
-    _record(symbol, date, "split", ratio)
+    _record(symbol, date, "split", ratio, json_out)
 
 
 @app.command("dividend")
@@ -218,6 +238,7 @@ def data_dividend(
     symbol: Annotated[str, typer.Argument()],
     date: Annotated[str, typer.Argument(help="Ex-date.")],
     amount: Annotated[float, typer.Argument(help="Cash per share.", callback=finite)],
+    json_out: JsonOpt = False,
 ) -> None:
     """Record a cash dividend the source did not carry."""
-    _record(symbol, date, "dividend", amount)
+    _record(symbol, date, "dividend", amount, json_out)

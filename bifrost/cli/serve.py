@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,13 +18,12 @@ def serve_risk(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 3000,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
 ) -> None:
-    """Start the risk service (bentos/risk) until interrupted: POST /var, /stress, /limits; /docs."""
-    from bifrost._serving import serve_bento
+    """Start the risk service until interrupted: POST /var, /stress, /limits; /docs."""
+    from bifrost._serving import serve_service
 
     settings = load_settings()  # resolved here: the service runs in its own folder
     env = {**os.environ, "BIFROST_HOME": str(settings.home)}
     if settings.config_file is not None:
         env["BIFROST_CONFIG"] = str(settings.config_file.resolve())
-    folder = Path(__file__).resolve().parents[2] / "bentos" / "risk"
     banner = f"serving risk on http://{host}:{port} from {settings.home} (Ctrl-C stops)"
-    raise typer.Exit(serve_bento(folder, "service:RiskService", host=host, port=port, env=env, banner=banner))
+    raise typer.Exit(serve_service("risk", host=host, port=port, env=env, banner=banner))

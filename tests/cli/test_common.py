@@ -104,3 +104,27 @@ def test_cli_repeatable_options_stay_repeatable(tmp_path: Path) -> None:
     assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
     done = bifrost(tmp_path, "data", "check", "ORCL", "ORCL", "--json")
     assert done.returncode == 0, done.stderr
+
+
+# verbs that write a file, serve, or confirm a change in one line print no data
+NO_DATA = {
+    ("serve", "risk"): "serves until stopped",
+    ("report", "tearsheet"): "writes --out",
+    ("risk", "report"): "writes --out",
+    ("portfolio", "create"): "one line: created",
+    ("portfolio", "import"): "one line: how many imported",
+}
+
+
+def test_cli_every_verb_that_prints_data_takes_json() -> None:
+    from tests.cli.test_bad_input import LEAVES
+
+    lacking = [path for path, command in LEAVES.items() if not any("--json" in p.opts for p in command.params)]
+    assert sorted(lacking) == sorted(NO_DATA), lacking
+
+
+@pytest.mark.parametrize("verb", [("data", "list"), ("data", "check"), ("portfolio", "list")])
+def test_cli_format_json_is_the_same_as_json(tmp_path: Path, verb: tuple[str, ...]) -> None:
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL", "--json").returncode == 0
+    new, old = bifrost(tmp_path, *verb, "--json"), bifrost(tmp_path, *verb, "--format", "json")
+    assert new.returncode == 0 and new.stdout == old.stdout and new.stdout.startswith(("[", "{")), new.stderr

@@ -182,3 +182,11 @@ def test_cli_data_list_and_show_json_print_every_column_the_store_returns(tmp_pa
     assert bars[0]["open"] == pytest.approx(169.8138) and len(bars) == 156
     daily = json.loads(bifrost(tmp_path, "data", "show", "ORCL", "--start", "2014-12-31", "--json").stdout)
     assert daily[0]["ts"] == "2014-12-31T00:00:00+00:00"
+
+
+def test_cli_ingest_json_is_the_report(tmp_path: Path) -> None:
+    done = bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["symbols"] == ["ORCL"] and report["rows_read"] == 5036 and report["rows_new"] == 5036
+    assert report["quarantine_path"] is None and report["source"] == "csv"
