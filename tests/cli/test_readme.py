@@ -1,4 +1,4 @@
-"""Every `bifrost ...` line in README.md's code blocks parses against the command tree, so the README cannot rot.
+"""Every `bifrost ...` line of README.md (today's and those before issue 11) parses: the README cannot rot.
 
 Each line is parsed as the command would parse it (options, choices, numbers, repeated
 options) without running it; an optional part written ``[--json]`` is tried both without
@@ -40,7 +40,39 @@ def _variants(line: str) -> list[list[str]]:
     return [shlex.split(without)[1:], shlex.split(with_all)[1:]]
 
 
-LINES = list(_readme_lines())
+# the README's command lines before the command line became a package (issue 11): they keep working
+BEFORE_ISSUE_11 = (
+    "bifrost data ingest csv orcl.csv --symbol ORCL",
+    "bifrost data ingest csv all_stocks_5yr.csv.gz --on-error repair",
+    "bifrost data ingest yahoo AAPL MSFT --start 2020-01-01",
+    "bifrost data ingest synthetic --symbols 500 --days 5000",
+    "bifrost data list [--format json]",
+    "bifrost data show ORCL --start 2014-01-01 --end 2014-12-31 [--adjustment adjusted] [--format json]",
+    "bifrost data show ORCL --frequency 1mo",
+    "bifrost data check",
+    "bifrost data check --store [--repair]",
+    "bifrost data split LNT 2016-05-19 2",
+    "bifrost data info",
+    "bifrost portfolio create core --inception 2014-01-01 [--cost-basis average] [--long-only]",
+    "bifrost portfolio import core transactions.csv",
+    "bifrost portfolio list",
+    "bifrost portfolio show core [--format json]",
+    "bifrost report tearsheet core -o report.html --benchmark SPY",
+    "bifrost backtest sma_cross --symbols ORCL --param fast=10 --param slow=30 --size 100 --cash 100000 "
+    "--commission 0.001 --json",
+    "bifrost backtest momentum --symbols AAPL,MSFT,XOM --param lookback=126 --param top_n=2",
+    "bifrost backtest check-lookahead sma_cross --symbols ORCL",
+    "bifrost optimize sma_cross --symbols ORCL,NVDA --grid fast=5:50:5 --grid slow=20:200:20 "
+    "[--backend ray] [--objective sharpe_ratio] [--heatmap heat.html]",
+    "bifrost risk var core --method historical --confidence 0.99 --horizon 10 [--json]",
+    "bifrost risk stress core --window 1 --window 20 --period GFC=2008-09-01:2009-03-09 --shocks shocks.toml",
+    "bifrost risk limits core [--set limits.toml] [--no-record] [--strict] [--json]",
+    "bifrost risk alerts [core] [--since 2026-11-01] [--json]",
+    "bifrost risk backtest core --method filtered_historical",
+    "bifrost risk report core --out risk.html",
+    "bifrost serve risk --port 3000",
+)
+LINES = list(dict.fromkeys([*_readme_lines(), *BEFORE_ISSUE_11]))
 
 
 def _leaf(argv: list[str]) -> tuple[Any, list[str], list[str]]:
