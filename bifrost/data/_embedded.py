@@ -172,7 +172,8 @@ class EmbeddedStore(BarStore):
             "backend": "embedded",
             "mode": "parquet segments + sqlite (WAL)",
             "location": str(self.home),
-            "schema_version": self._versions(),
+            "schema_version": str(LEGACY_HANDOVER),  # the store's format: versions kept per package
+            "schemas": self._versions(),
         }
 
     # -- writing ---------------------------------------------------------------------

@@ -255,7 +255,8 @@ class PostgresStore(BarStore):
             "backend": "postgres",
             "mode": self.mode,
             "location": self._location(),
-            "schema_version": self._versions(),
+            "schema_version": str(LEGACY_HANDOVER),  # the store's format: versions kept per package
+            "schemas": self._versions(),
         }
 
     # -- schema ------------------------------------------------------------------------

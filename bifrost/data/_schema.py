@@ -3,27 +3,22 @@
 A package declares its `Schema` once: its name, its append-only `Migration`\\ s and the
 schemas it needs first (risk's tables reference portfolio's). The SQL is written once for
 both backends: ``{t}`` before every table name (the embedded store's SQLite has none,
-PostgreSQL its ``"schema".``) and a few tokens where the dialects differ:
+PostgreSQL its ``"schema".``) and a few tokens where the dialects differ (SQLite / PostgreSQL):
 
-==============  ==================================  ==================================
-token           SQLite                              PostgreSQL
-==============  ==================================  ==================================
-``{id}``        ``INTEGER PRIMARY KEY AUTOINCREMENT``  ``bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY``
-``{now}``       ``(strftime(...,'now'))``, ISO text    ``now()``
-``{timestamp}`` ``TEXT`` (ISO 8601)                 ``timestamptz``
-``{bool}``      ``INTEGER``                         ``boolean``
-``{float}``     ``REAL``                            ``float8``
-``{bigint}``    ``INTEGER``                         ``bigint``
-==============  ==================================  ==================================
+- ``{id}``: ``INTEGER PRIMARY KEY AUTOINCREMENT`` / ``bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY``
+- ``{now}`` (a default): ISO 8601 text from ``strftime`` / ``now()``
+- ``{timestamp}``: ``TEXT`` (ISO 8601) / ``timestamptz``
+- ``{bool}``: ``INTEGER`` / ``boolean``; ``{float}``: ``REAL`` / ``float8``; ``{bigint}``: ``INTEGER`` / ``bigint``
 
-`apply_schema` (run by `BarStore.transaction` the first time a store object opens a
-transaction with a schema, and by each backend for the bars' own tables when it opens)
-applies the pending migrations in order, each in its own write transaction under the
-schema's lock, and records it in ``bifrost_schema (package, version, applied)``. A store
-whose recorded version of a package is above what this bifrost knows is refused with
-`SchemaVersionError`.
+`apply_schema` applies a schema's pending migrations in order, each in its own write
+transaction under the lock ``schema:<package>``, and records each in ``bifrost_schema
+(package, version, applied)``; a store whose recorded version of a package is above what
+this bifrost knows is refused with `SchemaVersionError`. It runs when a store opens (the
+bars' own tables, then every schema registered with `register_schema` so far) and the
+first time a store object opens a transaction with a schema it has not applied yet
+(`BarStore.transaction`). A store already current takes no write lock.
 
-Stores written before the per-package versions (bifrost up to 0.x, one store-wide
+Stores written before per-package versions (up to 0cbe074: one store-wide
 ``schema_version`` of 1..3) are upgraded in place: a package whose tables that version
 already had declares it as ``legacy`` and is recorded at its first version without running
 it. The store then marks ``schema_version`` with `LEGACY_HANDOVER`, so that an older bifrost

@@ -51,16 +51,10 @@ TimeLike = str | pd.Timestamp | None
 
 
 def to_utc_ns(value: TimeLike, name: str) -> int | None:
-    """Deprecated: `bifrost._checks.as_utc_ns` for a bound that may be None (open).
+    """Deprecated: call `bifrost._checks.as_utc_ns` (an open bound, None, stays None).
 
-    Kept only until its last callers (the command line's ``--end``, `check_quality`) call
-    `_bound` or `as_utc_ns` themselves.
+    Kept only until its last caller (`check_quality`) calls `as_utc_ns` itself.
     """
-    return _bound(value, name)
-
-
-def _bound(value: TimeLike, name: str) -> int | None:
-    # an open bound is None; anything else goes through the one UTC converter
     return None if value is None else as_utc_ns(value, name)
 
 
@@ -70,7 +64,8 @@ def within(ts: pd.Series, start: TimeLike, end: TimeLike) -> np.ndarray:
     Rows whose date cannot be read, or lies outside the dates a bar can have, are kept,
     so that validation reports them by line.
     """
-    lo, hi = _bound(start, "start"), _bound(end, "end")
+    lo = None if start is None else as_utc_ns(start, "start")
+    hi = None if end is None else as_utc_ns(end, "end")
     keep = np.ones(len(ts), dtype=bool)
     if lo is None and hi is None:
         return keep
@@ -368,7 +363,8 @@ class BarStore(ABC):
         if frequency is not None and frequency not in FREQUENCIES:
             raise InvalidInputError(f"frequency must be one of {FREQUENCIES}, got {frequency!r}")
         wanted = self._fields(fields)
-        start_ns, end_ns = _bound(start, "start"), _bound(end, "end")
+        start_ns = None if start is None else as_utc_ns(start, "start")
+        end_ns = None if end is None else as_utc_ns(end, "end")
         if start_ns is not None and end_ns is not None and end_ns <= start_ns:
             raise InvalidInputError(f"end {end} must be after start {start}")
         stored = self._symbol_frequencies()

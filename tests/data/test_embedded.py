@@ -97,10 +97,10 @@ def test_embedded_store_written_by_newer_bifrost_is_refused(tmp_path: Path) -> N
     home = tmp_path / "home"
     EmbeddedStore(home).close()
     con = sqlite3.connect(home / "state.sqlite")
-    con.execute("INSERT INTO schema_version VALUES (99, 'future')")
+    con.execute("INSERT INTO schema_version VALUES (5, 'future')")  # 4 marks per-package versions
     con.commit()
     con.close()
-    with pytest.raises(SchemaVersionError, match="schema version 99 was written by a newer bifrost"):
+    with pytest.raises(SchemaVersionError, match="schema version 5 was written by a newer bifrost"):
         EmbeddedStore(home)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -272,17 +271,6 @@ def test_schema_declarations_are_checked_once_where_written() -> None:
         Schema("x", (Migration(2, "CREATE TABLE {t}x (a TEXT)"),))
     with pytest.raises(InvalidInputError, match="lower-case identifier"):
         Schema("X Y", ())
-
-
-def test_embedded_store_with_a_newer_store_wide_version_is_refused(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    shutil.copytree(V3_EMBEDDED, home)
-    con = sqlite3.connect(home / "state.sqlite")
-    con.execute("INSERT INTO schema_version VALUES (5, 'future')")
-    con.commit()
-    con.close()
-    with pytest.raises(SchemaVersionError, match="schema version 5 was written by a newer bifrost"):
-        EmbeddedStore(home)
 
 
 def test_missing_portfolio_is_not_found_naming_those_stored(tmp_path: Path) -> None:

@@ -291,11 +291,13 @@ def _embedded() -> tuple[BarStore, Callable[[], None]]:
     return store, dispose
 
 
+@pytest.mark.filterwarnings("ignore::bifrost.errors.DataQualityWarning")  # values are compared, not notes
 def test_store_random_ingests_revisions_and_compactions_read_as_the_model_embedded() -> None:
     run_state_machine_as_test(lambda: StoreModel(_embedded), settings=PROPERTY_SETTINGS)
 
 
 @pytest.mark.postgres
+@pytest.mark.filterwarnings("ignore::bifrost.errors.DataQualityWarning")  # values are compared, not notes
 def test_store_random_ingests_revisions_and_compactions_read_as_the_model_postgres(pg_url: str) -> None:
     def open_pg() -> tuple[BarStore, Callable[[], None]]:
         schema = f"p_{uuid.uuid4().hex[:12]}"
