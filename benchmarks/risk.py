@@ -7,12 +7,15 @@
 2. Historical and parametric VaR/ES of 500 series × 5000 days at once (seeded synthetic
    returns, for scale): ``var_es_many`` against a loop of bifrost's one-series functions,
    pandas ``quantile`` and empyrical (per column).
-3. ``POST /var`` of the served risk service (``bifrost serve risk``, one worker) for a
-   50-position portfolio priced from the store, at a fixed 200 requests/s for 60 s from a
-   second process on loopback (an open-loop asyncio generator on keep-alive connections;
-   latency is measured from each request's scheduled send time, so queueing counts).
+3. ``POST /var`` of the served risk service (``bifrost serve risk``, its workers sized for
+   the machine) for a 50-position portfolio priced from the store, at a fixed 200 requests/s
+   for 60 s from a second process on loopback, with each of two open-loop generators (lean
+   asyncio streams, and httpx); latency is measured from each request's scheduled send time,
+   so queueing counts. Then overload: twice the rate for 20 s (the service answers what it
+   cannot run at once with 503 + Retry-After, not from a queue), and recovery: the rate
+   again at once for 10 s, with the second in which answers are back to normal.
 
-    python benchmarks/risk.py [--seconds 60] [--rate 200] [--skip-load] [--device cuda]
+    python benchmarks/risk.py [--seconds 60] [--rate 200] [--skip-load] [--only load] [--device cuda]
 """
 
 from __future__ import annotations
@@ -21,8 +24,7 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
+import re
 import statistics
 import subprocess
 import sys
@@ -189,12 +191,6 @@ def many_series() -> str:
 # -- 3. the served endpoint under load ---------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _load_httpx(url: str, body: dict[str, Any], rate: float, seconds: float, warmup: float) -> dict[str, Any]:
     # the same schedule through httpx.AsyncClient, what a Python service calling us would use
     import httpx
@@ -202,6 +198,7 @@ async def _load_httpx(url: str, body: dict[str, Any], rate: float, seconds: floa
     latencies: list[float] = []
     from_send: list[float] = []
     errors: list[str] = []
+    refused: list[tuple[float, float]] = []  # (scheduled since the start, latency) of each 503
     # idle connections are dropped after 2 s, before the server's 5 s keep-alive ends: a client
     # that waits as long as the server races it and reads a reset (4 ReadErrors in 12,000 here)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=2.0)
@@ -212,32 +209,53 @@ async def _load_httpx(url: str, body: dict[str, Any], rate: float, seconds: floa
             if delay > 0:
                 await asyncio.sleep(delay)
             sent = time.perf_counter()
+            detail = ""
             try:
                 response = await client.post(url, json=body)
-                detail = "" if response.status_code == 200 else f"HTTP {response.status_code}"
+                status = response.status_code
             except httpx.HTTPError as exc:
-                detail = type(exc).__name__
+                status, detail = 0, type(exc).__name__
             if measured:
                 done = time.perf_counter()
-                latencies.append(done - scheduled)
-                from_send.append(done - sent)
-                if detail:
-                    errors.append(detail)
+                _record(status, detail if status == 0 else "", scheduled - begin, done - scheduled, done - sent,
+                        latencies, from_send, errors, refused)  # fmt: skip
 
         start = time.perf_counter() + 0.5
+        begin = start + warmup
         total = int((warmup + seconds) * rate)
         await asyncio.gather(*(one(start + i / rate, i >= warmup * rate) for i in range(total)))
         elapsed = time.perf_counter() - (start + warmup)
-    return _summary(latencies, from_send, errors, elapsed)
+    return _summary(latencies, from_send, errors, refused, elapsed)
 
 
-def _summary(latencies: list[float], from_send: list[float], errors: list[str], elapsed: float) -> dict[str, Any]:
-    lat = np.array(latencies) * 1000
+def _record(
+    status: int, detail: str, at: float, latency: float, from_send: float, latencies: list[float],
+    sends: list[float], errors: list[str], refused: list[tuple[float, float]],
+) -> None:  # fmt: skip
+    # a 200 is a latency; a 503 (overload, answered at once) is a refusal; anything else is an error
+    if status == 200:
+        latencies.append(latency)
+        sends.append(from_send)
+    elif status == 503:
+        refused.append((at, latency))
+    else:
+        errors.append(detail or f"HTTP {status}")
+
+
+def _summary(
+    latencies: list[float], from_send: list[float], errors: list[str], refused: list[tuple[float, float]],
+    elapsed: float,
+) -> dict[str, Any]:  # fmt: skip
+    lat = np.array(latencies or [np.nan]) * 1000
+    refusal = np.array([r[1] for r in refused] or [np.nan]) * 1000
     return {
-        "requests": len(lat), "errors": len(errors), "error_kinds": sorted(set(errors)),
-        "rate": len(lat) / elapsed, "p50_ms": float(np.percentile(lat, 50)), "p90_ms": float(np.percentile(lat, 90)),
-        "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()),
-        "p99_from_send_ms": float(np.percentile(np.array(from_send) * 1000, 99)),
+        "requests": len(latencies) + len(refused) + len(errors), "ok": len(latencies), "errors": len(errors),
+        "error_kinds": sorted(set(errors)), "refused": len(refused),
+        "refused_p99_ms": float(np.percentile(refusal, 99)),
+        "last_refused_s": max((r[0] for r in refused), default=None),
+        "rate": len(latencies) / elapsed, "p50_ms": float(np.percentile(lat, 50)),
+        "p90_ms": float(np.percentile(lat, 90)), "p99_ms": float(np.percentile(lat, 99)), "max_ms": float(lat.max()),
+        "p99_from_send_ms": float(np.percentile(np.array(from_send or [np.nan]) * 1000, 99)),
     }  # fmt: skip
 
 
@@ -248,6 +266,7 @@ class _Connection:
         self.reader, self.writer = reader, writer
 
     async def post(self, request: bytes) -> int:
+        # the status; the body is read to its end (a 503 has one too)
         self.writer.write(request)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
@@ -275,6 +294,7 @@ async def _load(url: str, body: dict[str, Any], rate: float, seconds: float, war
     latencies: list[float] = []
     from_send: list[float] = []  # from the actual send: the generator's own lag left out
     errors: list[str] = []
+    refused: list[tuple[float, float]] = []
 
     async def one(scheduled: float, measured: bool) -> None:
         delay = scheduled - time.perf_counter()
@@ -282,35 +302,54 @@ async def _load(url: str, body: dict[str, Any], rate: float, seconds: float, war
             await asyncio.sleep(delay)
         conn = idle.get_nowait() if not idle.empty() else _Connection(*await asyncio.open_connection(host, port))
         sent = time.perf_counter()
+        detail = ""
         try:
             status = await conn.post(request)
             idle.put_nowait(conn)
-            detail = "" if status == 200 else f"HTTP {status}"
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             conn.writer.close()
-            detail = type(exc).__name__
+            status, detail = 0, type(exc).__name__
         if measured:
             done = time.perf_counter()
-            latencies.append(done - scheduled)
-            from_send.append(done - sent)
-            if detail:
-                errors.append(detail)
+            _record(status, detail, scheduled - begin, done - scheduled, done - sent, latencies, from_send, errors,
+                    refused)  # fmt: skip
 
     start = time.perf_counter() + 0.5
+    begin = start + warmup
     total = int((warmup + seconds) * rate)
     tasks = [asyncio.create_task(one(start + i / rate, i >= warmup * rate)) for i in range(total)]
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - (start + warmup)
     while not idle.empty():
         idle.get_nowait().writer.close()
-    return _summary(latencies, from_send, errors, elapsed)
+    return _summary(latencies, from_send, errors, refused, elapsed)
+
+
+def _generate(url: str, body: dict[str, Any], client: str, rate: float, seconds: float, warmup: float) -> Any:
+    # the generator runs in a process of its own: the server's workers and it share the machine, not a GIL
+    generator = subprocess.run(
+        [sys.executable, __file__, "--generate", url, "--client", client, "--rate", str(rate), "--seconds",
+         str(seconds), "--warmup", str(warmup), "--body", json.dumps(body)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(generator.stdout)
+
+
+def _row(name: str, rate: float, seconds: float, r: dict[str, Any]) -> list[str]:
+    refused = f"{r['refused']:,}" + (f" (p99 {r['refused_p99_ms']:.1f} ms)" if r["refused"] else "")
+    errors = f"{r['errors']}" + (f" ({', '.join(r['error_kinds'])})" if r["errors"] else "")
+    return [name, f"{rate:.0f}", f"{seconds:.0f}", f"{r['requests']:,}", f"{r['rate']:.1f}", f"{r['p50_ms']:.1f}",
+            f"{r['p90_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['p99_from_send_ms']:.1f}", f"{r['max_ms']:.1f}", refused,
+            errors, f"{r['cpu_ms']:.2f}"]  # fmt: skip
 
 
 def load_test(seconds: float, rate: float) -> str:
     import httpx
+    import psutil
 
     from bifrost.data import CsvSource, EmbeddedStore, ingest
     from bifrost.risk import MarketData, book_from_positions, portfolio_risk
+    from bifrost.testing import running_service
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "store"
@@ -321,60 +360,54 @@ def load_test(seconds: float, rate: float) -> str:
             book = book_from_positions(positions, market=MarketData(store), lookback_days=500)
             expected = portfolio_risk(book.returns, book.weights.to_dict(), confidence=0.99)
         body = {"positions": positions, "confidence": 0.99, "horizon_days": 1, "method": "historical"}
-        port = _free_port()
-        env = {**os.environ, "BIFROST_HOME": str(home), "BENTOML_HOME": str(Path(tmp) / "bentoml"),
-               "BENTOML_DO_NOT_TRACK": "True"}  # fmt: skip
-        log = (Path(tmp) / "server.log").open("w")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bifrost.cli", "serve", "risk", "--port", str(port)], cwd=ROOT, env=env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(
-                        "the risk service did not start: " + (Path(tmp) / "server.log").read_text()[-2000:]
-                    )
-                time.sleep(0.5)
-            answer = httpx.post(f"{url}/var", json=body, timeout=30).json()
-            assert abs(answer["var"] / expected.var - 1) < 1e-12, (answer, expected)
-            results = {}
-            for client in ("lean", "httpx"):
-                generator = subprocess.run(
-                    [sys.executable, __file__, "--generate", f"{url}/var", "--client", client, "--rate", str(rate),
-                     "--seconds", str(seconds), "--body", json.dumps(body)],
-                    capture_output=True, text=True, check=True,
-                )  # fmt: skip
-                results[client] = json.loads(generator.stdout)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
-            log.close()
+        env = {"BIFROST_HOME": str(home), "BENTOML_HOME": str(Path(tmp) / "bentoml")}
+        with running_service("risk", log=Path(tmp) / "server.log", env=env, cwd=ROOT, start_timeout_s=180) as served:
+            url = f"{served.url}/var"
+            workers = len(served.pids()) - 2  # the command and bentoml's arbiter are not workers
+            answer = httpx.post(url, json=body, timeout=30).json()
+            if abs(answer["var"] / expected.var - 1) >= 1e-12:
+                raise SystemExit(f"the service answered {answer}, the library {expected}")
+            server = [psutil.Process(pid) for pid in served.pids()]
+
+            def run(client: str, at: float, seconds: float, warmup: float) -> dict[str, Any]:
+                # and the server's CPU per request: what the load costs it, whatever else runs on the machine
+                before = sum(sum(p.cpu_times()[:2]) for p in server)
+                result = _generate(url, body, client, at, seconds, warmup)
+                used = sum(sum(p.cpu_times()[:2]) for p in server) - before
+                return {**result, "cpu_ms": 1000 * used / (int((seconds + warmup) * at) or 1)}
+
+            load_before = os.getloadavg()[0]
+            results = {client: run(client, rate, seconds, 5.0) for client in ("lean", "httpx")}
+            overload = run("lean", 2 * rate, 20.0, 0.0)
+            recovery = run("lean", rate, 10.0, 0.0)
+            load_after = os.getloadavg()[0]
+            handler = _handler_ms(served.log.read_text())
     names = {"lean": "asyncio streams, keep-alive (lean)", "httpx": "httpx.AsyncClient"}
-    rows = [
-        [names[client], f"{rate:.0f}", f"{seconds:.0f}", f"{r['requests']:,}", f"{r['rate']:.1f}",
-         f"{r['p50_ms']:.1f}", f"{r['p90_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['p99_from_send_ms']:.1f}",
-         f"{r['max_ms']:.1f}", f"{r['errors']}" + (f" ({', '.join(r['error_kinds'])})" if r["errors"] else "")]
-        for client, r in results.items()
-    ]  # fmt: skip
-    headers = ["load generator", "target req/s", "seconds", "requests", "achieved req/s", "p50 ms", "p90 ms"]
-    headers += ["p99 ms", "p99 from send ms", "max ms", "errors"]
+    rows = [_row(names[client], rate, seconds, r) for client, r in results.items()]
+    rows.append(_row("overload: lean at 2x the rate", 2 * rate, 20.0, overload))
+    rows.append(_row("recovery: lean at the rate, right after", rate, 10.0, recovery))
+    headers = ["load generator", "target req/s", "seconds", "requests", "achieved req/s (200s)", "p50 ms", "p90 ms"]
+    headers += ["p99 ms", "p99 from send ms", "max ms", "503 refused", "errors", "server CPU ms/request"]
+    back = recovery["last_refused_s"]
     intro = (
         f"`POST /var`, 50 positions priced from the store, historical 99% VaR on 500 days "
-        f"(VaR {expected.var:.5f} = the library's), one BentoML worker, load from a second process:"
+        f"(VaR {expected.var:.5f} = the library's), {workers} BentoML worker(s) on {os.cpu_count()} CPUs, "
+        f"load from a second process (1-min load average {load_before:.1f} before, {load_after:.1f} after); "
+        f"latencies are of the 200s:"
     )
-    return intro + "\n\n" + table(headers, rows)
+    recovered = "no 503 at all" if back is None else f"the last 503 {back:.2f} s into it"
+    inside = (
+        f"inside the server (BentoML's access log, from the request read to the answer written) the "
+        f"{len(handler):,} 200s took p50 {np.percentile(handler, 50):.1f} ms, p99 {np.percentile(handler, 99):.1f} ms, "
+        f"max {handler.max():.1f} ms"
+    )
+    return intro + "\n\n" + table(headers, rows) + f"\n\nrecovery: {recovered}; {inside}"
+
+
+def _handler_ms(log: str) -> np.ndarray:
+    # the time BentoML's access log gives each answered POST /var: where the server spends a request
+    found = re.findall(r"path=/var,.*?\(status=200,[^)]*\) ([0-9.]+)ms", log)
+    return np.array([float(ms) for ms in found] or [np.nan])
 
 
 def main() -> None:
@@ -386,11 +419,16 @@ def main() -> None:
     ap.add_argument("--device", choices=["cpu", "cuda"], default=None)
     ap.add_argument("--generate", help=argparse.SUPPRESS)  # the load generator's own process
     ap.add_argument("--body", help=argparse.SUPPRESS)
+    ap.add_argument("--warmup", type=float, default=5.0, help=argparse.SUPPRESS)
     ap.add_argument("--client", choices=["lean", "httpx"], default="lean", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.generate:
         generate = _load if args.client == "lean" else _load_httpx
-        print(json.dumps(asyncio.run(generate(args.generate, json.loads(args.body), args.rate, args.seconds, 5.0))))
+        print(
+            json.dumps(
+                asyncio.run(generate(args.generate, json.loads(args.body), args.rate, args.seconds, args.warmup))
+            )
+        )
         return
     print(f"machine: {os.cpu_count()} CPUs; numpy {np.__version__}\n")
     if args.only in (None, "montecarlo"):
