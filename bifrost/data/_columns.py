@@ -11,6 +11,8 @@ Bar frequencies and their stamps, stated once:
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -21,7 +23,7 @@ import pandas as pd
 
 from bifrost._checks import TS_MAX, TS_MIN, as_choice, quote
 from bifrost._typing import FloatArray, IntArray
-from bifrost.errors import DataError, InvalidInputError
+from bifrost.errors import DataError, DataQualityWarning, InvalidInputError
 
 __all__ = [
     "ADJUSTMENTS",
@@ -38,6 +40,7 @@ __all__ = [
     "format_ts",
     "infer_frequency",
     "is_intraday",
+    "warn_data_quality",
 ]
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -65,6 +68,16 @@ _BAR_NS: Mapping[Frequency, int] = MappingProxyType(
     }
 )
 STORED_FIELDS = (*REQUIRED_COLUMNS, "adj_close")
+
+
+def warn_data_quality(message: str) -> None:
+    """Warn `DataQualityWarning` at the first caller outside ``bifrost.data`` (who asked for the data)."""
+    frame = sys._getframe(1)
+    level = 2
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("bifrost.data."):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, DataQualityWarning, stacklevel=level)
 
 
 def is_intraday(frequency: Frequency) -> bool:
@@ -189,7 +202,10 @@ class BarColumns:
         multiplies volumes by it. ``adjusted`` (total return) also multiplies prices before
         each dividend's ex-date by ``1 - dividend / previous close`` (the CRSP convention).
         Where a symbol has no dividend events but its source gave ``adj_close``, the
-        ``adjusted`` factor is ``adj_close / close``, and a note says so.
+        ``adjusted`` factor is ``adj_close / close``, and a note says so. Where that source
+        gave ``adj_close`` on some of the symbol's bars only, the others stay unadjusted: a
+        series half adjusted, which a `DataQualityWarning` names (the note is information,
+        the warning a problem to fix).
         """
         if mode not in ADJUSTMENTS:
             raise InvalidInputError(f"adjustment must be one of {ADJUSTMENTS}, got {mode!r}")
@@ -200,6 +216,7 @@ class BarColumns:
         price_f = np.ones(len(self))
         volume_f = np.ones(len(self))
         notes = list(self.notes)
+        partial: list[str] = []
         by_symbol = {s: g for s, g in actions.groupby("symbol", sort=False)} if len(actions) else {}
         close = self.values["close"]
         adj_close = self.values.get("adj_close")
@@ -213,6 +230,8 @@ class BarColumns:
                     # the source's own total-return factor, where it gave one
                     price_f[a:b] = np.where(given, adj_close[a:b] / close[a:b], 1.0)
                     notes.append(f"{sym}: adjusted prices derived from the source's adj_close")
+                    if not given.all():
+                        partial.append(f"{sym} ({int((~given).sum()):,} of {b - a:,} bars)")
                     if events is not None:
                         _, volume_f[a:b] = _event_factors(self.ts[a:b], close[a:b], events, splits_only=True)
                     continue
@@ -221,6 +240,13 @@ class BarColumns:
             pf, vf = _event_factors(self.ts[a:b], close[a:b], events, splits_only=mode == "split_adjusted")
             price_f[a:b] = pf
             volume_f[a:b] = vf
+        if partial:
+            shown = ", ".join(partial[:5]) + (f" and {len(partial) - 5} more" if len(partial) > 5 else "")
+            warn_data_quality(
+                f"adjusted prices come from the source's adj_close, which is missing on some bars of {shown}: "
+                "those bars are not dividend-adjusted; re-ingest from a source that gives adj_close on every "
+                "bar, or record the dividends (record_actions) to adjust from the events"
+            )
         values = dict(self.values)
         for c in PRICE_COLUMNS:
             if c in values:

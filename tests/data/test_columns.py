@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from bifrost.data import BarColumns, BarStore, ValidatedBars
+from bifrost.data import BarColumns, BarStore, CsvSource, EmbeddedStore, ValidatedBars, ingest
 from bifrost.data._validate import empty_actions
-from bifrost.errors import DataError
+from bifrost.errors import DataError, DataQualityWarning
+from tests.conftest import ORCL, SP500
 
 DAY = 86_400 * 10**9
 
@@ -79,3 +83,24 @@ def test_store_adjusted_read_through_an_impossible_dividend_is_data_error(store:
     assert store.read_bars("ORCL")["close"].tolist() == [1.5, 1.5]  # raw bars are fine
     with pytest.raises(DataError, match=r"ORCL has open -\d.*on 2020-01-02"):
         store.read_bars("ORCL", adjustment="adjusted")
+
+
+# -- a half-adjusted series is a DataQualityWarning at the caller; a source's full adj_close a note ------
+def test_adjusted_read_with_adj_close_on_some_bars_warns_at_the_caller(tmp_path: Path) -> None:
+    # ORCL from Yahoo (Adj Close to 2014-12-31), then the 505-stock file (none, 781 bars to 2018-02-07)
+    store = EmbeddedStore(tmp_path)
+    ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    ingest(store, CsvSource(SP500, symbol="ORCL"))
+    with pytest.warns(DataQualityWarning, match=r"missing on some bars of ORCL \(781 of 5,817 bars\)") as caught:
+        panel = store.read_panel("ORCL", adjustment="adjusted")
+    assert caught[0].filename == __file__  # stacklevel: the line that asked for the data
+    assert panel.notes == ("ORCL: adjusted prices derived from the source's adj_close",)
+
+
+def test_adjusted_read_with_adj_close_on_every_bar_only_notes_it(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path)
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), end="1995-03-01")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = store.read_bars("ORCL", adjustment="adjusted")
+    assert frame.attrs["notes"] == ["ORCL: adjusted prices derived from the source's adj_close"]
