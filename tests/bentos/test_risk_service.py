@@ -225,7 +225,7 @@ def test_limits_endpoint_on_a_stored_portfolio_and_on_posted_positions(service: 
         ("/var", {"positions": {"ORCL": -5.0}}, "negative quantity for ['ORCL']"),
         ("/var", {"positions": {"ORCL": 5.0}, "weights": {"ORCL": 1.0}}, "not both or neither"),
         ("/var", {"positions": {"ORCL": 5.0}, "cash": -1e9}, "risk as a fraction of it is undefined"),
-        ("/stress", {"positions": {"ORCL": 5.0}, "window_days": [0]}, "window_days must be integers"),
+        ("/stress", {"positions": {"ORCL": 5.0}, "window_days": [0]}, "window_days must be"),
         ("/stress", {"positions": {"ORCL": 5.0}, "periods": {"X": ["1990-01-01", "1990-02-01"]}}, "no returns between"),
         (
             "/stress",
