@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib
 import sys
+import typing
 import warnings
 from typing import Any
 
@@ -76,7 +77,7 @@ def _command() -> Any:
 
 def _run(command: Any, argv: list[str] | None) -> int:
     try:
-        _refuse_repeated(command, sys.argv[1:] if argv is None else argv)
+        _check_argv(command, sys.argv[1:] if argv is None else argv)
         result = command.main(args=argv, prog_name="bifrost", standalone_mode=False)
     except BifrostError as exc:
         print(f"bifrost: error: {one_line(str(exc))}", file=sys.stderr)
@@ -96,33 +97,69 @@ def _run(command: Any, argv: list[str] | None) -> int:
     return result if isinstance(result, int) else 0
 
 
-def _refuse_repeated(command: Any, argv: list[str]) -> None:
-    # an option that takes one value, given twice, would silently keep the last: refused
-    # (`--start 2014 --start 2015`); repeatable options (--symbols, --param) are declared so
+def _check_argv(command: Any, argv: list[str]) -> None:
+    # what the parser would accept but no user means, refused before anything runs: an option
+    # that takes one value given twice (`--start 2014 --start 2015` kept the last), and a
+    # number written with `_` (pydantic reads `1_000` as 1000)
     from bifrost.errors import InvalidInputError
 
-    ctx = Context(command, info_name="bifrost")
-    rest = list(argv)
-    path = ["bifrost"]
+    rest, path = list(argv), ["bifrost"]
     while rest and hasattr(command, "get_command"):
-        sub = command.get_command(ctx, rest[0])
+        sub = command.get_command(Context(command, info_name=path[-1]), rest[0])
         if sub is None:
             return  # a usage error the parser reports
         path.append(rest.pop(0))
         command = sub
+    where = " ".join(path)
+    options = {flag: p for p in command.params if not _is_argument(p) for flag in (*p.opts, *p.secondary_opts)}
     seen: dict[str, str] = {}
-    for token in rest:
+    positionals: list[str] = []
+    i = 0
+    while i < len(rest):
+        token = rest[i]
+        i += 1
         if token == "--":
+            positionals += rest[i:]
             break
-        flag = token.split("=", 1)[0] if token.startswith("--") else token
-        param = next(
-            (p for p in command.params if flag in (*p.opts, *p.secondary_opts) and not getattr(p, "multiple", False)),
-            None,
-        )
+        flag, eq, value = token.partition("=") if token.startswith("--") else (token, "", "")
+        param = options.get(flag)
         if param is None:
+            if not token.startswith("-"):
+                positionals.append(token)
             continue
-        if param.name in seen:
-            raise InvalidInputError(
-                f"{' '.join(path)}: {seen[param.name]} is given twice (then as {flag}); give it once"
-            )
-        seen[param.name] = flag
+        if not param.multiple:
+            if param.name in seen:
+                raise InvalidInputError(f"{where}: {seen[param.name]} is given twice (then as {flag}); give it once")
+            seen[param.name] = flag
+        if _takes_value(param) and not eq and i < len(rest):
+            value = rest[i]
+            i += 1
+        _check_number(where, flag, param, value)
+    arguments = [p for p in command.params if _is_argument(p)]
+    for param, value in zip(arguments, positionals, strict=False):
+        _check_number(where, param.name, param, value)
+
+
+def _is_argument(param: Any) -> bool:
+    return isinstance(param, typer.core.TyperArgument)
+
+
+def _base(param: Any) -> Any:
+    # int | None, list[float] -> int, float
+    annotation = param.type_descriptor.annotation
+    for _ in range(2):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if typing.get_origin(annotation) is not None and args:
+            annotation = args[0]
+    return annotation
+
+
+def _takes_value(param: Any) -> bool:
+    return _base(param) is not bool
+
+
+def _check_number(where: str, name: str, param: Any, value: str) -> None:
+    from bifrost.errors import InvalidInputError
+
+    if "_" in value and _base(param) in (int, float):
+        raise InvalidInputError(f"{where}: {name} takes a number written as digits (1000, 0.5, 1e-3), got {value!r}")

@@ -68,6 +68,10 @@ def test_cli_backtest_sma_cross_json_equals_backtrader(tmp_path: Path) -> None:
     [
         (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fats=3"], "sma_cross takes no parameter 'fats'"),
         (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=ten"], "parameter fast must be int"),
+        # the CLI's own parser turned 1e308 into a 309-digit int and read 1_000 as 1000
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=1e308"], "parameter fast must be int"),
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=1_000"], "must be int (digits only)"),
+        (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=1_0:20:5"], "parameter fast must be int"),
         (["backtest", "momentum", "--symbols", "ORCL", "--size", "5"], "momentum sizes its own positions"),
         (["backtest", "sma_cross", "--symbols", "NOPE"], "NOPE"),
         (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=9:1:1"], "stop >= start"),

@@ -128,3 +128,20 @@ def test_cli_format_json_is_the_same_as_json(tmp_path: Path, verb: tuple[str, ..
     assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL", "--json").returncode == 0
     new, old = bifrost(tmp_path, *verb, "--json"), bifrost(tmp_path, *verb, "--format", "json")
     assert new.returncode == 0 and new.stdout == old.stdout and new.stdout.startswith(("[", "{")), new.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--n-days", "1_000"], "bifrost run: --n-days takes a number written as digits"),
+        (["risk", "var", "P", "--confidence=0.9_9"], "bifrost risk var: --confidence takes a number"),
+        (["data", "split", "ORCL", "2014-06-02", "1_0"], "bifrost data split: ratio takes a number"),  # stored 10
+        (["risk", "stress", "P", "--window-days", "1", "--window-days", "2_0"], "--window-days takes a number"),
+    ],
+)
+def test_cli_number_with_underscores_is_refused(tmp_path: Path, argv: list[str], message: str) -> None:
+    # pydantic reads 1_000 as 1000: not a number a user types on a command line
+    done = bifrost(tmp_path / "home", *argv)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert message in done.stderr and "got '" in done.stderr
+    assert not (tmp_path / "home").exists()

@@ -17,7 +17,7 @@ import pytest
 from typer import TyperException
 from typer._click import Context
 
-from bifrost.cli import _command, _refuse_repeated
+from bifrost.cli import _check_argv, _command
 from bifrost.errors import BifrostError
 from tests.conftest import ROOT
 
@@ -117,6 +117,6 @@ def test_readme_check_refuses_a_line_that_does_not_parse(argv: list[str]) -> Non
 def _parse(argv: list[str]) -> None:
     command, path, rest = _leaf(argv)
     assert not hasattr(command, "get_command"), f"{' '.join(path)} is a group: the line names no command"
-    _refuse_repeated(_command(), argv)
+    _check_argv(_command(), argv)
     ctx = command.make_context(" ".join(path), rest)  # raises a usage error for any option or value it refuses
     assert ctx.params is not None
