@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from bifrost._checks import PRICE_MAX, as_utc_timestamp, quote, symbol_problem
+from bifrost._checks import PRICE_MAX, as_utc_timestamp, finite_in_range, quote, symbol_problem
 from bifrost.data._report import IngestReport, new_ingest_id
 from bifrost.data._store import BarStore
 from bifrost.data._validate import ACTION_KINDS, SPLIT_MAX, SPLIT_MIN, ValidatedBars, empty_actions
@@ -77,13 +77,9 @@ def record_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "man
 
 
 def _action_value(store: BarStore, symbol: str, ex_date: pd.Timestamp, kind: str, value: object, where: str) -> float:
-    # the same rules validate_bars applies to a source's dividend and split columns
-    try:
-        value_f = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidInputError(f"{where}: the {kind} value must be a number, got {quote(value)}") from None
-    if not math.isfinite(value_f):
-        raise InvalidInputError(f"{where}: the {kind} value must be a finite number, got {quote(value)}")
+    # the same rules validate_bars applies to a source's dividend and split columns; the
+    # bounds are the kind's, below, with their own advice
+    value_f = finite_in_range(value, f"{where}: the {kind} value", lo=-math.inf, hi=math.inf)
     if kind == "split":
         if not SPLIT_MIN <= value_f <= SPLIT_MAX or value_f == 1.0:
             raise InvalidInputError(

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import PRICE_MAX, PRICE_MIN, VOLUME_MAX
+from bifrost._checks import PRICE_MAX, PRICE_MIN, VOLUME_MAX, as_positive_int, as_utc_ns, finite_in_range
 from bifrost._typing import FloatArray
 from bifrost.data._columns import Panel
-from bifrost.data._store import BarStore, TimeLike, to_utc_ns
+from bifrost.data._store import BarStore, TimeLike
 from bifrost.data._validate import SPLIT_MAX, SPLIT_MIN
-from bifrost.errors import InvalidInputError
 
 __all__ = ["QualityReport", "check_quality"]
+
+_MAX_STALE_DAYS = 100_000  # the longest period a strategy takes: a run longer than any history
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,10 +69,8 @@ def check_quality(
     - ``missing``: a run of bars without adj_close in a symbol whose source gave it on
       other bars (one finding per run, stamped at its first bar).
     """
-    if stale_days < 2:
-        raise InvalidInputError(f"stale_days must be at least 2, got {stale_days!r}")
-    if not np.isfinite(outlier_sigma) or outlier_sigma <= 0:
-        raise InvalidInputError(f"outlier_sigma must be a positive finite number, got {outlier_sigma!r}")
+    stale_days = as_positive_int(stale_days, "stale_days", minimum=2, maximum=_MAX_STALE_DAYS, unit="bars")
+    outlier_sigma = finite_in_range(outlier_sigma, "outlier_sigma", lo=0.1, hi=1_000.0, unit="standard deviations")
     panel = _raw_panel(store, symbols, start, end)
     close = _usable(panel["close"])
     adj_close = _usable(panel["adj_close"])
@@ -130,7 +129,8 @@ def _raw_panel(store: BarStore, symbols: Sequence[str] | None, start: TimeLike, 
     # the stored values as they are: a read through read_panel refuses damaged values,
     # and finding those is this report's job
     names = store._resolve_symbols(symbols)
-    start_ns, end_ns = to_utc_ns(start, "start"), to_utc_ns(end, "end")
+    start_ns = None if start is None else as_utc_ns(start, "start")
+    end_ns = None if end is None else as_utc_ns(end, "end")
     return store._read_columns(names, start_ns, end_ns, list(_FIELDS)).to_panel(list(_FIELDS), "raw")
 
 

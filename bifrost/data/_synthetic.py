@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import TS_MAX, as_choice, as_utc_timestamp, check_symbols, quote
+from bifrost._checks import TS_MAX, as_choice, as_positive_int, as_utc_timestamp, check_symbols, quote
 from bifrost.data._columns import Frequency, bar_ns, is_intraday
 from bifrost.data._store import TimeLike, within
 from bifrost.errors import InvalidInputError
@@ -81,11 +81,9 @@ class SyntheticMarket:
         sectors: Sequence[str] = DEFAULT_SECTORS,
         frequency: Frequency = "1d",
     ) -> None:
-        for name, value in (("n_symbols", n_symbols), ("n_days", n_days), ("seed", seed)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                raise InvalidInputError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-        if n_symbols < 1 or n_days < 2:
-            raise InvalidInputError(f"need n_symbols >= 1 and n_days >= 2, got {n_symbols}, {n_days}")
+        n_symbols = as_positive_int(n_symbols, "n_symbols", maximum=MAX_BARS)
+        n_days = as_positive_int(n_days, "n_days", minimum=2, maximum=MAX_BARS, unit="trading days")
+        seed = as_positive_int(seed, "seed", minimum=0, maximum=2**63 - 1)
         frequency = as_choice(frequency, "frequency", SYNTHETIC_FREQUENCIES)
         per_day = _SESSION.value // bar_ns(frequency) if is_intraday(frequency) else 1
         if n_symbols * n_days * per_day > MAX_BARS:
@@ -95,8 +93,6 @@ class SyntheticMarket:
                 + f" is {n_symbols * n_days * per_day:,} bars; "
                 f"at most {MAX_BARS:,} are generated at once (fewer symbols or days)"
             )
-        if seed < 0:
-            raise InvalidInputError(f"seed must be a non-negative integer, got {seed}")
         if isinstance(sectors, str) or not sectors:
             raise InvalidInputError("sectors must be a non-empty list of sector names")
         for sector in sectors:

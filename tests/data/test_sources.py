@@ -188,8 +188,11 @@ def test_yahoo_bad_arguments_are_invalid_input_before_any_download(kwargs: dict[
         ({"start": "garbage"}, "start must be a date such as 2014-01-31"),
         ({"start": "1600-01-01"}, "start must be a date from 1678-01-01"),
         ({"start": "2261-06-01"}, "runs past 2261-12-31"),
-        ({"n_days": 10**9}, "at most 10,000,000 are generated"),
+        ({"n_symbols": 5_000, "n_days": 5_000}, "is 25,000,000 bars; at most 10,000,000 are generated"),
+        ({"n_days": 10**9}, "n_days must be an integer from 2 to 10,000,000 trading days"),
         ({"n_symbols": 2.5}, "n_symbols must be an integer"),
+        ({"n_symbols": True}, "n_symbols must be an integer"),
+        ({"seed": -1}, "seed must be an integer from 0"),
     ],
 )
 def test_synthetic_bad_arguments_are_invalid_input(kwargs: dict[str, object], expected: str) -> None:
