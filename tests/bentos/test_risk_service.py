@@ -344,6 +344,28 @@ def test_a_store_that_cannot_be_opened_is_a_503_with_retry_after_and_no_detail(t
         assert posted.status_code == 200, posted.text
 
 
+def test_a_burst_beyond_the_limit_is_refused_at_once_with_503_and_retry_after_then_served_again(
+    tmp_path: Path, home: Path, history: dict[str, list[float]]
+) -> None:
+    import asyncio
+
+    env = {"BIFROST_HOME": str(home), "BENTOML_HOME": str(tmp_path / "bentoml"),
+           "BIFROST_SERVE_MAX_CONCURRENCY": "1", "BIFROST_SERVE_MAX_QUEUE": "1"}  # fmt: skip
+    body = {"returns": history, "weights": {"ORCL": 0.5, "NVDA": 0.3, "YHOO": 0.2}, "method": "montecarlo"}
+
+    async def burst(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            return list(await asyncio.gather(*(client.post(f"{url}/var", json=body) for _ in range(24))))
+
+    with serving(env, tmp_path / "server.log") as url:
+        answers = asyncio.run(burst(url))
+        statuses = [a.status_code for a in answers]
+        assert set(statuses) <= {200, 503} and statuses.count(503) >= 1 and statuses.count(200) >= 1, statuses
+        refused = [a for a in answers if a.status_code == 503]
+        assert all(a.headers["retry-after"] == "1" and "overloaded" in a.json()["error"] for a in refused)
+        assert httpx.post(f"{url}/var", json=body, timeout=30).status_code == 200  # served again at once
+
+
 def test_stress_of_shocks_alone_is_answered(service: str) -> None:
     # was a 500: the windows of hypothetical scenarios alone could not be put on the UTC clock
     body = {"positions": {"ORCL": 10.0}, "window_days": [], "shocks": {"crash": {"market": -0.2}}}
