@@ -69,6 +69,7 @@ __all__ = [
     "as_fraction",
     "as_positive_int",
     "as_price",
+    "as_utc_index",
     "as_utc_ns",
     "as_utc_timestamp",
     "as_volume",
@@ -199,8 +200,12 @@ def as_fraction(value: object, name: str, *, open_interval: bool = True) -> floa
     return out
 
 
-def as_positive_int(value: object, name: str, *, maximum: int, minimum: int = 1, unit: str = "", why: str = "") -> int:
+def as_positive_int(
+    value: object, name: str, *, maximum: int | None = None, minimum: int = 1, unit: str = "", why: str = ""
+) -> int:
     """Return ``value`` as an ``int`` in ``[minimum, maximum]``: an int or numpy integer, never a bool or a float.
+
+    ``maximum`` None is no upper bound (give one wherever the value sizes memory or time).
 
     ``unit`` follows the range in the message (``trading days``), ``why`` is said in
     parentheses after it (why the bound is where it is).
@@ -214,12 +219,12 @@ def as_positive_int(value: object, name: str, *, maximum: int, minimum: int = 1,
     ...
     bifrost.errors.InvalidInputError: window must be an integer from 1 to 1,000 days, got 5.0
     """
-    if not isinstance(value, int | np.integer) or isinstance(value, bool) or not minimum <= value <= maximum:
+    out = int(value) if isinstance(value, int | np.integer) and not isinstance(value, bool) else None
+    if out is None or out < minimum or (maximum is not None and out > maximum):
         suffix = (f" {unit}" if unit else "") + (f" ({why})" if why else "")
-        raise InvalidInputError(
-            f"{name} must be an integer from {minimum:,} to {maximum:,}{suffix}, got {quote(value)}"
-        )
-    return int(value)
+        rule = f">= {minimum:,}" if maximum is None else f"from {minimum:,} to {maximum:,}"
+        raise InvalidInputError(f"{name} must be an integer {rule}{suffix}, got {quote(value)}")
+    return out
 
 
 def as_choice(value: object, name: str, choices: Sequence[_T]) -> _T:
@@ -381,6 +386,22 @@ def as_utc_timestamp(value: object, name: str) -> pd.Timestamp:
     if not inside:
         raise InvalidInputError(f"{name} must be a date from {_TS_RANGE_TEXT}, got {quote(value)}")
     return ts
+
+
+def as_utc_index(values: pd.Index | pd.Series) -> pd.DatetimeIndex:
+    """Return date-times (an index or a column) as a UTC nanosecond `pandas.DatetimeIndex`; naive means UTC.
+
+    The vector form of `as_utc_timestamp` for values already known to be dates (an index
+    the caller checked): the same instants, on the UTC clock.
+
+    Examples
+    --------
+    >>> as_utc_index(pd.DatetimeIndex(["2014-01-31 09:30"], tz="America/New_York"))[0]
+    Timestamp('2014-01-31 14:30:00+0000', tz='UTC')
+    """
+    stamps = pd.DatetimeIndex(values)
+    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+    return stamps.as_unit("ns")
 
 
 def as_utc_ns(value: object, name: str) -> int:

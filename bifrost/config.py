@@ -31,12 +31,14 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 
-from bifrost.errors import ConfigError
+from bifrost._checks import as_finite_float, as_positive_int, quote
+from bifrost.errors import ConfigError, InvalidInputError
 
 __all__ = ["Settings", "load_settings", "mask_secrets"]
 
@@ -184,10 +186,12 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
         database_url=url or None,
         keys=MappingProxyType(keys),
         config_file=config_file,
-        max_backtests=_int_setting(env, table, "max_backtests", config_file),
-        max_sweep_memory_mb=_int_setting(env, table, "max_sweep_memory_mb", config_file),
-        lock_timeout_s=_seconds_setting(env, table, "lock_timeout_s", "BIFROST_LOCK_TIMEOUT", config_file),
-        connect_timeout_s=_seconds_setting(env, table, "connect_timeout_s", "BIFROST_CONNECT_TIMEOUT", config_file),
+        max_backtests=_setting(env, table, "max_backtests", config_file, _positive_int),
+        max_sweep_memory_mb=_setting(env, table, "max_sweep_memory_mb", config_file, _positive_int),
+        lock_timeout_s=_setting(env, table, "lock_timeout_s", config_file, _seconds, env_name="BIFROST_LOCK_TIMEOUT"),
+        connect_timeout_s=_setting(
+            env, table, "connect_timeout_s", config_file, _seconds, env_name="BIFROST_CONNECT_TIMEOUT"
+        ),
     )
 
 
@@ -200,44 +204,59 @@ def _str_setting(table: Mapping[str, object], name: str, where: Path | None) -> 
     return value
 
 
-def _int_setting(env: Mapping[str, str], table: Mapping[str, object], name: str, where: Path | None) -> int | None:
-    # a positive integer from BIFROST_<NAME> (wins) or bifrost.toml; None when unset
-    env_name = f"BIFROST_{name.upper()}"
-    raw: object = env.get(env_name) or None
-    source = env_name
+_T = TypeVar("_T")
+
+
+def _setting(
+    env: Mapping[str, str],
+    table: Mapping[str, object],
+    name: str,
+    where: Path | None,
+    parse: Callable[[object], _T],
+    *,
+    env_name: str | None = None,
+) -> _T | None:
+    # a setting from its environment variable (wins; BIFROST_<NAME> by default) or bifrost.toml, None when
+    # unset, parsed by `parse`, whose InvalidInputError becomes a ConfigError naming where the value came from
+    variable = env_name or f"BIFROST_{name.upper()}"
+    raw: object = env.get(variable) or None
+    source = variable
     if raw is None:
         raw, source = table.get(name), f"{where}: {name}"
         if raw is None:
             return None
+    try:
+        return parse(raw)
+    except InvalidInputError as exc:
+        raise ConfigError(f"{source} {exc}") from None
+
+
+def _positive_int(raw: object) -> int:
+    # a positive integer; text may group digits with _ (20_000)
+    value: object = raw
     if isinstance(raw, str):
-        text = raw
         try:
-            raw = int(text.strip().replace("_", ""))
+            value = int(raw.strip().replace("_", ""))
         except ValueError:
-            raise ConfigError(f"{source} must be a positive integer, got {text[:40]!r}") from None
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
-        raise ConfigError(f"{source} must be a positive integer, got {raw!r}")
-    return raw
+            value = None
+    try:
+        return as_positive_int(value, "setting")
+    except InvalidInputError:
+        raise InvalidInputError(f"must be a positive integer, got {quote(raw, 40)}") from None
 
 
-def _seconds_setting(
-    env: Mapping[str, str], table: Mapping[str, object], name: str, env_name: str, where: Path | None
-) -> float | None:
-    # a positive, finite number of seconds from the environment (wins) or bifrost.toml
-    raw: object = env.get(env_name) or None
-    source = env_name
-    if raw is None:
-        raw, source = table.get(name), f"{where}: {name}"
-        if raw is None:
-            return None
-    value = float("nan")  # refused below unless raw is a number
+def _seconds(raw: object) -> float:
+    # a positive, finite number of seconds, at most a day
+    value: object = raw
     if isinstance(raw, str):
         try:
             value = float(raw.strip())
         except ValueError:
-            value = float("nan")
-    elif isinstance(raw, int | float) and not isinstance(raw, bool):
-        value = float(raw)
-    if not 0 < value <= 86_400:
-        raise ConfigError(f"{source} must be a number of seconds in (0, 86400], got {str(raw)[:40]!r}")
-    return value
+            value = None
+    try:
+        out = as_finite_float(value, "setting", maximum=86_400.0)
+    except InvalidInputError:
+        out = 0.0
+    if out <= 0:
+        raise InvalidInputError(f"must be a number of seconds in (0, 86400], got {str(raw)[:40]!r}")
+    return out

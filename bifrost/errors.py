@@ -24,10 +24,7 @@ Recoverable data issues are warnings (`DataQualityWarning`), never silent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bifrost.data._validate import Issue
+from typing import Protocol
 
 __all__ = [
     "BifrostError",
@@ -39,6 +36,7 @@ __all__ = [
     "InvalidInputError",
     "LookaheadError",
     "NotFoundError",
+    "RowIssue",
     "SchemaError",
     "SchemaVersionError",
     "StoreError",
@@ -80,12 +78,28 @@ class SchemaError(DataError):
     """A frame or file lacks required columns, or has columns bifrost does not know."""
 
 
+class RowIssue(Protocol):
+    """One problem in one row, as `ValidationError.issues` holds them (`bifrost.data.Issue` is one).
+
+    The tree names only what every issue has, so that this module imports from no package.
+    """
+
+    @property
+    def reason(self) -> str:
+        """What is wrong with the row."""
+        ...
+
+    def where(self) -> str:
+        """The row's place: ``origin:line: SYMBOL DATE field``."""
+        ...
+
+
 class ValidationError(DataError):
     """Rows failed validation; ``issues`` lists every one of them."""
 
-    def __init__(self, message: str, issues: Sequence[Issue] = ()) -> None:
+    def __init__(self, message: str, issues: Sequence[RowIssue] = ()) -> None:
         super().__init__(message)
-        self.issues: tuple[Issue, ...] = tuple(issues)
+        self.issues: tuple[RowIssue, ...] = tuple(issues)
 
 
 class DataSourceError(DataError):

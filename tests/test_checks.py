@@ -21,6 +21,7 @@ from bifrost._checks import (
     as_fraction,
     as_positive_int,
     as_price,
+    as_utc_index,
     as_utc_ns,
     as_utc_timestamp,
     as_volume,
@@ -252,6 +253,12 @@ def test_as_positive_int_outside_range_floats_and_bools_are_refused(value: objec
         as_positive_int(value, "horizon_days", maximum=250, unit="trading days")
 
 
+def test_as_positive_int_without_maximum_has_only_the_lower_bound() -> None:
+    assert as_positive_int(10**30, "lookback_days", minimum=20) == 10**30
+    with pytest.raises(InvalidInputError, match=r"^lookback_days must be an integer >= 20, got 19$"):
+        as_positive_int(19, "lookback_days", minimum=20)
+
+
 def test_as_positive_int_message_says_unit_and_why() -> None:
     with pytest.raises(InvalidInputError, match=r"^n must be an integer from 100 to 1,000 \(memory\), got 5$"):
         as_positive_int(5, "n", minimum=100, maximum=1_000, why="memory")
@@ -274,3 +281,11 @@ def test_as_choice_other_values_are_refused_listing_choices(value: object) -> No
 def test_as_choice_true_is_not_the_choice_one() -> None:
     with pytest.raises(InvalidInputError, match="n must be one of 1, 2; got True"):
         as_choice(True, "n", (1, 2))
+
+
+def test_as_utc_index_naive_is_utc_and_zoned_is_converted_to_the_same_instant() -> None:
+    naive = pd.DatetimeIndex(["2014-01-31", "2014-02-03"]).as_unit("s")
+    assert list(as_utc_index(naive)) == [pd.Timestamp("2014-01-31", tz="UTC"), pd.Timestamp("2014-02-03", tz="UTC")]
+    ny = pd.Series(pd.DatetimeIndex(["2014-01-31 09:30"], tz="America/New_York"))
+    out = as_utc_index(ny)
+    assert str(out.tz) == "UTC" and out.unit == "ns" and out[0] == ny.iloc[0]

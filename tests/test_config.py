@@ -152,3 +152,45 @@ def test_config_bad_url_in_the_toml_names_the_file_not_the_variable(tmp_path: Pa
     with pytest.raises(ConfigError, match=r"bifrost\.toml: database_url must start with postgresql://") as caught:
         load_settings({}, cwd=tmp_path)
     assert "S3cr3tPW" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "expected"),
+    [
+        ("lock_timeout_s = 2.5\n", {}, 2.5),
+        ("lock_timeout_s = 7\n", {"BIFROST_LOCK_TIMEOUT": "0.25"}, 0.25),  # the environment wins
+        ("", {"BIFROST_LOCK_TIMEOUT": "86400"}, 86_400.0),
+    ],
+)
+def test_config_lock_timeout_is_seconds_from_env_over_toml(
+    tmp_path: Path, toml: str, env: dict[str, str], expected: float
+) -> None:
+    (tmp_path / "bifrost.toml").write_text(toml)
+    assert load_settings(env, cwd=tmp_path).lock_timeout_s == expected
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        (
+            "lock_timeout_s = 0\n",
+            {},
+            r"bifrost\.toml: lock_timeout_s must be a number of seconds in \(0, 86400\], got '0'",
+        ),
+        ("lock_timeout_s = true\n", {}, r"lock_timeout_s must be a number of seconds in \(0, 86400\], got 'True'"),
+        (
+            "",
+            {"BIFROST_CONNECT_TIMEOUT": "nan"},
+            r"BIFROST_CONNECT_TIMEOUT must be a number of seconds in \(0, 86400\]",
+        ),
+        ("", {"BIFROST_LOCK_TIMEOUT": "86401"}, r"BIFROST_LOCK_TIMEOUT must be a number of seconds"),
+        ("", {"BIFROST_MAX_BACKTESTS": "true"}, "BIFROST_MAX_BACKTESTS must be a positive integer, got 'true'"),
+        ("max_backtests = 2.0\n", {}, "max_backtests must be a positive integer, got 2.0"),
+    ],
+)
+def test_config_bad_numeric_setting_is_a_config_error_naming_its_source(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
+    (tmp_path / "bifrost.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env, cwd=tmp_path)

@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from bifrost._checks import deprecated_positional
 from bifrost._typing import FloatArray
 from bifrost.errors import InvalidInputError
 
@@ -131,7 +132,8 @@ def _nan_if_short(values: FloatArray, r: FloatArray, minimum: int) -> FloatArray
 
 
 # -- cumulative and drawdown -----------------------------------------------------------------
-def cum_returns(returns: object, starting_value: float = 0) -> FloatArray:
+@deprecated_positional("starting_value")
+def cum_returns(returns: object, *, starting_value: float = 0) -> FloatArray:
     """Return cumulative returns (``starting_value=0``) or wealth (``starting_value>0``); NaN counts as 0."""
     r, one = _returns(returns)
     wealth = np.cumprod(1.0 + np.nan_to_num(r, nan=0.0), axis=0)
@@ -139,7 +141,8 @@ def cum_returns(returns: object, starting_value: float = 0) -> FloatArray:
     return out[:, 0] if one else out
 
 
-def cum_returns_final(returns: object, starting_value: float = 0) -> Result:
+@deprecated_positional("starting_value")
+def cum_returns_final(returns: object, *, starting_value: float = 0) -> Result:
     """Return the total return over the whole series."""
     r, one = _returns(returns)
     if r.shape[0] == 0:
@@ -178,7 +181,8 @@ def max_drawdown_duration(returns: object) -> Result:
 
 
 # -- returns and risk --------------------------------------------------------------------------
-def annual_return(returns: object, period: Period = "daily", annualization: float | None = None) -> Result:
+@deprecated_positional("period", "annualization")
+def annual_return(returns: object, *, period: Period = "daily", annualization: float | None = None) -> Result:
     """Return the compound annual growth rate (CAGR)."""
     r, one = _returns(returns)
     if r.shape[0] < 1:
@@ -190,8 +194,9 @@ def annual_return(returns: object, period: Period = "daily", annualization: floa
 cagr = annual_return
 
 
+@deprecated_positional("period", "alpha", "annualization")
 def annual_volatility(
-    returns: object, period: Period = "daily", alpha: float = 2.0, annualization: float | None = None
+    returns: object, *, period: Period = "daily", alpha: float = 2.0, annualization: float | None = None
 ) -> Result:
     """Return the annualised standard deviation (``std * ann ** (1 / alpha)``)."""
     r, one = _returns(returns)
@@ -199,8 +204,9 @@ def annual_volatility(
     return _out(_nan_if_short(out, r, 2), one)
 
 
+@deprecated_positional("risk_free", "period", "annualization")
 def sharpe_ratio(
-    returns: object, risk_free: float = 0, period: Period = "daily", annualization: float | None = None
+    returns: object, *, risk_free: float = 0, period: Period = "daily", annualization: float | None = None
 ) -> Result:
     """Return the annualised Sharpe ratio of returns in excess of ``risk_free`` (per period)."""
     r, one = _returns(returns)
@@ -211,8 +217,9 @@ def sharpe_ratio(
     return _out(_nan_if_short(out, r, 2), one)
 
 
+@deprecated_positional("required_return", "period", "annualization")
 def downside_risk(
-    returns: object, required_return: float = 0, period: Period = "daily", annualization: float | None = None
+    returns: object, *, required_return: float = 0, period: Period = "daily", annualization: float | None = None
 ) -> Result:
     """Return the annualised root-mean-square of returns below ``required_return``."""
     r, one = _returns(returns)
@@ -221,30 +228,33 @@ def downside_risk(
     return _out(_nan_if_short(out, r, 1), one)
 
 
+@deprecated_positional("required_return", "period", "annualization")
 def sortino_ratio(
-    returns: object, required_return: float = 0, period: Period = "daily", annualization: float | None = None
+    returns: object, *, required_return: float = 0, period: Period = "daily", annualization: float | None = None
 ) -> Result:
     """Return the annualised mean excess return over the downside risk."""
     r, one = _returns(returns)
     ann = _ann(period, annualization)
-    risk = np.atleast_1d(downside_risk(r, required_return, period, annualization))
+    risk = np.atleast_1d(downside_risk(r, required_return=required_return, period=period, annualization=annualization))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = _nanmean(r - required_return) * ann / risk
     return _out(_nan_if_short(out, r, 2), one)
 
 
-def calmar_ratio(returns: object, period: Period = "daily", annualization: float | None = None) -> Result:
+@deprecated_positional("period", "annualization")
+def calmar_ratio(returns: object, *, period: Period = "daily", annualization: float | None = None) -> Result:
     """Return the annual return over the absolute maximum drawdown (NaN without a drawdown)."""
     r, one = _returns(returns)
     mdd = np.atleast_1d(max_drawdown(r))
-    ar = np.atleast_1d(annual_return(r, period, annualization))
+    ar = np.atleast_1d(annual_return(r, period=period, annualization=annualization))
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(mdd < 0, ar / np.abs(mdd), np.nan)
     return _out(np.where(np.isinf(out), np.nan, out), one)
 
 
+@deprecated_positional("risk_free", "required_return", "annualization")
 def omega_ratio(
-    returns: object, risk_free: float = 0.0, required_return: float = 0.0, annualization: float = 252
+    returns: object, *, risk_free: float = 0.0, required_return: float = 0.0, annualization: float = 252
 ) -> Result:
     """Return the probability-weighted ratio of gains to losses around a threshold."""
     r, one = _returns(returns)
@@ -286,7 +296,8 @@ def stability_of_timeseries(returns: object) -> Result:
     return _out(_nan_if_short(out, r, 2), one)
 
 
-def value_at_risk(returns: object, cutoff: float = 0.05) -> Result:
+@deprecated_positional("cutoff")
+def value_at_risk(returns: object, *, cutoff: float = 0.05) -> Result:
     """Return the ``cutoff`` percentile of returns (empyrical's: NaN if any return is NaN)."""
     r, one = _returns(returns)
     if not 0.0 < cutoff < 1.0:
@@ -296,7 +307,8 @@ def value_at_risk(returns: object, cutoff: float = 0.05) -> Result:
     return _out(np.atleast_1d(np.percentile(r, 100 * cutoff, axis=0)), one)
 
 
-def conditional_value_at_risk(returns: object, cutoff: float = 0.05) -> Result:
+@deprecated_positional("cutoff")
+def conditional_value_at_risk(returns: object, *, cutoff: float = 0.05) -> Result:
     """Return the mean of the worst ``cutoff`` share of returns (NaN skipped)."""
     r, one = _returns(returns)
     if not 0.0 < cutoff < 1.0:
@@ -330,7 +342,8 @@ def _beta(r: FloatArray, f: FloatArray) -> FloatArray:
         return np.where(variance < 1e-30, np.nan, covariance / variance)
 
 
-def beta(returns: object, factor_returns: object, risk_free: float = 0.0) -> Result:
+@deprecated_positional("risk_free")
+def beta(returns: object, factor_returns: object, *, risk_free: float = 0.0) -> Result:
     """Return the OLS beta of returns on the benchmark's returns.
 
     ``risk_free`` is accepted for empyrical compatibility; a constant rate subtracted from
@@ -346,9 +359,11 @@ def _alpha(r: FloatArray, f: FloatArray, b: FloatArray, risk_free: float, ann: f
     return (_nanmean((r - risk_free) - b * (f - risk_free)) + 1.0) ** ann - 1.0
 
 
+@deprecated_positional("risk_free", "period", "annualization")
 def alpha(
     returns: object,
     factor_returns: object,
+    *,
     risk_free: float = 0.0,
     period: Period = "daily",
     annualization: float | None = None,
@@ -359,9 +374,11 @@ def alpha(
     return _out(_alpha(r, f, _beta(r, f), risk_free, _ann(period, annualization)), one)
 
 
+@deprecated_positional("risk_free", "period", "annualization")
 def alpha_beta(
     returns: object,
     factor_returns: object,
+    *,
     risk_free: float = 0.0,
     period: Period = "daily",
     annualization: float | None = None,
@@ -374,12 +391,15 @@ def alpha_beta(
     return out[0] if one else out
 
 
-def capture(returns: object, factor_returns: object, period: Period = "daily") -> Result:
+@deprecated_positional("period")
+def capture(returns: object, factor_returns: object, *, period: Period = "daily") -> Result:
     """Return the annual return over the benchmark's annual return."""
     r, one = _returns(returns)
     f = _factor(factor_returns, r)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _out(np.atleast_1d(annual_return(r, period)) / np.atleast_1d(annual_return(f, period)), one)
+        return _out(
+            np.atleast_1d(annual_return(r, period=period)) / np.atleast_1d(annual_return(f, period=period)), one
+        )
 
 
 def _conditional_capture(r: FloatArray, f: FloatArray, mask: np.ndarray, period: Period) -> FloatArray:
@@ -399,21 +419,24 @@ def _side_capture(returns: object, factor_returns: object, period: Period, sign:
     return _out(_conditional_capture(r, f, both & (np.sign(f) == sign), period), one)
 
 
-def up_capture(returns: object, factor_returns: object, period: Period = "daily") -> Result:
+@deprecated_positional("period")
+def up_capture(returns: object, factor_returns: object, *, period: Period = "daily") -> Result:
     """Return the capture ratio over the days the benchmark rose."""
     return _side_capture(returns, factor_returns, period, 1)
 
 
-def down_capture(returns: object, factor_returns: object, period: Period = "daily") -> Result:
+@deprecated_positional("period")
+def down_capture(returns: object, factor_returns: object, *, period: Period = "daily") -> Result:
     """Return the capture ratio over the days the benchmark fell."""
     return _side_capture(returns, factor_returns, period, -1)
 
 
-def up_down_capture(returns: object, factor_returns: object, period: Period = "daily") -> Result:
+@deprecated_positional("period")
+def up_down_capture(returns: object, factor_returns: object, *, period: Period = "daily") -> Result:
     """Return up capture over down capture."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        up = np.atleast_1d(up_capture(returns, factor_returns, period))
-        down = np.atleast_1d(down_capture(returns, factor_returns, period))
+        up = np.atleast_1d(up_capture(returns, factor_returns, period=period))
+        down = np.atleast_1d(down_capture(returns, factor_returns, period=period))
         out = up / down
     return float(out[0]) if np.ndim(np.asarray(returns)) == 1 else out
 
@@ -431,22 +454,28 @@ def _rolling(metric: Callable[[FloatArray], Result], returns: object, window: in
     return out[:, 0] if one else out
 
 
-def roll_sharpe_ratio(returns: object, window: int = 10, risk_free: float = 0, period: Period = "daily") -> FloatArray:
+@deprecated_positional("window", "risk_free", "period")
+def roll_sharpe_ratio(
+    returns: object, *, window: int = 10, risk_free: float = 0, period: Period = "daily"
+) -> FloatArray:
     """Return the Sharpe ratio of each trailing ``window`` (``len - window + 1`` values)."""
-    return _rolling(lambda w: sharpe_ratio(w, risk_free, period), returns, window)
+    return _rolling(lambda w: sharpe_ratio(w, risk_free=risk_free, period=period), returns, window)
 
 
-def roll_annual_volatility(returns: object, window: int = 10, period: Period = "daily") -> FloatArray:
+@deprecated_positional("window", "period")
+def roll_annual_volatility(returns: object, *, window: int = 10, period: Period = "daily") -> FloatArray:
     """Return the annual volatility of each trailing ``window``."""
-    return _rolling(lambda w: annual_volatility(w, period), returns, window)
+    return _rolling(lambda w: annual_volatility(w, period=period), returns, window)
 
 
-def roll_max_drawdown(returns: object, window: int = 10) -> FloatArray:
+@deprecated_positional("window")
+def roll_max_drawdown(returns: object, *, window: int = 10) -> FloatArray:
     """Return the maximum drawdown within each trailing ``window``."""
     return _rolling(max_drawdown, returns, window)
 
 
-def roll_beta(returns: object, factor_returns: object, window: int = 10) -> FloatArray:
+@deprecated_positional("window")
+def roll_beta(returns: object, factor_returns: object, *, window: int = 10) -> FloatArray:
     """Return the beta of each trailing ``window`` against the benchmark."""
     r, one = _returns(returns)
     f = _factor(factor_returns, r)

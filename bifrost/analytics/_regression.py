@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bifrost.errors import InvalidInputError
+from bifrost._checks import as_utc_index
+from bifrost.errors import InsufficientDataError, InvalidInputError
 
 __all__ = ["FactorRegression", "factor_regression"]
 
@@ -88,15 +89,16 @@ def factor_regression(
     regressors = [c for c in factors.columns if c != risk_free]
     if not regressors:
         raise InvalidInputError("factors has no factor columns besides the risk-free rate")
-    r_index = returns.index if returns.index.tz is not None else returns.index.tz_localize("UTC")
-    f_index = factors.index if factors.index.tz is not None else factors.index.tz_localize("UTC")
+    # naive dates are UTC; both on the UTC clock, so that the join matches instants
     joined = pd.concat(
-        [returns.set_axis(r_index).rename("__r__"), factors.set_axis(f_index)], axis=1, join="inner"
+        [returns.set_axis(as_utc_index(returns.index)).rename("__r__"), factors.set_axis(as_utc_index(factors.index))],
+        axis=1,
+        join="inner",
     ).dropna()
     k = len(regressors) + 1
     n = len(joined)
     if n <= k:
-        raise InvalidInputError(f"only {n} dates in common between returns and factors; need more than {k}")
+        raise InsufficientDataError(f"only {n} dates in common between returns and factors; need more than {k}")
     y = joined["__r__"].to_numpy(dtype=np.float64)
     if risk_free is not None:
         y = y - joined[risk_free].to_numpy(dtype=np.float64)

@@ -95,13 +95,13 @@ def _general(r: FloatArray, f: FloatArray | None, period: m.Period, rf: float) -
     a = np.atleast_1d
     out = {
         "cum_returns_final": a(m.cum_returns_final(r)),
-        "annual_return": a(m.annual_return(r, period)),
-        "annual_volatility": a(m.annual_volatility(r, period)),
-        "sharpe_ratio": a(m.sharpe_ratio(r, rf, period)),
-        "sortino_ratio": a(m.sortino_ratio(r, 0, period)),
-        "downside_risk": a(m.downside_risk(r, 0, period)),
-        "calmar_ratio": a(m.calmar_ratio(r, period)),
-        "omega_ratio": a(m.omega_ratio(r, rf)),
+        "annual_return": a(m.annual_return(r, period=period)),
+        "annual_volatility": a(m.annual_volatility(r, period=period)),
+        "sharpe_ratio": a(m.sharpe_ratio(r, risk_free=rf, period=period)),
+        "sortino_ratio": a(m.sortino_ratio(r, required_return=0, period=period)),
+        "downside_risk": a(m.downside_risk(r, required_return=0, period=period)),
+        "calmar_ratio": a(m.calmar_ratio(r, period=period)),
+        "omega_ratio": a(m.omega_ratio(r, risk_free=rf)),
         "max_drawdown": a(m.max_drawdown(r)),
         "max_drawdown_duration": a(m.max_drawdown_duration(r)),
         "tail_ratio": a(m.tail_ratio(r)),
@@ -110,13 +110,13 @@ def _general(r: FloatArray, f: FloatArray | None, period: m.Period, rf: float) -
         "conditional_value_at_risk": a(m.conditional_value_at_risk(r)),
     }
     if f is not None:
-        ab = m.alpha_beta(r, f, rf, period)
+        ab = m.alpha_beta(r, f, risk_free=rf, period=period)
         out |= {
             "alpha": ab[:, 0],
             "beta": ab[:, 1],
             "excess_sharpe": a(m.excess_sharpe(r, f)),
-            "up_capture": a(m.up_capture(r, f, period)),
-            "down_capture": a(m.down_capture(r, f, period)),
+            "up_capture": a(m.up_capture(r, f, period=period)),
+            "down_capture": a(m.down_capture(r, f, period=period)),
         }
     return out
 

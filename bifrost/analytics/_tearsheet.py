@@ -14,7 +14,7 @@ from bifrost._figures import figures_html, offline_page
 from bifrost.analytics import _metrics as m
 from bifrost.analytics._summary import perf_stats
 from bifrost.data import Store
-from bifrost.errors import InvalidInputError
+from bifrost.errors import InsufficientDataError, InvalidInputError
 
 __all__ = ["Tearsheet", "portfolio_tearsheet", "tearsheet"]
 
@@ -59,14 +59,16 @@ def tearsheet(
         raise InvalidInputError("returns must be a pandas Series on a DatetimeIndex")
     r = returns.dropna()
     if len(r) < 2:
-        raise InvalidInputError(f"a tearsheet needs at least 2 returns, got {len(r)}")
+        raise InsufficientDataError(f"a tearsheet needs at least 2 returns, got {len(r)}")
     b = None if benchmark is None else benchmark.reindex(r.index)
     figures: list[tuple[str, Any]] = []
 
-    growth = go.Figure(go.Scatter(x=r.index, y=m.cum_returns(r.to_numpy(), 1.0), name="strategy"))
+    growth = go.Figure(go.Scatter(x=r.index, y=m.cum_returns(r.to_numpy(), starting_value=1.0), name="strategy"))
     if b is not None:
         growth.add_trace(
-            go.Scatter(x=r.index, y=m.cum_returns(b.fillna(0).to_numpy(), 1.0), name=str(b.name or "benchmark"))
+            go.Scatter(
+                x=r.index, y=m.cum_returns(b.fillna(0).to_numpy(), starting_value=1.0), name=str(b.name or "benchmark")
+            )
         )
     growth.update_layout(yaxis_title="growth of 1")
     figures.append(("Equity", growth))
@@ -91,9 +93,9 @@ def tearsheet(
     rolling = go.Figure()
     if len(r) >= _WINDOW:
         ends = r.index[_WINDOW - 1 :]
-        rolling.add_trace(go.Scatter(x=ends, y=m.roll_sharpe_ratio(r.to_numpy(), _WINDOW), name="Sharpe (126d)"))
+        rolling.add_trace(go.Scatter(x=ends, y=m.roll_sharpe_ratio(r.to_numpy(), window=_WINDOW), name="Sharpe (126d)"))
         if b is not None:
-            beta = m.roll_beta(r.to_numpy(), b.to_numpy(), _WINDOW)
+            beta = m.roll_beta(r.to_numpy(), b.to_numpy(), window=_WINDOW)
             rolling.add_trace(go.Scatter(x=ends, y=beta, name="beta (126d)", yaxis="y2"))
             rolling.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "beta"})
     figures.append(("Rolling Sharpe and beta", rolling))

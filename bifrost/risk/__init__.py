@@ -5,7 +5,7 @@ Typical use::
 
     from bifrost.risk import historical_var, montecarlo_var_es, var_backtest
     historical_var(returns, confidence=0.99, horizon_days=10)
-    montecarlo_var_es(asset_returns, weights, 0.99, cov="ledoit_wolf", distribution="t")
+    montecarlo_var_es(asset_returns, weights, confidence=0.99, cov="ledoit_wolf", distribution="t")
     var_backtest(portfolio_returns, method="filtered_historical").zone
     risk_report(book_from_store(store, "desk")).to_html("risk.html")
 """

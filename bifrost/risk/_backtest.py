@@ -19,7 +19,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import as_choice, as_fraction, deprecated_positional
+from bifrost._checks import as_choice, as_fraction, as_positive_int, deprecated_positional
 from bifrost._typing import FloatArray
 from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.risk._var import (
@@ -52,14 +52,11 @@ def _chi2_sf(stat: float, dof: int) -> float:
 
 
 def _counts(exceptions: object, observations: object) -> tuple[int, int]:
-    for name, v in (("exceptions", exceptions), ("observations", observations)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-            raise InvalidInputError(f"{name} must be a non-negative integer, got {v!r}")
-    if observations == 0 or exceptions > observations:  # type: ignore[operator]
-        raise InvalidInputError(
-            f"need 0 <= exceptions <= observations and observations > 0, got {exceptions}, {observations}"
-        )
-    return int(exceptions), int(observations)  # type: ignore[call-overload]
+    x = as_positive_int(exceptions, "exceptions", minimum=0)
+    n = as_positive_int(observations, "observations", minimum=0)
+    if n == 0 or x > n:
+        raise InvalidInputError(f"need 0 <= exceptions <= observations and observations > 0, got {x}, {n}")
+    return x, n
 
 
 @deprecated_positional("confidence")
@@ -225,8 +222,7 @@ def var_backtest(
     r = _returns(returns.to_numpy() if isinstance(returns, pd.Series) else returns)
     confidence = as_fraction(confidence, "confidence")
     fn = _KERNELS[as_choice(method, "method", get_args(BacktestMethod))]
-    if isinstance(window, bool) or not isinstance(window, int) or window < 20:
-        raise InvalidInputError(f"window must be an integer >= 20, got {window!r}")
+    window = as_positive_int(window, "window", minimum=20)
     if r.size <= window:
         raise InsufficientDataError(f"need more than window ({window}) returns, got {r.size}")
     var: FloatArray = np.array([fn(r[t - window : t], confidence, 1) for t in range(window, r.size)])

@@ -13,6 +13,7 @@ from bifrost._checks import (
     VOLUME_MAX,
     as_choice,
     as_finite_float,
+    as_positive_int,
     as_price,
     as_utc_timestamp,
     check_symbol,
@@ -64,8 +65,7 @@ def book_from_store(store: Store, name: str, *, lookback_days: int = 500) -> Boo
         If the portfolio has no open position, non-positive equity, or fewer than 20 days
         of common history.
     """
-    if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 20:
-        raise InvalidInputError(f"lookback_days must be an integer >= 20, got {lookback_days!r}")
+    lookback_days = as_positive_int(lookback_days, "lookback_days", minimum=20)
     marked = mark_to_latest(load_portfolio(store, _portfolio(name)), store)
     positions = marked.positions
     held = positions[positions["quantity"] != 0] if len(positions) else positions

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from bifrost._checks import check_symbols
+from bifrost._checks import as_positive_int, check_symbols
 from bifrost.data import Store
 from bifrost.errors import InvalidInputError
 
@@ -81,8 +81,7 @@ class MarketData:
 
     def returns(self, symbols: Sequence[str], lookback_days: int = 500) -> pd.DataFrame:
         """Return the last ``lookback_days`` daily total returns on which every symbol has a bar."""
-        if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 20:
-            raise InvalidInputError(f"lookback_days must be an integer >= 20, got {lookback_days!r}")
+        lookback_days = as_positive_int(lookback_days, "lookback_days", minimum=20)
         key = (tuple(symbols), lookback_days)
         with self.lock:
             self._load(symbols)

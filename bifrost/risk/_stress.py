@@ -18,7 +18,15 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import as_positive_int, as_utc_timestamp, check_symbol, finite_in_range, is_number, quote
+from bifrost._checks import (
+    as_positive_int,
+    as_utc_index,
+    as_utc_timestamp,
+    check_symbol,
+    finite_in_range,
+    is_number,
+    quote,
+)
 from bifrost.errors import InvalidInputError
 from bifrost.risk._var import MAX_DAILY_RETURN, MONEY_MAX
 
@@ -120,13 +128,10 @@ def _window_lengths(window_days: object, n_days: int) -> list[int]:
         raise InvalidInputError(f"window_days may list at most {MAX_WINDOW_LENGTHS} lengths, got {len(window_days)}")
     out: list[int] = []
     for days in window_days:
-        if isinstance(days, bool) or not isinstance(days, int | np.integer) or not 1 <= days <= n_days:
-            raise InvalidInputError(
-                f"window_days must be integers in [1, {n_days}] (the days of history), got {days!r}"
-            )
-        if int(days) in out:
+        length = as_positive_int(days, "window_days", maximum=n_days, why="the days of history")
+        if length in out:
             raise InvalidInputError(f"window_days lists {days} twice: each length once")
-        out.append(int(days))
+        out.append(length)
     return out
 
 
@@ -287,9 +292,7 @@ def shock_stress(
 
 def _utc(column: pd.Series) -> pd.Series:
     # windows on the clock of their returns (naive, UTC or another zone) as one UTC column
-    stamps = pd.DatetimeIndex(column)
-    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
-    return pd.Series(stamps.as_unit("ns"), index=column.index, name=column.name)
+    return pd.Series(as_utc_index(column), index=column.index, name=column.name)
 
 
 def _keys(keys: Sequence[str], limit: int = 10) -> str:

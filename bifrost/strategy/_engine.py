@@ -22,9 +22,10 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import is_number
 from bifrost._typing import BoolArray, FloatArray, IntArray
 from bifrost.data import Panel
-from bifrost.errors import InvalidInputError
+from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.strategy import _kernel as K
 
 __all__ = ["Commission", "FillModel", "Orders", "Signals", "SizeType", "prepare", "run_kernel"]
@@ -45,7 +46,7 @@ _MONEY_MAX = 1e9
 
 
 def _non_negative(owner: str, name: str, value: float, *, upper: float = _MONEY_MAX) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ok = is_number(value) and math.isfinite(value)
     if not ok or not 0 <= value <= upper:
         raise InvalidInputError(f"{owner}.{name} must be a non-negative number at most {upper:g}, got {value!r}")
 
@@ -53,7 +54,7 @@ def _non_negative(owner: str, name: str, value: float, *, upper: float = _MONEY_
 def _fraction(owner: str, name: str, value: float | None, *, upper: float = 1.0) -> None:
     if value is None:
         return
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    ok = is_number(value) and math.isfinite(value)
     if not ok or not 0.0 < value <= upper:
         raise InvalidInputError(f"{owner}.{name} must be in (0, {upper:g}], got {value!r}")
 
@@ -138,8 +139,7 @@ class FillModel:
         _non_negative("FillModel", "lot_size", self.lot_size)
         if not isinstance(self.commission, Commission):
             raise InvalidInputError(f"FillModel.commission must be a Commission, got {self.commission!r}")
-        leverage_ok = isinstance(self.leverage, int | float) and not isinstance(self.leverage, bool)
-        if not leverage_ok or not math.isfinite(self.leverage) or not 1.0 <= self.leverage <= 100.0:
+        if not is_number(self.leverage) or not math.isfinite(self.leverage) or not 1.0 <= self.leverage <= 100.0:
             raise InvalidInputError(f"FillModel.leverage must be a number from 1 to 100, got {self.leverage!r}")
         if isinstance(self.valid_bars, bool) or not isinstance(self.valid_bars, int) or self.valid_bars < 0:
             raise InvalidInputError(f"FillModel.valid_bars must be a non-negative integer, got {self.valid_bars!r}")
@@ -284,12 +284,7 @@ def prepare(panel: Panel, request: Signals | Orders, *, cash: float, fill: FillM
     """Validate a strategy's request against ``panel`` and lay it out for the kernel (one group)."""
     if not isinstance(request, Signals | Orders):
         raise InvalidInputError(f"a strategy must return Signals or Orders, got {type(request).__name__}")
-    if (
-        not isinstance(cash, int | float)
-        or isinstance(cash, bool)
-        or not math.isfinite(cash)
-        or not 0 < cash <= MAX_AMOUNT
-    ):
+    if not is_number(cash) or not math.isfinite(cash) or not 0 < cash <= MAX_AMOUNT:
         # beyond 1e15 the equity arithmetic overflows to inf without a word
         raise InvalidInputError(f"cash must be a positive number up to {MAX_AMOUNT:.0e}, got {cash!r}")
     for f in ("open", "high", "low", "close"):
@@ -297,7 +292,7 @@ def prepare(panel: Panel, request: Signals | Orders, *, cash: float, fill: FillM
             raise InvalidInputError(f"the panel needs an {f!r} field to fill orders; it has {list(panel.fields)}")
     shape = panel.shape
     if shape[0] == 0 or shape[1] == 0:
-        raise InvalidInputError(f"the panel is empty ({shape[0]} bars × {shape[1]} symbols)")
+        raise InsufficientDataError(f"the panel is empty ({shape[0]} bars × {shape[1]} symbols)")
     volume = panel.fields.get("volume")
     prices = tuple(
         np.asarray(a, dtype=np.float64)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bifrost.data import Panel
-from bifrost.errors import InvalidInputError, LookaheadError
+from bifrost.errors import InsufficientDataError, InvalidInputError, LookaheadError
 from bifrost.strategy._engine import Orders, Signals, as_grid
 from bifrost.strategy._strategies import Strategy, check_params, resolve_strategy
 
@@ -99,7 +99,7 @@ def check_lookahead(
     if isinstance(min_bars, bool) or not isinstance(min_bars, int | np.integer) or min_bars < 1:
         raise InvalidInputError(f"min_bars must be a positive integer, got {min_bars!r}")
     if n < min_bars + 1:
-        raise InvalidInputError(f"the panel has {n} bars; cutting needs more than min_bars ({min_bars})")
+        raise InsufficientDataError(f"the panel has {n} bars; cutting needs more than min_bars ({min_bars})")
     full = fn(panel, **chosen)
     rng = np.random.default_rng(seed)
     # the last bar dropped, and trials - 1 distinct cuts among the earlier ones

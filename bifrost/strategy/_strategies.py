@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 
+from bifrost._checks import is_number
 from bifrost._typing import FloatArray
 from bifrost.data import Panel
 from bifrost.errors import InvalidInputError
@@ -69,7 +70,7 @@ def _check_int(strategy: str, name: str, value: Any, low: int, high: int) -> int
 
 
 def _check_devfactor(strategy: str, value: Any) -> float:
-    if not _is_number(value) or not 0.0 < value <= MAX_DEVFACTOR:
+    if not is_number(value) or not 0.0 < value <= MAX_DEVFACTOR:
         raise InvalidInputError(
             f"{strategy}: devfactor must be a number of standard deviations in (0, {MAX_DEVFACTOR:g}], "
             f"got {_short(value)}"
@@ -252,7 +253,7 @@ def check_params(name: str, strategy: Strategy, params: Mapping[str, Any]) -> di
     hints = _hints(strategy)
     bars = _BAR_PARAMS.get(strategy, {})
     for key, value in params.items():
-        if key in bars and _is_number(value) and isinstance(value, int | np.integer):  # the specific bound first
+        if key in bars and is_number(value) and isinstance(value, int | np.integer):  # the specific bound first
             _check_int(name, key, value, *bars[key])
         _check_param(name, key, value, accepted[key].default, hints.get(key))
         if key == "devfactor" and strategy is mean_reversion:
@@ -269,10 +270,6 @@ def _hints(strategy: Strategy) -> dict[str, Any]:
         return {}
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool | np.bool_)
-
-
 def _check_param(strategy: str, name: str, value: Any, default: Any, hint: Any) -> None:
     choices = _literal_choices(hint)
     if choices and value not in choices:
@@ -282,9 +279,9 @@ def _check_param(strategy: str, name: str, value: Any, default: Any, hint: Any) 
             raise InvalidInputError(
                 f"{strategy}: parameter {name} must be at most {MAX_INT_PARAM:,} in size, got {_short(value)}"
             )
-    elif _is_number(value) and not math.isfinite(float(value)):
+    elif is_number(value) and not math.isfinite(float(value)):
         raise InvalidInputError(f"{strategy}: parameter {name} must be a finite number, got {value!r}")
-    if name == "size" and value is not None and not (_is_number(value) and 0 < value <= MAX_AMOUNT):
+    if name == "size" and value is not None and not (is_number(value) and 0 < value <= MAX_AMOUNT):
         raise InvalidInputError(
             f"{strategy}: size must be a positive number up to {MAX_AMOUNT:.0e} (the signals give the side), "
             f"got {value!r}"
@@ -296,7 +293,7 @@ def _check_param(strategy: str, name: str, value: Any, default: Any, hint: Any) 
     elif isinstance(default, int):
         ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
     elif isinstance(default, float):
-        ok = _is_number(value)
+        ok = is_number(value)
     else:
         return
     if not ok:

@@ -36,19 +36,19 @@ UNARY: dict[str, Callable[..., Any]] = {
     "cagr": lambda m, r: m.cagr(r),
     "annual_volatility": lambda m, r: m.annual_volatility(r),
     "sharpe_ratio": lambda m, r: m.sharpe_ratio(r),
-    "sharpe_ratio_rf": lambda m, r: m.sharpe_ratio(r, 0.0001),
+    "sharpe_ratio_rf": lambda m, r: m.sharpe_ratio(r, risk_free=0.0001),
     "sortino_ratio": lambda m, r: m.sortino_ratio(r),
-    "sortino_ratio_required": lambda m, r: m.sortino_ratio(r, 0.0005),
+    "sortino_ratio_required": lambda m, r: m.sortino_ratio(r, required_return=0.0005),
     "downside_risk": lambda m, r: m.downside_risk(r),
     "calmar_ratio": lambda m, r: m.calmar_ratio(r),
     "omega_ratio": lambda m, r: m.omega_ratio(r),
-    "omega_ratio_required": lambda m, r: m.omega_ratio(r, 0.0, 0.05),
+    "omega_ratio_required": lambda m, r: m.omega_ratio(r, risk_free=0.0, required_return=0.05),
     "max_drawdown": lambda m, r: m.max_drawdown(r),
     "tail_ratio": lambda m, r: m.tail_ratio(r),
     "stability_of_timeseries": lambda m, r: m.stability_of_timeseries(r),
     "value_at_risk": lambda m, r: m.value_at_risk(r),
     "conditional_value_at_risk": lambda m, r: m.conditional_value_at_risk(r),
-    "annual_volatility_weekly": lambda m, r: m.annual_volatility(r, "weekly"),
+    "annual_volatility_weekly": lambda m, r: m.annual_volatility(r, period="weekly"),
 }
 BINARY: dict[str, Callable[..., Any]] = {
     "alpha": lambda m, r, f: m.alpha(r, f),
@@ -94,10 +94,10 @@ def test_one_series_gives_what_empyrical_gives(name: str, returns: tuple[np.ndar
 @pytest.mark.parametrize(
     ("ours", "theirs"),
     [
-        (lambda r, f: bf.roll_sharpe_ratio(r, 63), lambda r, f: empyrical.roll_sharpe_ratio(r, 63)),
-        (lambda r, f: bf.roll_annual_volatility(r, 63), lambda r, f: empyrical.roll_annual_volatility(r, 63)),
-        (lambda r, f: bf.roll_max_drawdown(r, 63), lambda r, f: empyrical.roll_max_drawdown(r, 63)),
-        (lambda r, f: bf.roll_beta(r, f, 63), lambda r, f: empyrical.roll_beta(r, f, 63)),
+        (lambda r, f: bf.roll_sharpe_ratio(r, window=63), lambda r, f: empyrical.roll_sharpe_ratio(r, 63)),
+        (lambda r, f: bf.roll_annual_volatility(r, window=63), lambda r, f: empyrical.roll_annual_volatility(r, 63)),
+        (lambda r, f: bf.roll_max_drawdown(r, window=63), lambda r, f: empyrical.roll_max_drawdown(r, 63)),
+        (lambda r, f: bf.roll_beta(r, f, window=63), lambda r, f: empyrical.roll_beta(r, f, 63)),
     ],
 )
 def test_rolling_metric_matches_empyrical(
@@ -124,9 +124,9 @@ def test_metric_bad_input_is_invalid_input_error() -> None:
     with pytest.raises(InvalidInputError, match="factor_returns has 2 rows, returns have 3"):
         bf.beta(np.zeros(3), np.zeros(2))
     with pytest.raises(InvalidInputError, match="period must be one of"):
-        bf.annual_return(np.zeros(3), "hourly")  # type: ignore[arg-type]
+        bf.annual_return(np.zeros(3), period="hourly")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="window must be at least 1"):
-        bf.roll_sharpe_ratio(np.zeros(3), 0)
+        bf.roll_sharpe_ratio(np.zeros(3), window=0)
 
 
 def test_analytics_public_api_is_what_all_lists() -> None:

@@ -95,7 +95,7 @@ def test_real_portfolio_filtered_historical_var_backtest(equal_weight: pd.Series
     [
         (lambda: kupiec_pof(5, 0, confidence=0.99), "observations > 0"),
         (lambda: kupiec_pof(6, 5, confidence=0.99), "exceptions <= observations"),
-        (lambda: kupiec_pof(-1, 5, confidence=0.99), "exceptions must be a non-negative integer"),
+        (lambda: kupiec_pof(-1, 5, confidence=0.99), "exceptions must be an integer >= 0"),
         (lambda: kupiec_pof(1, 5, confidence=1.5), r"confidence must be in \(0, 1\)"),
         (lambda: christoffersen([0, 2, 1]), "must be 0 or 1"),
         (lambda: christoffersen([1]), "at least 2 days"),

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bifrost.data import CsvSource, EmbeddedStore, ingest
-from bifrost.errors import InvalidInputError
+from bifrost.errors import InvalidInputError, NotFoundError
 from bifrost.portfolio import CashFlow, CashKind, Fill, Side, create_portfolio, record_transactions
 from bifrost.risk import book_from_store, book_risk, historical_var, var_backtest
 from tests.conftest import DATA, NVDA, ORCL, YHOO
@@ -67,7 +67,7 @@ def test_book_refuses_what_it_cannot_measure(home: Path) -> None:
     store = EmbeddedStore(home)
     with pytest.raises(InvalidInputError, match="holds no position"):
         book_from_store(store, "empty")
-    with pytest.raises(InvalidInputError, match="no portfolio 'nope'"):
+    with pytest.raises(NotFoundError, match="no portfolio 'nope'"):
         book_from_store(store, "nope")
     with pytest.raises(InvalidInputError, match="lookback_days must be an integer >= 20"):
         book_from_store(store, "book", lookback_days=5)
