@@ -227,8 +227,8 @@ def register_schema(schema: Schema) -> Schema:
     transaction with it.
     """
     known = _REGISTERED.setdefault(schema.package, schema)
-    if known is not schema:
-        raise InvalidInputError(f"schema {schema.package!r} is already declared (by {known!r})")
+    if known != schema:  # the same declaration again (a reloaded module) is the same schema
+        raise InvalidInputError(f"schema {schema.package!r} is already declared, with other migrations")
     return schema
 
 

@@ -84,7 +84,8 @@ def _load(db: StateDb, name: str) -> Ledger:
     found = db.rows("SELECT inception, cost_basis, long_only, base_currency FROM {t}portfolios WHERE name = ?", (name,))
     if not found:
         known = [r[0] for r in db.rows("SELECT name FROM {t}portfolios ORDER BY name")]
-        raise NotFoundError(f"no portfolio {name!r} in the store; portfolios: {known or 'none yet'}")
+        shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+        raise NotFoundError(f"no portfolio {name!r} in the store (portfolios: {shown or 'none yet'})")
     inception, cost_basis, long_only, currency = found[0]
     ledger = Ledger(
         name,

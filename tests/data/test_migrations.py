@@ -19,7 +19,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from bifrost.data import BarStore, CsvSource, EmbeddedStore, Migration, Schema, StateDb, ingest
+from bifrost.data import BarStore, CsvSource, EmbeddedStore, Migration, Schema, StateDb, ingest, register_schema
 from bifrost.data._postgres import PostgresStore
 from bifrost.errors import InvalidInputError, NotFoundError, SchemaVersionError
 from bifrost.portfolio import CashFlow, CashKind, list_portfolios, load_portfolio, record_transactions
@@ -276,5 +276,13 @@ def test_schema_declarations_are_checked_once_where_written() -> None:
 def test_missing_portfolio_is_not_found_naming_those_stored(tmp_path: Path) -> None:
     home = tmp_path / "home"
     shutil.copytree(V3_EMBEDDED, home)
-    with EmbeddedStore(home) as store, pytest.raises(NotFoundError, match=r"no portfolio 'NOSUCH' .*\['core'\]"):
+    missing = r"no portfolio 'NOSUCH' in the store \(portfolios: core\)"
+    with EmbeddedStore(home) as store, pytest.raises(NotFoundError, match=missing):
         load_portfolio(store, "NOSUCH")
+
+
+def test_schema_registered_twice_differently_is_refused() -> None:
+    assert register_schema(PORTFOLIO_SCHEMA) is PORTFOLIO_SCHEMA  # the same declaration again: a no-op
+    other = Schema("portfolio", (Migration(1, "CREATE TABLE {t}portfolios (name TEXT)"),))
+    with pytest.raises(InvalidInputError, match="'portfolio' is already declared, with other migrations"):
+        register_schema(other)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bifrost.data import BarStore, CsvSource, ingest
-from bifrost.errors import InvalidInputError, SchemaError, TransactionRejected
+from bifrost.errors import InvalidInputError, NotFoundError, SchemaError, TransactionRejected
 from bifrost.portfolio import (
     create_portfolio,
     list_portfolios,
@@ -83,7 +83,7 @@ def test_portfolio_rejects_unknown_symbol_and_duplicate_ids_across_imports(
         record_transactions(orcl_store, "core", read_transactions_csv(_write(tmp_path, CSV)))
     with pytest.raises(InvalidInputError, match="portfolio 'core' already exists"):
         create_portfolio(orcl_store, "core", inception="2014-01-01")
-    with pytest.raises(InvalidInputError, match=r"no portfolio 'other'; portfolios: \['core'\]"):
+    with pytest.raises(NotFoundError, match=r"no portfolio 'other' in the store \(portfolios: core\)"):
         load_portfolio(orcl_store, "other")
 
 
