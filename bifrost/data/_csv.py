@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
-import lzma
-import zipfile
-import zlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import pandas as pd
 
 from bifrost._checks import as_choice, check_symbol, check_symbols, quote
+from bifrost._files import file_errors, read_header
 from bifrost.data._columns import STORED_FREQUENCIES, Frequency
 from bifrost.data._store import TimeLike, within
 from bifrost.data._validate import check_bar_columns
 from bifrost.errors import DataSourceError, InvalidInputError, SchemaError
 
-__all__ = ["CsvSource", "read_header"]
+__all__ = ["CsvSource"]
 
 # Column names bifrost recognises without a mapping, lower-cased.
 _ALIASES: Mapping[str, str] = {
@@ -52,13 +46,6 @@ _ALIASES: Mapping[str, str] = {
     "ticker": "symbol",
 }
 _IGNORED = frozenset({"openinterest", "open interest"})
-# A bar file's header names a dozen columns; these bounds refuse anything else before
-# pandas spends seconds and gigabytes on it (a 5 MB single line, 300,000 columns).
-_MAX_HEADER_CHARS = 64 * 1024
-_MAX_COLUMNS = 64
-# what a truncated or corrupt compressed file raises, by codec
-_CORRUPT = (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError, zipfile.BadZipFile)
-_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
 class CsvSource:
@@ -125,7 +112,7 @@ class CsvSource:
         """Read the file; every row keeps its line number in ``line`` for messages."""
         wanted = None if symbols is None else check_symbols(symbols, "symbols")
         header = self._header()
-        try:
+        with file_errors(self.path):
             frame = pd.read_csv(
                 self.path,
                 dtype=str,
@@ -133,16 +120,6 @@ class CsvSource:
                 keep_default_na=False,
                 na_values=["", "NA", "NaN", "nan", "null", "None", "-"],
             )
-        except FileNotFoundError as exc:
-            raise DataSourceError(f"{self.path}: no such file") from exc
-        except UnicodeDecodeError as exc:
-            raise DataSourceError(f"{self.path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-        except ValueError as exc:  # pandas' ParserError is a ValueError
-            raise DataSourceError(f"{self.path}: cannot read as CSV: {quote(str(exc), 200)}") from exc
-        except _CORRUPT as exc:
-            raise DataSourceError(f"{self.path}: {_corrupt(exc)}") from exc
-        except OSError as exc:
-            raise DataSourceError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
         if not isinstance(frame.index, pd.RangeIndex):
             # rows longer than the header: pandas took the extra leading fields as an index
             raise SchemaError(
@@ -220,64 +197,6 @@ class CsvSource:
                 f"the file has {', '.join(sample) or 'no rows'}{more}"
             )
         return frame[present.isin(list(wanted)).to_numpy(dtype=bool)]
-
-
-def read_header(path: Path, *, what: str, example: str, max_columns: int = _MAX_COLUMNS) -> str:
-    """Return the first line of a CSV file (read bounded, through its codec), checked for size.
-
-    Raises
-    ------
-    DataSourceError
-        If the file is missing, a folder, unreadable, or a truncated or corrupt archive.
-    SchemaError
-        If the first line is longer than 64 KiB or names more than ``max_columns`` columns:
-        it cannot be the header of ``what``, and pandas would spend seconds and gigabytes
-        finding that out.
-    """
-    try:
-        with _open_text(path) as handle:
-            line = handle.readline(_MAX_HEADER_CHARS + 1)
-    except FileNotFoundError as exc:
-        raise DataSourceError(f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise DataSourceError(f"{path}: is a folder, not a CSV file") from exc
-    except _CORRUPT as exc:
-        raise DataSourceError(f"{path}: {_corrupt(exc)}") from exc
-    except OSError as exc:
-        raise DataSourceError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    if len(line) > _MAX_HEADER_CHARS:
-        raise SchemaError(
-            f"{path}: the first line is longer than {_MAX_HEADER_CHARS:,} characters, so it is not the "
-            f"header of {what} (at most {max_columns} columns, e.g. {example})"
-        )
-    n_columns = len(line.split(","))
-    if n_columns > max_columns:
-        raise SchemaError(
-            f"{path}: the header has {n_columns:,} columns; {what} has at most {max_columns} (e.g. {example})"
-        )
-    return line.rstrip("\r\n")
-
-
-def _open_text(path: Path) -> IO[str]:
-    suffix = path.suffix.lower()
-    if suffix == ".zip":
-        archive = zipfile.ZipFile(path)
-        members = [n for n in archive.namelist() if not n.endswith("/")]
-        if not members:
-            archive.close()
-            raise zipfile.BadZipFile("the archive holds no file")
-        return io.TextIOWrapper(archive.open(members[0]), encoding="utf-8-sig", errors="replace")
-    opener = _OPENERS.get(suffix)
-    if opener is not None:
-        return opener(path, "rt", encoding="utf-8-sig", errors="replace")  # type: ignore[no-any-return, operator]
-    return path.open(encoding="utf-8-sig", errors="replace")
-
-
-def _corrupt(exc: BaseException) -> str:
-    return (
-        f"cannot be read: the file is truncated or corrupt ({type(exc).__name__}: {quote(str(exc), 200)}); "
-        "download or copy it again"
-    )
 
 
 def _separator_hint(header: str) -> str:

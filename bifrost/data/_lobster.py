@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from bifrost._checks import as_choice, as_utc_timestamp, check_symbol, check_symbols, quote
+from bifrost._files import file_errors, read_header
 from bifrost.data._columns import INTRADAY_FREQUENCIES, Frequency, bar_ns
-from bifrost.data._csv import read_header
 from bifrost.data._store import TimeLike, within
 from bifrost.errors import DataSourceError, InvalidInputError, SchemaError
 
@@ -137,12 +137,17 @@ class LobsterSource:
                 f"{self.path}: a LOBSTER message file has {len(_COLUMNS)} columns ({', '.join(_COLUMNS)}), "
                 f"its first line has {len(header.split(','))}: {quote(header)}"
             )
-        try:
-            frame = pd.read_csv(self.path, header=None, names=list(_COLUMNS), dtype=np.float64)
-        except ValueError as exc:  # a cell that is not a number, or a ragged row
+        with file_errors(self.path):
+            try:
+                return pd.read_csv(self.path, header=None, names=list(_COLUMNS), dtype=np.float64)
+            except ValueError:  # a cell that is not a number: read again as text to name it
+                frame = pd.read_csv(self.path, header=None, names=list(_COLUMNS), dtype=str)
+        numbers = frame.apply(pd.to_numeric, errors="coerce")
+        unread = numbers.isna() & frame.notna()
+        if unread.to_numpy().any():
+            row, col = np.argwhere(unread.to_numpy())[0]
             raise SchemaError(
-                f"{self.path}: not a LOBSTER message file, whose six columns are numbers: {quote(str(exc), 200)}"
-            ) from exc
-        except OSError as exc:
-            raise DataSourceError(f"{self.path}: cannot read: {exc.strerror or exc}") from exc
-        return frame
+                f"{self.path}:{row + 1}: {_COLUMNS[col]} {quote(frame.iat[row, col])} is not a number; a LOBSTER "
+                f"message file is six columns of numbers ({', '.join(_COLUMNS)})"
+            )
+        return pd.DataFrame(numbers, dtype=np.float64)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import gzip
-import lzma
-import zipfile
-import zlib
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
 from bifrost._checks import check_symbol, quote
-from bifrost.data._csv import read_header
-from bifrost.errors import DataSourceError, InvalidInputError, SchemaError
+from bifrost._files import file_errors, read_header
+from bifrost.errors import InvalidInputError, SchemaError
 from bifrost.portfolio._transactions import (
     CashFlow,
     CashKind,
@@ -53,8 +49,6 @@ _REQUIRED = {
     "dividend": ("symbol", "per_share"),
     "split": ("symbol", "ratio"),
 }
-# what a truncated or corrupt compressed file raises, by codec
-_CORRUPT = (EOFError, zlib.error, gzip.BadGzipFile, lzma.LZMAError, zipfile.BadZipFile)
 _MAX_ID_CHARS = 128
 _MAX_CURRENCY_CHARS = 8
 
@@ -76,21 +70,8 @@ def read_transactions_csv(path: str | Path) -> list[Transaction]:
     """
     p = Path(path)
     read_header(p, what="a transactions file", example="txn_id,ts,type,symbol,quantity,price", max_columns=32)
-    try:
+    with file_errors(p):
         frame = pd.read_csv(p, dtype=str, keep_default_na=False)
-    except FileNotFoundError as exc:
-        raise DataSourceError(f"{p}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise DataSourceError(f"{p}: is a folder, not a CSV file") from exc
-    except UnicodeDecodeError as exc:
-        raise DataSourceError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except _CORRUPT as exc:
-        raise DataSourceError(
-            f"{p}: cannot be read: the file is truncated or corrupt ({type(exc).__name__}: {quote(str(exc), 200)}); "
-            "download or copy it again"
-        ) from exc
-    except (OSError, ValueError) as exc:
-        raise DataSourceError(f"{p}: cannot read as CSV: {quote(str(exc), 200)}") from exc
     if not isinstance(frame.index, pd.RangeIndex):
         raise SchemaError(
             f"{p}: rows have more fields than the header (a comma used as the decimal separator, as in 10,5?); "

@@ -17,7 +17,7 @@ from bifrost.data import (
     load_bars,
     validate_bars,
 )
-from bifrost.errors import InvalidInputError, ValidationError
+from bifrost.errors import DataSourceError, InvalidInputError, SchemaError, ValidationError
 from bifrost.testing import FrameBarSource
 from tests.conftest import DATA
 
@@ -255,3 +255,14 @@ def test_frame_source_frequency_reaches_validation() -> None:
     frame = LobsterSource(MESSAGES, frequency="10s").bars()
     assert load_bars(FrameBarSource(frame, frequency="10s")).frequency == "10s"
     assert load_bars(FrameBarSource(frame)).frequency == "10s"
+
+
+def test_lobster_cell_that_is_not_a_number_is_named_with_its_line(tmp_path: Path) -> None:
+    lines = MESSAGES.read_text().splitlines()
+    lines[2] = lines[2].replace(",5853100,", ",58531OO,")
+    path = tmp_path / "AAPL_2012-06-21_34200000_57600000_message_10.csv"
+    path.write_text("\n".join(lines))
+    with pytest.raises(SchemaError, match=r"_message_10\.csv:3: price '58531OO' is not a number"):
+        LobsterSource(path).bars()
+    with pytest.raises(DataSourceError, match="no such file"):
+        LobsterSource(tmp_path / "AAPL_2012-06-21_x.csv").bars()
