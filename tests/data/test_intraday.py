@@ -10,10 +10,12 @@ import pytest
 
 from bifrost.data import (
     BarColumns,
+    BarStore,
     CsvSource,
     LobsterSource,
     SyntheticMarket,
     YahooSource,
+    ingest,
     load_bars,
     validate_bars,
 )
@@ -249,6 +251,47 @@ def test_daily_bars_cannot_be_resampled_to_minutes() -> None:
     cols = BarColumns.from_frame(load_bars(SyntheticMarket(n_symbols=1, n_days=5)).bars)
     with pytest.raises(InvalidInputError, match="cannot resample 1d bars to the finer 5m"):
         cols.resampled("5m")
+
+
+# -- through a store: times and frequency read back, resampled reads, a backtest -----------------------
+def test_store_intraday_csv_round_trips_times_and_frequency(store: BarStore) -> None:
+    report = ingest(store, CsvSource(YF_5M, symbol="AAPL"))
+    assert report.rows_new == 156
+    listing = store.list_symbols().set_index("symbol")
+    assert listing.loc["AAPL", "frequency"] == "5m"
+    assert listing.loc["AAPL", "first"] == pd.Timestamp("2024-03-08 14:30", tz="UTC")
+    back = store.read_bars("AAPL")
+    expected = load_bars(CsvSource(YF_5M, symbol="AAPL")).bars[["open", "high", "low", "close", "volume"]]
+    # the same bars at the same UTC times (the symbol level's string dtype is the store's own)
+    pd.testing.assert_frame_equal(back, expected, check_freq=False, check_index_type=False)
+
+
+def test_store_synthetic_five_minute_read_at_1d_equals_pandas_resample(store: BarStore) -> None:
+    market = SyntheticMarket(n_symbols=2, n_days=4, frequency="5m")
+    ingest(store, market)
+    daily = store.read_bars(None, frequency="1d")
+    five = store.read_bars(None)
+    assert len(five) == 2 * 4 * 78 and five.index.get_level_values("ts")[1].minute == 35
+    for symbol in market.symbols:
+        expected = (
+            five.loc[symbol]
+            .resample("1D")
+            .agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
+            .dropna(subset=["open"])  # pandas makes a row of each weekend day; bifrost has no bar there
+        )
+        pd.testing.assert_frame_equal(daily.loc[symbol], expected, check_freq=False, check_names=False)
+    with pytest.raises(InvalidInputError, match="at 1m: .* is stored at 5m and bars are only ever aggregated"):
+        store.read_bars(None, frequency="1m")
+
+
+def test_store_five_minute_panel_backtests(store: BarStore) -> None:
+    from bifrost.strategy import backtest
+
+    ingest(store, SyntheticMarket(n_symbols=2, n_days=5, frequency="5m"))
+    panel = store.read_panel()
+    assert panel.shape == (5 * 78, 2) and panel.frequency == "5m"
+    result = backtest(panel, "sma_cross", {"fast": 6, "slow": 24})
+    assert np.isfinite(result.final_value) and result.final_value > 0
 
 
 def test_frame_source_frequency_reaches_validation() -> None:
