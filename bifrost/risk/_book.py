@@ -4,7 +4,7 @@ portfolio or from posted positions (priced and given a history by the store or t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from bifrost.portfolio._ledger import check_portfolio_name
 from bifrost.risk._market import MarketData
 from bifrost.risk._montecarlo import _mc_options
 from bifrost.risk._portfolio import METHODS, Method, PortfolioRisk, _frame, _portfolio_risk, _weighted_history
-from bifrost.risk._var import MONEY_MAX, _check, _return_matrix_problem
+from bifrost.risk._var import MONEY_MAX, _check
 
 __all__ = ["Book", "book_from_positions", "book_from_store", "book_risk"]
 
@@ -41,6 +41,10 @@ class Book:
     values: pd.Series  # market value per symbol (money; negative for shorts)
     equity: float  # cash plus positions
     returns: pd.DataFrame  # dates × symbols, total-return (dividends and splits adjusted)
+    # the checked (returns, weights, symbols) of the held assets, once the first measure has checked them
+    _history: tuple[FloatArray, FloatArray, tuple[str, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def weights(self) -> pd.Series:
@@ -83,19 +87,34 @@ def book_from_store(store: Store, name: str, *, lookback_days: int = 500) -> Boo
 
 
 def book_risk(
-    book: Book, *, method: Method = "historical", confidence: float = 0.99, horizon_days: int = 1, seed: int = 0
+    book: Book,
+    *,
+    method: Method = "historical",
+    confidence: float = 0.99,
+    horizon_days: int = 1,
+    n_scenarios: int = 100_000,
+    seed: int = 0,
 ) -> PortfolioRisk:
-    """Return the VaR and ES of ``book`` (fractions of its equity; times ``book.equity`` for money)."""
+    """Return the VaR and ES of ``book`` (fractions of its equity; times ``book.equity`` for money).
+
+    The book's history is checked once, by the first measure taken of it (or when
+    `book_from_positions` built it from posted returns); later measures reuse it.
+    ``n_scenarios`` and ``seed`` apply to the ``montecarlo`` method.
+    """
     chosen = as_choice(method, "method", METHODS)
     c, h = _check(confidence, horizon_days)
-    n, seed_ = _mc_options(100_000, seed, "normal", None, "auto")[:2]
+    n, seed_ = _mc_options(n_scenarios, seed, "normal", None, "auto")[:2]
     r, w, symbols = _book_history(book)
     return _portfolio_risk(r, w, symbols, method=chosen, confidence=c, horizon_days=h, n_scenarios=n, seed=seed_)
 
 
 def _book_history(book: Book) -> tuple[FloatArray, FloatArray, tuple[str, ...]]:
-    # the boundary check of a book's history and weights, once per request (`_portfolio_risk` trusts it)
-    return _weighted_history(book.returns, {str(k): float(v) for k, v in book.weights.items()})
+    # the boundary check of a book's history and weights, once per book (`_portfolio_risk` trusts it)
+    history = book._history
+    if history is None:
+        history = _weighted_history(book.returns, {str(k): float(v) for k, v in book.weights.items()})
+        object.__setattr__(book, "_history", history)  # frozen: set once, here
+    return history
 
 
 def book_from_positions(
@@ -170,16 +189,16 @@ def book_from_positions(
         if absent:
             raise InvalidInputError(f"no return history for {absent}")
         frame = frame[symbols]
-    return Book(name=name, values=values, equity=equity, returns=frame)
+    book = Book(name=name, values=values, equity=equity, returns=frame)
+    if returns is not None and not isinstance(returns, pd.DataFrame):
+        _book_history(book)  # posted returns are refused here, naming the symbol and the day, and checked once
+    return book
 
 
 def _posted_returns(returns: Mapping[str, Sequence[float]], dates: Sequence[object] | None) -> pd.DataFrame:
     frame = _frame(returns).rename(columns=str)
     if len(frame) < 2:
         raise InvalidInputError("the return history needs at least 2 days")
-    problem = _return_matrix_problem(frame.to_numpy(), list(frame.columns))
-    if problem is not None:
-        raise InvalidInputError(problem)
     if dates is not None:
         if isinstance(dates, str | bytes) or not isinstance(dates, Sequence):
             raise InvalidInputError(f"dates must be a list of ISO dates, got {type(dates).__name__}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +14,16 @@ import pytest
 from bifrost.data import CsvSource, EmbeddedStore, ingest
 from bifrost.errors import InvalidInputError, NotFoundError
 from bifrost.portfolio import CashFlow, CashKind, Fill, Side, create_portfolio, record_transactions
-from bifrost.risk import book_from_store, book_risk, historical_var, var_backtest
+from bifrost.risk import (
+    DEFAULT_LIMITS,
+    MarketData,
+    book_from_positions,
+    book_from_store,
+    book_risk,
+    historical_var,
+    limit_report,
+    var_backtest,
+)
 from tests.conftest import DATA, NVDA, ORCL, YHOO
 from tests.test_cli import bifrost
 
@@ -118,7 +128,6 @@ def test_cli_risk_commands(home: Path, tmp_path: Path) -> None:
 
 
 def test_posted_positions_are_priced_and_given_history_by_the_store(home: Path) -> None:
-    from bifrost.risk import MarketData, book_from_positions
 
     store = EmbeddedStore(home)
     market = MarketData(store, refresh_seconds=0.0)
@@ -204,3 +213,28 @@ def test_cli_risk_refuses_bounds_the_library_sets_in_one_line(
     run = bifrost(home, *args)
     assert run.returncode == 2, run.stdout + run.stderr
     assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+
+
+def test_posted_book_history_is_checked_once_for_every_measure_of_it(checked: Counter[str]) -> None:
+    # the service's path: a book from posted positions and returns, then VaR by each method and the limits
+    r = _file(ORCL)["Adj Close"].pct_change().iloc[1:].tail(300).to_list()
+    s = _file(NVDA)["Adj Close"].pct_change().iloc[1:].tail(300).to_list()
+    book = book_from_positions(
+        {"ORCL": 100, "NVDA": 50}, prices={"ORCL": 40.0, "NVDA": 20.0}, returns={"ORCL": r, "NVDA": s}
+    )
+    assert checked["_return_matrix_problem:returns"] == 1  # refused here if bad, naming the symbol and day
+    for method in ("historical", "parametric", "montecarlo", "filtered_historical"):
+        assert book_risk(book, method=method, confidence=0.975, horizon_days=10, n_scenarios=1_000).var > 0
+    report = limit_report(book, DEFAULT_LIMITS)
+    assert len(report.checks) >= len(DEFAULT_LIMITS)
+    assert checked["_return_matrix_problem:returns"] == 1 and checked["as_float_array_1d:returns"] == 0
+    assert checked["as_fraction:confidence"] == 4  # one per book_risk call; the limits' own when they were made
+
+
+def test_stored_book_history_is_checked_by_its_first_measure_only(home: Path, checked: Counter[str]) -> None:
+    with EmbeddedStore(home) as store:
+        book = book_from_positions({"ORCL": 1000, "NVDA": 500}, market=MarketData(store), lookback_days=250)
+    assert checked["_return_matrix_problem:returns"] == 0  # the store's bars were checked when ingested
+    book_risk(book, method="historical")
+    book_risk(book, method="parametric")
+    assert checked["_return_matrix_problem:returns"] == 1
