@@ -104,7 +104,10 @@ def _fill(commission: float, per_share: float, minimum: float, fill_at: Any, sli
 
 def _print_result(result: BacktestResult) -> None:
     typer.echo(f"{result.strategy} {dict(result.params)} on {', '.join(result.symbols)}")
-    typer.echo(f"{result.ts[0].date()} … {result.ts[-1].date()}, {len(result.ts)} bars, {result.adjustment} prices")
+    first, last = result.ts[0], result.ts[-1]
+    intraday = first != first.normalize() or last != last.normalize()
+    span = f"{first:%Y-%m-%d %H:%M} … {last:%Y-%m-%d %H:%M} UTC" if intraday else f"{first.date()} … {last.date()}"
+    typer.echo(f"{span}, {len(result.ts)} bars, {result.adjustment} prices")
     for name, value in result.metrics.items():
         typer.echo(f"  {name:18} {value:,.6g}")
     typer.echo(f"final value {result.final_value:,.4f}  trades {result.n_trades}  fills {len(result.fills)}")

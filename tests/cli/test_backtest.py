@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import bifrost
-from tests.conftest import ORCL
+from tests.conftest import ORCL, ROOT
 
 
 def test_cli_json_is_strict_json_where_metrics_are_undefined(tmp_path: Path) -> None:
@@ -107,3 +107,16 @@ def test_cli_backtest_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: lis
     run = bifrost(tmp_path, *args)
     assert run.returncode == 2, run.stderr
     assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_cli_backtest_runs_on_intraday_bars_and_shows_their_times(tmp_path: Path) -> None:
+    intraday = ROOT / "tests" / "fixtures" / "yfinance_history_aapl_5m_2024-03.csv"
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(intraday), "--symbol", "AAPL").returncode == 0
+    args = ("backtest", "sma_cross", "--symbols", "AAPL", "--param", "fast=3", "--param", "slow=8")
+    done = bifrost(tmp_path, *args)
+    assert done.returncode == 0, done.stderr
+    assert "2024-03-08 14:30 … 2024-03-11 19:55 UTC, 156 bars" in done.stdout
+    fills = json.loads(bifrost(tmp_path, *args, "--json").stdout)["fills"]
+    assert fills and all(not f["ts"].endswith("T00:00:00+00:00") for f in fills)  # filled at 5-minute opens
+    daily = json.loads(bifrost(tmp_path, *args, "--frequency", "1d", "--json").stdout)
+    assert daily["fills"] == []  # two daily bars: no crossing
