@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bifrost.data import BarColumns, BarStore, CsvSource, EmbeddedStore, ValidatedBars, ingest
+from bifrost.data import FREQUENCIES, BarColumns, BarStore, CsvSource, EmbeddedStore, ValidatedBars, ingest, is_intraday
+from bifrost.data._columns import bar_ns, infer_frequency
 from bifrost.data._validate import empty_actions
-from bifrost.errors import DataError, DataQualityWarning
+from bifrost.errors import DataError, DataQualityWarning, InvalidInputError
 from tests.conftest import ORCL, SP500
 
 DAY = 86_400 * 10**9
@@ -104,3 +105,50 @@ def test_adjusted_read_with_adj_close_on_every_bar_only_notes_it(tmp_path: Path)
         warnings.simplefilter("error")
         frame = store.read_bars("ORCL", adjustment="adjusted")
     assert frame.attrs["notes"] == ["ORCL: adjusted prices derived from the source's adj_close"]
+
+
+# -- frequencies: lengths, inference from spacing, resampling rules ------------------------------------
+def test_frequency_helpers_name_intraday_and_bar_lengths() -> None:
+    assert [f for f in FREQUENCIES if is_intraday(f)] == ["1s", "10s", "1m", "5m", "15m", "30m", "1h"]
+    assert (bar_ns("10s"), bar_ns("5m"), bar_ns("1h"), bar_ns("1d")) == (10**10, 300 * 10**9, 3600 * 10**9, DAY)
+    with pytest.raises(InvalidInputError, match="a bar length is known for"):
+        bar_ns("1mo")
+
+
+@pytest.mark.parametrize(
+    ("gaps_s", "expected"),
+    [
+        ([300, 300, 65_700, 300], "5m"),  # a session, the night, the next session: the bar size wins
+        ([86_400, 259_200, 86_400], "1d"),  # Friday to Monday is rarer than a day
+        ([], "1d"),  # one bar: nothing says it is intraday
+        ([120, 120, 300], 120 * 10**9),  # 2 minutes: no frequency, returned for the caller to name
+        ([1, 2, 1, 2], "1s"),  # a tie: the smaller gap
+    ],
+)
+def test_infer_frequency_from_the_modal_gap(gaps_s: list[int], expected: object) -> None:
+    ts = np.cumsum([0, *gaps_s]).astype(np.int64) * 10**9
+    assert infer_frequency(ts, np.zeros(ts.size, dtype=np.int64)) == expected
+
+
+def test_infer_frequency_ignores_gaps_between_symbols() -> None:
+    # two symbols of 1-minute bars: the jump from one symbol's last bar to the other's first is no gap
+    ts = np.array([0, 60, 120, 0, 60, 120], dtype=np.int64) * 10**9
+    assert infer_frequency(ts, np.array([0, 0, 0, 1, 1, 1])) == "1m"
+
+
+def test_resampled_intraday_buckets_floor_to_the_grid_of_the_target() -> None:
+    minute = 60 * 10**9
+    cols = BarColumns(
+        symbols=("AAA",),
+        codes=np.zeros(4, dtype=np.int64),
+        ts=np.array([14 * 60 + 30, 14 * 60 + 35, 14 * 60 + 55, 15 * 60], dtype=np.int64) * minute,
+        values={"open": np.array([1.0, 2, 3, 4]), "close": np.array([1.5, 2.5, 3.5, 4.5]), "volume": np.ones(4)},
+        frequency="5m",
+    )
+    hourly = cols.resampled("1h")
+    assert hourly.frequency == "1h" and (hourly.ts // minute).tolist() == [14 * 60, 15 * 60]
+    assert hourly.values["open"].tolist() == [1.0, 4.0] and hourly.values["close"].tolist() == [3.5, 4.5]
+    assert hourly.values["volume"].tolist() == [3.0, 1.0]
+    assert cols.resampled("5m") is cols
+    with pytest.raises(InvalidInputError, match="frequency must be one of"):
+        cols.resampled("2h")  # type: ignore[arg-type]
