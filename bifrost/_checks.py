@@ -201,14 +201,22 @@ def as_fraction(value: object, name: str, *, open_interval: bool = True) -> floa
 
 
 def as_positive_int(
-    value: object, name: str, *, maximum: int | None = None, minimum: int = 1, unit: str = "", why: str = ""
+    value: object,
+    name: str,
+    *,
+    maximum: int | None = None,
+    minimum: int = 1,
+    unit: str = "",
+    why: str = "",
+    kind: str = "an integer",
 ) -> int:
     """Return ``value`` as an ``int`` in ``[minimum, maximum]``: an int or numpy integer, never a bool or a float.
 
     ``maximum`` None is no upper bound (give one wherever the value sizes memory or time).
 
     ``unit`` follows the range in the message (``trading days``), ``why`` is said in
-    parentheses after it (why the bound is where it is).
+    parentheses after it (why the bound is where it is); ``kind`` names what is expected
+    (``a whole number of bars``).
 
     Examples
     --------
@@ -223,7 +231,7 @@ def as_positive_int(
     if out is None or out < minimum or (maximum is not None and out > maximum):
         suffix = (f" {unit}" if unit else "") + (f" ({why})" if why else "")
         rule = f">= {minimum:,}" if maximum is None else f"from {minimum:,} to {maximum:,}"
-        raise InvalidInputError(f"{name} must be an integer {rule}{suffix}, got {quote(value)}")
+        raise InvalidInputError(f"{name} must be {kind} {rule}{suffix}, got {quote(value)}")
     return out
 
 

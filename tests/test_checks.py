@@ -259,6 +259,11 @@ def test_as_positive_int_without_maximum_has_only_the_lower_bound() -> None:
         as_positive_int(19, "lookback_days", minimum=20)
 
 
+def test_as_positive_int_message_names_the_kind_expected() -> None:
+    with pytest.raises(InvalidInputError, match=r"^fast must be a whole number of bars from 1 to 10, got 11$"):
+        as_positive_int(11, "fast", maximum=10, kind="a whole number of bars")
+
+
 def test_as_positive_int_message_says_unit_and_why() -> None:
     with pytest.raises(InvalidInputError, match=r"^n must be an integer from 100 to 1,000 \(memory\), got 5$"):
         as_positive_int(5, "n", minimum=100, maximum=1_000, why="memory")

@@ -35,6 +35,7 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 from numba import njit, prange
 
+from bifrost._checks import as_positive_int
 from bifrost._typing import FloatArray
 from bifrost.errors import InvalidInputError
 
@@ -319,11 +320,7 @@ def _short_repr(value: Any) -> str:
 
 
 def _period(value: int, name: str = "period") -> int:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer) or not 1 <= value <= MAX_PERIOD:
-        raise InvalidInputError(
-            f"{name} must be a whole number of bars from 1 to {MAX_PERIOD:,}, got {_short_repr(value)}"
-        )
-    return int(value)
+    return as_positive_int(value, name, maximum=MAX_PERIOD, kind="a whole number of bars")
 
 
 def _apply(kernel_1d: Callable[..., None], kernel_2d: Callable[..., None], *args: Any) -> FloatArray:

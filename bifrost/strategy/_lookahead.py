@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import as_positive_int
 from bifrost.data import Panel
-from bifrost.errors import InsufficientDataError, InvalidInputError, LookaheadError
+from bifrost.errors import InsufficientDataError, LookaheadError
 from bifrost.strategy._engine import Orders, Signals, as_grid
 from bifrost.strategy._strategies import Strategy, check_params, resolve_strategy
 
@@ -92,12 +93,8 @@ def check_lookahead(
     name, fn = resolve_strategy(strategy)
     chosen = check_params(name, fn, params or {})
     n = len(panel.ts)
-    if isinstance(trials, bool) or not isinstance(trials, int | np.integer) or not 1 <= trials <= MAX_TRIALS:
-        text = repr(trials)
-        text = text if len(text) <= 40 else f"{text[:40]}… ({len(text)} characters)"
-        raise InvalidInputError(f"trials must be a whole number from 1 to {MAX_TRIALS:,} (cut points), got {text}")
-    if isinstance(min_bars, bool) or not isinstance(min_bars, int | np.integer) or min_bars < 1:
-        raise InvalidInputError(f"min_bars must be a positive integer, got {min_bars!r}")
+    trials = as_positive_int(trials, "trials", maximum=MAX_TRIALS, why="cut points", kind="a whole number")
+    min_bars = as_positive_int(min_bars, "min_bars")
     if n < min_bars + 1:
         raise InsufficientDataError(f"the panel has {n} bars; cutting needs more than min_bars ({min_bars})")
     full = fn(panel, **chosen)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import as_positive_int
 from bifrost._typing import FloatArray
 from bifrost.data import Panel
 from bifrost.errors import InvalidInputError
@@ -608,8 +609,7 @@ def walk_forward(
     are traded together as one portfolio.
     """
     for label, value in (("train_bars", train_bars), ("test_bars", test_bars)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-            raise InvalidInputError(f"{label} must be an integer >= 2, got {value!r}")
+        as_positive_int(value, label, minimum=2)
     n = len(panel.ts)
     if train_bars + test_bars > n:
         raise InvalidInputError(f"train_bars + test_bars ({train_bars + test_bars}) exceed the panel's {n} bars")

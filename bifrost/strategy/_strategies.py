@@ -23,7 +23,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 
-from bifrost._checks import is_number
+from bifrost._checks import as_positive_int, is_number
 from bifrost._typing import FloatArray
 from bifrost.data import Panel
 from bifrost.errors import InvalidInputError
@@ -62,11 +62,7 @@ def _short(value: Any) -> str:
 
 
 def _check_int(strategy: str, name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer) or not low <= value <= high:
-        raise InvalidInputError(
-            f"{strategy}: {name} must be a whole number of bars from {low:,} to {high:,}, got {_short(value)}"
-        )
-    return int(value)
+    return as_positive_int(value, f"{strategy}: {name}", minimum=low, maximum=high, kind="a whole number of bars")
 
 
 def _check_devfactor(strategy: str, value: Any) -> float:

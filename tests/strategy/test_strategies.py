@@ -123,7 +123,7 @@ def test_bad_strategy_parameters_are_refused(three: Panel, call: object, match: 
             {"fast": 99999999999999999999},
             "sma_cross: fast must be a whole number of bars from 1 to 100,000",
         ),
-        ("sma_cross", {"fast": 10**308}, r"fast must be .* got 1000000000000000000000000000000000000000… \(309"),
+        ("sma_cross", {"fast": 10**308}, r"fast must be .* got 10{79}…$"),
         ("sma_cross", {"slow": 100_001}, "sma_cross: slow must be a whole number of bars from 1 to 100,000"),
         ("sma_cross", {"fast": 1e308}, "parameter fast must be int"),
         ("mean_reversion", {"period": 99999999999999999999}, "period must be a whole number of bars"),
