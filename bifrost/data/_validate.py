@@ -498,12 +498,16 @@ def _parse_ts(
 
 
 def _utc_offsets(zones: pd.Series) -> pd.Series:
-    # "+05:30" / "-0400" / "Z" / "" (none: UTC) as a timedelta to subtract from the local time
-    parts = zones.fillna("").str.extract(r"([+-])(\d\d):?(\d\d)")
-    sign = np.where(parts[0].eq("-").to_numpy(dtype=bool, na_value=False), -1, 1)
-    hours = pd.to_numeric(parts[1]).fillna(0).to_numpy(dtype=np.int64)
-    minutes = pd.to_numeric(parts[2]).fillna(0).to_numpy(dtype=np.int64)
-    return pd.Series(pd.to_timedelta(sign * (hours * 60 + minutes), unit="min"), index=zones.index)
+    # "+05:30" / "-0400" / "Z" / "" (none: UTC) as a timedelta to subtract from the local time;
+    # a file has a zone or two, so each distinct one is read once
+    codes, uniques = pd.factorize(zones.fillna(""))
+    minutes = np.zeros(len(uniques) + 1, dtype=np.int64)
+    for i, zone in enumerate(uniques):
+        if len(zone) > 1:
+            sign = -1 if zone[0] == "-" else 1
+            digits = zone[1:].replace(":", "")
+            minutes[i] = sign * (int(digits[:2]) * 60 + int(digits[2:4]))
+    return pd.Series(pd.to_timedelta(minutes[codes], unit="min"), index=zones.index)
 
 
 def _check_zones(
@@ -531,7 +535,7 @@ def _check_zones(
 def _inferred_frequency(exact: pd.Series, symbols: pd.Series, origin: str) -> Frequency:
     known = exact.notna().to_numpy(dtype=bool)
     codes, _ = pd.factorize(symbols, use_na_sentinel=True)
-    inferred = infer_frequency(exact[known].to_numpy(dtype="datetime64[ns]").astype(np.int64), codes[known])
+    inferred = infer_frequency(pd.DatetimeIndex(exact).as_unit("ns").asi8[known], codes[known])
     if isinstance(inferred, str):
         return inferred
     gap = _duration(inferred)
@@ -566,7 +570,7 @@ def _check_grid(ts: pd.Series, frequency: Frequency, collector: _Collector, symb
     step = bar_ns(frequency)
     known = ts.notna().to_numpy(dtype=bool)
     phase = np.full(len(ts), -1, dtype=np.int64)
-    phase[known] = ts[known].to_numpy(dtype="datetime64[ns]").astype(np.int64) % step
+    phase[known] = pd.DatetimeIndex(ts).as_unit("ns").asi8[known] % step
     frame = pd.DataFrame({"s": symbols.fillna("").to_numpy(dtype=object), "p": phase})[known]
     if frame.empty:
         return
