@@ -533,9 +533,10 @@ def _check_zones(
 
 
 def _inferred_frequency(exact: pd.Series, symbols: pd.Series, origin: str) -> Frequency:
-    known = exact.notna().to_numpy(dtype=bool)
+    # stamps outside the range a bar can have are reported by _in_range, and decide nothing
+    known = (exact.notna() & (exact >= TS_MIN) & (exact <= TS_MAX)).to_numpy(dtype=bool)
     codes, _ = pd.factorize(symbols, use_na_sentinel=True)
-    inferred = infer_frequency(pd.DatetimeIndex(exact).as_unit("ns").asi8[known], codes[known])
+    inferred = infer_frequency(pd.DatetimeIndex(exact[known]).as_unit("ns").asi8, codes[known])
     if isinstance(inferred, str):
         return inferred
     gap = _duration(inferred)
