@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from bifrost._typing import as_float_array_1d
+from bifrost._checks import as_float_array_1d
 from bifrost.errors import InvalidInputError
 
 __all__ = ["TradeStats", "trade_stats"]
