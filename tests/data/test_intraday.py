@@ -280,7 +280,7 @@ def test_store_synthetic_five_minute_read_at_1d_equals_pandas_resample(store: Ba
             .dropna(subset=["open"])  # pandas makes a row of each weekend day; bifrost has no bar there
         )
         pd.testing.assert_frame_equal(daily.loc[symbol], expected, check_freq=False, check_names=False)
-    with pytest.raises(InvalidInputError, match="at 1m: .* is stored at 5m and bars are only ever aggregated"):
+    with pytest.raises(InvalidInputError, match=r"at 1m: .* is stored at 5m and bars are only ever aggregated"):
         store.read_bars(None, frequency="1m")
 
 
