@@ -97,10 +97,10 @@ def montecarlo(device: str | None) -> str:
     real = real_returns(1000).to_numpy()
     w = np.full(500, 1 / 500)
     n, c = 100_000, 0.99
-    closed = parametric_var(r @ w, c)
+    closed = parametric_var(r @ w, confidence=c)
 
     def mc(**kw: Any) -> Callable[[], Any]:
-        return lambda: montecarlo_var_es(r, w, c, n_scenarios=n, **kw)
+        return lambda: montecarlo_var_es(r, w, confidence=c, n_scenarios=n, **kw)
 
     runs: list[tuple[str, Callable[[], Any]]] = [
         ("**bifrost `montecarlo_var_es`, numpy, normal**", mc(backend="numpy")),
@@ -111,14 +111,16 @@ def montecarlo(device: str | None) -> str:
     ]  # fmt: skip
     if device == "cuda" and torch.cuda.is_available():
         runs.insert(3, (f"**bifrost, PyTorch on the GPU ({torch.cuda.get_device_name(0)})**", mc(backend="torch")))
-    montecarlo_var_es(r, w, c, n_scenarios=1000, backend="torch")  # import and warm torch once
+    montecarlo_var_es(r, w, confidence=c, n_scenarios=1000, backend="torch")  # import and warm torch once
     rows = []
     for name, fn in runs:
         seconds, (var, es) = median_time(fn, 3)
         rows.append([name, f"{r.shape[1]}", f"{seconds:.3f}", f"{var:.5f}", f"{es:.5f}", f"{var / closed - 1:+.2%}"])
     wr = np.full(real.shape[1], 1 / real.shape[1])
-    seconds, (var, es) = median_time(lambda: montecarlo_var_es(real, wr, c, n_scenarios=n, backend="numpy"), 3)
-    closed_real = parametric_var(real @ wr, c)
+    seconds, (var, es) = median_time(
+        lambda: montecarlo_var_es(real, wr, confidence=c, n_scenarios=n, backend="numpy"), 3
+    )
+    closed_real = parametric_var(real @ wr, confidence=c)
     label = f"bifrost, numpy, normal: the {real.shape[1]} real S&P 500 stocks with 1000 days"
     gap = f"{var / closed_real - 1:+.2%}"
     rows.append([label, f"{real.shape[1]}", f"{seconds:.3f}", f"{var:.5f}", f"{es:.5f}", gap])
@@ -159,15 +161,18 @@ def many_series() -> str:
         )  # fmt: skip
 
     runs: list[tuple[str, Callable[[], Any]]] = [
-        ("**bifrost `var_es_many`, historical (VaR and ES)**", lambda: var_es_many(r, 0.99)),
-        ("**bifrost `var_es_many`, parametric (VaR and ES)**", lambda: var_es_many(r, 0.99, method="parametric")),
+        ("**bifrost `var_es_many`, historical (VaR and ES)**", lambda: var_es_many(r, confidence=0.99)),
+        (
+            "**bifrost `var_es_many`, parametric (VaR and ES)**",
+            lambda: var_es_many(r, confidence=0.99, method="parametric"),
+        ),
         ("bifrost one-series functions in a loop, historical", loop_hist),
         ("bifrost one-series functions in a loop, parametric", loop_param),
         ("pandas `DataFrame.quantile(0.01, 'lower')` (VaR only)", pandas_hist),
         ("empyrical `value_at_risk` + `conditional_value_at_risk` per column", empyrical_cols),
     ]
-    many_hist = var_es_many(r, 0.99).to_numpy()
-    many_param = var_es_many(r, 0.99, method="parametric").to_numpy()
+    many_hist = var_es_many(r, confidence=0.99).to_numpy()
+    many_param = var_es_many(r, confidence=0.99, method="parametric").to_numpy()
     rows = []
     for name, fn in runs:
         seconds, out = median_time(fn, 5)

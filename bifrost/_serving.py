@@ -61,6 +61,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final, ParamSpec, TypeVar
 
+from bifrost._checks import is_number
 from bifrost.config import Settings, load_settings
 from bifrost.errors import (
     BifrostError,
@@ -504,7 +505,7 @@ def run_server(
         0 if the server stopped when asked; 1 if it had to be killed; otherwise its own
         exit status (a negative signal number if a signal it was not sent killed it).
     """
-    if isinstance(grace_seconds, bool) or not isinstance(grace_seconds, int | float) or not 0 < grace_seconds <= 3600:
+    if not is_number(grace_seconds) or not 0 < grace_seconds <= 3600:
         raise InvalidInputError(f"grace_seconds must be in (0, 3600], got {grace_seconds!r}")
     before = set(_descendants(os.getpid()))
     reaper = _subreaper(True)  # orphans of the server become our children, not init's: found after it exits

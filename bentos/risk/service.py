@@ -35,15 +35,16 @@ from bifrost.risk import (
     Book,
     Limit,
     MarketData,
+    Method,
+    Metric,
     book_from_positions,
+    book_risk,
     check_limits,
     limit_report,
     portfolio_risk,
     store_sectors,
     stress_positions,
 )
-from bifrost.risk._limits import Metric
-from bifrost.risk._portfolio import Method
 
 SETTINGS = service_settings("risk")  # once, when the worker imports the service
 
@@ -208,10 +209,8 @@ class RiskService:
         if positions is None or weights is not None:
             raise InvalidInputError("post either weights (with returns) or positions, not both or neither")
         book = self._book(positions, prices, returns, None, cash, lookback_days)
-        risk = portfolio_risk(
-            book.returns, book.weights.to_dict(), confidence=confidence, horizon_days=horizon_days, method=method,
-            n_scenarios=20_000,
-        )  # fmt: skip
+        # the book's history was checked once when it was built; book_risk does not check it again
+        risk = book_risk(book, method=method, confidence=confidence, horizon_days=horizon_days, n_scenarios=20_000)
         return VarResponse(
             **risk.to_dict(), equity=book.equity, var_money=risk.var * book.equity, es_money=risk.es * book.equity
         )

@@ -11,7 +11,7 @@ import typer
 from bifrost._paths import output_path
 from bifrost.cli._common import JsonOpt, echo_json, finite, store
 from bifrost.errors import InvalidInputError, NotFoundError
-from bifrost.risk._portfolio import Method
+from bifrost.risk import Method
 
 NAME = "risk"
 app = typer.Typer(help="Risk of a stored portfolio: VaR/ES, stress tests, VaR backtests.")

@@ -33,7 +33,6 @@ __all__ = [
     "merge_bars",
     "stored_frequency",
     "symbol_rows",
-    "to_utc_ns",
     "within",
 ]
 
@@ -48,14 +47,6 @@ P = TypeVar("P")
 TransactionHook = Callable[[StateDb], None]
 
 TimeLike = str | pd.Timestamp | None
-
-
-def to_utc_ns(value: TimeLike, name: str) -> int | None:
-    """Deprecated: call `bifrost._checks.as_utc_ns` (an open bound, None, stays None).
-
-    Kept only until its last caller (`check_quality`) calls `as_utc_ns` itself.
-    """
-    return None if value is None else as_utc_ns(value, name)
 
 
 def within(ts: pd.Series, start: TimeLike, end: TimeLike) -> np.ndarray:

@@ -12,7 +12,13 @@
 
 from bifrost.portfolio._csv import TRANSACTION_COLUMNS, read_transactions_csv
 from bifrost.portfolio._ledger import CostBasis, Ledger, Position
-from bifrost.portfolio._persist import create_portfolio, list_portfolios, load_portfolio, record_transactions
+from bifrost.portfolio._persist import (
+    create_portfolio,
+    list_portfolios,
+    load_portfolio,
+    record_transactions,
+    require_portfolio,
+)
 from bifrost.portfolio._report import MarkedPortfolio, mark_to_latest
 from bifrost.portfolio._transactions import (
     CashFlow,
@@ -47,6 +53,7 @@ __all__ = [
     "mark_to_latest",
     "read_transactions_csv",
     "record_transactions",
+    "require_portfolio",
     "to_decimal",
     "to_utc",
     "value_ledger",

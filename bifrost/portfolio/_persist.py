@@ -80,12 +80,26 @@ def load_portfolio(store: Store, name: str) -> Ledger:
         return _load(db, name)
 
 
+def require_portfolio(db: StateDb, name: str) -> None:
+    """Raise `NotFoundError` (listing the stored portfolios) unless ``db`` holds portfolio ``name``.
+
+    For packages that keep tables beside a portfolio's (risk limits, orders): call it inside
+    the transaction that reads or writes them.
+    """
+    if not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (name,)):
+        raise _not_found(db, name)
+
+
+def _not_found(db: StateDb, name: str) -> NotFoundError:
+    known = [r[0] for r in db.rows("SELECT name FROM {t}portfolios ORDER BY name")]
+    shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+    return NotFoundError(f"no portfolio {name!r} in the store (portfolios: {shown or 'none yet'})")
+
+
 def _load(db: StateDb, name: str) -> Ledger:
     found = db.rows("SELECT inception, cost_basis, long_only, base_currency FROM {t}portfolios WHERE name = ?", (name,))
     if not found:
-        known = [r[0] for r in db.rows("SELECT name FROM {t}portfolios ORDER BY name")]
-        shown = ", ".join(known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
-        raise NotFoundError(f"no portfolio {name!r} in the store (portfolios: {shown or 'none yet'})")
+        raise _not_found(db, name)
     inception, cost_basis, long_only, currency = found[0]
     ledger = Ledger(
         name,

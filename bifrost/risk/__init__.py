@@ -18,6 +18,7 @@ from bifrost.risk._limits import (
     DEFAULT_LIMITS,
     Limit,
     LimitReport,
+    Metric,
     check_limits,
     evaluate_limits,
     get_limits,
@@ -39,7 +40,7 @@ from bifrost.risk._montecarlo import (
     montecarlo_var_es,
     var_decomposition,
 )
-from bifrost.risk._portfolio import PortfolioRisk, portfolio_risk
+from bifrost.risk._portfolio import Method, PortfolioRisk, portfolio_risk
 from bifrost.risk._report import RiskReport, risk_report
 from bifrost.risk._stress import (
     MAX_SHOCK,
@@ -80,6 +81,8 @@ __all__ = [
     "Limit",
     "LimitReport",
     "MarketData",
+    "Method",
+    "Metric",
     "PortfolioRisk",
     "RiskReport",
     "StressResult",

@@ -28,7 +28,7 @@ import pandas as pd
 from bifrost._checks import as_choice, as_fraction, as_positive_int, as_utc_timestamp, is_number, quote
 from bifrost.data import Store
 from bifrost.errors import InvalidInputError
-from bifrost.portfolio import Fill, load_portfolio, value_ledger
+from bifrost.portfolio import Fill, load_portfolio, require_portfolio, value_ledger
 from bifrost.risk._book import Book, _book_history, _portfolio, book_from_store
 from bifrost.risk._portfolio import METHODS, Method, _portfolio_risk
 from bifrost.risk._schema import RISK_SCHEMA
@@ -368,8 +368,7 @@ def set_limits(store: Store, portfolio: str, limits: Sequence[Limit]) -> tuple[L
     portfolio = _portfolio(portfolio)
     limits = _unique(limits, f"limits of {portfolio!r}")
     with store.transaction(schema=RISK_SCHEMA, lock=f"portfolio:{portfolio}") as db:
-        if not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (portfolio,)):
-            raise InvalidInputError(f"no portfolio {portfolio!r} to set limits on")
+        require_portfolio(db, portfolio)
         db.run("DELETE FROM {t}risk_limits WHERE portfolio = ?", (portfolio,))
         db.many(
             "INSERT INTO {t}risk_limits (portfolio, name, metric, threshold, warn_at, method, confidence, "
@@ -387,8 +386,7 @@ def get_limits(store: Store, portfolio: str) -> tuple[Limit, ...]:
     """Return the limits set on ``portfolio``, or `DEFAULT_LIMITS` if none are."""
     portfolio = _portfolio(portfolio)
     with store.transaction(schema=RISK_SCHEMA, read_only=True) as db:
-        if not db.rows("SELECT 1 FROM {t}portfolios WHERE name = ?", (portfolio,)):
-            raise InvalidInputError(f"no portfolio {portfolio!r}")
+        require_portfolio(db, portfolio)
         rows = db.rows(
             "SELECT name, metric, threshold, warn_at, method, confidence, horizon_days FROM {t}risk_limits "
             "WHERE portfolio = ? ORDER BY name",

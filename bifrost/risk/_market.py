@@ -19,7 +19,7 @@ import pandas as pd
 
 from bifrost._checks import as_positive_int, check_symbols
 from bifrost.data import Store
-from bifrost.errors import InvalidInputError
+from bifrost.errors import InvalidInputError, SymbolNotFoundError
 
 __all__ = ["MarketData"]
 
@@ -62,7 +62,9 @@ class MarketData:
         unknown = sorted(set(symbols) - self._known)
         if unknown:
             more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
-            raise InvalidInputError(f"unknown symbol(s) {unknown[:10]}{more}: not in the store")
+            raise SymbolNotFoundError(
+                f"unknown symbol(s) {unknown[:10]}{more}: not in the store (`bifrost data list` shows what is)"
+            )
         missing = [s for s in symbols if s not in self._closes]
         if not missing:
             return

@@ -14,9 +14,9 @@ from plotly.offline import get_plotlyjs
 from bifrost.analytics import tearsheet
 from bifrost.data import CsvSource, load_bars
 from bifrost.errors import InvalidInputError
+from tests.cli import bifrost
 from tests.conftest import ORCL, SPY
 from tests.portfolio.test_persist import CSV
-from tests.test_cli import bifrost
 
 CHROMIUM = [
     "/usr/bin/chromium",

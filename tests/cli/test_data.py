@@ -15,6 +15,8 @@ from tests.conftest import ORCL, ROOT, SP500
 def test_cli_data_info_masks_the_password_of_the_url(tmp_path: Path, pg_url: str) -> None:
     # trust authentication ignores the password: the store opens and describes itself
     url = pg_url + ("&" if "?" in pg_url else "?") + "password=S3cr3tPW"
+    made = bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL", env={"BIFROST_DATABASE_URL": url})
+    assert made.returncode == 0, made.stderr  # `data info` describes a store: make sure there is one
     done = bifrost(tmp_path, "data", "info", env={"BIFROST_DATABASE_URL": url})
     assert done.returncode == 0, done.stderr
     assert "S3cr3tPW" not in done.stdout + done.stderr and "password=***" in done.stdout
@@ -88,8 +90,10 @@ def test_cli_strict_ingest_of_dirty_file_exits_2_and_stores_nothing(tmp_path: Pa
 
 
 @pytest.mark.postgres
-def test_cli_database_url_switches_to_postgres(tmp_path: Path, pg_url: str, pg_schema: str) -> None:
+def test_cli_database_url_switches_to_postgres(tmp_path: Path, pg_url: str) -> None:
     env = {"BIFROST_DATABASE_URL": pg_url}
+    made = bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL", env=env)
+    assert made.returncode == 0, made.stderr  # the store the CLI opens (schema "bifrost") exists from here on
     info = bifrost(tmp_path, "data", "info", env=env)
     assert info.returncode == 0, info.stderr
     assert "postgres" in info.stdout and ("partitioned by month" in info.stdout or "timescaledb" in info.stdout)

@@ -19,8 +19,8 @@ from bifrost.portfolio import (
     read_transactions_csv,
     record_transactions,
 )
+from tests.cli import bifrost
 from tests.conftest import ORCL
-from tests.test_cli import bifrost
 
 # fills at ORCL's real closes (2014-01-02: 37.84, 2014-06-02: 41.970001 → 41.97); the
 # $0.12 dividend on its ex-date 2014-04-04, where the file's Adj Close factor steps by 0.298%

@@ -24,8 +24,8 @@ from bifrost.risk import (
     limit_report,
     var_backtest,
 )
+from tests.cli import bifrost
 from tests.conftest import DATA, NVDA, ORCL, YHOO
-from tests.test_cli import bifrost
 
 T0 = pd.Timestamp("2014-01-02", tz="UTC")
 HOLDINGS = {"ORCL": 1000, "NVDA": 500, "YHOO": -300}

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from bifrost.data import BarStore, CsvSource, EmbeddedStore, ingest
-from bifrost.errors import InvalidInputError
+from bifrost.errors import InvalidInputError, NotFoundError
 from bifrost.portfolio import CashFlow, CashKind, Fill, Side, create_portfolio, record_transactions
 from bifrost.risk import (
     DEFAULT_LIMITS,
@@ -28,8 +28,8 @@ from bifrost.risk import (
     read_alerts,
     set_limits,
 )
+from tests.cli import bifrost
 from tests.conftest import NVDA, ORCL, YHOO
-from tests.test_cli import bifrost
 
 T0 = pd.Timestamp("2014-01-02", tz="UTC")
 HOLDINGS = {"ORCL": 1000, "NVDA": 500, "YHOO": -300}
@@ -238,7 +238,7 @@ def test_bad_limit_files_and_arguments_name_the_problem(home: Path, tmp_path: Pa
         limits_from_toml(tmp_path / "missing.toml")
     with EmbeddedStore(home) as store:
         before = get_limits(store, "book")
-        with pytest.raises(InvalidInputError, match="no portfolio 'nope' to set limits on"):
+        with pytest.raises(NotFoundError, match=r"no portfolio 'nope' in the store \(portfolios: book, empty\)"):
             set_limits(store, "nope", DEFAULT_LIMITS)
         with pytest.raises(InvalidInputError, match="repeated"):
             set_limits(store, "book", [DEFAULT_LIMITS[0], DEFAULT_LIMITS[0]])
@@ -250,7 +250,7 @@ def test_bad_limit_files_and_arguments_name_the_problem(home: Path, tmp_path: Pa
             read_alerts(store, severity="fatal")  # type: ignore[arg-type]
         with pytest.raises(InvalidInputError, match="since must be a date"):
             read_alerts(store, since="yesterday-ish")
-        with pytest.raises(InvalidInputError, match="no portfolio 'nope'"):
+        with pytest.raises(NotFoundError, match=r"no portfolio 'nope' in the store \(portfolios: book, empty\)"):
             get_limits(store, "nope")
 
 

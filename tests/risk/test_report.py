@@ -12,8 +12,8 @@ import pytest
 from bifrost.data import CsvSource, EmbeddedStore, ingest
 from bifrost.portfolio import CashFlow, CashKind, Fill, Side, record_transactions
 from bifrost.risk import book_from_store, book_risk, check_limits, risk_report, var_backtest, var_decomposition
+from tests.cli import bifrost
 from tests.conftest import NVDA, ORCL, YHOO
-from tests.test_cli import bifrost
 
 T0 = pd.Timestamp("2014-01-02", tz="UTC")
 
