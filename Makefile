@@ -51,7 +51,7 @@ serve-risk: install  ## the risk service (bentos/risk) on http://127.0.0.1:$(POR
 	$(BIN)/bifrost serve risk --port $(PORT)
 
 bento-risk: install  ## build the risk service into a bento: the bifrost wheel, then `bentoml build` in bentos/risk
-	rm -rf bentos/risk/wheels
+	rm -rf bentos/risk/wheels build  # build/ keeps modules deleted since: a wheel built over it ships them
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w bentos/risk/wheels .
 	cd bentos/risk && ../../$(BIN)/bentoml build
 
