@@ -247,7 +247,7 @@ class RiskService:
                 sectors = store_sectors(self.market.store)
         result = stress_positions(
             values, book.returns if isinstance(book.returns.index, pd.DatetimeIndex) else None,
-            window_days=window_days, worst=worst, named=periods, shocks=shocks, sectors=sectors,
+            window_days=window_days, worst=worst, periods=periods, shocks=shocks, sectors=sectors,
         )  # fmt: skip
         scenarios = [Scenario(**row) for row in result.records(book.equity)]
         return StressResponse(equity=book.equity, scenarios=scenarios)

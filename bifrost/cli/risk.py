@@ -95,7 +95,7 @@ def risk_stress(
         sectors = store_sectors(bars) if scenarios else None
     values = {str(k): float(v) for k, v in book.values.items()}
     result = stress_positions(
-        values, book.returns, window_days=tuple(window_days or (1, 5, 20)), worst=worst, named=named,
+        values, book.returns, window_days=tuple(window_days or (1, 5, 20)), worst=worst, periods=named,
         shocks=scenarios, sectors=sectors,
     )  # fmt: skip
     if json_out:

@@ -17,7 +17,7 @@ from bifrost.risk._book import Book, book_risk
 from bifrost.risk._limits import LimitReport
 from bifrost.risk._montecarlo import VarDecomposition, var_decomposition
 from bifrost.risk._portfolio import Method, PortfolioRisk
-from bifrost.risk._stress import StressResult, stress_positions
+from bifrost.risk._stress import StressResult, _periods_alias, stress_positions
 
 __all__ = ["RiskReport", "risk_report"]
 
@@ -128,6 +128,7 @@ def risk_report(
     window: int = 250,
     stress_windows: Sequence[int] = (1, 5, 20),
     worst: int = 3,
+    periods: Mapping[str, tuple[Any, Any]] | None = None,
     named: Mapping[str, tuple[Any, Any]] | None = None,
     shocks: Mapping[str, Mapping[str, float]] | None = None,
     sectors: Mapping[str, str] | None = None,
@@ -136,7 +137,9 @@ def risk_report(
 ) -> RiskReport:
     """Measure ``book`` every way: VaR/ES per method, the parametric split by position, a
     rolling one-day VaR backtest of today's weights (when the history holds more than
-    ``window`` + 20 days), and the stress scenarios."""
+    ``window`` + 20 days), and the stress scenarios (``periods``: named historical periods,
+    as `stress_positions` takes them; ``named`` is their deprecated spelling)."""
+    periods = _periods_alias(periods, named)
     risk: dict[str, PortfolioRisk] = {
         m: book_risk(book, method=m, confidence=confidence, horizon_days=horizon_days, seed=seed) for m in methods
     }
@@ -154,7 +157,7 @@ def risk_report(
     dated = isinstance(returns.index, pd.DatetimeIndex)
     stress = stress_positions(
         values, returns if dated else None, window_days=stress_windows if dated else (), worst=worst,
-        named=named if dated else None, shocks=shocks or {"market −10%": {"market": -0.10}}, sectors=sectors,
+        periods=periods if dated else None, shocks=shocks or {"market −10%": {"market": -0.10}}, sectors=sectors,
     )  # fmt: skip
     return RiskReport(
         name=book.name, equity=book.equity, risk=risk, decomposition=decomposition, backtest=backtest,

@@ -10,6 +10,7 @@ is of distinct episodes, not one crash counted five times.
 from __future__ import annotations
 
 import tomllib
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,12 +140,25 @@ def _worst(worst: object) -> int:
     return as_positive_int(worst, "worst (windows kept per length)", maximum=MAX_WORST)
 
 
+def _periods_alias(
+    periods: Mapping[str, tuple[Any, Any]] | None, named: Mapping[str, tuple[Any, Any]] | None
+) -> Mapping[str, tuple[Any, Any]] | None:
+    # `named=` was this option's first name; one name per concept (the CLI's --period, the service's periods)
+    if named is None:
+        return periods
+    if periods is not None:
+        raise InvalidInputError("give periods= only (named= is its old spelling), not both")
+    warnings.warn("named= is now periods=; named= will be removed in the next release", DeprecationWarning, 3)
+    return named
+
+
 def historical_stress(
     returns: pd.DataFrame,
     positions: Mapping[str, float],
     *,
     window_days: Sequence[int] = (1, 5, 20),
     worst: int = 3,
+    periods: Mapping[str, tuple[Any, Any]] | None = None,
     named: Mapping[str, tuple[Any, Any]] | None = None,
 ) -> StressResult:
     """Replay history on ``positions``: the worst windows of each length, and named windows.
@@ -159,8 +173,11 @@ def historical_stress(
         Window lengths to search, in trading days.
     worst
         Distinct (non-overlapping) worst windows kept per length.
+    periods
+        Named historical periods: ``{"GFC": ("2008-09-01", "2009-03-09")}``, inclusive dates
+        (the CLI's ``--period``, the service's ``periods``).
     named
-        Scenarios by name: ``{"GFC": ("2008-09-01", "2009-03-09")}``, inclusive dates.
+        Deprecated spelling of ``periods`` (warns; removed in the next release).
 
     Raises
     ------
@@ -168,6 +185,7 @@ def historical_stress(
         On a symbol without returns, a window longer than the history, an empty named
         window, or a named window outside the data.
     """
+    named = _periods_alias(periods, named)
     values = _positions(positions)
     if not isinstance(returns, pd.DataFrame) or not isinstance(returns.index, pd.DatetimeIndex):
         raise InvalidInputError("returns must be a DataFrame of daily returns on a DatetimeIndex")
@@ -329,6 +347,7 @@ def stress_positions(
     *,
     window_days: Sequence[int] = (1, 5, 20),
     worst: int = 3,
+    periods: Mapping[str, tuple[Any, Any]] | None = None,
     named: Mapping[str, tuple[Any, Any]] | None = None,
     shocks: Mapping[str, Mapping[str, float]] | None = None,
     sectors: Mapping[str, str] | None = None,
@@ -341,11 +360,12 @@ def stress_positions(
     InvalidInputError
         If no scenario is asked for, or historical ones are asked for without dated returns.
     """
+    named = _periods_alias(periods, named)
     parts = []
     if window_days or named:
         if returns is None or not isinstance(returns.index, pd.DatetimeIndex):
             raise InvalidInputError("historical scenarios need returns on dates")
-        parts.append(historical_stress(returns, positions, window_days=window_days, worst=worst, named=named))
+        parts.append(historical_stress(returns, positions, window_days=window_days, worst=worst, periods=named))
     else:
         _worst(worst)
     if shocks:

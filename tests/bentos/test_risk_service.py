@@ -186,7 +186,7 @@ def test_stress_endpoint_answers_what_the_library_computes(service: str, home: P
         book = book_from_positions(positions, market=MarketData(store), lookback_days=5000)
     values = book.values.to_dict()
     expected = stress_positions(
-        values, book.returns, window_days=(1, 20), worst=2, named={"GFC": ("2008-09-01", "2009-03-09")},
+        values, book.returns, window_days=(1, 20), worst=2, periods={"GFC": ("2008-09-01", "2009-03-09")},
         shocks={"crash": {"market": -0.2, "YHOO": -0.5}},
     ).records(book.equity)  # fmt: skip
     assert [s["name"] for s in got["scenarios"]] == ["worst 1d #1", "worst 1d #2", "worst 20d #1", "worst 20d #2",

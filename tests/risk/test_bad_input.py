@@ -68,11 +68,11 @@ def _book() -> Any:
 def test_stress_named_period_outside_the_timestamp_range_is_refused_with_the_range(start: str, end: str) -> None:
     # was: KeyError "Cannot get left slice bound for non-monotonic index" from pandas (a 500 from the service)
     with pytest.raises(InvalidInputError, match=f"named scenario 'x'.*must be a date from {RANGE}"):
-        stress_positions(VALUES, RETURNS, window_days=(1,), named={"x": (start, end)})
+        stress_positions(VALUES, RETURNS, window_days=(1,), periods={"x": (start, end)})
 
 
 def test_stress_named_period_inside_the_range_but_around_the_data_covers_all_of_it() -> None:
-    result = stress_positions(VALUES, RETURNS, window_days=(), named={"all": ("1700-01-01", "2200-01-01")})
+    result = stress_positions(VALUES, RETURNS, window_days=(), periods={"all": ("1700-01-01", "2200-01-01")})
     assert result.windows.loc["all", "start"] == DATES[0] and result.windows.loc["all", "end"] == DATES[-1]
 
 
@@ -88,7 +88,7 @@ def test_stress_named_period_inside_the_range_but_around_the_data_covers_all_of_
 )
 def test_stress_named_period_that_is_not_a_pair_of_dates_in_order_is_refused(window: Any, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
-        historical_stress(RETURNS, VALUES, window_days=(), named={"x": window})
+        historical_stress(RETURNS, VALUES, window_days=(), periods={"x": window})
 
 
 def test_limit_report_with_an_empty_list_of_limits_is_refused_not_an_all_clear() -> None:
@@ -214,11 +214,11 @@ def test_repeated_window_lengths_and_scenario_names_are_refused() -> None:
             VALUES,
             RETURNS,
             window_days=(),
-            named={"crash": ("2020-01-01", "2020-02-01")},
+            periods={"crash": ("2020-01-01", "2020-02-01")},
             shocks={"crash": {"market": -0.2}},
         )
     with pytest.raises(InvalidInputError, match=r"repeated: 'worst 1d #1'"):
-        stress_positions(VALUES, RETURNS, window_days=(1,), named={"worst 1d #1": ("2020-01-01", "2020-02-01")})
+        stress_positions(VALUES, RETURNS, window_days=(1,), periods={"worst 1d #1": ("2020-01-01", "2020-02-01")})
     with pytest.raises(InvalidInputError, match="at most 50 lengths"):
         stress_positions(VALUES, RETURNS, window_days=tuple(range(1, 60)))
 
@@ -446,7 +446,7 @@ def test_any_posted_request_is_answered_or_refused_never_crashes(request: dict[s
             book.returns if dated else None,
             window_days=q["window_days"],
             worst=q["worst"],
-            named=q["named"],
+            periods=q["named"],
             shocks=q["shocks"],
             sectors=q["sectors"],
         )

@@ -37,7 +37,7 @@ def test_report_numbers_are_the_librarys_and_the_figures_show_them(home: Path) -
     with EmbeddedStore(home) as store:
         book = book_from_store(store, "book", lookback_days=1000)
         limits = check_limits(store, "book", record=False)
-    report = risk_report(book, named={"taper": ("2013-05-22", "2013-06-24")}, limits=limits)
+    report = risk_report(book, periods={"taper": ("2013-05-22", "2013-06-24")}, limits=limits)
     summary = report.summary()
     for method in ("historical", "parametric", "filtered_historical", "montecarlo"):
         expected = book_risk(book, method=method)  # type: ignore[arg-type]

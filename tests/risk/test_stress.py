@@ -11,7 +11,7 @@ import pytest
 
 from bifrost.data import CsvSource, load_bars
 from bifrost.errors import InvalidInputError
-from bifrost.risk import historical_stress, shock_stress
+from bifrost.risk import historical_stress, shock_stress, stress_positions
 from tests.conftest import NVDA, ORCL, YHOO
 
 
@@ -50,7 +50,7 @@ def test_worst_windows_are_distinct_episodes(returns: pd.DataFrame) -> None:
 
 
 def test_named_windows_replay_the_period(returns: pd.DataFrame) -> None:
-    result = historical_stress(returns, POSITIONS, window_days=(), named={"GFC": ("2008-09-01", "2009-03-09")})
+    result = historical_stress(returns, POSITIONS, window_days=(), periods={"GFC": ("2008-09-01", "2009-03-09")})
     window = returns.loc["2008-09-01":"2009-03-09", list(POSITIONS)]
     expected = ((1 + window).prod() - 1) * pd.Series(POSITIONS)
     np.testing.assert_allclose(result.pnl.loc["GFC"], expected, rtol=1e-10)
@@ -81,7 +81,7 @@ def test_shocks_apply_symbol_then_sector_then_market() -> None:
             r"window_days must be an integer from 1 to \d[\d,]* \(the days of history\), got 0",
         ),
         (
-            lambda r: historical_stress(r, {"ORCL": 1.0}, named={"x": ("1990-01-01", "1990-02-01")}),
+            lambda r: historical_stress(r, {"ORCL": 1.0}, periods={"x": ("1990-01-01", "1990-02-01")}),
             "no returns between",
         ),
         (lambda r: historical_stress(r.reset_index(drop=True), {"ORCL": 1.0}), "DatetimeIndex"),
@@ -98,11 +98,11 @@ def test_stress_positions_runs_every_scenario_asked_for(returns: pd.DataFrame) -
 
     shocks = {"crash": {"market": -0.2, "sector:chips": -0.35}}
     result = stress_positions(
-        POSITIONS, returns, window_days=(5,), worst=2, named={"GFC": ("2008-09-01", "2009-03-09")}, shocks=shocks,
+        POSITIONS, returns, window_days=(5,), worst=2, periods={"GFC": ("2008-09-01", "2009-03-09")}, shocks=shocks,
         sectors={"NVDA": "chips"},
     )  # fmt: skip
     history = historical_stress(
-        returns, POSITIONS, window_days=(5,), worst=2, named={"GFC": ("2008-09-01", "2009-03-09")}
+        returns, POSITIONS, window_days=(5,), worst=2, periods={"GFC": ("2008-09-01", "2009-03-09")}
     )
     shock = shock_stress(POSITIONS, shocks, sectors={"NVDA": "chips"})
     assert list(result.pnl.index) == ["worst 5d #1", "worst 5d #2", "GFC", "crash"]
@@ -145,3 +145,15 @@ def test_shocks_from_toml_not_utf8_raises_naming_the_file(tmp_path: Path) -> Non
     bom = tmp_path / "bom.toml"
     bom.write_bytes("[crash]\nmarket = -0.2\n".encode("utf-8-sig"))  # a BOM, as Windows editors write
     assert shocks_from_toml(bom) == {"crash": {"market": -0.2}}
+
+
+def test_stress_named_is_the_old_spelling_of_periods_and_warns(returns: pd.DataFrame) -> None:
+    window = {"GFC": ("2008-09-01", "2009-03-09")}
+    expected = historical_stress(returns, POSITIONS, window_days=(), periods=window).pnl
+    with pytest.warns(DeprecationWarning, match="named= is now periods="):
+        old = historical_stress(returns, POSITIONS, window_days=(), named=window).pnl
+    pd.testing.assert_frame_equal(old, expected)
+    with pytest.warns(DeprecationWarning, match="named= is now periods="):
+        stress_positions(POSITIONS, returns, window_days=(), named=window)
+    with pytest.raises(InvalidInputError, match="not both"):
+        historical_stress(returns, POSITIONS, periods=window, named=window)
