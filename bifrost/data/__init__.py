@@ -21,6 +21,7 @@ from bifrost.data._columns import (
     Frequency,
     Panel,
     is_intraday,
+    periods_per_year,
 )
 from bifrost.data._csv import CsvSource
 from bifrost.data._embedded import EmbeddedStore
@@ -67,6 +68,7 @@ __all__ = [
     "is_intraday",
     "load_bars",
     "open_store",
+    "periods_per_year",
     "read_fama_french",
     "record_actions",
     "register_schema",

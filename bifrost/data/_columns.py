@@ -40,6 +40,7 @@ __all__ = [
     "format_ts",
     "infer_frequency",
     "is_intraday",
+    "periods_per_year",
     "warn_data_quality",
 ]
 
@@ -68,6 +69,8 @@ _BAR_NS: Mapping[Frequency, int] = MappingProxyType(
     }
 )
 STORED_FIELDS = (*REQUIRED_COLUMNS, "adj_close")
+_SESSIONS_PER_YEAR = 252
+_SESSION_NS = 23_400 * 10**9  # a US equities regular session, 09:30-16:00 New York
 
 
 def warn_data_quality(message: str) -> None:
@@ -90,6 +93,31 @@ def bar_ns(frequency: Frequency) -> int:
     if frequency not in _BAR_NS:
         raise InvalidInputError(f"a bar length is known for {tuple(_BAR_NS)}, got {frequency!r}")
     return _BAR_NS[frequency]
+
+
+def periods_per_year(frequency: Frequency) -> int:
+    """Return the bars of ``frequency`` in a year: the factor that annualises their returns.
+
+    The year is US equities': 252 sessions, 52 weeks, 12 months, and an intraday bar
+    counts within the regular session only (09:30 to 16:00 New York, 6.5 hours or 23,400
+    seconds), so ``5m`` is 78 × 252 = 19,656, ``1h`` 6.5 × 252 = 1,638 and ``1s``
+    23,400 × 252. A market that trades around the clock (crypto, FX) or on another
+    calendar has another year: pass its own factor (``periods_per_year=`` of
+    `bifrost.strategy.backtest` and `bifrost.strategy.sweep`).
+
+    Examples
+    --------
+    >>> periods_per_year("1d"), periods_per_year("5m"), periods_per_year("1mo")
+    (252, 19656, 12)
+    """
+    frequency = as_choice(frequency, "frequency", FREQUENCIES)
+    if frequency == "1mo":
+        return 12
+    if frequency == "1w":
+        return 52
+    if frequency == "1d":
+        return _SESSIONS_PER_YEAR
+    return _SESSIONS_PER_YEAR * _SESSION_NS // _BAR_NS[frequency]  # exact: every bar divides 6.5 h × 252
 
 
 def format_ts(ts_ns: int, frequency: Frequency) -> str:

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bifrost.data import Panel
+from bifrost.data import Panel, is_intraday
 from bifrost.errors import InvalidInputError
 from bifrost.strategy import _kernel as K
-from bifrost.strategy._engine import Commission, FillModel, KernelRecords
+from bifrost.strategy._engine import Commission, FillModel, KernelRecords, annual_bars, check_periods_per_year
 from bifrost.strategy._result import BacktestResult
 
 __all__ = ["backtrader_feed", "equity_metrics", "run_backtrader"]
@@ -52,8 +52,11 @@ def _commission_info(commission: Commission) -> Any:
 
 
 def equity_metrics(equity: np.ndarray, cash: float, pnl_net: np.ndarray, n_fills: int, n_rejected: int,
-                   commission: float, exposure: float) -> np.ndarray:  # fmt: skip
-    """Return the engine's metric row computed from a finished equity curve (the reference)."""
+                   commission: float, exposure: float, *, periods_per_year: float = 252.0) -> np.ndarray:  # fmt: skip
+    """Return the engine's metric row computed from a finished equity curve (the reference).
+
+    ``periods_per_year`` bars a year annualise (252: daily bars; `bifrost.data.periods_per_year`).
+    """
     returns = np.diff(np.concatenate([[cash], equity])) / np.concatenate([[cash], equity[:-1]])
     returns = returns[np.concatenate([[cash], equity[:-1]]) > 0]
     out = np.full(len(K.METRICS), np.nan)
@@ -61,10 +64,10 @@ def equity_metrics(equity: np.ndarray, cash: float, pnl_net: np.ndarray, n_fills
     out[K.M_FINAL_VALUE] = final
     out[K.M_TOTAL_RETURN] = final / cash - 1.0
     if returns.size and final > 0:
-        out[K.M_ANNUAL_RETURN] = (final / cash) ** (252.0 / returns.size) - 1.0
+        out[K.M_ANNUAL_RETURN] = (final / cash) ** (periods_per_year / returns.size) - 1.0
     std = returns.std(ddof=1) if returns.size > 1 else np.nan
-    out[K.M_ANNUAL_VOLATILITY] = std * np.sqrt(252.0)
-    out[K.M_SHARPE] = returns.mean() / std * np.sqrt(252.0) if returns.size > 1 and std > 0 else np.nan
+    out[K.M_ANNUAL_VOLATILITY] = std * np.sqrt(periods_per_year)
+    out[K.M_SHARPE] = returns.mean() / std * np.sqrt(periods_per_year) if returns.size > 1 and std > 0 else np.nan
     running = np.maximum.accumulate(np.concatenate([[cash], equity]))
     out[K.M_MAX_DRAWDOWN] = min(0.0, float((np.concatenate([[cash], equity]) / running - 1.0).min()))
     out[K.M_N_TRADES] = pnl_net.size
@@ -86,6 +89,7 @@ def run_backtrader(
     *,
     cash: float = 100_000.0,
     fill: FillModel | None = None,
+    periods_per_year: float | None = None,
 ) -> BacktestResult:
     """Run an unmodified ``backtrader.Strategy`` subclass on ``panel``; return a `BacktestResult`.
 
@@ -102,6 +106,9 @@ def run_backtrader(
         (``set_slippage_perc``, kept inside the bar), ``fill_at="close"``
         (cheat-on-close) and ``volume_cap`` (``FixedBarPerc``). Shorting and leverage
         follow backtrader's own broker, which allows both.
+    periods_per_year
+        Bars a year that annualise the metrics (default: the panel's frequency's, as
+        the engine's `bifrost.strategy.simulate`).
 
     Raises
     ------
@@ -113,6 +120,7 @@ def run_backtrader(
 
     if not (isinstance(strategy, type) and issubclass(strategy, bt.Strategy)):
         raise InvalidInputError(f"strategy must be a backtrader.Strategy subclass, got {strategy!r}")
+    per_year = annual_bars(panel, check_periods_per_year(periods_per_year))
     model = fill if fill is not None else FillModel()
     if model.slippage_range or model.valid_bars or model.lot_size not in (0.0, 1.0):
         raise InvalidInputError("backtrader's broker has no range slippage, order expiry or lot sizes; unset them")
@@ -131,42 +139,51 @@ def run_backtrader(
     cerebro.addanalyzer(_recorder(), _name="bifrost")
     strat = cerebro.run()[0]
     rec = strat.analyzers.bifrost
-    return _result(panel, strategy.__name__, params or {}, float(cash), model, rec)
+    return _result(panel, strategy.__name__, params or {}, float(cash), model, per_year, rec)
 
 
 def _result(
-    panel: Panel, name: str, params: Mapping[str, Any], cash: float, fill: FillModel, rec: Any
+    panel: Panel, name: str, params: Mapping[str, Any], cash: float, fill: FillModel, per_year: float, rec: Any
 ) -> BacktestResult:
-    day = {d: i for i, d in enumerate(panel.ts.tz_convert(None).normalize())}
+    # the recorder's stamps are backtrader's, naive UTC kept as float days: an intraday bar is
+    # its stamp to the second (the finest bar), a daily one its date (backtrader may set the
+    # session's end as its time)
+    stamps = panel.ts.tz_convert(None)
+    intraday = is_intraday(panel.frequency)
+    bar = {d: i for i, d in enumerate(stamps if intraday else stamps.normalize())}
+
+    def at(d: pd.Timestamp) -> int:
+        return bar[d.round("s") if intraday else d.normalize()]
+
     col = {s: j for j, s in enumerate(panel.symbols)}
     n_t, n_sym = panel.shape
     equity = np.full(n_t, np.nan)
     cash_curve = np.full(n_t, np.nan)
     positions = np.zeros((n_t, n_sym))
     for d, value, c, pos in rec.bars:
-        t = day[d]
+        t = at(d)
         equity[t], cash_curve[t] = value, c
         positions[t] = [pos.get(s, 0.0) for s in panel.symbols]
     # bars before backtrader's first call hold the starting cash
     equity = pd.Series(equity).ffill().fillna(cash).to_numpy()
     cash_curve = pd.Series(cash_curve).ffill().fillna(cash).to_numpy()
-    fills = np.array([[oid, col[s], day[d], q, p, c] for oid, s, d, q, p, c in rec.fills], dtype=np.float64).reshape(
+    fills = np.array([[oid, col[s], at(d), q, p, c] for oid, s, d, q, p, c in rec.fills], dtype=np.float64).reshape(
         -1, K.N_FILL_FIELDS
     )
     orders = np.full((len(rec.orders), K.N_ORDER_FIELDS), np.nan)
     for i, (oid, s, d0, d1, otype, size, filled, avg, lim, stp, status) in enumerate(rec.orders):
-        orders[i] = [oid, col[s], day[d0], day[d1] if d1 is not None else -1, otype, K.BY_STRATEGY, size, K.SHARES,
+        orders[i] = [oid, col[s], at(d0), at(d1) if d1 is not None else -1, otype, K.BY_STRATEGY, size, K.SHARES,
                      filled, avg, lim, stp, status, K.NO_CASH if status == K.REJECTED else K.NO_REASON]  # fmt: skip
     trades = np.array(
         [
-            [col[s], day[d0], day[d1], q, pin, pout, pnl, pnlc, pnl - pnlc]
+            [col[s], at(d0), at(d1), q, pin, pout, pnl, pnlc, pnl - pnlc]
             for s, d0, d1, q, pin, pout, pnl, pnlc in rec.trades
         ],
         dtype=np.float64,
     ).reshape(-1, K.N_TRADE_FIELDS)
     metrics = equity_metrics(
         equity, cash, trades[:, K.R_PNL_NET], len(fills), int((orders[:, K.O_STATUS] == K.REJECTED).sum()),
-        float(fills[:, K.F_COMMISSION].sum()), float((positions != 0).any(axis=1).mean()),
+        float(fills[:, K.F_COMMISSION].sum()), float((positions != 0).any(axis=1).mean()), periods_per_year=per_year,
     )  # fmt: skip
     records = KernelRecords(
         equity=equity[:, None], cash=cash_curve[:, None], positions=positions, orders=orders, fills=fills,
@@ -193,7 +210,7 @@ def _recorder_class() -> type:
             self._opened: dict[int, float] = {}
 
         def _day(self, data: Any) -> pd.Timestamp:
-            return pd.Timestamp(data.datetime.date(0))
+            return pd.Timestamp(data.datetime.datetime(0))
 
         def notify_order(self, order: Any) -> None:
             d = self._day(order.data)
@@ -202,7 +219,7 @@ def _recorder_class() -> type:
                 self.fills.append((order.ref, order.data._name, d, bit.size, bit.price, comm))
             order.executed.markpending()
             if order.status in statuses:
-                created = pd.Timestamp(bt.num2date(order.created.dt).date())
+                created = pd.Timestamp(bt.num2date(order.created.dt))
                 self.orders.append((
                     order.ref, order.data._name, created, d, types.get(order.exectype, K.MARKET), order.size,
                     order.executed.size, order.executed.price if order.executed.size else np.nan,
@@ -217,8 +234,8 @@ def _recorder_class() -> type:
             if trade.isclosed:
                 size = self._opened.pop(trade.ref, 0.0)
                 self.trades.append((
-                    trade.data._name, pd.Timestamp(bt.num2date(trade.dtopen).date()),
-                    pd.Timestamp(bt.num2date(trade.dtclose).date()), size, trade.price,
+                    trade.data._name, pd.Timestamp(bt.num2date(trade.dtopen)),
+                    pd.Timestamp(bt.num2date(trade.dtclose)), size, trade.price,
                     trade.price + trade.pnl / size if size else np.nan, trade.pnl, trade.pnlcomm,
                 ))  # fmt: skip
 

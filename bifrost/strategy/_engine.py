@@ -22,16 +22,27 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import is_number
+from bifrost._checks import as_finite_float, is_number
 from bifrost._typing import BoolArray, FloatArray, IntArray
-from bifrost.data import Panel
+from bifrost.data import Panel, periods_per_year
 from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.strategy import _kernel as K
 
-__all__ = ["Commission", "FillModel", "Orders", "Signals", "SizeType", "prepare", "run_kernel"]
+__all__ = [
+    "Commission",
+    "FillModel",
+    "Orders",
+    "Signals",
+    "SizeType",
+    "annual_bars",
+    "check_periods_per_year",
+    "prepare",
+    "run_kernel",
+]
 
 MAX_AMOUNT = 1e15
 """Largest cash or order size (shares, money) the engine takes: sums of such stay exact to the cent."""
+FillAt = Literal["open", "close"]  # market orders fill at the next bar's open or this bar's close
 SizeType = Literal["shares", "value", "percent", "target_percent", "target_shares"]
 SIZE_TYPES: tuple[str, ...] = get_args(SizeType)
 _SIZE_CODE = {
@@ -120,7 +131,7 @@ class FillModel:
         Bars a limit or stop order stays live before it expires (0: good till cancelled).
     """
 
-    fill_at: Literal["open", "close"] = "open"
+    fill_at: FillAt = "open"
     slippage_bps: float = 0.0
     slippage_range: float = 0.0
     volume_cap: float | None = None
@@ -144,8 +155,8 @@ class FillModel:
         if isinstance(self.valid_bars, bool) or not isinstance(self.valid_bars, int) or self.valid_bars < 0:
             raise InvalidInputError(f"FillModel.valid_bars must be a non-negative integer, got {self.valid_bars!r}")
 
-    def vector(self) -> FloatArray:
-        """Return the settings packed as the kernel reads them."""
+    def vector(self, *, per_year: float) -> FloatArray:
+        """Return the settings packed as the kernel reads them, with ``per_year`` bars a year."""
         cfg = np.zeros(K.N_CFG)
         cfg[K.CFG_FILL_AT_CLOSE] = self.fill_at == "close"
         cfg[K.CFG_SLIP_BPS] = self.slippage_bps
@@ -159,6 +170,7 @@ class FillModel:
         cfg[K.CFG_ALLOW_SHORT] = self.allow_short
         cfg[K.CFG_LEVERAGE] = self.leverage
         cfg[K.CFG_VALID_BARS] = self.valid_bars
+        cfg[K.CFG_PERIODS_PER_YEAR] = per_year
         return cfg
 
 
@@ -280,8 +292,25 @@ def _grid(value: Any, name: str, shape: tuple[int, int], dtype: type, fill: Any)
     return arr
 
 
-def prepare(panel: Panel, request: Signals | Orders, *, cash: float, fill: FillModel) -> KernelInputs:
-    """Validate a strategy's request against ``panel`` and lay it out for the kernel (one group)."""
+def annual_bars(panel: Panel, per_year: float | None) -> float:
+    """Return the bars a year that annualise metrics on ``panel``: ``per_year`` if given
+    (checked by the caller), else its frequency's (`bifrost.data.periods_per_year`)."""
+    return float(periods_per_year(panel.frequency)) if per_year is None else per_year
+
+
+def check_periods_per_year(value: float | None) -> float | None:
+    """Return a ``periods_per_year=`` override as a float (None: the panel's frequency decides)."""
+    # from a bar a year up to a bar a second around the clock (31,536,000) with room to spare
+    return None if value is None else as_finite_float(value, "periods_per_year", minimum=1.0, maximum=1e8)
+
+
+def prepare(
+    panel: Panel, request: Signals | Orders, *, cash: float, fill: FillModel, per_year: float | None = None
+) -> KernelInputs:
+    """Validate a strategy's request against ``panel`` and lay it out for the kernel (one group).
+
+    ``per_year`` bars a year annualise the metrics (None: the panel's frequency's, see `annual_bars`).
+    """
     if not isinstance(request, Signals | Orders):
         raise InvalidInputError(f"a strategy must return Signals or Orders, got {type(request).__name__}")
     if not is_number(cash) or not math.isfinite(cash) or not 0 < cash <= MAX_AMOUNT:
@@ -337,7 +366,7 @@ def prepare(panel: Panel, request: Signals | Orders, *, cash: float, fill: FillM
         stop_price=_grid(request.stop_price, f"{type(request).__name__}.stop_price", shape, np.float64, np.nan),
         stops=stops,
         cash=np.array([float(cash)]),
-        cfg=fill.vector(),
+        cfg=fill.vector(per_year=annual_bars(panel, per_year)),
     )
 
 

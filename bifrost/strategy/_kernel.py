@@ -42,10 +42,11 @@ NO_REASON, NO_CASH, NO_SHORT, REPLACED, STOPPED_OUT = 0, 1, 2, 3, 4
 # who created the order
 BY_STRATEGY, BY_STOP_LOSS, BY_TAKE_PROFIT, BY_TRAILING_STOP = 0, 1, 2, 3
 
-# fill-model settings, packed in one float64 vector
+# fill-model settings and the bars a year that annualise the metrics, packed in one float64 vector
 (CFG_FILL_AT_CLOSE, CFG_SLIP_BPS, CFG_SLIP_RANGE, CFG_VOLUME_CAP, CFG_COMM_PCT, CFG_COMM_SHARE,
- CFG_COMM_MIN, CFG_COMM_FIXED, CFG_LOT, CFG_ALLOW_SHORT, CFG_LEVERAGE, CFG_VALID_BARS) = range(12)  # fmt: skip
-N_CFG = 12
+ CFG_COMM_MIN, CFG_COMM_FIXED, CFG_LOT, CFG_ALLOW_SHORT, CFG_LEVERAGE, CFG_VALID_BARS,
+ CFG_PERIODS_PER_YEAR) = range(13)  # fmt: skip
+N_CFG = 13
 
 # order records: one row per order once it ends (or is still open at the end)
 (O_ID, O_COL, O_T_CREATED, O_T_DONE, O_TYPE, O_ORIGIN, O_SIZE, O_SIZE_TYPE, O_FILLED,
@@ -647,21 +648,22 @@ def _run_group(
     for k in range(n):
         if record and pend[k, P_ON] > 0.0:
             _record_order(orders, counts, pend, k, c0 + k, -1, OPEN, NO_REASON)
-    _finish(metrics, stats, cash0, prev_eq, r_n, r_sum, r_sq, max_dd, exposure, n_t)
+    _finish(metrics, stats, cash0, prev_eq, r_n, r_sum, r_sq, max_dd, exposure, n_t, cfg[CFG_PERIODS_PER_YEAR])
 
 
 @njit(cache=True)
 def _finish(metrics: FloatArray, stats: FloatArray, cash0: float, final: float, r_n: int, r_sum: float, r_sq: float,
-            max_dd: float, exposure: int, n_t: int) -> None:  # fmt: skip
-    # the metrics row from the running totals (both loops end here, so they agree to the bit)
+            max_dd: float, exposure: int, n_t: int, per_year: float) -> None:  # fmt: skip
+    # the metrics row from the running totals (both loops end here, so they agree to the bit);
+    # `per_year` bars a year annualise (252 on daily bars: bifrost.data.periods_per_year)
     metrics[M_FINAL_VALUE] = final
     metrics[M_TOTAL_RETURN] = final / cash0 - 1.0
     ratio = final / cash0
-    metrics[M_ANNUAL_RETURN] = ratio ** (252.0 / r_n) - 1.0 if r_n > 0 and ratio > 0.0 else np.nan
+    metrics[M_ANNUAL_RETURN] = ratio ** (per_year / r_n) - 1.0 if r_n > 0 and ratio > 0.0 else np.nan
     r_mean = r_sum / r_n if r_n > 0 else np.nan
     std = np.sqrt(max(r_sq - r_sum * r_mean, 0.0) / (r_n - 1)) if r_n > 1 else np.nan
-    metrics[M_ANNUAL_VOLATILITY] = std * np.sqrt(252.0)
-    metrics[M_SHARPE] = r_mean / std * np.sqrt(252.0) if r_n > 1 and std > 0.0 else np.nan
+    metrics[M_ANNUAL_VOLATILITY] = std * np.sqrt(per_year)
+    metrics[M_SHARPE] = r_mean / std * np.sqrt(per_year) if r_n > 1 and std > 0.0 else np.nan
     metrics[M_MAX_DRAWDOWN] = max_dd
     n_trades = stats[S_N_TRADES]
     metrics[M_N_TRADES] = n_trades
@@ -815,7 +817,7 @@ def _run_simple(
         elif equity < peak_eq * (1.0 + max_dd) and peak_eq > 0.0:
             max_dd = equity / peak_eq - 1.0
     stats[S_CASH] = cash
-    _finish(metrics, stats, cash0, prev_eq, r_n, r_sum, r_sq, max_dd, exposure, n_t)
+    _finish(metrics, stats, cash0, prev_eq, r_n, r_sum, r_sq, max_dd, exposure, n_t, cfg[CFG_PERIODS_PER_YEAR])
 
 
 _RF2 = types.Array(types.float64, 2, "A", readonly=True)

@@ -31,10 +31,20 @@ import pandas as pd
 
 from bifrost._checks import as_positive_int
 from bifrost._typing import FloatArray
-from bifrost.data import Panel
+from bifrost.data import Frequency, Panel
 from bifrost.errors import InvalidInputError
 from bifrost.strategy import _kernel as K
-from bifrost.strategy._engine import FillModel, KernelInputs, Orders, Signals, as_grid, prepare, run_kernel
+from bifrost.strategy._engine import (
+    FillModel,
+    KernelInputs,
+    Orders,
+    Signals,
+    annual_bars,
+    as_grid,
+    check_periods_per_year,
+    prepare,
+    run_kernel,
+)
 from bifrost.strategy._indicators import memoized
 from bifrost.strategy._strategies import Strategy, check_params, resolve_strategy, simulate
 
@@ -55,6 +65,7 @@ __all__ = [
 ]
 
 Backend = Literal["local", "ray"]
+SearchMethod = Literal["grid", "random"]
 _CELLS_PER_CHUNK = 40_000_000  # bars × backtests per kernel call: bounds a chunk's signal arrays
 MAX_BACKTESTS = 1_000_000
 """Default bound on a sweep's backtests (parameter sets × symbols)."""
@@ -235,18 +246,20 @@ def _chunk_metrics(
     fields: Mapping[str, FloatArray],
     ts: pd.DatetimeIndex,
     symbols: tuple[str, ...],
+    frequency: Frequency,
     strategy: Strategy,
     param_sets: Sequence[Mapping[str, Any]],
     cash: float,
     fill: FillModel,
+    per_year: float,
     keep_equity: bool = False,
 ) -> tuple[FloatArray, FloatArray | None]:
     # every parameter set on every symbol of this chunk: rows ordered (parameter set, symbol);
     # with keep_equity, also each backtest's equity curve (a recorded run: bit-identical metrics)
-    panel = Panel(ts=ts, symbols=symbols, fields=fields)
+    panel = Panel(ts=ts, symbols=symbols, fields=fields, frequency=frequency)
     with memoized():
         requests = [strategy(panel, **p) for p in param_sets]
-    parts = [prepare(panel, r, cash=cash, fill=fill) for r in requests]
+    parts = [prepare(panel, r, cash=cash, fill=fill, per_year=per_year) for r in requests]
     first = parts[0]
     if any(p.signal_mode != first.signal_mode or p.size_type != first.size_type for p in parts):
         raise InvalidInputError("every parameter set must return the same kind of request (Signals/Orders, size type)")
@@ -314,6 +327,7 @@ def sweep(
     keep_equity: bool = False,
     max_backtests: int | None = MAX_BACKTESTS,
     max_memory_bytes: int | None = None,
+    periods_per_year: float | None = None,
 ) -> SweepResult:
     """Backtest every parameter set on every symbol independently; keep one metrics row each.
 
@@ -340,12 +354,16 @@ def sweep(
     max_backtests, max_memory_bytes
         Refuse, before any work, a sweep of more backtests (parameter sets × symbols)
         or a larger memory estimate (default: half the machine's memory); None: no bound.
+    periods_per_year
+        Bars a year that annualise the metrics (default: the panel's frequency's, as in
+        :func:`~bifrost.strategy.simulate`).
 
     Raises
     ------
     InvalidInputError
-        On an unknown strategy, parameter or objective, an empty grid, or a sweep
-        beyond ``max_backtests`` or ``max_memory_bytes`` (see :func:`check_sweep_size`).
+        On an unknown strategy, parameter or objective, an empty grid, a sweep beyond
+        ``max_backtests`` or ``max_memory_bytes`` (see :func:`check_sweep_size`), or a
+        ``periods_per_year`` that is not a number from 1 to 1e8.
     """
     name, fn = resolve_strategy(strategy)
     if isinstance(grid, Mapping):
@@ -368,15 +386,23 @@ def sweep(
     if address is not None and backend != "ray":
         raise InvalidInputError(f"address is the Ray cluster's; it needs backend='ray' (got address={address!r})")
     model = fill if fill is not None else FillModel()
+    per_year = annual_bars(panel, check_periods_per_year(periods_per_year))
     chunks = _chunks(len(panel.symbols), len(sets), len(panel.ts), chunk_symbols)
     if backend == "ray":
-        chunks, outputs = _run_ray(panel, fn, sets, cash, model, chunk_symbols, address, progress, keep_equity)
+        chunks, outputs = _run_ray(
+            panel, fn, sets, cash, model, per_year, chunk_symbols, address, progress, keep_equity
+        )
     else:
         outputs = []
         with _progress(len(sets) * len(panel.symbols), progress, name) as bar:
             for a, b in chunks:
                 fields = {f: v[:, a:b] for f, v in panel.fields.items()}
-                outputs.append(_chunk_metrics(fields, panel.ts, panel.symbols[a:b], fn, sets, cash, model, keep_equity))
+                outputs.append(
+                    _chunk_metrics(
+                        fields, panel.ts, panel.symbols[a:b], panel.frequency, fn, sets, cash, model, per_year,
+                        keep_equity,
+                    )
+                )  # fmt: skip
                 bar.update(len(sets) * (b - a))
     blocks = [m for m, _ in outputs]
     equity = None
@@ -417,19 +443,21 @@ def _ray_chunk(
     fields: Mapping[str, FloatArray],
     ts: pd.DatetimeIndex,
     symbols: tuple[str, ...],
+    frequency: Frequency,
     a: int,
     b: int,
     strategy: Strategy,
     sets: Sequence[Mapping[str, Any]],
     cash: float,
     fill: FillModel,
+    per_year: float,
     keep_equity: bool,
 ) -> tuple[FloatArray, FloatArray | None]:
     import numba
 
     numba.set_num_threads(1)  # one core per task: Ray schedules the cores
     part = {f: v[:, a:b] for f, v in fields.items()}
-    return _chunk_metrics(part, ts, symbols[a:b], strategy, sets, cash, fill, keep_equity)
+    return _chunk_metrics(part, ts, symbols[a:b], frequency, strategy, sets, cash, fill, per_year, keep_equity)
 
 
 def _run_ray(
@@ -438,6 +466,7 @@ def _run_ray(
     sets: Sequence[Mapping[str, Any]],
     cash: float,
     fill: FillModel,
+    per_year: float,
     chunk_symbols: int | None,
     address: str | None,
     progress: bool,
@@ -467,13 +496,13 @@ def _run_ray(
         largest = _chunks(n_sym, len(sets), len(panel.ts), None)[0][1]
         chunk_symbols = min(largest, max(1, math.ceil(n_sym / (16 * cpus))))
     chunks = _chunks(n_sym, len(sets), len(panel.ts), chunk_symbols)
-    remote = ray.remote(num_cpus=1)(_ray_chunk)
+    task: Any = _ray_chunk  # Ray's stubs type remote functions of at most ten arguments
+    remote = ray.remote(num_cpus=1)(task)
     # the panel goes into the object store once; every task reads it zero-copy
     fields_ref: Any = ray.put({f: np.asarray(v) for f, v in panel.fields.items()})
-    pending = {
-        remote.remote(fields_ref, panel.ts, panel.symbols, a, b, fn, list(sets), cash, fill, keep_equity): i
-        for i, (a, b) in enumerate(chunks)
-    }
+    head = (fields_ref, panel.ts, panel.symbols, panel.frequency)
+    tail = (fn, list(sets), cash, fill, per_year, keep_equity)
+    pending = {remote.remote(*head, a, b, *tail): i for i, (a, b) in enumerate(chunks)}
     out: list[Any] = [None] * len(chunks)
     try:
         with _progress(len(sets) * len(panel.symbols), progress, "ray") as bar:
@@ -496,7 +525,7 @@ def optimize(
     strategy: str | Strategy,
     space: Mapping[str, Sequence[Any]],
     *,
-    method: Literal["grid", "random"] = "grid",
+    method: SearchMethod = "grid",
     n_iter: int | None = None,
     seed: int = 0,
     objective: str = "sharpe_ratio",
@@ -508,13 +537,15 @@ def optimize(
     progress: bool = False,
     max_backtests: int | None = MAX_BACKTESTS,
     max_memory_bytes: int | None = None,
+    periods_per_year: float | None = None,
 ) -> SweepResult:
     """Search ``space`` for the parameters with the best ``objective``: every point, or ``n_iter`` random ones.
 
     Random search draws distinct points of the grid with a seeded generator, so a run
     is reproducible; :meth:`SweepResult.best` gives the winner. The grid is never
     listed: only the points drawn are made, so a huge grid can be searched at random.
-    ``max_backtests`` and ``max_memory_bytes`` bound the backtests run, as in :func:`sweep`.
+    ``max_backtests`` and ``max_memory_bytes`` bound the backtests run, and
+    ``periods_per_year`` annualises the metrics, as in :func:`sweep`.
     """
     points: Mapping[str, Sequence[Any]] | list[dict[str, Any]] = space
     if method == "random":
@@ -537,6 +568,7 @@ def optimize(
     return sweep(
         panel, strategy, points, cash=cash, fill=fill, objective=objective, maximize=maximize, backend=backend,
         address=address, progress=progress, max_backtests=max_backtests, max_memory_bytes=max_memory_bytes,
+        periods_per_year=periods_per_year,
     )  # fmt: skip
 
 
@@ -563,7 +595,7 @@ class WalkForwardResult:
 def _window(panel: Panel, a: int, b: int) -> Panel:
     return Panel(
         ts=panel.ts[a:b], symbols=panel.symbols, fields={f: v[a:b] for f, v in panel.fields.items()},
-        adjustment=panel.adjustment,
+        adjustment=panel.adjustment, frequency=panel.frequency,
     )  # fmt: skip
 
 
@@ -599,6 +631,7 @@ def walk_forward(
     cash: float = 100_000.0,
     fill: FillModel | None = None,
     backend: Backend = "local",
+    periods_per_year: float | None = None,
 ) -> WalkForwardResult:
     """Optimise on each in-sample window, then trade the winner on the next out-of-sample one.
 
@@ -606,10 +639,12 @@ def walk_forward(
     starting at the first bar. The out-of-sample backtest of each fold sees
     ``warmup_bars`` bars before its window for its indicators (they are not traded), and
     the folds' equity curves are chained into one out-of-sample curve. The panel's symbols
-    are traded together as one portfolio.
+    are traded together as one portfolio. ``periods_per_year`` annualises the in-sample
+    metrics the folds are chosen by (default: the panel's frequency's, as in :func:`sweep`).
     """
     for label, value in (("train_bars", train_bars), ("test_bars", test_bars)):
         as_positive_int(value, label, minimum=2)
+    per_year = check_periods_per_year(periods_per_year)
     n = len(panel.ts)
     if train_bars + test_bars > n:
         raise InvalidInputError(f"train_bars + test_bars ({train_bars + test_bars}) exceed the panel's {n} bars")
@@ -623,12 +658,13 @@ def walk_forward(
         is_b = start + train_bars
         oos_b = min(is_b + test_bars, n)
         result = sweep(_window(panel, is_a, is_b), fn, space, cash=cash, fill=fill, objective=objective,
-                       maximize=maximize, backend=backend)  # fmt: skip
+                       maximize=maximize, backend=backend, periods_per_year=per_year)  # fmt: skip
         best = result.best()
         warm = max(0, is_b - warmup_bars)
         window = _window(panel, warm, oos_b)
         request = _mute_before(fn(window, **best), is_b - warm, window.shape)
-        oos = simulate(window, request, cash=carried, fill=fill, strategy=result.strategy, params=best)
+        oos = simulate(window, request, cash=carried, fill=fill, strategy=result.strategy, params=best,
+                       periods_per_year=per_year)  # fmt: skip
         equity = oos.equity.iloc[is_b - warm :]  # the warm-up bars only fed the indicators
         curve.append(equity)
         rows.append(

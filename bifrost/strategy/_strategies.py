@@ -27,7 +27,15 @@ from bifrost._checks import as_positive_int, is_number
 from bifrost._typing import FloatArray
 from bifrost.data import Panel
 from bifrost.errors import InvalidInputError
-from bifrost.strategy._engine import MAX_AMOUNT, FillModel, Orders, Signals, prepare, run_kernel
+from bifrost.strategy._engine import (
+    MAX_AMOUNT,
+    FillModel,
+    Orders,
+    Signals,
+    check_periods_per_year,
+    prepare,
+    run_kernel,
+)
 from bifrost.strategy._indicators import MAX_DEVFACTOR, MAX_PERIOD, bollinger, crossover, rsi, sma
 from bifrost.strategy._result import BacktestResult
 
@@ -317,6 +325,7 @@ def simulate(
     fill: FillModel | None = None,
     strategy: str = "custom",
     params: Mapping[str, Any] | None = None,
+    periods_per_year: float | None = None,
 ) -> BacktestResult:
     """Fill ``request`` (signals or orders) on ``panel`` with one shared cash account.
 
@@ -330,14 +339,19 @@ def simulate(
         Starting cash.
     fill
         The fill model (default: next bar's open, no costs, cash account).
+    periods_per_year
+        Bars a year that annualise the return, volatility and Sharpe ratio (default: the
+        panel's frequency's, `bifrost.data.periods_per_year`: 252 on daily bars, 19,656 on
+        5-minute bars of US equities' regular session); give your own for a market with
+        another year, such as one that trades around the clock.
 
     Raises
     ------
     InvalidInputError
-        On a malformed request, fill model or panel.
+        On a malformed request, fill model, panel or ``periods_per_year``.
     """
     model = fill if fill is not None else FillModel()
-    inputs = prepare(panel, request, cash=cash, fill=model)
+    inputs = prepare(panel, request, cash=cash, fill=model, per_year=check_periods_per_year(periods_per_year))
     records = run_kernel(inputs)
     return BacktestResult.from_records(records, panel, strategy=strategy, params=params or {}, cash=cash, fill=model)
 
@@ -349,8 +363,12 @@ def backtest(
     *,
     cash: float = 100_000.0,
     fill: FillModel | None = None,
+    periods_per_year: float | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` (a built-in's name or a function) on ``panel`` and fill its orders.
+
+    The metrics are annualised with ``periods_per_year`` bars a year (default: the
+    panel's frequency's; see `simulate`).
 
     Examples
     --------
@@ -363,4 +381,6 @@ def backtest(
     name, fn = resolve_strategy(strategy)
     chosen = check_params(name, fn, params or {})
     request = fn(panel, **chosen)
-    return simulate(panel, request, cash=cash, fill=fill, strategy=name, params=chosen)
+    return simulate(
+        panel, request, cash=cash, fill=fill, strategy=name, params=chosen, periods_per_year=periods_per_year
+    )

@@ -9,7 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bifrost.data import FREQUENCIES, BarColumns, BarStore, CsvSource, EmbeddedStore, ValidatedBars, ingest, is_intraday
+from bifrost.data import (
+    FREQUENCIES,
+    BarColumns,
+    BarStore,
+    CsvSource,
+    EmbeddedStore,
+    ValidatedBars,
+    ingest,
+    is_intraday,
+    periods_per_year,
+)
 from bifrost.data._columns import bar_ns, infer_frequency
 from bifrost.data._validate import empty_actions
 from bifrost.errors import DataError, DataQualityWarning, InvalidInputError
@@ -113,6 +123,16 @@ def test_frequency_helpers_name_intraday_and_bar_lengths() -> None:
     assert (bar_ns("10s"), bar_ns("5m"), bar_ns("1h"), bar_ns("1d")) == (10**10, 300 * 10**9, 3600 * 10**9, DAY)
     with pytest.raises(InvalidInputError, match="a bar length is known for"):
         bar_ns("1mo")
+
+
+def test_periods_per_year_counts_bars_of_us_regular_sessions() -> None:
+    # 252 sessions of 6.5 hours (23,400 s): 78 five-minute bars, 6.5 hourly bars a session
+    expected = {"1s": 23_400 * 252, "10s": 2_340 * 252, "1m": 390 * 252, "5m": 78 * 252, "15m": 26 * 252,
+                "30m": 13 * 252, "1h": 1_638, "1d": 252, "1w": 52, "1mo": 12}  # fmt: skip
+    assert {f: periods_per_year(f) for f in FREQUENCIES} == expected
+    assert all(isinstance(periods_per_year(f), int) for f in FREQUENCIES)
+    with pytest.raises(InvalidInputError, match=r"frequency must be one of .*; got '2m'"):
+        periods_per_year("2m")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
