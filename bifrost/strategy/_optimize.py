@@ -583,7 +583,7 @@ class WalkForwardResult:
 
     @property
     def returns(self) -> pd.Series:
-        """Out-of-sample daily returns, stitched (the first against the initial cash)."""
+        """Out-of-sample returns, one a bar, stitched (the first against the initial cash)."""
         prev = self.equity.shift(1)
         prev.iloc[0] = self.initial_cash
         return (self.equity / prev - 1.0).rename("returns")

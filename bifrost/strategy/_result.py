@@ -160,13 +160,18 @@ class BacktestResult:
 
     @property
     def returns(self) -> pd.Series:
-        """Daily simple returns of equity (the first against the initial cash)."""
+        """Simple returns of equity, one a bar (the first against the initial cash)."""
         prev = self.equity.shift(1)
         prev.iloc[0] = self.initial_cash
         return (self.equity / prev - 1.0).rename("returns")
 
     def stats(self, benchmark: pd.Series | None = None) -> PerfStats:
-        """Return `bifrost.analytics.perf_stats` of the daily returns (against ``benchmark``)."""
+        """Return `bifrost.analytics.perf_stats` of the returns (against ``benchmark``).
+
+        `perf_stats` annualises them as daily returns (252 a year), whatever the bars:
+        on intraday bars its annual figures are not `metrics`' (which annualise with the
+        panel's frequency, `bifrost.data.periods_per_year`).
+        """
         factor = None if benchmark is None else benchmark.reindex(self.ts).to_numpy()
         return perf_stats(self.returns.to_numpy(), factor, names=[self.strategy])
 
