@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import typing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,24 +19,23 @@ from bifrost.data import Adjustment, Frequency, Panel
 from bifrost.errors import InvalidInputError
 from bifrost.strategy import (
     STRATEGIES,
+    Backend,
     BacktestResult,
     Commission,
+    FillAt,
     FillModel,
+    SearchMethod,
     backtest,
     check_lookahead,
     optimize,
     parse_grid,
     parse_params,
 )
-from bifrost.strategy._optimize import MAX_BACKTESTS, Backend
+from bifrost.strategy._optimize import MAX_BACKTESTS
 from bifrost.strategy._strategies import resolve_strategy, strategy_params
 
 app = typer.Typer(help="Backtest a built-in strategy on stored bars; check one for look-ahead.", add_completion=False)
 optimize_app = typer.Typer(add_completion=False)
-
-# the library's own Literals, read from the signatures that declare them unnamed
-FillAt = typing.get_type_hints(FillModel)["fill_at"]
-SearchMethod = typing.get_type_hints(optimize)["method"]
 
 SymbolsOpt = Annotated[list[str], typer.Option("--symbols", help="Symbols (repeat, or comma-separated).")]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="A strategy parameter, name=value (repeat).")]
@@ -50,7 +48,7 @@ CommissionOpt = Annotated[
 ]
 PerShareOpt = Annotated[float, typer.Option(help="Commission per share.", callback=finite)]
 MinimumOpt = Annotated[float, typer.Option(help="Minimum commission per fill (with --per-share).", callback=finite)]
-FillAtOpt = Annotated[FillAt, typer.Option(help="Market orders fill at the next open or this close.")]  # type: ignore[valid-type]
+FillAtOpt = Annotated[FillAt, typer.Option(help="Market orders fill at the next open or this close.")]
 SlippageOpt = Annotated[float, typer.Option(help="Adverse slippage in basis points.", callback=finite)]
 StartOpt = Annotated[str | None, typer.Option(help="First date (inclusive).")]
 EndOpt = Annotated[str | None, typer.Option(help="Last date (inclusive), or a time of day (exclusive).")]
@@ -187,7 +185,7 @@ def optimize_command(
     grid: Annotated[list[str], typer.Option("--grid", help="name=start:stop:step (stop included) or name=a,b,c.")],
     param: ParamOpt = None,
     objective: Annotated[str, typer.Option(help="The metric to maximise.")] = "sharpe_ratio",
-    method: Annotated[SearchMethod, typer.Option(help="Every grid point, or --n-iter random ones.")] = "grid",  # type: ignore[valid-type]
+    method: Annotated[SearchMethod, typer.Option(help="Every grid point, or --n-iter random ones.")] = "grid",
     n_iter: Annotated[int | None, typer.Option(help="Random points to try (with --method random).", min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the random search.", min=0)] = 0,
     backend: Annotated[Backend, typer.Option(help="In process, or on Ray.")] = "local",

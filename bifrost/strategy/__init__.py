@@ -14,9 +14,18 @@ from __future__ import annotations
 
 from bifrost.strategy import indicators
 from bifrost.strategy._bridge import backtrader_feed, run_backtrader
-from bifrost.strategy._engine import Commission, FillModel, Orders, Signals, SizeType
+from bifrost.strategy._engine import Commission, FillAt, FillModel, Orders, Signals, SizeType
 from bifrost.strategy._lookahead import LookaheadReport, assert_no_lookahead, check_lookahead
-from bifrost.strategy._optimize import SweepResult, WalkForwardResult, grid_points, optimize, sweep, walk_forward
+from bifrost.strategy._optimize import (
+    Backend,
+    SearchMethod,
+    SweepResult,
+    WalkForwardResult,
+    grid_points,
+    optimize,
+    sweep,
+    walk_forward,
+)
 from bifrost.strategy._params import parse_grid, parse_params, parse_value
 from bifrost.strategy._result import BacktestResult
 from bifrost.strategy._strategies import (
@@ -34,11 +43,14 @@ from bifrost.strategy._strategies import (
 
 __all__ = [
     "STRATEGIES",
+    "Backend",
     "BacktestResult",
     "Commission",
+    "FillAt",
     "FillModel",
     "LookaheadReport",
     "Orders",
+    "SearchMethod",
     "SignalModel",
     "Signals",
     "SizeType",
