@@ -456,10 +456,17 @@ def _rolling(metric: Callable[[FloatArray], Result], returns: object, window: in
 
 @deprecated_positional("window", "risk_free", "period")
 def roll_sharpe_ratio(
-    returns: object, *, window: int = 10, risk_free: float = 0, period: Period = "daily"
+    returns: object,
+    *,
+    window: int = 10,
+    risk_free: float = 0,
+    period: Period = "daily",
+    annualization: float | None = None,
 ) -> FloatArray:
     """Return the Sharpe ratio of each trailing ``window`` (``len - window + 1`` values)."""
-    return _rolling(lambda w: sharpe_ratio(w, risk_free=risk_free, period=period), returns, window)
+    return _rolling(
+        lambda w: sharpe_ratio(w, risk_free=risk_free, period=period, annualization=annualization), returns, window
+    )
 
 
 @deprecated_positional("window", "period")

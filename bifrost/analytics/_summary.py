@@ -9,6 +9,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import as_finite_float
 from bifrost._typing import FloatArray
 from bifrost.analytics import _metrics as m
 from bifrost.analytics._kernels import STATS, column_stats
@@ -55,6 +56,7 @@ def perf_stats(
     names: Sequence[str] | None = None,
     period: m.Period = "daily",
     risk_free: float = 0.0,
+    annualization: float | None = None,
 ) -> PerfStats:
     """Compute every metric for every series (and against ``factor_returns`` when given).
 
@@ -69,7 +71,16 @@ def perf_stats(
         The benchmark's simple returns, 1-D or one column per series.
     names
         Series names for the table's columns (default ``0, 1, ...``).
+    period
+        The returns' spacing, for the annualisation factor (252 for ``daily``).
+    annualization
+        Periods a year, overriding ``period``'s factor: for intraday returns
+        (`bifrost.data.periods_per_year` of the bars' frequency, e.g. 19,656 for 5-minute bars).
+        The capture ratios keep ``period``'s factor.
     """
+    if annualization is not None:
+        annualization = as_finite_float(annualization, "annualization", minimum=1.0, maximum=1e8)
+    ann = m._ann(period, annualization)
     r, _ = m._returns(returns)
     f = None if factor_returns is None else m._factor(factor_returns, r)
     n_series = r.shape[1]
@@ -84,23 +95,23 @@ def perf_stats(
         clean &= ~np.isnan(f).any(axis=0)
     for part, compute in ((clean, _fast), (~clean, _general)):
         if part.any():
-            values = compute(r[:, part], None if f is None else f[:, part], period, risk_free)
+            values = compute(r[:, part], None if f is None else f[:, part], period, ann, risk_free)
             for k in wanted:
                 out[k][part] = values[k]
     return PerfStats(series=labels, metrics=MappingProxyType(out))
 
 
-def _general(r: FloatArray, f: FloatArray | None, period: m.Period, rf: float) -> dict[str, FloatArray]:
+def _general(r: FloatArray, f: FloatArray | None, period: m.Period, ann: float, rf: float) -> dict[str, FloatArray]:
     # series with gaps: the individual functions, each NaN-aware
     a = np.atleast_1d
     out = {
         "cum_returns_final": a(m.cum_returns_final(r)),
-        "annual_return": a(m.annual_return(r, period=period)),
-        "annual_volatility": a(m.annual_volatility(r, period=period)),
-        "sharpe_ratio": a(m.sharpe_ratio(r, risk_free=rf, period=period)),
-        "sortino_ratio": a(m.sortino_ratio(r, required_return=0, period=period)),
-        "downside_risk": a(m.downside_risk(r, required_return=0, period=period)),
-        "calmar_ratio": a(m.calmar_ratio(r, period=period)),
+        "annual_return": a(m.annual_return(r, annualization=ann)),
+        "annual_volatility": a(m.annual_volatility(r, annualization=ann)),
+        "sharpe_ratio": a(m.sharpe_ratio(r, risk_free=rf, annualization=ann)),
+        "sortino_ratio": a(m.sortino_ratio(r, required_return=0, annualization=ann)),
+        "downside_risk": a(m.downside_risk(r, required_return=0, annualization=ann)),
+        "calmar_ratio": a(m.calmar_ratio(r, annualization=ann)),
         "omega_ratio": a(m.omega_ratio(r, risk_free=rf)),
         "max_drawdown": a(m.max_drawdown(r)),
         "max_drawdown_duration": a(m.max_drawdown_duration(r)),
@@ -110,7 +121,7 @@ def _general(r: FloatArray, f: FloatArray | None, period: m.Period, rf: float) -
         "conditional_value_at_risk": a(m.conditional_value_at_risk(r)),
     }
     if f is not None:
-        ab = m.alpha_beta(r, f, risk_free=rf, period=period)
+        ab = m.alpha_beta(r, f, risk_free=rf, annualization=ann)
         out |= {
             "alpha": ab[:, 0],
             "beta": ab[:, 1],
@@ -121,9 +132,8 @@ def _general(r: FloatArray, f: FloatArray | None, period: m.Period, rf: float) -
     return out
 
 
-def _fast(r: FloatArray, f: FloatArray | None, period: m.Period, rf: float) -> dict[str, FloatArray]:
+def _fast(r: FloatArray, f: FloatArray | None, period: m.Period, ann: float, rf: float) -> dict[str, FloatArray]:
     # complete series: the compiled kernel, one series per row of a contiguous copy
-    ann = m._ann(period, None)
     x = np.ascontiguousarray(r.T)
     fx = np.ascontiguousarray(f.T) if f is not None else np.empty((r.shape[1], 0))
     table = column_stats(x, fx, f is not None, ann, rf)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bifrost._checks import as_finite_float
 from bifrost._figures import figures_html, offline_page
 from bifrost.analytics import _metrics as m
 from bifrost.analytics._summary import perf_stats
@@ -46,17 +47,22 @@ def tearsheet(
     exposure: pd.DataFrame | None = None,
     contributions: pd.Series | None = None,
     title: str = "Tearsheet",
+    annualization: float | None = None,
 ) -> Tearsheet:
-    """Build the tearsheet of daily simple ``returns`` (a Series on a DatetimeIndex).
+    """Build the tearsheet of simple ``returns`` (a Series on a DatetimeIndex), daily by default.
 
     Figures: cumulative return against ``benchmark``, underwater drawdown, monthly returns,
     rolling Sharpe and beta, the return distribution, and — when given — ``exposure``
     (columns such as long, short, gross, net) and ``contributions`` (P&L by symbol).
+    ``annualization`` is the returns' periods a year (default 252, daily; for intraday
+    returns `bifrost.data.periods_per_year` of their frequency).
     """
     import plotly.graph_objects as go
 
     if not isinstance(returns, pd.Series) or not isinstance(returns.index, pd.DatetimeIndex):
         raise InvalidInputError("returns must be a pandas Series on a DatetimeIndex")
+    if annualization is not None:
+        annualization = as_finite_float(annualization, "annualization", minimum=1.0, maximum=1e8)
     r = returns.dropna()
     if len(r) < 2:
         raise InsufficientDataError(f"a tearsheet needs at least 2 returns, got {len(r)}")
@@ -91,12 +97,14 @@ def tearsheet(
     figures.append(("Monthly returns", heat))
 
     rolling = go.Figure()
+    unit = "d" if annualization in (None, 252) else "bars"  # intraday returns roll over bars, not days
     if len(r) >= _WINDOW:
         ends = r.index[_WINDOW - 1 :]
-        rolling.add_trace(go.Scatter(x=ends, y=m.roll_sharpe_ratio(r.to_numpy(), window=_WINDOW), name="Sharpe (126d)"))
+        sharpe = m.roll_sharpe_ratio(r.to_numpy(), window=_WINDOW, annualization=annualization)
+        rolling.add_trace(go.Scatter(x=ends, y=sharpe, name=f"Sharpe ({_WINDOW} {unit})"))
         if b is not None:
             beta = m.roll_beta(r.to_numpy(), b.to_numpy(), window=_WINDOW)
-            rolling.add_trace(go.Scatter(x=ends, y=beta, name="beta (126d)", yaxis="y2"))
+            rolling.add_trace(go.Scatter(x=ends, y=beta, name=f"beta ({_WINDOW} {unit})", yaxis="y2"))
             rolling.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": "beta"})
     figures.append(("Rolling Sharpe and beta", rolling))
 
@@ -109,7 +117,9 @@ def tearsheet(
         top = contributions.reindex(contributions.abs().sort_values(ascending=False).index[:15])
         figures.append(("Top contributors", go.Figure(go.Bar(x=[str(i) for i in top.index], y=top.to_numpy()))))
 
-    stats = perf_stats(r.to_numpy(), None if b is None else b.fillna(0).to_numpy(), names=[title]).to_frame()
+    stats = perf_stats(
+        r.to_numpy(), None if b is None else b.fillna(0).to_numpy(), names=[title], annualization=annualization
+    ).to_frame()
     return Tearsheet(title=title, figures=tuple(figures), stats=stats.replace([np.inf, -np.inf], np.nan))
 
 

@@ -66,6 +66,7 @@ class BacktestResult:
     metrics: Mapping[str, float]
     adjustment: str = "raw"
     notes: tuple[str, ...] = field(default=())
+    periods_per_year: float = 252.0  # the bars a year its annual figures use (`bifrost.data.periods_per_year`)
 
     @classmethod
     def from_records(
@@ -77,6 +78,7 @@ class BacktestResult:
         params: Mapping[str, Any],
         cash: float,
         fill: FillModel,
+        periods_per_year: float = 252.0,
     ) -> BacktestResult:
         """Turn the kernel's arrays into frames on the panel's dates and symbols."""
         ts = panel.ts
@@ -145,6 +147,7 @@ class BacktestResult:
             metrics=metrics,
             adjustment=panel.adjustment,
             notes=tuple(panel.notes),
+            periods_per_year=periods_per_year,
         )
 
     # -- headline numbers ---------------------------------------------------------------------
@@ -166,14 +169,12 @@ class BacktestResult:
         return (self.equity / prev - 1.0).rename("returns")
 
     def stats(self, benchmark: pd.Series | None = None) -> PerfStats:
-        """Return `bifrost.analytics.perf_stats` of the returns (against ``benchmark``).
-
-        `perf_stats` annualises them as daily returns (252 a year), whatever the bars:
-        on intraday bars its annual figures are not `metrics`' (which annualise with the
-        panel's frequency, `bifrost.data.periods_per_year`).
-        """
+        """Return `bifrost.analytics.perf_stats` of the returns (against ``benchmark``),
+        annualised with `periods_per_year` bars a year, as `metrics` are."""
         factor = None if benchmark is None else benchmark.reindex(self.ts).to_numpy()
-        return perf_stats(self.returns.to_numpy(), factor, names=[self.strategy])
+        return perf_stats(
+            self.returns.to_numpy(), factor, names=[self.strategy], annualization=self.periods_per_year
+        )
 
     def trade_stats(self) -> TradeStats:
         """Return `bifrost.analytics.trade_stats` of the closed round trips (net P&L, bars held)."""
@@ -272,6 +273,7 @@ class BacktestResult:
             exposure=exposure,
             contributions=contributions,
             title=f"Backtest: {self.strategy} {dict(self.params)}",
+            annualization=self.periods_per_year,
         )
 
     def _repr_html_(self) -> str:

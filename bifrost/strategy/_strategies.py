@@ -32,6 +32,7 @@ from bifrost.strategy._engine import (
     FillModel,
     Orders,
     Signals,
+    annual_bars,
     check_periods_per_year,
     prepare,
     run_kernel,
@@ -351,9 +352,12 @@ def simulate(
         On a malformed request, fill model, panel or ``periods_per_year``.
     """
     model = fill if fill is not None else FillModel()
-    inputs = prepare(panel, request, cash=cash, fill=model, per_year=check_periods_per_year(periods_per_year))
+    per_year = annual_bars(panel, check_periods_per_year(periods_per_year))
+    inputs = prepare(panel, request, cash=cash, fill=model, per_year=per_year)
     records = run_kernel(inputs)
-    return BacktestResult.from_records(records, panel, strategy=strategy, params=params or {}, cash=cash, fill=model)
+    return BacktestResult.from_records(
+        records, panel, strategy=strategy, params=params or {}, cash=cash, fill=model, periods_per_year=per_year
+    )
 
 
 def backtest(

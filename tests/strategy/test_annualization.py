@@ -200,3 +200,16 @@ def test_equity_metrics_reference_takes_the_bars_a_year(five_minute: Panel) -> N
         float((r.positions != 0).any(axis=1).mean()), periods_per_year=periods_per_year("5m"),
     )  # fmt: skip
     np.testing.assert_allclose(np.array([r.metrics[m] for m in K.METRICS]), reference, rtol=1e-9)
+
+
+def test_stats_and_tearsheet_of_five_minute_bars_annualise_as_the_metrics(five_minute: Panel, orcl: Panel) -> None:
+    assert backtest(orcl, "sma_cross", {"fast": 10, "slow": 30}).periods_per_year == 252
+    r = backtest(five_minute, "sma_cross", PARAMS, fill=FILL)
+    assert r.periods_per_year == 78 * 252
+    stats = r.stats().to_frame()[r.strategy]
+    _, volatility, sharpe = _by_hand(r, 78 * 252)
+    assert stats["annual_volatility"] == pytest.approx(volatility, rel=1e-9)
+    assert stats["sharpe_ratio"] == pytest.approx(sharpe, rel=1e-9)
+    sheet = r.tearsheet()
+    assert sheet.stats.loc["annual_volatility"].iloc[0] == pytest.approx(volatility, rel=1e-9)
+    assert "Sharpe (126 bars)" in sheet.to_html()
