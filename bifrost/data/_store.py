@@ -335,9 +335,13 @@ class BarStore(ABC):
         adjustment: Adjustment = "raw",
         frequency: Frequency | None = None,
     ) -> Panel:
-        """Return bars as a :class:`Panel` (time × symbols per field, NaN where no bar)."""
+        """Return bars as a :class:`Panel` (time × symbols per field, NaN where no bar).
+
+        A panel puts its symbols on one time grid: symbols stored at different frequencies
+        (daily beside 5-minute) need an explicit ``frequency`` they can all be read at.
+        """
         wanted = self._fields(fields)
-        cols = self._read(symbols, start, end, wanted, adjustment, frequency)
+        cols = self._read(symbols, start, end, wanted, adjustment, frequency, one_grid=True)
         return cols.to_panel(wanted, adjustment)
 
     def _read(
@@ -348,6 +352,8 @@ class BarStore(ABC):
         fields: Sequence[str] | None,
         adjustment: Adjustment,
         frequency: Frequency | None = None,
+        *,
+        one_grid: bool = False,
     ) -> BarColumns:
         if adjustment not in ADJUSTMENTS:
             raise InvalidInputError(f"adjustment must be one of {ADJUSTMENTS}, got {adjustment!r}")
@@ -360,6 +366,13 @@ class BarStore(ABC):
             raise InvalidInputError(f"end {end} must be after start {start}")
         stored = self._symbol_frequencies()
         names = self._resolve_symbols(symbols, stored)
+        if one_grid and frequency is None and len({stored[n] for n in names}) > 1:
+            coarsest = max((stored[n] for n in names), key=FREQUENCIES.index)
+            shown = ", ".join(f"{n} {stored[n]}" for n in names[:6]) + (" ..." if len(names) > 6 else "")
+            raise InvalidInputError(
+                f"these symbols are stored at different frequencies ({shown}) and a panel has one time grid: "
+                f"read them at one frequency, e.g. {coarsest} (--frequency {coarsest}, frequency={coarsest!r})"
+            )
         own = self._finest(names, stored, frequency)
         resample = frequency is not None and any(stored[n] != frequency for n in names)
         if adjustment == "raw" and frequency is not None and resample:

@@ -26,7 +26,7 @@ import numpy as np
 from bifrost._checks import as_positive_int, is_number
 from bifrost._typing import FloatArray
 from bifrost.data import Panel
-from bifrost.errors import InvalidInputError
+from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.strategy._engine import (
     MAX_AMOUNT,
     FillModel,
@@ -384,6 +384,10 @@ def backtest(
     """
     name, fn = resolve_strategy(strategy)
     chosen = check_params(name, fn, params or {})
+    if isinstance(panel, Panel) and 0 in panel.shape:  # before the strategy: its signals of nothing would fail
+        raise InsufficientDataError(
+            f"the panel is empty ({panel.shape[0]} bars × {panel.shape[1]} symbols): read a date range that holds bars"
+        )
     request = fn(panel, **chosen)
     return simulate(
         panel, request, cash=cash, fill=fill, strategy=name, params=chosen, periods_per_year=periods_per_year

@@ -12,6 +12,7 @@ from bifrost.data import (
     BarColumns,
     BarStore,
     CsvSource,
+    EmbeddedStore,
     LobsterSource,
     SyntheticMarket,
     YahooSource,
@@ -21,7 +22,7 @@ from bifrost.data import (
 )
 from bifrost.errors import DataSourceError, InvalidInputError, SchemaError, ValidationError
 from bifrost.testing import FrameBarSource
-from tests.conftest import DATA
+from tests.conftest import DATA, ORCL
 
 MESSAGES = DATA / "microstructure" / "AAPL_2012-06-21_34200000_57600000_message_10_head999.csv"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -309,3 +310,18 @@ def test_lobster_cell_that_is_not_a_number_is_named_with_its_line(tmp_path: Path
         LobsterSource(path).bars()
     with pytest.raises(DataSourceError, match="no such file"):
         LobsterSource(tmp_path / "AAPL_2012-06-21_x.csv").bars()
+
+
+def test_panel_of_a_daily_and_a_five_minute_symbol_needs_one_frequency(tmp_path: Path) -> None:
+    # found by QA: the two were put on the union of their stamps, and a backtest annualised
+    # 29 years of daily bars as 5-minute ones
+    with EmbeddedStore(tmp_path / "home") as store:
+        ingest(store, CsvSource(ORCL, symbol="ORCL"))
+        ingest(store, SyntheticMarket(n_symbols=1, n_days=3, seed=1, frequency="5m"))
+        intraday = next(s for s in store.list_symbols()["symbol"] if s != "ORCL")
+        with pytest.raises(InvalidInputError, match=rf"different frequencies \({intraday} 5m, ORCL 1d\).*e.g. 1d"):
+            store.read_panel(["ORCL", intraday], fields=["close"])
+        daily = store.read_panel(["ORCL", intraday], fields=["close"], frequency="1d")
+        assert daily.frequency == "1d" and daily.frame("close")[intraday].notna().sum() == 3
+        long = store.read_bars(["ORCL", intraday], fields=["close"])  # a long frame keeps each as stored
+        assert len(long.loc[intraday]) == 3 * 78

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bifrost.data import EmbeddedStore, Panel
-from bifrost.errors import InvalidInputError
+from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.strategy import (
     STRATEGIES,
     FillModel,
@@ -154,3 +154,12 @@ def test_user_strategy_huge_integer_parameter_is_refused(three: Panel) -> None:
 
     with pytest.raises(InvalidInputError, match="parameter window must be at most 1,000,000,000 in size"):
         backtest(three, mine, {"window": 10**400})
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_builtin_strategy_on_a_range_without_bars_is_insufficient_data(real_store: EmbeddedStore, name: str) -> None:
+    # found by QA: buy_and_hold raised numpy's "argmax of an empty sequence" (a traceback from the CLI)
+    empty = real_store.read_panel(["ORCL"], start="2024-01-01")
+    assert empty.shape == (0, 1)
+    with pytest.raises(InsufficientDataError, match=r"the panel is empty \(0 bars × 1 symbols\)"):
+        backtest(empty, name)
