@@ -160,6 +160,35 @@ def _name_request_ids_in_logs() -> None:
         for handler in logger.handlers:
             if not any(isinstance(f, _RequestIdFilter) for f in handler.filters):
                 handler.addFilter(_RequestIdFilter())
+    errors = logging.getLogger(_BENTOML_ERROR_LOGGER)
+    if not any(isinstance(f, _ClientErrorFilter) for f in errors.filters):
+        errors.addFilter(_ClientErrorFilter())
+
+
+_BENTOML_ERROR_LOGGER: Final = "bentoml._internal.server.http_app"  # its log_exception: "Exception on /var [POST]"
+
+
+class _ClientErrorFilter(logging.Filter):
+    # BentoML logs every refused request at ERROR with a traceback; a caller's mistake (a 4xx:
+    # pydantic's validation, a BifrostError mapped below 500) becomes one INFO line saying why,
+    # so that a traceback in the log means a bug or an outage
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and _client_error(exc):
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {_cut(' '.join(str(exc).split()))}"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def _client_error(exc: BaseException) -> bool:
+    from pydantic import ValidationError as PydanticValidationError
+
+    if isinstance(exc, PydanticValidationError):
+        return True
+    code = getattr(exc, "error_code", None)  # BentoMLException's HTTP status
+    return isinstance(code, int) and 400 <= int(code) < 500
 
 
 def answers_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -389,10 +418,9 @@ def _answered(send: Any, rid: str) -> Any:
             start = held.pop("start")
             status = start["status"]
             body = _unwrapped(held["body"]) if status < 500 else _server_error(status, held["body"], rid)
-            dropped = (b"content-length", b"content-type") if status >= 500 else (b"content-length",)
+            dropped = (b"content-length", b"content-type")
             headers = [(k, v) for k, v in start["headers"] if k.lower() not in dropped]
-            if status >= 500:
-                headers.append((b"content-type", b"application/json"))
+            headers.append((b"content-type", b"application/json"))
             headers.append((b"content-length", str(len(body)).encode()))
             if status == 503 and not any(k.lower() == b"retry-after" for k, _ in headers):
                 headers.append((b"retry-after", str(RETRY_AFTER_S).encode()))
@@ -416,13 +444,37 @@ def _server_error(status: int, body: bytes, rid: str) -> bytes:
 
 
 def _unwrapped(body: bytes) -> bytes:
+    # every client error as {"error": message}: BentoML's [{"error": ...}], pydantic's
+    # {"error": "1 validation error for Input", "detail": [...]} (its model name, docs URLs and
+    # version stay out: each problem as "field: message"), and plain-text 404/405 answers
     try:
         value = json.loads(body)
     except ValueError:
-        return body
+        return json.dumps({"error": _cut(body.decode("utf-8", "replace").strip() or "request refused")}).encode()
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and "error" in value[0]:
-        return json.dumps(value[0]).encode()
-    return body
+        value = value[0]
+    if isinstance(value, dict) and isinstance(value.get("detail"), list) and value["detail"]:
+        problems = [_problem(d) for d in value["detail"][:_SHOWN_PROBLEMS]]
+        more = len(value["detail"]) - len(problems)
+        message = "invalid request: " + "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+        return json.dumps({"error": message}).encode()
+    if isinstance(value, dict) and isinstance(value.get("error"), str):
+        return json.dumps({"error": value["error"]}).encode()
+    return json.dumps({"error": _cut(body.decode("utf-8", "replace"))}).encode()
+
+
+_SHOWN_PROBLEMS: Final = 5
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _problem(detail: object) -> str:
+    if not isinstance(detail, dict):
+        return _cut(str(detail))
+    where = ".".join(str(part) for part in detail.get("loc", ()) if part != "body") or "body"
+    return f"{_cut(where, 80)}: {_cut(str(detail.get('msg', 'invalid')))}"
 
 
 async def _reply(send: Any, status: int, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -202,8 +204,25 @@ def test_guard_gives_every_client_error_one_shape(chunks: int) -> None:
     wrapped = json.dumps([{"error": "horizon_days must be ..."}]).encode()
     status, body = _call(Guard(_answering(400, wrapped, chunks)), "/var", JSON)
     assert status == 400 and json.loads(body) == {"error": "horizon_days must be ..."}
-    for kept in (b'{"error": "x", "detail": []}', b"not json", b'[{"a": 1}, {"b": 2}]'):
-        assert _call(Guard(_answering(422, kept)), "/var", JSON)[1] == kept
+    # found by QA: pydantic's shape named its model and docs URL, and a 404/405 was plain text
+    pydantic = {
+        "error": "2 validation errors for Input",
+        "detail": [
+            {"type": "less_than_equal", "loc": ["confidence"], "msg": "Input should be less than or equal to 1",
+             "url": "https://errors.pydantic.dev/2.14/v/less_than_equal"},
+            {"type": "json_invalid", "loc": [], "msg": "Invalid JSON: EOF while parsing an object"},
+        ],
+    }  # fmt: skip
+    reshaped = {
+        json.dumps(pydantic).encode(): "invalid request: confidence: Input should be less than or equal to 1; "
+        "body: Invalid JSON: EOF while parsing an object",
+        b'{"error": "x", "detail": []}': "x",
+        b"Not Found": "Not Found",
+        b'[{"a": 1}, {"b": 2}]': '[{"a": 1}, {"b": 2}]',
+    }
+    for sent, message in reshaped.items():
+        status, body = _call(Guard(_answering(422, sent)), "/var", JSON)
+        assert status == 422 and json.loads(body) == {"error": message}
     ok = b'[{"error": "a result that looks like one"}]'
     assert _call(Guard(_answering(200, ok)), "/var", JSON)[1] == ok  # only errors are reshaped
 
@@ -442,3 +461,26 @@ def test_find_service_finds_the_risk_service_by_name_and_refuses_others() -> Non
             find_service(bad)
     with pytest.raises(InvalidInputError, match="--port must be a TCP port"):
         serve_service("risk", host="127.0.0.1", port=0, env={})
+
+
+def test_a_client_error_is_logged_as_one_info_line_and_a_bug_keeps_its_traceback() -> None:
+    # found by QA: every 400 was logged at ERROR with BentoML's traceback
+    from bentoml.exceptions import BentoMLException
+
+    from bifrost._serving import _ClientErrorFilter
+
+    def record(exc: BaseException) -> logging.LogRecord:
+        try:
+            raise exc
+        except BaseException:
+            info = sys.exc_info()
+        return logging.LogRecord("bentoml", logging.ERROR, __file__, 1, "Exception on %s [%s]", ("/var", "POST"), info)
+
+    client = record(BentoMLException("confidence must be in (0, 1)", error_code=HTTPStatus.BAD_REQUEST))
+    assert _ClientErrorFilter().filter(client)
+    assert client.levelno == logging.INFO and client.exc_info is None
+    assert client.getMessage() == "Exception on /var [POST]: BentoMLException: confidence must be in (0, 1)"
+    for bug in (KeyError("a bug"), BentoMLException("internal", error_code=HTTPStatus.INTERNAL_SERVER_ERROR)):
+        kept = record(bug)
+        assert _ClientErrorFilter().filter(kept)
+        assert kept.levelno == logging.ERROR and kept.exc_info is not None
