@@ -169,6 +169,7 @@ class BarStore(ABC):
         SchemaVersionError
             If the store holds ``schema``'s tables at a version newer than this bifrost knows.
         """
+        _check_transaction_options(schema, lock, read_only)
         if schema is not None:
             self._ensure_schema(schema)
         hooks = list(self._hooks) if not read_only else []
@@ -188,6 +189,9 @@ class BarStore(ABC):
         The audit trail appends here: ``db.lock`` says which writer it is, and ``schema``
         (the hook's own tables) is applied before the first transaction the hook joins.
         """
+        if not callable(hook):
+            raise InvalidInputError(f"a transaction hook is a function of the transaction, got {type(hook).__name__}")
+        _check_transaction_options(schema, None, False)
         self._hooks.append((hook, schema))
 
     def _apply_registered(self) -> None:
@@ -547,6 +551,18 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections and locks held by this store object."""
         ...
+
+
+def _check_transaction_options(schema: object, lock: object, read_only: object) -> None:
+    # bad arguments are named before anything is opened (a str schema was an AttributeError)
+    if schema is not None and not isinstance(schema, Schema):
+        raise InvalidInputError(
+            f"schema must be a bifrost.data.Schema (a package's declared tables), got {type(schema).__name__}"
+        )
+    if lock is not None and not isinstance(lock, str):
+        raise InvalidInputError(f"lock must be the name of a lock (text), got {type(lock).__name__}")
+    if not isinstance(read_only, bool):
+        raise InvalidInputError(f"read_only must be True or False, got {type(read_only).__name__}")
 
 
 def merge_bars(

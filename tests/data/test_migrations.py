@@ -286,3 +286,21 @@ def test_schema_registered_twice_differently_is_refused() -> None:
     other = Schema("portfolio", (Migration(1, "CREATE TABLE {t}portfolios (name TEXT)"),))
     with pytest.raises(InvalidInputError, match="'portfolio' is already declared, with other migrations"):
         register_schema(other)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"schema": "portfolio"}, "schema must be a bifrost.data.Schema"),  # found by QA: an AttributeError
+        ({"lock": 7}, "lock must be the name of a lock"),
+        ({"read_only": "yes"}, "read_only must be True or False"),
+    ],
+)
+def test_transaction_bad_option_is_named_before_anything_opens(
+    tmp_path: Path, options: dict[str, object], message: str
+) -> None:
+    with EmbeddedStore(tmp_path / "home") as store:
+        with pytest.raises(InvalidInputError, match=message), store.transaction(**options):  # type: ignore[arg-type]
+            pass
+        with pytest.raises(InvalidInputError, match="a transaction hook is a function"):
+            store.add_transaction_hook("audit")  # type: ignore[arg-type]
