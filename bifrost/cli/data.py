@@ -19,7 +19,7 @@ from bifrost.cli._common import (
     store,
     wants_json,
 )
-from bifrost.data import Adjustment, Frequency, IngestReport, OnError
+from bifrost.data import Adjustment, BarFrequency, Frequency, IngestReport, OnError
 from bifrost.errors import InvalidInputError
 
 NAME = "data"
@@ -28,7 +28,7 @@ ingest_app = typer.Typer(help="Ingest bars from a source into the store.")
 app.add_typer(ingest_app, name="ingest")
 
 OnErrorOpt = Annotated[OnError, typer.Option(help="strict: reject the load; repair: quarantine bad rows.")]
-FrequencyOpt = Annotated[Frequency, typer.Option(help="Bar size of the source (intraday bars keep their time).")]
+FrequencyOpt = Annotated[BarFrequency, typer.Option(help="Bar size of the source (intraday bars keep their time).")]
 
 
 def _print_ingest(report: IngestReport, what: str, json_out: bool) -> None:
@@ -47,7 +47,7 @@ def ingest_csv(
     on_error: OnErrorOpt = "strict",
     date_format: Annotated[str | None, typer.Option(help="strptime format when dates are not ISO.")] = None,
     frequency: Annotated[
-        Frequency | None, typer.Option(help="Bar size of the file (default: read from the bars' spacing).")
+        BarFrequency | None, typer.Option(help="Bar size of the file (default: read from the bars' spacing).")
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:

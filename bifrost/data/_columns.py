@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -48,12 +48,13 @@ PRICE_COLUMNS = ("open", "high", "low", "close")
 REQUIRED_COLUMNS = (*PRICE_COLUMNS, "volume")
 Adjustment = Literal["raw", "split_adjusted", "adjusted"]
 ADJUSTMENTS: tuple[Adjustment, ...] = ("raw", "split_adjusted", "adjusted")
-Frequency = Literal["1s", "10s", "1m", "5m", "15m", "30m", "1h", "1d", "1w", "1mo"]
+# what bars can be stored (and sources read) at; weeks and months are resampled reads of daily bars
+BarFrequency = Literal["1s", "10s", "1m", "5m", "15m", "30m", "1h", "1d"]
+Frequency = Literal[BarFrequency, "1w", "1mo"]
 # finest first: a frequency can be resampled to any one after it
 FREQUENCIES: tuple[Frequency, ...] = ("1s", "10s", "1m", "5m", "15m", "30m", "1h", "1d", "1w", "1mo")
 INTRADAY_FREQUENCIES: tuple[Frequency, ...] = FREQUENCIES[:7]
-# what bars can be stored at; weeks and months are resampled reads of daily bars
-STORED_FREQUENCIES: tuple[Frequency, ...] = FREQUENCIES[:8]
+STORED_FREQUENCIES: tuple[BarFrequency, ...] = get_args(BarFrequency)
 _NS_PER_DAY = 86_400 * 10**9
 _BAR_NS: Mapping[Frequency, int] = MappingProxyType(
     {

@@ -194,3 +194,10 @@ def test_cli_ingest_json_is_the_report(tmp_path: Path) -> None:
     report = json.loads(done.stdout)
     assert report["symbols"] == ["ORCL"] and report["rows_read"] == 5036 and report["rows_new"] == 5036
     assert report["quarantine_path"] is None and report["source"] == "csv"
+
+
+def test_cli_ingest_offers_only_the_frequencies_bars_are_stored_at(tmp_path: Path) -> None:
+    # found by QA: --help offered 1w and 1mo, which the library then refused (they are reads of daily bars)
+    done = bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL", "--frequency", "1w")
+    assert done.returncode == 2 and "Invalid value for '--frequency'" in done.stderr
+    assert "'1w' is not one of '1s', '10s', '1m', '5m', '15m', '30m', '1h', '1d'" in done.stderr
