@@ -561,7 +561,10 @@ def run_server(
         raise InvalidInputError(f"grace_seconds must be in (0, 3600], got {grace_seconds!r}")
     before = set(_descendants(os.getpid()))
     reaper = _subreaper(True)  # orphans of the server become our children, not init's: found after it exits
-    proc = subprocess.Popen(list(command), cwd=cwd, env=None if env is None else dict(env), start_new_session=True)
+    proc = subprocess.Popen(
+        list(command), cwd=cwd, env=None if env is None else dict(env), start_new_session=True,
+        preexec_fn=_terminated_with_us(),
+    )  # fmt: skip
     known: dict[int, int | None] = {proc.pid: _start_time(proc.pid)}
     asked: list[float] = []
 
@@ -607,6 +610,23 @@ def run_server(
         )
         return 1
     return 0 if asked else code
+
+
+def _terminated_with_us() -> Callable[[], None] | None:
+    # Linux: the server gets SIGTERM when this process dies, even by SIGKILL, which no handler
+    # sees (it kept serving the port); it then stops its workers as on any SIGTERM. Built here,
+    # not in the child: between fork and exec the child must not import.
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1  # <sys/prctl.h>
+
+    def ask() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+
+    return ask
 
 
 def _subreaper(on: bool) -> bool:
