@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from bifrost.data import CsvSource, EmbeddedStore, ingest
-from bifrost.errors import InvalidInputError, NotFoundError
+from bifrost.errors import InvalidInputError, NotFoundError, SymbolNotFoundError
 from bifrost.portfolio import CashFlow, CashKind, Fill, Side, create_portfolio, record_transactions
 from bifrost.risk import (
     DEFAULT_LIMITS,
@@ -140,7 +140,7 @@ def test_posted_positions_are_priced_and_given_history_by_the_store(home: Path) 
     np.testing.assert_allclose(book.returns, reference, rtol=1e-9, atol=1e-15)
     # served from memory the second time; a new ingest is seen
     assert market.returns(["ORCL", "NVDA"], 250) is book.returns
-    with pytest.raises(InvalidInputError, match=r"unknown symbol\(s\) \['GSPC'\]: not in the store"):
+    with pytest.raises(SymbolNotFoundError, match=r"unknown symbol\(s\) \['GSPC'\]: not in the store"):
         market.latest_closes(["ORCL", "GSPC"])
     ingest(store, CsvSource(DATA / "sp500_5yr" / "GSPC_2018.csv", symbol="GSPC"))
     assert market.latest_closes(["GSPC"]).iloc[0] == _file(DATA / "sp500_5yr" / "GSPC_2018.csv")["Close"].iloc[-1]
