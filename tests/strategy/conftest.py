@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import backtrader as bt
 import pytest
+import ray
 
 from bifrost.data import CsvSource, EmbeddedStore, Panel, ingest
 from tests.conftest import NVDA, ORCL, YHOO
@@ -19,6 +21,16 @@ def real_store(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedStore:
     for symbol, path in SERIES.items():
         ingest(store, CsvSource(path, symbol=symbol))
     return store
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    # a local Ray of 2 CPUs for the module that asks for it, shut down after it
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
 import pytest
-import ray
 
 from bifrost.data import EmbeddedStore, LobsterSource, Panel, SyntheticMarket, ingest, periods_per_year
 from bifrost.errors import InvalidInputError
@@ -115,15 +112,6 @@ def test_sweep_with_kept_equity_agrees_with_the_metrics_only_kernel(five_minute:
     plain = sweep(five_minute, "sma_cross", grid, fill=FILL)
     kept = sweep(five_minute, "sma_cross", grid, fill=FILL, keep_equity=True)
     pd.testing.assert_frame_equal(plain.frame, kept.frame)
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def test_ray_sweep_on_five_minute_bars_is_bit_identical_to_in_process(five_minute: Panel, local_ray: None) -> None:

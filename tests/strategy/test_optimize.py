@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
-import ray
 
 from bifrost.data import EmbeddedStore, Panel
 from bifrost.errors import InvalidInputError
@@ -33,15 +31,6 @@ GRID = {"fast": [5, 10, 20, 35], "slow": [20, 30, 60, 120]}
 def three(real_store: EmbeddedStore) -> Panel:
     # the union calendar: NVDA and YHOO have no bars before they listed
     return real_store.read_panel(["ORCL", "NVDA", "YHOO"], "2003-01-01")
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def test_sweep_rows_equal_single_backtests_of_each_symbol(real_store: EmbeddedStore, three: Panel) -> None:
