@@ -26,6 +26,16 @@ that a call is answered at once with 503 and ``Retry-After: 1``, so a burst cost
 excess a fast refusal instead of every caller a growing queue. Health, metrics and docs are
 never limited.
 
+**One error shape.** Every answer of status 400 or more is ``{"error": message, "detail":
+[{"field": ..., "message": ...}, ...], "request_id": id}``: ``detail`` lists the fields a
+request got wrong (empty when the error is not about one field), whatever BentoML or
+pydantic answered underneath.
+
+**Docs.** ``GET /docs`` is the Swagger page of the service's OpenAPI (``/docs.json``), served
+from files installed with BentoML and no other address (a ``Content-Security-Policy`` of
+``'self'`` keeps the browser from asking anywhere else: BentoML's own page at ``/`` asks
+Google Tag Manager for a script, so ``/`` sends the browser to ``/docs``).
+
 **Processes.** ``bentoml serve`` runs an arbiter that starts its workers in sessions of
 their own, so signalling the command that launched it reaches neither. `run_server`
 starts the server in a new session (its own process group), forwards SIGTERM, SIGINT and
@@ -92,7 +102,7 @@ __all__ = [
 ]
 
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024  # 64 MiB: 500 symbols × 5,000 days of returns is about 50 MB of JSON
-OPEN_PATHS: Final = ("/livez", "/readyz", "/healthz", "/metrics", "/docs", "/docs.json")
+OPEN_PATHS: Final = ("/livez", "/readyz", "/healthz", "/metrics", "/docs", "/static_content/")
 REQUEST_ID_HEADER: Final = "x-request-id"
 ENTRY_POINT_GROUP: Final = "bifrost.services"  # name -> "module:Class" of a BentoML service (pyproject.toml)
 RETRY_AFTER_S: Final = 1
@@ -308,8 +318,10 @@ class Guard:
         max_concurrency: int = 4,
         max_queue: int = 16,
         queue_timeout_s: float = 0.1,
+        description: str = "",
     ) -> None:
         self.app = app
+        self.description = description
         self.token = token or None
         self.max_body_bytes = max_body_bytes
         self.max_concurrency = max_concurrency
@@ -320,11 +332,14 @@ class Guard:
         _name_request_ids_in_logs()
 
     @classmethod
-    def options(cls, settings: ServiceSettings) -> dict[str, Any]:
-        """Return the keyword arguments of a guard for ``settings`` (for ``add_asgi_middleware``)."""
+    def options(cls, settings: ServiceSettings, *, description: str = "") -> dict[str, Any]:
+        """Return the keyword arguments of a guard for ``settings`` (for ``add_asgi_middleware``).
+
+        ``description`` is the text of the service's OpenAPI document (``/docs.json``, shown at ``/docs``).
+        """
         return {
             "token": settings.token, "max_concurrency": settings.max_concurrency, "max_queue": settings.max_queue,
-            "queue_timeout_s": settings.queue_timeout_s,
+            "queue_timeout_s": settings.queue_timeout_s, "description": description,
         }  # fmt: skip
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -336,7 +351,13 @@ class Guard:
         # not reset on the way out: the server's access log, written by a middleware outside this one in
         # the same task, names the id too; each request runs in a task (a context) of its own
         _request_id.set(rid)
+        docs = _docs_answer(scope)
+        if docs is not None:
+            await _send_whole(_answered(send, rid), *docs)
+            return
         send = _answered(send, rid)
+        if scope["path"] == "/docs.json":
+            send = _described(send, self.description)
         if scope["path"].startswith(OPEN_PATHS):
             await self.app(scope, receive, send)
             return
@@ -417,7 +438,7 @@ def _answered(send: Any, rid: str) -> Any:
                 return
             start = held.pop("start")
             status = start["status"]
-            body = _unwrapped(held["body"]) if status < 500 else _server_error(status, held["body"], rid)
+            body = _unwrapped(held["body"], rid) if status < 500 else _server_error(status, held["body"], rid)
             dropped = (b"content-length", b"content-type")
             headers = [(k, v) for k, v in start["headers"] if k.lower() not in dropped]
             headers.append((b"content-type", b"application/json"))
@@ -432,35 +453,65 @@ def _answered(send: Any, rid: str) -> Any:
     return wrapped
 
 
+def _described(send: Any, description: str) -> Any:
+    # the OpenAPI document describes the service, not BentoML (its default text links its Slack
+    # and badges the docs page may not load)
+    held: dict[str, Any] = {}
+
+    async def wrapped(message: Any) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 200:
+            held["start"], held["body"] = message, b""
+            return
+        if message["type"] == "http.response.body" and "start" in held:
+            held["body"] += message.get("body", b"")
+            if message.get("more_body"):
+                return
+            start, body = held.pop("start"), held.pop("body")
+            with contextlib.suppress(ValueError, AttributeError, TypeError):
+                spec = json.loads(body)
+                spec["info"]["description"] = description
+                body = json.dumps(spec).encode()
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            await _send_whole(send, start["status"], headers, body)
+            return
+        await send(message)
+
+    return wrapped
+
+
 def _server_error(status: int, body: bytes, rid: str) -> bytes:
     # our own 503s (overload) say so; every other 5xx says only its kind and the request id
     with contextlib.suppress(ValueError, AttributeError, TypeError):
         message = json.loads(body)["error"]
         if status == 503 and message.startswith("overloaded"):
-            return json.dumps({"error": f"{message}; retry in {RETRY_AFTER_S} s", "request_id": rid}).encode()
+            return _error_body(f"{message}; retry in {RETRY_AFTER_S} s", rid)
     kind = _SERVER_ERRORS.get(status, "server error")
-    message = f"{kind} (request id {rid}; the detail is in the server log)"
-    return json.dumps({"error": message, "request_id": rid}).encode()
+    return _error_body(f"{kind} (request id {rid}; the detail is in the server log)", rid)
 
 
-def _unwrapped(body: bytes) -> bytes:
-    # every client error as {"error": message}: BentoML's [{"error": ...}], pydantic's
+def _error_body(message: str, rid: str, detail: Sequence[Mapping[str, str]] = ()) -> bytes:
+    return json.dumps({"error": message, "detail": list(detail), "request_id": rid}).encode()
+
+
+def _unwrapped(body: bytes, rid: str) -> bytes:
+    # every client error in one shape: BentoML's [{"error": ...}], pydantic's
     # {"error": "1 validation error for Input", "detail": [...]} (its model name, docs URLs and
-    # version stay out: each problem as "field: message"), and plain-text 404/405 answers
+    # version stay out: each problem as a field and a message), and plain-text 404/405 answers
     try:
         value = json.loads(body)
     except ValueError:
-        return json.dumps({"error": _cut(body.decode("utf-8", "replace").strip() or "request refused")}).encode()
+        return _error_body(_cut(body.decode("utf-8", "replace").strip() or "request refused"), rid)
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict) and "error" in value[0]:
         value = value[0]
     if isinstance(value, dict) and isinstance(value.get("detail"), list) and value["detail"]:
         problems = [_problem(d) for d in value["detail"][:_SHOWN_PROBLEMS]]
         more = len(value["detail"]) - len(problems)
-        message = "invalid request: " + "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
-        return json.dumps({"error": message}).encode()
+        shown = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        message = "invalid request: " + shown + (f" (and {more} more)" if more > 0 else "")
+        return _error_body(message, rid, problems)
     if isinstance(value, dict) and isinstance(value.get("error"), str):
-        return json.dumps({"error": value["error"]}).encode()
-    return json.dumps({"error": _cut(body.decode("utf-8", "replace"))}).encode()
+        return _error_body(value["error"], rid)
+    return _error_body(_cut(body.decode("utf-8", "replace")), rid)
 
 
 _SHOWN_PROBLEMS: Final = 5
@@ -470,18 +521,71 @@ def _cut(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _problem(detail: object) -> str:
+def _problem(detail: object) -> dict[str, str]:
     if not isinstance(detail, dict):
-        return _cut(str(detail))
+        return {"field": "body", "message": _cut(str(detail))}
     where = ".".join(str(part) for part in detail.get("loc", ()) if part != "body") or "body"
-    return f"{_cut(where, 80)}: {_cut(str(detail.get('msg', 'invalid')))}"
+    return {"field": _cut(where, 80), "message": _cut(str(detail.get("msg", "invalid")))}
 
 
 async def _reply(send: Any, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    # through `_answered`, which gives the body the one error shape and the request id
+    await _send_whole(send, status, [(b"content-type", b"application/json")], json.dumps({"error": message}).encode())
+
+
+async def _send_whole(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# -- the docs page ------------------------------------------------------------------------------
+
+# BentoML's Swagger page (at "/") loads a Google Tag Manager script; this one loads only the
+# Swagger UI files BentoML installs (served by it at /static_content/) and the service's own
+# OpenAPI document, and the Content-Security-Policy keeps the browser from asking anywhere else
+_DOCS_PAGE: Final = b"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<title>API</title>
+<link rel="stylesheet" type="text/css" href="/static_content/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static_content/swagger-ui-bundle.js" charset="UTF-8"></script>
+<script src="/docs/swagger-initializer.js" charset="UTF-8"></script>
+</body>
+</html>
+"""
+_DOCS_SCRIPT: Final = b"""window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    url: "/docs.json",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis],
+  });
+};
+"""
+_DOCS_POLICY: Final = (
+    b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    b"connect-src 'self'; frame-ancestors 'none'"
+)
+
+
+def _docs_answer(scope: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    if scope.get("method") not in ("GET", "HEAD"):
+        return None
+    path = scope["path"]
+    if path in ("/", "/docs/"):
+        return 307, [(b"location", b"/docs"), (b"content-type", b"text/plain")], b"see /docs"
+    policy = (b"content-security-policy", _DOCS_POLICY)
+    if path == "/docs":
+        return 200, [(b"content-type", b"text/html; charset=utf-8"), policy], _DOCS_PAGE
+    if path == "/docs/swagger-initializer.js":
+        return 200, [(b"content-type", b"text/javascript; charset=utf-8"), policy], _DOCS_SCRIPT
+    return None
 
 
 # -- the server's processes ---------------------------------------------------------------------

@@ -123,7 +123,9 @@ def test_service_settings_are_read_once_from_the_environment_and_refuse_nonsense
     got = service_settings("risk", env)
     assert (got.token, got.max_queue, got.max_concurrency, got.queue_timeout_s) == ("t0k", 0, 4, 0.1)
     assert got.workers == default_workers() and got.settings.home == tmp_path
-    assert Guard.options(got) == {"token": "t0k", "max_concurrency": 4, "max_queue": 0, "queue_timeout_s": 0.1}
+    assert Guard.options(got, description="d") == {
+        "token": "t0k", "max_concurrency": 4, "max_queue": 0, "queue_timeout_s": 0.1, "description": "d"
+    }
     for name, value in (("BIFROST_SERVE_WORKERS", "0"), ("BIFROST_SERVE_MAX_CONCURRENCY", "lots"),
                         ("BIFROST_SERVE_QUEUE_TIMEOUT_MS", "-5")):  # fmt: skip
         with pytest.raises(ConfigError, match=f"{name} must be a whole number from"):
@@ -165,6 +167,7 @@ def _call(guard: Guard, path: str, headers: dict[str, str], method: str = "POST"
 
 
 JSON = {"content-type": "application/json", "content-length": "2"}
+RID = "rid-1"
 
 
 @pytest.mark.parametrize(
@@ -202,8 +205,8 @@ def _answering(status: int, body: bytes, chunks: int = 1) -> Any:
 def test_guard_gives_every_client_error_one_shape(chunks: int) -> None:
     # BentoML answers an InvalidArgument as [{"error": ...}]
     wrapped = json.dumps([{"error": "horizon_days must be ..."}]).encode()
-    status, body = _call(Guard(_answering(400, wrapped, chunks)), "/var", JSON)
-    assert status == 400 and json.loads(body) == {"error": "horizon_days must be ..."}
+    status, body = _call(Guard(_answering(400, wrapped, chunks)), "/var", {**JSON, "x-request-id": RID})
+    assert status == 400 and json.loads(body) == {"error": "horizon_days must be ...", "detail": [], "request_id": RID}
     # found by QA: pydantic's shape named its model and docs URL, and a 404/405 was plain text
     pydantic = {
         "error": "2 validation errors for Input",
@@ -213,16 +216,22 @@ def test_guard_gives_every_client_error_one_shape(chunks: int) -> None:
             {"type": "json_invalid", "loc": [], "msg": "Invalid JSON: EOF while parsing an object"},
         ],
     }  # fmt: skip
+    problems = [
+        {"field": "confidence", "message": "Input should be less than or equal to 1"},
+        {"field": "body", "message": "Invalid JSON: EOF while parsing an object"},
+    ]
     reshaped = {
-        json.dumps(pydantic).encode(): "invalid request: confidence: Input should be less than or equal to 1; "
-        "body: Invalid JSON: EOF while parsing an object",
-        b'{"error": "x", "detail": []}': "x",
-        b"Not Found": "Not Found",
-        b'[{"a": 1}, {"b": 2}]': '[{"a": 1}, {"b": 2}]',
-    }
-    for sent, message in reshaped.items():
-        status, body = _call(Guard(_answering(422, sent)), "/var", JSON)
-        assert status == 422 and json.loads(body) == {"error": message}
+        json.dumps(pydantic).encode(): ("invalid request: confidence: Input should be less than or equal to 1; "
+                                        "body: Invalid JSON: EOF while parsing an object", problems),
+        b'{"error": "x", "detail": []}': ("x", []),
+        b'{"error": "x", "detail": "a string"}': ("x", []),
+        b"Not Found": ("Not Found", []),
+        b'[{"a": 1}, {"b": 2}]': ('[{"a": 1}, {"b": 2}]', []),
+        b'[{"error": "x"}, {"error": "y"}]': ('[{"error": "x"}, {"error": "y"}]', []),
+    }  # fmt: skip
+    for sent, (message, detail) in reshaped.items():
+        status, body = _call(Guard(_answering(422, sent)), "/var", {**JSON, "x-request-id": RID})
+        assert status == 422 and json.loads(body) == {"error": message, "detail": detail, "request_id": RID}
     ok = b'[{"error": "a result that looks like one"}]'
     assert _call(Guard(_answering(200, ok)), "/var", JSON)[1] == ok  # only errors are reshaped
 
@@ -234,6 +243,24 @@ def test_guard_checks_the_token_and_leaves_health_and_docs_open() -> None:
     assert _call(guard, "/var", {**JSON, "authorization": "Bearer s3cret"})[0] == 200
     assert _call(guard, "/readyz", {}, method="GET")[0] == 200
     assert _call(guard, "/docs.json", {}, method="GET")[0] == 200
+    assert _call(guard, "/static_content/swagger-ui.css", {}, method="GET")[0] == 200  # the docs page's files
+
+
+def test_guard_serves_the_docs_page_that_asks_no_other_address() -> None:
+    guard = Guard(_app, token="s3cret")  # the docs are open, as health is
+    status, headers, page = _answer(guard, "/docs", {}, "GET")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert b"googletagmanager" not in page and b"http" not in page  # every address is the service's own
+    assert re.findall(rb'(?:src|href)="([^"]+)"', page) == [
+        b"/static_content/swagger-ui.css", b"/static_content/swagger-ui-bundle.js", b"/docs/swagger-initializer.js",
+    ]  # fmt: skip
+    status, _, script = _answer(guard, "/docs/swagger-initializer.js", {}, "GET")
+    assert status == 200 and b'url: "/docs.json"' in script and b"validatorUrl: null" in script
+    for path in ("/", "/docs/"):  # BentoML's own page at / asks Google Tag Manager for a script
+        status, headers, _ = _answer(guard, path, {}, "GET")
+        assert status == 307 and headers["location"] == "/docs"
+    assert _call(guard, "/docs", JSON, method="POST")[1] == b"ok"  # only a read gets the page
     assert _call(Guard(_app, token=""), "/var", JSON)[0] == 200  # an empty token is no token
 
 
@@ -256,6 +283,7 @@ def test_guard_answers_a_server_error_with_its_kind_and_request_id_only() -> Non
         got, headers, body = _answer(Guard(_answering(status, secret)), "/var", {**JSON, "x-request-id": "r1"})
         answer = json.loads(body)
         assert got == status and kind in answer["error"] and answer["request_id"] == "r1"
+        assert set(answer) == {"error", "detail", "request_id"} and answer["detail"] == []
         assert b"secret" not in body and headers["content-length"] == str(len(body))
         assert ("retry-after" in headers) == (status == 503)
 

@@ -289,4 +289,9 @@ class RiskService:
 
 
 # the token from BIFROST_RISK_SERVICE_TOKEN or [keys] risk_service_token in bifrost.toml, and the limits
-RiskService.add_asgi_middleware(Guard, **Guard.options(SETTINGS))
+DESCRIPTION = (
+    "Value at risk and expected shortfall, stress tests and limits of a book: posted positions or a stored "
+    "portfolio, priced from the service's store. Errors are answered as "
+    '`{"error": message, "detail": [{"field", "message"}], "request_id": id}`.'
+)
+RiskService.add_asgi_middleware(Guard, **Guard.options(SETTINGS, description=DESCRIPTION))

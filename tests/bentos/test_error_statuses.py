@@ -8,6 +8,9 @@ asked for, over HTTP; tests/bentos/test_risk_service.py provokes those a request
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -20,6 +23,7 @@ import bifrost.errors
 from bifrost._serving import http_status
 from bifrost.errors import BifrostError
 from bifrost.testing import RunningService, running_service
+from tests.analytics.test_tearsheet import CHROMIUM
 
 SERVICE = textwrap.dedent(
     """
@@ -41,7 +45,7 @@ SERVICE = textwrap.dedent(
             raise getattr(bifrost.errors, kind)(f"{kind} raised on purpose")
 
 
-    Faults.add_asgi_middleware(Guard, **Guard.options(SETTINGS))
+    Faults.add_asgi_middleware(Guard, **Guard.options(SETTINGS, description="Raises the error it is asked for."))
     """
 )
 
@@ -86,8 +90,55 @@ def test_an_unexpected_exception_is_a_500_that_says_nothing_internal_and_is_logg
     assert response.status_code == 500 and response.headers["x-request-id"] == "bug-42"
     assert response.json() == {
         "error": "internal error (request id bug-42; the detail is in the server log)",
+        "detail": [],
         "request_id": "bug-42",
     }
     log = Path(faults.log).read_text()
     assert "request bug-42: unexpected KeyError in Faults.raise_kind" in log
     assert "internal detail: /home/secret/store.db" in log  # the traceback is in the log, not the answer
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "field"),
+    [
+        ("POST", "/raise", {"kind": 5}, 400, "kind"),  # pydantic's validation error
+        ("POST", "/raise", {}, 400, "kind"),  # a missing field
+        ("POST", "/raise", {"kind": "TransactionRejected"}, 409, None),
+        ("POST", "/raise", {"kind": "StoreError"}, 503, None),
+        ("POST", "/raise", {"kind": "bug"}, 500, None),
+        ("GET", "/nosuch", None, 404, None),  # Starlette's plain-text answer
+        ("GET", "/raise", None, 405, None),
+    ],
+)
+def test_every_error_answer_has_one_shape(
+    faults: RunningService, method: str, path: str, body: object, status: int, field: str | None
+) -> None:
+    response = httpx.request(method, f"{faults.url}{path}", json=body, headers={"x-request-id": "shape-1"})
+    answer = response.json()
+    assert response.status_code == status and set(answer) == {"error", "detail", "request_id"}, answer
+    assert isinstance(answer["error"], str) and answer["error"] and answer["request_id"] == "shape-1"
+    assert [d["field"] for d in answer["detail"]] == ([field] if field else [])
+    assert all(set(d) == {"field", "message"} for d in answer["detail"])
+
+
+def test_the_docs_page_renders_the_api_and_asks_no_address_but_the_service(
+    faults: RunningService, tmp_path: Path
+) -> None:
+    # found by QA: the README's /docs was a 404 and BentoML's page at / asks Google Tag Manager for a script
+    assert httpx.get(f"{faults.url}/", follow_redirects=False).headers["location"] == "/docs"
+    netlog = tmp_path / "netlog.json"
+    dom = subprocess.run(
+        [*CHROMIUM, f"--user-data-dir={tmp_path / 'profile'}", f"--log-net-log={netlog}",
+         "--virtual-time-budget=15000", "--dump-dom", f"{faults.url}/"],
+        capture_output=True, text=True, timeout=180, check=True,
+    )  # fmt: skip
+    assert 'data-path="/raise"' in dom.stdout  # Swagger UI drew the service's endpoint from /docs.json
+    assert "Raises the error it is asked for." in dom.stdout and "Slack" not in dom.stdout  # ours, not BentoML's
+    # what the page asked for (Chromium's own background requests have no origin as initiator)
+    events = json.loads(netlog.read_text())["events"]
+    asked = {
+        re.sub(r"^([a-z]+://[^/]+).*", r"\1", e["params"]["url"])
+        for e in events
+        if e.get("params", {}).get("initiator", "not an origin") != "not an origin" and "url" in e["params"]
+    }
+    assert asked == {faults.url}, asked  # nothing outside: no CDN, no tag manager, no validator badge
