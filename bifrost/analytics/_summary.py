@@ -121,7 +121,7 @@ def _general(r: FloatArray, f: FloatArray | None, period: m.Period, ann: float, 
         "conditional_value_at_risk": a(m.conditional_value_at_risk(r)),
     }
     if f is not None:
-        ab = m.alpha_beta(r, f, risk_free=rf, annualization=ann)
+        ab = np.asarray(m.alpha_beta(r, f, risk_free=rf, annualization=ann))
         out |= {
             "alpha": ab[:, 0],
             "beta": ab[:, 1],
