@@ -1,4 +1,4 @@
-"""``bifrost portfolio``: create, import transactions, list, show."""
+"""``bifrost portfolio``: create, import transactions, list, show, dividends."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from bifrost.cli._common import FormatOpt, JsonOpt, store, wants_json
+from bifrost.cli._common import FormatOpt, JsonOpt, echo_json, records, store, wants_json
 from bifrost.portfolio import CostBasis
 
 NAME = "portfolio"
-app = typer.Typer(help="Portfolios: create, import transactions, list, show.")
+app = typer.Typer(help="Portfolios: create, import transactions, list, show, dividends.")
 
 
 @app.command("create")
@@ -58,16 +58,47 @@ def portfolio_list(json_out: JsonOpt = False, fmt: FormatOpt = "table") -> None:
         typer.echo(frame.to_string(index=False) if len(frame) else "no portfolios yet: `bifrost portfolio create`")
 
 
+StoreDividendsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--store-dividends/--no-store-dividends",
+        help="Credit the store's dividends on their ex-dates (shares held at the close before; shorts pay).",
+    ),
+]
+
+
 @app.command("show")
 def portfolio_show(
     name: Annotated[str, typer.Argument(help="Portfolio name.")],
     json_out: JsonOpt = False,
     fmt: FormatOpt = "table",
+    store_dividends: StoreDividendsOpt = True,
 ) -> None:
     """Show positions, cash and P&L, marked at each symbol's latest close in the store."""
     from bifrost.portfolio import load_portfolio, mark_to_latest
 
     with store() as bars:
-        ledger = load_portfolio(bars, name)
+        ledger = load_portfolio(bars, name, store_dividends=store_dividends)
         report = mark_to_latest(ledger, bars)
     typer.echo(report.to_json() if wants_json(json_out, fmt) else report.to_text())
+
+
+@app.command("dividends")
+def portfolio_dividends(
+    name: Annotated[str, typer.Argument(help="Portfolio name.")],
+    json_out: JsonOpt = False,
+    store_dividends: StoreDividendsOpt = True,
+) -> None:
+    """List the dividend entries: ex-date, symbol, per share, shares held, amount, origin (store or recorded)."""
+    from bifrost.portfolio import load_portfolio
+
+    with store() as bars:
+        frame = load_portfolio(bars, name, store_dividends=store_dividends).dividends_frame()
+    if json_out:
+        echo_json(records(frame))
+    elif frame.empty:
+        typer.echo(f"{name}: no dividends")
+    else:
+        shown = frame.assign(ts=frame["ts"].dt.date).rename(columns={"ts": "ex_date"})
+        typer.echo(shown.to_string(index=False))
+        typer.echo(f"{len(frame)} dividend(s), {frame['amount'].sum():,.2f} in all")

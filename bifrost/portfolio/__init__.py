@@ -11,6 +11,7 @@
 """
 
 from bifrost.portfolio._csv import TRANSACTION_COLUMNS, read_transactions_csv
+from bifrost.portfolio._dividends import NEAR_DAYS, with_store_dividends
 from bifrost.portfolio._ledger import CostBasis, Ledger, Position
 from bifrost.portfolio._persist import (
     create_portfolio,
@@ -24,6 +25,7 @@ from bifrost.portfolio._transactions import (
     CashFlow,
     CashKind,
     Dividend,
+    DividendOrigin,
     Fill,
     Side,
     Split,
@@ -34,11 +36,13 @@ from bifrost.portfolio._transactions import (
 from bifrost.portfolio._valuation import Valuation, value_ledger
 
 __all__ = [
+    "NEAR_DAYS",
     "TRANSACTION_COLUMNS",
     "CashFlow",
     "CashKind",
     "CostBasis",
     "Dividend",
+    "DividendOrigin",
     "Fill",
     "Ledger",
     "MarkedPortfolio",
@@ -57,4 +61,5 @@ __all__ = [
     "to_decimal",
     "to_utc",
     "value_ledger",
+    "with_store_dividends",
 ]

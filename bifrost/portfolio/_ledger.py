@@ -61,6 +61,7 @@ class _State:
     interest: Decimal = ZERO
     last_ts: pd.Timestamp | None = None
     realized_by_txn: dict[str, Decimal] = field(default_factory=dict)  # closing fills only
+    dividend_by_txn: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # shares held, amount
     last_price: dict[str, Decimal] = field(default_factory=dict)  # by symbol, split-adjusted
 
 
@@ -196,6 +197,33 @@ class Ledger:
             dividends=book.dividends,
         )
 
+    def dividends_frame(self) -> pd.DataFrame:
+        """Every dividend entry as a table (floats, for display), in ledger order.
+
+        Columns: ``txn_id, ts`` (the ex-date), ``symbol, per_share, shares`` (held at the
+        close before the ex-date; negative when short), ``amount`` (``per_share × shares``,
+        what the cash received; negative when paid), ``origin`` (``recorded`` or ``store``).
+        """
+        rows = []
+        for t in self._transactions:
+            if isinstance(t, Dividend):
+                shares, amount = self._state.dividend_by_txn[t.txn_id]
+                rows.append(
+                    {
+                        "txn_id": t.txn_id,
+                        "ts": t.ts,
+                        "symbol": t.symbol,
+                        "per_share": float(t.per_share),
+                        "shares": float(shares),
+                        "amount": float(amount),
+                        "origin": t.origin,
+                    }
+                )
+        columns = ["txn_id", "ts", "symbol", "per_share", "shares", "amount", "origin"]
+        frame = pd.DataFrame(rows, columns=columns)
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        return frame
+
     def realized_by_transaction(self) -> dict[str, Decimal]:
         """Realized P&L of each fill that closed (part of) a position, by transaction id."""
         return dict(self._state.realized_by_txn)
@@ -311,6 +339,8 @@ class Ledger:
             case CashFlow():
                 _positive(self, txn, "amount", txn.amount)
             case Dividend():
+                if txn.origin not in ("recorded", "store"):
+                    raise self._reject(txn, f"origin must be 'recorded' or 'store', got {quote(txn.origin)}")
                 _positive(self, txn, "per_share", txn.per_share)
                 if not _PRICE_LO <= txn.per_share <= _PRICE_HI:
                     raise self._reject(
@@ -365,9 +395,11 @@ class Ledger:
                     state.interest += txn.amount
             case Dividend():
                 book = state.books.setdefault(txn.symbol, _Book())
-                amount = book.quantity * txn.per_share  # a short position pays it
+                held = book.quantity
+                amount = held * txn.per_share  # a short position pays it
                 book.dividends += amount
                 state.cash += amount
+                state.dividend_by_txn[txn.txn_id] = (held, amount)
             case Split():
                 for lot in state.books.get(txn.symbol, _Book()).lots:
                     lot.quantity *= txn.ratio

@@ -16,6 +16,7 @@ import pandas as pd
 
 from bifrost.data import StateDb, Store
 from bifrost.errors import InvalidInputError, NotFoundError
+from bifrost.portfolio._dividends import check_store_dividends, merge_store_dividends
 from bifrost.portfolio._ledger import CostBasis, Ledger, check_portfolio_name
 from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
 from bifrost.portfolio._transactions import CashFlow, CashKind, Dividend, Fill, Side, Split, Transaction, to_utc
@@ -67,17 +68,39 @@ def create_portfolio(
     return ledger
 
 
-def load_portfolio(store: Store, name: str) -> Ledger:
+def load_portfolio(store: Store, name: str, *, store_dividends: bool = True) -> Ledger:
     """Rebuild a portfolio by replaying its stored transactions.
+
+    Parameters
+    ----------
+    store
+        The store that holds the portfolio and the bars it is valued against.
+    name
+        The portfolio's name.
+    store_dividends
+        Credit the store's dividends of the symbols it held (see `with_store_dividends`:
+        on the ex-date, per share × the shares held at the close before it, shorts pay,
+        a dividend recorded on the same symbol and ex-date replaces the store's). They are
+        entries of the returned ledger (``origin="store"``), never of the stored one.
+        False: the recorded transactions only.
 
     Raises
     ------
     NotFoundError
         If the store holds no portfolio ``name`` (the message lists those it holds).
+    InvalidInputError
+        If ``store_dividends`` is not a bool.
     """
     check_portfolio_name(name)  # before it reaches a query: PostgreSQL refuses a NUL with a DataError
+    check_store_dividends(store_dividends)
     with store.transaction(schema=PORTFOLIO_SCHEMA, read_only=True) as db:
-        return _load(db, name)
+        ledger, transactions = _recorded(db, name)
+    if store_dividends:
+        transactions = merge_store_dividends(
+            name, transactions, store, inception=ledger.inception, currency=ledger.base_currency
+        )
+    ledger.extend(transactions)
+    return ledger
 
 
 def require_portfolio(db: StateDb, name: str) -> None:
@@ -97,6 +120,13 @@ def _not_found(db: StateDb, name: str) -> NotFoundError:
 
 
 def _load(db: StateDb, name: str) -> Ledger:
+    ledger, transactions = _recorded(db, name)
+    ledger.extend(transactions)
+    return ledger
+
+
+def _recorded(db: StateDb, name: str) -> tuple[Ledger, list[Transaction]]:
+    # the empty ledger as configured, and its stored transactions in order
     found = db.rows("SELECT inception, cost_basis, long_only, base_currency FROM {t}portfolios WHERE name = ?", (name,))
     if not found:
         raise _not_found(db, name)
@@ -110,8 +140,7 @@ def _load(db: StateDb, name: str) -> Ledger:
         base_currency=currency,
     )
     rows = db.rows(f"SELECT {', '.join(_COLUMNS)} FROM {{t}}transactions WHERE portfolio = ? ORDER BY seq", (name,))
-    ledger.extend(_from_row(dict(zip(_COLUMNS, row, strict=True))) for row in rows)
-    return ledger
+    return ledger, [_from_row(dict(zip(_COLUMNS, row, strict=True))) for row in rows]
 
 
 def record_transactions(
@@ -128,6 +157,10 @@ def record_transactions(
     With ``create=True`` a missing portfolio is created (inception: the earliest
     transaction's date, with ``cost_basis`` and ``long_only``) in the same database
     transaction, so a rejected import leaves no portfolio behind.
+
+    The returned ledger holds the recorded transactions only (`load_portfolio` credits the
+    store's dividends). A `Dividend` is stored as recorded whatever its ``origin``: a store
+    dividend recorded this way then replaces the store's on its ex-date, never doubles it.
 
     Raises
     ------

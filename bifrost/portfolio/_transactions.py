@@ -5,14 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum, auto
+from typing import Literal
 
 import pandas as pd
 
 from bifrost._checks import as_bounded_decimal, as_utc_timestamp
 
-__all__ = ["CashFlow", "CashKind", "Dividend", "Fill", "Side", "Split", "Transaction", "to_decimal", "to_utc"]
+__all__ = [
+    "CashFlow",
+    "CashKind",
+    "Dividend",
+    "DividendOrigin",
+    "Fill",
+    "Side",
+    "Split",
+    "Transaction",
+    "to_decimal",
+    "to_utc",
+]
 
 ZERO = Decimal(0)
+
+DividendOrigin = Literal["recorded", "store"]
+"""Where a ledger's dividend entry came from: recorded by the user, or credited from the store's dividends."""
 
 
 class Side(StrEnum):
@@ -55,7 +70,12 @@ class CashFlow:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Dividend:
-    """A cash dividend of ``per_share`` on the ex-date ``ts``; shorts pay it."""
+    """A cash dividend of ``per_share`` on the ex-date ``ts``; shorts pay it.
+
+    ``origin`` is ``recorded`` for an entry the user made, ``store`` for one credited from
+    the store's dividends when the portfolio was loaded (see `with_store_dividends`); a
+    store entry is never written to the stored ledger.
+    """
 
     txn_id: str
     ts: pd.Timestamp
@@ -63,6 +83,7 @@ class Dividend:
     per_share: Decimal
     pay_date: pd.Timestamp | None = None
     currency: str = "USD"
+    origin: DividendOrigin = "recorded"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
