@@ -5,9 +5,14 @@ A limit caps one measure of a book as a fraction of its equity: VaR or expected 
 any single name, or any sector. Evaluating the limits gives one check per limit (per name
 or sector for the concentration limits) with a severity: ``breach`` above the threshold,
 ``warning`` above ``warn_at × threshold``, ``ok`` below, ``n/a`` where the data to measure
-it is missing (no sector known). Warnings and breaches are alerts; `check_limits` appends
-them to the store's ``risk_alerts`` table, where dashboards and compliance read them with
-`read_alerts`.
+it is missing (no sector known). Warnings and breaches are alerts, and an alert is an
+*episode*: `check_limits` (through `record_alerts`) opens one in the store when a limit and
+subject (a name, a sector, or the whole book) first warns or breaches, updates it while it
+stays above the warning level (a check that finds it unchanged adds nothing), and closes it
+when a check finds it cleared; re-running a check never duplicates it. Each episode keeps
+its history (opened, updated, escalated to a breach, eased to a warning, closed).
+Dashboards and compliance read the episodes with `read_alerts` and their history with
+`read_alert_history`. A subject measured ``n/a`` is not cleared: its episode stays open.
 
 Limits are set per stored portfolio (`set_limits`); a portfolio with none set is held to
 `DEFAULT_LIMITS`.
@@ -18,7 +23,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -26,10 +31,11 @@ import numpy as np
 import pandas as pd
 
 from bifrost._checks import as_choice, as_fraction, as_positive_int, as_utc_timestamp, is_number, quote
-from bifrost.data import Store
+from bifrost.data import StateDb, Store
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import Fill, load_portfolio, require_portfolio, value_ledger
-from bifrost.risk._book import Book, _book_history, _portfolio, book_from_store
+from bifrost.risk._book import Book, HistoryWindow, _book_history, _portfolio, book_from_store
+from bifrost.risk._market import DEFAULT_LOOKBACK_DAYS
 from bifrost.risk._portfolio import METHODS, Method, _portfolio_risk
 from bifrost.risk._schema import RISK_SCHEMA
 from bifrost.risk._var import _check
@@ -44,6 +50,7 @@ __all__ = [
     "limit_report",
     "limits_from_toml",
     "portfolio_drawdown",
+    "read_alert_history",
     "read_alerts",
     "record_alerts",
     "set_limits",
@@ -56,6 +63,14 @@ _ALERT_COLUMNS = (
     "ts", "as_of", "portfolio", "limit_name", "metric", "subject", "value", "threshold", "severity", "message",
 )  # fmt: skip
 _CHECK_COLUMNS = ("limit_name", "metric", "subject", "value", "threshold", "warn_level", "utilisation", "severity")
+# one row per episode: opened by a check, then ts/as_of/value/threshold/severity/message of the latest check
+_EPISODE_COLUMNS = (
+    "id", "opened", "ts", "as_of", "closed", "portfolio", "limit_name", "metric", "subject", "value", "threshold",
+    "severity", "worst_value", "worst_severity", "message",
+)  # fmt: skip
+_EVENT_COLUMNS = ("ts", "as_of", "change", "value", "threshold", "severity", "message")
+Change = Literal["opened", "updated", "escalated", "eased", "unchanged", "closed"]
+_RANK = {"warning": 1, "breach": 2}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +184,9 @@ class LimitReport:
     as_of: pd.Timestamp  # the last market date the measures use
     ts: pd.Timestamp  # when the evaluation ran (UTC)
     checks: pd.DataFrame  # limit_name, metric, subject, value, threshold, warn_level, utilisation, severity
+    window: HistoryWindow | None = None  # the return history measured (lookback and first/last date)
+    # the episodes this evaluation opened, updated or closed, once recorded (`record_alerts`); None if not
+    episodes: pd.DataFrame | None = None
 
     @property
     def alerts(self) -> pd.DataFrame:
@@ -204,7 +222,8 @@ class LimitReport:
         return worst.drop(columns="_u").sort_values("limit_name", key=lambda s: s.map(order)).reset_index(drop=True)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict: portfolio, times, the per-limit summary and the alerts."""
+        """Return a JSON-ready dict: portfolio, times, the history window, the per-limit summary, the
+        alerts and (once recorded) the episodes they opened, updated or closed."""
 
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             clean = frame.astype(object).where(frame.notna(), None)
@@ -213,13 +232,16 @@ class LimitReport:
                 for row in clean.to_dict(orient="records")
             ]
 
+        window = (self.window or HistoryWindow(lookback_days=None, start=None, end=None, observations=0)).to_dict()
         return {
             "portfolio": self.portfolio,
             "as_of": self.as_of.isoformat(),
             "ts": self.ts.isoformat(),
+            **window,
             "breached": self.breached,
             "limits": records(self.summary()),
             "alerts": records(self.alerts),
+            "episodes": None if self.episodes is None else records(self.episodes),
         }
 
     def _repr_html_(self) -> str:
@@ -232,8 +254,9 @@ class LimitReport:
                 s["limit_name"], s["metric"], s["subject"], s["value"], s["threshold"], s["severity"], strict=True
             )
         )
+        window = "" if self.window is None else f" ({self.window})"
         return (
-            f"<b>Limits of {self.portfolio}</b> as of {self.as_of.date()}"
+            f"<b>Limits of {self.portfolio}</b> as of {self.as_of.date()}{window}"
             "<table><tr><th>limit</th><th>metric</th><th>worst</th><th>value</th><th>threshold</th>"
             f"<th>status</th></tr>{rows}</table>"
         )
@@ -336,7 +359,7 @@ def limit_report(
     stamp = pd.Timestamp.now(tz="UTC") if now is None else now
     last = book.returns.index[-1]
     as_of = last if isinstance(last, pd.Timestamp) else stamp
-    return LimitReport(portfolio=book.name, as_of=as_of, ts=stamp, checks=checks)
+    return LimitReport(portfolio=book.name, as_of=as_of, ts=stamp, checks=checks, window=book.window)
 
 
 def portfolio_drawdown(store: Store, name: str) -> tuple[float, pd.Timestamp]:
@@ -398,24 +421,133 @@ def get_limits(store: Store, portfolio: str) -> tuple[Limit, ...]:
     return tuple(Limit(**dict(zip(keys, row, strict=True))) for row in rows)
 
 
-def record_alerts(store: Store, report: LimitReport) -> int:
-    """Append the report's alerts to the store; return how many."""
+def record_alerts(store: Store, report: LimitReport) -> pd.DataFrame:
+    """Record the report's alerts as episodes; return the episodes it touched.
+
+    An alert of a limit and subject with no open episode opens one; one with an open
+    episode updates it (``escalated`` from a warning to a breach, ``eased`` back,
+    ``updated`` when the value, threshold or market date moved, ``unchanged`` when the
+    same check runs again: only its ``ts`` moves and no history is added). An open
+    episode whose limit and subject the report measured below the warning level, or no
+    longer measures (the limit removed, the name no longer held), is ``closed``; one of a
+    limit measured ``n/a`` (no drawdown, no sector known) stays open. All in one transaction.
+
+    Returns
+    -------
+    DataFrame
+        One row per episode touched, in the columns of `read_alerts` plus ``change``.
+    """
+    portfolio = _portfolio(report.portfolio)
     alerts = report.alerts
-    if alerts.empty:
-        return 0
-    cols = ", ".join(_ALERT_COLUMNS)
-    marks = ", ".join("?" * len(_ALERT_COLUMNS))
-    stamps = (report.ts.isoformat(), report.as_of.isoformat(), report.portfolio)
-    rows = [
-        (*stamps, str(name), str(metric), str(subject), float(value), float(threshold), str(severity), str(message))
-        for name, metric, subject, value, threshold, severity, message in zip(
-            alerts["limit_name"], alerts["metric"], alerts["subject"], alerts["value"], alerts["threshold"],
-            alerts["severity"], alerts["message"], strict=True,
-        )
-    ]  # fmt: skip
+    checks: dict[tuple[str, str], Any] = {(str(r.limit_name), str(r.subject)): r for r in report.checks.itertuples()}
+    # a limit measured n/a (no drawdown, no sector known) has cleared nothing
+    unmeasured = {str(r.limit_name) for r in report.checks.itertuples() if r.severity == "n/a"}
+    ts, as_of = report.ts.isoformat(), report.as_of.isoformat()
+    changes: dict[int, str] = {}
     with store.transaction(schema=RISK_SCHEMA, lock="risk_alerts") as db:
-        db.many(f"INSERT INTO {{t}}risk_alerts ({cols}) VALUES ({marks})", rows)
-    return len(alerts)
+        open_rows = db.rows(
+            f"SELECT {', '.join(_EPISODE_COLUMNS)} FROM {{t}}risk_alerts WHERE portfolio = ? AND closed IS NULL "
+            "ORDER BY id",
+            (portfolio,),
+        )
+        episodes = {(str(r[6]), str(r[8])): dict(zip(_EPISODE_COLUMNS, r, strict=True)) for r in open_rows}
+        seen: set[tuple[str, str]] = set()
+        a: Any
+        for a in alerts.itertuples(index=False):
+            key = (str(a.limit_name), str(a.subject))
+            seen.add(key)
+            value, threshold, severity, message = float(a.value), float(a.threshold), str(a.severity), str(a.message)
+            episode = episodes.get(key)
+            if episode is None:
+                (new_id,) = db.rows(
+                    "INSERT INTO {t}risk_alerts (opened, ts, as_of, portfolio, limit_name, metric, subject, value, "
+                    "threshold, severity, worst_value, worst_severity, message) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    (ts, ts, as_of, portfolio, key[0], str(a.metric), key[1], value, threshold, severity, value,
+                     severity, message),
+                )[0]  # fmt: skip
+                changes[int(new_id)] = "opened"
+                _event(db, int(new_id), (ts, as_of, "opened", value, threshold, severity, message))
+                continue
+            change = _change(episode, as_of=report.as_of, value=value, threshold=threshold, severity=severity)
+            worst = (_RANK.get(str(episode["worst_severity"]), 0), float(episode["worst_value"] or 0.0))
+            if (_RANK[severity], value) > worst:
+                episode["worst_value"], episode["worst_severity"] = value, severity
+            db.run(
+                "UPDATE {t}risk_alerts SET ts = ?, as_of = ?, value = ?, threshold = ?, severity = ?, message = ?, "
+                "worst_value = ?, worst_severity = ? WHERE id = ?",
+                (
+                    *(ts, as_of, value, threshold, severity, message),
+                    *(episode["worst_value"], episode["worst_severity"], episode["id"]),
+                ),
+            )
+            changes[int(episode["id"])] = change
+            if change != "unchanged":
+                _event(db, int(episode["id"]), (ts, as_of, change, value, threshold, severity, message))
+        for key, episode in episodes.items():
+            if key in seen:
+                continue
+            measured = checks.get(key)
+            closing: float | None
+            if key[0] in unmeasured:
+                continue  # not measured is not cleared
+            if measured is None:
+                closing, threshold, severity = None, float(episode["threshold"]), "n/a"
+                message = f"{portfolio}: limit {key[0]!r}{' ' + key[1] if key[1] else ''} is no longer checked"
+            else:
+                closing, threshold, severity = float(measured.value), float(measured.threshold), "ok"
+                subject = f" {key[1]}" if key[1] else ""
+                message = (
+                    f"{portfolio}: {measured.metric}{subject} back at {closing:.2%} of equity, below the warning "
+                    f"level {float(measured.warn_level):.2%} of limit {key[0]!r} ({threshold:.2%})"
+                )
+            db.run(
+                "UPDATE {t}risk_alerts SET ts = ?, as_of = ?, closed = ? WHERE id = ?", (ts, as_of, ts, episode["id"])
+            )
+            changes[int(episode["id"])] = "closed"
+            _event(db, int(episode["id"]), (ts, as_of, "closed", closing, threshold, severity, message))
+        ids = sorted(changes)
+        touched = (
+            db.rows(
+                f"SELECT {', '.join(_EPISODE_COLUMNS)} FROM {{t}}risk_alerts WHERE id IN ({', '.join('?' * len(ids))}) "
+                "ORDER BY id",
+                ids,
+            )
+            if ids
+            else []
+        )
+    frame = _episodes(touched)
+    frame["change"] = [changes[int(i)] for i in frame["id"]]
+    return frame
+
+
+def _change(
+    episode: Mapping[str, Any], *, as_of: pd.Timestamp, value: float, threshold: float, severity: str
+) -> Change:
+    before = _RANK.get(str(episode["severity"]), 0)
+    if _RANK[severity] > before:
+        return "escalated"
+    if _RANK[severity] < before:
+        return "eased"
+    same_day = pd.Timestamp(episode["as_of"]).tz_convert("UTC") == as_of
+    if same_day and float(episode["value"]) == value and float(episode["threshold"]) == threshold:
+        return "unchanged"
+    return "updated"
+
+
+def _event(db: StateDb, alert_id: int, row: tuple[object, ...]) -> None:
+    db.run(
+        f"INSERT INTO {{t}}risk_alert_events (alert_id, {', '.join(_EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (alert_id, *row),
+    )
+
+
+def _episodes(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows), columns=list(_EPISODE_COLUMNS))
+    for col in ("opened", "ts", "as_of", "closed"):
+        frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
+    frame.insert(5, "status", np.where(frame["closed"].isna(), "open", "closed"))
+    return frame
 
 
 def read_alerts(
@@ -424,8 +556,28 @@ def read_alerts(
     *,
     since: object = None,
     severity: Literal["warning", "breach"] | None = None,
+    status: Literal["open", "closed"] | None = None,
 ) -> pd.DataFrame:
-    """Return stored alerts, oldest first, optionally for one portfolio, from ``since``, of one severity."""
+    """Return the stored alert episodes, oldest first.
+
+    One row per episode: ``id``, ``opened`` (when a check first found it), ``ts`` and
+    ``as_of`` (the run time and market date of the latest check that found it, or closed
+    it), ``closed`` (NaT while open), ``status`` (``open`` | ``closed``), ``portfolio``,
+    ``limit_name``, ``metric``, ``subject``, the latest ``value``, ``threshold``,
+    ``severity`` and ``message``, and ``worst_value`` / ``worst_severity`` over the episode.
+    `read_alert_history` gives each episode's history.
+
+    Parameters
+    ----------
+    portfolio
+        Only this portfolio's episodes.
+    since
+        Only episodes checked (or closed) at or after this date/time.
+    severity
+        ``breach``: episodes that reached a breach; ``warning``: episodes that never went past a warning.
+    status
+        Only ``open`` or only ``closed`` episodes.
+    """
     where, params = [], []
     start = None if since is None else as_utc_timestamp(since, "since")
     if portfolio is not None:
@@ -435,17 +587,52 @@ def read_alerts(
     if severity is not None:
         if severity not in ("warning", "breach"):
             raise InvalidInputError(f"severity must be 'warning' or 'breach', got {severity!r}")
-        where.append("severity = ?")
+        where.append("worst_severity = ?")
         params.append(severity)
+    if status is not None:
+        if status not in ("open", "closed"):
+            raise InvalidInputError(f"status must be 'open' or 'closed', got {status!r}")
+        where.append("closed IS NULL" if status == "open" else "closed IS NOT NULL")
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     with store.transaction(schema=RISK_SCHEMA, read_only=True) as db:
-        rows = db.rows(f"SELECT id, {', '.join(_ALERT_COLUMNS)} FROM {{t}}risk_alerts{clause} ORDER BY id", params)
-    frame = pd.DataFrame(rows, columns=["id", *_ALERT_COLUMNS])
-    for col in ("ts", "as_of"):
-        frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
+        rows = db.rows(f"SELECT {', '.join(_EPISODE_COLUMNS)} FROM {{t}}risk_alerts{clause} ORDER BY id", params)
+    frame = _episodes(rows)
     if start is not None:
         frame = frame[frame["ts"] >= start]
     return frame.reset_index(drop=True)
+
+
+def read_alert_history(store: Store, portfolio: str | None = None, *, alert_id: int | None = None) -> pd.DataFrame:
+    """Return the history of alert episodes, oldest first: one row per change of one episode.
+
+    Columns: ``alert_id`` (the episode's ``id`` in `read_alerts`), ``portfolio``,
+    ``limit_name``, ``subject``, ``ts``, ``as_of``, ``change`` (``opened``, ``updated``,
+    ``escalated``, ``eased``, ``closed``), ``value`` (NaN when the subject is no longer
+    measured), ``threshold``, ``severity`` (``ok`` or ``n/a`` on closing) and ``message``.
+    Optionally of one portfolio, or of one episode (``alert_id``).
+    """
+    where: list[str] = []
+    params: list[object] = []
+    if portfolio is not None:
+        _portfolio(portfolio)
+        where.append("a.portfolio = ?")
+        params.append(portfolio)
+    if alert_id is not None:
+        where.append("e.alert_id = ?")
+        params.append(as_positive_int(alert_id, "alert_id", minimum=1))
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    cols = ", ".join(f"e.{c}" for c in _EVENT_COLUMNS)
+    with store.transaction(schema=RISK_SCHEMA, read_only=True) as db:
+        rows = db.rows(
+            f"SELECT e.alert_id, a.portfolio, a.limit_name, a.subject, {cols} FROM {{t}}risk_alert_events e "
+            f"JOIN {{t}}risk_alerts a ON a.id = e.alert_id{clause} ORDER BY e.id",
+            params,
+        )
+    frame = pd.DataFrame(rows, columns=["alert_id", "portfolio", "limit_name", "subject", *_EVENT_COLUMNS])
+    for col in ("ts", "as_of"):
+        frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
+    frame["value"] = frame["value"].astype(np.float64)
+    return frame
 
 
 def check_limits(
@@ -454,14 +641,16 @@ def check_limits(
     *,
     limits: Sequence[Limit] | None = None,
     record: bool = True,
-    lookback_days: int = 500,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     sectors: Mapping[str, str] | None = None,
     now: pd.Timestamp | None = None,
 ) -> LimitReport:
     """Evaluate the limits of stored ``portfolio`` (its own, or ``limits``) and record the alerts.
 
-    Positions come from the ledger at the latest closes, returns and the drawdown from the
-    store, sectors from the store's symbol table unless ``sectors`` is given.
+    Positions come from the ledger at the latest closes, returns (the last ``lookback_days``
+    days) and the drawdown from the store, sectors from the store's symbol table unless
+    ``sectors`` is given. With ``record``, the alerts open, update or close their episodes
+    (`record_alerts`) and the report's ``episodes`` says which.
     """
     portfolio = _portfolio(portfolio)
     chosen = get_limits(store, portfolio) if limits is None else _unique(limits, "limits")
@@ -472,5 +661,5 @@ def check_limits(
         sectors = store_sectors(store)
     report = limit_report(book, chosen, drawdown=drawdown, sectors=sectors, now=now)
     if record:
-        record_alerts(store, report)
+        report = replace(report, episodes=record_alerts(store, report))
     return report

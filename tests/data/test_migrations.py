@@ -134,7 +134,13 @@ def test_v3_store_upgrades_in_place_and_reads_back_identically(v3_store: tuple[s
         assert list(listing["frequency"]) == ["1d", "1d"]  # v3 bars upgrade as daily
         # the packages imported so far (portfolio, risk) are migrated as the store opens:
         # their v3 tables adopted at version 1, the bars' frequency added as data 2
-        assert [(p, v) for p, v, _ in _versions(store)] == [("data", 1), ("data", 2), ("portfolio", 1), ("risk", 1)]
+        assert [(p, v) for p, v, _ in _versions(store)] == [
+            ("data", 1),
+            ("data", 2),
+            ("portfolio", 1),
+            ("risk", 1),
+            ("risk", 2),
+        ]
         ledger = load_portfolio(store, "core")
         assert [t.txn_id for t in ledger.transactions] == ["d1", "f1", "f2", "v1", "f3"]
         assert {p.symbol: p.quantity for p in ledger.positions()} == {"NVDA": 1000, "ORCL": 200}
@@ -143,7 +149,13 @@ def test_v3_store_upgrades_in_place_and_reads_back_identically(v3_store: tuple[s
         alerts = read_alerts(store, "core")
         assert list(alerts["severity"]) == ["warning"] and alerts["value"].iloc[0] == pytest.approx(0.00328863849529902)
         assert alerts["ts"].iloc[0] == pd.Timestamp("1999-04-01T12:00:00", tz=UTC)
-        assert [(p, v) for p, v, _ in _versions(store)] == [("data", 1), ("data", 2), ("portfolio", 1), ("risk", 1)]
+        assert [(p, v) for p, v, _ in _versions(store)] == [
+            ("data", 1),
+            ("data", 2),
+            ("portfolio", 1),
+            ("risk", 1),
+            ("risk", 2),
+        ]
         assert _legacy(store) == [1, 2, 3, 4]  # the mark an older bifrost refuses
         # writing works: a transaction, more bars
         deposit = CashFlow(txn_id="d2", ts=pd.Timestamp("1999-04-01", tz=UTC), kind=CashKind.DEPOSIT, amount=Decimal(5))
@@ -176,7 +188,13 @@ def test_postgres_version_1_schema_is_upgraded_when_its_packages_are_used(
     try:
         assert len(store.read_bars("ORCL")) == 42 and store.describe()["mode"] == "partitioned by month + BRIN"
         assert list_portfolios(store).empty and read_alerts(store).empty
-        assert [(p, v) for p, v, _ in _versions(store)] == [("data", 1), ("data", 2), ("portfolio", 1), ("risk", 1)]
+        assert [(p, v) for p, v, _ in _versions(store)] == [
+            ("data", 1),
+            ("data", 2),
+            ("portfolio", 1),
+            ("risk", 1),
+            ("risk", 2),
+        ]
         assert _legacy(store) == [1, 4]
     finally:
         store.close()
@@ -259,7 +277,7 @@ def test_schema_package_newer_than_this_bifrost_is_refused(store: BarStore) -> N
     with store.transaction(lock="schema:risk") as db:
         db.run("INSERT INTO {t}bifrost_schema (package, version) VALUES ('risk', 7)")
     store._schemas_applied.discard("risk")  # as a new store object sees it (PGlite: one session, no second)
-    newer = r"risk tables are at schema version 7, written by a newer bifrost \(this one knows up to 1\); upgrade"
+    newer = r"risk tables are at schema version 7, written by a newer bifrost \(this one knows up to 2\); upgrade"
     with pytest.raises(SchemaVersionError, match=newer):
         get_limits(store, "any")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import sqlite3
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -25,11 +27,12 @@ from bifrost.risk import (
     get_limits,
     limits_from_toml,
     portfolio_drawdown,
+    read_alert_history,
     read_alerts,
     set_limits,
 )
 from tests.cli import bifrost
-from tests.conftest import NVDA, ORCL, YHOO
+from tests.conftest import NVDA, ORCL, ROOT, YHOO
 
 T0 = pd.Timestamp("2014-01-02", tz="UTC")
 HOLDINGS = {"ORCL": 1000, "NVDA": 500, "YHOO": -300}
@@ -174,7 +177,8 @@ def test_check_limits_records_alerts_that_read_alerts_returns(tmp_path: Path, me
         assert "ORCL at" in alerts["message"].iloc[0] and "above the limit" in alerts["message"].iloc[0]
         assert "above the warning level" in alerts["message"].iloc[1]
         # a dry run records nothing; filters
-        check_limits(store, "book", record=False)
+        dry = check_limits(store, "book", record=False)
+        assert dry.episodes is None and json.loads(json.dumps(dry.to_dict()))["episodes"] is None
         assert len(read_alerts(store)) == 2
         assert len(read_alerts(store, severity="breach")) == 1
         assert read_alerts(store, since="2015-01-03").empty and read_alerts(store, "other").empty
@@ -185,18 +189,84 @@ def test_check_limits_records_alerts_that_read_alerts_returns(tmp_path: Path, me
         assert "breach" in report._repr_html_()
 
 
-def test_limits_are_persisted_and_alerts_appended_on_every_backend(store: BarStore) -> None:
+def test_repeated_checks_keep_one_episode_per_breach_and_its_history_on_every_backend(
+    store: BarStore, measures: dict[str, float]
+) -> None:
+    # issue 12, item 5: three runs of one check left three alert rows per breach
     _load(store)
     limits = [Limit(name="names", metric="single_name", threshold=0.01), Limit(name="v", metric="var", threshold=1.0)]
     set_limits(store, "book", limits)
     assert get_limits(store, "book") == tuple(limits)
-    first = check_limits(store, "book", now=pd.Timestamp("2015-01-02", tz="UTC"))
-    check_limits(store, "book", now=pd.Timestamp("2015-01-05", tz="UTC"))
-    alerts = read_alerts(store, "book")
-    assert len(first.alerts) == 3 and len(alerts) == 6  # every name breaches a 1% limit, twice
-    assert alerts["id"].is_monotonic_increasing and alerts["ts"].iloc[-1] == pd.Timestamp("2015-01-05", tz="UTC")
-    np.testing.assert_allclose(alerts["value"].iloc[:3], first.alerts["value"], rtol=1e-15)
-    assert len(read_alerts(store, since="2015-01-03")) == 3
+    days = [pd.Timestamp(d, tz="UTC") for d in ("2015-01-02", "2015-01-05", "2015-01-06")]
+    reports = [check_limits(store, "book", now=day) for day in days]
+    assert [list(r.episodes["change"]) for r in reports] == [["opened"] * 3, ["unchanged"] * 3, ["unchanged"] * 3]
+    episodes = read_alerts(store, "book")
+    assert len(episodes) == 3 and list(episodes["subject"]) == sorted(HOLDINGS)  # every name breaches 1%, once
+    assert (episodes["status"] == "open").all() and episodes["closed"].isna().all()
+    assert (episodes["opened"] == days[0]).all() and (episodes["ts"] == days[-1]).all()
+    np.testing.assert_allclose(episodes["value"], [measures[s] for s in sorted(HOLDINGS)], rtol=1e-12)
+    history = read_alert_history(store, "book")
+    assert list(history["change"]) == ["opened"] * 3  # re-running the same check adds no history
+    # cleared: each episode closes, with the value that cleared it; then a new breach is a new episode
+    set_limits(store, "book", [Limit(name="names", metric="single_name", threshold=10.0)])
+    closing = check_limits(store, "book", now=pd.Timestamp("2015-01-07", tz="UTC"))
+    assert list(closing.episodes["change"]) == ["closed"] * 3 and closing.alerts.empty
+    assert read_alerts(store, "book", status="open").empty and len(read_alerts(store, status="closed")) == 3
+    orcl_id = int(episodes.loc[episodes["subject"] == "ORCL", "id"].iloc[0])
+    closed = read_alert_history(store, "book", alert_id=orcl_id)
+    assert list(closed["change"]) == ["opened", "closed"] and closed["severity"].iloc[-1] == "ok"
+    assert closed["value"].iloc[-1] == pytest.approx(measures["ORCL"]) and "back at" in closed["message"].iloc[-1]
+    set_limits(store, "book", limits)
+    again = check_limits(store, "book", now=pd.Timestamp("2015-01-08", tz="UTC"))
+    assert list(again.episodes["change"]) == ["opened"] * 3 and set(again.episodes["id"]).isdisjoint(episodes["id"])
+    assert len(read_alerts(store, "book")) == 6 and len(read_alerts(store, since="2015-01-08")) == 3
+    # a warning that becomes a breach is the same episode, escalated; its worst is kept when it eases
+    near = measures["ORCL"]
+    for threshold, now in ((near * 1.1, "2015-01-09"), (near * 0.9, "2015-01-12"), (near * 1.1, "2015-01-13")):
+        set_limits(store, "book", [Limit(name="orcl", metric="single_name", threshold=threshold, warn_at=0.5)])
+        report = check_limits(store, "book", now=pd.Timestamp(now, tz="UTC"))
+    orcl = read_alerts(store, "book").query("limit_name == 'orcl' and subject == 'ORCL'")
+    assert len(orcl) == 1 and orcl["severity"].iloc[0] == "warning" and orcl["worst_severity"].iloc[0] == "breach"
+    steps = read_alert_history(store, alert_id=int(orcl["id"].iloc[0]))
+    assert list(steps["change"]) == ["opened", "escalated", "eased"]
+    assert list(steps["severity"]) == ["warning", "breach", "warning"]
+    assert report.to_dict()["episodes"][0]["change"] in ("eased", "updated", "unchanged", "closed", "opened")
+    assert len(read_alerts(store, "book", severity="breach")) == 7  # the six names' episodes and the escalated one
+
+
+def test_alert_episodes_of_an_unmeasured_subject_stay_open(tmp_path: Path, measures: dict[str, float]) -> None:
+    # n/a is not "cleared": a sector limit without sectors leaves its episode open
+    with EmbeddedStore(tmp_path) as store:
+        _load(store)
+        set_limits(store, "book", [Limit(name="sector", metric="sector", threshold=0.01)])
+        opened = check_limits(store, "book", sectors=SECTORS, now=pd.Timestamp("2015-01-02", tz="UTC"))
+        assert sorted(opened.episodes["subject"]) == ["semiconductors", "software"]
+        unmeasured = check_limits(store, "book", sectors={}, now=pd.Timestamp("2015-01-05", tz="UTC"))
+        assert unmeasured.episodes.empty and (read_alerts(store)["status"] == "open").all()
+
+
+def test_v3_store_alert_rows_become_episodes_with_their_history(tmp_path: Path) -> None:
+    # a store an older bifrost wrote (tests/fixtures/stores), with the rows three runs of one check appended
+    home = tmp_path / "home"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "stores" / "v3-embedded", home)
+    con = sqlite3.connect(home / "state.sqlite")
+    columns = "ts, as_of, portfolio, limit_name, metric, subject, value, threshold, severity, message"
+    (row,) = con.execute(f"SELECT {columns} FROM risk_alerts").fetchall()
+    for ts, severity in (("1999-04-02T12:00:00+00:00", "breach"), ("1999-04-05T12:00:00+00:00", "warning")):
+        con.execute(f"INSERT INTO risk_alerts ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (ts, *row[1:8], severity, row[9]))  # fmt: skip
+    con.commit()
+    con.close()
+    with EmbeddedStore(home) as store:
+        (episode,) = read_alerts(store, "core").itertuples()
+        assert episode.opened == pd.Timestamp("1999-04-01T12:00:00", tz="UTC") and episode.status == "open"
+        assert episode.ts == pd.Timestamp("1999-04-05T12:00:00", tz="UTC") and episode.severity == "warning"
+        assert episode.worst_severity == "breach" and episode.value == pytest.approx(0.00328863849529902)
+        history = read_alert_history(store, "core")
+        assert list(history["change"]) == ["opened", "escalated", "eased"] and (history["alert_id"] == episode.id).all()
+        # the next check on the upgraded store updates that episode: no second row
+        report = check_limits(store, "core", lookback_days=30, now=pd.Timestamp("1999-04-06T12:00:00", tz="UTC"))
+        assert list(report.episodes["id"]) == [episode.id] and len(read_alerts(store)) == 1
 
 
 def test_bad_limits_are_refused_with_what_was_wrong() -> None:
@@ -271,10 +341,20 @@ def test_cli_limits_sets_evaluates_records_and_lists_alerts(tmp_path: Path, meas
     assert strict.returncode == 1 and "breach" in strict.stdout and "ORCL" in strict.stdout
     listed = bifrost(tmp_path, "risk", "alerts", "book", "--json")
     assert listed.returncode == 0, listed.stderr
-    assert [a["subject"] for a in json.loads(listed.stdout)] == ["ORCL", "ORCL"]
+    # two runs, one episode (it was two alert rows); the second run shows it as open since the first
+    assert [a["subject"] for a in json.loads(listed.stdout)] == ["ORCL"]
+    assert out["episodes"][0]["change"] == "opened" and "ALERT open #1, since" in strict.stdout
     dry = bifrost(tmp_path, "risk", "limits", "book", "--no-record")
-    assert dry.returncode == 0
-    assert len(json.loads(bifrost(tmp_path, "risk", "alerts", "--json").stdout)) == 2
+    assert dry.returncode == 0 and "ALERT book: single_name ORCL" in dry.stdout
+    assert len(json.loads(bifrost(tmp_path, "risk", "alerts", "--json").stdout)) == 1
+    history = bifrost(tmp_path, "risk", "alerts", "book", "--history")
+    assert history.returncode == 0 and "opened" in history.stdout and history.stdout.count("\n") == 2
+    nested = json.loads(bifrost(tmp_path, "risk", "alerts", "--open", "--history", "--json").stdout)
+    assert [e["change"] for e in nested[0]["history"]] == ["opened"]
+    (tmp_path / "loose.toml").write_text('[[limits]]\nname = "names"\nmetric = "single_name"\nthreshold = 5\n')
+    cleared = bifrost(tmp_path, "risk", "limits", "book", "--set", str(tmp_path / "loose.toml"))
+    assert cleared.returncode == 0 and "CLEARED" in cleared.stdout, cleared.stdout + cleared.stderr
+    assert json.loads(bifrost(tmp_path, "risk", "alerts", "book", "--open", "--json").stdout) == []
     bad = bifrost(tmp_path, "risk", "limits", "book", "--set", str(tmp_path / "none.toml"))
     assert bad.returncode == 2 and "cannot read limits" in bad.stderr
 
