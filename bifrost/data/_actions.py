@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from bifrost._checks import PRICE_MAX, as_utc_timestamp, finite_in_range, quote, symbol_problem
+from bifrost.data._action_checks import warn_contradicted
 from bifrost.data._report import IngestReport, new_ingest_id
 from bifrost.data._store import BarStore
 from bifrost.data._validate import ACTION_KINDS, SPLIT_MAX, SPLIT_MIN, ValidatedBars, empty_actions
@@ -26,6 +27,11 @@ def record_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "man
     1/1000 … 1000; a dividend is finite, positive, and below the close of the last bar
     before its ex-date (the bar on the ex-date when the store has none before), since
     the total-return factor ``1 - dividend / close`` must stay positive.
+
+    Each action is then checked against the stored raw closes around its ex-date
+    (`bifrost.data._action_checks`): one they contradict (a 2-for-1 split with no ~50%
+    fall, on a file that is already split-adjusted) is recorded, and a
+    `DataQualityWarning` names it; ``check_quality`` keeps reporting it.
 
     Raises
     ------
@@ -73,7 +79,10 @@ def record_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "man
         ),
     )
     validated = ValidatedBars(origin=origin, bars=empty_bars, actions=frame, issues=(), rows_read=0)
-    return store.write(validated, ingest_id=new_ingest_id(), source="manual")
+    report = store.write(validated, ingest_id=new_ingest_id(), source="manual")
+    # recorded as asked (the user may know better), but a split the prices do not show is named
+    warn_contradicted(store, frame)
+    return report
 
 
 def _action_value(store: BarStore, symbol: str, ex_date: pd.Timestamp, kind: str, value: object, where: str) -> float:

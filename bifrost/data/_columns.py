@@ -37,10 +37,12 @@ __all__ = [
     "Frequency",
     "Panel",
     "bar_ns",
+    "find_seams",
     "format_ts",
     "infer_frequency",
     "is_intraday",
     "periods_per_year",
+    "source_factor",
     "warn_data_quality",
 ]
 
@@ -224,7 +226,7 @@ class BarColumns:
         stops = np.concatenate([edges, [len(self)]])
         return [(int(self.codes[a]), int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
 
-    def adjusted(self, actions: pd.DataFrame, mode: Adjustment) -> BarColumns:
+    def adjusted(self, actions: pd.DataFrame, mode: Adjustment, *, tail: BarColumns | None = None) -> BarColumns:
         """Return back-adjusted prices (and volumes) for ``mode``.
 
         ``split_adjusted`` divides prices before each split's ex-date by the ratio and
@@ -232,9 +234,18 @@ class BarColumns:
         each dividend's ex-date by ``1 - dividend / previous close`` (the CRSP convention).
         Where a symbol has no dividend events but its source gave ``adj_close``, the
         ``adjusted`` factor is ``adj_close / close``, and a note says so. Where that source
-        gave ``adj_close`` on some of the symbol's bars only, the others stay unadjusted: a
-        series half adjusted, which a `DataQualityWarning` names (the note is information,
-        the warning a problem to fix).
+        gave ``adj_close`` on some of the symbol's bars only (two sources merged: ORCL from
+        Yahoo to 2014, then a file without it), the factor is made consistent at each seam
+        (`source_factor`): bars without ``adj_close`` take the factor of the next bar with
+        one (no dividend is known among them), and bars after the last one are the anchor
+        (factor 1), the earlier factors rescaled to meet them. The series then never jumps
+        where only the sources change, but the bars without ``adj_close`` carry no dividend:
+        a `DataQualityWarning` names them (the note is information, the warning a problem
+        to fix).
+
+        ``tail`` holds ``close`` and ``adj_close`` of the bars after these (a read bounded by
+        ``end``): the factor before a seam depends on them, so that a bounded read equals
+        the same rows of an open one.
         """
         if mode not in ADJUSTMENTS:
             raise InvalidInputError(f"adjustment must be one of {ADJUSTMENTS}, got {mode!r}")
@@ -249,15 +260,18 @@ class BarColumns:
         by_symbol = {s: g for s, g in actions.groupby("symbol", sort=False)} if len(actions) else {}
         close = self.values["close"]
         adj_close = self.values.get("adj_close")
+        after = _tail_blocks(tail)
         for code, a, b in self.blocks():
             sym = self.symbols[code]
             events = by_symbol.get(sym)
             has_div = events is not None and bool((events["kind"] == "dividend").any())
             if mode == "adjusted" and not has_div and adj_close is not None:
                 given = np.isfinite(adj_close[a:b])
-                if given.any():
-                    # the source's own total-return factor, where it gave one
-                    price_f[a:b] = np.where(given, adj_close[a:b] / close[a:b], 1.0)
+                later_close, later_adj = after.get(sym, (_NONE, _NONE))
+                factor = source_factor(np.r_[close[a:b], later_close], np.r_[adj_close[a:b], later_adj])
+                if factor is not None and (given.any() or np.isfinite(later_adj).any()):
+                    # the source's own total-return factor, consistent across its seams
+                    price_f[a:b] = factor[: b - a]
                     notes.append(f"{sym}: adjusted prices derived from the source's adj_close")
                     if not given.all():
                         partial.append(f"{sym} ({int((~given).sum()):,} of {b - a:,} bars)")
@@ -273,8 +287,9 @@ class BarColumns:
             shown = ", ".join(partial[:5]) + (f" and {len(partial) - 5} more" if len(partial) > 5 else "")
             warn_data_quality(
                 f"adjusted prices come from the source's adj_close, which is missing on some bars of {shown}: "
-                "those bars are not dividend-adjusted; re-ingest from a source that gives adj_close on every "
-                "bar, or record the dividends (record_actions) to adjust from the events"
+                "those bars are not dividend-adjusted (the series is scaled to meet them at each seam, so it "
+                "does not jump there; `bifrost data check` lists the seams); re-ingest from a source that gives "
+                "adj_close on every bar, or record the dividends (record_actions) to adjust from the events"
             )
         values = dict(self.values)
         for c in PRICE_COLUMNS:
@@ -398,6 +413,85 @@ class BarColumns:
             notes=self.notes,
             frequency=self.frequency,
         )
+
+
+_NONE = np.empty(0, dtype=np.float64)
+
+
+def _tail_blocks(tail: BarColumns | None) -> dict[str, tuple[FloatArray, FloatArray]]:
+    # each symbol's close and adj_close after a bounded read's end
+    if tail is None or not len(tail) or "adj_close" not in tail.values:
+        return {}
+    close, adj = tail.values["close"], tail.values["adj_close"]
+    return {tail.symbols[code]: (close[a:b], adj[a:b]) for code, a, b in tail.blocks()}
+
+
+def source_factor(close: FloatArray, adj_close: FloatArray) -> FloatArray | None:
+    """Return one symbol's total-return factor from its source's ``adj_close``, consistent across seams.
+
+    Where ``adj_close`` is given the factor is ``adj_close / close``. A bar without it
+    takes the factor of the next bar with one: no dividend is known among such bars, so
+    the adjusted series moves as the raw close there. Bars after the last ``adj_close``
+    have factor 1 and the earlier factors are divided by the last one's, so that the
+    series meets them (a back-adjusted series is anchored at its latest bar). None when
+    no bar has an ``adj_close``.
+
+    Examples
+    --------
+    >>> source_factor(np.array([10.0, 10.0, 11.0, 12.0]), np.array([9.0, 9.5, np.nan, np.nan])).round(4).tolist()
+    [0.9474, 1.0, 1.0, 1.0]
+    """
+    n = close.size
+    with np.errstate(invalid="ignore", divide="ignore"):
+        given = np.isfinite(adj_close) & np.isfinite(close) & (close > 0)
+    if not given.any():
+        return None
+    factor = np.full(n, np.nan)
+    factor[given] = adj_close[given] / close[given]
+    last = int(np.flatnonzero(given)[-1])
+    if last < n - 1:
+        factor[: last + 1] /= factor[last]
+        factor[last + 1 :] = 1.0
+    # each bar's nearest bar with a factor at or after it
+    at = np.where(np.isfinite(factor), np.arange(n), n)
+    nearest = np.minimum.accumulate(at[::-1])[::-1]
+    return factor[nearest]
+
+
+def find_seams(cols: BarColumns) -> list[tuple[str, int, str]]:
+    """Return ``(symbol, ts_ns, detail)`` for each seam: where a symbol's ``adj_close`` starts or ends.
+
+    A seam is where two sources that disagree about adjustment meet (one gave
+    ``adj_close``, the other did not); ``detail`` says how far the adjusted close jumped
+    there when each bar's factor was taken as given, against the raw close's move.
+    Needs the ``close`` and ``adj_close`` fields; symbols with dividend events are the
+    caller's to leave out (their adjustment comes from the events).
+    """
+    if "adj_close" not in cols.values or "close" not in cols.values:
+        return []
+    close, adj = cols.values["close"], cols.values["adj_close"]
+    seams: list[tuple[str, int, str]] = []
+    for code, a, b in cols.blocks():
+        given = np.isfinite(adj[a:b])
+        if given.all() or not given.any():
+            continue
+        for k in map(int, np.flatnonzero(given[1:] != given[:-1]) + 1):
+            i = a + k
+            before, now = format_ts(int(cols.ts[i - 1]), cols.frequency), format_ts(int(cols.ts[i]), cols.frequency)
+            what = f"adj_close ends after {before}" if given[k - 1] else f"adj_close starts on {now}, none on {before}"
+            naive_prev = adj[i - 1] if given[k - 1] else close[i - 1]
+            naive_now = adj[i] if given[k] else close[i]
+            seams.append(
+                (
+                    cols.symbols[code],
+                    int(cols.ts[i]),
+                    f"{what}: two sources disagree about adjustment; the adjusted close taken as given "
+                    f"moved {naive_now / naive_prev - 1:+.1%} here, the raw close {close[i] / close[i - 1] - 1:+.1%}"
+                    " (adjusted reads are scaled to meet at the seam; the bars without adj_close are not "
+                    "dividend-adjusted)",
+                )
+            )
+    return seams
 
 
 def _event_factors(

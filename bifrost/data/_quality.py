@@ -10,7 +10,8 @@ import pandas as pd
 
 from bifrost._checks import PRICE_MAX, PRICE_MIN, VOLUME_MAX, as_positive_int, as_utc_ns, finite_in_range
 from bifrost._typing import FloatArray
-from bifrost.data._columns import Panel
+from bifrost.data._action_checks import SPLIT_SHAPED_MIN, contradiction, split_name, split_shaped
+from bifrost.data._columns import BarColumns, Panel, find_seams
 from bifrost.data._store import BarStore, TimeLike
 from bifrost.data._validate import SPLIT_MAX, SPLIT_MIN
 
@@ -66,12 +67,24 @@ def check_quality(
     - ``stale``: the close is unchanged for ``stale_days`` or more bars in a row.
     - ``outlier``: a daily log return beyond ``outlier_sigma`` robust standard deviations
       (1.4826 × MAD) of the symbol's returns and beyond 25%, with no split that day.
+    - ``unrecorded-split``: a raw close move of the size a common split makes (a halving:
+      2-for-1) with no split recorded that day (DISCA on 2014-08-07 in the 505-stock file);
+      it is not also an outlier.
+    - ``action-contradicted``: a recorded split the raw closes do not show (a 2-for-1
+      recorded on a file that is already split-adjusted: LNT 2016-05-19 in the 505-stock
+      file), or a dividend they contradict (`bifrost.data._action_checks` states the rules).
     - ``missing``: a run of bars without adj_close in a symbol whose source gave it on
       other bars (one finding per run, stamped at its first bar).
+    - ``seam``: where such a run starts or ends, two sources that disagree about
+      adjustment meet (ORCL from Yahoo with Adj Close, then a file without): the detail
+      says how far the adjusted close would have jumped there against the raw close
+      (adjusted reads are scaled to meet, `bifrost.data._columns.source_factor`). Symbols
+      with recorded dividends are adjusted from those and have no seam.
     """
     stale_days = as_positive_int(stale_days, "stale_days", minimum=2, maximum=_MAX_STALE_DAYS, unit="bars")
     outlier_sigma = finite_in_range(outlier_sigma, "outlier_sigma", lo=0.1, hi=1_000.0, unit="standard deviations")
-    panel = _raw_panel(store, symbols, start, end)
+    cols = _raw_columns(store, symbols, start, end)
+    panel = cols.to_panel(list(_FIELDS), "raw")
     close = _usable(panel["close"])
     adj_close = _usable(panel["adj_close"])
     n_t, n_s = close.shape
@@ -82,6 +95,13 @@ def check_quality(
         (s, t) for s, t, k in zip(actions["symbol"], actions["ts"], actions["kind"], strict=True) if k == "split"
     }
     rows: list[tuple[str, pd.Timestamp, str, str]] = _damaged(panel) + _bad_actions(panel, actions)
+    rows += _contradicted(panel, close, actions)
+    with_dividends = set(actions.loc[actions["kind"] == "dividend", "symbol"])
+    rows += [
+        (sym, pd.Timestamp(ts_ns, tz="UTC"), "seam", detail)
+        for sym, ts_ns, detail in find_seams(cols)
+        if sym not in with_dividends  # their adjustment comes from the events, not adj_close
+    ]
     for j, sym in enumerate(panel.symbols):
         idx = np.flatnonzero(have[:, j])
         if idx.size == 0:
@@ -110,13 +130,30 @@ def check_quality(
                         )
                     )
                 run_start = k
-        if c.size > 2:
+        split_like: set[int] = set()
+        if c.size > 1:
             r = np.diff(np.log(c))
+            for k in map(int, np.flatnonzero(np.abs(r) >= SPLIT_SHAPED_MIN)):
+                ts = panel.ts[idx[k + 1]]
+                ratio = split_shaped(float(c[k + 1] / c[k]))
+                if ratio is not None and (sym, ts) not in split_days:
+                    split_like.add(k)
+                    rows.append(
+                        (
+                            sym,
+                            ts,
+                            "unrecorded-split",
+                            f"the raw close moved {np.expm1(r[k]):+.1%} ({c[k]:g} to {c[k + 1]:g}), the move of a "
+                            f"{split_name(ratio)} split, and no split is recorded: if it is one, record it "
+                            f"(`bifrost data split {sym} {ts.date()} {ratio:g}`)",
+                        )
+                    )
+        if c.size > 2:
             med = np.median(r)
             scale = 1.4826 * np.median(np.abs(r - med)) or np.std(r) or 1.0
             for k in map(int, np.flatnonzero((np.abs(r - med) > outlier_sigma * scale) & (np.abs(r) > np.log(1.25)))):
                 ts = panel.ts[idx[k + 1]]
-                if (sym, ts) not in split_days:
+                if (sym, ts) not in split_days and k not in split_like:
                     rows.append((sym, ts, "outlier", f"daily return {np.expm1(r[k]):+.1%} with no split recorded"))
     findings = pd.DataFrame(rows, columns=["symbol", "ts", "check", "detail"])
     return QualityReport(findings=findings, calendar_days=int(calendar.sum()), symbols=n_s)
@@ -125,13 +162,13 @@ def check_quality(
 _FIELDS = ("open", "high", "low", "close", "volume", "adj_close")
 
 
-def _raw_panel(store: BarStore, symbols: Sequence[str] | None, start: TimeLike, end: TimeLike) -> Panel:
+def _raw_columns(store: BarStore, symbols: Sequence[str] | None, start: TimeLike, end: TimeLike) -> BarColumns:
     # the stored values as they are: a read through read_panel refuses damaged values,
     # and finding those is this report's job
     names = store._resolve_symbols(symbols)
     start_ns = None if start is None else as_utc_ns(start, "start")
     end_ns = None if end is None else as_utc_ns(end, "end")
-    return store._read_columns(names, start_ns, end_ns, list(_FIELDS)).to_panel(list(_FIELDS), "raw")
+    return store._read_columns(names, start_ns, end_ns, list(_FIELDS))
 
 
 def _usable(values: FloatArray) -> FloatArray:
@@ -159,6 +196,22 @@ def _damaged(panel: Panel) -> list[tuple[str, pd.Timestamp, str, str]]:
                 if check == "implausible":
                     detail += f", outside {allowed}"
                 rows.append((panel.symbols[int(j)], panel.ts[int(idx[0])], check, detail))
+    return rows
+
+
+def _contradicted(panel: Panel, close: FloatArray, actions: pd.DataFrame) -> list[tuple[str, pd.Timestamp, str, str]]:
+    # each recorded split and dividend against the raw closes around its ex-date
+    rows: list[tuple[str, pd.Timestamp, str, str]] = []
+    column = {s: j for j, s in enumerate(panel.symbols)}
+    ts_ns = panel.ts.asi8
+    for sym, ts, kind, value in actions[["symbol", "ts", "kind", "value"]].itertuples(index=False):
+        if sym not in column:
+            continue
+        c = close[:, column[sym]]
+        have = np.isfinite(c)
+        why = contradiction(ts_ns[have], c[have], str(kind), float(value), pd.Timestamp(ts).value)
+        if why is not None:
+            rows.append((str(sym), pd.Timestamp(ts), "action-contradicted", why))
     return rows
 
 

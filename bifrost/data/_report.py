@@ -35,6 +35,9 @@ class IngestReport:
     actions: int
     quarantine_path: Path | None
     synthetic: bool = False
+    # where this ingest's symbols now meet another source that disagrees about adjustment:
+    # "SYMBOL DATE: what" (see `check_quality`'s seam finding)
+    seams: tuple[str, ...] = ()
 
     @classmethod
     def of_write(
@@ -92,6 +95,12 @@ class IngestReport:
         )
         if self.quarantine_path is not None:
             text += f"; quarantine report: {self.quarantine_path}"
+        if self.seams:
+            text += (
+                f"; {len(self.seams)} seam(s) where sources disagree about adjustment: "
+                + "; ".join(self.seams[:3])
+                + (f"; and {len(self.seams) - 3} more (`bifrost data check`)" if len(self.seams) > 3 else "")
+            )
         return text
 
     def _repr_html_(self) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
 from bifrost._checks import check_symbol, escape_csv_cell, quote
-from bifrost.data._columns import Frequency
+from bifrost.data._action_checks import warn_contradicted
+from bifrost.data._columns import Frequency, find_seams, format_ts
 from bifrost.data._report import IngestReport, new_ingest_id
 from bifrost.data._store import BarStore, TimeLike
 from bifrost.data._validate import OnError, ValidatedBars, validate_bars
@@ -135,6 +137,10 @@ def ingest(
     quarantine report under ``quarantine_dir`` (default: ``<store home>/quarantine``).
     Re-ingesting the same data changes nothing; overlapping ranges merge; revised rows
     replace old ones and each revised field is recorded (`BarStore.revisions`).
+
+    Where the merge leaves a symbol with ``adj_close`` on some bars and not others (two
+    sources that disagree about adjustment), the report's ``seams`` names each place they
+    meet; adjusted reads are made consistent there (`bifrost.data._columns.source_factor`).
     """
     validated = load_bars(source, symbols, start, end, on_error=on_error)
     meta = _checked_metadata(source.metadata(), source.origin)
@@ -142,10 +148,31 @@ def ingest(
     if quarantine_dir is None:
         quarantine_dir = Path(getattr(store, "home", Path(".bifrost"))) / "quarantine"
     qpath = write_quarantine(validated, quarantine_dir, ingest_id)
-    return store.write(
+    stored = set(store.list_symbols()["symbol"])
+    report = store.write(
         validated,
         ingest_id=ingest_id,
         source=source.name,
         quarantine_path=str(qpath) if qpath else None,
         symbol_meta=meta,
+    )
+    if len(validated.actions):
+        warn_contradicted(store, validated.actions)  # a source's split its own closes do not show
+    seams = _seams(store, [s for s in report.symbols if s in stored])
+    return replace(report, seams=seams) if seams else report
+
+
+def _seams(store: BarStore, merged: Sequence[str]) -> tuple[str, ...]:
+    # only a symbol that had bars before this ingest can now hold two sources
+    if not merged:
+        return ()
+    names = sorted(merged)
+    own = store._finest(names, store._symbol_frequencies(), None)
+    cols = replace(store._read_columns(names, None, None, ["close", "adj_close"]), frequency=own)
+    actions = store.read_actions(list(merged))
+    with_dividends = set(actions.loc[actions["kind"] == "dividend", "symbol"])
+    return tuple(
+        f"{sym} {format_ts(ts_ns, cols.frequency)}: {detail}"
+        for sym, ts_ns, detail in find_seams(cols)
+        if sym not in with_dividends
     )

@@ -398,7 +398,11 @@ class BarStore(ABC):
                 )
                 read_end = max(end_ns, int(div_ns.max())) if div_ns.size else end_ns
             raw = replace(self._read_columns(names, start_ns, read_end, needed), frequency=own)
-            cols = raw.adjusted(actions, adjustment)
+            tail = None
+            if adjustment == "adjusted" and read_end is not None:
+                # a factor from adj_close before a seam depends on the bars after it (see source_factor)
+                tail = self._read_columns(names, read_end, None, ["close", "adj_close"])
+            cols = raw.adjusted(actions, adjustment, tail=tail)
             if end_ns is not None and read_end != end_ns:
                 cols = cols._take(cols.ts < end_ns)
         if frequency is not None and resample:

@@ -34,14 +34,18 @@ def test_quality_quarantined_bad_print_shows_as_a_calendar_gap(sp500: EmbeddedSt
     assert not _has(report.findings, "AAPL", "2016-05-19", "gap")
 
 
-def test_quality_unrecorded_split_is_an_outlier_until_recorded(tmp_path: Path) -> None:
+def test_quality_unrecorded_split_is_a_finding_until_recorded(tmp_path: Path) -> None:
+    # a halving of the size of a 2-for-1 is an unrecorded-split finding (issue 12, item 3), no longer an outlier
     store = EmbeddedStore(tmp_path)
     ingest(store, CsvSource(SP500, symbol="DISCA"))
     before = check_quality(store).findings
-    assert _has(before, "DISCA", "2014-08-07", "outlier")  # raw close 83.02 → 40.975
-    assert "-50.6%" in before.loc[before["check"] == "outlier", "detail"].iloc[0]
+    assert _has(before, "DISCA", "2014-08-07", "unrecorded-split")  # raw close 83.02 → 40.975
+    assert not _has(before, "DISCA", "2014-08-07", "outlier")
+    assert "-50.6%" in before.loc[before["check"] == "unrecorded-split", "detail"].iloc[0]
     record_actions(store, pd.DataFrame([{"symbol": "DISCA", "ts": "2014-08-07", "kind": "split", "value": 2.0}]))
-    assert not _has(check_quality(store).findings, "DISCA", "2014-08-07", "outlier")
+    after = check_quality(store).findings
+    assert not _has(after, "DISCA", "2014-08-07", "outlier")
+    assert not _has(after, "DISCA", "2014-08-07", "unrecorded-split")
 
 
 def test_quality_missing_adj_close_after_a_source_without_it(tmp_path: Path) -> None:
