@@ -34,11 +34,11 @@ from decimal import Decimal
 import pandas as pd
 
 from bifrost.data import Store
-from bifrost.errors import DataQualityWarning, InvalidInputError
+from bifrost.errors import DataQualityWarning, InvalidInputError, TransactionRejected
 from bifrost.portfolio._ledger import Ledger
 from bifrost.portfolio._transactions import ZERO, Dividend, Fill, Side, Split, Transaction, to_decimal
 
-__all__ = ["NEAR_DAYS", "with_store_dividends"]
+__all__ = ["NEAR_DAYS", "with_store_dividends"]  # the helpers below serve load_portfolio
 
 NEAR_DAYS = 45  # a pay date is 2-6 weeks after the ex-date; quarterly dividends are ~91 days apart
 
@@ -61,7 +61,8 @@ def with_store_dividends(ledger: Ledger, store: Store) -> Ledger:
     Raises
     ------
     TransactionRejected
-        If the ledger refuses a store dividend (one not below the last trade price).
+        If the ledger refuses a store dividend (one not below the last trade price); the
+        message says how to leave the store's dividends out.
 
     Warns
     -----
@@ -79,8 +80,19 @@ def with_store_dividends(ledger: Ledger, store: Store) -> Ledger:
         symbols=ledger.symbols,
         base_currency=ledger.base_currency,
     )
-    out.extend(merged)
+    extend_with_store_dividends(out, merged)
     return out
+
+
+def extend_with_store_dividends(ledger: Ledger, transactions: Iterable[Transaction]) -> None:
+    # the recorded transactions were accepted when stored, and a dividend changes no later
+    # check: a refusal here is the ledger's rule against a store dividend; say how to go on
+    try:
+        ledger.extend(transactions)
+    except TransactionRejected as exc:
+        raise TransactionRejected(
+            f"{exc}; the store's dividends can be left out: store_dividends=False (--no-store-dividends)"
+        ) from None
 
 
 def merge_store_dividends(

@@ -16,7 +16,7 @@ import pandas as pd
 
 from bifrost.data import StateDb, Store
 from bifrost.errors import InvalidInputError, NotFoundError
-from bifrost.portfolio._dividends import check_store_dividends, merge_store_dividends
+from bifrost.portfolio._dividends import check_store_dividends, extend_with_store_dividends, merge_store_dividends
 from bifrost.portfolio._ledger import CostBasis, Ledger, check_portfolio_name
 from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
 from bifrost.portfolio._transactions import CashFlow, CashKind, Dividend, Fill, Side, Split, Transaction, to_utc
@@ -90,16 +90,18 @@ def load_portfolio(store: Store, name: str, *, store_dividends: bool = True) -> 
         If the store holds no portfolio ``name`` (the message lists those it holds).
     InvalidInputError
         If ``store_dividends`` is not a bool.
+    TransactionRejected
+        If the ledger refuses a store dividend (see `with_store_dividends`).
     """
     check_portfolio_name(name)  # before it reaches a query: PostgreSQL refuses a NUL with a DataError
     check_store_dividends(store_dividends)
     with store.transaction(schema=PORTFOLIO_SCHEMA, read_only=True) as db:
         ledger, transactions = _recorded(db, name)
-    if store_dividends:
-        transactions = merge_store_dividends(
-            name, transactions, store, inception=ledger.inception, currency=ledger.base_currency
-        )
-    ledger.extend(transactions)
+    if not store_dividends:
+        ledger.extend(transactions)
+        return ledger
+    merged = merge_store_dividends(name, transactions, store, inception=ledger.inception, currency=ledger.base_currency)
+    extend_with_store_dividends(ledger, merged)
     return ledger
 
 

@@ -254,3 +254,12 @@ def test_a_dividend_of_unknown_origin_is_refused() -> None:
     with pytest.raises(TransactionRejected, match="origin must be 'recorded' or 'store', got 'broker'"):
         book.append(odd)
     assert book.dividends_frame().empty
+
+
+def test_a_store_dividend_the_ledger_refuses_says_how_to_leave_them_out(spy_store: EmbeddedStore) -> None:
+    # bought at $1 (a price the ledger takes): the store's 0.9308 of 2015-03-20 is below it, 1.0301 of 2015-06-19 not
+    cheap = Fill(txn_id="b", ts=T0, symbol="SPY", side=Side.BUY, quantity=D(1), price=D(1))
+    _portfolio(spy_store, "cheap", [cheap])
+    with pytest.raises(TransactionRejected, match=r"'store-dividend:SPY:2015-06-19'.*--no-store-dividends\)$"):
+        load_portfolio(spy_store, "cheap")
+    assert load_portfolio(spy_store, "cheap", store_dividends=False).totals()["dividends"] == 0
