@@ -58,6 +58,19 @@ def with_store_dividends(ledger: Ledger, store: Store) -> Ledger:
     docstring and the README. ``ledger`` is not changed; calling this again adds nothing.
     `load_portfolio` does it for a stored portfolio unless ``store_dividends=False``.
 
+    Parameters
+    ----------
+    ledger
+        A ledger whose share counts are in the units of the store's raw prices.
+    store
+        The store whose dividends (corporate actions of kind ``dividend``) are credited.
+
+    Returns
+    -------
+    Ledger
+        A new ledger: the same configuration, the recorded transactions and the store's
+        dividends (``origin="store"``) in chronological order.
+
     Raises
     ------
     TransactionRejected
