@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -35,6 +35,7 @@ from bifrost.errors import InvalidInputError, SchemaError, ValidationError
 
 __all__ = [
     "ACTION_KINDS",
+    "CLEARABLE",
     "OPTIONAL_COLUMNS",
     "PRICE_COLUMNS",
     "REQUIRED_COLUMNS",
@@ -49,6 +50,8 @@ __all__ = [
 
 OnError = Literal["strict", "repair"]
 OPTIONAL_COLUMNS = ("adj_close", "dividend", "split")
+# the fields repair clears (keeping the bar) rather than drop the bar for; see validate_bars' Notes
+CLEARABLE = frozenset(("open", "high", "low", "adj_close"))
 ACTION_KINDS = ("dividend", "split")
 _KEY_COLUMNS = ("symbol", "ts")
 _ALLOWED = frozenset((*_KEY_COLUMNS, *REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "line"))
@@ -77,7 +80,9 @@ class Issue:
     ts: str | None
     field: str | None
     reason: str
-    action: Literal["rejected", "dropped", "sorted"]
+    # what was done to the row: rejected (strict), dropped, sorted, or "cleared": the bar
+    # was kept without this field (repair's per-field policy, `validate_bars` Notes)
+    action: Literal["rejected", "dropped", "sorted", "cleared"]
 
     def where(self) -> str:
         """Return the place of the issue as ``origin:line: SYMBOL DATE field``."""
@@ -117,8 +122,9 @@ def validate_bars(
     origin
         Where the rows came from (a file path, ``yahoo``, ...), used in every message.
     on_error
-        ``strict`` raises on the first load with any bad row; ``repair`` drops bad rows,
-        sorts out-of-order ones, and lists each in ``issues``.
+        ``strict`` raises on the first load with any bad row; ``repair`` keeps what is
+        valid (the per-field policy in Notes), drops the rest, sorts out-of-order rows, and
+        lists each issue in ``issues`` with what was done (``action``).
     frequency
         What the bars are: ``1d`` or an intraday frequency (``1s`` … ``1h``); by default,
         what the timestamps show (see Notes). ``1w`` and ``1mo`` are read frequencies,
@@ -139,6 +145,19 @@ def validate_bars(
     volume is negative or above ``1e15``, a dividend is negative or not below the close
     before its ex-date, or a split ratio is outside ``[1/1000, 1000]``. Messages quote at
     most 80 characters of any field.
+
+    Repair's policy, per field (``strict`` rejects the load for any of these):
+
+    - ``open``, ``high``, ``low``, ``adj_close`` missing, non-numeric, non-finite, not
+      positive or implausible: the bar is kept without that field (stored missing, NaN;
+      issue action ``cleared``). A close is the bar: DHR 2015-07-17 in the 505-stock
+      file has a close, high and low and no open. A backtest fills no order on a bar
+      without open, high or low (it waits for the next), and values positions at the close.
+    - ``close``, ``volume``, the date or the symbol bad, or ``high``/``low`` that do not
+      bracket the open and close (which one is wrong is unknown), a duplicate, or a bad
+      dividend or split: the row is dropped (``dropped``); a field cleared on a row that
+      is dropped anyway is reported ``dropped`` too.
+    - rows out of date order are sorted (``sorted``).
 
     The frequency, when not given, is inferred from the timestamps read with their times
     (`bifrost.data._columns.infer_frequency`): the most common gap between a symbol's
@@ -198,15 +217,20 @@ def validate_bars(
 
     for col in (*PRICE_COLUMNS, *(["adj_close"] if "adj_close" in values else [])):
         v = values[col]
-        collector.add(np.isnan(v) & ~collector.non_numeric[col], symbols, v, col, f"missing {col}")
-        collector.add(v <= 0, symbols, v, col, f"non-positive {col} {{value}}")
+        clears = col in CLEARABLE
+        collector.add(np.isnan(v) & ~collector.non_numeric[col], symbols, v, col, f"missing {col}", clears=clears)
+        collector.add(v <= 0, symbols, v, col, f"non-positive {col} {{value}}", clears=clears)
         collector.add(
             (v > 0) & ((v < PRICE_MIN) | (v > PRICE_MAX)),
             symbols,
             v,
             col,
             f"implausible {col} {{value}}: a price must be within {_PRICE_RANGE}",
+            clears=clears,
         )
+        if col in collector.cleared:
+            # repair keeps the bar without this field: stored missing (NaN), checked no further
+            values[col] = np.where(collector.cleared[col], np.nan, v)
     o, h, lo, c = (values[k] for k in PRICE_COLUMNS)
     with np.errstate(invalid="ignore"):
         top = np.fmax(o, c)
@@ -252,6 +276,7 @@ def validate_bars(
             values["split"] = np.where(np.isnan(s) | (s == 0.0), 1.0, s)
 
     keep = ~collector.bad
+    collector.settle()
     sym_arr = symbols.to_numpy(dtype=object)
     ts_arr = ts.to_numpy()
     # duplicates: the last occurrence wins (a later row is the vendor's correction)
@@ -325,6 +350,9 @@ class _Collector:
         self.bad: BoolArray = np.zeros(0, dtype=bool)
         self.ts_text: np.ndarray | None = None
         self.non_numeric: dict[str, BoolArray] = {}
+        self.repair = drop_action == "dropped"
+        self.cleared: dict[str, BoolArray] = {}
+        self._rows: list[int] = []  # the row of each issue, to say at the end what became of it
 
     def add(
         self,
@@ -339,6 +367,7 @@ class _Collector:
         note: np.ndarray | None = None,
         action: Literal["rejected", "dropped", "sorted"] | None = None,
         drops: bool = True,
+        clears: bool = False,
     ) -> None:
         if self.bad.size == 0:
             self.bad = np.zeros(len(symbols), dtype=bool)
@@ -355,6 +384,7 @@ class _Collector:
                 note=note[i] if note is not None else "",
             )
             ts = self.ts_text[i] if self.ts_text is not None else None
+            self._rows.append(int(i))
             self.issues.append(
                 Issue(
                     origin=self.origin,
@@ -363,11 +393,19 @@ class _Collector:
                     ts=None if ts is None or pd.isna(ts) else str(ts),
                     field=field,
                     reason=reason,
-                    action=action or self.drop_action,
+                    action="cleared" if clears and self.repair else action or self.drop_action,
                 )
             )
-        if drops:
+        if clears and self.repair and field is not None:
+            self.cleared[field] = self.cleared.get(field, np.zeros(len(symbols), dtype=bool)) | mask
+        elif drops:
             self.bad |= mask
+
+    def settle(self) -> None:
+        # a field cleared on a row that was dropped anyway was dropped with it
+        for k, (row, issue) in enumerate(zip(self._rows, self.issues, strict=True)):
+            if issue.action == "cleared" and self.bad[row]:
+                self.issues[k] = replace(issue, action="dropped")
 
 
 def _fmt(v: object) -> str:
@@ -625,13 +663,15 @@ def _parse_numeric(raw: pd.Series, col: str, collector: _Collector, symbols: pd.
                 values[i] = _float_or_nan(text[i])
             non_numeric &= np.isnan(values)
         if non_numeric.any():
-            collector.add(non_numeric, symbols, raw.to_numpy(dtype=object), col, "non-numeric {value}")
+            collector.add(
+                non_numeric, symbols, raw.to_numpy(dtype=object), col, "non-numeric {value}", clears=col in CLEARABLE
+            )
     # inf, Infinity, 1e309: no market prints them; reported here, then treated as absent
     # so that the price-order checks do not report them a second time
     infinite = np.isinf(values)
     if infinite.any():
         shown = raw.to_numpy(dtype=object) if raw.dtype == object or isinstance(raw.dtype, pd.StringDtype) else values
-        collector.add(infinite, symbols, shown, col, f"non-finite {col} {{value}}")
+        collector.add(infinite, symbols, shown, col, f"non-finite {col} {{value}}", clears=col in CLEARABLE)
         values = np.where(infinite, np.nan, values)
         non_numeric = non_numeric | infinite
     collector.non_numeric[col] = non_numeric

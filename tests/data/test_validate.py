@@ -110,15 +110,64 @@ def test_validation_bad_row_repair_quarantines_it_with_reason(rule: str, store: 
     report = ingest(store, CsvSource(path, symbol="ORCL"), on_error="repair")
     quarantine = pd.read_csv(report.quarantine_path, dtype=str, keep_default_na=False)
     assert report.rows_read == 10
-    assert report.rows_quarantined == 1
-    assert report.rows_new == 9
-    assert len(store.read_bars("ORCL")) == 9
+    kept = rule in CLEARED  # repair keeps the bar without that field (issue 12, item 8)
+    assert report.rows_quarantined == (0 if kept else 1)
+    assert report.rows_new == (10 if kept else 9)
+    assert len(store.read_bars("ORCL")) == (10 if kept else 9)
     texts = [
         f"{r.origin}:{r.line}: " + " ".join(p for p in (r.symbol, r.ts, r.field) if p) + f": {r.reason}"
         for r in quarantine.itertuples()
     ]
     assert any(str(path) + expected in t for t in texts), texts
-    assert set(quarantine["action"]) == {"dropped"}
+    assert set(quarantine["action"]) == {"cleared" if kept else "dropped"}
+
+
+# the rules above that repair answers by clearing the field, keeping the bar
+CLEARED = {"missing price", "non-positive price"}
+
+
+# -- repair keeps what is valid: a per-field policy (issue 12, item 8) ----------------------------------
+def test_repair_keeps_dhrs_bar_without_its_missing_open(store: BarStore, tmp_path: Path) -> None:
+    # the 505-stock file: DHR 2015-07-17 has high 88.76, low 88.24, close 88.72 and no open;
+    # DHR 2016-01-12 a close 88.55 and volume 0, no open, high or low
+    source = CsvSource(SP500, symbol="DHR")
+    report = ingest(store, source, start="2015-07-15", end="2016-01-14", on_error="repair", quarantine_dir=tmp_path)
+    assert report.rows_quarantined == 0 and report.rows_new == report.rows_read
+    bar = store.read_bars("DHR", "2015-07-17", "2015-07-18").iloc[0]
+    assert np.isnan(bar["open"]) and (bar["high"], bar["low"], bar["close"], bar["volume"]) == (
+        88.76, 88.24, 88.72, 2056819.0,
+    )  # fmt: skip
+    other = store.read_bars("DHR", "2016-01-12", "2016-01-13").iloc[0]
+    assert np.isnan(other[["open", "high", "low"]].astype(float)).all() and other["close"] == 88.55
+    quarantine = pd.read_csv(report.quarantine_path, dtype=str, keep_default_na=False)
+    rows = quarantine[["ts", "field", "reason", "action"]].to_numpy().tolist()
+    assert rows == [
+        ["2015-07-17", "open", "missing open", "cleared"],
+        ["2016-01-12", "open", "missing open", "cleared"],
+        ["2016-01-12", "high", "missing high", "cleared"],
+        ["2016-01-12", "low", "missing low", "cleared"],
+    ]
+    with pytest.raises(ValidationError, match="DHR 2015-07-17 open: missing open"):
+        ingest(store, source, start="2015-07-15", end="2015-07-20")  # strict still refuses
+
+
+def test_repair_reports_a_cleared_field_of_a_dropped_row_as_dropped(store: BarStore, tmp_path: Path) -> None:
+    # a missing open and a negative volume on one real ORCL row: the volume drops the bar
+    lines = _replace(4, 1, "")
+    parts = lines[3].split(",")
+    parts[6] = "-5"
+    lines[3] = ",".join(parts)
+    report = ingest(store, CsvSource(_write(tmp_path, lines), symbol="ORCL"), on_error="repair")
+    assert report.rows_quarantined == 1 and len(store.read_bars("ORCL")) == 9
+    quarantine = pd.read_csv(report.quarantine_path, dtype=str, keep_default_na=False)
+    assert quarantine[["field", "action"]].to_numpy().tolist() == [["open", "dropped"], ["volume", "dropped"]]
+
+
+def test_repair_clears_a_bad_adj_close_and_keeps_the_raw_bar(store: BarStore, tmp_path: Path) -> None:
+    report = ingest(store, CsvSource(_write(tmp_path, _replace(5, 5, "-1")), symbol="ORCL"), on_error="repair")
+    assert report.rows_quarantined == 0
+    bars = store.read_bars("ORCL", fields=["close", "adj_close"])
+    assert len(bars) == 10 and np.isnan(bars["adj_close"].iloc[3]) and bars["close"].iloc[3] == 2.117284
 
 
 def test_validation_out_of_order_repair_sorts_and_keeps_every_row(store: BarStore, tmp_path: Path) -> None:
