@@ -61,10 +61,18 @@ def test_cli_long_file_ingests_many_symbols_with_repair(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "505 symbol(s)" in done.stdout and "quarantine report" in done.stdout
     check = json.loads(bifrost(tmp_path, "data", "check", "--format", "json").stdout)
-    # the quarantined LNT bad print leaves a gap; DISCA's unrecorded split is an outlier
+    # the quarantined LNT bad print leaves a gap; DISCA's real 2-for-1 is not adjusted in this file
     findings = {(f["symbol"], f["ts"][:10], f["check"]) for f in check["findings"]}
     assert ("LNT", "2016-05-19", "gap") in findings
-    assert ("DISCA", "2014-08-07", "outlier") in findings
+    assert ("DISCA", "2014-08-07", "unrecorded-split") in findings
+    # the file is split-adjusted: LNT's 2-for-1 of 2016-05-19 is recorded, with a warning line (item 3)
+    split = bifrost(tmp_path, "data", "split", "LNT", "2016-05-19", "2")
+    assert split.returncode == 0, split.stderr
+    assert "bifrost: warning: recorded, but the prices contradict it: LNT split 2 on 2016-05-19" in split.stderr
+    lnt = bifrost(tmp_path, "data", "check", "LNT")
+    assert "action-contradicted" in lnt.stdout and "already split-adjusted" in lnt.stdout
+    disca = bifrost(tmp_path, "data", "split", "DISCA", "2014-08-07", "2")  # the README's example
+    assert disca.returncode == 0 and "warning" not in disca.stderr, disca.stderr
 
 
 @pytest.mark.parametrize(
