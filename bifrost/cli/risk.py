@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -11,7 +12,7 @@ import typer
 from bifrost._paths import output_path
 from bifrost.cli._common import JsonOpt, echo_json, finite, store
 from bifrost.errors import InvalidInputError, NotFoundError
-from bifrost.risk import Method
+from bifrost.risk import DEFAULT_LOOKBACK_DAYS, Method
 
 NAME = "risk"
 app = typer.Typer(help="Risk of a stored portfolio: VaR/ES, stress tests, VaR backtests.")
@@ -21,8 +22,13 @@ MethodOpt = Annotated[Method, typer.Option(help="Estimation method.")]
 ConfidenceOpt = Annotated[float, typer.Option(help="VaR level in (0, 1).", callback=finite)]
 
 
-# the library's name (lookback_days); --lookback is the old spelling
-LookbackOpt = Annotated[int, typer.Option("--lookback-days", "--lookback", help="Days of return history.")]
+# the library's name (lookback_days); --lookback is the old spelling; one default for every verb (the library's)
+LookbackOpt = Annotated[
+    int,
+    typer.Option(
+        "--lookback-days", "--lookback", help="Days of return history (the same default for every risk verb)."
+    ),
+]
 
 
 @app.command("var")
@@ -31,7 +37,7 @@ def risk_var(
     method: MethodOpt = "historical",
     confidence: ConfidenceOpt = 0.99,
     horizon_days: Annotated[int, typer.Option("--horizon-days", "--horizon", help="Horizon in days.")] = 1,
-    lookback_days: LookbackOpt = 500,
+    lookback_days: LookbackOpt = DEFAULT_LOOKBACK_DAYS,
     json_out: JsonOpt = False,
 ) -> None:
     """Value at Risk and expected shortfall of a portfolio, from its positions and stored prices."""
@@ -42,6 +48,7 @@ def risk_var(
     risk = book_risk(book, method=method, confidence=confidence, horizon_days=horizon_days)
     out = {
         **risk.to_dict(),
+        **book.window.to_dict(),
         "equity": book.equity,
         "var_money": risk.var * book.equity,
         "es_money": risk.es * book.equity,
@@ -51,8 +58,8 @@ def risk_var(
     else:
         typer.echo(
             f"{name}: {method} VaR {risk.var:.4%} ({out['var_money']:,.2f}), ES {risk.es:.4%} "
-            f"({out['es_money']:,.2f}) at {confidence:.1%} over {horizon_days} day(s); equity {book.equity:,.2f}, "
-            f"{risk.observations} days of history"
+            f"({out['es_money']:,.2f}) at {confidence:.1%} over {horizon_days} day(s); equity {book.equity:,.2f}; "
+            f"{book.window}"
         )
 
 
@@ -82,7 +89,7 @@ def risk_stress(
     shocks: Annotated[
         Path | None, typer.Option(help="TOML file of hypothetical scenarios: [name] SYMBOL|'sector:X'|market = return.")
     ] = None,
-    lookback_days: LookbackOpt = 5000,
+    lookback_days: LookbackOpt = DEFAULT_LOOKBACK_DAYS,
     json_out: JsonOpt = False,
 ) -> None:
     """Replay the worst historical windows and named periods on today's positions, and apply shocks."""
@@ -99,8 +106,9 @@ def risk_stress(
         shocks=scenarios, sectors=sectors,
     )  # fmt: skip
     if json_out:
-        echo_json(result.records(book.equity))
+        echo_json({"equity": book.equity, **book.window.to_dict(), "scenarios": result.records(book.equity)})
     else:
+        typer.echo(f"{name}: stress on today's positions; {book.window}")
         typer.echo(result.frame().to_string(float_format=lambda v: f"{v:,.2f}"))
 
 
@@ -110,7 +118,7 @@ def risk_backtest(
     method: Annotated[Method, typer.Option(help="VaR method (not montecarlo).")] = "historical",
     confidence: ConfidenceOpt = 0.99,
     window: Annotated[int, typer.Option(help="Days each forecast looks back.")] = 250,
-    lookback_days: LookbackOpt = 5000,
+    lookback_days: LookbackOpt = DEFAULT_LOOKBACK_DAYS,
     json_out: JsonOpt = False,
 ) -> None:
     """Backtest one-day VaR on today's weights over the stored history: exceptions, tests, zone."""
@@ -126,6 +134,7 @@ def risk_backtest(
         "exceptions": bt.n_exceptions, "days": len(bt.exceptions), "expected": bt.expected_exceptions,
         "kupiec_p": bt.kupiec[1], "christoffersen_p": bt.christoffersen[1], "zone": bt.zone,
         "zone_last_250": bt.zone_last_250, "exception_days": [d.isoformat() for d in bt.report().index],
+        **book.window.to_dict(),
     }  # fmt: skip
     if json_out:
         echo_json(out)
@@ -133,7 +142,7 @@ def risk_backtest(
         typer.echo(
             f"{name}: {out['exceptions']} exceptions in {out['days']} days (expected {out['expected']:.1f}); "
             f"Kupiec p {out['kupiec_p']:.3f}, Christoffersen p {out['christoffersen_p']:.3f}; zone {bt.zone} "
-            f"(last 250 days: {bt.zone_last_250})"
+            f"(last 250 days: {bt.zone_last_250}); {book.window}"
         )
 
 
@@ -144,7 +153,10 @@ def risk_report_cmd(
         Path, typer.Option("--out", "-o", help="HTML file to write (self-contained, plotly embedded).")
     ] = Path("risk-report.html"),
     confidence: ConfidenceOpt = 0.99,
-    lookback_days: LookbackOpt = 1000,
+    lookback_days: LookbackOpt = DEFAULT_LOOKBACK_DAYS,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the report's VaR/ES per method and its window as JSON too.")
+    ] = False,
 ) -> None:
     """Write the portfolio's risk report: VaR/ES by method, contributions, backtest, stress, limits."""
     from bifrost.risk import book_from_store, check_limits, risk_report, store_sectors
@@ -156,7 +168,10 @@ def risk_report_cmd(
         sectors = store_sectors(bars)
     report = risk_report(book, confidence=confidence, sectors=sectors, limits=limits)
     report.to_html(out)
-    typer.echo(f"{name}: risk report written to {out}")
+    if json_out:
+        echo_json({**report.to_dict(), "out": str(out)})
+    else:
+        typer.echo(f"{name}: risk report written to {out} ({book.window})")
 
 
 @app.command("limits")
@@ -167,7 +182,7 @@ def risk_limits(
     ] = None,
     record: Annotated[bool, typer.Option(help="Record warnings and breaches as alerts in the store.")] = True,
     strict: Annotated[bool, typer.Option(help="Exit with status 1 when a limit is breached.")] = False,
-    lookback_days: LookbackOpt = 500,
+    lookback_days: LookbackOpt = DEFAULT_LOOKBACK_DAYS,
     json_out: JsonOpt = False,
 ) -> None:
     """Evaluate the portfolio's limits (its own, or the defaults) and record the alerts."""
@@ -184,35 +199,68 @@ def risk_limits(
             value=lambda f: f["value"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.2%}"),
             threshold=lambda f: f["threshold"].map(lambda v: f"{v:.2%}"),
         )
-        typer.echo(f"{name}: limits as of {report.as_of.date()} (worst subject per limit)")
+        typer.echo(f"{name}: limits as of {report.as_of.date()} (worst subject per limit); {report.window}")
         typer.echo(shown[["limit_name", "metric", "subject", "value", "threshold", "severity"]].to_string(index=False))
-        for message in report.alerts["message"]:
-            typer.echo(f"ALERT {message}")
+        if report.episodes is None:  # not recorded: the alerts as measured
+            for message in report.alerts["message"]:
+                typer.echo(f"ALERT {message}")
+        else:
+            for row in report.episodes.itertuples():
+                typer.echo(f"{_episode_line(row)} {row.message}")
     if strict and report.breached:
         raise typer.Exit(1)
+
+
+def _episode_line(row: Any) -> str:
+    # how one alert episode reads in `risk limits` and `risk alerts`: its change or state, and since when
+    since = f"since {row.opened:%Y-%m-%d %H:%M}Z"
+    if row.status == "closed":
+        state = f"CLEARED (open {row.opened:%Y-%m-%d %H:%M}Z to {row.closed:%Y-%m-%d %H:%M}Z)"
+    elif getattr(row, "change", None) == "opened":
+        state = f"ALERT opened #{row.id}"
+    elif getattr(row, "change", None) in ("escalated", "eased"):
+        state = f"ALERT {row.change} #{row.id}, {since}"
+    else:
+        state = f"ALERT open #{row.id}, {since}"
+    return state
 
 
 @app.command("alerts")
 def risk_alerts(
     name: Annotated[str | None, typer.Argument(help="Portfolio name (all portfolios if omitted).")] = None,
-    since: Annotated[str | None, typer.Option(help="Only alerts raised at or after this date/time.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only episodes checked at or after this date/time.")] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only the episodes still open.")] = False,
+    history: Annotated[bool, typer.Option(help="Each episode's history: opened, updated, ..., closed.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """List the recorded limit alerts, oldest first."""
+    """List the limit alerts, one episode each (opened on a breach or warning, closed when it clears), oldest first."""
     from bifrost.portfolio import list_portfolios
-    from bifrost.risk import read_alerts
+    from bifrost.risk import read_alert_history, read_alerts
 
     with store() as bars:
-        alerts = read_alerts(bars, name, since=since)
+        alerts = read_alerts(bars, name, since=since, status="open" if open_only else None)
+        events = read_alert_history(bars, name) if history else None
         if name is not None and alerts.empty:
             known = list(list_portfolios(bars)["name"])
             if name not in known:
                 shown = ", ".join(known[:20]) + (" …" if len(known) > 20 else "") if known else "none"
                 raise NotFoundError(f"no portfolio {name!r} in the store (portfolios: {shown})")
+    if events is not None:
+        events = events[events["alert_id"].isin(alerts["id"])]
     if json_out:
-        typer.echo(alerts.to_json(orient="records", date_format="iso"))
+        if events is None:
+            typer.echo(alerts.to_json(orient="records", date_format="iso"))
+        else:
+            episodes = json.loads(alerts.to_json(orient="records", date_format="iso"))
+            changes = json.loads(events.to_json(orient="records", date_format="iso"))
+            for episode in episodes:
+                episode["history"] = [e for e in changes if e["alert_id"] == episode["id"]]
+            echo_json(episodes)
     elif alerts.empty:
         typer.echo("no alerts")
     else:
         for row in alerts.itertuples():
-            typer.echo(f"{row.ts:%Y-%m-%d %H:%M:%S}Z {row.severity:7} {row.message}")
+            typer.echo(f"{row.ts:%Y-%m-%d %H:%M:%S}Z {row.severity:7} {_episode_line(row)} {row.message}")
+            if events is not None:
+                for e in events[events["alert_id"] == row.id].itertuples():
+                    typer.echo(f"    {e.ts:%Y-%m-%d %H:%M:%S}Z {e.change:9} {e.severity:7} {e.message}")

@@ -8,12 +8,16 @@ Typical use::
     montecarlo_var_es(asset_returns, weights, confidence=0.99, cov="ledoit_wolf", distribution="t")
     var_backtest(portfolio_returns, method="filtered_historical").zone
     risk_report(book_from_store(store, "desk")).to_html("risk.html")
+
+Every entry point (these functions, ``bifrost risk``, the risk service) measures a stored
+book on the last `DEFAULT_LOOKBACK_DAYS` days unless told otherwise, and says which window
+it used (`HistoryWindow`).
 """
 
 from __future__ import annotations
 
 from bifrost.risk._backtest import VarBacktest, christoffersen, kupiec_pof, traffic_light, var_backtest
-from bifrost.risk._book import Book, book_from_positions, book_from_store, book_risk
+from bifrost.risk._book import Book, HistoryWindow, book_from_positions, book_from_store, book_risk
 from bifrost.risk._limits import (
     DEFAULT_LIMITS,
     Limit,
@@ -25,12 +29,13 @@ from bifrost.risk._limits import (
     limit_report,
     limits_from_toml,
     portfolio_drawdown,
+    read_alert_history,
     read_alerts,
     record_alerts,
     set_limits,
     store_sectors,
 )
-from bifrost.risk._market import MarketData
+from bifrost.risk._market import DEFAULT_LOOKBACK_DAYS, MIN_LOOKBACK_DAYS, MarketData
 from bifrost.risk._montecarlo import (
     MAX_ASSETS,
     MAX_SCENARIOS,
@@ -68,6 +73,7 @@ from bifrost.risk._var import (
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEFAULT_LOOKBACK_DAYS",
     "MAX_ASSETS",
     "MAX_DAILY_RETURN",
     "MAX_HORIZON_DAYS",
@@ -75,9 +81,11 @@ __all__ = [
     "MAX_SHOCK",
     "MAX_WINDOW_LENGTHS",
     "MAX_WORST",
+    "MIN_LOOKBACK_DAYS",
     "MONEY_MAX",
     "Book",
     "Covariance",
+    "HistoryWindow",
     "Limit",
     "LimitReport",
     "MarketData",
@@ -110,6 +118,7 @@ __all__ = [
     "parametric_var",
     "portfolio_drawdown",
     "portfolio_risk",
+    "read_alert_history",
     "read_alerts",
     "record_alerts",
     "risk_report",

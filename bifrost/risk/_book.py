@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,12 +26,49 @@ from bifrost.data import Store
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import load_portfolio, mark_to_latest
 from bifrost.portfolio._ledger import check_portfolio_name
-from bifrost.risk._market import MarketData
+from bifrost.risk._market import DEFAULT_LOOKBACK_DAYS, MIN_LOOKBACK_DAYS, MarketData
 from bifrost.risk._montecarlo import _mc_options
 from bifrost.risk._portfolio import METHODS, Method, PortfolioRisk, _frame, _portfolio_risk, _weighted_history
 from bifrost.risk._var import MONEY_MAX, _check
 
-__all__ = ["Book", "book_from_positions", "book_from_store", "book_risk"]
+__all__ = ["Book", "HistoryWindow", "book_from_positions", "book_from_store", "book_risk"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryWindow:
+    """The return history a measure used: the lookback asked for and the days it covers.
+
+    ``lookback_days`` is None when the caller posted the history; ``start`` and ``end`` are
+    None when that history has no dates. Every risk output (the CLI's text and JSON, the
+    report, the service) states it, so that two figures can be seen to share one window.
+    """
+
+    lookback_days: int | None
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    observations: int
+
+    @classmethod
+    def of(cls, returns: pd.DataFrame, lookback_days: int | None) -> HistoryWindow:
+        """Return the window of a days × symbols return frame."""
+        dated = isinstance(returns.index, pd.DatetimeIndex) and len(returns) > 0
+        start, end = (returns.index[0], returns.index[-1]) if dated else (None, None)
+        return cls(lookback_days=lookback_days, start=start, end=end, observations=len(returns))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``lookback_days``, ``window_start``, ``window_end`` (ISO dates or None), ``observations``."""
+        return {
+            "lookback_days": self.lookback_days,
+            "window_start": None if self.start is None else self.start.date().isoformat(),
+            "window_end": None if self.end is None else self.end.date().isoformat(),
+            "observations": self.observations,
+        }
+
+    def __str__(self) -> str:
+        asked = "posted history" if self.lookback_days is None else f"lookback {self.lookback_days} days"
+        if self.start is None or self.end is None:
+            return f"{asked}: {self.observations} days (undated)"
+        return f"{asked}: {self.observations} days from {self.start.date()} to {self.end.date()}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +79,7 @@ class Book:
     values: pd.Series  # market value per symbol (money; negative for shorts)
     equity: float  # cash plus positions
     returns: pd.DataFrame  # dates × symbols, total-return (dividends and splits adjusted)
+    lookback_days: int | None = None  # the lookback the store's history was cut to (None: posted)
     # the checked (returns, weights, symbols) of the held assets, once the first measure has checked them
     _history: tuple[FloatArray, FloatArray, tuple[str, ...]] | None = field(
         default=None, init=False, repr=False, compare=False
@@ -51,17 +90,23 @@ class Book:
         """Market value as a fraction of equity."""
         return (self.values / self.equity).rename("weight")
 
+    @property
+    def window(self) -> HistoryWindow:
+        """The history this book is measured on: its lookback and first and last dates."""
+        return HistoryWindow.of(self.returns, self.lookback_days)
+
 
 def _portfolio(name: object) -> str:
     # the portfolio package's one rule for names, checked before the name reaches a query
     return check_portfolio_name(name)
 
 
-def book_from_store(store: Store, name: str, *, lookback_days: int = 500) -> Book:
+def book_from_store(store: Store, name: str, *, lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> Book:
     """Build the book of portfolio ``name``: positions from its ledger, prices from ``store``.
 
-    Returns are the last ``lookback_days`` days on which every held asset has a bar, from
-    total-return (``adjusted``) closes.
+    Returns are the last ``lookback_days`` days (`DEFAULT_LOOKBACK_DAYS`, the default of
+    every risk entry point) on which every held asset has a bar, from total-return
+    (``adjusted``) closes. Long and short positions alike (a short has a negative value).
 
     Raises
     ------
@@ -69,7 +114,7 @@ def book_from_store(store: Store, name: str, *, lookback_days: int = 500) -> Boo
         If the portfolio has no open position, non-positive equity, or fewer than 20 days
         of common history.
     """
-    lookback_days = as_positive_int(lookback_days, "lookback_days", minimum=20)
+    lookback_days = as_positive_int(lookback_days, "lookback_days", minimum=MIN_LOOKBACK_DAYS)
     marked = mark_to_latest(load_portfolio(store, _portfolio(name)), store)
     positions = marked.positions
     held = positions[positions["quantity"] != 0] if len(positions) else positions
@@ -83,7 +128,7 @@ def book_from_store(store: Store, name: str, *, lookback_days: int = 500) -> Boo
         returns = MarketData(store).returns(list(values.index), lookback_days)
     except InvalidInputError as exc:
         raise InvalidInputError(f"portfolio {name!r}: {exc}") from None
-    return Book(name=name, values=values, equity=equity, returns=returns)
+    return Book(name=name, values=values, equity=equity, returns=returns, lookback_days=lookback_days)
 
 
 def book_risk(
@@ -125,31 +170,32 @@ def book_from_positions(
     returns: Mapping[str, Sequence[float]] | pd.DataFrame | None = None,
     dates: Sequence[object] | None = None,
     cash: float = 0.0,
-    lookback_days: int = 500,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     name: str = "posted",
 ) -> Book:
     """Build a book from share quantities: priced at ``prices`` or the latest closes, with
-    ``returns`` (optionally on ``dates``) or the store's total-return history (through ``market``).
+    ``returns`` (optionally on ``dates``) or the store's total-return history (through ``market``,
+    the last ``lookback_days`` days: `DEFAULT_LOOKBACK_DAYS` unless given).
 
-    Quantities are long holdings (>= 0); equity is ``cash`` plus the positions' value.
+    A quantity is positive for a long holding and negative for a short one (its value is
+    negative, as in a stored portfolio's book); equity is ``cash`` plus the positions' value
+    (for a short book, the cash includes the short sale's proceeds).
 
     Raises
     ------
     InvalidInputError
-        On an empty or non-numeric position list, a negative or non-finite quantity, a
-        price that is missing, non-finite or not positive, returns that do not cover every
-        symbol, non-positive equity, or when neither the data nor a ``market`` is given.
+        On an empty or non-numeric position list, a non-finite quantity or one beyond
+        ±1e15 shares, a price that is missing, non-finite or not positive, returns that do
+        not cover every symbol, non-positive equity, or when neither the data nor a
+        ``market`` is given.
     """
     if not isinstance(positions, Mapping) or not positions:
         raise InvalidInputError("positions must map at least one symbol to its quantity")
     symbols = [check_symbol(s, "positions") for s in positions]
     qty = np.array([as_finite_float(positions[s], f"quantity of {s}") for s in positions], dtype=np.float64)
-    negative = [s for s, q in zip(symbols, qty, strict=True) if q < 0]
-    if negative:
-        raise InvalidInputError(f"negative quantity for {negative[:10]}: posted positions are long holdings")
     for s, q in zip(symbols, qty, strict=True):
-        finite_in_range(q, f"quantity of {s}", lo=0.0, hi=VOLUME_MAX, unit="shares")
-    if not (qty > 0).any():
+        finite_in_range(q, f"quantity of {s}", lo=-VOLUME_MAX, hi=VOLUME_MAX, unit="shares")
+    if not (qty != 0).any():
         raise InvalidInputError("every quantity is zero: nothing to measure")
     cash = as_finite_float(cash, "cash", minimum=-MONEY_MAX, maximum=MONEY_MAX)
     if prices is None:
@@ -189,7 +235,9 @@ def book_from_positions(
         if absent:
             raise InvalidInputError(f"no return history for {absent}")
         frame = frame[symbols]
-    book = Book(name=name, values=values, equity=equity, returns=frame)
+    book = Book(
+        name=name, values=values, equity=equity, returns=frame, lookback_days=lookback_days if returns is None else None
+    )
     if returns is not None and not isinstance(returns, pd.DataFrame):
         _book_history(book)  # posted returns are refused here, naming the symbol and the day, and checked once
     return book

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Final
 
 import pandas as pd
 
@@ -21,7 +22,13 @@ from bifrost._checks import as_positive_int, check_symbols
 from bifrost.data import Store
 from bifrost.errors import InvalidInputError, SymbolNotFoundError
 
-__all__ = ["MarketData"]
+__all__ = ["DEFAULT_LOOKBACK_DAYS", "MIN_LOOKBACK_DAYS", "MarketData"]
+
+# The one default history every risk entry point measures on (library, CLI, report, service):
+# 500 trading days, about two years, the window of the historical VaR most desks report, and
+# enough for a 250-day VaR backtest to make 250 forecasts (Basel's traffic light counts 250).
+DEFAULT_LOOKBACK_DAYS: Final = 500
+MIN_LOOKBACK_DAYS: Final = 20  # fewer days than this are no history to measure a tail on
 
 
 class MarketData:
@@ -81,9 +88,9 @@ class MarketData:
             self._load(symbols)
             return pd.Series([self._last[s] for s in symbols], index=list(symbols), name="close")
 
-    def returns(self, symbols: Sequence[str], lookback_days: int = 500) -> pd.DataFrame:
+    def returns(self, symbols: Sequence[str], lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> pd.DataFrame:
         """Return the last ``lookback_days`` daily total returns on which every symbol has a bar."""
-        lookback_days = as_positive_int(lookback_days, "lookback_days", minimum=20)
+        lookback_days = as_positive_int(lookback_days, "lookback_days", minimum=MIN_LOOKBACK_DAYS)
         key = (tuple(symbols), lookback_days)
         with self.lock:
             self._load(symbols)
@@ -92,7 +99,7 @@ class MarketData:
                 return self._books[key]
             closes = pd.concat([self._closes[s] for s in symbols], axis=1, keys=list(symbols), sort=True)
             frame = closes.pct_change(fill_method=None).iloc[1:].dropna().tail(lookback_days)
-            if len(frame) < 20:
+            if len(frame) < MIN_LOOKBACK_DAYS:
                 raise InvalidInputError(f"only {len(frame)} days of history common to {list(symbols)}")
             self._books[key] = frame
             if len(self._books) > self.max_books:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from bifrost._figures import figures_html, offline_page
 from bifrost.risk._backtest import VarBacktest, var_backtest
-from bifrost.risk._book import Book, book_risk
+from bifrost.risk._book import Book, HistoryWindow, book_risk
 from bifrost.risk._limits import LimitReport
 from bifrost.risk._montecarlo import VarDecomposition, var_decomposition
 from bifrost.risk._portfolio import Method, PortfolioRisk
@@ -33,6 +33,14 @@ class RiskReport:
     backtest: VarBacktest | None  # None when the history is too short to backtest
     stress: StressResult
     limits: LimitReport | None = None
+    window: HistoryWindow | None = None  # the return history measured: lookback, first and last date
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict: name, equity, the history window and VaR/ES per method."""
+        window = (self.window or HistoryWindow(lookback_days=None, start=None, end=None, observations=0)).to_dict()
+        summary = self.summary()
+        risk = {str(m): {str(k): float(v) for k, v in row.items()} for m, row in summary.iterrows()}
+        return {"name": self.name, "equity": self.equity, **window, "risk": risk}
 
     def summary(self) -> pd.DataFrame:
         """One row per method: VaR and ES as fractions of equity and in money."""
@@ -102,6 +110,7 @@ class RiskReport:
     def _tables(self) -> str:
         parts = [
             f"<h3>Risk of {html.escape(self.name)}</h3><p>equity {self.equity:,.2f}</p>",
+            "" if self.window is None else f"<p>{html.escape(str(self.window))}</p>",
             self.summary().to_html(float_format=lambda v: f"{v:,.4f}"),
         ]
         if self.backtest is not None:
@@ -161,5 +170,5 @@ def risk_report(
     )  # fmt: skip
     return RiskReport(
         name=book.name, equity=book.equity, risk=risk, decomposition=decomposition, backtest=backtest,
-        stress=stress, limits=limits,
+        stress=stress, limits=limits, window=book.window,
     )  # fmt: skip

@@ -232,7 +232,11 @@ def historical_stress(
         a, b = (_on(t, pd.DatetimeIndex(r.index).tz) for t in (a, b))
         part = r.loc[a:b]
         if part.empty:
-            raise InvalidInputError(f"named scenario {name!r}: no returns between {start} and {stop}")
+            held = f"{r.index[0].date()} to {r.index[-1].date()}" if len(r) else "none"
+            raise InvalidInputError(
+                f"named scenario {name!r}: no returns between {start} and {stop} (the history holds {held}; "
+                "a longer lookback_days reaches further back)"
+            )
         growth = pd.Series(np.log1p(part.to_numpy()).sum(axis=0), index=part.columns)
         move = pd.Series(np.expm1(growth.to_numpy()), index=part.columns)
         rows.append((str(name), part.index[0], part.index[-1], move * values))

@@ -236,7 +236,7 @@ def test_repeated_window_lengths_and_scenario_names_are_refused() -> None:
         (lambda: montecarlo_var_es(RETURNS, [0.5, 0.5], n_scenarios=10**12), "n_scenarios must be an integer from 100"),
         (lambda: montecarlo_var_es(RETURNS, [0.5, 0.5], seed=-1), "seed must be an integer"),
         (lambda: montecarlo_var_es(RETURNS, [0.5, 0.5], distribution="t", dof=math.inf), "dof must be > 2"),
-        (lambda: book_from_positions({"A": 1e300}, prices={"A": 1.0}), "quantity of A must be between 0 and 1e"),
+        (lambda: book_from_positions({"A": 1e300}, prices={"A": 1.0}), r"quantity of A must be between -1e\+15 and"),
         (lambda: book_from_positions({"A": 1}, prices={"A": 1e300}), "price of A must be between"),
         (lambda: book_from_positions({"A": 1}, prices={"A": 1.0}, cash=1e300), "cash must be between"),
         (lambda: book_from_positions({"A": 1e15}, prices={"A": 1e8}), "worth at most 1e"),

@@ -16,12 +16,16 @@ from bifrost.errors import InvalidInputError, NotFoundError, SymbolNotFoundError
 from bifrost.portfolio import CashFlow, CashKind, Fill, Side, create_portfolio, record_transactions
 from bifrost.risk import (
     DEFAULT_LIMITS,
+    DEFAULT_LOOKBACK_DAYS,
+    HistoryWindow,
     MarketData,
     book_from_positions,
     book_from_store,
     book_risk,
+    check_limits,
     historical_var,
     limit_report,
+    risk_report,
     var_backtest,
 )
 from tests.cli import bifrost
@@ -101,10 +105,12 @@ def test_cli_risk_commands(home: Path, tmp_path: Path) -> None:
     shocks.write_text("[crash]\nmarket = -0.2\nNVDA = -0.4\n")
     stress = bifrost(
         home, "risk", "stress", "book", "--window", "1", "--worst", "2", "--period", "GFC=2008-09-01:2009-03-09",
-        "--shocks", str(shocks), "--json",
+        "--shocks", str(shocks), "--lookback-days", "5000", "--json",
     )  # fmt: skip
     assert stress.returncode == 0, stress.stderr
-    scenarios = json.loads(stress.stdout)
+    answer = json.loads(stress.stdout)
+    scenarios = answer["scenarios"]
+    assert answer["lookback_days"] == 5000 and answer["window_start"] < "2008-09-01"
     assert [s["name"] for s in scenarios] == ["worst 1d #1", "worst 1d #2", "GFC", "crash"]
     store = EmbeddedStore(home)
     stressed = book_from_store(store, "book", lookback_days=5000)
@@ -115,11 +121,14 @@ def test_cli_risk_commands(home: Path, tmp_path: Path) -> None:
     assert scenarios[2]["total"] == pytest.approx(float((gfc * stressed.values).sum()), rel=1e-9)
     bad = bifrost(home, "risk", "stress", "book", "--period", "GFC")
     assert bad.returncode == 2 and "NAME=START:END" in bad.stderr
+    # the default lookback (two years) does not reach 2008: the error says what the history holds
+    short = bifrost(home, "risk", "stress", "book", "--period", "GFC=2008-09-01:2009-03-09")
+    assert short.returncode == 2 and "the history holds 2013-01-08 to 2014-12-31" in short.stderr, short.stderr
     backtest = bifrost(home, "risk", "backtest", "book", "--json")
     assert backtest.returncode == 0, backtest.stderr
     bt = json.loads(backtest.stdout)
     store = EmbeddedStore(home)
-    long_book = book_from_store(store, "book", lookback_days=5000)  # the command's default lookback
+    long_book = book_from_store(store, "book")  # the command's default lookback, the library's
     store.close()
     pnl = long_book.returns[list(long_book.weights.index)] @ long_book.weights
     assert bt["exceptions"] == var_backtest(pnl).n_exceptions and bt["zone"] in ("green", "yellow", "red")
@@ -164,7 +173,7 @@ def test_posted_positions_refuse_bad_input_naming_it() -> None:
         ({"positions": {}}, "at least one symbol"),
         ({"positions": {"A": "ten"}}, "quantity of A must be a number, got str 'ten'"),
         ({"positions": {"A": float("nan")}}, "quantity of A must be a finite number"),
-        ({"positions": {"A": -5}}, r"negative quantity for \['A'\]"),
+        ({"positions": {"A": -1e300}}, r"quantity of A must be between -1e\+15 and 1e\+15 shares"),
         ({"positions": {"A": 0}}, "every quantity is zero"),
         ({"positions": {"A": 1}, "cash": float("inf")}, "cash must be a finite number"),
         ({"positions": {"A": 1}}, "prices are needed"),
@@ -238,3 +247,62 @@ def test_stored_book_history_is_checked_by_its_first_measure_only(home: Path, ch
     book_risk(book, method="historical")
     book_risk(book, method="parametric")
     assert checked["_return_matrix_problem:returns"] == 1
+
+
+def test_every_risk_entry_point_measures_one_default_window_and_says_which(home: Path, tmp_path: Path) -> None:
+    # issue 12, item 4: `risk var` and `risk limits` used 500 days, `risk report` 1000, `stress` and `backtest` 5000
+    with EmbeddedStore(home) as store:
+        book = book_from_store(store, "book")
+        posted = book_from_positions(HOLDINGS, market=MarketData(store), cash=100_000 - 30.0 * sum(HOLDINGS.values()))
+        limits = check_limits(store, "book", record=False)
+    window = book.window
+    assert DEFAULT_LOOKBACK_DAYS == 500 and window.lookback_days == 500 and window.observations == 500
+    assert window == HistoryWindow(
+        lookback_days=500,
+        start=pd.Timestamp("2013-01-08", tz="UTC"),
+        end=pd.Timestamp("2014-12-31", tz="UTC"),
+        observations=500,
+    )  # fmt: skip  (the last 500 days ORCL, NVDA and YHOO share, from the files)
+    assert posted.window == window and limits.window == window
+    report = risk_report(book, methods=("historical",))
+    assert report.window == window and str(window) in report.to_html()
+    assert str(window) == "lookback 500 days: 500 days from 2013-01-08 to 2014-12-31"
+    var = book_risk(book).var
+    assert report.to_dict()["risk"]["historical"]["var"] == var == book_risk(posted).var
+    assert report.to_dict()["window_start"] == limits.to_dict()["window_start"] == "2013-01-08"
+    # every CLI verb: the same window in its text and its JSON
+    for verb in ("var", "stress", "backtest", "limits"):
+        dry = ["--no-record"] if verb == "limits" else []
+        text, out = bifrost(home, "risk", verb, "book", *dry), bifrost(home, "risk", verb, "book", "--json", *dry)
+        assert text.returncode == 0 and out.returncode == 0, text.stderr + out.stderr
+        answer = json.loads(out.stdout)
+        got = (answer["lookback_days"], answer["window_start"], answer["window_end"])
+        assert got == (500, "2013-01-08", "2014-12-31"), verb
+        assert str(window) in text.stdout, (verb, text.stdout)
+    written = bifrost(home, "risk", "report", "book", "--out", str(tmp_path / "r.html"), "--json")
+    assert written.returncode == 0, written.stderr
+    assert json.loads(written.stdout)["risk"]["historical"]["var"] == pytest.approx(var, rel=1e-12)
+    assert str(window) in (tmp_path / "r.html").read_text()
+    other = bifrost(home, "risk", "var", "book", "--lookback-days", "250", "--json")
+    assert json.loads(other.stdout)["lookback_days"] == 250 and json.loads(other.stdout)["window_start"] > "2013-12-01"
+
+
+def test_a_posted_long_short_book_is_the_stored_one(home: Path) -> None:
+    # issue 12, item 9: posted quantities may be negative (shorts), as a stored portfolio's may
+    cash = 100_000 - 30.0 * sum(HOLDINGS.values())
+    with EmbeddedStore(home) as store:
+        stored = book_from_store(store, "book")
+        stored_order = {s: HOLDINGS[str(s)] for s in stored.values.index}  # Monte Carlo draws follow the order
+        posted = book_from_positions(stored_order, market=MarketData(store), cash=cash)
+    assert posted.values["YHOO"] < 0 and posted.values.to_dict() == pytest.approx(stored.values.to_dict(), rel=1e-15)
+    assert posted.equity == pytest.approx(stored.equity, rel=1e-15)
+    for method in ("historical", "parametric", "filtered_historical", "montecarlo"):
+        assert book_risk(posted, method=method).var == pytest.approx(book_risk(stored, method=method).var, rel=1e-12)
+    # the short's P&L has the sign of a short: a fall in YHOO is a gain
+    pnl = stored.returns[list(stored.weights.index)].to_numpy() @ stored.weights.to_numpy()
+    assert book_risk(posted).var == pytest.approx(historical_var(pnl, confidence=0.99), rel=1e-12)
+    only_short = book_from_positions({"YHOO": -100}, prices={"YHOO": 40.0}, returns={"YHOO": [0.1, -0.2, 0.05]},
+                                     cash=10_000.0)  # fmt: skip
+    assert only_short.values["YHOO"] == -4000.0 and book_risk(only_short, confidence=0.5).var == pytest.approx(
+        0.05 * 4000 / 6000
+    )  # fmt: skip  (the median move of the three is +5% on YHOO: a loss of 5% of the short)
