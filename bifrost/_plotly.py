@@ -30,4 +30,4 @@ class NotebookFigure(go.Figure):  # type: ignore[misc]  # plotly ships no type i
         # plotly's Figure defines this hook, which IPython calls before any _repr_*_ method
         from IPython.display import display
 
-        display(self._repr_mimebundle_(), raw=True)
+        display(self._repr_mimebundle_(), raw=True)  # type: ignore[no-untyped-call]

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from bifrost._figures import figures_html, offline_page
+from bifrost._figures import figures_html, notebook_styles, offline_page
 from bifrost.risk._backtest import VarBacktest, var_backtest
 from bifrost.risk._book import Book, HistoryWindow, book_risk
 from bifrost.risk._limits import LimitReport
@@ -20,6 +20,10 @@ from bifrost.risk._portfolio import Method, PortfolioRisk
 from bifrost.risk._stress import StressResult, _periods_alias, stress_positions
 
 __all__ = ["RiskReport", "risk_report"]
+
+_SUMMARY_FORMAT = {  # fractions of equity in percent, money with cents
+    "var": "{:.2%}".format, "es": "{:.2%}".format, "var_money": "{:,.2f}".format, "es_money": "{:,.2f}".format,
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,7 +60,9 @@ class RiskReport:
 
         fig = go.Figure()
         if self.backtest is None:
-            return fig.update_layout(title="VaR backtest: history too short")
+            return fig.update_layout(
+                title="VaR backtest: history too short", xaxis_title="date", yaxis_title="return", height=380
+            )
         bt = self.backtest
         report = bt.report()
         fig.add_scatter(x=bt.returns.index, y=bt.returns, mode="lines", name="daily return", line={"width": 1})
@@ -67,7 +73,8 @@ class RiskReport:
         )  # fmt: skip
         return fig.update_layout(
             title=f"{bt.confidence:.0%} one-day VaR against what happened: zone {bt.zone}",
-            yaxis_tickformat=".1%", legend={"orientation": "h"},
+            xaxis_title="date", yaxis_title="one-day return (fraction of equity)", yaxis_tickformat=".1%",
+            legend={"orientation": "h", "y": -0.2}, height=420,
         )  # fmt: skip
 
     def contribution_figure(self) -> Any:
@@ -78,7 +85,8 @@ class RiskReport:
         fig = go.Figure(go.Bar(x=list(map(str, component.index)), y=component.to_numpy(), name="component VaR"))
         return fig.update_layout(
             title=f"Contribution to VaR (parametric total {self.decomposition.var:.2%} of equity)",
-            yaxis_tickformat=".2%",
+            xaxis_title="position", yaxis_title="component VaR (fraction of equity)", yaxis_tickformat=".2%",
+            xaxis_type="category", height=380,
         )
 
     def stress_figure(self) -> Any:
@@ -95,7 +103,7 @@ class RiskReport:
         ]
         header = ["scenario", "start", "end", "P&L", "of equity"]
         return go.Figure(go.Table(header={"values": header}, cells={"values": cells})).update_layout(
-            title="Stress tests on today's positions"
+            title="Stress tests on today's positions", height=150 + 30 * len(records), margin={"t": 50, "b": 10}
         )
 
     @property
@@ -108,15 +116,17 @@ class RiskReport:
         )
 
     def _tables(self) -> str:
+        # each part a block of its own: a heading, then its text or table (inline <b> text ran together)
         parts = [
-            f"<h3>Risk of {html.escape(self.name)}</h3><p>equity {self.equity:,.2f}</p>",
+            f"<p>equity {self.equity:,.2f}</p>",
             "" if self.window is None else f"<p>{html.escape(str(self.window))}</p>",
-            self.summary().to_html(float_format=lambda v: f"{v:,.4f}"),
+            "<h4>Value at risk and expected shortfall</h4>",
+            self.summary().to_html(formatters=_SUMMARY_FORMAT),
         ]
         if self.backtest is not None:
-            parts.append(self.backtest._repr_html_())
+            parts.append(f"<p>{self.backtest._repr_html_()}</p>")
         if self.limits is not None:
-            parts.append(self.limits._repr_html_())
+            parts.append(f"<div>{self.limits._repr_html_()}</div>")
         return "".join(parts)
 
     def to_html(self, path: str | Path | None = None) -> str:
@@ -124,7 +134,9 @@ class RiskReport:
         return offline_page(f"Risk of {self.name}", self._tables(), self.figures, path)
 
     def _repr_html_(self) -> str:
-        return self._tables() + figures_html(self.figures)
+        heading = f"<h3>Risk of {html.escape(self.name)}</h3>"
+        body = heading + self._tables() + figures_html(self.figures)
+        return f"{notebook_styles()}<div class='bifrost-report'>{body}</div>"
 
 
 def risk_report(
