@@ -75,6 +75,7 @@ __all__ = [
     "as_volume",
     "check_symbol",
     "check_symbols",
+    "compatible_positional",
     "deprecated_positional",
     "escape_csv_cell",
     "finite_in_range",
@@ -306,6 +307,28 @@ def deprecated_positional(*names: str) -> Callable[[Callable[_P, _R]], Callable[
     (0.95, 'f(): pass confidence by keyword (confidence=0.95); options by position stop working in the next release')
     """
 
+    return _positional(names, warn=True)
+
+
+def compatible_positional(*names: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Let the keyword-only options ``names`` be passed by position too, silently, as a reference API does.
+
+    For functions whose signature is another library's (``bifrost.analytics`` is a drop-in
+    for empyrical, whose options are positional): a call written for that library keeps
+    working unchanged, and bifrost's own code still passes them by keyword.
+
+    Examples
+    --------
+    >>> @compatible_positional("cutoff")
+    ... def f(returns, *, cutoff=0.05):
+    ...     return cutoff
+    >>> f([0.01], 0.1), f([0.01], cutoff=0.2)
+    (0.1, 0.2)
+    """
+    return _positional(names, warn=False)
+
+
+def _positional(names: tuple[str, ...], *, warn: bool) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     def decorate(func: Callable[_P, _R]) -> Callable[_P, _R]:
         kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         n = sum(1 for p in inspect.signature(func).parameters.values() if p.kind in kinds)
@@ -322,13 +345,14 @@ def deprecated_positional(*names: str) -> Callable[[Callable[_P, _R]], Callable[
                 twice = [k for k in moved if k in kwargs]
                 if twice:
                     raise TypeError(f"{func.__name__}() got multiple values for argument {twice[0]!r}")
-                written = ", ".join(f"{k}={v!r}" for k, v in moved.items())
-                warnings.warn(
-                    f"{func.__name__}(): pass {', '.join(moved)} by keyword ({written}); "
-                    "options by position stop working in the next release",
-                    DeprecationWarning,
-                    stacklevel=2,
-                )
+                if warn:
+                    written = ", ".join(f"{k}={v!r}" for k, v in moved.items())
+                    warnings.warn(
+                        f"{func.__name__}(): pass {', '.join(moved)} by keyword ({written}); "
+                        "options by position stop working in the next release",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
                 args, kwargs = args[:n], {**kwargs, **moved}
             return func(*args, **kwargs)
 

@@ -28,12 +28,13 @@ Conventions, as empyrical's:
   constant positive excess return has an infinite Sharpe ratio);
 - ``alpha`` is the mean daily excess-of-beta return compounded to a year.
 
-Where bifrost answers differently from empyrical-reloaded 0.7.1, on purpose (README):
-options after the data are keyword-only (by position they still work, with a
-DeprecationWarning); a rolling window longer than the series gives no windows (empyrical
-shrinks the window to the series); the up/down capture ratios of a 2-D input pair the
-benchmark with each column's own missing days; bad input (text, 3-D arrays, ±inf, arrays
-of different lengths, a cutoff outside [0, 1]) raises `InvalidInputError` naming it.
+Options after the data may be passed by position, as empyrical's are (a call written for
+empyrical runs unchanged, with no warning); bifrost's own code passes them by keyword.
+Where bifrost answers differently from empyrical-reloaded 0.7.1, on purpose (README): a
+rolling window longer than the series gives no windows (empyrical shrinks the window to
+the series); the up/down capture ratios of a 2-D input pair the benchmark with each
+column's own missing days; bad input (text, 3-D arrays, ±inf, arrays of different
+lengths, a cutoff outside [0, 1]) raises `InvalidInputError` naming it.
 
 References
 ----------
@@ -54,7 +55,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from bifrost._checks import as_finite_float, as_fraction, as_positive_int, deprecated_positional
+from bifrost._checks import as_finite_float, as_fraction, as_positive_int, compatible_positional
 from bifrost._typing import BoolArray, FloatArray
 from bifrost.errors import InvalidInputError
 
@@ -311,7 +312,7 @@ def simple_returns(prices: object) -> Rows:
     return x.rows(out.astype(np.float64), skip=1)
 
 
-@deprecated_positional("starting_value")
+@compatible_positional("starting_value")
 def cum_returns(returns: object, *, starting_value: float = 0) -> Rows:
     """Return cumulative returns (``starting_value=0``) or wealth (``starting_value>0``); NaN counts as 0."""
     x = _take(returns)
@@ -320,7 +321,7 @@ def cum_returns(returns: object, *, starting_value: float = 0) -> Rows:
     return x.rows(wealth - 1.0 if start == 0 else wealth * start)
 
 
-@deprecated_positional("starting_value")
+@compatible_positional("starting_value")
 def cum_returns_final(returns: object, *, starting_value: float = 0) -> Result:
     """Return the total return over the whole series (NaN for an empty one)."""
     x = _take(returns)
@@ -411,7 +412,7 @@ def _annual_return(r: FloatArray, ann: float) -> FloatArray:
     return out
 
 
-@deprecated_positional("period", "annualization")
+@compatible_positional("period", "annualization")
 def annual_return(returns: object, *, period: Period = "daily", annualization: float | None = None) -> Result:
     """Return the compound annual growth rate (CAGR)."""
     x = _take(returns)
@@ -421,7 +422,7 @@ def annual_return(returns: object, *, period: Period = "daily", annualization: f
 cagr = annual_return
 
 
-@deprecated_positional("period", "alpha", "annualization")
+@compatible_positional("period", "alpha", "annualization")
 def annual_volatility(
     returns: object, *, period: Period = "daily", alpha: float = 2.0, annualization: float | None = None
 ) -> Result:
@@ -439,7 +440,7 @@ def _sharpe(adj: FloatArray, ann: float) -> FloatArray:
     return out
 
 
-@deprecated_positional("risk_free", "period", "annualization")
+@compatible_positional("risk_free", "period", "annualization")
 def sharpe_ratio(
     returns: object, *, risk_free: object = 0, period: Period = "daily", annualization: float | None = None
 ) -> Result:
@@ -461,7 +462,7 @@ def _downside(adj: FloatArray, ann: float) -> FloatArray:
     return out
 
 
-@deprecated_positional("required_return", "period", "annualization")
+@compatible_positional("required_return", "period", "annualization")
 def downside_risk(
     returns: object, *, required_return: object = 0, period: Period = "daily", annualization: float | None = None
 ) -> Result:
@@ -483,7 +484,7 @@ def _sortino(adj: FloatArray, ann: float) -> FloatArray:
     return out
 
 
-@deprecated_positional("required_return", "period", "annualization")
+@compatible_positional("required_return", "period", "annualization")
 def sortino_ratio(
     returns: object, *, required_return: object = 0, period: Period = "daily", annualization: float | None = None
 ) -> Result:
@@ -496,7 +497,7 @@ def sortino_ratio(
     return x.reduced(_sortino(x.values - req, ann))
 
 
-@deprecated_positional("period", "annualization")
+@compatible_positional("period", "annualization")
 def calmar_ratio(returns: object, *, period: Period = "daily", annualization: float | None = None) -> Result:
     """Return the annual return over the absolute maximum drawdown (NaN without a drawdown)."""
     x = _take(returns)
@@ -507,7 +508,7 @@ def calmar_ratio(returns: object, *, period: Period = "daily", annualization: fl
     return x.reduced(np.where(np.isinf(out), np.nan, out))
 
 
-@deprecated_positional("risk_free", "required_return", "annualization")
+@compatible_positional("risk_free", "required_return", "annualization")
 def omega_ratio(
     returns: object, *, risk_free: object = 0.0, required_return: float = 0.0, annualization: float = 252
 ) -> Result:
@@ -562,7 +563,7 @@ def stability_of_timeseries(returns: object) -> Result:
     return x.reduced(np.where(n >= 2, np.clip(rho, -1.0, 1.0) ** 2, np.nan))
 
 
-@deprecated_positional("cutoff")
+@compatible_positional("cutoff")
 def value_at_risk(returns: object, *, cutoff: float = 0.05) -> Result:
     """Return the ``cutoff`` percentile of returns, interpolated (empyrical's: NaN if any return is NaN).
 
@@ -575,7 +576,7 @@ def value_at_risk(returns: object, *, cutoff: float = 0.05) -> Result:
     return x.reduced(np.percentile(x.values, 100 * c, axis=0))
 
 
-@deprecated_positional("cutoff")
+@compatible_positional("cutoff")
 def conditional_value_at_risk(returns: object, *, cutoff: float = 0.05) -> Result:
     """Return the mean of the worst ``int((n - 1) * cutoff) + 1`` returns (NaN skipped; ``cutoff`` in [0, 1])."""
     x = _take(returns)
@@ -633,7 +634,7 @@ def _benchmark(returns: object, factor_returns: object, minimum: int) -> tuple[_
     return _pair(x, factor_returns, "factor_returns")
 
 
-@deprecated_positional("risk_free")
+@compatible_positional("risk_free")
 def beta(returns: object, factor_returns: object, *, risk_free: float = 0.0) -> Result:
     """Return the OLS beta of returns on the benchmark's returns.
 
@@ -647,7 +648,7 @@ def beta(returns: object, factor_returns: object, *, risk_free: float = 0.0) -> 
     return x.reduced(_beta(x.values, f))
 
 
-@deprecated_positional("risk_free", "period", "annualization")
+@compatible_positional("risk_free", "period", "annualization")
 def alpha(
     returns: object,
     factor_returns: object,
@@ -676,7 +677,7 @@ def _pairs(x: _Input, alphas: FloatArray, betas: FloatArray) -> FloatArray | pd.
     return out
 
 
-@deprecated_positional("risk_free", "period", "annualization")
+@compatible_positional("risk_free", "period", "annualization")
 def alpha_beta(
     returns: object,
     factor_returns: object,
@@ -728,7 +729,7 @@ def _side_alpha_beta(
     return _pairs(x, a, b)
 
 
-@deprecated_positional("risk_free", "period", "annualization")
+@compatible_positional("risk_free", "period", "annualization")
 def up_alpha_beta(
     returns: object,
     factor_returns: object,
@@ -741,7 +742,7 @@ def up_alpha_beta(
     return _side_alpha_beta(returns, factor_returns, risk_free, period, annualization, 1)
 
 
-@deprecated_positional("risk_free", "period", "annualization")
+@compatible_positional("risk_free", "period", "annualization")
 def down_alpha_beta(
     returns: object,
     factor_returns: object,
@@ -754,7 +755,7 @@ def down_alpha_beta(
     return _side_alpha_beta(returns, factor_returns, risk_free, period, annualization, -1)
 
 
-@deprecated_positional("period")
+@compatible_positional("period")
 def capture(returns: object, factor_returns: object, *, period: Period = "daily") -> Result:
     """Return the annual return over the benchmark's annual return."""
     ann = _ann(period, None)
@@ -794,19 +795,19 @@ def _captured(returns: object, factor_returns: object, period: Period, kernel: C
     return x.reduced(kernel(x.values, f, ann))
 
 
-@deprecated_positional("period")
+@compatible_positional("period")
 def up_capture(returns: object, factor_returns: object, *, period: Period = "daily") -> Result:
     """Return the capture ratio over the days the benchmark rose (days either series lacks are skipped)."""
     return _captured(returns, factor_returns, period, lambda r, f, ann: _side_capture(r, f, ann, 1))
 
 
-@deprecated_positional("period")
+@compatible_positional("period")
 def down_capture(returns: object, factor_returns: object, *, period: Period = "daily") -> Result:
     """Return the capture ratio over the days the benchmark fell (days either series lacks are skipped)."""
     return _captured(returns, factor_returns, period, lambda r, f, ann: _side_capture(r, f, ann, -1))
 
 
-@deprecated_positional("period")
+@compatible_positional("period")
 def up_down_capture(returns: object, factor_returns: object, *, period: Period = "daily") -> Result:
     """Return up capture over down capture."""
     return _captured(returns, factor_returns, period, _up_down)
@@ -880,7 +881,7 @@ def _gpd_loglikelihood(params: FloatArray, losses: FloatArray) -> float:
     return -float((-n * math.log(scale)) - ((1 / shape) + 1) * np.log(shape / scale * losses + 1).sum())
 
 
-@deprecated_positional("var_p")
+@compatible_positional("var_p")
 def gpd_risk_estimates(returns: object, *, var_p: float = 0.01) -> FloatArray | pd.Series:
     """Estimate VaR and ES from a generalised Pareto tail fitted to the losses.
 
@@ -943,7 +944,7 @@ def _roll_pair(
     return x.rows(out, skip=w - 1)
 
 
-@deprecated_positional("window", "risk_free", "period")
+@compatible_positional("window", "risk_free", "period")
 def roll_sharpe_ratio(
     returns: object,
     *,
@@ -957,7 +958,7 @@ def roll_sharpe_ratio(
     return _roll(_take(returns), w, lambda v: _sharpe(v - rf, ann) if w >= 2 else np.full(v.shape[1], np.nan))
 
 
-@deprecated_positional("window", "required_return", "period")
+@compatible_positional("window", "required_return", "period")
 def roll_sortino_ratio(
     returns: object,
     *,
@@ -972,7 +973,7 @@ def roll_sortino_ratio(
     return _roll(_take(returns), w, lambda v: _sortino(v - req, ann) if w >= 2 else np.full(v.shape[1], np.nan))
 
 
-@deprecated_positional("window", "period")
+@compatible_positional("window", "period")
 def roll_annual_volatility(
     returns: object, *, window: int = 10, period: Period = "daily", annualization: float | None = None
 ) -> Rows:
@@ -981,19 +982,19 @@ def roll_annual_volatility(
     return _roll(_take(returns), w, lambda v: _nanstd(v) * np.sqrt(ann))
 
 
-@deprecated_positional("window")
+@compatible_positional("window")
 def roll_max_drawdown(returns: object, *, window: int = 10) -> Rows:
     """Return the maximum drawdown within each trailing ``window``."""
     return _roll(_take(returns), _window(window), _max_drawdown)
 
 
-@deprecated_positional("window")
+@compatible_positional("window")
 def roll_beta(returns: object, factor_returns: object, *, window: int = 10) -> Rows:
     """Return the beta of each trailing ``window`` against the benchmark."""
     return _roll_pair(returns, factor_returns, window, _beta)
 
 
-@deprecated_positional("window", "risk_free", "period", "annualization")
+@compatible_positional("window", "risk_free", "period", "annualization")
 def roll_alpha(
     returns: object,
     factor_returns: object,
@@ -1008,7 +1009,7 @@ def roll_alpha(
     return _roll_pair(returns, factor_returns, window, lambda r, f: _alpha(r, f, _beta(r, f), rf, ann))
 
 
-@deprecated_positional("window", "risk_free", "period", "annualization")
+@compatible_positional("window", "risk_free", "period", "annualization")
 def roll_alpha_beta(
     returns: object,
     factor_returns: object,
@@ -1039,21 +1040,21 @@ def roll_alpha_beta(
     return pd.DataFrame(out, index=x.index[w - 1 :][: out.shape[0]])
 
 
-@deprecated_positional("window", "period")
+@compatible_positional("window", "period")
 def roll_up_capture(returns: object, factor_returns: object, *, window: int = 10, period: Period = "daily") -> Rows:
     """Return the up capture of each trailing ``window``."""
     ann = _ann(period, None)
     return _roll_pair(returns, factor_returns, window, lambda r, f: _side_capture(r, f, ann, 1))
 
 
-@deprecated_positional("window", "period")
+@compatible_positional("window", "period")
 def roll_down_capture(returns: object, factor_returns: object, *, window: int = 10, period: Period = "daily") -> Rows:
     """Return the down capture of each trailing ``window``."""
     ann = _ann(period, None)
     return _roll_pair(returns, factor_returns, window, lambda r, f: _side_capture(r, f, ann, -1))
 
 
-@deprecated_positional("window", "period")
+@compatible_positional("window", "period")
 def roll_up_down_capture(
     returns: object, factor_returns: object, *, window: int = 10, period: Period = "daily"
 ) -> Rows:

@@ -7,6 +7,7 @@ Every number is empyrical-reloaded's (installed as ``empyrical``) on real adjust
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -363,3 +364,18 @@ def test_bad_second_series_and_options_are_invalid_input_errors(stocks: pd.DataF
 
 def rate_of(r: pd.Series) -> pd.Series:
     return (r.abs() / 100).iloc[::3]
+
+
+def test_options_by_position_work_as_in_empyrical_without_a_warning() -> None:
+    # a call written for empyrical runs unchanged (its conditional_value_at_risk_empty test turns warnings
+    # into errors); the answers equal the keyword calls'
+    r = np.array([0.01, -0.02, 0.015, -0.03, 0.002, 0.004, -0.011])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert bf.value_at_risk(r, 0.1) == bf.value_at_risk(r, cutoff=0.1)
+        assert bf.sharpe_ratio(r, 0.0001, "weekly") == bf.sharpe_ratio(r, risk_free=0.0001, period="weekly")
+        assert bf.cum_returns(r, 100.0)[-1] == bf.cum_returns(r, starting_value=100.0)[-1]
+    with pytest.raises(TypeError, match="multiple values for argument 'cutoff'"):
+        bf.value_at_risk(r, 0.1, cutoff=0.2)
+    with pytest.raises(TypeError, match="positional arguments"):
+        bf.value_at_risk(r, 0.1, 0.2)
