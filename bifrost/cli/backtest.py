@@ -22,6 +22,7 @@ from bifrost.strategy import (
     Backend,
     BacktestResult,
     Commission,
+    DividendMode,
     FillAt,
     FillModel,
     SearchMethod,
@@ -54,6 +55,10 @@ StartOpt = Annotated[str | None, typer.Option(help="First date (inclusive).")]
 EndOpt = Annotated[str | None, typer.Option(help="Last date (inclusive), or a time of day (exclusive).")]
 AdjustmentOpt = Annotated[Adjustment, typer.Option(help="Price adjustment of the bars traded.")]
 FrequencyOpt = Annotated[Frequency | None, typer.Option(help="Bar size traded (default: as stored).")]
+DividendsOpt = Annotated[
+    DividendMode,
+    typer.Option(help="The recorded dividends on raw prices: credited as cash, reinvested, or ignored (price return)."),
+]
 
 
 def _symbols(values: list[str]) -> list[str]:
@@ -109,6 +114,7 @@ def _print_result(result: BacktestResult) -> None:
     for name, value in result.metrics.items():
         typer.echo(f"  {name:18} {value:,.6g}")
     typer.echo(f"final value {result.final_value:,.4f}  trades {result.n_trades}  fills {len(result.fills)}")
+    typer.echo(f"{result.measured}: dividends {result.dividend_cash:,.2f} ({len(result.dividend_events)} credited)")
 
 
 def _backtest_command(strategy: str) -> None:
@@ -126,6 +132,7 @@ def _backtest_command(strategy: str) -> None:
         end: EndOpt = None,
         adjustment: AdjustmentOpt = "raw",
         frequency: FrequencyOpt = None,
+        dividends: DividendsOpt = "cash",
         tearsheet: Annotated[Path | None, typer.Option(help="Also write the tearsheet to this HTML file.")] = None,
         json_out: JsonOpt = False,
     ) -> None:
@@ -133,7 +140,10 @@ def _backtest_command(strategy: str) -> None:
             output_path(tearsheet, "--tearsheet")
         params = _params(strategy, param, size)
         fill = _fill(commission, per_share, minimum, fill_at, slippage_bps)
-        result = backtest(_panel(symbols, start, end, adjustment, frequency), strategy, params, cash=cash, fill=fill)
+        result = backtest(
+            _panel(symbols, start, end, adjustment, frequency), strategy, params, cash=cash, fill=fill,
+            dividends=dividends,
+        )  # fmt: skip
         if tearsheet is not None:
             result.tearsheet().to_html(tearsheet)
         if json_out:

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -343,10 +343,26 @@ class BarStore(ABC):
 
         A panel puts its symbols on one time grid: symbols stored at different frequencies
         (daily beside 5-minute) need an explicit ``frequency`` they can all be read at.
+
+        A ``raw`` or ``split_adjusted`` panel read with the default fields (or with
+        ``"dividend"`` among them) also has a ``dividend`` field: the recorded cash
+        dividend per share going ex on each bar (on the bar of its ex-date, or the next
+        bar; the week or month holding it in a ``1w``/``1mo`` read), 0 elsewhere, per
+        share of the panel's prices (divided by later splits where they are
+        split-adjusted). A backtest credits it (`bifrost.strategy.backtest`'s
+        ``dividends=``). An ``adjusted`` panel has none: its prices hold the dividends.
         """
+        with_dividends = adjustment != "adjusted" and (fields is None or "dividend" in fields)
+        if fields is not None and not isinstance(fields, str) and "dividend" in fields:
+            fields = [f for f in fields if f != "dividend"] or ["close"]
         wanted = self._fields(fields)
         cols = self._read(symbols, start, end, wanted, adjustment, frequency, one_grid=True)
-        return cols.to_panel(wanted, adjustment)
+        panel = cols.to_panel(wanted, adjustment)
+        if not with_dividends:
+            return panel
+        bounds = (None if start is None else as_utc_ns(start, "start"), None if end is None else as_utc_ns(end, "end"))
+        grid = _dividend_grid(panel, self.read_actions(list(panel.symbols)), bounds, split_adjusted=adjustment != "raw")
+        return replace(panel, fields=MappingProxyType({**panel.fields, "dividend": grid}))
 
     def _read(
         self,
@@ -645,6 +661,42 @@ def symbol_rows(
             )
         )
     return rows
+
+
+def _dividend_grid(
+    panel: Panel, actions: pd.DataFrame, bounds: tuple[int | None, int | None], *, split_adjusted: bool
+) -> np.ndarray:
+    # the `dividend` field of read_panel: cash per share on the bar each dividend goes ex
+    grid = np.zeros(panel.shape, order="F")
+    if not len(actions) or not len(panel.ts):
+        return grid
+    stamps = panel.ts.as_unit("ns").asi8
+    coarse = panel.frequency in ("1w", "1mo")  # buckets stamped at their start hold the ex-date
+    lo = stamps[0] if bounds[0] is None else max(int(stamps[0]), bounds[0])
+    hi = bounds[1]  # a coarse read's last bucket may reach past the read's end
+    col = {s: j for j, s in enumerate(panel.symbols)}
+    for sym, events in actions.groupby("symbol", sort=False):
+        j = col.get(str(sym))
+        if j is None:
+            continue
+        ts = events["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        kind = events["kind"].to_numpy()
+        value = events["value"].to_numpy(dtype=np.float64)
+        for e in np.flatnonzero(kind == "dividend"):
+            t = int(np.searchsorted(stamps, ts[e], side="right")) - 1 if coarse else int(np.searchsorted(stamps, ts[e]))
+            if not 0 <= t < len(stamps) or ts[e] < lo or (hi is not None and ts[e] >= hi):
+                continue  # before the panel's first bar (nobody held it yet) or after its last
+            if coarse and t == len(stamps) - 1 and ts[e] >= _bucket_end(int(stamps[t]), panel.frequency):
+                continue
+            later_splits = np.prod(value[(kind == "split") & (ts > ts[e])]) if split_adjusted else 1.0
+            grid[t, j] += value[e] / later_splits
+    grid.setflags(write=False)
+    return grid
+
+
+def _bucket_end(start_ns: int, frequency: str) -> int:
+    start = pd.Timestamp(start_ns, tz="UTC")
+    return int((start + (pd.DateOffset(months=1) if frequency == "1mo" else pd.Timedelta(days=7))).value)
 
 
 def actions_rows(actions: pd.DataFrame, ingest_id: str) -> Iterable[tuple[str, str, str, float, str]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from bifrost.strategy import indicators
 from bifrost.strategy._bridge import backtrader_feed, run_backtrader
-from bifrost.strategy._engine import Commission, FillAt, FillModel, Orders, Signals, SizeType
+from bifrost.strategy._engine import Commission, DividendMode, FillAt, FillModel, Orders, Signals, SizeType
 from bifrost.strategy._lookahead import LookaheadReport, assert_no_lookahead, check_lookahead
 from bifrost.strategy._optimize import (
     Backend,
@@ -46,6 +46,7 @@ __all__ = [
     "Backend",
     "BacktestResult",
     "Commission",
+    "DividendMode",
     "FillAt",
     "FillModel",
     "LookaheadReport",

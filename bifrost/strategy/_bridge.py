@@ -5,10 +5,16 @@ frame), bifrost's :class:`FillModel` is mapped onto backtrader's broker (commiss
 schedule, slippage, cheat-on-close, volume filler), and the run comes back as the same
 :class:`BacktestResult` the fast engine returns — which is also how the engine is checked
 against backtrader.
+
+Dividends (the panel's ``dividend`` field, as the engine credits them with
+``dividends="cash"``) go through backtrader's own broker: ``broker.add_cash(shares ×
+dividend)`` for the shares held at the close before the ex-date, which backtrader applies
+on the ex-date's bar. backtrader has no reinvestment, so ``dividends="reinvest"`` is refused.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +24,16 @@ import pandas as pd
 from bifrost.data import Panel, is_intraday
 from bifrost.errors import InvalidInputError
 from bifrost.strategy import _kernel as K
-from bifrost.strategy._engine import Commission, FillModel, KernelRecords, annual_bars, check_periods_per_year
+from bifrost.strategy._engine import (
+    Commission,
+    DividendMode,
+    FillModel,
+    KernelRecords,
+    annual_bars,
+    check_dividends,
+    check_periods_per_year,
+    dividend_grid,
+)
 from bifrost.strategy._result import BacktestResult
 
 __all__ = ["backtrader_feed", "equity_metrics", "run_backtrader"]
@@ -90,6 +105,7 @@ def run_backtrader(
     cash: float = 100_000.0,
     fill: FillModel | None = None,
     periods_per_year: float | None = None,
+    dividends: DividendMode = "cash",
 ) -> BacktestResult:
     """Run an unmodified ``backtrader.Strategy`` subclass on ``panel``; return a `BacktestResult`.
 
@@ -109,18 +125,28 @@ def run_backtrader(
     periods_per_year
         Bars a year that annualise the metrics (default: the panel's frequency's, as
         the engine's `bifrost.strategy.simulate`).
+    dividends
+        ``cash`` (the default): the panel's dividends are added to the broker's cash on
+        their ex-dates (``broker.add_cash``), as the engine credits them; ``ignore``: not.
 
     Raises
     ------
     InvalidInputError
-        If ``strategy`` is not a ``backtrader.Strategy`` subclass, or the fill model asks
-        for what backtrader's broker cannot do (range-based slippage, lots, expiry).
+        If ``strategy`` is not a ``backtrader.Strategy`` subclass, the fill model asks
+        for what backtrader's broker cannot do (range-based slippage, lots, expiry), or
+        ``dividends`` is ``reinvest`` (backtrader has no reinvestment) or not a mode.
     """
     import backtrader as bt
 
     if not (isinstance(strategy, type) and issubclass(strategy, bt.Strategy)):
         raise InvalidInputError(f"strategy must be a backtrader.Strategy subclass, got {strategy!r}")
     per_year = annual_bars(panel, check_periods_per_year(periods_per_year))
+    if check_dividends(dividends) == "reinvest":
+        raise InvalidInputError(
+            "backtrader's broker cannot reinvest dividends; use dividends='cash' or 'ignore' here, or the engine "
+            "(bifrost.strategy.backtest) to reinvest"
+        )
+    schedule = _dividend_schedule(panel, dividends)
     model = fill if fill is not None else FillModel()
     if model.slippage_range or model.valid_bars or model.lot_size not in (0.0, 1.0):
         raise InvalidInputError("backtrader's broker has no range slippage, order expiry or lot sizes; unset them")
@@ -136,15 +162,32 @@ def run_backtrader(
     if model.volume_cap is not None:
         cerebro.broker.set_filler(bt.broker.fillers.FixedBarPerc(perc=model.volume_cap * 100.0))
     cerebro.addstrategy(strategy, **dict(params or {}))
-    cerebro.addanalyzer(_recorder(), _name="bifrost")
+    cerebro.addanalyzer(_recorder(), _name="bifrost", dividends=schedule, intraday=is_intraday(panel.frequency))
     strat = cerebro.run()[0]
     rec = strat.analyzers.bifrost
-    return _result(panel, strategy.__name__, params or {}, float(cash), model, per_year, rec)
+    return _result(panel, strategy.__name__, params or {}, float(cash), model, per_year, rec, dividends)
+
+
+def _dividend_schedule(panel: Panel, mode: DividendMode) -> dict[str, dict[pd.Timestamp, tuple[int, float]]]:
+    # per symbol: the stamp of its bar before each ex-date -> (the ex-date's bar, the dividend),
+    # the stamps as the recorder reads backtrader's (naive UTC; a daily bar's date)
+    grid = dividend_grid(panel, mode)
+    if grid is None:
+        return {}
+    stamps = panel.ts.tz_convert(None)
+    keys = stamps if is_intraday(panel.frequency) else stamps.normalize()
+    out: dict[str, dict[pd.Timestamp, tuple[int, float]]] = {}
+    for j, symbol in enumerate(panel.symbols):
+        has_bar = np.isfinite(np.column_stack([panel[f][:, j] for f in ("open", "high", "low", "close")])).all(axis=1)
+        rows = np.flatnonzero(has_bar)  # the feed's bars (backtrader_feed drops the others)
+        out[symbol] = {keys[int(a)]: (int(b), float(grid[b, j])) for a, b in itertools.pairwise(rows) if grid[b, j] > 0}
+    return out
 
 
 def _result(
-    panel: Panel, name: str, params: Mapping[str, Any], cash: float, fill: FillModel, per_year: float, rec: Any
-) -> BacktestResult:
+    panel: Panel, name: str, params: Mapping[str, Any], cash: float, fill: FillModel, per_year: float, rec: Any,
+    dividends: DividendMode = "cash",
+) -> BacktestResult:  # fmt: skip
     # the recorder's stamps are backtrader's, naive UTC kept as float days: an intraday bar is
     # its stamp to the second (the finest bar), a daily one its date (backtrader may set the
     # session's end as its time)
@@ -185,11 +228,16 @@ def _result(
         equity, cash, trades[:, K.R_PNL_NET], len(fills), int((orders[:, K.O_STATUS] == K.REJECTED).sum()),
         float(fills[:, K.F_COMMISSION].sum()), float((positions != 0).any(axis=1).mean()), periods_per_year=per_year,
     )  # fmt: skip
+    income = np.zeros((n_t, n_sym))
+    for s, t, amount in rec.dividends:
+        income[t, col[s]] += amount
     records = KernelRecords(
         equity=equity[:, None], cash=cash_curve[:, None], positions=positions, orders=orders, fills=fills,
-        trades=trades, metrics=metrics[None, :],
+        trades=trades, metrics=metrics[None, :], dividends=income,
     )  # fmt: skip
-    return BacktestResult.from_records(records, panel, strategy=name, params=params, cash=cash, fill=fill)
+    return BacktestResult.from_records(
+        records, panel, strategy=name, params=params, cash=cash, fill=fill, dividends=dividends
+    )
 
 
 def _recorder_class() -> type:
@@ -201,8 +249,13 @@ def _recorder_class() -> type:
                 bt.Order.Margin: K.REJECTED, bt.Order.Rejected: K.REJECTED}  # fmt: skip
 
     class Recorder(bt.Analyzer):  # type: ignore[misc]
-        # everything the result needs, as plain tuples: bars, fills, finished orders, trades
+        # everything the result needs, as plain tuples: bars, fills, finished orders, trades;
+        # and it credits the dividends (see _dividend_schedule) through the broker
+        params = (("dividends", None), ("intraday", False))
+
         def start(self) -> None:
+            self.dividends: list[tuple[str, int, float]] = []
+            self._credited: set[tuple[str, int]] = set()
             self.bars: list[tuple[Any, ...]] = []
             self.fills: list[tuple[Any, ...]] = []
             self.orders: list[tuple[Any, ...]] = []
@@ -243,6 +296,16 @@ def _recorder_class() -> type:
             broker = self.strategy.broker
             pos = {d._name: broker.getposition(d).size for d in self.strategy.datas}
             self.bars.append((self._day(self.strategy.datas[0]), broker.getvalue(), broker.getcash(), pos))
+            for data in self.strategy.datas if self.p.dividends else ():
+                day = self._day(data)
+                due = self.p.dividends.get(data._name, {}).get(day.round("s") if self.p.intraday else day.normalize())
+                if due is None or (data._name, due[0]) in self._credited:
+                    continue  # none tomorrow, or already credited (a feed without a bar today repeats its last)
+                self._credited.add((data._name, due[0]))
+                size = broker.getposition(data).size
+                if size:
+                    broker.add_cash(size * due[1])  # backtrader applies it on the next bar: the ex-date's
+                    self.dividends.append((data._name, due[0], size * due[1]))
 
         def prenext(self) -> None:
             self._bar()

@@ -11,6 +11,17 @@ A strategy turns a :class:`~bifrost.data.Panel` into either
 Either may carry limit and stop prices (a stop-limit when both are set) and stop-loss,
 take-profit and trailing-stop levels attached to the positions it opens. The engine
 (:mod:`bifrost.strategy._kernel`) fills them under a :class:`FillModel`.
+
+Dividends (`DividendMode`): a panel's ``dividend`` field (a store's raw or split-adjusted
+read carries the recorded dividends, cash per share on each ex-date) is credited on the
+ex-date to the shares held at the close before it, before anything trades; a short pays
+it. ``cash`` keeps it as cash, ``reinvest`` buys the long position more shares with it at
+the close before the ex-date less the dividend (rounded down to the lot; no commission),
+which is the price the total-return adjustment ``1 - dividend / previous close`` assumes:
+a raw backtest that reinvests equals the same backtest on ``adjusted`` prices (with
+fractional shares, ``lot_size=0``), and one that keeps cash differs from it only by what
+the reinvested dividends would have earned. ``ignore`` credits nothing: the price return.
+An adjusted panel holds its dividends in its prices and carries no ``dividend`` field.
 """
 
 from __future__ import annotations
@@ -24,18 +35,22 @@ import pandas as pd
 
 from bifrost._checks import as_finite_float, is_number
 from bifrost._typing import BoolArray, FloatArray, IntArray
-from bifrost.data import Panel, periods_per_year
+from bifrost.data import Panel, is_intraday, periods_per_year
 from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.strategy import _kernel as K
 
 __all__ = [
+    "DIVIDEND_MODES",
     "Commission",
+    "DividendMode",
     "FillModel",
     "Orders",
     "Signals",
     "SizeType",
     "annual_bars",
+    "check_dividends",
     "check_periods_per_year",
+    "dividend_grid",
     "prepare",
     "run_kernel",
 ]
@@ -45,6 +60,9 @@ MAX_AMOUNT = 1e15
 FillAt = Literal["open", "close"]  # market orders fill at the next bar's open or this bar's close
 SizeType = Literal["shares", "value", "percent", "target_percent", "target_shares"]
 SIZE_TYPES: tuple[str, ...] = get_args(SizeType)
+DividendMode = Literal["cash", "reinvest", "ignore"]  # what a backtest does with the panel's dividends
+DIVIDEND_MODES: tuple[DividendMode, ...] = get_args(DividendMode)
+_DIVIDEND_CODE = {"cash": K.DIV_CASH, "reinvest": K.DIV_REINVEST, "ignore": K.DIV_NONE}
 _SIZE_CODE = {
     "shares": K.SHARES, "value": K.VALUE, "percent": K.PERCENT,
     "target_percent": K.TARGET_PERCENT, "target_shares": K.TARGET_SHARES,
@@ -236,7 +254,7 @@ class Orders(_Exits):
 class KernelInputs:
     """Everything the kernel reads, validated and laid out (see :func:`prepare`)."""
 
-    prices: tuple[FloatArray, ...]  # open, high, low, close, volume
+    prices: tuple[FloatArray, ...]  # open, high, low, close, volume, dividend (per share, on the ex-date)
     col_symbol: IntArray
     group_start: IntArray
     signal_mode: bool
@@ -304,13 +322,65 @@ def check_periods_per_year(value: float | None) -> float | None:
     return None if value is None else as_finite_float(value, "periods_per_year", minimum=1.0, maximum=1e8)
 
 
+def check_dividends(value: object) -> DividendMode:
+    """Return ``value`` as a `DividendMode`, or raise `InvalidInputError` naming the choices."""
+    if not isinstance(value, str) or value not in DIVIDEND_MODES:
+        raise InvalidInputError(
+            f"dividends must be one of {', '.join(map(repr, DIVIDEND_MODES))} (what a backtest on raw prices does "
+            f"with the dividends going ex: keep them as cash, buy more shares, or leave them out), got {value!r}"
+        )
+    return value
+
+
+def dividend_grid(panel: Panel, mode: DividendMode) -> FloatArray | None:
+    """Return the panel's ``dividend`` field as the kernel credits it under ``mode`` (None: nothing to credit).
+
+    Raises
+    ------
+    InvalidInputError
+        If a dividend is NaN, infinite or negative (naming the symbol and the bar), or the
+        panel's prices are ``adjusted`` (they hold the dividends already: crediting them
+        again would count them twice).
+    """
+    div = panel.fields.get("dividend")
+    if mode == "ignore" or div is None:
+        return None
+    if panel.adjustment == "adjusted":
+        raise InvalidInputError(
+            "the panel has a 'dividend' field but its adjusted prices already hold the dividends: credit them on "
+            "raw or split-adjusted prices, or pass dividends='ignore'"
+        )
+    arr = np.asarray(div, dtype=np.float64)
+    if arr.shape != panel.shape:
+        raise InvalidInputError(f"the panel's dividend field has shape {arr.shape}; its prices have {panel.shape}")
+    with np.errstate(invalid="ignore"):
+        bad = ~(arr >= 0.0) | np.isinf(arr)
+    if bad.any():
+        t, j = np.argwhere(bad)[0]
+        when = panel.ts[t].isoformat() if is_intraday(panel.frequency) else str(panel.ts[t].date())
+        raise InvalidInputError(
+            f"the panel's dividend of {panel.symbols[j]} on {when} is "
+            f"{float(arr[t, j])!r} ({int(bad.sum()):,} such value(s)): a dividend is cash per share, finite and not "
+            "negative (0 where none goes ex)"
+        )
+    return arr if arr.any() else None
+
+
 def prepare(
-    panel: Panel, request: Signals | Orders, *, cash: float, fill: FillModel, per_year: float | None = None
+    panel: Panel,
+    request: Signals | Orders,
+    *,
+    cash: float,
+    fill: FillModel,
+    per_year: float | None = None,
+    dividends: DividendMode = "cash",
 ) -> KernelInputs:
     """Validate a strategy's request against ``panel`` and lay it out for the kernel (one group).
 
-    ``per_year`` bars a year annualise the metrics (None: the panel's frequency's, see `annual_bars`).
+    ``per_year`` bars a year annualise the metrics (None: the panel's frequency's, see `annual_bars`);
+    ``dividends`` says what the panel's dividends do (see the module's notes).
     """
+    mode = check_dividends(dividends)
     if not isinstance(request, Signals | Orders):
         raise InvalidInputError(f"a strategy must return Signals or Orders, got {type(request).__name__}")
     if not is_number(cash) or not math.isfinite(cash) or not 0 < cash <= MAX_AMOUNT:
@@ -329,6 +399,8 @@ def prepare(
     )
     if prices[4].ndim == 0:
         prices = (*prices[:4], np.broadcast_to(prices[4], shape))
+    div = dividend_grid(panel, mode)
+    prices = (*prices, np.zeros((1, 1)) if div is None else div)
     if fill.volume_cap is not None and volume is None:
         raise InvalidInputError("FillModel.volume_cap needs a 'volume' field in the panel")
     signal_mode = isinstance(request, Signals)
@@ -366,8 +438,13 @@ def prepare(
         stop_price=_grid(request.stop_price, f"{type(request).__name__}.stop_price", shape, np.float64, np.nan),
         stops=stops,
         cash=np.array([float(cash)]),
-        cfg=fill.vector(per_year=annual_bars(panel, per_year)),
+        cfg=_with_dividends(fill.vector(per_year=annual_bars(panel, per_year)), K.DIV_NONE if div is None else mode),
     )
+
+
+def _with_dividends(cfg: FloatArray, mode: DividendMode | int) -> FloatArray:
+    cfg[K.CFG_DIVIDENDS] = mode if isinstance(mode, int) else _DIVIDEND_CODE[mode]
+    return cfg
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -381,6 +458,7 @@ class KernelRecords:
     fills: FloatArray
     trades: FloatArray
     metrics: FloatArray
+    dividends: FloatArray | None = None  # cash each position received (paid, short) on each bar; None: none
 
 
 def run_kernel(inputs: KernelInputs) -> KernelRecords:
@@ -389,17 +467,19 @@ def run_kernel(inputs: KernelInputs) -> KernelRecords:
     n_cols = inputs.col_symbol.shape[0]
     n_groups = inputs.group_start.shape[0] - 1
     events = int(inputs.flags[0].sum() + inputs.flags[1].sum()) + int(np.isfinite(inputs.size).sum())
+    events += int(np.count_nonzero(inputs.prices[5]))  # a reinvested dividend is a fill
     capacity = min(events, n_t * n_cols) + 2 * n_cols + 64
     while True:
         equity = np.zeros((n_t, n_groups))
         cash = np.zeros((n_t, n_groups))
         positions = np.zeros((n_t, n_cols))
+        dividends = np.zeros((n_t, n_cols))
         orders = np.zeros((capacity, K.N_ORDER_FIELDS))
         fills = np.zeros((capacity * 2, K.N_FILL_FIELDS))
         trades = np.zeros((capacity, K.N_TRADE_FIELDS))
         counts = np.zeros(5, dtype=np.int64)
         metrics = np.zeros((n_groups, len(K.METRICS)))
-        K.simulate_recorded(*inputs.args(), equity, cash, positions, orders, fills, trades, counts, metrics)  # type: ignore[call-arg]
+        K.simulate_recorded(*inputs.args(), equity, cash, positions, dividends, orders, fills, trades, counts, metrics)  # type: ignore[call-arg]
         if not counts[K.C_OVERFLOW]:
             break
         capacity *= 4
@@ -411,4 +491,5 @@ def run_kernel(inputs: KernelInputs) -> KernelRecords:
         fills=fills[: counts[K.C_FILLS]],
         trades=trades[: counts[K.C_TRADES]],
         metrics=metrics,
+        dividends=dividends,
     )

@@ -6,6 +6,11 @@ every parameter set × symbol) are one column per group, and groups run in paral
 
 For each bar ``t`` of each group, in this order:
 
+0. Dividends going ex on bar ``t`` are credited to the positions held at the previous
+   close (shares × dividend per share; a short pays it), before anything trades. With
+   ``reinvest`` a long position buys shares with it, rounded down to the lot, at the
+   previous close less the dividend (the price a total-return adjustment assumes:
+   ``1 - dividend / previous close``), without commission; what the lot leaves stays cash.
 1. Pending orders try to fill on bar ``t`` — exposure-reducing orders first, so a
    rebalance frees cash before it spends it. Market orders fill at the open; limit and
    stop orders when the bar's range reaches them, at the open when it gaps through.
@@ -45,8 +50,11 @@ BY_STRATEGY, BY_STOP_LOSS, BY_TAKE_PROFIT, BY_TRAILING_STOP = 0, 1, 2, 3
 # fill-model settings and the bars a year that annualise the metrics, packed in one float64 vector
 (CFG_FILL_AT_CLOSE, CFG_SLIP_BPS, CFG_SLIP_RANGE, CFG_VOLUME_CAP, CFG_COMM_PCT, CFG_COMM_SHARE,
  CFG_COMM_MIN, CFG_COMM_FIXED, CFG_LOT, CFG_ALLOW_SHORT, CFG_LEVERAGE, CFG_VALID_BARS,
- CFG_PERIODS_PER_YEAR) = range(13)  # fmt: skip
-N_CFG = 13
+ CFG_PERIODS_PER_YEAR, CFG_DIVIDENDS) = range(14)  # fmt: skip
+N_CFG = 14
+# how dividends (the `dividend` input) are treated: CFG_DIVIDENDS holds one of these
+DIV_NONE, DIV_CASH, DIV_REINVEST = 0, 1, 2
+REINVEST_ORDER_ID = -1  # the order id of the fill that reinvests a dividend
 
 # order records: one row per order once it ends (or is still open at the end)
 (O_ID, O_COL, O_T_CREATED, O_T_DONE, O_TYPE, O_ORIGIN, O_SIZE, O_SIZE_TYPE, O_FILLED,
@@ -181,6 +189,16 @@ N_BOOK = 11
 # per-group running totals
 S_CASH, S_N_TRADES, S_WINS, S_GROSS_WIN, S_GROSS_LOSS, S_N_FILLS, S_N_REJECTED, S_COMM = range(8)
 N_STATS = 8
+
+
+@njit(cache=True, inline="always")
+def _reinvested(amount: float, mark: float, d: float, lot: float) -> tuple[float, float]:
+    # (shares, price) a dividend of `amount` buys at the previous close `mark` less the dividend `d`
+    px = mark - d
+    if not px > 0.0:
+        return 0.0, px
+    q = _round_lot(amount / px, lot)
+    return (q, px) if q > 0.0 else (0.0, px)
 
 
 @njit(cache=True, inline="always")
@@ -422,6 +440,7 @@ def _run_group(
     l_px: FloatArray,
     c_px: FloatArray,
     vol: FloatArray,
+    div: FloatArray,
     col_symbol: IntArray,
     signal_mode: bool,
     entries: BoolArray,
@@ -439,6 +458,7 @@ def _run_group(
     equity_out: FloatArray,
     cash_out: FloatArray,
     pos_out: FloatArray,
+    div_out: FloatArray,
     orders: FloatArray,
     fills: FloatArray,
     trades: FloatArray,
@@ -450,6 +470,7 @@ def _run_group(
     fill_at_close = cfg[CFG_FILL_AT_CLOSE] > 0.0
     lot = cfg[CFG_LOT]
     valid = int(cfg[CFG_VALID_BARS])
+    div_mode = int(cfg[CFG_DIVIDENDS])
     pend = np.zeros((n, N_PENDING))
     book = np.zeros((n, N_BOOK))
     book[:, B_MARK] = np.nan
@@ -472,6 +493,42 @@ def _run_group(
     r_sq = 0.0
 
     for t in range(n_t):
+        # -- 0. dividends going ex today, to the positions held at the last close ---------------
+        if div_mode != DIV_NONE:
+            for k in range(n):
+                b = book[k]
+                if b[B_POS] == 0.0:
+                    continue
+                s = col_symbol[c0 + k]
+                d = div[t, s]
+                if not d > 0.0:
+                    continue
+                amount = b[B_POS] * d
+                stats[S_CASH] += amount
+                if record:
+                    div_out[t, c0 + k] = amount
+                if div_mode == DIV_REINVEST and b[B_POS] > 0.0:
+                    q, px = _reinvested(amount, b[B_MARK], d, lot)
+                    if q > 0.0:
+                        prev = b[B_POS]
+                        new = prev + q
+                        stats[S_CASH] -= q * px
+                        b[B_AVG] = (b[B_AVG] * abs(prev) + px * abs(q)) / abs(new)
+                        b[B_QTY] += q
+                        b[B_POS] = new
+                        if record:
+                            i = counts[C_FILLS]
+                            if i < fills.shape[0]:
+                                f = fills[i]
+                                f[F_ORDER_ID] = REINVEST_ORDER_ID
+                                f[F_COL] = c0 + k
+                                f[F_T] = t
+                                f[F_QTY] = q
+                                f[F_PRICE] = px
+                                f[F_COMMISSION] = 0.0
+                                counts[C_FILLS] = i + 1
+                            else:
+                                counts[C_OVERFLOW] = 1
         # -- 1. pending orders against bar t: exposure-reducing ones first -------------------
         pending = 0
         for k in range(n):
@@ -731,6 +788,7 @@ def _run_simple(
     h_px: FloatArray,
     l_px: FloatArray,
     c_px: FloatArray,
+    div: FloatArray,
     s: int,
     entries: BoolArray,
     exits: BoolArray,
@@ -745,6 +803,8 @@ def _run_simple(
     # as _run_group (tests compare the two bit for bit), with the state kept in registers.
     n_t = c_px.shape[0]
     fill_at_close = cfg[CFG_FILL_AT_CLOSE] > 0.0
+    div_mode = int(cfg[CFG_DIVIDENDS])
+    lot = cfg[CFG_LOT]
     stats = np.zeros(N_STATS)
     cash = cash0
     pos = 0.0
@@ -765,6 +825,18 @@ def _run_simple(
     x_t, x_c = exits.shape[0] > 1, exits.shape[1] > 1
     z_t, z_c = size.shape[0] > 1, size.shape[1] > 1
     for t in range(n_t):
+        if div_mode != DIV_NONE and pos != 0.0:  # the same step 0 as _run_group's
+            d = div[t, s]
+            if d > 0.0:
+                amount = pos * d
+                cash += amount
+                if div_mode == DIV_REINVEST and pos > 0.0:
+                    q, px = _reinvested(amount, mark, d, lot)
+                    if q > 0.0:
+                        new = pos + q
+                        cash -= q * px
+                        avg = (avg * abs(pos) + px * abs(q)) / abs(new)
+                        pos = new
         if pending != 0:
             o = o_px[t, s]
             h = h_px[t, s]
@@ -825,7 +897,7 @@ _RB2 = types.Array(types.boolean, 2, "A", readonly=True)
 _RI1 = types.Array(types.int64, 1, "A", readonly=True)
 _RF1 = types.Array(types.float64, 1, "A", readonly=True)
 _INPUTS = (
-    _RF2, _RF2, _RF2, _RF2, _RF2, _RI1, _RI1, types.boolean, _RB2, _RB2, _RB2, _RB2, _RF2, types.int64,
+    _RF2, _RF2, _RF2, _RF2, _RF2, _RF2, _RI1, _RI1, types.boolean, _RB2, _RB2, _RB2, _RB2, _RF2, types.int64,
     _RF2, _RF2, _RF2, _RF1, _RF1,
 )  # fmt: skip
 
@@ -837,6 +909,7 @@ def simulate_metrics(
     l_px: FloatArray,
     c_px: FloatArray,
     vol: FloatArray,
+    div: FloatArray,
     col_symbol: IntArray,
     group_start: IntArray,
     signal_mode: bool,
@@ -870,19 +943,19 @@ def simulate_metrics(
     for g in prange(n_groups):
         c0 = group_start[g]
         if simple and group_start[g + 1] - c0 == 1:
-            _run_simple(c0, o_px, h_px, l_px, c_px, col_symbol[c0], entries, exits, size, size_type, cash0[g], cfg,
+            _run_simple(c0, o_px, h_px, l_px, c_px, div, col_symbol[c0], entries, exits, size, size_type, cash0[g], cfg,
                         metrics[g])  # fmt: skip
             continue
         counts = np.zeros(5, dtype=np.int64)
-        _run_group(group_start[g], group_start[g + 1], o_px, h_px, l_px, c_px, vol, col_symbol, signal_mode,
+        _run_group(group_start[g], group_start[g + 1], o_px, h_px, l_px, c_px, vol, div, col_symbol, signal_mode,
                    entries, exits, short_entries, short_exits, size, size_type, limit_price, stop_price, stops,
-                   cash0[g], cfg, False, no_f1, no_f1, no_f2, no_f2, no_f2, no_f2, counts,
+                   cash0[g], cfg, False, no_f1, no_f1, no_f2, no_f2, no_f2, no_f2, no_f2, counts,
                    metrics[g])  # fmt: skip
 
 
 @njit(
     types.void(*_INPUTS, types.float64[:, :], types.float64[:, :], types.float64[:, :], types.float64[:, :],
-               types.float64[:, :], types.float64[:, :], types.int64[:], types.float64[:, :]),
+               types.float64[:, :], types.float64[:, :], types.float64[:, :], types.int64[:], types.float64[:, :]),
     cache=True,
 )  # fmt: skip
 def simulate_recorded(
@@ -891,6 +964,7 @@ def simulate_recorded(
     l_px: FloatArray,
     c_px: FloatArray,
     vol: FloatArray,
+    div: FloatArray,
     col_symbol: IntArray,
     group_start: IntArray,
     signal_mode: bool,
@@ -908,15 +982,16 @@ def simulate_recorded(
     equity: FloatArray,
     cash: FloatArray,
     positions: FloatArray,
+    dividends: FloatArray,
     orders: FloatArray,
     fills: FloatArray,
     trades: FloatArray,
     counts: IntArray,
     metrics: FloatArray,
 ) -> None:
-    """Run every group in turn, recording equity, cash, positions, orders, fills and trades."""
+    """Run every group in turn, recording equity, cash, positions, dividends, orders, fills and trades."""
     for g in range(group_start.shape[0] - 1):
-        _run_group(group_start[g], group_start[g + 1], o_px, h_px, l_px, c_px, vol, col_symbol, signal_mode,
+        _run_group(group_start[g], group_start[g + 1], o_px, h_px, l_px, c_px, vol, div, col_symbol, signal_mode,
                    entries, exits, short_entries, short_exits, size, size_type, limit_price, stop_price, stops,
-                   cash0[g], cfg, True, equity[:, g], cash[:, g], positions, orders, fills, trades, counts,
+                   cash0[g], cfg, True, equity[:, g], cash[:, g], positions, dividends, orders, fills, trades, counts,
                    metrics[g])  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -14,19 +13,15 @@ import pandas as pd
 from bifrost._json import dumps
 from bifrost.analytics import PerfStats, TradeStats, perf_stats, trade_stats
 from bifrost.data import Panel
-from bifrost.portfolio import CashFlow, CashKind, Fill, Ledger, Side
+from bifrost.portfolio import CashFlow, CashKind, Dividend, Fill, Ledger, Side
 from bifrost.portfolio._transactions import to_decimal
 from bifrost.strategy import _kernel as K
-from bifrost.strategy._engine import FillModel, KernelRecords
+from bifrost.strategy._engine import DividendMode, FillModel, KernelRecords
 
 if TYPE_CHECKING:
     from bifrost.analytics import Tearsheet
 
 __all__ = ["BacktestResult"]
-
-_COUNTS = frozenset({"n_trades", "n_fills", "n_rejected"})
-_FRACTIONS = frozenset({"total_return", "annual_return", "annual_volatility", "max_drawdown", "win_rate", "exposure"})
-_MONEY = frozenset({"final_value", "commission"})
 
 _ORDER_TYPES = ("market", "limit", "stop", "stop_limit")
 _SIZE_TYPES = ("shares", "value", "percent", "target_percent", "target_shares", "close")
@@ -51,9 +46,20 @@ class BacktestResult:
     fills
         Every fill in time order: ``ts, symbol, side, quantity, price, commission, order_id``.
     trades
-        Closed round trips: entry and exit dates and average prices, P&L gross and net.
+        Closed round trips: entry and exit dates and average prices, P&L gross and net
+        (from prices: dividends are income of their own, in ``dividend_events``).
     metrics
-        The engine's headline numbers (final value, Sharpe, drawdown, trade counts …).
+        The engine's headline numbers (final value, Sharpe, drawdown, trade counts …),
+        from the equity, which holds the dividends received.
+    dividends
+        What was done with the panel's dividends: ``cash``, ``reinvest`` or ``ignore``
+        (`bifrost.strategy.DividendMode`); a reinvestment is a fill with ``order_id`` -1.
+    dividend_events
+        Every dividend credited: ``ts`` (the ex-date's bar), ``symbol``, ``shares`` (held
+        at the close before it; negative: a short, which pays), ``per_share`` and ``amount``.
+    measured
+        How the returns are measured, in words: "total return, dividends as cash",
+        "price return, dividends ignored", ...
     """
 
     strategy: str
@@ -72,6 +78,9 @@ class BacktestResult:
     adjustment: str = "raw"
     notes: tuple[str, ...] = field(default=())
     periods_per_year: float = 252.0  # the bars a year its annual figures use (`bifrost.data.periods_per_year`)
+    dividends: DividendMode = "cash"
+    dividend_events: pd.DataFrame = field(default_factory=lambda: _dividend_frame([], [], [], [], []))
+    measured: str = "price return, the panel carries no dividends"
 
     @classmethod
     def from_records(
@@ -84,6 +93,7 @@ class BacktestResult:
         cash: float,
         fill: FillModel,
         periods_per_year: float = 252.0,
+        dividends: DividendMode = "cash",
     ) -> BacktestResult:
         """Turn the kernel's arrays into frames on the panel's dates and symbols."""
         ts = panel.ts
@@ -136,6 +146,14 @@ class BacktestResult:
             }
         )
         metrics = {name: float(v) for name, v in zip(K.METRICS, records.metrics[0], strict=True)}
+        events = _dividend_frame([], [], [], [], [])
+        if records.dividends is not None and records.dividends.any():
+            j, t = np.nonzero(records.dividends.T)  # symbol-major, then time: sorted below
+            order = np.lexsort((j, t))
+            t, j = t[order], j[order]
+            per_share = np.asarray(panel["dividend"])[t, j]
+            amount = records.dividends[t, j]
+            events = _dividend_frame(ts[t], symbols[j], records.positions[t - 1, j], per_share, amount)
         return cls(
             strategy=strategy,
             params=dict(params),
@@ -153,6 +171,9 @@ class BacktestResult:
             adjustment=panel.adjustment,
             notes=tuple(panel.notes),
             periods_per_year=periods_per_year,
+            dividends=dividends,
+            dividend_events=events,
+            measured=_measured(panel, dividends),
         )
 
     # -- headline numbers ---------------------------------------------------------------------
@@ -165,6 +186,17 @@ class BacktestResult:
     def n_trades(self) -> int:
         """Closed round trips."""
         return len(self.trades)
+
+    @property
+    def dividend_cash(self) -> float:
+        """Dividends received, net of those paid on short positions (money)."""
+        return float(self.dividend_events["amount"].sum())
+
+    @property
+    def dividend_income(self) -> pd.Series:
+        """Dividends received (paid: negative) on each bar, every symbol together."""
+        income = self.dividend_events.groupby("ts")["amount"].sum()
+        return income.reindex(self.ts, fill_value=0.0).rename("dividend_income")
 
     @property
     def returns(self) -> pd.Series:
@@ -187,7 +219,9 @@ class BacktestResult:
 
     # -- the same ledger a live portfolio keeps -----------------------------------------------------
     def ledger(self, name: str | None = None) -> Ledger:
-        """Return the fills as a `bifrost.portfolio.Ledger`: a deposit of the cash, then every fill.
+        """Return the fills as a `bifrost.portfolio.Ledger`: a deposit of the cash, then every
+        fill and every dividend credited (a `bifrost.portfolio.Dividend` on its ex-date,
+        before that bar's fills, so that it goes to the shares held at the close before).
 
         Risk, compliance and the portfolio reports read it like any other portfolio.
         """
@@ -202,7 +236,12 @@ class BacktestResult:
                 amount=to_decimal(self.initial_cash, "cash"),
             )
         ]
+        paid = _rows(self.dividend_events)
+        k = 0
         for i, row in enumerate(_rows(self.fills)):
+            while k < len(paid) and paid[k].ts <= row.ts:
+                txns.append(_dividend_txn(label, paid[k]))
+                k += 1
             txns.append(
                 Fill(
                     txn_id=f"{label}-{row.order_id}-{i}",
@@ -214,6 +253,7 @@ class BacktestResult:
                     commission=to_decimal(float(row.commission), "commission") if row.commission else Decimal(0),
                 )
             )
+        txns.extend(_dividend_txn(label, d) for d in paid[k:])
         ledger.extend(txns)
         return ledger
 
@@ -227,6 +267,9 @@ class BacktestResult:
             "start": self.ts[0].isoformat(),
             "end": self.ts[-1].isoformat(),
             "adjustment": self.adjustment,
+            "dividends": self.dividends,
+            "dividend_cash": self.dividend_cash,
+            "measured": self.measured,
             "cash": self.initial_cash,
             "final_value": self.final_value,
             "n_trades": self.n_trades,
@@ -269,13 +312,8 @@ class BacktestResult:
         """Return the full tearsheet (`bifrost.analytics.tearsheet`) with exposure and contributors."""
         from bifrost.analytics import tearsheet
 
-        # the value held is equity less cash, exactly; as a fraction of equity, and when the
-        # book never went short that is its long and gross exposure too (the result keeps no
-        # per-bar prices to split a long/short book)
-        equity = self.equity.where(self.equity > 0)
-        net = ((self.equity - self.cash) / equity).rename("net")
-        long_only = bool((self.positions.to_numpy() >= 0).all())
-        exposure = pd.DataFrame({"gross": net, "net": net} if long_only else {"net": net}, index=self.ts)
+        close_value = self.positions.abs().sum(axis=1)
+        exposure = pd.DataFrame({"gross": close_value}, index=self.ts)
         contributions = self.trades.groupby("symbol")["pnl_net"].sum() if len(self.trades) else None
         return tearsheet(
             self.returns,
@@ -284,60 +322,16 @@ class BacktestResult:
             contributions=contributions,
             title=f"Backtest: {self.strategy} {dict(self.params)}",
             annualization=self.periods_per_year,
-        )
-
-    def _metric_rows(self) -> list[tuple[str, str]]:
-        # the headline numbers as a person reads them: counts as integers, fractions in percent
-        rows = []
-        for k, v in self.metrics.items():
-            if not np.isfinite(v):
-                continue
-            if k in _COUNTS:
-                text = f"{round(v):,}"
-            elif k in _FRACTIONS:
-                text = f"{v:.2%}"
-            elif k in _MONEY:
-                text = f"{v:,.2f}"
-            else:
-                text = f"{v:.2f}"
-            rows.append((k, text))
-        return rows
-
-    def _headline(self) -> str:
-        symbols = ", ".join(self.symbols[:8]) + (" …" if len(self.symbols) > 8 else "")
-        return (
-            f"{self.strategy} {dict(self.params)} on {symbols}, {_stamp(self.ts[0])} … {_stamp(self.ts[-1])}, "
-            f"{len(self.ts):,} bars, {self.adjustment} prices"
-        )
-
-    def _costs(self) -> str:
-        paid = self.metrics.get("commission", 0.0)
-        return "no costs" if paid == 0.0 else f"commission {paid:,.2f}"
-
-    def __str__(self) -> str:
-        m = self.metrics
-        ret = m.get("total_return", np.nan)
-        lines = [
-            f"Backtest {self._headline()}",
-            f"  final value {self.final_value:,.2f} from {self.initial_cash:,.2f} ({ret:+.2%}),"
-            f" Sharpe {m.get('sharpe_ratio', np.nan):.2f}, max drawdown {m.get('max_drawdown', np.nan):.2%}",
-            f"  {self.n_trades:,} trades, {len(self.fills):,} fills, {self._costs()}",
-        ]
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return (
-            f"<BacktestResult {self.strategy} {dict(self.params)} {len(self.symbols)} symbols, "
-            f"{_stamp(self.ts[0])} … {_stamp(self.ts[-1])}, final value {self.final_value:,.2f}>"
+            notes=(f"Returns: {self.measured}. A benchmark is compared as given: measure it the same way.",),
         )
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in self._metric_rows())
-        chart = _equity_svg(self.equity)
+        rows = "".join(f"<tr><th>{k}</th><td>{v:,.4f}</td></tr>" for k, v in self.metrics.items() if np.isfinite(v))
+        spark = _sparkline(self.equity.to_numpy())
         return (
-            f"<div><p><b>Backtest</b> {html.escape(self._headline())}; {self._costs()}</p>"
-            f"<div style='display:flex;gap:2em;align-items:flex-start'>{chart}"
-            f"<table style='text-align:right'>{rows}</table></div></div>"
+            f"<div><b>Backtest</b> {self.strategy} {dict(self.params)} on {', '.join(self.symbols[:8])}"
+            f"{' …' if len(self.symbols) > 8 else ''}, {self.ts[0].date()} … {self.ts[-1].date()}"
+            f"<br>{spark}<table>{rows}</table></div>"
         )
 
 
@@ -345,47 +339,55 @@ def _rows(frame: pd.DataFrame) -> list[Any]:
     return list(frame.itertuples(index=False))
 
 
+def _dividend_frame(ts: Any, symbol: Any, shares: Any, per_share: Any, amount: Any) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ts": pd.DatetimeIndex(ts, tz="UTC") if len(ts) == 0 else ts,
+            "symbol": np.asarray(symbol, dtype=object),
+            "shares": np.asarray(shares, dtype=np.float64),
+            "per_share": np.asarray(per_share, dtype=np.float64),
+            "amount": np.asarray(amount, dtype=np.float64),
+        }
+    )
+
+
+def _dividend_txn(label: str, row: Any) -> Dividend:
+    return Dividend(
+        txn_id=f"{label}-dividend-{row.symbol}-{row.ts.date()}",
+        ts=row.ts,
+        symbol=row.symbol,
+        per_share=to_decimal(float(row.per_share), "per_share"),
+    )
+
+
+def _measured(panel: Panel, dividends: DividendMode) -> str:
+    # the words a tearsheet and the CLI print: what the returns hold
+    if panel.adjustment == "adjusted":
+        return "total return, dividends in the adjusted prices"
+    if dividends == "ignore":
+        return "price return, dividends ignored"
+    if "dividend" not in panel.fields:
+        return "price return, the panel carries no dividends"
+    return "total return, dividends reinvested" if dividends == "reinvest" else "total return, dividends as cash"
+
+
 def _json_number(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
-def _stamp(ts: pd.Timestamp) -> str:
-    return str(ts.date()) if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
-
-
-def _equity_svg(equity: pd.Series, width: int = 480, height: int = 200) -> str:
-    # the equity curve as a small inline SVG with its axes (three value ticks, first/middle/last
-    # date): no plotting library and no plotly.js needed to show a result
-    values = equity.to_numpy(dtype=np.float64)
-    ok = np.isfinite(values)
-    if ok.sum() < 2:
+def _sparkline(values: np.ndarray, width: int = 320, height: int = 60) -> str:
+    # a small inline SVG of the equity curve: no plotting library needed to show a result
+    v = values[np.isfinite(values)]
+    if v.size < 2:
         return ""
-    left, right, top, bottom = 70, 10, 20, 30
-    plot_w, plot_h = width - left - right, height - top - bottom
-    v, ts = values[ok], equity.index[ok]
-    lo, hi = float(v.min()), float(v.max())  # of every bar: the thinned line keeps the last
-    step = max(1, v.size // plot_w)
-    v, ts = np.r_[v[:-1:step], v[-1]], ts[np.r_[np.arange(0, v.size - 1, step), v.size - 1]]
+    step = max(1, v.size // width)
+    v = v[::step]
+    lo, hi = float(v.min()), float(v.max())
     span = hi - lo or 1.0
-    x = left + np.linspace(0, plot_w, v.size)
-    y = top + plot_h - (v - lo) / span * plot_h
+    x = np.linspace(0, width, v.size)
+    y = height - (v - lo) / span * height
     points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y, strict=True))
-    parts = [
-        f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif"'
-        ' font-size="11" role="img"><title>equity</title>',
-        f'<text x="{left}" y="12" font-weight="bold">equity</text>',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#555"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#555"/>',
-    ]
-    for frac in (0.0, 0.5, 1.0):
-        ty = top + plot_h - frac * plot_h
-        parts.append(f'<line x1="{left - 4}" y1="{ty:.1f}" x2="{left}" y2="{ty:.1f}" stroke="#555"/>')
-        parts.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{lo + frac * span:,.0f}</text>')
-    for i, anchor in ((0, "start"), (v.size // 2, "middle"), (v.size - 1, "end")):
-        tick = f'x1="{x[i]:.1f}" y1="{top + plot_h}" x2="{x[i]:.1f}" y2="{top + plot_h + 4}"'
-        parts.append(f'<line {tick} stroke="#555"/>')
-        parts.append(
-            f'<text x="{x[i]:.1f}" y="{top + plot_h + 16}" text-anchor="{anchor}">{_stamp(pd.Timestamp(ts[i]))}</text>'
-        )
-    parts.append(f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{points}"/></svg>')
-    return "".join(parts)
+    return (
+        f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{points}"/></svg>'
+    )

@@ -29,10 +29,12 @@ from bifrost.data import Panel
 from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.strategy._engine import (
     MAX_AMOUNT,
+    DividendMode,
     FillModel,
     Orders,
     Signals,
     annual_bars,
+    check_dividends,
     check_periods_per_year,
     prepare,
     run_kernel,
@@ -327,6 +329,7 @@ def simulate(
     strategy: str = "custom",
     params: Mapping[str, Any] | None = None,
     periods_per_year: float | None = None,
+    dividends: DividendMode = "cash",
 ) -> BacktestResult:
     """Fill ``request`` (signals or orders) on ``panel`` with one shared cash account.
 
@@ -345,19 +348,27 @@ def simulate(
         panel's frequency's, `bifrost.data.periods_per_year`: 252 on daily bars, 19,656 on
         5-minute bars of US equities' regular session); give your own for a market with
         another year, such as one that trades around the clock.
+    dividends
+        What the panel's ``dividend`` field (a store's raw read carries the recorded
+        dividends) does on each ex-date: ``cash`` (the default) credits shares held at the
+        close before it × the dividend (a short pays it), ``reinvest`` also buys the long
+        position more shares with it at that close less the dividend, ``ignore`` leaves it
+        out (the price return). See `bifrost.strategy._engine` for the convention.
 
     Raises
     ------
     InvalidInputError
-        On a malformed request, fill model, panel or ``periods_per_year``.
+        On a malformed request, fill model, panel, ``periods_per_year`` or ``dividends``,
+        or a dividend field on adjusted prices (which hold the dividends already).
     """
     model = fill if fill is not None else FillModel()
     per_year = annual_bars(panel, check_periods_per_year(periods_per_year))
-    inputs = prepare(panel, request, cash=cash, fill=model, per_year=per_year)
+    inputs = prepare(panel, request, cash=cash, fill=model, per_year=per_year, dividends=dividends)
     records = run_kernel(inputs)
     return BacktestResult.from_records(
-        records, panel, strategy=strategy, params=params or {}, cash=cash, fill=model, periods_per_year=per_year
-    )
+        records, panel, strategy=strategy, params=params or {}, cash=cash, fill=model, periods_per_year=per_year,
+        dividends=dividends,
+    )  # fmt: skip
 
 
 def backtest(
@@ -368,11 +379,14 @@ def backtest(
     cash: float = 100_000.0,
     fill: FillModel | None = None,
     periods_per_year: float | None = None,
+    dividends: DividendMode = "cash",
 ) -> BacktestResult:
     """Run ``strategy`` (a built-in's name or a function) on ``panel`` and fill its orders.
 
     The metrics are annualised with ``periods_per_year`` bars a year (default: the
-    panel's frequency's; see `simulate`).
+    panel's frequency's; see `simulate`). ``dividends`` (``cash``, ``reinvest`` or
+    ``ignore``) says what the panel's dividends do, as in `simulate`: on a store's raw
+    read, ``cash`` makes the total return, ``ignore`` the price return.
 
     Examples
     --------
@@ -388,7 +402,9 @@ def backtest(
         raise InsufficientDataError(
             f"the panel is empty ({panel.shape[0]} bars × {panel.shape[1]} symbols): read a date range that holds bars"
         )
+    check_dividends(dividends)  # before the strategy runs
     request = fn(panel, **chosen)
     return simulate(
-        panel, request, cash=cash, fill=fill, strategy=name, params=chosen, periods_per_year=periods_per_year
-    )
+        panel, request, cash=cash, fill=fill, strategy=name, params=chosen, periods_per_year=periods_per_year,
+        dividends=dividends,
+    )  # fmt: skip
