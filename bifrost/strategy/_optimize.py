@@ -211,8 +211,14 @@ class SweepResult:
         return {p: _plain(v) for p, v in zip(self.params, values, strict=True)}
 
     def heatmap(self, x: str | None = None, y: str | None = None, metric: str | None = None) -> go.Figure:
-        """Return a plotly heatmap of ``metric`` (default: the objective) over two parameters."""
+        """Return a plotly heatmap of ``metric`` (default: the objective) over two parameters.
+
+        The figure is a `plotly.graph_objects.Figure` whose notebook output is HTML (plotly.js
+        once per kernel), so JupyterLab, nbconvert and Voila all keep it; values in the cells.
+        """
         import plotly.graph_objects as go
+
+        from bifrost._plotly import NotebookFigure
 
         if len(self.params) < 2 and (x is None or y is None):
             raise InvalidInputError("a heatmap needs two parameters; this sweep has " + str(list(self.params)))
@@ -223,10 +229,15 @@ class SweepResult:
             if name not in self.params:
                 raise InvalidInputError(f"{name!r} is not a swept parameter; have {list(self.params)}")
         table = self.frame.groupby([y, x])[metric].mean().unstack(x)
-        fig = go.Figure(
-            go.Heatmap(z=table.to_numpy(), x=list(table.columns), y=list(table.index), colorbar={"title": metric})
-        )
+        fig = NotebookFigure(
+            go.Heatmap(
+                z=table.to_numpy(), x=[str(c) for c in table.columns], y=[str(i) for i in table.index],
+                colorbar={"title": {"text": metric}}, texttemplate="%{z:.3g}",
+            )
+        )  # fmt: skip
         fig.update_layout(title=f"{self.strategy}: {metric} by {x} and {y}", xaxis_title=x, yaxis_title=y)
+        fig.update_xaxes(type="category")
+        fig.update_yaxes(type="category")
         return fig
 
     def _repr_html_(self) -> str:

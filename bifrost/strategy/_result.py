@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from bifrost.analytics import Tearsheet
 
 __all__ = ["BacktestResult"]
+
+_COUNTS = frozenset({"n_trades", "n_fills", "n_rejected"})
+_FRACTIONS = frozenset({"total_return", "annual_return", "annual_volatility", "max_drawdown", "win_rate", "exposure"})
+_MONEY = frozenset({"final_value", "commission"})
 
 _ORDER_TYPES = ("market", "limit", "stop", "stop_limit")
 _SIZE_TYPES = ("shares", "value", "percent", "target_percent", "target_shares", "close")
@@ -312,8 +317,13 @@ class BacktestResult:
         """Return the full tearsheet (`bifrost.analytics.tearsheet`) with exposure and contributors."""
         from bifrost.analytics import tearsheet
 
-        close_value = self.positions.abs().sum(axis=1)
-        exposure = pd.DataFrame({"gross": close_value}, index=self.ts)
+        # the value held is equity less cash, exactly; as a fraction of equity, and when the
+        # book never went short that is its long and gross exposure too (the result keeps no
+        # per-bar prices to split a long/short book)
+        equity = self.equity.where(self.equity > 0)
+        net = ((self.equity - self.cash) / equity).rename("net")
+        long_only = bool((self.positions.to_numpy() >= 0).all())
+        exposure = pd.DataFrame({"gross": net, "net": net} if long_only else {"net": net}, index=self.ts)
         contributions = self.trades.groupby("symbol")["pnl_net"].sum() if len(self.trades) else None
         return tearsheet(
             self.returns,
@@ -325,13 +335,58 @@ class BacktestResult:
             notes=(f"Returns: {self.measured}. A benchmark is compared as given: measure it the same way.",),
         )
 
-    def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th>{k}</th><td>{v:,.4f}</td></tr>" for k, v in self.metrics.items() if np.isfinite(v))
-        spark = _sparkline(self.equity.to_numpy())
+    def _metric_rows(self) -> list[tuple[str, str]]:
+        # the headline numbers as a person reads them: counts as integers, fractions in percent
+        rows = []
+        for k, v in self.metrics.items():
+            if not np.isfinite(v):
+                continue
+            if k in _COUNTS:
+                text = f"{round(v):,}"
+            elif k in _FRACTIONS:
+                text = f"{v:.2%}"
+            elif k in _MONEY:
+                text = f"{v:,.2f}"
+            else:
+                text = f"{v:.2f}"
+            rows.append((k, text))
+        return rows
+
+    def _headline(self) -> str:
+        symbols = ", ".join(self.symbols[:8]) + (" …" if len(self.symbols) > 8 else "")
         return (
-            f"<div><b>Backtest</b> {self.strategy} {dict(self.params)} on {', '.join(self.symbols[:8])}"
-            f"{' …' if len(self.symbols) > 8 else ''}, {self.ts[0].date()} … {self.ts[-1].date()}"
-            f"<br>{spark}<table>{rows}</table></div>"
+            f"{self.strategy} {dict(self.params)} on {symbols}, {_stamp(self.ts[0])} … {_stamp(self.ts[-1])}, "
+            f"{len(self.ts):,} bars, {self.adjustment} prices"
+        )
+
+    def _costs(self) -> str:
+        paid = self.metrics.get("commission", 0.0)
+        return "no costs" if paid == 0.0 else f"commission {paid:,.2f}"
+
+    def __str__(self) -> str:
+        m = self.metrics
+        ret = m.get("total_return", np.nan)
+        lines = [
+            f"Backtest {self._headline()}",
+            f"  final value {self.final_value:,.2f} from {self.initial_cash:,.2f} ({ret:+.2%}),"
+            f" Sharpe {m.get('sharpe_ratio', np.nan):.2f}, max drawdown {m.get('max_drawdown', np.nan):.2%}",
+            f"  {self.n_trades:,} trades, {len(self.fills):,} fills, {self._costs()}",
+        ]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<BacktestResult {self.strategy} {dict(self.params)} {len(self.symbols)} symbols, "
+            f"{_stamp(self.ts[0])} … {_stamp(self.ts[-1])}, final value {self.final_value:,.2f}>"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in self._metric_rows())
+        chart = _equity_svg(self.equity)
+        return (
+            f"<div><p><b>Backtest</b> {html.escape(self._headline())}; {self._costs()}</p>"
+            f"<div style='display:flex;gap:2em;align-items:flex-start'>{chart}"
+            f"<table style='text-align:right'>{rows}</table></div></div>"
         )
 
 
@@ -375,19 +430,43 @@ def _json_number(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
-def _sparkline(values: np.ndarray, width: int = 320, height: int = 60) -> str:
-    # a small inline SVG of the equity curve: no plotting library needed to show a result
-    v = values[np.isfinite(values)]
-    if v.size < 2:
+def _stamp(ts: pd.Timestamp) -> str:
+    return str(ts.date()) if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
+
+
+def _equity_svg(equity: pd.Series, width: int = 480, height: int = 200) -> str:
+    # the equity curve as a small inline SVG with its axes (three value ticks, first/middle/last
+    # date): no plotting library and no plotly.js needed to show a result
+    values = equity.to_numpy(dtype=np.float64)
+    ok = np.isfinite(values)
+    if ok.sum() < 2:
         return ""
-    step = max(1, v.size // width)
-    v = v[::step]
-    lo, hi = float(v.min()), float(v.max())
+    left, right, top, bottom = 70, 10, 20, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    v, ts = values[ok], equity.index[ok]
+    lo, hi = float(v.min()), float(v.max())  # of every bar: the thinned line keeps the last
+    step = max(1, v.size // plot_w)
+    v, ts = np.r_[v[:-1:step], v[-1]], ts[np.r_[np.arange(0, v.size - 1, step), v.size - 1]]
     span = hi - lo or 1.0
-    x = np.linspace(0, width, v.size)
-    y = height - (v - lo) / span * height
+    x = left + np.linspace(0, plot_w, v.size)
+    y = top + plot_h - (v - lo) / span * plot_h
     points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y, strict=True))
-    return (
-        f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
-        f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{points}"/></svg>'
-    )
+    parts = [
+        f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg" font-family="sans-serif"'
+        ' font-size="11" role="img"><title>equity</title>',
+        f'<text x="{left}" y="12" font-weight="bold">equity</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#555"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#555"/>',
+    ]
+    for frac in (0.0, 0.5, 1.0):
+        ty = top + plot_h - frac * plot_h
+        parts.append(f'<line x1="{left - 4}" y1="{ty:.1f}" x2="{left}" y2="{ty:.1f}" stroke="#555"/>')
+        parts.append(f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end">{lo + frac * span:,.0f}</text>')
+    for i, anchor in ((0, "start"), (v.size // 2, "middle"), (v.size - 1, "end")):
+        tick = f'x1="{x[i]:.1f}" y1="{top + plot_h}" x2="{x[i]:.1f}" y2="{top + plot_h + 4}"'
+        parts.append(f'<line {tick} stroke="#555"/>')
+        parts.append(
+            f'<text x="{x[i]:.1f}" y="{top + plot_h + 16}" text-anchor="{anchor}">{_stamp(pd.Timestamp(ts[i]))}</text>'
+        )
+    parts.append(f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="{points}"/></svg>')
+    return "".join(parts)
