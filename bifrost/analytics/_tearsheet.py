@@ -314,7 +314,9 @@ def _drawdown_periods(returns: pd.Series, *, top: int = 5) -> pd.DataFrame:
 def portfolio_tearsheet(store: Store, name: str, *, benchmark: str | None = None) -> Tearsheet:
     """The tearsheet of a stored portfolio: valued at the store's raw closes since inception,
     time-weighted returns, exposure (fractions of equity) and P&L by symbol; ``benchmark`` is
-    a stored symbol, compared on its total (dividend-adjusted) return."""
+    a stored symbol, measured as the portfolio is: total return with its dividends as cash
+    (one share held since inception plus the store's dividends on their ex-dates, not
+    reinvested), which the tearsheet states under its title."""
     from bifrost.portfolio import load_portfolio, value_ledger
 
     ledger = load_portfolio(store, name)
@@ -325,13 +327,18 @@ def portfolio_tearsheet(store: Store, name: str, *, benchmark: str | None = None
     valuation = value_ledger(ledger, panel)
     returns = valuation.returns().rename(name)
     bench = None
+    notes = ["Portfolio: total return, the store's dividends as cash on their ex-dates (not reinvested)."]
     if benchmark is not None:
-        closes = store.read_bars(benchmark, ledger.inception, fields=["close"], adjustment="adjusted")
-        bench = closes["close"].droplevel("symbol").pct_change().rename(benchmark)
+        # the same measure for the benchmark: a share's close plus the dividends it has received
+        held = store.read_panel(benchmark, ledger.inception, fields=["close", "dividend"])
+        received = np.cumsum(np.r_[0.0, held["dividend"][1:, 0]])
+        value = pd.Series(held["close"][:, 0] + received, index=held.ts)
+        bench = value.pct_change().rename(benchmark)
+        notes.append(f"Benchmark {benchmark}: measured the same way (its close plus its dividends as cash).")
     frame = valuation.frame()
     equity = frame["equity"].where(frame["equity"] > 0)
     exposure = frame[["long", "short", "gross", "net"]].div(equity, axis=0)
-    return tearsheet(returns, bench, exposure=exposure, contributions=valuation.attribution(), title=name)
+    return tearsheet(returns, bench, exposure=exposure, contributions=valuation.attribution(), title=name, notes=notes)
 
 
 def _series(values: object, what: str) -> pd.Series:
