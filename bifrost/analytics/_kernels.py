@@ -10,8 +10,9 @@ compare the two on real and synthetic data.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from bifrost._jit import kernel, njit  # compiled on first use, cached in the user's cache folder
 from bifrost._typing import FloatArray
 
 __all__ = ["STATS", "column_stats"]
@@ -47,7 +48,7 @@ def _percentile(values: FloatArray, pos: float) -> float:
     return a + (b - a) * (pos - lo)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")  # IEEE division: x/0 is ±inf or NaN, as numpy
+@kernel(parallel=True, error_model="numpy")  # IEEE division: x/0 is ±inf or NaN, as numpy
 def column_stats(x: FloatArray, f: FloatArray, has_factor: bool, ann: float, rf: float) -> FloatArray:
     """Return a (len(STATS), n_series) array for series ``x`` (n_series × n_times, no NaN)."""
     n_series, n = x.shape

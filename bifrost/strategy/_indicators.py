@@ -33,9 +33,10 @@ from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from bifrost._checks import as_positive_int
+from bifrost._jit import njit, ready
 from bifrost._typing import FloatArray
 from bifrost.errors import InvalidInputError
 
@@ -65,7 +66,7 @@ _NAN = np.nan
 # --- double-double arithmetic (the exact rolling sums) ------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _dd_add(hi: float, lo: float, x: float) -> tuple[float, float]:
     # (hi, lo) + x with Knuth's two-sum, renormalised so hi = fl(hi + lo)
     s = hi + x
@@ -76,7 +77,7 @@ def _dd_add(hi: float, lo: float, x: float) -> tuple[float, float]:
     return new_hi, err - (new_hi - s)
 
 
-@njit(cache=True)
+@njit()
 def _sma_1d(x: FloatArray, period: int, out: FloatArray) -> None:
     hi = 0.0
     lo = 0.0
@@ -100,7 +101,7 @@ def _sma_1d(x: FloatArray, period: int, out: FloatArray) -> None:
             out[i] = _NAN
 
 
-@njit(cache=True)
+@njit()
 def _sum_sq_1d(x: FloatArray, period: int, out: FloatArray) -> None:
     # rolling fsum(x ** 2) / period, as backtrader's SMA(pow(data, 2))
     hi = 0.0
@@ -122,7 +123,7 @@ def _sum_sq_1d(x: FloatArray, period: int, out: FloatArray) -> None:
         out[i] = (hi + lo) / period if run >= period else _NAN
 
 
-@njit(cache=True)
+@njit()
 def _smooth_1d(x: FloatArray, period: int, alpha: float, out: FloatArray) -> None:
     # exponential smoothing seeded with the simple average of the first `period` values
     alpha1 = 1.0 - alpha
@@ -151,7 +152,7 @@ def _smooth_1d(x: FloatArray, period: int, alpha: float, out: FloatArray) -> Non
             out[i] = prev
 
 
-@njit(cache=True)
+@njit()
 def _wma_1d(x: FloatArray, period: int, out: FloatArray) -> None:
     coef = 2.0 / (period * (period + 1.0))
     run = 0
@@ -171,7 +172,7 @@ def _wma_1d(x: FloatArray, period: int, out: FloatArray) -> None:
         out[i] = coef * (hi + lo)
 
 
-@njit(cache=True)
+@njit()
 def _extreme_1d(x: FloatArray, period: int, want_max: bool, out: FloatArray) -> None:
     run = 0
     for i in range(x.shape[0]):
@@ -191,7 +192,7 @@ def _extreme_1d(x: FloatArray, period: int, want_max: bool, out: FloatArray) -> 
         out[i] = best
 
 
-@njit(cache=True)
+@njit()
 def _crossover_1d(a: FloatArray, b: FloatArray, out: FloatArray) -> None:
     # backtrader's CrossOver: the previous *non-zero* difference (NonZeroDifference) must
     # have the opposite sign, so touching and leaving does not count as a cross
@@ -218,7 +219,7 @@ def _crossover_1d(a: FloatArray, b: FloatArray, out: FloatArray) -> None:
             prev = d
 
 
-@njit(cache=True)
+@njit()
 def _updown_1d(x: FloatArray, up: FloatArray, down: FloatArray) -> None:
     up[0] = _NAN
     down[0] = _NAN
@@ -228,7 +229,7 @@ def _updown_1d(x: FloatArray, up: FloatArray, down: FloatArray) -> None:
         down[i] = max(x[i - 1] - x[i], 0.0) if not np.isnan(d) else _NAN
 
 
-@njit(cache=True)
+@njit()
 def _true_range_1d(high: FloatArray, low: FloatArray, close: FloatArray, out: FloatArray) -> None:
     out[0] = _NAN
     for i in range(1, close.shape[0]):
@@ -239,49 +240,49 @@ def _true_range_1d(high: FloatArray, low: FloatArray, close: FloatArray, out: Fl
 # --- 2-D drivers: one compiled loop over columns (in parallel) -------------------------
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _sma_2d(x: FloatArray, period: int, out: FloatArray) -> None:
     for j in prange(x.shape[1]):
         _sma_1d(x[:, j], period, out[:, j])
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _sum_sq_2d(x: FloatArray, period: int, out: FloatArray) -> None:
     for j in prange(x.shape[1]):
         _sum_sq_1d(x[:, j], period, out[:, j])
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _smooth_2d(x: FloatArray, period: int, alpha: float, out: FloatArray) -> None:
     for j in prange(x.shape[1]):
         _smooth_1d(x[:, j], period, alpha, out[:, j])
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _wma_2d(x: FloatArray, period: int, out: FloatArray) -> None:
     for j in prange(x.shape[1]):
         _wma_1d(x[:, j], period, out[:, j])
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _extreme_2d(x: FloatArray, period: int, want_max: bool, out: FloatArray) -> None:
     for j in prange(x.shape[1]):
         _extreme_1d(x[:, j], period, want_max, out[:, j])
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _crossover_2d(a: FloatArray, b: FloatArray, out: FloatArray) -> None:
     for j in prange(a.shape[1]):
         _crossover_1d(a[:, j], b[:, j], out[:, j])
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _updown_2d(x: FloatArray, up: FloatArray, down: FloatArray) -> None:
     for j in prange(x.shape[1]):
         _updown_1d(x[:, j], up[:, j], down[:, j])
 
 
-@njit(cache=True, parallel=True)
+@njit(parallel=True)
 def _true_range_2d(high: FloatArray, low: FloatArray, close: FloatArray, out: FloatArray) -> None:
     for j in prange(close.shape[1]):
         _true_range_1d(high[:, j], low[:, j], close[:, j], out[:, j])
@@ -325,6 +326,7 @@ def _period(value: int, name: str = "period") -> int:
 
 def _apply(kernel_1d: Callable[..., None], kernel_2d: Callable[..., None], *args: Any) -> FloatArray:
     # args: input arrays first (same shape), then scalars; output allocated here
+    ready()  # the kernels compile on this first call, cached in the user's cache folder
     first = args[0]
     out = np.empty(first.shape, dtype=np.float64, order="F" if first.ndim == 2 else "C")
     if first.ndim == 1:
@@ -521,6 +523,7 @@ def rsi(close: Any, period: int = 14) -> FloatArray:
     p = _period(period)
     up = np.empty_like(x)
     down = np.empty_like(x)
+    ready()
     (_updown_1d if x.ndim == 1 else _updown_2d)(x, up, down)
     maup = _apply(_smooth_1d, _smooth_2d, up, p, 1.0 / p)
     madown = _apply(_smooth_1d, _smooth_2d, down, p, 1.0 / p)

@@ -32,8 +32,9 @@ the contract with `bifrost.strategy._engine`, which turns records into frames.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, types
+from numba import prange, types
 
+from bifrost._jit import kernel, njit
 from bifrost._typing import BoolArray, FloatArray, IntArray
 
 # order types
@@ -83,14 +84,14 @@ METRICS = (
 _EPS = 1e-9  # a position smaller than this many shares is flat
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _round_lot(q: float, lot: float) -> float:
     if lot > 0.0:
         return float(np.trunc(q / lot + np.copysign(1e-9, q)) * lot)
     return q
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _commission(q: float, px: float, cfg: FloatArray) -> float:
     a = abs(q)
     per_share = a * cfg[CFG_COMM_SHARE]
@@ -99,7 +100,7 @@ def _commission(q: float, px: float, cfg: FloatArray) -> float:
     return float(a * px * cfg[CFG_COMM_PCT] + per_share + cfg[CFG_COMM_FIXED])
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _slipped(px: float, side: float, h: float, lo: float, cfg: FloatArray) -> float:
     # adverse slippage, kept inside the bar's range (a fill cannot be outside what traded)
     bps = cfg[CFG_SLIP_BPS]
@@ -111,7 +112,7 @@ def _slipped(px: float, side: float, h: float, lo: float, cfg: FloatArray) -> fl
     return float(max(px * (1.0 - bps * 1e-4) - rng * (h - lo), lo))
 
 
-@njit(cache=True)
+@njit()
 def _fill_price(
     side: float, otype: int, o: float, h: float, lo: float, lim: float, stp: float, triggered: bool
 ) -> tuple[float, bool]:
@@ -160,7 +161,7 @@ def _fill_price(
     return np.nan, triggered
 
 
-@njit(cache=True)
+@njit()
 def _wanted(stype: int, size: float, pos: float, px: float, equity: float, lot: float) -> float:
     # signed shares an order asks for at fill price `px`
     if stype == SHARES:
@@ -191,7 +192,7 @@ S_CASH, S_N_TRADES, S_WINS, S_GROSS_WIN, S_GROSS_LOSS, S_N_FILLS, S_N_REJECTED, 
 N_STATS = 8
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _reinvested(amount: float, mark: float, d: float, lot: float) -> tuple[float, float]:
     # (shares, price) a dividend of `amount` buys at the previous close `mark` less the dividend `d`
     px = mark - d
@@ -201,18 +202,18 @@ def _reinvested(amount: float, mark: float, d: float, lot: float) -> tuple[float
     return (q, px) if q > 0.0 else (0.0, px)
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _at(a: FloatArray, t: int, c: int) -> float:
     # a (1|T) × (1|C) input broadcast against (T, C)
     return a[t if a.shape[0] > 1 else 0, c if a.shape[1] > 1 else 0]  # type: ignore[no-any-return]
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _flag(a: BoolArray, t: int, c: int) -> bool:
     return a[t if a.shape[0] > 1 else 0, c if a.shape[1] > 1 else 0]  # type: ignore[no-any-return]
 
 
-@njit(cache=True)
+@njit()
 def _record_order(orders: FloatArray, counts: IntArray, pend: FloatArray, k: int, col: int, t_done: int,
                   status: int, reason: int) -> None:  # fmt: skip
     i = counts[C_ORDERS]
@@ -237,7 +238,7 @@ def _record_order(orders: FloatArray, counts: IntArray, pend: FloatArray, k: int
     counts[C_ORDERS] = i + 1
 
 
-@njit(cache=True)
+@njit()
 def _end_order(pend: FloatArray, k: int, col: int, t: int, status: int, reason: int, record: bool,
                orders: FloatArray, counts: IntArray) -> None:  # fmt: skip
     if pend[k, P_ON] > 0.0:
@@ -246,7 +247,7 @@ def _end_order(pend: FloatArray, k: int, col: int, t: int, status: int, reason: 
         pend[k, P_ON] = 0.0
 
 
-@njit(cache=True)
+@njit()
 def _new_order(pend: FloatArray, k: int, t: int, counts: IntArray, otype: int, origin: int, stype: int,
                size: float, lim: float, stp: float) -> None:  # fmt: skip
     p = pend[k]
@@ -266,14 +267,14 @@ def _new_order(pend: FloatArray, k: int, t: int, counts: IntArray, otype: int, o
     p[P_TRIG] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _order_type(lim: float, stp: float) -> int:
     if np.isnan(lim):
         return MARKET if np.isnan(stp) else STOP
     return LIMIT if np.isnan(stp) else STOP_LIMIT
 
 
-@njit(cache=True)
+@njit()
 def _record_trade(trades: FloatArray, counts: IntArray, col: int, t: int, b: FloatArray, sign: float) -> None:
     i = counts[C_TRADES]
     if i >= trades.shape[0]:
@@ -292,7 +293,7 @@ def _record_trade(trades: FloatArray, counts: IntArray, col: int, t: int, b: Flo
     counts[C_TRADES] = i + 1
 
 
-@njit(cache=True)
+@njit()
 def _open_trade(b: FloatArray, t: int, qty: float, px: float, comm: float, live_from: int) -> None:
     b[B_T0] = t
     b[B_AVG] = px
@@ -305,7 +306,7 @@ def _open_trade(b: FloatArray, t: int, qty: float, px: float, comm: float, live_
     b[B_PEAK] = px
 
 
-@njit(cache=True)
+@njit()
 def _execute(
     k: int,
     c0: int,
@@ -420,7 +421,7 @@ def _execute(
         p[P_SIZE] = p[P_REQ] - p[P_FILLED]
 
 
-@njit(cache=True)
+@njit()
 def _equity(stats: FloatArray, book: FloatArray, px: FloatArray, c0: int, col_symbol: IntArray, t: int) -> float:
     # cash plus positions at this bar's `px` (open or close), else at the last mark
     equity = stats[S_CASH]
@@ -431,7 +432,7 @@ def _equity(stats: FloatArray, book: FloatArray, px: FloatArray, c0: int, col_sy
     return float(equity)
 
 
-@njit(cache=True)
+@njit()
 def _run_group(
     c0: int,
     c1: int,
@@ -708,7 +709,7 @@ def _run_group(
     _finish(metrics, stats, cash0, prev_eq, r_n, r_sum, r_sq, max_dd, exposure, n_t, cfg[CFG_PERIODS_PER_YEAR])
 
 
-@njit(cache=True)
+@njit()
 def _finish(metrics: FloatArray, stats: FloatArray, cash0: float, final: float, r_n: int, r_sum: float, r_sq: float,
             max_dd: float, exposure: int, n_t: int, per_year: float) -> None:  # fmt: skip
     # the metrics row from the running totals (both loops end here, so they agree to the bit);
@@ -733,7 +734,7 @@ def _finish(metrics: FloatArray, stats: FloatArray, cash0: float, final: float, 
     metrics[M_EXPOSURE] = exposure / n_t if n_t > 0 else np.nan
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _simple_fill(
     stype: int, p_size: float, pos: float, cash: float, ref: float, h: float, lo: float, eq: float, at_open: bool,
     avg: float, pnl: float, comm_trade: float, stats: FloatArray, cfg: FloatArray,
@@ -781,7 +782,7 @@ def _simple_fill(
     return 0, (0.0 if abs(new) <= _EPS else new), new_cash, avg, pnl, comm_trade
 
 
-@njit(cache=True)
+@njit()
 def _run_simple(
     c: int,
     o_px: FloatArray,
@@ -902,7 +903,7 @@ _INPUTS = (
 )  # fmt: skip
 
 
-@njit(types.void(*_INPUTS, types.float64[:, :]), cache=True, parallel=True)
+@kernel(types.void(*_INPUTS, types.float64[:, :]), parallel=True)
 def simulate_metrics(
     o_px: FloatArray,
     h_px: FloatArray,
@@ -953,10 +954,9 @@ def simulate_metrics(
                    metrics[g])  # fmt: skip
 
 
-@njit(
+@kernel(
     types.void(*_INPUTS, types.float64[:, :], types.float64[:, :], types.float64[:, :], types.float64[:, :],
                types.float64[:, :], types.float64[:, :], types.float64[:, :], types.int64[:], types.float64[:, :]),
-    cache=True,
 )  # fmt: skip
 def simulate_recorded(
     o_px: FloatArray,
