@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install timescale-deps chromium run test lint serve-risk bento-risk bench-data bench-analytics bench-portfolio bench-backtest bench-risk clean
+.PHONY: install warm timescale-deps chromium run test lint serve-risk bento-risk bench-data bench-analytics bench-portfolio bench-backtest bench-risk clean
 
 PORT ?= 3000
 
@@ -18,7 +18,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
+# then the compiled kernels, once, into the user's numba cache ($$XDG_CACHE_HOME/bifrost/numba, or
+# BIFROST_NUMBA_CACHE_DIR): a second or two when they are already there, a minute the first time
 install: $(STAMP)
+	@$(BIN)/bifrost warm
+
+warm: $(STAMP)  ## compile the backtest kernels into the user's numba cache (cheap when already warm)
+	$(BIN)/bifrost warm
 
 # Test-only TimescaleDB (PGlite + TimescaleDB in WebAssembly), pinned by version and
 # integrity hash in tests/timescale/package-lock.json; needs Node.js and npm.

@@ -2,7 +2,7 @@
 
 A `BifrostError` or a usage error becomes one line on stderr and exit status 2; anything
 else is a bug and shows its traceback. The groups that need the backtest engine
-(``backtest``, ``optimize``) are loaded when they are called, so that every other verb
+(``backtest``, ``optimize``, ``walk-forward``, ``warm``) are loaded when they are called, so that every other verb
 starts without importing it.
 """
 
@@ -30,8 +30,15 @@ __all__ = ["BUILTIN_STRATEGIES", "app", "main"]
 BUILTIN_STRATEGIES = ("sma_cross", "momentum", "mean_reversion", "buy_and_hold")
 
 # verb -> (module, its Typer attribute), imported on first use
-_LAZY = {"optimize": ("bifrost.cli.backtest", "optimize_app"), "backtest": ("bifrost.cli.backtest", "app")}
-_ORDER = ("config", "run", "optimize", "data", "portfolio", "report", "risk", "serve", "backtest")
+_LAZY = {
+    "optimize": ("bifrost.cli.backtest", "optimize_app"),
+    "walk-forward": ("bifrost.cli.backtest", "walk_forward_app"),
+    "backtest": ("bifrost.cli.backtest", "app"),
+    "warm": ("bifrost.cli.backtest", "warm_app"),
+}
+_ORDER = (
+    "config", "run", "warm", "optimize", "walk-forward", "data", "portfolio", "report", "risk", "serve", "backtest",
+)  # fmt: skip
 
 
 class _LazyGroup(typer.core.TyperGroup):

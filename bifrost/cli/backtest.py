@@ -1,6 +1,8 @@
-"""``bifrost backtest`` and ``bifrost optimize``: built-in strategies on stored bars.
+"""``bifrost backtest``, ``optimize``, ``walk-forward`` and ``warm``: built-in strategies on stored bars.
 
-Loaded only when one of its verbs runs (see `bifrost.cli`): it imports the engine.
+Loaded only when one of its verbs runs (see `bifrost.cli`): it imports the engine. Every
+result printed says its trading costs (``costs: no costs`` without commission), and a
+sweep the parameter sets it skipped for violating the strategy's constraints.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from bifrost._paths import output_path
-from bifrost.cli._common import JsonOpt, echo_json, end_bound, finite, store
+from bifrost.cli._common import JsonOpt, echo_json, end_bound, finite, records, store
 from bifrost.config import load_settings
 from bifrost.data import Adjustment, Frequency, Panel
 from bifrost.errors import InvalidInputError
@@ -28,15 +30,20 @@ from bifrost.strategy import (
     SearchMethod,
     backtest,
     check_lookahead,
+    costs_label,
     optimize,
     parse_grid,
     parse_params,
+    walk_forward,
+    warm,
 )
 from bifrost.strategy._optimize import MAX_BACKTESTS
 from bifrost.strategy._strategies import resolve_strategy, strategy_params
 
 app = typer.Typer(help="Backtest a built-in strategy on stored bars; check one for look-ahead.", add_completion=False)
 optimize_app = typer.Typer(add_completion=False)
+walk_forward_app = typer.Typer(add_completion=False)
+warm_app = typer.Typer(add_completion=False)
 
 SymbolsOpt = Annotated[list[str], typer.Option("--symbols", help="Symbols (repeat, or comma-separated).")]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="A strategy parameter, name=value (repeat).")]
@@ -55,6 +62,14 @@ StartOpt = Annotated[str | None, typer.Option(help="First date (inclusive).")]
 EndOpt = Annotated[str | None, typer.Option(help="Last date (inclusive), or a time of day (exclusive).")]
 AdjustmentOpt = Annotated[Adjustment, typer.Option(help="Price adjustment of the bars traded.")]
 FrequencyOpt = Annotated[Frequency | None, typer.Option(help="Bar size traded (default: as stored).")]
+WarmupOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Bars before each out-of-sample window for the indicators (default: what the chosen parameters "
+        "need, as the strategy declares).",
+        min=0,
+    ),
+]
 DividendsOpt = Annotated[
     DividendMode,
     typer.Option(help="The recorded dividends on raw prices: credited as cash, reinvested, or ignored (price return)."),
@@ -114,6 +129,7 @@ def _print_result(result: BacktestResult) -> None:
     for name, value in result.metrics.items():
         typer.echo(f"  {name:18} {value:,.6g}")
     typer.echo(f"final value {result.final_value:,.4f}  trades {result.n_trades}  fills {len(result.fills)}")
+    typer.echo(f"costs: {costs_label(result.fill_model)}")
     typer.echo(f"{result.measured}: dividends {result.dividend_cash:,.2f} ({len(result.dividend_events)} credited)")
 
 
@@ -241,7 +257,87 @@ def optimize_command(
         write_text(heatmap, result.heatmap().to_html(include_plotlyjs=True), "--heatmap")
     if json_out:
         rows = json.loads(result.frame.to_json(orient="records"))
-        echo_json({"best": result.best(), "objective": objective, "rows": rows})
+        echo_json({
+            "best": result.best(), "objective": objective, "rows": rows, "costs": result.costs,
+            "skipped": result.skipped, "constraints": list(result.constraints),
+        })  # fmt: skip
     else:
         typer.echo(result.summary().head(top).to_string())
         typer.echo(f"best by {objective}: {result.best()}")
+        for note in result.notes():
+            typer.echo(note)
+
+
+@walk_forward_app.command("walk-forward")
+def walk_forward_command(
+    strategy: Annotated[str, typer.Argument(help="A built-in strategy.")],
+    symbols: SymbolsOpt,
+    grid: Annotated[list[str], typer.Option("--grid", help="name=start:stop:step (stop included) or name=a,b,c.")],
+    train_bars: Annotated[int, typer.Option(help="Bars of each in-sample window.", min=2)],
+    test_bars: Annotated[int, typer.Option(help="Bars of each out-of-sample window (the last may be shorter).", min=2)],
+    param: ParamOpt = None,
+    anchored: Annotated[bool, typer.Option(help="Start every in-sample window at the first bar.")] = False,
+    warmup_bars: WarmupOpt = None,
+    objective: Annotated[str, typer.Option(help="The metric each in-sample sweep maximises.")] = "sharpe_ratio",
+    backend: Annotated[Backend, typer.Option(help="In process, or on Ray.")] = "local",
+    cash: CashOpt = 100_000.0,
+    size: SizeOpt = None,
+    commission: CommissionOpt = 0.0,
+    fill_at: FillAtOpt = "open",
+    start: StartOpt = None,
+    end: EndOpt = None,
+    adjustment: AdjustmentOpt = "raw",
+    frequency: FrequencyOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Optimise on each in-sample window and trade the winner out of sample; chain the folds."""
+    fixed = _params(strategy, param, size)
+    space: dict[str, Any] = parse_grid(strategy, grid)
+    for name in space.keys() & fixed.keys():
+        raise InvalidInputError(f"{name} is given twice (--grid and --param); give it once")
+    space.update({k: [v] for k, v in fixed.items()})
+    result = walk_forward(
+        _panel(symbols, start, end, adjustment, frequency), strategy, space, train_bars=train_bars,
+        test_bars=test_bars, anchored=anchored, warmup_bars=warmup_bars, objective=objective, cash=cash,
+        fill=_fill(commission, 0.0, 0.0, fill_at, 0.0), backend=backend,
+    )  # fmt: skip
+    equity = result.equity
+    if json_out:
+        echo_json({
+            "strategy": result.strategy, "objective": objective, "folds": records(result.folds),
+            "total_return": result.total_return, "final_value": float(equity.iloc[-1]), "bars": len(equity),
+            "start": equity.index[0].isoformat(), "end": equity.index[-1].isoformat(), "warmup": result.warmup,
+            "costs": result.costs, "skipped": result.skipped, "constraints": list(result.constraints),
+        })  # fmt: skip
+        return
+    shown = [c for c in result.folds.columns if c not in ("train_start", "partial")]
+    table = result.folds[shown].copy()
+    for column in ("train_end", "test_start", "test_end"):
+        table[column] = [ts.date() if ts == ts.normalize() else ts for ts in table[column]]
+    typer.echo(table.to_string(index=False))
+    typer.echo(
+        f"out of sample: {result.total_return:+.4%} over {len(equity):,} bars ({equity.index[0].date()} … "
+        f"{equity.index[-1].date()}), final value {float(equity.iloc[-1]):,.2f}"
+    )
+    if result.folds["partial"].iloc[-1]:
+        typer.echo(f"the last fold is partial: the {int(result.folds['test_bars'].iloc[-1])} bars left over")
+    for note in result.notes():
+        typer.echo(note)
+
+
+@warm_app.command("warm")
+def warm_command(json_out: JsonOpt = False) -> None:
+    """Compile the engine's numba kernels into the user's cache once (cheap when already warm)."""
+    from bifrost._jit import cache_dir
+
+    if not json_out:
+        typer.echo(f"bifrost warm: loading or compiling the numba kernels in {cache_dir()} "
+                   "(the first time takes a minute or so)...", err=True)  # fmt: skip
+    report = warm()
+    if json_out:
+        echo_json({
+            "cache_dir": None if report.cache_dir is None else str(report.cache_dir), "loaded": report.loaded,
+            "compiled": report.compiled, "seconds": report.seconds,
+        })  # fmt: skip
+    else:
+        typer.echo(f"bifrost warm: {report}")

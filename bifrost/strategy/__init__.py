@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from bifrost.strategy import indicators
 from bifrost.strategy._bridge import backtrader_feed, run_backtrader
+from bifrost.strategy._costs import costs_label
+from bifrost.strategy._declare import Constraint, declare, required_warmup, violated_constraints
 from bifrost.strategy._engine import Commission, DividendMode, FillAt, FillModel, Orders, Signals, SizeType
 from bifrost.strategy._lookahead import LookaheadReport, assert_no_lookahead, check_lookahead
 from bifrost.strategy._optimize import (
@@ -40,12 +42,14 @@ from bifrost.strategy._strategies import (
     simulate,
     sma_cross,
 )
+from bifrost.strategy._warm import WarmReport, warm
 
 __all__ = [
     "STRATEGIES",
     "Backend",
     "BacktestResult",
     "Commission",
+    "Constraint",
     "DividendMode",
     "FillAt",
     "FillModel",
@@ -58,11 +62,14 @@ __all__ = [
     "Strategy",
     "SweepResult",
     "WalkForwardResult",
+    "WarmReport",
     "assert_no_lookahead",
     "backtest",
     "backtrader_feed",
     "buy_and_hold",
     "check_lookahead",
+    "costs_label",
+    "declare",
     "grid_points",
     "indicators",
     "mean_reversion",
@@ -72,9 +79,12 @@ __all__ = [
     "parse_grid",
     "parse_params",
     "parse_value",
+    "required_warmup",
     "run_backtrader",
     "simulate",
     "sma_cross",
     "sweep",
+    "violated_constraints",
     "walk_forward",
+    "warm",
 ]

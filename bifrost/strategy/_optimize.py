@@ -34,6 +34,8 @@ from bifrost._typing import FloatArray
 from bifrost.data import Frequency, Panel
 from bifrost.errors import InvalidInputError
 from bifrost.strategy import _kernel as K
+from bifrost.strategy._costs import NO_COSTS, costs_label
+from bifrost.strategy._declare import declaration, required_warmup, violated_constraints
 from bifrost.strategy._engine import (
     FillModel,
     KernelInputs,
@@ -188,7 +190,12 @@ def _grid_point(space: Mapping[str, Sequence[Any]], index: int) -> dict[str, Any
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SweepResult:
-    """One metrics row per (parameter set, symbol), and the objective the search ranks by."""
+    """One metrics row per (parameter set, symbol), and the objective the search ranks by.
+
+    ``skipped`` counts the parameter sets left out because they violate the strategy's
+    declared ``constraints`` (`bifrost.strategy.declare`); ``costs`` says which trading
+    costs the metrics carry (``"no costs"`` without commission and slippage).
+    """
 
     strategy: str
     frame: pd.DataFrame
@@ -196,6 +203,24 @@ class SweepResult:
     objective: str
     maximize: bool = True
     equity: pd.DataFrame | None = None  # with keep_equity: column i is the frame's row i
+    skipped: int = 0
+    constraints: tuple[str, ...] = ()
+    costs: str = NO_COSTS
+
+    @property
+    def n_sets(self) -> int:
+        """The parameter sets run (those skipped are not counted)."""
+        return len(self.frame) // max(1, self.frame["symbol"].nunique())
+
+    def notes(self) -> list[str]:
+        """Return what a reader of the table must know: the costs, and the sets skipped."""
+        out = [f"costs: {self.costs}"]
+        if self.skipped:
+            out.append(
+                f"skipped {self.skipped:,} parameter {'sets that violate' if self.skipped != 1 else 'set that violates'} "
+                f"{' and '.join(self.constraints)}"
+            )
+        return out
 
     def summary(self) -> pd.DataFrame:
         """Return the metrics averaged over symbols, one row per parameter set, best first."""
@@ -241,11 +266,13 @@ class SweepResult:
         return fig
 
     def _repr_html_(self) -> str:
-        n_sets = len(self.frame) // max(1, self.frame["symbol"].nunique())
+        import html
+
         head = self.summary().head(10).to_html(float_format=lambda v: f"{v:.4f}")
+        notes = "; ".join(html.escape(n) for n in self.notes())
         return (
-            f"<b>Sweep</b> {self.strategy}: {n_sets} parameter sets × {self.frame['symbol'].nunique()} symbols, "
-            f"ranked by {self.objective}<br>{head}"
+            f"<b>Sweep</b> {self.strategy}: {self.n_sets} parameter sets × {self.frame['symbol'].nunique()} symbols, "
+            f"ranked by {self.objective} ({notes})<br>{head}"
         )
 
 
@@ -390,6 +417,7 @@ def sweep(
     sets = grid_points(grid) if isinstance(grid, Mapping) else [dict(p) for p in grid]
     for p in sets:
         check_params(name, fn, p)
+    sets, skipped = _within_constraints(name, fn, sets)
     if objective not in K.METRICS:
         raise InvalidInputError(f"objective must be one of the engine's metrics {K.METRICS}, got {objective!r}")
     if backend not in ("local", "ray"):
@@ -426,8 +454,25 @@ def sweep(
         equity = pd.DataFrame(np.concatenate(curves, axis=2).reshape(len(panel.ts), -1), index=panel.ts)
     return SweepResult(
         strategy=name, frame=_frame(blocks, chunks, panel.symbols, sets), params=tuple(sets[0]), objective=objective,
-        maximize=maximize, equity=equity,
+        maximize=maximize, equity=equity, skipped=skipped,
+        constraints=tuple(str(c) for c in declaration(fn).constraints), costs=costs_label(model),
     )  # fmt: skip
+
+
+def _within_constraints(
+    name: str, fn: Strategy, sets: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int]:
+    # the sets that meet the strategy's declared constraints, and how many did not
+    rules = declaration(fn).constraints
+    if not rules:
+        return sets, 0
+    kept = [p for p in sets if not violated_constraints(fn, p)]
+    if not kept:
+        raise InvalidInputError(
+            f"every one of the {len(sets):,} parameter sets violates {name}'s constraint "
+            f"{' and '.join(map(str, rules))} (the first is {sets[0]}); change the grid"
+        )
+    return kept, len(sets) - len(kept)
 
 
 def _frame(
@@ -585,12 +630,40 @@ def optimize(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WalkForwardResult:
-    """Folds (in-sample window, chosen parameters, out-of-sample metrics) and the stitched curve."""
+    """Folds (in-sample window, chosen parameters, out-of-sample metrics) and the stitched curve.
+
+    ``folds`` has a row per fold: its windows, the parameters chosen, ``warmup_bars`` (the
+    bars before its out-of-sample window its indicators saw), ``test_bars`` and
+    ``partial`` (the last fold, shorter than ``test_bars``, that takes the bars left
+    over), the in-sample objective and ``oos_return``. ``skipped`` counts the parameter
+    sets each in-sample sweep left out for violating the strategy's constraints.
+    """
 
     folds: pd.DataFrame
     equity: pd.Series  # out-of-sample equity, fold after fold (each starts where the last ended)
     objective: str
     initial_cash: float
+    strategy: str = "strategy"
+    skipped: int = 0
+    constraints: tuple[str, ...] = ()
+    costs: str = NO_COSTS
+    warmup: str = "declared"  # "declared" (each fold: what its parameters need) or "N bars" as given
+
+    @property
+    def total_return(self) -> float:
+        """The out-of-sample return of the stitched curve."""
+        return float(self.equity.iloc[-1] / self.initial_cash - 1.0)
+
+    def notes(self) -> list[str]:
+        """Return what a reader of the folds must know: warm-up, costs, the sets skipped."""
+        out = [f"warm-up: {self.warmup}", f"costs: {self.costs}"]
+        if self.skipped:
+            out.append(
+                f"skipped {self.skipped:,} parameter {'sets' if self.skipped != 1 else 'set'} in each fold that "
+                f"{'violate' if self.skipped != 1 else 'violates'} "
+                f"{' and '.join(self.constraints)}"
+            )
+        return out
 
     @property
     def returns(self) -> pd.Series:
@@ -600,7 +673,13 @@ class WalkForwardResult:
         return (self.equity / prev - 1.0).rename("returns")
 
     def _repr_html_(self) -> str:
-        return f"<b>Walk-forward</b> {len(self.folds)} folds by {self.objective}<br>" + self.folds.to_html()
+        import html
+
+        notes = "; ".join(html.escape(n) for n in self.notes())
+        return (
+            f"<b>Walk-forward</b> {html.escape(self.strategy)}: {len(self.folds)} folds by {self.objective}, "
+            f"out-of-sample return {self.total_return:.2%} ({notes})<br>" + self.folds.to_html()
+        )
 
 
 def _window(panel: Panel, a: int, b: int) -> Panel:
@@ -636,7 +715,7 @@ def walk_forward(
     train_bars: int,
     test_bars: int,
     anchored: bool = False,
-    warmup_bars: int = 0,
+    warmup_bars: int | None = None,
     objective: str = "sharpe_ratio",
     maximize: bool = True,
     cash: float = 100_000.0,
@@ -647,31 +726,50 @@ def walk_forward(
     """Optimise on each in-sample window, then trade the winner on the next out-of-sample one.
 
     Windows roll forward by ``test_bars``; ``anchored`` keeps every in-sample window
-    starting at the first bar. The out-of-sample backtest of each fold sees
-    ``warmup_bars`` bars before its window for its indicators (they are not traded), and
-    the folds' equity curves are chained into one out-of-sample curve. The panel's symbols
-    are traded together as one portfolio. ``periods_per_year`` annualises the in-sample
-    metrics the folds are chosen by (default: the panel's frequency's, as in :func:`sweep`).
+    starting at the first bar. The bars left after the last whole out-of-sample window
+    make one more, shorter fold (``partial`` in `WalkForwardResult.folds`), so the
+    out-of-sample curve covers every bar after the first in-sample window. The
+    out-of-sample backtest of each fold sees ``warmup_bars`` bars before its window for
+    its indicators (they are not traded; fewer where the panel has fewer); by default
+    (None) as many as the strategy declares its chosen parameters need
+    (`bifrost.strategy.required_warmup`: ``max(fast, slow)`` for ``sma_cross``, 0 for a
+    strategy that declares none). The folds' equity curves are chained into one
+    out-of-sample curve; the panel's symbols are traded together as one portfolio.
+    ``periods_per_year`` annualises the in-sample metrics the folds are chosen by
+    (default: the panel's frequency's, as in :func:`sweep`).
+
+    Raises
+    ------
+    InvalidInputError
+        If ``train_bars`` or ``test_bars`` is not a whole number of at least 2 bars or
+        together they exceed the panel, ``warmup_bars`` is not None or a whole number
+        from 0 to ``train_bars``, or any in-sample sweep refuses its input (see
+        :func:`sweep`; a grid whose every set violates the strategy's constraints).
     """
     for label, value in (("train_bars", train_bars), ("test_bars", test_bars)):
         as_positive_int(value, label, minimum=2)
+    if warmup_bars is not None:
+        as_positive_int(warmup_bars, "warmup_bars", minimum=0, maximum=train_bars, kind="a whole number of bars")
     per_year = check_periods_per_year(periods_per_year)
     n = len(panel.ts)
     if train_bars + test_bars > n:
         raise InvalidInputError(f"train_bars + test_bars ({train_bars + test_bars}) exceed the panel's {n} bars")
-    _, fn = resolve_strategy(strategy)
+    name, fn = resolve_strategy(strategy)
     rows: list[dict[str, Any]] = []
     curve: list[pd.Series] = []
     carried = float(cash)
     start = 0
-    while start + train_bars + test_bars <= n:
+    skipped = 0
+    while start + train_bars < n:
         is_a = 0 if anchored else start
         is_b = start + train_bars
         oos_b = min(is_b + test_bars, n)
         result = sweep(_window(panel, is_a, is_b), fn, space, cash=cash, fill=fill, objective=objective,
                        maximize=maximize, backend=backend, periods_per_year=per_year)  # fmt: skip
+        skipped = result.skipped
         best = result.best()
-        warm = max(0, is_b - warmup_bars)
+        need = required_warmup(fn, best) if warmup_bars is None else warmup_bars
+        warm = max(0, is_b - need)
         window = _window(panel, warm, oos_b)
         request = _mute_before(fn(window, **best), is_b - warm, window.shape)
         oos = simulate(window, request, cash=carried, fill=fill, strategy=result.strategy, params=best,
@@ -682,6 +780,7 @@ def walk_forward(
             {
                 "fold": len(rows), "train_start": panel.ts[is_a], "train_end": panel.ts[is_b - 1],
                 "test_start": panel.ts[is_b], "test_end": panel.ts[oos_b - 1], **best,
+                "warmup_bars": is_b - warm, "test_bars": oos_b - is_b, "partial": oos_b - is_b < test_bars,
                 f"in_sample_{objective}": float(result.summary()[objective].iloc[0]),
                 "oos_return": float(equity.iloc[-1] / carried - 1.0),
             }
@@ -693,6 +792,11 @@ def walk_forward(
         equity=pd.concat(curve).rename("equity"),
         objective=objective,
         initial_cash=float(cash),
+        strategy=name,
+        skipped=skipped,
+        constraints=tuple(str(c) for c in declaration(fn).constraints),
+        costs=costs_label(fill),
+        warmup="declared by the strategy for each fold's parameters" if warmup_bars is None else f"{warmup_bars} bars",
     )
 
 

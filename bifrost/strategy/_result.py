@@ -17,6 +17,7 @@ from bifrost.data import Panel
 from bifrost.portfolio import CashFlow, CashKind, Dividend, Fill, Ledger, Side
 from bifrost.portfolio._transactions import to_decimal
 from bifrost.strategy import _kernel as K
+from bifrost.strategy._costs import costs_label
 from bifrost.strategy._engine import DividendMode, FillModel, KernelRecords
 
 if TYPE_CHECKING:
@@ -280,6 +281,7 @@ class BacktestResult:
             "n_trades": self.n_trades,
             "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
             "rejected_orders": int((self.orders["status"] == "rejected").sum()),
+            "costs": costs_label(self.fill_model),
         }
         if fills:
             out["fills"] = [
@@ -332,7 +334,10 @@ class BacktestResult:
             contributions=contributions,
             title=f"Backtest: {self.strategy} {dict(self.params)}",
             annualization=self.periods_per_year,
-            notes=(f"Returns: {self.measured}. A benchmark is compared as given: measure it the same way.",),
+            notes=(
+                f"Returns: {self.measured}. A benchmark is compared as given: measure it the same way.",
+                f"Costs: {costs_label(self.fill_model)}.",
+            ),
         )
 
     def _metric_rows(self) -> list[tuple[str, str]]:
@@ -360,8 +365,10 @@ class BacktestResult:
         )
 
     def _costs(self) -> str:
+        # the model's costs in words ("no costs" without commission and slippage), and what they came to
         paid = self.metrics.get("commission", 0.0)
-        return "no costs" if paid == 0.0 else f"commission {paid:,.2f}"
+        label = costs_label(self.fill_model)
+        return label if not paid else f"{label} (commission paid {paid:,.2f})"
 
     def __str__(self) -> str:
         m = self.metrics

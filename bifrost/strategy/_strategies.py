@@ -27,6 +27,7 @@ from bifrost._checks import as_positive_int, is_number
 from bifrost._typing import FloatArray
 from bifrost.data import Panel
 from bifrost.errors import InsufficientDataError, InvalidInputError
+from bifrost.strategy._declare import declare, violated_constraints
 from bifrost.strategy._engine import (
     MAX_AMOUNT,
     DividendMode,
@@ -49,6 +50,7 @@ __all__ = [
     "Strategy",
     "backtest",
     "buy_and_hold",
+    "check_constraints",
     "mean_reversion",
     "model_signals",
     "momentum",
@@ -93,6 +95,7 @@ class SignalModel(Protocol):
         ...
 
 
+@declare("fast < slow", warmup=lambda p: max(p["fast"], p["slow"]))
 def sma_cross(
     panel: Panel,
     *,
@@ -103,7 +106,9 @@ def sma_cross(
 ) -> Signals:
     """Go long when SMA(fast) crosses above SMA(slow); close when it crosses below.
 
-    backtrader's canonical ``SmaCross`` (``CrossOver`` of two ``SMA``), long only.
+    backtrader's canonical ``SmaCross`` (``CrossOver`` of two ``SMA``), long only. Declares
+    ``fast < slow`` (a sweep skips the rest) and a warm-up of ``max(fast, slow)`` bars: the
+    first bar whose crossover compares two defined averages.
     """
     fast = _check_int("sma_cross", "fast", fast, 1, MAX_PERIOD)
     slow = _check_int("sma_cross", "slow", slow, 1, MAX_PERIOD)
@@ -112,6 +117,7 @@ def sma_cross(
     return Signals(entries=cross > 0.0, exits=cross < 0.0, size=size, size_type=size_type)
 
 
+@declare("skip < lookback", warmup=lambda p: p["lookback"])
 def momentum(
     panel: Panel, *, lookback: int = 126, skip: int = 0, top_n: int = 10, rebalance: int = 21, gross: float = 0.99
 ) -> Orders:
@@ -119,6 +125,7 @@ def momentum(
 
     The trailing return runs from ``lookback`` bars ago to ``skip`` bars ago (``skip=21``
     gives the classic 12–1 month momentum). ``gross`` (< 1) leaves room for costs.
+    Declares ``skip < lookback`` and a warm-up of ``lookback`` bars.
     """
     for name, value in (("lookback", lookback), ("top_n", top_n), ("rebalance", rebalance)):
         _check_int("momentum", name, value, 1, MAX_PERIOD)
@@ -142,6 +149,7 @@ def momentum(
     return Orders(size=size, size_type="target_percent")
 
 
+@declare("lower < upper", warmup=lambda p: p["period"] + 1)
 def mean_reversion(
     panel: Panel,
     *,
@@ -157,6 +165,8 @@ def mean_reversion(
     ``rsi``: enter when RSI(period) falls below ``lower``, exit above ``upper``.
     ``bollinger``: enter when the close falls below the lower band, exit above the middle.
     Each entry takes ``size`` of equity (default: an equal share, 0.99 / symbols).
+    Declares ``lower < upper`` and a warm-up of ``period + 1`` bars (the RSI's first move
+    and its ``period``-bar seed).
     """
     period = _check_int("mean_reversion", "period", period, 1, MAX_PERIOD)
     close = panel["close"]
@@ -188,6 +198,7 @@ def buy_and_hold(panel: Panel, *, gross: float = 0.99) -> Orders:
     return Orders(size=size, size_type="target_percent")
 
 
+@declare("exit <= entry")
 def model_signals(
     panel: Panel, *, model: SignalModel, entry: float = 0.0, exit: float = 0.0, size: float | None = None
 ) -> Signals:
@@ -266,6 +277,26 @@ def check_params(name: str, strategy: Strategy, params: Mapping[str, Any]) -> di
         if key == "devfactor" and strategy is mean_reversion:
             _check_devfactor(name, value)
     return dict(params)
+
+
+def check_constraints(name: str, strategy: Strategy, params: Mapping[str, Any]) -> None:
+    """Refuse parameters that violate a constraint the strategy declares (`declare`).
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the strategy, the constraints violated and the values that violate them.
+    """
+    broken = violated_constraints(strategy, params)
+    if broken:
+        rules = " and ".join(str(c) for c in broken)
+        raise InvalidInputError(f"{name}: {_values(strategy, params, broken)} violate its constraint {rules}")
+
+
+def _values(strategy: Strategy, params: Mapping[str, Any], rules: tuple[Any, ...]) -> str:
+    defaults = {n: p.default for n, p in strategy_params(strategy).items()}
+    names = dict.fromkeys(n for rule in rules for n in rule.names)
+    return ", ".join(f"{n}={params.get(n, defaults.get(n))!r}" for n in names)
 
 
 @functools.lru_cache(maxsize=64)  # a sweep checks every parameter set against the same function
@@ -398,6 +429,7 @@ def backtest(
     """
     name, fn = resolve_strategy(strategy)
     chosen = check_params(name, fn, params or {})
+    check_constraints(name, fn, chosen)
     if isinstance(panel, Panel) and 0 in panel.shape:  # before the strategy: its signals of nothing would fail
         raise InsufficientDataError(
             f"the panel is empty ({panel.shape[0]} bars × {panel.shape[1]} symbols): read a date range that holds bars"

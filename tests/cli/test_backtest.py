@@ -1,10 +1,11 @@
-"""`bifrost backtest` and `bifrost optimize`."""
+"""`bifrost backtest`, `bifrost optimize`, `bifrost walk-forward` and `bifrost warm`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.cli import bifrost
@@ -120,3 +121,79 @@ def test_cli_backtest_runs_on_intraday_bars_and_shows_their_times(tmp_path: Path
     assert fills and all(not f["ts"].endswith("T00:00:00+00:00") for f in fills)  # filled at 5-minute opens
     daily = json.loads(bifrost(tmp_path, *args, "--frequency", "1d", "--json").stdout)
     assert daily["fills"] == []  # two daily bars: no crossing
+
+
+def test_cli_walk_forward_warms_up_folds_includes_the_tail_and_says_its_costs(tmp_path: Path) -> None:
+    # issue 12 items 6 and 7: `bifrost walk-forward`, with the library's defaults and --json as `optimize`
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    args = ("walk-forward", "sma_cross", "--symbols", "ORCL", "--grid", "fast=10,50", "--grid", "slow=30,200",
+            "--train-bars", "1000", "--test-bars", "750")  # fmt: skip
+    run = bifrost(tmp_path, *args, "--json")
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    folds = out["folds"]
+    assert len(folds) == 6 and out["bars"] == 5036 - 1000  # ORCL's 5,036 bars: five whole folds and the tail
+    assert [f["test_bars"] for f in folds] == [750] * 5 + [286] and folds[-1]["partial"] is True
+    assert all(f["warmup_bars"] == max(f["fast"], f["slow"]) for f in folds)  # what each fold's winner needs
+    assert out["total_return"] == pytest.approx(float(np.prod([1.0 + f["oos_return"] for f in folds])) - 1.0, rel=1e-12)
+    assert out["costs"] == "no costs" and out["skipped"] == 1 and out["constraints"] == ["fast < slow"]
+    assert out["end"] == "2014-12-31T00:00:00+00:00"
+    text = bifrost(tmp_path, *args, "--commission", "0.001")
+    assert text.returncode == 0, text.stderr
+    assert "costs: commission 0.1% of value" in text.stdout
+    assert "the last fold is partial: the 286 bars left over" in text.stdout
+    assert "skipped 1 parameter set in each fold that violates fast < slow" in text.stdout
+    assert "warm-up: declared by the strategy" in text.stdout
+
+
+def test_cli_optimize_and_backtest_say_no_costs_and_what_a_sweep_skipped(tmp_path: Path) -> None:
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    grid = ("--grid", "fast=10:40:10", "--grid", "slow=20,30")
+    opt = bifrost(tmp_path, "optimize", "sma_cross", "--symbols", "ORCL", *grid, "--json")
+    assert opt.returncode == 0, opt.stderr
+    out = json.loads(opt.stdout)
+    # (20, 20), (30, 20), (30, 30), (40, 20), (40, 30) violate fast < slow: three sets are run
+    assert out["skipped"] == 5 and len(out["rows"]) == 3 and out["costs"] == "no costs"
+    assert all(r["fast"] < r["slow"] for r in out["rows"])
+    text = bifrost(tmp_path, "optimize", "sma_cross", "--symbols", "ORCL", *grid)
+    assert "costs: no costs" in text.stdout and "skipped 5 parameter sets that violate fast < slow" in text.stdout
+    bt = bifrost(tmp_path, "backtest", "sma_cross", "--symbols", "ORCL")
+    assert bt.returncode == 0 and "costs: no costs" in bt.stdout
+    paid = bifrost(tmp_path, "backtest", "sma_cross", "--symbols", "ORCL", "--per-share", "0.01", "--minimum", "1")
+    assert "costs: commission 0.01 a share (minimum 1)" in paid.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["optimize", "sma_cross", "--symbols", "ORCL", "--grid", "fast=40,50", "--grid", "slow=10,20"],
+         "every one of the 4 parameter sets violates sma_cross's constraint fast < slow"),
+        (["backtest", "sma_cross", "--symbols", "ORCL", "--param", "fast=40", "--param", "slow=20"],
+         "sma_cross: fast=40, slow=20 violate its constraint fast < slow"),
+        (["walk-forward", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5", "--train-bars", "5000",
+          "--test-bars", "500"], "train_bars + test_bars (5500) exceed the panel's 5036 bars"),
+        (["walk-forward", "sma_cross", "--symbols", "ORCL", "--grid", "fast=5", "--train-bars", "1000",
+          "--test-bars", "500", "--warmup-bars", "2000"], "warmup_bars must be a whole number of bars from 0 to 1,000"),
+    ],
+)  # fmt: skip
+def test_cli_constraints_and_walk_forward_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    run = bifrost(tmp_path, *args)
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_cli_warm_fills_the_user_cache_folder_then_only_loads_it(tmp_path: Path) -> None:
+    # issue 12 item 12: `make install` / `make run` call it; once warm, a run only loads
+    # (tests/test_jit.py checks where the cache goes, in throwaway folders)
+    from bifrost._jit import cache_dir
+
+    first = bifrost(tmp_path, "warm", "--json")
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert report["cache_dir"] == str(cache_dir()) and report["loaded"] + report["compiled"] >= 10
+    again = bifrost(tmp_path, "warm")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"bifrost warm: numba kernels in {cache_dir()}: all ")
+    assert again.stdout.rstrip().endswith(" s") and "kernels loaded from the cache" in again.stdout
+    assert "loading or compiling the numba kernels" in again.stderr  # the visible step

@@ -55,6 +55,8 @@ VALID = {
     "inception": "2014-01-01",
     "strategy": "sma_cross",
     "grid": "fast=5:10:5",
+    "train_bars": "1000",
+    "test_bars": "500",
 }
 # values that a command would act on for a long time or over the network if it took them
 NOT_RUN = {

@@ -10,10 +10,12 @@ from bifrost.data import EmbeddedStore, Panel
 from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.strategy import (
     STRATEGIES,
+    Commission,
     FillModel,
     Signals,
     backtest,
     buy_and_hold,
+    costs_label,
     mean_reversion,
     momentum,
     simulate,
@@ -163,3 +165,37 @@ def test_builtin_strategy_on_a_range_without_bars_is_insufficient_data(real_stor
     assert empty.shape == (0, 1)
     with pytest.raises(InsufficientDataError, match=r"the panel is empty \(0 bars × 1 symbols\)"):
         backtest(empty, name)
+
+
+def test_every_shown_result_says_its_costs_and_no_costs_when_it_has_none(three: Panel) -> None:
+    # issue 12 item 7: commission defaults to zero everywhere, so a result says "no costs"
+    free = backtest(three, "sma_cross", {"fast": 10, "slow": 30})
+    assert free.to_dict(fills=False, trades=False)["costs"] == "no costs"
+    assert "no costs" in str(free) and "no costs" in free._repr_html_()
+    assert "Costs: no costs." in free.tearsheet().notes
+    paid = backtest(three, "sma_cross", {"fast": 10, "slow": 30}, fill=FillModel(commission=Commission(percent=0.001)))
+    label = "commission 0.1% of value"
+    assert paid.to_dict(fills=False, trades=False)["costs"] == label
+    assert f"{label} (commission paid {paid.metrics['commission']:,.2f})" in str(paid)
+    assert f"Costs: {label}." in paid.tearsheet().notes
+    # a model with costs that never traded still says which costs it carries
+    idle = backtest(three, "sma_cross", {"fast": 3000, "slow": 4000}, fill=FillModel(slippage_bps=3))
+    assert "slippage 3 bps" in str(idle) and idle.metrics["commission"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("fill", "label"),
+    [
+        (FillModel(), "no costs"),
+        (FillModel(commission=Commission(per_share=0.005, minimum=1.0)), "commission 0.005 a share (minimum 1)"),
+        (FillModel(commission=Commission(minimum=1.0)), "minimum commission 1"),
+        (FillModel(commission=Commission(fixed=2.5)), "commission 2.5 a fill"),
+        (FillModel(slippage_range=0.1), "slippage 10% of the bar's range"),
+        (
+            FillModel(commission=Commission(percent=0.0005, fixed=1.0), slippage_bps=1.5),
+            "commission 0.05% of value; commission 1 a fill; slippage 1.5 bps",
+        ),
+    ],
+)
+def test_costs_label_names_each_cost_of_the_fill_model(fill: FillModel, label: str) -> None:
+    assert costs_label(fill) == label
