@@ -29,9 +29,11 @@ from bifrost.data import open_store
 from bifrost.errors import InvalidInputError
 from bifrost.risk import (
     DEFAULT_LIMITS,
+    DEFAULT_LOOKBACK_DAYS,
     MAX_HORIZON_DAYS,
     MAX_WINDOW_LENGTHS,
     MAX_WORST,
+    MIN_LOOKBACK_DAYS,
     Book,
     Limit,
     MarketData,
@@ -57,7 +59,10 @@ Confidence = Annotated[
 Horizon = Annotated[int, Field(ge=1, le=MAX_HORIZON_DAYS, description="Horizon in trading days (at most a year)")]
 Positions = Annotated[
     dict[str, float] | None,
-    Field(description="Shares held per symbol (>= 0); priced at `prices` or the store's latest closes"),
+    Field(
+        description="Shares per symbol, positive long and negative short; priced at `prices` or the store's latest "
+        "closes (equity is cash plus their values: a short's proceeds are in the cash)"
+    ),
 ]
 Prices = Annotated[dict[str, float] | None, Field(description="Price per symbol; default: the store's latest close")]
 Returns = Annotated[
@@ -66,10 +71,25 @@ Returns = Annotated[
 ]
 Dates = Annotated[list[str] | None, Field(description="ISO date of each posted return (needed by historical stress)")]
 Cash = Annotated[float, Field(description="Cash held beside the positions (equity = cash + positions)")]
-Lookback = Annotated[int, Field(ge=20, le=10_000, description="Days of store history used when no returns are posted")]
+Lookback = Annotated[
+    int,
+    Field(
+        ge=MIN_LOOKBACK_DAYS, le=10_000,
+        description="Days of store history used when no returns are posted (the same default for every endpoint, "
+        "the library's and the CLI's)",
+    ),
+]  # fmt: skip
 
 
-class VarResponse(BaseModel):
+class Window(BaseModel):
+    """The return history measured: the lookback asked for and the days it covers."""
+
+    lookback_days: int | None = Field(None, description="Days of store history asked for; none for posted returns")
+    window_start: str | None = Field(None, description="First day of the history measured (none when undated)")
+    window_end: str | None = Field(None, description="Last day of the history measured (none when undated)")
+
+
+class VarResponse(Window):
     """VaR and ES as positive loss fractions of the portfolio's value (and in money for positions)."""
 
     var: float = Field(description="Value at Risk: the loss not exceeded with the given confidence")
@@ -95,7 +115,7 @@ class Scenario(BaseModel):
     pnl: dict[str, float]
 
 
-class StressResponse(BaseModel):
+class StressResponse(Window):
     """Stress results on today's positions."""
 
     equity: float
@@ -142,7 +162,31 @@ class Alert(BaseModel):
     message: str
 
 
-class LimitsResponse(BaseModel):
+class Episode(BaseModel):
+    """An alert episode in the store: opened by a check, updated while it lasts, closed when it clears."""
+
+    id: int
+    change: Literal["opened", "updated", "escalated", "eased", "unchanged", "closed"] = Field(
+        description="What this evaluation did to it"
+    )
+    opened: str = Field(description="When a check first found it (UTC)")
+    ts: str = Field(description="When the latest check found it, or closed it (UTC)")
+    as_of: str
+    closed: str | None = Field(description="When a check found it cleared; none while open")
+    status: Literal["open", "closed"]
+    portfolio: str
+    limit_name: str
+    metric: str
+    subject: str
+    value: float
+    threshold: float
+    severity: Literal["warning", "breach"]
+    worst_value: float
+    worst_severity: Literal["warning", "breach"]
+    message: str
+
+
+class LimitsResponse(Window):
     """The evaluation of a book's limits."""
 
     portfolio: str
@@ -151,6 +195,9 @@ class LimitsResponse(BaseModel):
     breached: bool
     limits: list[LimitCheck]
     alerts: list[Alert]
+    episodes: list[Episode] | None = Field(
+        None, description="With record: the episodes this evaluation opened, updated or closed"
+    )
 
 
 @bentoml.service(name="bifrost_risk", workers=SETTINGS.workers, traffic={"timeout": 30})
@@ -192,7 +239,7 @@ class RiskService:
         positions: Positions = None,
         prices: Prices = None,
         cash: Cash = 0.0,
-        lookback_days: Lookback = 500,
+        lookback_days: Lookback = DEFAULT_LOOKBACK_DAYS,
         confidence: Confidence = 0.99,
         horizon_days: Horizon = 1,
         method: Method = "historical",
@@ -212,19 +259,20 @@ class RiskService:
         # the book's history was checked once when it was built; book_risk does not check it again
         risk = book_risk(book, method=method, confidence=confidence, horizon_days=horizon_days, n_scenarios=20_000)
         return VarResponse(
-            **risk.to_dict(), equity=book.equity, var_money=risk.var * book.equity, es_money=risk.es * book.equity
-        )
+            **{**risk.to_dict(), **book.window.to_dict()}, equity=book.equity, var_money=risk.var * book.equity,
+            es_money=risk.es * book.equity,
+        )  # fmt: skip
 
     @bentoml.api(route="/stress")
     @answers_errors
     def stress(
         self,
-        positions: Annotated[dict[str, float], Field(description="Shares held per symbol (>= 0)")],
+        positions: Annotated[dict[str, float], Field(description="Shares per symbol, negative for a short")],
         prices: Prices = None,
         returns: Returns = None,
         dates: Dates = None,
         cash: Cash = 0.0,
-        lookback_days: Annotated[int, Field(ge=20, le=10_000, description="Days of store history searched")] = 5000,
+        lookback_days: Lookback = DEFAULT_LOOKBACK_DAYS,
         window_days: Annotated[
             tuple[int, ...],
             Field(max_length=MAX_WINDOW_LENGTHS, description="Window lengths searched for the worst episodes"),
@@ -250,7 +298,9 @@ class RiskService:
             window_days=window_days, worst=worst, periods=periods, shocks=shocks, sectors=sectors,
         )  # fmt: skip
         scenarios = [Scenario(**row) for row in result.records(book.equity)]
-        return StressResponse(equity=book.equity, scenarios=scenarios)
+        window = book.window.to_dict()
+        del window["observations"]
+        return StressResponse(equity=book.equity, scenarios=scenarios, **window)
 
     @bentoml.api(route="/limits")
     @answers_errors
@@ -261,7 +311,7 @@ class RiskService:
         prices: Prices = None,
         returns: Returns = None,
         cash: Cash = 0.0,
-        lookback_days: Lookback = 500,
+        lookback_days: Lookback = DEFAULT_LOOKBACK_DAYS,
         limits: Annotated[
             list[LimitModel] | None,
             Field(description="Limits to evaluate; default: the portfolio's own, or the defaults"),

@@ -387,11 +387,15 @@ def store_sectors(store: Store) -> dict[str, str]:
 
 
 def set_limits(store: Store, portfolio: str, limits: Sequence[Limit]) -> tuple[Limit, ...]:
-    """Replace the limits of stored portfolio ``portfolio`` with ``limits`` (all or none)."""
+    """Replace the limits of stored portfolio ``portfolio`` with ``limits`` (all or none).
+
+    The open alert episodes of a limit no longer among them are closed ("limit removed").
+    """
     portfolio = _portfolio(portfolio)
     limits = _unique(limits, f"limits of {portfolio!r}")
     with store.transaction(schema=RISK_SCHEMA, lock=f"portfolio:{portfolio}") as db:
         require_portfolio(db, portfolio)
+        _close_removed(db, portfolio, {x.name for x in limits})
         db.run("DELETE FROM {t}risk_limits WHERE portfolio = ?", (portfolio,))
         db.many(
             "INSERT INTO {t}risk_limits (portfolio, name, metric, threshold, warn_at, method, confidence, "
@@ -403,6 +407,20 @@ def set_limits(store: Store, portfolio: str, limits: Sequence[Limit]) -> tuple[L
             ],
         )  # fmt: skip
     return limits
+
+
+def _close_removed(db: StateDb, portfolio: str, kept: set[str]) -> None:
+    now = pd.Timestamp.now(tz="UTC").isoformat()
+    rows = db.rows(
+        "SELECT id, limit_name, subject, as_of, threshold FROM {t}risk_alerts WHERE portfolio = ? AND closed IS NULL",
+        (portfolio,),
+    )
+    for alert_id, name, subject, as_of, threshold in rows:
+        if name in kept:
+            continue
+        db.run("UPDATE {t}risk_alerts SET ts = ?, closed = ? WHERE id = ?", (now, now, alert_id))
+        message = f"{portfolio}: limit {name!r}{' ' + subject if subject else ''} closed: the limit was removed"
+        _event(db, int(alert_id), (now, as_of, "closed", None, float(threshold), "n/a", message))
 
 
 def get_limits(store: Store, portfolio: str) -> tuple[Limit, ...]:
@@ -428,9 +446,11 @@ def record_alerts(store: Store, report: LimitReport) -> pd.DataFrame:
     episode updates it (``escalated`` from a warning to a breach, ``eased`` back,
     ``updated`` when the value, threshold or market date moved, ``unchanged`` when the
     same check runs again: only its ``ts`` moves and no history is added). An open
-    episode whose limit and subject the report measured below the warning level, or no
-    longer measures (the limit removed, the name no longer held), is ``closed``; one of a
-    limit measured ``n/a`` (no drawdown, no sector known) stays open. All in one transaction.
+    episode whose limit and subject the report measured below the warning level, or whose
+    subject that limit no longer measures (the name no longer held), is ``closed``; one of
+    a limit measured ``n/a`` (no drawdown, no sector known) stays open, and so does one of
+    a limit the report did not evaluate (`set_limits` closes those of a limit it removes).
+    All in one transaction.
 
     Returns
     -------
@@ -442,6 +462,7 @@ def record_alerts(store: Store, report: LimitReport) -> pd.DataFrame:
     checks: dict[tuple[str, str], Any] = {(str(r.limit_name), str(r.subject)): r for r in report.checks.itertuples()}
     # a limit measured n/a (no drawdown, no sector known) has cleared nothing
     unmeasured = {str(r.limit_name) for r in report.checks.itertuples() if r.severity == "n/a"}
+    evaluated = {str(name) for name in report.checks["limit_name"]}
     ts, as_of = report.ts.isoformat(), report.as_of.isoformat()
     changes: dict[int, str] = {}
     with store.transaction(schema=RISK_SCHEMA, lock="risk_alerts") as db:
@@ -485,8 +506,8 @@ def record_alerts(store: Store, report: LimitReport) -> pd.DataFrame:
             if change != "unchanged":
                 _event(db, int(episode["id"]), (ts, as_of, change, value, threshold, severity, message))
         for key, episode in episodes.items():
-            if key in seen:
-                continue
+            if key in seen or key[0] not in evaluated:
+                continue  # a limit this report did not evaluate (limits given for one check) is not judged
             measured = checks.get(key)
             closing: float | None
             if key[0] in unmeasured:

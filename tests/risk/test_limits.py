@@ -232,6 +232,10 @@ def test_repeated_checks_keep_one_episode_per_breach_and_its_history_on_every_ba
     assert list(steps["severity"]) == ["warning", "breach", "warning"]
     assert report.to_dict()["episodes"][0]["change"] in ("eased", "updated", "unchanged", "closed", "opened")
     assert len(read_alerts(store, "book", severity="breach")) == 7  # the six names' episodes and the escalated one
+    # the names limit was removed by set_limits: its episodes closed then, saying so
+    removed = read_alert_history(store, "book", alert_id=int(again.episodes["id"].iloc[0]))
+    assert list(removed["change"]) == ["opened", "closed"] and "the limit was removed" in removed["message"].iloc[-1]
+    assert read_alerts(store, "book", status="open")["limit_name"].tolist() == ["orcl"]
 
 
 def test_alert_episodes_of_an_unmeasured_subject_stay_open(tmp_path: Path, measures: dict[str, float]) -> None:
