@@ -39,8 +39,8 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 # process-wide list because numba's dispatchers are process-wide objects themselves
 _declared: list[Any] = []
 _lock = threading.RLock()
-_state: dict[str, Path | None] = {}
-_SETTING = "CACHE_DIR"  # numba.core.config's (NUMBA_CACHE_DIR), which its stubs do not declare  # "dir": the cache folder once ready() ran (None: no cache)
+_state: dict[str, Path | None] = {}  # "dir": the cache folder once ready() ran (None: no cache)
+_SETTING = "CACHE_DIR"  # numba.core.config's (NUMBA_CACHE_DIR), which its stubs do not declare
 
 
 def cache_dir(environ: dict[str, str] | None = None) -> Path:

@@ -217,8 +217,8 @@ class SweepResult:
         out = [f"costs: {self.costs}"]
         if self.skipped:
             out.append(
-                f"skipped {self.skipped:,} parameter {'sets that violate' if self.skipped != 1 else 'set that violates'} "
-                f"{' and '.join(self.constraints)}"
+                f"skipped {self.skipped:,} parameter "
+                f"{'sets that violate' if self.skipped != 1 else 'set that violates'} {' and '.join(self.constraints)}"
             )
         return out
 
@@ -459,9 +459,7 @@ def sweep(
     )  # fmt: skip
 
 
-def _within_constraints(
-    name: str, fn: Strategy, sets: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], int]:
+def _within_constraints(name: str, fn: Strategy, sets: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     # the sets that meet the strategy's declared constraints, and how many did not
     rules = declaration(fn).constraints
     if not rules:
