@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from bifrost._serving import (
     serve_bento,
     serve_service,
     service_settings,
+    settle_heap,
 )
 from bifrost.errors import (
     BifrostError,
@@ -126,10 +128,31 @@ def test_service_settings_are_read_once_from_the_environment_and_refuse_nonsense
     assert Guard.options(got, description="d") == {
         "token": "t0k", "max_concurrency": 4, "max_queue": 0, "queue_timeout_s": 0.1, "description": "d"
     }
+    # requests are not traced unless asked: BentoML's spans otherwise live for the request timeout
+    assert got.bento_options() == {
+        "workers": default_workers(), "traffic": {"timeout": 30}, "tracing": {"excluded_urls": ".*"}
+    }
+    traced = service_settings("risk", {**env, "BIFROST_SERVE_TRACING": "1", "BIFROST_SERVE_TIMEOUT_S": "90"})
+    assert traced.bento_options() == {"workers": default_workers(), "traffic": {"timeout": 90}}
     for name, value in (("BIFROST_SERVE_WORKERS", "0"), ("BIFROST_SERVE_MAX_CONCURRENCY", "lots"),
-                        ("BIFROST_SERVE_QUEUE_TIMEOUT_MS", "-5")):  # fmt: skip
+                        ("BIFROST_SERVE_QUEUE_TIMEOUT_MS", "-5"), ("BIFROST_SERVE_TRACING", "yes"),
+                        ("BIFROST_SERVE_TIMEOUT_S", "0"), ("BIFROST_SERVE_TIMEOUT_S", "1e308")):  # fmt: skip
         with pytest.raises(ConfigError, match=f"{name} must be a whole number from"):
             service_settings("risk", {"BIFROST_HOME": str(tmp_path), name: value})
+
+
+def test_settle_heap_freezes_what_lives_and_makes_full_collections_rarer() -> None:
+    threshold = gc.get_threshold()
+    try:
+        kept = [[i] for i in range(1000)]  # lives on, as a server's caches do
+        frozen = settle_heap()
+        assert frozen == gc.get_freeze_count() >= 1000
+        scanned = {id(x) for x in gc.get_objects()}  # what a collection still looks at
+        assert not any(id(x) in scanned for x in kept)
+        assert gc.get_threshold()[2] == 100 and gc.get_threshold()[:2] == threshold[:2]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 # -- the guard ------------------------------------------------------------------------------------

@@ -17,14 +17,13 @@ of at most 64 MiB, and the bearer token when one is set (``BIFROST_RISK_SERVICE_
 
 from __future__ import annotations
 
-import gc
 from typing import Annotated, Any, Literal
 
 import bentoml
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from bifrost._serving import Guard, answers_errors, service_settings
+from bifrost._serving import Guard, answers_errors, service_settings, settle_heap
 from bifrost.data import open_store
 from bifrost.errors import InvalidInputError
 from bifrost.risk import (
@@ -200,7 +199,7 @@ class LimitsResponse(Window):
     )
 
 
-@bentoml.service(name="bifrost_risk", workers=SETTINGS.workers, traffic={"timeout": 30})
+@bentoml.service(name="bifrost_risk", **SETTINGS.bento_options())
 class RiskService:
     """Portfolio risk: VaR/ES, stress tests and limits, on posted or stored portfolios."""
 
@@ -208,9 +207,9 @@ class RiskService:
         self.settings = SETTINGS.settings
         self._market: MarketData | None = None
         # everything imported so far lives as long as the worker: keep it out of the cyclic
-        # collector, whose full passes over it otherwise pause requests for tens of ms
-        gc.collect()
-        gc.freeze()
+        # collector, whose full passes over it otherwise pause requests for tens of ms (each
+        # endpoint's first call settles what it imported and cached the same way)
+        settle_heap()
 
     @property
     def market(self) -> MarketData:
