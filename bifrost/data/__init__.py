@@ -29,6 +29,15 @@ from bifrost.data._embedded import EmbeddedStore
 from bifrost.data._factors import read_fama_french
 from bifrost.data._lobster import LobsterSource
 from bifrost.data._quality import QualityReport, check_quality
+from bifrost.data._reference import (
+    REFERENCE_COLUMNS,
+    SymbolReference,
+    SymbolsReport,
+    import_symbols,
+    read_symbols,
+    symbol_reference,
+    tick_size,
+)
 from bifrost.data._report import IngestReport
 from bifrost.data._schema import Migration, Schema, StateDb, register_schema
 from bifrost.data._source import BarSource, ingest, load_bars
@@ -42,6 +51,7 @@ __all__ = [
     "ADJUSTMENTS",
     "FREQUENCIES",
     "INTRADAY_FREQUENCIES",
+    "REFERENCE_COLUMNS",
     "Adjustment",
     "BarColumns",
     "BarFrequency",
@@ -61,19 +71,25 @@ __all__ = [
     "StateDb",
     "Store",
     "StoreCheck",
+    "SymbolReference",
+    "SymbolsReport",
     "SyntheticMarket",
     "TransactionHook",
     "ValidatedBars",
     "YahooSource",
     "check_quality",
+    "import_symbols",
     "ingest",
     "is_intraday",
     "load_bars",
     "open_store",
     "periods_per_year",
     "read_fama_french",
+    "read_symbols",
     "record_actions",
     "register_schema",
+    "symbol_reference",
+    "tick_size",
     "validate_bars",
 ]
 

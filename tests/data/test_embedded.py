@@ -131,7 +131,7 @@ def test_embedded_version_2_store_keeps_its_portfolios_and_gains_risk_tables(tmp
         assert list(list_portfolios(store)["name"]) == ["core"]
         assert read_alerts(store).empty
         versions = store.connection.execute("SELECT package, version FROM bifrost_schema ORDER BY package").fetchall()
-    assert versions == [("data", 1), ("data", 2), ("portfolio", 1), ("risk", 1), ("risk", 2)]
+    assert versions == [("data", 1), ("data", 2), ("portfolio", 1), ("reference", 1), ("risk", 1), ("risk", 2)]
 
 
 def test_embedded_version_1_store_is_upgraded_on_open(tmp_path: Path) -> None:

@@ -133,11 +133,13 @@ def test_v3_store_upgrades_in_place_and_reads_back_identically(v3_store: tuple[s
         assert list(listing["symbol"]) == ["NVDA", "ORCL"] and list(listing["rows"]) == [42, 42]
         assert list(listing["frequency"]) == ["1d", "1d"]  # v3 bars upgrade as daily
         # the packages imported so far (portfolio, risk) are migrated as the store opens:
-        # their v3 tables adopted at version 1, the bars' frequency added as data 2
+        # their v3 tables adopted at version 1, the bars' frequency added as data 2, and the
+        # data package's symbol reference table (born after v3) created as reference 1
         assert [(p, v) for p, v, _ in _versions(store)] == [
             ("data", 1),
             ("data", 2),
             ("portfolio", 1),
+            ("reference", 1),
             ("risk", 1),
             ("risk", 2),
         ]
@@ -153,6 +155,7 @@ def test_v3_store_upgrades_in_place_and_reads_back_identically(v3_store: tuple[s
             ("data", 1),
             ("data", 2),
             ("portfolio", 1),
+            ("reference", 1),
             ("risk", 1),
             ("risk", 2),
         ]
@@ -192,6 +195,7 @@ def test_postgres_version_1_schema_is_upgraded_when_its_packages_are_used(
             ("data", 1),
             ("data", 2),
             ("portfolio", 1),
+            ("reference", 1),
             ("risk", 1),
             ("risk", 2),
         ]
