@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from bifrost._checks import as_choice, as_fraction, as_positive_int, as_utc_timestamp, is_number, quote
-from bifrost.data import StateDb, Store
+from bifrost.data import StateDb, Store, read_symbols
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import Fill, load_portfolio, require_portfolio, value_ledger
 from bifrost.risk._book import Book, HistoryWindow, _book_history, _portfolio, book_from_store
@@ -381,9 +381,16 @@ def portfolio_drawdown(store: Store, name: str) -> tuple[float, pd.Timestamp]:
 
 
 def store_sectors(store: Store) -> dict[str, str]:
-    """Return the sector of each symbol in ``store`` that has one."""
+    """Return the sector of each symbol in ``store`` that has one.
+
+    The store's symbol reference data (`bifrost.data.import_symbols`) gives the sector; a
+    symbol it has none for keeps the sector its bars' source gave (a synthetic market's).
+    """
     listed = store.list_symbols()
-    return {str(s): x for s, x in zip(listed["symbol"], listed["sector"], strict=True) if isinstance(x, str) and x}
+    sectors = {str(s): x for s, x in zip(listed["symbol"], listed["sector"], strict=True) if isinstance(x, str) and x}
+    reference = read_symbols(store)
+    sectors.update({str(s): x for s, x in zip(reference["symbol"], reference["sector"], strict=True) if x})
+    return sectors
 
 
 def set_limits(store: Store, portfolio: str, limits: Sequence[Limit]) -> tuple[Limit, ...]:
