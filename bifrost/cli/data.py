@@ -1,4 +1,4 @@
-"""``bifrost data``: ingest, list, show, check, info and corporate actions."""
+"""``bifrost data``: ingest, list, show, check, info, corporate actions and symbol reference data."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bifrost.cli._common import (
     end_bound,
     finite,
     ingest_record,
+    one_line,
     records,
     store,
     wants_json,
@@ -26,6 +27,8 @@ NAME = "data"
 app = typer.Typer(help="Market data: ingest, list, show, check.")
 ingest_app = typer.Typer(help="Ingest bars from a source into the store.")
 app.add_typer(ingest_app, name="ingest")
+symbols_app = typer.Typer(help="Symbol reference data: name, sector, industry, currency, lot size, tick size.")
+app.add_typer(symbols_app, name="symbols")
 
 OnErrorOpt = Annotated[OnError, typer.Option(help="strict: reject the load; repair: quarantine bad rows.")]
 FrequencyOpt = Annotated[BarFrequency, typer.Option(help="Bar size of the source (intraday bars keep their time).")]
@@ -242,3 +245,44 @@ def data_dividend(
 ) -> None:
     """Record a cash dividend the source did not carry."""
     _record(symbol, date, "dividend", amount, json_out)
+
+
+@symbols_app.command("import")
+def symbols_import(
+    file: Annotated[Path, typer.Argument(help="CSV file: symbol,name,sector,industry,currency,lot_size,tick_size.")],
+    replace: Annotated[
+        bool, typer.Option(help="Make the stored reference data exactly this file (others are removed).")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Import symbol reference data (upsert by symbol, all or nothing); symbols without bars are allowed and named."""
+    from bifrost.data import import_symbols
+
+    with store(create=True) as bars:
+        report = import_symbols(bars, file, replace=replace)
+    if json_out:
+        echo_json(report.to_dict())
+        warning = report.warning()
+        if warning:
+            typer.echo(f"bifrost: warning: {one_line(warning)}", err=True)
+    else:
+        typer.echo(report.summary())
+
+
+@symbols_app.command("list")
+def symbols_list(
+    symbols: Annotated[list[str] | None, typer.Argument(help="Symbols (default: all).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the stored symbol reference data, one row per symbol."""
+    from bifrost.data import read_symbols
+
+    with store() as bars:
+        frame = read_symbols(bars, symbols or None)
+    if json_out:
+        echo_json(records(frame))
+    elif frame.empty:
+        typer.echo("no symbol reference data: import a file with `bifrost data symbols import FILE`")
+    else:
+        shown = frame.drop(columns=["source"]).assign(updated=frame["updated"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        typer.echo(shown.to_string(index=False))

@@ -209,3 +209,85 @@ def test_cli_ingest_offers_only_the_frequencies_bars_are_stored_at(tmp_path: Pat
     done = bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL", "--frequency", "1w")
     assert done.returncode == 2 and "Invalid value for '--frequency'" in done.stderr
     assert "'1w' is not one of '1s', '10s', '1m', '5m', '15m', '30m', '1h', '1d'" in done.stderr
+
+
+# -- symbol reference data (issue 12 item 10) ---------------------------------------------------
+SYMBOLS_CSV = (
+    "symbol,name,sector,industry,currency,lot_size,tick_size\n"
+    "ORCL,Oracle Corp.,Information Technology,Software,USD,100,0.01\n"
+    'YHOO,"Yahoo! Inc.",Information Technology,Internet Software & Services,USD,100,0.01\n'
+)
+
+
+def test_cli_data_symbols_import_and_list(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (tmp_path / "symbols.csv").write_text(SYMBOLS_CSV)
+    assert bifrost(home, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    empty = bifrost(home, "data", "symbols", "list")
+    assert empty.returncode == 0 and "no symbol reference data" in empty.stdout
+    done = bifrost(home, "data", "symbols", "import", str(tmp_path / "symbols.csv"))
+    assert done.returncode == 0, done.stderr
+    assert "2 row(s): 2 added, 0 updated, 0 unchanged" in done.stdout
+    assert "1 symbol(s) have reference data but no bars in the store: YHOO" in done.stdout  # allowed, and said
+    again = bifrost(home, "data", "symbols", "import", str(tmp_path / "symbols.csv"), "--json")
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert (report["added"], report["unchanged"], report["not_in_store"]) == ([], ["ORCL", "YHOO"], ["YHOO"])
+    assert again.stderr.startswith("bifrost: warning: 1 symbol(s) have reference data but no bars")
+    listed = json.loads(bifrost(home, "data", "symbols", "list", "--json").stdout)
+    assert [row["symbol"] for row in listed] == ["ORCL", "YHOO"]
+    assert {k: listed[1][k] for k in ("name", "sector", "currency", "lot_size", "tick_size")} == {
+        "name": "Yahoo! Inc.", "sector": "Information Technology", "currency": "USD", "lot_size": 100,
+        "tick_size": 0.01,
+    }  # fmt: skip
+    one = bifrost(home, "data", "symbols", "list", "ORCL")
+    assert one.returncode == 0 and "Oracle Corp." in one.stdout and "YHOO" not in one.stdout
+    (tmp_path / "one.csv").write_text("\n".join(SYMBOLS_CSV.splitlines()[:2]) + "\n")
+    replaced = json.loads(
+        bifrost(home, "data", "symbols", "import", str(tmp_path / "one.csv"), "--replace", "--json").stdout
+    )
+    assert replaced["removed"] == ["YHOO"] and replaced["not_in_store"] == []
+    missing = bifrost(home, "data", "symbols", "list", "YHOO")
+    assert missing.returncode == 2 and missing.stderr.startswith("bifrost: error: no reference data for YHOO")
+
+
+def test_cli_data_symbols_bad_file_exits_2_naming_line_and_column_and_changes_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text(SYMBOLS_CSV)
+    bad.write_text(SYMBOLS_CSV.replace("Oracle Corp.", "Oracle") + "NVDA,Nvidia,IT,Chips,USD,100,inf\n")
+    assert bifrost(home, "data", "symbols", "import", str(good)).returncode == 0
+    done = bifrost(home, "data", "symbols", "import", str(bad), "--replace")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"bifrost: error: {bad}: line 4, column tick_size: tick_size must be"), done.stderr
+    listed = json.loads(bifrost(home, "data", "symbols", "list", "--json").stdout)
+    assert [(row["symbol"], row["name"]) for row in listed] == [("ORCL", "Oracle Corp."), ("YHOO", "Yahoo! Inc.")]
+
+
+def test_cli_risk_limits_measure_sectors_after_data_symbols_import(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    for symbol in ("ORCL", "NVDA"):
+        path = ORCL if symbol == "ORCL" else ORCL.with_name("nvda-1999-2014.txt")
+        assert bifrost(home, "data", "ingest", "csv", str(path), "--symbol", symbol).returncode == 0
+    (tmp_path / "txns.csv").write_text(
+        "txn_id,ts,type,symbol,quantity,price,amount\n"
+        "d1,2014-01-02,deposit,,,,100000\nf1,2014-01-02,buy,ORCL,1000,38.0,\nf2,2014-01-02,buy,NVDA,1000,16.0,\n"
+    )
+    assert bifrost(home, "portfolio", "create", "core", "--inception", "2014-01-02").returncode == 0
+    assert bifrost(home, "portfolio", "import", "core", str(tmp_path / "txns.csv")).returncode == 0
+
+    def sector_rows() -> list[dict[str, object]]:
+        done = bifrost(home, "risk", "limits", "core", "--no-record", "--json")
+        assert done.returncode == 0, done.stderr
+        return [row for row in json.loads(done.stdout)["limits"] if row["metric"] == "sector"]
+
+    assert [row["severity"] for row in sector_rows()] == ["n/a"]  # no sector known
+    (tmp_path / "symbols.csv").write_text(
+        SYMBOLS_CSV.splitlines()[0] + "\nORCL,Oracle Corp.,Information Technology,Software,USD,100,0.01\n"
+        "NVDA,Nvidia Corp.,Information Technology,Semiconductors & Semiconductor Equipment,USD,100,0.01\n"
+    )
+    assert bifrost(home, "data", "symbols", "import", str(tmp_path / "symbols.csv")).returncode == 0
+    (row,) = sector_rows()
+    # ORCL 1000 x 44.970001 + NVDA 1000 x 20.049999 of equity 46,000 cash + that (the files' 2014-12-31 closes)
+    held = 1000 * 44.970001 + 1000 * 20.049999
+    assert row["subject"] == "Information Technology" and row["value"] == pytest.approx(held / (46_000 + held))

@@ -72,9 +72,7 @@ def test_import_symbols_stores_every_field_and_names_symbols_without_bars(store:
     )  # fmt: skip
 
 
-def test_import_symbols_upserts_by_symbol_and_replace_makes_the_table_the_file(
-    store: BarStore, tmp_path: Path
-) -> None:
+def test_import_symbols_upserts_by_symbol_and_replace_makes_the_table_the_file(store: BarStore, tmp_path: Path) -> None:
     _bars(store)
     import_symbols(store, _write(tmp_path / "a.csv", ROWS))
     moved = [ROWS[0].replace("Oracle Corp.", "Oracle Corporation").replace("0.01", "0.005"), ROWS[1]]
