@@ -110,7 +110,6 @@ def test_cli_repeatable_options_stay_repeatable(tmp_path: Path) -> None:
 NO_DATA = {
     ("serve", "risk"): "serves until stopped",
     ("report", "tearsheet"): "writes --out",
-    ("risk", "report"): "writes --out",
     ("portfolio", "create"): "one line: created",
     ("portfolio", "import"): "one line: how many imported",
 }

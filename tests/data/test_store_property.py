@@ -181,7 +181,22 @@ class StoreModel(RuleBasedStateMachine):
         _assert_bars(got, want, exact=adjustment == "raw")
         panel = self.store.read_panel(asked, start, end, **kwargs)  # type: ignore[arg-type]
         assert panel.adjustment == adjustment
-        _assert_panel(panel, want, names, wanted, exact=adjustment == "raw")
+        # a raw or split-adjusted panel of the default fields carries each ex-date's dividend per share too
+        with_dividends = fields is None and adjustment != "adjusted"
+        _assert_panel(panel, want, names, wanted + ["dividend"] * with_dividends, exact=adjustment == "raw")
+        if with_dividends and adjustment == "raw" and frequency == "1d":
+            self._assert_dividends(panel, want, names)
+
+    def _assert_dividends(self, panel: object, want: pd.DataFrame, names: Sequence[str]) -> None:
+        from bifrost.data import Panel
+
+        assert isinstance(panel, Panel)
+        held = want["close"].unstack("symbol").reindex(index=list(panel.ts), columns=list(names)).notna().to_numpy()
+        expected = np.zeros(held.shape)
+        for i, ts in enumerate(panel.ts):
+            for j, sym in enumerate(names):
+                expected[i, j] = self.actions.get((sym, ts, "dividend"), 0.0)
+        np.testing.assert_array_equal(panel["dividend"][held], expected[held], err_msg="panel field dividend")
 
     # -- the model's reads -----------------------------------------------------------
     def _frame(self) -> pd.DataFrame:
@@ -271,7 +286,7 @@ def _assert_panel(
     assert panel.symbols == tuple(names)
     assert list(panel.ts) == calendar
     assert list(panel.fields) == fields
-    for f in fields:
+    for f in (f for f in fields if f != "dividend"):  # the model's dividends are checked on their own
         expected = (
             want[f].unstack("symbol").reindex(index=calendar, columns=list(names)).to_numpy(dtype=np.float64)
             if len(want)

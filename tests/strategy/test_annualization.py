@@ -200,4 +200,4 @@ def test_stats_and_tearsheet_of_five_minute_bars_annualise_as_the_metrics(five_m
     assert stats["sharpe_ratio"] == pytest.approx(sharpe, rel=1e-9)
     sheet = r.tearsheet()
     assert sheet.stats.loc["annual_volatility"].iloc[0] == pytest.approx(volatility, rel=1e-9)
-    assert "Sharpe (126 bars)" in sheet.to_html()
+    assert "Rolling Sharpe ratio (126 bars)" in sheet.to_html()
