@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bifrost._serving import _terminated_with_us
 from bifrost.errors import ConfigError
 
 __all__ = ["RunningService", "free_port", "running_service"]
@@ -64,6 +65,8 @@ def running_service(
     ``ready_path`` answers 200. On leaving, the command gets SIGTERM (``bifrost serve``
     stops the server and its workers), and whatever of it is still running ``stop_timeout_s``
     later is killed: each process remembered by pid and start time, so none other is touched.
+    On Linux the command also gets SIGTERM if this process dies without leaving the block
+    (a test run killed by a timeout, even by SIGKILL).
 
     Raises
     ------
@@ -81,7 +84,7 @@ def running_service(
     with log_path.open("w") as out:
         proc = subprocess.Popen(
             argv, cwd=cwd, env={**os.environ, "BENTOML_DO_NOT_TRACK": "True", **(env or {})}, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_terminated_with_us(),
         )  # fmt: skip
     url = f"http://{host}:{port}"
     try:
