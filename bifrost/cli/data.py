@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pandas as pd
 import typer
@@ -31,6 +31,7 @@ symbols_app = typer.Typer(help="Symbol reference data: name, sector, industry, c
 app.add_typer(symbols_app, name="symbols")
 
 OnErrorOpt = Annotated[OnError, typer.Option(help="strict: reject the load; repair: quarantine bad rows.")]
+ActionKind = Literal["split", "dividend"]
 FrequencyOpt = Annotated[BarFrequency, typer.Option(help="Bar size of the source (intraday bars keep their time).")]
 
 
@@ -245,6 +246,24 @@ def data_dividend(
 ) -> None:
     """Record a cash dividend the source did not carry."""
     _record(symbol, date, "dividend", amount, json_out)
+
+
+@app.command("unrecord")
+def data_unrecord(
+    symbol: Annotated[str, typer.Argument()],
+    date: Annotated[str, typer.Argument(help="Ex-date of the recorded action.")],
+    kind: Annotated[ActionKind, typer.Argument(help="Which action of that day.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove a recorded split or dividend (one the prices already carry: `data check` says action-contradicted)."""
+    from bifrost.data import remove_actions
+
+    with store() as bars:
+        removed = remove_actions(bars, pd.DataFrame([{"symbol": symbol, "ts": date, "kind": kind}]), origin="cli")
+    if json_out:
+        echo_json({"symbol": symbol, "ts": str(pd.Timestamp(date).date()), "kind": kind, "removed": removed})
+    else:
+        typer.echo(f"removed the {kind} of {symbol} on {pd.Timestamp(date).date()}")
 
 
 @symbols_app.command("import")

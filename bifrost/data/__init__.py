@@ -11,7 +11,7 @@ Typical use::
 from __future__ import annotations
 
 from bifrost.config import Settings, load_settings
-from bifrost.data._actions import record_actions
+from bifrost.data._actions import record_actions, remove_actions
 from bifrost.data._columns import (
     ADJUSTMENTS,
     FREQUENCIES,
@@ -88,6 +88,7 @@ __all__ = [
     "read_symbols",
     "record_actions",
     "register_schema",
+    "remove_actions",
     "symbol_reference",
     "tick_size",
     "validate_bars",

@@ -75,7 +75,7 @@ def contradiction(ts: IntArray, close: FloatArray, kind: str, value: float, ex_n
         return (
             f"split {value:g} on {day}: {shown}, not the {1 / value - 1:+.0%} a {split_name(value)} split makes; "
             "the prices are probably already split-adjusted (recording the split adjusts them twice): "
-            "check the source, and remove the split by re-ingesting if so"
+            "check the source, and if so remove it (`bifrost data unrecord SYMBOL DATE split`, or remove_actions)"
         )
     if kind == "dividend":
         on_bar = bool((ts == ex_ns).any())

@@ -13,7 +13,7 @@ from bifrost.data._store import BarStore
 from bifrost.data._validate import ACTION_KINDS, SPLIT_MAX, SPLIT_MIN, ValidatedBars, empty_actions
 from bifrost.errors import InvalidInputError
 
-__all__ = ["record_actions"]
+__all__ = ["record_actions", "remove_actions"]
 
 
 def record_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "manual") -> IngestReport:
@@ -72,13 +72,7 @@ def record_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "man
         rows.append({"symbol": sym, "ts": stamp, "kind": kind, "value": value_f})
     if rows:
         frame = pd.DataFrame(rows).astype({"ts": "datetime64[ns, UTC]"})
-    empty_bars = pd.DataFrame(
-        {c: pd.Series(dtype="float64") for c in ("open", "high", "low", "close", "volume")},
-        index=pd.MultiIndex.from_arrays(
-            [pd.Index([], dtype=object), pd.DatetimeIndex([], tz="UTC")], names=["symbol", "ts"]
-        ),
-    )
-    validated = ValidatedBars(origin=origin, bars=empty_bars, actions=frame, issues=(), rows_read=0)
+    validated = ValidatedBars(origin=origin, bars=_no_bars(), actions=frame, issues=(), rows_read=0)
     report = store.write(validated, ingest_id=new_ingest_id(), source="manual")
     # recorded as asked (the user may know better), but a split the prices do not show is named
     warn_contradicted(store, frame)
@@ -119,3 +113,63 @@ def _close_before(store: BarStore, symbol: str, ex_date: pd.Timestamp) -> tuple[
         return None
     k = max(before - 1, 0)
     return ts[k], float(bars["close"].iloc[k])
+
+
+def remove_actions(store: BarStore, actions: pd.DataFrame, *, origin: str = "manual") -> int:
+    """Remove recorded corporate actions: a frame of ``symbol, ts, kind``; return how many were removed.
+
+    For an action recorded by mistake (a split the prices already carry: `check_quality`
+    reports it as ``action-contradicted``). Every row must name an action the store holds;
+    they are removed in one transaction, and the store's ingest log notes the change (so a
+    server's cached prices are read again).
+
+    Raises
+    ------
+    InvalidInputError
+        On a bad symbol, kind or date, or an action the store does not hold (the message lists
+        what it holds for that symbol); nothing is removed.
+    """
+    if not isinstance(actions, pd.DataFrame):
+        raise InvalidInputError(f"{origin}: corporate actions must be a DataFrame, got {type(actions).__name__}")
+    missing = [c for c in ("symbol", "ts", "kind") if c not in actions.columns]
+    if missing:
+        raise InvalidInputError(f"{origin}: corporate actions to remove need columns {missing}")
+    held = store.read_actions()
+    keys: list[tuple[str, str, str]] = []
+    for i, (sym, ts, kind) in enumerate(actions[["symbol", "ts", "kind"]].itertuples(index=False)):
+        where = f"{origin}: row {i + 1} ({quote(sym, 40)} {quote(ts, 40)})"
+        if symbol_problem(sym) is not None:
+            raise InvalidInputError(f"{where}: symbol {quote(sym)} is not a valid symbol: {symbol_problem(sym)}")
+        if kind not in ACTION_KINDS:
+            raise InvalidInputError(f"{where}: kind must be one of {ACTION_KINDS}, got {quote(kind)}")
+        stamp = as_utc_timestamp(ts, f"{where}: bad date: the ex-date").normalize()
+        mine = held[held["symbol"] == sym]
+        if not ((mine["ts"] == stamp) & (mine["kind"] == kind)).any():
+            shown = ", ".join(f"{k} {v:g} on {t.date()}" for t, k, v in mine[["ts", "kind", "value"]].itertuples(
+                index=False)) or "none"  # fmt: skip
+            raise InvalidInputError(f"{where}: no {kind} of {sym} on {stamp.date()} is recorded (recorded: {shown})")
+        keys.append((str(sym), stamp.isoformat(), str(kind)))
+    if not keys:
+        return 0
+    with store.transaction(lock="bars") as db:
+        for sym, stamp_text, kind in keys:
+            # both backends compare the ex-date as a timestamp (SQLite keeps the ISO text actions_rows wrote)
+            db.run(
+                "DELETE FROM {t}corporate_actions WHERE symbol = ? AND ts = ? AND kind = ?"
+                if not db.postgres
+                else "DELETE FROM {t}corporate_actions WHERE symbol = ? AND ts = ?::timestamptz AND kind = ?",
+                (sym, stamp_text, kind),
+            )
+    noted = ValidatedBars(origin=f"{origin}: removed {len(keys)} action(s)", bars=_no_bars(), actions=empty_actions(),
+                          issues=(), rows_read=0)  # fmt: skip
+    store.write(noted, ingest_id=new_ingest_id(), source="manual")
+    return len(keys)
+
+
+def _no_bars() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype="float64") for c in ("open", "high", "low", "close", "volume")},
+        index=pd.MultiIndex.from_arrays(
+            [pd.Index([], dtype=object), pd.DatetimeIndex([], tz="UTC")], names=["symbol", "ts"]
+        ),
+    )

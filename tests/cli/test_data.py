@@ -71,6 +71,12 @@ def test_cli_long_file_ingests_many_symbols_with_repair(tmp_path: Path) -> None:
     assert "bifrost: warning: recorded, but the prices contradict it: LNT split 2 on 2016-05-19" in split.stderr
     lnt = bifrost(tmp_path, "data", "check", "LNT")
     assert "action-contradicted" in lnt.stdout and "already split-adjusted" in lnt.stdout
+    # and removed again, as the warning says (found by QA: re-ingesting kept it and no verb removed it)
+    gone = bifrost(tmp_path, "data", "unrecord", "LNT", "2016-05-19", "split")
+    assert gone.returncode == 0 and gone.stdout.strip() == "removed the split of LNT on 2016-05-19", gone.stderr
+    assert "action-contradicted" not in bifrost(tmp_path, "data", "check", "LNT").stdout
+    again = bifrost(tmp_path, "data", "unrecord", "LNT", "2016-05-19", "split")
+    assert again.returncode == 2 and "no split of LNT on 2016-05-19 is recorded (recorded: none)" in again.stderr
     disca = bifrost(tmp_path, "data", "split", "DISCA", "2014-08-07", "2")  # the README's example
     assert disca.returncode == 0 and "warning" not in disca.stderr, disca.stderr
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bifrost.data import BarStore, CsvSource, EmbeddedStore, check_quality, ingest, record_actions
+from bifrost.data import BarStore, CsvSource, EmbeddedStore, check_quality, ingest, record_actions, remove_actions
 from bifrost.data._action_checks import contradiction, split_name, split_shaped
-from bifrost.errors import DataQualityWarning
+from bifrost.errors import DataQualityWarning, InvalidInputError
 from bifrost.testing import FrameBarSource
 from tests.conftest import ORCL, SP500, SPY
 
@@ -48,6 +48,37 @@ def test_a_split_recorded_on_split_adjusted_lnt_warns_and_is_a_finding(store: Ba
     assert len(store.read_actions(["LNT"])) == 1  # recorded as asked: the user may know better
     checks = _checks(store, "LNT")
     assert checks["action-contradicted"] == ["2016-05-19"]
+    assert "bifrost data unrecord" in str(caught[0].message)  # found by QA: it said re-ingesting, which kept it
+    adjusted = store.read_bars("LNT", adjustment="split_adjusted")["close"].droplevel("symbol")
+    assert adjusted.loc[:"2016-05-18"].iloc[-1] == pytest.approx(35.35 / 2)  # adjusted twice
+    logged = len(store.ingest_log())
+    assert remove_actions(store, _action("LNT", "2016-05-19", "split", 2.0)) == 1
+    assert store.read_actions(["LNT"]).empty and "action-contradicted" not in _checks(store, "LNT")
+    again = store.read_bars("LNT", adjustment="split_adjusted")["close"].droplevel("symbol")
+    assert again.loc[:"2016-05-18"].iloc[-1] == 35.35
+    assert len(store.ingest_log()) == logged + 1  # noted, so a server's cache reads the store again
+
+
+def test_removing_an_action_the_store_does_not_hold_names_what_it_holds_and_changes_nothing(
+    store: BarStore, sp500: pd.DataFrame
+) -> None:
+    ingest(store, FrameBarSource(sp500[sp500["symbol"] == "DISCA"], origin="sp500"))
+    record_actions(store, _action("DISCA", "2014-08-07", "split", 2.0))
+    before = store.read_actions()
+    for frame, match in (
+        (_action("DISCA", "2014-08-08", "split", 2.0), r"no split of DISCA on 2014-08-08 is recorded "
+                                                        r"\(recorded: split 2 on 2014-08-07\)"),
+        (_action("DISCA", "2014-08-07", "dividend", 1.0), "no dividend of DISCA on 2014-08-07"),
+        (_action("NOPE", "2014-08-07", "split", 2.0), r"no split of NOPE on 2014-08-07 is recorded \(recorded: none\)"),
+        (_action("DISCA", "2014-08-07", "merger", 2.0), "kind must be one of"),
+        (_action("DISCA", "yesterday-ish", "split", 2.0), "bad date"),
+        (_action("DIS CA", "2014-08-07", "split", 2.0), "not a valid symbol"),
+    ):  # fmt: skip
+        with pytest.raises(InvalidInputError, match=match):
+            remove_actions(store, pd.concat([_action("DISCA", "2014-08-07", "split", 2.0), frame]))
+    with pytest.raises(InvalidInputError, match=r"need columns \['ts', 'kind'\]"):
+        remove_actions(store, pd.DataFrame({"symbol": ["DISCA"]}))
+    pd.testing.assert_frame_equal(store.read_actions(), before)  # a bad row anywhere removes nothing
 
 
 def test_a_halving_with_no_split_recorded_is_an_unrecorded_split_until_it_is_recorded(
