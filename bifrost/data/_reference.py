@@ -3,7 +3,8 @@
 One row per symbol in the table ``symbol_reference`` (the ``reference`` schema, applied by
 the store's migration runner on every backend). A file or frame is checked whole before
 anything is written, then merged in one transaction: a symbol already there is updated
-(upsert by symbol), a new one added; with ``replace`` the table becomes exactly the file.
+(upsert by symbol; an empty name, sector or industry keeps the stored one), a new one
+added; with ``replace`` the table becomes exactly the file.
 
 The fields, every one a column of the file (``REFERENCE_COLUMNS``):
 
@@ -365,8 +366,13 @@ def import_symbols(store: Store, symbols: pd.DataFrame | str | Path, *, replace:
     now = pd.Timestamp.now(tz="UTC").isoformat()
     with store.transaction(schema=REFERENCE_SCHEMA, lock="reference:symbols") as db:
         stored = {str(r[0]): tuple(r[:7]) for r in _read_rows(db)}
+        rows = {r.symbol: _stored_row(r) for r in refs}
+        if not replace:
+            # found by QA: an empty name, sector or industry erased the stored one; in a merge it means
+            # "not given here" and keeps what is stored (with replace the table becomes the file)
+            rows = {sym: _kept(row, stored.get(sym)) for sym, row in rows.items()}
         added = [r for r in refs if r.symbol not in stored]
-        changed = [r for r in refs if r.symbol in stored and stored[r.symbol] != _stored_row(r)]
+        changed = [r for r in refs if r.symbol in stored and stored[r.symbol] != rows[r.symbol]]
         named = {r.symbol for r in refs}
         removed = sorted(s for s in stored if s not in named) if replace else []
         for chunk in (removed, [r.symbol for r in changed]):
@@ -374,7 +380,7 @@ def import_symbols(store: Store, symbols: pd.DataFrame | str | Path, *, replace:
         db.many(
             "INSERT INTO {t}symbol_reference (symbol, name, sector, industry, currency, lot_size, tick_size, "
             "source, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(*_stored_row(r), source, now) for r in (*added, *changed)],
+            [(*rows[r.symbol], source, now) for r in (*added, *changed)],
         )
     changed_names = {r.symbol for r in changed}
     return SymbolsReport(
@@ -387,6 +393,14 @@ def import_symbols(store: Store, symbols: pd.DataFrame | str | Path, *, replace:
         not_in_store=tuple(sorted(named - with_bars)),
         replace=replace,
     )
+
+
+def _kept(row: tuple[Any, ...], stored: tuple[Any, ...] | None) -> tuple[Any, ...]:
+    # name, sector and industry (fields 1-3) left empty keep the stored value
+    if stored is None:
+        return row
+    pairs = enumerate(zip(row, stored, strict=True))
+    return tuple(old if i in (1, 2, 3) and new is None else new for i, (new, old) in pairs)
 
 
 def read_symbols(store: Store, symbols: str | Sequence[str] | None = None) -> pd.DataFrame:

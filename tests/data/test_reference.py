@@ -249,3 +249,21 @@ def test_v3_store_gains_the_reference_table_and_keeps_its_bars(tmp_path: Path) -
     assert ("reference", 1) in versions
     with EmbeddedStore(home) as store:
         assert list(read_symbols(store)["symbol"]) == ["NVDA", "ORCL", "YHOO"]
+
+
+def test_an_empty_name_sector_or_industry_keeps_the_stored_one_unless_the_file_replaces_the_table(
+    store: BarStore, tmp_path: Path
+) -> None:
+    # found by QA: `AAPL,A,,HW,USD,1,0.01` over a stored sector reported "1 updated" and erased the sector
+    import_symbols(store, _write(tmp_path / "a.csv", ROWS))
+    blank = _write(tmp_path / "b.csv", ["ORCL,,,,USD,100,0.01"])
+    report = import_symbols(store, blank)
+    assert (report.updated, report.unchanged) == ((), ("ORCL",))
+    kept = read_symbols(store, "ORCL").iloc[0]
+    assert (kept["name"], kept["sector"], kept["industry"]) == ("Oracle Corp.", "Information Technology", "Software")
+    moved = import_symbols(store, _write(tmp_path / "c.csv", ["ORCL,,,,USD,100,0.005"]))
+    assert moved.updated == ("ORCL",) and read_symbols(store, "ORCL").iloc[0]["sector"] == "Information Technology"
+    assert tick_size(store, "ORCL") == Decimal("0.005")
+    import_symbols(store, blank, replace=True)  # the table becomes the file: its empty fields are empty
+    cleared = read_symbols(store, "ORCL").iloc[0]
+    assert cleared["sector"] is None and cleared["name"] is None and list(read_symbols(store)["symbol"]) == ["ORCL"]
