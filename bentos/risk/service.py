@@ -30,6 +30,7 @@ from bifrost.risk import (
     DEFAULT_LIMITS,
     DEFAULT_LOOKBACK_DAYS,
     MAX_HORIZON_DAYS,
+    MAX_LOOKBACK_DAYS,
     MAX_WINDOW_LENGTHS,
     MAX_WORST,
     MIN_LOOKBACK_DAYS,
@@ -73,7 +74,7 @@ Cash = Annotated[float, Field(description="Cash held beside the positions (equit
 Lookback = Annotated[
     int,
     Field(
-        ge=MIN_LOOKBACK_DAYS, le=10_000,
+        ge=MIN_LOOKBACK_DAYS, le=MAX_LOOKBACK_DAYS,
         description="Days of store history used when no returns are posted (the same default for every endpoint, "
         "the library's and the CLI's)",
     ),

@@ -35,7 +35,7 @@ from bifrost.risk._limits import (
     set_limits,
     store_sectors,
 )
-from bifrost.risk._market import DEFAULT_LOOKBACK_DAYS, MIN_LOOKBACK_DAYS, MarketData
+from bifrost.risk._market import DEFAULT_LOOKBACK_DAYS, MAX_LOOKBACK_DAYS, MIN_LOOKBACK_DAYS, MarketData
 from bifrost.risk._montecarlo import (
     MAX_ASSETS,
     MAX_SCENARIOS,
@@ -77,6 +77,7 @@ __all__ = [
     "MAX_ASSETS",
     "MAX_DAILY_RETURN",
     "MAX_HORIZON_DAYS",
+    "MAX_LOOKBACK_DAYS",
     "MAX_SCENARIOS",
     "MAX_SHOCK",
     "MAX_WINDOW_LENGTHS",

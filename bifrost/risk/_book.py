@@ -26,7 +26,7 @@ from bifrost.data import Store
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import load_portfolio, mark_to_latest
 from bifrost.portfolio._ledger import check_portfolio_name
-from bifrost.risk._market import DEFAULT_LOOKBACK_DAYS, MIN_LOOKBACK_DAYS, MarketData
+from bifrost.risk._market import DEFAULT_LOOKBACK_DAYS, MAX_LOOKBACK_DAYS, MIN_LOOKBACK_DAYS, MarketData
 from bifrost.risk._montecarlo import _mc_options
 from bifrost.risk._portfolio import METHODS, Method, PortfolioRisk, _frame, _portfolio_risk, _weighted_history
 from bifrost.risk._var import MONEY_MAX, _check
@@ -114,7 +114,9 @@ def book_from_store(store: Store, name: str, *, lookback_days: int = DEFAULT_LOO
         If the portfolio has no open position, non-positive equity, or fewer than 20 days
         of common history.
     """
-    lookback_days = as_positive_int(lookback_days, "lookback_days", minimum=MIN_LOOKBACK_DAYS)
+    lookback_days = as_positive_int(
+        lookback_days, "lookback_days", minimum=MIN_LOOKBACK_DAYS, maximum=MAX_LOOKBACK_DAYS, unit="days"
+    )
     marked = mark_to_latest(load_portfolio(store, _portfolio(name)), store)
     positions = marked.positions
     held = positions[positions["quantity"] != 0] if len(positions) else positions

@@ -22,13 +22,14 @@ from bifrost._checks import as_positive_int, check_symbols
 from bifrost.data import Store
 from bifrost.errors import InvalidInputError, SymbolNotFoundError
 
-__all__ = ["DEFAULT_LOOKBACK_DAYS", "MIN_LOOKBACK_DAYS", "MarketData"]
+__all__ = ["DEFAULT_LOOKBACK_DAYS", "MAX_LOOKBACK_DAYS", "MIN_LOOKBACK_DAYS", "MarketData"]
 
 # The one default history every risk entry point measures on (library, CLI, report, service):
 # 500 trading days, about two years, the window of the historical VaR most desks report, and
 # enough for a 250-day VaR backtest to make 250 forecasts (Basel's traffic light counts 250).
 DEFAULT_LOOKBACK_DAYS: Final = 500
 MIN_LOOKBACK_DAYS: Final = 20  # fewer days than this are no history to measure a tail on
+MAX_LOOKBACK_DAYS: Final = 10_000  # about 40 years of trading days: the most any entry point reads
 
 
 class MarketData:
@@ -90,7 +91,9 @@ class MarketData:
 
     def returns(self, symbols: Sequence[str], lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> pd.DataFrame:
         """Return the last ``lookback_days`` daily total returns on which every symbol has a bar."""
-        lookback_days = as_positive_int(lookback_days, "lookback_days", minimum=MIN_LOOKBACK_DAYS)
+        lookback_days = as_positive_int(
+            lookback_days, "lookback_days", minimum=MIN_LOOKBACK_DAYS, maximum=MAX_LOOKBACK_DAYS, unit="days"
+        )
         key = (tuple(symbols), lookback_days)
         with self.lock:
             self._load(symbols)

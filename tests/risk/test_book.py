@@ -83,8 +83,9 @@ def test_book_refuses_what_it_cannot_measure(home: Path) -> None:
         book_from_store(store, "empty")
     with pytest.raises(NotFoundError, match="no portfolio 'nope'"):
         book_from_store(store, "nope")
-    with pytest.raises(InvalidInputError, match="lookback_days must be an integer >= 20"):
-        book_from_store(store, "book", lookback_days=5)
+    for lookback in (5, 100_000):  # found by QA: the CLI took 100,000 days, the service at most 10,000
+        with pytest.raises(InvalidInputError, match="lookback_days must be an integer from 20 to 10,000 days"):
+            book_from_store(store, "book", lookback_days=lookback)
     store.close()
 
 
