@@ -631,7 +631,8 @@ class WalkForwardResult:
     """Folds (in-sample window, chosen parameters, out-of-sample metrics) and the stitched curve.
 
     ``folds`` has a row per fold: its windows, the parameters chosen, ``warmup_bars`` (the
-    bars before its out-of-sample window its indicators saw), ``test_bars`` and
+    bars before its out-of-sample window its indicators saw) and ``warmup_needed`` (what its
+    parameters need: more than the panel holds before the first fold, `notes` says so), ``test_bars`` and
     ``partial`` (the last fold, shorter than ``test_bars``, that takes the bars left
     over), the in-sample objective and ``oos_return``. ``skipped`` counts the parameter
     sets each in-sample sweep left out for violating the strategy's constraints.
@@ -653,8 +654,23 @@ class WalkForwardResult:
         return float(self.equity.iloc[-1] / self.initial_cash - 1.0)
 
     def notes(self) -> list[str]:
-        """Return what a reader of the folds must know: warm-up, costs, the sets skipped."""
+        """Return what a reader of the folds must know: warm-up (and where it fell short), costs, the sets skipped."""
         out = [f"warm-up: {self.warmup}", f"costs: {self.costs}"]
+        folds = self.folds
+        if "warmup_needed" in folds:
+            short = folds[folds["warmup_bars"] < folds["warmup_needed"]]
+            # found by QA: a fold with less history before it than its parameters need was warmed silently
+            out += [
+                f"fold {r.fold}: warmed up on {r.warmup_bars} of the {r.warmup_needed} bars its parameters need "
+                "(the panel has no more before it): its first signals come from cold indicators"
+                for r in short.itertuples()
+            ]
+        blind = folds.loc[folds[f"in_sample_{self.objective}"].isna(), "fold"].tolist() if len(folds) else []
+        if blind:
+            out.append(
+                f"fold{'s' if len(blind) > 1 else ''} {', '.join(map(str, blind))}: no parameter set had a finite "
+                f"in-sample {self.objective}, so the grid's first set was traded"
+            )
         if self.skipped:
             out.append(
                 f"skipped {self.skipped:,} parameter {'sets' if self.skipped != 1 else 'set'} in each fold that "
@@ -778,7 +794,8 @@ def walk_forward(
             {
                 "fold": len(rows), "train_start": panel.ts[is_a], "train_end": panel.ts[is_b - 1],
                 "test_start": panel.ts[is_b], "test_end": panel.ts[oos_b - 1], **best,
-                "warmup_bars": is_b - warm, "test_bars": oos_b - is_b, "partial": oos_b - is_b < test_bars,
+                "warmup_bars": is_b - warm, "warmup_needed": need, "test_bars": oos_b - is_b,
+                "partial": oos_b - is_b < test_bars,
                 f"in_sample_{objective}": float(result.summary()[objective].iloc[0]),
                 "oos_return": float(equity.iloc[-1] / carried - 1.0),
             }

@@ -6,7 +6,7 @@ import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -152,7 +152,7 @@ class BacktestResult:
             }
         )
         metrics = {name: float(v) for name, v in zip(K.METRICS, records.metrics[0], strict=True)}
-        events = _dividend_frame([], [], [], [], [])
+        events = _NO_DIVIDENDS.copy()
         if records.dividends is not None and records.dividends.any():
             j, t = np.nonzero(records.dividends.T)  # symbol-major, then time: sorted below
             order = np.lexsort((j, t))
@@ -413,6 +413,9 @@ def _dividend_frame(ts: Any, symbol: Any, shares: Any, per_share: Any, amount: A
     )
 
 
+_NO_DIVIDENDS: Final = _dividend_frame([], [], [], [], [])  # copied for each result: built once (0.4 ms)
+
+
 def _dividend_txn(label: str, row: Any) -> Dividend:
     return Dividend(
         txn_id=f"{label}-dividend-{row.symbol}-{row.ts.date()}",
@@ -430,7 +433,18 @@ def _measured(panel: Panel, dividends: DividendMode) -> str:
         return "price return, dividends ignored"
     if "dividend" not in panel.fields:
         return "price return, the panel carries no dividends"
-    return "total return, dividends reinvested" if dividends == "reinvest" else "total return, dividends as cash"
+    paid: np.ndarray = np.asarray(np.nan_to_num(np.asarray(panel["dividend"], dtype=np.float64)).any(axis=0))
+    without = [s for s, p in zip(panel.symbols, paid.tolist(), strict=True) if not p]
+    if not paid.any():
+        # found by QA: a store that records no dividends for a payer is not a total return
+        return f"price return: no dividends recorded for {_names(without)}"
+    how = "total return, dividends reinvested" if dividends == "reinvest" else "total return, dividends as cash"
+    return how + (f" (none recorded for {_names(without)})" if without else "")
+
+
+def _names(symbols: list[str], shown: int = 5) -> str:
+    more = f" and {len(symbols) - shown} more" if len(symbols) > shown else ""
+    return ", ".join(symbols[:shown]) + more
 
 
 def _json_number(v: float) -> float | None:

@@ -182,6 +182,13 @@ def test_result_says_how_it_was_measured(raw: Panel, adjusted: Panel) -> None:
     out = backtest(raw, "buy_and_hold").to_dict(fills=False, trades=False)
     assert out["dividends"] == "cash" and out["dividend_cash"] > 0
     assert out["measured"] == "total return, dividends as cash"
+    # found by QA: a raw panel whose store records no dividends (ORCL here) is a price return, and says so
+    unpaid = {**{f: raw[f] for f in raw.fields}, "dividend": np.zeros_like(raw["close"])}
+    none = Panel(ts=raw.ts, symbols=("ORCL",), fields=unpaid)
+    assert backtest(none, "buy_and_hold").measured == "price return: no dividends recorded for ORCL"
+    both = Panel(ts=raw.ts, symbols=("SPY", "ORCL"),
+                 fields={f: np.hstack([raw[f], unpaid[f]]) for f in raw.fields})  # fmt: skip
+    assert backtest(both, "buy_and_hold").measured == "total return, dividends as cash (none recorded for ORCL)"
 
 
 def test_tearsheet_says_how_the_backtest_and_its_benchmark_are_measured(raw: Panel, adjusted: Panel) -> None:

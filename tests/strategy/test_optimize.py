@@ -144,6 +144,22 @@ def test_walk_forward_warms_each_fold_up_with_what_its_parameters_need(orcl: Pan
         cash = reference.final_value
 
 
+def test_walk_forward_says_which_folds_it_could_not_warm_up_or_choose_for(orcl: Panel) -> None:
+    # found by QA: slow=500 on 300-bar training windows got 300 bars of warm-up, and a fold whose every set
+    # had a NaN in-sample Sharpe traded the grid's first set, both without a word
+    wf = walk_forward(orcl, "sma_cross", {"fast": [10], "slow": [500]}, train_bars=300, test_bars=2000)
+    first = wf.folds.iloc[0]
+    assert (first["warmup_bars"], first["warmup_needed"]) == (300, 500)
+    notes = wf.notes()
+    assert "fold 0: warmed up on 300 of the 500 bars its parameters need" in " ".join(notes)
+    assert sum("warmed up on" in n for n in notes) == int((wf.folds["warmup_bars"] < 500).sum()) == 1
+    blind = wf.folds.loc[wf.folds["in_sample_sharpe_ratio"].isna(), "fold"].tolist()
+    assert blind and any(n.startswith("fold") and "no parameter set had a finite in-sample sharpe_ratio" in n
+                         for n in notes)  # fmt: skip
+    warm = walk_forward(orcl, "sma_cross", {"fast": [10], "slow": [30]}, train_bars=1000, test_bars=700)
+    assert not any("warmed up on" in n or "finite" in n for n in warm.notes())
+
+
 def test_walk_forward_trades_the_trailing_partial_window(orcl: Panel) -> None:
     # the bars after the last whole out-of-sample window were dropped without a word
     wf = walk_forward(orcl, "sma_cross", {"fast": [10], "slow": [30]}, train_bars=1000, test_bars=700)
