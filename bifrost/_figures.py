@@ -32,8 +32,12 @@ _STYLE = (
     " th{background:#f2f2f2} h2{margin-top:1.5em} .bifrost-figure{margin:0.5em 0 1.5em 0}</style>"
 )
 
-# whether this process (a notebook's kernel) has sent plotly.js to its page yet
-_SENT: dict[str, bool] = {"plotlyjs": False}
+# whether this process (a notebook's kernel) has sent plotly.js to its page yet, and in which cell
+_SENT: dict[str, Any] = {"plotlyjs": False, "cell": None}
+_MISSING = (
+    "plotly.js is not on this page: the first chart a kernel shows carries it. Re-run that cell, "
+    "or restart the kernel and run all cells."
+)
 _COUNTER = itertools.count()
 
 
@@ -64,7 +68,8 @@ def figure_html(fig: Any, div_id: str | None = None) -> str:
         f"var spec = {spec}; var tries = 0;"
         "function draw() {"
         f"var el = document.getElementById({target});"
-        "if (!window.Plotly || !el) { if (tries++ < 600) { setTimeout(draw, 50); } return; }"
+        "if (!window.Plotly || !el) { if (tries++ < 600) { setTimeout(draw, 50); }"
+        f" else if (el) {{ el.style.height = 'auto'; el.textContent = {json.dumps(_MISSING)}; }} return; }}"
         "window.Plotly.newPlot(el, spec.data, spec.layout, {responsive: true, displaylogo: false});"
         "} draw();})();</script>"
     )
@@ -100,12 +105,34 @@ def offline_page(
 
 
 def figures_html(figures: Sequence[tuple[str, Any]]) -> str:
-    """Return the figures for a notebook cell, with plotly.js only if this kernel has not sent it."""
+    """Return the figures for a notebook cell, with plotly.js only if this kernel has not sent it.
+
+    It is sent again when the cell that carried it runs again (JupyterLab names each cell it
+    runs): running a cell clears its old output, plotly.js with it.
+    """
     parts = [figure_html(fig) for _, fig in figures]
-    if parts and not _SENT["plotlyjs"]:
-        _SENT["plotlyjs"] = True
+    cell = _current_cell()
+    if parts and (not _SENT["plotlyjs"] or (cell is not None and cell == _SENT["cell"])):
+        _SENT["plotlyjs"], _SENT["cell"] = True, cell
         parts.insert(0, plotlyjs_html())
     return "".join(parts)
+
+
+def _current_cell() -> str | None:
+    # the id of the notebook cell the kernel is running, where the front end says it (JupyterLab and
+    # Notebook 7 put it in the execute request's metadata; nbclient and papermill run each cell once)
+    import sys
+
+    if "IPython" not in sys.modules:
+        return None
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    header = getattr(shell, "parent_header", None)
+    if not isinstance(header, dict):
+        return None
+    cell = header.get("metadata", {}).get("cellId")
+    return cell if isinstance(cell, str) and cell else None
 
 
 def notebook_styles() -> str:

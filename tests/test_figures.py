@@ -136,3 +136,41 @@ def test_risk_report_blocks_do_not_run_together_and_charts_have_a_fixed_height(h
     for _, fig in report.figures[:2]:
         assert fig.layout.title.text and fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
     assert re.search(r"<td>\d+\.\d\d%</td>", body.split("Value at risk and expected shortfall", 1)[1])
+
+
+def test_plotlyjs_is_sent_again_when_the_cell_that_carried_it_runs_again() -> None:
+    # found by QA: running the first chart cell again cleared plotly.js from the page (its new output had none),
+    # and every chart of the notebook went blank. A real kernel, asked to run cells by id as JupyterLab asks.
+    from jupyter_client.manager import start_new_kernel
+
+    code = (
+        "import plotly.graph_objects as go\nfrom IPython.display import HTML, display\n"
+        "from bifrost._figures import figures_html\n"
+        "display(HTML(figures_html([('a', go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))])))"
+    )
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+
+        def run(cell: str) -> int:
+            msg = client.session.msg("execute_request", {"code": code, "silent": False}, metadata={"cellId": cell})
+            client.shell_channel.send(msg)
+            sizes = []
+            while True:
+                reply = client.get_iopub_msg(timeout=120)
+                if reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+                    continue
+                if reply["msg_type"] == "display_data":
+                    sizes.append(len(reply["content"]["data"]["text/html"]))
+                if reply["msg_type"] == "error":
+                    raise AssertionError(reply["content"]["evalue"])
+                if reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
+                    return sizes[0]
+
+        bundle = len(get_plotlyjs())
+        assert run("first") > bundle  # the first chart of the kernel carries plotly.js
+        assert run("second") < bundle  # later ones draw with it
+        assert run("first") > bundle  # its cell runs again: its old output (and plotly.js) is gone
+        assert run("second") < bundle
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
