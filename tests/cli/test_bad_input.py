@@ -50,6 +50,7 @@ VALID = {
     "symbols": "ORCL",
     "date": "2014-06-02",
     "ratio": "2",
+    "kind": "split",
     "amount": "0.1",
     "name": "P1",
     "inception": "2014-01-01",
