@@ -21,16 +21,15 @@ source, so an upgrade recompiles what changed.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
 __all__ = ["cache_dir", "cache_enabled", "compile_counts", "kernel", "njit", "ready"]
 
-_log = logging.getLogger("bifrost")
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -99,7 +98,13 @@ def ready() -> None:
             _enable(_declared, folder)
             _state["dir"] = folder
         else:
-            _log.warning("numba cache folder %s cannot be written: kernels compile in every process", folder)
+            # a warning, not a log line: the command line shows it as `bifrost: warning: ...` (found by QA)
+            warnings.warn(
+                f"numba cache folder {folder} cannot be written: kernels compile in every process "
+                "(set BIFROST_NUMBA_CACHE_DIR to a writable folder)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             _state["dir"] = None
 
 

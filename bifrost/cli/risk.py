@@ -109,7 +109,8 @@ def risk_stress(
         echo_json({"equity": book.equity, **book.window.to_dict(), "scenarios": result.records(book.equity)})
     else:
         typer.echo(f"{name}: stress on today's positions; {book.window}")
-        typer.echo(result.frame().to_string(float_format=lambda v: f"{v:,.2f}"))
+        # a hypothetical shock has no window: shown as "-", not NaT (found by QA)
+        typer.echo(result.frame().to_string(float_format=lambda v: f"{v:,.2f}", na_rep="-"))
 
 
 @app.command("backtest")

@@ -44,7 +44,12 @@ class RiskReport:
         window = (self.window or HistoryWindow(lookback_days=None, start=None, end=None, observations=0)).to_dict()
         summary = self.summary()
         risk = {str(m): {str(k): float(v) for k, v in row.items()} for m, row in summary.iterrows()}
-        return {"name": self.name, "equity": self.equity, **window, "risk": risk}
+        levels = {(r.confidence, r.horizon_days) for r in self.risk.values()}
+        confidence, horizon = levels.pop() if len(levels) == 1 else (None, None)
+        return {
+            "name": self.name, "equity": self.equity, **window, "confidence": confidence, "horizon_days": horizon,
+            "risk": risk,
+        }  # fmt: skip
 
     def summary(self) -> pd.DataFrame:
         """One row per method: VaR and ES as fractions of equity and in money."""
@@ -120,7 +125,7 @@ class RiskReport:
         parts = [
             f"<p>equity {self.equity:,.2f}</p>",
             "" if self.window is None else f"<p>{html.escape(str(self.window))}</p>",
-            "<h4>Value at risk and expected shortfall</h4>",
+            f"<h4>Value at risk and expected shortfall{html.escape(self._level())}</h4>",
             self.summary().to_html(formatters=_SUMMARY_FORMAT),
         ]
         if self.backtest is not None:
@@ -128,6 +133,14 @@ class RiskReport:
         if self.limits is not None:
             parts.append(f"<div>{self.limits._repr_html_()}</div>")
         return "".join(parts)
+
+    def _level(self) -> str:
+        # the confidence and horizon every method was measured at (found by QA: the report did not say)
+        levels = {(r.confidence, r.horizon_days) for r in self.risk.values()}
+        if len(levels) != 1:
+            return ""
+        confidence, horizon = levels.pop()
+        return f", {confidence:.1%} over {horizon} day{'s' if horizon != 1 else ''}"
 
     def to_html(self, path: str | Path | None = None) -> str:
         """Return (and optionally write) one HTML page with plotly.js embedded: no CDN, no network."""

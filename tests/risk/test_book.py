@@ -120,6 +120,10 @@ def test_cli_risk_commands(home: Path, tmp_path: Path) -> None:
     assert scenarios[3]["total"] == pytest.approx(crash, rel=1e-12)
     gfc = (1 + stressed.returns.loc["2008-09-01":"2009-03-09"]).prod() - 1
     assert scenarios[2]["total"] == pytest.approx(float((gfc * stressed.values).sum()), rel=1e-9)
+    text = bifrost(home, "risk", "stress", "book", "--shocks", str(shocks))
+    assert text.returncode == 0 and "NaT" not in text.stdout, text.stdout  # found by QA: a shock has no window
+    crash_line = next(line for line in text.stdout.splitlines() if line.startswith("crash"))
+    assert crash_line.split()[1:3] == ["-", "-"], crash_line
     bad = bifrost(home, "risk", "stress", "book", "--period", "GFC")
     assert bad.returncode == 2 and "NAME=START:END" in bad.stderr
     # the default lookback (two years) does not reach 2008: the error says what the history holds

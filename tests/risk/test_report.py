@@ -60,6 +60,11 @@ def test_report_numbers_are_the_librarys_and_the_figures_show_them(home: Path) -
     page = report.to_html()
     assert "Plotly" in page and "Risk of book" in page and "fig-Stress" in page and "Limits of book" in page
     assert "Risk of book" in report._repr_html_()
+    # found by QA: the VaR table did not say at what confidence and horizon it was measured
+    assert "Value at risk and expected shortfall, 99.0% over 1 day</h4>" in page
+    assert (report.to_dict()["confidence"], report.to_dict()["horizon_days"]) == (0.99, 1)
+    weekly = risk_report(book, methods=("historical",), confidence=0.975, horizon_days=5)
+    assert "97.5% over 5 days</h4>" in weekly._repr_html_() and weekly.to_dict()["horizon_days"] == 5
 
 
 def test_short_history_has_no_backtest(home: Path) -> None:
