@@ -130,7 +130,8 @@ def test_risk_report_blocks_do_not_run_together_and_charts_have_a_fixed_height(h
     page = report.to_html()
     body = page[page.index("<body>") :]
     # each heading, text and table a block of its own (the backtest's text ran into the tables)
-    assert "<h4>Value at risk and expected shortfall, 99.0% over 1 day</h4>" in body and "<p><b>VaR backtest</b>" in body
+    assert "<h4>Value at risk and expected shortfall, 99.0% over 1 day</h4>" in body
+    assert "<p><b>VaR backtest</b>" in body
     heights = re.findall(r"class='bifrost-figure' style='height:(\d+)px", body)
     assert len(heights) == 3 and all(200 <= int(h) <= 1000 for h in heights)  # never the window's height
     for _, fig in report.figures[:2]:
