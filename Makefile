@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install warm timescale-deps chromium run test lint serve-risk bento-risk bench-data bench-analytics bench-portfolio bench-backtest bench-risk clean
+.PHONY: install warm timescale-deps chromium run test lint lab dashboard jobs-schedule serve-risk bento-risk bench-data bench-analytics bench-portfolio bench-backtest bench-risk bench-surfaces clean
 
 PORT ?= 3000
 
@@ -42,14 +42,26 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
 		{ echo "Chromium is needed for the browser tests: apt-get install chromium"; exit 1; }
 
-run: install  ## the main job on the embedded default (BIFROST_HOME, default ./.bifrost)
+run: install  ## the daily pipeline (papermill_jobs/daily) on the embedded default (BIFROST_HOME, default ./.bifrost)
 	$(BIN)/bifrost run
+
+LAB_PORT ?= 8888
+DASHBOARD_PORT ?= 8866
+
+lab: install  ## JupyterLab on notebooks/, bound to 127.0.0.1 (paired .py files kept in sync by jupytext)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
+
+dashboard: install  ## the Voila dashboards (widgets/) on http://127.0.0.1:$(DASHBOARD_PORT)
+	$(BIN)/bifrost dashboard --port $(DASHBOARD_PORT)
+
+jobs-schedule: install  ## the job scheduler in the foreground (papermill_jobs/jobs.toml); Ctrl-C stops it after the running job
+	$(BIN)/bifrost jobs schedule
 
 test: install timescale-deps chromium  ## the whole suite (PostgreSQL at 127.0.0.1:5432 or a throwaway one; TimescaleDB test server)
 	$(BIN)/python -m pytest
 
 lint: install  ## ruff, mypy, and the import layers
-	$(BIN)/ruff check bifrost tests benchmarks bentos
+	$(BIN)/ruff check bifrost tests benchmarks bentos notebooks widgets papermill_jobs
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -78,5 +90,8 @@ bench-backtest: install  ## benchmarks/backtest.py: one backtest and a 50,000-ba
 bench-risk: install  ## benchmarks/risk.py: Monte Carlo and 2-D VaR timings, and the served endpoint under load
 	$(BIN)/python benchmarks/risk.py
 
+bench-surfaces: install chromium  ## benchmarks/surfaces.py: dashboard start, page to widget, click to metrics, papermill overhead
+	$(BIN)/python benchmarks/surfaces.py
+
 clean:
-	rm -rf bentos/risk/wheels $(VENV) .bifrost .pytest_cache .mypy_cache .ruff_cache $(TS_DIR)/node_modules
+	rm -rf bentos/risk/wheels $(VENV) .bifrost bifrost/strategy/__pycache__ .pytest_cache .mypy_cache .ruff_cache $(TS_DIR)/node_modules
