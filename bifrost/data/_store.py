@@ -260,6 +260,17 @@ class BarStore(ABC):
     def ingest_log(self) -> pd.DataFrame:
         """Return one row per ingest, newest last."""
 
+    def ingest_marker(self) -> str:
+        """Return a short text that changes whenever the store takes an ingest.
+
+        Every change to the bars goes through the ingest log (an ingest, a recorded or removed
+        corporate action), so a dashboard polls this (one small query, no bars read) and
+        reads the bars again only when it changed. The text means nothing but itself.
+        """
+        with self._transaction(lock=None, read_only=True) as db:
+            count, last = db.rows("SELECT count(*), max(ts_started) FROM {t}ingests")[0]
+        return f"ingests:{int(count)}:{last}"
+
     @abstractmethod
     def revisions(self, symbol: str | None = None) -> pd.DataFrame:
         """Return recorded revisions: ``ingest_id, symbol, ts, field, old_value, new_value``."""
@@ -558,6 +569,10 @@ class Store(Protocol):
 
     def ingest_log(self) -> pd.DataFrame:
         """One row per ingest, newest last."""
+        ...
+
+    def ingest_marker(self) -> str:
+        """A short text that changes whenever the store takes an ingest (see `BarStore.ingest_marker`)."""
         ...
 
     def revisions(self, symbol: str | None = None) -> pd.DataFrame:

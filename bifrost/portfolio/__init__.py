@@ -17,6 +17,7 @@ from bifrost.portfolio._persist import (
     create_portfolio,
     list_portfolios,
     load_portfolio,
+    portfolios_marker,
     record_transactions,
     require_portfolio,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "list_portfolios",
     "load_portfolio",
     "mark_to_latest",
+    "portfolios_marker",
     "read_transactions_csv",
     "record_transactions",
     "require_portfolio",

@@ -21,7 +21,7 @@ from bifrost.portfolio._ledger import CostBasis, Ledger, check_portfolio_name
 from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
 from bifrost.portfolio._transactions import CashFlow, CashKind, Dividend, Fill, Side, Split, Transaction, to_utc
 
-__all__ = ["create_portfolio", "list_portfolios", "load_portfolio", "record_transactions"]
+__all__ = ["create_portfolio", "list_portfolios", "load_portfolio", "portfolios_marker", "record_transactions"]
 
 _COLUMNS = (
     "portfolio",
@@ -263,3 +263,16 @@ def _from_row(row: dict[str, Any]) -> Transaction:
     return CashFlow(
         txn_id=row["txn_id"], ts=ts, kind=CashKind(kind), amount=Decimal(row["amount"]), currency=row["currency"]
     )
+
+
+def portfolios_marker(store: Store) -> str:
+    """Return a short text that changes whenever a portfolio is created or a transaction recorded.
+
+    One small query (two counts; the ledger is append-only), for a dashboard that polls the
+    store and loads a portfolio again only when this changed. The text means nothing but itself.
+    """
+    with store.transaction(schema=PORTFOLIO_SCHEMA, read_only=True) as db:
+        portfolios, transactions = db.rows(
+            "SELECT (SELECT count(*) FROM {t}portfolios), (SELECT count(*) FROM {t}transactions)"
+        )[0]
+    return f"portfolios:{int(portfolios)}:{int(transactions)}"

@@ -20,6 +20,7 @@ Limits are set per stored portfolio (`set_limits`); a portfolio with none set is
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "Limit",
     "LimitReport",
+    "alerts_marker",
     "check_limits",
     "evaluate_limits",
     "get_limits",
@@ -691,3 +693,24 @@ def check_limits(
     if record:
         report = replace(report, episodes=record_alerts(store, report))
     return report
+
+
+def alerts_marker(store: Store) -> str:
+    """Return a short text that changes whenever limits are set or an alert episode changes.
+
+    Two small queries: the alert episodes' latest check time and the count and last id of
+    their history (every check that records moves the first; a change adds to the second),
+    and a digest of the limits table (a few rows per portfolio). For a dashboard that polls
+    the store and reads limits and alerts again only when this changed.
+    """
+    with store.transaction(schema=RISK_SCHEMA, read_only=True) as db:
+        checked, episodes, events, last_event = db.rows(
+            "SELECT (SELECT max(ts) FROM {t}risk_alerts), (SELECT count(*) FROM {t}risk_alerts), "
+            "(SELECT count(*) FROM {t}risk_alert_events), (SELECT max(id) FROM {t}risk_alert_events)"
+        )[0]
+        limits = db.rows(
+            "SELECT portfolio, name, metric, threshold, warn_at, method, confidence, horizon_days "
+            "FROM {t}risk_limits ORDER BY portfolio, name"
+        )
+    digest = hashlib.blake2b(repr(limits).encode(), digest_size=8).hexdigest()
+    return f"alerts:{checked}:{int(episodes)}:{int(events)}:{last_event}:limits:{len(limits)}:{digest}"
