@@ -1,0 +1,1037 @@
+"""The daily pipeline's steps: a job notebook's parameters → a frozen config → one library call.
+
+Each job notebook in ``papermill_jobs/`` has a ``parameters`` cell of plain literals; the next
+cell builds its config here (``DailyIngestConfig.from_parameters(...)``), which checks every
+parameter once and names the one that is wrong (an `InvalidInputError`), and every later cell
+calls a step below and shows what it returns:
+
+- `ingest_step`: bars from the synthetic demo market, a CSV file or folder (any layout
+  ``bifrost data ingest csv`` reads: the same `CsvSource`) or Yahoo, then `check_quality`;
+- `backtest_step`: for each configured strategy a sweep of its grid on every symbol, the
+  best set backtested on the universe as one portfolio; the best strategy's walk-forward
+  and tearsheet; `sync_demo_portfolio` stores the best backtest's ledger as a portfolio so
+  that risk measures something real;
+- `risk_step`: for each stored portfolio VaR/ES by method, stress, its limits checked
+  (alerts recorded as episodes) and the HTML risk report;
+- `chain_summary` / `DailySummary`: what the ``daily`` job and ``bifrost run`` show.
+
+The demo portfolio is **replaced by appending, never duplicated**: the portfolio package keeps
+an append-only ledger, so a daily run whose backtest repeats yesterday's fills records nothing
+(``unchanged``), one that extends them (more bars) appends the new fills (``extended``), and
+one whose fills differ from what is stored (another strategy won) keeps the stored portfolio
+and says so (``kept``) rather than rewriting history.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, ParamSpec, TypeVar, get_args
+
+import pandas as pd
+
+from bifrost._checks import as_choice, as_finite_float, as_positive_int, as_utc_timestamp, check_symbol, quote
+from bifrost._files import read_header
+from bifrost.data import (
+    BarStore,
+    CsvSource,
+    IngestReport,
+    OnError,
+    QualityReport,
+    Store,
+    SyntheticMarket,
+    YahooSource,
+    check_quality,
+    ingest,
+)
+from bifrost.errors import BifrostError, DataSourceError, InvalidInputError
+from bifrost.portfolio import list_portfolios, load_portfolio, record_transactions
+from bifrost.risk import (
+    DEFAULT_LOOKBACK_DAYS,
+    MAX_HORIZON_DAYS,
+    MAX_LOOKBACK_DAYS,
+    MIN_LOOKBACK_DAYS,
+    LimitReport,
+    Method,
+    RiskReport,
+    book_from_store,
+    check_limits,
+    risk_report,
+    store_sectors,
+)
+from bifrost.strategy import (
+    STRATEGIES,
+    BacktestResult,
+    Commission,
+    FillModel,
+    SweepResult,
+    WalkForwardResult,
+    backtest,
+    parse_grid,
+    sweep,
+    walk_forward,
+)
+
+__all__ = [
+    "DEMO_PORTFOLIO",
+    "BacktestStep",
+    "DailyIngestConfig",
+    "DailySummary",
+    "IngestSourceName",
+    "IngestStep",
+    "NightlyBacktestConfig",
+    "PortfolioRisk",
+    "PortfolioSync",
+    "RiskReportConfig",
+    "RiskStep",
+    "StrategyRun",
+    "backtest_step",
+    "chain_summary",
+    "ingest_step",
+    "risk_step",
+    "sync_demo_portfolio",
+]
+
+DEMO_PORTFOLIO = "demo"
+IngestSourceName = Literal["synthetic", "csv", "yahoo"]
+_SOURCES: tuple[IngestSourceName, ...] = get_args(IngestSourceName)
+_ON_ERROR: tuple[OnError, ...] = get_args(OnError)
+_METHODS: tuple[Method, ...] = get_args(Method)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_CSV_SUFFIXES = (".csv", ".txt", ".gz", ".bz2", ".xz", ".zip")
+
+
+# -- parameter checks: each names the job and the parameter -------------------------------------------------
+
+
+def _named(job: str, check: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    # the library's checks already name the parameter they were given; the job is added in front
+    try:
+        return check(*args, **kwargs)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{job}: {exc}") from None
+
+
+def _texts(job: str, value: object, name: str) -> tuple[str, ...]:
+    # a list of names from a parameter: "A,B" (the command line's -p) or a list of strings
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")]
+        return tuple(p for p in parts if p)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(v.strip() for v in value if v.strip())
+    raise InvalidInputError(f"{job}: {name} must be names separated by commas or a list of them, got {quote(value)}")
+
+
+def _date(job: str, value: object, name: str) -> pd.Timestamp | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{job}: {name} must be a date such as 2016-01-04, got {quote(value)}")
+    return _named(job, as_utc_timestamp, value, name)
+
+
+def _int(job: str, value: object, name: str, *, minimum: int = 1, maximum: int, unit: str = "") -> int:
+    return _named(job, as_positive_int, value, name, minimum=minimum, maximum=maximum, unit=unit)
+
+
+def _float(job: str, value: object, name: str, *, minimum: float, maximum: float) -> float:
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{job}: {name} must be a number, got {quote(value)}")
+    return _named(job, as_finite_float, value, name, minimum=minimum, maximum=maximum)
+
+
+def _bool(job: str, value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{job}: {name} must be True or False, got {quote(value)}")
+    return value
+
+
+def _output_dir(job: str, value: object) -> Path | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | Path):
+        raise InvalidInputError(f"{job}: output_dir must be a folder's path, got {quote(value)}")
+    return Path(value)
+
+
+# -- daily_ingest --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DailyIngestConfig:
+    """What ``daily_ingest`` loads: the demo market, a CSV file or folder, or Yahoo symbols.
+
+    Attributes
+    ----------
+    source
+        ``synthetic`` (the seeded demo market of ``n_symbols`` × ``n_days``), ``csv``
+        (``path``: one file, or a folder whose CSV files are each ingested) or ``yahoo``
+        (``symbols`` from ``start``).
+    path
+        The CSV file or folder (``source="csv"`` only).
+    symbol
+        The symbol of a one-symbol CSV file; for a folder, a file without a symbol column
+        takes its name's stem in upper case (``orcl.csv`` → ``ORCL``).
+    symbols
+        Yahoo: the symbols to download; CSV: only these rows of a long file.
+    start, end
+        Yahoo's range (``start`` required) or a cut of a CSV file, half-open; a synthetic
+        market starts on ``start`` (default 2015-01-02).
+    on_error
+        ``strict`` (a bad row refuses the whole load) or ``repair`` (quarantine it).
+    """
+
+    source: IngestSourceName = "synthetic"
+    path: Path | None = None
+    symbol: str | None = None
+    symbols: tuple[str, ...] = ()
+    n_symbols: int = 20
+    n_days: int = 750
+    seed: int = 7
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    on_error: OnError = "strict"
+
+    @classmethod
+    def from_parameters(
+        cls,
+        *,
+        source: object = "synthetic",
+        path: object = None,
+        symbol: object = None,
+        symbols: object = None,
+        n_symbols: object = 20,
+        n_days: object = 750,
+        seed: object = 7,
+        start: object = None,
+        end: object = None,
+        on_error: object = "strict",
+    ) -> DailyIngestConfig:
+        """Build the config from a notebook's parameters, checking each once.
+
+        Raises
+        ------
+        InvalidInputError
+            Naming the parameter: an unknown source, a csv source without ``path`` (or a
+            path that does not exist), a yahoo source without ``symbols`` or ``start``, a
+            bad symbol, size, seed or date, an unknown ``on_error``.
+        """
+        job = "daily_ingest"
+        chosen = _named(job, as_choice, source, "source", _SOURCES)
+        where = None
+        if path is not None and path != "":
+            if not isinstance(path, str | Path):
+                raise InvalidInputError(f"{job}: path must be a file or folder path, got {quote(path)}")
+            where = Path(path).expanduser()
+        if chosen == "csv":
+            if where is None:
+                raise InvalidInputError(f"{job}: path is required with source='csv' (a CSV file or a folder of them)")
+            if not where.exists():
+                raise InvalidInputError(f"{job}: path {quote(str(where))} does not exist")
+        one = None if symbol is None or symbol == "" else _named(job, check_symbol, symbol, "symbol")
+        names = _texts(job, symbols, "symbols")
+        for name in names:
+            _named(job, check_symbol, name, "symbols")
+        first, last = _date(job, start, "start"), _date(job, end, "end")
+        if first is not None and last is not None and last <= first:
+            raise InvalidInputError(f"{job}: end {last:%Y-%m-%d} must be after start {first:%Y-%m-%d}")
+        if chosen == "yahoo" and (not names or first is None):
+            raise InvalidInputError(f"{job}: source='yahoo' needs symbols (e.g. 'AAPL,MSFT') and start (a date)")
+        config = cls(
+            source=chosen,
+            path=where,
+            symbol=one,
+            symbols=names,
+            n_symbols=_int(job, n_symbols, "n_symbols", maximum=5_000),
+            n_days=_int(job, n_days, "n_days", minimum=2, maximum=100_000, unit="trading days"),
+            seed=_int(job, seed, "seed", minimum=0, maximum=2**63 - 1),
+            start=first,
+            end=last,
+            on_error=_named(job, as_choice, on_error, "on_error", _ON_ERROR),
+        )
+        if chosen == "synthetic":  # the market checks its own size (at most 10 million bars)
+            _named(job, config._market)
+        return config
+
+    def _market(self) -> SyntheticMarket:
+        start = "2015-01-02" if self.start is None else f"{self.start:%Y-%m-%d}"
+        return SyntheticMarket(n_symbols=self.n_symbols, n_days=self.n_days, seed=self.seed, start=start)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestStep:
+    """What ``daily_ingest`` loaded and what the quality checks found."""
+
+    config: DailyIngestConfig
+    reports: tuple[IngestReport, ...]
+    listing: pd.DataFrame  # the store's rows for the symbols loaded (`BarStore.list_symbols`)
+    quality: QualityReport
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbols loaded, in order."""
+        return tuple(dict.fromkeys(s for r in self.reports for s in r.symbols))
+
+    @property
+    def rows_read(self) -> int:
+        """Rows read from the source (every file)."""
+        return sum(r.rows_read for r in self.reports)
+
+    @property
+    def rows_stored(self) -> int:
+        """Bars the store now holds for the symbols loaded."""
+        return int(self.listing["rows"].sum()) if len(self.listing) else 0
+
+    def result(self) -> dict[str, Any]:
+        """Return the headline numbers a run records (`bifrost.jobs.record_result`)."""
+        return {
+            "source": self.config.source,
+            "origin": [r.origin for r in self.reports],
+            "symbols": len(self.symbols),
+            "rows_read": self.rows_read,
+            "rows_new": sum(r.rows_new for r in self.reports),
+            "rows_quarantined": sum(r.rows_quarantined for r in self.reports),
+            "rows_stored": self.rows_stored,
+            "findings": self.quality.counts(),
+        }
+
+    def summary(self) -> str:
+        """Return two lines: what was ingested, and the quality findings."""
+        return "\n".join([*(r.summary() for r in self.reports), f"quality: {self.quality.summary()}"])
+
+    def _repr_html_(self) -> str:
+        items = "".join(f"<li>{html.escape(r.summary())}</li>" for r in self.reports)
+        return (
+            f"<b>Ingest</b> ({self.config.source})<ul>{items}</ul><b>Quality</b>: {html.escape(self.quality.summary())}"
+        )
+
+
+def _csv_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(_CSV_SUFFIXES))
+    if not files:
+        raise DataSourceError(f"{folder}: no CSV files in the folder (looked for {', '.join(_CSV_SUFFIXES)})")
+    return files
+
+
+def _csv_source(path: Path, symbol: str | None, folder: bool) -> CsvSource:
+    if not folder or symbol is not None:
+        return CsvSource(path, symbol=symbol)
+    # a folder's one-symbol file (no Name/symbol/ticker column) is named after its symbol
+    header = read_header(path, what="a bar file", example="Date,Open,High,Low,Close,Volume")
+    if {c.strip().strip('"').lower() for c in header.split(",")} & {"name", "symbol", "ticker"}:
+        return CsvSource(path)
+    stem = path.name.split(".")[0].upper()
+    return CsvSource(path, symbol=check_symbol(stem, f"symbol of {path.name}"))
+
+
+def ingest_step(store: BarStore, config: DailyIngestConfig) -> IngestStep:
+    """Ingest the configured source into ``store`` and check the quality of what it loaded.
+
+    CSV files go through the same `CsvSource` as ``bifrost data ingest csv``, so a file
+    that cannot be read or fails validation raises the library's error (`DataSourceError`,
+    `SchemaError`, `ValidationError`) with its message naming the file, line and field.
+    """
+    reports: list[IngestReport] = []
+    symbols = list(config.symbols) or None
+    if config.source == "synthetic":
+        reports.append(ingest(store, config._market(), on_error=config.on_error))
+    elif config.source == "yahoo":
+        reports.append(ingest(store, YahooSource(), symbols, config.start, config.end, on_error=config.on_error))
+    else:
+        assert config.path is not None  # from_parameters requires it
+        folder = config.path.is_dir()
+        for path in _csv_files(config.path) if folder else [config.path]:
+            source = _csv_source(path, config.symbol, folder)
+            reports.append(ingest(store, source, symbols, config.start, config.end, on_error=config.on_error))
+    loaded = list(dict.fromkeys(s for r in reports for s in r.symbols))
+    listing = store.list_symbols()
+    listing = listing[listing["symbol"].isin(loaded)].reset_index(drop=True)
+    quality = check_quality(store, loaded) if loaded else check_quality(store, [])
+    return IngestStep(config=config, reports=tuple(reports), listing=listing, quality=quality)
+
+
+# -- nightly_backtest ----------------------------------------------------------------------------------------
+
+_DEFAULT_GRIDS: Mapping[str, tuple[str, ...]] = {
+    "sma_cross": ("fast=5:20:5", "slow=40:100:20", "size=0.1", "size_type=percent"),
+    "momentum": ("lookback=60,120", "top_n=3,5", "rebalance=21"),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NightlyBacktestConfig:
+    """What ``nightly_backtest`` runs.
+
+    Attributes
+    ----------
+    grids
+        Strategy name → its sweep's grid, parsed by `bifrost.strategy.parse_grid`
+        (``fast=5:20:5`` a range, stop included; ``slow=40,80`` a list; one value: fixed).
+    symbols
+        The universe (default: every daily symbol in the store).
+    start, end
+        The bars read, half-open (default: all).
+    commission, slippage_bps
+        Costs: a fraction of each fill's value, and basis points of slippage.
+    cash
+        The starting cash of every backtest.
+    train_bars, test_bars, anchored
+        The best strategy's walk-forward folds.
+    objective
+        The metric that ranks parameter sets and strategies (``sharpe_ratio``).
+    portfolio
+        The portfolio the best backtest's fills are stored as (`sync_demo_portfolio`);
+        empty: none.
+    """
+
+    grids: Mapping[str, Mapping[str, Sequence[Any]]]
+    symbols: tuple[str, ...] = ()
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    commission: float = 0.001
+    slippage_bps: float = 2.0
+    cash: float = 1_000_000.0
+    train_bars: int = 250
+    test_bars: int = 125
+    anchored: bool = False
+    objective: str = "sharpe_ratio"
+    portfolio: str = DEMO_PORTFOLIO
+    output_dir: Path | None = None
+
+    @classmethod
+    def from_parameters(
+        cls,
+        *,
+        grids: object = None,
+        symbols: object = None,
+        start: object = None,
+        end: object = None,
+        commission: object = 0.001,
+        slippage_bps: object = 2.0,
+        cash: object = 1_000_000.0,
+        train_bars: object = 250,
+        test_bars: object = 125,
+        anchored: object = False,
+        objective: object = "sharpe_ratio",
+        portfolio: object = DEMO_PORTFOLIO,
+        output_dir: object = None,
+    ) -> NightlyBacktestConfig:
+        """Build the config from a notebook's parameters, checking each once.
+
+        ``grids`` is a mapping ``{strategy: [spec, ...]}`` or its JSON text (the command
+        line's ``-p grids='{"sma_cross": ["fast=5:20:5", "slow=40:100:20"]}'``); None: the
+        default grids of ``sma_cross`` and ``momentum``.
+
+        Raises
+        ------
+        InvalidInputError
+            Naming the parameter: an unknown strategy, a grid spec the strategy refuses
+            (naming its parameter), a bad symbol, date, cost, cash or fold size.
+        """
+        job = "nightly_backtest"
+        specs = _grid_specs(job, grids)
+        parsed: dict[str, Mapping[str, Sequence[Any]]] = {}
+        for name, texts in specs.items():
+            if name not in STRATEGIES:
+                raise InvalidInputError(f"{job}: grids names strategy {quote(name)}; known: {', '.join(STRATEGIES)}")
+            parsed[name] = _named(job, parse_grid, name, list(texts))
+        names = _texts(job, symbols, "symbols")
+        for name in names:
+            _named(job, check_symbol, name, "symbols")
+        first, last = _date(job, start, "start"), _date(job, end, "end")
+        if first is not None and last is not None and last <= first:
+            raise InvalidInputError(f"{job}: end {last:%Y-%m-%d} must be after start {first:%Y-%m-%d}")
+        fee = _float(job, commission, "commission", minimum=0.0, maximum=1.0)
+        slip = _float(job, slippage_bps, "slippage_bps", minimum=0.0, maximum=10_000.0)
+        _named(job, FillModel, commission=Commission(percent=fee), slippage_bps=slip)
+        if not isinstance(objective, str) or not objective:
+            raise InvalidInputError(
+                f"{job}: objective must be a metric's name such as 'sharpe_ratio', got {quote(objective)}"
+            )
+        if not isinstance(portfolio, str):
+            raise InvalidInputError(f"{job}: portfolio must be a name (empty: store none), got {quote(portfolio)}")
+        if portfolio:
+            from bifrost.portfolio._ledger import check_portfolio_name
+
+            _named(job, check_portfolio_name, portfolio)
+        return cls(
+            grids=parsed,
+            symbols=names,
+            start=first,
+            end=last,
+            commission=fee,
+            slippage_bps=slip,
+            cash=_float(job, cash, "cash", minimum=1.0, maximum=1e15),
+            train_bars=_int(job, train_bars, "train_bars", minimum=2, maximum=100_000, unit="bars"),
+            test_bars=_int(job, test_bars, "test_bars", minimum=2, maximum=100_000, unit="bars"),
+            anchored=_bool(job, anchored, "anchored"),
+            objective=objective,
+            portfolio=portfolio,
+            output_dir=_output_dir(job, output_dir),
+        )
+
+    @property
+    def fill(self) -> FillModel:
+        """The costs every backtest pays."""
+        return FillModel(commission=Commission(percent=self.commission), slippage_bps=self.slippage_bps)
+
+
+def _grid_specs(job: str, grids: object) -> dict[str, tuple[str, ...]]:
+    if grids is None or grids == "":
+        return dict(_DEFAULT_GRIDS)
+    if isinstance(grids, str):
+        try:
+            grids = json.loads(grids)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{job}: grids must be a mapping or its JSON text ({exc.msg})") from None
+    if not isinstance(grids, Mapping) or not grids:
+        raise InvalidInputError(f"{job}: grids must map each strategy to its grid specs, got {quote(grids)}")
+    out: dict[str, tuple[str, ...]] = {}
+    for name, specs in grids.items():
+        if isinstance(specs, str):
+            specs = [specs]
+        if not isinstance(specs, list | tuple) or not all(isinstance(s, str) for s in specs):
+            raise InvalidInputError(f"{job}: grids[{quote(name)}] must be a list of specs such as 'fast=5:20:5'")
+        out[str(name)] = tuple(specs)
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategyRun:
+    """One strategy's sweep and the backtest of its best parameter set on the whole universe."""
+
+    strategy: str
+    sweep: SweepResult
+    params: Mapping[str, Any]
+    result: BacktestResult
+
+    @property
+    def sharpe(self) -> float:
+        """The best backtest's Sharpe ratio."""
+        return float(self.result.metrics.get("sharpe_ratio", math.nan))
+
+    def heatmap(self) -> Any | None:
+        """The sweep's heatmap over its first two swept parameters (None with fewer)."""
+        swept = [p for p in self.sweep.params if self.sweep.frame[p].nunique() > 1]
+        if len(swept) < 2:
+            return None
+        return self.sweep.heatmap(swept[0], swept[1])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortfolioSync:
+    """What `sync_demo_portfolio` did: ``created``, ``extended``, ``unchanged`` or ``kept``."""
+
+    name: str
+    action: Literal["created", "extended", "unchanged", "kept"]
+    transactions: int  # recorded now in the stored portfolio
+    added: int
+    detail: str = ""
+
+    def summary(self) -> str:
+        """Return one line."""
+        tail = f": {self.detail}" if self.detail else ""
+        return f"portfolio {self.name}: {self.action}, {self.transactions} transactions (+{self.added}){tail}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BacktestStep:
+    """What ``nightly_backtest`` found: every strategy's run, the best, its walk-forward."""
+
+    config: NightlyBacktestConfig
+    symbols: tuple[str, ...]
+    runs: tuple[StrategyRun, ...]
+    walk_forward: WalkForwardResult | None
+    tearsheet_path: Path | None = None
+    portfolio: PortfolioSync | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def best(self) -> StrategyRun:
+        """The run whose best backtest has the highest Sharpe ratio (NaN last)."""
+        return max(self.runs, key=lambda r: -math.inf if math.isnan(r.sharpe) else r.sharpe)
+
+    def table(self) -> pd.DataFrame:
+        """One row per strategy: its best parameters and that backtest's headline metrics."""
+        rows = []
+        for run in self.runs:
+            m = run.result.metrics
+            rows.append(
+                {
+                    "strategy": run.strategy,
+                    "params": ", ".join(f"{k}={v}" for k, v in run.params.items()),
+                    "sets": run.sweep.n_sets,
+                    "sharpe_ratio": run.sharpe,
+                    "total_return": float(m.get("total_return", math.nan)),
+                    "max_drawdown": float(m.get("max_drawdown", math.nan)),
+                    "trades": run.result.n_trades,
+                    "final_value": run.result.final_value,
+                }
+            )
+        return pd.DataFrame(rows).set_index("strategy")
+
+    def result(self) -> dict[str, Any]:
+        """Return the headline numbers a run records (`bifrost.jobs.record_result`)."""
+        best = self.best
+        return {
+            "best_strategy": best.strategy,
+            "best_params": {k: _plain(v) for k, v in best.params.items()},
+            "best_sharpe": _finite(best.sharpe),
+            "best_final_value": _finite(best.result.final_value),
+            "symbols": len(self.symbols),
+            "strategies": {r.strategy: _finite(r.sharpe) for r in self.runs},
+            "walk_forward_return": None if self.walk_forward is None else _finite(self.walk_forward.total_return),
+            "tearsheet": None if self.tearsheet_path is None else str(self.tearsheet_path),
+            "portfolio": None if self.portfolio is None else self.portfolio.name,
+            "portfolio_action": None if self.portfolio is None else self.portfolio.action,
+        }
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if hasattr(v, "item") else v
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def _daily_symbols(store: BarStore, wanted: tuple[str, ...]) -> list[str]:
+    listing = store.list_symbols()
+    if "frequency" in listing:
+        listing = listing[listing["frequency"] == "1d"]
+    have = list(listing["symbol"])
+    if not wanted:
+        if not have:
+            raise InvalidInputError("nightly_backtest: the store has no daily bars; run daily_ingest first")
+        return have
+    missing = [s for s in wanted if s not in have]
+    if missing:
+        raise InvalidInputError(f"nightly_backtest: symbols {', '.join(missing[:5])} have no daily bars in the store")
+    return list(wanted)
+
+
+def backtest_step(store: BarStore, config: NightlyBacktestConfig) -> BacktestStep:
+    """Sweep each strategy's grid, backtest its best set on the universe, walk the best forward.
+
+    Every sweep runs each parameter set on each symbol on its own (`bifrost.strategy.sweep`,
+    ranked by the mean objective across symbols); the best set is then backtested on the
+    whole universe as one portfolio with shared cash, and the strategy with the best
+    Sharpe ratio is walked forward (`bifrost.strategy.walk_forward`) over the same grid
+    and its tearsheet written to ``output_dir/tearsheet.html``. With ``portfolio`` set,
+    the best backtest's ledger is stored (`sync_demo_portfolio`).
+    """
+    symbols = _daily_symbols(store, config.symbols)
+    panel = store.read_panel(symbols, config.start, config.end, frequency="1d")
+    fill = config.fill
+    runs: list[StrategyRun] = []
+    for name, grid in config.grids.items():
+        swept = sweep(panel, name, grid, cash=config.cash, fill=fill, objective=config.objective)
+        params = swept.best()
+        result = backtest(panel, name, params, cash=config.cash, fill=fill)
+        runs.append(StrategyRun(strategy=name, sweep=swept, params=params, result=result))
+    step = BacktestStep(config=config, symbols=tuple(symbols), runs=tuple(runs), walk_forward=None)
+    best = step.best
+    notes: list[str] = []
+    wf = None
+    if config.train_bars + config.test_bars <= panel.shape[0]:
+        wf = walk_forward(
+            panel, best.strategy, config.grids[best.strategy], train_bars=config.train_bars,
+            test_bars=config.test_bars, anchored=config.anchored, objective=config.objective, cash=config.cash,
+            fill=fill,
+        )  # fmt: skip
+    else:
+        notes.append(
+            f"walk-forward skipped: {panel.shape[0]} bars, fewer than train_bars + test_bars "
+            f"({config.train_bars} + {config.test_bars})"
+        )
+    path = None
+    if config.output_dir is not None:
+        config.output_dir.mkdir(parents=True, exist_ok=True)
+        path = config.output_dir / "tearsheet.html"
+        best.result.tearsheet().to_html(path)
+    synced = sync_demo_portfolio(store, best.result, name=config.portfolio) if config.portfolio else None
+    return BacktestStep(
+        config=config, symbols=tuple(symbols), runs=tuple(runs), walk_forward=wf, tearsheet_path=path,
+        portfolio=synced, notes=tuple(notes),
+    )  # fmt: skip
+
+
+def sync_demo_portfolio(store: Store, result: BacktestResult, *, name: str = DEMO_PORTFOLIO) -> PortfolioSync:
+    """Store ``result``'s ledger as portfolio ``name``, idempotently across daily runs.
+
+    A new name is created with every transaction; a stored portfolio whose transactions
+    are the first ones of the ledger (same ids, in order) gains the rest (``extended``, or
+    ``unchanged`` when there is none); one that differs (another strategy, other fills)
+    is ``kept`` as it is: a ledger is append-only, and history is not rewritten.
+    """
+    ledger = result.ledger(name)
+    wanted = list(ledger.transactions)
+    stored = list_portfolios(store)
+    if name not in set(stored["name"]):
+        record_transactions(store, name, wanted, create=True, long_only=ledger.long_only)
+        return PortfolioSync(name=name, action="created", transactions=len(wanted), added=len(wanted))
+    have = load_portfolio(store, name, store_dividends=False).transactions
+    ids = [t.txn_id for t in have]
+    if ids != [t.txn_id for t in wanted[: len(ids)]]:
+        return PortfolioSync(
+            name=name, action="kept", transactions=len(ids), added=0,
+            detail="its stored transactions are not this backtest's; delete it to rebuild it from today's best",
+        )  # fmt: skip
+    new = wanted[len(ids) :]
+    if not new:
+        return PortfolioSync(name=name, action="unchanged", transactions=len(ids), added=0)
+    record_transactions(store, name, new)
+    return PortfolioSync(name=name, action="extended", transactions=len(wanted), added=len(new))
+
+
+# -- risk_report -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskReportConfig:
+    """What ``risk_report`` measures.
+
+    Attributes
+    ----------
+    portfolios
+        The stored portfolios to measure (empty: every stored portfolio that holds a
+        position).
+    methods
+        VaR/ES methods (`bifrost.risk.Method`).
+    confidence, horizon_days, lookback_days
+        As everywhere in `bifrost.risk`.
+    stress_windows
+        Window lengths (days) of the worst historical windows replayed.
+    periods
+        Named historical periods ``{name: (start, end)}`` replayed on today's positions.
+    record_alerts
+        Record the limit checks' warnings and breaches as alert episodes.
+    """
+
+    portfolios: tuple[str, ...] = ()
+    methods: tuple[Method, ...] = _METHODS
+    confidence: float = 0.99
+    horizon_days: int = 1
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    stress_windows: tuple[int, ...] = (1, 5, 20)
+    periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]] = field(default_factory=dict)
+    record_alerts: bool = True
+    output_dir: Path | None = None
+
+    @classmethod
+    def from_parameters(
+        cls,
+        *,
+        portfolios: object = None,
+        methods: object = None,
+        confidence: object = 0.99,
+        horizon_days: object = 1,
+        lookback_days: object = DEFAULT_LOOKBACK_DAYS,
+        stress_windows: object = None,
+        periods: object = None,
+        record_alerts: object = True,
+        output_dir: object = None,
+    ) -> RiskReportConfig:
+        """Build the config from a notebook's parameters, checking each once.
+
+        ``methods`` and ``stress_windows`` take lists or comma-separated text
+        (``"historical,parametric"``, ``"1,5,20"``); ``periods`` a mapping
+        ``{name: [start, end]}`` or the command line's ``NAME=START:END,...`` text.
+
+        Raises
+        ------
+        InvalidInputError
+            Naming the parameter: an unknown method, a confidence outside (0, 1), a horizon,
+            lookback or window out of range, a period whose dates do not parse or are out
+            of order, a bad portfolio name.
+        """
+        job = "risk_report"
+        from bifrost.portfolio._ledger import check_portfolio_name
+
+        names = _texts(job, portfolios, "portfolios")
+        for name in names:
+            _named(job, check_portfolio_name, name)
+        chosen = _texts(job, methods, "methods") or _METHODS
+        picked = tuple(_named(job, as_choice, m, "methods", _METHODS) for m in chosen)
+        if isinstance(confidence, bool):
+            raise InvalidInputError(f"{job}: confidence must be a number in (0, 1), got {quote(confidence)}")
+        level = _float(job, confidence, "confidence", minimum=0.0, maximum=1.0)
+        if not 0.0 < level < 1.0:
+            raise InvalidInputError(f"{job}: confidence must be in (0, 1), got {quote(confidence)}")
+        windows = _windows(job, stress_windows)
+        return cls(
+            portfolios=names,
+            methods=picked,
+            confidence=level,
+            horizon_days=_int(job, horizon_days, "horizon_days", maximum=MAX_HORIZON_DAYS, unit="days"),
+            lookback_days=_int(
+                job, lookback_days, "lookback_days", minimum=MIN_LOOKBACK_DAYS, maximum=MAX_LOOKBACK_DAYS, unit="days"
+            ),
+            stress_windows=windows,
+            periods=_periods(job, periods),
+            record_alerts=_bool(job, record_alerts, "record_alerts"),
+            output_dir=_output_dir(job, output_dir),
+        )
+
+
+def _windows(job: str, value: object) -> tuple[int, ...]:
+    if value is None or value == "":
+        return (1, 5, 20)
+    items: list[object]
+    if isinstance(value, str):
+        items = []
+        for part in value.split(","):
+            if not part.strip().isdigit():
+                raise InvalidInputError(
+                    f"{job}: stress_windows must be whole numbers of days such as 1,5,20, got {quote(value)}"
+                )
+            items.append(int(part))
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise InvalidInputError(f"{job}: stress_windows must be a list of days such as [1, 5, 20], got {quote(value)}")
+    return tuple(_int(job, v, "stress_windows", maximum=MAX_LOOKBACK_DAYS, unit="days") for v in items)
+
+
+def _periods(job: str, value: object) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    if value is None or value == "":
+        return {}
+    pairs: dict[str, object] = {}
+    if isinstance(value, str):
+        for part in value.split(","):
+            name, sep, span = part.partition("=")
+            if not sep or ":" not in span or not name.strip():
+                raise InvalidInputError(f"{job}: periods must be NAME=START:END separated by commas, got {quote(part)}")
+            pairs[name.strip()] = span.split(":", 1)
+    elif isinstance(value, Mapping):
+        pairs = {str(k): v for k, v in value.items()}
+    else:
+        raise InvalidInputError(f"{job}: periods must map each name to [start, end], got {quote(value)}")
+    out: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
+    for label, dates in pairs.items():
+        if not isinstance(dates, list | tuple) or len(dates) != 2:
+            raise InvalidInputError(f"{job}: periods[{quote(label)}] must be [start, end], got {quote(dates)}")
+        first, last = _date(job, dates[0], f"periods[{label}] start"), _date(job, dates[1], f"periods[{label}] end")
+        if first is None or last is None or last <= first:
+            raise InvalidInputError(f"{job}: periods[{quote(label)}] must be a start before an end, got {quote(dates)}")
+        out[label] = (first, last)
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortfolioRisk:
+    """One portfolio's risk report, its limit checks and where its HTML page was written."""
+
+    name: str
+    report: RiskReport
+    limits: LimitReport
+    html_path: Path | None = None
+
+    @property
+    def breaches(self) -> int:
+        """Limit checks above their threshold."""
+        return int((self.limits.checks["severity"] == "breach").sum())
+
+    @property
+    def warnings(self) -> int:
+        """Limit checks above their warning level, below the threshold."""
+        return int((self.limits.checks["severity"] == "warning").sum())
+
+    def var(self, method: str = "historical") -> float:
+        """VaR (fraction of equity) by ``method``; NaN if it was not measured."""
+        risk = self.report.risk.get(method)
+        return math.nan if risk is None else float(risk.var)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskStep:
+    """What ``risk_report`` measured: each portfolio's report, and those it could not measure."""
+
+    config: RiskReportConfig
+    portfolios: tuple[PortfolioRisk, ...]
+    skipped: Mapping[str, str] = field(default_factory=dict)  # name → why (no position, too little history)
+
+    def table(self) -> pd.DataFrame:
+        """One row per portfolio: equity, VaR and ES by method, breaches and warnings."""
+        rows = []
+        for p in self.portfolios:
+            row: dict[str, Any] = {"portfolio": p.name, "equity": p.report.equity}
+            for method, risk in p.report.risk.items():
+                row[f"var_{method}"] = risk.var
+                row[f"es_{method}"] = risk.es
+            row["breaches"], row["warnings"] = p.breaches, p.warnings
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("portfolio") if rows else pd.DataFrame()
+
+    def result(self) -> dict[str, Any]:
+        """Return the headline numbers a run records (`bifrost.jobs.record_result`)."""
+        level = f"{self.config.confidence * 100:g}"
+        return {
+            "confidence": self.config.confidence,
+            "horizon_days": self.config.horizon_days,
+            "portfolios": {
+                p.name: {
+                    **{f"var_{m}": _finite(r.var) for m, r in p.report.risk.items()},
+                    "equity": _finite(p.report.equity),
+                    "breaches": p.breaches,
+                    "warnings": p.warnings,
+                    "report": None if p.html_path is None else str(p.html_path),
+                }
+                for p in self.portfolios
+            },
+            f"var_{level}": {p.name: _finite(p.var(self.config.methods[0])) for p in self.portfolios},
+            "breaches": sum(p.breaches for p in self.portfolios),
+            "warnings": sum(p.warnings for p in self.portfolios),
+            "breached": [
+                f"{p.name}: {r.limit_name}" + (f" {r.subject}" if r.subject else "")
+                for p in self.portfolios
+                for r in p.limits.checks.itertuples()
+                if r.severity == "breach"
+            ],
+            "reports": [str(p.html_path) for p in self.portfolios if p.html_path is not None],
+            "skipped": dict(self.skipped),
+        }
+
+
+def risk_step(store: Store, config: RiskReportConfig) -> RiskStep:
+    """Measure each configured portfolio: VaR/ES by method, stress, limits (alerts recorded), HTML.
+
+    The same calls as ``bifrost risk report NAME`` and ``bifrost risk limits NAME``: the
+    book from the store over ``lookback_days``, `check_limits` (its own limits or
+    `DEFAULT_LIMITS`; with ``record_alerts`` its warnings and breaches open, update or
+    close alert episodes), `risk_report` with the store's sectors and the checks, written
+    to ``output_dir/risk_<name>.html``. With no ``portfolios`` configured, every stored
+    portfolio is measured and one that cannot be (no position, too little history) is
+    listed in ``skipped`` with the reason; a named one that cannot be raises.
+    """
+    names = list(config.portfolios) or list(list_portfolios(store)["name"])
+    sectors = store_sectors(store)
+    done: list[PortfolioRisk] = []
+    skipped: dict[str, str] = {}
+    if config.output_dir is not None:
+        config.output_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        try:
+            book = book_from_store(store, name, lookback_days=config.lookback_days)
+        except BifrostError as exc:
+            if config.portfolios:
+                raise
+            skipped[name] = str(exc)
+            continue
+        limits = check_limits(store, name, record=config.record_alerts, lookback_days=config.lookback_days)
+        report = risk_report(
+            book, confidence=config.confidence, horizon_days=config.horizon_days, methods=config.methods,
+            stress_windows=config.stress_windows, periods=dict(config.periods) or None, sectors=sectors,
+            limits=limits,
+        )  # fmt: skip
+        path = None
+        if config.output_dir is not None:
+            path = config.output_dir / f"risk_{_file_part(name)}.html"
+            report.to_html(path)
+        done.append(PortfolioRisk(name=name, report=report, limits=limits, html_path=path))
+    return RiskStep(config=config, portfolios=tuple(done), skipped=skipped)
+
+
+def _file_part(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+# -- the daily chain -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DailySummary:
+    """The ``daily`` run and its steps, as ``bifrost run`` prints them.
+
+    ``steps`` are the child runs' `bifrost.jobs.RunRecord`-like objects (``job``,
+    ``status``, ``duration_s``, ``result``, ``notebook``, ``html``, ``error``).
+    """
+
+    run: Any
+    steps: tuple[Any, ...]
+
+    def headline(self) -> dict[str, Any]:
+        """The numbers the summary leads with: best strategy and Sharpe, demo VaR, breaches."""
+        by_job = {s.job: dict(s.result or {}) for s in self.steps}
+        nightly, risk = by_job.get("nightly_backtest", {}), by_job.get("risk_report", {})
+        portfolio = nightly.get("portfolio") or DEMO_PORTFOLIO
+        measured = (risk.get("portfolios") or {}).get(portfolio) or {}
+        return {
+            "best_strategy": nightly.get("best_strategy"),
+            "best_params": nightly.get("best_params"),
+            "best_sharpe": nightly.get("best_sharpe"),
+            "portfolio": portfolio,
+            "var_99": measured.get("var_historical"),
+            "breaches": risk.get("breaches"),
+            "breached": risk.get("breached") or [],
+            "reports": [p for p in [nightly.get("tearsheet"), *(risk.get("reports") or [])] if p],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict: the daily run, each step and the headline numbers."""
+        return {
+            "run": _record(self.run),
+            "steps": [_record(s) for s in self.steps],
+            **self.headline(),
+        }
+
+    def text(self) -> str:
+        """Return the summary for a terminal."""
+        head = self.headline()
+        lines = [f"daily {self.run.run_id}: {self.run.status} in {_seconds(self.run.duration_s)}"]
+        for s in self.steps:
+            lines.append(f"  {s.job:<18} {s.status!s:<12} {_seconds(s.duration_s):>7}")
+            if s.error:
+                lines.append(f"    error: {s.error}")
+        if self.run.error and not any(s.error for s in self.steps):
+            lines.append(f"  error: {self.run.error}")
+        if head["best_strategy"]:
+            params = ", ".join(f"{k}={v}" for k, v in (head["best_params"] or {}).items())
+            lines.append(f"best strategy : {head['best_strategy']} ({params}), Sharpe {_number(head['best_sharpe'])}")
+        if head["var_99"] is not None:
+            lines.append(
+                f"99% VaR       : {head['var_99']:.2%} of equity, 1 day, historical (portfolio {head['portfolio']})"
+            )
+        if head["breaches"] is not None:
+            shown = "; ".join(head["breached"][:5])
+            lines.append(f"limit breaches: {head['breaches']}" + (f" ({shown})" if shown else ""))
+        if head["reports"]:
+            lines.append("reports       :")
+            lines.extend(f"  {p}" for p in head["reports"])
+        notebooks = [r for r in (*self.steps, self.run) if r.notebook]
+        if notebooks:
+            lines.append("notebooks     :")
+            lines.extend(
+                f"  {r.job:<18} {r.notebook}" + (f"\n  {'':<18} {r.html}" if r.html else "") for r in notebooks
+            )
+        lines += [
+            "dashboards    : make dashboard  (or: bifrost dashboard), then http://127.0.0.1:8866/",
+            "notebooks     : make lab        (JupyterLab on notebooks/, bound to localhost)",
+            "history       : bifrost jobs history",
+        ]
+        return "\n".join(lines)
+
+
+def _record(r: Any) -> dict[str, Any]:
+    out = r.to_dict() if hasattr(r, "to_dict") else dict(vars(r))
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in out.items()}
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+def _number(value: object) -> str:
+    return "n/a" if not isinstance(value, int | float) or not math.isfinite(value) else f"{value:.2f}"
+
+
+def chain_summary(run: Any, steps: Sequence[Any]) -> DailySummary:
+    """Return the summary of the ``daily`` run ``run`` and its child runs ``steps``, in order."""
+    return DailySummary(run=run, steps=tuple(steps))
