@@ -79,6 +79,7 @@ from bifrost.strategy import (
 __all__ = [
     "DEMO_PORTFOLIO",
     "BacktestStep",
+    "ChainFailedError",
     "DailyIngestConfig",
     "DailySummary",
     "IngestSourceName",
@@ -890,7 +891,7 @@ class RiskStep:
             "breaches": sum(p.breaches for p in self.portfolios),
             "warnings": sum(p.warnings for p in self.portfolios),
             "breached": [
-                f"{p.name}: {r.limit_name}" + (f" {r.subject}" if r.subject else "")
+                f"{p.name}: {r.limit_name}" + (f" {r.subject!s}" if r.subject else "")
                 for p in self.portfolios
                 for r in p.limits.checks.itertuples()
                 if r.severity == "breach"
@@ -946,6 +947,10 @@ def _file_part(name: str) -> str:
 # -- the daily chain -----------------------------------------------------------------------------------------
 
 
+class ChainFailedError(BifrostError):
+    """A step of a chain of jobs did not succeed."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DailySummary:
     """The ``daily`` run and its steps, as ``bifrost run`` prints them.
@@ -969,10 +974,41 @@ class DailySummary:
             "best_sharpe": nightly.get("best_sharpe"),
             "portfolio": portfolio,
             "var_99": measured.get("var_historical"),
+            "confidence": risk.get("confidence"),
             "breaches": risk.get("breaches"),
             "breached": risk.get("breached") or [],
             "reports": [p for p in [nightly.get("tearsheet"), *(risk.get("reports") or [])] if p],
         }
+
+    @property
+    def failed(self) -> tuple[Any, ...]:
+        """The steps that did not succeed (failed, timed out, kernel died, canceled ...)."""
+        return tuple(s for s in self.steps if str(s.status) != "succeeded")
+
+    def steps_table(self) -> pd.DataFrame:
+        """One row per step: job, run id, status, duration, error, executed notebook."""
+        rows = [
+            {
+                "job": s.job, "run_id": s.run_id, "status": str(s.status), "duration_s": s.duration_s,
+                "error": s.error, "notebook": None if s.notebook is None else str(s.notebook),
+            }
+            for s in self.steps
+        ]  # fmt: skip
+        return pd.DataFrame(rows, columns=["job", "run_id", "status", "duration_s", "error", "notebook"])
+
+    def chain_result(self) -> dict[str, Any]:
+        """Return what the ``daily`` run records (`bifrost.jobs.record_result`): each step and the headline."""
+        steps = [
+            {"job": s.job, "run_id": s.run_id, "status": str(s.status), "duration_s": s.duration_s, "error": s.error}
+            for s in self.steps
+        ]
+        return {"steps": steps, **self.headline()}
+
+    def raise_for_failure(self) -> None:
+        """Raise `ChainFailedError` naming each step that did not succeed (the ``daily`` run then fails)."""
+        if self.failed:
+            shown = "; ".join(f"{s.job} {s.status}" + (f" ({s.error})" if s.error else "") for s in self.failed)
+            raise ChainFailedError(f"daily: {len(self.failed)} of {len(self.steps)} step(s) did not succeed: {shown}")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict: the daily run, each step and the headline numbers."""
@@ -997,7 +1033,8 @@ class DailySummary:
             lines.append(f"best strategy : {head['best_strategy']} ({params}), Sharpe {_number(head['best_sharpe'])}")
         if head["var_99"] is not None:
             lines.append(
-                f"99% VaR       : {head['var_99']:.2%} of equity, 1 day, historical (portfolio {head['portfolio']})"
+                f"{_level(head['confidence'])} VaR       : {head['var_99']:.2%} of equity, 1 day, historical "
+                f"(portfolio {head['portfolio']})"
             )
         if head["breaches"] is not None:
             shown = "; ".join(head["breached"][:5])
@@ -1022,6 +1059,10 @@ class DailySummary:
 def _record(r: Any) -> dict[str, Any]:
     out = r.to_dict() if hasattr(r, "to_dict") else dict(vars(r))
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in out.items()}
+
+
+def _level(confidence: object) -> str:
+    return f"{confidence * 100:g}%" if isinstance(confidence, float) else "99%"
 
 
 def _seconds(value: float | None) -> str:
