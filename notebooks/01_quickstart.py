@@ -63,7 +63,7 @@ print(f"bifrost {bifrost.__version__}; store at {HOME}; data file {csv_file.name
 
 # %%
 report = ingest(store, CsvSource(csv_file, symbol=symbol), start=start, end=end)
-report
+display(report)
 
 # %%
 ingest(store, CsvSource(csv_file, symbol=symbol), start=start, end=end)  # again: 0 new, all unchanged
@@ -82,7 +82,7 @@ last = bars.droplevel("symbol").tail(120)
 candles = NotebookFigure(go.Candlestick(x=last.index, open=last["open"], high=last["high"], low=last["low"],
                                         close=last["close"], name=symbol))  # fmt: skip
 candles.update_layout(title=f"{symbol}: the last 120 daily bars", xaxis_rangeslider_visible=False, yaxis_title="USD")
-candles
+display(candles)
 
 # %% [markdown]
 # ## 3. Backtest
@@ -93,7 +93,7 @@ candles
 # %%
 panel = store.read_panel([symbol], start, end)
 result = backtest(panel, "sma_cross", {"fast": fast, "slow": slow, "size": 100})
-result
+display(result)
 
 # %%
 result.trades.head()
