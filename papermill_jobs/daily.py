@@ -18,15 +18,16 @@
 # recorded in the run history with its own executed notebook; a failed step stops the chain (the
 # later steps are recorded `canceled`) and fails this run. `bifrost run` (`make run`) runs this job.
 
-# %% tags=["parameters"]
-steps: list = []  # the jobs to chain, in order; empty: the `steps` of the daily job in jobs.toml
-parameters: dict = {}  # per-step overrides, e.g. {"daily_ingest": {"n_symbols": 10}}
-run_id: str | None = None  # filled by the runner: the steps' parent
-
 # %%
 from bifrost.data import open_store
 from bifrost.jobs import chain_summary, get_run, load_jobs, record_result, run_chain
 
+# %% tags=["parameters"]
+steps: list = []  # the jobs to chain, in order; empty: the `steps` of the daily job in jobs.toml
+parameters: dict = {}  # per-step overrides, e.g. {"daily_ingest": {"n_symbols": 10}}
+run_id = None  # filled by the runner: the steps' parent
+
+# %%
 store = open_store()
 chain = steps or list(load_jobs()["daily"].steps)
 records = run_chain(store, chain, parent_run_id=run_id, parameters=parameters)
@@ -36,6 +37,8 @@ summary = chain_summary(get_run(store, run_id) if run_id else records[0], record
 summary.steps_table()
 
 # %%
+summary.headline()
+
+# %%
 record_result(summary.chain_result())
-summary.raise_for_failure()
-print(summary.text())
+summary.raise_for_failure()  # a step that did not succeed fails this run, naming it

@@ -19,28 +19,31 @@
 # then the data-quality report. Every cell calls `bifrost`; the parameters become a frozen,
 # checked `DailyIngestConfig` in the cell after them.
 
+# %%
+from IPython.display import display
+
+from bifrost.data import open_store
+from bifrost.jobs import DailyIngestConfig, ingest_step, record_result
+
 # %% tags=["parameters"]
 source: str = "synthetic"  # synthetic | csv | yahoo
-path: str | None = None  # csv: a file or a folder of CSV files
-symbol: str | None = None  # csv: the symbol of a one-symbol file
+path = None  # csv: a file or a folder of CSV files
+symbol = None  # csv: the symbol of a one-symbol file
 symbols: list = []  # yahoo: the symbols; csv: only these rows of a long file
 n_symbols: int = 20  # synthetic: symbols
 n_days: int = 750  # synthetic: trading days
 seed: int = 7  # synthetic: seed
-start: str | None = None  # yahoo: first date (required); synthetic: first trading day
-end: str | None = None
+start = None  # yahoo: first date (required); synthetic: first trading day
+end = None
 on_error: str = "strict"  # strict | repair
-run_id: str | None = None  # filled by the runner
+run_id = None  # filled by the runner
 
 # %%
-from bifrost.data import open_store
-from bifrost.jobs import DailyIngestConfig, ingest_step, record_result
-
 config = DailyIngestConfig.from_parameters(
     source=source, path=path, symbol=symbol, symbols=symbols, n_symbols=n_symbols, n_days=n_days, seed=seed,
     start=start, end=end, on_error=on_error,
 )  # fmt: skip
-config
+display(config)
 
 # %%
 store = open_store()
@@ -51,16 +54,16 @@ store.describe()
 
 # %%
 step = ingest_step(store, config)
-step
+display(step)
 
 # %%
-step.listing
+display(step.listing)
 
 # %% [markdown]
 # ## Data quality
 
 # %%
-step.quality
+display(step.quality)
 
 # %%
 step.quality.findings.head(50)

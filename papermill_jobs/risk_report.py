@@ -17,6 +17,12 @@
 # For each stored portfolio: VaR and ES by method, stress, its limits checked (warnings and breaches
 # recorded as alert episodes), and the HTML risk report in the run's folder.
 
+# %%
+from IPython.display import display
+
+from bifrost.data import open_store
+from bifrost.jobs import RiskReportConfig, record_result, risk_step
+
 # %% tags=["parameters"]
 portfolios: list = []  # empty: every stored portfolio that holds a position
 methods: list = ["historical", "parametric", "filtered_historical", "montecarlo"]
@@ -26,19 +32,16 @@ lookback_days: int = 500
 stress_windows: list = [1, 5, 20]
 periods: dict = {}  # named historical periods: {"name": ["start", "end"]}
 record_alerts: bool = True
-run_id: str | None = None  # filled by the runner
-output_dir: str | None = None  # filled by the runner: where the HTML reports go
+run_id = None  # filled by the runner
+output_dir = None  # filled by the runner: where the HTML reports go
 
 # %%
-from bifrost.data import open_store
-from bifrost.jobs import RiskReportConfig, record_result, risk_step
-
 config = RiskReportConfig.from_parameters(
     portfolios=portfolios, methods=methods, confidence=confidence, horizon_days=horizon_days,
     lookback_days=lookback_days, stress_windows=stress_windows, periods=periods, record_alerts=record_alerts,
     output_dir=output_dir,
 )  # fmt: skip
-config
+display(config)
 
 # %%
 store = open_store()
@@ -46,15 +49,15 @@ step = risk_step(store, config)
 step.table()
 
 # %%
-step.skipped
+display(step.skipped)
 
 # %% [markdown]
 # ## Each portfolio
 
 # %%
 for measured in step.portfolios:
-    display(measured.report)  # noqa: F821 (IPython's display)
-    display(measured.limits.summary())  # noqa: F821
+    display(measured.report)
+    display(measured.limits.summary())
 
 # %%
 record_result(step.result())

@@ -362,7 +362,7 @@ def ingest_step(store: BarStore, config: DailyIngestConfig) -> IngestStep:
 
 _DEFAULT_GRIDS: Mapping[str, tuple[str, ...]] = {
     "sma_cross": ("fast=5:20:5", "slow=40:100:20", "size=0.1", "size_type=percent"),
-    "momentum": ("lookback=60,120", "top_n=3,5", "rebalance=21"),
+    "momentum": ("lookback=60,120", "top_n=3,5"),
 }
 
 
@@ -426,9 +426,11 @@ class NightlyBacktestConfig:
     ) -> NightlyBacktestConfig:
         """Build the config from a notebook's parameters, checking each once.
 
-        ``grids`` is a mapping ``{strategy: [spec, ...]}`` or its JSON text (the command
-        line's ``-p grids='{"sma_cross": ["fast=5:20:5", "slow=40:100:20"]}'``); None: the
-        default grids of ``sma_cross`` and ``momentum``.
+        ``grids`` maps each strategy to its parameters' values, ``{"sma_cross": {"fast":
+        "5:20:5", "slow": [40, 80], "size": 0.1}}`` (a range text, a list, or one value), or
+        to spec texts ``["fast=5:20:5", "slow=40,80"]``; JSON text of either is read too (the
+        command line's ``-p grids=...``). None: the default grids of ``sma_cross`` and
+        ``momentum``.
 
         Raises
         ------
@@ -496,12 +498,24 @@ def _grid_specs(job: str, grids: object) -> dict[str, tuple[str, ...]]:
         raise InvalidInputError(f"{job}: grids must map each strategy to its grid specs, got {quote(grids)}")
     out: dict[str, tuple[str, ...]] = {}
     for name, specs in grids.items():
-        if isinstance(specs, str):
+        if isinstance(specs, Mapping):  # {"fast": "5:20:5", "slow": [40, 80], "size": 0.1}: a spec per parameter
+            specs = [f"{k}={_grid_text(v)}" for k, v in specs.items()]
+        elif isinstance(specs, str):
             specs = [specs]
-        if not isinstance(specs, list | tuple) or not all(isinstance(s, str) for s in specs):
-            raise InvalidInputError(f"{job}: grids[{quote(name)}] must be a list of specs such as 'fast=5:20:5'")
+        if not isinstance(specs, list | tuple) or not specs or not all(isinstance(s, str) for s in specs):
+            raise InvalidInputError(
+                f"{job}: grids[{quote(name)}] must map each parameter to its values "
+                "({'fast': '5:20:5', 'slow': [40, 80]}) or list specs such as 'fast=5:20:5'"
+            )
         out[str(name)] = tuple(specs)
     return out
+
+
+def _grid_text(value: object) -> str:
+    # a parameter's values as parse_grid reads them: a range text, a list, or one value
+    if isinstance(value, list | tuple):
+        return ",".join(_grid_text(v) for v in value)
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
