@@ -1,0 +1,25 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# A tests-only job whose kernel dies in its second cell.
+
+# %% tags=["parameters"]
+code = 9
+
+# %%
+import os
+
+os.kill(os.getpid(), code)
