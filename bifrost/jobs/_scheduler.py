@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import signal
 import socket
 import threading
@@ -62,6 +61,7 @@ import bifrost
 from bifrost.data import Migration, Schema, Store, register_schema
 from bifrost.errors import InvalidInputError, StoreError
 from bifrost.jobs._history import JOBS_SCHEMA, JobHistory, RunRecord, RunStatus, _pid_alive, job_history
+from bifrost.jobs._runner import new_run_id, run_job
 from bifrost.jobs._spec import JobSpec
 
 __all__ = [
@@ -117,7 +117,8 @@ class ScheduleOutcome(StrEnum):
     RAN = auto()  # the runner ran it: see the run's own status
     DEFERRED = auto()  # a run of the job is queued or running elsewhere: tried again next pass
     CANCELED = auto()  # the scheduler stopped before it started: recorded canceled
-    ERROR = auto()  # the runner refused or failed before a run existed: the message in `error`
+    ALREADY_RUN = auto()  # its due time was already requested (a killed scheduler's): not run again
+    ERROR = auto()  # the runner refused the run or failed before it started: the message in `error`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,7 +279,7 @@ class Scheduler:
         jobs: Mapping[str, JobSpec],
         *,
         clock: Callable[[], datetime] = _utc_now,
-        runner: Runner | None = None,
+        runner: Runner = run_job,
         missed: MissedPolicy = "once",
         poll_s: float = 30.0,
         lease_s: float | None = None,
@@ -291,10 +292,6 @@ class Scheduler:
         lease = max(4.0 * float(poll_s), 60.0) if lease_s is None else lease_s
         if not isinstance(lease, int | float) or not float(lease) > float(poll_s):
             raise InvalidInputError(f"lease_s must be more than poll_s ({poll_s} s), got {lease_s!r}")
-        if runner is None:
-            from bifrost.jobs._runner import run_job
-
-            runner = run_job
         if not callable(clock) or not callable(runner):
             raise InvalidInputError("clock and runner must be callables")
         for name, spec in jobs.items():
@@ -312,6 +309,7 @@ class Scheduler:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._started: datetime | None = None
         self._stop: threading.Event | None = None
+        self._queued: set[str] = set()  # the runs this pass queued and has not started yet
 
     # -- the public passes ----------------------------------------------------------------
     @property
@@ -418,11 +416,21 @@ class Scheduler:
             log.info("job %s: due %s passed while no scheduler ran; skipped (missed='skip')", name, due.isoformat())
             self._mark(name, due, None, "skipped")
         done: list[ScheduledRun] = []
-        for name, due, missed in due_runs:
-            if self._stop is not None and self._stop.is_set():
-                done.append(self._cancel(name, due, missed))
-                continue
-            done.append(self._run_one(name, due, missed))
+        queued: list[tuple[str, datetime, bool, RunRecord]] = []
+        for name, due, missed in due_runs:  # every due run is queued first: the history shows what waits
+            waiting = self._queue(name, due, missed)
+            if isinstance(waiting, ScheduledRun):
+                done.append(waiting)
+            else:
+                queued.append((name, due, missed, waiting))
+        try:
+            for name, due, missed, record in queued:
+                if self._stop is not None and self._stop.is_set():
+                    done.append(self._cancel(name, due, missed, record))
+                else:
+                    done.append(self._run_one(name, due, missed, record))
+        finally:  # interrupted (a second Ctrl-C): what never started is canceled, never left queued
+            self._cancel_left(queued)
         self._renew(self._lease_s)
         return tuple(done)
 
@@ -500,22 +508,51 @@ class Scheduler:
                 signal.signal(sig, handler)
 
     # -- one run ---------------------------------------------------------------------------
-    def _run_one(self, name: str, due: datetime, missed: bool) -> ScheduledRun:
-        spec = self._jobs[name]
+    def _queue(self, name: str, due: datetime, missed: bool) -> RunRecord | ScheduledRun:
+        # a queued row for the due time, or what the pass did instead (deferred, already run)
         active = self._active_run(name)
         if active is not None:
             log.info("job %s due %s: run %s is %s, waiting for it", name, due.isoformat(), active.run_id, active.status)
             return ScheduledRun(job=name, due=due, missed=missed, outcome=ScheduleOutcome.DEFERRED, run=active)
-        key = schedule_key(name, due)
+        record, created = self._store.part(JobHistory).create(
+            run_id=new_run_id(pd.Timestamp(self._now())),
+            job=name,
+            parameters=dict(self._jobs[name].parameters),
+            version=bifrost.__version__,
+            idempotency_key=schedule_key(name, due),
+        )
+        if created:
+            self._queued.add(record.run_id)
+        else:  # a scheduler before this one requested this due time (and was killed)
+            log.info("job %s due %s: already requested as run %s (%s)", name, due.isoformat(), record.run_id,
+                     record.status)  # fmt: skip
+            self._mark(name, due, record.run_id, f"already requested: {record.status}")
+            return ScheduledRun(job=name, due=due, missed=missed, outcome=ScheduleOutcome.ALREADY_RUN, run=record)
+        return record
+
+    def _run_one(self, name: str, due: datetime, missed: bool, queued: RunRecord) -> ScheduledRun:
+        spec = self._jobs[name]
+        active = self._active_run(name)
+        if active is not None:  # started elsewhere while this pass ran other jobs: try again next pass
+            self._queued.discard(queued.run_id)
+            self._store.part(JobHistory).cancel(
+                queued.run_id, f"not started: run {active.run_id} of {name} is {active.status}"
+            )
+            return ScheduledRun(job=name, due=due, missed=missed, outcome=ScheduleOutcome.DEFERRED, run=active)
         # marked before the run: a scheduler killed mid-run never starts this due time again
-        self._mark(name, due, None, "started")
+        self._queued.discard(queued.run_id)
+        self._mark(name, due, queued.run_id, "started")
         self._renew(self._lease_s + _max_run_s(spec, self._jobs))
-        log.info("job %s due %s%s: starting (%s)", name, due.isoformat(), " (missed while down)" if missed else "", key)
+        log.info("job %s due %s%s: starting run %s", name, due.isoformat(), " (missed while down)" if missed else "",
+                 queued.run_id)  # fmt: skip
         try:
-            record = self._runner(self._store, name, None, jobs=self._jobs, idempotency_key=key)
+            record = self._runner(self._store, name, None, jobs=self._jobs, queued_run_id=queued.run_id)
         except Exception as exc:  # a refused or broken run must not stop the schedule of the others
-            log.exception("job %s due %s: the runner failed before a run was recorded", name, due.isoformat())
-            self._mark(name, due, None, f"error: {type(exc).__name__}")
+            log.exception("job %s due %s: the runner failed before the run started", name, due.isoformat())
+            self._mark(name, due, queued.run_id, f"error: {type(exc).__name__}")
+            history = self._store.part(JobHistory)
+            if history.get(queued.run_id).status is RunStatus.QUEUED:
+                history.cancel(queued.run_id, f"not started: {type(exc).__name__}: {exc}")
             return ScheduledRun(
                 job=name, due=due, missed=missed, outcome=ScheduleOutcome.ERROR, error=f"{type(exc).__name__}: {exc}"
             )
@@ -523,20 +560,26 @@ class Scheduler:
         log.info("job %s due %s: run %s %s", name, due.isoformat(), record.run_id, record.status)
         return ScheduledRun(job=name, due=due, missed=missed, outcome=ScheduleOutcome.RAN, run=record)
 
-    def _cancel(self, name: str, due: datetime, missed: bool) -> ScheduledRun:
+    def _cancel(self, name: str, due: datetime, missed: bool, queued: RunRecord) -> ScheduledRun:
         reason = f"canceled: the scheduler stopped before it started (due {due.isoformat()})"
-        history = self._store.part(JobHistory)
-        run_id = f"{self._now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-        history.create(run_id=run_id, job=name, parameters=self._jobs[name].parameters, version=bifrost.__version__)
-        record = history.cancel(run_id, reason)
+        self._queued.discard(queued.run_id)
+        record = self._store.part(JobHistory).cancel(queued.run_id, reason)
         log.info("job %s due %s: %s", name, due.isoformat(), reason)
         # not marked handled: the next scheduler counts this due time as missed
         return ScheduledRun(job=name, due=due, missed=missed, outcome=ScheduleOutcome.CANCELED, run=record)
 
+    def _cancel_left(self, queued: list[tuple[str, datetime, bool, RunRecord]]) -> None:
+        for _name, due, _missed, record in queued:
+            if record.run_id in self._queued:
+                self._queued.discard(record.run_id)
+                reason = f"canceled: the scheduler was interrupted before it started (due {due.isoformat()})"
+                self._store.part(JobHistory).cancel(record.run_id, reason)
+
     def _active_run(self, name: str) -> RunRecord | None:
-        # job_history marks a stale running run abandoned before it answers
+        # a queued or running run of the job but this pass's own queued ones (job_history
+        # marks a stale running run abandoned before it answers)
         for record in job_history(self._store, name, limit=20):
-            if record.status in _ACTIVE:
+            if record.status in _ACTIVE and record.run_id not in self._queued:
                 return record
         return None
 
