@@ -62,6 +62,7 @@ start = "2011-01-01"  # history ingested from here ...
 end = "2015-01-01"  # ... to here (half-open)
 inception = "2013-01-02"
 lookback_days = 500
+backtest_window = 250  # days of history behind each day's VaR in the VaR backtest
 confidence = 0.99
 n_scenarios = 20_000  # Monte Carlo draws
 var_limit = 0.02  # a 99% one-day VaR limit of 2% of equity
@@ -114,12 +115,13 @@ display(decomposition.frame())
 
 # %% [markdown]
 # ## 3. Would this VaR have held?
-# Roll the estimate over the last 250 days and count the days that lost more than it said.
+# Re-estimate the VaR each day from the `backtest_window` days before it and count the days
+# that lost more than it said.
 # Kupiec tests the count, Christoffersen whether exceptions cluster; the Basel zone is the
 # traffic light a regulator reads.
 
 # %%
-checked = var_backtest(pnl, method="historical", confidence=confidence, window=250)
+checked = var_backtest(pnl, method="historical", confidence=confidence, window=backtest_window)
 display(checked)
 
 # %% [markdown]
@@ -153,7 +155,8 @@ display(alerts[["limit_name", "subject", "severity", "message"]] if len(alerts) 
 # page with `report.to_html(path)` (what `bifrost risk report core --out risk.html` writes).
 
 # %%
-report = risk_report(book, confidence=confidence, methods=("historical", "parametric"), limits=checks)
+report = risk_report(book, confidence=confidence, methods=("historical", "parametric"), window=backtest_window,
+                     limits=checks)  # fmt: skip
 display(report)
 
 # %% tags=["summary"]
