@@ -6,6 +6,8 @@ A job is a parameterised notebook declared in ``papermill_jobs/jobs.toml`` (`loa
 a job notebook attaches headline numbers to its run with `record_result`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from bifrost.jobs._history import (
     ABANDON_AFTER_S,
     HEARTBEAT_S,
@@ -21,6 +23,15 @@ from bifrost.jobs._history import (
 from bifrost.jobs._logging import LOG_FORMAT_ENV, LogFormat, configure_logging, current_run_id, run_context
 from bifrost.jobs._main import MainJobReport, run_main_job
 from bifrost.jobs._runner import new_run_id, record_result, run_chain, run_job
+from bifrost.jobs._scheduler import (
+    SCHEDULER_SCHEMA,
+    MissedPolicy,
+    ScheduledRun,
+    ScheduleOutcome,
+    Scheduler,
+    SchedulerLockedError,
+    due_times,
+)
 from bifrost.jobs._spec import (
     JOBS_DIR_ENV,
     DeclaredParameter,
@@ -33,31 +44,113 @@ from bifrost.jobs._spec import (
 
 __all__ = [
     "ABANDON_AFTER_S",
+    "DEMO_PORTFOLIO",
     "HEARTBEAT_S",
     "JOBS_DIR_ENV",
     "JOBS_SCHEMA",
     "LOG_FORMAT_ENV",
+    "SCHEDULER_SCHEMA",
+    "BacktestStep",
+    "ChainFailedError",
+    "DailyIngestConfig",
+    "DailySummary",
     "DeclaredParameter",
+    "IngestSourceName",
+    "IngestStep",
     "JobHistory",
     "JobSpec",
     "Lease",
     "LogFormat",
     "MainJobReport",
+    "MissedPolicy",
+    "NightlyBacktestConfig",
+    "PortfolioRisk",
+    "PortfolioSync",
+    "RiskReportConfig",
+    "RiskStep",
     "RunRecord",
     "RunStatus",
+    "ScheduleOutcome",
+    "ScheduledRun",
+    "Scheduler",
+    "SchedulerLockedError",
+    "StrategyRun",
+    "backtest_step",
+    "chain_summary",
     "configure_logging",
     "current_run_id",
     "declared_parameters",
+    "due_times",
     "get_run",
+    "ingest_step",
     "job_history",
     "jobs_dir",
     "load_jobs",
     "new_run_id",
     "record_result",
+    "risk_step",
     "run_chain",
     "run_context",
     "run_job",
     "run_main_job",
     "runs_marker",
+    "sync_demo_portfolio",
     "validate_parameters",
 ]
+
+# the pipelines' steps import the backtest engine (numba): loaded on first use, so that
+# `bifrost jobs list` and the rest of the command line start without compiling anything
+_PIPELINES = frozenset(
+    {
+        "DEMO_PORTFOLIO",
+        "BacktestStep",
+        "ChainFailedError",
+        "DailyIngestConfig",
+        "DailySummary",
+        "IngestSourceName",
+        "IngestStep",
+        "NightlyBacktestConfig",
+        "PortfolioRisk",
+        "PortfolioSync",
+        "RiskReportConfig",
+        "RiskStep",
+        "StrategyRun",
+        "backtest_step",
+        "chain_summary",
+        "ingest_step",
+        "risk_step",
+        "sync_demo_portfolio",
+    }
+)
+
+if TYPE_CHECKING:
+    from bifrost.jobs._pipelines import (
+        DEMO_PORTFOLIO,
+        BacktestStep,
+        ChainFailedError,
+        DailyIngestConfig,
+        DailySummary,
+        IngestSourceName,
+        IngestStep,
+        NightlyBacktestConfig,
+        PortfolioRisk,
+        PortfolioSync,
+        RiskReportConfig,
+        RiskStep,
+        StrategyRun,
+        backtest_step,
+        chain_summary,
+        ingest_step,
+        risk_step,
+        sync_demo_portfolio,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PIPELINES:
+        from bifrost.jobs import _pipelines
+
+        value = getattr(_pipelines, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bifrost.jobs' has no attribute {name!r}")

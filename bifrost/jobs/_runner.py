@@ -213,7 +213,10 @@ def run_job(
         if idempotency_key is not None:
             earlier = history.by_key(idempotency_key)
             if earlier is not None:
-                log.info("run %s of %s already requested with key %r", earlier.run_id, earlier.job, idempotency_key)
+                log.info(
+                    "run %s of %s already requested with key %r", earlier.run_id, earlier.job, idempotency_key,
+                    extra={"run_id": earlier.run_id, "job": earlier.job},
+                )  # fmt: skip
                 return earlier
         first, created = history.create(
             run_id=new_run_id(),
