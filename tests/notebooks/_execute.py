@@ -46,4 +46,7 @@ def execute(name: str, folder: Path, **parameters: Any) -> Executed:
     assert len(tagged) == 1, f"{name}: expected one cell tagged summary, found {len(tagged)}"
     data = [o.data["application/json"] for o in tagged[0].outputs if "application/json" in o.get("data", {})]
     assert len(data) == 1, f"{name}: the summary cell displayed {len(data)} JSON outputs"
-    return Executed(path=target, notebook=nb, summary=dict(data[0]))
+    executed = Executed(path=target, notebook=nb, summary=dict(data[0]))
+    stderr = executed.outputs("stderr")  # a warning in a cell lands here: warnings are errors in notebooks too
+    assert stderr == [], f"{name} wrote to stderr: {stderr}"
+    return executed
