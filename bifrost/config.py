@@ -1,7 +1,8 @@
 """Settings: environment variables over an optional ``bifrost.toml`` over defaults.
 
 ``BIFROST_HOME`` (default ``./.bifrost``) holds the embedded store;
-``BIFROST_DATABASE_URL`` (default unset) switches storage to PostgreSQL.
+``BIFROST_DATABASE_URL`` (default unset) switches storage to PostgreSQL, into the schema
+``BIFROST_DATABASE_SCHEMA`` (``database_schema``, default ``bifrost``).
 ``bifrost.toml`` is looked up in the working directory, or at ``BIFROST_CONFIG``::
 
     home = "/data/bifrost"
@@ -43,10 +44,14 @@ from bifrost.errors import ConfigError, InvalidInputError
 __all__ = ["Settings", "load_settings", "mask_secrets"]
 
 _KNOWN_TOP_LEVEL = frozenset(
-    {"home", "database_url", "keys", "max_backtests", "max_sweep_memory_mb", "lock_timeout_s", "connect_timeout_s"}
+    {
+        "home", "database_url", "database_schema", "keys", "max_backtests", "max_sweep_memory_mb", "lock_timeout_s",
+        "connect_timeout_s",
+    }
 )
 _SERVICE_TOKEN_ENV = re.compile(r"BIFROST_([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)_SERVICE_TOKEN")
 MASK = "***"
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 # the names under which a secret travels: URL query parameters, libpq key=value pairs,
 # environment assignments (passfile, sslkey and sslcert name files, not secrets)
@@ -96,6 +101,7 @@ class Settings:
 
     home: Path
     database_url: str | None = field(default=None, repr=False)
+    database_schema: str = "bifrost"  # the PostgreSQL schema holding the store's tables
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     config_file: Path | None = None
     max_backtests: int | None = None  # None: the library's default bound
@@ -107,7 +113,8 @@ class Settings:
         # the generated repr would show the database password and every key
         url = mask_secrets(self.database_url) if self.database_url else None
         return (
-            f"Settings(home={self.home!r}, database_url={url!r}, keys={sorted(self.keys)!r}, "
+            f"Settings(home={self.home!r}, database_url={url!r}, database_schema={self.database_schema!r}, "
+            f"keys={sorted(self.keys)!r}, "
             f"config_file={self.config_file!r}, max_backtests={self.max_backtests!r}, "
             f"max_sweep_memory_mb={self.max_sweep_memory_mb!r}, lock_timeout_s={self.lock_timeout_s!r}, "
             f"connect_timeout_s={self.connect_timeout_s!r})"
@@ -124,6 +131,7 @@ class Settings:
             "home": str(self.home),
             "backend": self.backend,
             "database_url": mask_secrets(self.database_url) if self.database_url else "(unset)",
+            "database_schema": self.database_schema,
             "config_file": str(self.config_file) if self.config_file else "(none)",
             "max_backtests": "(default)" if self.max_backtests is None else f"{self.max_backtests:,}",
             "max_sweep_memory_mb": "(default)" if self.max_sweep_memory_mb is None else str(self.max_sweep_memory_mb),
@@ -170,6 +178,13 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
     if url and not url.startswith(("postgresql://", "postgres://")):
         source = "BIFROST_DATABASE_URL" if env.get("BIFROST_DATABASE_URL") else f"{config_file}: database_url"
         raise ConfigError(f"{source} must start with postgresql://, got {mask_secrets(url)!r}")
+    schema = env.get("BIFROST_DATABASE_SCHEMA") or _str_setting(table, "database_schema", config_file) or "bifrost"
+    if not _SCHEMA_NAME.fullmatch(schema):
+        source = "BIFROST_DATABASE_SCHEMA" if env.get("BIFROST_DATABASE_SCHEMA") else f"{config_file}: database_schema"
+        raise ConfigError(
+            f"{source} must be a PostgreSQL schema name (a letter or _, then letters, digits or _, at most 63), "
+            f"got {schema!r}"
+        )
     keys_raw = table.get("keys", {})
     if not isinstance(keys_raw, dict) or not all(isinstance(v, str) for v in keys_raw.values()):
         raise ConfigError(f"{config_file}: [keys] must be a table of strings")
@@ -184,6 +199,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
     return Settings(
         home=home_path,
         database_url=url or None,
+        database_schema=schema,
         keys=MappingProxyType(keys),
         config_file=config_file,
         max_backtests=_setting(env, table, "max_backtests", config_file, _positive_int),

@@ -194,3 +194,17 @@ def test_config_bad_numeric_setting_is_a_config_error_naming_its_source(
     (tmp_path / "bifrost.toml").write_text(toml)
     with pytest.raises(ConfigError, match=message):
         load_settings(env, cwd=tmp_path)
+
+
+def test_settings_database_schema_default_env_and_toml(tmp_path: Path) -> None:
+    assert load_settings({}, cwd=tmp_path).database_schema == "bifrost"
+    assert load_settings({"BIFROST_DATABASE_SCHEMA": "desk_2"}, cwd=tmp_path).database_schema == "desk_2"
+    (tmp_path / "bifrost.toml").write_text('database_schema = "from_toml"\n')
+    assert load_settings({}, cwd=tmp_path).database_schema == "from_toml"
+    assert load_settings({}, cwd=tmp_path).masked()["database_schema"] == "from_toml"
+
+
+@pytest.mark.parametrize("bad", ["1desk", "desk-2", "a b", "x" * 64, 'b"; drop'])
+def test_settings_database_schema_not_an_identifier_raises_config_error(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ConfigError, match="BIFROST_DATABASE_SCHEMA must be a PostgreSQL schema name"):
+        load_settings({"BIFROST_DATABASE_SCHEMA": bad}, cwd=tmp_path)

@@ -125,6 +125,7 @@ def open_store(settings: Settings | None = None, *, create: bool = True) -> BarS
         return PostgresStore(
             settings.database_url,
             home=settings.home,
+            schema=settings.database_schema,
             create=create,
             lock_timeout_s=lock_timeout_s,
             connect_timeout_s=settings.connect_timeout_s or DEFAULT_CONNECT_TIMEOUT_S,

@@ -167,6 +167,10 @@ class EmbeddedStore(BarStore):
     def close(self) -> None:
         self._con.close()
 
+    def environment(self) -> dict[str, str]:
+        # another process must not pick up a database URL of its own: it is cleared
+        return {"BIFROST_HOME": str(self.home.resolve()), "BIFROST_DATABASE_URL": ""}
+
     def describe(self) -> dict[str, str]:
         return {
             "backend": "embedded",

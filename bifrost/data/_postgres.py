@@ -250,6 +250,13 @@ class PostgresStore(BarStore):
             problems=tuple(problems),
         )
 
+    def environment(self) -> dict[str, str]:
+        return {
+            "BIFROST_HOME": str(self.home.resolve()),
+            "BIFROST_DATABASE_URL": self.url,
+            "BIFROST_DATABASE_SCHEMA": self.schema,
+        }
+
     def describe(self) -> dict[str, str]:
         return {
             "backend": "postgres",

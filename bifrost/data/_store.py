@@ -276,6 +276,15 @@ class BarStore(ABC):
         """Return recorded revisions: ``ingest_id, symbol, ts, field, old_value, new_value``."""
 
     @abstractmethod
+    def environment(self) -> dict[str, str]:
+        """Return the environment variables that make another process open this same store.
+
+        A job's kernel and a dashboard's kernel get them (``BIFROST_HOME``, and on PostgreSQL
+        ``BIFROST_DATABASE_URL`` and ``BIFROST_DATABASE_SCHEMA``): `open_store` in that process
+        then opens this store, not the one its own settings would pick.
+        """
+
+    @abstractmethod
     def describe(self) -> dict[str, str]:
         """Return the backend, its mode and its location, for display."""
 
@@ -573,6 +582,10 @@ class Store(Protocol):
 
     def ingest_marker(self) -> str:
         """A short text that changes whenever the store takes an ingest (see `BarStore.ingest_marker`)."""
+        ...
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables that open this store in another process (see `BarStore.environment`)."""
         ...
 
     def revisions(self, symbol: str | None = None) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -352,3 +354,19 @@ def test_store_daily_and_intraday_symbols_read_together_at_each_ones_frequency(s
     daily = store.read_panel(["AAPL", "ORCL"], frequency="1d")
     assert daily["close"].shape == (3, 2) and daily.symbols == ("AAPL", "ORCL")
     assert list(daily.ts).index(pd.Timestamp("2012-06-21", tz=UTC)) == 1 and daily["close"][1, 0] == 585.62
+
+
+def test_store_environment_opens_the_same_store_in_another_process(store: BarStore, tmp_path: Path) -> None:
+    # what a job's or a dashboard's kernel gets: its settings from these variables alone
+    from bifrost.config import load_settings
+    from bifrost.data import open_store
+
+    ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    env = store.environment()
+    assert set(env) >= {"BIFROST_HOME"} and ("BIFROST_DATABASE_SCHEMA" in env) == (store.backend == "postgres")
+    if getattr(store, "mode", "") == "timescaledb hypertable":
+        return  # the PGlite test server takes one client session: a second store cannot open
+    with open_store(load_settings({k: v for k, v in env.items() if v}, cwd=tmp_path), create=False) as other:
+        assert other.backend == store.backend
+        assert other.ingest_marker() == store.ingest_marker()
+        assert other.read_bars("ORCL")["close"].equals(store.read_bars("ORCL")["close"])
