@@ -7,5 +7,15 @@ from __future__ import annotations
 
 from bifrost.testing._service import RunningService, free_port, running_service
 from bifrost.testing._sources import FrameBarSource
+from bifrost.testing._voila import CHROMIUM, CHROMIUM_ARGS, RunningDashboard, running_dashboard
 
-__all__ = ["FrameBarSource", "RunningService", "free_port", "running_service"]
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "FrameBarSource",
+    "RunningDashboard",
+    "RunningService",
+    "free_port",
+    "running_dashboard",
+    "running_service",
+]

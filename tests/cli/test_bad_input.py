@@ -62,6 +62,7 @@ VALID = {
 # values that a command would act on for a long time or over the network if it took them
 NOT_RUN = {
     ("serve", "risk"): "starts a server: only its parse-level errors are fed",
+    ("dashboard",): "starts a server: only its parse-level errors are fed",
     ("data", "ingest", "yahoo"): "reaches the network: only values refused before it are fed",
 }
 
