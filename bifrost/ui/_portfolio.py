@@ -91,9 +91,7 @@ def _benchmark_returns(store: Store, symbol: str | None, index: pd.DatetimeIndex
         return None
     close = store.read_panel([symbol], index[0] - pd.Timedelta(days=10), fields=["close"], adjustment="adjusted")
     series = close.frame("close")[symbol].dropna()
-    returns = series.pct_change(fill_method=None).reindex(index)
-    returns.iloc[0] = np.nan  # the portfolio's first day has no return either
-    return returns.rename(symbol)
+    return series.pct_change(fill_method=None).reindex(index).rename(symbol)
 
 
 class _PortfolioComponent(Component):
@@ -120,6 +118,7 @@ class PortfolioPicker(Component):
         self.dropdown = W.Dropdown(options=[], description="portfolio", layout=W.Layout(width="280px"))
         self.dropdown.add_class("bf-portfolio-picker")
         self.on_pick = on_pick
+        self._quiet = False
         self.dropdown.observe(self._picked, names="value")
         self.widget = W.HBox([self.dropdown, self.error.widget])
 
@@ -133,14 +132,17 @@ class PortfolioPicker(Component):
         names = [str(n) for n in list_portfolios(self.store)["name"]]
         if list(self.dropdown.options) != names:
             current = self.dropdown.value
-            self.dropdown.options = names
-            if current in names:
-                self.dropdown.value = current
-            elif names:
-                self.dropdown.value = names[0]
+            self._quiet = True  # the options' own moves of the value are not picks
+            try:
+                self.dropdown.options = names
+                self.dropdown.value = current if current in names else (names[0] if names else None)
+            finally:
+                self._quiet = False
+            if self.dropdown.value != current and self.on_pick is not None:
+                self.on_pick(self.value)  # the shown portfolio went away (or the first arrived)
 
     def _picked(self, change: dict[str, Any]) -> None:
-        if self.on_pick is not None:
+        if not self._quiet and self.on_pick is not None:
             self.on_pick(None if change["new"] is None else str(change["new"]))
 
 
@@ -183,7 +185,7 @@ class PositionsTable(_PortfolioComponent):
         self.totals_html.add_class("bf-totals")
         self.marked: Any = None
         self.widget = self._root(
-            W.HBox([self.positions_html, self.totals_html], layout=W.Layout(gap="16px", align_items="flex-start")),
+            W.HBox([self.positions_html, self.totals_html], layout=W.Layout(align_items="flex-start", grid_gap="16px")),
             title="positions",
         )
 
@@ -243,6 +245,7 @@ class EquityChart(_PortfolioComponent):
             fig.add_trace(go.Scatter(x=returns.index, y=wealth, name=self.portfolio, line={"color": "#0366d6"}), 1, 1)
             bench = _benchmark_returns(self.store, self.benchmark, pd.DatetimeIndex(returns.index))
             if bench is not None:
+                bench.iloc[0] = np.nan  # both curves start at 1 on the portfolio's first day
                 fig.add_trace(
                     go.Scatter(x=bench.index, y=analytics.cum_returns(bench, starting_value=1.0), name=str(bench.name),
                                line={"color": "#959da5", "dash": "dot"}),
