@@ -25,6 +25,10 @@ What Voila is told, and why
 - an executor timeout: a cell that runs past ``cell_timeout_s`` stops the page's execution
   with Voila's timeout message instead of a page that spins forever.
 
+The server also serves the job runs' outputs read-only, so that a page can link them:
+``/bifrost/runs/<job>/<run id>/<file>`` is ``BIFROST_HOME/runs/<job>/<run id>/<file>``
+(`run_file_href` turns an output's path into that link).
+
 The kernels inherit this process's environment with ``BIFROST_HOME`` resolved to an absolute
 path (they run in the notebooks' folder) and ``BIFROST_CONFIG`` pointing at the settings file
 in use, so a dashboard reads the same store as the command that started it.
@@ -49,6 +53,7 @@ __all__ = [
     "dashboard_environment",
     "dashboard_url",
     "dashboards_in",
+    "run_file_href",
     "serve",
     "voila_arguments",
     "widgets_dir",
@@ -60,6 +65,8 @@ DASHBOARDS: Final = ("portfolio_monitor", "risk_monitor", "backtest_explorer", "
 NOT_PREHEATED: Final[frozenset[str]] = frozenset()
 # what a client polls for readiness: a request for a page (or for /) takes a pooled kernel
 READY_PATH: Final = "/voila/static/voila.js"
+# where the server serves BIFROST_HOME/runs (executed job notebooks and their HTML)
+RUNS_ROUTE: Final = "/bifrost/runs/"
 TEMPLATE: Final = "bifrost"
 # the front-end extensions a page loads: the widget manager (Voila injects its own, which
 # needs the JupyterLab one); plotly figures arrive as HTML (bifrost.NotebookFigure)
@@ -155,6 +162,24 @@ def dashboard_url(settings: DashboardSettings, name: str) -> str:
     return f"http://{settings.host}:{settings.port}/voila/render/{name}.ipynb"
 
 
+def run_file_href(path: str | os.PathLike[str] | None, home: str | os.PathLike[str]) -> str | None:
+    """Return the dashboard server's link to a job run's output file, or None if it is not under ``home/runs``.
+
+    ``/bifrost/runs/daily/0193.../daily.html`` for ``home/runs/daily/0193.../daily.html``:
+    a page served by ``bifrost dashboard`` opens it with an ``<a href>``.
+    """
+    if path is None:
+        return None
+    runs = Path(home).resolve() / "runs"
+    try:
+        relative = Path(path).resolve().relative_to(runs)
+    except ValueError:
+        return None
+    from urllib.parse import quote as url_quote
+
+    return RUNS_ROUTE + url_quote(relative.as_posix())
+
+
 def voila_arguments(settings: DashboardSettings) -> list[str]:
     """Return Voila's command line (after ``voila``) for ``settings``; module docstring: why each."""
     root = settings.root.resolve()
@@ -230,7 +255,16 @@ def serve(settings: DashboardSettings, environ: Mapping[str, str], *, argv_prefi
     os.environ.update(environ)
     from voila.app import Voila
 
-    app = Voila()
+    runs = Path(environ["BIFROST_HOME"]) / "runs"
+
+    class _Voila(Voila):  # type: ignore[misc]  # voila ships no type information
+        def init_handlers(self) -> list[object]:
+            import tornado.web
+
+            route = (RUNS_ROUTE + "(.*)", tornado.web.StaticFileHandler, {"path": str(runs)})
+            return [route, *super().init_handlers()]
+
+    app = _Voila()
     app.initialize([*argv_prefix, *voila_arguments(settings)])
     app.start()
     return 0
