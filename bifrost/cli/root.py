@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from bifrost.cli._common import JsonOpt, echo_json, ingest_record, records, store
+from bifrost.cli._common import JsonOpt, echo_json, store
 from bifrost.config import load_settings
 
 app = typer.Typer()
@@ -26,22 +26,36 @@ def config(json_out: JsonOpt = False) -> None:
 
 @app.command()
 def run(
-    n_symbols: Annotated[int, typer.Option("--n-symbols", "--symbols", help="Symbols in the demo market.")] = 50,
-    n_days: Annotated[int, typer.Option("--n-days", "--days", help="Trading days in the demo market.")] = 1260,
-    seed: Annotated[int, typer.Option(help="Seed of the demo market.", min=0)] = 7,
+    n_symbols: Annotated[
+        int | None,
+        typer.Option(
+            "--n-symbols", "--symbols", help="Symbols in the demo market (default: jobs.toml's).", min=1, max=5_000
+        ),
+    ] = None,
+    n_days: Annotated[
+        int | None,
+        typer.Option(
+            "--n-days", "--days", help="Trading days in the demo market (default: jobs.toml's).", min=2, max=100_000
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the demo market (default: jobs.toml's).", min=0)] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run the main job: ingest the demo market into the store and report on it."""
-    from bifrost.jobs import run_main_job
+    """Run the daily pipeline (the ``daily`` job): ingest, backtest, demo portfolio, risk report; print the summary.
 
+    Exit status 0 when every step succeeded, 1 when one did not (the summary names it).
+    """
+    from bifrost.jobs import DailyIngestConfig
+    from bifrost.jobs._main import run_daily
+
+    given = {k: v for k, v in (("n_symbols", n_symbols), ("n_days", n_days), ("seed", seed)) if v is not None}
+    if given:  # refused here, before any kernel starts (the market's own size bound included)
+        DailyIngestConfig.from_parameters(**given)
     with store(create=True) as bars:
-        report = run_main_job(bars, n_symbols=n_symbols, n_days=n_days, seed=seed)
+        summary = run_daily(bars, parameters={"daily_ingest": given} if given else None)
     if json_out:
-        echo_json(
-            {
-                "store": report.store, "ingest": ingest_record(report.ingest), "symbols": records(report.symbols),
-                "quality": report.quality.counts(),
-            }
-        )  # fmt: skip
+        echo_json(summary.to_dict())
     else:
-        typer.echo(report.summary())
+        typer.echo(summary.text())
+    if str(summary.run.status) != "succeeded":
+        raise typer.Exit(1)

@@ -49,6 +49,7 @@ from bifrost.data import (
     ingest,
 )
 from bifrost.errors import BifrostError, DataSourceError, InvalidInputError
+from bifrost.jobs._history import RunRecord, job_history
 from bifrost.portfolio import list_portfolios, load_portfolio, record_transactions
 from bifrost.risk import (
     DEFAULT_LOOKBACK_DAYS,
@@ -92,6 +93,7 @@ __all__ = [
     "StrategyRun",
     "backtest_step",
     "chain_summary",
+    "daily_summary",
     "ingest_step",
     "risk_step",
     "sync_demo_portfolio",
@@ -967,18 +969,14 @@ class ChainFailedError(BifrostError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DailySummary:
-    """The ``daily`` run and its steps, as ``bifrost run`` prints them.
+    """The ``daily`` run and its steps (its child runs, in order), as ``bifrost run`` prints them."""
 
-    ``steps`` are the child runs' `bifrost.jobs.RunRecord`-like objects (``job``,
-    ``status``, ``duration_s``, ``result``, ``notebook``, ``html``, ``error``).
-    """
-
-    run: Any
-    steps: tuple[Any, ...]
+    run: RunRecord
+    steps: tuple[RunRecord, ...]
 
     def headline(self) -> dict[str, Any]:
         """The numbers the summary leads with: best strategy and Sharpe, demo VaR, breaches."""
-        by_job = {s.job: dict(s.result or {}) for s in self.steps}
+        by_job: dict[str, dict[str, Any]] = {s.job: dict(s.result or {}) for s in self.steps}
         nightly, risk = by_job.get("nightly_backtest", {}), by_job.get("risk_report", {})
         portfolio = nightly.get("portfolio") or DEMO_PORTFOLIO
         measured = (risk.get("portfolios") or {}).get(portfolio) or {}
@@ -995,7 +993,7 @@ class DailySummary:
         }
 
     @property
-    def failed(self) -> tuple[Any, ...]:
+    def failed(self) -> tuple[RunRecord, ...]:
         """The steps that did not succeed (failed, timed out, kernel died, canceled ...)."""
         return tuple(s for s in self.steps if str(s.status) != "succeeded")
 
@@ -1070,9 +1068,8 @@ class DailySummary:
         return "\n".join(lines)
 
 
-def _record(r: Any) -> dict[str, Any]:
-    out = r.to_dict() if hasattr(r, "to_dict") else dict(vars(r))
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in out.items()}
+def _record(r: RunRecord) -> dict[str, Any]:
+    return r.to_dict()
 
 
 def _level(confidence: object) -> str:
@@ -1087,6 +1084,26 @@ def _number(value: object) -> str:
     return "n/a" if not isinstance(value, int | float) or not math.isfinite(value) else f"{value:.2f}"
 
 
-def chain_summary(run: Any, steps: Sequence[Any]) -> DailySummary:
-    """Return the summary of the ``daily`` run ``run`` and its child runs ``steps``, in order."""
+def chain_summary(run: RunRecord, steps: Sequence[RunRecord]) -> DailySummary:
+    """Return the summary of the chain run ``run`` and its child runs ``steps``, in order."""
     return DailySummary(run=run, steps=tuple(steps))
+
+
+def daily_summary(store: Store, run: RunRecord, steps: Sequence[str] = ()) -> DailySummary:
+    """Return the summary of chain run ``run`` read from the store's run history.
+
+    Its child runs are those whose ``parent_run_id`` is ``run``'s id, in the order of
+    ``steps`` (job names; default: the order the run recorded in its result, else the
+    order they were queued), the newest attempt of each.
+    """
+    recorded = run.result.get("steps")
+    order = list(steps) or (
+        [str(s["job"]) for s in recorded if isinstance(s, Mapping)] if isinstance(recorded, list) else []
+    )
+    children = [r for r in job_history(store, limit=500) if r.parent_run_id == run.run_id]
+    newest: dict[str, RunRecord] = {}
+    for child in sorted(children, key=lambda r: (r.queued, r.attempt)):
+        newest[child.job] = child  # a retried step: its last attempt
+    ranked = {job: i for i, job in enumerate(order)}
+    picked = sorted(newest.values(), key=lambda r: (ranked.get(r.job, len(ranked)), r.queued))
+    return DailySummary(run=run, steps=tuple(picked))
