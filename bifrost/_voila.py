@@ -13,7 +13,7 @@ What Voila is told, and why
   CDN (Voila links Font Awesome from cdn.jsdelivr.net; its own bundle already holds the fonts);
 - only the front-end extensions a dashboard needs (the widget manager): every other
   JupyterLab extension installed in the environment adds scripts to parse on each page
-  (jupytext's fails to load in Voila and logs a console error);
+  (jupytext's fails to load in Voila and logs a console error); plotly's renderer is kept;
 - preheated kernels: ``pool_size`` kernels per notebook have already run it, imports and
   all, when a page asks for it; a notebook named in `NOT_PREHEATED` (one that reads its
   request, e.g. a query string) renders on demand. A used kernel is replaced
@@ -69,8 +69,9 @@ READY_PATH: Final = "/voila/static/voila.js"
 RUNS_ROUTE: Final = "/bifrost/runs/"
 TEMPLATE: Final = "bifrost"
 # the front-end extensions a page loads: the widget manager (Voila injects its own, which
-# needs the JupyterLab one); plotly figures arrive as HTML (bifrost.NotebookFigure)
-EXTENSIONS: Final = ("@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8")
+# needs the JupyterLab one) and plotly's renderer of its mimetype (bifrost.ui draws charts with it; it
+# bundles plotly.js, nothing is fetched)
+EXTENSIONS: Final = ("@jupyter-widgets/jupyterlab-manager", "@voila-dashboards/widgets-manager8", "jupyterlab-plotly")
 _MAX_TIMEOUT_S: Final = 86_400
 _CHECKOUT_SHARE: Final = Path(__file__).resolve().parents[1] / "widgets" / "share"
 

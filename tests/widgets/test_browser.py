@@ -119,6 +119,7 @@ def _assert_no_error_text(watched: Watched) -> None:
     page = watched.page
     text = page.inner_text("body")
     assert "Traceback" not in text and not EXCEPTION.search(text), text[:3000]
+    assert "<plotly figure" not in text, "a chart shows as text: its renderer is not loaded"
     assert page.locator(".bf-error-shown").count() == 0, page.inner_text(".bf-error-shown")
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
 
