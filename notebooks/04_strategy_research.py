@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -38,7 +40,7 @@ from IPython.display import JSON, display
 
 import bifrost
 from bifrost._plotly import NotebookFigure
-from bifrost.data import CsvSource, EmbeddedStore, ingest
+from bifrost.data import CsvSource, EmbeddedStore, Panel, ingest
 from bifrost.strategy import (
     Commission,
     FillModel,
@@ -93,7 +95,7 @@ display(base.fills.head())
 
 # %%
 @declare("exit_period <= period", warmup=lambda p: p["period"])
-def breakout(panel, *, period: int = 20, exit_period: int = 10):  # type: ignore[no-untyped-def]
+def breakout(panel: Panel, *, period: int = 20, exit_period: int = 10) -> Signals:
     """Buy a new `period`-bar high, sell below the `exit_period`-bar moving average."""
     close = panel["close"]
     return Signals(
@@ -145,7 +147,7 @@ display(oos)
 
 
 # %%
-def peeking(panel, *, period: int = 10):  # type: ignore[no-untyped-def]
+def peeking(panel: Panel, *, period: int = 10) -> Signals:
     close = panel["close"]
     tomorrow = np.roll(close, -1, axis=0)  # the bug: the next bar's close, known today
     return Signals(entries=(tomorrow > close) & (close > ind.sma(close, period)), exits=tomorrow < close)
@@ -164,7 +166,7 @@ print(honest)
 
 
 # %%
-class SmaCross(bt.Strategy):  # type: ignore[misc]
+class SmaCross(bt.Strategy):  # written for backtrader, nothing of bifrost in it
     params = (("fast", 10), ("slow", 30))
 
     def __init__(self) -> None:
