@@ -251,7 +251,7 @@ def test_job_monitor_shows_a_run_started_by_another_process(
     env = {**os.environ, "BIFROST_HOME": str(dashboard_home), "BIFROST_DATABASE_URL": ""}
     done = subprocess.run(
         [sys.executable, "-m", "bifrost.cli", "jobs", "run", "daily_ingest", "-p", "source=csv",
-         "-p", f"path={_orcl_slice(dashboard_home.parent)}", "--json"],
+         "-p", f"path={_orcl_slice(dashboard_home.parent)}", "-p", "symbol=ORCL", "--json"],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -280,9 +280,10 @@ def test_data_explorer_adjustment_toggle_redraws_the_candles(dashboard: RunningD
     watched = _page(dashboard, open_page, "data_explorer")
     page = watched.page
     assert page.locator(".bf-coverage tr[data-key='ORCL']").count() == 1
-    page.wait_for_selector(".bf-candles .plotly-graph-div", timeout=30_000)
-    page.click(".bf-adjustment button:has-text('raw')")
+    page.select_option(".bf-symbol-picker select", "ORCL")
+    page.wait_for_selector(".bf-candles .js-plotly-plot", timeout=30_000)
+    page.click(".bf-adjustment button:has-text('adjusted') >> nth=-1")
     page.wait_for_timeout(1000)
-    page.wait_for_selector(".bf-candles .plotly-graph-div", timeout=30_000)
+    page.wait_for_selector(".bf-candles .js-plotly-plot", timeout=30_000)
     _assert_no_error_text(watched)
     watched.assert_clean()
