@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from bifrost.data import IngestReport, QualityReport, Store, SyntheticMarket, check_quality, ingest
-from bifrost.jobs._pipelines import DailySummary, daily_summary
 from bifrost.jobs._runner import run_job
 from bifrost.jobs._spec import JobSpec, load_jobs
+
+if TYPE_CHECKING:  # the pipeline steps import bifrost.strategy (numba): loaded when the daily job runs
+    from bifrost.jobs._pipelines import DailySummary
 
 __all__ = ["DAILY_JOB", "MainJobReport", "run_daily", "run_main_job"]
 
@@ -43,6 +46,8 @@ def run_daily(
     InvalidInputError
         If a step's parameters are refused (before any kernel starts).
     """
+    from bifrost.jobs._pipelines import daily_summary
+
     specs = load_jobs() if jobs is None else jobs
     given = {"parameters": {k: dict(v) for k, v in parameters.items()}} if parameters else None
     run = run_job(store, DAILY_JOB, given, jobs=specs, home=home)

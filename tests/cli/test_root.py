@@ -1,4 +1,4 @@
-"""`bifrost config` and `bifrost run`."""
+"""`bifrost config` and `bifrost run` (the daily pipeline, what `make run` runs)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from bifrost.data import EmbeddedStore
+from bifrost.jobs import job_history
+from bifrost.risk import book_from_store, book_risk, check_limits
+from bifrost.strategy import FillModel, backtest
+from bifrost.strategy._engine import Commission
 from tests.cli import bifrost
 from tests.conftest import ROOT
 
@@ -41,11 +46,43 @@ def test_cli_config_shows_no_credential_in_any_form(tmp_path: Path, url: str) ->
         assert done.returncode == 2 and done.stderr.count("\n") == 1
 
 
-def test_cli_run_is_the_main_job(tmp_path: Path) -> None:
-    done = bifrost(tmp_path, "run", "--symbols", "10", "--days", "300")
-    assert done.returncode == 0, done.stderr
-    assert "[SYNTHETIC]" in done.stdout and "10 (10 synthetic)" in done.stdout
-    assert "rows       : 3000" in done.stdout
+def test_cli_run_is_the_daily_pipeline_and_prints_its_summary(tmp_path: Path) -> None:
+    # `bifrost run` (make run) on an empty BIFROST_HOME: the daily job chains ingest, backtest, risk on the demo market
+    home = tmp_path / "home"
+    done = bifrost(home, "run", "--n-symbols", "6", "--n-days", "400")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for step in ("daily_ingest", "nightly_backtest", "risk_report"):
+        assert re.search(rf"^  {step} +succeeded +[0-9.]+ s$", out, re.M), out
+    store = EmbeddedStore(home)
+    try:
+        (daily,) = job_history(store, "daily")
+        assert out.startswith(f"daily {daily.run_id}: succeeded in ")
+        (nightly,) = job_history(store, "nightly_backtest")
+        assert nightly.parent_run_id == daily.run_id
+        assert int(store.list_symbols()["rows"].sum()) == 6 * 400
+        # the headline numbers are the library's on the store the run left
+        best, params = nightly.result["best_strategy"], nightly.result["best_params"]
+        panel = store.read_panel(None, frequency="1d")
+        fill = FillModel(commission=Commission(percent=0.001), slippage_bps=2.0)
+        sharpe = backtest(panel, str(best), params, cash=1_000_000.0, fill=fill).metrics["sharpe_ratio"]  # type: ignore[arg-type]
+        assert f"best strategy : {best} (" in out and f"Sharpe {sharpe:.2f}" in out
+        var = book_risk(book_from_store(store, "demo"), method="historical", confidence=0.99).var
+        assert f"99% VaR       : {var:.2%} of equity, 1 day, historical (portfolio demo)" in out
+        breaches = int((check_limits(store, "demo", record=False).checks["severity"] == "breach").sum())
+        assert f"limit breaches: {breaches}" in out
+    finally:
+        store.close()
+    for line in ("tearsheet.html", "risk_demo.html", "daily.ipynb", "make dashboard", "bifrost dashboard", "make lab"):
+        assert line in out
+    for path in re.findall(r"(/\S+\.(?:html|ipynb))", out):
+        assert Path(path).is_file(), path
+
+
+def test_cli_run_market_too_large_is_refused_before_any_kernel_starts(tmp_path: Path) -> None:
+    done = bifrost(tmp_path, "run", "--n-symbols", "5000", "--n-days", "100000")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "daily_ingest:" in done.stderr and not (tmp_path / "runs").exists()
 
 
 def test_cli_settings_file_not_utf8_is_one_line_and_exit_2(tmp_path: Path) -> None:
