@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -34,8 +36,8 @@ import plotly.graph_objects as go
 from IPython.display import JSON, display
 
 import bifrost
-from bifrost._plotly import NotebookFigure  # a plotly Figure shown as plain HTML (JupyterLab, nbconvert, Voila)
 from bifrost.data import CsvSource, EmbeddedStore, ingest
+from bifrost.figures import NotebookFigure  # a plotly Figure shown as plain HTML (JupyterLab, nbconvert, Voila)
 from bifrost.risk import historical_var, parametric_var
 from bifrost.strategy import backtest
 

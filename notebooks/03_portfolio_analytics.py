@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -32,9 +34,9 @@ import plotly.graph_objects as go
 from IPython.display import JSON, display
 
 import bifrost
-from bifrost._plotly import NotebookFigure
 from bifrost.analytics import factor_regression, perf_stats, portfolio_tearsheet, simple_returns
 from bifrost.data import CsvSource, EmbeddedStore, ingest, read_fama_french
+from bifrost.figures import NotebookFigure  # a plotly Figure shown as plain HTML (JupyterLab, nbconvert, Voila)
 from bifrost.portfolio import (
     CashFlow,
     CashKind,

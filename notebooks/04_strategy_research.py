@@ -39,8 +39,8 @@ import plotly.graph_objects as go
 from IPython.display import JSON, display
 
 import bifrost
-from bifrost._plotly import NotebookFigure
 from bifrost.data import CsvSource, EmbeddedStore, Panel, ingest
+from bifrost.figures import NotebookFigure  # a plotly Figure shown as plain HTML (JupyterLab, nbconvert, Voila)
 from bifrost.strategy import (
     Commission,
     FillModel,
