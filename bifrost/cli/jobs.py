@@ -86,12 +86,15 @@ def jobs_run(
 
     from bifrost.jobs import RunStatus, configure_logging, load_jobs, run_job
 
-    configure_logging(log_format, level=logging.WARNING if quiet else logging.INFO)
-    jobs = load_jobs()
-    if name not in jobs:
-        raise NotFoundError(f"no job {name!r}; known jobs: {', '.join(jobs) or 'none'} (bifrost jobs list)")
-    with store(create=True) as bars:
-        record = run_job(bars, name, _parameters(param), jobs=jobs, idempotency_key=key)
+    handler = configure_logging(log_format, level=logging.WARNING if quiet else logging.INFO)
+    try:
+        jobs = load_jobs()
+        if name not in jobs:
+            raise NotFoundError(f"no job {name!r}; known jobs: {', '.join(jobs) or 'none'} (bifrost jobs list)")
+        with store(create=True) as bars:
+            record = run_job(bars, name, _parameters(param), jobs=jobs, idempotency_key=key)
+    finally:
+        logging.getLogger("bifrost").removeHandler(handler)  # an in-process caller runs many commands
     if json_out:
         echo_json(record.to_dict())
     else:
@@ -155,14 +158,21 @@ def jobs_schedule(
     log_format: LogFormatOpt = None,
 ) -> None:
     """Run due jobs by their cron schedules in the foreground; Ctrl-C stops after the running job."""
+    import logging
+
     from bifrost.jobs import Scheduler, configure_logging, load_jobs
 
-    configure_logging(log_format)
-    jobs = load_jobs()
-    with store(create=True) as bars:
-        scheduler = Scheduler(bars, jobs, missed=missed, poll_s=poll_s)
-        typer.echo(f"scheduler {scheduler.holder}: {len(jobs)} job(s); Ctrl-C stops it after the running job", err=True)
-        runs = scheduler.serve()
+    handler = configure_logging(log_format)
+    try:
+        jobs = load_jobs()
+        with store(create=True) as bars:
+            scheduler = Scheduler(bars, jobs, missed=missed, poll_s=poll_s)
+            typer.echo(
+                f"scheduler {scheduler.holder}: {len(jobs)} job(s); Ctrl-C stops it after the running job", err=True
+            )
+            runs = scheduler.serve()
+    finally:
+        logging.getLogger("bifrost").removeHandler(handler)
     typer.echo(f"scheduler stopped: {sum(r.outcome == 'ran' for r in runs)} run(s) started", err=True)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Iterator
@@ -48,7 +49,7 @@ def embedded(jobs_env: Path) -> Iterator[EmbeddedStore]:
 def broken_csv(tmp_path: Path) -> Path:
     """ORCL's real file with its 10th data line's high below its low (a row validation refuses)."""
     lines = ORCL.read_text().splitlines()
-    date, o, h, low, c, adj, v = lines[10].split(",")
+    date, o, _high, low, c, adj, v = lines[10].split(",")
     lines[10] = ",".join([date, o, str(float(low) / 2), low, c, adj, v])
     path = tmp_path / "orcl-broken.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -76,7 +77,5 @@ def kernels_of(pid: int) -> list[int]:
 
 def kill_all(pids: list[int]) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass

@@ -58,10 +58,13 @@ def test_history_run_lifecycle_recorded_newest_first(store: BarStore) -> None:
 
 def test_history_idempotency_key_returns_the_first_run(store: BarStore) -> None:
     history = store.part(JobHistory)
-    first, created = history.create(run_id=new_run_id(), job="a", parameters={}, version="v", idempotency_key="k1")
-    again, created_again = history.create(run_id=new_run_id(), job="a", parameters={}, version="v", idempotency_key="k1")
+    request = {"job": "a", "parameters": {}, "version": "v", "idempotency_key": "k1"}
+    first, created = history.create(run_id=new_run_id(), **request)  # type: ignore[arg-type]
+    again, created_again = history.create(run_id=new_run_id(), **request)  # type: ignore[arg-type]
     assert created and not created_again and again.run_id == first.run_id
-    retry, _ = history.create(run_id=new_run_id(), job="a", parameters={}, version="v", attempt=2, retry_of=first.run_id)
+    retry, _ = history.create(
+        run_id=new_run_id(), job="a", parameters={}, version="v", attempt=2, retry_of=first.run_id
+    )
     assert history.by_key("k1") is not None and history.by_key("k1").run_id == retry.run_id  # the latest attempt
     assert len(history.list("a")) == 2
 

@@ -22,11 +22,11 @@ from tests.jobs.conftest import kernels_of
 
 def test_run_job_hung_cell_past_timeout_is_timed_out(embedded: EmbeddedStore, jobs: dict[str, JobSpec]) -> None:
     record = run_job(embedded, "hang", jobs=jobs)
-    assert record.status is RunStatus.TIMED_OUT and record.error_cell == 2  # markdown 0, parameters 1, sleep 2
-    assert record.error == "cell 2: TimeoutError: the run passed its timeout of 3 s; the kernel was killed"
+    assert record.status is RunStatus.TIMED_OUT and record.error_cell == 3  # markdown, import, parameters, sleep
+    assert record.error == "cell 3: TimeoutError: the run passed its timeout of 3 s; the kernel was killed"
     assert record.duration_s is not None and record.duration_s >= 3
     executed = nbformat.read(str(record.notebook), as_version=4)
-    assert executed.cells[-1].source.startswith("import time")  # the notebook is kept, as far as it ran
+    assert executed.cells[-1].source.startswith("time.sleep(seconds)")  # the notebook is kept, as far as it ran
     assert record.html is not None and record.html.is_file()
     assert kernels_of(os.getpid()) == []
 
@@ -40,7 +40,7 @@ def test_run_job_dead_kernel_retried_with_backoff_then_kernel_died(
     assert waits == [7.0]  # retry_backoff_s * 2**0 after attempt 1
     assert [(r.attempt, r.status) for r in attempts] == [(2, RunStatus.KERNEL_DIED), (1, RunStatus.KERNEL_DIED)]
     assert record.run_id == attempts[0].run_id and attempts[0].retry_of == attempts[1].run_id
-    assert record.error == "cell 2: DeadKernelError: the kernel died while running cell 2"
+    assert record.error == "cell 3: DeadKernelError: the kernel died while running cell 3"
     assert kernels_of(os.getpid()) == []
 
 

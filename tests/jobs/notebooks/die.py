@@ -14,12 +14,13 @@
 # ---
 
 # %% [markdown]
-# A tests-only job whose kernel dies in its second cell.
+# A tests-only job whose kernel dies in its last cell.
+
+# %%
+import os
 
 # %% tags=["parameters"]
 code = 9
 
 # %%
-import os
-
 os.kill(os.getpid(), code)

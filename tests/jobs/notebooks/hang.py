@@ -16,10 +16,11 @@
 # %% [markdown]
 # A tests-only job that hangs: it sleeps past its timeout.
 
+# %%
+import time
+
 # %% tags=["parameters"]
 seconds = 600.0
 
 # %%
-import time
-
 time.sleep(seconds)

@@ -16,6 +16,12 @@
 # %% [markdown]
 # A tests-only job: ingest one CSV file into the store the run is recorded in, and record what it read.
 
+# %%
+from pathlib import Path
+
+from bifrost.data import CsvSource, ingest, open_store
+from bifrost.jobs import record_result
+
 # %% tags=["parameters"]
 path = None
 symbol = "ORCL"
@@ -27,11 +33,6 @@ run_id = None
 output_dir = None
 
 # %%
-from pathlib import Path
-
-from bifrost.data import CsvSource, ingest, open_store
-from bifrost.jobs import record_result
-
 store = open_store()
 report = ingest(store.bars, CsvSource(path, symbol=symbol))
 report.summary()
