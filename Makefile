@@ -49,7 +49,8 @@ LAB_PORT ?= 8888
 DASHBOARD_PORT ?= 8866
 
 lab: install  ## JupyterLab on notebooks/, bound to 127.0.0.1 (paired .py files kept in sync by jupytext)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 dashboard: install  ## the Voila dashboards (widgets/) on http://127.0.0.1:$(DASHBOARD_PORT)
 	$(BIN)/bifrost dashboard --port $(DASHBOARD_PORT)
