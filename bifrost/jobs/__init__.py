@@ -21,7 +21,7 @@ from bifrost.jobs._history import (
     runs_marker,
 )
 from bifrost.jobs._logging import LOG_FORMAT_ENV, LogFormat, configure_logging, current_run_id, run_context
-from bifrost.jobs._main import MainJobReport, run_main_job
+from bifrost.jobs._main import DAILY_JOB, run_daily
 from bifrost.jobs._runner import new_run_id, record_result, run_chain, run_job
 from bifrost.jobs._scheduler import (
     SCHEDULER_SCHEMA,
@@ -44,6 +44,7 @@ from bifrost.jobs._spec import (
 
 __all__ = [
     "ABANDON_AFTER_S",
+    "DAILY_JOB",
     "DEMO_PORTFOLIO",
     "HEARTBEAT_S",
     "JOBS_DIR_ENV",
@@ -61,7 +62,6 @@ __all__ = [
     "JobSpec",
     "Lease",
     "LogFormat",
-    "MainJobReport",
     "MissedPolicy",
     "NightlyBacktestConfig",
     "PortfolioRisk",
@@ -79,6 +79,7 @@ __all__ = [
     "chain_summary",
     "configure_logging",
     "current_run_id",
+    "daily_summary",
     "declared_parameters",
     "due_times",
     "get_run",
@@ -91,8 +92,8 @@ __all__ = [
     "risk_step",
     "run_chain",
     "run_context",
+    "run_daily",
     "run_job",
-    "run_main_job",
     "runs_marker",
     "sync_demo_portfolio",
     "validate_parameters",
@@ -117,6 +118,7 @@ _PIPELINES = frozenset(
         "StrategyRun",
         "backtest_step",
         "chain_summary",
+        "daily_summary",
         "ingest_step",
         "risk_step",
         "sync_demo_portfolio",
@@ -140,6 +142,7 @@ if TYPE_CHECKING:
         StrategyRun,
         backtest_step,
         chain_summary,
+        daily_summary,
         ingest_step,
         risk_step,
         sync_demo_portfolio,

@@ -342,23 +342,13 @@ def _version() -> str:
 
 
 def _store_home(store: Store) -> Path:
-    home = getattr(store, "home", None)
-    if home is not None:
-        return Path(home)
-    from bifrost.config import load_settings
-
-    return load_settings().home
+    # where runs/ goes: the store's own home (a PostgreSQL store's settings' home)
+    return Path(store.environment()["BIFROST_HOME"])
 
 
 def _store_env(store: Store) -> dict[str, str]:
-    # how another process opens this store (the kernel). The Store protocol does not say yet
-    # (requested: store.environment()); both backends keep these attributes.
-    env = {"BIFROST_HOME": str(_store_home(store))}
-    url = getattr(store, "url", None)
-    if url:
-        env["BIFROST_DATABASE_URL"] = str(url)
-        env["BIFROST_DATABASE_SCHEMA"] = str(getattr(store, "schema", "bifrost"))
-    return env
+    # how the kernel opens this very store (BIFROST_HOME, BIFROST_DATABASE_URL, BIFROST_DATABASE_SCHEMA)
+    return dict(store.environment())
 
 
 # -- one attempt -------------------------------------------------------------------

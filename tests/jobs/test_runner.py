@@ -84,3 +84,18 @@ def test_record_result_writes_the_run_folder(tmp_path: Path, monkeypatch: pytest
     }  # fmt: skip
     with pytest.raises(InvalidInputError, match=r"record_result: 'f' is a builtin_function_or_method; record numbers"):
         record_result({"f": len})
+
+
+@pytest.mark.postgres
+def test_run_job_on_postgres_kernel_writes_the_same_store(
+    pg_url: str, pg_schema: str, jobs_env: Path, jobs: dict[str, JobSpec]
+) -> None:
+    from bifrost.data._postgres import PostgresStore
+
+    with PostgresStore(pg_url, home=jobs_env, schema=pg_schema, timescale=False) as store:
+        record = run_job(store, "ingest", {"path": str(ORCL), "start": "2014-12-01"}, jobs=jobs)
+        assert record.status is RunStatus.SUCCEEDED, record.error
+        # the kernel ingested into this schema: ORCL's 5036 data lines (5037 lines, one header)
+        assert len(store.read_bars("ORCL")) == 5036
+        assert [r.run_id for r in job_history(store)] == [record.run_id] and record.result["rows"] == 22
+        assert record.notebook is not None and record.notebook.parent == jobs_env / "runs" / "ingest" / record.run_id
