@@ -258,7 +258,7 @@ def test_job_monitor_shows_a_run_started_by_another_process(
     run = json.loads(done.stdout)
     row = f".bf-runs tr[data-key='{run['run_id']}']"
     page.wait_for_selector(row, timeout=20_000)
-    page.wait_for_selector(f"{row} td[data-col='status'].bf-status-succeeded", timeout=20_000)
+    page.wait_for_selector(f"{row} td[data-col='status'] .bf-status-succeeded", timeout=20_000)
     href = page.get_attribute(f"{row} a.bf-link-html", "href")
     assert href is not None
     with urllib.request.urlopen(dashboard.base_url + href, timeout=10) as answer:
