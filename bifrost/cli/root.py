@@ -52,6 +52,11 @@ def run(
     if given:  # refused here, before any kernel starts (the market's own size bound included)
         DailyIngestConfig.from_parameters(**given)
     with store(create=True) as bars:
+        typer.echo(
+            "bifrost: running the daily job (daily_ingest, nightly_backtest, risk_report; about a minute); "
+            "`bifrost jobs history` shows its steps as they run",
+            err=True,
+        )
         summary = run_daily(bars, parameters={"daily_ingest": given} if given else None)
     if json_out:
         echo_json(summary.to_dict())

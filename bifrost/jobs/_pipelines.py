@@ -309,6 +309,12 @@ class IngestStep:
         """Return two lines: what was ingested, and the quality findings."""
         return "\n".join([*(r.summary() for r in self.reports), f"quality: {self.quality.summary()}"])
 
+    def __repr__(self) -> str:
+        return (
+            f"IngestStep({self.config.source}: {len(self.symbols)} symbol(s), {self.rows_read} rows read, "
+            f"{self.rows_stored} stored; quality: {self.quality.summary()})"
+        )
+
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{html.escape(r.summary())}</li>" for r in self.reports)
         return (
@@ -574,6 +580,13 @@ class BacktestStep:
     def best(self) -> StrategyRun:
         """The run whose best backtest has the highest Sharpe ratio (NaN last)."""
         return max(self.runs, key=lambda r: -math.inf if math.isnan(r.sharpe) else r.sharpe)
+
+    def __repr__(self) -> str:
+        best = self.best
+        return (
+            f"BacktestStep({len(self.runs)} strategies on {len(self.symbols)} symbols; best {best.strategy} "
+            f"{dict(best.params)}, Sharpe {best.sharpe:.3f})"
+        )
 
     def table(self) -> pd.DataFrame:
         """One row per strategy: its best parameters and that backtest's headline metrics."""
@@ -875,6 +888,10 @@ class RiskStep:
     portfolios: tuple[PortfolioRisk, ...]
     skipped: Mapping[str, str] = field(default_factory=dict)  # name → why (no position, too little history)
 
+    def __repr__(self) -> str:
+        measured = ", ".join(f"{p.name} VaR {p.var(self.config.methods[0]):.2%}" for p in self.portfolios) or "none"
+        return f"RiskStep({measured}; {len(self.skipped)} skipped)"
+
     def table(self) -> pd.DataFrame:
         """One row per portfolio: equity, VaR and ES by method, breaches and warnings."""
         rows = []
@@ -985,6 +1002,7 @@ class DailySummary:
             "best_params": nightly.get("best_params"),
             "best_sharpe": nightly.get("best_sharpe"),
             "portfolio": portfolio,
+            "portfolio_action": nightly.get("portfolio_action"),
             "var_99": measured.get("var_historical"),
             "confidence": risk.get("confidence"),
             "breaches": risk.get("breaches"),
@@ -1043,6 +1061,8 @@ class DailySummary:
         if head["best_strategy"]:
             params = ", ".join(f"{k}={v}" for k, v in (head["best_params"] or {}).items())
             lines.append(f"best strategy : {head['best_strategy']} ({params}), Sharpe {_number(head['best_sharpe'])}")
+        if head["portfolio_action"]:
+            lines.append(f"demo portfolio: {head['portfolio']} {head['portfolio_action']} (the best backtest's fills)")
         if head["var_99"] is not None:
             lines.append(
                 f"{_level(head['confidence'])} VaR       : {head['var_99']:.2%} of equity, 1 day, historical "
