@@ -61,13 +61,11 @@ def test_run_chain_failed_step_cancels_the_rest(embedded: EmbeddedStore, jobs: d
     assert dict(ingest.result) == {"rows": 22, "first_close": 42.080002, "run_id": ingest.run_id, "scale": 1.0}
     assert (ingest.notebook.parent / "first.txt").read_text() == "42.080002\n"  # output_dir was the run's folder
     html = ingest.html.read_text()
-    assert 'src="http' not in html and 'import("http' not in html and "<link href=\"http" not in html
+    assert 'src="http' not in html and 'import("http' not in html and '<link href="http' not in html
     assert ingest.notebook.parent == embedded.home / "runs" / "ingest" / ingest.run_id
 
 
-def test_run_chain_bad_step_parameter_refused_before_any_run(
-    embedded: EmbeddedStore, jobs: dict[str, JobSpec]
-) -> None:
+def test_run_chain_bad_step_parameter_refused_before_any_run(embedded: EmbeddedStore, jobs: dict[str, JobSpec]) -> None:
     with pytest.raises(InvalidInputError, match=r"job 'die': parameter 'code': expected an integer"):
         run_chain(embedded, ["ingest", "die"], parent_run_id=None, jobs=jobs, parameters={"die": {"code": "x"}})
     assert job_history(embedded) == []
@@ -99,3 +97,31 @@ def test_run_job_on_postgres_kernel_writes_the_same_store(
         assert len(store.read_bars("ORCL")) == 5036
         assert [r.run_id for r in job_history(store)] == [record.run_id] and record.result["rows"] == 22
         assert record.notebook is not None and record.notebook.parent == jobs_env / "runs" / "ingest" / record.run_id
+
+
+def test_outcome_error_output_without_exception_is_failed(tmp_path: Path, jobs: dict[str, JobSpec]) -> None:
+    # what an engine that swallowed the exception leaves: the notebook itself says the run failed
+    from bifrost.jobs._runner import _Kernel, _outcome
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"exception": False}
+    injected = nbformat.v4.new_code_cell("n = 1")
+    injected.metadata["tags"] = ["injected-parameters"]
+    broken = nbformat.v4.new_code_cell("1 / 0")
+    broken.outputs = [
+        nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])
+    ]
+    expected = nbformat.v4.new_code_cell("assert False")
+    expected.metadata["tags"] = ["raises-exception"]
+    expected.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])]
+    nb.cells = [nbformat.v4.new_code_cell("import os"), injected, expected, broken]
+    path = tmp_path / "done.ipynb"
+    nbformat.write(nb, str(path))
+    status, cell, name, message = _outcome(path, None, _Kernel(), jobs["ingest"])
+    assert (status, cell, name, message) == (RunStatus.FAILED, 2, "ZeroDivisionError", "division by zero")
+    nb.cells = nb.cells[:3]
+    nbformat.write(nb, str(path))
+    assert _outcome(path, None, _Kernel(), jobs["ingest"])[0] is RunStatus.SUCCEEDED  # raises-exception may
+    nb.metadata["papermill"] = {"exception": True}
+    nbformat.write(nb, str(path))
+    assert _outcome(path, None, _Kernel(), jobs["ingest"])[0] is RunStatus.FAILED
