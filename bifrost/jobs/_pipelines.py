@@ -1037,8 +1037,12 @@ class DailySummary:
     def raise_for_failure(self) -> None:
         """Raise `ChainFailedError` naming each step that did not succeed (the ``daily`` run then fails)."""
         if self.failed:
-            shown = "; ".join(f"{s.job} {s.status}" + (f" ({s.error})" if s.error else "") for s in self.failed)
-            raise ChainFailedError(f"daily: {len(self.failed)} of {len(self.steps)} step(s) did not succeed: {shown}")
+            ended = [s for s in self.failed if str(s.status) != "canceled"]
+            canceled = [s.job for s in self.failed if str(s.status) == "canceled"]
+            shown = "; ".join(f"{s.job} {s.status}" + (f" ({s.error})" if s.error else "") for s in ended)
+            if canceled:
+                shown += ("; " if shown else "") + f"not started: {', '.join(canceled)}"
+            raise ChainFailedError(f"{self.run.job}: {shown}")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict: the daily run, each step and the headline numbers."""

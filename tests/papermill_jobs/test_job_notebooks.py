@@ -112,3 +112,29 @@ def test_daily_ingest_notebook_on_an_invalid_csv_fails_with_the_validation_messa
     assert run.notebook is not None and "ValidationError" in run.notebook.read_text()  # the notebook shows it
     (shown,) = job_history(store, "daily_ingest")
     assert shown.run_id == run.run_id and shown.status is RunStatus.FAILED
+
+
+def test_daily_notebook_with_a_failing_step_cancels_the_rest_and_fails_naming_it(
+    store: EmbeddedStore, tmp_path: Path
+) -> None:
+    from bifrost.jobs._main import run_daily
+
+    missing = tmp_path / "bars"  # a folder without a CSV file: daily_ingest fails, the steps after it never start
+    missing.mkdir()
+    summary = run_daily(store, parameters={"daily_ingest": {"source": "csv", "path": str(missing)}})
+    assert summary.run.status is RunStatus.FAILED
+    assert summary.run.error_name == "ChainFailedError"
+    assert [(s.job, s.status) for s in summary.steps] == [
+        ("daily_ingest", RunStatus.FAILED),
+        ("nightly_backtest", RunStatus.CANCELED),
+        ("risk_report", RunStatus.CANCELED),
+    ]
+    assert all(s.parent_run_id == summary.run.run_id for s in summary.steps)
+    assert "no CSV files in the folder" in (summary.steps[0].error or "")
+    assert "daily: daily_ingest failed (cell " in (summary.run.error or "")
+    assert "not started: nightly_backtest, risk_report" in (summary.run.error or "")
+    text = summary.text()
+    assert text.startswith(f"daily {summary.run.run_id}: failed in ")
+    assert "DataSourceError" in text and "best strategy" not in text
+    recorded = summary.run.result["steps"]
+    assert [s["status"] for s in recorded] == ["failed", "canceled", "canceled"]  # type: ignore[index]
