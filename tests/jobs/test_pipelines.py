@@ -249,3 +249,25 @@ def test_risk_step_all_portfolios_skips_one_without_positions_and_a_named_one_ra
     assert step.portfolios == () and "holds no position" in step.skipped["empty"]
     with pytest.raises(InvalidInputError, match="holds no position"):
         risk_step(real_store, RiskReportConfig.from_parameters(portfolios=["empty"], record_alerts=False))
+
+
+@pytest.mark.postgres
+def test_pipeline_steps_on_postgresql_equal_the_library_there(pg_url: str, pg_schema: str, tmp_path: Path) -> None:
+    from bifrost.data._postgres import PostgresStore
+
+    store = PostgresStore(pg_url, home=tmp_path / "home", schema=pg_schema, timescale=False)
+    try:
+        ingested = ingest_step(store, DailyIngestConfig.from_parameters(n_symbols=4, n_days=300, seed=3))
+        assert ingested.rows_stored == 1200
+        grids = {"momentum": {"lookback": [20, 40], "top_n": [2], "rebalance": [10]}}
+        nightly = backtest_step(store, NightlyBacktestConfig.from_parameters(grids=grids, train_bars=150, test_bars=75))
+        assert nightly.portfolio is not None and nightly.portfolio.action == "created"
+        again = backtest_step(store, NightlyBacktestConfig.from_parameters(grids=grids, train_bars=150, test_bars=75))
+        assert again.portfolio is not None and again.portfolio.action == "unchanged"
+        risk = risk_step(store, RiskReportConfig.from_parameters(methods=["historical"], lookback_days=250))
+        (measured,) = risk.portfolios
+        book = book_from_store(store, "demo", lookback_days=250)
+        assert measured.var("historical") == pytest.approx(book_risk(book, method="historical").var, rel=1e-12)
+        assert len(read_alerts(store, "demo", status="open")) == measured.breaches + measured.warnings
+    finally:
+        store.close()
