@@ -109,7 +109,7 @@ def jobs_history(
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many runs.", min=1, max=100_000)] = 20,
     json_out: JsonOpt = False,
 ) -> None:
-    """Show recorded runs, newest first: status, start, duration, error."""
+    """Show recorded runs, newest first: status, start, duration, error (a chain's steps indented)."""
     from bifrost.jobs import job_history, load_jobs
 
     with store() as bars:
@@ -124,7 +124,8 @@ def jobs_history(
         return
     rows = [
         (
-            r.run_id, r.job, str(r.status), str(r.attempt), _when(r.started or r.queued), _seconds(r.duration_s),
+            r.run_id, ("  " if r.parent_run_id else "") + r.job, str(r.status), str(r.attempt),
+            _when(r.started or r.queued), _seconds(r.duration_s),
             (r.error or "")[:80],
         )
         for r in runs
