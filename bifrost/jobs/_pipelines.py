@@ -28,7 +28,7 @@ import html
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar, get_args
 
@@ -164,6 +164,29 @@ def _output_dir(job: str, value: object) -> Path | None:
     return Path(value)
 
 
+def _config_html(config: Any) -> str:
+    # a config in a notebook: one row per field, what the job will do at a glance
+    rows = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(f.name)}</th><td style='text-align:left'>"
+        f"{html.escape(_shown(getattr(config, f.name)))}</td></tr>"
+        for f in fields(config)
+    )
+    return f"<b>{type(config).__name__}</b><table>{rows}</table>"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d}"
+    if isinstance(value, Mapping) and value and all(isinstance(v, Mapping) for v in value.values()):  # grids
+        shown = (f"{k} ({'; '.join(f'{p}={_shown(v)}' for p, v in grid.items())})" for k, grid in value.items())
+        return " | ".join(shown)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {_shown(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, tuple | list | range):
+        return ", ".join(_shown(v) for v in value) or "-"
+    return "-" if value is None else str(value)
+
+
 # -- daily_ingest --------------------------------------------------------------------------------------------
 
 
@@ -262,6 +285,9 @@ class DailyIngestConfig:
         if chosen == "synthetic":  # the market checks its own size (at most 10 million bars)
             _named(job, config._market)
         return config
+
+    def _repr_html_(self) -> str:
+        return _config_html(self)
 
     def _market(self) -> SyntheticMarket:
         start = "2015-01-02" if self.start is None else f"{self.start:%Y-%m-%d}"
@@ -487,6 +513,9 @@ class NightlyBacktestConfig:
             portfolio=portfolio,
             output_dir=_output_dir(job, output_dir),
         )
+
+    def _repr_html_(self) -> str:
+        return _config_html(self)
 
     @property
     def fill(self) -> FillModel:
@@ -809,6 +838,9 @@ class RiskReportConfig:
             record_alerts=_bool(job, record_alerts, "record_alerts"),
             output_dir=_output_dir(job, output_dir),
         )
+
+    def _repr_html_(self) -> str:
+        return _config_html(self)
 
 
 def _windows(job: str, value: object) -> tuple[int, ...]:

@@ -99,6 +99,7 @@ def test_nightly_backtest_config_reads_grids_per_parameter_specs_and_json() -> N
     for config in (by_param, by_spec, by_json):
         assert list(config.grids["sma_cross"]["fast"]) == [5, 10, 15]
         assert list(config.grids["sma_cross"]["slow"]) == [40, 80]
+        assert "sma_cross (fast=5, 10, 15; slow=40, 80)" in config._repr_html_()  # what the notebook shows
 
 
 @pytest.mark.parametrize(
