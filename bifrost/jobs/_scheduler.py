@@ -6,19 +6,21 @@ Policy (what the README states, and the tests hold):
   time zone (zoneinfo), so a ``30 6 * * 1-5`` job in ``America/New_York`` runs at 11:30 UTC
   in winter and 10:30 UTC in summer. On the night clocks go forward, a time that does not
   exist runs at the first minute that does (02:30 runs at 03:00); on the night they go back,
-  a time that happens twice runs once, the first time.
+  a job at fixed hours runs once at a time that happens twice (the first time), while a job
+  whose hour field is ``*`` (``*/15 * * * *``) runs in both passes of that hour.
 - **One scheduler per store.** A scheduler holds the lease ``scheduler`` in the store's
   ``job_leases`` table (its holder id, pid, host, expiry) and renews it on every pass and
   before every run (for as long as that run may last: its timeouts, retries and back-off). A
   second scheduler on the store refuses to start with `SchedulerLockedError`, naming the
   holder. A lease past its expiry is taken over; so is the lease of a holder on this host
   whose process has died (a killed scheduler), without waiting for the expiry.
-- **One run of a job at a time.** Jobs run one after another in the scheduler's process. A
-  due time that passes while the scheduler is busy (running this job or another) is
-  *queued*, never dropped: the job runs as soon as the scheduler is free, and several due
+- **One run of a job at a time.** Each pass records every due run ``queued`` in the run
+  history, then runs them one after another in the scheduler's process, oldest due time
+  first. A due time that passes while the scheduler is busy (running this job or another)
+  is *queued*, never dropped: the job runs as soon as the scheduler is free, and several due
   times of one job that passed meanwhile run as **one** run. A job with a run still
   ``queued`` or ``running`` elsewhere (``bifrost jobs run`` in another terminal) is not
-  started; its due time waits for that run to end.
+  started; its due time waits for that run to end, then runs once.
 - **Missed while down.** The store remembers the last due time the scheduler handled for
   each job. On start, a job whose due times passed while no scheduler ran is run **once**
   (``missed="once"``, the default: three days down is one run, never a catch-up storm), or

@@ -137,6 +137,17 @@ def test_due_times_repeated_hour_when_clocks_go_back_runs_once(tmp_path: Path) -
     assert due_times(job, utc(2026, 11, 1, 6), utc(2026, 11, 1, 12)) == []
 
 
+def test_due_times_every_half_hour_when_clocks_go_back_runs_in_both_passes_of_the_hour(tmp_path: Path) -> None:
+    job = spec(tmp_path, schedule="*/30 * * * *")  # 01:00 and 01:30 happen twice on 1 November 2026 in New York
+    assert due_times(job, utc(2026, 11, 1, 4, 59), utc(2026, 11, 1, 7, 0)) == [
+        utc(2026, 11, 1, 5, 0),  # 01:00 EDT
+        utc(2026, 11, 1, 5, 30),
+        utc(2026, 11, 1, 6, 0),  # 01:00 EST
+        utc(2026, 11, 1, 6, 30),
+        utc(2026, 11, 1, 7, 0),  # 02:00 EST
+    ]
+
+
 def test_due_times_missing_hour_when_clocks_go_forward_runs_at_0300(tmp_path: Path) -> None:
     job = spec(tmp_path, schedule="30 2 * * *")  # 02:30 does not exist on 8 March 2026 in New York
     assert due_times(job, utc(2026, 3, 7, 12), utc(2026, 3, 8, 12)) == [utc(2026, 3, 8, 7, 0)]  # 03:00 EDT
