@@ -199,6 +199,7 @@ class RunRecord:
             "notebook": None if self.notebook is None else str(self.notebook),
             "html": None if self.html is None else str(self.html),
             "result": dict(self.result),
+            "heartbeat": _iso(self.heartbeat),
             "pid": self.pid,
             "host": self.host,
             "version": self.version,

@@ -55,7 +55,14 @@ from bifrost.data import Store
 from bifrost.errors import InvalidInputError, NotFoundError
 from bifrost.jobs._history import HEARTBEAT_S, JobHistory, RunRecord, RunStatus
 from bifrost.jobs._logging import JOB_ENV, RUN_ID_ENV, run_context
-from bifrost.jobs._spec import DeclaredParameter, JobSpec, declared_parameters, load_jobs, validate_parameters
+from bifrost.jobs._spec import (
+    DeclaredParameter,
+    JobSpec,
+    checked_parameters,
+    declared_parameters,
+    load_jobs,
+    validate_parameters,
+)
 
 __all__ = ["RESULT_FILE", "RUN_DIR_ENV", "new_run_id", "record_result", "run_chain", "run_job"]
 
@@ -332,7 +339,13 @@ def _resolve(job: str | JobSpec, jobs: Mapping[str, JobSpec] | None) -> JobSpec:
 def _validated(
     spec: JobSpec, given: Mapping[str, object] | None
 ) -> tuple[dict[str, object], dict[str, DeclaredParameter]]:
-    return validate_parameters(spec, given), declared_parameters(spec.notebook)
+    # the notebook's parameters are read once per request
+    if not isinstance(spec, JobSpec):
+        raise InvalidInputError(f"job must be a JobSpec, got {type(spec).__name__}")
+    if given is not None and not isinstance(given, Mapping):
+        raise InvalidInputError(f"job {spec.name!r}: parameters must be a mapping of name to value, got {given!r}")
+    declared = declared_parameters(spec.notebook)
+    return checked_parameters(spec, given, declared), declared
 
 
 def _version() -> str:

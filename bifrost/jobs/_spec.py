@@ -45,6 +45,7 @@ __all__ = [
     "RUNNER_PARAMETERS",
     "DeclaredParameter",
     "JobSpec",
+    "checked_parameters",
     "declared_parameters",
     "jobs_dir",
     "load_jobs",
@@ -403,7 +404,13 @@ def validate_parameters(spec: JobSpec, given: Mapping[str, object] | None = None
         raise InvalidInputError(f"spec must be a JobSpec (load_jobs() gives them), got {type(spec).__name__}")
     if given is not None and not isinstance(given, Mapping):
         raise InvalidInputError(f"job {spec.name!r}: parameters must be a mapping of name to value, got {given!r}")
-    declared = declared_parameters(spec.notebook)
+    return checked_parameters(spec, given, declared_parameters(spec.notebook))
+
+
+def checked_parameters(
+    spec: JobSpec, given: Mapping[str, object] | None, declared: Mapping[str, DeclaredParameter]
+) -> dict[str, object]:
+    """`validate_parameters` against parameters already read off the notebook (`declared_parameters`)."""
     out: dict[str, object] = {}
     for origin, values in (("jobs.toml", spec.parameters), ("given", given or {})):
         for name, value in values.items():
