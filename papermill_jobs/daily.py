@@ -37,6 +37,9 @@ summary = chain_summary(get_run(store, run_id) if run_id else records[0], record
 summary.steps_table()
 
 # %%
+summary.figure()
+
+# %%
 summary.headline()
 
 # %%

@@ -1058,6 +1058,29 @@ class DailySummary:
         ]  # fmt: skip
         return pd.DataFrame(rows, columns=["job", "run_id", "status", "duration_s", "error", "notebook"])
 
+    def figure(self) -> Any:
+        """Return the chain as a timeline (a static plotly figure): each step from its start to its end, by status."""
+        import plotly.graph_objects as go
+
+        from bifrost.figures import NotebookFigure
+
+        colours = {"succeeded": "#2ca02c", "failed": "#d62728", "timed_out": "#ff7f0e", "kernel_died": "#9467bd"}
+        fig = NotebookFigure()
+        for s in self.steps:
+            start, seconds = s.started, s.duration_s or 0.0
+            fig.add_trace(
+                go.Bar(
+                    y=[s.job], x=[seconds * 1000.0], base=[start] if start is not None else None, orientation="h",
+                    name=f"{s.job}: {s.status}", marker_color=colours.get(str(s.status), "#7f7f7f"),
+                    hovertext=[f"{s.status}, {_seconds(s.duration_s)}"],
+                )
+            )  # fmt: skip
+        fig.update_layout(
+            title=f"{self.run.job} {self.run.run_id}: steps", xaxis={"type": "date", "title": "time (UTC)"},
+            yaxis={"autorange": "reversed"}, height=140 + 40 * len(self.steps), showlegend=True, barmode="overlay",
+        )  # fmt: skip
+        return fig
+
     def chain_result(self) -> dict[str, Any]:
         """Return what the ``daily`` run records (`bifrost.jobs.record_result`): each step and the headline."""
         steps = [

@@ -136,5 +136,9 @@ def test_daily_notebook_with_a_failing_step_cancels_the_rest_and_fails_naming_it
     text = summary.text()
     assert text.startswith(f"daily {summary.run.run_id}: failed in ")
     assert "DataSourceError" in text and "best strategy" not in text
+    timeline = summary.figure()  # the chain as the daily notebook draws it: a bar per step, by status
+    names = ["daily_ingest: failed", "nightly_backtest: canceled", "risk_report: canceled"]
+    assert [t.name for t in timeline.data] == names
+    assert timeline.data[0].x[0] == pytest.approx(summary.steps[0].duration_s * 1000.0)
     recorded = summary.run.result["steps"]
     assert [s["status"] for s in recorded] == ["failed", "canceled", "canceled"]  # type: ignore[index]
