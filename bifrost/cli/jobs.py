@@ -168,6 +168,7 @@ def jobs_schedule(
         jobs = load_jobs()
         with store(create=True) as bars:
             scheduler = Scheduler(bars, jobs, missed=missed, poll_s=poll_s)
+            scheduler.start()  # the lease first: a refused second scheduler prints its one error line only
             typer.echo(
                 f"scheduler {scheduler.holder}: {len(jobs)} job(s); Ctrl-C stops it after the running job", err=True
             )

@@ -399,6 +399,32 @@ class JobHistory:
             )
             return self._get(db, run_id)
 
+    def release_key(self, run_id: str) -> RunRecord:
+        """Take the idempotency key off a run that never started, so that its request may be made again.
+
+        For a run ``canceled`` before it started, or ``abandoned`` while still queued (its
+        scheduler was killed): the scheduler then queues that due time afresh.
+
+        Raises
+        ------
+        InvalidInputError
+            If the run started, or is still queued or running.
+        NotFoundError
+            If there is no such run.
+        """
+        with self._write() as db:
+            run = self._get(db, run_id)
+            if run.started is not None or run.status not in (RunStatus.CANCELED, RunStatus.ABANDONED):
+                raise InvalidInputError(
+                    f"run {run_id} is {run.status}" + (" and started" if run.started is not None else "")
+                    + ": only a run that never started (canceled, or abandoned while queued) gives its key back"
+                )  # fmt: skip
+            db.run(
+                "UPDATE {t}job_runs SET idempotency_key = NULL, revision = ? WHERE run_id = ?",
+                (_revision(db), run_id),
+            )
+            return self._get(db, run_id)
+
     def reap(self, *, abandon_after_s: float = ABANDON_AFTER_S) -> list[RunRecord]:
         """Mark ``abandoned`` every live run whose runner is gone; return them.
 

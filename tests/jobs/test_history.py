@@ -138,3 +138,19 @@ def test_history_unknown_run_and_bad_arguments_refused(store: BarStore) -> None:
         job_history(store, limit=0)
     with pytest.raises(InvalidInputError, match=r"terminal status"):
         store.part(JobHistory).finish("x", RunStatus.RUNNING)
+
+
+def test_history_release_key_only_for_a_run_that_never_started(store: BarStore) -> None:
+    history = store.part(JobHistory)
+    queued, _ = history.create(run_id=new_run_id(), job="a", parameters={}, version="v", idempotency_key="due:2")
+    _set(store, queued.run_id, pid=_dead_pid())  # its scheduler was killed while it waited
+    [abandoned] = job_history(store, "a")
+    assert abandoned.status is RunStatus.ABANDONED and abandoned.started is None
+    assert history.release_key(abandoned.run_id).idempotency_key is None
+    ran, _ = history.create(run_id=new_run_id(), job="a", parameters={}, version="v", idempotency_key="due:3")
+    history.start(ran.run_id)
+    history.finish(ran.run_id, RunStatus.SUCCEEDED)
+    with pytest.raises(InvalidInputError, match=r"is succeeded and started: only a run that never started"):
+        history.release_key(ran.run_id)
+    again, created = history.create(run_id=new_run_id(), job="a", parameters={}, version="v", idempotency_key="due:2")
+    assert created and again.run_id != abandoned.run_id
