@@ -11,12 +11,13 @@ What Voila is told, and why
 - the ``bifrost`` template (``widgets/share/voila/templates/bifrost``): Voila's ``lab``
   template, spinner and "Executing cell i of n" while a page renders, with nothing asked of a
   CDN (Voila links Font Awesome from cdn.jsdelivr.net; its own bundle already holds the fonts);
-- only the front-end extensions a dashboard needs (the widget manager): every other
-  JupyterLab extension installed in the environment adds scripts to parse on each page
-  (jupytext's fails to load in Voila and logs a console error); plotly's renderer is kept;
+- only the front-end extensions a dashboard needs (the widget manager and plotly's renderer):
+  every other JupyterLab extension installed in the environment adds scripts to parse on each
+  page (jupytext's fails to load in Voila and logs a console error);
 - preheated kernels: ``pool_size`` kernels per notebook have already run it, imports and
-  all, when a page asks for it; a notebook named in `NOT_PREHEATED` (one that reads its
-  request, e.g. a query string) renders on demand. A used kernel is replaced
+  all, when a page asks for it (filled one notebook after another at start, `preheat_order`);
+  a notebook named in `NOT_PREHEATED` (one that reads its request, e.g. a query string)
+  renders on demand. A used kernel is replaced
   ``fill_delay_s`` later, so that the new kernel's start does not compete for the CPU with
   the page being drawn;
 - culling: a kernel whose page was closed (no connection) and idle for ``cull_idle_s`` is shut
@@ -53,6 +54,7 @@ __all__ = [
     "dashboard_environment",
     "dashboard_url",
     "dashboards_in",
+    "preheat_order",
     "run_file_href",
     "serve",
     "voila_arguments",
@@ -94,6 +96,8 @@ class DashboardSettings:
         Preheated kernels kept per notebook; 0 renders every page on demand.
     fill_delay_s
         Seconds before a used pool kernel is replaced.
+    preheat_stagger_s
+        Seconds between the start of two notebooks' first preheated kernels (`preheat_order`).
     cull_idle_s
         Seconds a kernel with no open page may stay idle before it is shut down.
     cull_interval_s
@@ -113,6 +117,7 @@ class DashboardSettings:
     open_browser: bool = False
     pool_size: int = 1
     fill_delay_s: float = 5.0
+    preheat_stagger_s: float = 3.0
     cull_idle_s: int = 600
     cull_interval_s: int = 60
     cell_timeout_s: int = 120
@@ -127,8 +132,10 @@ class DashboardSettings:
             high = 16 if name == "pool_size" else _MAX_TIMEOUT_S
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise InvalidInputError(f"dashboard {name} must be an integer in {low}..{high}, got {value!r}")
-        if not 0.0 <= self.fill_delay_s <= _MAX_TIMEOUT_S:
-            raise InvalidInputError(f"dashboard fill_delay_s must be in 0..{_MAX_TIMEOUT_S}, got {self.fill_delay_s!r}")
+        for name in ("fill_delay_s", "preheat_stagger_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= _MAX_TIMEOUT_S:
+                raise InvalidInputError(f"dashboard {name} must be in 0..{_MAX_TIMEOUT_S} seconds, got {value!r}")
 
 
 def widgets_dir(folder: str | os.PathLike[str] | None = None) -> Path:
@@ -156,6 +163,12 @@ def dashboards_in(root: Path) -> list[str]:
             f"dashboard folder {quote(str(root))} holds no notebook (*.ipynb); give the folder of the dashboards"
         )
     return names
+
+
+def preheat_order(root: Path) -> list[str]:
+    """Return the notebooks of ``root`` whose kernels are preheated, in the order they are: the `DASHBOARDS` first."""
+    names = [n for n in dashboards_in(root) if n not in NOT_PREHEATED]
+    return sorted(names, key=lambda n: (DASHBOARDS.index(n) if n in DASHBOARDS else len(DASHBOARDS), n))
 
 
 def dashboard_url(settings: DashboardSettings, name: str) -> str:
@@ -264,6 +277,21 @@ def serve(settings: DashboardSettings, environ: Mapping[str, str], *, argv_prefi
 
             route = (RUNS_ROUTE + "(.*)", tornado.web.StaticFileHandler, {"path": str(runs)})
             return [route, *super().init_handlers()]
+
+        def init_settings(self) -> dict[str, object]:
+            # Voila fills every notebook's pool at once: five kernels importing and running their
+            # dashboards together on a small machine made the first page wait for all of them.
+            # The pools start empty and are filled one notebook after another instead
+            # (`preheat_order`), each `preheat_stagger_s` after the one before.
+            if settings.pool_size > 0:
+                self.config.VoilaKernelManager.kernel_pools_config = {"default": {"pool_size": 0}}
+            result: dict[str, object] = super().init_settings()
+            if settings.pool_size > 0:
+                manager = self.kernel_manager
+                manager.kernel_pools_config = {"default": {"pool_size": settings.pool_size}}
+                for i, name in enumerate(preheat_order(settings.root)):
+                    manager.fill_if_needed(delay=i * settings.preheat_stagger_s, notebook_name=f"{name}.ipynb")
+            return result
 
     app = _Voila()
     app.initialize([*argv_prefix, *voila_arguments(settings)])

@@ -17,6 +17,7 @@ from bifrost._voila import (
     dashboard_environment,
     dashboard_url,
     dashboards_in,
+    preheat_order,
     run_file_href,
     voila_arguments,
     widgets_dir,
@@ -70,7 +71,8 @@ def test_dashboard_settings_folder_without_notebook_raises_naming_it(tmp_path: P
 
 @pytest.mark.parametrize(
     ("field", "value"), [("port", 0), ("port", 70000), ("pool_size", -1), ("pool_size", 17), ("cull_idle_s", 0),
-                         ("cell_timeout_s", 10**9), ("fill_delay_s", -1.0), ("pool_size", True)],
+                         ("cell_timeout_s", 10**9), ("fill_delay_s", -1.0), ("pool_size", True),
+                         ("preheat_stagger_s", float("nan"))],
 )  # fmt: skip
 def test_dashboard_settings_out_of_range_raises_naming_the_field(tmp_path: Path, field: str, value: object) -> None:
     with pytest.raises(InvalidInputError, match=field):
@@ -114,3 +116,8 @@ def test_run_file_href_under_runs_is_a_link_and_elsewhere_none(tmp_path: Path) -
     assert run_file_href(home / "runs" / "daily" / "r 1" / "daily.html", home) == "/bifrost/runs/daily/r%201/daily.html"
     assert run_file_href(home / "other" / "x.html", home) is None
     assert run_file_href(None, home) is None
+
+
+def test_preheat_order_puts_the_dashboards_first_then_the_others(tmp_path: Path) -> None:
+    root = _folder(tmp_path, "zeta", "risk_monitor", "alpha", "portfolio_monitor")
+    assert preheat_order(root) == ["portfolio_monitor", "risk_monitor", "alpha", "zeta"]
