@@ -10,7 +10,8 @@ One attempt, step by step (`run_job`):
    names the store the run is recorded in (``BIFROST_HOME``, ``BIFROST_DATABASE_URL``,
    ``BIFROST_DATABASE_SCHEMA``) and the run (``BIFROST_RUN_ID``, ``BIFROST_JOB``,
    ``BIFROST_RUN_DIR``); a notebook declaring ``run_id`` or ``output_dir`` gets them as
-   parameters. The kernel writes its own stdout and stderr to ``kernel.log`` in the folder
+   parameters. The kernel works in the caller's folder (a relative path given as a parameter
+   is the caller's file) and writes its own stdout and stderr to ``kernel.log`` in the folder
    and is asked to die with the runner (Linux ``PR_SET_PDEATHSIG``), so that a killed runner
    leaves no kernel behind; the history's reaper also kills a kernel it finds alive.
 4. A heartbeat thread tells the history the runner is alive; a watchdog kills the kernel
@@ -560,11 +561,19 @@ def _execute(
         kernel_name=KERNEL_NAME,
         progress_bar=False,
         log_output=log_output,
-        cwd=str(spec.notebook.parent),
+        cwd=_working_folder(spec),
         start_timeout=int(min(60, max(10, spec.timeout_s))),
         execution_timeout=math.ceil(spec.timeout_s) + 5,  # the watchdog's backup
         kernel_manager_class=_kernel_manager(env, log_path, on_pid),
     )
+
+
+def _working_folder(spec: JobSpec) -> str:
+    # the kernel works where the run was asked for, so that `-p path=bars.csv` is the caller's file
+    try:
+        return os.getcwd()
+    except OSError:  # the caller's folder is gone
+        return str(spec.notebook.parent)
 
 
 def _outcome(

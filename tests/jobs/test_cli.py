@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from bifrost.cli import main
 from bifrost.data import EmbeddedStore
 from bifrost.jobs import JobHistory, RunStatus, job_history
@@ -47,13 +49,17 @@ def test_jobs_run_real_file_json_logs_and_key_run_once(jobs_env: Path) -> None:
     assert {"started", "ended", "notebook", "html", "error", "status"} <= set(history[0])
 
 
-def test_jobs_run_broken_row_fails_with_the_validation_message(jobs_env: Path, broken_csv: Path) -> None:
-    code, out, _ = _in_process("jobs", "run", "ingest", "-p", f"path={broken_csv}", "--json", "-q")
+def test_jobs_run_broken_row_fails_with_the_validation_message(
+    jobs_env: Path, broken_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(broken_csv.parent)  # a relative path is the caller's file
+    code, out, _ = _in_process("jobs", "run", "ingest", "-p", f"path={broken_csv.name}", "--json", "-q")
     assert code == 1
     run = json.loads(out)
     assert run["status"] == "failed" and run["error_cell"] == 3 and run["error_name"] == "ValidationError"
     # the 10th data line (line 11 of the file) got a high below its low
-    assert f"{broken_csv}:11: ORCL 1995-01-16 high: high" in run["error"] and "is below low" in run["error"]
+    assert "cell 3: ValidationError: orcl-broken.csv: 2 problem(s), nothing was stored" in run["error"]
+    assert "orcl-broken.csv:11: ORCL 1995-01-16 high: high" in run["error"] and "is below low" in run["error"]
     code, shown, _ = _in_process("jobs", "show", run["run_id"])
     assert code == 0 and f"run {run['run_id']} of ingest: failed" in shown and "ValidationError" in shown
     [recorded] = json.loads(_in_process("jobs", "history", "ingest", "--json")[1])
