@@ -31,7 +31,9 @@ Policy (what the README states, and the tests hold):
 - **Each due time runs once.** A scheduled run carries the idempotency key
   ``schedule:<job>:<due time UTC>``, and the due time is marked handled before the run
   starts, so a scheduler killed mid-run, restarted or taken over never runs that due time
-  again (the killed run shows ``abandoned`` in the history).
+  again (the killed run shows ``abandoned`` in the history). A run it had queued but not
+  started (``canceled``, or ``abandoned`` while queued) gives its key back: that due time
+  counts as missed.
 - **Stopping.** `Scheduler.serve` turns Ctrl-C (SIGINT) and SIGTERM into a stop: the
   running job finishes (its kernel runs in its own session, so the terminal's Ctrl-C does
   not reach it), the jobs still waiting in that pass are recorded ``canceled`` (their due
@@ -67,6 +69,7 @@ from bifrost.jobs._runner import new_run_id, run_job
 from bifrost.jobs._spec import JobSpec
 
 __all__ = [
+    "KEEP_RUNS",
     "LEASE_NAME",
     "MAX_CATCH_UP",
     "SCHEDULER_SCHEMA",
@@ -85,8 +88,10 @@ MissedPolicy = Literal["once", "skip", "all"]
 
 LEASE_NAME: Final = "scheduler"
 MAX_CATCH_UP: Final = 100  # missed="all" runs at most this many of the latest missed due times
+KEEP_RUNS: Final = 1000  # run_forever returns at most this many of the latest ScheduledRuns
 _RUN_MARGIN_S: Final = 120.0  # per attempt, past its timeout: kernel start, the HTML export, the history
 _ACTIVE: Final = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
+_NEVER_STARTED: Final = frozenset({RunStatus.CANCELED, RunStatus.ABANDONED})
 
 # The scheduler's memory: the last due time it handled per job, so that a restart knows
 # what it missed. The lease itself lives in the jobs schema's job_leases table.
@@ -119,7 +124,7 @@ class ScheduleOutcome(StrEnum):
     RAN = auto()  # the runner ran it: see the run's own status
     DEFERRED = auto()  # a run of the job is queued or running elsewhere: tried again next pass
     CANCELED = auto()  # the scheduler stopped before it started: recorded canceled
-    ALREADY_RUN = auto()  # its due time was already requested (a killed scheduler's): not run again
+    ALREADY_RUN = auto()  # its due time's run already started (a killed scheduler's): not run again
     ERROR = auto()  # the runner refused the run or failed before it started: the message in `error`
 
 
@@ -127,9 +132,10 @@ class ScheduleOutcome(StrEnum):
 class ScheduledRun:
     """One due job of one scheduler pass and what became of it.
 
-    ``due`` is the due time run (UTC; the latest when several collapsed into one),
-    ``missed`` says it passed while no scheduler ran, ``run`` is the runner's record
-    (None when deferred or when the runner raised).
+    ``due`` is the due time (UTC; the latest when several collapsed into one), ``missed``
+    says it passed while no scheduler ran. ``run`` is the runner's record (``ran``), the
+    canceled row (``canceled``), the run in the way (``deferred``), the earlier request of
+    that due time (``already_run``), None on ``error`` (the message in ``error``).
     """
 
     job: str
@@ -401,8 +407,9 @@ class Scheduler:
         Returns
         -------
         tuple of ScheduledRun
-            One per due run the pass met: run, deferred (a run of the job is active
-            elsewhere), canceled (the scheduler was asked to stop first) or an error.
+            One per due run the pass met: ran, deferred (a run of the job
+            is active elsewhere), canceled (the scheduler was asked to stop first),
+            already_run (a scheduler before this one requested that due time) or error.
 
         Raises
         ------
@@ -448,11 +455,13 @@ class Scheduler:
         return min(nexts, default=None)
 
     def run_forever(self, stop: threading.Event) -> tuple[ScheduledRun, ...]:
-        """Pass after pass until ``stop`` is set; then release the lease. Return every pass's runs.
+        """Pass after pass until ``stop`` is set; then release the lease. Return the passes' runs.
 
         ``stop`` is checked between jobs: the running job finishes, the jobs still waiting in
         its pass are recorded ``canceled``. A KeyboardInterrupt (no handler: see `serve`)
-        interrupts the running job; the lease is released all the same.
+        interrupts the running job; the lease is released all the same. A pass that fails
+        on the store (`StoreError`: unreachable, locked past the timeout) is logged and the
+        next pass tries again. Returns the latest `KEEP_RUNS` `ScheduledRun` s.
 
         Raises
         ------
@@ -460,11 +469,16 @@ class Scheduler:
             If another scheduler holds the lease (at start, or took it over).
         """
         self._stop = stop
-        history: list[ScheduledRun] = []
+        history: deque[ScheduledRun] = deque(maxlen=KEEP_RUNS)
         try:
             self.start()
             while not stop.is_set():
-                history.extend(self.tick())
+                try:
+                    history.extend(self.tick())
+                except SchedulerLockedError:
+                    raise
+                except StoreError as exc:  # the store unreachable or locked for a while: try again next pass
+                    log.error("scheduler %s: a pass failed (%s); trying again in %g s", self.holder, exc, self._poll_s)
                 if stop.is_set():
                     break
                 now = self._now()
@@ -516,16 +530,25 @@ class Scheduler:
         if active is not None:
             log.info("job %s due %s: run %s is %s, waiting for it", name, due.isoformat(), active.run_id, active.status)
             return ScheduledRun(job=name, due=due, missed=missed, outcome=ScheduleOutcome.DEFERRED, run=active)
-        record, created = self._store.part(JobHistory).create(
-            run_id=new_run_id(pd.Timestamp(self._now())),
-            job=name,
-            parameters=dict(self._jobs[name].parameters),
-            version=bifrost.__version__,
-            idempotency_key=schedule_key(name, due),
-        )
+        history = self._store.part(JobHistory)
+
+        def request() -> tuple[RunRecord, bool]:
+            return history.create(
+                run_id=new_run_id(pd.Timestamp(self._now())),
+                job=name,
+                parameters=dict(self._jobs[name].parameters),
+                version=bifrost.__version__,
+                idempotency_key=schedule_key(name, due),
+            )
+
+        record, created = request()
+        if not created and record.started is None and record.status in _NEVER_STARTED:
+            # requested before but never started (a killed scheduler's queued run): queued afresh
+            history.release_key(record.run_id)
+            record, created = request()
         if created:
             self._queued.add(record.run_id)
-        else:  # a scheduler before this one requested this due time (and was killed)
+        else:  # a scheduler before this one started this due time's run (and was killed)
             log.info("job %s due %s: already requested as run %s (%s)", name, due.isoformat(), record.run_id,
                      record.status)  # fmt: skip
             self._mark(name, due, record.run_id, f"already requested: {record.status}")
@@ -538,7 +561,7 @@ class Scheduler:
         if active is not None:  # started elsewhere while this pass ran other jobs: try again next pass
             self._queued.discard(queued.run_id)
             self._store.part(JobHistory).cancel(
-                queued.run_id, f"not started: run {active.run_id} of {name} is {active.status}"
+                queued.run_id, f"not started: run {active.run_id} of {name} is {active.status}", forget_key=True
             )
             return ScheduledRun(job=name, due=due, missed=missed, outcome=ScheduleOutcome.DEFERRED, run=active)
         # marked before the run: a scheduler killed mid-run never starts this due time again
@@ -565,7 +588,7 @@ class Scheduler:
     def _cancel(self, name: str, due: datetime, missed: bool, queued: RunRecord) -> ScheduledRun:
         reason = f"canceled: the scheduler stopped before it started (due {due.isoformat()})"
         self._queued.discard(queued.run_id)
-        record = self._store.part(JobHistory).cancel(queued.run_id, reason)
+        record = self._store.part(JobHistory).cancel(queued.run_id, reason, forget_key=True)
         log.info("job %s due %s: %s", name, due.isoformat(), reason)
         # not marked handled: the next scheduler counts this due time as missed
         return ScheduledRun(job=name, due=due, missed=missed, outcome=ScheduleOutcome.CANCELED, run=record)
@@ -575,7 +598,7 @@ class Scheduler:
             if record.run_id in self._queued:
                 self._queued.discard(record.run_id)
                 reason = f"canceled: the scheduler was interrupted before it started (due {due.isoformat()})"
-                self._store.part(JobHistory).cancel(record.run_id, reason)
+                self._store.part(JobHistory).cancel(record.run_id, reason, forget_key=True)
 
     def _active_run(self, name: str) -> RunRecord | None:
         # a queued or running run of the job but this pass's own queued ones (job_history

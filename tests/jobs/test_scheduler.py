@@ -302,10 +302,6 @@ def test_scheduler_stopped_before_a_due_job_started_records_it_canceled(store: B
     assert [r.status for r in job_history(store, "daily_ingest")] == [RunStatus.SUCCEEDED]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs JobHistory.cancel(..., forget_key=True) (requests.md, S -> A 18:35): the canceled row keeps its key",
-)
 def test_scheduler_canceled_due_time_runs_once_at_the_next_start(store: BarStore, tmp_path: Path) -> None:
     jobs, clock = _stopped_while_the_first_ran(store, tmp_path)
     clock.advance(hours=1)
@@ -350,6 +346,29 @@ def test_scheduler_due_time_a_killed_scheduler_requested_is_not_run_again(store:
     (run,) = second.tick()
     assert (run.outcome, run.run and run.run.run_id) == (ScheduleOutcome.ALREADY_RUN, "killed")
     assert runner.calls == [] and second.tick() == ()
+    second.stop()
+
+
+def test_scheduler_due_time_a_killed_scheduler_only_queued_runs_once_at_the_next_start(
+    store: BarStore, tmp_path: Path
+) -> None:
+    clock = Clock(utc(2026, 1, 5, 11, 0))
+    runner = Runner(clock)
+    first = scheduler(store, [spec(tmp_path)], clock, runner)
+    first.start()
+    first.stop()
+    # a scheduler that queued Monday's run and was killed while another job ran: reaped before it started
+    history = store.part(JobHistory)
+    queued, _ = history.create(
+        run_id="queued", job="daily_ingest", parameters={}, version="t", idempotency_key=schedule_key_for_monday()
+    )
+    history.finish(queued.run_id, RunStatus.ABANDONED)
+    clock.now = utc(2026, 1, 5, 12, 0)
+    second = scheduler(store, [spec(tmp_path)], clock, runner)
+    (run,) = second.tick()
+    assert run.outcome is ScheduleOutcome.RAN and run.run is not None and run.run.run_id != "queued"
+    assert runner.calls[0][1] == schedule_key_for_monday()
+    assert history.get("queued").idempotency_key is None
     second.stop()
 
 
@@ -456,6 +475,37 @@ def test_scheduler_job_running_in_another_process_is_not_started_again(store: Ba
     (run,) = s.tick()
     assert (run.outcome, run.due) == (ScheduleOutcome.RAN, utc(2026, 1, 5, 11, 30))
     assert s.tick() == ()
+    s.stop()
+
+
+def test_scheduler_job_started_elsewhere_while_it_waited_is_deferred_then_run_once(
+    store: BarStore, tmp_path: Path
+) -> None:
+    clock = Clock(utc(2026, 1, 5, 11, 0))
+    history = store.part(JobHistory)
+
+    def by_hand(job: str) -> None:  # while daily_ingest runs, someone runs risk_report by hand
+        other, _ = history.create(run_id="by-hand", job="risk_report", parameters={}, version="test")
+        history.start(other.run_id)
+
+    runner = Runner(clock, during=by_hand)
+    jobs = [spec(tmp_path), spec(tmp_path, "risk_report")]
+    s = scheduler(store, jobs, clock, runner)
+    s.start()
+    clock.now = utc(2026, 1, 5, 11, 30)
+    first, second = s.tick()
+    assert (first.job, first.outcome) == ("daily_ingest", ScheduleOutcome.RAN)
+    assert (second.job, second.outcome, second.run and second.run.run_id) == (
+        "risk_report",
+        ScheduleOutcome.DEFERRED,
+        "by-hand",
+    )
+    runner.during = None
+    assert [r.outcome for r in s.tick()] == [ScheduleOutcome.DEFERRED]  # still running by hand
+    history.finish("by-hand", RunStatus.SUCCEEDED)
+    (run,) = s.tick()
+    assert (run.job, run.due, run.outcome) == ("risk_report", utc(2026, 1, 5, 11, 30), ScheduleOutcome.RAN)
+    assert runner.jobs == ["daily_ingest", "risk_report"] and s.tick() == ()
     s.stop()
 
 
