@@ -1140,7 +1140,9 @@ class DailySummary:
                 f"  {r.job:<18} {r.notebook}" + (f"\n  {'':<18} {r.html}" if r.html else "") for r in notebooks
             )
         lines += [
-            "dashboards    : make dashboard  (or: bifrost dashboard), then http://127.0.0.1:8866/",
+            "dashboards    : make dashboard  (or: bifrost dashboard), then open "
+            "http://127.0.0.1:8866/voila/render/risk_monitor.ipynb",
+            "                (also portfolio_monitor, backtest_explorer, job_monitor, data_explorer)",
             "notebooks     : make lab        (JupyterLab on notebooks/, bound to localhost)",
             "history       : bifrost jobs history",
         ]

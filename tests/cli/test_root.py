@@ -75,7 +75,8 @@ def test_cli_run_is_the_daily_pipeline_and_prints_its_summary(tmp_path: Path) ->
         store.close()
     for line in ("tearsheet.html", "risk_demo.html", "daily.ipynb", "make dashboard", "bifrost dashboard", "make lab"):
         assert line in out
-    for path in re.findall(r"(/\S+\.(?:html|ipynb))", out):
+    assert "http://127.0.0.1:8866/voila/render/risk_monitor.ipynb" in out
+    for path in re.findall(r"(?:^|\s)(/\S+\.(?:html|ipynb))", out):
         assert Path(path).is_file(), path
 
 
