@@ -372,6 +372,10 @@ def ingest_step(store: BarStore, config: DailyIngestConfig) -> IngestStep:
     CSV files go through the same `CsvSource` as ``bifrost data ingest csv``, so a file
     that cannot be read or fails validation raises the library's error (`DataSourceError`,
     `SchemaError`, `ValidationError`) with its message naming the file, line and field.
+    A folder's files are ingested one after the other, in name order, each validated whole
+    and stored or refused on its own: a bad file stops the step, the files before it stay
+    stored (ingesting them again changes nothing). With ``symbols``, a folder's one-symbol
+    files of other symbols are left out.
     """
     reports: list[IngestReport] = []
     symbols = list(config.symbols) or None
@@ -380,11 +384,17 @@ def ingest_step(store: BarStore, config: DailyIngestConfig) -> IngestStep:
     elif config.source == "yahoo":
         reports.append(ingest(store, YahooSource(), symbols, config.start, config.end, on_error=config.on_error))
     else:
-        assert config.path is not None  # from_parameters requires it
+        if config.path is None:  # from_parameters requires it; a config built by hand may lack it
+            raise InvalidInputError("daily_ingest: path is required with source='csv' (a CSV file or a folder of them)")
         folder = config.path.is_dir()
         for path in _csv_files(config.path) if folder else [config.path]:
             source = _csv_source(path, config.symbol, folder)
-            reports.append(ingest(store, source, symbols, config.start, config.end, on_error=config.on_error))
+            wanted = symbols
+            if folder and source.symbol is not None and symbols is not None:
+                if source.symbol not in symbols:
+                    continue  # a folder's one-symbol file of a symbol not asked for
+                wanted = None
+            reports.append(ingest(store, source, wanted, config.start, config.end, on_error=config.on_error))
     loaded = list(dict.fromkeys(s for r in reports for s in r.symbols))
     listing = store.list_symbols()
     listing = listing[listing["symbol"].isin(loaded)].reset_index(drop=True)

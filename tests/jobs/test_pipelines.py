@@ -156,6 +156,11 @@ def test_ingest_step_csv_folder_takes_each_files_symbol_from_its_name(tmp_path: 
     assert sorted(step.symbols) == ["NVDA", "ORCL"]
     rows = dict(zip(step.listing["symbol"], step.listing["rows"], strict=True))
     assert rows == {"ORCL": _data_lines(ORCL), "NVDA": _data_lines(NVDA)}
+    only = ingest_step(
+        EmbeddedStore(tmp_path / "other"),
+        DailyIngestConfig.from_parameters(source="csv", path=str(folder), symbols=["NVDA"]),
+    )
+    assert only.symbols == ("NVDA",) and only.rows_stored == _data_lines(NVDA)
 
 
 def test_ingest_step_invalid_csv_raises_the_validation_message_and_stores_nothing(tmp_path: Path) -> None:
