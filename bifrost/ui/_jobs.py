@@ -8,6 +8,7 @@ shows a run's HTML in the page itself (an iframe of the file's text: no route ne
 
 from __future__ import annotations
 
+import asyncio
 import html
 import importlib
 import re
@@ -182,9 +183,22 @@ class RunJobControl(Component):
             self.message.value = ""
             self.error.show(describe_error(exc))
         finally:
+            _close_thread_loop()
             self.button.disabled = False
             if self.on_done is not None:
                 self.on_done()
+
+
+def _close_thread_loop() -> None:
+    # papermill (jupyter_core's run_sync) made this thread an event loop and left it open: close
+    # it, or its self-pipe socket is reported unclosed when the loop is collected
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # none was made here
+        return
+    if not loop.is_running() and not loop.is_closed():
+        loop.close()
+    asyncio.set_event_loop(None)
 
 
 class RunViewer(Component):
