@@ -220,8 +220,8 @@ def _down_three_days(store: BarStore, tmp_path: Path, missed: str) -> tuple[Runn
     return runner, scheduler(store, [spec(tmp_path)], clock, runner, missed=missed), clock
 
 
-def test_scheduler_down_three_days_runs_the_job_once_on_start(store: BarStore, tmp_path: Path) -> None:
-    runner, second, clock = _down_three_days(store, tmp_path, "once")
+def test_scheduler_down_three_days_runs_the_job_once_on_start(any_store: BarStore, tmp_path: Path) -> None:
+    runner, second, clock = _down_three_days(any_store, tmp_path, "once")
     (run,) = second.tick()
     assert (run.due, run.missed, run.outcome) == (utc(2026, 1, 8, 11, 30), True, ScheduleOutcome.RAN)
     assert runner.jobs == ["daily_ingest", "daily_ingest"]  # Monday's, then one for the three missed days
