@@ -45,7 +45,7 @@ W.VBox([button, label])
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDashboard]:
-    """A server on a folder of one notebook; a closed page's kernel is culled 10 s idle (a page connects in a few)."""
+    """A server on a folder of one notebook; a closed page's kernel is culled 12 s idle (a page connects in a few)."""
     base = tmp_path_factory.mktemp("small")
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -55,7 +55,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDashboard
     runs = base / "home" / "runs" / "daily" / "r1"
     runs.mkdir(parents=True)
     (runs / "daily.html").write_text("<html><body><p id='report'>daily report r1</p></body></html>")
-    with serve(base / "widgets", base / "home", base / "voila.log", cull_idle_s=10) as running:
+    with serve(base / "widgets", base / "home", base / "voila.log", cull_idle_s=12) as running:
         yield running
 
 
@@ -87,7 +87,7 @@ def test_dashboard_closed_page_kernel_is_culled(small: RunningDashboard, open_pa
     config = json.loads(watched.page.inner_text("#jupyter-config-data"))
     kernel_id = config["kernelId"]
     assert _kernel_answers(small, kernel_id)
-    time.sleep(12)  # idle past the cull timeout, but connected: kept
+    time.sleep(14)  # idle past the cull timeout, but connected: kept
     assert _kernel_answers(small, kernel_id)
     watched.page.close()
     deadline = time.monotonic() + 30
@@ -276,7 +276,9 @@ def _orcl_slice(folder: Path) -> Path:
     return path
 
 
-def test_data_explorer_adjustment_toggle_redraws_the_candles(dashboard: RunningDashboard, open_page: Any) -> None:
+def test_data_explorer_adjustment_toggle_redraws_the_candles(
+    dashboard: RunningDashboard, open_page: Any, screenshots: Path
+) -> None:
     watched = _page(dashboard, open_page, "data_explorer")
     page = watched.page
     assert page.locator(".bf-coverage tr[data-key='ORCL']").count() == 1
@@ -286,4 +288,5 @@ def test_data_explorer_adjustment_toggle_redraws_the_candles(dashboard: RunningD
     page.wait_for_timeout(1000)
     page.wait_for_selector(".bf-candles .js-plotly-plot", timeout=30_000)
     _assert_no_error_text(watched)
+    _shot(watched, screenshots, "data_explorer_candles")
     watched.assert_clean()
