@@ -59,6 +59,9 @@ display(step)
 # %%
 display(step.listing)
 
+# %%
+step.figure(store)  # the loaded closes (total return), rebased to 1
+
 # %% [markdown]
 # ## Data quality
 

@@ -341,6 +341,26 @@ class IngestStep:
             f"{self.rows_stored} stored; quality: {self.quality.summary()})"
         )
 
+    def figure(self, store: BarStore, *, max_symbols: int = 10) -> Any:
+        """Return the loaded symbols' total-return closes, each rebased to 1 at its first bar (a static plotly figure).
+
+        At most ``max_symbols`` (the first loaded) are drawn, read back from ``store`` (``adjusted``).
+        """
+        from bifrost.figures import NotebookFigure
+
+        shown = list(self.symbols[: as_positive_int(max_symbols, "max_symbols", maximum=100)])
+        fig = NotebookFigure()
+        if shown:
+            close = store.read_panel(shown, fields=["close"], adjustment="adjusted").frame("close")
+            for symbol in shown:
+                series = close[symbol].dropna()
+                if len(series):
+                    fig.add_scatter(x=series.index, y=series / series.iloc[0], mode="lines", name=symbol)
+        more = f" (first {len(shown)} of {len(self.symbols)})" if len(self.symbols) > len(shown) else ""
+        return fig.update_layout(
+            title=f"Total-return close, rebased to 1{more}", xaxis_title="date", yaxis_title="growth of 1", height=420
+        )
+
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{html.escape(r.summary())}</li>" for r in self.reports)
         return (

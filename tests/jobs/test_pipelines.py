@@ -143,6 +143,9 @@ def test_ingest_step_csv_file_stores_every_line_of_the_file(tmp_path: Path) -> N
     assert step.rows_read == _data_lines(ORCL) == step.rows_stored
     assert step.result()["rows_stored"] == _data_lines(ORCL)
     assert step.quality.symbols == 1
+    (line,) = step.figure(store).data  # ORCL's adjusted close rebased to 1 at its first bar
+    adjusted = store.read_panel(["ORCL"], fields=["close"], adjustment="adjusted").frame("close")["ORCL"]
+    assert line.y[0] == 1.0 and line.y[-1] == pytest.approx(adjusted.iloc[-1] / adjusted.iloc[0], rel=1e-12)
 
 
 def test_ingest_step_csv_folder_takes_each_files_symbol_from_its_name(tmp_path: Path) -> None:
