@@ -101,10 +101,16 @@ def _drop(url: str, schema: str) -> None:
             time.sleep(0.25)
 
 
-def _versions(store: BarStore) -> list[tuple[str, int, str]]:
+# the packages whose tables a v1..v3 store could hold; a package born later (jobs, scheduler) has
+# its tables created when a store opens after it was imported, which depends on what the test
+# session imported before: the upgrade story is told for these
+_UPGRADED = frozenset({"data", "portfolio", "reference", "risk"})
+
+
+def _versions(store: BarStore, packages: frozenset[str] | None = _UPGRADED) -> list[tuple[str, int, str]]:
     with store.transaction(read_only=True) as db:
         rows = db.rows("SELECT package, version, applied FROM {t}bifrost_schema ORDER BY package, version")
-    return [(str(p), int(v), str(a)) for p, v, a in rows]
+    return [(str(p), int(v), str(a)) for p, v, a in rows if packages is None or p in packages]
 
 
 def _legacy(store: BarStore) -> list[int]:
@@ -222,7 +228,7 @@ def test_schema_new_package_adds_its_tables_without_touching_data(store: BarStor
         rows = db.rows("SELECT id, name, weight FROM {t}widgets")
         made = db.rows("SELECT made FROM {t}widgets")[0][0]
     assert rows == [(1, "gear", 1.5)] and made  # the dialect's auto-increment id and "now" default
-    packages = [(p, v) for p, v, _ in _versions(store)]
+    packages = [(p, v) for p, v, _ in _versions(store, None)]
     assert [x for x in packages if x[0] == "widgets"] == [("widgets", 1), ("widgets", 2)] and (
         "portfolio",
         1,
