@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,18 +104,7 @@ def serve(root: Path | None, home: Path, log: Path, **options: Any) -> Any:
     """`running_dashboard` on the embedded store at ``home``, whatever this process's environment says."""
     env = {"BIFROST_HOME": str(home), "BIFROST_DATABASE_URL": "", "BIFROST_CONFIG": ""}
     env.update(options.pop("env", {}))
-    return running_dashboard(root, log=log, env=env, command=_command(), **options)
-
-
-def _command() -> list[str] | None:
-    # until bifrost/cli/__init__.py registers the verb (requests.md), its module's own Typer app
-    import typer.main
-
-    from bifrost.cli import app
-
-    if "dashboard" in typer.main.get_command(app).list_commands(None):  # type: ignore[attr-defined]
-        return None
-    return [sys.executable, "-c", "from bifrost.cli.dashboard import app; app()"]
+    return running_dashboard(root, log=log, env=env, **options)
 
 
 @pytest.fixture(scope="module")
