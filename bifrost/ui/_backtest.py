@@ -3,7 +3,6 @@ and metrics; sweep → heatmap. The library runs everything (`bifrost.strategy.b
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any, ClassVar
 
@@ -124,6 +123,12 @@ class BacktestForm(Component):
         self.final_value.add_class("bf-final-value")
         self.chart = W.Output(layout=W.Layout(min_height="360px"))
         self.chart.add_class("bf-equity-chart")
+        self.chart.outputs = (
+            {"output_type": "display_data", "metadata": {},
+             "data": {"text/html": "<div class='bf-hint'>Choose a strategy, symbols and dates, then press "
+                                   "<b>Run backtest</b> (or <b>Sweep grid</b> for the heatmap).</div>",
+                      "text/plain": ""}},
+        )  # fmt: skip
         self.trades = W.HTML()
         self.trades.add_class("bf-trades")
         self.heatmap = W.Output()
@@ -283,11 +288,13 @@ class BacktestForm(Component):
         fig.add_trace(go.Scatter(x=result.returns.index, y=drawdown, name="drawdown", fill="tozeroy",
                                  line={"color": "#cb2431", "width": 1}), 2, 1)  # fmt: skip
         fig.update_yaxes(title_text="equity", row=1, col=1)
-        fig.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
-        base_layout(fig, title=f"{result.strategy} {dict(result.params)} on {', '.join(result.symbols)}", height=360)
+        fig.update_yaxes(title_text="drawdown", tickformat=".1%", row=2, col=1)
+        params = " ".join(f"{k}={v}" for k, v in result.params.items())
+        base_layout(fig, title=f"{result.strategy} {params} on {', '.join(result.symbols)}", height=360)
         show_figure(self.chart, fig)
         trades = result.trades.tail(200).iloc[::-1]
-        cols = [Column(field=str(c), kind=_trade_kind(trades[c])) for c in trades.columns]
+        cols = [Column(field=str(c), label=_TRADE_LABELS.get(str(c), str(c).replace("_", " ")),
+                       kind=_trade_kind(str(c), trades[c])) for c in trades.columns]  # fmt: skip
         self.trades.value = (
             f"<div class='bf-note'>{len(result.trades):,} round trips (latest 200 shown)</div>"
             + html_table(records(trades), cols, empty="no trades")
@@ -297,13 +304,17 @@ class BacktestForm(Component):
         return
 
 
-def _trade_kind(column: pd.Series) -> Any:
+_TRADE_LABELS = {"ts_entry": "entry", "ts_exit": "exit", "entry_price": "entry price", "exit_price": "exit price",
+                 "pnl": "P&L", "pnl_net": "P&L net", "bars_held": "bars", "return": "return"}  # fmt: skip
+
+
+def _trade_kind(name: str, column: pd.Series) -> Any:
+    if name in ("quantity", "bars_held"):
+        return "qty"
+    if name in ("return", "return_pct"):
+        return "pct"
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         return "date"
     if pd.api.types.is_numeric_dtype(column.dtype):
         return "num"
     return "text"
-
-
-def _date(value: object) -> dt.date | None:
-    return None if value is None else pd.Timestamp(value).date()  # type: ignore[arg-type]

@@ -80,6 +80,9 @@ tr.bf-warning .bf-bar>span{background:#dbab09}tr.bf-breach .bf-bar>span{backgrou
 .bf-error-shown{color:#86181d;background:#ffeef0;border:1px solid #fdaeb7;border-radius:3px;padding:4px 8px}
 .bf-note{color:#586069;font-size:11px}
 .bf-page .widget-label{font-size:12px}
+.bf-page .widget-html-content{line-height:1.35}
+.bf-page a{color:#0366d6;text-decoration:underline}
+.bf-hint{color:#8a939c;font-size:12px;padding:24px 8px}
 </style>
 """
 
@@ -185,7 +188,7 @@ class Column:
     """A table column: the record's field, its header and how its values are written."""
 
     field: str
-    label: str = ""
+    label: str | None = None  # None: the field's name; "" leaves the header empty
     kind: Kind = "num"
     digits: int = 2
     signed: bool = False  # colour negatives red and positives green (P&L)
@@ -230,7 +233,7 @@ def html_table(
     """
     head = "".join(
         f"<th class='{'bf-text' if c.kind in ('text', 'html', 'date', 'time') else ''}'>"
-        f"{html.escape(c.label or c.field)}</th>"
+        f"{html.escape(c.field if c.label is None else c.label)}</th>"
         for c in columns
     )
     body = []

@@ -116,8 +116,7 @@ class CandlestickChart(Component):
             self._quiet = True  # the options' own change of value is not a pick
             try:
                 self.picker.options = names
-                if current in names:
-                    self.picker.value = current
+                self.picker.value = current if current in names else (names[0] if names else None)
             finally:
                 self._quiet = False
         symbol = self.picker.value

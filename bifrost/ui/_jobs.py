@@ -33,9 +33,12 @@ def _jobs() -> Any:
     return importlib.import_module("bifrost.jobs")
 
 
-def run_link(path: Path | None, link_base: str = DEFAULT_LINK_BASE) -> str | None:
-    """Return the URL of a run's output file under ``link_base`` (``<job>/<run id>/<file>``), or None."""
-    if path is None:
+def run_link(path: Path | None, link_base: str | None = DEFAULT_LINK_BASE) -> str | None:
+    """Return the URL of a run's output file under ``link_base`` (``<job>/<run id>/<file>``), or None.
+
+    None also where there is no path or no route (``link_base=None``).
+    """
+    if path is None or link_base is None:
         return None
     parts = Path(path).parts
     if len(parts) < 3:
@@ -50,7 +53,7 @@ class RunsTable(Component):
     css_class = "bf-runs-card"
 
     def __init__(self, store: Store, *, job: str | None = None, limit: int = 30,
-                 link_base: str = DEFAULT_LINK_BASE) -> None:  # fmt: skip
+                 link_base: str | None = DEFAULT_LINK_BASE) -> None:  # fmt: skip
         super().__init__(store)
         self.job = job
         self.limit = limit
@@ -90,7 +93,7 @@ class RunsTable(Component):
         self.html.value = html_table(
             rows,
             (
-                Column(field="started", kind="time"),
+                Column(field="started", label="started (UTC)", kind="time"),
                 Column(field="job", kind="text"),
                 Column(field="status", kind="html"),
                 Column(field="attempt", kind="int"),
@@ -133,7 +136,10 @@ class RunJobControl(Component):
             self.jobs = _jobs().load_jobs()
         names = sorted(self.jobs)
         if list(self.picker.options) != names:
+            current = self.picker.value
             self.picker.options = names
+            first = "daily" if "daily" in names else (names[0] if names else None)
+            self.picker.value = current if current in names else first
 
     def _parameters(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -202,14 +208,17 @@ def _close_thread_loop() -> None:
 
 
 class RunViewer(Component):
-    """Show a recent run's HTML export in the page (an iframe holding the file's text)."""
+    """Show a recent run's HTML export in the page: an iframe of the file at ``link_base`` (the
+    dashboard server's route), or of the file's text where there is no route (``link_base=None``,
+    JupyterLab)."""
 
     markers: ClassVar[tuple[Marker, ...]] = ("runs",)
     css_class = "bf-run-view-card"
 
-    def __init__(self, store: Store, *, limit: int = 30) -> None:
+    def __init__(self, store: Store, *, limit: int = 30, link_base: str | None = DEFAULT_LINK_BASE) -> None:
         super().__init__(store)
         self.limit = limit
+        self.link_base = link_base
         self.picker = W.Dropdown(options=[], description="show run", layout=W.Layout(width="520px"))
         self.picker.add_class("bf-run-picker")
         self.output = W.Output()
@@ -230,9 +239,11 @@ class RunViewer(Component):
             self._quiet = True  # the options' own change of value is not a pick
             try:
                 self.picker.options = [("—", None), *options]
-                self.picker.value = current if current in self._paths else None
+                newest = options[0][1] if options else None
+                self.picker.value = current if current in self._paths else newest
             finally:
                 self._quiet = False
+            self.show()
 
     def show(self, run_id: str | None = None) -> None:
         """Show run ``run_id``'s HTML (default: the one picked)."""
@@ -241,6 +252,14 @@ class RunViewer(Component):
             self.output.outputs = ()
             return
         path = self._paths.get(run_id)
+        style = "style='width:100%;height:640px;border:1px solid #dfe3e8;background:#fff'"
+        url = None if self.link_base is None else run_link(path, self.link_base)
+        if url is not None:
+            self.view_error.clear()
+            show_html(
+                self.output, f"<iframe class='bf-run-frame' src='{html.escape(url, quote=True)}' {style}></iframe>"
+            )
+            return
         try:
             text = Path(path).read_text(encoding="utf-8") if path is not None else None
         except OSError as exc:
@@ -252,6 +271,5 @@ class RunViewer(Component):
         self.view_error.clear()
         show_html(
             self.output,
-            f"<iframe class='bf-run-frame' srcdoc='{html.escape(text, quote=True)}' "
-            "style='width:100%;height:640px;border:1px solid #dfe3e8;background:#fff'></iframe>",
+            f"<iframe class='bf-run-frame' srcdoc='{html.escape(text, quote=True)}' {style}></iframe>",
         )

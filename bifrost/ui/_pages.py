@@ -219,7 +219,7 @@ def job_monitor(
     store: Store,
     jobs: Mapping[str, Any] | None = None,
     *,
-    link_base: str = DEFAULT_LINK_BASE,
+    link_base: str | None = DEFAULT_LINK_BASE,
     watch: bool = True,
     interval_s: float = 1.0,
 ) -> Page:
@@ -230,11 +230,12 @@ def job_monitor(
     jobs
         The jobs a run may start (default: `bifrost.jobs.load_jobs()`, ``papermill_jobs/jobs.toml``).
     link_base
-        The URL under which the dashboard server serves ``BIFROST_HOME/runs``.
+        The URL under which the dashboard server serves ``BIFROST_HOME/runs``; None (JupyterLab,
+        no such route): runs are shown from the files' text and not linked.
     """
     interval_s = _check_interval(interval_s)
     runs = RunsTable(store, link_base=link_base)
-    viewer = RunViewer(store)
+    viewer = RunViewer(store, link_base=link_base)
 
     def done() -> None:
         runs.refresh()

@@ -258,7 +258,7 @@ class EquityChart(_PortfolioComponent):
                 2, 1,
             )  # fmt: skip
         fig.update_yaxes(title_text="growth of 1", row=1, col=1)
-        fig.update_yaxes(title_text="drawdown", tickformat=".0%", row=2, col=1)
+        fig.update_yaxes(title_text="drawdown", tickformat=".1%", row=2, col=1)
         title = f"{self.portfolio}: growth of 1, time-weighted" + (
             f", against {self.benchmark} (total return)" if self.benchmark else ""
         )
@@ -379,7 +379,7 @@ class ExposureTable(_PortfolioComponent):
             "net": float(last["net"]) / equity,
             "leverage": float(last["leverage"]),
         }
-        rows = [{"k": k, "v": v, "m": float(last[k]) if k != "leverage" else np.nan} for k, v in self.values.items()]
+        rows = [{"k": k, "v": self.values[k], "m": float(last[k])} for k in ("long", "short", "gross", "net")]
         self.html.value = html_table(
             rows,
             (Column(field="k", label="", kind="text"), Column(field="v", label="of equity", kind="pct", digits=1),

@@ -113,6 +113,8 @@ class LimitBars(_RiskComponent):
             width = 0.0 if not isinstance(u, float) or not np.isfinite(u) else min(max(u, 0.0), 1.0) * 100
             r["bar"] = f"<span class='bf-bar'><span style='width:{width:.0f}%'></span></span>"
             r["key"] = f"{r['limit_name']}:{r['subject']}"
+            finite = isinstance(u, float) and bool(np.isfinite(u))
+            r["used"] = (">999%" if float(u) > 9.99 else f"{float(u):.0%}") if finite else "–"  # type: ignore[arg-type]
         self.html.value = (
             html_table(
                 rows,
@@ -121,7 +123,7 @@ class LimitBars(_RiskComponent):
                     Column(field="subject", kind="text"),
                     Column(field="value", kind="pct"),
                     Column(field="threshold", label="limit", kind="pct"),
-                    Column(field="utilisation", label="used", kind="pct", digits=0),
+                    Column(field="used", kind="text"),
                     Column(field="bar", label="", kind="html"),
                     Column(field="severity", label="status", kind="html"),
                 ),
@@ -190,7 +192,7 @@ class AlertsList(_RiskComponent):
         self.html.value = html_table(
             records(frame),
             (
-                Column(field="ts", label="checked", kind="time"),
+                Column(field="ts", label="checked (UTC)", kind="time"),
                 Column(field="status", kind="text"),
                 Column(field="severity", kind="text"),
                 Column(field="limit_name", label="limit", kind="text"),

@@ -46,9 +46,14 @@ def test_job_monitor_run_now_records_a_run_the_table_lists_with_links(jobs_home:
     assert f"href='/bifrost/runs/ingest/{record.run_id}/{Path(str(record.html)).name}'" in runs.html.value
     assert "ingest succeeded" in control.message.value
     viewer = page.components["viewer"]
-    viewer.picker.value = record.run_id
+    assert viewer.picker.value == record.run_id  # the newest run is shown at once
     (shown,) = viewer.output.outputs
-    assert shown["data"]["text/html"].startswith("<iframe class='bf-run-frame' srcdoc='")
+    href = f"/bifrost/runs/ingest/{record.run_id}/{Path(str(record.html)).name}"
+    assert shown["data"]["text/html"].startswith(f"<iframe class='bf-run-frame' src='{href}'")
+    lab = job_monitor(jobs_home, load_jobs(NOTEBOOKS), link_base=None, watch=False)  # JupyterLab: no route
+    (inline,) = lab.components["viewer"].output.outputs
+    assert inline["data"]["text/html"].startswith("<iframe class='bf-run-frame' srcdoc='")
+    assert "href=" not in lab.components["runs"].html.value
 
 
 def test_job_monitor_bad_parameters_are_a_message(jobs_home: EmbeddedStore) -> None:
