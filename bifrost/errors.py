@@ -14,7 +14,9 @@
     │   ├── DataSourceError            a source (file, Yahoo, ...) failed or is unreachable
     │   └── SymbolNotFoundError        the store has no bars for a symbol (also a NotFoundError)
     ├── StoreError                     the store cannot be opened, migrated or written
-    │   └── SchemaVersionError         the store was written by a newer bifrost
+    │   ├── SchemaVersionError         the store was written by a newer bifrost
+    │   └── SchedulerLockedError       another job scheduler holds the store's scheduler lease
+    ├── ChainFailedError               a step of a chain of jobs (the daily pipeline) did not succeed
     └── LookaheadError                 a strategy's past signals change when the future is cut off
 
 Every message says what was expected, what arrived and where (file, line, symbol, field).
@@ -28,6 +30,7 @@ from typing import Protocol
 
 __all__ = [
     "BifrostError",
+    "ChainFailedError",
     "ConfigError",
     "DataError",
     "DataQualityWarning",
@@ -37,6 +40,7 @@ __all__ = [
     "LookaheadError",
     "NotFoundError",
     "RowIssue",
+    "SchedulerLockedError",
     "SchemaError",
     "SchemaVersionError",
     "StoreError",
@@ -116,6 +120,14 @@ class StoreError(BifrostError):
 
 class SchemaVersionError(StoreError):
     """The store's schema is newer than this bifrost understands."""
+
+
+class SchedulerLockedError(StoreError):
+    """Another scheduler holds the store's scheduler lease (its holder, pid, host and expiry named)."""
+
+
+class ChainFailedError(BifrostError):
+    """A step of a chain of jobs did not succeed (the step, its error and the steps not started named)."""
 
 
 class LookaheadError(BifrostError):

@@ -48,7 +48,7 @@ from bifrost.data import (
     check_quality,
     ingest,
 )
-from bifrost.errors import BifrostError, DataSourceError, InvalidInputError
+from bifrost.errors import BifrostError, ChainFailedError, DataSourceError, InvalidInputError
 from bifrost.jobs._history import RunRecord, job_history
 from bifrost.portfolio import list_portfolios, load_portfolio, record_transactions
 from bifrost.risk import (
@@ -1040,10 +1040,6 @@ def _file_part(name: str) -> str:
 
 
 # -- the daily chain -----------------------------------------------------------------------------------------
-
-
-class ChainFailedError(BifrostError):
-    """A step of a chain of jobs did not succeed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -63,7 +63,7 @@ from croniter import croniter
 
 import bifrost
 from bifrost.data import Migration, Schema, Store, register_schema
-from bifrost.errors import InvalidInputError, StoreError
+from bifrost.errors import InvalidInputError, SchedulerLockedError, StoreError
 from bifrost.jobs._history import JOBS_SCHEMA, JobHistory, RunRecord, RunStatus, _pid_alive, job_history
 from bifrost.jobs._runner import new_run_id, run_job
 from bifrost.jobs._spec import JobSpec
@@ -112,10 +112,6 @@ SCHEDULER_SCHEMA = register_schema(
         requires=(JOBS_SCHEMA,),
     )
 )
-
-
-class SchedulerLockedError(StoreError):
-    """Another scheduler holds the store's scheduler lease (its holder, pid, host and expiry named)."""
 
 
 class ScheduleOutcome(StrEnum):
