@@ -139,9 +139,9 @@ class BacktestForm(Component):
             [
                 W.HBox([card("equity and drawdown", [self.final_value, self.chart], width="68%"),
                         W.VBox([self.metrics.widget], layout=W.Layout(width="31%"))]),
-                card("trades", [self.trades]),
                 W.HBox([card("sweep heatmap", [self.heatmap], width="60%"),
                         card("sweep: best parameter sets", [self.sweep_table], width="39%")]),
+                card("trades", [self.trades]),
             ]
         )  # fmt: skip
         self.results.add_class("bf-results")
@@ -226,7 +226,11 @@ class BacktestForm(Component):
                 self._busy(False)
 
     def run_sweep(self) -> SweepResult | None:
-        """Sweep the grid (the other parameters fixed as given); draw the heatmap of the first two swept."""
+        """Sweep the grid (the other parameters fixed as given); draw the heatmap of the first two swept.
+
+        The best set (by the sweep's objective, averaged over the symbols) is then written into the
+        parameters and backtested on all the symbols together, so the page shows its equity and trades.
+        """
         with self.lock:
             self._busy(True)
             try:
@@ -259,7 +263,15 @@ class BacktestForm(Component):
                     key=lambda r: ",".join(f"{p}={r[p]}" for p in result.params),
                 ) + "".join(f"<div class='bf-note'>{n}</div>" for n in result.notes())  # fmt: skip
                 self.sweep_result = result
-                self.progress_label.value = f"done: {result.n_sets} parameter sets × {len(panel.symbols)} symbols"
+                best = result.best()
+                self.params.value = ", ".join(f"{k}={v}" for k, v in best.items())
+                backtested = backtest(panel, name, best, cash=float(self.cash.value), fill=self._fill())
+                self._show(backtested)
+                self.result = backtested
+                self.progress_label.value = (
+                    f"done: {result.n_sets} parameter sets × {len(panel.symbols)} symbols; "
+                    f"best {self.params.value} backtested above"
+                )
                 self.results.add_class("bf-result-done")
                 return result
             except Exception as exc:

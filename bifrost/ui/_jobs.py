@@ -104,7 +104,7 @@ class RunsTable(Component):
             ),
             key="run_id",
             row_class=lambda r: f"bf-run bf-run-{r['_status']}",
-            empty="no runs yet: run a job below, or `bifrost jobs run NAME`",
+            empty="no runs yet: run a job above, or `bifrost jobs run NAME`",
         )
 
 
@@ -126,10 +126,15 @@ class RunJobControl(Component):
         self.button.add_class("bf-run-job")
         self.message = W.HTML()
         self.message.add_class("bf-run-message")
+        self.info = W.HTML()
+        self.info.add_class("bf-job-info")
+        self.picker.observe(lambda _: self._describe(), names="value")
         self.thread: threading.Thread | None = None
         self.last: Any = None
         self.button.on_click(lambda _: self.start())
-        self.widget = self._root(W.HBox([self.picker, self.parameters, self.button]), self.message, title="run a job")
+        self.widget = self._root(
+            W.HBox([self.picker, self.parameters, self.button]), self.info, self.message, title="run a job"
+        )
 
     def _draw(self) -> None:
         if self.jobs is None:
@@ -140,6 +145,22 @@ class RunJobControl(Component):
             self.picker.options = names
             first = "daily" if "daily" in names else (names[0] if names else None)
             self.picker.value = current if current in names else first
+        self._describe()
+
+    def _describe(self) -> None:
+        # the picked job as jobs.toml declares it: what it does, when it runs, its defaults
+        spec = None if self.jobs is None or self.picker.value is None else self.jobs.get(self.picker.value)
+        if spec is None:
+            self.info.value = ""
+            return
+        when = f"{spec.schedule} ({spec.timezone})" if spec.schedule else "on demand"
+        steps = f"; steps {' → '.join(spec.steps)}" if spec.steps else ""
+        defaults = " ".join(f"{k}={v}" for k, v in spec.parameters.items()) or "none"
+        self.info.value = (
+            f"<div class='bf-note'>{html.escape(spec.description or spec.name)} — schedule {html.escape(when)}, "
+            f"timeout {spec.timeout_s:g} s, retries {spec.retries}{html.escape(steps)}; "
+            f"defaults: {html.escape(defaults)}</div>"
+        )
 
     def _parameters(self) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -82,3 +82,8 @@ def test_backtest_form_sweep_draws_the_heatmap_of_the_library_sweep(ui_store: Em
     assert "application/vnd.plotly.v1+json" in shown["data"]
     best = expected.best()
     assert f"data-key='fast={best['fast']},slow={best['slow']}'" in form.sweep_table.value
+    # the best set is written into the form and backtested: its metrics are shown
+    assert form.params.value == f"fast={best['fast']}, slow={best['slow']}"
+    no_costs = FillModel(commission=Commission(percent=0.0))
+    again = backtest(ui_store.read_panel(["ORCL"]), "sma_cross", best, fill=no_costs)
+    assert form.result is not None and form.metrics.values["sharpe_ratio"] == again.metrics["sharpe_ratio"]

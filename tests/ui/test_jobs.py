@@ -34,6 +34,9 @@ def test_job_monitor_run_now_records_a_run_the_table_lists_with_links(jobs_home:
     assert list(control.picker.options) == sorted(load_jobs(NOTEBOOKS))
     assert "no runs yet" in runs.html.value
     control.picker.value = "ingest"
+    # tests/jobs/notebooks/jobs.toml: ingest is scheduled 30 6 * * 1-5 in New York with symbol=ORCL
+    assert "schedule 30 6 * * 1-5 (America/New_York), timeout 120 s, retries 0; defaults: symbol=ORCL" in (
+        control.info.value)  # fmt: skip
     control.parameters.value = f"path={ORCL} limit=3"
     control.button.click()
     assert control.thread is not None
