@@ -41,7 +41,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from bifrost._checks import quote
 from bifrost.errors import InvalidInputError
@@ -96,8 +96,6 @@ class DashboardSettings:
         Preheated kernels kept per notebook; 0 renders every page on demand.
     fill_delay_s
         Seconds before a used pool kernel is replaced.
-    preheat_stagger_s
-        Seconds between the start of two notebooks' first preheated kernels (`preheat_order`).
     cull_idle_s
         Seconds a kernel with no open page may stay idle before it is shut down.
     cull_interval_s
@@ -117,7 +115,6 @@ class DashboardSettings:
     open_browser: bool = False
     pool_size: int = 1
     fill_delay_s: float = 5.0
-    preheat_stagger_s: float = 3.0
     cull_idle_s: int = 600
     cull_interval_s: int = 60
     cell_timeout_s: int = 120
@@ -132,7 +129,7 @@ class DashboardSettings:
             high = 16 if name == "pool_size" else _MAX_TIMEOUT_S
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise InvalidInputError(f"dashboard {name} must be an integer in {low}..{high}, got {value!r}")
-        for name in ("fill_delay_s", "preheat_stagger_s"):
+        for name in ("fill_delay_s",):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= _MAX_TIMEOUT_S:
                 raise InvalidInputError(f"dashboard {name} must be in 0..{_MAX_TIMEOUT_S} seconds, got {value!r}")
@@ -249,6 +246,27 @@ def dashboard_environment(
     return env
 
 
+_keep: list[object] = []  # the preheating task, referred to while the server runs
+
+
+async def _preheat_in_turn(manager: Any, names: Sequence[str], timeout_s: float) -> None:
+    # Voila 0.5's VoilaKernelManager: fill_if_needed() appends to _pools[name] a task that
+    # starts a kernel and returns {"task": the notebook's execution, ...}
+    import asyncio
+    import contextlib
+    import logging
+
+    for name in names:
+        manager.fill_if_needed(delay=0, notebook_name=name)
+        for item in list(manager._pools.get(name, ())):
+            try:
+                content = await asyncio.wait_for(asyncio.shield(item), timeout_s)
+                await asyncio.wait_for(asyncio.shield(content["task"]), timeout_s)
+            except Exception as exc:  # a notebook that fails or hangs must not stop the others' preheating
+                with contextlib.suppress(Exception):
+                    logging.getLogger("bifrost").warning("preheating %s: %s", name, exc)
+
+
 def serve(settings: DashboardSettings, environ: Mapping[str, str], *, argv_prefix: Sequence[str] = ()) -> int:
     """Run Voila in this process until it is stopped (SIGINT or SIGTERM); return its exit status.
 
@@ -281,16 +299,19 @@ def serve(settings: DashboardSettings, environ: Mapping[str, str], *, argv_prefi
         def init_settings(self) -> dict[str, object]:
             # Voila fills every notebook's pool at once: five kernels importing and running their
             # dashboards together on a small machine made the first page wait for all of them.
-            # The pools start empty and are filled one notebook after another instead
-            # (`preheat_order`), each `preheat_stagger_s` after the one before.
+            # The pools start empty and are filled one notebook after another (`preheat_order`),
+            # each once the one before has run; a page asked for before its turn renders on demand.
             if settings.pool_size > 0:
                 self.config.VoilaKernelManager.kernel_pools_config = {"default": {"pool_size": 0}}
             result: dict[str, object] = super().init_settings()
             if settings.pool_size > 0:
+                import asyncio
+
                 manager = self.kernel_manager
                 manager.kernel_pools_config = {"default": {"pool_size": settings.pool_size}}
-                for i, name in enumerate(preheat_order(settings.root)):
-                    manager.fill_if_needed(delay=i * settings.preheat_stagger_s, notebook_name=f"{name}.ipynb")
+                names = [f"{name}.ipynb" for name in preheat_order(settings.root)]
+                turn = _preheat_in_turn(manager, names, settings.cell_timeout_s)
+                _keep.append(asyncio.get_event_loop().create_task(turn))  # asyncio keeps tasks weakly
             return result
 
     app = _Voila()

@@ -72,7 +72,7 @@ def test_dashboard_settings_folder_without_notebook_raises_naming_it(tmp_path: P
 @pytest.mark.parametrize(
     ("field", "value"), [("port", 0), ("port", 70000), ("pool_size", -1), ("pool_size", 17), ("cull_idle_s", 0),
                          ("cell_timeout_s", 10**9), ("fill_delay_s", -1.0), ("pool_size", True),
-                         ("preheat_stagger_s", float("nan"))],
+                         ("fill_delay_s", float("nan"))],
 )  # fmt: skip
 def test_dashboard_settings_out_of_range_raises_naming_the_field(tmp_path: Path, field: str, value: object) -> None:
     with pytest.raises(InvalidInputError, match=field):

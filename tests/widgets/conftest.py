@@ -84,6 +84,8 @@ def open_page(browser: Any) -> Iterator[Any]:
 
     yield open_
     for context in contexts:
+        for page in context.pages:  # as closed tabs: Voila's page shuts its kernel down (a beacon on unload)
+            page.close(run_before_unload=True)
         context.close()
 
 
