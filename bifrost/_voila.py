@@ -20,9 +20,10 @@ What Voila is told, and why
   renders on demand. A used kernel is replaced
   ``fill_delay_s`` later, so that the new kernel's start does not compete for the CPU with
   the page being drawn;
-- culling: a kernel whose page was closed (no connection) and idle for ``cull_idle_s`` is shut
-  down, checked every ``cull_interval_s``; a kernel whose page is open is never culled, and
-  preheated kernels waiting in the pool are never culled;
+- culling: a tab closed normally shuts its kernel down at once (Voila's page sends a beacon
+  on ``beforeunload``); for the rest (a browser that crashed, a connection lost) a kernel with
+  no connection idle for ``cull_idle_s`` is shut down, checked every ``cull_interval_s``; a
+  kernel whose page is open is never culled, nor one waiting in the pool;
 - an executor timeout: a cell that runs past ``cell_timeout_s`` stops the page's execution
   with Voila's timeout message instead of a page that spins forever.
 
