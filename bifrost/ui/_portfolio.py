@@ -154,6 +154,7 @@ _POSITION_COLUMNS = (
     Column(field="mark_ts", label="marked", kind="date"),
     Column(field="market_value", label="market value", kind="money"),
     Column(field="weight", kind="pct", digits=1),
+    Column(field="day_pnl", label="day P&L", kind="money", signed=True),
     Column(field="unrealized", kind="money", signed=True),
     Column(field="realized", kind="money", signed=True),
     Column(field="dividends", kind="money"),
@@ -195,17 +196,24 @@ class PositionsTable(_PortfolioComponent):
             self.positions_html.value = "<div class='bf-note'>no portfolio in the store yet</div>"
             self.totals_html.value = ""
             return
-        marked = _mark(_valued(self.store, self.portfolio).ledger, self.store)
+        valued = _valued(self.store, self.portfolio)
+        marked = _mark(valued.ledger, self.store)
         self.marked = marked
+        # the last day's P&L per symbol (trading and dividends: `Valuation.pnl`)
+        day: dict[str, float] = {}
+        if valued.valuation is not None and len(valued.valuation.ts):
+            day = {s: float(v) for s, v in zip(valued.valuation.symbols, valued.valuation.pnl[-1], strict=True)}
         equity = float(marked.totals["equity"])
         frame = marked.positions
         held = frame[frame["quantity"] != 0].copy()
         held["weight"] = held["market_value"] / equity if equity else np.nan
+        held["day_pnl"] = held["symbol"].map(day).astype(np.float64)
         held = held.sort_values("market_value", key=np.abs, ascending=False)
         self.positions_html.value = html_table(
             records(held), _POSITION_COLUMNS, key="symbol", empty="no open positions"
         )
-        totals = [
+        totals = [{"item": "day P&L", "key": "day_pnl", "value": sum(day.values()) if day else np.nan}]
+        totals += [
             {"item": _TOTAL_LABELS.get(k, k), "key": k, "value": float(v)}
             for k, v in sorted(
                 marked.totals.items(), key=lambda kv: list(_TOTAL_LABELS).index(kv[0]) if kv[0] in _TOTAL_LABELS else 99

@@ -8,7 +8,15 @@ import pandas as pd
 
 from bifrost import analytics
 from bifrost.data import EmbeddedStore
-from bifrost.portfolio import Fill, Side, create_portfolio, load_portfolio, mark_to_latest, record_transactions
+from bifrost.portfolio import (
+    Fill,
+    Side,
+    create_portfolio,
+    load_portfolio,
+    mark_to_latest,
+    record_transactions,
+    value_ledger,
+)
 from bifrost.ui import (
     EquityChart,
     ExposureTable,
@@ -31,6 +39,11 @@ def test_positions_table_desk_shows_mark_to_latest_values(ui_store: EmbeddedStor
     # orcl-1995-2014.txt's last close 44.970001 × 1000 + nvda's 20.049999 × 2000 + cash 100,000 - 34,689.999 - 25,440
     assert float(marked.totals["equity"]) == 124_940.0
     assert "data-value='124940.0'" in table.totals_html.value
+    # the last day's P&L: orcl-1995-2014.txt closes 2014-12-30 45.340000, 2014-12-31 44.970001 (× 1000 shares)
+    valuation = value_ledger(load_portfolio(ui_store, "desk"), ui_store.read_panel(["NVDA", "ORCL"], "2013-01-02"))
+    orcl = float(valuation.pnl[-1][list(valuation.symbols).index("ORCL")])
+    assert abs(orcl - (44.970001 - 45.34) * 1000) < 1e-6
+    assert f"data-col='day_pnl' data-value='{orcl!r}'" in table.positions_html.value
 
 
 def test_portfolio_metrics_desk_equal_perf_stats_against_spy(ui_store: EmbeddedStore) -> None:
