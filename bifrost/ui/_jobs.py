@@ -149,7 +149,12 @@ class RunJobControl(Component):
 
     def _describe(self) -> None:
         # the picked job as jobs.toml declares it: what it does, when it runs, its defaults
-        spec = None if self.jobs is None or self.picker.value is None else self.jobs.get(self.picker.value)
+        if not self.jobs:
+            self.info.value = (
+                "<div class='bf-note'>no jobs declared: papermill_jobs/jobs.toml (or BIFROST_JOBS_DIR) has none</div>"
+            )
+            return
+        spec = None if self.picker.value is None else self.jobs.get(self.picker.value)
         if spec is None:
             self.info.value = ""
             return

@@ -390,7 +390,10 @@ class ExposureTable(_PortfolioComponent):
         rows = [{"k": k, "v": self.values[k], "m": float(last[k])} for k in ("long", "short", "gross", "net")]
         self.html.value = html_table(
             rows,
-            (Column(field="k", label="", kind="text"), Column(field="v", label="of equity", kind="pct", digits=1),
-             Column(field="m", label="value", kind="money", digits=0)),
+            (
+                Column(field="k", label="exposure", kind="text"),
+                Column(field="v", label="of equity", kind="pct", digits=1),
+                Column(field="m", label="value", kind="money", digits=0),
+            ),
             key="k",
         )  # fmt: skip

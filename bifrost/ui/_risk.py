@@ -203,5 +203,6 @@ class AlertsList(_RiskComponent):
             ),
             key="id",
             row_class=lambda r: f"bf-alert bf-{r['severity']}" + (" bf-closed" if r["status"] == "closed" else ""),
-            empty="no alerts",
+            empty="no recorded alerts: the limits above are evaluated live; press Check limits now (or run the "
+            "risk_report job) to record them",
         )

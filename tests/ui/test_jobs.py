@@ -59,6 +59,15 @@ def test_job_monitor_run_now_records_a_run_the_table_lists_with_links(jobs_home:
     assert "href=" not in lab.components["runs"].html.value
 
 
+def test_job_monitor_without_jobs_says_so(jobs_home: EmbeddedStore) -> None:
+    page = job_monitor(jobs_home, {}, watch=False)
+    control = page.components["control"]
+    assert list(control.picker.options) == []
+    assert "no jobs declared" in control.info.value
+    assert control.start() is None
+    assert control.error.message == "no job chosen (papermill_jobs/jobs.toml declares none?)"
+
+
 def test_job_monitor_bad_parameters_are_a_message(jobs_home: EmbeddedStore) -> None:
     page = job_monitor(jobs_home, load_jobs(NOTEBOOKS), watch=False)
     control = page.components["control"]
