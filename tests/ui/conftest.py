@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bifrost.data import CsvSource, EmbeddedStore, ingest
+from bifrost.data import BarStore, CsvSource, EmbeddedStore, ingest
 from bifrost.portfolio import CashFlow, CashKind, Fill, Side, record_transactions
 from tests.conftest import DATA, NVDA, ORCL, YHOO
 
@@ -27,11 +27,16 @@ DESK = (
 def fill_store(home: Path) -> EmbeddedStore:
     """Make the test store under ``home``."""
     store = EmbeddedStore(home)
+    fill(store)
+    return store
+
+
+def fill(store: BarStore) -> None:
+    """Ingest the test data into ``store`` and record the portfolio 'desk'."""
     for symbol, path in (("ORCL", ORCL), ("NVDA", NVDA), ("YHOO", YHOO)):
         ingest(store, CsvSource(path, symbol=symbol), start="2012-01-01")
     ingest(store, CsvSource(SPY, symbol="SPY"), start="2012-01-01", end="2015-01-01")
     record_transactions(store, "desk", list(DESK), create=True)
-    return store
 
 
 @pytest.fixture
