@@ -84,15 +84,17 @@ def jobs_run(
     """Run a job now and record it; exit 0 if it succeeded, 1 if not, 2 if refused."""
     import logging
 
-    from bifrost.jobs import RunStatus, configure_logging, load_jobs, run_job
+    from bifrost.jobs import RunStatus, configure_logging, load_jobs, run_job, validate_parameters
 
     handler = configure_logging(log_format, level=logging.WARNING if quiet else logging.INFO)
     try:
         jobs = load_jobs()
         if name not in jobs:
             raise NotFoundError(f"no job {name!r}; known jobs: {', '.join(jobs) or 'none'} (bifrost jobs list)")
+        parameters = _parameters(param)
+        validate_parameters(jobs[name], parameters)  # refused before a store is opened or created
         with store(create=True) as bars:
-            record = run_job(bars, name, _parameters(param), jobs=jobs, idempotency_key=key)
+            record = run_job(bars, name, parameters, jobs=jobs, idempotency_key=key)
     finally:
         logging.getLogger("bifrost").removeHandler(handler)  # an in-process caller runs many commands
     if json_out:

@@ -14,7 +14,10 @@ schedule in a time zone, a timeout for the whole run and retries with a backoff:
     [jobs.daily_ingest.parameters]         # defaults (names the notebook's parameters cell declares)
     source = "synthetic"
 
-A job may name ``steps`` (other jobs, run in order as a chain). Everything is checked when the
+A job may name ``steps`` (other jobs, run in order as a chain) and its ``config``: a class
+exported by `bifrost.jobs` whose ``from_parameters(**parameters)`` the notebook builds its
+config with (``config = "DailyIngestConfig"``), so that a value the config refuses
+(``-p n_days=1``) is refused before a kernel starts, as the notebook would refuse it. Everything is checked when the
 file is read: an unknown key, a bad cron expression or time zone, a missing notebook or an
 unknown step is an `InvalidInputError` naming the file, the job and the key.
 
@@ -71,6 +74,7 @@ _JOB_KEYS: Final = frozenset(
         "retry_backoff_s",
         "parameters",
         "steps",
+        "config",
     }
 )
 _NAME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,63}")
@@ -100,6 +104,9 @@ class JobSpec:
         The wait before attempt ``k + 1`` is ``retry_backoff_s * 2 ** (k - 1)``.
     steps
         Other jobs this one chains, in order (the ``daily`` job); empty for a plain job.
+    config
+        The name of the config class (exported by `bifrost.jobs`) the notebook builds from its
+        parameters; checked with it before a run starts. None: the parameters' types only.
     source
         The ``jobs.toml`` the spec was read from (None for a spec built in code).
     """
@@ -114,6 +121,7 @@ class JobSpec:
     retries: int = 0
     retry_backoff_s: float = DEFAULT_BACKOFF_S
     steps: tuple[str, ...] = ()
+    config: str | None = None
     source: Path | None = None
 
     def __post_init__(self) -> None:
@@ -138,6 +146,11 @@ class JobSpec:
                 f"{where}: retry_backoff_s must be a number of seconds >= 0, got {self.retry_backoff_s!r}"
             )
         object.__setattr__(self, "retry_backoff_s", float(self.retry_backoff_s))
+        if self.config is not None and (not isinstance(self.config, str) or not self.config.isidentifier()):
+            raise InvalidInputError(
+                f"{where}: config must name a config class of bifrost.jobs (e.g. 'DailyIngestConfig'), "
+                f"got {self.config!r}"
+            )
         for name in self.parameters:
             if name in RUNNER_PARAMETERS:
                 raise InvalidInputError(f"{where}: parameter {name!r} is filled by the runner; remove it")
@@ -159,6 +172,7 @@ class JobSpec:
             "retry_backoff_s": self.retry_backoff_s,
             "parameters": dict(self.parameters),
             "steps": list(self.steps),
+            "config": self.config,
         }
 
 
@@ -269,7 +283,7 @@ def _spec(path: Path, name: str, table: object) -> JobSpec:
     notebook_path = (path.parent / notebook).resolve()
     if not notebook_path.is_file():
         raise InvalidInputError(f"{where}: key 'notebook': no notebook at {notebook_path}")
-    for key, kind in (("description", str), ("schedule", str), ("timezone", str)):
+    for key, kind in (("description", str), ("schedule", str), ("timezone", str), ("config", str)):
         if key in table and not isinstance(table[key], kind):
             raise InvalidInputError(f"{where}: key {key!r}: expected text, got {table[key]!r}")
     parameters = table.get("parameters", {})
@@ -289,6 +303,7 @@ def _spec(path: Path, name: str, table: object) -> JobSpec:
         retries=table.get("retries", 0),
         retry_backoff_s=table.get("retry_backoff_s", DEFAULT_BACKOFF_S),
         steps=tuple(steps),
+        config=table.get("config"),
         source=path,
     )
 
@@ -305,6 +320,7 @@ class DeclaredParameter:
     kind: ParameterKind
     nullable: bool
     is_date: bool
+    literal: bool = True  # False: the default is an expression (``default`` holds its text)
 
 
 def declared_parameters(notebook: str | os.PathLike[str]) -> dict[str, DeclaredParameter]:
@@ -331,15 +347,18 @@ def declared_parameters(notebook: str | os.PathLike[str]) -> dict[str, DeclaredP
     out: dict[str, DeclaredParameter] = {}
     for name, info in found.items():
         text = str(info.get("default", "None"))
+        literal = True
         try:
             default: object = ast.literal_eval(text)
         except (ValueError, SyntaxError):
-            default = text  # an expression (not a literal): its text
+            default, literal = text, False  # an expression (not a literal): its text
         kind, nullable = _kind(str(info.get("inferred_type_name", "None")), default)
         is_date = kind in ("str", "any") and (
             _DATE_NAME_RE.search(name) is not None or (isinstance(default, str) and _looks_like_date(default))
         )
-        out[name] = DeclaredParameter(name=name, default=default, kind=kind, nullable=nullable, is_date=is_date)
+        out[name] = DeclaredParameter(
+            name=name, default=default, kind=kind, nullable=nullable, is_date=is_date, literal=literal
+        )
     return out
 
 
@@ -425,7 +444,32 @@ def checked_parameters(
                 known = ", ".join(sorted(set(declared) - RUNNER_PARAMETERS)) or "none"
                 raise InvalidInputError(f"{where} is not declared by {spec.notebook.name}; it declares: {known}")
             out[name] = _coerce(declared[name], value, where)
+    if spec.config is not None:
+        _check_config(spec, out, declared)
     return out
+
+
+def _check_config(spec: JobSpec, values: Mapping[str, object], declared: Mapping[str, DeclaredParameter]) -> None:
+    # what the notebook's config cell will do with these values, done here before a kernel starts:
+    # the notebook's literal defaults, then the run's values, given to the config's from_parameters
+    import inspect
+
+    import bifrost.jobs
+
+    where = f"{spec.source}: job {spec.name!r}: key 'config'" if spec.source else f"job {spec.name!r}: config"
+    factory = getattr(getattr(bifrost.jobs, spec.config or "", None), "from_parameters", None)
+    if not callable(factory):
+        raise InvalidInputError(f"{where}: bifrost.jobs has no config class {spec.config!r} with from_parameters")
+    merged = {n: p.default for n, p in declared.items() if p.literal and n not in RUNNER_PARAMETERS}
+    merged.update(values)
+    accepted = inspect.signature(factory).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        merged = {n: v for n, v in merged.items() if n in accepted}
+    try:
+        factory(**merged)
+    except InvalidInputError as exc:
+        message = str(exc)
+        raise InvalidInputError(message if message.startswith(spec.name) else f"job {spec.name!r}: {message}") from None
 
 
 _TRUE: Final = frozenset({"true", "yes", "1", "on"})

@@ -86,6 +86,16 @@ def test_jobs_run_bad_parameters_refused_before_any_run(embedded: EmbeddedStore)
     assert job_history(embedded) == [] and kernels_of(os.getpid()) == []
 
 
+def test_jobs_run_value_the_config_refuses_exit_2_before_any_run(
+    jobs_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BIFROST_JOBS_DIR")  # the checkout's papermill_jobs/
+    code, out, err = _in_process("jobs", "run", "daily_ingest", "-p", "n_days=1", "--json")
+    assert (code, out) == (2, "")
+    assert err == "bifrost: error: daily_ingest: n_days must be an integer from 2 to 100,000 trading days, got 1\n"
+    assert not jobs_env.exists()  # nothing recorded: not even a store was created
+
+
 def test_jobs_list_json_names_notebook_and_schedule(jobs_env: Path) -> None:
     code, out, _ = _in_process("jobs", "list", "--json")
     listed = {j["name"]: j for j in json.loads(out)}

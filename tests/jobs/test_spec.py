@@ -130,3 +130,22 @@ def test_validate_parameters_bad_value_names_job_and_parameter(spec: JobSpec, gi
 def test_jobspec_bad_name_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"a job's name is a letter"):
         JobSpec(name="1 bad", notebook=tmp_path / "x.ipynb")
+
+
+def test_validate_parameters_config_refuses_what_the_notebook_would() -> None:
+    jobs = load_jobs(NOTEBOOKS.parents[2] / "papermill_jobs")
+    assert jobs["daily_ingest"].config == "DailyIngestConfig"
+    with pytest.raises(InvalidInputError, match=r"daily_ingest: n_days must be an integer from 2 to 100,000"):
+        validate_parameters(jobs["daily_ingest"], {"n_days": "1"})
+    with pytest.raises(InvalidInputError, match=r"risk_report: confidence must be between 0 and 1, got 1.5"):
+        validate_parameters(jobs["risk_report"], {"confidence": "1.5"})
+    assert validate_parameters(jobs["daily_ingest"], {"n_days": "30"})["n_days"] == 30
+
+
+def test_validate_parameters_unknown_config_class_refused(spec: JobSpec) -> None:
+    import dataclasses
+
+    with pytest.raises(InvalidInputError, match=r"job 'p': config: bifrost.jobs has no config class 'NoSuchConfig'"):
+        validate_parameters(dataclasses.replace(spec, config="NoSuchConfig"))
+    with pytest.raises(InvalidInputError, match=r"config must name a config class"):
+        dataclasses.replace(spec, config="not a name")
