@@ -119,7 +119,7 @@ class RunJobControl(Component):
         self.on_done = on_done
         self.picker = W.Dropdown(options=[], description="job", layout=W.Layout(width="260px"))
         self.picker.add_class("bf-job-picker")
-        self.parameters = W.Text(value="", description="params", placeholder="source=synthetic n_symbols=5",
+        self.parameters = W.Text(value="", description="params", placeholder="name=value ... (over the defaults below)",
                                  layout=W.Layout(width="380px"))  # fmt: skip
         self.parameters.add_class("bf-job-params")
         self.button = W.Button(description="Run now", button_style="primary")
