@@ -73,7 +73,7 @@ class BacktestForm(Component):
     library's message in the form's error area.
     """
 
-    markers: ClassVar[tuple[Marker, ...]] = ("bars",)
+    markers: ClassVar[tuple[Marker, ...]] = ()  # results change only when the user runs again
     css_class = "bf-backtest"
 
     def __init__(self, store: Store, *, symbols: str | None = None) -> None:
@@ -312,7 +312,7 @@ class BacktestForm(Component):
             + html_table(records(trades), cols, empty="no trades")
         )
 
-    def _draw(self) -> None:  # a new ingest: nothing to redraw until the user runs again
+    def _draw(self) -> None:  # nothing to redraw until the user runs again
         return
 
 
