@@ -109,6 +109,8 @@ def test_cli_repeatable_options_stay_repeatable(tmp_path: Path) -> None:
 # verbs that write a file, serve, or confirm a change in one line print no data
 NO_DATA = {
     ("serve", "risk"): "serves until stopped",
+    ("dashboard",): "serves until stopped",
+    ("jobs", "schedule"): "runs due jobs until stopped; jobs history has what it ran",
     ("report", "tearsheet"): "writes --out",
     ("portfolio", "create"): "one line: created",
     ("portfolio", "import"): "one line: how many imported",
