@@ -81,6 +81,7 @@ tr.bf-warning .bf-bar>span{background:#dbab09}tr.bf-breach .bf-bar>span{backgrou
 .bf-note{color:#586069;font-size:11px}
 .bf-page .widget-label{font-size:12px}
 .bf-page .widget-html-content{line-height:1.35}
+.bf-page .widget-html{max-width:100%;overflow-x:auto}
 .bf-page a{color:#0366d6;text-decoration:underline}
 .bf-hint{color:#8a939c;font-size:12px;padding:24px 8px}
 </style>
@@ -203,7 +204,7 @@ def format_value(value: object, kind: Kind, digits: int = 2) -> str:
         return str(value)
     if kind in ("date", "time"):
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
-        return ts.strftime("%Y-%m-%d") if kind == "date" else ts.strftime("%Y-%m-%d %H:%M:%S")
+        return ts.strftime("%Y-%m-%d") if kind == "date" else ts.strftime("%Y-%m-%d %H:%M")
     number = float(value)  # type: ignore[arg-type]
     if not math.isfinite(number):
         return "–"

@@ -180,9 +180,10 @@ class PositionsTable(_PortfolioComponent):
 
     def __init__(self, store: Store, portfolio: str | None = None) -> None:
         super().__init__(store, portfolio)
-        self.positions_html = W.HTML()
+        # the positions take the room left, scrolling sideways if they must; the totals always show whole
+        self.positions_html = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"))
         self.positions_html.add_class("bf-positions")
-        self.totals_html = W.HTML()
+        self.totals_html = W.HTML(layout=W.Layout(flex="0 0 auto", min_width="240px"))
         self.totals_html.add_class("bf-totals")
         self.marked: Any = None
         self.widget = self._root(
@@ -267,9 +268,9 @@ class EquityChart(_PortfolioComponent):
             )  # fmt: skip
         fig.update_yaxes(title_text="growth of 1", row=1, col=1)
         fig.update_yaxes(title_text="drawdown", tickformat=".1%", row=2, col=1)
-        title = f"{self.portfolio}: growth of 1, time-weighted" + (
-            f", against {self.benchmark} (total return)" if self.benchmark else ""
-        )
+        drawn = [t.name for t in fig.data]
+        against = f", against {self.benchmark} (total return)" if self.benchmark and self.benchmark in drawn else ""
+        title = f"{self.portfolio}: growth of 1, time-weighted{against}"
         base_layout(fig, title=title, height=340)
         self.figure = fig
         show_figure(self.output, fig)

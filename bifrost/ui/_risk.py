@@ -192,6 +192,7 @@ class AlertsList(_RiskComponent):
         self.html.value = html_table(
             records(frame),
             (
+                Column(field="opened", label="opened (UTC)", kind="time"),
                 Column(field="ts", label="checked (UTC)", kind="time"),
                 Column(field="status", kind="text"),
                 Column(field="severity", kind="text"),
@@ -199,7 +200,7 @@ class AlertsList(_RiskComponent):
                 Column(field="subject", kind="text"),
                 Column(field="value", kind="pct"),
                 Column(field="threshold", label="limit", kind="pct"),
-                Column(field="message", kind="text", wrap=True),
+                Column(field="worst_value", label="worst", kind="pct"),
             ),
             key="id",
             row_class=lambda r: f"bf-alert bf-{r['severity']}" + (" bf-closed" if r["status"] == "closed" else ""),
