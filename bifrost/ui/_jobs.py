@@ -66,6 +66,7 @@ class RunsTable(Component):
     def _draw(self) -> None:
         runs = list(_jobs().job_history(self.store, self.job, limit=self.limit))
         self.runs = runs
+        job_of = {r.run_id: r.job for r in runs}
         rows = []
         for r in runs:
             nb, page = run_link(r.notebook, self.link_base), run_link(r.html, self.link_base)
@@ -86,6 +87,8 @@ class RunsTable(Component):
                     "started": r.started if r.started is not None else r.queued,
                     "duration": r.duration_s,
                     "error": r.error or "",
+                    "step_of": job_of.get(r.parent_run_id, r.parent_run_id or ""),
+                    "result": _result_text(r.result),
                     "links": links,
                     "_status": status,
                 }
@@ -98,7 +101,9 @@ class RunsTable(Component):
                 Column(field="status", kind="html"),
                 Column(field="attempt", kind="int"),
                 Column(field="duration", label="duration s", kind="num", digits=1),
+                Column(field="step_of", label="step of", kind="text"),
                 Column(field="links", label="outputs", kind="html"),
+                Column(field="result", kind="text", wrap=True),
                 Column(field="error", kind="text", wrap=True),
                 Column(field="run_id", label="run id", kind="text"),
             ),
@@ -106,6 +111,17 @@ class RunsTable(Component):
             row_class=lambda r: f"bf-run bf-run-{r['_status']}",
             empty="no runs yet: run a job above, or `bifrost jobs run NAME`",
         )
+
+
+def _result_text(result: Mapping[str, object] | None, shown: int = 4) -> str:
+    # a run's headline numbers (`bifrost.jobs.record_result`), the first few, numbers to 4 significant digits
+    if not result:
+        return ""
+    parts = []
+    for k, v in list(result.items())[:shown]:
+        text = f"{v:.4g}" if isinstance(v, float) else str(v)
+        parts.append(f"{k}={text if len(text) <= 40 else text[:37] + '...'}")
+    return ", ".join(parts) + (" …" if len(result) > shown else "")
 
 
 class RunJobControl(Component):

@@ -46,6 +46,9 @@ def test_job_monitor_run_now_records_a_run_the_table_lists_with_links(jobs_home:
     assert str(record.status) == "succeeded" and control.last.run_id == record.run_id
     assert f"data-key='{record.run_id}'" in runs.html.value  # redrawn when the run ended
     assert "<span class='bf-status-succeeded'>succeeded</span>" in runs.html.value
+    # tests/jobs/notebooks/ingest.ipynb records rows and first_close: ORCL's 2014-01-02 close 37.84 (orcl-1995-2014.txt)
+    assert record.result["first_close"] == 37.84
+    assert "first_close=37.84" in runs.html.value
     assert f"href='/bifrost/runs/ingest/{record.run_id}/{Path(str(record.html)).name}'" in runs.html.value
     assert "ingest succeeded" in control.message.value
     viewer = page.components["viewer"]
