@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import ipywidgets as W
+import pandas as pd
 
 from bifrost.data import Store
 from bifrost.errors import InvalidInputError
@@ -67,6 +68,7 @@ class RunsTable(Component):
         runs = list(_jobs().job_history(self.store, self.job, limit=self.limit))
         self.runs = runs
         job_of = {r.run_id: r.job for r in runs}
+        now = pd.Timestamp.now(tz="UTC")
         rows = []
         for r in runs:
             nb, page = run_link(r.notebook, self.link_base), run_link(r.html, self.link_base)
@@ -85,7 +87,10 @@ class RunsTable(Component):
                     "status": f"<span class='bf-status-{html.escape(status)}'>{html.escape(status)}</span>",
                     "attempt": r.attempt,
                     "started": r.started if r.started is not None else r.queued,
-                    "duration": r.duration_s,
+                    # a running run: how long it has run so far
+                    "duration": r.duration_s
+                    if r.duration_s is not None or r.started is None or status != "running"
+                    else (now - r.started).total_seconds(),
                     "error": r.error or "",
                     "step_of": job_of.get(r.parent_run_id, r.parent_run_id or ""),
                     "result": _result_text(r.result),
