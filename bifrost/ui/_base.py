@@ -163,6 +163,10 @@ class Component:
                 self.error.clear()
             self.refreshed += 1
 
+    def live(self) -> bool:
+        """Whether the component shows something that moves on its own (a running job): redrawn every poll."""
+        return False
+
     def _draw(self) -> None:
         raise NotImplementedError  # each component draws itself
 

@@ -64,6 +64,10 @@ class RunsTable(Component):
         self.runs: list[Any] = []
         self.widget = self._root(self.html, title="recent runs")
 
+    def live(self) -> bool:
+        """True while a listed run is running: its duration so far is redrawn every poll."""
+        return any(str(r.status) == "running" for r in self.runs)
+
     def _draw(self) -> None:
         runs = list(_jobs().job_history(self.store, self.job, limit=self.limit))
         self.runs = runs

@@ -50,7 +50,7 @@ MARKERS: Mapping[Marker, Callable[[Store], str]] = {
 
 
 class ChangeWatcher:
-    """Refresh components when the store markers they depend on change.
+    """Refresh components when the store markers they depend on change (and live ones every poll).
 
     Parameters
     ----------
@@ -115,12 +115,10 @@ class ChangeWatcher:
             if now is not None and now != self._seen.get(m):
                 self._seen[m] = now
                 changed.append(m)
-        if not changed:
-            return []
-        due = [c for c in self.components if set(c.markers) & set(changed)]
+        due = [c for c in self.components if set(c.markers) & set(changed) or c.live()]
         for component in due:
             component.refresh()
-        if self.on_change is not None:
+        if changed and self.on_change is not None:
             self.on_change(tuple(changed))
         return due
 

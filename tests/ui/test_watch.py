@@ -55,3 +55,16 @@ def test_change_watcher_thread_polls_until_stopped(ui_store: EmbeddedStore) -> N
 def test_change_watcher_bad_interval_is_refused(ui_store: EmbeddedStore) -> None:
     with pytest.raises(InvalidInputError, match="interval_s"):
         ChangeWatcher(ui_store, [], interval_s=0)
+
+
+class Live(Counting):
+    def live(self) -> bool:
+        return True
+
+
+def test_change_watcher_live_component_is_redrawn_every_poll(ui_store: EmbeddedStore) -> None:
+    still, moving = Counting(ui_store, ("runs",)), Live(ui_store, ("runs",))
+    watcher = ChangeWatcher(ui_store, [still, moving])
+    assert watcher.poll() == [moving]
+    assert watcher.poll() == [moving]
+    assert (still.draws, moving.draws) == (0, 2)
