@@ -4,7 +4,6 @@ the widgets it leaves hold the library's numbers for that store."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,10 @@ _VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("widgets") / "home"
     fill_store(folder).close()
-    yield folder
+    return folder
 
 
 def _execute(name: str, home: Path) -> nbformat.NotebookNode:
