@@ -130,7 +130,10 @@ def test_embedded_version_2_store_keeps_its_portfolios_and_gains_risk_tables(tmp
     with EmbeddedStore(home) as store:
         assert list(list_portfolios(store)["name"]) == ["core"]
         assert read_alerts(store).empty
-        versions = store.connection.execute("SELECT package, version FROM bifrost_schema ORDER BY package").fetchall()
+        versions = store.connection.execute(
+            "SELECT package, version FROM bifrost_schema WHERE package IN ('data', 'portfolio', 'reference', 'risk') "
+            "ORDER BY package"
+        ).fetchall()  # the packages a version 2 store could hold (jobs' tables appear once bifrost.jobs is imported)
     assert versions == [("data", 1), ("data", 2), ("portfolio", 1), ("reference", 1), ("risk", 1), ("risk", 2)]
 
 
