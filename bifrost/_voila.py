@@ -192,6 +192,9 @@ def run_file_href(path: str | os.PathLike[str] | None, home: str | os.PathLike[s
     return RUNS_ROUTE + url_quote(relative.as_posix())
 
 
+HIDDEN = ("share", "__pycache__", "*.pyc", "*.py", ".*", "*~", "README.md", "voila.json")
+
+
 def voila_arguments(settings: DashboardSettings) -> list[str]:
     """Return Voila's command line (after ``voila``) for ``settings``; module docstring: why each."""
     root = settings.root.resolve()
@@ -217,6 +220,8 @@ def voila_arguments(settings: DashboardSettings) -> list[str]:
         "--MappingKernelManager.cull_busy=False",
         f"--VoilaExecutor.timeout={settings.cell_timeout_s}",
         "--VoilaExecutor.interrupt_on_timeout=False",
+        # the list of dashboards at / shows the dashboards: not the template folder, caches or paired .py files
+        *(f"--ContentsManager.hide_globs={glob}" for glob in HIDDEN),
     ]
     if pool:
         args.append(f"--VoilaKernelManager.fill_delay={settings.fill_delay_s:g}")

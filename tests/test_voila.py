@@ -121,3 +121,17 @@ def test_run_file_href_under_runs_is_a_link_and_elsewhere_none(tmp_path: Path) -
 def test_preheat_order_puts_the_dashboards_first_then_the_others(tmp_path: Path) -> None:
     root = _folder(tmp_path, "zeta", "risk_monitor", "alpha", "portfolio_monitor")
     assert preheat_order(root) == ["portfolio_monitor", "risk_monitor", "alpha", "zeta"]
+
+
+def test_dashboard_template_page_is_voilas_base_page_without_its_cdn_link() -> None:
+    # the list of dashboards at / extends page.html: the template's is Voila's own minus the Font Awesome link
+    from jupyter_core.paths import jupyter_path
+
+    ours = (widgets_dir() / "share" / "voila" / "templates" / "bifrost" / "page.html").read_text()
+    base = next(Path(p) for p in jupyter_path("voila", "templates", "base") if (Path(p) / "page.html").is_file())
+    theirs = (base / "page.html").read_text()
+    cdn = [line for line in theirs.splitlines(keepends=True) if "https://" in line]
+    assert cdn, "Voila's base page.html no longer links a CDN: drop the template's page.html"
+    body = ours.split("-#}\n", 1)[1]
+    assert body == "".join(line for line in theirs.splitlines(keepends=True) if line not in cdn)
+    assert "https://" not in body

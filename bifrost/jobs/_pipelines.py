@@ -717,7 +717,7 @@ def backtest_step(store: BarStore, config: NightlyBacktestConfig) -> BacktestSte
     the best backtest's ledger is stored (`sync_demo_portfolio`).
     """
     symbols = _daily_symbols(store, config.symbols)
-    panel = store.read_panel(symbols, config.start, config.end, frequency="1d")
+    panel = store.read_panel(symbols, config.start, config.end, adjustment="split_adjusted", frequency="1d")
     fill = config.fill
     runs: list[StrategyRun] = []
     for name, grid in config.grids.items():
@@ -1154,7 +1154,8 @@ class DailySummary:
                 f"(portfolio {head['portfolio']})"
             )
         if head["breaches"] is not None:
-            shown = "; ".join(head["breached"][:5])
+            breached = list(head["breached"])
+            shown = "; ".join(breached[:5]) + (f"; and {len(breached) - 5} more" if len(breached) > 5 else "")
             lines.append(f"limit breaches: {head['breaches']}" + (f" ({shown})" if shown else ""))
         if head["reports"]:
             lines.append("reports       :")

@@ -141,6 +141,19 @@ def test_dashboard_renders_without_error_console_error_or_outside_request(
     watched.assert_clean()
 
 
+def test_dashboard_list_at_root_names_the_five_dashboards_and_loads_nothing_outside(
+    dashboard: RunningDashboard, open_page: Any
+) -> None:
+    # Voila's tree page extends its base page.html, which links Font Awesome from a CDN: the template's own
+    # page.html drops it; the template folder and the paired .py files are hidden from the list
+    watched = open_page(f"{dashboard.base_url}/", wait_for="text=portfolio_monitor.ipynb")
+    listed = set(re.findall(r"^(\S+)$", watched.page.inner_text("body"), flags=re.MULTILINE))
+    assert {f"{name}.ipynb" for name in DASHBOARDS} <= listed
+    assert not {"share", "README.md"} & listed and not any(x.endswith(".py") for x in listed), listed
+    # (Voila's own list page logs console errors of its widget plugins, which find no kernel there: not checked)
+    assert watched.outside == [], f"requests left 127.0.0.1: {watched.outside}"
+
+
 def _numbers(page: Any, selector: str) -> dict[str, float]:
     rows = page.eval_on_selector_all(
         selector,
