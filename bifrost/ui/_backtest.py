@@ -178,7 +178,7 @@ class BacktestForm(Component):
 
     def _panel(self) -> Any:
         start, end = self._bounds()
-        panel = self.store.read_panel(self._symbols(), start, end)
+        panel = self.store.read_panel(self._symbols(), start, end, adjustment="split_adjusted")
         if 0 in panel.shape:
             raise InvalidInputError(
                 f"empty date range: no bars of {', '.join(panel.symbols) or 'these symbols'} between "
