@@ -183,7 +183,8 @@ class VarBacktest:
     def _repr_html_(self) -> str:
         return (
             f"<b>VaR backtest</b> {self.method}, {self.confidence:.1%}, window {self.window}: "
-            f"{self.n_exceptions} exceptions in {len(self.exceptions)} days (expected "
+            f"{self.n_exceptions} exception{'' if self.n_exceptions == 1 else 's'} in {len(self.exceptions)} days "
+            f"(expected "
             f"{self.expected_exceptions:.1f}); Kupiec p = {self.kupiec[1]:.3f}, Christoffersen p = "
             f"{self.christoffersen[1]:.3f}; zone <b>{self.zone}</b> (last 250 days: {self.zone_last_250})"
         )

@@ -107,3 +107,14 @@ def test_real_portfolio_filtered_historical_var_backtest(equal_weight: pd.Series
 def test_bad_backtest_input_is_refused(call: Any, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         call()
+
+
+@pytest.mark.parametrize("n_exceptions", [0, 1, 2])
+def test_var_backtest_html_says_exception_in_the_singular_for_one(n_exceptions: int) -> None:
+    # 50 calm days of ±0.1%, then one to three days far below any VaR the window forecasts
+    calm = np.tile([0.001, -0.001], 25)
+    returns = np.concatenate([calm, calm[:10], *([[-0.2], calm[:10]] * n_exceptions)])
+    bt = var_backtest(returns, method="historical", confidence=0.95, window=50)
+    assert bt.n_exceptions == n_exceptions
+    word = "exception" if n_exceptions == 1 else "exceptions"
+    assert f"{n_exceptions} {word} in {len(bt.exceptions)} days" in bt._repr_html_()
