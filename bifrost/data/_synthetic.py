@@ -188,7 +188,10 @@ class SyntheticMarket:
         gap_sigma = np.full((t, 1), 0.002)
         if per_day > 1:
             gap_sigma = np.where((np.arange(t) % per_day == 0)[:, None], 0.002, 0.0002)
-        overnight = 0.3 * raw_log + rng.normal(0, 1.0, size=(t, n)) * gap_sigma
+        # a split and an ex-dividend drop happen whole at the open (the bar opens at post-split,
+        # ex-dividend prices); only the market's own move is shared between the two parts
+        gap = rng.normal(0, 1.0, size=(t, n)) * gap_sigma
+        overnight = 0.3 * total + np.log1p(-dividend_yield) - np.log(split) + gap
         open_ = prev_close * np.exp(overnight)
         daily_sigma = np.abs(total).mean(axis=0)
         high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.6, size=(t, n))) * daily_sigma)
