@@ -60,7 +60,13 @@ FillAtOpt = Annotated[FillAt, typer.Option(help="Market orders fill at the next 
 SlippageOpt = Annotated[float, typer.Option(help="Adverse slippage in basis points.", callback=finite)]
 StartOpt = Annotated[str | None, typer.Option(help="First date (inclusive).")]
 EndOpt = Annotated[str | None, typer.Option(help="Last date (inclusive), or a time of day (exclusive).")]
-AdjustmentOpt = Annotated[Adjustment, typer.Option(help="Price adjustment of the bars traded.")]
+AdjustmentOpt = Annotated[
+    Adjustment,
+    typer.Option(
+        help="Price adjustment of the bars traded: split_adjusted (the default; the dividends are cash, "
+        "--dividends), adjusted (total return in the prices), or raw (as printed: a split is a false loss)."
+    ),
+]
 FrequencyOpt = Annotated[Frequency | None, typer.Option(help="Bar size traded (default: as stored).")]
 WarmupOpt = Annotated[
     int | None,
@@ -72,7 +78,10 @@ WarmupOpt = Annotated[
 ]
 DividendsOpt = Annotated[
     DividendMode,
-    typer.Option(help="The recorded dividends on raw prices: credited as cash, reinvested, or ignored (price return)."),
+    typer.Option(
+        help="The recorded dividends on raw or split-adjusted prices: credited as cash, reinvested, or ignored "
+        "(price return)."
+    ),
 ]
 
 
@@ -146,7 +155,7 @@ def _backtest_command(strategy: str) -> None:
         slippage_bps: SlippageOpt = 0.0,
         start: StartOpt = None,
         end: EndOpt = None,
-        adjustment: AdjustmentOpt = "raw",
+        adjustment: AdjustmentOpt = "split_adjusted",
         frequency: FrequencyOpt = None,
         dividends: DividendsOpt = "cash",
         tearsheet: Annotated[Path | None, typer.Option(help="Also write the tearsheet to this HTML file.")] = None,
@@ -184,7 +193,7 @@ def backtest_check_lookahead(
     seed: Annotated[int, typer.Option(help="Seed of the cut points.", min=0)] = 0,
     start: StartOpt = None,
     end: EndOpt = None,
-    adjustment: AdjustmentOpt = "raw",
+    adjustment: AdjustmentOpt = "split_adjusted",
     frequency: FrequencyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -222,7 +231,7 @@ def optimize_command(
     fill_at: FillAtOpt = "open",
     start: StartOpt = None,
     end: EndOpt = None,
-    adjustment: AdjustmentOpt = "raw",
+    adjustment: AdjustmentOpt = "split_adjusted",
     frequency: FrequencyOpt = None,
     top: Annotated[int, typer.Option(help="Rows of the ranking to print.", min=1)] = 10,
     heatmap: Annotated[Path | None, typer.Option(help="Write the objective's heatmap (HTML) here.")] = None,
@@ -286,7 +295,7 @@ def walk_forward_command(
     fill_at: FillAtOpt = "open",
     start: StartOpt = None,
     end: EndOpt = None,
-    adjustment: AdjustmentOpt = "raw",
+    adjustment: AdjustmentOpt = "split_adjusted",
     frequency: FrequencyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -523,6 +523,10 @@ class Panel:
     one a complete store read produces without copying. ``np.ascontiguousarray`` gives
     the date-major layout where cross-sectional work needs it. Arrays are read-only;
     ``.copy()`` one to modify it.
+
+    ``raw_splits`` are the splits a store records inside a ``raw`` read's span, which its
+    prices are not adjusted for: ``(symbol, ex-date, ratio)``, set by ``read_panel``
+    (a backtest warns on them); empty for other reads and panels built from bars.
     """
 
     ts: pd.DatetimeIndex
@@ -531,6 +535,7 @@ class Panel:
     adjustment: Adjustment = "raw"
     notes: tuple[str, ...] = field(default=())
     frequency: Frequency = "1d"
+    raw_splits: tuple[tuple[str, pd.Timestamp, float], ...] = field(default=())
 
     @classmethod
     def from_bars(

@@ -378,10 +378,15 @@ class BarStore(ABC):
         wanted = self._fields(fields)
         cols = self._read(symbols, start, end, wanted, adjustment, frequency, one_grid=True)
         panel = cols.to_panel(wanted, adjustment)
+        if not with_dividends and adjustment != "raw":
+            return panel
+        actions = self.read_actions(list(panel.symbols))
+        if adjustment == "raw":  # the splits its prices jump at (a backtest warns on them)
+            panel = replace(panel, raw_splits=_splits_within(panel, actions))
         if not with_dividends:
             return panel
         bounds = (None if start is None else as_utc_ns(start, "start"), None if end is None else as_utc_ns(end, "end"))
-        grid = _dividend_grid(panel, self.read_actions(list(panel.symbols)), bounds, split_adjusted=adjustment != "raw")
+        grid = _dividend_grid(panel, actions, bounds, split_adjusted=adjustment != "raw")
         return replace(panel, fields=MappingProxyType({**panel.fields, "dividend": grid}))
 
     def _read(
@@ -689,6 +694,22 @@ def symbol_rows(
             )
         )
     return rows
+
+
+def _splits_within(panel: Panel, actions: pd.DataFrame) -> tuple[tuple[str, pd.Timestamp, float], ...]:
+    # the recorded splits going ex after the panel's first bar and by its last: the ones a
+    # position held through the panel lives across
+    if not len(actions) or len(panel.ts) < 2:
+        return ()
+    first, last = panel.ts[0], panel.ts[-1]
+    held = set(panel.symbols)
+    out: list[tuple[str, pd.Timestamp, float]] = []
+    splits = actions[actions["kind"] == "split"]
+    stamps = pd.DatetimeIndex(pd.to_datetime(splits["ts"], utc=True))
+    for symbol, ts, value in zip(splits["symbol"], stamps, splits["value"].to_numpy(dtype=np.float64), strict=True):
+        if str(symbol) in held and first < ts <= last:
+            out.append((str(symbol), ts, float(value)))
+    return tuple(sorted(out))
 
 
 def _dividend_grid(

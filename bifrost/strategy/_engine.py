@@ -27,7 +27,10 @@ An adjusted panel holds its dividends in its prices and carries no ``dividend`` 
 from __future__ import annotations
 
 import math
+import sys
+import warnings
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -36,7 +39,7 @@ import pandas as pd
 from bifrost._checks import as_finite_float, is_number
 from bifrost._typing import BoolArray, FloatArray, IntArray
 from bifrost.data import Panel, is_intraday, periods_per_year
-from bifrost.errors import InsufficientDataError, InvalidInputError
+from bifrost.errors import DataQualityWarning, InsufficientDataError, InvalidInputError
 from bifrost.strategy import _kernel as K
 
 __all__ = [
@@ -364,6 +367,41 @@ def dividend_grid(panel: Panel, mode: DividendMode) -> FloatArray | None:
             "negative (0 where none goes ex)"
         )
     return arr if arr.any() else None
+
+
+def warn_raw_splits(panel: Panel) -> None:
+    """Warn (`DataQualityWarning`, at the caller's line) where ``panel`` is raw across a recorded split.
+
+    A store's raw read lists the splits going ex inside its span (``Panel.raw_splits``):
+    a backtest on those prices holds the pre-split shares at the post-split prices, a
+    loss of 1 - 1/ratio on the split day that no account ever had.
+    """
+    if panel.adjustment != "raw" or not panel.raw_splits:
+        return
+    shown = ", ".join(
+        f"{symbol} {_ratio(ratio)} split on {ts:%Y-%m-%d}" for symbol, ts, ratio in panel.raw_splits[:3]
+    ) + (f" and {len(panel.raw_splits) - 3} more" if len(panel.raw_splits) > 3 else "")
+    warnings.warn(
+        f"the panel's prices are raw across recorded splits ({shown}): the backtest keeps the pre-split "
+        "share count at post-split prices, a false loss on each split day; read the bars with "
+        "adjustment='split_adjusted' (use adjustment='split_adjusted'; --adjustment split_adjusted on the CLI)",
+        DataQualityWarning,
+        stacklevel=_caller_stacklevel(),
+    )
+
+
+def _ratio(value: float) -> str:
+    # 3.0 -> 3:1, 1.5 -> 3:2, 0.5 -> 1:2 (a reverse split)
+    f = Fraction(value).limit_denominator(100)
+    return f"{f.numerator}:{f.denominator}" if math.isclose(float(f), value, rel_tol=1e-9) else f"{value:g}:1"
+
+
+def _caller_stacklevel() -> int:
+    # the stacklevel of the first frame outside bifrost.strategy: the line that called the library
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith("bifrost.strategy"):
+        level, frame = level + 1, frame.f_back  # type: ignore[assignment]
+    return level
 
 
 def prepare(

@@ -46,6 +46,7 @@ from bifrost.strategy._engine import (
     check_periods_per_year,
     prepare,
     run_kernel,
+    warn_raw_splits,
 )
 from bifrost.strategy._indicators import memoized
 from bifrost.strategy._strategies import Strategy, check_params, resolve_strategy, simulate
@@ -426,6 +427,7 @@ def sweep(
         raise InvalidInputError(f"address is the Ray cluster's; it needs backend='ray' (got address={address!r})")
     model = fill if fill is not None else FillModel()
     per_year = annual_bars(panel, check_periods_per_year(periods_per_year))
+    warn_raw_splits(panel)
     chunks = _chunks(len(panel.symbols), len(sets), len(panel.ts), chunk_symbols)
     if backend == "ray":
         chunks, outputs = _run_ray(
@@ -769,6 +771,7 @@ def walk_forward(
     if train_bars + test_bars > n:
         raise InvalidInputError(f"train_bars + test_bars ({train_bars + test_bars}) exceed the panel's {n} bars")
     name, fn = resolve_strategy(strategy)
+    warn_raw_splits(panel)  # its windows carry no splits: one warning, here
     rows: list[dict[str, Any]] = []
     curve: list[pd.Series] = []
     carried = float(cash)

@@ -39,6 +39,7 @@ from bifrost.strategy._engine import (
     check_periods_per_year,
     prepare,
     run_kernel,
+    warn_raw_splits,
 )
 from bifrost.strategy._indicators import MAX_DEVFACTOR, MAX_PERIOD, bollinger, crossover, rsi, sma
 from bifrost.strategy._result import BacktestResult
@@ -391,10 +392,18 @@ def simulate(
     InvalidInputError
         On a malformed request, fill model, panel, ``periods_per_year`` or ``dividends``,
         or a dividend field on adjusted prices (which hold the dividends already).
+
+    Warns
+    -----
+    DataQualityWarning
+        On a store's raw read spanning a recorded split (``Panel.raw_splits``): its
+        prices drop by the split and the position keeps its pre-split shares; read with
+        ``adjustment='split_adjusted'``.
     """
     model = fill if fill is not None else FillModel()
     per_year = annual_bars(panel, check_periods_per_year(periods_per_year))
     inputs = prepare(panel, request, cash=cash, fill=model, per_year=per_year, dividends=dividends)
+    warn_raw_splits(panel)
     records = run_kernel(inputs)
     return BacktestResult.from_records(
         records, panel, strategy=strategy, params=params or {}, cash=cash, fill=model, periods_per_year=per_year,
