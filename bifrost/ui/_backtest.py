@@ -3,6 +3,7 @@ and metrics; sweep → heatmap. The library runs everything (`bifrost.strategy.b
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any, ClassVar
 
@@ -87,11 +88,14 @@ class BacktestForm(Component):
         self.grid = W.Text(value=_DEFAULT_GRID.get(first, ""), description="sweep grid", layout=W.Layout(width="320px"))
         self.start = W.DatePicker(description="start", layout=lay)
         self.end = W.DatePicker(description="end", layout=lay)
+        # plain number fields (never clamped in the browser): a value out of the library's bounds is refused
+        # with its message (`FillModel`, `Commission`, `backtest`'s cash), as the CLI refuses it
+        wide = {"description_width": "initial"}
         self.cash = W.FloatText(value=100_000.0, description="cash", layout=lay)
-        self.commission = W.BoundedFloatText(value=0.001, min=0.0, max=1.0, step=0.0005, description="commission",
-                                             layout=lay)  # fmt: skip
-        self.slippage = W.BoundedFloatText(value=0.0, min=0.0, max=10_000.0, step=1.0, description="slip bps",
-                                           layout=lay)  # fmt: skip
+        self.commission = W.FloatText(value=0.001, step=0.0005, description="commission (fraction of value, "
+                                      "0.001 = 0.1%)", style=wide, layout=W.Layout(width="390px"))  # fmt: skip
+        self.slippage = W.FloatText(value=0.0, step=1.0, description="slippage (bps)", style=wide,
+                                    layout=W.Layout(width="210px"))  # fmt: skip
         self.run_button = W.Button(description="Run backtest", button_style="primary", icon="")
         self.sweep_button = W.Button(description="Sweep grid", button_style="")
         self.progress = W.IntProgress(
@@ -145,10 +149,13 @@ class BacktestForm(Component):
             ]
         )  # fmt: skip
         self.results.add_class("bf-results")
+        # after refused inputs the previous result stays, dimmed (bf-stale), under a line saying so
+        self.stale_note = W.HTML(value="", layout=W.Layout(display="none"))
+        self.stale_note.add_class("bf-stale-note")
         self.result: BacktestResult | None = None
         self.sweep_result: SweepResult | None = None
         self.error = self.form_error
-        self.widget = W.VBox([self.form, self.results])
+        self.widget = W.VBox([self.form, self.stale_note, self.results])
         self.widget.add_class(self.css_class)
 
     # -- what the form holds -----------------------------------------------------------
@@ -173,8 +180,19 @@ class BacktestForm(Component):
         return start, None if end is None else end + pd.Timedelta(days=1)  # the end date is included
 
     def _fill(self) -> FillModel:
-        return FillModel(commission=Commission(percent=float(self.commission.value)),
-                         slippage_bps=float(self.slippage.value))  # fmt: skip
+        # the library's bounds, the field named: commission a fraction in [0, 1], slippage 0 to 10,000 bps
+        value = float(self.commission.value)
+        try:
+            commission = Commission(percent=value)
+        except InvalidInputError as exc:
+            raise InvalidInputError(
+                f"commission: {value:g} is not a fraction of the traded value (0.001 = 0.1%, 1 = all of it): {exc}"
+            ) from exc
+        bps = float(self.slippage.value)
+        try:
+            return FillModel(commission=commission, slippage_bps=bps)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"slippage: {bps:g} bps is out of range (0 to 10,000 bps): {exc}") from exc
 
     def _panel(self) -> Any:
         start, end = self._bounds()
@@ -200,6 +218,26 @@ class BacktestForm(Component):
         else:
             self.form.remove_class("bf-busy")
 
+    def _fresh(self) -> None:
+        # what the results show is what the form says
+        self.results.remove_class("bf-stale")
+        self.stale_note.value = ""
+        self.stale_note.layout.display = "none"
+
+    def _stale(self) -> None:
+        # the form's inputs were refused: a result still shown is the previous inputs'
+        if self.result is None:
+            return
+        r = self.result
+        params = " ".join(f"{k}={v}" for k, v in r.params.items())
+        self.results.add_class("bf-stale")
+        self.stale_note.value = (
+            "<div class='bf-note bf-stale-text'>These inputs were refused (see the message above): the result "
+            f"shown below, dimmed, is from the previous inputs ({html.escape(r.strategy)} {html.escape(params)} "
+            f"on {html.escape(', '.join(r.symbols))}).</div>"
+        )
+        self.stale_note.layout.display = None
+
     # -- actions -----------------------------------------------------------------------
     def run(self) -> BacktestResult | None:
         """Backtest what the form says; show equity, drawdown, trades and metrics; return the result."""
@@ -209,18 +247,21 @@ class BacktestForm(Component):
                 self.form_error.clear()
                 self._stage(1, "reading bars…")
                 params = parse_params(self.strategy.value, _pairs(self.params.value, grid=False))
+                fill = self._fill()
                 panel = self._panel()
                 self._stage(2, "backtesting…")
-                result = backtest(panel, self.strategy.value, params, cash=float(self.cash.value), fill=self._fill())
+                result = backtest(panel, self.strategy.value, params, cash=float(self.cash.value), fill=fill)
                 self._stage(3, "drawing…")
                 self._show(result)
                 self.result = result
+                self._fresh()
                 self.progress_label.value = f"done: {len(result.ts):,} bars, {result.n_trades:,} trades"
                 self.results.add_class("bf-result-done")
                 return result
             except Exception as exc:  # the form's boundary: the message, never a traceback
                 self.form_error.show(describe_error(exc))
                 self.progress_label.value = ""
+                self._stale()
                 return None
             finally:
                 self._busy(False)
@@ -242,9 +283,10 @@ class BacktestForm(Component):
                     raise InvalidInputError("sweep grid: give at least one parameter's values, e.g. fast=5:20:5")
                 fixed = parse_params(name, _pairs(self.params.value, grid=False))
                 space = {**{k: [v] for k, v in fixed.items() if k not in grid}, **grid}
+                fill = self._fill()
                 panel = self._panel()
                 self._stage(2, "sweeping…")
-                result = sweep(panel, name, space, cash=float(self.cash.value), fill=self._fill())
+                result = sweep(panel, name, space, cash=float(self.cash.value), fill=fill)
                 self._stage(3, "drawing…")
                 swept = [k for k in result.params if len(space[k]) > 1]
                 if len(swept) >= 2:
@@ -265,9 +307,10 @@ class BacktestForm(Component):
                 self.sweep_result = result
                 best = result.best()
                 self.params.value = ", ".join(f"{k}={v}" for k, v in best.items())
-                backtested = backtest(panel, name, best, cash=float(self.cash.value), fill=self._fill())
+                backtested = backtest(panel, name, best, cash=float(self.cash.value), fill=fill)
                 self._show(backtested)
                 self.result = backtested
+                self._fresh()
                 self.progress_label.value = (
                     f"done: {result.n_sets} parameter sets × {len(panel.symbols)} symbols; "
                     f"best {self.params.value} backtested above"
@@ -277,6 +320,7 @@ class BacktestForm(Component):
             except Exception as exc:
                 self.form_error.show(describe_error(exc))
                 self.progress_label.value = ""
+                self._stale()
                 return None
             finally:
                 self._busy(False)

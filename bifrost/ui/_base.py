@@ -59,9 +59,9 @@ PAGE_CSS = """
 .bf-card{background:#fff;border:1px solid #dfe3e8;border-radius:4px;padding:6px 10px;margin:3px;box-sizing:border-box}
 .bf-card-title{font-size:11px;font-weight:700;letter-spacing:.04em;text-transform:uppercase;color:#586069}
 .bf-table{border-collapse:collapse;font-size:12px;margin:2px 0}
-.bf-table th{background:#eef1f4;color:#444d56;font-weight:600;text-align:right;padding:3px 8px;
+.bf-table th{background:#eef1f4;color:#444d56;font-weight:600;text-align:right;padding:3px 6px;
   border-bottom:1px solid #d1d5da;white-space:nowrap}
-.bf-table td{padding:2px 8px;border-bottom:1px solid #eef0f2;text-align:right;white-space:nowrap}
+.bf-table td{padding:2px 6px;border-bottom:1px solid #eef0f2;text-align:right;white-space:nowrap}
 .bf-table th.bf-text,.bf-table td.bf-text{text-align:left}
 .bf-table td.bf-wrap{white-space:normal;max-width:520px}
 .bf-table tr:hover td{background:#f1f8ff}
@@ -73,7 +73,7 @@ tr.bf-breach .bf-sev,.bf-status-failed,.bf-status-timed_out,.bf-status-kernel_di
 tr.bf-warning .bf-sev{color:#b08800}tr.bf-ok .bf-sev,.bf-status-succeeded{color:#22863a}
 tr.bf-na .bf-sev,tr.bf-closed td,.bf-status-canceled{color:#8a939c}
 .bf-status-running,.bf-status-queued{color:#0366d6}
-.bf-bar{display:inline-block;position:relative;width:140px;height:9px;background:#e9ecef;border-radius:2px;
+.bf-bar{display:inline-block;position:relative;width:110px;height:9px;background:#e9ecef;border-radius:2px;
   vertical-align:middle}
 .bf-bar>span{position:absolute;left:0;top:0;bottom:0;border-radius:2px;background:#2ea44f}
 tr.bf-warning .bf-bar>span{background:#dbab09}tr.bf-breach .bf-bar>span{background:#cb2431}
@@ -84,6 +84,10 @@ tr.bf-warning .bf-bar>span{background:#dbab09}tr.bf-breach .bf-bar>span{backgrou
 .bf-page .widget-html{max-width:100%;overflow-x:auto}
 .bf-page a{color:#0366d6;text-decoration:underline}
 .bf-hint{color:#8a939c;font-size:12px;padding:24px 8px}
+.bf-trunc{display:inline-block;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom}
+.bf-stale{opacity:.4;filter:grayscale(70%)}
+.bf-stale-text{color:#735c0f;background:#fffbdd;border:1px solid #f1e05a;border-radius:3px;padding:4px 8px;
+  margin:3px;font-size:12px}
 </style>
 """
 
@@ -198,6 +202,7 @@ class Column:
     digits: int = 2
     signed: bool = False  # colour negatives red and positives green (P&L)
     wrap: bool = False
+    truncate: int = 0  # a text cell's widest (px): longer text ends in '…', whole in its tooltip (0: never cut)
 
 
 def format_value(value: object, kind: Kind, digits: int = 2) -> str:
@@ -229,12 +234,14 @@ def html_table(
     *,
     key: str | Callable[[Mapping[str, object]], str] | None = None,
     row_class: Callable[[Mapping[str, object]], str] | None = None,
+    row_title: Callable[[Mapping[str, object]], str] | None = None,
     empty: str = "nothing to show",
 ) -> str:
     """Return an HTML table (``table.bf-table``): a row per record, a cell per column.
 
     Number cells are ``td.bf-num`` with the full-precision value in ``data-value``; each
-    cell names its column (``data-col``) and each row its key (``data-key``).
+    cell names its column (``data-col``) and each row its key (``data-key``); ``row_title`` gives
+    a row its tooltip (``title``).
     """
     head = "".join(
         f"<th class='{'bf-text' if c.kind in ('text', 'html', 'date', 'time') else ''}'>"
@@ -254,6 +261,9 @@ def html_table(
                 classes.append("bf-text")
                 if c.wrap:
                     classes.append("bf-wrap")
+                if c.truncate:
+                    attrs += f" title='{html.escape(text, quote=True)}'"
+                    shown = f"<span class='bf-trunc' style='max-width:{c.truncate}px'>{shown}</span>"
             else:
                 classes.append("bf-num")
                 number = number_or_none(value)
@@ -264,8 +274,9 @@ def html_table(
             cells.append(f"<td class='{' '.join(classes)}'{attrs}>{shown}</td>")
         row_key = key(rec) if callable(key) else (str(rec.get(key)) if key else "")
         cls = row_class(rec) if row_class else ""
+        tip = f" title='{html.escape(row_title(rec), quote=True)}'" if row_title else ""
         body.append(
-            f"<tr class='{html.escape(cls, quote=True)}' data-key='{html.escape(row_key, quote=True)}'>"
+            f"<tr class='{html.escape(cls, quote=True)}' data-key='{html.escape(row_key, quote=True)}'{tip}>"
             + "".join(cells)
             + "</tr>"
         )

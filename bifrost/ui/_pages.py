@@ -140,8 +140,10 @@ def portfolio_monitor(
     picker.on_pick = pick
     rows = [
         picker.widget,
-        _row(positions.widget, W.VBox([exposure.widget]), widths=("70%", "30%")),
-        _row(equity.widget, metrics.widget, widths=("70%", "30%")),
+        # the positions and the totals across the page (a wide book scrolls sideways inside its card);
+        # the exposure under the metrics, beside the chart
+        _row(positions.widget, widths=("100%",)),
+        _row(equity.widget, W.VBox([metrics.widget, exposure.widget]), widths=("70%", "30%")),
     ]
     components = {"picker": picker, "positions": positions, "equity": equity, "metrics": metrics,
                   "exposure": exposure}  # fmt: skip
@@ -187,8 +189,9 @@ def risk_monitor(store: Store, *, portfolio: str | None = None, watch: bool = Tr
     picker.on_pick = pick
     rows = [
         W.HBox([picker.widget, check]),
-        _row(var.widget, limits.widget, widths=("38%", "62%")),
-        _row(stress.widget, alerts.widget, widths=("45%", "55%")),
+        # the stress table (a column per symbol) beside the short VaR table; the limits beside the alerts
+        _row(var.widget, stress.widget, widths=("30%", "70%")),
+        _row(limits.widget, alerts.widget, widths=("46%", "54%")),
     ]
     components = {"picker": picker, "var": var, "limits": limits, "stress": stress, "alerts": alerts}
     page = Page("risk_monitor", "Risk monitor", store, components, rows, watch=watch, interval_s=interval_s)

@@ -181,7 +181,7 @@ class PositionsTable(_PortfolioComponent):
     def __init__(self, store: Store, portfolio: str | None = None) -> None:
         super().__init__(store, portfolio)
         # the positions take the room left, scrolling sideways if they must; the totals always show whole
-        self.positions_html = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"))
+        self.positions_html = W.HTML(layout=W.Layout(flex="0 1 auto", min_width="0"))
         self.positions_html.add_class("bf-positions")
         self.totals_html = W.HTML(layout=W.Layout(flex="0 0 auto", min_width="240px"))
         self.totals_html.add_class("bf-totals")

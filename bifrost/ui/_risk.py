@@ -196,13 +196,14 @@ class AlertsList(_RiskComponent):
                 Column(field="ts", label="checked (UTC)", kind="time"),
                 Column(field="status", kind="text"),
                 Column(field="severity", kind="text"),
-                Column(field="limit_name", label="limit", kind="text"),
-                Column(field="subject", kind="text"),
+                Column(field="limit_name", label="limit", kind="text", truncate=100),
+                Column(field="subject", kind="text", truncate=110),
                 Column(field="value", kind="pct"),
                 Column(field="threshold", label="limit", kind="pct"),
                 Column(field="worst_value", label="worst", kind="pct"),
             ),
             key="id",
+            row_title=lambda r: str(r.get("message") or ""),  # one line a row; the whole message on hover
             row_class=lambda r: f"bf-alert bf-{r['severity']}" + (" bf-closed" if r["status"] == "closed" else ""),
             empty="no recorded alerts: the limits above are evaluated live; press Check limits now (or run the "
             "risk_report job) to record them",

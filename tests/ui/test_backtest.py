@@ -87,3 +87,40 @@ def test_backtest_form_sweep_draws_the_heatmap_of_the_library_sweep(ui_store: Em
     no_costs = FillModel(commission=Commission(percent=0.0))
     again = backtest(ui_store.read_panel(["ORCL"]), "sma_cross", best, fill=no_costs)
     assert form.result is not None and form.metrics.values["sharpe_ratio"] == again.metrics["sharpe_ratio"]
+
+
+def test_backtest_form_out_of_range_costs_are_refused_and_the_last_result_marked_stale(
+    ui_store: EmbeddedStore,
+) -> None:
+    form = _form(ui_store)
+    assert form.commission.description.startswith("commission (fraction of value, 0.001 = 0.1%")
+    first = form.run()
+    assert first is not None and "bf-stale" not in form.results._dom_classes
+    assert form.stale_note.layout.display == "none"
+    cases = [
+        ("commission", 500.0, "commission: 500 is not a fraction of the traded value"),
+        ("commission", -0.001, "Commission.percent must be a non-negative number at most 1"),
+        ("slippage", 20_000.0, "FillModel.slippage_bps must be a non-negative number at most 10000"),
+        ("cash", -1.0, "cash must be a positive number"),
+    ]
+    for name, value, message in cases:
+        form.commission.value, form.slippage.value, form.cash.value = 0.001, 0.0, 100_000.0
+        getattr(form, name).value = value
+        assert form.run() is None and form.run_sweep() is None
+        assert getattr(form, name).value == value  # refused, never clamped to a bound
+        assert message in form.form_error.message, (name, form.form_error.message)
+        assert form.result is first  # the shown result is the previous inputs'
+        assert "bf-stale" in form.results._dom_classes and form.stale_note.layout.display is None
+        assert "from the previous inputs (sma_cross fast=10 slow=30 on ORCL)" in form.stale_note.value
+    form.commission.value, form.slippage.value, form.cash.value = 0.002, 0.0, 100_000.0
+    again = form.run()
+    assert again is not None and again.metrics["commission"] > first.metrics["commission"]
+    assert "bf-stale" not in form.results._dom_classes and form.stale_note.layout.display == "none"
+    assert form.form_error.message == ""
+
+
+def test_backtest_form_refused_input_before_any_run_marks_nothing_stale(ui_store: EmbeddedStore) -> None:
+    form = _form(ui_store)
+    form.commission.value = 2.0
+    assert form.run() is None and form.result is None
+    assert "bf-stale" not in form.results._dom_classes and form.stale_note.layout.display == "none"

@@ -69,6 +69,33 @@ def test_equity_chart_desk_draws_portfolio_benchmark_and_drawdown(ui_store: Embe
     assert chart.figure.data[0].y[-1] == float(analytics.cum_returns(returns, starting_value=1.0).iloc[-1])
 
 
+def test_equity_chart_benchmark_missing_from_the_store_is_not_named_in_the_title(ui_store: EmbeddedStore) -> None:
+    for benchmark in ("QQQ", None):
+        chart = EquityChart(ui_store, "desk", benchmark=benchmark)
+        chart.refresh()
+        assert [t.name for t in chart.figure.data] == ["desk", "drawdown"]
+        assert chart.figure.layout.title.text == "desk: growth of 1, time-weighted"
+    chart = EquityChart(ui_store, "desk", benchmark="SPY")
+    chart.refresh()
+    assert chart.figure.layout.title.text == "desk: growth of 1, time-weighted, against SPY (total return)"
+
+
+def test_portfolio_monitor_totals_never_shrink_and_the_positions_take_the_page_width(
+    ui_store: EmbeddedStore,
+) -> None:
+    page = portfolio_monitor(ui_store, watch=False)
+    positions = page.components["positions"]
+    assert isinstance(positions, PositionsTable)
+    # the totals keep their own width (flex 0 0 auto, at least 240 px); the positions shrink and scroll
+    assert (positions.totals_html.layout.flex, positions.totals_html.layout.min_width) == ("0 0 auto", "240px")
+    assert (positions.positions_html.layout.flex, positions.positions_html.layout.min_width) == ("0 1 auto", "0")
+    assert positions.widget.layout.width == "100%"
+    exposure = page.components["exposure"].widget
+    (right,) = [box for row in page.children[2:] for box in row.children if exposure in getattr(box, "children", ())]
+    assert page.components["metrics"].widget in right.children
+    assert "data-key='equity'" in positions.totals_html.value
+
+
 def test_exposure_table_desk_is_long_only_without_leverage(ui_store: EmbeddedStore) -> None:
     exposure = ExposureTable(ui_store, "desk")
     exposure.refresh()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import html
+
 from bifrost.data import EmbeddedStore
 from bifrost.portfolio import create_portfolio
 from bifrost.risk import Limit, book_from_store, book_risk, read_alerts, set_limits, stress_positions
 from bifrost.ui import LimitBars, StressTable, VarTable, risk_monitor
+from bifrost.ui._base import PAGE_CSS
 
 
 def test_var_table_desk_equals_book_risk_for_each_method(ui_store: EmbeddedStore) -> None:
@@ -45,6 +48,27 @@ def test_risk_monitor_check_limits_now_records_and_lists_the_breaches(ui_store: 
     for alert_id in recorded["id"]:
         assert f"class='bf-alert bf-breach' data-key='{alert_id}'" in alerts.html.value
     assert alerts in page.watcher.poll()  # the watcher saw the alerts move
+
+
+def test_alerts_list_rows_are_one_line_with_the_message_as_their_tooltip(ui_store: EmbeddedStore) -> None:
+    set_limits(ui_store, "desk", (Limit(name="name", metric="single_name", threshold=0.05),))
+    page = risk_monitor(ui_store, watch=False)
+    page.check_button.click()
+    alerts = page.components["alerts"]
+    recorded = read_alerts(ui_store, "desk", status="open")
+    assert len(recorded) == 2
+    for alert_id, message in zip(recorded["id"], recorded["message"], strict=True):
+        assert message and f"data-key='{alert_id}' title='{html.escape(message, quote=True)}'" in alerts.html.value
+    assert "bf-wrap" not in alerts.html.value  # nothing wraps into a tall row
+    assert (
+        "class='bf-text' data-col='subject' title='ORCL'><span class='bf-trunc' style='max-width:110px'>ORCL</span><"
+        in alerts.html.value
+    )
+    # wide tables (the stress table's per-symbol columns) scroll inside their card, one line a row
+    assert ".bf-page .widget-html{max-width:100%;overflow-x:auto}" in PAGE_CSS
+    assert (
+        ".bf-table td{padding:2px 6px;border-bottom:1px solid #eef0f2;text-align:right;white-space:nowrap}" in PAGE_CSS
+    )
 
 
 def test_stress_table_desk_equals_stress_positions(ui_store: EmbeddedStore) -> None:
