@@ -3,7 +3,9 @@
 ``bifrost jobs run NAME -p key=value ... [--key K] [--json]`` exits 0 when the run succeeded
 (or, asked again with the key of a run still going, when that run is queued or running),
 1 when it failed, timed out, its kernel died or it was abandoned, and 2 when it was refused
-before starting (an unknown job, a bad parameter: one line naming it, no run recorded).
+before starting (an unknown job, a bad parameter, a key naming another request: one line
+naming it, no run recorded). Stopped by SIGINT or SIGTERM mid-run, it kills the kernel,
+records the run ``canceled`` ("stopped by SIGTERM") and exits 130 or 143.
 """
 
 from __future__ import annotations
@@ -76,17 +78,24 @@ def jobs_run(
         str | None, typer.Option("--key", help="Idempotency key: asked again, the run it named is returned, not rerun.")
     ] = None,
     log_format: LogFormatOpt = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Log warnings only (not the notebook's output).")
-    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only (no per-cell progress).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log the notebook's outputs too.")] = False,
     json_out: JsonOpt = False,
 ) -> int:
     """Run a job now and record it; exit 0 if it succeeded, 1 if not, 2 if refused."""
     import logging
+    import signal
 
     from bifrost.jobs import RunStatus, configure_logging, load_jobs, run_job, validate_parameters
+    from bifrost.jobs._runner import RunInterrupted
 
-    handler = configure_logging(log_format, level=logging.WARNING if quiet else logging.INFO)
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    handler = configure_logging(log_format, level=level)
+
+    def stop(signum: int, frame: Any) -> None:
+        raise RunInterrupted(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         jobs = load_jobs()
         if name not in jobs:
@@ -95,7 +104,15 @@ def jobs_run(
         validate_parameters(jobs[name], parameters)  # refused before a store is opened or created
         with store(create=True) as bars:
             record = run_job(bars, name, parameters, jobs=jobs, idempotency_key=key)
+    except RunInterrupted as exc:
+        # stopped mid-run: the kernel was killed and the run recorded canceled; 128 + the signal, as a shell says
+        if exc.record is not None and json_out:
+            echo_json(exc.record.to_dict())
+        run = f"run {exc.record.run_id} of {name}" if exc.record is not None else f"job {name}"
+        typer.echo(f"bifrost: {run} stopped by {exc.signal_name}: recorded canceled", err=True)
+        return 128 + int(getattr(signal, exc.signal_name, signal.SIGINT))
     finally:
+        signal.signal(signal.SIGTERM, previous)
         logging.getLogger("bifrost").removeHandler(handler)  # an in-process caller runs many commands
     if json_out:
         echo_json(record.to_dict())

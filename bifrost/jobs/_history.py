@@ -330,16 +330,16 @@ class JobHistory:
         rows = db.rows(f"{_SELECT} WHERE run_id = ? OR retry_of = ? ORDER BY attempt DESC", (first, first))
         return _record(rows[0])
 
-    def start(self, run_id: str, *, kernel_pid: int | None = None) -> RunRecord:
-        """Mark a queued run ``running`` in this process, now."""
+    def start(self, run_id: str, *, kernel_pid: int | None = None, notebook: Path | None = None) -> RunRecord:
+        """Mark a queued run ``running`` in this process, now; ``notebook`` is where its executed copy is written."""
         now = _now()
         with self._write() as db:
             db.run(
                 "UPDATE {t}job_runs SET status = ?, started = ?, heartbeat = ?, pid = ?, host = ?, kernel_pid = ?, "
-                "revision = ? WHERE run_id = ?",
+                "notebook_path = coalesce(?, notebook_path), revision = ? WHERE run_id = ?",
                 (
                     str(RunStatus.RUNNING), _iso(now), _iso(now), os.getpid(), socket.gethostname(), kernel_pid,
-                    _revision(db), run_id,
+                    None if notebook is None else str(notebook), _revision(db), run_id,
                 ),
             )  # fmt: skip
             return self._get(db, run_id)

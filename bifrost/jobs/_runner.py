@@ -82,8 +82,9 @@ _CDN: Final = (
 )
 # papermill's own progress lines (not the notebook's output): debug, not info
 _PAPERMILL_CHATTER: Final = re.compile(
-    r"(Executing|Ending) Cell \d+-*|(Input|Output) Notebook:.*|Working directory:.*|Executing notebook with kernel:.*"
+    r"(Input|Output) Notebook:.*|Working directory:.*|Executing notebook with kernel:.*"
 )
+_CELL_STEP: Final = re.compile(r"(Executing|Ending) Cell (\d+)-*")
 
 
 def new_run_id(now: pd.Timestamp | None = None) -> str:
@@ -221,6 +222,7 @@ def run_job(
         if idempotency_key is not None:
             earlier = history.by_key(idempotency_key)
             if earlier is not None:
+                _same_request(earlier, spec, values, idempotency_key)
                 log.info(
                     "run %s of %s already requested with key %r", earlier.run_id, earlier.job, idempotency_key,
                     extra={"run_id": earlier.run_id, "job": earlier.job},
@@ -234,7 +236,8 @@ def run_job(
             parent_run_id=parent_run_id,
             idempotency_key=idempotency_key,
         )
-        if not created:
+        if not created:  # another process made the request meanwhile
+            _same_request(first, spec, values, idempotency_key)
             return first
     record = _attempt(store, spec, values, declared, first, folder_home, log_output)
     attempt = 1
@@ -324,6 +327,24 @@ def run_chain(
                 out.append(history.cancel(queued.run_id, f"not started: step {spec.name} ended {record.status}"))
             break
     return out
+
+
+def _same_request(earlier: RunRecord, spec: JobSpec, values: Mapping[str, object], key: str | None) -> None:
+    # a key names one request: the same job with the same parameters, never another
+    if earlier.job != spec.name or dict(earlier.parameters) != dict(values):
+        raise InvalidInputError(
+            f"idempotency key {key!r} already names run {earlier.run_id} of job {earlier.job!r} with parameters "
+            f"{dict(earlier.parameters)!r}; this request is job {spec.name!r} with {dict(values)!r}: use another key"
+        )
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The runner was stopped by a signal (SIGINT, SIGTERM) mid-run; ``record`` is the run, recorded ``canceled``."""
+
+    def __init__(self, signal_name: str, record: RunRecord | None = None) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.record = record
 
 
 def _resolve(job: str | JobSpec, jobs: Mapping[str, JobSpec] | None) -> JobSpec:
@@ -421,7 +442,7 @@ def _attempt(
             with contextlib.suppress(Exception):  # a heartbeat is best effort; the next one retries
                 history.beat(run_id, kernel_pid=pid)
 
-        history.start(run_id)
+        history.start(run_id, notebook=output)
         log.info("run %s of %s started (attempt %d): %s", run_id, spec.name, queued.attempt, output)
         stop = threading.Event()
         beats = threading.Thread(target=_heartbeat, args=(history, run_id, kernel, stop), daemon=True)
@@ -431,7 +452,8 @@ def _attempt(
         watchdog.start()
         failure: BaseException | None = None
         try:
-            with _forward_papermill(run_id, spec.name, enabled=log_output):
+            cells = _cell_count(spec) + (1 if injected else 0)  # papermill injects a cell of parameters
+            with _forward_papermill(run_id, spec.name, enabled=log_output, cells=cells):
                 _execute(spec, output, injected, env, folder / "kernel.log", on_pid, log_output)
         except BaseException as exc:
             failure = exc
@@ -439,6 +461,8 @@ def _attempt(
             watchdog.cancel()
             stop.set()
             beats.join(timeout=HEARTBEAT_S + 5)
+            if isinstance(failure, KeyboardInterrupt):
+                kernel.kill()  # stopped mid-run: the kernel goes now, not when this process exits
         status, cell, name, message = _outcome(output, failure, kernel, spec)
         exported = _export_html(output, html) if output.is_file() else None
         record = history.finish(
@@ -455,7 +479,8 @@ def _attempt(
         log.log(level, "run %s of %s %s in %.1f s%s", run_id, spec.name, status, record.duration_s or 0.0,
                 f": {record.error}" if record.error else "")  # fmt: skip
         if isinstance(failure, KeyboardInterrupt):
-            raise failure
+            name = failure.signal_name if isinstance(failure, RunInterrupted) else "SIGINT"
+            raise RunInterrupted(name, record) from failure
         return record
 
 
@@ -477,19 +502,31 @@ def _time_out(kernel: _Kernel, spec: JobSpec, run_id: str) -> None:
 
 
 @contextlib.contextmanager
-def _forward_papermill(run_id: str, job: str, *, enabled: bool) -> Iterator[None]:
-    # papermill logs the notebook's outputs on its own logger: they reach ours, tagged with the run
+def _forward_papermill(run_id: str, job: str, *, enabled: bool, cells: int) -> Iterator[None]:
+    # papermill logs each cell's start and end, and the notebook's outputs, on its own logger:
+    # they reach ours, tagged with the run; a cell's end is one INFO line (cell k/n, its
+    # duration), the outputs are DEBUG (`--verbose` shows them)
     if not enabled:
         yield
         return
     target = logging.getLogger("bifrost.jobs.output")
+    extra = {"run_id": run_id, "job": job}
+    started: dict[int, float] = {}
 
     class Forward(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             message = record.getMessage().rstrip()
-            if message:
-                level = logging.DEBUG if _PAPERMILL_CHATTER.fullmatch(message) else record.levelno
-                target.log(level, "%s", message, extra={"run_id": run_id, "job": job})
+            step = _CELL_STEP.fullmatch(message)
+            if step is not None:
+                number = int(step.group(2))
+                if step.group(1) == "Executing":
+                    started[number] = time.monotonic()
+                else:
+                    took = time.monotonic() - started.pop(number, time.monotonic())
+                    target.info("cell %d/%d done in %.1f s", number, cells, took, extra=extra)
+            elif message and _PAPERMILL_CHATTER.fullmatch(message) is None:
+                level = logging.DEBUG if record.levelno <= logging.INFO else record.levelno
+                target.log(level, "%s", message, extra=extra)
 
     source = logging.getLogger("papermill")
     handler = Forward()
@@ -568,6 +605,13 @@ def _execute(
     )
 
 
+def _cell_count(spec: JobSpec) -> int:
+    try:
+        return len(_read_notebook(spec.notebook).cells)
+    except (OSError, ValueError):
+        return 0
+
+
 def _working_folder(spec: JobSpec) -> str:
     # the kernel works where the run was asked for, so that `-p path=bars.csv` is the caller's file
     try:
@@ -586,6 +630,9 @@ def _outcome(
     errored = [(i, o) for i, cell, o in cells if o is not None]
     running = [i for i, cell, _ in cells if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
     current = running[-1] if running else None
+    if isinstance(failure, KeyboardInterrupt):
+        name = failure.signal_name if isinstance(failure, RunInterrupted) else "SIGINT"
+        return RunStatus.CANCELED, current, "RunInterrupted", f"stopped by {name}"
     if kernel.timed_out or isinstance(failure, CellTimeoutError | TimeoutError):
         return (
             RunStatus.TIMED_OUT, current, "TimeoutError",
@@ -601,8 +648,7 @@ def _outcome(
 
         if isinstance(failure, PapermillExecutionError):
             return RunStatus.FAILED, None, str(failure.ename), _clean(str(failure.evalue))
-        if isinstance(failure, KeyboardInterrupt):
-            return RunStatus.FAILED, current, "KeyboardInterrupt", "the runner was interrupted"
+
         return RunStatus.FAILED, None, type(failure).__name__, _clean(str(failure))
     if not output.is_file():
         return RunStatus.FAILED, None, "MissingOutput", f"papermill wrote no executed notebook at {output}"

@@ -42,6 +42,9 @@ def test_jobs_run_real_file_json_logs_and_key_run_once(jobs_env: Path) -> None:
     logs = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert logs and all(entry["run_id"] == run["run_id"] and entry["job"] == "ingest" for entry in logs)
     assert any("succeeded" in entry["message"] for entry in logs)
+    # each cell's end is one line (5 cells and papermill's injected one); the outputs are --verbose's
+    assert [e["message"].split(" done")[0] for e in logs if " done in " in e["message"]][-1] == "cell 6/6"
+    assert not any("ORCL" in e["message"] and "2014-12-01" in e["message"] for e in logs)
     code, out, _ = _in_process(*argv)
     assert code == 0 and json.loads(out)["run_id"] == run["run_id"]
     history = json.loads(_in_process("jobs", "history", "--json")[1])
@@ -125,6 +128,9 @@ def test_jobs_runner_killed_run_shown_abandoned_and_no_kernel_left(jobs_env: Pat
             [run] = job_history(store, "sleep")
         assert run.status is RunStatus.ABANDONED and run.ended is not None
         assert f"the runner (pid {runner.pid}" in (run.error or "")
+        assert run.notebook is not None and run.notebook.is_file()  # the partial notebook is kept and listed
+        code, shown, _ = _in_process("jobs", "show", run.run_id)
+        assert code == 0 and f"notebook   {run.notebook}" in shown
         deadline = time.monotonic() + 20
         while kernels_of(runner.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -134,3 +140,54 @@ def test_jobs_runner_killed_run_shown_abandoned_and_no_kernel_left(jobs_env: Pat
             runner.kill()
             runner.wait()
         kill_all(kernels_of(runner.pid))
+
+
+def test_jobs_run_sigterm_kills_the_kernel_and_records_canceled(jobs_env: Path) -> None:
+    runner = subprocess.Popen(
+        [*BIFROST, "jobs", "run", "sleep", "--json", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        kernel_pid = None
+        while kernel_pid is None and time.monotonic() < deadline and runner.poll() is None:
+            time.sleep(0.3)
+            if (jobs_env / "state.sqlite").is_file():
+                with EmbeddedStore(jobs_env) as store:
+                    running = store.part(JobHistory).list("sleep")
+                if running and running[0].status is RunStatus.RUNNING and running[0].kernel_pid:
+                    kernel_pid = running[0].kernel_pid
+        assert kernel_pid is not None, "the run never reached its kernel"
+        runner.send_signal(signal.SIGTERM)
+        out, err = runner.communicate(timeout=60)
+        assert runner.returncode == 143
+        run = json.loads(out)
+        assert run["status"] == "canceled" and run["error"].endswith("RunInterrupted: stopped by SIGTERM")
+        assert (
+            err.strip().splitlines()[-1]
+            == f"bifrost: run {run['run_id']} of sleep stopped by SIGTERM: recorded canceled"
+        )
+        assert kernels_of(runner.pid) == []
+        with EmbeddedStore(jobs_env) as store:
+            [recorded] = job_history(store, "sleep")
+        assert recorded.status is RunStatus.CANCELED and recorded.notebook is not None
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+        kill_all(kernels_of(runner.pid))
+
+
+def test_jobs_run_key_of_another_request_refused(embedded: EmbeddedStore) -> None:
+    from bifrost.jobs import new_run_id
+
+    held = {"symbol": "ORCL", "path": str(ORCL)}
+    first, _ = embedded.part(JobHistory).create(
+        run_id=new_run_id(), job="ingest", parameters=held, version="v", idempotency_key="k1"
+    )
+    code, out, _ = _in_process("jobs", "run", "ingest", "-p", f"path={ORCL}", "--key", "k1", "--json")
+    assert code == 0 and json.loads(out)["run_id"] == first.run_id  # the same request: its run, nothing started
+    for argv in (["hang"], ["ingest", "-p", f"path={ORCL}", "-p", "limit=3"]):
+        code, out, err = _in_process("jobs", "run", *argv, "--key", "k1")
+        assert (code, out) == (2, "")
+        assert f"idempotency key 'k1' already names run {first.run_id} of job 'ingest' with parameters" in err
+    assert [r.run_id for r in job_history(embedded)] == [first.run_id] and kernels_of(os.getpid()) == []
