@@ -63,6 +63,7 @@ VALID = {
 NOT_RUN = {
     ("serve", "risk"): "starts a server: only its parse-level errors are fed",
     ("dashboard",): "starts a server: only its parse-level errors are fed",
+    ("jobs", "schedule"): "runs a scheduler in the foreground: only its parse-level errors are fed",
     ("data", "ingest", "yahoo"): "reaches the network: only values refused before it are fed",
 }
 
