@@ -518,9 +518,11 @@ class NightlyBacktestConfig:
         fee = _float(job, commission, "commission", minimum=0.0, maximum=1.0)
         slip = _float(job, slippage_bps, "slippage_bps", minimum=0.0, maximum=10_000.0)
         _named(job, FillModel, commission=Commission(percent=fee), slippage_bps=slip)
-        if not isinstance(objective, str) or not objective:
+        from bifrost.strategy._kernel import METRICS  # the engine's metrics, which a sweep ranks by
+
+        if not isinstance(objective, str) or objective not in METRICS:
             raise InvalidInputError(
-                f"{job}: objective must be a metric's name such as 'sharpe_ratio', got {quote(objective)}"
+                f"{job}: objective must be one of the engine's metrics {', '.join(METRICS)}, got {quote(objective)}"
             )
         if not isinstance(portfolio, str):
             raise InvalidInputError(f"{job}: portfolio must be a name (empty: store none), got {quote(portfolio)}")

@@ -83,6 +83,7 @@ def test_daily_ingest_config_defaults_are_the_demo_market() -> None:
         ({"test_bars": 2.5}, "test_bars"),
         ({"anchored": "yes"}, "anchored must be True or False"),
         ({"objective": ""}, "objective"),
+        ({"objective": "alpha"}, "objective must be one of the engine's metrics"),
         ({"portfolio": 7}, "portfolio must be a name"),
     ],
 )
