@@ -27,6 +27,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -203,8 +204,10 @@ class DailyIngestConfig:
     path
         The CSV file or folder (``source="csv"`` only).
     symbol
-        The symbol of a one-symbol CSV file; for a folder, a file without a symbol column
-        takes its name's stem in upper case (``orcl.csv`` → ``ORCL``).
+        The symbol of a one-symbol CSV file. Without it, a file without a symbol column (one
+        file, or each of a folder's) is taken to be named after its symbol: its name's stem in
+        upper case, less a date range written after it (``orcl.csv``, ``orcl-1995-2014.txt`` →
+        ``ORCL``; ``GSPC_2000-2017.csv`` → ``GSPC``).
     symbols
         Yahoo: the symbols to download; CSV: only these rows of a long file.
     start, end
@@ -375,15 +378,25 @@ def _csv_files(folder: Path) -> list[Path]:
     return files
 
 
-def _csv_source(path: Path, symbol: str | None, folder: bool) -> CsvSource:
-    if not folder or symbol is not None:
+# a file's name after its symbol: the stem, less a date range written after it (GSPC_2000-2017, orcl-1995-2014)
+_NAMED_RANGE = re.compile(r"([A-Za-z^.]+)[-_]\d.*")
+
+
+def symbol_from_file_name(path: Path) -> str:
+    """Return the symbol a one-symbol bar file is named after: ``orcl.csv``, ``orcl-1995-2014.txt`` → ``ORCL``."""
+    stem = path.name.split(".")[0]
+    named = _NAMED_RANGE.fullmatch(stem)
+    return check_symbol((named[1] if named else stem).upper(), f"symbol of {path.name}")
+
+
+def _csv_source(path: Path, symbol: str | None) -> CsvSource:
+    if symbol is not None:
         return CsvSource(path, symbol=symbol)
-    # a folder's one-symbol file (no Name/symbol/ticker column) is named after its symbol
+    # a one-symbol file (no Name/symbol/ticker column) is named after its symbol
     header = read_header(path, what="a bar file", example="Date,Open,High,Low,Close,Volume")
     if {c.strip().strip('"').lower() for c in header.split(",")} & {"name", "symbol", "ticker"}:
         return CsvSource(path)
-    stem = path.name.split(".")[0].upper()
-    return CsvSource(path, symbol=check_symbol(stem, f"symbol of {path.name}"))
+    return CsvSource(path, symbol=symbol_from_file_name(path))
 
 
 def ingest_step(store: BarStore, config: DailyIngestConfig) -> IngestStep:
@@ -408,7 +421,7 @@ def ingest_step(store: BarStore, config: DailyIngestConfig) -> IngestStep:
             raise InvalidInputError("daily_ingest: path is required with source='csv' (a CSV file or a folder of them)")
         folder = config.path.is_dir()
         for path in _csv_files(config.path) if folder else [config.path]:
-            source = _csv_source(path, config.symbol, folder)
+            source = _csv_source(path, config.symbol)
             wanted = symbols
             if folder and source.symbol is not None and symbols is not None:
                 if source.symbol not in symbols:

@@ -16,13 +16,14 @@ from bifrost.jobs._pipelines import (
     backtest_step,
     ingest_step,
     risk_step,
+    symbol_from_file_name,
     sync_demo_portfolio,
 )
 from bifrost.portfolio import list_portfolios, load_portfolio
 from bifrost.risk import book_from_store, book_risk, read_alerts
 from bifrost.strategy import FillModel, backtest
 from bifrost.strategy._engine import Commission
-from tests.conftest import NVDA, ORCL, YHOO
+from tests.conftest import DATA, NVDA, ORCL, YHOO
 
 
 def _data_lines(path: Path) -> int:
@@ -147,6 +148,30 @@ def test_ingest_step_csv_file_stores_every_line_of_the_file(tmp_path: Path) -> N
     (line,) = step.figure(store).data  # ORCL's adjusted close rebased to 1 at its first bar
     adjusted = store.read_panel(["ORCL"], fields=["close"], adjustment="adjusted").frame("close")["ORCL"]
     assert line.y[0] == 1.0 and line.y[-1] == pytest.approx(adjusted.iloc[-1] / adjusted.iloc[0], rel=1e-12)
+
+
+def test_ingest_step_one_csv_file_without_symbol_takes_it_from_the_file_name(tmp_path: Path) -> None:
+    # what `bifrost jobs run daily_ingest -p source=csv -p path=FILE` does with a one-symbol file
+    gspc = DATA / "sp500_5yr" / "GSPC_2000-2017.csv"
+    store = EmbeddedStore(tmp_path / "home")
+    step = ingest_step(store, DailyIngestConfig.from_parameters(source="csv", path=str(gspc)))
+    assert step.symbols == ("GSPC",)
+    assert step.rows_stored == _data_lines(gspc) == len(store.read_bars("GSPC"))
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol"),
+    [
+        ("orcl.csv", "ORCL"),
+        ("orcl-1995-2014.txt", "ORCL"),
+        ("GSPC_2000-2017.csv", "GSPC"),
+        ("BRK-B.csv", "BRK-B"),
+        ("^GSPC.csv.gz", "^GSPC"),
+        ("nvda_daily.csv", "NVDA_DAILY"),
+    ],
+)
+def test_symbol_from_file_name_drops_a_date_range_after_the_symbol(name: str, symbol: str) -> None:
+    assert symbol_from_file_name(Path(name)) == symbol
 
 
 def test_ingest_step_csv_folder_takes_each_files_symbol_from_its_name(tmp_path: Path) -> None:
