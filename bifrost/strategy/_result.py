@@ -327,15 +327,17 @@ class BacktestResult:
         long_only = bool((self.positions.to_numpy() >= 0).all())
         exposure = pd.DataFrame({"gross": net, "net": net} if long_only else {"net": net}, index=self.ts)
         contributions = self.trades.groupby("symbol")["pnl_net"].sum() if len(self.trades) else None
+        params = ", ".join(f"{name}={value}" for name, value in dict(self.params).items())
         return tearsheet(
             self.returns,
             benchmark,
             exposure=exposure,
             contributions=contributions,
-            title=f"Backtest: {self.strategy} {dict(self.params)}",
+            title=f"Backtest: {self.strategy}" + (f" ({params})" if params else ""),
             annualization=self.periods_per_year,
             notes=(
-                f"Returns: {self.measured}. A benchmark is compared as given: measure it the same way.",
+                f"Returns: {self.measured}."
+                + (" The benchmark is compared as given: measure it the same way." if benchmark is not None else ""),
                 f"Costs: {costs_label(self.fill_model)}.",
             ),
         )

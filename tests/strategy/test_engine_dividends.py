@@ -248,3 +248,12 @@ def test_the_metrics_loop_and_the_recorded_loop_credit_dividends_bit_for_bit(raw
     np.testing.assert_array_equal(fast, recorded)
     ignored = prepare(raw, sma_cross(raw, size=200.0), cash=100_000.0, fill=FillModel(), dividends="ignore")
     assert recorded[0, K.M_FINAL_VALUE] != run_kernel(ignored).metrics[0, K.M_FINAL_VALUE]
+
+
+def test_tearsheet_titles_the_parameters_and_mentions_a_benchmark_only_when_given(raw: Panel, adjusted: Panel) -> None:
+    result = backtest(raw, "sma_cross", {"fast": 10, "slow": 30, "size": 100})
+    alone = result.tearsheet().to_html()
+    assert "Backtest: sma_cross (fast=10, slow=30, size=100" in alone and "{'fast'" not in alone
+    assert "benchmark is compared as given" not in alone
+    bench = pd.Series(adjusted["close"][:, 0], index=adjusted.ts, name="SPY").pct_change()
+    assert "The benchmark is compared as given" in result.tearsheet(bench).to_html()
