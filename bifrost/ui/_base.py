@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -33,6 +34,7 @@ __all__ = [
     "Component",
     "ErrorArea",
     "Marker",
+    "PortfolioComponent",
     "base_layout",
     "card",
     "describe_error",
@@ -137,7 +139,7 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class Component:
+class Component(ABC):
     """A part of a dashboard: a store, a root widget (``widget``), an error area and `refresh`.
 
     ``markers`` names the store's change markers whose change makes a `ChangeWatcher`
@@ -171,14 +173,30 @@ class Component:
         """Whether the component shows something that moves on its own (a running job): redrawn every poll."""
         return False
 
+    @abstractmethod
     def _draw(self) -> None:
-        raise NotImplementedError  # each component draws itself
+        """Draw the component from the store (called by `refresh` under the lock)."""
 
     def _root(self, *children: Any, title: str | None = None) -> Any:
         box = card(title, [*children, self.error.widget])
         if self.css_class:
             box.add_class(self.css_class)
         return box
+
+
+class PortfolioComponent(Component):
+    """A component showing one stored portfolio (`set_portfolio` picks it); redrawn when bars or portfolios change."""
+
+    markers: ClassVar[tuple[Marker, ...]] = ("bars", "portfolios")
+
+    def __init__(self, store: Store, portfolio: str | None = None) -> None:
+        super().__init__(store)
+        self.portfolio = portfolio
+
+    def set_portfolio(self, name: str | None) -> None:
+        """Show portfolio ``name`` (None: nothing) and redraw."""
+        self.portfolio = name
+        self.refresh()
 
 
 def card(title: str | None, children: Sequence[Any], *, width: str | None = None) -> Any:

@@ -20,6 +20,7 @@ from bifrost.ui._base import (
     Column,
     Component,
     Marker,
+    PortfolioComponent,
     base_layout,
     format_value,
     html_table,
@@ -94,19 +95,6 @@ def _benchmark_returns(store: Store, symbol: str | None, index: pd.DatetimeIndex
     return series.pct_change(fill_method=None).reindex(index).rename(symbol)
 
 
-class _PortfolioComponent(Component):
-    markers: ClassVar[tuple[Marker, ...]] = ("bars", "portfolios")
-
-    def __init__(self, store: Store, portfolio: str | None = None) -> None:
-        super().__init__(store)
-        self.portfolio = portfolio
-
-    def set_portfolio(self, name: str | None) -> None:
-        """Show portfolio ``name`` (None: nothing) and redraw."""
-        self.portfolio = name
-        self.refresh()
-
-
 class PortfolioPicker(Component):
     """A dropdown of the store's portfolios; ``on_pick(name)`` runs when the choice changes."""
 
@@ -173,7 +161,7 @@ _TOTAL_LABELS = {
 }
 
 
-class PositionsTable(_PortfolioComponent):
+class PositionsTable(PortfolioComponent):
     """Open positions at the latest closes (`bifrost.portfolio.mark_to_latest`), then cash, equity and P&L."""
 
     css_class = "bf-positions-card"
@@ -227,7 +215,7 @@ class PositionsTable(_PortfolioComponent):
         )
 
 
-class EquityChart(_PortfolioComponent):
+class EquityChart(PortfolioComponent):
     """The portfolio's growth of 1 (time-weighted) against a benchmark's total return, and its drawdown."""
 
     css_class = "bf-equity-card"
@@ -332,7 +320,7 @@ def _kind(metric: str) -> Any:
     return "num"
 
 
-class PortfolioMetrics(_PortfolioComponent):
+class PortfolioMetrics(PortfolioComponent):
     """The portfolio's performance metrics against the benchmark (`bifrost.analytics.perf_stats`)."""
 
     css_class = "bf-portfolio-metrics"
@@ -361,7 +349,7 @@ class PortfolioMetrics(_PortfolioComponent):
         self.table.show(self.values, wanted)
 
 
-class ExposureTable(_PortfolioComponent):
+class ExposureTable(PortfolioComponent):
     """The latest day's long, short, gross and net exposure and leverage (`Valuation.frame`)."""
 
     css_class = "bf-exposure-card"

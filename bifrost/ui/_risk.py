@@ -11,27 +11,14 @@ import pandas as pd
 
 from bifrost.data import Store
 from bifrost.risk import Method, book_from_store, book_risk, check_limits, read_alerts, stress_positions
-from bifrost.ui._base import Column, Component, Marker, html_table, records
+from bifrost.ui._base import Column, Marker, PortfolioComponent, html_table, records
 
 __all__ = ["AlertsList", "LimitBars", "StressTable", "VarTable"]
 
 METHODS: tuple[Method, ...] = get_args(Method)
 
 
-class _RiskComponent(Component):
-    markers: ClassVar[tuple[Marker, ...]] = ("bars", "portfolios")
-
-    def __init__(self, store: Store, portfolio: str | None = None) -> None:
-        super().__init__(store)
-        self.portfolio = portfolio
-
-    def set_portfolio(self, name: str | None) -> None:
-        """Show portfolio ``name`` (None: nothing) and redraw."""
-        self.portfolio = name
-        self.refresh()
-
-
-class VarTable(_RiskComponent):
+class VarTable(PortfolioComponent):
     """VaR and ES of the stored portfolio by every method (`bifrost.risk.book_risk`), in percent and money."""
 
     css_class = "bf-var-card"
@@ -73,7 +60,7 @@ class VarTable(_RiskComponent):
         self.note.value = f"<div class='bf-note'>equity {book.equity:,.0f}; {html.escape(str(book.window))}</div>"
 
 
-class LimitBars(_RiskComponent):
+class LimitBars(PortfolioComponent):
     """Each limit's utilisation as a bar, warnings and breaches highlighted (`bifrost.risk.check_limits`).
 
     Drawing measures without recording; `check_now` records the alerts (the "check limits now" action).
@@ -136,7 +123,7 @@ class LimitBars(_RiskComponent):
         )
 
 
-class StressTable(_RiskComponent):
+class StressTable(PortfolioComponent):
     """The worst historical windows of 1, 5 and 20 days on the book (`bifrost.risk.stress_positions`)."""
 
     css_class = "bf-stress-card"
@@ -169,7 +156,7 @@ class StressTable(_RiskComponent):
         self.html.value = html_table(records(frame), cols, key="scenario")
 
 
-class AlertsList(_RiskComponent):
+class AlertsList(PortfolioComponent):
     """The portfolio's alert episodes, newest first (`bifrost.risk.read_alerts`); open ones highlighted."""
 
     markers: ClassVar[tuple[Marker, ...]] = ("alerts",)
