@@ -17,6 +17,12 @@
     │   ├── SchemaVersionError         the store was written by a newer bifrost
     │   └── SchedulerLockedError       another job scheduler holds the store's scheduler lease
     ├── ChainFailedError               a step of a chain of jobs (the daily pipeline) did not succeed
+    ├── InvalidTransitionError         an order event not allowed in the order's state; the order is unchanged
+    │   └── DuplicateFillError         a fill whose trade id the order already applied
+    ├── BrokerError                    a broker refused a request or failed (the broker and the call named)
+    │   └── BrokerUnavailableError     timed out, 5xx or unreachable: the outcome of the call is unknown
+    ├── ReconciliationError            the book and the broker differ in a way nothing explains: trading refused
+    ├── AuditError                     the audit trail cannot be verified or proved as asked
     └── LookaheadError                 a strategy's past signals change when the future is cut off
 
 Every message says what was expected, what arrived and where (file, line, symbol, field).
@@ -29,16 +35,22 @@ from collections.abc import Sequence
 from typing import Protocol
 
 __all__ = [
+    "AuditError",
     "BifrostError",
+    "BrokerError",
+    "BrokerUnavailableError",
     "ChainFailedError",
     "ConfigError",
     "DataError",
     "DataQualityWarning",
     "DataSourceError",
+    "DuplicateFillError",
     "InsufficientDataError",
     "InvalidInputError",
+    "InvalidTransitionError",
     "LookaheadError",
     "NotFoundError",
+    "ReconciliationError",
     "RowIssue",
     "SchedulerLockedError",
     "SchemaError",
@@ -128,6 +140,34 @@ class SchedulerLockedError(StoreError):
 
 class ChainFailedError(BifrostError):
     """A step of a chain of jobs did not succeed (the step, its error and the steps not started named)."""
+
+
+class InvalidTransitionError(BifrostError):
+    """An order event is not allowed in the order's state (or would overfill it); the order is unchanged."""
+
+
+class DuplicateFillError(InvalidTransitionError):
+    """A fill whose trade id the order has already applied; the order is unchanged."""
+
+
+class BrokerError(BifrostError):
+    """A broker refused a request or failed; the message names the broker, the call and what it said."""
+
+
+class BrokerUnavailableError(BrokerError):
+    """A broker call timed out, failed with a 5xx or could not connect: its outcome is unknown.
+
+    An order sent in such a call may or may not be at the broker: ask the broker for its
+    ``client_order_id``, never send it again.
+    """
+
+
+class ReconciliationError(BifrostError):
+    """The book and the broker differ in a way no recorded event explains; trading is refused until resolved."""
+
+
+class AuditError(BifrostError):
+    """The audit trail cannot be verified or proved as asked (no such record, no checkpoint, a bad proof file)."""
 
 
 class LookaheadError(BifrostError):
