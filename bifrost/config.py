@@ -20,6 +20,11 @@ library's, one million backtests and half the machine's memory).
 another writer of the store before it gives up, naming the holder; ``connect_timeout_s``
 (``BIFROST_CONNECT_TIMEOUT``, default 5) how long opening PostgreSQL waits for the server.
 
+``broker`` (``BIFROST_BROKER``: ``paper``, the default, or ``alpaca``) is where orders go; the
+Alpaca keys are ``[keys] alpaca_key_id`` and ``alpaca_secret_key`` (or ``BIFROST_ALPACA_KEY_ID``
+and ``BIFROST_ALPACA_SECRET_KEY``, which win), and ``alpaca_base_url``
+(``BIFROST_ALPACA_BASE_URL``, default Alpaca's paper API) picks paper or live trading.
+
 A service's bearer token may also come from ``BIFROST_<SERVICE>_SERVICE_TOKEN`` (for
 example ``BIFROST_RISK_SERVICE_TOKEN``), which wins over ``[keys] <service>_service_token``.
 
@@ -46,9 +51,11 @@ __all__ = ["Settings", "load_settings", "mask_secrets"]
 _KNOWN_TOP_LEVEL = frozenset(
     {
         "home", "database_url", "database_schema", "keys", "max_backtests", "max_sweep_memory_mb", "lock_timeout_s",
-        "connect_timeout_s",
+        "connect_timeout_s", "broker", "alpaca_base_url",
     }
 )
+BROKERS = ("paper", "alpaca")
+_KEY_ENV = {"BIFROST_ALPACA_KEY_ID": "alpaca_key_id", "BIFROST_ALPACA_SECRET_KEY": "alpaca_secret_key"}
 _SERVICE_TOKEN_ENV = re.compile(r"BIFROST_([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)_SERVICE_TOKEN")
 MASK = "***"
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -108,6 +115,8 @@ class Settings:
     max_sweep_memory_mb: int | None = None
     lock_timeout_s: float | None = None  # None: the store's default (120 s)
     connect_timeout_s: float | None = None  # None: the store's default (5 s)
+    broker: str = "paper"  # where orders go: one of BROKERS
+    alpaca_base_url: str | None = None  # None: Alpaca's paper trading API
 
     def __repr__(self) -> str:
         # the generated repr would show the database password and every key
@@ -117,7 +126,8 @@ class Settings:
             f"keys={sorted(self.keys)!r}, "
             f"config_file={self.config_file!r}, max_backtests={self.max_backtests!r}, "
             f"max_sweep_memory_mb={self.max_sweep_memory_mb!r}, lock_timeout_s={self.lock_timeout_s!r}, "
-            f"connect_timeout_s={self.connect_timeout_s!r})"
+            f"connect_timeout_s={self.connect_timeout_s!r}, broker={self.broker!r}, "
+            f"alpaca_base_url={self.alpaca_base_url!r})"
         )
 
     @property
@@ -137,6 +147,8 @@ class Settings:
             "max_sweep_memory_mb": "(default)" if self.max_sweep_memory_mb is None else str(self.max_sweep_memory_mb),
             "lock_timeout_s": "(default)" if self.lock_timeout_s is None else f"{self.lock_timeout_s:g}",
             "connect_timeout_s": "(default)" if self.connect_timeout_s is None else f"{self.connect_timeout_s:g}",
+            "broker": self.broker,
+            "alpaca_base_url": "(Alpaca paper)" if self.alpaca_base_url is None else mask_secrets(self.alpaca_base_url),
         }
         for name in sorted(self.keys):
             shown[f"keys.{name}"] = f"{MASK} (set)" if self.keys[name] else "(empty)"
@@ -189,10 +201,21 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
     if not isinstance(keys_raw, dict) or not all(isinstance(v, str) for v in keys_raw.values()):
         raise ConfigError(f"{config_file}: [keys] must be a table of strings")
     keys = dict(keys_raw)
+    for variable, key in _KEY_ENV.items():
+        if env.get(variable):
+            keys[key] = env[variable]
     for name, value in env.items():
         matched = _SERVICE_TOKEN_ENV.fullmatch(name)
         if matched and value:
             keys[f"{matched[1].lower()}_service_token"] = value
+    broker = env.get("BIFROST_BROKER") or _str_setting(table, "broker", config_file) or "paper"
+    if broker not in BROKERS:
+        source = "BIFROST_BROKER" if env.get("BIFROST_BROKER") else f"{config_file}: broker"
+        raise ConfigError(f"{source} must be one of {list(BROKERS)}, got {quote(broker, 40)}")
+    alpaca_url = env.get("BIFROST_ALPACA_BASE_URL") or _str_setting(table, "alpaca_base_url", config_file)
+    if alpaca_url and not alpaca_url.startswith(("https://", "http://")):
+        source = "BIFROST_ALPACA_BASE_URL" if env.get("BIFROST_ALPACA_BASE_URL") else f"{config_file}: alpaca_base_url"
+        raise ConfigError(f"{source} must be an http(s) URL, got {mask_secrets(alpaca_url)!r}")
     home_path = Path(home)
     if not home_path.is_absolute():
         home_path = base / home_path
@@ -208,6 +231,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
         connect_timeout_s=_setting(
             env, table, "connect_timeout_s", config_file, _seconds, env_name="BIFROST_CONNECT_TIMEOUT"
         ),
+        broker=broker,
+        alpaca_base_url=alpaca_url or None,
     )
 
 

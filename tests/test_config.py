@@ -208,3 +208,37 @@ def test_settings_database_schema_default_env_and_toml(tmp_path: Path) -> None:
 def test_settings_database_schema_not_an_identifier_raises_config_error(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ConfigError, match="BIFROST_DATABASE_SCHEMA must be a PostgreSQL schema name"):
         load_settings({"BIFROST_DATABASE_SCHEMA": bad}, cwd=tmp_path)
+
+
+def test_settings_broker_defaults_to_paper_and_comes_from_env_over_toml(tmp_path: Path) -> None:
+    assert load_settings({}, cwd=tmp_path).broker == "paper"
+    (tmp_path / "bifrost.toml").write_text('broker = "alpaca"\nalpaca_base_url = "https://api.alpaca.markets"\n')
+    settings = load_settings({}, cwd=tmp_path)
+    assert (settings.broker, settings.alpaca_base_url) == ("alpaca", "https://api.alpaca.markets")
+    assert load_settings({"BIFROST_BROKER": "paper"}, cwd=tmp_path).broker == "paper"
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ("", {"BIFROST_BROKER": "ib"}, r"BIFROST_BROKER must be one of \['paper', 'alpaca'\], got 'ib'"),
+        ('broker = "Paper"\n', {}, r"bifrost.toml: broker must be one of"),
+        ("broker = 1\n", {}, r"broker must be a string, got int"),
+        ('alpaca_base_url = "ftp://x"\n', {}, r"bifrost.toml: alpaca_base_url must be an http\(s\) URL"),
+    ],
+)
+def test_settings_bad_broker_setting_raises_config_error_naming_its_source(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
+    (tmp_path / "bifrost.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env, cwd=tmp_path)
+
+
+def test_settings_alpaca_keys_come_from_env_over_toml_and_are_never_shown(tmp_path: Path) -> None:
+    (tmp_path / "bifrost.toml").write_text('[keys]\nalpaca_key_id = "PKTOML"\nalpaca_secret_key = "s3cr3t-toml"\n')
+    settings = load_settings({"BIFROST_ALPACA_SECRET_KEY": "s3cr3t-env"}, cwd=tmp_path)
+    assert settings.keys["alpaca_key_id"] == "PKTOML"
+    assert settings.keys["alpaca_secret_key"] == "s3cr3t-env"
+    shown = repr(settings) + repr(settings.masked())
+    assert "s3cr3t" not in shown and "PKTOML" not in shown
