@@ -23,6 +23,7 @@ import pandas as pd
 
 from bifrost.data import Panel, is_intraday
 from bifrost.errors import InvalidInputError
+from bifrost.execution import _fills as F
 from bifrost.strategy import _kernel as K
 from bifrost.strategy._engine import (
     Commission,
@@ -216,7 +217,8 @@ def _result(
     orders = np.full((len(rec.orders), K.N_ORDER_FIELDS), np.nan)
     for i, (oid, s, d0, d1, otype, size, filled, avg, lim, stp, status) in enumerate(rec.orders):
         orders[i] = [oid, col[s], at(d0), at(d1) if d1 is not None else -1, otype, K.BY_STRATEGY, size, K.SHARES,
-                     filled, avg, lim, stp, status, K.NO_CASH if status == K.REJECTED else K.NO_REASON]  # fmt: skip
+                     filled, avg, lim, stp, status, K.NO_CASH if status == K.REJECTED else K.NO_REASON,
+                     1.0 if size > 0 else -1.0]  # fmt: skip
     trades = np.array(
         [
             [col[s], at(d0), at(d1), q, pin, pout, pnl, pnlc, pnl - pnlc]
@@ -243,8 +245,8 @@ def _result(
 def _recorder_class() -> type:
     import backtrader as bt
 
-    types = {bt.Order.Market: K.MARKET, bt.Order.Close: K.MARKET, bt.Order.Limit: K.LIMIT,
-             bt.Order.Stop: K.STOP, bt.Order.StopLimit: K.STOP_LIMIT}  # fmt: skip
+    types = {bt.Order.Market: F.MARKET, bt.Order.Close: F.MARKET, bt.Order.Limit: F.LIMIT,
+             bt.Order.Stop: F.STOP, bt.Order.StopLimit: F.STOP_LIMIT}  # fmt: skip
     statuses = {bt.Order.Completed: K.FILLED, bt.Order.Canceled: K.CANCELED, bt.Order.Expired: K.EXPIRED,
                 bt.Order.Margin: K.REJECTED, bt.Order.Rejected: K.REJECTED}  # fmt: skip
 
@@ -274,7 +276,7 @@ def _recorder_class() -> type:
             if order.status in statuses:
                 created = pd.Timestamp(bt.num2date(order.created.dt))
                 self.orders.append((
-                    order.ref, order.data._name, created, d, types.get(order.exectype, K.MARKET), order.size,
+                    order.ref, order.data._name, created, d, types.get(order.exectype, F.MARKET), order.size,
                     order.executed.size, order.executed.price if order.executed.size else np.nan,
                     order.price if order.exectype in (bt.Order.Limit, bt.Order.StopLimit) else np.nan,
                     order.price if order.exectype in (bt.Order.Stop, bt.Order.StopLimit) else np.nan,

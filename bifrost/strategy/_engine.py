@@ -10,7 +10,9 @@ A strategy turns a :class:`~bifrost.data.Panel` into either
 
 Either may carry limit and stop prices (a stop-limit when both are set) and stop-loss,
 take-profit and trailing-stop levels attached to the positions it opens. The engine
-(:mod:`bifrost.strategy._kernel`) fills them under a :class:`FillModel`.
+(:mod:`bifrost.strategy._kernel`) fills them under a :class:`FillModel`, which lives with
+its fill rules in `bifrost.execution._fills` (the paper broker fills with the same code)
+and is re-exported here and from `bifrost.strategy`.
 
 Dividends (`DividendMode`): a panel's ``dividend`` field (a store's raw or split-adjusted
 read carries the recorded dividends, cash per share on each ex-date) is credited on the
@@ -29,7 +31,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal, get_args
 
@@ -40,12 +42,14 @@ from bifrost._checks import as_finite_float, is_number
 from bifrost._typing import BoolArray, FloatArray, IntArray
 from bifrost.data import Panel, is_intraday, periods_per_year
 from bifrost.errors import DataQualityWarning, InsufficientDataError, InvalidInputError
+from bifrost.execution._fills import CFG_DIVIDENDS, Commission, FillAt, FillModel, check_fraction
 from bifrost.strategy import _kernel as K
 
 __all__ = [
     "DIVIDEND_MODES",
     "Commission",
     "DividendMode",
+    "FillAt",
     "FillModel",
     "Orders",
     "Signals",
@@ -60,7 +64,6 @@ __all__ = [
 
 MAX_AMOUNT = 1e15
 """Largest cash or order size (shares, money) the engine takes: sums of such stay exact to the cent."""
-FillAt = Literal["open", "close"]  # market orders fill at the next bar's open or this bar's close
 SizeType = Literal["shares", "value", "percent", "target_percent", "target_shares"]
 SIZE_TYPES: tuple[str, ...] = get_args(SizeType)
 DividendMode = Literal["cash", "reinvest", "ignore"]  # what a backtest does with the panel's dividends
@@ -72,129 +75,6 @@ _SIZE_CODE = {
 }  # fmt: skip
 
 
-# Upper bounds no market produces past: a commission of the whole traded value, slippage of
-# the whole price or past the bar's range, a fee or lot beyond 1e9, leverage beyond 100.
-_MONEY_MAX = 1e9
-
-
-def _non_negative(owner: str, name: str, value: float, *, upper: float = _MONEY_MAX) -> None:
-    ok = is_number(value) and math.isfinite(value)
-    if not ok or not 0 <= value <= upper:
-        raise InvalidInputError(f"{owner}.{name} must be a non-negative number at most {upper:g}, got {value!r}")
-
-
-def _fraction(owner: str, name: str, value: float | None, *, upper: float = 1.0) -> None:
-    if value is None:
-        return
-    ok = is_number(value) and math.isfinite(value)
-    if not ok or not 0.0 < value <= upper:
-        raise InvalidInputError(f"{owner}.{name} must be in (0, {upper:g}], got {value!r}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Commission:
-    """What a fill costs: ``percent × value + max(per_share × shares, minimum) + fixed``.
-
-    Parameters
-    ----------
-    percent
-        Share of the traded value (0.001 = 0.1%).
-    per_share
-        Money per share traded, with ``minimum`` per fill.
-    fixed
-        Money per fill.
-    """
-
-    percent: float = 0.0
-    per_share: float = 0.0
-    minimum: float = 0.0
-    fixed: float = 0.0
-
-    def __post_init__(self) -> None:
-        _non_negative("Commission", "percent", self.percent, upper=1.0)
-        for name in ("per_share", "minimum", "fixed"):
-            _non_negative("Commission", name, getattr(self, name))
-
-    def of(self, quantity: float, price: float) -> float:
-        """Return the commission on one fill of ``quantity`` shares at ``price``."""
-        shares = abs(quantity)
-        return shares * price * self.percent + max(shares * self.per_share, self.minimum) + self.fixed
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FillModel:
-    """How orders become fills.
-
-    Parameters
-    ----------
-    fill_at
-        ``open``: a market order placed on a bar's close fills at the next bar's open
-        (backtrader's default). ``close``: it fills at the same bar's close.
-    slippage_bps
-        Adverse slippage on market and stop fills, in basis points of the price.
-    slippage_range
-        Further adverse slippage as a share of the bar's high–low range. A slipped price
-        never leaves the bar's range, nor a limit order's limit.
-    volume_cap
-        Most of a bar's volume one order may take (0.1 = 10%); the rest waits for the
-        next bars (a partial fill). None: no cap.
-    commission
-        The commission schedule.
-    lot_size
-        Shares trade in multiples of this (1: whole shares; 0: fractional). Sizes given as
-        value, percent or target are rounded towards zero.
-    allow_short
-        Whether a sell may open or grow a short position (else it is rejected).
-    leverage
-        Gross exposure allowed as a multiple of equity. 1.0 without shorting is a cash
-        account: a buy must be paid for in cash, commission included.
-    valid_bars
-        Bars a limit or stop order stays live before it expires (0: good till cancelled).
-    """
-
-    fill_at: FillAt = "open"
-    slippage_bps: float = 0.0
-    slippage_range: float = 0.0
-    volume_cap: float | None = None
-    commission: Commission = field(default_factory=Commission)
-    lot_size: float = 1.0
-    allow_short: bool = False
-    leverage: float = 1.0
-    valid_bars: int = 0
-
-    def __post_init__(self) -> None:
-        if self.fill_at not in ("open", "close"):
-            raise InvalidInputError(f"FillModel.fill_at must be 'open' or 'close', got {self.fill_at!r}")
-        _non_negative("FillModel", "slippage_bps", self.slippage_bps, upper=10_000.0)
-        _non_negative("FillModel", "slippage_range", self.slippage_range, upper=1.0)
-        _fraction("FillModel", "volume_cap", self.volume_cap)
-        _non_negative("FillModel", "lot_size", self.lot_size)
-        if not isinstance(self.commission, Commission):
-            raise InvalidInputError(f"FillModel.commission must be a Commission, got {self.commission!r}")
-        if not is_number(self.leverage) or not math.isfinite(self.leverage) or not 1.0 <= self.leverage <= 100.0:
-            raise InvalidInputError(f"FillModel.leverage must be a number from 1 to 100, got {self.leverage!r}")
-        if isinstance(self.valid_bars, bool) or not isinstance(self.valid_bars, int) or self.valid_bars < 0:
-            raise InvalidInputError(f"FillModel.valid_bars must be a non-negative integer, got {self.valid_bars!r}")
-
-    def vector(self, *, per_year: float) -> FloatArray:
-        """Return the settings packed as the kernel reads them, with ``per_year`` bars a year."""
-        cfg = np.zeros(K.N_CFG)
-        cfg[K.CFG_FILL_AT_CLOSE] = self.fill_at == "close"
-        cfg[K.CFG_SLIP_BPS] = self.slippage_bps
-        cfg[K.CFG_SLIP_RANGE] = self.slippage_range
-        cfg[K.CFG_VOLUME_CAP] = self.volume_cap if self.volume_cap is not None else np.nan
-        cfg[K.CFG_COMM_PCT] = self.commission.percent
-        cfg[K.CFG_COMM_SHARE] = self.commission.per_share
-        cfg[K.CFG_COMM_MIN] = self.commission.minimum
-        cfg[K.CFG_COMM_FIXED] = self.commission.fixed
-        cfg[K.CFG_LOT] = self.lot_size
-        cfg[K.CFG_ALLOW_SHORT] = self.allow_short
-        cfg[K.CFG_LEVERAGE] = self.leverage
-        cfg[K.CFG_VALID_BARS] = self.valid_bars
-        cfg[K.CFG_PERIODS_PER_YEAR] = per_year
-        return cfg
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Exits:
     stop_loss: float | None = None  # below (above, short) the entry price, as a fraction
@@ -202,9 +82,9 @@ class _Exits:
     trailing_stop: float | None = None  # below the best price since entry
 
     def _check_exits(self, owner: str) -> None:
-        _fraction(owner, "stop_loss", self.stop_loss)
-        _fraction(owner, "take_profit", self.take_profit, upper=math.inf)
-        _fraction(owner, "trailing_stop", self.trailing_stop)
+        check_fraction(owner, "stop_loss", self.stop_loss)
+        check_fraction(owner, "take_profit", self.take_profit, upper=math.inf)
+        check_fraction(owner, "trailing_stop", self.trailing_stop)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -481,7 +361,7 @@ def prepare(
 
 
 def _with_dividends(cfg: FloatArray, mode: DividendMode | int) -> FloatArray:
-    cfg[K.CFG_DIVIDENDS] = mode if isinstance(mode, int) else _DIVIDEND_CODE[mode]
+    cfg[CFG_DIVIDENDS] = mode if isinstance(mode, int) else _DIVIDEND_CODE[mode]
     return cfg
 
 

@@ -25,8 +25,13 @@ at the fill price (rounded towards zero to the lot size), so a sizing never over
 because the price moved overnight. An order whose cost (with commission) the account
 cannot carry is rejected and recorded, never resized.
 
-The code tables below (order types, size types, statuses, reasons, record columns) are
-the contract with `bifrost.strategy._engine`, which turns records into frames.
+The code tables below (size types, statuses, reasons, record columns) are the contract
+with `bifrost.strategy._engine` and `bifrost.strategy._result`, which turn records into
+frames (`_result` maps every status and reason code onto the order vocabulary of
+`bifrost.execution`). The fill rules themselves — the order-type codes, the ``CFG_*``
+layout of the fill model, where an order fills on a bar, slippage, commission, lot
+rounding — are `bifrost.execution._fills`', which the paper broker calls as well: one
+fill model for the backtest and paper trading.
 """
 
 from __future__ import annotations
@@ -36,31 +41,44 @@ from numba import prange, types
 
 from bifrost._jit import kernel, njit
 from bifrost._typing import BoolArray, FloatArray, IntArray
+from bifrost.execution._fills import (
+    CFG_ALLOW_SHORT,
+    CFG_DIVIDENDS,
+    CFG_FILL_AT_CLOSE,
+    CFG_LEVERAGE,
+    CFG_LOT,
+    CFG_PERIODS_PER_YEAR,
+    CFG_VALID_BARS,
+    CFG_VOLUME_CAP,
+    LIMIT,
+    MARKET,
+    STOP,
+    STOP_LIMIT,
+)
+from bifrost.execution._fills import commission as _commission
+from bifrost.execution._fills import fill_price as _fill_price
+from bifrost.execution._fills import round_lot as _round_lot
+from bifrost.execution._fills import slipped as _slipped
 
-# order types
-MARKET, LIMIT, STOP, STOP_LIMIT = 0, 1, 2, 3
 # size types (CLOSE is internal: the whole position, at fill time)
 SHARES, VALUE, PERCENT, TARGET_PERCENT, TARGET_SHARES, CLOSE = 0, 1, 2, 3, 4, 5
-# order statuses
-OPEN, FILLED, CANCELED, REJECTED, EXPIRED = 0, 1, 2, 3, 4
+# order statuses (bifrost.strategy._result.ORDER_FATES names each in the order vocabulary)
+OPEN, FILLED, CANCELED, REJECTED, EXPIRED = range(5)
+N_STATUSES = 5
 # reasons an order ended without (fully) filling
-NO_REASON, NO_CASH, NO_SHORT, REPLACED, STOPPED_OUT = 0, 1, 2, 3, 4
+NO_REASON, NO_CASH, NO_SHORT, REPLACED, STOPPED_OUT = range(5)
+N_REASONS = 5
 # who created the order
 BY_STRATEGY, BY_STOP_LOSS, BY_TAKE_PROFIT, BY_TRAILING_STOP = 0, 1, 2, 3
 
-# fill-model settings and the bars a year that annualise the metrics, packed in one float64 vector
-(CFG_FILL_AT_CLOSE, CFG_SLIP_BPS, CFG_SLIP_RANGE, CFG_VOLUME_CAP, CFG_COMM_PCT, CFG_COMM_SHARE,
- CFG_COMM_MIN, CFG_COMM_FIXED, CFG_LOT, CFG_ALLOW_SHORT, CFG_LEVERAGE, CFG_VALID_BARS,
- CFG_PERIODS_PER_YEAR, CFG_DIVIDENDS) = range(14)  # fmt: skip
-N_CFG = 14
 # how dividends (the `dividend` input) are treated: CFG_DIVIDENDS holds one of these
 DIV_NONE, DIV_CASH, DIV_REINVEST = 0, 1, 2
 REINVEST_ORDER_ID = -1  # the order id of the fill that reinvests a dividend
 
 # order records: one row per order once it ends (or is still open at the end)
 (O_ID, O_COL, O_T_CREATED, O_T_DONE, O_TYPE, O_ORIGIN, O_SIZE, O_SIZE_TYPE, O_FILLED,
- O_AVG_PRICE, O_LIMIT, O_STOP, O_STATUS, O_REASON) = range(14)  # fmt: skip
-N_ORDER_FIELDS = 14
+ O_AVG_PRICE, O_LIMIT, O_STOP, O_STATUS, O_REASON, O_SIDE) = range(15)  # fmt: skip
+N_ORDER_FIELDS = 15
 # fill records
 F_ORDER_ID, F_COL, F_T, F_QTY, F_PRICE, F_COMMISSION = range(6)
 N_FILL_FIELDS = 6
@@ -84,83 +102,6 @@ METRICS = (
 _EPS = 1e-9  # a position smaller than this many shares is flat
 
 
-@njit(inline="always")
-def _round_lot(q: float, lot: float) -> float:
-    if lot > 0.0:
-        return float(np.trunc(q / lot + np.copysign(1e-9, q)) * lot)
-    return q
-
-
-@njit(inline="always")
-def _commission(q: float, px: float, cfg: FloatArray) -> float:
-    a = abs(q)
-    per_share = a * cfg[CFG_COMM_SHARE]
-    if per_share < cfg[CFG_COMM_MIN]:
-        per_share = cfg[CFG_COMM_MIN]
-    return float(a * px * cfg[CFG_COMM_PCT] + per_share + cfg[CFG_COMM_FIXED])
-
-
-@njit(inline="always")
-def _slipped(px: float, side: float, h: float, lo: float, cfg: FloatArray) -> float:
-    # adverse slippage, kept inside the bar's range (a fill cannot be outside what traded)
-    bps = cfg[CFG_SLIP_BPS]
-    rng = cfg[CFG_SLIP_RANGE]
-    if bps == 0.0 and rng == 0.0:
-        return px
-    if side > 0:
-        return float(min(px * (1.0 + bps * 1e-4) + rng * (h - lo), h))
-    return float(max(px * (1.0 - bps * 1e-4) - rng * (h - lo), lo))
-
-
-@njit()
-def _fill_price(
-    side: float, otype: int, o: float, h: float, lo: float, lim: float, stp: float, triggered: bool
-) -> tuple[float, bool]:
-    # where an order of `otype` fills on a bar (NaN: it does not), and whether its stop fired
-    if otype == MARKET:
-        return o, triggered
-    if otype == STOP or (otype == STOP_LIMIT and not triggered):
-        if side > 0:
-            if o >= stp:
-                px = o
-            elif h >= stp:
-                px = stp
-            else:
-                return np.nan, False
-        else:
-            if o <= stp:
-                px = o
-            elif lo <= stp:
-                px = stp
-            else:
-                return np.nan, False
-        if otype == STOP:
-            return px, True
-        # a triggered stop-limit becomes a limit order from the trigger price on
-        if side > 0:
-            if px <= lim:
-                return px, True
-            if lo <= lim:
-                return lim, True
-        else:
-            if px >= lim:
-                return px, True
-            if h >= lim:
-                return lim, True
-        return np.nan, True
-    if side > 0:
-        if o <= lim:
-            return o, triggered
-        if lo <= lim:
-            return lim, triggered
-    else:
-        if o >= lim:
-            return o, triggered
-        if h >= lim:
-            return lim, triggered
-    return np.nan, triggered
-
-
 @njit()
 def _wanted(stype: int, size: float, pos: float, px: float, equity: float, lot: float) -> float:
     # signed shares an order asks for at fill price `px`
@@ -180,9 +121,10 @@ def _wanted(stype: int, size: float, pos: float, px: float, equity: float, lot: 
 
 
 # per-column state of the pending order (one per column), packed in a float64 row
+# (P_SIDE: +1 buy, -1 sell, the side of the last quantity the order asked for; 0: it asks for nothing)
 (P_ON, P_ID, P_T0, P_TYPE, P_ORIGIN, P_STYPE, P_SIZE, P_REQ, P_FILLED, P_VALUE, P_LIM, P_STOP,
- P_TRIG) = range(13)  # fmt: skip
-N_PENDING = 13
+ P_TRIG, P_SIDE) = range(14)  # fmt: skip
+N_PENDING = 14
 # per-column position and open round trip
 (B_POS, B_MARK, B_T0, B_AVG, B_QTY, B_PNL, B_COMM, B_EXIT_QTY, B_EXIT_VALUE, B_STOP_FROM,
  B_PEAK) = range(11)  # fmt: skip
@@ -216,6 +158,8 @@ def _flag(a: BoolArray, t: int, c: int) -> bool:
 @njit()
 def _record_order(orders: FloatArray, counts: IntArray, pend: FloatArray, k: int, col: int, t_done: int,
                   status: int, reason: int) -> None:  # fmt: skip
+    if pend[k, P_SIDE] == 0.0:
+        return  # it asks for nothing (a target already held): it would lapse unfilled, it is no order
     i = counts[C_ORDERS]
     if i >= orders.shape[0]:
         counts[C_OVERFLOW] = 1
@@ -235,6 +179,7 @@ def _record_order(orders: FloatArray, counts: IntArray, pend: FloatArray, k: int
     row[O_STOP] = pend[k, P_STOP]
     row[O_STATUS] = status
     row[O_REASON] = reason
+    row[O_SIDE] = pend[k, P_SIDE]
     counts[C_ORDERS] = i + 1
 
 
@@ -249,7 +194,7 @@ def _end_order(pend: FloatArray, k: int, col: int, t: int, status: int, reason: 
 
 @njit()
 def _new_order(pend: FloatArray, k: int, t: int, counts: IntArray, otype: int, origin: int, stype: int,
-               size: float, lim: float, stp: float) -> None:  # fmt: skip
+               size: float, lim: float, stp: float, side: float) -> None:  # fmt: skip
     p = pend[k]
     p[P_ON] = 1.0
     p[P_ID] = counts[C_NEXT_ID]
@@ -265,6 +210,7 @@ def _new_order(pend: FloatArray, k: int, t: int, counts: IntArray, otype: int, o
     p[P_LIM] = lim
     p[P_STOP] = stp
     p[P_TRIG] = 0.0
+    p[P_SIDE] = side
 
 
 @njit(inline="always")
@@ -562,6 +508,7 @@ def _run_group(
                     if (phase == 0) != reducing:
                         continue
                     side = 1.0 if q_open > 0.0 else -1.0
+                    p[P_SIDE] = side
                     otype = int(p[P_TYPE])
                     px, trig = _fill_price(side, otype, o, h, lo, p[P_LIM], p[P_STOP], p[P_TRIG] > 0.0)
                     p[P_TRIG] = 1.0 if trig else 0.0
@@ -622,10 +569,11 @@ def _run_group(
                 _end_order(pend, k, col, t, CANCELED, STOPPED_OUT, record, orders, counts)
                 _new_order(pend, k, t, counts, STOP if origin != BY_TAKE_PROFIT else LIMIT, origin, CLOSE, 0.0,
                            tp_px if origin == BY_TAKE_PROFIT else np.nan,
-                           stop_px if origin != BY_TAKE_PROFIT else np.nan)  # fmt: skip
+                           stop_px if origin != BY_TAKE_PROFIT else np.nan, -sgn)  # fmt: skip
                 _execute(k, c0, t, -b[B_POS], px, vol[t, s], False, px == o, cfg, pend, book, stats, record,
                          fills, orders, trades, counts)  # fmt: skip
         # -- 3. the strategy's orders for bar t ------------------------------------------------
+        eq_close = np.nan  # this close's equity before its fills, once a bar, for a target weight's side
         for k in range(n):
             col = c0 + k
             pos = book[k, B_POS]
@@ -641,11 +589,13 @@ def _run_group(
                             lim = _at(limit_price, t, col)
                             stp = _at(stop_price, t, col)
                             _new_order(pend, k, t, counts, _order_type(lim, stp), BY_STRATEGY, size_type,
-                                       abs(sz) if long_in else -abs(sz), lim, stp)  # fmt: skip
+                                       abs(sz) if long_in else -abs(sz), lim, stp,
+                                       1.0 if long_in else -1.0)  # fmt: skip
                             created = True
                 elif (pos > 0.0 and _flag(exits, t, col)) or (pos < 0.0 and _flag(short_exits, t, col)):
                     _end_order(pend, k, col, t, CANCELED, REPLACED, record, orders, counts)
-                    _new_order(pend, k, t, counts, MARKET, BY_STRATEGY, CLOSE, 0.0, np.nan, np.nan)
+                    _new_order(pend, k, t, counts, MARKET, BY_STRATEGY, CLOSE, 0.0, np.nan, np.nan,
+                               -1.0 if pos > 0.0 else 1.0)  # fmt: skip
                     created = True
             else:
                 sz = _at(size, t, col)
@@ -653,7 +603,15 @@ def _run_group(
                     _end_order(pend, k, col, t, CANCELED, REPLACED, record, orders, counts)
                     lim = _at(limit_price, t, col)
                     stp = _at(stop_price, t, col)
-                    _new_order(pend, k, t, counts, _order_type(lim, stp), BY_STRATEGY, size_type, sz, lim, stp)
+                    want = sz
+                    if size_type == TARGET_PERCENT or size_type == TARGET_SHARES:  # noqa: SIM109 (numba)
+                        if size_type == TARGET_PERCENT and np.isnan(eq_close):
+                            eq_close = _equity(stats, book, c_px, c0, col_symbol, t)
+                        mark = c_px[t, col_symbol[col]]
+                        want = _wanted(size_type, sz, pos, mark if not np.isnan(mark) else book[k, B_MARK],
+                                       eq_close, lot)  # fmt: skip
+                    side = 1.0 if want > 0.0 else (-1.0 if want < 0.0 else 0.0)
+                    _new_order(pend, k, t, counts, _order_type(lim, stp), BY_STRATEGY, size_type, sz, lim, stp, side)
                     created = True
             if created and fill_at_close and pend[k, P_TYPE] == MARKET:
                 s = col_symbol[col]
@@ -661,18 +619,19 @@ def _run_group(
                 if np.isnan(cl):
                     continue
                 p = pend[k]
-                eq_close = _equity(stats, book, c_px, c0, col_symbol, t)
+                eq_fill = _equity(stats, book, c_px, c0, col_symbol, t)
                 stype = int(p[P_STYPE])
-                q = _wanted(stype, p[P_SIZE], pos, cl, eq_close, lot)
+                q = _wanted(stype, p[P_SIZE], pos, cl, eq_fill, lot)
                 if q == 0.0:
                     p[P_ON] = 0.0
                     continue
                 px = _slipped(cl, 1.0 if q > 0.0 else -1.0, h_px[t, s], l_px[t, s], cfg)
-                q = _wanted(stype, p[P_SIZE], pos, px, eq_close, lot)
+                q = _wanted(stype, p[P_SIZE], pos, px, eq_fill, lot)
                 if q == 0.0:
                     p[P_ON] = 0.0
                     continue
                 p[P_REQ] = q
+                p[P_SIDE] = 1.0 if q > 0.0 else -1.0
                 _execute(k, c0, t, q, px, vol[t, s], True, False, cfg, pend, book, stats, record, fills, orders,
                          trades, counts)  # fmt: skip
         # -- 4. mark to market at the close --------------------------------------------------------

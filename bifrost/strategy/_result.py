@@ -6,6 +6,7 @@ import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -14,7 +15,9 @@ import pandas as pd
 from bifrost._json import dumps
 from bifrost.analytics import PerfStats, TradeStats, perf_stats, trade_stats
 from bifrost.data import Panel
-from bifrost.portfolio import CashFlow, CashKind, Dividend, Fill, Ledger, Side
+from bifrost.execution._fills import ORDER_TYPES
+from bifrost.execution._order import CancelReason, OrderStatus, RejectReason, Side
+from bifrost.portfolio import CashFlow, CashKind, Dividend, Fill, Ledger
 from bifrost.portfolio._transactions import to_decimal
 from bifrost.strategy import _kernel as K
 from bifrost.strategy._costs import costs_label
@@ -23,17 +26,51 @@ from bifrost.strategy._engine import DividendMode, FillModel, KernelRecords
 if TYPE_CHECKING:
     from bifrost.analytics import Tearsheet
 
-__all__ = ["BacktestResult"]
+__all__ = ["ORDER_FATES", "BacktestResult"]
 
 _COUNTS = frozenset({"n_trades", "n_fills", "n_rejected"})
 _FRACTIONS = frozenset({"total_return", "annual_return", "annual_volatility", "max_drawdown", "win_rate", "exposure"})
 _MONEY = frozenset({"final_value", "commission"})
 
-_ORDER_TYPES = ("market", "limit", "stop", "stop_limit")
 _SIZE_TYPES = ("shares", "value", "percent", "target_percent", "target_shares", "close")
-_STATUSES = ("open", "filled", "canceled", "rejected", "expired")
-_REASONS = ("", "insufficient cash", "short selling not allowed", "replaced", "position stopped out")
 _ORIGINS = ("strategy", "stop_loss", "take_profit", "trailing_stop")
+
+ORDER_FATES: Final[Mapping[tuple[int, int], tuple[OrderStatus, RejectReason | CancelReason | None]]] = (
+    MappingProxyType({
+        (K.FILLED, K.NO_REASON): (OrderStatus.FILLED, None),
+        (K.CANCELED, K.REPLACED): (OrderStatus.CANCELED, CancelReason.REPLACED),
+        (K.CANCELED, K.STOPPED_OUT): (OrderStatus.CANCELED, CancelReason.STOPPED_OUT),
+        (K.REJECTED, K.NO_CASH): (OrderStatus.REJECTED, RejectReason.INSUFFICIENT_CASH),
+        (K.REJECTED, K.NO_SHORT): (OrderStatus.REJECTED, RejectReason.SHORT_NOT_ALLOWED),
+        (K.EXPIRED, K.NO_REASON): (OrderStatus.EXPIRED, None),
+        (K.OPEN, K.NO_REASON): (OrderStatus.ACCEPTED, None),  # PARTIALLY_FILLED when part of it filled
+    })
+)  # fmt: skip
+"""The kernel's (status, reason) codes of an order record, in the order vocabulary of
+`bifrost.execution`: the one place they are decoded (every pair the kernel records is here)."""
+
+
+def _fate_table(i: int) -> np.ndarray:
+    # ORDER_FATES as an array indexed by status * N_REASONS + reason: the frame decodes in one take
+    table = np.full(K.N_STATUSES * K.N_REASONS, None, dtype=object)
+    for (status, reason), fate in ORDER_FATES.items():
+        table[status * K.N_REASONS + reason] = "" if fate[i] is None else str(fate[i])
+    return table
+
+
+_FATE_STATUS: Final = _fate_table(0)
+_FATE_REASON: Final = _fate_table(1)
+_TYPE_NAMES: Final = np.array([str(t) for t in ORDER_TYPES], dtype=object)
+
+
+def _order_fates(status: np.ndarray, reason: np.ndarray, filled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    key = status.astype(np.int64) * K.N_REASONS + reason.astype(np.int64)
+    statuses, reasons = _FATE_STATUS[key], _FATE_REASON[key]
+    if (unknown := np.flatnonzero(statuses == None)).size:  # noqa: E711 (elementwise)
+        pair = (int(status[unknown[0]]), int(reason[unknown[0]]))
+        raise RuntimeError(f"the kernel recorded an order fate {pair} that ORDER_FATES does not name")
+    statuses[(status == K.OPEN) & (filled != 0.0)] = str(OrderStatus.PARTIALLY_FILLED)
+    return statuses, reasons
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,8 +84,18 @@ class BacktestResult:
     positions
         Shares held at each close, one column per symbol.
     orders
-        Every order with its fate: filled, rejected (and why), canceled, expired, or
-        still open at the end.
+        Every order with its fate, in the order vocabulary of `bifrost.execution`:
+        ``order_id, ts_created, symbol, side`` (a `Side` value), ``order_type`` (an
+        `OrderType` value), ``origin`` (``strategy``, ``stop_loss``, ``take_profit``,
+        ``trailing_stop``), ``size, size_type, limit_price, stop_price``, ``status`` (an
+        `OrderStatus` value: ``filled``, ``rejected``, ``canceled``, ``expired``, or, still
+        working at the end, ``accepted`` or ``partially_filled``), ``reason`` (a
+        `RejectReason` — ``insufficient_cash``, ``short_not_allowed`` — or `CancelReason`
+        — ``replaced``, ``stopped_out`` — value; ``""`` when none), ``filled`` (signed
+        shares), ``avg_price`` and ``ts_done`` (NaT: still working). An order's ``side`` is
+        the side it traded, or, unfilled, the side it asked for when it last could (a
+        target order: at the close it was placed on); an order that asks for nothing (a
+        target already held) is no order and is not listed.
     fills
         Every fill in time order: ``ts, symbol, side, quantity, price, commission, order_id``.
     trades
@@ -118,19 +165,21 @@ class BacktestResult:
         )
         o = records.orders[np.argsort(records.orders[:, K.O_ID], kind="stable")]
         done = o[:, K.O_T_DONE].astype(np.int64)
+        statuses, reasons = _order_fates(o[:, K.O_STATUS], o[:, K.O_REASON], o[:, K.O_FILLED])
         orders = pd.DataFrame(
             {
                 "order_id": o[:, K.O_ID].astype(np.int64),
                 "ts_created": ts[o[:, K.O_T_CREATED].astype(np.int64)],
                 "symbol": symbols[o[:, K.O_COL].astype(np.int64)],
-                "type": np.array(_ORDER_TYPES, dtype=object)[o[:, K.O_TYPE].astype(np.int64)],
+                "side": np.where(o[:, K.O_SIDE] > 0, str(Side.BUY), str(Side.SELL)).astype(object),
+                "order_type": _TYPE_NAMES[o[:, K.O_TYPE].astype(np.int64)],
                 "origin": np.array(_ORIGINS, dtype=object)[o[:, K.O_ORIGIN].astype(np.int64)],
                 "size": o[:, K.O_SIZE],
                 "size_type": np.array(_SIZE_TYPES, dtype=object)[o[:, K.O_SIZE_TYPE].astype(np.int64)],
                 "limit_price": o[:, K.O_LIMIT],
                 "stop_price": o[:, K.O_STOP],
-                "status": np.array(_STATUSES, dtype=object)[o[:, K.O_STATUS].astype(np.int64)],
-                "reason": np.array(_REASONS, dtype=object)[o[:, K.O_REASON].astype(np.int64)],
+                "status": statuses,
+                "reason": reasons,
                 "filled": o[:, K.O_FILLED],
                 "avg_price": o[:, K.O_AVG_PRICE],
                 "ts_done": pd.Series(ts[np.maximum(done, 0)]).where(done >= 0),  # NaT: still open
@@ -215,9 +264,7 @@ class BacktestResult:
         """Return `bifrost.analytics.perf_stats` of the returns (against ``benchmark``),
         annualised with `periods_per_year` bars a year, as `metrics` are."""
         factor = None if benchmark is None else benchmark.reindex(self.ts).to_numpy()
-        return perf_stats(
-            self.returns.to_numpy(), factor, names=[self.strategy], annualization=self.periods_per_year
-        )
+        return perf_stats(self.returns.to_numpy(), factor, names=[self.strategy], annualization=self.periods_per_year)
 
     def trade_stats(self) -> TradeStats:
         """Return `bifrost.analytics.trade_stats` of the closed round trips (net P&L, bars held)."""
@@ -280,7 +327,7 @@ class BacktestResult:
             "final_value": self.final_value,
             "n_trades": self.n_trades,
             "metrics": {k: _json_number(v) for k, v in self.metrics.items()},
-            "rejected_orders": int((self.orders["status"] == "rejected").sum()),
+            "rejected_orders": int((self.orders["status"] == OrderStatus.REJECTED).sum()),
             "costs": costs_label(self.fill_model),
         }
         if fills:
