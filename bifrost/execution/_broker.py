@@ -36,7 +36,11 @@ class BrokerOrder:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BrokerFill:
-    """One execution as the broker reports it (``trade_id`` is unique per order)."""
+    """One execution as the broker reports it (``trade_id`` is unique per order).
+
+    ``basis`` says how the price was found where the broker says so (the paper broker:
+    ``next_open``, ``last_close``, ``bar_range`` or ``quote``; empty from a real venue).
+    """
 
     client_order_id: str
     trade_id: str
@@ -46,6 +50,7 @@ class BrokerFill:
     quantity: Decimal
     price: Decimal
     commission: Decimal
+    basis: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
