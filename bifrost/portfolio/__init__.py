@@ -14,6 +14,7 @@ from bifrost.portfolio._csv import TRANSACTION_COLUMNS, read_transactions_csv
 from bifrost.portfolio._dividends import NEAR_DAYS, with_store_dividends
 from bifrost.portfolio._ledger import CostBasis, Ledger, Position
 from bifrost.portfolio._persist import (
+    append_in_transaction,
     create_portfolio,
     list_portfolios,
     load_portfolio,
@@ -52,6 +53,7 @@ __all__ = [
     "Split",
     "Transaction",
     "Valuation",
+    "append_in_transaction",
     "create_portfolio",
     "list_portfolios",
     "load_portfolio",

@@ -21,7 +21,14 @@ from bifrost.portfolio._ledger import CostBasis, Ledger, check_portfolio_name
 from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
 from bifrost.portfolio._transactions import CashFlow, CashKind, Dividend, Fill, Side, Split, Transaction, to_utc
 
-__all__ = ["create_portfolio", "list_portfolios", "load_portfolio", "portfolios_marker", "record_transactions"]
+__all__ = [
+    "append_in_transaction",
+    "create_portfolio",
+    "list_portfolios",
+    "load_portfolio",
+    "portfolios_marker",
+    "record_transactions",
+]
 
 _COLUMNS = (
     "portfolio",
@@ -184,6 +191,56 @@ def record_transactions(
             [_to_row(name, start + i, txn) for i, txn in enumerate(transactions)],
         )
     return ledger
+
+
+def append_in_transaction(
+    db: StateDb, name: str, transactions: Sequence[Transaction], *, ledger: Ledger | None
+) -> Ledger:
+    """Append ``transactions`` to stored portfolio ``name`` inside the caller's write transaction.
+
+    For a writer that records one fill at a time (the order manager) and must not replay
+    the whole ledger per fill: ``ledger`` is the caller's copy of the recorded ledger (as
+    `record_transactions` or this function returned it; None: load it). It is used as it
+    is when the store's newest entry of the portfolio is the ledger's newest (the same
+    count and the same last transaction id: one indexed lookup), and reloaded from ``db``
+    otherwise (another process appended, or the caller's last transaction rolled back).
+    The entries are checked and applied (all or none) before any row is written; what
+    this returns is valid once ``db`` commits (keep the returned ledger only then).
+
+    Returns
+    -------
+    Ledger
+        The recorded ledger with ``transactions`` appended (``ledger`` itself when current).
+
+    Raises
+    ------
+    TransactionRejected
+        If any transaction is invalid given everything before it (nothing is written, and
+        ``ledger`` is unchanged).
+    NotFoundError
+        If there is no portfolio ``name``.
+    """
+    if db.read_only:
+        raise InvalidInputError("append_in_transaction needs a write transaction")
+    last = db.rows("SELECT seq, txn_id FROM {t}transactions WHERE portfolio = ? ORDER BY seq DESC LIMIT 1", (name,))
+    stored = (int(last[0][0]) + 1, str(last[0][1])) if last else (0, None)
+    if ledger is None or ledger.name != name or _newest(ledger) != stored:
+        ledger = _load(db, name)
+    start = len(ledger.transactions)
+    if len(transactions) == 1:
+        ledger.append(transactions[0])  # checked, then applied: no copy of the ledger's state
+    else:
+        ledger.extend(transactions)
+    db.many(
+        f"INSERT INTO {{t}}transactions ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+        [_to_row(name, start + i, txn) for i, txn in enumerate(transactions)],
+    )
+    return ledger
+
+
+def _newest(ledger: Ledger) -> tuple[int, str | None]:
+    txns = ledger.transactions
+    return (len(txns), txns[-1].txn_id if txns else None)
 
 
 def list_portfolios(store: Store) -> pd.DataFrame:
