@@ -608,6 +608,12 @@ WORKING_STATUSES: Final = frozenset(
 )
 """Statuses of an order that is (or may be) at the broker and not done."""
 
+_EVENTS_FROM: Final[Mapping[OrderStatus, tuple[type[OrderEvent], ...]]] = MappingProxyType(
+    {
+        status: tuple({kind: None for (src, _), kinds in TRANSITION_EVENTS.items() if src is status for kind in kinds})
+        for status in OrderStatus
+    }
+)
 _BROKER_ANSWERS: Final = (Accepted, Rejected, CancelRejected, Replaced, ReplaceRejected, Canceled, Expired, Filled)
 
 
@@ -741,6 +747,8 @@ class Order:
                 f"order {self._order_id}: {type(event).__name__} is for client_order_id "
                 f"{event.client_order_id!r}, this order is {self._client_order_id!r}"
             )
+        if not isinstance(event, _EVENTS_FROM[state.status]):
+            raise InvalidTransitionError(self._refusal(event, f"not allowed in {state.status}"))
         target, changes = self._changes(state, event)
         allowed = TRANSITION_EVENTS.get((state.status, target), ())
         if not isinstance(event, allowed):
@@ -784,27 +792,15 @@ class Order:
                 reasons = (*state.reasons, event.message or str(event.reason))
                 return _S.REJECTED, {"reject_reason": event.reason, "reasons": reasons}
             case PendingCancel():
-                if status is _S.PENDING_CANCEL:
-                    raise InvalidTransitionError(
-                        self._refusal(event, "not allowed in pending_cancel: a cancel is pending")
-                    )
                 return _S.PENDING_CANCEL, {"before_cancel": status}
             case CancelRejected():
-                if status is not _S.PENDING_CANCEL:
-                    return _S.ACCEPTED, {}  # refused by the table: "not allowed in ..."
                 return self._resumed(state, state.before_cancel), {"before_cancel": None}
             case PendingReplace():
-                if status is _S.PENDING_REPLACE:
-                    raise InvalidTransitionError(
-                        self._refusal(event, "not allowed in pending_replace: a replace is pending")
-                    )
                 if event.quantity is None and event.limit_price is None and event.stop_price is None:
                     raise InvalidTransitionError(self._refusal(event, "changes nothing: give a quantity or a price"))
                 self._check_replace(state, event, event.quantity)
                 return _S.PENDING_REPLACE, {}
             case Replaced():
-                if status is not _S.PENDING_REPLACE:
-                    return _S.ACCEPTED, {}  # refused by the table: "not allowed in ..."
                 self._check_replace(state, event, event.quantity)
                 changes = {"quantity": event.quantity}
                 if event.limit_price is not None:
@@ -815,8 +811,6 @@ class Order:
                     changes["broker_order_id"] = event.broker_order_id
                 return (_S.FILLED if event.quantity == state.filled else self._resumed(state, None)), changes
             case ReplaceRejected():
-                if status is not _S.PENDING_REPLACE:
-                    return _S.ACCEPTED, {}  # refused by the table: "not allowed in ..."
                 return self._resumed(state, None), {}
             case Canceled():
                 reasons = (*state.reasons, event.message or str(event.reason))
@@ -826,8 +820,6 @@ class Order:
             case Filled():
                 if event.trade_id in state.trade_ids:
                     raise DuplicateFillError(self._refusal(event, f"trade {event.trade_id!r} was already applied"))
-                if status in (_S.NEW, _S.FILLED, _S.REJECTED):
-                    return _S.FILLED, {}  # refused by the table: "not allowed in ..."
                 filled = state.filled + event.quantity
                 if filled > state.quantity:
                     raise InvalidTransitionError(
