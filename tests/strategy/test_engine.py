@@ -69,7 +69,7 @@ def test_buy_limit_gapped_through_fills_at_the_better_open() -> None:
 def test_unreached_limit_stays_open_good_till_cancelled_or_expires() -> None:
     panel = bars((10, 10.2, 9.9, 10), (10, 10.4, 9.9, 10.1), (10, 10.5, 9.9, 10.2))
     r = simulate(panel, Signals(entries=at(3, 0), size=10, limit_price=9.0), cash=1_000)
-    assert r.fills.empty and r.orders["status"].tolist() == ["open"]
+    assert r.fills.empty and r.orders["status"].tolist() == ["accepted"]
     r = simulate(panel, Signals(entries=at(3, 0), size=10, limit_price=9.0), cash=1_000, fill=FillModel(valid_bars=1))
     assert r.orders["status"].tolist() == ["expired"] and r.orders["ts_done"].iloc[0].day == 3
 
@@ -139,7 +139,7 @@ def test_volume_cap_fills_partially_over_several_bars() -> None:
 def test_unaffordable_order_is_rejected_and_recorded_not_resized() -> None:
     r = simulate(FLAT4, Signals(entries=at(4, 0), size=100), cash=1_000)
     assert r.fills.empty
-    assert r.orders[["status", "reason", "size"]].values.tolist() == [["rejected", "insufficient cash", 100.0]]
+    assert r.orders[["status", "reason", "size"]].values.tolist() == [["rejected", "insufficient_cash", 100.0]]
     assert (r.cash == 1_000).all() and r.metrics["n_rejected"] == 1
 
 
@@ -183,7 +183,7 @@ def test_slippage_is_adverse_and_stays_inside_the_bar() -> None:
 
 def test_short_selling_needs_permission_and_margin() -> None:
     r = simulate(FLAT4, Orders(size=np.array([-100.0, NAN, NAN, NAN])), cash=10_000)
-    assert r.fills.empty and r.orders["reason"].tolist() == ["short selling not allowed"]
+    assert r.fills.empty and r.orders["reason"].tolist() == ["short_not_allowed"]
     r = simulate(FLAT4, Orders(size=np.array([-100.0, NAN, 100.0, NAN])), cash=10_000, fill=FillModel(allow_short=True))
     assert r.fills[["side", "price"]].values.tolist() == [["sell", 10.5], ["buy", 11.2]]
     assert r.trades["pnl"].tolist() == pytest.approx([-70.0])
