@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from bifrost.config import Settings, load_settings
 from bifrost.data._actions import record_actions, remove_actions
+from bifrost.data._audit import AUDIT_SCHEMA, append_audit, append_audit_many
 from bifrost.data._columns import (
     ADJUSTMENTS,
     FREQUENCIES,
@@ -49,6 +50,7 @@ from bifrost.data._yahoo import YahooSource
 
 __all__ = [
     "ADJUSTMENTS",
+    "AUDIT_SCHEMA",
     "FREQUENCIES",
     "INTRADAY_FREQUENCIES",
     "REFERENCE_COLUMNS",
@@ -77,6 +79,8 @@ __all__ = [
     "TransactionHook",
     "ValidatedBars",
     "YahooSource",
+    "append_audit",
+    "append_audit_many",
     "check_quality",
     "import_symbols",
     "ingest",
