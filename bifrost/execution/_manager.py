@@ -81,6 +81,7 @@ from bifrost.execution._order import (
     Accepted,
     Canceled,
     CancelReason,
+    CancelRejected,
     Expired,
     Filled,
     Order,
@@ -90,6 +91,7 @@ from bifrost.execution._order import (
     OrderType,
     Rejected,
     RejectReason,
+    ReplaceRejected,
     Side,
     Submitted,
     SubmitUnknown,
@@ -457,8 +459,12 @@ class OrderManager:
         order = self._fresh(load_order(self.store, order_id_or_client_id))
         if order.is_terminal:
             return order
+        self._step("broker_called")
         answer = self.broker.cancel(order)
-        return self._record(order.client_order_id, answer)
+        self._step("broker_answered")
+        order = self._record(order.client_order_id, answer)
+        self._step("answer_durable")
+        return order
 
     def replace(
         self,
@@ -924,6 +930,13 @@ def _catch_up(
                                message="canceled at the broker (learnt by reconciliation)"))  # fmt: skip
     elif status is OrderStatus.EXPIRED and order.status is not OrderStatus.EXPIRED:
         events.append(Expired(client_order_id=coid, ts=ts))
+    working = status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+    if working and order.status is OrderStatus.PENDING_CANCEL:
+        events.append(
+            CancelRejected(client_order_id=coid, ts=ts, message="the broker still works it: no cancel arrived")
+        )
+    elif working and order.status is OrderStatus.PENDING_REPLACE:
+        events.append(ReplaceRejected(client_order_id=coid, ts=ts, message="the broker still works it unchanged"))
     if not events and order.in_doubt and status is OrderStatus.SUBMITTED:
         events.append(Accepted(client_order_id=coid, ts=ts, broker_order_id=seen.broker_order_id))
     return events
