@@ -43,6 +43,8 @@ HUGE = {
     "port": "70000",
 }
 BAD_FLOATS = ("x", "inf", "-inf", "nan", "1e309", "-1")
+# an order's quantity and prices are parsed by the library from text (Decimal): the bad numbers, zero, too big
+BAD_DECIMALS = (*BAD_FLOATS, "0", "1e308")
 
 # a valid value for each required parameter, by name (what the baseline command line uses)
 VALID = {
@@ -58,6 +60,10 @@ VALID = {
     "grid": "fast=5:10:5",
     "train_bars": "1000",
     "test_bars": "500",
+    "portfolio": "P1",
+    "side": "sell",
+    "quantity": "1",
+    "order_id": "O1",
 }
 # values that a command would act on for a long time or over the network if it took them
 NOT_RUN = {
@@ -126,6 +132,11 @@ def _bad_values(path: tuple[str, ...], param: Any, kind: type | None) -> list[tu
         "objective": [("objective", "alpha")],
         "period": [("period", "x"), ("period", "GFC=1600-01-01:1700-01-01"), ("period", "GFC=garbage:2009-03-09")],
         "date_format": [("date format", "%Q")],
+        "portfolio": [("portfolio", "A\x00B"), ("portfolio", "NOSUCH")],
+        "quantity": [("quantity", v) for v in BAD_DECIMALS],
+        "limit_price": [("price", v) for v in (*BAD_DECIMALS, "44.123")],  # off the tick; and on a market order
+        "stop_price": [("price", v) for v in (*BAD_DECIMALS, "44.123")],
+        "client_order_id": [("client order id", "A\x00B"), ("client order id", "X" * 9000)],
     }
     return special.get(name, [])
 
@@ -191,6 +202,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.chdir(base)
         assert _run(["data", "ingest", "csv", str(ORCL), "--symbol", "ORCL"])[0] == 0
         assert _run(["portfolio", "import", "P1", str(base / "txns.csv")])[0] == 0
+        # an order for `orders show O1` / `orders cancel O1` (filled, or rejected by P1's limits: either is an order)
+        order = ["orders", "submit", "--portfolio", "P1", "--symbol", "ORCL", "--side", "sell", "--quantity", "1"]
+        assert _run([*order, "--client-order-id", "O1"])[0] in (0, 1)
         yield store
 
 

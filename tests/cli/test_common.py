@@ -54,7 +54,8 @@ def test_installed_typer_is_the_pinned_minor() -> None:
 def test_cli_read_only_command_on_a_mistyped_home_creates_no_store(tmp_path: Path) -> None:
     # issue 10 item 14: `data list` on a mistyped BIFROST_HOME created an empty store there
     home = tmp_path / "mistyped"
-    for args in (["data", "list"], ["data", "show", "ORCL"], ["portfolio", "list"], ["risk", "alerts"]):
+    reads = (["data", "list"], ["data", "show", "ORCL"], ["portfolio", "list"], ["risk", "alerts"], ["orders", "list"])
+    for args in (*reads, ["book", "state"]):
         done = bifrost(home, *args)
         assert done.returncode == 2 and done.stderr.startswith(f"bifrost: error: no store at {home}"), done.stderr
         assert done.stderr.count("\n") == 1

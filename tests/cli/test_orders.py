@@ -1,0 +1,217 @@
+"""`bifrost orders` and `bifrost book state` on the paper broker and ORCL's real bars (flows: tests/execution).
+
+Each test gets its own copy of one store (ORCL's backtrader file, portfolio P1: a 100,000 deposit
+and 100 ORCL bought at 37.84 on 2014-01-02), and runs the command in process through
+`bifrost.cli.main`, as the console script does; one test runs it as a real subprocess. The
+store's last bar is 2014-12-31: a market order now has no later bar and fills at that close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bifrost.cli import main
+from tests.cli import bifrost
+from tests.conftest import ORCL
+
+TXNS = "txn_id,ts,type,symbol,quantity,price,amount\n1,2014-01-02,deposit,,,,100000\n2,2014-01-02,buy,ORCL,100,37.84,\n"
+LAST_CLOSE = 44.970001  # ORCL's close on 2014-12-31, the file's last line
+BUY = ["orders", "submit", "--portfolio", "P1", "--symbol", "ORCL", "--side", "buy"]
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _json(*argv: str, code: int = 0) -> Any:
+    done, out, err = _run(*argv, "--json")
+    assert done == code, f"{argv}: exit {done}, stderr {err!r}"
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("cli-orders")
+    (base / "txns.csv").write_text(TXNS)
+    assert bifrost(base / "home", "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    assert bifrost(base / "home", "portfolio", "import", "P1", str(base / "txns.csv")).returncode == 0
+    return base / "home"
+
+
+@pytest.fixture
+def home(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # a copy of the template store for this test alone, the embedded backend and the paper broker
+    copy = tmp_path / "home"
+    shutil.copytree(template, copy)
+    monkeypatch.setenv("BIFROST_HOME", str(copy))
+    for name in ("BIFROST_DATABASE_URL", "BIFROST_CONFIG", "BIFROST_BROKER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return copy
+
+
+def _position(symbol: str = "ORCL") -> float:
+    shown = _json("portfolio", "show", "P1")
+    return float(next(p["quantity"] for p in shown["positions"] if p["symbol"] == symbol))
+
+
+def test_cli_orders_submit_market_fills_at_the_last_close_and_the_ledger_holds_it(home: Path) -> None:
+    answer = _json(*BUY, "--quantity", "10")
+    assert answer["status"] == "filled" and answer["reasons"] == []
+    assert answer["filled_quantity"] == 10 and answer["fill_basis"] == "last_close"
+    assert answer["avg_fill_price"] == pytest.approx(LAST_CLOSE, abs=0.005)
+    assert answer["client_order_id"] and answer["order_id"]
+    assert _position() == 110  # 100 imported + 10 filled: the fill is in the portfolio's ledger
+    (listed,) = _json("orders", "list")
+    assert {k: listed[k] for k in ("order_id", "client_order_id", "symbol", "side", "status")} == {
+        "order_id": answer["order_id"], "client_order_id": answer["client_order_id"], "symbol": "ORCL",
+        "side": "buy", "status": "filled",
+    }  # fmt: skip
+    assert listed["quantity"] == listed["filled_quantity"] == 10
+
+
+def test_cli_orders_submit_text_says_what_filled_and_at_what(home: Path) -> None:
+    code, out, err = _run(*BUY, "--quantity", "5")
+    assert code == 0 and err == ""
+    assert out.startswith("order ") and out.endswith(": buy 5 ORCL market day: filled 5 at 44.970001 (last close)\n")
+
+
+def test_cli_orders_submit_rejected_by_a_risk_limit_exits_1_with_the_reason(home: Path) -> None:
+    # 1,000 ORCL is about 45,000 on a book of about 107,000: above the default 10% single-name limit
+    answer = _json(*BUY, "--quantity", "1000", code=1)
+    assert answer["status"] == "rejected" and answer["filled_quantity"] == 0
+    assert any("single_name" in r for r in answer["reasons"]), answer["reasons"]
+    assert _position() == 100
+    (listed,) = _json("orders", "list", "--portfolio", "P1")
+    assert listed["status"] == "rejected"  # a rejection is an order, recorded and visible
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        (["--quantity", "nan"], "quantity"),
+        (["--quantity", "0"], "quantity"),
+        (["--quantity", "-5"], "quantity"),
+        (["--quantity", "1e308"], "quantity"),
+        (["--quantity", "ten"], "quantity"),
+        (["--quantity", "1", "--type", "limit"], "limit_price"),
+        (["--quantity", "1", "--type", "limit", "--limit-price", "44.123"], "tick"),
+        (["--quantity", "1", "--type", "stop_limit", "--limit-price", "44.10"], "stop_price"),
+        (["--quantity", "1", "--type", "limit", "--limit-price", "inf"], "limit_price"),
+    ],
+)
+def test_cli_orders_submit_invalid_request_exits_2_naming_the_field_and_changes_no_order(
+    home: Path, extra: list[str], field: str
+) -> None:
+    code, out, err = _run(*BUY, *extra, "--json")
+    assert code == 2 and out == "", (code, out, err)
+    assert err.count("\n") == 1 and err.startswith("bifrost: error: ") and field in err, err
+    assert _json("orders", "list") == []
+    assert _position() == 100
+
+
+def test_cli_orders_submit_unknown_symbol_exits_2_naming_it(home: Path) -> None:
+    code, _, err = _run(*[a if a != "ORCL" else "NOPE" for a in BUY], "--quantity", "1")
+    assert code == 2 and err.count("\n") == 1 and "NOPE" in err, err
+    assert _json("orders", "list") == []
+
+
+def test_cli_orders_submit_unknown_portfolio_exits_2_naming_it(home: Path) -> None:
+    code, _, err = _run(*[a if a != "P1" else "NOSUCH" for a in BUY], "--quantity", "1")
+    assert code == 2 and err.count("\n") == 1 and "NOSUCH" in err, err
+
+
+def test_cli_orders_submit_same_client_order_id_returns_the_first_order(home: Path) -> None:
+    first = _json(*BUY, "--quantity", "3", "--client-order-id", "mine-1")
+    again = _json(*BUY, "--quantity", "3", "--client-order-id", "mine-1")
+    assert again["order_id"] == first["order_id"] and again["client_order_id"] == "mine-1"
+    assert len(_json("orders", "list")) == 1
+    assert _position() == 103  # filled once
+
+
+def test_cli_orders_limit_rests_then_show_lists_its_events_and_cancel_cancels_it(home: Path) -> None:
+    working = _json(*BUY, "--quantity", "2", "--type", "limit", "--limit-price", "30.00", "--tif", "gtc")
+    assert working["status"] == "accepted" and working["filled_quantity"] == 0 and working["fill_basis"] is None
+    shown = _json("orders", "show", working["order_id"])
+    assert [e["type"] for e in shown["events"]][:2] == ["submitted", "accepted"]
+    assert shown["limit_price"] == 30.0 and shown["time_in_force"] == "gtc"
+    canceled = _json("orders", "cancel", working["client_order_id"])  # by its client id too
+    assert canceled["order_id"] == working["order_id"] and canceled["status"] in ("canceled", "pending_cancel")
+    assert _json("orders", "show", working["order_id"])["status"] == "canceled"
+    assert _json("orders", "cancel", working["order_id"])["status"] == "canceled"  # again: as it is
+
+
+def test_cli_orders_cancel_of_a_filled_order_exits_1_and_leaves_it_filled(home: Path) -> None:
+    filled = _json(*BUY, "--quantity", "1")
+    again = _json("orders", "cancel", filled["order_id"], code=1)
+    assert again["status"] == "filled" and again["filled_quantity"] == 1
+
+
+def test_cli_orders_show_and_cancel_of_an_unknown_order_exit_2(home: Path) -> None:
+    for verb in ("show", "cancel"):
+        code, _, err = _run("orders", verb, "NOSUCH-ORDER")
+        assert code == 2 and err.count("\n") == 1 and "NOSUCH-ORDER" in err, err
+
+
+def test_cli_orders_list_of_an_unknown_portfolio_exits_2(home: Path) -> None:
+    code, _, err = _run("orders", "list", "--portfolio", "NOSUCH")
+    assert code == 2 and "NOSUCH" in err and err.count("\n") == 1, err
+
+
+def test_cli_book_state_halted_rejects_new_orders_and_reducing_passes_only_sells(home: Path) -> None:
+    assert _json("book", "state") == [{"portfolio": "P1", "state": "active"}]
+    assert _json("book", "state", "P1", "--set", "halted", "--reason", "test halt") == {
+        "portfolio": "P1", "state": "halted",
+    }  # fmt: skip
+    halted = _json(*BUY, "--quantity", "1", code=1)
+    assert halted["status"] == "rejected" and any("halted" in r for r in halted["reasons"]), halted
+    assert _json("book", "state", "P1", "--set", "reducing")["state"] == "reducing"
+    assert _json(*BUY, "--quantity", "1", code=1)["status"] == "rejected"  # a buy grows the long
+    sell = [a if a != "buy" else "sell" for a in BUY]
+    assert _json(*sell, "--quantity", "40")["status"] == "filled"  # a sell reduces it
+    assert _position() == 60
+    code, out, _ = _run("book", "state", "P1")
+    assert code == 0 and out.split() == ["P1", "reducing"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["book", "state", "--set", "halted"], "--set needs the PORTFOLIO"),
+        (["book", "state", "P1", "--reason", "why"], "--reason goes with --set"),
+        (["book", "state", "NOSUCH"], "no portfolio 'NOSUCH'"),
+        (["book", "state", "P1", "--set", "paused"], "Invalid value for '--set'"),
+    ],
+)
+def test_cli_book_state_bad_request_exits_2(home: Path, argv: list[str], message: str) -> None:
+    code, _, err = _run(*argv)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_cli_orders_on_alpaca_without_keys_exits_2_naming_the_settings(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIFROST_BROKER", "alpaca")
+    for name in ("BIFROST_ALPACA_KEY_ID", "BIFROST_ALPACA_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = _run(*BUY, "--quantity", "1")
+    assert code == 2 and err.count("\n") == 1 and "BIFROST_ALPACA_KEY_ID" in err, err
+
+
+def test_cli_orders_submit_as_a_subprocess_prints_the_contract_json(home: Path) -> None:
+    done = bifrost(home, *BUY, "--quantity", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert {"order_id", "client_order_id", "status", "reasons", "filled_quantity", "avg_fill_price",
+            "fill_basis"} <= set(answer)  # fmt: skip
+    assert answer["status"] == "filled" and answer["fill_basis"] == "last_close"
