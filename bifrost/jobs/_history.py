@@ -35,8 +35,8 @@ from typing import Any, Final
 
 import pandas as pd
 
-from bifrost._json import dumps
-from bifrost.data import Migration, Schema, StateDb, Store, register_schema
+from bifrost._json import dumps, finite_or_none
+from bifrost.data import Migration, Schema, StateDb, Store, append_audit, register_schema
 from bifrost.errors import InvalidInputError, NotFoundError
 
 __all__ = [
@@ -324,7 +324,9 @@ class JobHistory:
                     version, _revision(db),
                 ),
             )  # fmt: skip
-            return self._get(db, run_id), True
+            run = self._get(db, run_id)
+            _audit_run(db, run, "queued" if status == RunStatus.QUEUED else "created")
+            return run, True
 
     def _latest_attempt(self, db: StateDb, first: str) -> RunRecord:
         rows = db.rows(f"{_SELECT} WHERE run_id = ? OR retry_of = ? ORDER BY attempt DESC", (first, first))
@@ -382,7 +384,9 @@ class JobHistory:
                     dumps(dict(result or current.result)), _revision(db), run_id,
                 ),
             )  # fmt: skip
-            return self._get(db, run_id)
+            run = self._get(db, run_id)
+            _audit_run(db, run, "ended")
+            return run
 
     def cancel(self, run_id: str, reason: str, *, forget_key: bool = False) -> RunRecord:
         """Mark a queued run ``canceled`` (it never started), saying why.
@@ -391,13 +395,17 @@ class JobHistory:
         scheduled due time canceled by Ctrl-C) may be made again and run.
         """
         with self._write() as db:
+            before = self._get(db, run_id)
             db.run(
                 "UPDATE {t}job_runs SET status = ?, ended = ?, error_message = ?, revision = ?"
                 + (", idempotency_key = NULL" if forget_key else "")
                 + " WHERE run_id = ? AND status = ?",
                 (str(RunStatus.CANCELED), _iso(_now()), reason, _revision(db), run_id, str(RunStatus.QUEUED)),
             )
-            return self._get(db, run_id)
+            run = self._get(db, run_id)
+            if before.status == RunStatus.QUEUED:
+                _audit_run(db, run, "ended")
+            return run
 
     def release_key(self, run_id: str) -> RunRecord:
         """Take the idempotency key off a run that never started, so that its request may be made again.
@@ -441,6 +449,7 @@ class JobHistory:
         out = []
         with self._write() as db:
             for run in gone:
+                before = self._get(db, run.run_id)
                 db.run(
                     "UPDATE {t}job_runs SET status = ?, ended = ?, duration_s = ?, error_name = ?, error_message = ?, "
                     "revision = ? WHERE run_id = ? AND status IN (?, ?)",
@@ -451,6 +460,8 @@ class JobHistory:
                     ),
                 )  # fmt: skip
                 out.append(self._get(db, run.run_id))
+                if not before.status.terminal:  # it may have ended meanwhile
+                    _audit_run(db, out[-1], "ended")
         for run in gone:
             _kill_kernel(run)
         return out
@@ -604,6 +615,14 @@ def _kill_kernel(run: RunRecord) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (OSError, ProcessLookupError):
         return
+
+
+def _audit_run(db: StateDb, run: RunRecord, event: str) -> None:
+    # the run's `job.run` record in the audit trail, in the transaction that changed it
+    facts = run.to_dict()
+    keep = ("job", "status", "attempt", "parameters", "parent_run_id", "retry_of", "idempotency_key", "queued",
+            "started", "ended", "duration_s", "error", "host", "pid", "version")  # fmt: skip
+    append_audit(db, "job.run", run.run_id, finite_or_none({"event": event, **{k: facts[k] for k in keep}}))
 
 
 def job_history(store: Store, job: str | None = None, *, limit: int = 50) -> list[RunRecord]:

@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from bifrost._checks import as_choice, as_fraction, as_positive_int, as_utc_timestamp, is_number, quote
-from bifrost.data import StateDb, Store, read_symbols
+from bifrost._json import finite_or_none
+from bifrost.data import StateDb, Store, append_audit, read_symbols
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import Fill, load_portfolio, require_portfolio, value_ledger
 from bifrost.risk._book import Book, HistoryWindow, _book_history, _portfolio, book_from_store
@@ -429,7 +430,12 @@ def _close_removed(db: StateDb, portfolio: str, kept: set[str]) -> None:
             continue
         db.run("UPDATE {t}risk_alerts SET ts = ?, closed = ? WHERE id = ?", (now, now, alert_id))
         message = f"{portfolio}: limit {name!r}{' ' + subject if subject else ''} closed: the limit was removed"
-        _event(db, int(alert_id), (now, as_of, "closed", None, float(threshold), "n/a", message))
+        _event(
+            db,
+            int(alert_id),
+            (now, as_of, "closed", None, float(threshold), "n/a", message),
+            (portfolio, name, subject),
+        )
 
 
 def get_limits(store: Store, portfolio: str) -> tuple[Limit, ...]:
@@ -497,7 +503,7 @@ def record_alerts(store: Store, report: LimitReport) -> pd.DataFrame:
                      severity, message),
                 )[0]  # fmt: skip
                 changes[int(new_id)] = "opened"
-                _event(db, int(new_id), (ts, as_of, "opened", value, threshold, severity, message))
+                _event(db, int(new_id), (ts, as_of, "opened", value, threshold, severity, message), (portfolio, *key))
                 continue
             change = _change(episode, as_of=report.as_of, value=value, threshold=threshold, severity=severity)
             worst = (_RANK.get(str(episode["worst_severity"]), 0), float(episode["worst_value"] or 0.0))
@@ -513,7 +519,9 @@ def record_alerts(store: Store, report: LimitReport) -> pd.DataFrame:
             )
             changes[int(episode["id"])] = change
             if change != "unchanged":
-                _event(db, int(episode["id"]), (ts, as_of, change, value, threshold, severity, message))
+                _event(
+                    db, int(episode["id"]), (ts, as_of, change, value, threshold, severity, message), (portfolio, *key)
+                )
         for key, episode in episodes.items():
             if key in seen or key[0] not in evaluated:
                 continue  # a limit this report did not evaluate (limits given for one check) is not judged
@@ -535,7 +543,9 @@ def record_alerts(store: Store, report: LimitReport) -> pd.DataFrame:
                 "UPDATE {t}risk_alerts SET ts = ?, as_of = ?, closed = ? WHERE id = ?", (ts, as_of, ts, episode["id"])
             )
             changes[int(episode["id"])] = "closed"
-            _event(db, int(episode["id"]), (ts, as_of, "closed", closing, threshold, severity, message))
+            _event(
+                db, int(episode["id"]), (ts, as_of, "closed", closing, threshold, severity, message), (portfolio, *key)
+            )
         ids = sorted(changes)
         touched = (
             db.rows(
@@ -565,10 +575,22 @@ def _change(
     return "updated"
 
 
-def _event(db: StateDb, alert_id: int, row: tuple[object, ...]) -> None:
+def _event(db: StateDb, alert_id: int, row: tuple[object, ...], about: tuple[str, str, str]) -> None:
+    # one change of an episode: its history row, and its `risk.alert` record in the audit trail
     db.run(
         f"INSERT INTO {{t}}risk_alert_events (alert_id, {', '.join(_EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (alert_id, *row),
+    )
+    portfolio, limit_name, subject = about
+    change = dict(zip(_EVENT_COLUMNS, row, strict=True))
+    append_audit(
+        db,
+        "risk.alert",
+        portfolio,
+        finite_or_none(
+            {"alert_id": alert_id, "portfolio": portfolio, "limit_name": limit_name, "subject": subject, **change}
+        ),
+        ts=pd.Timestamp(str(change["ts"])),
     )
 
 
