@@ -18,6 +18,7 @@ both and every connection thread.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -173,7 +174,7 @@ class AlpacaStandIn:
         self._ws = serve(self._stream, "127.0.0.1", 0, logger=_ws_log)
         self.stream_url = f"ws://127.0.0.1:{self._ws.socket.getsockname()[1]}/stream"
         for name, target in (
-            ("alpaca-standin-http", self._http.serve_forever),
+            ("alpaca-standin-http", functools.partial(self._http.serve_forever, poll_interval=0.05)),
             ("alpaca-standin-ws", self._ws.serve_forever),
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -661,6 +662,7 @@ class AlpacaStandIn:
 class _Handler(BaseHTTPRequestHandler):
     standin: AlpacaStandIn
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:  # the stdlib's name
         return  # the stdlib prints every request to stderr
