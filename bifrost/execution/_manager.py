@@ -89,6 +89,7 @@ from bifrost.execution._order import (
     OrderRequest,
     OrderStatus,
     OrderType,
+    PendingReplace,
     Rejected,
     RejectReason,
     ReplaceRejected,
@@ -520,6 +521,16 @@ class OrderManager:
             raise InvalidInputError(
                 f"replace of order {order.order_id} refused: " + "; ".join(f"{r.check}: {r.reason}" for r in blocks)
             )
+        pending = PendingReplace(
+            client_order_id=order.client_order_id,
+            ts=now,
+            quantity=None if quantity is None else changed.quantity,
+            limit_price=None if limit_price is None else changed.limit_price,
+            stop_price=None if stop_price is None else changed.stop_price,
+        )
+        order = self._record(order.client_order_id, [pending])  # written ahead: the replace asked
+        if order.status is not OrderStatus.PENDING_REPLACE:
+            raise InvalidInputError(f"order {order.order_id} cannot be replaced now: it is {order.status}")
         answer = self.broker.replace(
             order,
             quantity=None if quantity is None else changed.quantity,

@@ -116,7 +116,7 @@ def check_recovered(store: Store, run: int) -> list[str]:
             (str(c), str(t))
             for c, t in db.rows(
                 "SELECT client_order_id, trade_id FROM {t}execution_fills WHERE portfolio = ?", (portfolio,)
-            )  # fmt: skip
+            )
         )
     if broker_fills != local_fills:
         problems.append(f"fills differ: broker {broker_fills}, book {local_fills}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -21,9 +20,9 @@ BACKENDS = ["embedded", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture
-def seeded(store: BarStore) -> Iterator[BarStore]:
+def seeded(store: BarStore) -> BarStore:
     seed(store, len(STEPS) + 1)
-    yield store
+    return store
 
 
 @pytest.mark.parametrize("store", BACKENDS, indirect=True)
