@@ -76,6 +76,7 @@ MAX_PAYLOAD_CHARS: Final = 1_000_000
 
 _KIND_RE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_KINDS_SEEN: set[str] = set()  # kinds already checked (a handful): the check once each
 
 AUDIT_SCHEMA = register_schema(
     Schema(
@@ -124,6 +125,11 @@ def _default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+_ENCODER: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
+)
+
+
 def canonical_json(value: object) -> str:
     """Return ``value`` as canonical JSON text: sorted keys, no spaces, UTF-8 as is, no NaN.
 
@@ -142,9 +148,7 @@ def canonical_json(value: object) -> str:
     '{"a":null,"b":[1,"é"],"qty":"1.50"}'
     """
     try:
-        text = json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
-        )
+        text = _ENCODER.encode(value)
         text.encode("utf-8")  # a lone surrogate cannot be stored or hashed
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise InvalidInputError(f"not canonical JSON: {exc}") from exc
@@ -232,8 +236,9 @@ def ts_text(ts: object, name: str = "ts") -> str:
 
 
 # -- appending --------------------------------------------------------------------------
-def _checked(kind: object, subject: object, payload: object, where: str) -> tuple[str, str, str]:
-    if not isinstance(kind, str) or len(kind) > 64 or _KIND_RE.fullmatch(kind) is None:
+def _checked(kind: object, subject: object, payload: object, index: int) -> tuple[str, str, str]:
+    where = f"audit record {index}"
+    if not isinstance(kind, str) or (kind not in _KINDS_SEEN and (len(kind) > 64 or _KIND_RE.fullmatch(kind) is None)):
         raise InvalidInputError(
             f"{where}: an audit kind is dotted lower-case words such as 'order.event' (at most 64 characters), "
             f"got {kind!r}"
@@ -258,6 +263,8 @@ def _checked(kind: object, subject: object, payload: object, where: str) -> tupl
             f"{where} ({kind} {subject}): an audit payload has at most {MAX_PAYLOAD_CHARS:,} characters of JSON, "
             f"got {len(text):,}"
         )
+    if len(_KINDS_SEEN) < 1000:
+        _KINDS_SEEN.add(kind)
     return kind, subject, text
 
 
@@ -344,7 +351,7 @@ def _append_rows(
     for i, record in enumerate(records):
         if not isinstance(record, tuple) or len(record) != 3:
             raise InvalidInputError(f"audit record {i}: expected (kind, subject, payload), got {record!r:.120}")
-        checked.append(_checked(*record, where=f"audit record {i}"))
+        checked.append(_checked(*record, index=i))
     head = db.rows("SELECT seq, hash FROM {t}audit_head WHERE id = 1" + (" FOR UPDATE" if db.postgres else ""))
     first = int(head[0][0]) + 1
     prev = str(head[0][1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bifrost.data import AUDIT_SCHEMA, BarStore, EmbeddedStore, append_audit, append_audit_many
+from bifrost.data import AUDIT_SCHEMA, BarStore, EmbeddedStore, StateDb, append_audit, append_audit_many
 from bifrost.data._audit import GENESIS_HASH, _append_rows
 from bifrost.errors import InvalidInputError
 
@@ -46,6 +46,13 @@ def _leaf(hex_hash: str) -> bytes:
     return hashlib.sha256(b"\x00" + bytes.fromhex(hex_hash)).digest()
 
 
+def _fails_after(store: BarStore, append: Callable[[StateDb], object]) -> None:
+    # a change that appends its record, then fails: the transaction is rolled back
+    with store.transaction(schema=AUDIT_SCHEMA, lock="audit-test") as db:
+        append(db)
+        raise RuntimeError("the change failed")
+
+
 @pytest.fixture
 def embedded(tmp_path: Path) -> Any:
     with EmbeddedStore(tmp_path / "home") as store:
@@ -60,7 +67,7 @@ def test_append_audit_records_are_chained_and_hash_their_canonical_json(store: B
     assert (first, second) == (1, 2)
     rows = _rows(store)
     assert [r[0] for r in rows] == [1, 2]
-    seq, ts, kind, subject, text, prev, digest = rows[0]
+    _, ts, kind, subject, text, prev, digest = rows[0]
     assert (ts, kind, subject, prev) == ("2014-12-31T15:59:59.250000+00:00", "fill", "order-1", GENESIS_HASH)
     assert text == '{"n":3,"price":"37.84","quantity":"100","side":"buy","when":"2014-12-31T15:59:59.250000+00:00"}'
     whole = {"seq": 1, "ts": ts, "kind": kind, "subject": subject, "payload": json.loads(text), "prev_hash": prev}
@@ -74,9 +81,8 @@ def test_append_audit_in_a_rolled_back_transaction_leaves_no_record(store: BarSt
     with store.transaction(schema=AUDIT_SCHEMA, lock="audit-test") as db:
         append_audit(db, "book.state", "P1", {"state": "active"}, ts=TS)
     head = _head(store)
-    with pytest.raises(RuntimeError, match="the change failed"), store.transaction(schema=AUDIT_SCHEMA) as db:
-        append_audit(db, "book.state", "P1", {"state": "halted"}, ts=TS)
-        raise RuntimeError("the change failed")
+    with pytest.raises(RuntimeError, match="the change failed"):
+        _fails_after(store, lambda db: append_audit(db, "book.state", "P1", {"state": "halted"}, ts=TS))
     assert len(_rows(store)) == 1 and _head(store) == head
     with store.transaction(schema=AUDIT_SCHEMA, lock="audit-test") as db:
         assert append_audit(db, "book.state", "P1", {"state": "halted"}, ts=TS) == 2  # the seq was not used up
@@ -123,9 +129,11 @@ def test_append_audit_time_must_be_timezone_aware(embedded: EmbeddedStore) -> No
 
 
 def test_append_audit_read_only_transaction_is_refused(embedded: EmbeddedStore) -> None:
-    with embedded.transaction(schema=AUDIT_SCHEMA, read_only=True) as db:
-        with pytest.raises(InvalidInputError, match="inside a write transaction"):
-            append_audit(db, "fill", "o-1", {})
+    with (
+        embedded.transaction(schema=AUDIT_SCHEMA, read_only=True) as db,
+        pytest.raises(InvalidInputError, match="inside a write transaction"),
+    ):
+        append_audit(db, "fill", "o-1", {})
 
 
 def test_append_audit_many_one_bad_record_writes_none(embedded: EmbeddedStore) -> None:
@@ -143,9 +151,8 @@ def test_append_audit_many_one_bad_record_writes_none(embedded: EmbeddedStore) -
 def test_checkpoints_are_rfc6962_roots_written_with_the_record_that_completes_them(store: BarStore) -> None:
     with store.transaction(schema=AUDIT_SCHEMA, lock="audit-test") as db:
         _append_rows(db, [("fill", f"o-{i}", {"i": i}) for i in range(3)], ts=TS, every=4)
-    with pytest.raises(RuntimeError), store.transaction(schema=AUDIT_SCHEMA, lock="audit-test") as db:
-        _append_rows(db, [("fill", "o-3", {"i": 3})], ts=TS, every=4)
-        raise RuntimeError("rolled back")
+    with pytest.raises(RuntimeError, match="the change failed"):
+        _fails_after(store, lambda db: _append_rows(db, [("fill", "o-3", {"i": 3})], ts=TS, every=4))
 
     def checkpoints() -> list[tuple[Any, ...]]:
         with store.transaction(schema=AUDIT_SCHEMA, read_only=True) as db:
