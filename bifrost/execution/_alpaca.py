@@ -18,8 +18,9 @@ Conventions, stated once:
 - **Statuses.** Every Alpaca order status is mapped deliberately in `ALPACA_ORDER_STATUSES`
   (the reason for each mapping is in the table). A status bifrost cannot map without a guess
   (``held``, ``suspended``, ``pending_review``, any new one) *halts the order*: the broker's
-  report raises `BrokerError` naming the status, stream events for it are withheld and kept in
-  `AlpacaBroker.halted`, and a person decides.
+  report raises `BrokerError` naming the status, stream events for it are withheld (the order
+  is listed in `AlpacaBroker.halted`), and a person decides at Alpaca; once Alpaca reports a
+  status that maps, the report (authoritative) lifts the halt and reconcile catches up.
 - **Trade ids.** A fill's ``trade_id`` is ``"<alpaca order id>:<cumulative filled qty>"``: the
   stream's fill event (``order.id``, ``order.filled_qty``) and the FILL account activity
   (``order_id``, ``cum_qty``) give the same id for the same execution, so a fill seen on the
@@ -105,7 +106,8 @@ LIVE_URL: Final = "https://api.alpaca.markets"
 PAPER_STREAM_URL: Final = "wss://paper-api.alpaca.markets/stream"
 LIVE_STREAM_URL: Final = "wss://api.alpaca.markets/stream"
 REPLACEMENT_SEPARATOR: Final = "~"  # never in a bifrost client_order_id ([A-Za-z0-9._:-])
-_PAGE_SIZE: Final = 100
+_PAGE_SIZE: Final = 100  # account activities per page
+_ORDERS_PAGE: Final = 500  # Alpaca's most orders per page
 _MAX_REPLACE_HOPS: Final = 50
 
 AlpacaStatusRule = Literal["working", "filled_or_working", "halt"] | OrderStatus
@@ -297,6 +299,13 @@ def _ts(value: object) -> pd.Timestamp:
         return pd.Timestamp.now(tz="UTC")
     ts = pd.Timestamp(value)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _side(value: object, where: str) -> Side:
+    try:
+        return Side(str(value))
+    except ValueError:
+        raise BrokerError(f"alpaca: {where}: side is {value!r}, expected 'buy' or 'sell'") from None
 
 
 def _trade_id(broker_order_id: str, cumulative: Decimal) -> str:
@@ -718,10 +727,15 @@ class AlpacaBroker:
             If one of them is halted (its status named), or the call is refused.
         """
         self._check_account(account, "open_orders")
-        rows = self._get(
-            "open_orders", "/orders", {"status": "open", "limit": 500, "direction": "asc", "nested": "false"}
-        )
-        return [self._broker_order(row) for row in self._as_list(rows, "open_orders")]
+        params: dict[str, str | int] = {"status": "open", "limit": _ORDERS_PAGE, "direction": "asc", "nested": "false"}
+        seen: dict[str, dict[str, Any]] = {}
+        while True:  # pages by submission time (Alpaca's ``after`` is exclusive; ids dedupe equal times)
+            page = self._as_list(self._get("open_orders", "/orders", params), "open_orders")
+            fresh = [row for row in page if str(row.get("id")) not in seen]
+            seen.update((str(row.get("id")), row) for row in fresh)
+            if len(page) < _ORDERS_PAGE or not fresh:
+                return [self._broker_order(row) for row in seen.values()]
+            params["after"] = str(page[-1].get("submitted_at") or page[-1].get("created_at"))
 
     def fills(self, account: str, *, since: pd.Timestamp | None = None) -> list[BrokerFill]:
         """Return the account's fills (``GET /v2/account/activities/FILL``), oldest first.
@@ -769,7 +783,8 @@ class AlpacaBroker:
     def poll_events(self) -> list[OrderEvent]:
         """Return the order events the ``trade_updates`` stream brought since the last poll.
 
-        Events of halted orders are withheld (see `halted`). A ``replaced`` event whose
+        Events of halted orders are withheld (see `halted`) until Alpaca's report of the order
+        maps again (`get_order`, `open_orders`). A ``replaced`` event whose
         replacing order this object did not send is completed by ``GET /v2/orders/{id}``.
         """
         if self._stream is not None and self._stream.error is not None:
@@ -886,13 +901,17 @@ class AlpacaBroker:
         coid = _base_id(str(data.get("client_order_id") or ""))
         status = str(data.get("status") or "")
         rule = ALPACA_ORDER_STATUSES.get(status, ("halt", ""))[0]
-        held = self.halted.get(coid)
-        if rule == "halt" or held is not None:
-            shown = held.status if held is not None else status
+        if rule == "halt":
+            self._halt(coid, status, _ts(data.get("updated_at")))
             raise BrokerError(
-                f"alpaca: order {coid} has status {shown!r}, which bifrost does not map "
+                f"alpaca: order {coid} has status {status!r}, which bifrost does not map "
                 "(it is halted: resolve it at Alpaca, then reconcile)"
             )
+        with self._lock:
+            # Alpaca's report maps again: it is authoritative, the stream's events flow again
+            lifted = self.halted.pop(coid, None)
+        if lifted is not None:
+            _log.warning("alpaca: order %s is no longer halted: Alpaca reports it %r", coid, status)
         quantity = _decimal(data.get("qty"), f"{coid} qty")
         filled = _decimal(data.get("filled_qty") or "0", f"{coid} filled_qty")
         working = OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.ACCEPTED
@@ -907,7 +926,7 @@ class AlpacaBroker:
             client_order_id=coid,
             broker_order_id=str(data.get("id")) if data.get("id") else None,
             symbol=str(data.get("symbol")),
-            side=Side(str(data.get("side"))),
+            side=_side(data.get("side"), coid),
             quantity=quantity,
             filled_quantity=filled,
             status=mapped,
@@ -931,7 +950,7 @@ class AlpacaBroker:
             trade_id=_trade_id(broker_id, cumulative),
             ts=_ts(row.get("transaction_time")),
             symbol=str(row.get("symbol")),
-            side=Side(str(row.get("side"))),
+            side=_side(row.get("side"), f"fill {row.get('id')}"),
             quantity=_decimal(row.get("qty"), f"fill {row.get('id')} qty"),
             price=_decimal(row.get("price"), f"fill {row.get('id')} price"),
             commission=Decimal(0),

@@ -52,6 +52,7 @@ _OPEN = (
 )
 _TYPES = ("market", "limit", "stop", "stop_limit")
 _TIFS = ("day", "gtc", "opg", "cls", "ioc", "fok")
+_HANG_UP = b""  # put on a connection's queue: close it
 
 
 class _Quiet(logging.Filter):
@@ -148,6 +149,7 @@ class AlpacaStandIn:
         self._stopping = threading.Event()
         self._listeners: list[queue.SimpleQueue[bytes]] = []
         self._listening = threading.Condition(self._lock)
+        self.listens = 0  # how many times a client started listening (a reconnect counts again)
         self._http: ThreadingHTTPServer | None = None
         self._ws: Any = None
         self._threads: list[threading.Thread] = []
@@ -317,9 +319,16 @@ class AlpacaStandIn:
             self._broadcast({"event": event, "order": dict(order), "timestamp": _now(), **fields})
 
     def wait_listening(self, count: int = 1, timeout_s: float = 5.0) -> bool:
-        """Wait until ``count`` stream clients listen to ``trade_updates``; return whether they do."""
+        """Wait until ``count`` listens to ``trade_updates`` happened (reconnects count) and one is live."""
         with self._listening:
-            return self._listening.wait_for(lambda: len(self._listeners) >= count, timeout_s)
+            return self._listening.wait_for(lambda: self.listens >= count and bool(self._listeners), timeout_s)
+
+    def hang_up(self) -> None:
+        """Close every stream connection (as Alpaca does on a deploy): clients must reconnect."""
+        with self._lock:
+            for listener in self._listeners:
+                listener.put(_HANG_UP)
+            self._listeners.clear()
 
     # ------------------------------------------------------------ the stream
 
@@ -351,12 +360,16 @@ class AlpacaStandIn:
             ws.send(json.dumps({"stream": "listening", "data": {"streams": streams}}).encode())
             with self._listening:
                 self._listeners.append(inbox)
+                self.listens += 1
                 self._listening.notify_all()
             while not self._stopping.is_set():
                 try:
                     frame = inbox.get(timeout=0.05)
                 except queue.Empty:
                     continue
+                if frame == _HANG_UP:
+                    ws.close()
+                    return
                 ws.send(frame)
         except Exception:  # the client went away
             return
@@ -455,6 +468,9 @@ class AlpacaStandIn:
         if path == "/v2/orders" and method == "GET":
             wanted = query.get("status", "open")
             rows = [o for o in state.orders.values() if wanted == "all" or (o["status"] in _OPEN) == (wanted == "open")]
+            if "after" in query:
+                after = pd.Timestamp(query["after"])
+                rows = [o for o in rows if pd.Timestamp(o["submitted_at"]) > after]
             if query.get("direction", "desc") == "desc":
                 rows.reverse()
             return 200, [dict(o) for o in rows[: int(query.get("limit", 50))]]

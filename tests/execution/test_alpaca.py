@@ -66,13 +66,14 @@ def broker(alpaca: AlpacaStandIn) -> Iterator[AlpacaBroker]:
 def _order(
     quantity: str = "10",
     *,
+    coid: str | None = None,
     side: Side = Side.BUY,
     symbol: str = "ORCL",
     order_type: OrderType = OrderType.MARKET,
     limit_price: str | None = None,
     tif: TimeInForce = TimeInForce.DAY,
 ) -> Order:
-    coid = f"t-{next(_ids)}-{time.monotonic_ns() % 10**9}"
+    coid = coid or f"t-{next(_ids)}-{time.monotonic_ns() % 10**9}"
     request = OrderRequest(
         portfolio="main", symbol=symbol, side=side, quantity=Decimal(quantity), order_type=order_type,
         limit_price=None if limit_price is None else Decimal(limit_price), time_in_force=tif, client_order_id=coid,
@@ -212,9 +213,7 @@ def test_submit_same_client_order_id_twice_returns_the_existing_order_not_a_seco
     broker: AlpacaBroker, alpaca: AlpacaStandIn
 ) -> None:
     order = _submitted(broker)
-    again = _order()
-    object.__setattr__(again.request, "client_order_id", order.client_order_id)
-    events = broker.submit(Order(order_id="x", request=again.request, ts_created=T0))
+    events = broker.submit(_order(coid=order.client_order_id))
     assert [type(e) for e in events] == [Accepted]
     assert [o["client_order_id"] for o in alpaca.orders].count(order.client_order_id) == 1
 
@@ -429,19 +428,40 @@ def test_stream_each_event_maps_to_its_order_event(
         assert got[0].reason is want  # type: ignore[union-attr]
 
 
-def test_stream_unmapped_event_halts_the_order_and_withholds_its_events(
+def test_stream_unmapped_event_halts_the_order_until_alpacas_report_maps_again(
     broker: AlpacaBroker, alpaca: AlpacaStandIn, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # Arrange: Alpaca suspends the order, then a fill event comes for it
     order = _submitted(broker)
-    alpaca.push_event(order.client_order_id, "suspended")
-    alpaca.fill(order.client_order_id, Decimal(10), Decimal("37.5"))
+    alpaca.set_status(order.client_order_id, "suspended", event="suspended")
+    alpaca.push_event(order.client_order_id, "canceled")
     time.sleep(0.2)
+    # Act
     with caplog.at_level(logging.ERROR, logger="bifrost.execution.alpaca"):
         events = [e for e in broker.poll_events() if e.client_order_id == order.client_order_id]
+    # Assert: nothing applied, the order listed as halted, its report refused naming the status
     assert events == [] and broker.halted[order.client_order_id].status == "suspended"
     assert "not mapped by bifrost" in caplog.text
-    with pytest.raises(BrokerError, match="has status 'suspended'"):
+    with pytest.raises(BrokerError, match="has status 'suspended', which bifrost does not map"):
         broker.get_order(order.client_order_id)
+    # once a person cancels it at Alpaca, the report maps again and lifts the halt
+    alpaca.set_status(order.client_order_id, "canceled")
+    seen = broker.get_order(order.client_order_id)
+    assert seen is not None and seen.status is OrderStatus.CANCELED and order.client_order_id not in broker.halted
+
+
+def test_stream_reconnects_after_alpaca_hangs_up_and_delivers_later_events() -> None:
+    with AlpacaStandIn() as alpaca, AlpacaBroker(
+        key_id=alpaca.key_id, secret_key=alpaca.secret_key, base_url=alpaca.base_url, stream_url=alpaca.stream_url,
+        timeout_s=2,
+    ) as broker:  # fmt: skip
+        order = _submitted(broker)
+        listens = alpaca.listens
+        alpaca.hang_up()
+        assert alpaca.wait_listening(listens + 1)
+        alpaca.fill(order.client_order_id, Decimal(10), Decimal("37.5"))
+        events = _poll(broker, order.client_order_id, 1)
+    assert [type(e) for e in events] == [Filled]
 
 
 def test_stream_refusing_the_keys_raises_broker_error(alpaca: AlpacaStandIn) -> None:
