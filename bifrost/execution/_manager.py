@@ -370,7 +370,7 @@ class OrderManager:
                 _write_events(db, new, [event])
         except _Raced:
             return self._same_request(load_order(self.store, client_order_id), request, now)
-        self._remember(new, [event])
+        self._remember(new, [(new, event)])
         if blocks:
             return new
         self._step("intent_durable")
@@ -710,13 +710,13 @@ class OrderManager:
             return []
         portfolios = {self._cached_portfolio(c) for c in batch}
         lock = f"portfolio:{next(iter(portfolios))}" if len(portfolios) == 1 else "orders"
-        results: list[tuple[Order, list[OrderEvent]]] = []
+        results: list[tuple[Order, list[tuple[Order, OrderEvent]]]] = []
         ledgers: dict[str, Ledger] = {}
         try:
             with self.store.transaction(schema=EXECUTION_SCHEMA, lock=lock) as db:
                 for coid, events in batch.items():
                     order = copy.copy(self._current(db, coid))
-                    applied: list[OrderEvent] = []
+                    applied: list[tuple[Order, OrderEvent]] = []  # each event with the order it made
                     for event in events:
                         try:
                             order.apply(event)
@@ -725,10 +725,10 @@ class OrderManager:
                         except InvalidTransitionError as exc:
                             log.info("skipped a stale or repeated broker event: %s", exc)
                             continue
-                        applied.append(event)
+                        applied.append((copy.copy(order), event))
                     if applied:
-                        _write_events(db, order, applied)
-                        for event in applied:
+                        _write_events(db, order, [e for _, e in applied])
+                        for _, event in applied:
                             if isinstance(event, Filled):
                                 self._book_fill(db, order, event, ledgers)
                     results.append((order, applied))
@@ -808,13 +808,13 @@ class OrderManager:
         self._orders.setdefault(order.client_order_id, order)
         return order
 
-    def _remember(self, order: Order, applied: Iterable[OrderEvent]) -> None:
+    def _remember(self, order: Order, applied: Iterable[tuple[Order, OrderEvent]]) -> None:
         if order.is_terminal:
             self._orders.pop(order.client_order_id, None)  # nothing but a late fill changes it
         else:
             self._orders[order.client_order_id] = order
-        for event in applied:
-            self._bus.publish(order, event)
+        for state, event in applied:
+            self._bus.publish(state, event)
 
     def _step(self, name: str) -> None:
         if self._on_step is not None:
