@@ -29,19 +29,23 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar, get_args
 
+import numpy as np
 import pandas as pd
 
 from bifrost._checks import as_choice, as_finite_float, as_positive_int, as_utc_timestamp, check_symbol, quote
 from bifrost._files import read_header
+from bifrost._typing import FloatArray
 from bifrost.data import (
     BarStore,
     CsvSource,
     IngestReport,
     OnError,
+    Panel,
     QualityReport,
     Store,
     SyntheticMarket,
@@ -50,8 +54,9 @@ from bifrost.data import (
     ingest,
 )
 from bifrost.errors import BifrostError, ChainFailedError, DataSourceError, InvalidInputError
+from bifrost.execution._order import Order, OrderStatus, Side
 from bifrost.jobs._history import RunRecord, job_history
-from bifrost.portfolio import list_portfolios, load_portfolio, record_transactions
+from bifrost.portfolio import CashFlow, CashKind, list_portfolios, load_portfolio, record_transactions
 from bifrost.risk import (
     DEFAULT_LOOKBACK_DAYS,
     MAX_HORIZON_DAYS,
@@ -74,12 +79,14 @@ from bifrost.strategy import (
     WalkForwardResult,
     backtest,
     parse_grid,
+    parse_params,
     sweep,
     walk_forward,
 )
 
 __all__ = [
     "DEMO_PORTFOLIO",
+    "PAPER_PORTFOLIO",
     "BacktestStep",
     "ChainFailedError",
     "DailyIngestConfig",
@@ -87,8 +94,10 @@ __all__ = [
     "IngestSourceName",
     "IngestStep",
     "NightlyBacktestConfig",
+    "PaperRebalanceConfig",
     "PortfolioRisk",
     "PortfolioSync",
+    "RebalanceStep",
     "RiskReportConfig",
     "RiskStep",
     "StrategyRun",
@@ -96,11 +105,14 @@ __all__ = [
     "chain_summary",
     "daily_summary",
     "ingest_step",
+    "rebalance_step",
     "risk_step",
     "sync_demo_portfolio",
+    "target_weights",
 ]
 
 DEMO_PORTFOLIO = "demo"
+PAPER_PORTFOLIO = "paper"  # the portfolio paper_rebalance trades by default
 IngestSourceName = Literal["synthetic", "csv", "yahoo"]
 _SOURCES: tuple[IngestSourceName, ...] = get_args(IngestSourceName)
 _ON_ERROR: tuple[OnError, ...] = get_args(OnError)
@@ -706,18 +718,18 @@ def _finite(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
-def _daily_symbols(store: BarStore, wanted: tuple[str, ...]) -> list[str]:
+def _daily_symbols(store: BarStore, wanted: tuple[str, ...], *, job: str = "nightly_backtest") -> list[str]:
     listing = store.list_symbols()
     if "frequency" in listing:
         listing = listing[listing["frequency"] == "1d"]
     have = list(listing["symbol"])
     if not wanted:
         if not have:
-            raise InvalidInputError("nightly_backtest: the store has no daily bars; run daily_ingest first")
+            raise InvalidInputError(f"{job}: the store has no daily bars; run daily_ingest first")
         return have
     missing = [s for s in wanted if s not in have]
     if missing:
-        raise InvalidInputError(f"nightly_backtest: symbols {', '.join(missing[:5])} have no daily bars in the store")
+        raise InvalidInputError(f"{job}: symbols {', '.join(missing[:5])} have no daily bars in the store")
     return list(wanted)
 
 
@@ -1052,6 +1064,349 @@ def risk_step(store: Store, config: RiskReportConfig) -> RiskStep:
 
 def _file_part(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+# -- paper_rebalance -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaperRebalanceConfig:
+    """What ``paper_rebalance`` trades: a strategy's target weights today, on a paper portfolio.
+
+    Attributes
+    ----------
+    strategy, params
+        A built-in strategy and its parameters (`bifrost.strategy.STRATEGIES`; the
+        strategy's defaults for those not given).
+    symbols
+        The universe (default: every daily symbol in the store).
+    start
+        The first bar the strategy's backtest reads (default: all of them).
+    as_of
+        The trading day (default: the store's last daily bar): the strategy's signals at its
+        close are traded, the orders timed at its session's end.
+    portfolio
+        The paper portfolio; created with a deposit of ``cash`` on ``as_of`` when new.
+    commission, slippage_bps
+        The fill model of both the strategy's backtest and the paper broker.
+    """
+
+    strategy: str = "momentum"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    symbols: tuple[str, ...] = ()
+    start: pd.Timestamp | None = None
+    as_of: pd.Timestamp | None = None
+    portfolio: str = PAPER_PORTFOLIO
+    cash: float = 1_000_000.0
+    commission: float = 0.001
+    slippage_bps: float = 2.0
+
+    @classmethod
+    def from_parameters(
+        cls,
+        *,
+        strategy: object = "momentum",
+        params: object = None,
+        symbols: object = None,
+        start: object = None,
+        as_of: object = None,
+        portfolio: object = PAPER_PORTFOLIO,
+        cash: object = 1_000_000.0,
+        commission: object = 0.001,
+        slippage_bps: object = 2.0,
+    ) -> PaperRebalanceConfig:
+        """Build the config from a notebook's parameters, checking each once.
+
+        ``params`` maps the strategy's parameters to values (``{"lookback": 60}``), or is
+        its JSON text (the command line's ``-p params=...``); each is parsed by the type the
+        strategy declares (`bifrost.strategy.parse_params`).
+
+        Raises
+        ------
+        InvalidInputError
+            Naming the parameter: an unknown strategy, a parameter the strategy does not
+            take or of the wrong type, a bad symbol, date, portfolio name, cash or cost.
+        """
+        job = "paper_rebalance"
+        if not isinstance(strategy, str) or strategy not in STRATEGIES:
+            raise InvalidInputError(f"{job}: strategy must be one of {', '.join(STRATEGIES)}, got {quote(strategy)}")
+        parsed = _named(job, parse_params, strategy, [f"{k}={_grid_text(v)}" for k, v in _mapping(job, params).items()])
+        names = _texts(job, symbols, "symbols")
+        for name in names:
+            _named(job, check_symbol, name, "symbols")
+        first, day = _date(job, start, "start"), _date(job, as_of, "as_of")
+        if first is not None and day is not None and day <= first:
+            raise InvalidInputError(f"{job}: as_of {day:%Y-%m-%d} must be after start {first:%Y-%m-%d}")
+        if not isinstance(portfolio, str) or not portfolio:
+            raise InvalidInputError(f"{job}: portfolio must be a portfolio's name, got {quote(portfolio)}")
+        from bifrost.portfolio._ledger import check_portfolio_name
+
+        _named(job, check_portfolio_name, portfolio)
+        fee = _float(job, commission, "commission", minimum=0.0, maximum=1.0)
+        slip = _float(job, slippage_bps, "slippage_bps", minimum=0.0, maximum=10_000.0)
+        _named(job, FillModel, commission=Commission(percent=fee), slippage_bps=slip)
+        return cls(
+            strategy=strategy, params=parsed, symbols=names, start=first, as_of=day, portfolio=portfolio,
+            cash=_float(job, cash, "cash", minimum=1.0, maximum=1e15), commission=fee, slippage_bps=slip,
+        )  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        return _config_html(self)
+
+    @property
+    def fill(self) -> FillModel:
+        """The fill model of the strategy's backtest and of the paper broker."""
+        return FillModel(commission=Commission(percent=self.commission), slippage_bps=self.slippage_bps)
+
+
+def _mapping(job: str, value: object) -> Mapping[str, Any]:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{job}: params must be a mapping or its JSON text ({exc.msg})") from None
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"{job}: params must map the strategy's parameters to values, got {quote(value)}")
+    return value
+
+
+def _with_close_bar(panel: Panel) -> Panel:
+    # one more bar, a day after the last, priced flat at the last close: the orders the strategy
+    # places at the last close fill on it at that close, so its positions there are its targets
+    extra: dict[str, FloatArray] = {}
+    for name, values in panel.fields.items():
+        last = values[-1:]
+        if name in ("open", "high", "low", "close", "adj_close"):
+            last = panel.fields["adj_close" if name == "adj_close" else "close"][-1:]
+        elif name != "volume":
+            last = np.zeros_like(last)  # no dividend, no split on a bar that is not in the market
+        extra[name] = np.asfortranarray(np.vstack([values, last]))
+    ts = pd.DatetimeIndex([*panel.ts, panel.ts[-1] + pd.Timedelta(days=1)])
+    return replace(panel, ts=ts, fields=extra)
+
+
+def target_weights(
+    panel: Panel,
+    strategy: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    cash: float = 1_000_000.0,
+    fill: FillModel | None = None,
+) -> pd.Series:
+    """Return the weights (fractions of equity) a strategy holds once its last close's orders are filled.
+
+    The strategy is backtested on ``panel`` as `bifrost.strategy.backtest` does, with one
+    more bar after the last, flat at the last close: the orders its signals place at the
+    last close fill there, at that close (by the fill model's own rules: sizing, lots,
+    cash, volume cap), and the positions it then holds, at that close, over its equity,
+    are its targets. Signals in shares, value or percent and target weights all give
+    weights this way, and a strategy's targets on day t are exactly what its backtest
+    trades at t+1's open.
+
+    Parameters
+    ----------
+    panel
+        Daily bars up to and including the trading day (its last bar).
+    strategy, params
+        A built-in strategy and its parameters.
+    cash, fill
+        The backtest's starting cash and fill model.
+
+    Returns
+    -------
+    pandas.Series
+        Weight per symbol of ``panel`` (0 where flat; negative: short), named by the last bar's date.
+    """
+    result = backtest(_with_close_bar(panel), strategy, dict(params or {}), cash=cash, fill=fill or FillModel())
+    close = panel["close"][-1]
+    value = np.nan_to_num(result.positions.iloc[-1].to_numpy(dtype=np.float64) * close)
+    equity = float(result.equity.iloc[-1])
+    weights = value / equity if equity > 0 else np.zeros_like(value)
+    return pd.Series(weights, index=pd.Index(panel.symbols, name="symbol"), name=panel.ts[-1])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RebalanceStep:
+    """What ``paper_rebalance`` did on one trading day: the targets, the orders sent, the day's blotter.
+
+    Attributes
+    ----------
+    as_of
+        The trading day (its bar's stamp).
+    targets
+        One row per symbol (the universe and what the book holds): ``weight`` (the
+        strategy's target, a fraction of equity), ``price`` (the day's close, as traded),
+        ``held`` and ``target`` (shares), ``order`` (signed shares sent: target - held).
+    orders
+        The day's rebalance orders, as the order manager returned them (rejected ones
+        with their reasons), sells first.
+    blotter
+        The portfolio's orders updated on the day or after (`bifrost.execution` ``list_orders``).
+    equity
+        The book's value at the day's closes before the orders (cash plus positions).
+    repeated
+        The day had been rebalanced already: nothing was sent, ``orders`` are that run's.
+    """
+
+    config: PaperRebalanceConfig
+    as_of: pd.Timestamp
+    targets: pd.DataFrame
+    orders: tuple[Order, ...]
+    blotter: pd.DataFrame
+    equity: float
+    repeated: bool = False
+
+    def __repr__(self) -> str:
+        return (
+            f"RebalanceStep({self.config.portfolio} on {self.as_of:%Y-%m-%d}: {len(self.orders)} order(s), "
+            f"{self._count(OrderStatus.FILLED)} filled, {self._count(OrderStatus.REJECTED)} rejected"
+            f"{'; already rebalanced' if self.repeated else ''})"
+        )
+
+    def _count(self, status: OrderStatus) -> int:
+        return sum(1 for o in self.orders if o.status is status)
+
+    def table(self) -> pd.DataFrame:
+        """The targets, one row per symbol (the symbols with neither a position nor a target left out)."""
+        kept = (self.targets["weight"] != 0) | (self.targets["held"] != 0) | (self.targets["order"] != 0)
+        return self.targets[kept]
+
+    def orders_table(self) -> pd.DataFrame:
+        """The day's rebalance orders: client id, side, quantity, status, filled, average price, reasons."""
+        rows = [
+            {
+                "client_order_id": o.client_order_id, "symbol": o.symbol, "side": str(o.side),
+                "quantity": float(o.quantity), "status": str(o.status), "filled_quantity": float(o.filled_quantity),
+                "avg_fill_price": math.nan if o.avg_fill_price is None else float(o.avg_fill_price),
+                "reasons": "; ".join(o.reasons),
+            }
+            for o in self.orders
+        ]  # fmt: skip
+        columns = ["client_order_id", "symbol", "side", "quantity", "status", "filled_quantity", "avg_fill_price"]
+        return pd.DataFrame(rows, columns=[*columns, "reasons"])
+
+    def result(self) -> dict[str, Any]:
+        """Return the headline numbers a run records (`bifrost.jobs.record_result`)."""
+        return {
+            "portfolio": self.config.portfolio,
+            "as_of": f"{self.as_of:%Y-%m-%d}",
+            "strategy": self.config.strategy,
+            "params": {k: _plain(v) for k, v in self.config.params.items()},
+            "equity": _finite(self.equity),
+            "orders": len(self.orders),
+            **{str(s): self._count(s) for s in (OrderStatus.FILLED, OrderStatus.REJECTED)},
+            "working": sum(1 for o in self.orders if o.is_working),
+            "repeated": self.repeated,
+            "weights": {str(k): float(v) for k, v in self.targets["weight"].items() if v != 0},
+            "rejections": [
+                f"{o.symbol}: {'; '.join(o.reasons)}" for o in self.orders if o.status is OrderStatus.REJECTED
+            ],
+        }
+
+
+def _session_end(day: pd.Timestamp) -> pd.Timestamp:
+    # the last instant of a daily bar's session: after its bar (stamped at 00:00 UTC), before the next day's
+    return day + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+
+
+def _rebalance_id(portfolio: str, day: pd.Timestamp, symbol: str) -> str:
+    # one order per symbol and day: a rerun of the day finds them instead of sending again
+    return f"rebal-{day:%Y%m%d}-{portfolio}-{symbol}"
+
+
+def rebalance_step(store: BarStore, config: PaperRebalanceConfig) -> RebalanceStep:
+    """Trade the paper portfolio towards the strategy's target weights of the day, through the order manager.
+
+    1. The paper broker's market steps to the day's close (`PaperBroker.advance`): orders
+       of earlier days fill at the bars since; the order manager stores what it reports.
+    2. The strategy's targets on the day (`target_weights`) become shares of the book's
+       equity at the day's closes (as traded, raw), rounded towards zero to the fill
+       model's lot; each symbol's difference from what the book holds is one market DAY
+       order, sells first, sent at the day's session end through the pre-trade checks
+       (`bifrost.execution.OrderManager`: the risk limits, the trading state) to the paper
+       broker: it fills at the next day's open, or, when the store holds no later bar, at
+       the day's close at once.
+    3. The blotter: the portfolio's orders of the day.
+
+    A new portfolio is created with a deposit of ``cash`` on the day (the broker's account
+    is opened from its ledger). A day already rebalanced (its orders exist: each order's
+    client id names the day, portfolio and symbol) sends nothing and reports those orders.
+
+    Raises
+    ------
+    InvalidInputError
+        If the store holds none of the symbols' daily bars on or before ``as_of``, or a
+        symbol asked for has none.
+    """
+    from bifrost.execution._manager import OrderManager, list_orders, load_order
+    from bifrost.execution._order import OrderRequest, TimeInForce
+    from bifrost.execution._paper import PaperBroker
+
+    job = "paper_rebalance"
+    symbols = _daily_symbols(store, config.symbols, job=job)
+    end = None if config.as_of is None else config.as_of + pd.Timedelta(days=1)
+    panel = store.read_panel(symbols, config.start, end, adjustment="split_adjusted", frequency="1d")
+    if panel.shape[0] < 2:
+        raise InvalidInputError(f"{job}: {panel.shape[0]} daily bar(s) up to {config.as_of or 'now'}; need two or more")
+    day = panel.ts[-1]
+    weights = target_weights(panel, config.strategy, config.params, cash=config.cash, fill=config.fill)
+    name = config.portfolio
+    if name not in set(list_portfolios(store)["name"]):
+        deposit = CashFlow(txn_id=f"{name}-deposit", ts=day, kind=CashKind.DEPOSIT, amount=Decimal(repr(config.cash)))
+        record_transactions(store, name, [deposit], create=True)
+    clock = _session_end(day)
+    broker = PaperBroker(store, fill_model=config.fill, clock=lambda: clock)
+    manager = OrderManager(store, broker, clock=lambda: clock)
+    broker.advance(clock)
+    manager.process_events()
+    ledger = load_portfolio(store, name, store_dividends=False)
+    held = {p.symbol: p.quantity for p in ledger.positions() if p.quantity}
+    universe = list(dict.fromkeys([*symbols, *sorted(held)]))
+    last = store.read_panel(universe, day, day + pd.Timedelta(days=1), fields=["close"], frequency="1d")["close"][-1]
+    price = {s: _dec(last[j]) for j, s in enumerate(universe) if np.isfinite(last[j])}
+    missing = sorted(s for s in held if s not in price)
+    if missing:
+        raise InvalidInputError(f"{job}: the book holds {', '.join(missing)}, which have no close on {day:%Y-%m-%d}")
+    equity = ledger.equity(price)
+    rows, deltas = [], {}
+    for symbol in universe:
+        weight, mark, have = float(weights.get(symbol, 0.0)), price.get(symbol), held.get(symbol, Decimal(0))
+        target = have if mark is None else _dec(config.fill.round_lot(weight * float(equity) / float(mark)))
+        deltas[symbol] = target - have
+        rows.append({"symbol": symbol, "weight": weight, "price": math.nan if mark is None else float(mark),
+                     "held": float(have), "target": float(target), "order": float(target - have)})  # fmt: skip
+    targets = pd.DataFrame(rows).set_index("symbol")
+    ids = {s: _rebalance_id(name, day, s) for s in universe}
+    stored = list_orders(store, portfolio=name)
+    done = stored[stored["client_order_id"].isin(set(ids.values()))]
+    if len(done):
+        orders = tuple(load_order(store, cid) for cid in done["client_order_id"])
+    else:
+        sent = [
+            manager.submit(
+                OrderRequest(
+                    portfolio=name, symbol=symbol, side=Side.BUY if delta > 0 else Side.SELL, quantity=abs(delta),
+                    time_in_force=TimeInForce.DAY, client_order_id=ids[symbol],
+                )
+            )
+            for symbol, delta in sorted(deltas.items(), key=lambda kv: (kv[1] > 0, kv[0]))  # sells first
+            if delta != 0
+        ]  # fmt: skip
+        manager.process_events()
+        orders = tuple(manager.order(o.client_order_id) for o in sent)
+    blotter = list_orders(store, portfolio=name, since=day)
+    return RebalanceStep(
+        config=config, as_of=day, targets=targets, orders=orders, blotter=blotter, equity=float(equity),
+        repeated=bool(len(done)),
+    )  # fmt: skip
+
+
+def _dec(value: float) -> Decimal:
+    # a float by its shortest repr (37.84, not 37.8399999999999963…); a whole number without ".0"
+    d = Decimal(repr(float(value)))
+    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d
 
 
 # -- the daily chain -----------------------------------------------------------------------------------------
