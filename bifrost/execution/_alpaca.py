@@ -572,7 +572,8 @@ class AlpacaBroker:
                 _log.info("alpaca: submit %s: Alpaca already has this client_order_id; its state is used", coid)
                 return self._answer_events(coid, existing)
         reason = RejectReason.INSUFFICIENT_CASH if exc.status == 403 else RejectReason.BROKER
-        message = self._scrub(f"alpaca refused the order (HTTP {exc.status}): {exc.message}")
+        hint = ": check alpaca_key_id / alpaca_secret_key" if exc.status == 401 else ""
+        message = self._scrub(f"alpaca refused the order (HTTP {exc.status}): {exc.message}{hint}")
         _log.info("alpaca: submit %s rejected: %s", coid, message)
         with self._lock:
             self._acknowledged.add(coid)

@@ -121,9 +121,12 @@ class AlpacaStandIn:
 
     Examples
     --------
-    >>> with AlpacaStandIn() as alpaca:  # doctest: +SKIP
-    ...     broker = AlpacaBroker(key_id=alpaca.key_id, secret_key=alpaca.secret_key,
-    ...                           base_url=alpaca.base_url, stream_url=alpaca.stream_url)
+    >>> from bifrost.execution._alpaca import AlpacaBroker
+    >>> with AlpacaStandIn() as alpaca, AlpacaBroker(
+    ...     key_id=alpaca.key_id, secret_key=alpaca.secret_key, base_url=alpaca.base_url, stream_url=alpaca.stream_url
+    ... ) as broker:
+    ...     broker.account("main").cash, broker.positions("main")
+    (Decimal('100000'), {})
     """
 
     def __init__(
@@ -142,6 +145,7 @@ class AlpacaStandIn:
         self.rate_limit = rate_limit
         self.initial_status = initial_status
         self.requests: list[StandInRequest] = []
+        self.events: list[dict[str, Any]] = []  # every trade_updates event sent (its data), oldest first
         self._state = _State()
         self._lock = threading.RLock()
         self._injected: list[_Injected] = []
@@ -333,6 +337,7 @@ class AlpacaStandIn:
     # ------------------------------------------------------------ the stream
 
     def _broadcast(self, data: Mapping[str, Any]) -> None:
+        self.events.append(dict(data))
         frame = json.dumps({"stream": "trade_updates", "data": data}).encode()
         for listener in self._listeners:
             listener.put(frame)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 import warnings
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 
 from bifrost.config import load_settings
 from bifrost.data import BarStore, CsvSource, ingest
@@ -43,6 +45,7 @@ from bifrost.execution._order import (
 from bifrost.portfolio import CashFlow, CashKind, load_portfolio, record_transactions
 from bifrost.testing import AlpacaStandIn
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alpaca"
 ORCL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "backtrader" / "orcl-1995-2014.txt"
 T0 = pd.Timestamp("2014-01-02 15:00", tz="UTC")
 _ids = itertools.count()
@@ -169,6 +172,30 @@ def test_get_order_unknown_client_order_id_returns_none(broker: AlpacaBroker) ->
     assert broker.get_order("never-sent") is None
 
 
+def test_standin_answers_with_the_fields_alpaca_documents(broker: AlpacaBroker, alpaca: AlpacaStandIn) -> None:
+    # the adapter is tested against Alpaca's shapes, not only the stand-in's (tests/fixtures/alpaca/README.md)
+    documented = json.loads((FIXTURES / "documented_fields.json").read_text())
+    order = _submitted(broker)
+    alpaca.fill(order.client_order_id, Decimal(10), Decimal("37.5"))
+    headers = {"APCA-API-KEY-ID": alpaca.key_id, "APCA-API-SECRET-KEY": alpaca.secret_key}
+
+    def get(path: str) -> requests.Response:
+        return requests.get(f"{alpaca.base_url}/v2{path}", headers=headers, timeout=5)
+
+    assert set(documented["order"]) <= set(get(f"/orders/{order.broker_order_id}").json())
+    assert all(set(documented["position"]) <= set(p) for p in get("/positions").json())
+    assert set(documented["account"]) <= set(get("/account").json())
+    assert all(set(documented["fill_activity"]) <= set(a) for a in get("/account/activities/FILL").json())
+    fill = next(
+        e for e in alpaca.events if e["order"]["client_order_id"] == order.client_order_id and e["event"] == "fill"
+    )
+    assert set(documented["trade_update_fill"]) <= set(fill)
+    missing = get("/orders/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404 and set(documented["error"]) <= set(missing.json())
+    limits = get("/account").headers
+    assert {"X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset"} <= set(limits)
+
+
 # ------------------------------------------------------------------------------ submit and errors
 
 
@@ -207,6 +234,13 @@ def test_submit_422_invalid_order_is_rejected_with_alpacas_message(broker: Alpac
     assert isinstance(event, Rejected) and event.reason is RejectReason.BROKER
     assert event.message == "alpaca refused the order (HTTP 422): qty must be a whole number for this asset"
     assert _apply(order, [event]).status is OrderStatus.REJECTED
+
+
+def test_submit_401_bad_keys_is_rejected_naming_the_keys(alpaca: AlpacaStandIn) -> None:
+    with AlpacaBroker(key_id=alpaca.key_id, secret_key="wrong", base_url=alpaca.base_url, stream=False) as broker:
+        (event,) = broker.submit(_order())
+    assert isinstance(event, Rejected) and event.reason is RejectReason.BROKER
+    assert "HTTP 401" in event.message and "check alpaca_key_id / alpaca_secret_key" in event.message
 
 
 def test_submit_same_client_order_id_twice_returns_the_existing_order_not_a_second(
