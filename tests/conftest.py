@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import psycopg
 import pytest
 
-from bifrost.data import BarStore, EmbeddedStore
+from bifrost.data import BarStore, CsvSource, EmbeddedStore, load_bars
 from bifrost.data._postgres import PostgresStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +29,15 @@ BT_DAY = DATA / "backtrader" / "2006-day-001.txt"
 SP500 = DATA / "sp500_5yr" / "all_stocks_5yr.csv.gz"
 SPY = DATA / "sp500_5yr" / "daily_adjusted_SPY.csv"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def sp500_closes() -> pd.DataFrame:
+    """The 505 stocks' daily closes in all_stocks_5yr (repaired), one column per symbol: read once a run.
+
+    Shared by every test that takes it: derive new frames from it (``pct_change``...), never modify it.
+    """
+    return load_bars(CsvSource(SP500), on_error="repair").bars["close"].unstack("symbol")
 
 
 def _reachable(url: str) -> bool:

@@ -13,16 +13,16 @@ import pytest
 import bifrost.analytics as bf
 from bifrost.data import CsvSource, load_bars
 from bifrost.errors import InvalidInputError
-from tests.conftest import SP500, SPY
+from tests.conftest import SPY
 
 RTOL = 1e-10
 
 
 @pytest.fixture(scope="module")
-def returns() -> tuple[np.ndarray, np.ndarray]:
+def returns(sp500_closes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Daily simple returns 2013-02-11 … 2018-02-07: 505 stocks (NaN before listing or around
     a quarantined bar) and SPY's total return (adjusted close) on the same dates."""
-    stocks = load_bars(CsvSource(SP500), on_error="repair").bars["close"].unstack("symbol")
+    stocks = sp500_closes
     spy = load_bars(CsvSource(SPY, symbol="SPY")).bars["adj_close"].droplevel("symbol")
     r = stocks.pct_change(fill_method=None).iloc[1:]
     f = spy.pct_change().reindex(r.index)

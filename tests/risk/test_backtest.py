@@ -10,10 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bifrost.data import CsvSource, load_bars
 from bifrost.errors import InvalidInputError
 from bifrost.risk import christoffersen, kupiec_pof, traffic_light, var_backtest
-from tests.conftest import SP500
 
 
 def test_kupiec_matches_the_hand_computed_likelihood_ratio() -> None:
@@ -49,10 +47,9 @@ def test_traffic_light_zones_follow_the_binomial_thresholds() -> None:
 
 
 @pytest.fixture(scope="module")
-def equal_weight() -> pd.Series:
+def equal_weight(sp500_closes: pd.DataFrame) -> pd.Series:
     """Daily returns of an equal-weight portfolio of the 505 stocks, rebalanced daily."""
-    closes = load_bars(CsvSource(SP500), on_error="repair").bars["close"].unstack("symbol")
-    r = closes.pct_change(fill_method=None).iloc[1:].mean(axis=1)
+    r = sp500_closes.pct_change(fill_method=None).iloc[1:].mean(axis=1)
     assert len(r) == 1258 and not r.isna().any()
     return r
 

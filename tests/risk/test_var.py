@@ -14,7 +14,6 @@ import pytest
 from scipy import stats
 from sklearn.covariance import ledoit_wolf
 
-from bifrost.data import CsvSource, load_bars
 from bifrost.errors import InvalidInputError
 from bifrost.risk import (
     covariance,
@@ -31,7 +30,7 @@ from bifrost.risk import (
     var_decomposition,
     var_es_many,
 )
-from tests.conftest import NVDA, ORCL, SP500, YHOO
+from tests.conftest import NVDA, ORCL, YHOO
 
 TEN = [0.04, -0.01, 0.02, -0.05, 0.01, 0.0, -0.03, 0.03, 0.01, -0.02]  # unsorted on purpose
 
@@ -261,9 +260,8 @@ def test_portfolio_risk_refuses_bad_input(returns: Any, weights: Any, options: A
         portfolio_risk(returns, weights, **options)
 
 
-def test_var_es_many_equals_the_one_series_functions_on_every_real_stock() -> None:
-    closes = load_bars(CsvSource(SP500), on_error="repair").bars["close"].unstack("symbol")
-    returns = closes.pct_change(fill_method=None).iloc[1:].dropna(axis=1)
+def test_var_es_many_equals_the_one_series_functions_on_every_real_stock(sp500_closes: pd.DataFrame) -> None:
+    returns = sp500_closes.pct_change(fill_method=None).iloc[1:].dropna(axis=1)
     assert returns.shape[1] > 450  # the stocks with the whole five years
     for method, var_fn, es_fn in (
         ("historical", historical_var, historical_es),
