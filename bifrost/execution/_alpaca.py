@@ -283,10 +283,11 @@ def _text(value: Decimal) -> str:
 
 
 def _decimal(value: object, field: str) -> Decimal:
-    if not isinstance(value, str | int):
+    # Alpaca sends numbers as strings; a JSON number is read by its shortest repr, never as a binary float
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise BrokerError(f"alpaca: {field} is not a number: {value!r}")
     try:
-        number = Decimal(value)
+        number = Decimal(value if isinstance(value, str | int) else repr(value))
     except InvalidOperation:
         raise BrokerError(f"alpaca: {field} is not a number: {value!r}") from None
     if not number.is_finite():
@@ -297,7 +298,10 @@ def _decimal(value: object, field: str) -> Decimal:
 def _ts(value: object) -> pd.Timestamp:
     if not isinstance(value, str) or not value:
         return pd.Timestamp.now(tz="UTC")
-    ts = pd.Timestamp(value)
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError:
+        raise BrokerError(f"alpaca: a timestamp is not one: {value!r}") from None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -535,7 +539,13 @@ class AlpacaBroker:
         """
         request = order.request
         coid = order.client_order_id
-        self._check_account(request.portfolio, "submit")
+        if self.account_name is not None and request.portfolio != self.account_name:
+            message = f"alpaca: these keys trade portfolio {self.account_name!r}, not {request.portfolio!r}"
+            return [
+                Rejected(
+                    client_order_id=coid, ts=pd.Timestamp.now(tz="UTC"), reason=RejectReason.BROKER, message=message
+                )
+            ]
         body: dict[str, str] = {
             "symbol": request.symbol,
             "qty": _text(request.quantity),

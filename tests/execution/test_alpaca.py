@@ -70,15 +70,14 @@ def _order(
     quantity: str = "10",
     *,
     coid: str | None = None,
-    side: Side = Side.BUY,
-    symbol: str = "ORCL",
+    portfolio: str = "main",
     order_type: OrderType = OrderType.MARKET,
     limit_price: str | None = None,
     tif: TimeInForce = TimeInForce.DAY,
 ) -> Order:
     coid = coid or f"t-{next(_ids)}-{time.monotonic_ns() % 10**9}"
     request = OrderRequest(
-        portfolio="main", symbol=symbol, side=side, quantity=Decimal(quantity), order_type=order_type,
+        portfolio=portfolio, symbol="ORCL", side=Side.BUY, quantity=Decimal(quantity), order_type=order_type,
         limit_price=None if limit_price is None else Decimal(limit_price), time_in_force=tif, client_order_id=coid,
     )  # fmt: skip
     order = Order(order_id=coid, request=request, ts_created=T0)
@@ -625,3 +624,5 @@ def test_calls_for_another_portfolio_than_the_keys_trade_raise_broker_error(alpa
         assert broker.positions("main") == broker.positions("main")
         with pytest.raises(BrokerError, match="these keys trade portfolio 'main', not 'other'"):
             broker.open_orders("other")
+        (event,) = broker.submit(_order(portfolio="other"))
+    assert isinstance(event, Rejected) and "not 'other'" in event.message
