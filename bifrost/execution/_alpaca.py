@@ -466,6 +466,7 @@ class AlpacaBroker:
         self._replacing: dict[str, dict[str, Any]] = {}  # Alpaca id of a replacing order -> its PATCH answer
         self.halted: dict[str, HaltedOrder] = {}
         self._inbox: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._pending: deque[dict[str, Any]] = deque()  # taken from the inbox, not yet translated
         self._stream: _TradeStream | None = None
         if stream:
             self._stream = _TradeStream(self.stream_url, key_id, secret_key, self.timeout_s, self._inbox, self._scrub)
@@ -795,18 +796,34 @@ class AlpacaBroker:
         """Return the order events the ``trade_updates`` stream brought since the last poll.
 
         Events of halted orders are withheld (see `halted`) until Alpaca's report of the order
-        maps again (`get_order`, `open_orders`). A ``replaced`` event whose
-        replacing order this object did not send is completed by ``GET /v2/orders/{id}``.
+        maps again (`get_order`, `open_orders`); an update that cannot be read halts its order.
+        A ``replaced`` event whose replacing order this object did not send is completed by
+        ``GET /v2/orders/{id}``; when that fails, it and the updates after it wait for the next
+        poll (what came before is returned).
         """
         if self._stream is not None and self._stream.error is not None:
             raise BrokerError(self._stream.error)
-        out: list[OrderEvent] = []
         while True:
             try:
-                message = self._inbox.get_nowait()
+                self._pending.append(self._inbox.get_nowait())
             except queue.Empty:
-                return out
-            out.extend(self._stream_events(message))
+                break
+        out: list[OrderEvent] = []
+        while self._pending:
+            message = self._pending[0]
+            try:
+                events = self._stream_events(message)
+            except BrokerUnavailableError as exc:  # a lookup it needs failed: it waits for the next poll
+                _log.warning("alpaca: an order update waits for the next poll: %s", exc)
+                break
+            except BrokerError as exc:  # unreadable: never guessed, the order halts
+                order = message.get("order")
+                coid = _base_id(str(order.get("client_order_id") or "")) if isinstance(order, dict) else "?"
+                self._halt(coid, f"unreadable {message.get('event')!r} update ({exc})", pd.Timestamp.now(tz="UTC"))
+                events = []
+            self._pending.popleft()
+            out.extend(events)
+        return out
 
     # ------------------------------------------------------------- internals
 
@@ -851,8 +868,6 @@ class AlpacaBroker:
                     )
                 ]
             case "canceled":
-                if replacing and broker_id != self._live_ids.get(coid):
-                    return []  # a replacing order that never took over
                 return [Canceled(client_order_id=coid, ts=ts, reason=self._cancel_reason(order))]
             case "expired":
                 return [Expired(client_order_id=coid, ts=ts)]

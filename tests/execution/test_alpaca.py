@@ -483,6 +483,30 @@ def test_stream_unmapped_event_halts_the_order_until_alpacas_report_maps_again(
     assert seen is not None and seen.status is OrderStatus.CANCELED and order.client_order_id not in broker.halted
 
 
+def test_stream_unreadable_update_halts_its_order(broker: AlpacaBroker, alpaca: AlpacaStandIn) -> None:
+    order = _submitted(broker)
+    alpaca.push_event(order.client_order_id, "partial_fill", qty="four", price="37.5")
+    time.sleep(0.2)
+    assert [e for e in broker.poll_events() if e.client_order_id == order.client_order_id] == []
+    assert "unreadable 'partial_fill' update" in broker.halted[order.client_order_id].status
+
+
+def test_stream_replaced_update_waits_when_its_lookup_fails(broker: AlpacaBroker, alpaca: AlpacaStandIn) -> None:
+    # Arrange: another process replaces the order, so this broker must look the replacing order up
+    order = _submitted(broker, order_type=OrderType.LIMIT, limit_price="30.00", tif=TimeInForce.GTC)
+    _poll(broker, order.client_order_id, 0)
+    with AlpacaBroker(key_id=alpaca.key_id, secret_key=alpaca.secret_key, base_url=alpaca.base_url,
+                      stream=False) as other:  # fmt: skip
+        other.replace(order, quantity=Decimal(7))
+    new_id = alpaca.order(order.client_order_id)["replaced_by"]
+    alpaca.fail_next(503, method="GET", path=f"/v2/orders/{new_id}")
+    time.sleep(0.2)
+    # Act / Assert: the first poll cannot complete it and keeps it; the next one delivers it
+    assert [e for e in broker.poll_events() if e.client_order_id == order.client_order_id] == []
+    (event,) = [e for e in broker.poll_events() if e.client_order_id == order.client_order_id]
+    assert isinstance(event, Replaced) and event.quantity == Decimal(7) and event.broker_order_id == new_id
+
+
 def test_stream_reconnects_after_alpaca_hangs_up_and_delivers_later_events() -> None:
     with AlpacaStandIn() as alpaca, AlpacaBroker(
         key_id=alpaca.key_id, secret_key=alpaca.secret_key, base_url=alpaca.base_url, stream_url=alpaca.stream_url,
