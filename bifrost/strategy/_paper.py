@@ -5,7 +5,9 @@
 1. the paper broker's market steps to ``t`` (`PaperBroker.advance`): the orders placed at
    the close of ``t - 1`` fill at ``t``'s open (under the same `FillModel` as a backtest);
 2. the order manager takes the broker's events (`OrderManager.process_events`): fills
-   reach the portfolio's ledger and the audit trail;
+   reach the portfolio's ledger and the audit trail (steps 1 and 2 run on the bars where
+   the run has an order working: on the others the broker has nothing to fill and the
+   manager nothing to apply, and the broker's clock is the run's);
 3. the strategy runs on the bars up to ``t`` only, and its signal for ``t`` becomes an
    order, submitted at ``t``'s close through the order manager (its pre-trade checks).
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -40,6 +42,7 @@ from bifrost._checks import check_symbol
 from bifrost.data import Adjustment, Panel, Store
 from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.execution._fills import FillModel
+from bifrost.execution._checks import PreTradeCheck
 from bifrost.execution._manager import OrderManager
 from bifrost.execution._order import OrderRequest, OrderType, Side, TimeInForce
 from bifrost.execution._paper import PaperBroker
@@ -106,6 +109,7 @@ def paper_trade(
     fill_model: FillModel | None = None,
     portfolio: str | None = None,
     adjustment: Adjustment = "split_adjusted",
+    checks: Sequence[PreTradeCheck] | None = None,
 ) -> PaperRun:
     """Paper trade ``strategy`` on ``symbol``'s bars day by day, through the order manager and the paper broker.
 
@@ -130,6 +134,10 @@ def paper_trade(
         The portfolio to create (default ``paper_<strategy>_<symbol>``).
     adjustment
         The bars the strategy reads and the broker fills against.
+    checks
+        The order manager's pre-trade checks (None: its defaults, the portfolio's risk
+        limits and trading state). An order they block is rejected and not traded: a
+        backtest knows no such limits.
 
     Returns
     -------
@@ -152,10 +160,13 @@ def paper_trade(
     >>> store = EmbeddedStore(tempfile.mkdtemp())
     >>> _ = ingest(store, SyntheticMarket(n_symbols=1, n_days=120, seed=3))
     >>> symbol = store.list_symbols()["symbol"][0]
-    >>> run = paper_trade(store, "sma_cross", symbol, params={"fast": 5, "slow": 20})
-    >>> run.final_value == backtest(store.read_panel([symbol], adjustment="split_adjusted"), "sma_cross",
-    ...                             {"fast": 5, "slow": 20}, dividends="ignore").final_value
+    >>> params = {"fast": 5, "slow": 20, "size": 50}
+    >>> run = paper_trade(store, "sma_cross", symbol, params=params)
+    >>> panel = store.read_panel([symbol], adjustment="split_adjusted")
+    >>> run.final_value == backtest(panel, "sma_cross", params, dividends="ignore").final_value
     True
+    >>> len(run.fills), sorted(set(run.fills["basis"]))
+    (6, ['next_open'])
     """
     name, fn = resolve_strategy(strategy)
     chosen = check_params(name, fn, params or {})
@@ -197,17 +208,18 @@ def paper_trade(
     broker = PaperBroker(
         store, fill_model=model, clock=lambda: now[0], name=f"paper-replay-{run}", adjustment=adjustment
     )
-    manager = OrderManager(store, broker, clock=lambda: now[0])
+    manager = OrderManager(store, broker, checks=checks, clock=lambda: now[0])
     order_ids: list[str] = []
     working: str | None = None  # the client order id of this run's unfilled order
     position = Decimal(0)
     for t, ts in enumerate(panel.ts):
         now[0] = ts
-        broker.advance(ts)
-        if manager.process_events():
-            position = broker.positions(book).get(symbol, Decimal(0))
-            if working is not None and not manager.order(working).is_working:
-                working = None
+        if working is not None:  # else the broker has nothing to fill and the manager nothing to apply
+            broker.advance(ts)
+            if manager.process_events():
+                position = broker.positions(book).get(symbol, Decimal(0))
+                if not manager.order(working).is_working:
+                    working = None
         seen = fn(_prefix(panel, t + 1), **chosen)
         if not isinstance(seen, Signals):
             raise InvalidInputError(f"{name} returned {type(seen).__name__} on the bars up to {ts.date()}, not Signals")
