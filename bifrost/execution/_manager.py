@@ -367,7 +367,7 @@ class OrderManager:
                 _decisions(db, order, results, now)
                 new = copy.copy(order)
                 new.apply(event)
-                _write_events(db, new, [event])
+                _write_events(db, new, [(new, event)])
         except _Raced:
             return self._same_request(load_order(self.store, client_order_id), request, now)
         self._remember(new, [(new, event)])
@@ -440,7 +440,7 @@ class OrderManager:
             fields = {"request": quote(request)}
         subject = str(fields.get("client_order_id") or fields.get("symbol") or "order")[:100]
         with self.store.transaction(schema=EXECUTION_SCHEMA, lock="order.refused") as db:
-            audit(db, "order.refused", subject, {"request": fields, "error": str(exc)}, ts=now)
+            audit(db, "order.refused", subject, {"request": fields, "error": str(exc)})
 
     # -- cancel and replace --------------------------------------------------------------------
     def cancel(self, order_id_or_client_id: str) -> Order:
@@ -688,7 +688,7 @@ class OrderManager:
             problems=tuple(problems),
         )
         with self.store.transaction(schema=EXECUTION_SCHEMA, lock="reconcile") as db:
-            audit(db, "reconcile", self.broker.name, report.to_dict(), ts=now)
+            audit(db, "reconcile", self.broker.name, report.to_dict())
         if problems:
             shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
             self._unresolved = shown
@@ -727,7 +727,7 @@ class OrderManager:
                             continue
                         applied.append((copy.copy(order), event))
                     if applied:
-                        _write_events(db, order, [e for _, e in applied])
+                        _write_events(db, order, applied)
                         for _, event in applied:
                             if isinstance(event, Filled):
                                 self._book_fill(db, order, event, ledgers)
@@ -786,7 +786,7 @@ class OrderManager:
             "txn_id": None if error else txn_id,
             "ledger_error": error,
         }
-        audit(db, "fill", order.client_order_id, payload, ts=event.ts)
+        audit(db, "fill", order.client_order_id, payload)
 
     def _current(self, db: StateDb, client_order_id: str) -> Order:
         # the cached order when the store holds as many of its events; else the stored one
@@ -967,11 +967,11 @@ def _insert_order(db: StateDb, order: Order, broker: str, request: Mapping[str, 
     )  # fmt: skip
 
 
-def _write_events(db: StateDb, order: Order, applied: Sequence[OrderEvent]) -> None:
+def _write_events(db: StateDb, order: Order, applied: Sequence[tuple[Order, OrderEvent]]) -> None:
     # the events (after the stored ones), the order's row, an audit record per event, the notice
     first = len(order.events) - len(applied)
     rows = []
-    for i, event in enumerate(applied):
+    for i, (state, event) in enumerate(applied):
         data = event_to_dict(event)
         rows.append(
             (order.order_id, first + i, order.client_order_id, data["type"], event.ts.isoformat(), _dumps(data))
@@ -980,8 +980,7 @@ def _write_events(db: StateDb, order: Order, applied: Sequence[OrderEvent]) -> N
             db,
             "order.event",
             order.client_order_id,
-            {"order_id": order.order_id, "portfolio": order.portfolio, "status": order.status.value, "event": data},
-            ts=event.ts,
+            {"order_id": order.order_id, "portfolio": order.portfolio, "status": state.status.value, "event": data},
         )
     db.many(
         "INSERT INTO {t}order_events (order_id, n, client_order_id, type, ts, event) VALUES (?, ?, ?, ?, ?, ?)", rows
@@ -1012,7 +1011,6 @@ def _decisions(db: StateDb, order: Order, results: Sequence[CheckResult], now: p
             order.client_order_id,
             {"order_id": order.order_id, "check": r.check, "verdict": r.verdict, "reason": r.reason,
              "inputs": json.loads(inputs)},
-            ts=now,
         )  # fmt: skip
     if rows:
         db.many(

@@ -15,11 +15,10 @@ is audited in its own transaction). Append only: a released migration never chan
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 
-import pandas as pd
-
-from bifrost.data import AUDIT_SCHEMA, Migration, Schema, StateDb, append_audit, register_schema
+from bifrost.data import AUDIT_SCHEMA, Migration, Schema, StateDb, append_audit_many, register_schema
 from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
 
 __all__ = ["EXECUTION_SCHEMA", "audit"]
@@ -77,8 +76,24 @@ EXECUTION_SCHEMA = register_schema(
 )
 
 
-def audit(
-    db: StateDb, kind: str, subject: str, payload: Mapping[str, object], *, ts: pd.Timestamp | None = None
-) -> None:
-    """Append one audit record of this package inside ``db``'s transaction (`bifrost.data.append_audit`)."""
-    append_audit(db, kind, subject, payload, ts=ts)
+def audit(db: StateDb, kind: str, subject: str, payload: Mapping[str, object]) -> None:
+    """Audit one change of this package in ``db``'s transaction (`bifrost.data.append_audit_many`).
+
+    The records of one transaction are appended together just before it commits (one
+    statement; on PostgreSQL the log's head row is locked for the shortest time), stamped
+    with that time; they commit with the change or are rolled back with it.
+    """
+    pending = _PENDING.get(db)
+    if pending is None:
+        pending = _PENDING[db] = []
+        db.before_commit(_flush)
+    pending.append((kind, subject, payload))
+
+
+_PENDING: weakref.WeakKeyDictionary[StateDb, list[tuple[str, str, Mapping[str, object]]]] = weakref.WeakKeyDictionary()
+
+
+def _flush(db: StateDb) -> None:
+    records = _PENDING.pop(db, [])
+    if records:
+        append_audit_many(db, records)

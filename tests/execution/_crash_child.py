@@ -101,10 +101,11 @@ def kill_at(step: str, occurrence: int = 1) -> Callable[[str], None]:
     return on_step
 
 
-def check_recovered(store: Store, run: int) -> list[str]:
-    """Restart on ``store``, reconcile, and list every divergence between the book and the broker."""
-    manager, broker, _ = parts(store, run, None)
-    portfolio = f"P{run}"
+def check_recovered(store: Store, portfolio: str, now: pd.Timestamp) -> list[str]:
+    """Restart on ``store`` at ``now``, reconcile, and list every divergence of ``portfolio``'s book from the broker."""
+    clock = Clock(now)
+    broker = PaperBroker(store, clock=clock)
+    manager = OrderManager(store, broker, clock=clock)
     problems: list[str] = []
     try:
         manager.reconcile()

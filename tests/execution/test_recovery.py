@@ -33,21 +33,21 @@ def test_flow_killed_at_every_step_recovers_without_divergence(seeded: BarStore)
         status = fork_run(seeded, run, kill_at(step))
         # Assert: the child died at the step (SIGKILL), and the restarted book agrees with the broker
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (step, status)
-        assert check_recovered(seeded, run) == [], step
+        assert check_recovered(seeded, f"P{run}", day(run, 0)) == [], step
 
 
 @pytest.mark.parametrize("store", ["embedded"], indirect=True)
 def test_flow_killed_at_second_fill_durable_recovers(seeded: BarStore) -> None:
     status = fork_run(seeded, 0, kill_at("events_polled", occurrence=2))
     assert os.WIFSIGNALED(status)
-    assert check_recovered(seeded, 0) == []
+    assert check_recovered(seeded, "P0", day(0, 0)) == []
 
 
 @pytest.mark.parametrize("store", ["embedded"], indirect=True)
 def test_flow_not_killed_leaves_book_equal_to_broker(seeded: BarStore) -> None:
     status = fork_run(seeded, 0, None)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-    assert check_recovered(seeded, 0) == []
+    assert check_recovered(seeded, "P0", day(0, 0)) == []
 
 
 @pytest.mark.parametrize("store", ["embedded"], indirect=True)
