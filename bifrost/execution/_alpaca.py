@@ -567,6 +567,8 @@ class AlpacaBroker:
             return self._refused(order, exc)
         except Exception as exc:
             failure = self._transport("submit", exc)
+            if isinstance(failure, BrokerUnavailableError):
+                raise failure from None
             # a 2xx whose body cannot be read: Alpaca may hold the order
             raise BrokerUnavailableError(f"{failure}; its outcome is unknown") from None
         if not isinstance(answer, dict):

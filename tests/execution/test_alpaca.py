@@ -608,38 +608,49 @@ def test_constructor_bad_settings_raise_config_error(kwargs: dict[str, object], 
 
 
 @pytest.mark.parametrize("store", ["embedded"], indirect=True)
-def test_manager_submit_fill_ledger_end_to_end_and_in_doubt_resolved(store: BarStore) -> None:
+def test_manager_submit_fill_ledger_end_to_end_in_doubt_resolved_and_gap_reconciled(store: BarStore) -> None:
     # Arrange: ORCL's bars and a portfolio with a deposit; Alpaca's stand-in
     ingest(store, CsvSource(ORCL, symbol="ORCL"))
     deposit = CashFlow(txn_id="deposit", ts=T0 - pd.Timedelta(days=30), kind=CashKind.DEPOSIT, amount=Decimal(100_000))
     record_transactions(store, "main", [deposit], create=True)
-    with AlpacaStandIn() as alpaca, AlpacaBroker(
-        key_id=alpaca.key_id, secret_key=alpaca.secret_key, base_url=alpaca.base_url,
-        stream_url=alpaca.stream_url, timeout_s=0.5,
-    ) as broker:  # fmt: skip
-        manager = OrderManager(store, broker)
-        # Act: a market order, filled at Alpaca; then one whose POST times out after Alpaca placed it
-        order = manager.submit(OrderRequest(portfolio="main", symbol="ORCL", side=Side.BUY, quantity=Decimal(10),
-                                            client_order_id="e2e-1"))  # fmt: skip
-        alpaca.fill("e2e-1", Decimal(10), Decimal("37.25"))
-        deadline = time.monotonic() + 5
-        while manager.order("e2e-1").status is not OrderStatus.FILLED and time.monotonic() < deadline:
+    keys = {"timeout_s": 0.5}
+    with AlpacaStandIn() as alpaca:
+        keys.update(key_id=alpaca.key_id, secret_key=alpaca.secret_key, base_url=alpaca.base_url,
+                    stream_url=alpaca.stream_url)  # fmt: skip
+        with AlpacaBroker(**keys) as broker:  # type: ignore[arg-type]
+            manager = OrderManager(store, broker)
+            # Act 1: a market order, filled at Alpaca (the fill comes on the stream)
+            order = manager.submit(OrderRequest(portfolio="main", symbol="ORCL", side=Side.BUY,
+                                                quantity=Decimal(10), client_order_id="e2e-1"))  # fmt: skip
+            alpaca.fill("e2e-1", Decimal(10), Decimal("37.25"))
+            deadline = time.monotonic() + 5
+            while manager.order("e2e-1").status is not OrderStatus.FILLED and time.monotonic() < deadline:
+                manager.process_events()
+                time.sleep(0.01)
+            # Act 2: a POST that times out after Alpaca placed the order
+            alpaca.drop_next()
+            doubtful = manager.submit(OrderRequest(portfolio="main", symbol="ORCL", side=Side.BUY,
+                                                   quantity=Decimal(5), client_order_id="e2e-2"))  # fmt: skip
             manager.process_events()
-            time.sleep(0.01)
-        alpaca.drop_next()
-        doubtful = manager.submit(OrderRequest(portfolio="main", symbol="ORCL", side=Side.BUY, quantity=Decimal(5),
-                                               client_order_id="e2e-2"))  # fmt: skip
-        manager.process_events()
-        report = manager.reconcile()
-        # Assert
-        assert order.status is OrderStatus.ACCEPTED and doubtful.in_doubt
-        filled = manager.order("e2e-1")
-        assert filled.status is OrderStatus.FILLED and filled.avg_fill_price == Decimal("37.25")
-        resolved = manager.order("e2e-2")
-        assert resolved.status is OrderStatus.ACCEPTED and not resolved.in_doubt
-        assert [o["client_order_id"] for o in alpaca.orders] == ["e2e-1", "e2e-2"]
-        assert load_portfolio(store, "main").position("ORCL").quantity == Decimal(10)
-        assert report is not None
+            first = manager.reconcile()
+        # Act 3: it fills while nobody listens; a restarted broker and manager reconcile
+        alpaca.fill("e2e-2", Decimal(5), Decimal("37.30"))
+        with AlpacaBroker(**keys) as broker:  # type: ignore[arg-type]
+            restarted = OrderManager(store, broker)
+            after_restart = restarted.reconcile()
+            filled, resolved = restarted.orders()
+    # Assert: one fill each, none twice (the stream's trade id is the activity's), one order each at Alpaca
+    assert order.status is OrderStatus.ACCEPTED and doubtful.in_doubt
+    assert first.ok and first.fills_applied == ()
+    assert after_restart.ok and after_restart.orders_updated == ("e2e-2",)
+    assert (filled.client_order_id, filled.status, filled.avg_fill_price) == (
+        "e2e-1",
+        OrderStatus.FILLED,
+        Decimal("37.25"),
+    )
+    assert (resolved.client_order_id, resolved.status, resolved.in_doubt) == ("e2e-2", OrderStatus.FILLED, False)
+    assert [o["client_order_id"] for o in alpaca.orders] == ["e2e-1", "e2e-2"]
+    assert load_portfolio(store, "main").position("ORCL").quantity == Decimal(15)
 
 
 def test_calls_for_another_portfolio_than_the_keys_trade_raise_broker_error(alpaca: AlpacaStandIn) -> None:
