@@ -15,7 +15,8 @@ trail). Quantities and prices print as JSON numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -44,34 +45,24 @@ PortfolioOpt = Annotated[str, typer.Option("--portfolio", help="The portfolio (i
 OrderIdArg = Annotated[str, typer.Argument(help="The order's id or its client order id.")]
 
 
-def _broker(bars: BarStore) -> Broker:
-    # the setting `broker` picks the venue; alpaca's keys come from the settings, never the command line
+@contextlib.contextmanager
+def _trading(bars: BarStore) -> Iterator[tuple[OrderManager, Broker]]:
+    # the setting `broker` picks the venue; Alpaca's keys come from the settings, never the
+    # command line, and its session is closed when the command ends (no stream: one request)
     from bifrost.config import load_settings
-    from bifrost.errors import ConfigError
+    from bifrost.execution._manager import OrderManager
 
     settings = load_settings()
     if settings.broker == "alpaca":
         from bifrost.execution._alpaca import AlpacaBroker
 
-        key_id, secret = settings.keys.get("alpaca_key_id"), settings.keys.get("alpaca_secret_key")
-        if not key_id or not secret:
-            raise ConfigError(
-                "broker 'alpaca' needs its keys: [keys] alpaca_key_id and alpaca_secret_key in bifrost.toml, "
-                "or BIFROST_ALPACA_KEY_ID and BIFROST_ALPACA_SECRET_KEY"
-            )
-        if settings.alpaca_base_url is None:
-            return AlpacaBroker(key_id=key_id, secret_key=secret)
-        return AlpacaBroker(key_id=key_id, secret_key=secret, base_url=settings.alpaca_base_url)
+        with AlpacaBroker.from_settings(settings, stream=False) as alpaca:
+            yield OrderManager(bars, alpaca), alpaca
+        return
     from bifrost.execution._paper import PaperBroker
 
-    return PaperBroker(bars)
-
-
-def _manager(bars: BarStore) -> tuple[OrderManager, Broker]:
-    from bifrost.execution._manager import OrderManager
-
-    broker = _broker(bars)
-    return OrderManager(bars, broker), broker
+    paper = PaperBroker(bars)
+    yield OrderManager(bars, paper), paper
 
 
 def _number(value: object) -> object:
@@ -161,8 +152,7 @@ def orders_submit(
         "order_type": order_type.value, "limit_price": limit_price, "stop_price": stop_price,
         "time_in_force": tif.value, "client_order_id": client_order_id,
     }  # fmt: skip
-    with store() as bars:
-        manager, broker = _manager(bars)
+    with store() as bars, _trading(bars) as (manager, broker):
         order = manager.submit(fields)
         basis = _fill_basis(broker, order)
     if json_out:
@@ -224,8 +214,7 @@ def orders_cancel(order_id: OrderIdArg, json_out: JsonOpt = False) -> None:
     Exit status 0 when the order is canceled (or its cancel is pending at the broker), 1
     when it ended otherwise (filled, rejected or expired before the cancel).
     """
-    with store() as bars:
-        manager, _ = _manager(bars)
+    with store() as bars, _trading(bars) as (manager, _):
         order = manager.cancel(order_id)
     if json_out:
         echo_json(_order_record(order))
