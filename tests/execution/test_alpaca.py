@@ -613,11 +613,13 @@ def test_manager_submit_fill_ledger_end_to_end_in_doubt_resolved_and_gap_reconci
     ingest(store, CsvSource(ORCL, symbol="ORCL"))
     deposit = CashFlow(txn_id="deposit", ts=T0 - pd.Timedelta(days=30), kind=CashKind.DEPOSIT, amount=Decimal(100_000))
     record_transactions(store, "main", [deposit], create=True)
-    keys = {"timeout_s": 0.5}
     with AlpacaStandIn() as alpaca:
-        keys.update(key_id=alpaca.key_id, secret_key=alpaca.secret_key, base_url=alpaca.base_url,
-                    stream_url=alpaca.stream_url)  # fmt: skip
-        with AlpacaBroker(**keys) as broker:  # type: ignore[arg-type]
+
+        def connect() -> AlpacaBroker:
+            return AlpacaBroker(key_id=alpaca.key_id, secret_key=alpaca.secret_key, base_url=alpaca.base_url,
+                                stream_url=alpaca.stream_url, timeout_s=0.5)  # fmt: skip
+
+        with connect() as broker:
             manager = OrderManager(store, broker)
             # Act 1: a market order, filled at Alpaca (the fill comes on the stream)
             order = manager.submit(OrderRequest(portfolio="main", symbol="ORCL", side=Side.BUY,
@@ -635,7 +637,7 @@ def test_manager_submit_fill_ledger_end_to_end_in_doubt_resolved_and_gap_reconci
             first = manager.reconcile()
         # Act 3: it fills while nobody listens; a restarted broker and manager reconcile
         alpaca.fill("e2e-2", Decimal(5), Decimal("37.30"))
-        with AlpacaBroker(**keys) as broker:  # type: ignore[arg-type]
+        with connect() as broker:
             restarted = OrderManager(store, broker)
             after_restart = restarted.reconcile()
             filled, resolved = restarted.orders()
