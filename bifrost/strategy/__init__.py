@@ -28,6 +28,7 @@ from bifrost.strategy._optimize import (
     sweep,
     walk_forward,
 )
+from bifrost.strategy._paper import PaperRun, paper_trade
 from bifrost.strategy._params import parse_grid, parse_params, parse_value
 from bifrost.strategy._result import BacktestResult
 from bifrost.strategy._strategies import (
@@ -55,6 +56,7 @@ __all__ = [
     "FillModel",
     "LookaheadReport",
     "Orders",
+    "PaperRun",
     "SearchMethod",
     "SignalModel",
     "Signals",
@@ -76,6 +78,7 @@ __all__ = [
     "model_signals",
     "momentum",
     "optimize",
+    "paper_trade",
     "parse_grid",
     "parse_params",
     "parse_value",
