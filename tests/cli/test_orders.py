@@ -18,6 +18,9 @@ from typing import Any
 import pytest
 
 from bifrost.cli import main
+from bifrost.compliance import export_audit
+from bifrost.data import EmbeddedStore
+from bifrost.testing import AlpacaStandIn
 from tests.cli import bifrost
 from tests.conftest import ORCL
 
@@ -58,6 +61,13 @@ def home(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return copy
+
+
+def _audit(home: Path) -> list[dict[str, Any]]:
+    out = io.StringIO()
+    with EmbeddedStore(home) as store:
+        export_audit(store, out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
 def _position(symbol: str = "ORCL") -> float:
@@ -113,11 +123,14 @@ def test_cli_orders_submit_rejected_by_a_risk_limit_exits_1_with_the_reason(home
 def test_cli_orders_submit_invalid_request_exits_2_naming_the_field_and_changes_no_order(
     home: Path, extra: list[str], field: str
 ) -> None:
+    before = _audit(home)
     code, out, err = _run(*BUY, *extra, "--json")
     assert code == 2 and out == "", (code, out, err)
     assert err.count("\n") == 1 and err.startswith("bifrost: error: ") and field in err, err
     assert _json("orders", "list") == []
     assert _position() == 100
+    (refused,) = _audit(home)[len(before) :]  # nothing changed but the audit trail: one order.refused record
+    assert refused["kind"] == "order.refused" and field in refused["payload"]["error"]
 
 
 def test_cli_orders_submit_unknown_symbol_exits_2_naming_it(home: Path) -> None:
@@ -206,6 +219,25 @@ def test_cli_orders_on_alpaca_without_keys_exits_2_naming_the_settings(
         monkeypatch.delenv(name, raising=False)
     code, _, err = _run(*BUY, "--quantity", "1")
     assert code == 2 and err.count("\n") == 1 and "BIFROST_ALPACA_KEY_ID" in err, err
+
+
+def test_cli_orders_on_alpaca_go_to_its_api_with_the_client_order_id(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Alpaca's documented orders API, served by the local stand-in (these machines cannot reach Alpaca)
+    with AlpacaStandIn() as alpaca:
+        monkeypatch.setenv("BIFROST_BROKER", "alpaca")
+        monkeypatch.setenv("BIFROST_ALPACA_KEY_ID", alpaca.key_id)
+        monkeypatch.setenv("BIFROST_ALPACA_SECRET_KEY", alpaca.secret_key)
+        monkeypatch.setenv("BIFROST_ALPACA_BASE_URL", alpaca.base_url)
+        limit = ["--type", "limit", "--limit-price", "30.00", "--tif", "gtc", "--client-order-id", "alp-1"]
+        sent = _json(*BUY, "--quantity", "2", *limit)
+        assert sent["status"] == "accepted" and sent["client_order_id"] == "alp-1" and sent["broker_order_id"]
+        assert _json("orders", "cancel", "alp-1")["status"] == "pending_cancel"  # Alpaca confirms on its stream
+        posts = [r.body for r in alpaca.requests if (r.method, r.path) == ("POST", "/v2/orders")]
+    assert len(posts) == 1 and posts[0] is not None
+    assert posts[0]["client_order_id"] == "alp-1" and posts[0]["limit_price"] == "30.00"
+    assert ("DELETE", f"/v2/orders/{sent['broker_order_id']}") in [(r.method, r.path) for r in alpaca.requests]
 
 
 def test_cli_orders_submit_as_a_subprocess_prints_the_contract_json(home: Path) -> None:
