@@ -387,8 +387,8 @@ class AlpacaBroker:
         unknown.
     account
         The portfolio these keys trade; None: any portfolio name is this account (one
-        portfolio per Alpaca account is then the caller's rule). A call naming another raises
-        `BrokerError`.
+        portfolio per Alpaca account is then the caller's rule). A report call naming another
+        raises `BrokerError`; an order for another is rejected.
     requests_per_minute
         The client-side limit (Alpaca allows 200 a minute).
     max_rate_retries
@@ -396,8 +396,8 @@ class AlpacaBroker:
     sleep
         How to wait (tests pass a recorder); `time.sleep` by default.
     stream
-        Read ``trade_updates`` (default). Without it `poll_events` returns only what the
-        calls themselves learnt, and the manager's reconcile finds the rest.
+        Read ``trade_updates`` (default). Without it `poll_events` returns nothing and the
+        manager learns what happened from `get_order` and `fills` (its reconcile).
 
     Raises
     ------
@@ -434,11 +434,15 @@ class AlpacaBroker:
     ) -> None:
         if not isinstance(key_id, str) or not key_id or not isinstance(secret_key, str) or not secret_key:
             raise ConfigError("AlpacaBroker needs both keys: alpaca_key_id and alpaca_secret_key (one is empty)")
-        if not (isinstance(timeout_s, int | float) and 0 < timeout_s <= 600):
+        if isinstance(timeout_s, bool) or not (isinstance(timeout_s, int | float) and 0 < timeout_s <= 600):
             raise ConfigError(f"AlpacaBroker: timeout_s must be in (0, 600] seconds, got {timeout_s!r}")
-        if not (isinstance(requests_per_minute, int) and 1 <= requests_per_minute <= 10_000):
+        if isinstance(requests_per_minute, bool) or not (
+            isinstance(requests_per_minute, int) and 1 <= requests_per_minute <= 10_000
+        ):
             raise ConfigError(f"AlpacaBroker: requests_per_minute must be in [1, 10000], got {requests_per_minute!r}")
-        if not (isinstance(max_rate_retries, int) and 0 <= max_rate_retries <= 100):
+        if isinstance(max_rate_retries, bool) or not (
+            isinstance(max_rate_retries, int) and 0 <= max_rate_retries <= 100
+        ):
             raise ConfigError(f"AlpacaBroker: max_rate_retries must be in [0, 100], got {max_rate_retries!r}")
         self._key_id = key_id
         self._secret_key = secret_key
@@ -447,7 +451,6 @@ class AlpacaBroker:
         self.stream_url = stream_url or (PAPER_STREAM_URL if paper else LIVE_STREAM_URL)
         self.timeout_s = float(timeout_s)
         self.account_name = account
-        self._sleep = sleep
         self._limiter = _RateLimiter(requests_per_minute, sleep)
         self._client = _new_client(
             key_id=key_id,
@@ -470,7 +473,12 @@ class AlpacaBroker:
         self._stream: _TradeStream | None = None
         if stream:
             self._stream = _TradeStream(self.stream_url, key_id, secret_key, self.timeout_s, self._inbox, self._scrub)
-            self._stream.start()
+            try:
+                self._stream.start()
+            except BrokerError:
+                self._stream = None
+                self.close()
+                raise
 
     @classmethod
     def from_settings(cls, settings: Settings, *, timeout_s: float = 10.0, stream: bool = True) -> AlpacaBroker:

@@ -594,6 +594,8 @@ def test_from_settings_needs_both_keys_and_derives_the_stream_url(tmp_path: Path
         ({"secret_key": ""}, "needs both keys"),
         ({"timeout_s": 0}, "timeout_s must be in"),
         ({"timeout_s": float("nan")}, "timeout_s must be in"),
+        ({"timeout_s": True}, "timeout_s must be in"),
+        ({"timeout_s": 601}, "timeout_s must be in"),
         ({"requests_per_minute": 0}, "requests_per_minute must be in"),
         ({"max_rate_retries": -1}, "max_rate_retries must be in"),
     ],
