@@ -316,11 +316,11 @@ class AlpacaStandIn:
             if event is not None:
                 self._broadcast({"event": event, "order": dict(order), "timestamp": order["updated_at"]})
 
-    def push_event(self, client_order_id: str, event: str, **fields: Any) -> None:
+    def push_event(self, client_order_id: str, event: str, fields: Mapping[str, Any] | None = None) -> None:
         """Send one raw ``trade_updates`` event for the order (with ``fields`` added to its data)."""
         with self._lock:
             order = self._state.orders[self._live(client_order_id)]
-            self._broadcast({"event": event, "order": dict(order), "timestamp": _now(), **fields})
+            self._broadcast({"event": event, "order": dict(order), "timestamp": _now(), **(fields or {})})
 
     def wait_listening(self, count: int = 1, timeout_s: float = 5.0) -> bool:
         """Wait until ``count`` listens to ``trade_updates`` happened (reconnects count) and one is live."""

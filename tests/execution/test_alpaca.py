@@ -485,7 +485,7 @@ def test_stream_unmapped_event_halts_the_order_until_alpacas_report_maps_again(
 
 def test_stream_unreadable_update_halts_its_order(broker: AlpacaBroker, alpaca: AlpacaStandIn) -> None:
     order = _submitted(broker)
-    alpaca.push_event(order.client_order_id, "partial_fill", qty="four", price="37.5")
+    alpaca.push_event(order.client_order_id, "partial_fill", {"qty": "four", "price": "37.5"})
     time.sleep(0.2)
     assert [e for e in broker.poll_events() if e.client_order_id == order.client_order_id] == []
     assert "unreadable 'partial_fill' update" in broker.halted[order.client_order_id].status
