@@ -1420,9 +1420,10 @@ class DailySummary:
     steps: tuple[RunRecord, ...]
 
     def headline(self) -> dict[str, Any]:
-        """The numbers the summary leads with: best strategy and Sharpe, demo VaR, breaches."""
+        """The numbers the summary leads with: best strategy and Sharpe, the paper book's orders, demo VaR, breaches."""
         by_job: dict[str, dict[str, Any]] = {s.job: dict(s.result or {}) for s in self.steps}
         nightly, risk = by_job.get("nightly_backtest", {}), by_job.get("risk_report", {})
+        paper = by_job.get("paper_rebalance", {})
         portfolio = nightly.get("portfolio") or DEMO_PORTFOLIO
         measured = (risk.get("portfolios") or {}).get(portfolio) or {}
         return {
@@ -1431,6 +1432,9 @@ class DailySummary:
             "best_sharpe": nightly.get("best_sharpe"),
             "portfolio": portfolio,
             "portfolio_action": nightly.get("portfolio_action"),
+            "paper": {k: paper.get(k) for k in ("portfolio", "as_of", "orders", "filled", "rejected", "repeated")}
+            if paper
+            else None,
             "var_99": measured.get("var_historical"),
             "confidence": risk.get("confidence"),
             "breaches": risk.get("breaches"),
@@ -1518,6 +1522,13 @@ class DailySummary:
             lines.append(f"best strategy : {head['best_strategy']} ({params}), Sharpe {_number(head['best_sharpe'])}")
         if head["portfolio_action"]:
             lines.append(f"demo portfolio: {head['portfolio']} {head['portfolio_action']} (the best backtest's fills)")
+        paper = head["paper"]
+        if paper:
+            again = "; already rebalanced, nothing sent" if paper["repeated"] else ""
+            lines.append(
+                f"paper book    : {paper['portfolio']} on {paper['as_of']}: {paper['orders']} order(s), "
+                f"{paper['filled']} filled, {paper['rejected']} rejected{again} (bifrost orders list)"
+            )
         if head["var_99"] is not None:
             lines.append(
                 f"{_level(head['confidence'])} VaR       : {head['var_99']:.2%} of equity, 1 day, historical "
