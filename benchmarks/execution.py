@@ -61,7 +61,7 @@ def table(headers: list[str], body: list[list[str]]) -> str:
 @contextmanager
 def stores(args: argparse.Namespace, *, ram: bool = True) -> Iterator[list[tuple[str, BarStore]]]:
     """Yield (label, empty store) for each backend measured, removing each afterwards."""
-    places = [("embedded (disk)", None)]
+    places: list[tuple[str, str | None]] = [("embedded (disk)", None)]
     if ram and Path("/dev/shm").is_dir():
         places.append(("embedded (RAM disk)", "/dev/shm"))
     opened: list[tuple[str, BarStore]] = []

@@ -612,8 +612,11 @@ class OrderManager:
         """
         now = self._clock()
         with self.store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
+            # the portfolios that sent this broker an order (one rejected before it left has no account there)
             portfolios = [r[0] for r in db.rows(
-                "SELECT DISTINCT portfolio FROM {t}orders WHERE broker = ? ORDER BY portfolio", (self.broker.name,)
+                "SELECT DISTINCT o.portfolio FROM {t}orders o JOIN {t}order_events e ON e.order_id = o.order_id "
+                "WHERE o.broker = ? AND e.type = 'submitted' ORDER BY o.portfolio",
+                (self.broker.name,),
             )]  # fmt: skip
             pending = _select_orders(
                 db, f"broker = ? AND status IN ({', '.join('?' * len(_OPEN))})", [self.broker.name, *_OPEN]

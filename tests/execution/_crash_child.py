@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bifrost.data import CsvSource, EmbeddedStore, Store, ingest
+from bifrost.data import BarStore, CsvSource, EmbeddedStore, Store, ingest
 from bifrost.data._postgres import PostgresStore
 from bifrost.execution._manager import OrderManager
 from bifrost.execution._order import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
@@ -42,7 +42,7 @@ class Clock:
         return self.now
 
 
-def seed(store: Store, portfolios: int) -> None:
+def seed(store: BarStore, portfolios: int) -> None:
     """Ingest ORCL and create portfolios P0..P{n-1}, each with a deposit of 1,000,000."""
     ingest(store, CsvSource(ORCL, symbol="ORCL"))
     for i in range(portfolios):
@@ -138,7 +138,7 @@ def check_recovered(store: Store, portfolio: str, now: pd.Timestamp) -> list[str
     return problems
 
 
-def reopen(store: Store) -> Store:
+def reopen(store: Store) -> BarStore:
     """A new store object on the same store (a child process must not use its parent's connections)."""
     if isinstance(store, PostgresStore):
         return PostgresStore(store.url, home=store.home, schema=store.schema, pool_size=1, timescale=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pandas as pd
@@ -34,8 +35,12 @@ MARKET = MarketView(ts=T, prices={"ORCL": PRICE, "NVDA": Decimal("20")})
 
 
 def book(
-    position: int = 100, *, state: TradingState = TradingState.ACTIVE, open_orders=(), cash: int = 100_000
-) -> BookView:  # type: ignore[no-untyped-def]
+    position: int = 100,
+    *,
+    state: TradingState = TradingState.ACTIVE,
+    open_orders: Sequence[OpenOrder] = (),
+    cash: int = 100_000,
+) -> BookView:
     positions = {"ORCL": Decimal(position)} if position else {}
     equity = Decimal(cash) + Decimal(position) * PRICE
     return BookView(portfolio="P0", trading_state=state, positions=positions, cash=Decimal(cash), equity=equity,
