@@ -32,6 +32,7 @@ from bifrost.data._audit import (
     node_hash,
     push_peak,
     record_hash,
+    record_text,
     subtree_root,
 )
 from bifrost.errors import AuditError, InvalidInputError
@@ -266,7 +267,7 @@ def _verify(
     head: tuple[int, str],
 ) -> tuple[int, int]:
     # the hot loop: one hash per record, two Merkle hashes per record on average
-    sha = hashlib.sha256
+    sha, text = hashlib.sha256, record_text
     by_end = {c.seq_end: c for c in checkpoints}
     _check_checkpoint_places(checkpoints, every)
     expected, last, before_last = 1, GENESIS_HASH, GENESIS_HASH
@@ -279,13 +280,14 @@ def _verify(
         for seq, ts, kind, subject, payload, prev_hash, stored in page:
             if seq != expected:
                 raise _Found(expected, "deleted", f"records {expected}..{seq - 1} are missing (the next is {seq})")
-            digest = record_hash(seq, ts, kind, subject, payload, prev_hash)
+            raw = sha(text(seq, ts, kind, subject, payload, prev_hash).encode()).digest()
+            digest = raw.hex()
             if digest != stored or prev_hash != last:
                 _diagnose(db, seq, (ts, kind, subject, payload, prev_hash, stored), digest, last, before_last)
             if not seen_expected and digest == expect_head:
                 seen_expected = True
             if every:
-                leaves.append(sha(b"\x00" + bytes.fromhex(digest)).digest())
+                leaves.append(sha(b"\x00" + raw).digest())
                 if seq == next_end:
                     matched += _check_block(by_end.get(seq), leaves, peaks, every)
                     leaves = []

@@ -65,6 +65,7 @@ __all__ = [
     "node_hash",
     "push_peak",
     "record_hash",
+    "record_text",
     "subtree_root",
     "ts_text",
 ]
@@ -170,11 +171,15 @@ def record_hash(seq: int, ts: str, kind: str, subject: str, payload: str, prev_h
     >>> h == hashlib.sha256(whole.encode()).hexdigest()
     True
     """
-    text = (
+    return hashlib.sha256(record_text(seq, ts, kind, subject, payload, prev_hash).encode("utf-8")).hexdigest()
+
+
+def record_text(seq: int, ts: str, kind: str, subject: str, payload: str, prev_hash: str) -> str:
+    """Return the canonical JSON text a record's hash is taken over (`record_hash`)."""
+    return (
         f'{{"kind":{encode_basestring(kind)},"payload":{payload},"prev_hash":"{prev_hash}",'
         f'"seq":{seq},"subject":{encode_basestring(subject)},"ts":{encode_basestring(ts)}}}'
     )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def leaf_hash(record_hash_hex: str) -> bytes:
