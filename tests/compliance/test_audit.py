@@ -244,13 +244,15 @@ def test_verify_an_empty_log_is_intact(embedded: EmbeddedStore) -> None:
 
 @pytest.fixture
 def embedded(tmp_path: Path) -> Iterator[EmbeddedStore]:
-    with EmbeddedStore(tmp_path / "home") as store:
+    store = EmbeddedStore(tmp_path / "home")
+    with store:
         yield store
 
 
 @pytest.fixture(scope="module")
 def proved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
-    with EmbeddedStore(tmp_path_factory.mktemp("audit-proofs") / "home") as store:
+    store = EmbeddedStore(tmp_path_factory.mktemp("audit-proofs") / "home")
+    with store:
         _write(store)
         yield store
 
