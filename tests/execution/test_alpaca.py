@@ -108,6 +108,19 @@ def _poll(broker: AlpacaBroker, coid: str, count: int) -> list[OrderEvent]:
     return got
 
 
+def _sync(broker: AlpacaBroker, alpaca: AlpacaStandIn) -> list[OrderEvent]:
+    # poll until every update sent so far came: a probe order's cancel, sent now, comes after them (one stream)
+    probe = _submitted(broker)
+    alpaca.set_status(probe.client_order_id, "canceled", event="canceled")
+    got: list[OrderEvent] = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(e.client_order_id == probe.client_order_id for e in got):
+        got += broker.poll_events()
+        time.sleep(0.01)
+    assert any(e.client_order_id == probe.client_order_id for e in got), "the stream did not deliver the probe"
+    return [e for e in got if e.client_order_id != probe.client_order_id]
+
+
 # ------------------------------------------------------------------------------ the status table
 
 
@@ -449,13 +462,8 @@ def test_stream_each_event_maps_to_its_order_event(
     order = _submitted(broker, tif=TimeInForce(tif))
     _poll(broker, order.client_order_id, 0)
     alpaca.set_status(order.client_order_id, status, event=event)
-    got = _poll(broker, order.client_order_id, 1 if expected else 0)
-    if expected is None:
-        time.sleep(0.1)
-        got += [e for e in broker.poll_events() if e.client_order_id == order.client_order_id]
-        assert got == []
-    else:
-        assert [type(e) for e in got] == [expected]
+    got = [e for e in _sync(broker, alpaca) if e.client_order_id == order.client_order_id]
+    assert [type(e) for e in got] == ([] if expected is None else [expected])
     if event == "canceled":
         want = CancelReason.UNFILLED if tif == "ioc" else CancelReason.BROKER
         assert got[0].reason is want  # type: ignore[union-attr]
@@ -468,10 +476,9 @@ def test_stream_unmapped_event_halts_the_order_until_alpacas_report_maps_again(
     order = _submitted(broker)
     alpaca.set_status(order.client_order_id, "suspended", event="suspended")
     alpaca.push_event(order.client_order_id, "canceled")
-    time.sleep(0.2)
     # Act
     with caplog.at_level(logging.ERROR, logger="bifrost.execution.alpaca"):
-        events = [e for e in broker.poll_events() if e.client_order_id == order.client_order_id]
+        events = [e for e in _sync(broker, alpaca) if e.client_order_id == order.client_order_id]
     # Assert: nothing applied, the order listed as halted, its report refused naming the status
     assert events == [] and broker.halted[order.client_order_id].status == "suspended"
     assert "not mapped by bifrost" in caplog.text
@@ -486,8 +493,7 @@ def test_stream_unmapped_event_halts_the_order_until_alpacas_report_maps_again(
 def test_stream_unreadable_update_halts_its_order(broker: AlpacaBroker, alpaca: AlpacaStandIn) -> None:
     order = _submitted(broker)
     alpaca.push_event(order.client_order_id, "partial_fill", {"qty": "four", "price": "37.5"})
-    time.sleep(0.2)
-    assert [e for e in broker.poll_events() if e.client_order_id == order.client_order_id] == []
+    assert [e for e in _sync(broker, alpaca) if e.client_order_id == order.client_order_id] == []
     assert "unreadable 'partial_fill' update" in broker.halted[order.client_order_id].status
 
 
@@ -499,11 +505,17 @@ def test_stream_replaced_update_waits_when_its_lookup_fails(broker: AlpacaBroker
                       stream=False) as other:  # fmt: skip
         other.replace(order, quantity=Decimal(7))
     new_id = alpaca.order(order.client_order_id)["replaced_by"]
-    alpaca.fail_next(503, method="GET", path=f"/v2/orders/{new_id}")
-    time.sleep(0.2)
-    # Act / Assert: the first poll cannot complete it and keeps it; the next one delivers it
-    assert [e for e in broker.poll_events() if e.client_order_id == order.client_order_id] == []
-    (event,) = [e for e in broker.poll_events() if e.client_order_id == order.client_order_id]
+    lookup = f"/v2/orders/{new_id}"
+    alpaca.fail_next(503, method="GET", path=lookup)
+    # Act: poll until the lookup was tried (and failed), then once more
+    first: list[OrderEvent] = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(r.path == lookup and r.status == 503 for r in alpaca.requests):
+        first += broker.poll_events()
+        time.sleep(0.01)
+    # Assert: the failed lookup kept the update; the next poll delivers it
+    assert [e for e in first if e.client_order_id == order.client_order_id] == []
+    (event,) = _poll(broker, order.client_order_id, 1)
     assert isinstance(event, Replaced) and event.quantity == Decimal(7) and event.broker_order_id == new_id
 
 
