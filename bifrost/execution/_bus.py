@@ -26,7 +26,7 @@ from bifrost.errors import InvalidInputError
 from bifrost.execution._order import Order, OrderEvent
 from bifrost.execution._schema import EXECUTION_SCHEMA
 
-__all__ = ["CHANNEL", "OrderBus", "Subscriber", "notify", "orders_marker", "wait_for_orders"]
+__all__ = ["CHANNEL", "OrderBus", "Subscriber", "orders_marker", "wait_for_orders"]
 
 log = logging.getLogger("bifrost.execution")
 

@@ -37,6 +37,7 @@ __all__ = [
     "BookView",
     "CheckResult",
     "MarketView",
+    "OpenOrder",
     "PreTradeCheck",
     "RiskLimitCheck",
     "SizeCheck",
@@ -44,6 +45,7 @@ __all__ = [
     "TradingStateCheck",
     "Verdict",
     "kill_switch",
+    "reduces",
     "set_trading_state",
     "trading_state",
 ]
@@ -102,14 +104,9 @@ class BookView:
 
     def pending(self, symbol: str) -> Decimal:
         """The signed shares the working orders of ``symbol`` would still add (buys +, sells -)."""
-        return (
-            sum(
-                (o.leaves_quantity if o.side is Side.BUY else -o.leaves_quantity)
-                for o in self.open_orders
-                if o.symbol == symbol
-            )
-            or ZERO
-        )
+        signed_leaves = (o.leaves_quantity if o.side is Side.BUY else -o.leaves_quantity for o in self.open_orders
+                         if o.symbol == symbol)  # fmt: skip
+        return sum(signed_leaves, ZERO)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

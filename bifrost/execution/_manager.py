@@ -610,6 +610,15 @@ class OrderManager:
             message lists them, the report is audited, and `submit` is refused until a
             later reconcile finds none.
         """
+        try:
+            return self._reconcile()
+        except ReconciliationError:
+            raise
+        except BaseException as exc:  # an unfinished reconcile proves nothing: trading stays refused
+            self._unresolved = f"the last reconcile did not finish ({type(exc).__name__}: {exc})"
+            raise
+
+    def _reconcile(self) -> ReconcileReport:
         now = self._clock()
         with self.store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
             # the portfolios that sent this broker an order (one rejected before it left has no account there)

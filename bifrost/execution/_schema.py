@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from bifrost.data import AUDIT_SCHEMA, Migration, Schema, StateDb, append_audit_many, register_schema
 from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
 
-__all__ = ["EXECUTION_SCHEMA", "audit"]
+__all__ = ["EXECUTION_SCHEMA"]
 
 EXECUTION_SCHEMA = register_schema(
     Schema(
