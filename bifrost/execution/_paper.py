@@ -43,8 +43,9 @@ Every fill records its basis (`FILL_BASES`): on `BrokerFill.basis`, and in the t
 of its `Filled` event (`fill_basis` reads it back).
 
 Events: `submit`, `cancel` and `replace` return theirs; what `advance` and `quote` produce
-waits in the outbox for `poll_events` (each event is returned once; a restart of the
-caller reconciles through `get_order` and `fills`).
+waits in the outbox for `poll_events` (at least once: an event polled but not yet marked
+delivered may come again to a new broker object; a restart of the caller reconciles through
+`get_order` and `fills`).
 
 Money: the cash test is the backtest's float expression at fill time; the account's cash,
 positions and fills are Decimals (floats by their shortest repr, so a fill's price is the
@@ -363,13 +364,15 @@ class PaperBroker:
         self._bars: dict[str, _Bars | None] = {}
         self._markers: dict[str, str] = {}
         self._advanced: pd.Timestamp | None = None
+        self._polled = 0  # the last event seq this object returned from poll_events
+        self._polled_durable = 0
 
     # -- transactions, time and bars ----------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[StateDb]:
         # one write of the broker's own: every change of its state is one of these
         with self.store.transaction(schema=PAPER_SCHEMA, lock=_LOCK) as db:
-            db.before_commit(self._sync_clock)
+            db.before_commit(self._sync)
             yield db
 
     def _read(self) -> AbstractContextManager[StateDb]:
@@ -393,9 +396,15 @@ class PaperBroker:
             return durable
         return self._advanced
 
-    def _sync_clock(self, db: StateDb) -> None:
-        # an advance over no working order changed nothing but the time: it is written with
-        # the next change (each write transaction calls this)
+    def _sync(self, db: StateDb) -> None:
+        # what changed nothing but this object's memory is written with the next change (each
+        # write transaction calls this): the events polled, and an advance over no working order
+        if self._polled > self._polled_durable:
+            db.run(
+                "UPDATE {t}paper_events SET delivered = ? WHERE venue = ? AND delivered = ? AND seq <= ?",
+                (True, self.name, False, self._polled),
+            )
+            self._polled_durable = self._polled
         found = db.rows("SELECT ts FROM {t}paper_clock WHERE venue = ?", (self.name,))
         if self._advanced is not None and (not found or _ts(found[0][0]) < self._advanced):
             db.run("DELETE FROM {t}paper_clock WHERE venue = ?", (self.name,))
@@ -737,22 +746,19 @@ class PaperBroker:
         return out if start is None else [f for f in out if f.ts >= start]
 
     def poll_events(self) -> list[OrderEvent]:
-        """Return the events `advance` and `quote` produced since the last poll, oldest first (each once)."""
+        """Return the events `advance` and `quote` produced since the last poll, oldest first.
+
+        This object returns each event once. Their delivery is made durable with the
+        broker's next write, so after a restart of the caller an event may come again
+        (the order manager skips a fill it applied already): at least once, never lost.
+        """
         with self._read() as db:
-            if not db.rows(
-                "SELECT 1 FROM {t}paper_events WHERE venue = ? AND delivered = ? LIMIT 1", (self.name, False)
-            ):
-                return []
-        with self._write() as db:
             rows = db.rows(
-                "SELECT seq, event FROM {t}paper_events WHERE venue = ? AND delivered = ? ORDER BY seq",
-                (self.name, False),
+                "SELECT seq, event FROM {t}paper_events WHERE venue = ? AND delivered = ? AND seq > ? ORDER BY seq",
+                (self.name, False, self._polled),
             )
-            if rows:
-                db.run(
-                    "UPDATE {t}paper_events SET delivered = ? WHERE delivered = ? AND seq <= ?",
-                    (True, False, rows[-1][0]),
-                )
+        if rows:
+            self._polled = int(rows[-1][0])
         return [event_from_dict(json.loads(r[1])) for r in rows]
 
     # -- the market moves ---------------------------------------------------------------------

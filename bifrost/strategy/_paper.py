@@ -41,8 +41,8 @@ import pandas as pd
 from bifrost._checks import check_symbol
 from bifrost.data import Adjustment, Panel, Store
 from bifrost.errors import InsufficientDataError, InvalidInputError
-from bifrost.execution._fills import FillModel
 from bifrost.execution._checks import PreTradeCheck
+from bifrost.execution._fills import FillModel
 from bifrost.execution._manager import OrderManager
 from bifrost.execution._order import OrderRequest, OrderType, Side, TimeInForce
 from bifrost.execution._paper import PaperBroker
@@ -290,7 +290,7 @@ def _result(
     fills = broker.fills(book)
     frame = pd.DataFrame(
         {
-            "ts": pd.DatetimeIndex([f.ts for f in fills], tz="UTC") if fills else pd.DatetimeIndex([], tz="UTC"),
+            "ts": pd.DatetimeIndex([f.ts for f in fills], dtype="datetime64[ns, UTC]"),
             "symbol": [f.symbol for f in fills],
             "side": [f.side.value for f in fills],
             "quantity": np.array([float(f.quantity) for f in fills], dtype=np.float64),

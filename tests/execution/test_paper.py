@@ -426,3 +426,14 @@ def test_state_survives_a_new_broker_object_on_the_same_store(store: BarStore, t
         third.advance(day("2014-06-04"))
     other = PaperBroker(store, clock=clock, name="another-venue")  # venues do not share orders
     assert other.get_order("m1") is None and not other.has_account("acct")
+
+
+def test_polled_events_are_delivered_at_least_once_and_marked_with_the_next_write(orcl_store: EmbeddedStore) -> None:
+    b, clock = broker(orcl_store, "2014-06-04")
+    b.submit(order("m1"))
+    (fill,) = step(b, clock, "2014-06-05")
+    assert b.poll_events() == []
+    # a caller restarted before the broker wrote again gets the event again (it skips a fill it knows)
+    assert PaperBroker(orcl_store, clock=clock, name=b.name).poll_events() == [fill]
+    b.submit(order("m2", order_type="limit", limit_price="30.00", time_in_force="gtc"))  # any write marks it
+    assert PaperBroker(orcl_store, clock=clock, name=b.name).poll_events() == []
