@@ -629,6 +629,7 @@ class _State:
     notional: Decimal = ZERO  # sum of fill quantity × price
     commission: Decimal = ZERO
     broker_order_id: str | None = None
+    submitted: bool = False  # a Submitted was applied: the broker may have it
     accepted: bool = False
     in_doubt: bool = False
     before_cancel: OrderStatus | None = None  # the status PENDING_CANCEL returns to on CancelRejected
@@ -778,7 +779,9 @@ class Order:
         """Return the status ``event`` leads to and the fields it changes (checked), changing nothing."""
         status = state.status
         match event:
-            case Submitted() | SubmitUnknown():
+            case Submitted():
+                return _S.SUBMITTED, {"submitted": True}
+            case SubmitUnknown():
                 return _S.SUBMITTED, {}
             case Accepted():
                 if state.accepted:
@@ -820,6 +823,10 @@ class Order:
             case Filled():
                 if event.trade_id in state.trade_ids:
                     raise DuplicateFillError(self._refusal(event, f"trade {event.trade_id!r} was already applied"))
+                if not state.submitted:
+                    raise InvalidTransitionError(
+                        self._refusal(event, f"not allowed in {status}: it was never submitted")
+                    )
                 filled = state.filled + event.quantity
                 if filled > state.quantity:
                     raise InvalidTransitionError(
@@ -1141,7 +1148,8 @@ def order_states_doc() -> str:
         "`CancelRejected` returns the order to the status it had before the cancel was sent "
         "(`partially_filled` once anything is filled). FILLED and REJECTED take no event; "
         "CANCELED and EXPIRED take only a late fill (made before the cancel or the expiry took "
-        "effect), which adds to the filled quantity and leaves the status.\n\n"
+        "effect), which adds to the filled quantity and leaves the status; an order canceled "
+        "before it was submitted takes no fill.\n\n"
         "```mermaid\n" + state_diagram() + "```\n"
     )
 

@@ -309,6 +309,7 @@ REFUSALS: list[tuple[str, Callable[[], list[OrderEvent]], Callable[[], OrderEven
     ("rejected_while_cancel_pending", lambda: [sub(), acc(), pc()], rej, "not allowed in pending_cancel"),
     ("expired_before_ack", lambda: [sub()], exp, "Expired not allowed in submitted"),
     ("canceled_twice", lambda: [sub(), acc(), cx()], cx, "Canceled not allowed in canceled"),
+    ("fill_after_cancel_before_submit", lambda: [cx()], lambda: fill("10"), "canceled: it was never submitted"),
     ("overfill", lambda: [sub(), acc(), fill("40")], lambda: fill("61", "t-2"), r"overfill: 40 filled \+ 61"),
     ("overfill_at_once", lambda: [sub()], lambda: fill("100.5"), "overfill"),
     ("overfill_late", lambda: [sub(), acc(), fill("40"), cx()], lambda: fill("61", "t-2"), "overfill"),
