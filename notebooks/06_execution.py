@@ -39,14 +39,23 @@ import bifrost
 from bifrost.compliance import audit_head, check_proof, export_audit, prove_inclusion, verify_audit
 from bifrost.data import CsvSource, EmbeddedStore, ingest
 from bifrost.errors import InvalidTransitionError
-from bifrost.execution._checks import TradingState, set_trading_state
-from bifrost.execution._manager import OrderManager, list_orders
-from bifrost.execution._order import Accepted, Filled, Order, OrderRequest, Submitted, state_diagram
-from bifrost.execution._paper import PaperBroker, fill_basis
+from bifrost.execution import (
+    Accepted,
+    Filled,
+    Order,
+    OrderManager,
+    OrderRequest,
+    PaperBroker,
+    Submitted,
+    TradingState,
+    fill_basis,
+    list_orders,
+    set_trading_state,
+    state_diagram,
+)
 from bifrost.figures import NotebookFigure
 from bifrost.portfolio import CashFlow, CashKind, load_portfolio, record_transactions
-from bifrost.strategy import Commission, FillModel, backtest
-from bifrost.strategy._paper import paper_trade
+from bifrost.strategy import Commission, FillModel, backtest, paper_trade
 
 # %% tags=["parameters"]
 data_dir = None  # None: ../shared/data beside the repository

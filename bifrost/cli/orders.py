@@ -24,14 +24,11 @@ import pandas as pd
 import typer
 
 from bifrost.cli._common import JsonOpt, echo_json, iso, records, store
-from bifrost.execution._checks import TradingState
-from bifrost.execution._order import OrderStatus, OrderType, Side, TimeInForce
+from bifrost.execution import OrderStatus, OrderType, Side, TimeInForce, TradingState
 
 if TYPE_CHECKING:
     from bifrost.data import BarStore
-    from bifrost.execution._broker import Broker
-    from bifrost.execution._manager import OrderManager
-    from bifrost.execution._order import Order
+    from bifrost.execution import Broker, Order, OrderManager
 
 NAME = "orders"
 BOOK_NAME = "book"
@@ -50,16 +47,16 @@ def _trading(bars: BarStore) -> Iterator[tuple[OrderManager, Broker]]:
     # the setting `broker` picks the venue; Alpaca's keys come from the settings, never the
     # command line, and its session is closed when the command ends (no stream: one request)
     from bifrost.config import load_settings
-    from bifrost.execution._manager import OrderManager
+    from bifrost.execution import OrderManager
 
     settings = load_settings()
     if settings.broker == "alpaca":
-        from bifrost.execution._alpaca import AlpacaBroker
+        from bifrost.execution import AlpacaBroker
 
         with AlpacaBroker.from_settings(settings, stream=False) as alpaca:
             yield OrderManager(bars, alpaca), alpaca
         return
-    from bifrost.execution._paper import PaperBroker
+    from bifrost.execution import PaperBroker
 
     paper = PaperBroker(bars)
     yield OrderManager(bars, paper), paper
@@ -171,7 +168,7 @@ def orders_list(
 ) -> None:
     """List orders, oldest first: id, client id, symbol, side, quantity, filled, status, reasons."""
     from bifrost._checks import as_utc_timestamp
-    from bifrost.execution._manager import list_orders
+    from bifrost.execution import list_orders
 
     start = None if since is None else as_utc_timestamp(since, "--since")
     with store() as bars:
@@ -187,8 +184,7 @@ def orders_list(
 @app.command("show")
 def orders_show(order_id: OrderIdArg, json_out: JsonOpt = False) -> None:
     """Show one order: its request, its state and every event that made it."""
-    from bifrost.execution._manager import load_order
-    from bifrost.execution._order import event_to_dict
+    from bifrost.execution import event_to_dict, load_order
 
     with store() as bars:
         order = load_order(bars, order_id)
@@ -239,7 +235,7 @@ def book_state(
     ``halted``: no new order passes (cancels still do).
     """
     from bifrost.errors import InvalidInputError
-    from bifrost.execution._checks import set_trading_state, trading_state
+    from bifrost.execution import set_trading_state, trading_state
     from bifrost.portfolio import list_portfolios
 
     if set_to is None and reason is not None:
