@@ -50,6 +50,7 @@ __all__ = [
     "JOBS_DIR_ENV",
     "JOBS_SCHEMA",
     "LOG_FORMAT_ENV",
+    "PAPER_PORTFOLIO",
     "SCHEDULER_SCHEMA",
     "BacktestStep",
     "ChainFailedError",
@@ -64,8 +65,10 @@ __all__ = [
     "LogFormat",
     "MissedPolicy",
     "NightlyBacktestConfig",
+    "PaperRebalanceConfig",
     "PortfolioRisk",
     "PortfolioSync",
+    "RebalanceStep",
     "RiskReportConfig",
     "RiskStep",
     "RunRecord",
@@ -88,6 +91,7 @@ __all__ = [
     "jobs_dir",
     "load_jobs",
     "new_run_id",
+    "rebalance_step",
     "record_result",
     "risk_step",
     "run_chain",
@@ -96,6 +100,7 @@ __all__ = [
     "run_job",
     "runs_marker",
     "sync_demo_portfolio",
+    "target_weights",
     "validate_parameters",
 ]
 
@@ -111,8 +116,11 @@ _PIPELINES = frozenset(
         "IngestSourceName",
         "IngestStep",
         "NightlyBacktestConfig",
+        "PAPER_PORTFOLIO",
+        "PaperRebalanceConfig",
         "PortfolioRisk",
         "PortfolioSync",
+        "RebalanceStep",
         "RiskReportConfig",
         "RiskStep",
         "StrategyRun",
@@ -120,14 +128,17 @@ _PIPELINES = frozenset(
         "chain_summary",
         "daily_summary",
         "ingest_step",
+        "rebalance_step",
         "risk_step",
         "sync_demo_portfolio",
+        "target_weights",
     }
 )
 
 if TYPE_CHECKING:
     from bifrost.jobs._pipelines import (
         DEMO_PORTFOLIO,
+        PAPER_PORTFOLIO,
         BacktestStep,
         ChainFailedError,
         DailyIngestConfig,
@@ -135,8 +146,10 @@ if TYPE_CHECKING:
         IngestSourceName,
         IngestStep,
         NightlyBacktestConfig,
+        PaperRebalanceConfig,
         PortfolioRisk,
         PortfolioSync,
+        RebalanceStep,
         RiskReportConfig,
         RiskStep,
         StrategyRun,
@@ -144,8 +157,10 @@ if TYPE_CHECKING:
         chain_summary,
         daily_summary,
         ingest_step,
+        rebalance_step,
         risk_step,
         sync_demo_portfolio,
+        target_weights,
     )
 
 
