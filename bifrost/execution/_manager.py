@@ -203,7 +203,7 @@ def _now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC")
 
 
-def _request_dict(request: OrderRequest, client_order_id: str) -> dict[str, str | None]:
+def _request_dict(request: OrderRequest, client_order_id: str | None) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for name in _REQUEST_FIELDS:
         value = client_order_id if name == "client_order_id" else getattr(request, name)
@@ -363,7 +363,7 @@ class OrderManager:
             with self.store.transaction(schema=EXECUTION_SCHEMA, lock=f"portfolio:{request.portfolio}") as db:
                 if _select_orders(db, "client_order_id = ?", [client_order_id]):  # another process was first
                     raise _Raced
-                _insert_order(db, order, self.broker.name, _request_dict(request, client_order_id))
+                _insert_order(db, order, self.broker.name, _request_dict(request, request.client_order_id))
                 _decisions(db, order, results, now)
                 new = copy.copy(order)
                 new.apply(event)
@@ -433,7 +433,7 @@ class OrderManager:
 
     def _refuse(self, request: object, exc: Exception, now: pd.Timestamp) -> None:
         if isinstance(request, OrderRequest):
-            fields: dict[str, object] = _request_dict(request, request.client_order_id or "")  # type: ignore[assignment]
+            fields: dict[str, object] = dict(_request_dict(request, request.client_order_id))
         elif isinstance(request, Mapping):
             fields = {str(k): quote(v) for k, v in request.items()}
         else:
@@ -493,7 +493,6 @@ class OrderManager:
             raise InvalidInputError(f"order {order.order_id} is {order.status}: only a working order can be replaced")
         if quantity is None and limit_price is None and stop_price is None:
             raise InvalidInputError("replace needs a new quantity, limit_price or stop_price")
-        fields = _request_dict(order.request, order.client_order_id)
         changed = OrderRequest.create(
             portfolio=order.portfolio,
             symbol=order.symbol,
@@ -503,7 +502,7 @@ class OrderManager:
             limit_price=order.limit_price if limit_price is None else limit_price,  # type: ignore[arg-type]
             stop_price=order.stop_price if stop_price is None else stop_price,  # type: ignore[arg-type]
             time_in_force=order.time_in_force,
-            client_order_id=fields["client_order_id"],
+            client_order_id=order.client_order_id,
         )
         for name in ("limit_price", "stop_price"):
             price = getattr(changed, name)

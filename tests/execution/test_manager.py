@@ -25,7 +25,7 @@ from bifrost.execution._order import (
 )
 from bifrost.execution._paper import PaperBroker
 from bifrost.execution._schema import EXECUTION_SCHEMA
-from bifrost.portfolio import load_portfolio
+from bifrost.portfolio import CashFlow, CashKind, create_portfolio, load_portfolio, record_transactions
 from bifrost.risk import Limit, set_limits
 from tests.execution._crash_child import Clock, day, seed
 
@@ -307,3 +307,69 @@ def test_list_orders_empty_store_has_documented_columns(seeded: BarStore) -> Non
         "order_id", "client_order_id", "portfolio", "symbol", "side", "order_type", "quantity", "filled_quantity",
         "avg_fill_price", "status", "ts_created", "ts_updated", "reasons",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_fill_the_ledger_refuses_is_kept_and_reconcile_reports_it(seeded: BarStore) -> None:
+    # Arrange: a portfolio whose inception is after the fill's date: the ledger refuses the fill
+    create_portfolio(seeded, "late", inception="2010-06-01")
+    record_transactions(seeded, "late", [CashFlow(txn_id="d", ts=pd.Timestamp("2010-06-01", tz="UTC"),
+                                                  kind=CashKind.DEPOSIT, amount=Decimal(100_000))])  # fmt: skip
+    clock = Clock(day(0, 0))
+    broker = PaperBroker(seeded, clock=clock)
+    manager = OrderManager(seeded, broker, clock=clock)
+    manager.submit(OrderRequest(portfolio="late", symbol="ORCL", side=Side.BUY, quantity=Decimal(10)))
+    clock.now = day(0, 1)
+    broker.advance(clock.now)
+    # Act
+    (order,) = manager.process_events()
+    # Assert: the broker's fill is recorded with the ledger's refusal; reconcile names the difference
+    assert order.status is OrderStatus.FILLED
+    with seeded.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
+        ((txn_id, error),) = db.rows("SELECT txn_id, ledger_error FROM {t}execution_fills")
+    assert txn_id is None and "before the portfolio's inception" in error
+    with pytest.raises(ReconciliationError, match="late ORCL: the ledger holds 0, the broker 10"):
+        manager.reconcile()
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_ledger_appended_by_another_writer_between_fills_is_reloaded(seeded: BarStore) -> None:
+    manager = OrderManager(seeded, PaperBroker(seeded))
+    manager.submit(buy(10))
+    # Act: another writer records a deposit behind the manager's cached ledger, then the manager books a fill
+    record_transactions(seeded, "P0", [CashFlow(txn_id="more", ts=pd.Timestamp.now(tz="UTC"), kind=CashKind.DEPOSIT,
+                                                amount=Decimal(5))])  # fmt: skip
+    manager.submit(buy(10))
+    # Assert: both stored, in order, none lost
+    ids = [t.txn_id for t in load_portfolio(seeded, "P0", store_dividends=False).transactions]
+    assert len(ids) == 4 and ids[0] == "deposit" and ids[2] == "more"
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_replace_and_cancel_bad_requests(seeded: BarStore) -> None:
+    manager = OrderManager(seeded, PaperBroker(seeded))
+    filled = manager.submit(buy(10))
+    with pytest.raises(InvalidInputError, match="only a working order can be replaced"):
+        manager.replace(filled.order_id, quantity=20)
+    assert manager.cancel(filled.order_id) == filled  # final: returned as it is
+    with pytest.raises(NotFoundError, match="no order with order id or client order id 'nope'"):
+        manager.cancel("nope")
+    with pytest.raises(InvalidInputError, match="id"):
+        load_order(seeded, "bad id with spaces")
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_replace_without_a_change_raises(seeded: BarStore) -> None:
+    clock = Clock(day(0, 0))
+    manager = OrderManager(seeded, PaperBroker(seeded, clock=clock), clock=clock)
+    order = manager.submit(
+        buy(10, order_type=OrderType.LIMIT, limit_price=Decimal("1.00"), time_in_force=TimeInForce.GTC)
+    )
+    with pytest.raises(InvalidInputError, match="needs a new quantity"):
+        manager.replace(order.order_id)
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_manager_check_without_name_or_method_raises(seeded: BarStore) -> None:
+    with pytest.raises(InvalidInputError, match="a pre-trade check has a name and a check method"):
+        OrderManager(seeded, PaperBroker(seeded), checks=[object()])  # type: ignore[list-item]
