@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -33,7 +32,16 @@ from typing import Any, Final, TypeVar, assert_never
 
 import pandas as pd
 
-from bifrost._checks import PRICE_MAX, PRICE_MIN, as_bounded_decimal, as_utc_timestamp, check_symbol, quote
+from bifrost._checks import (
+    PRICE_MAX,
+    PRICE_MIN,
+    TS_MAX,
+    TS_MIN,
+    as_bounded_decimal,
+    as_utc_timestamp,
+    check_symbol,
+    quote,
+)
 from bifrost.errors import DuplicateFillError, InvalidInputError, InvalidTransitionError
 from bifrost.portfolio import Side
 from bifrost.portfolio._ledger import check_portfolio_name
@@ -398,6 +406,9 @@ _POSITIVE_DECIMALS: Final = frozenset({"quantity", "price", "limit_price", "stop
 _TEXT_FIELDS: Final = frozenset({"message", "broker_order_id", "trade_id"})
 
 
+_UTC: Final = as_utc_timestamp("2000-01-01", "ts").tzinfo
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Event:
     client_order_id: str  # the key every party knows (the broker never sees our order_id)
@@ -407,8 +418,10 @@ class _Event:
         """Check the fields (InvalidInputError naming ``Event.field``); ``ts`` becomes UTC (naive means UTC)."""
         kind = type(self).__name__
         check_client_order_id(self.client_order_id, f"{kind}.client_order_id")
-        object.__setattr__(self, "ts", as_utc_timestamp(self.ts, f"{kind}.ts"))
-        for field in dataclasses.fields(self)[2:]:
+        ts = self.ts
+        if not (isinstance(ts, pd.Timestamp) and ts.tzinfo is _UTC and TS_MIN <= ts <= TS_MAX):  # the fast case
+            object.__setattr__(self, "ts", as_utc_timestamp(ts, f"{kind}.ts"))
+        for field in _OWN_FIELDS[type(self)]:
             name, value = field.name, getattr(self, field.name)
             where = f"{kind}.{name}"
             if value is None and field.default is None:
@@ -544,6 +557,9 @@ _EVENT_TYPES: Final[Mapping[str, type[OrderEvent]]] = MappingProxyType(
         "filled": Filled,
     }
 )
+_OWN_FIELDS: Final[Mapping[type, tuple[dataclasses.Field[object], ...]]] = MappingProxyType(
+    {kind: dataclasses.fields(kind)[2:] for kind in _EVENT_TYPES.values()}  # after client_order_id and ts
+)
 _EVENT_NAMES: Final[Mapping[type[OrderEvent], str]] = MappingProxyType({v: k for k, v in _EVENT_TYPES.items()})
 
 
@@ -617,9 +633,9 @@ _EVENTS_FROM: Final[Mapping[OrderStatus, tuple[type[OrderEvent], ...]]] = Mappin
 _BROKER_ANSWERS: Final = (Accepted, Rejected, CancelRejected, Replaced, ReplaceRejected, Canceled, Expired, Filled)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class _State:
-    """Everything about an order that events change; `Order.apply` swaps one for the next."""
+    """Everything about an order that events change; `Order.apply` sets it once every check passed."""
 
     status: OrderStatus
     quantity: Decimal
@@ -754,15 +770,13 @@ class Order:
         allowed = TRANSITION_EVENTS.get((state.status, target), ())
         if not isinstance(event, allowed):
             raise InvalidTransitionError(self._refusal(event, f"not allowed in {state.status}"))
-        broker_answer = isinstance(event, _BROKER_ANSWERS)
-        self._state = dataclasses.replace(
-            state,
-            status=target,
-            in_doubt=isinstance(event, SubmitUnknown) or (state.in_doubt and not broker_answer),
-            events=(*state.events, event),
-            ts_updated=event.ts,
-            **changes,
-        )
+        # every check has passed: change the order (nothing below can raise)
+        state.in_doubt = isinstance(event, SubmitUnknown) or (state.in_doubt and not isinstance(event, _BROKER_ANSWERS))
+        state.status = target
+        state.events = (*state.events, event)
+        state.ts_updated = event.ts
+        for name, value in changes.items():
+            setattr(state, name, value)
 
     def _refusal(self, event: OrderEvent, why: str) -> str:
         return f"order {self._order_id} ({self._client_order_id}): {type(event).__name__} {why}"
@@ -1138,7 +1152,8 @@ def order_states_doc() -> str:
         "Generated from `bifrost.execution._order.TRANSITION_EVENTS` (do not edit by hand); "
         "regenerate with\n\n"
         "```\n"
-        ".venv/bin/python -m bifrost.execution._order > docs/execution/order-states.md\n"
+        ".venv/bin/python -c 'from bifrost.execution._order import order_states_doc as d; print(d(), end=\"\")' \\\n"
+        "    > docs/execution/order-states.md\n"
         "```\n\n"
         "`tests/execution/test_order_states_doc.py` fails when this file and the table differ.\n\n"
         "An order changes only by applying an event; an event on no edge here raises "
@@ -1152,7 +1167,3 @@ def order_states_doc() -> str:
         "before it was submitted takes no fill.\n\n"
         "```mermaid\n" + state_diagram() + "```\n"
     )
-
-
-if __name__ == "__main__":
-    sys.stdout.write(order_states_doc())

@@ -10,7 +10,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "execution" / "order-states
 
 
 def test_order_states_doc_matches_table_regenerate_if_not() -> None:
-    # regenerate: .venv/bin/python -m bifrost.execution._order > docs/execution/order-states.md
+    # regenerate: the command at the top of the doc (order_states_doc() written to the file)
     assert DOC.read_text(encoding="utf-8") == order_states_doc()
 
 
