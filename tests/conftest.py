@@ -10,8 +10,9 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import psycopg
@@ -147,6 +148,26 @@ def timescale_url() -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=30)
         proc.stdout.close()
+
+
+def on_backends(cases: Iterable[Any], *, everywhere: Collection[Any]) -> list[Any]:
+    """Parameters ``(*case, store)`` for a rule the library checks before it reads or writes the store.
+
+    Every case runs on the embedded store; the cases in ``everywhere`` run on PostgreSQL and
+    TimescaleDB as well (with their marks), to show that a store of each backend is left as the
+    rule says. Use with ``@pytest.mark.parametrize((..., "store"), ..., indirect=["store"])``.
+    """
+    listed = list(cases)
+    missing = [case for case in everywhere if case not in listed]
+    assert not missing, f"not among the cases: {missing}"
+    params = []
+    for case in listed:
+        values = case if isinstance(case, tuple) else (case,)
+        params.append(pytest.param(*values, "embedded"))
+        if case in everywhere:
+            params.append(pytest.param(*values, "postgres", marks=pytest.mark.postgres))
+            params.append(pytest.param(*values, "timescale", marks=pytest.mark.timescale))
+    return params
 
 
 @pytest.fixture(

@@ -25,7 +25,7 @@ from bifrost.data import (
 )
 from bifrost.errors import DataQualityWarning, DataSourceError, InvalidInputError, SchemaError, ValidationError
 from bifrost.testing import FrameBarSource
-from tests.conftest import ORCL, SP500
+from tests.conftest import ORCL, SP500, on_backends
 
 HEAD = ORCL.read_text().splitlines()[:11]  # header + 10 real ORCL bars, 1995-01-03 .. 1995-01-16
 
@@ -82,7 +82,9 @@ def _snapshot(store: BarStore) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     return store.list_symbols(), store.read_bars("ORCL"), len(store.ingest_log())
 
 
-@pytest.mark.parametrize("rule", ROW_RULES)
+# Each rule is checked before the store is touched, by the same code whatever the backend: every
+# rule on the embedded store, one on PostgreSQL and TimescaleDB too (their store left as it was).
+@pytest.mark.parametrize(("rule", "store"), on_backends(ROW_RULES, everywhere={"non-numeric"}), indirect=["store"])
 def test_validation_bad_row_strict_names_place_and_leaves_store_unchanged(
     rule: str, loaded: BarStore, tmp_path: Path
 ) -> None:
@@ -103,7 +105,12 @@ def test_validation_bad_row_strict_names_place_and_leaves_store_unchanged(
     assert n_ingests == before[2]
 
 
-@pytest.mark.parametrize("rule", [r for r in ROW_RULES if r != "out of order"])
+# one rule that drops the row and one that clears the field (a NaN stored) on every backend
+@pytest.mark.parametrize(
+    ("rule", "store"),
+    on_backends([r for r in ROW_RULES if r != "out of order"], everywhere={"non-numeric", "missing price"}),
+    indirect=["store"],
+)
 def test_validation_bad_row_repair_quarantines_it_with_reason(rule: str, store: BarStore, tmp_path: Path) -> None:
     lines, expected = ROW_RULES[rule]
     path = _write(tmp_path, lines)
@@ -257,7 +264,11 @@ IMPLAUSIBLE_ROWS = {
 }
 
 
-@pytest.mark.parametrize("rule", [*NON_FINITE_ROWS, *IMPLAUSIBLE_ROWS])
+@pytest.mark.parametrize(
+    ("rule", "store"),
+    on_backends([*NON_FINITE_ROWS, *IMPLAUSIBLE_ROWS], everywhere={"inf open", "1e308 prices"}),
+    indirect=["store"],
+)
 def test_validation_non_finite_or_implausible_number_is_refused_and_store_unchanged(
     rule: str, loaded: BarStore, tmp_path: Path
 ) -> None:
@@ -459,21 +470,30 @@ def test_csv_invalid_symbol_option_is_invalid_input() -> None:
 
 
 # -- corporate actions are validated as bars are (item 3) ---------------------------------------------
+IMPLAUSIBLE_ACTIONS = [
+    ("split", float("inf"), "the split value must be a finite number"),
+    ("split", float("nan"), "the split value must be a finite number"),
+    ("split", 0.0, r"a split ratio must be positive and within \[0.001, 1000\]"),
+    ("split", -2.0, r"a split ratio must be positive and within \[0.001, 1000\]"),
+    ("split", 5000.0, r"a split ratio must be positive and within \[0.001, 1000\]"),
+    ("split", 1.0, "and not 1"),
+    ("dividend", 1e300, "a dividend must be a positive cash amount per share"),
+    ("dividend", float("inf"), "the dividend value must be a finite number"),
+    ("dividend", 0.0, "a dividend must be a positive cash amount per share"),
+    ("dividend", 3.0, "a dividend of 3 is not below ORCL's close of 2.1358 on 1995-01-04"),
+    ("dividend", "lots", "the dividend value must be a number"),
+]
+# on every backend: a value refused before the store is read, and the dividend checked against the stored close
+EVERY_BACKEND_ACTIONS = {
+    IMPLAUSIBLE_ACTIONS[0],
+    ("dividend", 3.0, "a dividend of 3 is not below ORCL's close of 2.1358 on 1995-01-04"),
+}
+
+
 @pytest.mark.parametrize(
-    ("kind", "value", "expected"),
-    [
-        ("split", float("inf"), "the split value must be a finite number"),
-        ("split", float("nan"), "the split value must be a finite number"),
-        ("split", 0.0, r"a split ratio must be positive and within \[0.001, 1000\]"),
-        ("split", -2.0, r"a split ratio must be positive and within \[0.001, 1000\]"),
-        ("split", 5000.0, r"a split ratio must be positive and within \[0.001, 1000\]"),
-        ("split", 1.0, "and not 1"),
-        ("dividend", 1e300, "a dividend must be a positive cash amount per share"),
-        ("dividend", float("inf"), "the dividend value must be a finite number"),
-        ("dividend", 0.0, "a dividend must be a positive cash amount per share"),
-        ("dividend", 3.0, "a dividend of 3 is not below ORCL's close of 2.1358 on 1995-01-04"),
-        ("dividend", "lots", "the dividend value must be a number"),
-    ],
+    ("kind", "value", "expected", "store"),
+    on_backends(IMPLAUSIBLE_ACTIONS, everywhere=EVERY_BACKEND_ACTIONS),
+    indirect=["store"],
 )
 def test_record_actions_implausible_value_is_refused_and_nothing_recorded(
     kind: str, value: object, expected: str, loaded: BarStore
