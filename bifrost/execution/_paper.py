@@ -438,6 +438,21 @@ class PaperBroker:
         self._bars[symbol] = bars
         return bars
 
+    def _prepare(self, symbol: str, account: str | None) -> None:
+        # the bars a change may fill against, read before its write transaction: the symbol's,
+        # and with leverage or shorting those the accounts hold (the cash test marks them)
+        self._series(symbol)
+        if self.fill_model.leverage == 1.0 and not self.fill_model.allow_short:
+            return
+        with self._read() as db:
+            where, params = (
+                ("venue = ?", (self.name,)) if account is None else ("venue = ? AND account = ?", (self.name, account))
+            )
+            held = [r[0] for r in db.rows(f"SELECT DISTINCT symbol FROM {{t}}paper_positions WHERE {where}", params)]
+        for other in held:
+            if other not in self._bars:
+                self._series(other)
+
     def _mark(self, symbol: str, before_ns: int) -> float | None:
         # the last close stamped before `before_ns` (the kernel marks positions at the close)
         bars = self._bars.get(symbol)
@@ -562,7 +577,7 @@ class PaperBroker:
         """
         cid = order.client_order_id
         symbol = order.symbol
-        self._series(symbol)
+        self._prepare(symbol, order.request.portfolio)
         with self._write() as db:
             if db.rows("SELECT 1 FROM {t}paper_orders WHERE venue = ? AND client_order_id = ?", (self.name, cid)):
                 return self._events_of(db, cid)
@@ -655,7 +670,7 @@ class PaperBroker:
         filled or not a multiple of the lot, or a price is given that its type does not use.
         """
         cid = order.client_order_id
-        self._series(order.symbol)
+        self._prepare(order.symbol, order.request.portfolio)
         with self._write() as db:
             s = _Session(self, db, deliver=True)
             now = self._now(db)
@@ -1053,7 +1068,7 @@ class PaperBroker:
         if b > a:
             raise InvalidInputError(f"quote of {symbol}: bid {b!r} is above ask {a!r}")
         at = None if ts is None else as_utc_timestamp(ts, "ts")
-        self._series(symbol)
+        self._prepare(symbol, None)
         with self._write() as db:
             when = at if at is not None else self._now(db)
             db.run("DELETE FROM {t}paper_quotes WHERE venue = ? AND symbol = ?", (self.name, symbol))

@@ -437,3 +437,19 @@ def test_polled_events_are_delivered_at_least_once_and_marked_with_the_next_writ
     assert PaperBroker(orcl_store, clock=clock, name=b.name).poll_events() == [fill]
     b.submit(order("m2", order_type="limit", limit_price="30.00", time_in_force="gtc"))  # any write marks it
     assert PaperBroker(orcl_store, clock=clock, name=b.name).poll_events() == []
+
+
+def test_fill_at_close_fills_a_market_order_at_the_current_bars_close(orcl_store: EmbeddedStore) -> None:
+    b, _ = broker(orcl_store, "2014-06-05", model=FillModel(fill_at="close"))
+    (_, fill) = b.submit(order("c1"))
+    assert isinstance(fill, Filled) and fill.price == D("42.099998") and fill_basis(fill.trade_id) == "last_close"
+
+
+def test_orders_reducing_exposure_fill_first_on_a_bar(orcl_store: EmbeddedStore) -> None:
+    # with 1.00 in cash, the buy (sent first) is paid by the sale on the same bar, as in the backtest
+    b, clock = broker(orcl_store, "2014-06-04", cash=1, positions={"ORCL": 100})
+    b.submit(order("buy", "buy", 100))
+    b.submit(order("sell", "sell", 100))
+    events = step(b, clock, "2014-06-05")
+    assert [(type(e), e.client_order_id) for e in events] == [(Filled, "sell"), (Filled, "buy")]
+    assert b.positions("acct") == {"ORCL": D(100)} and b.account("acct").cash == D(1)
