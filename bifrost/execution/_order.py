@@ -635,7 +635,10 @@ _BROKER_ANSWERS: Final = (Accepted, Rejected, CancelRejected, Replaced, ReplaceR
 
 @dataclass(slots=True, kw_only=True)
 class _State:
-    """Everything about an order that events change; `Order.apply` sets it once every check passed."""
+    """Everything about an order that events change; never changed once made (a copy of an Order is independent).
+
+    `Order.apply` replaces it with `evolved` once every check has passed.
+    """
 
     status: OrderStatus
     quantity: Decimal
@@ -655,6 +658,16 @@ class _State:
     events: tuple[OrderEvent, ...] = ()
     trade_ids: frozenset[str] = frozenset()
     ts_updated: pd.Timestamp | None = None
+
+    def evolved(self, changes: Mapping[str, Any]) -> _State:
+        """Return a new state: this one with ``changes`` (faster than `dataclasses.replace`)."""
+        new = object.__new__(_State)
+        for name in _STATE_FIELDS:
+            setattr(new, name, changes[name] if name in changes else getattr(self, name))
+        return new
+
+
+_STATE_FIELDS: Final = tuple(f.name for f in dataclasses.fields(_State))
 
 
 class Order:
@@ -770,13 +783,14 @@ class Order:
         allowed = TRANSITION_EVENTS.get((state.status, target), ())
         if not isinstance(event, allowed):
             raise InvalidTransitionError(self._refusal(event, f"not allowed in {state.status}"))
-        # every check has passed: change the order (nothing below can raise)
-        state.in_doubt = isinstance(event, SubmitUnknown) or (state.in_doubt and not isinstance(event, _BROKER_ANSWERS))
-        state.status = target
-        state.events = (*state.events, event)
-        state.ts_updated = event.ts
-        for name, value in changes.items():
-            setattr(state, name, value)
+        # every check has passed: the order takes its next state at once
+        changes["status"] = target
+        changes["in_doubt"] = isinstance(event, SubmitUnknown) or (
+            state.in_doubt and not isinstance(event, _BROKER_ANSWERS)
+        )
+        changes["events"] = (*state.events, event)
+        changes["ts_updated"] = event.ts
+        self._state = state.evolved(changes)
 
     def _refusal(self, event: OrderEvent, why: str) -> str:
         return f"order {self._order_id} ({self._client_order_id}): {type(event).__name__} {why}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from decimal import Decimal as D
 
@@ -472,6 +473,15 @@ def test_order_client_order_id_defaults_to_order_id() -> None:
     assert order.client_order_id == "o-9"
     order.apply(Submitted(client_order_id="o-9", ts=T0))
     assert order.status is S.SUBMITTED
+
+
+def test_order_copy_is_independent_of_original() -> None:
+    # the order manager applies events to a copy and keeps the original until they are durable
+    order = _order(sub(), acc())
+    before = _snapshot(order)
+    other = copy.copy(order)
+    other.apply(fill("40"))
+    assert _snapshot(order) == before and other.filled_quantity == D(40) and other != order
 
 
 def test_order_replay_equals_original() -> None:
