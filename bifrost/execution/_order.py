@@ -90,6 +90,8 @@ _PRICE_MAX: Final = Decimal(str(int(PRICE_MAX)))
 
 
 class OrderStatus(StrEnum):
+    """Where an order is in its life (`TRANSITIONS` says which may follow which)."""
+
     NEW = auto()
     SUBMITTED = auto()
     ACCEPTED = auto()
@@ -103,6 +105,8 @@ class OrderStatus(StrEnum):
 
 
 class OrderType(StrEnum):
+    """Market, limit, stop (a market order once the stop trades) or stop-limit."""
+
     MARKET = auto()
     LIMIT = auto()
     STOP = auto()
@@ -110,6 +114,8 @@ class OrderType(StrEnum):
 
 
 class TimeInForce(StrEnum):
+    """How long an order works: the session, until canceled, immediate-or-cancel, fill-or-kill."""
+
     DAY = auto()
     GTC = auto()
     IOC = auto()
@@ -456,11 +462,15 @@ class SubmitUnknown(_Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Accepted(_Event):
+    """The broker took the order (its id, when it gives one)."""
+
     broker_order_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rejected(_Event):
+    """Refused: by a pre-trade check before it was sent, or by the broker; ``message`` says why."""
+
     reason: RejectReason
     message: str
 
@@ -502,11 +512,15 @@ class Replaced(_Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReplaceRejected(_Event):
+    """The broker refused the replace: the order stays as it was."""
+
     message: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Canceled(_Event):
+    """The order ended canceled (by request, unfilled IOC/FOK, the broker, ...)."""
+
     reason: CancelReason = CancelReason.REQUESTED
     message: str = ""
 
