@@ -150,6 +150,14 @@ def timescale_url() -> Iterator[str]:
         proc.stdout.close()
 
 
+# For a test of the tables beside the bars (job history, portfolio names and limits...): a TimescaleDB
+# store differs from a PostgreSQL one only in its bars table, so the embedded store and PostgreSQL are
+# its two backends (the timescale parameter of `store` ran the same SQL again, on PGlite).
+embedded_and_postgres = pytest.mark.parametrize(
+    "store", ["embedded", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
 def on_backends(cases: Iterable[Any], *, everywhere: Collection[Any]) -> list[Any]:
     """Parameters ``(*case, store)`` for a rule the library checks before it reads or writes the store.
 

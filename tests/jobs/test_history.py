@@ -19,6 +19,7 @@ from bifrost.jobs import (
     new_run_id,
     runs_marker,
 )
+from tests.conftest import embedded_and_postgres
 
 
 def _dead_pid() -> int:
@@ -34,6 +35,7 @@ def _set(store: BarStore, run_id: str, **columns: object) -> None:
         db.run(f"UPDATE {{t}}job_runs SET {assignments} WHERE run_id = ?", (*columns.values(), run_id))
 
 
+@embedded_and_postgres
 def test_history_run_lifecycle_recorded_newest_first(store: BarStore) -> None:
     history = store.part(JobHistory)
     first, created = history.create(run_id=new_run_id(), job="ingest", parameters={"n": 3}, version="0.1.0")
@@ -56,6 +58,7 @@ def test_history_run_lifecycle_recorded_newest_first(store: BarStore) -> None:
     assert {"run_id", "job", "status", "notebook", "html", "error", "started", "ended"} <= set(shown)
 
 
+@embedded_and_postgres
 def test_history_idempotency_key_returns_the_first_run(store: BarStore) -> None:
     history = store.part(JobHistory)
     request = {"job": "a", "parameters": {}, "version": "v", "idempotency_key": "k1"}
@@ -69,6 +72,7 @@ def test_history_idempotency_key_returns_the_first_run(store: BarStore) -> None:
     assert len(history.list("a")) == 2
 
 
+@embedded_and_postgres
 def test_history_dead_runner_marked_abandoned(store: BarStore) -> None:
     history = store.part(JobHistory)
     run, _ = history.create(run_id=new_run_id(), job="a", parameters={}, version="v")
@@ -79,6 +83,7 @@ def test_history_dead_runner_marked_abandoned(store: BarStore) -> None:
     assert "is gone; the run was abandoned" in (shown.error or "")
 
 
+@embedded_and_postgres
 def test_history_silent_runner_elsewhere_marked_abandoned(store: BarStore) -> None:
     history = store.part(JobHistory)
     live, _ = history.create(run_id=new_run_id(), job="a", parameters={}, version="v")
@@ -94,6 +99,7 @@ def test_history_silent_runner_elsewhere_marked_abandoned(store: BarStore) -> No
     assert socket.gethostname() != "elsewhere"
 
 
+@embedded_and_postgres
 def test_history_marker_changes_with_rows_not_heartbeats(store: BarStore) -> None:
     history = store.part(JobHistory)
     empty = runs_marker(store)
@@ -107,6 +113,7 @@ def test_history_marker_changes_with_rows_not_heartbeats(store: BarStore) -> Non
     assert len({empty, created, started, runs_marker(store)}) == 4
 
 
+@embedded_and_postgres
 def test_history_cancel_forget_key_lets_the_request_run_again(store: BarStore) -> None:
     history = store.part(JobHistory)
     run, _ = history.create(run_id=new_run_id(), job="a", parameters={}, version="v", idempotency_key="due:1")
@@ -116,6 +123,7 @@ def test_history_cancel_forget_key_lets_the_request_run_again(store: BarStore) -
     assert created and again.run_id != run.run_id
 
 
+@embedded_and_postgres
 def test_history_lease_one_holder_until_expiry(store: BarStore) -> None:
     history = store.part(JobHistory)
     t0 = pd.Timestamp("2026-12-01 18:00", tz="UTC")
@@ -131,6 +139,7 @@ def test_history_lease_one_holder_until_expiry(store: BarStore) -> None:
     assert history.lease("scheduler") is None
 
 
+@embedded_and_postgres
 def test_history_unknown_run_and_bad_arguments_refused(store: BarStore) -> None:
     with pytest.raises(NotFoundError, match=r"no run 'nope'"):
         get_run(store, "nope")
@@ -140,6 +149,7 @@ def test_history_unknown_run_and_bad_arguments_refused(store: BarStore) -> None:
         store.part(JobHistory).finish("x", RunStatus.RUNNING)
 
 
+@embedded_and_postgres
 def test_history_release_key_only_for_a_run_that_never_started(store: BarStore) -> None:
     history = store.part(JobHistory)
     queued, _ = history.create(run_id=new_run_id(), job="a", parameters={}, version="v", idempotency_key="due:2")

@@ -38,6 +38,7 @@ from bifrost.risk import (
     traffic_light,
     var_es_many,
 )
+from tests.conftest import embedded_and_postgres
 
 # a store's history: nanosecond timestamps (what `MarketData.returns` gives), 80 business days
 _rng = np.random.default_rng(7)
@@ -463,6 +464,7 @@ def test_any_posted_request_is_answered_or_refused_never_crashes(request: dict[s
         report.to_dict()
 
 
+@embedded_and_postgres
 @pytest.mark.parametrize("name", ["desk\x00", "", "a\tb", "N" * 257])
 def test_limits_and_alerts_refuse_a_portfolio_name_no_backend_can_hold(store: Any, name: str) -> None:
     # before the name reaches a query: PostgreSQL answered a NUL with a psycopg.DataError traceback
