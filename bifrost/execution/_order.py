@@ -229,8 +229,8 @@ def tick_size(price: Decimal) -> Decimal:
     return Decimal("0.01") if checked >= 1 else Decimal("0.0001")
 
 
-def check_tick(price: Decimal, name: str) -> Decimal:
-    """Return ``price`` if it is a whole number of ticks (`tick_size`), else raise.
+def check_tick(price: Decimal, name: str, *, tick: Decimal | None = None) -> Decimal:
+    """Return ``price`` if it is a whole number of ticks, else raise.
 
     Parameters
     ----------
@@ -238,6 +238,9 @@ def check_tick(price: Decimal, name: str) -> Decimal:
         A positive price.
     name
         The field's name, for the message (``limit_price``, ``stop_price``).
+    tick
+        The symbol's own tick size where it is known (its reference data:
+        `bifrost.data.tick_size`); None: the US equity rule (`tick_size`, SEC Rule 612).
 
     Returns
     -------
@@ -257,11 +260,18 @@ def check_tick(price: Decimal, name: str) -> Decimal:
     Traceback (most recent call last):
     ...
     bifrost.errors.InvalidInputError: limit_price 37.505 is off the tick: not a multiple of 0.01 (SEC Rule 612)
+    >>> check_tick(Decimal("101.10"), "limit_price", tick=Decimal("0.25"))
+    Traceback (most recent call last):
+    ...
+    bifrost.errors.InvalidInputError: limit_price 101.10 is off the tick: not a multiple of 0.25 (the symbol's tick size)
     """
     checked = _decimal(price, name, strict=True)
-    tick = tick_size(checked)
+    if tick is None:
+        rule, tick = "SEC Rule 612", tick_size(checked)
+    else:
+        rule, tick = "the symbol's tick size", _decimal(tick, "tick", strict=True)
     if checked % tick != ZERO:
-        raise InvalidInputError(f"{name} {checked} is off the tick: not a multiple of {tick} (SEC Rule 612)")
+        raise InvalidInputError(f"{name} {checked} is off the tick: not a multiple of {tick} ({rule})")
     return price
 
 

@@ -843,3 +843,19 @@ def test_event_from_dict_optional_field_left_out_takes_default() -> None:
 def test_event_from_dict_bad_data_raises(data: dict[str, object], match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         event_from_dict(data)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("price", "tick", "ok"), [("101.25", "0.25", True), ("101.10", "0.25", False), ("0.5", "0.5", True)]
+)
+def test_check_tick_against_the_symbols_own_tick_size(price: str, tick: str, ok: bool) -> None:
+    if ok:
+        assert check_tick(D(price), "limit_price", tick=D(tick)) == D(price)
+    else:
+        with pytest.raises(InvalidInputError, match=r"off the tick: not a multiple of 0.25 \(the symbol's tick size\)"):
+            check_tick(D(price), "limit_price", tick=D(tick))
+
+
+def test_check_tick_bad_tick_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="tick"):
+        check_tick(D("10"), "limit_price", tick=D("-0.01"))
