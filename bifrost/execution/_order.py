@@ -260,16 +260,16 @@ def check_tick(price: Decimal, name: str, *, tick: Decimal | None = None) -> Dec
     Traceback (most recent call last):
     ...
     bifrost.errors.InvalidInputError: limit_price 37.505 is off the tick: not a multiple of 0.01 (SEC Rule 612)
-    >>> check_tick(Decimal("101.10"), "limit_price", tick=Decimal("0.25"))
+    >>> check_tick(Decimal("101.1"), "stop", tick=Decimal("0.25"))
     Traceback (most recent call last):
     ...
-    bifrost.errors.InvalidInputError: limit_price 101.10 is off the tick: not a multiple of 0.25 (the symbol's tick size)
+    bifrost.errors.InvalidInputError: stop 101.1 is off the tick: not a multiple of 0.25 (the symbol's reference data)
     """
     checked = _decimal(price, name, strict=True)
     if tick is None:
         rule, tick = "SEC Rule 612", tick_size(checked)
     else:
-        rule, tick = "the symbol's tick size", _decimal(tick, "tick", strict=True)
+        rule, tick = "the symbol's reference data", _decimal(tick, "tick", strict=True)
     if checked % tick != ZERO:
         raise InvalidInputError(f"{name} {checked} is off the tick: not a multiple of {tick} ({rule})")
     return price

@@ -852,7 +852,9 @@ def test_check_tick_against_the_symbols_own_tick_size(price: str, tick: str, ok:
     if ok:
         assert check_tick(D(price), "limit_price", tick=D(tick)) == D(price)
     else:
-        with pytest.raises(InvalidInputError, match=r"off the tick: not a multiple of 0.25 \(the symbol's tick size\)"):
+        with pytest.raises(
+            InvalidInputError, match=r"off the tick: not a multiple of 0.25 \(the symbol's reference data\)"
+        ):
             check_tick(D(price), "limit_price", tick=D(tick))
 
 
