@@ -402,7 +402,7 @@ def test_broker_options_are_checked(orcl_store: EmbeddedStore) -> None:
 # -- durable: the other side survives its callers -------------------------------------------------
 @pytest.mark.parametrize("store", ["embedded", "postgres"], indirect=True)
 def test_state_survives_a_new_broker_object_on_the_same_store(store: BarStore, tmp_path: Path) -> None:
-    ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    ingest(store, CsvSource(ORCL, symbol="ORCL"), start="2014-06-01", end="2014-07-01")
     name = "paper-durable"
     clock = Clock("2014-06-04")
     first = PaperBroker(store, clock=clock, name=name)

@@ -16,14 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bifrost.data import BarStore, CsvSource, EmbeddedStore, ingest
+from bifrost.data import BarStore, CsvSource, EmbeddedStore, Panel, ingest
 from bifrost.data._postgres import PostgresStore
 from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.execution._fills import Commission, FillModel
 from bifrost.execution._manager import list_orders
 from bifrost.portfolio import load_portfolio
-from bifrost.strategy import backtest
+from bifrost.strategy import Signals, backtest
 from bifrost.strategy._paper import PaperRun, paper_trade
+from bifrost.strategy.indicators import crossover, sma
 from tests.conftest import ORCL
 
 COLUMNS = ["ts", "side", "quantity", "price", "commission"]
@@ -67,15 +68,38 @@ def test_paper_trading_orcl_gives_the_backtests_fills_and_final_value(
 
 
 def test_paper_trading_orcl_on_postgresql_gives_the_backtests(pg_url: str, pg_schema: str, tmp_path: Path) -> None:
-    # the whole file takes 20-40 s on PostgreSQL here (six commits an order): its last three years
+    # the whole file takes 20-40 s on PostgreSQL here (six commits an order): its last two years only
     store = PostgresStore(pg_url, home=tmp_path / "home", schema=pg_schema, timescale=False)
     try:
-        ingest(store, CsvSource(ORCL, symbol="ORCL"))
+        ingest(store, CsvSource(ORCL, symbol="ORCL"), start="2013-01-01")
         fill = FillModel(commission=Commission(percent=0.001))
-        run = paper_trade(store, "sma_cross", "ORCL", start="2012-01-01", fill_model=fill, portfolio="parity")
-        assert_parity(store, run, fill, start="2012-01-01", n=25)
+        run = paper_trade(store, "sma_cross", "ORCL", start="2013-01-01", fill_model=fill, portfolio="parity")
+        assert_parity(store, run, fill, start="2013-01-01", n=19)
     finally:
         store.close()
+
+
+def limit_cross(panel: Panel, *, fast: int = 10, slow: int = 30, size: float = 100.0) -> Signals:
+    """sma_cross entering with a limit order 1% under the signal's close (on the cent): GTC until filled or replaced."""
+    close = panel["close"]
+    cross = crossover(sma(close, fast), sma(close, slow))
+    return Signals(entries=cross > 0.0, exits=cross < 0.0, size=size, limit_price=np.round(close * 0.99, 2))
+
+
+def test_paper_trading_limit_entries_gives_the_backtests(orcl_store: EmbeddedStore) -> None:
+    # limit orders that wait for the bar's range, and entries that replace an unfilled one
+    run = paper_trade(orcl_store, limit_cross, "ORCL", start="2011-01-01", portfolio=f"lim-{uuid.uuid4().hex[:8]}")
+    panel = orcl_store.read_panel(["ORCL"], "2011-01-01", adjustment="split_adjusted")
+    expected = backtest(panel, limit_cross)
+    pd.testing.assert_frame_equal(
+        run.fills[COLUMNS].reset_index(drop=True), expected.fills[COLUMNS].reset_index(drop=True), check_exact=True
+    )
+    assert run.final_value == expected.final_value
+    assert {"bar_range", "next_open"} <= set(run.fills["basis"])
+    replaced = expected.orders[expected.orders["reason"] == "replaced"]
+    assert len(replaced) > 0  # the kernel replaced unfilled entries: the paper run canceled as many
+    orders = list_orders(orcl_store, portfolio=run.portfolio)
+    assert (orders["status"] == "canceled").sum() == len(replaced)
 
 
 def test_paper_trading_runs_on_its_own_venue_beside_another_run(orcl_store: EmbeddedStore) -> None:
