@@ -20,7 +20,8 @@ frees cash before it spends it):
   fired stop is remembered across bars); slippage as the fill model says, never outside
   the bar's range nor past a limit;
 - the volume cap takes at most ``volume_cap`` × the bar's volume (rounded down to the
-  lot, shared by the orders on that bar); the rest waits for the next bars: a partial fill;
+  lot, shared by the orders one step fills on that bar); the rest waits for the next
+  bars: a partial fill;
 - cash, at fill time: a fill that grows the position and costs more than the cash (with
   commission) is refused, `Rejected` ``INSUFFICIENT_CASH`` (an order already partly filled
   is `Canceled` with reason ``BROKER`` and the message saying so); a sell that would open
@@ -327,7 +328,9 @@ class PaperBroker:
         The broker's "now", a function returning a UTC timestamp. None: the time `advance`
         last stepped to (durable), or the wall clock before any `advance`.
     name
-        The broker's name in the order manager's records.
+        The broker's name in the order manager's records, and its venue here: brokers of
+        one name share accounts, orders and clock; another name is another venue (a
+        replay of history, `bifrost.strategy.paper_trade`, runs on one of its own).
     adjustment
         The bars it fills against: ``raw`` (as traded, the default) or another
         `bifrost.data.Adjustment` (a paper run beside a backtest on adjusted bars).
