@@ -38,10 +38,11 @@ class WarmReport:
 
 
 def warm() -> WarmReport:
-    """Compile, or load from numba's cache, the kernels of backtests, sweeps and metrics.
+    """Compile, or load from numba's cache, the kernels of backtests, sweeps, metrics and fills.
 
     Runs every built-in strategy, a sweep and the metrics table on a small synthetic
-    panel; the kernels compiled go to `bifrost._jit.cache_dir` (``BIFROST_NUMBA_CACHE_DIR``,
+    panel, and the fill model's rules as the paper broker calls them; the kernels
+    compiled go to `bifrost._jit.cache_dir` (``BIFROST_NUMBA_CACHE_DIR``,
     ``NUMBA_CACHE_DIR``, else ``$XDG_CACHE_HOME/bifrost/numba``).
 
     Returns
@@ -51,6 +52,8 @@ def warm() -> WarmReport:
         and how many it compiled (what an earlier call in this process did is included).
     """
     from bifrost.data import Panel, SyntheticMarket
+    from bifrost.execution._fills import FillModel
+    from bifrost.execution._order import OrderType, Side
     from bifrost.strategy._optimize import sweep
     from bifrost.strategy._strategies import STRATEGIES, backtest
 
@@ -66,6 +69,11 @@ def warm() -> WarmReport:
             backtest(data, name, small.get(name, {})).stats()
         backtest(data, "mean_reversion", {"method": "bollinger", "period": 10})
         sweep(data, "sma_cross", {"fast": [3], "slow": [8, 13]})
+    model = FillModel(slippage_bps=1.0)  # the paper broker's first order need not compile them
+    model.fill_price(Side.BUY, OrderType.STOP_LIMIT, 10.0, 10.5, 9.5, limit=10.0, stop=10.0)
+    model.slipped(10.0, Side.BUY, 10.5, 9.5)
+    model.commission_of(1.0, 10.0)
+    model.round_lot(1.5)
     loaded, compiled = _jit.compile_counts()
     return WarmReport(
         cache_dir=_jit.cache_enabled(), loaded=loaded, compiled=compiled, seconds=time.perf_counter() - start
