@@ -11,6 +11,15 @@ from tests.cli import bifrost
 from tests.conftest import ORCL, ROOT, SP500
 
 
+@pytest.fixture(scope="module")
+def orcl_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home holding ORCL's file, ingested once, for the tests that only read it or are refused before a write."""
+    home = tmp_path_factory.mktemp("cli-data-orcl")
+    done = bifrost(home, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL")
+    assert done.returncode == 0, done.stderr
+    return home
+
+
 @pytest.mark.postgres
 def test_cli_data_info_masks_the_password_of_the_url(tmp_path: Path, pg_url: str) -> None:
     # trust authentication ignores the password: the store opens and describes itself
@@ -89,9 +98,8 @@ def test_cli_long_file_ingests_many_symbols_with_repair(tmp_path: Path) -> None:
         (["data", "show", "ORCL", "--start", "someday"], "bifrost: error: start must be a date"),
     ],
 )
-def test_cli_bifrost_error_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
-    bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL")
-    done = bifrost(tmp_path, *args)
+def test_cli_bifrost_error_is_one_line_and_exit_2(orcl_home: Path, args: list[str], message: str) -> None:
+    done = bifrost(orcl_home, *args)
     assert done.returncode == 2
     assert done.stderr.startswith(message), done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
@@ -159,12 +167,10 @@ def test_cli_data_check_store_finds_a_lost_segment_and_repair_forgets_its_symbol
         assert misuse.returncode == 2 and misuse.stderr.count("\n") == 1, misuse.stderr
 
 
-def test_cli_data_show_end_with_a_time_of_day_is_exclusive_at_that_instant(tmp_path: Path) -> None:
+def test_cli_data_show_end_with_a_time_of_day_is_exclusive_at_that_instant(orcl_home: Path) -> None:
     # the next day's bar (2014-12-31 00:00) was shown for --end "2014-12-30 12:00"
-    assert bifrost(tmp_path, "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
-
     def shown(*end: str) -> list[str]:
-        done = bifrost(tmp_path, "data", "show", "ORCL", "--start", "2014-12-29", *end, "--json")
+        done = bifrost(orcl_home, "data", "show", "ORCL", "--start", "2014-12-29", *end, "--json")
         assert done.returncode == 0, done.stderr
         return [bar["ts"][:10] for bar in json.loads(done.stdout)]
 
