@@ -15,6 +15,7 @@ from bifrost.ui._backtest import BacktestForm
 from bifrost.ui._base import PAGE_CSS, Column, Component, ErrorArea, Marker, html_table
 from bifrost.ui._data import CandlestickChart, CoverageTable, QualityFindings
 from bifrost.ui._jobs import DEFAULT_LINK_BASE, RunJobControl, RunsTable, RunViewer, run_link
+from bifrost.ui._orders import FillsTable, OrderBlotter
 from bifrost.ui._pages import Page, backtest_explorer, data_explorer, job_monitor, portfolio_monitor, risk_monitor
 from bifrost.ui._portfolio import (
     EquityChart,
@@ -42,9 +43,11 @@ __all__ = [
     "EquityChart",
     "ErrorArea",
     "ExposureTable",
+    "FillsTable",
     "LimitBars",
     "Marker",
     "MetricsTable",
+    "OrderBlotter",
     "Page",
     "PortfolioMetrics",
     "PortfolioPicker",

@@ -20,6 +20,7 @@ from bifrost.ui._backtest import BacktestForm
 from bifrost.ui._base import PAGE_CSS, Component, Marker
 from bifrost.ui._data import CandlestickChart, CoverageTable, QualityFindings
 from bifrost.ui._jobs import DEFAULT_LINK_BASE, RunJobControl, RunsTable, RunViewer
+from bifrost.ui._orders import FillsTable, OrderBlotter
 from bifrost.ui._portfolio import EquityChart, ExposureTable, PortfolioMetrics, PortfolioPicker, PositionsTable
 from bifrost.ui._risk import AlertsList, LimitBars, StressTable, VarTable
 from bifrost.ui._watch import ChangeWatcher, now_text
@@ -104,9 +105,12 @@ def portfolio_monitor(
     watch: bool = True,
     interval_s: float = 1.0,
 ) -> Page:
-    """Build the portfolio monitor: positions, cash and P&L, equity against a benchmark, metrics, exposure.
+    """Build the portfolio monitor: positions, cash and P&L, equity against a benchmark, metrics, exposure, orders.
 
-    It updates by itself when another process records a transaction or ingests bars.
+    It updates by itself when another process records a transaction, ingests bars, or sends
+    an order (a paper_rebalance job, ``bifrost orders submit``) or the broker fills one: the
+    blotter shows the portfolio's orders of the newest day with orders (`OrderBlotter`), and
+    their fills beside it (`FillsTable`).
 
     Parameters
     ----------
@@ -124,7 +128,9 @@ def portfolio_monitor(
     equity = EquityChart(store, benchmark=benchmark)
     metrics = PortfolioMetrics(store, benchmark=benchmark)
     exposure = ExposureTable(store)
-    shown = (positions, equity, metrics, exposure)
+    blotter = OrderBlotter(store)
+    fills = FillsTable(store)
+    shown = (positions, equity, metrics, exposure, blotter, fills)
 
     def pick(name: str | None) -> None:
         for c in shown:
@@ -144,9 +150,11 @@ def portfolio_monitor(
         # the exposure under the metrics, beside the chart
         _row(positions.widget, widths=("100%",)),
         _row(equity.widget, W.VBox([metrics.widget, exposure.widget]), widths=("70%", "30%")),
+        # the orders as they happen (sent here or by another process) beside their executions
+        _row(blotter.widget, fills.widget, widths=("60%", "40%")),
     ]
     components = {"picker": picker, "positions": positions, "equity": equity, "metrics": metrics,
-                  "exposure": exposure}  # fmt: skip
+                  "exposure": exposure, "blotter": blotter, "fills": fills}  # fmt: skip
     return Page("portfolio_monitor", "Portfolio monitor", store, components, rows, watch=watch, interval_s=interval_s)
 
 
@@ -226,7 +234,10 @@ def job_monitor(
     watch: bool = True,
     interval_s: float = 1.0,
 ) -> Page:
-    """Build the job monitor: recent runs (status, duration, links to the notebook and HTML), run a job now.
+    """Build the job monitor: recent runs (status, duration, links to the notebook and HTML), run a job now, orders.
+
+    The blotter under the runs shows every portfolio's orders of the newest day with orders
+    (`OrderBlotter`: a job's orders, the paper_rebalance job's among them), as they happen.
 
     Parameters
     ----------
@@ -245,9 +256,10 @@ def job_monitor(
         viewer.refresh()
 
     control = RunJobControl(store, jobs=jobs, on_done=done)
-    rows = [control.widget, runs.widget, viewer.widget]
-    return Page("job_monitor", "Job monitor", store, {"control": control, "runs": runs, "viewer": viewer}, rows,
-                watch=watch, interval_s=interval_s)  # fmt: skip
+    blotter = OrderBlotter(store)
+    rows = [control.widget, runs.widget, blotter.widget, viewer.widget]
+    components = {"control": control, "runs": runs, "blotter": blotter, "viewer": viewer}
+    return Page("job_monitor", "Job monitor", store, components, rows, watch=watch, interval_s=interval_s)
 
 
 def data_explorer(store: Store, *, symbol: str | None = None, watch: bool = True, interval_s: float = 1.0) -> Page:

@@ -2,8 +2,9 @@
 
 Each marker is one small query (`bifrost.data.BarStore.ingest_marker`,
 `bifrost.portfolio.portfolios_marker`, `bifrost.risk.alerts_marker`,
-`bifrost.jobs.runs_marker`): another process that ingests bars, records a transaction,
-sets limits, checks them or runs a job changes one, and the components that declared it
+`bifrost.jobs.runs_marker`, `bifrost.execution.orders_marker`): another process that ingests
+bars, records a transaction, sets limits, checks them, runs a job or sends an order (or the
+broker fills it) changes one, and the components that declared it
 (`Component.markers`) redraw; nothing else on the page does. The watcher polls from a
 daemon thread in the dashboard's kernel (every ``interval_s``, 1 s by default), or once per
 `poll` call (tests drive it so, with no sleeping).
@@ -21,6 +22,7 @@ import pandas as pd
 
 from bifrost.data import Store
 from bifrost.errors import InvalidInputError
+from bifrost.execution import orders_marker
 from bifrost.portfolio import portfolios_marker
 from bifrost.risk import alerts_marker
 from bifrost.ui._base import Component, Marker, describe_error
@@ -46,6 +48,7 @@ MARKERS: Mapping[Marker, Callable[[Store], str]] = {
     "portfolios": portfolios_marker,
     "alerts": alerts_marker,
     "runs": runs_marker,
+    "orders": orders_marker,
 }
 
 
