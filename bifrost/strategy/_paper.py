@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bifrost._checks import check_symbol
+from bifrost._checks import check_symbol, is_number
 from bifrost.data import Adjustment, Panel, Store
 from bifrost.errors import InsufficientDataError, InvalidInputError
 from bifrost.execution._checks import PreTradeCheck
@@ -175,12 +175,7 @@ def paper_trade(
     model = FillModel() if fill_model is None else fill_model
     if not isinstance(model, FillModel):
         raise InvalidInputError(f"fill_model must be a FillModel, got {type(fill_model).__name__}")
-    if (
-        isinstance(cash, bool)
-        or not isinstance(cash, int | float)
-        or not math.isfinite(cash)
-        or not 0 < cash <= MAX_AMOUNT
-    ):
+    if not is_number(cash) or not math.isfinite(float(cash)) or not 0 < float(cash) <= MAX_AMOUNT:
         raise InvalidInputError(f"cash must be a positive number up to {MAX_AMOUNT:.0e}, got {cash!r}")
     panel = store.read_panel([symbol], start, end, adjustment=adjustment)
     if panel.shape[0] == 0:
