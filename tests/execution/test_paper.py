@@ -453,3 +453,34 @@ def test_orders_reducing_exposure_fill_first_on_a_bar(orcl_store: EmbeddedStore)
     events = step(b, clock, "2014-06-05")
     assert [(type(e), e.client_order_id) for e in events] == [(Filled, "sell"), (Filled, "buy")]
     assert b.positions("acct") == {"ORCL": D(100)} and b.account("acct").cash == D(1)
+
+
+def test_ioc_trades_against_a_live_quote(orcl_store: EmbeddedStore) -> None:
+    b, _ = broker(orcl_store, "2015-01-05T16:00")
+    b.quote("ORCL", "44.40", "44.45", ts=day("2015-01-05T15:30"))
+    (_, fill) = b.submit(order("i1", order_type="limit", limit_price="44.50", time_in_force="ioc"))
+    assert isinstance(fill, Filled) and fill.price == D("44.45") and fill_basis(fill.trade_id) == "quote"
+    (_, missed) = b.submit(order("i2", order_type="limit", limit_price="44.40", time_in_force="fok"))
+    assert isinstance(missed, Canceled) and missed.reason is CancelReason.UNFILLED
+
+
+def test_day_order_partly_filled_under_the_cap_expires_the_rest(orcl_store: EmbeddedStore) -> None:
+    b, clock = broker(orcl_store, "2014-06-04", model=FillModel(volume_cap=1e-5))
+    b.submit(order("d1", quantity=300, time_in_force="day"))
+    assert [f.quantity for f in fills_of(step(b, clock, "2014-06-05"))] == [D(106)]
+    (expired,) = step(b, clock, "2014-06-06")
+    assert isinstance(expired, Expired)
+    seen = b.get_order("d1")
+    assert seen is not None and seen.status is OrderStatus.EXPIRED and seen.filled_quantity == D(106)
+
+
+def test_rest_of_a_partly_filled_order_the_cash_cannot_pay_is_canceled(orcl_store: EmbeddedStore) -> None:
+    # 106 x 41.849998 = 4436.10 of the 5000; the next 114 at 42.290001 cost more than what is left
+    b, clock = broker(orcl_store, "2014-06-04", cash=5000, model=FillModel(volume_cap=1e-5))
+    b.submit(order("c1", quantity=300, time_in_force="gtc"))
+    events = step(b, clock, "2014-06-06")
+    assert [type(e) for e in events] == [Filled, Canceled]
+    canceled = events[1]
+    assert isinstance(canceled, Canceled) and canceled.reason is CancelReason.BROKER
+    assert canceled.message.startswith("insufficient_cash")
+    assert b.positions("acct") == {"ORCL": D(106)}
