@@ -8,9 +8,9 @@ later bar, at the last close at once; ``fill_basis`` says which.
 
 ``submit`` exits 0 when the order was accepted or filled, 1 when it was rejected (by a
 pre-trade check or the broker: ``reasons`` say which) or its outcome is unknown (the broker
-did not answer: it is resolved by asking the broker, never by sending it again), and 2 when
-the request itself is invalid (one line naming the field; nothing is changed but the audit
-trail). Quantities and prices print as JSON numbers.
+did not answer: the next ``submit`` or ``cancel`` asks the broker for it by its client order
+id, never sends it again), and 2 when the request itself is invalid (one line naming the
+field; nothing is changed but the audit trail). Quantities and prices print as JSON numbers.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _order_line(order: Order, fill_basis: str | None) -> str:
         done = "" if order.filled_quantity == order.quantity else f" of {order.quantity}"
         line += f" {order.filled_quantity}{done} at {order.avg_fill_price}{basis}"
     if order.in_doubt:
-        line += ", in doubt: the broker has not answered (`bifrost orders show` tells once it has)"
+        line += ", in doubt: the broker's answer is unknown (it is asked for this order before the next one is sent)"
     if order.reasons:
         line += f" ({'; '.join(order.reasons)})"
     return line
@@ -150,6 +150,7 @@ def orders_submit(
         "time_in_force": tif.value, "client_order_id": client_order_id,
     }  # fmt: skip
     with store() as bars, _trading(bars) as (manager, broker):
+        manager.process_events()  # what the broker reported since (fills, orders in doubt resolved) first
         order = manager.submit(fields)
         basis = _fill_basis(broker, order)
     if json_out:
@@ -211,6 +212,7 @@ def orders_cancel(order_id: OrderIdArg, json_out: JsonOpt = False) -> None:
     when it ended otherwise (filled, rejected or expired before the cancel).
     """
     with store() as bars, _trading(bars) as (manager, _):
+        manager.process_events()
         order = manager.cancel(order_id)
     if json_out:
         echo_json(_order_record(order))

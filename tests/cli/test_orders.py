@@ -221,15 +221,19 @@ def test_cli_orders_on_alpaca_without_keys_exits_2_naming_the_settings(
     assert code == 2 and err.count("\n") == 1 and "BIFROST_ALPACA_KEY_ID" in err, err
 
 
+def _on_alpaca(monkeypatch: pytest.MonkeyPatch, alpaca: AlpacaStandIn) -> None:
+    monkeypatch.setenv("BIFROST_BROKER", "alpaca")
+    monkeypatch.setenv("BIFROST_ALPACA_KEY_ID", alpaca.key_id)
+    monkeypatch.setenv("BIFROST_ALPACA_SECRET_KEY", alpaca.secret_key)
+    monkeypatch.setenv("BIFROST_ALPACA_BASE_URL", alpaca.base_url)
+
+
 def test_cli_orders_on_alpaca_go_to_its_api_with_the_client_order_id(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Alpaca's documented orders API, served by the local stand-in (these machines cannot reach Alpaca)
     with AlpacaStandIn() as alpaca:
-        monkeypatch.setenv("BIFROST_BROKER", "alpaca")
-        monkeypatch.setenv("BIFROST_ALPACA_KEY_ID", alpaca.key_id)
-        monkeypatch.setenv("BIFROST_ALPACA_SECRET_KEY", alpaca.secret_key)
-        monkeypatch.setenv("BIFROST_ALPACA_BASE_URL", alpaca.base_url)
+        _on_alpaca(monkeypatch, alpaca)
         limit = ["--type", "limit", "--limit-price", "30.00", "--tif", "gtc", "--client-order-id", "alp-1"]
         sent = _json(*BUY, "--quantity", "2", *limit)
         assert sent["status"] == "accepted" and sent["client_order_id"] == "alp-1" and sent["broker_order_id"]
@@ -238,6 +242,22 @@ def test_cli_orders_on_alpaca_go_to_its_api_with_the_client_order_id(
     assert len(posts) == 1 and posts[0] is not None
     assert posts[0]["client_order_id"] == "alp-1" and posts[0]["limit_price"] == "30.00"
     assert ("DELETE", f"/v2/orders/{sent['broker_order_id']}") in [(r.method, r.path) for r in alpaca.requests]
+
+
+def test_cli_orders_on_alpaca_a_5xx_leaves_the_order_in_doubt_until_the_next_command_asks_for_it(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with AlpacaStandIn() as alpaca:
+        _on_alpaca(monkeypatch, alpaca)
+        alpaca.fail_next(503, method="POST", path="/v2/orders", process=True)  # placed, but the answer is lost
+        doubt = _json(*BUY, "--quantity", "2", "--client-order-id", "alp-2", code=1)
+        assert doubt["in_doubt"] is True and doubt["status"] == "submitted"
+        assert _json("orders", "show", "alp-2")["in_doubt"] is True
+        _json(*BUY, "--quantity", "1", "--client-order-id", "alp-3")  # asks Alpaca for alp-2 before it sends
+        resolved = _json("orders", "show", "alp-2")
+        posts = [r.body for r in alpaca.requests if (r.method, r.path) == ("POST", "/v2/orders")]
+    assert resolved["in_doubt"] is False and resolved["status"] == "accepted"
+    assert [p["client_order_id"] for p in posts if p] == ["alp-2", "alp-3"]  # alp-2 was never sent again
 
 
 def test_cli_orders_submit_as_a_subprocess_prints_the_contract_json(home: Path) -> None:
