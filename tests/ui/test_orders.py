@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from bifrost.data import EmbeddedStore
+from bifrost.data import CsvSource, EmbeddedStore, ingest
+from bifrost.data._postgres import PostgresStore
 from bifrost.errors import InvalidInputError
 from bifrost.execution import (
     Filled,
@@ -23,7 +25,8 @@ from bifrost.execution import (
     load_order,
 )
 from bifrost.portfolio import CashFlow, CashKind, create_portfolio, record_transactions
-from bifrost.ui import MARKERS, FillsTable, OrderBlotter, job_monitor, portfolio_monitor
+from bifrost.ui import MARKERS, ChangeWatcher, FillsTable, OrderBlotter, job_monitor, portfolio_monitor
+from tests.conftest import ORCL
 from tests.ui.conftest import fill_store
 
 # orcl-1995-2014.txt's last bar, 2014-12-31: close 44.970001 (the paper broker's fill when no later bar exists)
@@ -205,3 +208,33 @@ def test_portfolio_monitor_picked_portfolio_without_orders_shows_none(
     page.components["picker"].dropdown.value = "empty"  # type: ignore[attr-defined]
     assert blotter.portfolio == "empty" and len(blotter.orders) == 0 and fills.fills == []
     assert "no orders of empty yet" in blotter.note.value and "no fills" in fills.html.value
+
+
+@pytest.mark.postgres
+def test_order_blotter_on_postgres_redraws_on_another_writers_order(
+    pg_url: str, pg_schema: str, tmp_path: Path
+) -> None:
+    def open_() -> PostgresStore:
+        return PostgresStore(pg_url, home=tmp_path / "home", schema=pg_schema, timescale=False)
+
+    store = open_()
+    try:
+        ingest(store, CsvSource(ORCL, symbol="ORCL"), start="2014-10-01")
+        deposit = CashFlow(txn_id="d", ts=pd.Timestamp("2014-10-01", tz="UTC"), kind=CashKind.DEPOSIT,
+                           amount=Decimal(100_000))  # fmt: skip
+        record_transactions(store, "pg", [deposit], create=True)
+        blotter, fills = OrderBlotter(store, "pg"), FillsTable(store, "pg")
+        watcher = ChangeWatcher(store, [blotter, fills])
+        blotter.refresh()
+        assert "no orders of pg yet" in blotter.note.value
+        other = open_()
+        try:
+            bought = OrderManager(other, PaperBroker(other)).submit(_request("pg", "ORCL", Side.BUY, 10))
+        finally:
+            other.close()
+        assert bought.status is OrderStatus.FILLED
+        assert watcher.poll() == [blotter, fills]
+        assert "bf-order-filled'>filled<" in _row(blotter.html.value, bought.client_order_id)
+        assert [(r["symbol"], r["quantity"], r["price"]) for r in fills.fills] == [("ORCL", 10.0, float(LAST_CLOSE))]
+    finally:
+        store.close()
