@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -302,4 +303,59 @@ def test_data_explorer_adjustment_toggle_redraws_the_candles(
     page.wait_for_selector(".bf-candles .js-plotly-plot", timeout=30_000)
     _assert_no_error_text(watched)
     _shot(watched, screenshots, "data_explorer_candles")
+    watched.assert_clean()
+
+
+def test_portfolio_monitor_shows_a_fill_made_by_paper_rebalance_in_another_process(
+    dashboard: RunningDashboard, dashboard_home: Path, open_page: Any, screenshots: Path
+) -> None:
+    import pandas as pd
+
+    from bifrost.data import EmbeddedStore
+    from bifrost.execution import list_orders
+    from bifrost.portfolio import CashFlow, CashKind, record_transactions
+
+    # the paper book, funded as the job funds a new one, so that the page shows it before the job trades it
+    store = EmbeddedStore(dashboard_home)
+    try:
+        deposit = CashFlow(txn_id="paper-deposit", ts=pd.Timestamp("2014-12-31", tz="UTC"), kind=CashKind.DEPOSIT,
+                           amount=Decimal(1_000_000))  # fmt: skip
+        record_transactions(store, "paper", [deposit], create=True)
+    finally:
+        store.close()
+    watched = _page(dashboard, open_page, "portfolio_monitor")
+    page = watched.page
+    page.select_option(".bf-portfolio-picker select", "paper")
+    page.wait_for_selector(".bf-blotter-card .bf-note:has-text('no orders of paper')", timeout=20_000)
+    page.evaluate("window.__bf_same_page = true")
+    env = {**os.environ, "BIFROST_HOME": str(dashboard_home), "BIFROST_DATABASE_URL": "", "BIFROST_CONFIG": "",
+           "BIFROST_BROKER": "paper"}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "bifrost.cli", "jobs", "run", "paper_rebalance", "-p", "strategy=sma_cross",
+         "-p", 'params={"fast": 5, "slow": 20, "size": 0.03, "size_type": "percent"}', "-p", "symbols=ORCL,NVDA",
+         "-p", "portfolio=paper", "--json"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    ran = time.monotonic()
+    store = EmbeddedStore(dashboard_home)
+    try:
+        stored = list_orders(store, portfolio="paper")
+    finally:
+        store.close()
+    assert len(stored) == 2 and set(stored["status"]) == {"filled"}, stored  # sma_cross holds both on 2014-12-31
+    for order in stored.itertuples():
+        row = f".bf-orders tr[data-key='{order.client_order_id}']"
+        page.wait_for_selector(f"{row} .bf-order-status.bf-order-filled", timeout=20_000)
+        assert page.inner_text(f"{row} td[data-col='symbol']") == order.symbol
+        for col in ("quantity", "filled_quantity", "avg_fill_price"):
+            shown = page.get_attribute(f"{row} td[data-col='{col}']", "data-value")
+            assert float(shown or "nan") == getattr(order, col), col
+        fill = f".bf-fills tr[data-key^='{order.client_order_id}/']"
+        assert float(page.get_attribute(f"{fill} td[data-col='quantity']", "data-value") or "nan") == order.quantity
+        assert page.inner_text(f"{fill} td[data-col='basis']") == "last close"  # no bar after 2014-12-31
+    print(f"fills shown {time.monotonic() - ran:.2f} s after the job ended")
+    assert page.evaluate("window.__bf_same_page === true"), "the page was reloaded"
+    _assert_no_error_text(watched)
+    _shot(watched, screenshots, "portfolio_monitor_orders")
     watched.assert_clean()
