@@ -15,12 +15,19 @@ Never the source tree: numba's default puts its cache in the ``__pycache__`` fol
 the module when it can write there, which is the installed package. A cache folder that
 cannot be created or written leaves the kernels uncached (compiled in each process) with
 one logged warning, rather than falling back on the source tree. ``bifrost warm``
-(`bifrost.strategy.warm`) fills the cache once; numba keys every entry by the module's
-source, so an upgrade recompiles what changed.
+(`bifrost.strategy.warm`) fills the cache once.
+
+The cache lives in a subfolder of that folder named by a digest of every bifrost module that
+declares kernels (`kernel_sources_digest`). numba checks a cached kernel against its *own*
+file only, so a kernel that compiles in an `njit` function from another file (the backtest
+kernel calls the fill rules of ``bifrost/execution/_fills.py``) would keep running the old
+code after only that other file changed; with the digest, any change to any kernel file (an
+upgrade, an edit) compiles everything afresh, and never runs stale code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import warnings
@@ -28,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
-__all__ = ["cache_dir", "cache_enabled", "compile_counts", "kernel", "njit", "ready"]
+__all__ = ["cache_dir", "cache_enabled", "compile_counts", "kernel", "kernel_sources_digest", "njit", "ready"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -64,6 +71,21 @@ def cache_enabled() -> Path | None:
     return _state.get("dir")
 
 
+def kernel_sources_digest(root: Path | None = None) -> str:
+    """Return a digest of the source of every module under ``root`` that declares kernels.
+
+    A module declares kernels when it imports from ``bifrost._jit``. ``root`` defaults to
+    the installed bifrost package. The digest names the cache's subfolder (see the module's notes).
+    """
+    package = Path(__file__).parent if root is None else root
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_bytes()
+        if b"bifrost._jit import" in text:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + text + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def _writable(folder: Path) -> bool:
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -78,12 +100,22 @@ def _enable(dispatchers: list[Any], folder: Path) -> None:
     from numba.core import config
 
     saved = getattr(config, _SETTING)
-    setattr(config, _SETTING, str(folder))
+    setattr(config, _SETTING, str(folder / _sources()))
     try:
         for dispatcher in dispatchers:
             dispatcher.enable_caching()
     finally:
         setattr(config, _SETTING, saved)
+
+
+def _sources() -> str:
+    # the digest of this process's kernel sources, read once
+    if "digest" not in _digest:
+        _digest["digest"] = kernel_sources_digest()
+    return _digest["digest"]
+
+
+_digest: dict[str, str] = {}
 
 
 def ready() -> None:
@@ -94,9 +126,9 @@ def ready() -> None:
         if "dir" in _state:
             return
         folder = cache_dir()
-        if _writable(folder):
-            _enable(_declared, folder)
+        if _writable(folder / _sources()):
             _state["dir"] = folder
+            _enable(_declared, folder)
         else:
             # a warning, not a log line: the command line shows it as `bifrost: warning: ...` (found by QA)
             warnings.warn(

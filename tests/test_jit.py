@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import bifrost
-from bifrost._jit import cache_dir
+from bifrost._jit import cache_dir, kernel_sources_digest
 
 PACKAGE = Path(bifrost.__file__).parent
 
@@ -117,3 +117,27 @@ def test_an_unwritable_cache_folder_compiles_uncached_with_a_warning_never_in_tr
     assert out["path"] is None and out["misses"] == 1  # computed, not cached
     assert "cannot be written: kernels compile in every process" in str(out["stderr"])
     assert _in_tree_caches() == before
+
+
+def test_first_kernel_call_caches_under_the_digest_of_the_kernel_sources(tmp_path: Path) -> None:
+    cache = tmp_path / "numba"
+    out = _run(FIRST_CALL, BIFROST_NUMBA_CACHE_DIR=str(cache))
+    assert str(out["path"]).startswith(str(cache / kernel_sources_digest()))
+
+
+def test_kernel_sources_digest_changes_with_any_kernel_file_and_only_those(tmp_path: Path) -> None:
+    # numba checks a cached kernel against its own file only: a kernel compiling in the fill
+    # rules of another file would keep running the old rules; the digest changes with either file
+    (tmp_path / "rules.py").write_text("from bifrost._jit import njit\n\n@njit()\ndef slip(x):\n    return x\n")
+    (tmp_path / "engine.py").write_text("from bifrost._jit import kernel\nfrom rules import slip\n")
+    (tmp_path / "plain.py").write_text("X = 1\n")
+    first = kernel_sources_digest(tmp_path)
+    (tmp_path / "plain.py").write_text("X = 2\n")
+    assert kernel_sources_digest(tmp_path) == first
+    (tmp_path / "rules.py").write_text("from bifrost._jit import njit\n\n@njit()\ndef slip(x):\n    return 2 * x\n")
+    assert kernel_sources_digest(tmp_path) != first
+
+
+def test_kernel_sources_digest_covers_the_fill_rules_the_backtest_kernel_compiles_in() -> None:
+    fills = (PACKAGE / "execution" / "_fills.py").read_bytes()
+    assert b"bifrost._jit import" in fills  # so an edit of the fill rules recompiles the backtest kernel

@@ -101,11 +101,6 @@ METRICS = (
 
 _EPS = 1e-9  # a position smaller than this many shares is flat
 
-# numba keeps a cached kernel while its own file is unchanged, blind to the functions of other
-# files it compiled in (the fill rules of bifrost/execution/_fills.py): this digest of that file
-# (tests/execution/test_fills.py checks it) makes a change there a change here, so the cached
-# kernels recompile with the new rules instead of running the old ones
-FILLS_SOURCE_SHA256 = "80acde8530ff16e009eb3a04172ecdc204f736d9f24b63c550957e01cf6714a0"
 
 
 @njit()

@@ -3,9 +3,7 @@ and against the backtest kernel, which compiles the same functions into its loop
 
 from __future__ import annotations
 
-import hashlib
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +15,6 @@ from bifrost.execution import _fills
 from bifrost.execution._fills import Commission, FillModel
 from bifrost.execution._order import OrderType, Side
 from bifrost.strategy import Orders, simulate
-from bifrost.strategy import _kernel as K
 from tests.strategy.test_engine import bars
 
 NAN = math.nan
@@ -174,13 +171,3 @@ def _call(method: str, **arguments: Any) -> Any:
 def test_helpers_refuse_bad_input_naming_it(call: Any, match: str) -> None:
     with pytest.raises(InvalidInputError, match=match):
         call()
-
-
-def test_kernel_names_the_digest_of_the_fill_rules_it_compiles_in() -> None:
-    # numba would keep serving a cached kernel built with the old rules after _fills.py changed:
-    # the kernel's file carries this digest, so changing the rules changes the kernel's file too
-    source = Path(_fills.__file__).read_bytes()
-    assert hashlib.sha256(source).hexdigest() == K.FILLS_SOURCE_SHA256, (
-        "bifrost/execution/_fills.py changed: set FILLS_SOURCE_SHA256 in bifrost/strategy/_kernel.py to "
-        f"{hashlib.sha256(source).hexdigest()}"
-    )
