@@ -58,8 +58,14 @@ def _trading(bars: BarStore) -> Iterator[tuple[OrderManager, Broker]]:
         return
     from bifrost.execution import PaperBroker
 
-    paper = PaperBroker(bars)
+    # the wall clock (or the time a job advanced the venue to, when later): a market order with no
+    # bar after now fills at the last close at once, never at the open of a bar already past
+    paper = PaperBroker(bars, clock=_now)
     yield OrderManager(bars, paper), paper
+
+
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
 
 
 def _number(value: object) -> object:

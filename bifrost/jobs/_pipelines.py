@@ -1338,7 +1338,8 @@ def rebalance_step(store: BarStore, config: PaperRebalanceConfig) -> RebalanceSt
     ------
     InvalidInputError
         If the store holds none of the symbols' daily bars on or before ``as_of``, or a
-        symbol asked for has none.
+        symbol asked for has none, or ``as_of`` is before a day already rebalanced (the
+        paper broker's market only moves forward: a backfill needs a venue of its own).
     """
     from bifrost.execution._manager import OrderManager, list_orders, load_order
     from bifrost.execution._order import OrderRequest, TimeInForce

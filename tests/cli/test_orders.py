@@ -15,11 +15,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from bifrost.cli import main
 from bifrost.compliance import export_audit
 from bifrost.data import EmbeddedStore
+from bifrost.execution import OrderManager, OrderRequest, PaperBroker
 from bifrost.testing import AlpacaStandIn
 from tests.cli import bifrost
 from tests.conftest import ORCL
@@ -88,6 +90,25 @@ def test_cli_orders_submit_market_fills_at_the_last_close_and_the_ledger_holds_i
         "side": "buy", "status": "filled",
     }  # fmt: skip
     assert listed["quantity"] == listed["filled_quantity"] == 10
+
+
+def test_cli_orders_submit_after_a_job_advanced_the_venue_to_a_past_day_still_fills_at_the_last_close(
+    home: Path,
+) -> None:
+    # a job (paper_rebalance) steps the paper venue to its day's session end; the command line's now is
+    # the wall clock, so a market order fills at the last close at once, not at the next past open
+    day_end = pd.Timestamp("2014-06-02 23:00", tz="UTC")
+    with EmbeddedStore(home) as store:
+        venue = PaperBroker(store, clock=lambda: day_end)
+        working = OrderRequest.create(
+            portfolio="P1", symbol="ORCL", side="buy", quantity=1, order_type="limit", limit_price="30.00",
+            time_in_force="gtc",
+        )  # fmt: skip
+        OrderManager(store, venue, clock=lambda: day_end).submit(working)
+        venue.advance(day_end)
+    answer = _json(*BUY, "--quantity", "3")
+    assert answer["status"] == "filled" and answer["fill_basis"] == "last_close"
+    assert answer["avg_fill_price"] == LAST_CLOSE
 
 
 def test_cli_orders_submit_text_says_what_filled_and_at_what(home: Path) -> None:
