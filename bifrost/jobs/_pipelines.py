@@ -24,6 +24,7 @@ and says so (``kept``) rather than rewriting history.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import math
@@ -54,7 +55,7 @@ from bifrost.data import (
     ingest,
 )
 from bifrost.errors import BifrostError, ChainFailedError, DataSourceError, InvalidInputError
-from bifrost.execution._order import Order, OrderStatus, Side
+from bifrost.execution import Order, OrderStatus, Side, check_client_order_id
 from bifrost.jobs._history import RunRecord, job_history
 from bifrost.portfolio import CashFlow, CashKind, list_portfolios, load_portfolio, record_transactions
 from bifrost.risk import (
@@ -1312,8 +1313,17 @@ def _session_end(day: pd.Timestamp) -> pd.Timestamp:
 
 
 def _rebalance_id(portfolio: str, day: pd.Timestamp, symbol: str) -> str:
-    # one order per symbol and day: a rerun of the day finds them instead of sending again
-    return f"rebal-{day:%Y%m%d}-{portfolio}-{symbol}"
+    # one order per portfolio, day and symbol: a rerun of the day finds them instead of sending again.
+    # Readable (rebal:20141231:paper:ORCL) when the names fit a client order id unambiguously (no ':'
+    # in the portfolio's), else the day and a digest of the two names
+    readable = f"rebal:{day:%Y%m%d}:{portfolio}:{symbol}"
+    if ":" not in portfolio:
+        try:
+            return check_client_order_id(readable)
+        except InvalidInputError:
+            pass  # a name with characters a client order id cannot hold, or too long
+    digest = hashlib.sha256(f"{portfolio}\x00{symbol}".encode()).hexdigest()[:32]
+    return f"rebal:{day:%Y%m%d}:{digest}"
 
 
 def rebalance_step(store: BarStore, config: PaperRebalanceConfig) -> RebalanceStep:
@@ -1341,9 +1351,7 @@ def rebalance_step(store: BarStore, config: PaperRebalanceConfig) -> RebalanceSt
         symbol asked for has none, or ``as_of`` is before a day already rebalanced (the
         paper broker's market only moves forward: a backfill needs a venue of its own).
     """
-    from bifrost.execution._manager import OrderManager, list_orders, load_order
-    from bifrost.execution._order import OrderRequest, TimeInForce
-    from bifrost.execution._paper import PaperBroker
+    from bifrost.execution import OrderManager, OrderRequest, PaperBroker, TimeInForce, list_orders, load_order
 
     job = "paper_rebalance"
     symbols = _daily_symbols(store, config.symbols, job=job)

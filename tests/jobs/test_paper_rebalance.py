@@ -163,6 +163,16 @@ def test_rebalance_step_on_the_last_bar_fills_at_its_close_and_a_rerun_sends_not
     assert len(list_orders(bars, portfolio="paper")) == len(step.orders)  # nothing sent twice
 
 
+def test_rebalance_step_client_order_ids_name_the_day_or_hash_a_name_an_id_cannot_hold(bars: EmbeddedStore) -> None:
+    plain = rebalance_step(bars, PaperRebalanceConfig.from_parameters(**SMA))
+    assert sorted(o.client_order_id for o in plain.orders) == [f"rebal:20141231:paper:{s}" for s in SYMBOLS]
+    config = PaperRebalanceConfig.from_parameters(**SMA, portfolio="paper: the desk's")  # a space, a colon, a quote
+    spaced = rebalance_step(bars, config)
+    ids = {o.client_order_id for o in spaced.orders}
+    assert len(ids) == 3 and all(i.startswith("rebal:20141231:") and len(i) == 47 for i in ids)
+    assert rebalance_step(bars, config).repeated  # found again by the same ids
+
+
 def test_rebalance_step_orders_over_the_risk_limits_are_rejected_with_the_reason(bars: EmbeddedStore) -> None:
     step = rebalance_step(bars, PaperRebalanceConfig.from_parameters(**MOMENTUM, as_of="2014-06-02"))
     assert len(step.orders) == 2 and all(str(o.status) == "rejected" for o in step.orders)
