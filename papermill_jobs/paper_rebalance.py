@@ -30,7 +30,7 @@ from bifrost.jobs import PaperRebalanceConfig, rebalance_step, record_result
 
 # %% tags=["parameters"]
 strategy: str = "momentum"  # a built-in strategy
-params: dict = {"lookback": 60, "top_n": 10, "rebalance": 1}  # its parameters; the strategy's defaults for the rest
+params: dict = {}  # its parameters, e.g. {"lookback": 60, "top_n": 10}; the strategy's defaults for the rest
 symbols: list = []  # the universe; empty: every daily symbol in the store
 start = None  # the first bar the strategy reads; None: all
 as_of = None  # the trading day; None: the store's last daily bar
