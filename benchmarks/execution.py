@@ -61,11 +61,14 @@ def table(headers: list[str], body: list[list[str]]) -> str:
 @contextmanager
 def stores(args: argparse.Namespace, *, ram: bool = True) -> Iterator[list[tuple[str, BarStore]]]:
     """Yield (label, empty store) for each backend measured, removing each afterwards."""
-    places: list[tuple[str, str | None]] = [("embedded (disk)", None)]
-    if ram and Path("/dev/shm").is_dir():
+    places: list[tuple[str, str | None]] = [] if args.no_embedded else [("embedded (disk)", None)]
+    if ram and not args.no_embedded and Path("/dev/shm").is_dir():
         places.append(("embedded (RAM disk)", "/dev/shm"))
     opened: list[tuple[str, BarStore]] = []
-    with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory(dir=places[-1][1]) as ram_tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        tempfile.TemporaryDirectory(dir="/dev/shm" if ram and Path("/dev/shm").is_dir() else None) as ram_tmp,
+    ):
         for label, where in places:
             opened.append((label, EmbeddedStore(Path(ram_tmp if where else tmp) / "home")))
         schema = f"bench_exec_{uuid.uuid4().hex[:8]}"
@@ -205,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--open-orders", type=int, default=1_000)
     parser.add_argument("--audit-records", type=int, default=1_000_000)
     parser.add_argument("--postgres", default=PG, help="'' to skip PostgreSQL")
+    parser.add_argument("--no-embedded", action="store_true", help="measure PostgreSQL only")
     args = parser.parse_args(argv)
     run = {args.only} if args.only else {"throughput", "soak", "reconcile", "audit"}
     if "throughput" in run:
