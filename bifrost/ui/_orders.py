@@ -26,7 +26,7 @@ from bifrost.ui._base import Column, Marker, PortfolioComponent, html_table, rec
 
 __all__ = ["FillsTable", "OrderBlotter"]
 
-MAX_LAST = 10_000  # orders a blotter shows at most (a page of HTML, not a report)
+MAX_ROWS = 1_000  # orders a blotter shows at most, the newest (a page of HTML, not a report: `bifrost orders list`)
 
 # the blotter's own look (the page's style has no order states): rejected rows stand out, finished ones fade
 _CSS = (
@@ -75,25 +75,25 @@ class _Orders(PortfolioComponent):
     ) -> None:
         super().__init__(store, portfolio)
         self.day = None if day is None else as_utc_timestamp(day, "day").normalize()
-        self.last = None if last is None else as_positive_int(last, "last", maximum=MAX_LAST, unit="orders")
+        self.last = None if last is None else as_positive_int(last, "last", maximum=MAX_ROWS, unit="orders")
         if self.day is not None and self.last is not None:
             raise InvalidInputError("give day or last, not both: a day's orders or the newest N")
         self.shown_day: pd.Timestamp | None = None  # the day shown (None: the last N, or no orders)
+        self.total = 0  # the orders chosen (the day's), of which the newest MAX_ROWS are shown
 
     def _orders(self) -> pd.DataFrame:
         """The orders to show, newest first (`bifrost.execution.list_orders`)."""
         frame = list_orders(self.store, portfolio=self.portfolio)
         self.shown_day = None
-        if not len(frame):
-            return frame
-        if self.last is not None:
-            return frame.iloc[::-1].head(self.last).reset_index(drop=True)
-        day = self.day if self.day is not None else pd.Timestamp(frame["ts_updated"].max()).normalize()
-        self.shown_day = day
-        alive = (frame["ts_created"] < day + pd.Timedelta(days=1)) & (frame["ts_updated"] >= day)
-        return frame[alive].iloc[::-1].reset_index(drop=True)
+        if len(frame) and self.last is None:
+            day = self.day if self.day is not None else pd.Timestamp(frame["ts_updated"].max()).normalize()
+            self.shown_day = day
+            frame = frame[(frame["ts_created"] < day + pd.Timedelta(days=1)) & (frame["ts_updated"] >= day)]
+        self.total = len(frame)
+        return frame.iloc[::-1].head(self.last or MAX_ROWS).reset_index(drop=True)
 
-    def _what(self, count: int, noun: str) -> str:
+    def _what(self, count: int, noun: str, cut: str) -> str:
+        # the note over the table: what is shown (``cut`` said when the day had more orders than shown)
         whose = f" of {self.portfolio}" if self.portfolio is not None else ""
         counted = f"{count:,} {noun}{'' if count == 1 else 's'}{whose}"
         if self.last is not None:
@@ -101,7 +101,7 @@ class _Orders(PortfolioComponent):
         if self.shown_day is None:
             return f"no {noun}s{whose} yet"
         latest = " (the newest day with orders)" if self.day is None else ""
-        return f"{counted} on {self.shown_day:%Y-%m-%d}{latest}"
+        return f"{counted} on {self.shown_day:%Y-%m-%d}{latest}{cut if self.total > MAX_ROWS else ''}"
 
 
 class OrderBlotter(_Orders):
@@ -119,12 +119,12 @@ class OrderBlotter(_Orders):
     day
         The day shown (UTC); default: the newest day with orders.
     last
-        Show the newest ``last`` orders instead of a day's.
+        Show the newest ``last`` orders instead of a day's (a day shows its newest 1,000).
 
     Raises
     ------
     InvalidInputError
-        If ``day`` is not a date, ``last`` not a whole number from 1 to 10,000, or both are given.
+        If ``day`` is not a date, ``last`` not a whole number from 1 to 1,000, or both are given.
     """
 
     css_class = "bf-blotter-card"
@@ -178,7 +178,8 @@ class OrderBlotter(_Orders):
             row_class=lambda r: f"bf-order{' bf-rejected' if r['_status'] == rejected else ''}",
             empty="no orders: `bifrost orders submit`, or the paper_rebalance job",
         )
-        self.note.value = f"<div class='bf-note'>{html.escape(self._what(len(rows), 'order'))}</div>"
+        what = self._what(self.total if self.last is None else len(rows), "order", f"; the newest {MAX_ROWS:,} shown")
+        self.note.value = f"<div class='bf-note'>{html.escape(what)}</div>"
 
 
 class FillsTable(_Orders):
@@ -224,4 +225,5 @@ class FillsTable(_Orders):
             Column(field="client_order_id", label="client order id", kind="text", truncate=220),
         ]
         self.html.value = _CSS + html_table(rows, columns, key="key", empty="no fills")
-        self.note.value = f"<div class='bf-note'>{html.escape(self._what(len(rows), 'fill'))}</div>"
+        what = self._what(len(rows), "fill", f", those of its newest {MAX_ROWS:,} orders")
+        self.note.value = f"<div class='bf-note'>{html.escape(what)}</div>"

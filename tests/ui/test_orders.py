@@ -123,37 +123,43 @@ def test_fills_table_desk_shows_each_fill_as_its_order_recorded_it(
     assert f"data-col='commission' data-value='{float(fill.commission)!r}'" in shown
 
 
-def test_order_blotter_day_and_last_choose_the_orders_shown(traded: tuple[EmbeddedStore, dict[str, Order]]) -> None:
+def test_order_blotter_day_and_last_choose_the_orders_shown(
+    traded: tuple[EmbeddedStore, dict[str, Order]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, _ = traded
     deposit = CashFlow(txn_id="d", ts=pd.Timestamp("2014-06-02", tz="UTC"), kind=CashKind.DEPOSIT, amount=Decimal(1000))
     record_transactions(store, "days", [deposit], create=True)
-    for day in ("2014-06-02", "2014-06-03"):  # orders too big for the book: rejected when sent, on that day
-        clock = _clock(pd.Timestamp(f"{day} 21:00", tz="UTC"))
+    # orders too big for the book: rejected when sent, on their day; one on 2014-06-02, two on 2014-06-03
+    for cid, ts in (("a", "2014-06-02 21:00"), ("b", "2014-06-03 20:00"), ("c", "2014-06-03 21:00")):
+        clock = _clock(pd.Timestamp(ts, tz="UTC"))
         manager = OrderManager(store, PaperBroker(store, clock=clock), clock=clock)
-        sent = manager.submit(_request("days", "YHOO", Side.BUY, 1_000, client_order_id=f"days-{day}"))
-        assert sent.status is OrderStatus.REJECTED
+        assert manager.submit(_request("days", "YHOO", Side.BUY, 1_000, client_order_id=cid)).status.value == "rejected"
     newest = OrderBlotter(store, "days")
     on_first = OrderBlotter(store, "days", day="2014-06-02")
     last_one = OrderBlotter(store, "days", last=1)
     for blotter in (newest, on_first, last_one):
         blotter.refresh()
         assert blotter.error.message == ""
-    assert list(newest.orders["client_order_id"]) == ["days-2014-06-03"]
-    assert "1 order of days on 2014-06-03 (the newest day with orders)" in newest.note.value
-    assert list(on_first.orders["client_order_id"]) == ["days-2014-06-02"]
+    assert list(newest.orders["client_order_id"]) == ["c", "b"]
+    assert "2 orders of days on 2014-06-03 (the newest day with orders)</div>" in newest.note.value
+    assert list(on_first.orders["client_order_id"]) == ["a"]
     assert "1 order of days on 2014-06-02</div>" in on_first.note.value
-    assert list(last_one.orders["client_order_id"]) == ["days-2014-06-03"]
-    assert "the newest 1 order of days" in last_one.note.value
+    assert list(last_one.orders["client_order_id"]) == ["c"]
+    assert "the newest 1 order of days</div>" in last_one.note.value
     nothing = OrderBlotter(store, "days", day="2014-06-04")
     nothing.refresh()
     assert nothing.orders.empty and "no orders" in nothing.html.value
+    monkeypatch.setattr("bifrost.ui._orders.MAX_ROWS", 1)  # a day of more orders than a page shows
+    newest.refresh()
+    assert list(newest.orders["client_order_id"]) == ["c"]
+    assert "2 orders of days on 2014-06-03 (the newest day with orders); the newest 1 shown</div>" in newest.note.value
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
         ({"day": "someday"}, "day"),
-        ({"last": 0}, "last must be an integer from 1 to 10,000 orders, got 0"),
+        ({"last": 0}, "last must be an integer from 1 to 1,000 orders, got 0"),
         ({"last": True}, "last must be"),
         ({"last": 2.0}, "last must be"),
         ({"day": "2014-06-02", "last": 5}, "give day or last, not both"),
