@@ -41,7 +41,7 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Seed of the demo market (default: jobs.toml's).", min=0)] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run the daily pipeline (the ``daily`` job): ingest, backtest, demo portfolio, risk report; print the summary.
+    """Run the daily pipeline (``daily``): ingest, backtest, demo portfolio, paper trades, risk; print the summary.
 
     Exit status 0 when every step succeeded, 1 when one did not (the summary names it).
     """
@@ -53,8 +53,8 @@ def run(
         DailyIngestConfig.from_parameters(**given)
     with store(create=True) as bars:
         typer.echo(
-            "bifrost: running the daily job (daily_ingest, nightly_backtest, risk_report; about a minute); "
-            "`bifrost jobs history` shows its steps as they run",
+            "bifrost: running the daily job (daily_ingest, nightly_backtest, paper_rebalance, risk_report; "
+            "about a minute); `bifrost jobs history` shows its steps as they run",
             err=True,
         )
         summary = run_daily(bars, parameters={"daily_ingest": given} if given else None)

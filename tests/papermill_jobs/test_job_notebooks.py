@@ -37,10 +37,10 @@ def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[EmbeddedS
         opened.close()
 
 
-def test_jobs_toml_declares_the_four_jobs_and_daily_chains_the_others() -> None:
+def test_jobs_toml_declares_the_five_jobs_and_daily_chains_the_others() -> None:
     jobs = load_jobs()
-    assert set(jobs) == {"daily_ingest", "nightly_backtest", "risk_report", "daily"}
-    assert jobs["daily"].steps == ("daily_ingest", "nightly_backtest", "risk_report")
+    assert set(jobs) == {"daily_ingest", "nightly_backtest", "paper_rebalance", "risk_report", "daily"}
+    assert jobs["daily"].steps == ("daily_ingest", "nightly_backtest", "paper_rebalance", "risk_report")
     assert jobs["daily"].schedule == "30 6 * * 1-5" and jobs["daily"].timezone == "America/New_York"
     for spec in jobs.values():
         notebook = json.loads(spec.notebook.read_text())
@@ -127,18 +127,19 @@ def test_daily_notebook_with_a_failing_step_cancels_the_rest_and_fails_naming_it
     assert [(s.job, s.status) for s in summary.steps] == [
         ("daily_ingest", RunStatus.FAILED),
         ("nightly_backtest", RunStatus.CANCELED),
+        ("paper_rebalance", RunStatus.CANCELED),
         ("risk_report", RunStatus.CANCELED),
     ]
     assert all(s.parent_run_id == summary.run.run_id for s in summary.steps)
     assert "no CSV files in the folder" in (summary.steps[0].error or "")
     assert "daily: daily_ingest failed (cell " in (summary.run.error or "")
-    assert "not started: nightly_backtest, risk_report" in (summary.run.error or "")
+    assert "not started: nightly_backtest, paper_rebalance, risk_report" in (summary.run.error or "")
     text = summary.text()
     assert text.startswith(f"daily {summary.run.run_id}: failed in ")
     assert "DataSourceError" in text and "best strategy" not in text
     timeline = summary.figure()  # the chain as the daily notebook draws it: a bar per step, by status
-    names = ["daily_ingest: failed", "nightly_backtest: canceled", "risk_report: canceled"]
+    names = ["daily_ingest: failed", "nightly_backtest: canceled", "paper_rebalance: canceled", "risk_report: canceled"]
     assert [t.name for t in timeline.data] == names
     assert timeline.data[0].x[0] == pytest.approx(summary.steps[0].duration_s * 1000.0)
     recorded = summary.run.result["steps"]
-    assert [s["status"] for s in recorded] == ["failed", "canceled", "canceled"]  # type: ignore[index]
+    assert [s["status"] for s in recorded] == ["failed", "canceled", "canceled", "canceled"]  # type: ignore[index]
