@@ -1090,6 +1090,11 @@ def list_orders(store: Store, *, portfolio: str | None = None, since: object = N
         Only this portfolio's orders.
     since
         Only orders updated at or after this date/time.
+
+    Raises
+    ------
+    NotFoundError
+        If ``portfolio`` is given and the store holds no such portfolio.
     """
     where, params = [], []
     if portfolio is not None:
@@ -1097,6 +1102,8 @@ def list_orders(store: Store, *, portfolio: str | None = None, since: object = N
         params.append(check_portfolio_name(portfolio))
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     with store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
+        if portfolio is not None:
+            require_portfolio(db, portfolio)  # an unknown portfolio is named, never an empty list
         rows = db.rows(
             "SELECT order_id, client_order_id, portfolio, symbol, side, order_type, quantity, filled_quantity, "
             f"avg_fill_price, status, ts_created, ts_updated, reasons FROM {{t}}orders{clause} "
