@@ -64,6 +64,7 @@ VALID = {
     "side": "sell",
     "quantity": "1",
     "order_id": "O1",
+    "seq": "1",
 }
 # values that a command would act on for a long time or over the network if it took them
 NOT_RUN = {
