@@ -115,6 +115,8 @@ NO_DATA = {
     ("report", "tearsheet"): "writes --out",
     ("portfolio", "create"): "one line: created",
     ("portfolio", "import"): "one line: how many imported",
+    ("audit", "export"): "writes JSON lines to --out (or stdout)",
+    ("audit", "prove"): "the proof is JSON already (stdout or --out)",
 }
 
 
