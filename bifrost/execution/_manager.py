@@ -333,68 +333,157 @@ class OrderManager:
         ReconciliationError
             If the last `reconcile` found differences that are not resolved yet.
         """
+        return self.submit_many([request])[0]
+
+    def submit_many(self, requests: Sequence[OrderRequest | Mapping[str, object]]) -> list[Order]:
+        """Submit several orders with one write ahead and one answer commit: what a rebalance job sends.
+
+        The same checks, idempotency and audit records as `submit`, order by order, in the
+        order given (a later order's checks see the earlier ones of the batch as working
+        orders of its book), but grouped: every intent (and every pre-trade rejection) is
+        committed in one transaction (``intent_durable`` once), then the broker is called
+        for each order (``broker_called`` / ``broker_answered`` each), then all the answers,
+        their fills, ledger entries and audit records commit in one transaction
+        (``answer_durable`` once). A crash in between leaves orders that `reconcile` asks
+        the broker about by ``client_order_id``, as after a crash in `submit`.
+
+        Parameters
+        ----------
+        requests
+            The orders, each as `submit` takes it. A ``client_order_id`` given twice in the
+            batch is one order (the second returns the first, or is refused if it differs).
+
+        Returns
+        -------
+        list of Order
+            One order per request, in the requests' order, each as `submit` returns it.
+
+        Raises
+        ------
+        InvalidInputError
+            If any request is invalid (its place in the batch named) or reuses a stored
+            ``client_order_id`` with another request: it is audited as refused and nothing
+            of the batch is written or sent.
+        NotFoundError
+            If a request's portfolio is not stored (audited as refused; nothing sent).
+        ReconciliationError
+            If the last `reconcile` found differences that are not resolved yet.
+        """
         now = self._clock()
-        try:
-            request = self._validated(request)
-        except (InvalidInputError, NotFoundError) as exc:
-            self._refuse(request, exc, now)
-            raise
+        checked: list[OrderRequest] = []
+        for i, raw in enumerate(requests):
+            try:
+                checked.append(self._validated(raw))
+            except (InvalidInputError, NotFoundError) as exc:
+                self._refuse(raw, exc, now)
+                if len(requests) > 1:
+                    raise type(exc)(f"order {i} of the batch: {exc}") from exc
+                raise
         if self._unresolved is not None:
             raise ReconciliationError(f"trading is refused until reconciliation succeeds: {self._unresolved}")
-        order_id = uuid.uuid4().hex
-        client_order_id = request.client_order_id or order_id
+        if not checked:
+            return []
+        for _ in range(3):  # another process storing one of the ids between our read and write: read again
+            try:
+                return self._submit_batch(checked, now)
+            except _Raced:
+                continue
+        return self._submit_batch(checked, now)
+
+    def _submit_batch(self, requests: Sequence[OrderRequest], now: pd.Timestamp) -> list[Order]:
+        # 1. what is stored already (idempotency) and the books, in one read
+        ids = [(r, r.client_order_id or uuid.uuid4().hex) for r in requests]
+        wanted = sorted({coid for _, coid in ids})
         with self.store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
-            existing = _select_orders(db, "client_order_id = ?", [client_order_id])
-            book = None if existing else self._book(db, request.portfolio)
-        if book is None:
-            return self._same_request(existing[0], request, now)
-        market, book = self._market(request, book, now)
-        results = [c.check(request, book, market) for c in self.checks]
-        order = Order(order_id=order_id, request=request, ts_created=now)
-        blocks = [r for r in results if r.verdict == "block"]
-        if blocks:
-            reason = blocks[0].reject_reason or RejectReason.RISK_LIMIT
-            message = "; ".join(f"{r.check}: {r.reason}" for r in blocks)
-            event: OrderEvent = Rejected(client_order_id=client_order_id, ts=now, reason=reason, message=message)
-        else:
-            self._ensure_account(request.portfolio)
-            event = Submitted(client_order_id=client_order_id, ts=now)
-        try:
-            with self.store.transaction(schema=EXECUTION_SCHEMA, lock=f"portfolio:{request.portfolio}") as db:
-                if _select_orders(db, "client_order_id = ?", [client_order_id]):  # another process was first
-                    raise _Raced
-                _insert_order(db, order, self.broker.name, _request_dict(request, request.client_order_id))
-                _decisions(db, order, results, now)
-                new = copy.copy(order)
-                new.apply(event)
-                _write_events(db, new, [(new, event)])
-        except _Raced:
-            return self._same_request(load_order(self.store, client_order_id), request, now)
-        self._remember(new, [(new, event)])
-        if blocks:
-            return new
-        self._step("intent_durable")
-        return self._send(new)
+            stored = {o.client_order_id: o for o in _select_orders_in(db, wanted)}
+            books = {r.portfolio: self._book(db, r.portfolio) for r, _ in ids if r.portfolio not in stored}
+        # 2. the checks, order by order; the batch's earlier intents count as working orders
+        results: dict[str, Order] = {}
+        new: list[tuple[Order, Sequence[CheckResult], OrderEvent]] = []
+        for request, coid in ids:
+            if coid in stored:
+                results[coid] = self._same_request(stored[coid], request, now)
+                continue
+            if coid in results:  # the same id twice in this batch
+                self._same_request(results[coid], request, now)
+                continue
+            book = books[request.portfolio]
+            market, book = self._market(request, book, now)
+            decided = [c.check(request, book, market) for c in self.checks]
+            order = Order(order_id=coid if request.client_order_id is None else uuid.uuid4().hex, request=request,
+                          ts_created=now)  # fmt: skip
+            blocks = [r for r in decided if r.verdict == "block"]
+            if blocks:
+                reason = blocks[0].reject_reason or RejectReason.RISK_LIMIT
+                message = "; ".join(f"{r.check}: {r.reason}" for r in blocks)
+                event: OrderEvent = Rejected(client_order_id=coid, ts=now, reason=reason, message=message)
+            else:
+                self._ensure_account(request.portfolio)
+                event = Submitted(client_order_id=coid, ts=now)
+                pending = OpenOrder(client_order_id=coid, symbol=request.symbol, side=request.side,
+                                    leaves_quantity=request.quantity)  # fmt: skip
+                books[request.portfolio] = dataclasses.replace(
+                    books[request.portfolio], open_orders=(*books[request.portfolio].open_orders, pending)
+                )
+            new.append((order, decided, event))
+            results[coid] = order
+        # 3. the intents and the rejections, durable in one transaction
+        if new:
+            portfolios = {order.portfolio for order, _, _ in new}
+            lock = f"portfolio:{next(iter(portfolios))}" if len(portfolios) == 1 else "orders"
+            written: list[Order] = []
+            with self.store.transaction(schema=EXECUTION_SCHEMA, lock=lock) as db:
+                if _select_orders_in(db, [order.client_order_id for order, _, _ in new]):
+                    raise _Raced  # another process was first
+                for order, checks, event in new:
+                    _insert_order(
+                        db, order, self.broker.name, _request_dict(order.request, order.request.client_order_id)
+                    )
+                    _decisions(db, order, checks, now)
+                    done = copy.copy(order)
+                    done.apply(event)
+                    _write_events(db, done, [(done, event)])
+                    written.append(done)
+            for done in written:
+                self._remember(done, [(done, done.events[-1])])
+                results[done.client_order_id] = done
+            to_send = [done for done in written if done.status is OrderStatus.SUBMITTED]
+            if to_send:
+                self._step("intent_durable")
+                for order in self._send(to_send):
+                    results[order.client_order_id] = order
+        return [results[coid] for _, coid in ids]
 
-    def _send(self, order: Order) -> Order:
-        self._step("broker_called")
+    def _send(self, orders: Sequence[Order]) -> list[Order]:
+        # each order to the broker; all the answers durable in one transaction
+        answers: dict[str, list[OrderEvent]] = {}
+        sending: Order | None = None
         try:
-            answer = self.broker.submit(order)
-        except BrokerError as exc:
-            return self._in_doubt(order, exc)
+            for order in orders:
+                self._step("broker_called")
+                sending = order
+                try:
+                    answers[order.client_order_id] = list(self.broker.submit(order))
+                except BrokerError as exc:
+                    answers[order.client_order_id] = [self._unknown(order, exc)]
+                    sending = None
+                    continue
+                sending = None
+                self._step("broker_answered")
         except BaseException as exc:
-            self._in_doubt(order, exc)
+            # the order being sent is in doubt; those not sent yet stay SUBMITTED (reconcile asks)
+            if sending is not None:
+                answers[sending.client_order_id] = [self._unknown(sending, exc)]
+            self._record_many(answers)
             raise
-        self._step("broker_answered")
-        order = self._record(order.client_order_id, answer)
+        recorded = self._record_many(answers)
         self._step("answer_durable")
-        return order
+        return recorded
 
-    def _in_doubt(self, order: Order, exc: BaseException) -> Order:
+    def _unknown(self, order: Order, exc: BaseException) -> SubmitUnknown:
         message = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
-        event = SubmitUnknown(client_order_id=order.client_order_id, ts=self._clock(), message=message)
         log.warning("order %s is in doubt: %s", order.client_order_id, message)
-        return self._record(order.client_order_id, [event])
+        return SubmitUnknown(client_order_id=order.client_order_id, ts=self._clock(), message=message)
 
     def _same_request(self, stored: Order, request: OrderRequest, now: pd.Timestamp) -> Order:
         asked = _request_dict(request, stored.client_order_id)
@@ -1056,6 +1145,15 @@ def _select_orders(db: StateDb, where: str, params: Sequence[object]) -> list[Or
         )
         for order_id, ts_created, request in rows
     ]
+
+
+def _select_orders_in(db: StateDb, client_order_ids: Sequence[str]) -> list[Order]:
+    # the stored orders of these client order ids (any order), in chunks of 500 parameters
+    found: list[Order] = []
+    for start in range(0, len(client_order_ids), 500):
+        chunk = list(client_order_ids[start : start + 500])
+        found += _select_orders(db, f"client_order_id IN ({', '.join('?' * len(chunk))})", chunk)
+    return found
 
 
 def load_order(store: Store, id: str) -> Order:
