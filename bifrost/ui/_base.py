@@ -48,7 +48,7 @@ __all__ = [
 
 log = logging.getLogger("bifrost.ui")
 
-Marker = Literal["bars", "portfolios", "alerts", "runs"]
+Marker = Literal["bars", "portfolios", "alerts", "runs", "orders"]
 Kind = Literal["text", "money", "pct", "num", "int", "qty", "date", "time", "html"]
 
 # the look: a dense, quiet page of aligned numbers that a trader keeps open on a second monitor
@@ -143,7 +143,7 @@ class Component(ABC):
     """A part of a dashboard: a store, a root widget (``widget``), an error area and `refresh`.
 
     ``markers`` names the store's change markers whose change makes a `ChangeWatcher`
-    call `refresh` (``bars``, ``portfolios``, ``alerts``, ``runs``).
+    call `refresh` (``bars``, ``portfolios``, ``alerts``, ``runs``, ``orders``).
     """
 
     markers: ClassVar[tuple[Marker, ...]] = ()
