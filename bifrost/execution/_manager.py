@@ -281,6 +281,9 @@ class OrderManager:
         self._ingests: str | None = None
         self._accounts: set[str] = set()
         self._unresolved: str | None = None  # the last reconcile's problems, while unresolved
+        # a manager is a restart: it reconciles before it first sends anything (a process killed
+        # between the intent and the broker's answer left orders only the broker can settle)
+        self._reconciled = False
 
     # -- the bus -------------------------------------------------------------------------------
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
@@ -379,6 +382,7 @@ class OrderManager:
                 if len(requests) > 1:
                     raise type(exc)(f"order {i} of the batch: {exc}") from exc
                 raise
+        self._reconcile_first()
         if self._unresolved is not None:
             raise ReconciliationError(f"trading is refused until reconciliation succeeds: {self._unresolved}")
         if not checked:
@@ -546,6 +550,7 @@ class OrderManager:
             If the broker's answer is unknown (the order is left as it was; `reconcile`
             learns what happened; a cancel may be sent again).
         """
+        self._reconcile_first()
         order = self._fresh(load_order(self.store, order_id_or_client_id))
         if order.is_terminal:
             return order
@@ -577,6 +582,7 @@ class OrderManager:
         NotFoundError
             If there is no such order.
         """
+        self._reconcile_first()
         order = self._fresh(load_order(self.store, order_id))
         if not order.is_working:
             raise InvalidInputError(f"order {order.order_id} is {order.status}: only a working order can be replaced")
@@ -699,12 +705,20 @@ class OrderManager:
             later reconcile finds none.
         """
         try:
-            return self._reconcile()
+            report = self._reconcile()
+            self._reconciled = True
+            return report
         except ReconciliationError:
+            self._reconciled = True  # it ran to the end: its differences are `_unresolved` until a later one
             raise
         except BaseException as exc:  # an unfinished reconcile proves nothing: trading stays refused
             self._unresolved = f"the last reconcile did not finish ({type(exc).__name__}: {exc})"
             raise
+
+    def _reconcile_first(self) -> None:
+        # before this manager first sends anything (see __init__): a difference raises ReconciliationError
+        if not self._reconciled:
+            self.reconcile()
 
     def _reconcile(self) -> ReconcileReport:
         now = self._clock()
@@ -787,8 +801,9 @@ class OrderManager:
             position_differences=tuple(differences),
             problems=tuple(problems),
         )
-        with self.store.transaction(schema=EXECUTION_SCHEMA, lock="reconcile") as db:
-            audit(db, "reconcile", self.broker.name, report.to_dict())
+        if pending or updated or applied or problems:  # a restart with nothing open and nothing to learn is no event
+            with self.store.transaction(schema=EXECUTION_SCHEMA, lock="reconcile") as db:
+                audit(db, "reconcile", self.broker.name, report.to_dict())
         if problems:
             shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
             self._unresolved = shown

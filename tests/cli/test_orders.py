@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from bifrost.cli import main
 from bifrost.compliance import export_audit
 from bifrost.data import EmbeddedStore
 from bifrost.execution import OrderManager, OrderRequest, PaperBroker
+from bifrost.portfolio import CashFlow, CashKind, record_transactions
 from bifrost.testing import AlpacaStandIn
 from tests.cli import bifrost
 from tests.conftest import ORCL
@@ -242,7 +245,17 @@ def test_cli_orders_on_alpaca_without_keys_exits_2_naming_the_settings(
     assert code == 2 and err.count("\n") == 1 and "BIFROST_ALPACA_KEY_ID" in err, err
 
 
+# the Alpaca account is new: its portfolio holds cash only (P1's 100 imported ORCL are not at Alpaca, and a
+# manager reconciles before it sends: the broker's positions are authoritative, so P1 would be refused)
+ALP_BUY = ["orders", "submit", "--portfolio", "ALP", "--symbol", "ORCL", "--side", "buy"]
+
+
 def _on_alpaca(monkeypatch: pytest.MonkeyPatch, alpaca: AlpacaStandIn) -> None:
+    deposit = CashFlow(
+        txn_id="d1", ts=pd.Timestamp("2014-01-02", tz="UTC"), kind=CashKind.DEPOSIT, amount=Decimal(100_000)
+    )
+    with EmbeddedStore(Path(os.environ["BIFROST_HOME"])) as store:
+        record_transactions(store, "ALP", [deposit], create=True)
     monkeypatch.setenv("BIFROST_BROKER", "alpaca")
     monkeypatch.setenv("BIFROST_ALPACA_KEY_ID", alpaca.key_id)
     monkeypatch.setenv("BIFROST_ALPACA_SECRET_KEY", alpaca.secret_key)
@@ -256,7 +269,7 @@ def test_cli_orders_on_alpaca_go_to_its_api_with_the_client_order_id(
     with AlpacaStandIn() as alpaca:
         _on_alpaca(monkeypatch, alpaca)
         limit = ["--type", "limit", "--limit-price", "30.00", "--tif", "gtc", "--client-order-id", "alp-1"]
-        sent = _json(*BUY, "--quantity", "2", *limit)
+        sent = _json(*ALP_BUY, "--quantity", "2", *limit)
         assert sent["status"] == "accepted" and sent["client_order_id"] == "alp-1" and sent["broker_order_id"]
         assert _json("orders", "cancel", "alp-1")["status"] == "pending_cancel"  # Alpaca confirms on its stream
         posts = [r.body for r in alpaca.requests if (r.method, r.path) == ("POST", "/v2/orders")]
@@ -271,10 +284,10 @@ def test_cli_orders_on_alpaca_a_5xx_leaves_the_order_in_doubt_until_the_next_com
     with AlpacaStandIn() as alpaca:
         _on_alpaca(monkeypatch, alpaca)
         alpaca.fail_next(503, method="POST", path="/v2/orders", process=True)  # placed, but the answer is lost
-        doubt = _json(*BUY, "--quantity", "2", "--client-order-id", "alp-2", code=1)
+        doubt = _json(*ALP_BUY, "--quantity", "2", "--client-order-id", "alp-2", code=1)
         assert doubt["in_doubt"] is True and doubt["status"] == "submitted"
         assert _json("orders", "show", "alp-2")["in_doubt"] is True
-        _json(*BUY, "--quantity", "1", "--client-order-id", "alp-3")  # asks Alpaca for alp-2 before it sends
+        _json(*ALP_BUY, "--quantity", "1", "--client-order-id", "alp-3")  # asks Alpaca for alp-2 before it sends
         resolved = _json("orders", "show", "alp-2")
         posts = [r.body for r in alpaca.requests if (r.method, r.path) == ("POST", "/v2/orders")]
     assert resolved["in_doubt"] is False and resolved["status"] == "accepted"
@@ -288,3 +301,29 @@ def test_cli_orders_submit_as_a_subprocess_prints_the_contract_json(home: Path) 
     assert {"order_id", "client_order_id", "status", "reasons", "filled_quantity", "avg_fill_price",
             "fill_basis"} <= set(answer)  # fmt: skip
     assert answer["status"] == "filled" and answer["fill_basis"] == "last_close"
+
+
+class _Killed(BaseException):
+    pass
+
+
+def _die_at(step: str) -> Any:
+    def on_step(name: str) -> None:
+        if name == step:
+            raise _Killed(name)  # as a SIGKILL there would: nothing after this step happens
+
+    return on_step
+
+
+def test_cli_orders_next_command_reconciles_an_order_a_killed_process_left_submitted(home: Path) -> None:
+    # the process died after the intent was durable and before the broker heard of it (QA: such orders
+    # stayed `submitted` forever, since only a reconcile settles them): the next command reconciles first
+    with EmbeddedStore(home) as store, contextlib.suppress(_Killed):
+        request = OrderRequest.create(portfolio="P1", symbol="ORCL", side="buy", quantity=1, client_order_id="k1")
+        OrderManager(store, PaperBroker(store), on_step=_die_at("intent_durable")).submit(request)
+    assert _json("orders", "show", "k1")["status"] == "submitted"  # reading settles nothing
+    assert _json(*BUY, "--quantity", "2", "--client-order-id", "k2")["status"] == "filled"
+    settled = _json("orders", "show", "k1")
+    assert settled["status"] == "rejected" and "never received" in " ".join(settled["reasons"])
+    assert [o["client_order_id"] for o in _json("orders", "list") if o["status"] == "filled"] == ["k2"]
+    assert "reconcile" in [r["kind"] for r in _audit(home)]
