@@ -4,7 +4,9 @@
   `OrderManager.submit` with the default pre-trade checks (the risk limits, the trading
   state), the paper broker (no later bar: each fills at the last close at once), every event,
   fill and ledger entry durable with its audit records before `submit` returns. Orders/s
-  and the p50/p99 latency of one `submit`, on the embedded store (its ``state.sqlite`` with
+  and the p50/p99 latency of one `submit` (one at a time), and orders/s of `submit_many` in
+  batches (``--batch``: one write-ahead commit and one answer commit per batch, what a
+  rebalance job sends; its latency is the batch's), on the embedded store (its ``state.sqlite`` with
   ``synchronous=FULL``: every commit waits for the disk), the embedded store on a RAM disk
   (``/dev/shm``: the same code without the disk's flush, where there is one) and PostgreSQL.
 - ``soak``: a forked child per kill (everything imported before the fork) trades one
@@ -16,7 +18,7 @@
 - ``reconcile``: time for a restarted manager to reconcile N open GTC orders (default 1,000).
 - ``audit``: the audit trail's verify and proof rows (`benchmarks/_audit_bench.py`).
 
-    python benchmarks/execution.py [--only throughput|soak|reconcile|audit] [--orders 10000]
+    python benchmarks/execution.py [--only throughput|soak|reconcile|audit] [--orders 10000] [--batch 100]
         [--kills 10000] [--open-orders 1000] [--audit-records 1000000] [--postgres URL]
 """
 
@@ -87,7 +89,11 @@ def stores(args: argparse.Namespace, *, ram: bool = True) -> Iterator[list[tuple
 
 
 # -- throughput -------------------------------------------------------------------------------------
-def throughput(store: BarStore, n: int) -> list[str]:
+def throughput(store: BarStore, n: int, batch: int = 1) -> list[str]:
+    """Orders/s and latency: one `submit` per order (``batch`` 1) or `submit_many` of ``batch`` orders.
+
+    The latency columns are per call: one order's `submit`, or one batch's `submit_many`.
+    """
     seed(store, 1)
     manager = OrderManager(store, PaperBroker(store))
     requests = [
@@ -96,19 +102,22 @@ def throughput(store: BarStore, n: int) -> list[str]:
     ]
     for r in requests[:20]:  # warm: the bars read, the account opened
         manager.submit(r)
+    chunks = [requests[i : i + batch] for i in range(20, n + 20, batch)]
     latencies: list[float] = []
     started = time.perf_counter()
-    for r in requests[20:]:
+    for chunk in chunks:
         t0 = time.perf_counter()
-        order = manager.submit(r)
+        orders = [manager.submit(chunk[0])] if batch == 1 else manager.submit_many(chunk)
         latencies.append(time.perf_counter() - t0)
-        if order.status is not OrderStatus.FILLED:
-            raise SystemExit(f"order {order.order_id} ended {order.status}: {order.reasons}")
+        for order in orders:
+            if order.status is not OrderStatus.FILLED:
+                raise SystemExit(f"order {order.order_id} ended {order.status}: {order.reasons}")
     total = time.perf_counter() - started
     ledger = load_portfolio(store, "P0", store_dividends=False)
     assert len(ledger.transactions) == n + 21, "every fill booked once"
-    q = statistics.quantiles(latencies, n=100)
-    return [f"{n:,}", f"{total:.1f}", f"{n / total:,.0f}", f"{q[49] * 1e3:.2f}", f"{q[98] * 1e3:.2f}"]
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
+    mode = "one at a time (submit)" if batch == 1 else f"batches of {batch} (submit_many)"
+    return [mode, f"{n:,}", f"{total:.1f}", f"{n / total:,.0f}", f"{q[49] * 1e3:.2f}", f"{q[98] * 1e3:.2f}"]
 
 
 # -- the kill soak ----------------------------------------------------------------------------------
@@ -204,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["throughput", "soak", "reconcile", "audit"])
     parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=100, help="orders per submit_many call (1: one at a time only)")
     parser.add_argument("--kills", type=int, default=10_000)
     parser.add_argument("--open-orders", type=int, default=1_000)
     parser.add_argument("--audit-records", type=int, default=1_000_000)
@@ -213,11 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     run = {args.only} if args.only else {"throughput", "soak", "reconcile", "audit"}
     if "throughput" in run:
         body = []
-        with stores(args) as each:
-            for label, store in each:
-                body.append([label, *throughput(store, args.orders)])
+        for batch in sorted({1, args.batch}):
+            with stores(args) as each:
+                for label, store in each:
+                    body.append([label, *throughput(store, args.orders, batch)])
         print("### Orders through the whole path (market orders, risk limits, paper broker, durable events, audit)\n")
-        print(table(["store", "orders", "seconds", "orders/s", "p50 ms", "p99 ms"], body), "\n")
+        print(f"(load average before: {os.getloadavg()[0]:.2f}; latency per call: one order, or one batch)\n")
+        headers = ["store", "mode", "orders", "seconds", "orders/s", "p50 ms", "p99 ms"]
+        print(table(headers, body), "\n")
     if "soak" in run:
         body = []
         with stores(args, ram=False) as each:

@@ -345,7 +345,9 @@ class OrderManager:
         order given (a later order's checks see the earlier ones of the batch as working
         orders of its book), but grouped: every intent (and every pre-trade rejection) is
         committed in one transaction (``intent_durable`` once), then the broker is called
-        for each order (``broker_called`` / ``broker_answered`` each), then all the answers,
+        for each order (``broker_called`` / ``broker_answered`` each; once for the whole
+        batch on a broker with a ``submit_many`` of its own, such as `PaperBroker`, which
+        places them in one transaction of its own), then all the answers,
         their fills, ledger entries and audit records commit in one transaction
         (``answer_durable`` once). A crash in between leaves orders that `reconcile` asks
         the broker about by ``client_order_id``, as after a crash in `submit`.
@@ -459,8 +461,24 @@ class OrderManager:
         return [results[coid] for _, coid in ids]
 
     def _send(self, orders: Sequence[Order]) -> list[Order]:
-        # each order to the broker; all the answers durable in one transaction
+        # each order to the broker (a batch in one call where the broker has ``submit_many``);
+        # all the answers durable in one transaction
         answers: dict[str, list[OrderEvent]] = {}
+        many = getattr(self.broker, "submit_many", None)
+        if len(orders) > 1 and callable(many):  # a broker that places a batch in one call (the paper broker)
+            self._step("broker_called")
+            try:
+                for order, events in zip(orders, many(orders), strict=True):
+                    answers[order.client_order_id] = list(events)
+            except BrokerError as exc:
+                answers = {order.client_order_id: [self._unknown(order, exc)] for order in orders}
+            except BaseException as exc:
+                self._record_many({order.client_order_id: [self._unknown(order, exc)] for order in orders})
+                raise
+            self._step("broker_answered")
+            recorded = self._record_many(answers)
+            self._step("answer_durable")
+            return recorded
         sending: Order | None = None
         try:
             for order in orders:

@@ -578,34 +578,48 @@ class PaperBroker:
         account (``BROKER``), no bars nor quote of the symbol (``BROKER``), a quantity that
         is not a multiple of the fill model's lot (``BROKER``).
         """
+        self._prepare(order.symbol, order.request.portfolio)
+        with self._write() as db:
+            return self._submit_in(db, order)
+
+    def submit_many(self, orders: Sequence[Order]) -> list[list[OrderEvent]]:
+        """Submit several orders in one transaction of the broker's own; return each one's events.
+
+        As `submit` order by order, in the order given (an order sees the cash and positions
+        the earlier ones left), but committed together: all of them are placed, or none.
+        """
+        for symbol, account in {(o.symbol, o.request.portfolio) for o in orders}:
+            self._prepare(symbol, account)
+        with self._write() as db:
+            return [self._submit_in(db, order) for order in orders]
+
+    def _submit_in(self, db: StateDb, order: Order) -> list[OrderEvent]:
         cid = order.client_order_id
         symbol = order.symbol
-        self._prepare(symbol, order.request.portfolio)
-        with self._write() as db:
-            if db.rows("SELECT 1 FROM {t}paper_orders WHERE venue = ? AND client_order_id = ?", (self.name, cid)):
-                return self._events_of(db, cid)
-            now = self._now(db)
-            seq = int(db.rows("SELECT coalesce(max(seq), 0) FROM {t}paper_orders")[0][0]) + 1  # across venues
-            w = _Working(
-                client_order_id=cid, seq=seq, broker_order_id=f"{self.name}-{seq}", account=order.request.portfolio,
-                symbol=symbol, side=order.side, order_type=order.order_type, time_in_force=order.time_in_force,
-                quantity=order.quantity, limit_price=order.limit_price, stop_price=order.stop_price,
-                status=OrderStatus.ACCEPTED, filled=Decimal(0), fill_value=Decimal(0), n_fills=0, triggered=False,
-                session_end=None, ts_placed=now, ts_updated=now,
-            )  # fmt: skip
-            s = _Session(self, db, deliver=True)
-            problem = self._refusal(s, w, now)
-            if problem is not None:
-                w.status = OrderStatus.REJECTED
-            self._insert(db, w)
-            if problem is not None:
-                s.emit(Rejected(client_order_id=cid, ts=now, reason=RejectReason.BROKER, message=problem))
-                return s.events
-            s.emit(Accepted(client_order_id=cid, ts=now, broker_order_id=w.broker_order_id))
-            self._at_once(s, w, now)
-            s.save_order(w)
-            s.save_accounts()
+        if db.rows("SELECT 1 FROM {t}paper_orders WHERE venue = ? AND client_order_id = ?", (self.name, cid)):
+            return self._events_of(db, cid)
+        now = self._now(db)
+        seq = int(db.rows("SELECT coalesce(max(seq), 0) FROM {t}paper_orders")[0][0]) + 1  # across venues
+        w = _Working(
+            client_order_id=cid, seq=seq, broker_order_id=f"{self.name}-{seq}", account=order.request.portfolio,
+            symbol=symbol, side=order.side, order_type=order.order_type, time_in_force=order.time_in_force,
+            quantity=order.quantity, limit_price=order.limit_price, stop_price=order.stop_price,
+            status=OrderStatus.ACCEPTED, filled=Decimal(0), fill_value=Decimal(0), n_fills=0, triggered=False,
+            session_end=None, ts_placed=now, ts_updated=now,
+        )  # fmt: skip
+        s = _Session(self, db, deliver=True)
+        problem = self._refusal(s, w, now)
+        if problem is not None:
+            w.status = OrderStatus.REJECTED
+        self._insert(db, w)
+        if problem is not None:
+            s.emit(Rejected(client_order_id=cid, ts=now, reason=RejectReason.BROKER, message=problem))
             return s.events
+        s.emit(Accepted(client_order_id=cid, ts=now, broker_order_id=w.broker_order_id))
+        self._at_once(s, w, now)
+        s.save_order(w)
+        s.save_accounts()
+        return s.events
 
     def _refusal(self, s: _Session, w: _Working, now: pd.Timestamp) -> str | None:
         if s.account(w.account) is None:

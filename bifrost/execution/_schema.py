@@ -11,6 +11,8 @@ is audited in its own transaction). Append only: a released migration never chan
    global), ``execution_fills`` (one row per broker fill, UNIQUE (client_order_id, trade_id);
    ``txn_id`` the ledger entry it made), ``pretrade_decisions`` (one row per check of an order),
    ``book_states`` (a portfolio's trading state) and ``book_state_history``.
+2. ``orders_portfolio_status``: an index on ``orders (portfolio, status)``, so that the book's
+   working orders are found without reading every order of the portfolio.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ EXECUTION_SCHEMA = register_schema(
             )
             """,
             ),
+            Migration(2, "CREATE INDEX orders_portfolio_status ON {t}orders (portfolio, status)"),
         ),
         requires=(PORTFOLIO_SCHEMA, AUDIT_SCHEMA),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from decimal import Decimal
 
 import pandas as pd
@@ -27,7 +29,7 @@ from bifrost.execution._paper import PaperBroker
 from bifrost.execution._schema import EXECUTION_SCHEMA
 from bifrost.portfolio import CashFlow, CashKind, create_portfolio, load_portfolio, record_transactions
 from bifrost.risk import Limit, set_limits
-from tests.execution._crash_child import Clock, day, seed
+from tests.execution._crash_child import Clock, check_recovered, day, kill_at, parts, reopen, seed
 
 BACKENDS = ["embedded", pytest.param("postgres", marks=pytest.mark.postgres)]
 LAST_CLOSE = Decimal("44.970001")  # ORCL 2014-12-31, the file's last bar
@@ -373,3 +375,79 @@ def test_replace_without_a_change_raises(seeded: BarStore) -> None:
 def test_manager_check_without_name_or_method_raises(seeded: BarStore) -> None:
     with pytest.raises(InvalidInputError, match="a pre-trade check has a name and a check method"):
         OrderManager(seeded, PaperBroker(seeded), checks=[object()])  # type: ignore[list-item]
+
+
+# -- submit_many: the group commit -----------------------------------------------------------------
+@pytest.mark.parametrize("store", BACKENDS, indirect=True)
+def test_submit_many_blocked_order_in_batch_is_rejected_while_the_others_fill(seeded: BarStore) -> None:
+    # Arrange: a 10% single-name limit; the middle order (~45% of equity) crosses it
+    set_limits(seeded, "P0", [Limit(name="one_name", metric="single_name", threshold=0.10)])
+    manager = OrderManager(seeded, PaperBroker(seeded))
+    batch = [buy(1_000, client_order_id="m1"), buy(10_000, client_order_id="m2"), buy(500, client_order_id="m3")]
+    # Act
+    orders = manager.submit_many(batch)
+    # Assert: in the requests' order; the blocked one rejected with its reason, the others filled and booked
+    assert [o.client_order_id for o in orders] == ["m1", "m2", "m3"]
+    assert [o.status for o in orders] == [OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.FILLED]
+    assert orders[1].reject_reason is RejectReason.RISK_LIMIT and "one_name" in orders[1].reasons[0]
+    assert load_portfolio(seeded, "P0", store_dividends=False).position("ORCL").quantity == 1_500
+    assert [load_order(seeded, o.client_order_id) for o in orders] == orders
+    kinds = audit_kinds(seeded)
+    assert kinds.count("pretrade.decision") == 6 and kinds.count("fill") == 2
+    assert kinds.count("order.event") == 3 + 1 + 3  # submitted, accepted, filled twice; rejected once
+    assert verify_audit(seeded).ok
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_submit_many_again_returns_the_stored_orders_and_sends_nothing_twice(seeded: BarStore) -> None:
+    manager = OrderManager(seeded, PaperBroker(seeded))
+    batch = [buy(10, client_order_id="r1"), buy(20, client_order_id="r2")]
+    first = manager.submit_many(batch)
+    # Act: the same batch again, from this manager and from a restarted one, and one id twice in a batch
+    again = manager.submit_many(batch)
+    restarted = OrderManager(seeded, PaperBroker(seeded)).submit_many([*batch, batch[0]])
+    # Assert: two orders, two fills, two ledger entries
+    assert again == first and restarted == [*first, first[0]]
+    assert count(seeded, "orders") == 2 and count(seeded, "execution_fills") == 2
+    assert load_portfolio(seeded, "P0", store_dividends=False).position("ORCL").quantity == 30
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_submit_many_bad_or_conflicting_request_raises_and_writes_nothing_of_the_batch(seeded: BarStore) -> None:
+    manager = OrderManager(seeded, PaperBroker(seeded))
+    # Act / Assert: an unknown symbol in place 1; one id with two requests
+    unknown = OrderRequest(portfolio="P0", symbol="NOSUCH", side=Side.BUY, quantity=Decimal(1))
+    with pytest.raises(InvalidInputError, match=r"order 1 of the batch: unknown symbol 'NOSUCH'"):
+        manager.submit_many([buy(10, client_order_id="b1"), unknown])
+    with pytest.raises(InvalidInputError, match=r"client_order_id 'b2' is already order .* with another request"):
+        manager.submit_many([buy(10, client_order_id="b2"), buy(11, client_order_id="b2")])
+    assert count(seeded, "orders") == 0 and count(seeded, "execution_fills") == 0
+    assert audit_kinds(seeded) == ["order.refused", "order.refused"]
+    assert manager.submit_many([]) == []
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_submit_many_killed_between_its_phases_recovers_without_divergence(seeded: BarStore) -> None:
+    # Arrange: one portfolio per phase boundary; market orders at a day of ORCL's history work until the next open
+    phases = ("intent_durable", "broker_called", "broker_answered", "answer_durable")
+    for run in range(1, len(phases)):
+        deposit = CashFlow(txn_id="deposit", ts=day(0, 0) - pd.Timedelta(days=30), kind=CashKind.DEPOSIT,
+                           amount=Decimal(1_000_000))  # fmt: skip
+        record_transactions(seeded, f"P{run}", [deposit], create=True)
+    for run, step in enumerate(phases):
+        p = f"P{run}"
+        batch = [OrderRequest(portfolio=p, symbol="ORCL", side=Side.BUY, quantity=Decimal(10 + i),
+                              client_order_id=f"k{run}-{i}") for i in range(3)]  # fmt: skip
+        pid = os.fork()
+        if pid == 0:  # the child: a batch of three, killed at the step
+            try:
+                manager, _, _ = parts(reopen(seeded), run, kill_at(step))
+                manager.submit_many(batch)
+            except BaseException:
+                os._exit(3)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        # Assert: killed there; the restarted book agrees with the broker, nothing left submitted or in doubt
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (step, status)
+        assert check_recovered(seeded, f"P{run}", day(run, 0)) == [], step
+        assert count(seeded, "orders") == 3 * (run + 1)
