@@ -102,11 +102,16 @@ def audit_prove(
 def audit_check_proof(
     file: Annotated[Path, typer.Argument(help="The proof (JSON from `bifrost audit prove`; - for standard input).")],
     root: Annotated[
-        str | None, typer.Option("--root", help="The checkpoint root obtained elsewhere; the proof's must be it.")
-    ] = None,
+        str,
+        typer.Option(
+            "--root",
+            help="The root you trust (a checkpoint root or `bifrost audit head`'s, obtained apart from the proof); "
+            "a proof checked against its own root only proves it agrees with itself.",
+        ),
+    ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Check an inclusion proof: exit 0 valid, 1 invalid, 2 unreadable."""
+    """Check an inclusion proof against a root you trust: exit 0 valid, 1 invalid, 2 unreadable."""
     from bifrost.compliance import check_proof, read_proof
 
     proof = read_proof(file)

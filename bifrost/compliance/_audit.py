@@ -198,9 +198,14 @@ def _check_hash(value: object, name: str) -> str:
     return value.strip().lower()
 
 
+SEQ_MAX = 2**63 - 1  # the largest sequence number a store's integer column holds
+
+
 def _check_seq(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} is a record's sequence number, an integer >= 1, got {value!r:.100}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= SEQ_MAX:
+        raise InvalidInputError(
+            f"{name} is a record's sequence number, an integer from 1 to {SEQ_MAX}, got {value!r:.100}"
+        )
     return value
 
 
@@ -444,7 +449,7 @@ def export_audit(
     Raises
     ------
     InvalidInputError
-        If ``start`` or ``end`` is not an integer >= 1, ``end`` is before ``start``, or the
+        If ``start`` or ``end`` is not an integer from 1 to 2**63 - 1, ``end`` is before ``start``, or the
         file cannot be written there.
     """
     lo = 1 if start is None else _check_seq(start, "start")
@@ -499,7 +504,7 @@ def prove_inclusion(store: Store, seq: int, *, checkpoint: int | None = None) ->
     Raises
     ------
     InvalidInputError
-        If ``seq`` (or ``checkpoint``) is not an integer >= 1.
+        If ``seq`` (or ``checkpoint``) is not an integer from 1 to 2**63 - 1.
     AuditError
         If the log has no record ``seq``, no checkpoint ``checkpoint`` at or after it, or
         its stored checkpoints do not fit the records (verify the log).

@@ -94,7 +94,8 @@ def test_cli_audit_prove_and_check_proof_exit_codes(
     assert code == 1 and out.startswith("INVALID: record 17")  # another root
     proof["record"]["payload"]["price"] = "1.00"
     (tmp_path / "changed.json").write_text(json.dumps(proof))
-    assert _run(home, monkeypatch, capsys, "check-proof", str(tmp_path / "changed.json"))[0] == 1
+    changed = str(tmp_path / "changed.json")
+    assert _run(home, monkeypatch, capsys, "check-proof", changed, "--root", head["checkpoint_root"])[0] == 1
     code, out, _ = _run(home, monkeypatch, capsys, "prove", str(N))  # after the newest checkpoint: the tree now
     assert code == 0 and json.loads(out)["root"] == head["root"] and json.loads(out)["checkpoint"] is False
     (tmp_path / "newest.json").write_text(out)
@@ -104,13 +105,15 @@ def test_cli_audit_prove_and_check_proof_exit_codes(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("check-proof", "nosuch.json"), "nosuch.json: cannot read the proof"),
-        (("check-proof", "{garbage}"), "not a JSON proof"),
-        (("check-proof", "{list}"), "an inclusion proof is a JSON object, got list"),
-        (("check-proof", "{missing}"), "an inclusion proof needs 'ts' (str); it is missing"),
-        (("check-proof", "{nan}"), "not a JSON proof: NaN is not JSON"),
+        (("check-proof", "nosuch.json", "--root", "0" * 64), "nosuch.json: cannot read the proof"),
+        (("check-proof", "{garbage}", "--root", "0" * 64), "not a JSON proof"),
+        (("check-proof", "{list}", "--root", "0" * 64), "an inclusion proof is a JSON object, got list"),
+        (("check-proof", "{missing}", "--root", "0" * 64), "an inclusion proof needs 'ts' (str); it is missing"),
+        (("check-proof", "{nan}", "--root", "0" * 64), "not a JSON proof: NaN is not JSON"),
         (("prove", "99999"), "the audit trail has no record 99999"),
-        (("prove", "0"), "seq is a record's sequence number, an integer >= 1, got 0"),
+        (("prove", "0"), "seq is a record's sequence number, an integer from 1 to 9223372036854775807, got 0"),
+        (("prove", str(2**63)), "seq is a record's sequence number, an integer from 1 to 9223372036854775807"),
+        (("export", "--start", str(2**63)), "start is a record's sequence number, an integer from 1"),
         (("verify", "--expect-head", "abc"), "expect_head is a SHA-256 hash"),
         (("export", "--start", "5", "--end", "2"), "end (2) is before start (5)"),
     ],
@@ -143,3 +146,12 @@ def test_cli_audit_export_writes_json_lines(
     assert code == 0 and out == f"wrote {N:,} record(s) to {target}\n"
     lines = target.read_text().splitlines()
     assert len(lines) == N and json.loads(lines[0])["payload"] == {"i": 0, "price": "37.84"}
+
+
+def test_cli_audit_check_proof_needs_a_root_to_trust(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a proof checked only against the root it carries proves nothing: a forger writes both (found by QA)
+    (tmp_path / "p.json").write_text("{}")
+    code, _, err = _run(home, monkeypatch, capsys, "check-proof", str(tmp_path / "p.json"))
+    assert code == 2 and err.count("\n") == 1 and "Missing option '--root'" in err, err

@@ -65,6 +65,7 @@ VALID = {
     "quantity": "1",
     "order_id": "O1",
     "seq": "1",
+    "root": "0" * 64,
 }
 # values that a command would act on for a long time or over the network if it took them
 NOT_RUN = {
