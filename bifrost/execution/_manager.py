@@ -546,7 +546,7 @@ class OrderManager:
         if isinstance(request, OrderRequest):
             fields: dict[str, object] = dict(_request_dict(request, request.client_order_id))
         elif isinstance(request, Mapping):
-            fields = {str(k): quote(v) for k, v in request.items()}
+            fields = {str(k)[:100]: _shown(v) for k, v in request.items()}
         else:
             fields = {"request": quote(request)}
         subject = str(fields.get("client_order_id") or fields.get("symbol") or "order")[:100]
@@ -1087,7 +1087,22 @@ def _catch_up(
 
 
 # -- rows ------------------------------------------------------------------------------------------
+def _shown(value: object) -> str | None:
+    # a refused request's field as the audit trail keeps it: text as given (capped), None as null
+    if value is None:
+        return None
+    return (value if isinstance(value, str) else str(value))[:200]
+
+
 def _insert_order(db: StateDb, order: Order, broker: str, request: Mapping[str, str | None]) -> None:
+    # the order as asked for goes into the audit trail with it: an auditor reads what was ordered
+    # (symbol, side, type, quantity, prices, time in force) from the chain, not only from this table
+    audit(
+        db,
+        "order.request",
+        order.client_order_id,
+        {"order_id": order.order_id, "broker": broker, "ts": order.ts_created.isoformat(), "request": dict(request)},
+    )
     db.run(
         f"INSERT INTO {{t}}orders ({', '.join(_ORDER_COLUMNS)}) VALUES ({', '.join('?' * len(_ORDER_COLUMNS))})",
         (

@@ -155,6 +155,8 @@ def test_cli_orders_submit_invalid_request_exits_2_naming_the_field_and_changes_
     assert _position() == 100
     (refused,) = _audit(home)[len(before) :]  # nothing changed but the audit trail: one order.refused record
     assert refused["kind"] == "order.refused" and field in refused["payload"]["error"]
+    asked = refused["payload"]["request"]  # as given, not as reprs; an id not given is null (QA: "None", "'44.123'")
+    assert asked["client_order_id"] is None and asked["quantity"] == extra[1] and asked["symbol"] == "ORCL"
 
 
 def test_cli_orders_submit_unknown_symbol_exits_2_naming_it(home: Path) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import signal
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 import pytest
 
-from bifrost.compliance import verify_audit
+from bifrost.compliance import export_audit, verify_audit
 from bifrost.data import AUDIT_SCHEMA, BarStore, Store
 from bifrost.errors import BrokerUnavailableError, InvalidInputError, NotFoundError, ReconciliationError
 from bifrost.execution._broker import BrokerAccount, BrokerFill, BrokerOrder
@@ -115,9 +118,21 @@ def test_submit_market_without_later_bar_fills_at_last_close_books_ledger_and_au
     assert ledger.cash == Decimal(1_000_000) - 100 * LAST_CLOSE
     assert [t.txn_id for t in ledger.transactions][-1].startswith("paper:a1:")
     assert load_order(seeded, "a1") == order
-    assert audit_kinds(seeded) == ["pretrade.decision", "pretrade.decision", "order.event", "order.event",
-                                   "order.event", "fill"]  # fmt: skip
+    assert audit_kinds(seeded) == ["order.request", "pretrade.decision", "pretrade.decision", "order.event",
+                                   "order.event", "order.event", "fill"]  # fmt: skip
     assert verify_audit(seeded).ok
+    # what was ordered is in the chain itself (found by QA: only the orders table had it)
+    (asked,) = [r for r in _audit_records(seeded) if r["kind"] == "order.request"]
+    assert asked["subject"] == "a1" and asked["payload"]["request"] == {
+        "portfolio": "P0", "symbol": "ORCL", "side": "buy", "quantity": "100", "order_type": "market",
+        "limit_price": None, "stop_price": None, "time_in_force": "day", "client_order_id": "a1",
+    }  # fmt: skip
+
+
+def _audit_records(store: BarStore) -> list[dict[str, Any]]:
+    out = io.StringIO()
+    export_audit(store, out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
 @pytest.mark.parametrize("store", ["embedded"], indirect=True)
