@@ -402,7 +402,20 @@ class OrderManager:
         wanted = sorted({coid for _, coid in ids})
         with self.store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
             stored = {o.client_order_id: o for o in _select_orders_in(db, wanted)}
+            fresh = [coid for coid in wanted if coid not in stored]
+            # an order is found by its order id or its client order id: a new client id that is another
+            # order's order id would make the new order unreachable by the id its sender chose (found by QA)
+            taken = {r[0] for r in db.rows(
+                f"SELECT order_id FROM {{t}}orders WHERE order_id IN ({', '.join('?' * len(fresh))})", fresh
+            )} if fresh else set()  # fmt: skip
             books = {r.portfolio: self._book(db, r.portfolio) for r, _ in ids if r.portfolio not in stored}
+        for request, coid in ids:
+            if coid in taken:
+                exc = InvalidInputError(
+                    f"client_order_id {coid!r} is the order id of another order: choose another client order id"
+                )
+                self._refuse(request, exc, now)
+                raise exc
         # 2. the checks, order by order; the batch's earlier intents count as working orders
         results: dict[str, Order] = {}
         new: list[tuple[Order, Sequence[CheckResult], OrderEvent]] = []

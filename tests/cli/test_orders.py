@@ -329,3 +329,11 @@ def test_cli_orders_next_command_reconciles_an_order_a_killed_process_left_submi
     assert settled["status"] == "rejected" and "never received" in " ".join(settled["reasons"])
     assert [o["client_order_id"] for o in _json("orders", "list") if o["status"] == "filled"] == ["k2"]
     assert "reconcile" in [r["kind"] for r in _audit(home)]
+
+
+def test_cli_orders_client_order_id_that_is_another_orders_id_exits_2(home: Path) -> None:
+    # found by QA: the new order was then unreachable by the id its sender chose (show/cancel found the other)
+    first = _json(*BUY, "--quantity", "1", "--client-order-id", "c1")
+    code, _, err = _run(*BUY, "--quantity", "2", "--client-order-id", first["order_id"], "--json")
+    assert code == 2 and "is the order id of another order" in err, err
+    assert [o["order_id"] for o in _json("orders", "list")] == [first["order_id"]]
