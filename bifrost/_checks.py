@@ -513,6 +513,9 @@ def as_volume(value: object, name: str = "volume") -> float:
 
 
 # -- decimals ---------------------------------------------------------------------------------
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def as_bounded_decimal(value: object, name: str) -> Decimal:
     """Convert a number to Decimal (floats by their shortest repr) within the ledger's bounds.
 
@@ -551,6 +554,11 @@ def as_bounded_decimal(value: object, name: str) -> Decimal:
             out = Decimal(text)
         except (InvalidOperation, ValueError):
             raise InvalidInputError(f"{name} must be a number, got {quote(value)}") from None
+        if out.is_finite() and not _PLAIN_DECIMAL.fullmatch(text):
+            # Decimal also reads other scripts' digits and '_' groups ('١٠', '１０', '1_0'): no market writes those
+            raise InvalidInputError(
+                f"{name} must be a plain number (digits 0-9, an optional '.' and exponent), got {quote(value)}"
+            )
     else:
         raise InvalidInputError(f"{name} must be a number, got {type(value).__name__} {quote(value)}")
     if not out.is_finite():

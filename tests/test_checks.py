@@ -294,3 +294,15 @@ def test_as_utc_index_naive_is_utc_and_zoned_is_converted_to_the_same_instant() 
     ny = pd.Series(pd.DatetimeIndex(["2014-01-31 09:30"], tz="America/New_York"))
     out = as_utc_index(ny)
     assert str(out.tz) == "UTC" and out.unit == "ns" and out[0] == ny.iloc[0]
+
+
+@pytest.mark.parametrize("text", ["１０", "١٠", "1_0", "1_000.5", "0x10"])
+def test_as_bounded_decimal_other_digits_and_groupings_are_refused_naming_the_field(text: str) -> None:
+    # Decimal reads other scripts' digits and '_' groups; a quantity or amount is written with 0-9 (found by QA)
+    with pytest.raises(InvalidInputError, match=r"quantity must be (a plain number|a number)"):
+        as_bounded_decimal(text, "quantity")
+
+
+@pytest.mark.parametrize(("text", "value"), [(" 10 ", "10"), ("1.5e1", "15"), (".5", "0.5"), ("-3", "-3")])
+def test_as_bounded_decimal_plain_numbers_still_parse(text: str, value: str) -> None:
+    assert as_bounded_decimal(text, "quantity") == Decimal(value)
