@@ -419,6 +419,7 @@ class OrderManager:
         # 2. the checks, order by order; the batch's earlier intents count as working orders
         results: dict[str, Order] = {}
         new: list[tuple[Order, Sequence[CheckResult], OrderEvent]] = []
+        self._refresh_closes()  # once for the batch
         for request, coid in ids:
             if coid in stored:
                 results[coid] = self._same_request(stored[coid], request, now)
@@ -427,7 +428,7 @@ class OrderManager:
                 self._same_request(results[coid], request, now)
                 continue
             book = books[request.portfolio]
-            market, book = self._market(request, book, now)
+            market, book = self._market(request, book, now, refresh=False)
             decided = [c.check(request, book, market) for c in self.checks]
             order = Order(order_id=coid if request.client_order_id is None else uuid.uuid4().hex, request=request,
                           ts_created=now)  # fmt: skip
@@ -1005,11 +1006,13 @@ class OrderManager:
         self._ledgers[portfolio] = ledger
         return ledger
 
-    def _market(self, request: OrderRequest, book: BookView, now: pd.Timestamp) -> tuple[MarketView, BookView]:
+    def _market(
+        self, request: OrderRequest, book: BookView, now: pd.Timestamp, *, refresh: bool = True
+    ) -> tuple[MarketView, BookView]:
         # last closes at or before ``now`` of the order's symbol and the book's; the book's equity at them
-        marker = self.store.ingest_marker()
-        if marker != self._ingests:
-            self._ingests, self._closes = marker, {}
+        # (``refresh``: the cached closes are checked against the ingest marker; a batch checks once)
+        if refresh:
+            self._refresh_closes()
         prices: dict[str, Decimal] = {}
         stamp = now.value
         for symbol in {request.symbol, *book.positions}:
@@ -1028,6 +1031,12 @@ class OrderManager:
                 break
             equity += quantity * prices[symbol]
         return MarketView(ts=now, prices=prices), dataclasses.replace(book, equity=equity)
+
+    def _refresh_closes(self) -> None:
+        # the cached closes hold until the store takes an ingest
+        marker = self.store.ingest_marker()
+        if marker != self._ingests:
+            self._ingests, self._closes = marker, {}
 
     def _ensure_account(self, portfolio: str) -> None:
         # the first order of a portfolio on a broker that can open accounts (the paper broker)
