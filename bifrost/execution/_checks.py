@@ -365,6 +365,9 @@ def trading_state(store: Store, portfolio: str) -> TradingState:
     return TradingState(rows[0][0]) if rows else TradingState.ACTIVE
 
 
+REASON_MAX_CHARS = 500  # a trading state change's reason: a sentence for the audit trail, not a document
+
+
 def set_trading_state(
     store: Store, portfolio: str, state: TradingState | str, *, reason: str, ts: pd.Timestamp | None = None
 ) -> None:
@@ -382,7 +385,7 @@ def set_trading_state(
     Raises
     ------
     InvalidInputError
-        If ``state`` is not a trading state or ``reason`` is empty.
+        If ``state`` is not a trading state or ``reason`` is empty or longer than ``REASON_MAX_CHARS``.
     NotFoundError
         If the store holds no portfolio ``portfolio``.
     """
@@ -393,8 +396,11 @@ def set_trading_state(
         raise InvalidInputError(
             f"trading state must be one of {[s.value for s in TradingState]}, got {quote(state)}"
         ) from None
-    if not isinstance(reason, str) or not reason.strip() or not reason.isprintable():
-        raise InvalidInputError(f"a trading state change needs a reason (printable text), got {quote(reason)}")
+    if not isinstance(reason, str) or not reason.strip() or not reason.isprintable() or len(reason) > REASON_MAX_CHARS:
+        raise InvalidInputError(
+            f"a trading state change needs a reason (printable text of at most {REASON_MAX_CHARS} characters), "
+            f"got {quote(reason)}"
+        )
     stamp = (pd.Timestamp.now(tz="UTC") if ts is None else ts).isoformat()
     with store.transaction(schema=EXECUTION_SCHEMA, lock=f"portfolio:{portfolio}") as db:
         require_portfolio(db, portfolio)

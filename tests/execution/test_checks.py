@@ -160,6 +160,7 @@ def test_set_trading_state_keeps_history_and_audits(seeded: BarStore) -> None:
         ("P0", "frozen", "x", InvalidInputError, "trading state must be one of"),
         ("P0", "halted", "", InvalidInputError, "needs a reason"),
         ("P0", "halted", "a\nb", InvalidInputError, "needs a reason"),
+        ("P0", "halted", "x" * 501, InvalidInputError, "at most 500 characters"),
         ("nobody", "halted", "x", NotFoundError, "no portfolio 'nobody'"),
     ],
 )
