@@ -3,6 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# the test suite's worker processes (pytest-xdist, one test file per worker at a time): half of it waits on
+# servers, kernels and browsers, so two workers use both cores; TEST_WORKERS=0 runs it in this process
+TEST_WORKERS ?= 2
 
 .PHONY: install warm timescale-deps chromium run test lint lab dashboard jobs-schedule serve-risk bento-risk bench-data bench-analytics bench-portfolio bench-backtest bench-risk bench-surfaces clean
 
@@ -58,8 +61,8 @@ dashboard: install  ## the Voila dashboards (widgets/) on http://127.0.0.1:$(DAS
 jobs-schedule: install  ## the job scheduler in the foreground (papermill_jobs/jobs.toml); Ctrl-C stops it after the running job
 	$(BIN)/bifrost jobs schedule
 
-test: install timescale-deps chromium  ## the whole suite (PostgreSQL at 127.0.0.1:5432 or a throwaway one; TimescaleDB test server)
-	$(BIN)/python -m pytest
+test: install timescale-deps chromium  ## the whole suite on TEST_WORKERS processes (PostgreSQL at 127.0.0.1:5432 or a throwaway one; TimescaleDB test server)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install  ## ruff, mypy, and the import layers
 	$(BIN)/ruff check bifrost tests benchmarks bentos notebooks widgets papermill_jobs
