@@ -94,6 +94,9 @@ bench-backtest: install  ## benchmarks/backtest.py: one backtest and a 50,000-ba
 bench-risk: install  ## benchmarks/risk.py: Monte Carlo and 2-D VaR timings, and the served endpoint under load
 	$(BIN)/python benchmarks/risk.py
 
+bench-execution: install  ## benchmarks/execution.py: orders through the whole path, the kill soak, reconcile, audit verify and proofs at 1,000,000 records
+	$(BIN)/python benchmarks/execution.py
+
 bench-surfaces: install chromium  ## benchmarks/surfaces.py: dashboard start, page to widget, click to metrics, papermill overhead
 	$(BIN)/python benchmarks/surfaces.py
 
