@@ -55,6 +55,9 @@ __all__ = [
 Problem = Literal["altered", "deleted", "inserted", "reordered", "truncated"]
 PROBLEMS: Final[tuple[Problem, ...]] = ("altered", "deleted", "inserted", "reordered", "truncated")
 PROOF_VERSION: Final = 1
+_PROOF_KEYS: Final = frozenset(
+    {"version", "algorithm", "record", "leaf_index", "tree_size", "root", "checkpoint", "path"}
+)
 _PAGE: Final = 20_000  # rows per read while streaming the log
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _COLUMNS: Final = "seq, ts, kind, subject, payload, prev_hash, hash"
@@ -629,6 +632,13 @@ def check_proof(proof: Mapping[str, Any], *, root: str | None = None) -> bool:
     expected_root = None if root is None else _check_hash(root, "root")
     if not isinstance(proof, Mapping):
         raise InvalidInputError(f"an inclusion proof is a JSON object, got {type(proof).__name__}")
+    # a proof of another format, or with fields this one does not read, is refused rather than half-read
+    version = proof.get("version", PROOF_VERSION)
+    if isinstance(version, bool) or version != PROOF_VERSION:
+        raise InvalidInputError(f"this bifrost checks inclusion proofs of version {PROOF_VERSION}, got {version!r:.40}")
+    unknown = sorted(str(k) for k in set(proof) - _PROOF_KEYS)
+    if unknown:
+        raise InvalidInputError(f"an inclusion proof has no field(s) {unknown}; its fields: {sorted(_PROOF_KEYS)}")
     record = _field(proof, "record", Mapping)
     seq = _field(record, "seq", int)
     ts, kind, subject = (_field(record, k, str) for k in ("ts", "kind", "subject"))

@@ -338,6 +338,9 @@ def test_check_proof_another_root_given_is_invalid(proved: EmbeddedStore) -> Non
         (lambda p: p.update(root="xyz"), "'root' is 64 hexadecimal digits"),
         (lambda p: p["path"].append(7), "a list of 64-hex-digit hashes"),
         (lambda p: p.update(path=["00" * 32] * 65), "at most 64 hashes"),
+        (lambda p: p.update(version=2), "proofs of version 1, got 2"),  # found by QA: accepted without a word
+        (lambda p: p.update(version=True), "proofs of version 1, got True"),
+        (lambda p: p.update(note="trust me"), r"has no field\(s\) \['note'\]"),
     ],
 )
 def test_check_proof_malformed_proof_is_bad_input(proved: EmbeddedStore, change: Any, message: str) -> None:
