@@ -25,6 +25,11 @@ Alpaca keys are ``[keys] alpaca_key_id`` and ``alpaca_secret_key`` (or ``BIFROST
 and ``BIFROST_ALPACA_SECRET_KEY``, which win), and ``alpaca_base_url``
 (``BIFROST_ALPACA_BASE_URL``, default Alpaca's paper API) picks paper or live trading.
 
+``compliance_rules`` (``BIFROST_COMPLIANCE_RULES``) is the compliance rules file the order
+manager applies; unset, ``<home>/compliance.toml`` when it exists, else the documented default
+rule set (`bifrost.compliance.DEFAULT_RULES_TOML`). A relative path is taken from the working
+directory.
+
 A service's bearer token may also come from ``BIFROST_<SERVICE>_SERVICE_TOKEN`` (for
 example ``BIFROST_RISK_SERVICE_TOKEN``), which wins over ``[keys] <service>_service_token``.
 
@@ -51,9 +56,9 @@ __all__ = ["Settings", "load_settings", "mask_secrets"]
 _KNOWN_TOP_LEVEL = frozenset(
     {
         "home", "database_url", "database_schema", "keys", "max_backtests", "max_sweep_memory_mb", "lock_timeout_s",
-        "connect_timeout_s", "broker", "alpaca_base_url",
+        "connect_timeout_s", "broker", "alpaca_base_url", "compliance_rules",
     }
-)
+)  # fmt: skip
 BROKERS = ("paper", "alpaca")
 _KEY_ENV = {"BIFROST_ALPACA_KEY_ID": "alpaca_key_id", "BIFROST_ALPACA_SECRET_KEY": "alpaca_secret_key"}
 _SERVICE_TOKEN_ENV = re.compile(r"BIFROST_([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)_SERVICE_TOKEN")
@@ -117,6 +122,7 @@ class Settings:
     connect_timeout_s: float | None = None  # None: the store's default (5 s)
     broker: str = "paper"  # where orders go: one of BROKERS
     alpaca_base_url: str | None = None  # None: Alpaca's paper trading API
+    compliance_rules: Path | None = None  # None: <home>/compliance.toml if it exists, else the default rules
 
     def __repr__(self) -> str:
         # the generated repr would show the database password and every key
@@ -127,7 +133,7 @@ class Settings:
             f"config_file={self.config_file!r}, max_backtests={self.max_backtests!r}, "
             f"max_sweep_memory_mb={self.max_sweep_memory_mb!r}, lock_timeout_s={self.lock_timeout_s!r}, "
             f"connect_timeout_s={self.connect_timeout_s!r}, broker={self.broker!r}, "
-            f"alpaca_base_url={self.alpaca_base_url!r})"
+            f"alpaca_base_url={self.alpaca_base_url!r}, compliance_rules={self.compliance_rules!r})"
         )
 
     @property
@@ -149,6 +155,9 @@ class Settings:
             "connect_timeout_s": "(default)" if self.connect_timeout_s is None else f"{self.connect_timeout_s:g}",
             "broker": self.broker,
             "alpaca_base_url": "(Alpaca paper)" if self.alpaca_base_url is None else mask_secrets(self.alpaca_base_url),
+            "compliance_rules": "(home/compliance.toml or the default)"
+            if self.compliance_rules is None
+            else str(self.compliance_rules),
         }
         for name in sorted(self.keys):
             shown[f"keys.{name}"] = f"{MASK} (set)" if self.keys[name] else "(empty)"
@@ -219,6 +228,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
     home_path = Path(home)
     if not home_path.is_absolute():
         home_path = base / home_path
+    rules = env.get("BIFROST_COMPLIANCE_RULES") or _str_setting(table, "compliance_rules", config_file)
+    rules_path = None if not rules else Path(rules) if Path(rules).is_absolute() else base / rules
     return Settings(
         home=home_path,
         database_url=url or None,
@@ -233,6 +244,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None 
         ),
         broker=broker,
         alpaca_base_url=alpaca_url or None,
+        compliance_rules=rules_path,
     )
 
 

@@ -6,6 +6,7 @@
     ├── ConfigError                    bad settings or bifrost.toml
     ├── InvalidInputError (ValueError) a caller passed a bad argument
     │   ├── TransactionRejected        a ledger refused a transaction; nothing changed
+    │   ├── RulesFileError             a compliance rules file is malformed (its line and key named)
     │   └── InsufficientDataError      too little or degenerate history for the estimate asked
     ├── NotFoundError (LookupError)    a named thing (portfolio, symbol, job, order) does not exist
     ├── DataError
@@ -52,6 +53,7 @@ __all__ = [
     "NotFoundError",
     "ReconciliationError",
     "RowIssue",
+    "RulesFileError",
     "SchedulerLockedError",
     "SchemaError",
     "SchemaVersionError",
@@ -76,6 +78,10 @@ class InvalidInputError(BifrostError, ValueError):
 
 class TransactionRejected(InvalidInputError):
     """A portfolio ledger refused a transaction; the ledger is unchanged."""
+
+
+class RulesFileError(InvalidInputError):
+    """A compliance rules file (``compliance.toml``) is malformed; the message names its line and key."""
 
 
 class InsufficientDataError(InvalidInputError):

@@ -242,3 +242,12 @@ def test_settings_alpaca_keys_come_from_env_over_toml_and_are_never_shown(tmp_pa
     assert settings.keys["alpaca_secret_key"] == "s3cr3t-env"
     shown = repr(settings) + repr(settings.masked())
     assert "s3cr3t" not in shown and "PKTOML" not in shown
+
+
+def test_load_settings_compliance_rules_from_env_and_toml_relative_to_the_working_directory(tmp_path: Path) -> None:
+    assert load_settings({}, cwd=tmp_path).compliance_rules is None
+    (tmp_path / "bifrost.toml").write_text('compliance_rules = "rules/firm.toml"\n')
+    assert load_settings({}, cwd=tmp_path).compliance_rules == tmp_path / "rules" / "firm.toml"
+    chosen = load_settings({"BIFROST_COMPLIANCE_RULES": "/etc/firm.toml"}, cwd=tmp_path)
+    assert chosen.compliance_rules == Path("/etc/firm.toml")  # the environment wins
+    assert chosen.masked()["compliance_rules"] == "/etc/firm.toml"
