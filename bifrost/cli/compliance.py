@@ -1,0 +1,355 @@
+"""``bifrost compliance``: the rules in force, a dry run of an order, surveillance of a book, replay.
+
+- ``rules`` prints the effective rule set (the ``--rules`` file, else the ``compliance_rules``
+  setting, else ``BIFROST_HOME/compliance.toml``, else the documented default) with its
+  source and hash; ``rules --check FILE`` validates a file without using it.
+- ``check`` runs the pre-trade rules on an order that is not sent (nothing is written to
+  the store): each rule's verdict, version and reason, and the verdict of them all.
+- ``surveil`` re-measures a portfolio's book-level rules over its ledger, session by session
+  (breaches, wash sales, concentration drift); ``--html`` writes the report as a page.
+- ``replay`` re-decides every recorded pre-trade decision under the rule version of its day.
+
+Exit status: ``check`` 0 pass or warn, 1 block; ``replay`` 0 when every decision
+reproduces, 1 on a mismatch; 2 for bad input (an unknown portfolio, a bad quantity, a rules
+file that does not parse: one line on stderr naming the field, or the file's line and key),
+as every verb.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from bifrost.cli._common import JsonOpt, echo_json, iso, records, store
+from bifrost.execution import OrderType, Side
+
+if TYPE_CHECKING:
+    from bifrost.compliance._model import Decision, Rule, RuleResult
+    from bifrost.compliance._rules import RuleSet
+
+NAME = "compliance"
+app = typer.Typer(
+    help="Compliance rules: show or check the rules file, dry-run an order, surveil a book, replay decisions."
+)
+
+RulesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules",
+        help="The rules file (TOML; default: the compliance_rules setting, else BIFROST_HOME/compliance.toml, "
+        "else the built-in default rules).",
+    ),
+]
+
+
+def _load(path: Path | None) -> RuleSet:
+    # the rules the order manager would apply: the file given, else the setting, else the home's file,
+    # else the default (a missing file given by name is an error naming it, never the default instead)
+    from bifrost.compliance._rules import load_rules
+    from bifrost.config import load_settings
+
+    return load_rules(path, home=load_settings().home)
+
+
+def _plain(value: object) -> Any:
+    # a rule's parameter as JSON: dates in ISO 8601, Decimals as numbers, tuples as lists
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _param_text(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_param_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_param_text(v) for v in value) + "]"
+    return str(_plain(value))
+
+
+def _effective(rule: Rule) -> str:
+    start = rule.effective_from.isoformat() if rule.effective_from is not None else ""
+    end = rule.effective_to.isoformat() if rule.effective_to is not None else ""
+    return "always" if not (start or end) else f"{start or '…'}..{end or '…'}"
+
+
+def _rule_record(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "kind": rule.kind,
+        "version": rule.version,
+        "severity": rule.severity,
+        "effective_from": _plain(rule.effective_from),
+        "effective_to": _plain(rule.effective_to),
+        "portfolios": list(rule.portfolios),
+        "params": _plain(rule.params),
+        "line": rule.line,
+    }
+
+
+def _table(rows: Sequence[Mapping[str, str]]) -> str:
+    # a plain text table, columns padded to their widest cell (the last column is not padded)
+    if not rows:
+        return ""
+    names = list(rows[0])
+    widths = {n: max(len(n), *(len(r[n]) for r in rows)) for n in names}
+    lines = [[n for n in names], *([r[n] for n in names] for r in rows)]
+    return "\n".join(
+        " ".join(cell if i == len(names) - 1 else cell.ljust(widths[names[i]]) for i, cell in enumerate(line)).rstrip()
+        for line in lines
+    )
+
+
+def _count(rule_set: RuleSet) -> tuple[int, int]:
+    # (rules, versions): a rule with dated versions is one rule
+    return len({r.id for r in rule_set.rules}), len(rule_set.rules)
+
+
+@app.command("rules")
+def compliance_rules(
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            "--check",
+            help="Validate this rules file and say so (exit 0), or name its bad line and key (exit 2); "
+            "nothing uses it.",
+        ),
+    ] = None,
+    rules: RulesOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print the effective rule set: its source, hash, and each rule version's kind, dates and params.
+
+    With ``--check FILE``: validate FILE and print ``FILE: ok, N rules (M versions), hash H``
+    (exit 0), or one line naming the line and key that is wrong (exit 2).
+    """
+    from bifrost.errors import InvalidInputError
+
+    if check is not None and rules is not None:
+        raise InvalidInputError("bifrost compliance rules: give --check FILE (validate it) or --rules FILE (show it)")
+    rule_set = _load(check if check is not None else rules)
+    n_rules, n_versions = _count(rule_set)
+    if check is not None:
+        if json_out:
+            echo_json({"file": str(check), "ok": True, "rules": n_rules, "versions": n_versions, "hash": rule_set.hash})
+        else:
+            typer.echo(f"{check}: ok, {n_rules} rules ({n_versions} versions), hash {rule_set.hash}")
+        return
+    if json_out:
+        echo_json(
+            {
+                "source": rule_set.source,
+                "hash": rule_set.hash,
+                "rules": [_rule_record(r) for r in rule_set.rules],
+            }
+        )
+        return
+    typer.echo(f"rules: {rule_set.source}, hash {rule_set.hash}: {n_rules} rules ({n_versions} versions)")
+    rows = [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "version": r.version,
+            "severity": r.severity,
+            "effective": _effective(r),
+            "portfolios": ", ".join(r.portfolios) or "all",
+            "params": ", ".join(f"{k}={_param_text(v)}" for k, v in r.params.items()),
+        }
+        for r in rule_set.rules
+    ]
+    if rows:
+        typer.echo(_table(rows))
+
+
+def _result_row(result: RuleResult) -> dict[str, str]:
+    return {
+        "rule": result.rule,
+        "kind": result.kind,
+        "version": result.version,
+        "verdict": result.verdict,
+        "reason": result.reason,
+    }
+
+
+def _decision_record(decision: Decision, rule_set: RuleSet, order: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "verdict": decision.verdict,
+        "reason": decision.reason(),
+        "ts": iso(decision.ts),
+        "rules_hash": decision.rules_hash,
+        "rules_source": rule_set.source,
+        "order": dict(order),
+        "results": [r.to_dict() for r in decision.results],
+    }
+
+
+@app.command("check")
+def compliance_check(
+    portfolio: Annotated[str, typer.Option("--portfolio", help="The portfolio the order would trade in.")],
+    symbol: Annotated[str, typer.Option(help="The symbol, as the store names it.")],
+    side: Annotated[Side, typer.Option(help="buy or sell.")],
+    quantity: Annotated[str, typer.Option(help="Shares (> 0).")],
+    order_type: Annotated[OrderType, typer.Option("--type", help="The order type.")] = OrderType.MARKET,
+    limit_price: Annotated[str | None, typer.Option(help="Limit price (limit, stop_limit).")] = None,
+    stop_price: Annotated[str | None, typer.Option(help="Stop (trigger) price (stop, stop_limit).")] = None,
+    rules: RulesOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Dry-run the pre-trade rules on an order that is not sent: each rule's verdict, version and reason.
+
+    The order is judged on the portfolio's book now (its positions, working orders and the
+    store's last closes), exactly as ``bifrost orders submit`` would judge it, but nothing is
+    sent and nothing is written. Exit status 0 when the rules pass or only warn, 1 when one
+    blocks, 2 when the request or the rules file is invalid.
+    """
+    from bifrost.execution import OrderRequest
+    from bifrost.execution._compliance import dry_run
+
+    # the library parses the loose fields and names a bad one (quantity, limit_price, ...)
+    request = OrderRequest.create(
+        portfolio=portfolio,
+        symbol=symbol,
+        side=side,
+        quantity=quantity,
+        order_type=order_type,
+        limit_price=limit_price,
+        stop_price=stop_price,
+    )
+    rule_set = _load(rules)
+    with store() as bars:
+        decision = dry_run(bars, request, rules=rule_set)
+    order = {
+        "portfolio": request.portfolio,
+        "symbol": request.symbol,
+        "side": str(request.side),
+        "order_type": str(request.order_type),
+        "quantity": _plain(request.quantity),
+        "limit_price": _plain(request.limit_price),
+        "stop_price": _plain(request.stop_price),
+    }
+    if json_out:
+        echo_json(_decision_record(decision, rule_set, order))
+    else:
+        stop = f" stop {request.stop_price}" if request.stop_price is not None else ""
+        limit = f" at {request.limit_price}" if request.limit_price is not None else ""
+        typer.echo(
+            f"{request.side} {request.quantity} {request.symbol} {request.order_type}{stop}{limit} in "
+            f"{request.portfolio}: rules {rule_set.source}, hash {decision.rules_hash}"
+        )
+        if decision.results:
+            typer.echo(_table([_result_row(r) for r in decision.results]))
+        else:
+            typer.echo("no rule applies to this order")
+        reason = decision.reason()
+        typer.echo(f"verdict: {decision.verdict}" + (f" ({reason})" if reason else ""))
+    if decision.verdict == "block":
+        raise typer.Exit(1)
+
+
+@app.command("surveil")
+def compliance_surveil(
+    portfolio: Annotated[str, typer.Argument(help="The portfolio to surveil.")],
+    start: Annotated[str | None, typer.Option(help="First session date (default: the ledger's first).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last session date, included (default: the last close).")] = None,
+    rules: RulesOpt = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the report as a self-contained HTML page here.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Surveil a portfolio after the fact: rule breaches per session (by trade or price move), wash sales, drift.
+
+    The book-level rules in force each session (position share of NAV, sector and issuer
+    concentration, gross exposure) are re-measured at that session's close over the stored
+    ledger; the run is recorded in the audit trail. Prints the summary and the counts.
+    """
+    from bifrost.compliance._surveil import surveil
+
+    first = _day(start, "--start")
+    last = _day(end, "--end")
+    rule_set = _load(rules)
+    with store() as bars:
+        report = surveil(bars, portfolio, rules=rule_set, start=first, end=last)
+    written = None
+    if html is not None:
+        from bifrost._paths import write_text
+
+        written = write_text(html, report.to_html(), "--html")
+    if json_out:
+        echo_json(
+            {
+                "portfolio": report.portfolio,
+                "rules_hash": report.rules_hash,
+                "start": _plain(iso(report.start)),
+                "end": _plain(iso(report.end)),
+                "n_breaches": report.n_breaches,
+                "n_wash_sales": report.n_wash_sales,
+                "summary": records(report.summary()),
+                "breaches": records(report.breaches),
+                "wash_sales": records(report.wash_sales),
+                "drift": records(report.drift),
+                "html": None if written is None else str(written),
+            }
+        )
+        return
+    typer.echo(
+        f"surveillance of {report.portfolio} from {_plain(iso(report.start))} to {_plain(iso(report.end))} "
+        f"(rules hash {report.rules_hash}): {report.n_breaches} breach(es), {report.n_wash_sales} wash sale(s)"
+    )
+    summary = report.summary()
+    if not summary.empty:
+        typer.echo(summary.to_string(index=False))
+    if written is not None:
+        typer.echo(f"wrote the report to {written}")
+
+
+def _day(value: str | None, name: str) -> dt.date | None:
+    # a session date: the day of the (UTC) timestamp given
+    from bifrost._checks import as_utc_timestamp
+
+    return None if value is None else as_utc_timestamp(value, name).date()
+
+
+@app.command("replay")
+def compliance_replay(
+    portfolio: Annotated[str | None, typer.Option("--portfolio", help="Only this portfolio's decisions.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Re-decide every recorded pre-trade decision under the rule version of its day.
+
+    Reads the audit trail (the rules files by hash and the compliance decisions) and decides
+    each rule result again from its recorded inputs. Exit status 0 when every decision
+    reproduces, 1 when one does not (the mismatches are printed).
+    """
+    from bifrost.compliance._replay import replay_decisions
+
+    with store() as bars:
+        report = replay_decisions(bars, portfolio=portfolio)
+    if json_out:
+        echo_json(
+            {
+                "ok": report.ok,
+                "n_decisions": report.n_decisions,
+                "n_rules": report.n_rules,
+                "mismatches": records(report.mismatches),
+            }
+        )
+    else:
+        what = f"{report.n_decisions} decision(s), {report.n_rules} rule result(s)"
+        if report.ok:
+            typer.echo(f"replayed {what}: every one reproduces")
+        else:
+            typer.echo(f"replayed {what}: {len(report.mismatches)} do not reproduce")
+            typer.echo(report.mismatches.to_string(index=False))
+    if not report.ok:
+        raise typer.Exit(1)
