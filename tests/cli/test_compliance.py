@@ -1,0 +1,383 @@
+"""`bifrost compliance` (rules, check, surveil, replay) on ORCL's real bars (the library: tests/compliance).
+
+Each test gets its own copy of one store: ORCL's backtrader file (last close 44.970001 on
+2014-12-31), portfolio P1 (a 100,000 deposit and 100 ORCL bought at 37.84 on 2014-01-02) and
+portfolio P2 (a wash sale: 100 ORCL bought at 37.84 on 2014-01-02, sold at the close of
+2014-02-03, 35.84, and bought back the next day at its close, 35.96). Commands run in process
+through `bifrost.cli.main`, as the console script does; one runs as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bifrost.cli import main
+from tests.cli import bifrost
+from tests.conftest import ORCL
+
+P1_TXNS = (
+    "txn_id,ts,type,symbol,quantity,price,amount\n1,2014-01-02,deposit,,,,100000\n2,2014-01-02,buy,ORCL,100,37.84,\n"
+)
+P2_TXNS = (
+    "txn_id,ts,type,symbol,quantity,price,amount\n"
+    "1,2014-01-02,deposit,,,,100000\n"
+    "2,2014-01-02,buy,ORCL,100,37.84,\n"
+    "3,2014-02-03,sell,ORCL,100,35.84,\n"
+    "4,2014-02-04,buy,ORCL,100,35.96,\n"
+)
+LAST_CLOSE = 44.970001  # ORCL's close on 2014-12-31, the file's last line
+FAR = "35.98"  # 20.0% below the last close: beyond the default collar's 10%
+NEAR = "42.72"  # 5.0% below it: inside
+CHECK = ["compliance", "check", "--portfolio", "P1", "--symbol", "ORCL", "--side", "buy", "--quantity", "10"]
+
+RESTRICTED = """\
+[[rule]]
+id = "restricted"
+kind = "restricted_list"
+symbols = ["ORCL"]
+"""
+TYPO = """\
+version = 1
+
+[[rule]]
+id = "collar"
+kind = "price_collar"
+max_deviaton = 0.10
+"""
+DATED = """\
+version = 1
+
+[[rule]]
+id = "collar"
+kind = "price_collar"
+max_deviation = 0.10
+effective_to = 2026-06-30
+
+[[rule]]
+id = "collar"
+kind = "price_collar"
+max_deviation = 0.05
+effective_from = 2026-07-01
+
+[[rule]]
+id = "restricted"
+kind = "restricted_list"
+symbols = ["NVDA"]
+portfolios = ["P1"]
+"""
+# P1's 100 ORCL are 3.8% of its NAV on 2014-01-02 and pass 4% once ORCL closes above about 40.09
+# (2014-03-31: 40.91) with no trade that day: a breach by a price move
+SURVEIL = """\
+[[rule]]
+id = "position"
+kind = "max_position_pct_nav"
+max_fraction = 0.04
+
+[[rule]]
+id = "wash"
+kind = "wash_sale"
+window_days = 30
+"""
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _json(*argv: str, code: int = 0) -> Any:
+    done, out, err = _run(*argv, "--json")
+    assert done == code, f"{argv}: exit {done}, stderr {err!r}"
+    return json.loads(out)
+
+
+def _bad(*argv: str) -> str:
+    # a refused command: exit 2, nothing on stdout, one line on stderr (no traceback); returns that line
+    code, out, err = _run(*argv)
+    assert code == 2 and out == "", (code, out, err)
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("cli-compliance")
+    (base / "p1.csv").write_text(P1_TXNS)
+    (base / "p2.csv").write_text(P2_TXNS)
+    assert bifrost(base / "home", "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
+    for name in ("P1", "P2"):
+        done = bifrost(base / "home", "portfolio", "import", name, str(base / f"{name.lower()}.csv"))
+        assert done.returncode == 0, done.stderr
+    return base / "home"
+
+
+@pytest.fixture
+def home(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # a copy of the template store for this test alone, the embedded backend, the paper broker, no rules setting
+    copy = tmp_path / "home"
+    shutil.copytree(template, copy)
+    monkeypatch.setenv("BIFROST_HOME", str(copy))
+    for name in ("BIFROST_DATABASE_URL", "BIFROST_CONFIG", "BIFROST_BROKER", "BIFROST_COMPLIANCE_RULES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return copy
+
+
+def _file(tmp_path: Path, text: str, name: str = "compliance.toml") -> Path:
+    path = tmp_path / "rules" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _state() -> tuple[Any, int]:
+    # what a dry run must leave as it was: the audit trail's head and the stored orders
+    return _json("audit", "head"), len(_json("orders", "list"))
+
+
+# --- rules ------------------------------------------------------------------------------------
+
+
+def test_cli_compliance_rules_without_a_file_shows_the_default_with_its_collar(home: Path) -> None:
+    from bifrost.compliance._rules import DEFAULT_RULES_TOML
+
+    shown = _json("compliance", "rules")
+    assert shown["source"] == "default" and shown["hash"] == _sha256(DEFAULT_RULES_TOML)
+    (collar,) = [r for r in shown["rules"] if r["id"] == "price_collar"]
+    assert collar["kind"] == "price_collar" and collar["severity"] == "block" and collar["version"]
+    assert collar["params"]["max_deviation"] == 0.10 and collar["portfolios"] == []
+    code, out, err = _run("compliance", "rules")
+    assert code == 0 and err == ""
+    head, *table = out.splitlines()
+    assert head.startswith(f"rules: default, hash {shown['hash']}: ")
+    assert table[0].split() == ["id", "kind", "version", "severity", "effective", "portfolios", "params"]
+    (row,) = [line for line in table if line.startswith("price_collar ")]
+    assert "max_deviation=0.1" in row and " all " in row
+
+
+def test_cli_compliance_rules_reads_the_homes_compliance_toml_then_the_rules_option(home: Path, tmp_path: Path) -> None:
+    (home / "compliance.toml").write_text(RESTRICTED)
+    shown = _json("compliance", "rules")
+    assert shown["source"] == str(home / "compliance.toml") and shown["hash"] == _sha256(RESTRICTED)
+    assert [(r["id"], r["kind"], r["params"]["symbols"]) for r in shown["rules"]] == [
+        ("restricted", "restricted_list", ["ORCL"])
+    ]
+    dated = _json("compliance", "rules", "--rules", str(_file(tmp_path, DATED)))
+    assert [(r["id"], r["effective_from"], r["effective_to"]) for r in dated["rules"]] == [
+        ("collar", None, "2026-06-30"), ("collar", "2026-07-01", None), ("restricted", None, None),
+    ]  # fmt: skip
+    assert dated["rules"][0]["version"] != dated["rules"][1]["version"]  # two versions of one rule
+    assert dated["rules"][2]["portfolios"] == ["P1"]
+
+
+def test_cli_compliance_rules_check_of_a_good_file_counts_rules_and_versions(home: Path, tmp_path: Path) -> None:
+    path = _file(tmp_path, DATED)
+    code, out, err = _run("compliance", "rules", "--check", str(path))
+    assert code == 0 and err == ""
+    assert out == f"{path}: ok, 2 rules (3 versions), hash {_sha256(DATED)}\n"
+    checked = _json("compliance", "rules", "--check", str(path))
+    assert checked == {"file": str(path), "ok": True, "rules": 2, "versions": 3, "hash": _sha256(DATED)}
+
+
+def test_cli_compliance_rules_check_of_a_typo_exits_2_naming_the_line_and_the_key(home: Path, tmp_path: Path) -> None:
+    path = _file(tmp_path, TYPO)
+    err = _bad("compliance", "rules", "--check", str(path))
+    assert err.startswith("bifrost: error: ") and "compliance.toml:" in err, err
+    assert "'max_deviaton'" in err and "max_deviation" in err, err  # the key, and what it should be
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[[rule]]\nid = "collar"\nkind = "price_collar"\nmax_deviation = nan\n', "max_deviation"),
+        ('[[rule]]\nid = "collar"\nkind = "price_colar"\nmax_deviation = 0.1\n', "price_colar"),
+        ('[[rule]]\nid = "collar"\nkind = "price_collar"\n', "max_deviation"),
+        ('[[rule]]\nid = "collar"\nkind = "price_collar"\nmax_deviation = 0.1\nseverity = "stop"\n', "severity"),
+        ("[[rule]\n", "compliance.toml:1"),
+    ],
+)
+def test_cli_compliance_rules_check_of_a_bad_file_exits_2_naming_what(
+    home: Path, tmp_path: Path, text: str, named: str
+) -> None:
+    err = _bad("compliance", "rules", "--check", str(_file(tmp_path, text)))
+    assert named in err and "compliance.toml" in err, err
+
+
+def test_cli_compliance_rules_check_of_a_missing_file_exits_2_naming_it(home: Path, tmp_path: Path) -> None:
+    err = _bad("compliance", "rules", "--check", str(tmp_path / "nosuch.toml"))
+    assert "nosuch.toml" in err, err
+
+
+def test_cli_compliance_rules_check_and_rules_together_exit_2(home: Path, tmp_path: Path) -> None:
+    path = str(_file(tmp_path, DATED))
+    assert "--check" in _bad("compliance", "rules", "--check", path, "--rules", path)
+
+
+# --- check ------------------------------------------------------------------------------------
+
+
+def test_cli_compliance_check_limit_20_percent_off_is_blocked_by_the_default_collar_and_writes_nothing(
+    home: Path,
+) -> None:
+    before = _state()
+    decided = _json(*CHECK, "--type", "limit", "--limit-price", FAR, code=1)
+    assert decided["verdict"] == "block" and decided["rules_source"] == "default"
+    (collar,) = [r for r in decided["results"] if r["rule"] == "price_collar"]
+    assert collar["verdict"] == "block" and collar["kind"] == "price_collar" and collar["version"]
+    assert "price_collar" in decided["reason"]
+    assert decided["order"] == {
+        "portfolio": "P1", "symbol": "ORCL", "side": "buy", "order_type": "limit", "quantity": 10.0,
+        "limit_price": 35.98, "stop_price": None,
+    }  # fmt: skip
+    assert [r["rule"] for r in decided["results"] if r["verdict"] == "block"] == ["price_collar"]
+    code, out, err = _run(*CHECK, "--type", "limit", "--limit-price", FAR)
+    assert code == 1 and err == ""
+    lines = out.splitlines()
+    assert lines[0].startswith("buy 10 ORCL limit at 35.98 in P1: rules default, hash ")
+    assert lines[1].split() == ["rule", "kind", "version", "verdict", "reason"]
+    assert any(line.startswith("price_collar ") and " block " in line for line in lines[2:-1]), out
+    assert lines[-1].startswith("verdict: block (price_collar: ")
+    assert _state() == before  # a dry run: no audit record, no order
+
+
+def test_cli_compliance_check_limit_5_percent_off_passes_the_collar_exit_0(home: Path) -> None:
+    before = _state()
+    decided = _json(*CHECK, "--type", "limit", "--limit-price", NEAR)
+    assert decided["verdict"] in ("pass", "warn")
+    (collar,) = [r for r in decided["results"] if r["rule"] == "price_collar"]
+    assert collar["verdict"] != "block"
+    code, out, _ = _run(*CHECK, "--type", "limit", "--limit-price", NEAR)
+    assert code == 0 and out.splitlines()[-1].startswith(f"verdict: {decided['verdict']}")
+    assert _state() == before
+
+
+def test_cli_compliance_check_with_a_restricted_list_file_blocks_the_symbol(home: Path, tmp_path: Path) -> None:
+    path = _file(tmp_path, RESTRICTED)
+    decided = _json(*CHECK, "--rules", str(path), code=1)
+    assert decided["rules_hash"] == _sha256(RESTRICTED) and decided["rules_source"] == str(path)
+    assert [(r["rule"], r["verdict"]) for r in decided["results"]] == [("restricted", "block")]
+    assert decided["reason"].startswith("restricted: ") and "ORCL" in decided["reason"]
+    other = [a if a != "P1" else "P2" for a in CHECK]  # the same file, another portfolio: still restricted
+    assert _json(*other, "--rules", str(path), code=1)["verdict"] == "block"
+
+
+def test_cli_compliance_check_with_a_typo_rules_file_exits_2_naming_line_and_key(home: Path, tmp_path: Path) -> None:
+    before = _state()
+    err = _bad(*CHECK, "--rules", str(_file(tmp_path, TYPO)))
+    assert "compliance.toml:" in err and "max_deviaton" in err, err
+    assert _state() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        ([*CHECK[:-1], "-5"], "quantity"),
+        ([*CHECK[:-1], "0"], "quantity"),
+        ([*CHECK[:-1], "nan"], "quantity"),
+        ([*CHECK[:-1], "inf"], "quantity"),
+        ([*CHECK[:-1], "ten"], "quantity"),
+        ([a if a != "buy" else "short" for a in CHECK], "--side"),
+        ([a if a != "P1" else "NOSUCH" for a in CHECK], "NOSUCH"),
+        ([a if a != "ORCL" else "NOPE" for a in CHECK], "NOPE"),
+        ([*CHECK, "--type", "limit"], "limit_price"),
+        ([*CHECK, "--type", "limit", "--limit-price", "nan"], "limit_price"),
+        ([*CHECK, "--type", "stop_limit", "--limit-price", "44.10"], "stop_price"),
+        ([*CHECK, "--type", "bracket"], "--type"),
+        ([*CHECK, "--rules", "nosuch.toml"], "nosuch.toml"),
+    ],
+)
+def test_cli_compliance_check_bad_input_exits_2_naming_the_field(home: Path, argv: list[str], named: str) -> None:
+    before = _state()
+    err = _bad(*argv)
+    assert named in err, err
+    assert _state() == before
+
+
+def test_cli_compliance_check_as_a_subprocess_prints_the_decision_json(home: Path) -> None:
+    done = bifrost(home, *CHECK, "--type", "limit", "--limit-price", FAR, "--json")
+    assert done.returncode == 1, done.stderr
+    decided = json.loads(done.stdout)
+    assert {"verdict", "reason", "ts", "rules_hash", "rules_source", "order", "results"} <= set(decided)
+    assert decided["verdict"] == "block"
+    assert {"rule", "kind", "version", "verdict", "reason", "inputs"} <= set(decided["results"][0])
+
+
+# --- surveil ----------------------------------------------------------------------------------
+
+
+def test_cli_compliance_surveil_writes_the_html_and_counts_the_breaches_and_wash_sales(
+    home: Path, tmp_path: Path
+) -> None:
+    rules = str(_file(tmp_path, SURVEIL))
+    page = tmp_path / "out" / "p2.html"
+    page.parent.mkdir()
+    code, out, err = _run("compliance", "surveil", "P2", "--rules", rules, "--html", str(page))
+    assert code == 0 and err == "", err
+    assert out.startswith("surveillance of P2 from ") and f"wrote the report to {page}" in out, out
+    text = page.read_text()
+    assert text.lstrip().lower().startswith("<!doctype html") and "P2" in text
+    report = _json("compliance", "surveil", "P2", "--rules", rules)
+    assert report["portfolio"] == "P2" and report["rules_hash"] == _sha256(SURVEIL)
+    assert report["n_wash_sales"] == 1 == len(report["wash_sales"])
+    assert report["n_breaches"] == len(report["breaches"]) > 0
+    assert report["html"] is None
+
+
+def test_cli_compliance_surveil_over_a_window_and_a_price_move_breach(home: Path, tmp_path: Path) -> None:
+    rules = str(_file(tmp_path, SURVEIL))
+    quiet = _json("compliance", "surveil", "P1", "--rules", rules, "--start", "2014-01-02", "--end", "2014-01-31")
+    assert quiet["n_breaches"] == 0 and quiet["n_wash_sales"] == 0
+    spring = _json("compliance", "surveil", "P1", "--rules", rules, "--start", "2014-03-01", "--end", "2014-04-30")
+    assert spring["n_breaches"] > 0
+    assert {b["cause"] for b in spring["breaches"]} == {"price move"}  # P1 traded only on 2014-01-02
+
+
+def test_cli_compliance_surveil_of_an_unknown_portfolio_exits_2_naming_it(home: Path) -> None:
+    assert "NOSUCH" in _bad("compliance", "surveil", "NOSUCH")
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+
+def test_cli_compliance_replay_reproduces_the_decisions_of_orders_submitted(home: Path) -> None:
+    buy = ["orders", "submit", "--portfolio", "P1", "--symbol", "ORCL", "--side", "buy"]
+    assert _json(*buy, "--quantity", "5")["status"] == "filled"
+    blocked = _json(*buy, "--quantity", "5", "--type", "limit", "--limit-price", FAR, code=1)
+    assert any("price_collar" in r for r in blocked["reasons"]), blocked["reasons"]
+    replayed = _json("compliance", "replay")
+    assert replayed["ok"] is True and replayed["mismatches"] == []
+    assert replayed["n_decisions"] >= 2 and replayed["n_rules"] >= replayed["n_decisions"]
+    code, out, err = _run("compliance", "replay", "--portfolio", "P1")
+    assert code == 0 and err == "" and out.endswith(": every one reproduces\n"), out
+    assert _json("compliance", "replay", "--portfolio", "P2")["n_decisions"] == 0
+
+
+# --- help -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("verb", "says"),
+    [
+        ("rules", "--check"),
+        ("check", "Exit status 0"),
+        ("surveil", "--html"),
+        ("replay", "Exit status 0"),
+    ],
+)
+def test_cli_compliance_each_command_has_help(home: Path, verb: str, says: str) -> None:
+    code, out, _ = _run("compliance", verb, "--help")
+    assert code == 0 and says in " ".join(out.split()), out
