@@ -171,9 +171,9 @@ class SurveillanceStep:
         return f"SurveillanceStep({shown or 'nothing surveyed'}; rules {self.rules_hash[:12]} from {self.rules_source})"
 
     def table(self) -> pd.DataFrame:
-        """One row per portfolio: sessions, breaches (by a trade, by a price move), wash sales, disallowed loss."""
+        """One row per portfolio: its sessions, breaches (by cause), episodes, wash sales and loss disallowed."""
         rows = [{"portfolio": p.name, **_counts(p.report)} for p in self.portfolios]
-        columns = ["start", "end", "breaches", "by_trade", "by_price_move", "wash_sales", "disallowed_loss"]
+        columns = ["start", "end", "breaches", "by_trade", "by_price_move", "episodes", "wash_sales", "disallowed_loss"]
         return pd.DataFrame(rows, columns=["portfolio", *columns]).set_index("portfolio")
 
     def result(self) -> dict[str, Any]:
@@ -203,6 +203,7 @@ def _counts(report: SurveillanceReport) -> dict[str, Any]:
         "breaches": int(report.n_breaches),
         "by_trade": int((cause == "trade").sum()),
         "by_price_move": int((cause == "price move").sum()),
+        "episodes": len(report.episodes),
         "wash_sales": int(report.n_wash_sales),
         "disallowed_loss": loss if math.isfinite(loss) else None,
     }
