@@ -47,7 +47,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -76,6 +76,7 @@ from bifrost.execution._checks import (
     TradingStateCheck,
     inputs_json,
 )
+from bifrost.execution._compliance import ComplianceCheck
 from bifrost.execution._order import (
     WORKING_STATUSES,
     Accepted,
@@ -112,6 +113,7 @@ __all__ = [
     "OrderManager",
     "PositionDifference",
     "ReconcileReport",
+    "book_and_market",
     "list_orders",
     "load_order",
 ]
@@ -246,7 +248,9 @@ class OrderManager:
         The venue (`PaperBroker`, `AlpacaBroker`, ...).
     checks
         The pre-trade checks, run in order; default: `RiskLimitCheck` (the portfolio's
-        `bifrost.risk` limits), then `TradingStateCheck`.
+        `bifrost.risk` limits), `TradingStateCheck`, then `ComplianceCheck` (the compliance
+        rules `bifrost.compliance.load_rules` finds: the ``compliance_rules`` setting,
+        ``<BIFROST_HOME>/compliance.toml`` or the documented default).
     clock
         The time of new orders and of the market view (default: now, UTC).
     on_step
@@ -266,7 +270,7 @@ class OrderManager:
         self.store = store
         self.broker = broker
         self.checks: tuple[PreTradeCheck, ...] = (
-            (RiskLimitCheck(store), TradingStateCheck()) if checks is None else tuple(checks)
+            (RiskLimitCheck(store), TradingStateCheck(), ComplianceCheck(store)) if checks is None else tuple(checks)
         )
         for c in self.checks:
             if not callable(getattr(c, "check", None)) or not isinstance(getattr(c, "name", None), str):
@@ -395,6 +399,37 @@ class OrderManager:
             except _Raced:
                 continue
         return self._submit_batch(checked, now)
+
+    def precheck(self, request: OrderRequest | Mapping[str, object]) -> list[CheckResult]:
+        """Run every pre-trade check on ``request`` as `submit` would now, recording nothing.
+
+        The same validation, book (positions, cash, working orders, trading state) and
+        market (the last closes at the manager's clock) as `submit`; a check with a
+        ``preview_check`` method (`ComplianceCheck`) is asked through it, so that nothing is
+        stored, audited or halted. What an order ticket shows before it sends.
+
+        Raises
+        ------
+        InvalidInputError
+            If the request is invalid (not audited: nothing was asked of the manager).
+        NotFoundError
+            If the portfolio is not stored.
+        """
+        checked = self._validated(request)
+        book, market = self._view(checked, self._clock())
+        results = []
+        for c in self.checks:
+            preview = getattr(c, "preview_check", None)
+            results.append(preview(checked, book, market) if callable(preview) else c.check(checked, book, market))
+        return results
+
+    def _view(self, request: OrderRequest, now: pd.Timestamp) -> tuple[BookView, MarketView]:
+        # the book and the market the checks of a new order see (read only)
+        with self.store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
+            require_portfolio(db, request.portfolio)
+            book = self._book(db, request.portfolio)
+        market, book = self._market(request, book, now)
+        return book, market
 
     def _submit_batch(self, requests: Sequence[OrderRequest], now: pd.Timestamp) -> list[Order]:
         # 1. what is stored already (idempotency) and the books, in one read
@@ -1050,6 +1085,29 @@ class OrderManager:
                 portfolio, cash=ledger.cash, positions={p.symbol: p.quantity for p in ledger.positions() if p.quantity}
             )
         self._accounts.add(portfolio)
+
+
+def book_and_market(
+    store: Store, request: OrderRequest, *, now: pd.Timestamp | None = None
+) -> tuple[BookView, MarketView]:
+    """Return the book and the market an `OrderManager`'s checks would see for ``request`` at ``now``.
+
+    Read only (what `bifrost.execution.dry_run` judges): the portfolio's ledger positions
+    and cash, its working orders and trading state; the last closes at or before ``now``
+    (default: now, UTC) of the order's symbol and the book's, and the book's equity at them.
+
+    Raises
+    ------
+    NotFoundError
+        If the store holds no portfolio ``request.portfolio``.
+    """
+    # a manager with no broker and no checks: only its book and market reads are used
+    manager = OrderManager(store, cast(Broker, _NoBroker()), checks=())
+    return manager._view(request, _now() if now is None else as_utc_timestamp(now, "now"))
+
+
+class _NoBroker:
+    name = "none"
 
 
 class _Raced(Exception):

@@ -1,0 +1,587 @@
+"""The compliance rules as a pre-trade check of the order manager: `ComplianceCheck`, and `dry_run`.
+
+`ComplianceCheck` turns what the order manager gives every check (the `OrderRequest`, its
+`BookView`, the `MarketView` at the manager's clock) into what the rule engine judges (a
+`bifrost.compliance.ProposedOrder` and a `bifrost.compliance.BookState`), asks
+`bifrost.compliance.ComplianceEngine.evaluate`, and returns the decision as a `CheckResult`
+whose inputs are every rule's result (rule, kind, version, verdict, reason, inputs) and the
+rules' hash: the manager stores them in ``pretrade_decisions`` and the audit trail
+(``pretrade.decision``), which `bifrost.compliance.replay_decisions` replays.
+
+What the book state holds, and where it comes from (the store is read only for what the
+rules of the set read, and what does not change between orders is kept):
+
+- positions, working orders (pending), cash, equity and prices: the manager's book and
+  market, as floats;
+- ``ts``: the market's time; its UTC date is the session date (the rules in force, the
+  start of the day);
+- ``start_of_day_equity``: the book's NAV at the previous session's close: the ledger's
+  transactions dated before the session date (00:00 UTC), marked at the last closes before
+  it; kept per (portfolio, session date); None when the book had nothing before;
+- ``sectors``: `bifrost.risk.store_sectors`, kept until the store's ingest marker changes
+  (read only when a ``sector_concentration`` rule is in the set); ``issuers``: none known
+  yet (each symbol is its own issuer);
+- ``recent_orders``: the portfolio's stored orders of the last ``recent_window_s`` seconds
+  (the longest window of the set's duplicate and rate rules; no query when there is none),
+  with the orders this check passed earlier in the same batch (not stored yet), but never
+  the order itself (a replace is no duplicate of itself);
+- ``day_trades`` and ``opened_today``: from the portfolio's booked execution fills of the
+  last 10 sessions (only for a set with a day-trading rule; fetched incrementally by fill
+  id): a closing order that reduces shares opened the same session is one day trade;
+- ``long_only``: the portfolio's own setting (``create_portfolio(..., long_only=)``; False
+  by default, so the short-sale rule applies to the portfolios created long-only).
+
+A rules file given by path (or found by `bifrost.compliance.load_rules`) is watched: each
+check compares its modification time and size, and re-reads it when they changed; a file
+the loader refuses keeps the rules in force and logs an error (logger ``bifrost``). Each
+rules text first applied is stored (``compliance_rulesets``) and audited
+(``compliance.rules``: hash, source, previous_hash, text) in one transaction, before the
+first decision under it. When a ``daily_loss_limit`` rule blocks, the book is set HALTED
+(`set_trading_state`, once: a book already halted or set REDUCING by hand is left alone);
+a person brings it back (REDUCING, then ACTIVE).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+
+from bifrost.compliance._engine import ComplianceEngine
+from bifrost.compliance._model import BookState, Decision, OrderTypeName, ProposedOrder, RecentOrder
+from bifrost.compliance._rules import RuleSet, load_rules
+from bifrost.compliance._schema import COMPLIANCE_SCHEMA, RULES_AUDIT_KIND
+from bifrost.data import Store, append_audit
+from bifrost.errors import InvalidInputError, NotFoundError, RulesFileError
+from bifrost.execution._checks import BookView, CheckResult, MarketView, TradingState, set_trading_state, trading_state
+from bifrost.execution._order import OrderRequest, OrderType, RejectReason, Side
+from bifrost.execution._schema import EXECUTION_SCHEMA
+from bifrost.portfolio import Ledger, load_portfolio
+from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
+from bifrost.risk import store_sectors
+
+__all__ = ["ComplianceCheck", "dry_run"]
+
+log = logging.getLogger("bifrost")
+
+DAY_TRADE_SESSIONS = 10  # the sessions of fills kept for the day-trading rules (FINRA counts 5)
+_ORDER_TYPES: Mapping[OrderType, OrderTypeName] = {
+    OrderType.MARKET: "market",
+    OrderType.LIMIT: "limit",
+    OrderType.STOP: "stop",
+    OrderType.STOP_LIMIT: "stop_limit",
+}
+_SECTOR_KINDS = frozenset({"sector_concentration"})
+_DAILY_LOSS_KIND = "daily_loss_limit"
+
+
+@dataclass(slots=True)
+class _Watched:
+    # the rules in force and their engine (made once per rule set)
+    rules: RuleSet
+    engine: ComplianceEngine
+
+    @classmethod
+    def of(cls, rules: RuleSet) -> _Watched:
+        return cls(rules=rules, engine=ComplianceEngine(rules))
+
+
+@dataclass(slots=True)
+class _Recent:
+    # one portfolio's orders since ``floor``, by client order id (oldest first), fetched from ``newest`` on
+    floor: pd.Timestamp | None = None
+    newest: pd.Timestamp | None = None
+    orders: dict[str, RecentOrder] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Fills:
+    # one portfolio's booked execution fills of the last sessions, fetched by id after ``last_id``
+    last_id: int = 0
+    rows: list[tuple[pd.Timestamp, str, str, float]] = field(default_factory=list)  # ts, order, symbol, signed qty
+
+
+class ComplianceCheck:
+    """The compliance rule engine as a `PreTradeCheck` of the order manager (name ``compliance``).
+
+    See the module's docstring for the book state it builds, the rules file it watches and
+    what it records.
+
+    Parameters
+    ----------
+    store
+        The store the orders go through: the book's ledger, orders, fills and closes are
+        read from it; the rules applied and the halts are written to it.
+    rules
+        A `bifrost.compliance.RuleSet` (fixed), a rules file's path (read now, then re-read
+        when it changes), or None: `bifrost.compliance.load_rules` (the ``compliance_rules``
+        setting, else ``<BIFROST_HOME>/compliance.toml``, else the documented default rules).
+    halt_on_daily_loss
+        Set the book HALTED when a ``daily_loss_limit`` rule blocks one of its orders.
+
+    Raises
+    ------
+    RulesFileError
+        If the rules file is malformed (its line and key named).
+    NotFoundError
+        If a rules file given by path does not exist.
+    InvalidInputError
+        If ``rules`` or ``halt_on_daily_loss`` is of another type.
+
+    Examples
+    --------
+    >>> from bifrost.execution import OrderManager, PaperBroker, RiskLimitCheck, TradingStateCheck
+    >>> checks = lambda store: [RiskLimitCheck(store), TradingStateCheck(), ComplianceCheck(store)]  # the default
+    """
+
+    name = "compliance"
+
+    def __init__(
+        self, store: Store, rules: RuleSet | str | os.PathLike[str] | None = None, *, halt_on_daily_loss: bool = True
+    ) -> None:
+        if not isinstance(halt_on_daily_loss, bool):
+            raise InvalidInputError(f"halt_on_daily_loss is True or False, got {halt_on_daily_loss!r}")
+        self._store = store
+        self._halt = halt_on_daily_loss
+        self._path: Path | None = None
+        if isinstance(rules, RuleSet):
+            loaded = rules
+        elif rules is None:
+            loaded = load_rules()
+            if loaded.source != "default":
+                self._path = Path(loaded.source)
+        elif isinstance(rules, str | os.PathLike):
+            self._path = Path(rules)
+            loaded = load_rules(self._path)
+        else:
+            raise InvalidInputError(
+                f"rules is a RuleSet, a rules file's path or None (the configured rules), got {type(rules).__name__}"
+            )
+        self._stat = _stat(self._path) if self._path is not None else None
+        self._watched = _Watched.of(loaded)
+        self._recorded: set[str] = set()  # rules hashes known to be stored and audited
+        self._applied: str | None = None  # the hash of the rules this check last applied
+        self._start: dict[tuple[str, dt.date], float | None] = {}
+        self._long_only: dict[str, bool] = {}
+        self._sectors_marker: str | None = None
+        self._sectors: dict[str, str] = {}
+        self._fills: dict[str, _Fills] = {}
+        self._recent_orders: dict[str, _Recent] = {}
+
+    # -- the rules -------------------------------------------------------------------------------
+    @property
+    def rules(self) -> RuleSet:
+        """The rules in force now (the watched file's, as last read successfully)."""
+        return self._watched.rules
+
+    def _refresh_rules(self) -> None:
+        # a watched file that changed (mtime, size) is read again; a refused one keeps the rules in force
+        if self._path is None:
+            return
+        stat = _stat(self._path)
+        if stat == self._stat:
+            return
+        self._stat = stat
+        current = self._watched.rules
+        try:
+            text = self._path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            log.error(
+                "compliance rules file %s cannot be read (%s): the rules in force (hash %s) stay in force",
+                self._path, exc, current.hash,
+            )  # fmt: skip
+            return
+        if hashlib.sha256(text.encode("utf-8")).hexdigest() == current.hash:
+            return  # touched, not changed
+        try:
+            loaded = load_rules(self._path)
+        except (RulesFileError, NotFoundError) as exc:
+            log.error(
+                "compliance rules file %s refused: %s; the rules in force (hash %s) stay in force",
+                self._path, exc, current.hash,
+            )  # fmt: skip
+            return
+        if loaded.hash != current.hash:
+            self._watched = _Watched.of(loaded)
+
+    def _record_rules(self, rules: RuleSet, now: pd.Timestamp) -> None:
+        # a rules text first applied: stored and audited in one transaction, before any decision under it
+        if rules.hash in self._recorded:
+            self._applied = rules.hash
+            return
+        with self._store.transaction(schema=COMPLIANCE_SCHEMA, lock="compliance.rules") as db:
+            if not db.rows("SELECT 1 FROM {t}compliance_rulesets WHERE hash = ?", (rules.hash,)):
+                previous = self._applied
+                if previous is None:
+                    rows = db.rows(
+                        "SELECT hash FROM {t}compliance_rulesets WHERE source = ? ORDER BY ts_first_seen DESC LIMIT 1",
+                        (rules.source,),
+                    )
+                    previous = str(rows[0][0]) if rows else None
+                db.run(
+                    "INSERT INTO {t}compliance_rulesets (hash, source, text, ts_first_seen) VALUES (?, ?, ?, ?)",
+                    (rules.hash, rules.source, rules.text, now.isoformat()),
+                )
+                append_audit(
+                    db,
+                    RULES_AUDIT_KIND,
+                    rules.hash,
+                    {"hash": rules.hash, "source": rules.source, "previous_hash": previous, "text": rules.text},
+                )
+        self._recorded.add(rules.hash)
+        self._applied = rules.hash
+
+    # -- the check -------------------------------------------------------------------------------
+    def check(self, request: OrderRequest, book: BookView, market: MarketView) -> CheckResult:
+        """Judge ``request`` by the rules in force on the market's session date (see the module).
+
+        Returns
+        -------
+        CheckResult
+            ``check="compliance"``, the decision's verdict and reason (the blocking, else
+            warning, rules: ``"price_collar: ..."``), `RejectReason.COMPLIANCE` when it
+            blocks, and inputs ``{"rules_hash": ..., "rules": [each rule's result]}``.
+        """
+        self._refresh_rules()
+        watched = self._watched
+        self._record_rules(watched.rules, _wall_clock())
+        order, state = self._state(request, book, market, watched)
+        decision = watched.engine.evaluate(order, state)
+        self._remember(order, state, decision)
+        if self._halt and book.trading_state is TradingState.ACTIVE:
+            losses = [r for r in decision.blocks if r.kind == _DAILY_LOSS_KIND]
+            if losses:
+                self._halt_book(book.portfolio, losses[0].rule, losses[0].reason, state, market.ts)
+        return _result(decision)
+
+    def preview(self, request: OrderRequest, book: BookView, market: MarketView) -> Decision:
+        """Return the rules' decision on ``request`` without recording or changing anything.
+
+        The same decision `check` makes (the rules file is re-read when it changed), but no
+        rules text is stored or audited, no book is halted and the order is not kept among
+        the recent ones.
+        """
+        self._refresh_rules()
+        watched = self._watched
+        order, state = self._state(request, book, market, watched)
+        return watched.engine.evaluate(order, state)
+
+    def preview_check(self, request: OrderRequest, book: BookView, market: MarketView) -> CheckResult:
+        """Return the `CheckResult` `check` would return, without its side effects (see `preview`)."""
+        return _result(self.preview(request, book, market))
+
+    # -- the book state ------------------------------------------------------------------------
+    def _state(
+        self, request: OrderRequest, book: BookView, market: MarketView, watched: _Watched
+    ) -> tuple[ProposedOrder, BookState]:
+        portfolio = book.portfolio
+        ts = market.ts
+        day = _session(ts)
+        order = ProposedOrder(
+            portfolio=portfolio,
+            symbol=request.symbol,
+            side=request.side,
+            quantity=request.quantity,
+            order_type=_ORDER_TYPES[request.order_type],
+            limit_price=request.limit_price,
+            stop_price=request.stop_price,
+            client_order_id=request.client_order_id,
+        )
+        pending: dict[str, float] = {}
+        for o in book.open_orders:
+            leaves = float(o.leaves_quantity)
+            pending[o.symbol] = pending.get(o.symbol, 0.0) + (leaves if o.side is Side.BUY else -leaves)
+        positions = {s: float(q) for s, q in book.positions.items() if q}
+        rules = watched.rules
+        recent: Sequence[RecentOrder] = ()
+        window_s = rules.recent_window_s(portfolio, day)
+        if window_s > 0:
+            recent = self._recent(portfolio, ts, window_s, request.client_order_id)
+        day_trades: Sequence[dt.date] = ()
+        opened: Mapping[str, float] = {}
+        if rules.needs_day_trades(portfolio, day):
+            day_trades, opened = self._day_trades(portfolio, day, positions)
+        if any(r.kind in _SECTOR_KINDS for r in rules.effective(portfolio, day)):
+            marker = self._store.ingest_marker()
+            if marker != self._sectors_marker:
+                self._sectors_marker, self._sectors = marker, store_sectors(self._store)
+        state = BookState(
+            portfolio=portfolio,
+            ts=ts,
+            positions=positions,
+            cash=float(book.cash),
+            equity=None if book.equity is None else float(book.equity),
+            pending=pending,
+            prices={s: float(p) for s, p in market.prices.items()},
+            start_of_day_equity=self._start_of_day(portfolio, day),
+            sectors=self._sectors,
+            issuers={},
+            recent_orders=recent,
+            day_trades=day_trades,
+            opened_today=opened,
+            long_only=self._portfolio_long_only(portfolio),
+        )
+        return order, state
+
+    def _portfolio_long_only(self, portfolio: str) -> bool:
+        found = self._long_only.get(portfolio)
+        if found is None:
+            with self._store.transaction(schema=PORTFOLIO_SCHEMA, read_only=True) as db:
+                rows = db.rows("SELECT long_only FROM {t}portfolios WHERE name = ?", (portfolio,))
+            found = self._long_only[portfolio] = bool(rows[0][0]) if rows else False
+        return found
+
+    def _start_of_day(self, portfolio: str, day: dt.date) -> float | None:
+        key = (portfolio, day)
+        if key in self._start:
+            return self._start[key]
+        if len(self._start) > 10_000:  # one per portfolio and session: a long-running process forgets old days
+            self._start.clear()
+        value = _start_of_day_equity(self._store, portfolio, day)
+        self._start[key] = value
+        return value
+
+    def _recent(
+        self, portfolio: str, ts: pd.Timestamp, window_s: float, client_order_id: str | None
+    ) -> list[RecentOrder]:
+        # the stored orders are fetched once each: from the newest already fetched on (its time again, for the
+        # orders stored at the same time since); an order's status is as it was when fetched
+        since = ts - pd.Timedelta(seconds=window_s)
+        cache = self._recent_orders.setdefault(portfolio, _Recent())
+        if cache.floor is None or since < cache.floor:
+            cache.floor, cache.newest = since, None
+        start = since if cache.newest is None else max(since, cache.newest)
+        with self._store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
+            rows = db.rows(
+                "SELECT ts_created, client_order_id, symbol, side, quantity, order_type, limit_price, status "
+                "FROM {t}orders WHERE portfolio = ? AND ts_created >= ? ORDER BY ts_created, order_id",
+                (portfolio, start.isoformat()),
+            )
+        orders = cache.orders
+        for created, coid, symbol, side, quantity, order_type, limit_price, status in rows:
+            stamp = _utc(created)
+            orders[str(coid)] = RecentOrder(
+                ts=stamp,
+                client_order_id=str(coid),
+                symbol=str(symbol),
+                side=Side(side),
+                quantity=Decimal(quantity),
+                order_type=order_type,
+                limit_price=None if limit_price is None else Decimal(limit_price),
+                status=str(status),
+            )
+            if cache.newest is None or stamp > cache.newest:
+                cache.newest = stamp
+        while orders:
+            oldest = next(iter(orders))
+            if orders[oldest].ts >= since:
+                break
+            del orders[oldest]
+        cache.floor = since
+        chosen = [o for o in orders.values() if o.client_order_id != client_order_id and o.ts <= ts]
+        chosen.sort(key=lambda o: o.ts)
+        return chosen
+
+    def _remember(self, order: ProposedOrder, state: BookState, decision: Decision) -> None:
+        # an order checked here is a recent order of the next one at once (a batch's are stored after all are checked)
+        if (
+            order.client_order_id is None
+            or self._watched.rules.recent_window_s(order.portfolio, _session(state.ts)) <= 0
+        ):
+            return
+        cache = self._recent_orders.get(order.portfolio)
+        if cache is None:
+            return
+        cache.orders[order.client_order_id] = RecentOrder(
+            ts=state.ts,
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            order_type=order.order_type,
+            limit_price=order.limit_price,
+            status="rejected" if decision.verdict == "block" else "new",
+        )
+
+    def _day_trades(
+        self, portfolio: str, day: dt.date, positions: Mapping[str, float]
+    ) -> tuple[list[dt.date], dict[str, float]]:
+        first = (pd.Timestamp(day) - pd.offsets.BDay(DAY_TRADE_SESSIONS - 1)).date()
+        cutoff = pd.Timestamp(first, tz="UTC")
+        cache = self._fills.setdefault(portfolio, _Fills())
+        with self._store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
+            rows = db.rows(
+                "SELECT id, ts, client_order_id, symbol, side, quantity FROM {t}execution_fills "
+                "WHERE portfolio = ? AND id > ? AND txn_id IS NOT NULL ORDER BY id",
+                (portfolio, cache.last_id),
+            )
+        for fill_id, ts, coid, symbol, side, quantity in rows:
+            q = float(quantity)
+            cache.rows.append((_utc(ts), str(coid), str(symbol), q if side == Side.BUY.value else -q))
+            cache.last_id = max(cache.last_id, int(fill_id))
+        cache.rows = [r for r in cache.rows if r[0] >= cutoff]
+        return _count_day_trades(sorted(cache.rows, key=lambda r: r[0]), positions, day)
+
+    # -- the kill switch -----------------------------------------------------------------------
+    def _halt_book(self, portfolio: str, rule: str, reason: str, state: BookState, ts: pd.Timestamp) -> None:
+        # outside the manager's transaction; once: a book halted (or set reducing by hand) meanwhile is left alone
+        if trading_state(self._store, portfolio) is not TradingState.ACTIVE:
+            return
+        loss = ""
+        if state.equity is not None and state.start_of_day_equity:
+            loss = (
+                f"equity {state.equity:,.2f} is {state.equity / state.start_of_day_equity - 1:+.2%} from the "
+                f"start of day's {state.start_of_day_equity:,.2f}; "
+            )
+        text = f"compliance rule {rule!r} (daily loss limit): {loss}{reason}"
+        set_trading_state(self._store, portfolio, TradingState.HALTED, reason=text[:500], ts=ts)
+
+
+def _result(decision: Decision) -> CheckResult:
+    blocked = decision.verdict == "block"
+    return CheckResult(
+        check=ComplianceCheck.name,
+        verdict=decision.verdict,
+        reason=decision.reason(),
+        reject_reason=RejectReason.COMPLIANCE if blocked else None,
+        inputs={"rules_hash": decision.rules_hash, "rules": [r.to_dict() for r in decision.results]},
+    )
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _wall_clock() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
+def _utc(value: object) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _session(ts: pd.Timestamp) -> dt.date:
+    # the session date of a time: its UTC date (as the rule engine's effective dates take it)
+    return _utc(ts).date()
+
+
+def _start_of_day_equity(store: Store, portfolio: str, day: dt.date) -> float | None:
+    # the ledger before the session date, marked at the last closes before it (None: nothing before, or no close)
+    cutoff = pd.Timestamp(day, tz="UTC")
+    try:
+        ledger = load_portfolio(store, portfolio, store_dividends=False)
+    except NotFoundError:
+        return None
+    before = [t for t in ledger.transactions if t.ts < cutoff]
+    if not before:
+        return None
+    then = Ledger.replay(
+        portfolio,
+        before,
+        inception=ledger.inception,
+        cost_basis=ledger.cost_basis,
+        long_only=ledger.long_only,
+        base_currency=ledger.base_currency,
+    )
+    held = [p.symbol for p in then.positions() if p.quantity]
+    marks: dict[str, Decimal] = {}
+    if held:
+        # the last closes before the cutoff: a recent window first, the whole history for what it misses
+        for start in (cutoff - pd.Timedelta(days=14), None):
+            wanted = [s for s in held if s not in marks]
+            if not wanted:
+                break
+            bars = store.read_bars(wanted, start=start, end=cutoff, fields=["close"])
+            if len(bars):
+                last = bars.groupby(level="symbol")["close"].last()
+                marks.update({str(s): Decimal(repr(float(c))) for s, c in last.items()})
+        if any(s not in marks for s in held):
+            return None
+    return float(then.equity(marks))
+
+
+def _count_day_trades(
+    fills: Sequence[tuple[pd.Timestamp, str, str, float]], positions: Mapping[str, float], today: dt.date
+) -> tuple[list[dt.date], dict[str, float]]:
+    # walk the window's fills from the positions before them; a closing order that reduces shares opened
+    # the same session is one day trade (FINRA 4210(f)(8)(B)(i): buy then sell, or sell short then buy)
+    position = dict(positions)
+    for _, _, symbol, q in fills:
+        position[symbol] = position.get(symbol, 0.0) - q
+    trades: list[dt.date] = []
+    opened: dict[str, float] = {}
+    session: dt.date | None = None
+    counted: set[tuple[dt.date, str]] = set()
+    for ts, coid, symbol, q in fills:
+        day = _session(ts)
+        if day != session:
+            session, opened = day, {}
+        held = position.get(symbol, 0.0)
+        fresh = opened.get(symbol, 0.0)
+        if held == 0 or (held > 0) == (q > 0):  # opens or adds
+            opened[symbol] = fresh + q
+        else:
+            closing = min(abs(q), abs(held))
+            if fresh and (fresh > 0) == (held > 0):
+                closed = min(closing, abs(fresh))
+                if closed > 0 and (day, coid) not in counted:
+                    counted.add((day, coid))
+                    trades.append(day)
+                fresh -= closed if fresh > 0 else -closed
+            opened[symbol] = fresh
+            if abs(q) > abs(held):  # crosses zero: the rest opens the other side today
+                opened[symbol] = q + held
+        position[symbol] = held + q
+    today_opened = {s: v for s, v in opened.items() if v} if session == today else {}
+    return trades, today_opened
+
+
+def dry_run(
+    store: Store,
+    request: OrderRequest,
+    *,
+    rules: RuleSet | str | os.PathLike[str] | None = None,
+    now: pd.Timestamp | None = None,
+) -> Decision:
+    """Judge ``request`` by the compliance rules as the order manager would now, recording nothing.
+
+    The book (ledger positions and cash, working orders, trading state) and the market (the
+    last closes at ``now``) are built as `OrderManager` builds them for its checks; the
+    rules' `Decision` is returned, nothing is stored or audited (what ``bifrost compliance
+    check`` prints).
+
+    Parameters
+    ----------
+    store
+        The store of the portfolio and the bars.
+    request
+        The order.
+    rules
+        As `ComplianceCheck` takes them (None: the configured rules).
+    now
+        The decision's time (default: now, UTC).
+
+    Raises
+    ------
+    NotFoundError
+        If the portfolio is not stored (or a rules file given by path does not exist).
+    RulesFileError
+        If the rules file is malformed.
+    """
+    from bifrost.execution._manager import book_and_market
+
+    check = ComplianceCheck(store, rules, halt_on_daily_loss=False)
+    book, market = book_and_market(store, request, now=now)
+    return check.preview(request, book, market)
