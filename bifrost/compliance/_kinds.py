@@ -180,11 +180,13 @@ def reduces(order: ProposedOrder, book: BookState) -> bool:
 
     The holding is the position plus the pending shares (as `bifrost.execution.reduces`
     counts them): a sell of at most a long holding, a buy of at most a short one. An order
-    that would cross zero, or one on a flat holding, does not only reduce.
+    that would cross zero, or one on a flat holding, does not only reduce. Unlike
+    `bifrost.execution.reduces` (``(held > 0) == (after >= 0)``), a buy covering a short
+    to exactly zero reduces here, as a sell closing a long does.
     """
     held = book.position(order.symbol) + book.pending.get(order.symbol, 0.0)
     after = held + order.signed_quantity
-    return held != 0 and (held > 0) == (after >= 0) and abs(after) < abs(held)
+    return held != 0 and (after == 0 or (held > 0) == (after > 0)) and abs(after) < abs(held)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -299,7 +301,7 @@ def book_exposure(order: ProposedOrder, book: BookState, measures: Measures) -> 
         equity=equity,
         held_before=held,
         held_after=after,
-        reduces=held != 0 and (held > 0) == (after >= 0) and abs(after) < abs(held),
+        reduces=held != 0 and (after == 0 or (held > 0) == (after > 0)) and abs(after) < abs(held),
         gross_others=gross,
         unpriced=tuple(unpriced),
         sector=sector,
@@ -928,7 +930,7 @@ class DailyLossLimit(_Kind):
         said += f" (equity {_money(_float(inputs, 'equity') or 0.0)} from {_money(start)})"
         if loss >= limit:
             if only_reduces:
-                return "pass", f"{said}, at the loss limit {_pct(limit)}, but the order only reduces the position"
+                return "pass", f"{said}, past the loss limit {_pct(limit)}, but the order only reduces the position"
             return "block", f"{said}: the loss limit is {_pct(limit)}, only orders that reduce a position may be sent"
         warn_at = _param_warn_at(rule)
         if warn_at is not None and loss >= warn_at * limit:
@@ -1012,7 +1014,7 @@ class PatternDayTrader(_Kind):
         """Block the day trade beyond ``max_day_trades`` below ``min_equity_usd``; warn on the last allowed one."""
         symbol = _str(inputs, "symbol")
         if inputs.get("day_trade") is not True:
-            return "pass", f"not a day trade (nothing of {symbol} opened today to close)"
+            return "pass", f"not a day trade: it closes nothing of {symbol} opened today"
         limit = int(_param_float(rule, "max_day_trades"))
         sessions = int(_param_float(rule, "sessions"))
         minimum = _param_float(rule, "min_equity_usd")
