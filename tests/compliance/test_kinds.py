@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bifrost.compliance._engine import ComplianceEngine
 from bifrost.compliance._kinds import (
     INTRADAY_MARGIN_PHASE_IN,
     PACKS,
@@ -29,7 +30,8 @@ from bifrost.compliance._kinds import (
     session_date,
 )
 from bifrost.compliance._model import BookState, Measures, ProposedOrder, RecentOrder, Rule, Severity
-from bifrost.errors import InvalidInputError
+from bifrost.compliance._rules import parse_rules
+from bifrost.errors import InvalidInputError, RulesFileError
 from bifrost.portfolio import Side
 from tests.conftest import NVDA, ORCL, YHOO
 
@@ -1083,3 +1085,112 @@ def test_finra_day_trading_rules_on_each_side_of_switch_on(closes: dict[str, flo
         )
         # a day trade that lowers the gross: blocked by the legacy minimum, allowed under intraday margin
         assert judge(rule, make_order("ORCL", Side.SELL, "100"), book)[0] == verdict
+
+
+# ---------------------------------------------------------------------- through the rules file and the engine
+
+PACK_FILE = """\
+version = 1
+
+[[rule]]
+id = "restricted"
+kind = "restricted_list"
+symbols = ["ORCL"]
+severity = "warn"
+
+[[pack]]
+name = "finra_day_trading"
+switch_on = 2026-09-01
+min_equity_usd = 30_000
+"""
+
+
+def test_rules_file_with_the_pack_parses_into_two_dated_rules() -> None:
+    rules = parse_rules(PACK_FILE, source="compliance.toml")
+    by_id = {r.id: r for r in rules.rules}
+    assert list(by_id) == ["restricted", "pattern_day_trader", "intraday_margin"]
+    legacy, amended = by_id["pattern_day_trader"], by_id["intraday_margin"]
+    assert (legacy.kind, legacy.effective_from, legacy.effective_to) == (
+        "pattern_day_trader",
+        None,
+        dt.date(2026, 8, 31),
+    )
+    assert (amended.kind, amended.effective_from, amended.effective_to) == (
+        "intraday_margin",
+        dt.date(2026, 9, 1),
+        None,
+    )
+    assert dict(legacy.params) == {"max_day_trades": 3, "sessions": 5, "min_equity_usd": 30_000.0}
+    assert dict(amended.params) == {"maintenance_fraction": 0.25, "warn_at": None}
+    assert [r.id for r in rules.effective("paper", dt.date(2026, 8, 31))] == ["restricted", "pattern_day_trader"]
+    assert [r.id for r in rules.effective("paper", dt.date(2026, 9, 1))] == ["restricted", "intraday_margin"]
+
+
+def test_rules_file_with_switch_on_outside_the_phase_in_is_refused_naming_the_line() -> None:
+    text = PACK_FILE.replace("switch_on = 2026-09-01", "switch_on = 2027-10-02")
+    with pytest.raises(
+        RulesFileError, match=r"compliance.toml:11: pack 'finra_day_trading': switch_on must lie within"
+    ):
+        parse_rules(text, source="compliance.toml")
+
+
+def test_engine_applies_the_pack_by_session_date_and_the_severity(closes: dict[str, float]) -> None:
+    engine = ComplianceEngine(parse_rules(PACK_FILE, source="compliance.toml"))
+    order = make_order("ORCL", Side.SELL, "100")
+    for day, expected in [
+        ("2026-08-31", {"restricted": "warn", "pattern_day_trader": "block"}),
+        ("2026-09-01", {"restricted": "warn", "intraday_margin": "pass"}),
+    ]:
+        book = make_book(
+            closes,
+            ts=pd.Timestamp(f"{day} 15:00", tz="UTC"),
+            equity=20_000.0,
+            opened_today={"ORCL": 100.0},
+            day_trades=(dt.date(2026, 8, 28),) * 3,
+        )
+        decision = engine.evaluate(order, book)
+        assert {r.rule: r.verdict for r in decision.results} == expected
+    # the restricted list's block is only a warning under severity "warn"; its reason is the kind's
+    assert decision.results[0].reason == "ORCL is on the restricted list"
+
+
+def test_rules_file_every_kind_with_its_required_params_parses() -> None:
+    required = {
+        "restricted_list": 'symbols = ["ORCL"]',
+        "max_order_quantity": "max_shares = 1000",
+        "max_order_notional": "max_notional_usd = 50000",
+        "max_position_pct_nav": "max_fraction = 0.1",
+        "sector_concentration": "max_fraction = 0.3",
+        "issuer_concentration": 'max_fraction = 0.3\nissuers = { GOOG = "Alphabet", GOOGL = "Alphabet" }',
+        "gross_exposure": "max_fraction = 1.5\nwarn_at = 0.9",
+        "short_sale": "",
+        "price_collar": "max_deviation = 0.1",
+        "duplicate_order": "",
+        "order_rate": "max_orders = 10",
+        "daily_loss_limit": "max_loss_fraction = 0.05",
+        "pattern_day_trader": "",
+        "intraday_margin": "",
+        "wash_sale": "",
+    }
+    assert set(required) == set(RULE_KINDS)
+    text = "".join(f'[[rule]]\nid = "{k}"\nkind = "{k}"\n{params}\n\n' for k, params in required.items())
+    rules = parse_rules(text)
+    assert [r.kind for r in rules.rules] == list(required)
+    assert rules.rule("gross_exposure", rules.rules[6].version).params["warn_at"] == 0.9
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("warn_at = 1.0", "warn_at"),
+        ("warn_at = 0", "warn_at"),
+        ("max_deviation = 0", "max_deviation"),
+        ("max_deviation = -0.1", "max_deviation"),
+    ],
+)
+def test_rules_file_price_collar_out_of_bounds_params_are_refused(line: str, message: str) -> None:
+    text = f'[[rule]]\nid = "collar"\nkind = "price_collar"\nmax_deviation = 0.1\n{line}\n'
+    if line.startswith("max_deviation"):
+        text = f'[[rule]]\nid = "collar"\nkind = "price_collar"\n{line}\n'
+    with pytest.raises(RulesFileError, match=message):
+        parse_rules(text)
