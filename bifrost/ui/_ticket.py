@@ -40,7 +40,6 @@ from bifrost.execution import (
     Order,
     OrderEvent,
     OrderManager,
-    OrderRequest,
     OrderStatus,
     OrderType,
     Rejected,
@@ -49,13 +48,12 @@ from bifrost.execution import (
     fill_basis,
     load_order,
 )
-from bifrost.execution._schema import EXECUTION_SCHEMA
 from bifrost.ui._base import Column, Component, ErrorArea, Marker, card, describe_error, html_table
 from bifrost.ui._orders import FillsTable, OrderBlotter
 from bifrost.ui._pages import Page, _check_interval, _row
 from bifrost.ui._portfolio import PortfolioPicker
 
-__all__ = ["PAPER_NOTE", "CheckRow", "OrderTicket", "check_rows", "order_ticket", "paper_manager", "precheck"]
+__all__ = ["PAPER_NOTE", "CheckRow", "OrderTicket", "check_rows", "order_ticket", "paper_manager"]
 
 _NEEDS_LIMIT = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
 _NEEDS_STOP = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
@@ -125,42 +123,6 @@ class CheckRow:
         return f"{self.check}:{self.rule}" if self.rule else self.check
 
 
-def precheck(manager: OrderManager, request: OrderRequest | Mapping[str, object]) -> list[CheckResult]:
-    """Run every pre-trade check of ``manager`` on ``request`` as `OrderManager.submit` would, sending nothing.
-
-    The book is the portfolio's now (positions, cash, working orders, trading state) and the
-    market the last closes at the manager's clock, as `submit` sees them.
-
-    Parameters
-    ----------
-    manager
-        The manager whose checks decide (`paper_manager`).
-    request
-        An `OrderRequest` or its fields as loose input (`OrderRequest.create`'s).
-
-    Returns
-    -------
-    list of CheckResult
-        One per check, in the manager's order.
-
-    Raises
-    ------
-    InvalidInputError
-        If the request is invalid (a field, an unknown symbol, a price off the tick).
-    NotFoundError
-        If the portfolio is not stored.
-    """
-    own = getattr(manager, "precheck", None)
-    if callable(own):  # the manager's own (H4's): the same book and market as submit, nothing recorded
-        return list(own(request))
-    # until the manager has one: its validation, book and market, each check's verdict; nothing is written
-    checked = manager._validated(request)
-    with manager.store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
-        book = manager._book(db, checked.portfolio)
-    market, book = manager._market(checked, book, manager._clock())
-    return [c.check(checked, book, market) for c in manager.checks]
-
-
 def check_rows(results: Sequence[CheckResult]) -> list[CheckRow]:
     """Return the pre-check's lines: one per check, a compliance check's as one per rule it ran."""
     rows: list[CheckRow] = []
@@ -181,8 +143,24 @@ def check_rows(results: Sequence[CheckResult]) -> list[CheckRow]:
                     )
                 )
             continue
-        rows.append(CheckRow(check=r.check, rule="", kind="", version="", verdict=r.verdict, reason=r.reason))
+        rows.append(CheckRow(check=r.check, rule="", kind="", version="", verdict=r.verdict,
+                             reason=r.reason or _passed(r)))  # fmt: skip
     return rows
+
+
+def _passed(result: CheckResult) -> str:
+    # what a check that passes without a word decided on, from its recorded inputs (never recomputed here)
+    inputs = result.inputs
+    measured = [
+        f"{name} {float(v['after']):.2%} of equity (limit {float(v['threshold']):.2%})"
+        for name, v in inputs.items()
+        if isinstance(v, Mapping) and {"after", "threshold"} <= set(v)
+    ]
+    if measured:
+        return "after the order: " + ", ".join(measured)
+    if "state" in inputs:
+        return f"the book is {inputs['state']}"
+    return "ok"
 
 
 def _worst(results: Sequence[CheckResult]) -> str:
@@ -366,7 +344,7 @@ class OrderTicket(Component):
             self._busy(True)
             try:
                 self.form_error.clear()
-                self._show_checks(precheck(self.manager, self.fields()))
+                self._show_checks(self.manager.precheck(self.fields()))
                 return self.rows
             except Exception as exc:  # the form's boundary: the message, never a traceback
                 self._refused(exc)
@@ -389,7 +367,7 @@ class OrderTicket(Component):
                 fields = self.fields()
                 # a refused request: the manager refuses (and audits) it below, with the same message
                 with contextlib.suppress(BifrostError):
-                    self._show_checks(precheck(self.manager, fields))
+                    self._show_checks(self.manager.precheck(fields))
                 self.manager.process_events()  # what the broker reported since (as `bifrost orders submit`)
                 order = self.manager.submit({**fields, "client_order_id": self._client_order_id(fields)})
                 self.order = order

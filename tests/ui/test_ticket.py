@@ -1,0 +1,261 @@
+"""The order ticket in process, on tests/ui's real store (ORCL, NVDA, YHOO, SPY to 2014-12-31; 'desk' holds
+1000 ORCL and 2000 NVDA): Check shows every pre-trade check without recording anything, a collar breach is blocked
+with its reason, Submit sends to the paper broker and the order reaches the blotter, the fills and the portfolio
+monitor; bad input is a message."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from bifrost.compliance import audit_head
+from bifrost.data import EmbeddedStore
+from bifrost.errors import InvalidInputError
+from bifrost.execution import (
+    OrderManager,
+    OrderStatus,
+    PaperBroker,
+    TradingState,
+    list_orders,
+    load_order,
+    orders_marker,
+    set_trading_state,
+)
+from bifrost.portfolio import create_portfolio
+from bifrost.ui._base import Component
+from bifrost.ui._pages import portfolio_monitor
+from bifrost.ui._ticket import PAPER_NOTE, OrderTicket, order_ticket
+
+# the last bars in ../shared/data/backtrader (2014-12-31): the paper broker fills a market order at this close
+YHOO_CLOSE = Decimal("50.509998")  # yhoo-1996-2014.txt
+ORCL_CLOSE = Decimal("44.970001")  # orcl-1995-2014.txt
+
+
+def _ticket(store: EmbeddedStore, **fields: str) -> OrderTicket:
+    ticket = OrderTicket(store, "desk")
+    _fill(ticket, **fields)
+    return ticket
+
+
+def _fill(ticket: OrderTicket, **fields: str) -> None:
+    boxes = {"symbol": ticket.symbol, "side": ticket.side, "quantity": ticket.quantity, "type": ticket.order_type,
+             "limit": ticket.limit_price, "stop": ticket.stop_price, "tif": ticket.time_in_force}  # fmt: skip
+    for name, value in fields.items():
+        boxes[name].value = value
+
+
+def _row(html: str, key: str) -> str:
+    start = html.index(f"data-key='{key}'")
+    return html[html.rindex("<tr", 0, start) : html.index("</tr>", start)]
+
+
+def test_order_ticket_defaults_are_a_market_ioc_order_and_say_how_it_fills(ui_store: EmbeddedStore) -> None:
+    ticket = OrderTicket(ui_store)
+    assert (ticket.portfolio, ticket.order_type.value, ticket.time_in_force.value) == ("desk", "market", "ioc")
+    assert ticket.limit_price.disabled and ticket.stop_price.disabled
+    assert "market IOC" in PAPER_NOTE and "last close" in PAPER_NOTE
+    assert set(ticket.symbol.options) == {"NVDA", "ORCL", "SPY", "YHOO"}
+    ticket.order_type.value = "stop_limit"
+    assert not ticket.limit_price.disabled and not ticket.stop_price.disabled
+    ticket.order_type.value = "stop"
+    assert ticket.limit_price.disabled and not ticket.stop_price.disabled
+
+
+def test_order_ticket_check_allowed_market_order_shows_every_check_passing_and_records_nothing(
+    ui_store: EmbeddedStore,
+) -> None:
+    ticket = _ticket(ui_store, symbol="YHOO", quantity="10")
+    orders_before, audit_before = orders_marker(ui_store), audit_head(ui_store).seq
+    rows = ticket.check()
+    assert ticket.error.message == "" and rows is not None
+    checks = {r.check for r in rows}
+    assert {"risk_limits", "trading_state", "compliance"} <= checks, checks
+    assert {r.verdict for r in rows} <= {"pass", "warn"}
+    compliance = [r for r in rows if r.check == "compliance"]
+    assert compliance and all(r.rule and r.kind and r.version for r in compliance)  # each rule named, versioned
+    assert "price_collar" in {r.kind for r in compliance}
+    collar = next(r for r in compliance if r.kind == "price_collar")
+    assert f"data-key='compliance:{collar.rule}'" in ticket.table.value
+    assert "data-verdict='pass'" in ticket.verdict.value or "data-verdict='warn'" in ticket.verdict.value
+    # a check sends nothing and records nothing: no order, no decision, no audit record
+    assert orders_marker(ui_store) == orders_before and audit_head(ui_store).seq == audit_before
+    assert list_orders(ui_store, portfolio="desk").empty
+
+
+def test_order_ticket_limit_priced_20_percent_from_last_close_is_blocked_by_the_collar_with_its_reason(
+    ui_store: EmbeddedStore,
+) -> None:
+    limit = (YHOO_CLOSE * Decimal("1.2")).quantize(Decimal("0.01"))  # 60.61: 20.0% above the last close
+    ticket = _ticket(ui_store, symbol="YHOO", quantity="10", type="limit", limit=str(limit), tif="day")
+    rows = ticket.check()
+    assert rows is not None and ticket.error.message == ""
+    (collar,) = [r for r in rows if r.kind == "price_collar"]
+    assert collar.verdict == "block" and collar.reason and collar.version
+    row = _row(ticket.table.value, f"compliance:{collar.rule}")
+    assert "bf-breach" in row and ">block<" in row
+    assert "data-verdict='block'" in ticket.verdict.value and "BLOCKED" in ticket.verdict.value
+    assert f"{collar.rule}: " in ticket.verdict.value.replace("&#x27;", "'")  # the blocking rule and its reason
+    # Submit: the manager runs the same rules and rejects it, with the collar's reason
+    order = ticket.submit()
+    assert order is not None and order.status is OrderStatus.REJECTED
+    assert any(collar.rule in reason for reason in order.reasons), order.reasons
+    assert "data-status='rejected'" in ticket.status.value and "bf-order-rejected" in ticket.status.value
+    assert collar.rule in ticket.status.value and ticket.error.message == ""
+
+
+def test_order_ticket_risk_limit_block_shows_the_limit_in_red(ui_store: EmbeddedStore) -> None:
+    # desk's ORCL is 36% of its equity already: the default single_name limit (10%) blocks a buy that adds to it
+    ticket = _ticket(ui_store, symbol="ORCL", quantity="10")
+    rows = ticket.check()
+    assert rows is not None
+    (risk,) = [r for r in rows if r.check == "risk_limits"]
+    assert risk.verdict == "block" and "single_name" in risk.reason and "above 10.00%" in risk.reason
+    assert "bf-verdict-block" in ticket.verdict.value and "single_name" in ticket.verdict.value
+
+
+def test_order_ticket_halted_book_is_blocked_by_the_trading_state(ui_store: EmbeddedStore) -> None:
+    set_trading_state(ui_store, "desk", TradingState.HALTED, reason="test: halted by hand")
+    ticket = _ticket(ui_store, symbol="YHOO", quantity="10")
+    rows = ticket.check()
+    assert rows is not None
+    (state,) = [r for r in rows if r.check == "trading_state"]
+    assert state.verdict == "block" and state.reason == "book desk is halted: no new orders"
+    order = ticket.submit()
+    assert order is not None and order.status is OrderStatus.REJECTED
+    assert "book desk is halted" in ticket.status.value
+
+
+def test_order_ticket_submit_market_ioc_fills_at_the_last_close_and_reaches_blotter_fills_and_portfolio_monitor(
+    ui_store: EmbeddedStore,
+) -> None:
+    page = order_ticket(ui_store, portfolio="desk", watch=False)
+    ticket = page.components["ticket"]
+    assert isinstance(ticket, OrderTicket)
+    monitor = portfolio_monitor(ui_store, portfolio="desk", watch=False)
+    assert monitor.components["positions"].positions_html.value.count("data-key='YHOO'") == 0  # type: ignore[attr-defined]
+    _fill(ticket, symbol="YHOO", quantity="10")
+    order = ticket.submit()
+    assert ticket.error.message == ""
+    assert order is not None and order.status is OrderStatus.FILLED
+    assert (order.filled_quantity, order.avg_fill_price) == (Decimal(10), YHOO_CLOSE)
+    status = ticket.status.value
+    assert "data-status='filled'" in status and "bf-order-filled'>filled<" in status and "(last close)" in status
+    assert f"data-value='{float(YHOO_CLOSE)!r}'" in status and "terminal" in status
+    assert [e in status for e in (">submitted<", ">accepted<", ">filled<")] == [True, True, True]  # the timeline
+    # the watcher sees the orders (and the ledger) move: the blotter and the fills redraw with the order
+    refreshed = page.watcher.poll()
+    blotter, fills = page.components["blotter"], page.components["fills"]
+    assert blotter in refreshed and fills in refreshed
+    row = _row(blotter.html.value, order.client_order_id)  # type: ignore[attr-defined]
+    assert "bf-order-filled'>filled<" in row and "data-col='filled_quantity' data-value='10.0'" in row
+    today = pd.Timestamp.now(tz="UTC")
+    assert f"1 order of desk on {today:%Y-%m-%d}" in blotter.note.value  # type: ignore[attr-defined]
+    (fill,) = fills.fills  # type: ignore[attr-defined]
+    assert (fill["symbol"], fill["quantity"], fill["price"], fill["basis"]) == ("YHOO", 10.0, float(YHOO_CLOSE),
+                                                                                "last close")  # fmt: skip
+    # and the portfolio monitor picks the fill up: a YHOO position of 10 at the close
+    assert monitor.components["positions"] in monitor.watcher.poll()
+    positions = monitor.components["positions"].positions_html.value  # type: ignore[attr-defined]
+    assert "data-col='quantity' data-value='10.0'" in _row(positions, "YHOO")
+    assert f"data-key='{order.client_order_id}'" in monitor.components["blotter"].html.value  # type: ignore[attr-defined]
+
+
+def test_order_ticket_second_submit_of_the_same_form_is_the_same_order(ui_store: EmbeddedStore) -> None:
+    ticket = _ticket(ui_store, symbol="YHOO", quantity="10")
+    first = ticket.submit()
+    again = ticket.submit()  # a double click: the same client order id, never a second order
+    assert first is not None and again is not None and again.order_id == first.order_id
+    assert len(list_orders(ui_store, portfolio="desk")) == 1
+    ticket.quantity.value = "11"
+    other = ticket.submit()
+    assert other is not None and other.client_order_id != first.client_order_id
+    assert len(list_orders(ui_store, portfolio="desk")) == 2
+
+
+def test_order_ticket_resting_order_status_follows_a_cancel_by_another_process(ui_store: EmbeddedStore) -> None:
+    page = order_ticket(ui_store, portfolio="desk", watch=False)
+    ticket = page.components["ticket"]
+    assert isinstance(ticket, OrderTicket)
+    # a DAY limit 3% under the last close: accepted, resting (no later bar reaches it)
+    _fill(ticket, symbol="YHOO", quantity="10", type="limit", limit="49.00", tif="day")
+    order = ticket.submit()
+    assert order is not None and order.status is OrderStatus.ACCEPTED, ticket.status.value
+    assert "data-status='accepted'" in ticket.status.value and "working: watching for its fills" in ticket.status.value
+    other = EmbeddedStore(ui_store.home)  # as another process would open it
+    try:
+        OrderManager(other, PaperBroker(other)).cancel(order.client_order_id)
+    finally:
+        other.close()
+    assert ticket in page.watcher.poll()
+    assert "data-status='canceled'" in ticket.status.value and ticket.order is not None
+    assert ticket.order.status is OrderStatus.CANCELED == load_order(ui_store, order.client_order_id).status
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"quantity": "nan"}, "quantity must be a finite number, got 'nan'"),
+        ({"quantity": "-5"}, "quantity must be positive, got '-5'"),
+        ({"quantity": "0"}, "quantity must be positive"),
+        ({"quantity": "ten"}, "quantity"),
+        ({"quantity": "1e309"}, "quantity"),
+        ({"quantity": ""}, "quantity"),
+        ({"symbol": "NOSUCH"}, "unknown symbol 'NOSUCH': the store has no bars for it"),
+        ({"symbol": ""}, "symbol"),
+        ({"type": "limit", "limit": ""}, "a limit order needs a limit_price"),
+        ({"type": "limit", "limit": "nan"}, "limit_price"),
+        ({"type": "limit", "limit": "-50"}, "limit_price"),
+        ({"type": "limit", "limit": "50.123"}, "limit_price 50.123 is off the tick"),
+        ({"type": "stop", "stop": "inf"}, "stop_price"),
+    ],
+)
+def test_order_ticket_bad_input_shows_its_message_and_sends_nothing(
+    ui_store: EmbeddedStore, fields: dict[str, str], message: str
+) -> None:
+    ticket = _ticket(ui_store, **{"symbol": "YHOO", "quantity": "10", **fields})
+    before = orders_marker(ui_store)
+    assert ticket.check() is None
+    assert message in ticket.error.message and "Traceback" not in ticket.error.message
+    assert "bf-error-shown" in ticket.error.widget._dom_classes
+    assert "Not checked" in ticket.verdict.value and ticket.table.value == "" and ticket.rows == []
+    assert ticket.submit() is None and message in ticket.error.message
+    assert orders_marker(ui_store) == before and list_orders(ui_store, portfolio="desk").empty
+    _fill(ticket, symbol="YHOO", quantity="10", type="market")  # fixed: the message goes
+    assert ticket.check() is not None and ticket.error.message == ""
+
+
+def test_order_ticket_store_without_portfolio_says_so(tmp_path: pytest.TempPathFactory) -> None:
+    from tests.ui.conftest import fill_store
+
+    store = fill_store(tmp_path / "home")  # type: ignore[operator]
+    try:
+        ticket = OrderTicket(store, "nosuch")
+        assert ticket.portfolio == "desk"  # an unknown portfolio: the first by name is picked
+        create_portfolio(store, "zeta", inception="2013-01-02")
+        page = order_ticket(store, portfolio="zeta", watch=False)
+        zeta = page.components["ticket"]
+        assert isinstance(zeta, OrderTicket) and zeta.portfolio == "zeta"
+        assert "no orders of zeta yet" in page.components["blotter"].note.value  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    empty = EmbeddedStore(tmp_path / "empty")  # type: ignore[operator]
+    try:
+        ticket = OrderTicket(empty)
+        assert ticket.portfolio is None
+        assert ticket.check() is None and "the store has no portfolio yet" in ticket.error.message
+        with pytest.raises(InvalidInputError, match="no portfolio"):
+            ticket.fields()
+    finally:
+        empty.close()
+
+
+def test_order_ticket_page_is_components_refreshed_by_the_watcher(ui_store: EmbeddedStore) -> None:
+    page = order_ticket(ui_store, watch=False)
+    assert "bf-page-order_ticket" in page._dom_classes
+    assert set(page.components) == {"picker", "ticket", "blotter", "fills"}
+    assert all(isinstance(c, Component) and c.refreshed >= 1 for c in page.components.values())
+    assert page.watcher.poll() == []  # nothing changed since it was drawn
+    with pytest.raises(InvalidInputError, match="interval_s"):
+        order_ticket(ui_store, watch=False, interval_s=0)
