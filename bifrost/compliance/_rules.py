@@ -1082,7 +1082,7 @@ def _param_rows(params: Iterable[Param]) -> list[str]:
     for p in params:
         allowed = _bounds_text(p)
         if p.choices:
-            allowed = " \\| ".join(f"`{c}`" for c in p.choices)
+            allowed = " | ".join(f"`{c}`" for c in p.choices)
         default = "" if p.required or p.default is None else f"`{_show(p.default)}`"
         required = "yes" if p.required else "no"
         rows.append(f"| `{p.name}` | {p.type} | {required} | {default} | {_cell(allowed)} | {_cell(p.doc)} |")
