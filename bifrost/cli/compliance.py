@@ -78,12 +78,15 @@ def _param_text(value: object) -> str:
 
 
 def _effective(rule: Rule) -> str:
-    start = rule.effective_from.isoformat() if rule.effective_from is not None else ""
-    end = rule.effective_to.isoformat() if rule.effective_to is not None else ""
-    return "always" if not (start or end) else f"{start or '…'}..{end or '…'}"
+    start, end = rule.effective_from, rule.effective_to
+    if start is None and end is None:
+        return "always"
+    if start is None:
+        return f"to {end}"
+    return f"from {start}" if end is None else f"{start} to {end}"
 
 
-def _rule_record(rule: Rule) -> dict[str, Any]:
+def _rule_record(rule: Rule, rule_set: RuleSet) -> dict[str, Any]:
     return {
         "id": rule.id,
         "kind": rule.kind,
@@ -94,6 +97,7 @@ def _rule_record(rule: Rule) -> dict[str, Any]:
         "portfolios": list(rule.portfolios),
         "params": _plain(rule.params),
         "line": rule.line,
+        "description": rule_set.descriptions.get((rule.id, rule.version), ""),
     }
 
 
@@ -150,7 +154,7 @@ def compliance_rules(
             {
                 "source": rule_set.source,
                 "hash": rule_set.hash,
-                "rules": [_rule_record(r) for r in rule_set.rules],
+                "rules": [_rule_record(r, rule_set) for r in rule_set.rules],
             }
         )
         return
@@ -163,7 +167,7 @@ def compliance_rules(
             "severity": r.severity,
             "effective": _effective(r),
             "portfolios": ", ".join(r.portfolios) or "all",
-            "params": ", ".join(f"{k}={_param_text(v)}" for k, v in r.params.items()),
+            "params": ", ".join(f"{k}={_param_text(v)}" for k, v in r.params.items() if v is not None),
         }
         for r in rule_set.rules
     ]
@@ -275,49 +279,44 @@ def compliance_surveil(
     """
     from bifrost.compliance._surveil import surveil
 
-    first = _day(start, "--start")
-    last = _day(end, "--end")
     rule_set = _load(rules)
     with store() as bars:
-        report = surveil(bars, portfolio, rules=rule_set, start=first, end=last)
-    written = None
+        # the library parses the dates (and names a bad one)
+        report = surveil(bars, portfolio, rules=rule_set, start=start, end=end)
     if html is not None:
-        from bifrost._paths import write_text
-
-        written = write_text(html, report.to_html(), "--html")
+        report.to_html(html)
+    first = None if report.start is None else report.start.date().isoformat()
+    last = None if report.end is None else report.end.date().isoformat()
     if json_out:
         echo_json(
             {
                 "portfolio": report.portfolio,
                 "rules_hash": report.rules_hash,
-                "start": _plain(iso(report.start)),
-                "end": _plain(iso(report.end)),
+                "rules_source": report.rules_source,
+                "start": first,
+                "end": last,
                 "n_breaches": report.n_breaches,
+                "n_episodes": len(report.episodes),
                 "n_wash_sales": report.n_wash_sales,
                 "summary": records(report.summary()),
                 "breaches": records(report.breaches),
+                "episodes": records(report.episodes),
                 "wash_sales": records(report.wash_sales),
                 "drift": records(report.drift),
-                "html": None if written is None else str(written),
+                "html": None if html is None else str(html),
             }
         )
         return
+    period = "no fills to surveil" if first is None else f"sessions {first} to {last}"
     typer.echo(
-        f"surveillance of {report.portfolio} from {_plain(iso(report.start))} to {_plain(iso(report.end))} "
-        f"(rules hash {report.rules_hash}): {report.n_breaches} breach(es), {report.n_wash_sales} wash sale(s)"
+        f"surveillance of {report.portfolio}, {period} (rules {report.rules_source}, hash {report.rules_hash}): "
+        f"{report.n_breaches} breach(es) in {len(report.episodes)} episode(s), {report.n_wash_sales} wash sale(s)"
     )
     summary = report.summary()
     if not summary.empty:
         typer.echo(summary.to_string(index=False))
-    if written is not None:
-        typer.echo(f"wrote the report to {written}")
-
-
-def _day(value: str | None, name: str) -> dt.date | None:
-    # a session date: the day of the (UTC) timestamp given
-    from bifrost._checks import as_utc_timestamp
-
-    return None if value is None else as_utc_timestamp(value, name).date()
+    if html is not None:
+        typer.echo(f"wrote the report to {html}")
 
 
 @app.command("replay")

@@ -327,7 +327,7 @@ def test_cli_compliance_surveil_writes_the_html_and_counts_the_breaches_and_wash
     page.parent.mkdir()
     code, out, err = _run("compliance", "surveil", "P2", "--rules", rules, "--html", str(page))
     assert code == 0 and err == "", err
-    assert out.startswith("surveillance of P2 from ") and f"wrote the report to {page}" in out, out
+    assert out.startswith("surveillance of P2, sessions 2014-01-02 to 2014-12-31 ") and f"wrote the report to {page}" in out, out
     text = page.read_text()
     assert text.lstrip().lower().startswith("<!doctype html") and "P2" in text
     report = _json("compliance", "surveil", "P2", "--rules", rules)
