@@ -19,7 +19,7 @@ import typer
 import typer.core
 from typer._click import Context
 
-from bifrost.cli import audit, dashboard, data, jobs, orders, portfolio, report, risk, root, serve
+from bifrost.cli import audit, compliance, dashboard, data, jobs, orders, portfolio, report, risk, root, serve
 from bifrost.cli._common import one_line, show_warning, usage_line
 from bifrost.errors import BifrostError
 
@@ -37,8 +37,8 @@ _LAZY = {
     "warm": ("bifrost.cli.backtest", "warm_app"),
 }
 _ORDER = (
-    "config", "run", "warm", "optimize", "walk-forward", "data", "portfolio", "orders", "book", "audit", "report",
-    "risk", "serve", "dashboard", "jobs", "backtest",
+    "config", "run", "warm", "optimize", "walk-forward", "data", "portfolio", "orders", "book", "audit", "compliance",
+    "report", "risk", "serve", "dashboard", "jobs", "backtest",
 )  # fmt: skip
 
 
@@ -61,7 +61,7 @@ class _LazyGroup(typer.core.TyperGroup):
 app = typer.Typer(help="Bifrost: research and trading platform.", add_completion=False, cls=_LazyGroup)
 app.registered_commands += root.app.registered_commands
 app.registered_commands += dashboard.app.registered_commands
-for _module in (data, portfolio, orders, audit, report, risk, serve, jobs):
+for _module in (data, portfolio, orders, audit, compliance, report, risk, serve, jobs):
     app.add_typer(_module.app, name=_module.NAME)
 app.add_typer(orders.book_app, name=orders.BOOK_NAME)
 

@@ -1,9 +1,11 @@
 """Execution: orders and their state machine, the order manager, brokers (paper, Alpaca).
 
 An order intent (`OrderRequest`) goes through the `OrderManager`: pre-trade checks (the
-risk limits of `bifrost.risk`, the book's `TradingState`, and any `PreTradeCheck` of your
-own), written ahead to the store, then to a `Broker` (`PaperBroker` by default, filling
-against the store's bars with the backtest engine's `FillModel`; `AlpacaBroker`); the
+risk limits of `bifrost.risk`, the book's `TradingState`, the compliance rules of
+`bifrost.compliance` through `ComplianceCheck`, and any `PreTradeCheck` of your own;
+`dry_run` judges an order under the rules without sending or recording it), written ahead
+to the store, then to a `Broker` (`PaperBroker` by default, filling against the store's
+bars with the backtest engine's `FillModel`; `AlpacaBroker`); the
 broker's events change the `Order` (its state machine is data: `TRANSITIONS`), fills reach
 the portfolio ledger, and every change is appended to the audit trail in the same
 transaction. After a crash, `OrderManager.reconcile` brings the book back in line with the
@@ -72,6 +74,7 @@ from bifrost.execution._schema import EXECUTION_SCHEMA
 
 if TYPE_CHECKING:
     from bifrost.execution._alpaca import ALPACA_ORDER_STATUSES, AlpacaBroker, AlpacaStatusRule, HaltedOrder
+    from bifrost.execution._compliance import ComplianceCheck, dry_run
     from bifrost.execution._fills import Commission, FillAt, FillModel
     from bifrost.execution._manager import (
         STEPS,
@@ -91,6 +94,8 @@ _LAZY: dict[str, str] = {
     "AlpacaBroker": "bifrost.execution._alpaca",
     "AlpacaStatusRule": "bifrost.execution._alpaca",
     "HaltedOrder": "bifrost.execution._alpaca",
+    "ComplianceCheck": "bifrost.execution._compliance",
+    "dry_run": "bifrost.execution._compliance",
     "Commission": "bifrost.execution._fills",
     "FillAt": "bifrost.execution._fills",
     "FillModel": "bifrost.execution._fills",
@@ -131,6 +136,7 @@ __all__ = [
     "Canceled",
     "CheckResult",
     "Commission",
+    "ComplianceCheck",
     "Expired",
     "FillAt",
     "FillBasis",
@@ -168,6 +174,7 @@ __all__ = [
     "Verdict",
     "check_client_order_id",
     "check_tick",
+    "dry_run",
     "event_from_dict",
     "event_to_dict",
     "fill_basis",
