@@ -46,7 +46,6 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Final, Literal, Protocol
 
-import numpy as np
 import pandas as pd
 
 from bifrost.compliance._model import BookState, Measures, Param, ProposedOrder, Rule, RuleKind, Verdict
@@ -189,6 +188,18 @@ def reduces(order: ProposedOrder, book: BookState) -> bool:
     return held != 0 and (after == 0 or (held > 0) == (after > 0)) and abs(after) < abs(held)
 
 
+def _business_days_back(day: dt.date, n: int) -> dt.date:
+    # the business day (Monday-Friday) n business days before `day` (a weekend day first rolls
+    # back to its Friday); what numpy.busday_offset(day, -n, roll="backward") gives, without numpy
+    while day.weekday() >= 5:
+        day -= dt.timedelta(days=1)
+    weeks, rest = divmod(n, 5)
+    day -= dt.timedelta(weeks=weeks)
+    for _ in range(rest):
+        day -= dt.timedelta(days=3 if day.weekday() == 0 else 1)
+    return day
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BookExposure:
     """The book around one order, measured once per evaluation (`book_exposure`).
@@ -211,8 +222,6 @@ class BookExposure:
         The order's symbol's sector (None when unknown) and the others' gross in it.
     issuer, issuer_others
         Its issuer (``BookState.issuers``, else the symbol) and the others' gross of it.
-    exposures
-        |holding × price| per other priced symbol (for rules that group symbols their own way).
     """
 
     price: float | None
@@ -226,7 +235,6 @@ class BookExposure:
     sector_others: float
     issuer: str
     issuer_others: float
-    exposures: Mapping[str, float]
 
     @property
     def symbol_before(self) -> float | None:
@@ -264,54 +272,80 @@ def book_exposure(order: ProposedOrder, book: BookState, measures: Measures) -> 
     if isinstance(cached, BookExposure):
         return cached
     symbol = order.symbol
-    sectors, prices, pending = book.sectors, book.prices, book.pending
+    sectors, issuers = book.sectors, book.issuers
     sector = sectors.get(symbol)
-    issuers = book.issuers
     issuer = issuers.get(symbol, symbol)
-    exposures: dict[str, float] = {}
+    held = _holdings(book)
+    # the hot loop of an evaluation (1,000 symbols): bound lookups, no finiteness test per
+    # symbol (a non-finite price makes the sum non-finite, then the careful pass names it)
+    price_of, sector_of, issuer_of = book.prices.get, sectors.get, issuers.get
     unpriced: list[str] = []
     gross = sector_gross = issuer_gross = 0.0
-    # the book's symbols: positions, then pending-only symbols
-    items: list[tuple[str, float]] = list(book.positions.items())
-    if pending:
-        items.extend((s, 0.0) for s in pending if s not in book.positions)
-    for s, q in items:
+    for s, q in held.items():
+        p = price_of(s)
+        if p is None:
+            if q and s != symbol:
+                unpriced.append(s)
+            continue
         if s == symbol:
             continue
-        if pending:
-            q += pending.get(s, 0.0)
-        if q == 0.0:
-            continue
-        p = prices.get(s)
-        if p is None or not math.isfinite(p):
-            unpriced.append(s)
-            continue
         e = abs(q * p)
-        exposures[s] = e
         gross += e
-        if sector is not None and sectors.get(s) == sector:
+        if sector_of(s) == sector:
             sector_gross += e
-        if issuers.get(s, s) == issuer:
+        if issuer_of(s, s) == issuer:
             issuer_gross += e
-    held = book.position(symbol) + pending.get(symbol, 0.0)
-    after = held + order.signed_quantity
-    equity = _finite(book.equity)
+    if not math.isfinite(gross):
+        gross, sector_gross, issuer_gross, unpriced = _careful_pass(held, book, symbol, sector, issuer)
+    before = held.get(symbol, 0.0)
+    after = before + order.signed_quantity
     result = BookExposure(
         price=_finite(measures.price),
-        equity=equity,
-        held_before=held,
+        equity=_finite(book.equity),
+        held_before=before,
         held_after=after,
-        reduces=held != 0 and (after == 0 or (held > 0) == (after > 0)) and abs(after) < abs(held),
+        reduces=before != 0 and (after == 0 or (before > 0) == (after > 0)) and abs(after) < abs(before),
         gross_others=gross,
         unpriced=tuple(unpriced),
         sector=sector,
-        sector_others=sector_gross,
+        sector_others=sector_gross if sector is not None else 0.0,
         issuer=issuer,
         issuer_others=issuer_gross,
-        exposures=exposures,
     )
     measures.put(_EXPOSURE_KEY, result)
     return result
+
+
+def _holdings(book: BookState) -> Mapping[str, float]:
+    # position + pending per symbol (the positions themselves when nothing is pending)
+    if not book.pending:
+        return book.positions
+    held = dict(book.positions)
+    for s, q in book.pending.items():
+        held[s] = held.get(s, 0.0) + q
+    return held
+
+
+def _careful_pass(
+    held: Mapping[str, float], book: BookState, symbol: str, sector: str | None, issuer: str
+) -> tuple[float, float, float, list[str]]:
+    # the slow pass, when some price is not finite: such a symbol counts as unpriced
+    gross = sector_gross = issuer_gross = 0.0
+    unpriced: list[str] = []
+    for s, q in held.items():
+        if s == symbol or not q:
+            continue
+        p = _finite(book.prices.get(s))
+        e = None if p is None else abs(q * p)
+        if e is None or not math.isfinite(e):
+            unpriced.append(s)
+            continue
+        gross += e
+        if book.sectors.get(s) == sector:
+            sector_gross += e
+        if book.issuers.get(s, s) == issuer:
+            issuer_gross += e
+    return gross, sector_gross, issuer_gross, unpriced
 
 
 def _cannot_measure(order: ProposedOrder, x: BookExposure, unpriced: Sequence[str]) -> str | None:
@@ -609,7 +643,14 @@ class IssuerConcentration(_Kind):
         if isinstance(overrides, Mapping) and overrides:
             names = {str(k): str(v) for k, v in overrides.items()}
             issuer = names.get(order.symbol) or book.issuers.get(order.symbol, order.symbol)
-            others = sum(e for s, e in x.exposures.items() if (names.get(s) or book.issuers.get(s, s)) == issuer)
+            # the rule groups symbols its own way: a pass of its own over the priced holdings
+            others, prices = 0.0, book.prices
+            for s, q in _holdings(book).items():
+                p = _finite(prices.get(s))
+                if s != order.symbol and q and p is not None and (names.get(s) or book.issuers.get(s, s)) == issuer:
+                    others += abs(q * p)
+            if not math.isfinite(others):  # finite prices, yet an overflowing sum: cannot measure
+                return {"issuer": issuer} | _exposure_inputs(order, x, None, None, [issuer])
             unpriced = [s for s in x.unpriced if (names.get(s) or book.issuers.get(s, s)) == issuer]
         else:
             issuer, others = x.issuer, x.issuer_others
@@ -997,7 +1038,7 @@ class PatternDayTrader(_Kind):
         opened = book.opened_today.get(order.symbol, 0.0)
         day_trade = (opened > 0 and order.side is Side.SELL) or (opened < 0 and order.side is Side.BUY)
         today = session_date(book.ts)
-        start = pd.Timestamp(np.busday_offset(np.datetime64(today, "D"), -(sessions - 1), roll="backward")).date()
+        start = _business_days_back(today, sessions - 1)
         earlier = sum(1 for d in book.day_trades if start <= d <= today)
         return {
             "symbol": order.symbol,

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -25,6 +26,7 @@ from bifrost.compliance._kinds import (
     PACKS,
     RULE_KINDS,
     WASH_SALE_WINDOW_DAYS,
+    _business_days_back,
     book_exposure,
     reduces,
     session_date,
@@ -1194,3 +1196,42 @@ def test_rules_file_price_collar_out_of_bounds_params_are_refused(line: str, mes
         text = f'[[rule]]\nid = "collar"\nkind = "price_collar"\n{line}\n'
     with pytest.raises(RulesFileError, match=message):
         parse_rules(text)
+
+
+def test_book_exposure_non_finite_price_counts_as_unpriced(closes: dict[str, float]) -> None:
+    book = make_book(closes, prices=closes | {"NVDA": math.nan, "YHOO": math.inf}, equity=200_000.0)
+    order = make_order("ORCL")
+    x = book_exposure(order, book, Measures(order, book, closes["ORCL"]))
+    assert (x.gross_others, x.unpriced) == (0.0, ("NVDA", "YHOO"))
+    assert judge(make_rule("gross_exposure", max_fraction=2.0), order, book)[:2] == (
+        "block",
+        "cannot measure: no price for NVDA (and 1 more)",
+    )
+    # the position rule needs only ORCL's price and the NAV
+    assert judge(make_rule("max_position_pct_nav", max_fraction=0.5), order, book)[0] == "pass"
+
+
+def test_issuer_concentration_rule_map_counts_pending_shares() -> None:
+    book = BookState(
+        portfolio="paper",
+        ts=T0,
+        positions={"GOOGL": 40.0},
+        pending={"GOOG": 30.0},
+        cash=126_326.2,
+        equity=200_000.0,
+        prices={"GOOGL": GOOGL_CLOSE, "GOOG": GOOG_CLOSE},
+    )
+    rule = make_rule("issuer_concentration", max_fraction=0.40, issuers={"GOOGL": "Alphabet", "GOOG": "Alphabet"})
+    assert judge(rule, make_order("GOOGL", quantity="8"), book)[:2] == (
+        "block",
+        "issuer Alphabet would be 41.1% of NAV (at most 40.0%)",
+    )
+
+
+def test_business_days_back_matches_numpy_busday_offset() -> None:
+    start = dt.date(2026, 5, 1)
+    for offset in range(21):
+        day = start + dt.timedelta(days=offset)
+        for n in range(12):
+            expected = pd.Timestamp(np.busday_offset(np.datetime64(day, "D"), -n, roll="backward")).date()
+            assert _business_days_back(day, n) == expected, (day, n)
