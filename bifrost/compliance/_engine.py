@@ -186,7 +186,8 @@ class ComplianceEngine:
         ------
         InvalidInputError
             If the order and the book are of different portfolios, the quantity is not a
-            positive finite number, or ``stage`` is not ``"pre_trade"``.
+            positive finite number, ``book.ts`` is not a Timestamp, or ``stage`` is not
+            ``"pre_trade"``.
         """
         if stage != "pre_trade":
             raise InvalidInputError(f"stage must be 'pre_trade' (post-trade rules run in surveil), got {stage!r}")
@@ -197,7 +198,10 @@ class ComplianceEngine:
         quantity = order.quantity
         if not isinstance(quantity, Decimal) or not quantity.is_finite() or quantity <= 0:
             raise InvalidInputError(f"order quantity must be a positive finite Decimal, got {quantity!r}")
-        plan = self._plan(order.portfolio, _session_ordinal(book.ts))
+        ts = book.ts
+        if not isinstance(ts, pd.Timestamp):
+            raise InvalidInputError(f"book.ts must be a pandas Timestamp (UTC), got {type(ts).__name__}")
+        plan = self._plan(order.portfolio, _session_ordinal(ts))
         measures = Measures(order, book, reference_price(order, book))
         results: list[RuleResult] = []
         for rule, kind in plan:
@@ -215,4 +219,4 @@ class ComplianceEngine:
                     inputs=inputs,
                 )
             )
-        return Decision(ts=book.ts, rules_hash=self.rules.hash, results=tuple(results))
+        return Decision(ts=ts, rules_hash=self.rules.hash, results=tuple(results))

@@ -373,7 +373,10 @@ def parse_rules(text: str, *, source: str = "<string>") -> RuleSet:
         data = tomllib.loads(body)
     except tomllib.TOMLDecodeError as exc:
         raise RulesFileError(_syntax_message(source, body, str(exc))) from None
-    layout = _Layout.scan(body)
+    try:
+        layout = _Layout.scan(body)
+    except (IndexError, ValueError):  # a construct the scanner misreads: lines degrade to 1, never a crash
+        layout = _Layout()
     reader = _Reader(source, layout)
     rules, descriptions = reader.read(data)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()

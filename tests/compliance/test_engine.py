@@ -221,3 +221,9 @@ def test_engine_plan_is_cached_per_portfolio_and_day() -> None:
     assert engine.plan("paper", dt.date(2026, 6, 30)) == june and len(june) == 1
     assert june[0].params["max_deviation"] == 0.05
     assert engine.plan("paper", dt.date(2026, 7, 1))[0].params["max_deviation"] == 0.20
+
+
+def test_engine_refuses_a_book_time_that_is_not_a_timestamp(orcl_close: float) -> None:
+    state = book(orcl_close, ts=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match=r"book\.ts must be a pandas Timestamp"):
+        ComplianceEngine(default_rules()).evaluate(limit_order("45.00"), state)

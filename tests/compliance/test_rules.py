@@ -686,3 +686,44 @@ def test_rules_file_doc_has_every_kind_and_param_and_the_default() -> None:
     for name in PACKS:
         assert f"### `{name}`" in doc
     assert "```toml\n" + DEFAULT_RULES_TOML.rstrip("\n") + "\n```" in doc
+
+
+TRICKY = """\
+# c [[rule]]
+version = 1 # x = 2
+[[ rule ]] # trailing
+id = "a\\"b" # not a key = 1
+"kind" = 'restricted_list'
+symbols = [ "X]", 'Y[', # ]
+  \"\"\"Z
+  " = 3
+  \"\"\", ]
+description = \"\"\"a \\\"\"\" b\"\"\"\"
+[ rule . extra ]
+k = 1
+[[rule]]
+id = '''x
+= 5'''
+a . b = { c = "}", d = [1, 2] }
+"q.r" = 1
+x = '''
+[[rule]]
+'''
+[[pack]]
+name = "p"
+[[rule]]
+last = 1
+"""
+
+
+def test_rules_layout_finds_headers_and_keys_past_strings_comments_and_inline_tables() -> None:
+    from bifrost.compliance._rules import _Layout
+
+    lines = _Layout.scan(TRICKY).lines
+    assert {path: line for path, line in lines.items() if path[0] == "rule" and len(path) == 2} == {
+        ("rule", 0): 3, ("rule", 1): 13, ("rule", 2): 23,
+    }  # fmt: skip
+    assert lines[("rule", 0, "kind")] == 5 and lines[("rule", 0, "symbols")] == 6
+    assert lines[("rule", 0, "description")] == 10 and lines[("rule", 0, "extra")] == 11
+    assert lines[("rule", 1, "id")] == 14 and lines[("rule", 1, "a", "b")] == 16 and lines[("rule", 1, "q.r")] == 17
+    assert lines[("rule", 1, "x")] == 18 and lines[("pack", 0)] == 21 and lines[("rule", 2, "last")] == 24
