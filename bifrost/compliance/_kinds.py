@@ -164,14 +164,17 @@ def _shares(x: float) -> str:
 # shared book maths
 
 
+_EPOCH: Final = dt.date(1970, 1, 1)
+_NS_PER_DAY: Final = 86_400_000_000_000
+
+
 def session_date(ts: pd.Timestamp) -> dt.date:
     """Return the session date of a decision time: its UTC calendar date.
 
     US equity sessions (09:30-16:00 New York) lie within one UTC day, so the UTC date of any
-    time in a session is that session's date.
+    time in a session is that session's date. A naive ``ts`` is taken as UTC.
     """
-    t = ts.tz_convert("UTC") if ts.tzinfo is not None else ts
-    return dt.date(t.year, t.month, t.day)
+    return _EPOCH + dt.timedelta(days=ts.value // _NS_PER_DAY)  # .value: UTC nanoseconds
 
 
 def reduces(order: ProposedOrder, book: BookState) -> bool:
@@ -416,6 +419,24 @@ class _Kind:
         return f"<rule kind {self.name}>"
 
 
+_SYMBOL_SETS: dict[int, tuple[object, frozenset[str]]] = {}
+
+
+def _symbol_set(listed: object) -> frozenset[str]:
+    # a rule's symbols, upper-cased, as a set: made once per params object (a restricted list
+    # may hold thousands), remembered by identity (the `is` test guards against a reused id)
+    hit = _SYMBOL_SETS.get(id(listed))
+    if hit is not None and hit[0] is listed:
+        return hit[1]
+    found = (
+        frozenset(str(x).upper() for x in listed) if isinstance(listed, (list, tuple, frozenset, set)) else frozenset()
+    )
+    if len(_SYMBOL_SETS) >= 256:
+        _SYMBOL_SETS.clear()
+    _SYMBOL_SETS[id(listed)] = (listed, found)
+    return found
+
+
 class RestrictedList(_Kind):
     """Block orders in restricted symbols (``restricted_list``).
 
@@ -450,8 +471,7 @@ class RestrictedList(_Kind):
     def decide(self, rule: Rule, inputs: Mapping[str, object]) -> tuple[Verdict, str]:
         """Block when the symbol is listed (for the order's side)."""
         symbol, side = _str(inputs, "symbol"), _str(inputs, "side")
-        listed = rule.params.get("symbols")
-        symbols = {str(s).upper() for s in listed} if isinstance(listed, (list, tuple)) else set()
+        symbols = _symbol_set(rule.params.get("symbols"))
         sides = str(rule.params.get("sides") or "both")
         if symbol.upper() not in symbols:
             return "pass", f"{symbol} is not on the restricted list"
@@ -827,7 +847,7 @@ class DuplicateOrder(_Kind):
         """Return the identical recent orders (client order id, age in seconds) within the window."""
         window = _param_float(rule, "window_seconds")
         matches: list[dict[str, object]] = []
-        ts = book.ts
+        now = book.ts.value  # UTC nanoseconds (Timestamp arithmetic is slow, and this is per order)
         for r in book.recent_orders:
             if (
                 r.symbol != order.symbol
@@ -838,7 +858,7 @@ class DuplicateOrder(_Kind):
                 or (order.client_order_id is not None and r.client_order_id == order.client_order_id)
             ):
                 continue
-            age = (ts - r.ts).total_seconds()
+            age = (now - r.ts.value) / 1e9
             if 0.0 <= age <= window:
                 matches.append({"client_order_id": r.client_order_id, "age_seconds": age})
         return {
@@ -893,10 +913,10 @@ class OrderRate(_Kind):
     def gather(self, rule: Rule, order: ProposedOrder, book: BookState, measures: Measures) -> dict[str, object]:
         """Return how many recent orders lie within the window."""
         window = _param_float(rule, "per_seconds")
-        ts = book.ts
+        now = book.ts.value  # UTC nanoseconds
         count = 0
         for r in reversed(book.recent_orders):  # oldest first: walk back from the newest
-            age = (ts - r.ts).total_seconds()
+            age = (now - r.ts.value) / 1e9
             if age > window:
                 break
             if age >= 0.0:
