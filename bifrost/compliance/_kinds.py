@@ -389,6 +389,10 @@ def _limit_decision(rule: Rule, inputs: Mapping[str, object], limit_name: str, w
             return "pass", f"cannot measure ({why}), but the order only reduces the position"
         return "block", f"cannot measure: {why}"
     equity = _float(inputs, "equity") or 0.0
+    if equity <= 0:  # gather says so in cannot_measure; inputs built elsewhere (surveillance) may not
+        return (
+            "pass" if inputs.get("reduces") is True else "block"
+        ), f"cannot measure: the book's equity is {_money(equity)}"
     after = (_float(inputs, "exposure_after") or 0.0) / equity
     before = (_float(inputs, "exposure_before") or 0.0) / equity
     said = f"{what} would be {_pct(after)} of NAV"

@@ -1235,3 +1235,10 @@ def test_business_days_back_matches_numpy_busday_offset() -> None:
         for n in range(12):
             expected = pd.Timestamp(np.busday_offset(np.datetime64(day, "D"), -n, roll="backward")).date()
             assert _business_days_back(day, n) == expected, (day, n)
+
+
+def test_limit_decision_on_inputs_with_no_equity_blocks_without_dividing_by_zero() -> None:
+    rule = make_rule("gross_exposure", max_fraction=1.0)
+    inputs = {"symbol": "ORCL", "price": 44.97, "equity": 0.0, "exposure_before": 0.0, "exposure_after": 10.0,
+              "reduces": False, "cannot_measure": None}  # fmt: skip
+    assert RULE_KINDS["gross_exposure"].decide(rule, inputs) == ("block", "cannot measure: the book's equity is 0.00")
