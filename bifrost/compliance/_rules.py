@@ -103,6 +103,17 @@ window_seconds = 5
 severity = "warn"
 description = "the same order again within 5 seconds"
 
+# The wash-sale rule (26 U.S.C. 1091): a sale at a loss with a purchase of the same symbol
+# within 30 days before or after it. Post-trade only: never blocks an order; surveillance
+# (`bifrost compliance surveil`) flags it and moves the disallowed loss into the
+# replacement lot's basis.
+[[rule]]
+id = "wash_sale"
+kind = "wash_sale"
+window_days = 30
+severity = "warn"
+description = "a loss sale with a purchase within 30 days (surveillance)"
+
 # FINRA Rule 4210 day trading, as two dated rules: the pattern-day-trader minimum (4 day
 # trades in 5 sessions need $25,000 of equity) until the day before switch_on, and the
 # amended rule's intraday margin standard from switch_on (FINRA's April 2026 amendment,

@@ -597,7 +597,8 @@ def test_rules_default_contains_the_documented_collar() -> None:
     assert collar.kind == "price_collar" and collar.params["max_deviation"] == 0.10 and collar.severity == "block"
     in_force = {r.id: r for r in rules.effective("paper", DAY)}
     assert list(in_force) == ["price_collar", "max_order_notional", "max_order_quantity", "duplicate_order",
-                              "intraday_margin"]  # fmt: skip
+                              "wash_sale", "intraday_margin"]  # fmt: skip
+    assert in_force["wash_sale"].params["window_days"] == 30 and in_force["wash_sale"].severity == "warn"
     assert in_force["max_order_notional"].params["max_notional_usd"] == 10_000_000.0
     assert in_force["max_order_quantity"].params["max_shares"] == 1_000_000.0
     assert in_force["duplicate_order"].severity == "warn" and rules.recent_window_s("paper", DAY) == 5.0
