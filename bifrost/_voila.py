@@ -63,7 +63,9 @@ __all__ = [
 ]
 
 # the pages `bifrost dashboard` promises (widgets/<name>.ipynb); others found there are served too
-DASHBOARDS: Final = ("portfolio_monitor", "risk_monitor", "backtest_explorer", "job_monitor", "data_explorer")
+DASHBOARDS: Final = (
+    "portfolio_monitor", "order_ticket", "risk_monitor", "backtest_explorer", "job_monitor", "data_explorer",
+)  # fmt: skip
 # notebooks that read their request (voila.utils.wait_for_request): rendered per request
 NOT_PREHEATED: Final[frozenset[str]] = frozenset()
 # what a client polls for readiness: a request for a page (or for /) takes a pooled kernel

@@ -27,6 +27,7 @@ from bifrost.ui._portfolio import (
     portfolio_returns,
 )
 from bifrost.ui._risk import AlertsList, LimitBars, StressTable, VarTable
+from bifrost.ui._ticket import CheckRow, OrderTicket, order_ticket, paper_manager
 from bifrost.ui._watch import MARKERS, ChangeWatcher
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "BacktestForm",
     "CandlestickChart",
     "ChangeWatcher",
+    "CheckRow",
     "Column",
     "Component",
     "CoverageTable",
@@ -48,6 +50,7 @@ __all__ = [
     "Marker",
     "MetricsTable",
     "OrderBlotter",
+    "OrderTicket",
     "Page",
     "PortfolioMetrics",
     "PortfolioPicker",
@@ -62,6 +65,8 @@ __all__ = [
     "data_explorer",
     "html_table",
     "job_monitor",
+    "order_ticket",
+    "paper_manager",
     "portfolio_monitor",
     "portfolio_returns",
     "risk_monitor",

@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 from tests.ui.conftest import fill_store
 
 WIDGETS = ROOT / "widgets"
-PAGES = ("portfolio_monitor", "risk_monitor", "backtest_explorer", "job_monitor", "data_explorer")
+PAGES = ("portfolio_monitor", "order_ticket", "risk_monitor", "backtest_explorer", "job_monitor", "data_explorer")
 _VIEW = "application/vnd.jupyter.widget-view+json"
 
 
