@@ -53,8 +53,11 @@ from bifrost.errors import InvalidInputError
 from bifrost.portfolio import Side
 
 __all__ = [
+    "FINRA_DAY_TRADING",
     "INTRADAY_MARGIN_PHASE_IN",
     "PACKS",
+    "PRICE_COLLAR",
+    "RESTRICTED_LIST",
     "RULE_KINDS",
     "WASH_SALE_WINDOW_DAYS",
     "BookExposure",
@@ -173,6 +176,20 @@ def session_date(ts: pd.Timestamp) -> dt.date:
 
     US equity sessions (09:30-16:00 New York) lie within one UTC day, so the UTC date of any
     time in a session is that session's date. A naive ``ts`` is taken as UTC.
+
+    Parameters
+    ----------
+    ts
+        The decision time (``BookState.ts``).
+
+    Returns
+    -------
+    datetime.date
+
+    Examples
+    --------
+    >>> session_date(pd.Timestamp("2026-05-15 16:00", tz="America/New_York"))
+    datetime.date(2026, 5, 15)
     """
     return _EPOCH + dt.timedelta(days=ts.value // _NS_PER_DAY)  # .value: UTC nanoseconds
 
@@ -185,6 +202,15 @@ def reduces(order: ProposedOrder, book: BookState) -> bool:
     that would cross zero, or one on a flat holding, does not only reduce. Unlike
     `bifrost.execution.reduces` (``(held > 0) == (after >= 0)``), a buy covering a short
     to exactly zero reduces here, as a sell closing a long does.
+
+    Parameters
+    ----------
+    order, book
+        The order and the book it would trade in.
+
+    Returns
+    -------
+    bool
     """
     held = book.position(order.symbol) + book.pending.get(order.symbol, 0.0)
     after = held + order.signed_quantity
