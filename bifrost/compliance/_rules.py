@@ -305,12 +305,9 @@ class RuleSet:
         pandas.DataFrame
             Columns ``id, kind, version, severity, effective_from, effective_to`` (dates or
             None), ``portfolios`` (a list; empty: every portfolio), ``params`` (a JSON-able
-            dict), ``line`` (of the file; 0 for a pack's rules... see Notes) and
-            ``description`` (``""`` when none). No rows for an empty rules file.
-
-        Notes
-        -----
-        A pack's rules carry the line of their ``[[pack]]`` table.
+            dict), ``line`` (where the rule's table starts in ``text``; a pack's rules carry
+            the line of their ``[[pack]]`` table) and ``description`` (``""`` when none). No
+            rows for an empty rules file.
         """
         rows = [
             {

@@ -728,3 +728,14 @@ def test_rules_layout_finds_headers_and_keys_past_strings_comments_and_inline_ta
     assert lines[("rule", 0, "description")] == 10 and lines[("rule", 0, "extra")] == 11
     assert lines[("rule", 1, "id")] == 14 and lines[("rule", 1, "a", "b")] == 16 and lines[("rule", 1, "q.r")] == 17
     assert lines[("rule", 1, "x")] == 18 and lines[("pack", 0)] == 21 and lines[("rule", 2, "last")] == 24
+
+
+def test_rules_file_too_large_refused_unread(tmp_path: Path, in_use: InUse) -> None:
+    path = tmp_path / RULES_FILE_NAME
+    with path.open("wb") as f:
+        f.truncate(9 * 1024 * 1024)  # sparse: nothing written
+    with pytest.raises(
+        RulesFileError, match=rf"^{re.escape(str(path))}: the rules file is 9,437,184 bytes; at most 8,388,608"
+    ):
+        load_rules(path)
+    in_use.assert_unchanged()
