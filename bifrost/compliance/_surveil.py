@@ -38,12 +38,13 @@ import pandas as pd
 
 from bifrost._checks import as_utc_timestamp
 from bifrost._figures import figures_html, notebook_styles, offline_page
+from bifrost._typing import BoolArray, FloatArray
 from bifrost.compliance._kinds import RULE_KINDS, WASH_SALE_WINDOW_DAYS
 from bifrost.compliance._model import Rule, Verdict, worst
 from bifrost.compliance._rules import RuleSet, load_rules
 from bifrost.data import AUDIT_SCHEMA, Panel, Store, append_audit
 from bifrost.errors import InvalidInputError
-from bifrost.portfolio import Fill, Ledger, Side, Split, Transaction, load_portfolio, value_ledger
+from bifrost.portfolio import Fill, Ledger, Side, Split, Transaction, Valuation, load_portfolio, value_ledger
 from bifrost.risk import store_sectors
 
 __all__ = [
@@ -332,12 +333,14 @@ def surveil(
     Wash sales (IRS Publication 550, "Wash Sales"): the sold shares are the ledger's fills
     taken first in, first out; a sale's shares sold below their (adjusted) basis are matched,
     in the order the replacement shares were acquired, with shares of the same symbol bought
-    within ``window_days`` calendar days before the sale (and still held after it) or after
-    it. Each replacement share is used once; the disallowed loss is the loss per share × the
-    matched shares (a partial replacement disallows that part of the loss), and is added to
-    the replacement shares' basis; their holding period includes the sold shares'. Prices
-    are the fills' (commissions and fees apart, as the ledger keeps its P&L); long
-    positions only.
+    within ``window_days`` calendar days before the sale (still held after it, and not the
+    rest of a purchase the sale sells from: Rev. Rul. 56-602) or after it. Each replacement
+    share is used once; the disallowed loss is the loss per share × the matched shares (a
+    partial replacement disallows that part of the loss), and is added to the replacement
+    shares' basis (which a later sale of them is measured against); their holding period
+    includes the sold shares'. Sales before ``start`` are not reported but still adjust the
+    basis of their replacements. Prices are the fills' (commissions and fees apart, as the
+    ledger keeps its P&L), whatever the ledger's cost basis; long positions only.
 
     References
     ----------
@@ -422,18 +425,13 @@ def _survey(
         return _empty(full, rules, start, end)
     sectors = store_sectors(store)
     traded = _traded_by_session(kept, panel.ts)
-    syms = list(panel.symbols)
-    drift_rows: list[dict[str, object]] = []
+    book = _Book.of(valuation, sectors)
     breach_rows: list[dict[str, object]] = []
-    checks: dict[tuple[str, str], list[Any]] = {}  # (rule, kind) → [checks, worst ts, worst measure]
+    checks: dict[tuple[str, str], list[Any]] = {}  # (rule, kind) → [checks, worst ts, worst measure, its limit]
     sessions = panel.ts[day_index]
     for d in map(int, day_index):
         ts = panel.ts[d]
-        held = np.abs(valuation.holdings[d]) > _HELD
-        values = valuation.market_value[d]
-        nav = float(valuation.cash[d] + values.sum())
-        exposure = {syms[j]: abs(float(values[j])) for j in np.flatnonzero(held)}
-        drift_rows.append(_drift(ts, nav, float(valuation.cash[d]), exposure, sectors))
+        nav = float(book.nav[d])
         day_traded = traded.get(d, frozenset())
         for rule in rules.effective(name, ts.date()):
             if rule.kind == "wash_sale":  # listed in the summary, checked once the sales are known
@@ -441,20 +439,33 @@ def _survey(
             if rule.kind not in BOOK_KINDS:
                 continue
             tally = checks.setdefault((rule.id, rule.kind), [0, pd.NaT, -math.inf, math.nan])
-            for subject, gross, members in _subjects(rule, exposure, sectors):
-                measured = gross / nav if nav > 0 else math.nan
-                tally[0] += 1
-                if not math.isnan(measured) and measured > tally[2]:
-                    tally[1], tally[2], tally[3] = ts, measured, float(_param(rule, "max_fraction"))
-                verdict, reason = _decide(rule, subject, gross, nav, members)
+            limit = float(_param(rule, "max_fraction"))
+            names, gross, members = book.subjects(rule, d)
+            tally[0] += len(names)
+            if not len(names):
+                continue
+            if nav > 0:
+                measured = gross / nav
+                top = int(np.argmax(measured))
+                if measured[top] > tally[2]:
+                    tally[1], tally[2], tally[3] = ts, float(measured[top]), limit
+                warn_at = _param(rule, "warn_at")
+                low = limit if warn_at is None else min(limit, float(warn_at) * limit)
+                # below the lower of the limit and the warning level every kind passes: decide only the rest
+                candidates = np.flatnonzero(measured > low * (1.0 - 1e-9))
+            else:
+                measured = np.full(len(names), math.nan)
+                candidates = np.arange(len(names))
+            for k in map(int, candidates):
+                verdict, reason = _decide(rule, names[k], float(gross[k]), nav, members[k])
                 if verdict == "pass":
                     continue
                 breach_rows.append(
-                    {"ts": ts, "rule": rule.id, "kind": rule.kind, "version": rule.version, "subject": subject,
-                     "measured": measured, "limit": float(_param(rule, "max_fraction")), "nav": nav,
-                     "verdict": verdict, "cause": "trade" if members & day_traded else "price move",
-                     "reason": reason}
+                    {"ts": ts, "rule": rule.id, "kind": rule.kind, "version": rule.version, "subject": names[k],
+                     "measured": float(measured[k]), "limit": limit, "nav": nav, "verdict": verdict,
+                     "cause": "trade" if members[k] & day_traded else "price move", "reason": reason}
                 )  # fmt: skip
+    drift_rows = [book.drift(d, panel.ts[d]) for d in map(int, day_index)]
     breaches = _frame(breach_rows, BREACH_COLUMNS, ("ts",))
     wash_rows, wash_checks = _wash_sales(ledger, rules, first, horizon)
     for (rule_id, kind), n in wash_checks.items():
@@ -488,23 +499,93 @@ def _param(rule: Rule, name: str) -> Any:
     return rule.params.get(name)
 
 
-def _subjects(
-    rule: Rule, exposure: Mapping[str, float], sectors: Mapping[str, str]
-) -> list[tuple[str, float, frozenset[str]]]:
-    # (subject, gross exposure USD, the symbols it is made of) for one rule on one session's book
-    if rule.kind == "max_position_pct_nav":
-        return [(s, v, frozenset((s,))) for s, v in sorted(exposure.items())]
-    if rule.kind == "gross_exposure":
-        return [("", float(sum(exposure.values())), frozenset(exposure))]
-    if rule.kind == "sector_concentration":
-        groups = {s: sectors[s] for s in exposure if sectors.get(s)}
-    else:
-        overrides = _param(rule, "issuers") or {}
-        groups = {s: str(overrides.get(s, s)) for s in exposure}
-    by: dict[str, list[str]] = {}
-    for s, g in groups.items():
-        by.setdefault(g, []).append(s)
-    return [(g, float(sum(exposure[s] for s in members)), frozenset(members)) for g, members in sorted(by.items())]
+# a grouping of the symbols (sectors, issuers): its names, each one's symbols, and per session
+# (days × groups) the gross exposure and whether any of its symbols is held
+_Grouping = tuple[tuple[str, ...], list[frozenset[str]], FloatArray, BoolArray]
+
+
+class _Book:
+    # the book at every close as float arrays (days × symbols), with the sector and issuer groupings
+    # the rules measure: one pass of numpy per session and rule, whatever the number of names
+
+    def __init__(self, symbols: tuple[str, ...], exposure: FloatArray, held: BoolArray, nav: FloatArray,
+                 cash: FloatArray, sectors: Mapping[str, str]) -> None:  # fmt: skip
+        self.symbols = symbols
+        self.exposure = exposure  # |shares × close|, 0 where flat
+        self.held = held
+        self.nav = nav
+        self.cash = cash
+        self.sector_names, self.sector_onehot = _grouping([sectors.get(s) or None for s in symbols])
+        self.sector_exposure = exposure @ self.sector_onehot
+        self.sector_held = (held.astype(np.float64) @ self.sector_onehot) > 0
+        self.sector_members = self._members(self.sector_onehot)
+        self._issuers: dict[tuple[tuple[str, str], ...], _Grouping] = {}
+
+    @classmethod
+    def of(cls, valuation: Valuation, sectors: Mapping[str, str]) -> _Book:
+        held = np.abs(valuation.holdings) > _HELD
+        exposure = np.where(held, np.abs(valuation.market_value), 0.0)
+        nav = valuation.cash + valuation.market_value.sum(axis=1)
+        return cls(valuation.symbols, exposure, held, nav, valuation.cash, sectors)
+
+    def _members(self, onehot: FloatArray) -> list[frozenset[str]]:
+        return [frozenset(self.symbols[j] for j in np.flatnonzero(onehot[:, g])) for g in range(onehot.shape[1])]
+
+    def subjects(self, rule: Rule, d: int) -> tuple[list[str], FloatArray, list[frozenset[str]]]:
+        # the subjects one rule measures on session d: names, gross exposure (USD), the symbols of each
+        held = self.held[d]
+        if rule.kind == "max_position_pct_nav":
+            cols = np.flatnonzero(held)
+            names = [self.symbols[j] for j in cols]
+            return names, self.exposure[d, cols], [frozenset((n,)) for n in names]
+        if rule.kind == "gross_exposure":
+            return [""], np.array([self.exposure[d].sum()]), [frozenset(self.symbols)]
+        if rule.kind == "sector_concentration":
+            grouping = (self.sector_names, self.sector_members, self.sector_exposure, self.sector_held)
+        else:
+            grouping = self._issuer_grouping(rule)
+        labels, members, gross, present = grouping
+        groups = np.flatnonzero(present[d])
+        return [labels[g] for g in groups], gross[d, groups], [members[g] for g in groups]
+
+    def _issuer_grouping(self, rule: Rule) -> _Grouping:
+        raw = _param(rule, "issuers")
+        overrides = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+        key = tuple(sorted(overrides.items()))
+        found = self._issuers.get(key)
+        if found is None:
+            names, onehot = _grouping([overrides.get(s) or s for s in self.symbols])
+            found = (names, self._members(onehot), self.exposure @ onehot, (self.held.astype(np.float64) @ onehot) > 0)
+            self._issuers[key] = found
+        return found
+
+    def drift(self, d: int, ts: pd.Timestamp) -> dict[str, object]:
+        nav = float(self.nav[d])
+        share = (lambda v: v / nav) if nav > 0 else (lambda v: math.nan)
+        top_symbol, top_value = "", 0.0
+        if self.held[d].any():
+            j = int(np.argmax(self.exposure[d]))  # the first of equals, in symbol order
+            top_symbol, top_value = self.symbols[j], float(self.exposure[d, j])
+        top_sector, sector_value = "", 0.0
+        if self.sector_held[d].any():
+            g = int(np.argmax(np.where(self.sector_held[d], self.sector_exposure[d], -1.0)))
+            top_sector, sector_value = self.sector_names[g], float(self.sector_exposure[d, g])
+        return {
+            "ts": ts, "nav": nav, "cash": float(self.cash[d]), "n_positions": int(self.held[d].sum()),
+            "top_symbol": top_symbol, "top_symbol_share": share(top_value), "top_sector": top_sector,
+            "top_sector_share": share(sector_value), "gross_exposure": share(float(self.exposure[d].sum())),
+        }  # fmt: skip
+
+
+def _grouping(labels: Sequence[str | None]) -> tuple[tuple[str, ...], FloatArray]:
+    # the distinct labels, sorted, and the symbols × labels one-hot matrix (None: in no group)
+    names = tuple(sorted({x for x in labels if x}))
+    index = {x: g for g, x in enumerate(names)}
+    onehot = np.zeros((len(labels), len(names)))
+    for j, x in enumerate(labels):
+        if x:
+            onehot[j, index[x]] = 1.0
+    return names, onehot
 
 
 def _decide(rule: Rule, subject: str, gross: float, nav: float, members: frozenset[str]) -> tuple[Verdict, str]:
@@ -537,27 +618,6 @@ def _decide(rule: Rule, subject: str, gross: float, nav: float, members: frozens
     if verdict == "block":
         verdict = rule.severity  # a tripped rule gives its severity
     return verdict, reason
-
-
-def _drift(
-    ts: pd.Timestamp, nav: float, cash: float, exposure: Mapping[str, float], sectors: Mapping[str, str]
-) -> dict[str, object]:
-    share = (lambda v: v / nav) if nav > 0 else (lambda v: math.nan)
-    top_symbol, top_value = ("", 0.0)
-    if exposure:
-        top_symbol, top_value = max(sorted(exposure.items()), key=lambda kv: kv[1])
-    by_sector: dict[str, float] = {}
-    for s, v in exposure.items():
-        if sectors.get(s):
-            by_sector[sectors[s]] = by_sector.get(sectors[s], 0.0) + v
-    top_sector, sector_value = ("", 0.0)
-    if by_sector:
-        top_sector, sector_value = max(sorted(by_sector.items()), key=lambda kv: kv[1])
-    return {
-        "ts": ts, "nav": nav, "cash": cash, "n_positions": len(exposure), "top_symbol": top_symbol,
-        "top_symbol_share": share(top_value), "top_sector": top_sector, "top_sector_share": share(sector_value),
-        "gross_exposure": share(float(sum(exposure.values()))),
-    }  # fmt: skip
 
 
 def _episodes(breaches: pd.DataFrame, sessions: pd.DatetimeIndex) -> pd.DataFrame:
@@ -666,23 +726,30 @@ def _wash_sales(
         if remaining > 0:
             shorts[t.symbol] = shorts.get(t.symbol, Decimal(0)) + remaining
         day = t.ts.normalize()
-        if not first <= day <= horizon:
-            continue
         losses = [(p, q) for p, q in sold if t.price < p.price + p.adjustment]
         rule = _wash_rule(rules, ledger.name, day.date()) if losses else None
         if rule is None:
             continue
-        key = (rule.id, rule.kind)
-        checked[key] = checked.get(key, 0) + 1
+        # a sale before the first session surveilled is not reported, but its wash sale still moves
+        # the loss into the replacement shares' basis (which a later sale of them reads)
+        shown = first <= day <= horizon
+        if shown:
+            key = (rule.id, rule.kind)
+            checked[key] = checked.get(key, 0) + 1
         window = pd.Timedelta(days=int(_param(rule, "window_days") or WASH_SALE_WINDOW_DAYS))
+        sold_from = {p.buy_id for p, _ in sold}
         for piece, shares in losses:
             basis = piece.price + piece.adjustment
             loss_per_share = basis - t.price
             held_days = (day - piece.bought.normalize()).days + piece.held_days_added
             left = shares
             # replacement shares in the order acquired: open lots bought in the window before the
-            # sale (not yet used), then purchases after it in the window
-            for candidate in [c for c in book if not c.replaced and c.bought.normalize() >= day - window]:
+            # sale (not yet used, and not what is left of a purchase this sale sells from: shares
+            # bought together are one block, Rev. Rul. 56-602), then purchases after it in the window
+            earlier = [
+                c for c in book if not c.replaced and c.buy_id not in sold_from and c.bought.normalize() >= day - window
+            ]
+            for candidate in earlier:
                 if left == 0:
                     break
                 take = min(left, candidate.shares)
@@ -695,8 +762,9 @@ def _wash_sales(
                 candidate.adjustment += loss_per_share
                 candidate.held_days_added += held_days
                 candidate.replaced = True
-                rows.append(_wash_row(t, rule, piece, basis, loss_per_share, candidate.buy_id, candidate.bought,
-                                      take, candidate.price, prior, held_days))  # fmt: skip
+                if shown:
+                    rows.append(_wash_row(t, rule, piece, basis, loss_per_share, candidate.buy_id, candidate.bought,
+                                          take, candidate.price, prior, held_days))  # fmt: skip
                 left -= take
             for j, later in buys.get(t.symbol, []):
                 if left == 0:
@@ -709,8 +777,9 @@ def _wash_sales(
                     continue
                 used[later.txn_id] = used.get(later.txn_id, Decimal(0)) + take
                 pending.setdefault(later.txn_id, []).append(_Pending(take, loss_per_share, held_days))
-                rows.append(_wash_row(t, rule, piece, basis, loss_per_share, later.txn_id, later.ts, take,
-                                      later.price, Decimal(0), held_days))  # fmt: skip
+                if shown:
+                    rows.append(_wash_row(t, rule, piece, basis, loss_per_share, later.txn_id, later.ts, take,
+                                          later.price, Decimal(0), held_days))  # fmt: skip
                 left -= take
     return rows, checked
 

@@ -366,6 +366,35 @@ def test_surveil_wash_sale_window_includes_day_30_and_excludes_day_31(
         assert report.wash_sales["disallowed_loss"].iloc[0] == pytest.approx(wash, abs=1e-9)
 
 
+def test_surveil_wash_sale_replacement_share_is_used_once(market: EmbeddedStore) -> None:
+    record_transactions(
+        market,
+        "once",
+        [
+            _deposit("2016-01-04"),
+            _fill("o1", "2016-01-04", "MSFT", B, 200, "54.80"),  # one block of 200
+            _fill("o2", "2016-01-15", "MSFT", S, 100, "50.99"),  # loss 3.81 a share
+            _fill("o3", "2016-01-19", "MSFT", S, 100, "50.56"),  # loss 4.24 a share
+            _fill("o4", "2016-01-29", "MSFT", B, 100, "55.09"),  # within 30 days of both sales
+        ],
+        create=True,
+    )
+    report = surveil(market, "once", rules=parse_rules(WASH_RULES))
+    # the 100 left of the 200-share block are no replacement for the first sale (bought together:
+    # Rev. Rul. 56-602); the 100 bought on 2016-01-29 replace the first sale's 100 (100 × 3.81 =
+    # 381.00), and none are left for the second sale, whose 424.00 loss stays allowed
+    assert list(report.wash_sales["sale_txn_id"]) == ["o2"] and report.n_wash_sales == 1
+    assert report.wash_sales["disallowed_loss"].iloc[0] == pytest.approx(381.00, abs=1e-9)
+    assert report.wash_sales["adjusted_basis_per_share"].iloc[0] == pytest.approx(55.09 + 3.81, abs=1e-9)
+
+
+def test_surveil_wash_sale_before_start_still_adjusts_the_basis(market: EmbeddedStore) -> None:
+    report = surveil(market, "wash", rules=parse_rules(WASH_RULES), start="2016-02-01")
+    # the January sales are not reported, but the 60 AAPL they replaced still carry the basis 102.58
+    assert list(report.wash_sales["sale_txn_id"]) == ["aapl-sell-2"]
+    assert report.wash_sales["sold_basis_per_share"].iloc[0] == pytest.approx(102.58, abs=1e-9)
+
+
 def test_surveil_wash_sales_only_under_a_wash_sale_rule_in_force(market: EmbeddedStore) -> None:
     assert surveil(market, "wash", rules=parse_rules(BOOK_RULES)).wash_sales.empty  # no wash_sale rule
     dated = parse_rules(WASH_RULES + "effective_from = 2016-01-25\n")
