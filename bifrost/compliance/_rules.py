@@ -850,7 +850,7 @@ class _Reader:
                 )
         if "version" in data:
             version = data["version"]
-            if isinstance(version, bool) or version != 1:
+            if type(version) is not int or version != 1:
                 raise self.fail(
                     self.layout.line(("version",)),
                     f"unsupported rules file version {_shown_value(version)}; this Bifrost reads version = 1",

@@ -303,7 +303,7 @@ def test_rules_string_map_with_a_number_refused_at_its_subtable(tmp_path: Path, 
     )
 
 
-@pytest.mark.parametrize(("value", "shown"), [("2", "2"), ('"1"', "'1'"), ("true", "True")])
+@pytest.mark.parametrize(("value", "shown"), [("2", "2"), ("1.0", "1.0"), ('"1"', "'1'"), ("true", "True")])
 def test_rules_version_other_than_1_refused(tmp_path: Path, in_use: InUse, value: str, shown: str) -> None:
     message = refused(tmp_path, GOOD.replace("version = 1", f"version = {value}"), in_use)
     assert message == f"1: unsupported rules file version {shown}; this Bifrost reads version = 1"
