@@ -881,7 +881,7 @@ class DuplicateOrder(_Kind):
         for r in book.recent_orders:
             if (
                 r.symbol != order.symbol
-                or r.side is not order.side
+                or r.side != order.side
                 or r.quantity != order.quantity
                 or r.limit_price != order.limit_price
                 or r.status == "rejected"
@@ -1033,12 +1033,15 @@ class PatternDayTrader(_Kind):
     """The legacy pattern-day-trader minimum (``pattern_day_trader``): FINRA Rule 4210(f)(8)(B).
 
     A customer who executes four or more day trades within five business days is a
-    pattern day trader, and must keep at least USD 25,000 of equity in the account on any
-    day they day trade (Rule 4210(f)(8)(B)(iv)). The rule blocks an order that would be a
-    day trade when it would make the day trades within the last ``sessions`` business days
-    (this one included) exceed ``max_day_trades`` (3: the 4th day trade in 5 sessions is
-    blocked) and the equity is below ``min_equity_usd`` (or unknown). The last allowed one
-    warns.
+    pattern day trader (Rule 4210(f)(8)(B)(ii); the rule also requires those day trades to
+    be more than six percent of the customer's trades in the period, which is not checked
+    here: the count alone decides, the stricter reading), and must keep at least USD 25,000
+    of equity in the account on any day they day trade (Rule 4210(f)(8)(B)(iv)).
+
+    The rule blocks an order that would be a day trade when it would make the day trades
+    within the last ``sessions`` business days (this one included) exceed
+    ``max_day_trades`` (3: the 4th day trade in 5 sessions is blocked) and the equity is
+    below ``min_equity_usd`` (or unknown). The last allowed one warns.
 
     An order is a day trade when it closes shares opened today: a sell when
     ``BookState.opened_today`` of its symbol is positive (bought today), a buy when negative
