@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 # servers, kernels and browsers, so two workers use both cores; TEST_WORKERS=0 runs it in this process
 TEST_WORKERS ?= 2
 
-.PHONY: install warm timescale-deps chromium run test lint lab dashboard jobs-schedule serve-risk bento-risk bench-data bench-analytics bench-portfolio bench-backtest bench-risk bench-surfaces clean
+.PHONY: install warm timescale-deps chromium run test lint lab dashboard jobs-schedule serve-risk bento-risk bench-data bench-analytics bench-portfolio bench-backtest bench-risk bench-surfaces bench-execution bench-compliance clean
 
 PORT ?= 3000
 
@@ -96,6 +96,9 @@ bench-risk: install  ## benchmarks/risk.py: Monte Carlo and 2-D VaR timings, and
 
 bench-execution: install  ## benchmarks/execution.py: orders through the whole path, the kill soak, reconcile, audit verify and proofs at 1,000,000 records
 	$(BIN)/python benchmarks/execution.py
+
+bench-compliance: install  ## benchmarks/compliance.py: pre-trade rules per order (20 rules, 1,000 symbols), the order path with the rules on, the compliance-aware sweep
+	$(BIN)/python benchmarks/compliance.py
 
 bench-surfaces: install chromium  ## benchmarks/surfaces.py: dashboard start, page to widget, click to metrics, papermill overhead
 	$(BIN)/python benchmarks/surfaces.py

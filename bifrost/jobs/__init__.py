@@ -54,6 +54,7 @@ __all__ = [
     "SCHEDULER_SCHEMA",
     "BacktestStep",
     "ChainFailedError",
+    "ComplianceSurveillanceConfig",
     "DailyIngestConfig",
     "DailySummary",
     "DeclaredParameter",
@@ -67,6 +68,7 @@ __all__ = [
     "NightlyBacktestConfig",
     "PaperRebalanceConfig",
     "PortfolioRisk",
+    "PortfolioSurveillance",
     "PortfolioSync",
     "RebalanceStep",
     "RiskReportConfig",
@@ -78,6 +80,7 @@ __all__ = [
     "Scheduler",
     "SchedulerLockedError",
     "StrategyRun",
+    "SurveillanceStep",
     "backtest_step",
     "chain_summary",
     "configure_logging",
@@ -99,6 +102,7 @@ __all__ = [
     "run_daily",
     "run_job",
     "runs_marker",
+    "surveillance_step",
     "sync_demo_portfolio",
     "target_weights",
     "validate_parameters",
@@ -134,8 +138,18 @@ _PIPELINES = frozenset(
         "target_weights",
     }
 )
+# the compliance surveillance step (bifrost.compliance): loaded on first use too
+_COMPLIANCE = frozenset(
+    {"ComplianceSurveillanceConfig", "PortfolioSurveillance", "SurveillanceStep", "surveillance_step"}
+)
 
 if TYPE_CHECKING:
+    from bifrost.jobs._compliance_job import (
+        ComplianceSurveillanceConfig,
+        PortfolioSurveillance,
+        SurveillanceStep,
+        surveillance_step,
+    )
     from bifrost.jobs._pipelines import (
         DEMO_PORTFOLIO,
         PAPER_PORTFOLIO,
@@ -169,6 +183,12 @@ def __getattr__(name: str) -> Any:
         from bifrost.jobs import _pipelines
 
         value = getattr(_pipelines, name)
+        globals()[name] = value
+        return value
+    if name in _COMPLIANCE:
+        from bifrost.jobs import _compliance_job
+
+        value = getattr(_compliance_job, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'bifrost.jobs' has no attribute {name!r}")

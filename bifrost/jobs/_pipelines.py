@@ -1429,10 +1429,12 @@ class DailySummary:
     steps: tuple[RunRecord, ...]
 
     def headline(self) -> dict[str, Any]:
-        """The numbers the summary leads with: best strategy and Sharpe, the paper book's orders, demo VaR, breaches."""
+        """The numbers the summary leads with: best strategy and Sharpe, the paper book's orders, demo VaR, breaches,
+        and compliance surveillance's breaches and wash sales per portfolio."""
         by_job: dict[str, dict[str, Any]] = {s.job: dict(s.result or {}) for s in self.steps}
         nightly, risk = by_job.get("nightly_backtest", {}), by_job.get("risk_report", {})
         paper = by_job.get("paper_rebalance", {})
+        surveillance = by_job.get("compliance_surveillance", {})
         portfolio = nightly.get("portfolio") or DEMO_PORTFOLIO
         measured = (risk.get("portfolios") or {}).get(portfolio) or {}
         return {
@@ -1448,8 +1450,11 @@ class DailySummary:
             "confidence": risk.get("confidence"),
             "breaches": risk.get("breaches"),
             "breached": risk.get("breached") or [],
-            "reports": [p for p in [nightly.get("tearsheet"), *(risk.get("reports") or [])] if p],
-        }
+            "compliance": surveillance.get("portfolios") if surveillance else None,
+            "rules_hash": surveillance.get("rules_hash"),
+            "reports": [p for p in [nightly.get("tearsheet"), *(risk.get("reports") or []),
+                                    *(surveillance.get("reports") or [])] if p],
+        }  # fmt: skip
 
     @property
     def failed(self) -> tuple[RunRecord, ...]:
@@ -1521,7 +1526,7 @@ class DailySummary:
         head = self.headline()
         lines = [f"daily {self.run.run_id}: {self.run.status} in {_seconds(self.run.duration_s)}"]
         for s in self.steps:
-            lines.append(f"  {s.job:<18} {s.status!s:<12} {_seconds(s.duration_s):>7}")
+            lines.append(f"  {s.job:<23} {s.status!s:<12} {_seconds(s.duration_s):>7}")
             if s.error:
                 lines.append(f"    error: {s.error}")
         if self.run.error and not any(s.error for s in self.steps):
@@ -1547,6 +1552,14 @@ class DailySummary:
             breached = list(head["breached"])
             shown = "; ".join(breached[:5]) + (f"; and {len(breached) - 5} more" if len(breached) > 5 else "")
             lines.append(f"limit breaches: {head['breaches']}" + (f" ({shown})" if shown else ""))
+        if head["compliance"]:
+            books = "; ".join(
+                f"{name} {_plural(int(c.get('breaches') or 0), 'breach', 'breaches')}, "
+                f"{_plural(int(c.get('wash_sales') or 0), 'wash sale', 'wash sales')}"
+                for name, c in head["compliance"].items()
+            )
+            rules = str(head["rules_hash"])[:12]
+            lines.append(f"compliance    : {books} (rules sha256 {rules}; bifrost compliance surveil)")
         if head["reports"]:
             lines.append("reports       :")
             lines.extend(f"  {p}" for p in head["reports"])
@@ -1559,7 +1572,7 @@ class DailySummary:
         lines += [
             "dashboards    : make dashboard  (or: bifrost dashboard), then open "
             "http://127.0.0.1:8866/voila/render/risk_monitor.ipynb",
-            "                (also portfolio_monitor, backtest_explorer, job_monitor, data_explorer)",
+            "                (also portfolio_monitor, order_ticket, backtest_explorer, job_monitor, data_explorer)",
             "notebooks     : make lab        (JupyterLab on notebooks/, bound to localhost)",
             "history       : bifrost jobs history",
         ]
@@ -1585,6 +1598,10 @@ def _number(value: object) -> str:
 def chain_summary(run: RunRecord, steps: Sequence[RunRecord]) -> DailySummary:
     """Return the summary of the chain run ``run`` and its child runs ``steps``, in order."""
     return DailySummary(run=run, steps=tuple(steps))
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def daily_summary(store: Store, run: RunRecord, steps: Sequence[str] = ()) -> DailySummary:

@@ -52,7 +52,7 @@ def test_cli_run_is_the_daily_pipeline_and_prints_its_summary(tmp_path: Path) ->
     done = bifrost(home, "run", "--n-symbols", "6", "--n-days", "400")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    for step in ("daily_ingest", "nightly_backtest", "paper_rebalance", "risk_report"):
+    for step in ("daily_ingest", "nightly_backtest", "paper_rebalance", "risk_report", "compliance_surveillance"):
         assert re.search(rf"^  {step} +succeeded +[0-9.]+ s$", out, re.M), out
     store = EmbeddedStore(home)
     try:

@@ -37,10 +37,11 @@ def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[EmbeddedS
         opened.close()
 
 
-def test_jobs_toml_declares_the_five_jobs_and_daily_chains_the_others() -> None:
+def test_jobs_toml_declares_the_six_jobs_and_daily_chains_the_others() -> None:
     jobs = load_jobs()
-    assert set(jobs) == {"daily_ingest", "nightly_backtest", "paper_rebalance", "risk_report", "daily"}
-    assert jobs["daily"].steps == ("daily_ingest", "nightly_backtest", "paper_rebalance", "risk_report")
+    steps = ("daily_ingest", "nightly_backtest", "paper_rebalance", "risk_report", "compliance_surveillance")
+    assert set(jobs) == {*steps, "daily"}
+    assert jobs["daily"].steps == steps
     assert jobs["daily"].schedule == "30 6 * * 1-5" and jobs["daily"].timezone == "America/New_York"
     for spec in jobs.values():
         notebook = json.loads(spec.notebook.read_text())
@@ -129,17 +130,23 @@ def test_daily_notebook_with_a_failing_step_cancels_the_rest_and_fails_naming_it
         ("nightly_backtest", RunStatus.CANCELED),
         ("paper_rebalance", RunStatus.CANCELED),
         ("risk_report", RunStatus.CANCELED),
+        ("compliance_surveillance", RunStatus.CANCELED),
     ]
     assert all(s.parent_run_id == summary.run.run_id for s in summary.steps)
     assert "no CSV files in the folder" in (summary.steps[0].error or "")
     assert "daily: daily_ingest failed (cell " in (summary.run.error or "")
-    assert "not started: nightly_backtest, paper_rebalance, risk_report" in (summary.run.error or "")
+    assert "not started: nightly_backtest, paper_rebalance, risk_report, compliance_surveillance" in (
+        summary.run.error or ""
+    )
     text = summary.text()
     assert text.startswith(f"daily {summary.run.run_id}: failed in ")
     assert "DataSourceError" in text and "best strategy" not in text
     timeline = summary.figure()  # the chain as the daily notebook draws it: a bar per step, by status
-    names = ["daily_ingest: failed", "nightly_backtest: canceled", "paper_rebalance: canceled", "risk_report: canceled"]
+    names = [
+        "daily_ingest: failed", "nightly_backtest: canceled", "paper_rebalance: canceled", "risk_report: canceled",
+        "compliance_surveillance: canceled",
+    ]  # fmt: skip
     assert [t.name for t in timeline.data] == names
     assert timeline.data[0].x[0] == pytest.approx(summary.steps[0].duration_s * 1000.0)
     recorded = summary.run.result["steps"]
-    assert [s["status"] for s in recorded] == ["failed", "canceled", "canceled", "canceled"]  # type: ignore[index]
+    assert [s["status"] for s in recorded] == ["failed", "canceled", "canceled", "canceled", "canceled"]  # type: ignore[index]
