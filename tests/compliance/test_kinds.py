@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bifrost.compliance._engine import ComplianceEngine
+from bifrost.compliance._engine import ComplianceEngine, reference_price
 from bifrost.compliance._kinds import (
     INTRADAY_MARGIN_PHASE_IN,
     PACKS,
@@ -115,11 +117,7 @@ def _json_only(value: object) -> bool:
 def judge(rule: Rule, order: ProposedOrder, book: BookState) -> tuple[str, str, dict[str, object]]:
     # gather then decide, as the engine does; and decide again on the recorded (JSON) inputs, as replay does
     kind = RULE_KINDS[rule.kind]
-    price = book.prices.get(order.symbol)
-    if price is None:
-        ref = order.limit_price if order.limit_price is not None else order.stop_price
-        price = None if ref is None else float(ref)
-    inputs = kind.gather(rule, order, book, Measures(order, book, price))
+    inputs = kind.gather(rule, order, book, Measures(order, book, reference_price(order, book)))
     assert _json_only(inputs), inputs
     verdict, reason = kind.decide(rule, inputs)
     recorded = json.loads(json.dumps(inputs, allow_nan=False))
@@ -1242,3 +1240,115 @@ def test_limit_decision_on_inputs_with_no_equity_blocks_without_dividing_by_zero
     inputs = {"symbol": "ORCL", "price": 44.97, "equity": 0.0, "exposure_before": 0.0, "exposure_after": 10.0,
               "reduces": False, "cannot_measure": None}  # fmt: skip
     assert RULE_KINDS["gross_exposure"].decide(rule, inputs) == ("block", "cannot measure: the book's equity is 0.00")
+
+
+# ---------------------------------------------------------------------------------------- properties
+
+_SYMBOLS = ("ORCL", "NVDA", "YHOO", "ZZZZ")
+_RULES = (
+    make_rule("restricted_list", symbols=["ORCL"]),
+    make_rule("max_order_quantity", max_shares=500, warn_at=0.5),
+    make_rule("max_order_notional", max_notional_usd=20_000, warn_at=0.5),
+    make_rule("max_position_pct_nav", max_fraction=0.2, warn_at=0.5),
+    make_rule("sector_concentration", max_fraction=0.3, warn_at=0.5),
+    make_rule("issuer_concentration", max_fraction=0.2, issuers={"NVDA": "ORCL"}),
+    make_rule("gross_exposure", max_fraction=1.0, warn_at=0.5),
+    make_rule("short_sale"),
+    make_rule("price_collar", max_deviation=0.1, warn_at=0.5),
+    make_rule("duplicate_order"),
+    make_rule("order_rate", max_orders=3, per_seconds=10),
+    make_rule("daily_loss_limit", max_loss_fraction=0.05, warn_at=0.5),
+    make_rule("pattern_day_trader"),
+    make_rule("intraday_margin", warn_at=0.5),
+    make_rule("wash_sale"),
+)
+_money_st = st.floats(-1e7, 1e7, allow_nan=False)
+_price_st = st.one_of(st.none(), st.floats(0.01, 5_000), st.sampled_from([math.nan, math.inf, 0.0]))
+
+
+@st.composite
+def _cases(draw: st.DrawFn) -> tuple[ProposedOrder, BookState]:
+    symbol = draw(st.sampled_from(_SYMBOLS))
+    order_type = draw(st.sampled_from(["market", "limit", "stop", "stop_limit"]))
+    limit = draw(st.decimals("0.01", "10000", places=2)) if order_type in ("limit", "stop_limit") else None
+    stop = draw(st.decimals("0.01", "10000", places=2)) if order_type in ("stop", "stop_limit") else None
+    order = ProposedOrder(
+        portfolio="paper",
+        symbol=symbol,
+        side=draw(st.sampled_from(list(Side))),
+        quantity=draw(st.decimals("0.001", "1000000", places=3)),
+        order_type=order_type,  # type: ignore[arg-type]
+        limit_price=limit,
+        stop_price=stop,
+    )
+    shares = st.floats(-5_000, 5_000, allow_nan=False)
+    recent = tuple(
+        RecentOrder(
+            ts=T0 - pd.Timedelta(seconds=draw(st.floats(-5, 120))),
+            client_order_id=f"r{i}",
+            symbol=draw(st.sampled_from(_SYMBOLS)),
+            side=draw(st.sampled_from(list(Side))),
+            quantity=order.quantity,
+            order_type=order.order_type,
+            limit_price=order.limit_price,
+            status=draw(st.sampled_from(["filled", "rejected", "accepted"])),
+        )
+        for i in range(draw(st.integers(0, 5)))
+    )
+    book = BookState(
+        portfolio="paper",
+        ts=T0,
+        positions=draw(st.dictionaries(st.sampled_from(_SYMBOLS), shares, max_size=4)),
+        pending=draw(st.dictionaries(st.sampled_from(_SYMBOLS), shares, max_size=2)),
+        prices={s: p for s in _SYMBOLS if (p := draw(_price_st)) is not None},
+        cash=draw(_money_st),
+        equity=draw(st.one_of(st.none(), _money_st)),
+        start_of_day_equity=draw(st.one_of(st.none(), _money_st)),
+        sectors={"ORCL": "Information Technology", "NVDA": "Information Technology"},
+        recent_orders=recent,
+        day_trades=tuple(draw(st.lists(st.dates(dt.date(2026, 5, 1), dt.date(2026, 5, 15)), max_size=5))),
+        opened_today=draw(st.dictionaries(st.sampled_from(_SYMBOLS), shares, max_size=2)),
+        long_only=draw(st.booleans()),
+    )
+    return order, book
+
+
+@settings(max_examples=60, deadline=None)
+@given(_cases())
+def test_every_kind_on_any_book_gives_finite_json_inputs_and_replays(case: tuple[ProposedOrder, BookState]) -> None:
+    order, book = case
+    for rule in _RULES:
+        verdict, reason, _ = judge(rule, order, book)  # judge asserts JSON-only inputs and the replay
+        assert verdict in ("pass", "warn", "block") and reason
+
+
+@settings(max_examples=40, deadline=None)
+@given(_cases(), st.decimals("0.001", "1000", places=3))
+def test_exposure_limits_a_larger_buy_never_turns_a_block_into_a_pass(
+    case: tuple[ProposedOrder, BookState], extra: Decimal
+) -> None:
+    order, book = case
+    if order.side is not Side.BUY:
+        return
+    bigger = ProposedOrder(
+        portfolio=order.portfolio,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity + extra,
+        order_type=order.order_type,
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+    )
+    for kind in (
+        "max_position_pct_nav",
+        "gross_exposure",
+        "max_order_notional",
+        "max_order_quantity",
+        "intraday_margin",
+    ):
+        (rule,) = [r for r in _RULES if r.kind == kind]
+        if (
+            judge(rule, order, book)[0] == "block"
+            and book.position(order.symbol) + book.pending.get(order.symbol, 0) >= 0
+        ):
+            assert judge(rule, bigger, book)[0] == "block", kind
