@@ -6,11 +6,14 @@ import datetime as dt
 import hashlib
 import json
 import re
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bifrost.compliance._engine import ComplianceEngine
 from bifrost.compliance._kinds import PACKS, RULE_KINDS
@@ -739,3 +742,50 @@ def test_rules_file_too_large_refused_unread(tmp_path: Path, in_use: InUse) -> N
     ):
         load_rules(path)
     in_use.assert_unchanged()
+
+
+# values written as TOML text, tricky on purpose (brackets, quotes, '#', '=')
+_VALUES = st.sampled_from(
+    [
+        "1",
+        "-0.5e3",
+        "2026-06-01",
+        '"a # b = [c]"',
+        "'lit ] [[rule]] \"'",
+        '"esc \\" ] = #"',
+        '[ "x]", \'y[\', { a = "}" } ]',
+        '[\n  "a",  # ] = x\n  1,\n]',
+        '"""multi\n[[rule]]\nk = 1 \\""""',
+        "'''lit\n[[pack]]\n'''",
+        '{ a = 1, b = { c = "]" } }',
+    ]
+)
+_KEYS = st.sampled_from(["id", "kind", '"quoted key"', "'lit.key'", "dotted.part", "a-b", "k_1"])
+_FILLER = st.sampled_from(["", "# a comment [[rule]] x = 1", "   ", "\t# [[pack]]"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["[[rule]]", "[[ rule ]]  # c", "[[pack]]"]),
+                  st.lists(st.tuples(_KEYS, _VALUES, _FILLER), max_size=5, unique_by=lambda t: t[0])),
+        max_size=5,
+    )
+)  # fmt: skip
+def test_rules_layout_lines_match_where_written(tables: list[tuple[str, list[tuple[str, str, str]]]]) -> None:
+    from bifrost.compliance._rules import _key_path, _Layout
+
+    text = "version = 1 # [[rule]]\n"
+    expected: dict[tuple[str | int, ...], int] = {}
+    counts = {"rule": 0, "pack": 0}
+    for header, entries in tables:
+        name = "pack" if "pack" in header else "rule"
+        expected[(name, counts[name])] = text.count("\n") + 1
+        text += header + "\n"
+        for key, value, filler in entries:
+            expected[(name, counts[name], _key_path(key)[0])] = text.count("\n") + 1
+            text += f"{key} = {value}\n{filler}\n"
+        counts[name] += 1
+    tomllib.loads(text)  # the generated document is valid TOML
+    lines = _Layout.scan(text).lines
+    assert {path: lines.get(path) for path in expected} == expected
