@@ -218,24 +218,32 @@ class OrderTicket(Component):
         self.picker.refresh()
         if portfolio is not None and portfolio in self.picker.dropdown.options:
             self.picker.dropdown.value = portfolio
-        narrow, wide = W.Layout(width="230px"), W.Layout(width="290px")
+        # two fields a row, their labels one width, so that the form reads as a column of aligned boxes
+        label = {"description_width": "92px"}
+
+        def box() -> W.Layout:
+            return W.Layout(width="270px")
+
+        self.picker.dropdown.style.description_width = "92px"
+        self.picker.dropdown.layout.width = "270px"
         self.symbol = W.Combobox(options=self._symbols(), description="symbol", placeholder="e.g. ORCL",
-                                 ensure_option=False, layout=narrow)  # fmt: skip
+                                 ensure_option=False, style=label, layout=box())  # fmt: skip
         self.side = W.Dropdown(options=[s.value for s in Side], value=Side.BUY.value, description="side",
-                               layout=narrow)  # fmt: skip
-        self.quantity = W.Text(value="", description="quantity", placeholder="shares, e.g. 100", layout=narrow)
+                               style=label, layout=box())  # fmt: skip
+        self.quantity = W.Text(value="", description="quantity", placeholder="shares, e.g. 100", style=label,
+                               layout=box())  # fmt: skip
         self.order_type = W.Dropdown(options=[t.value for t in OrderType], value=OrderType.MARKET.value,
-                                     description="type", layout=narrow)  # fmt: skip
-        self.limit_price = W.Text(value="", description="limit price", placeholder="limit, stop_limit",
-                                  style={"description_width": "initial"}, layout=narrow)  # fmt: skip
-        self.stop_price = W.Text(value="", description="stop price", placeholder="stop, stop_limit",
-                                 style={"description_width": "initial"}, layout=narrow)  # fmt: skip
+                                     description="type", style=label, layout=box())  # fmt: skip
+        self.limit_price = W.Text(value="", description="limit price", placeholder="for limit, stop_limit",
+                                  style=label, layout=box())  # fmt: skip
+        self.stop_price = W.Text(value="", description="stop price", placeholder="for stop, stop_limit",
+                                 style=label, layout=box())  # fmt: skip
         self.time_in_force = W.Dropdown(options=[t.value for t in TimeInForce], value=TimeInForce.IOC.value,
-                                        description="time in force", style={"description_width": "initial"},
-                                        layout=narrow)  # fmt: skip
-        self.check_button = W.Button(description="Check", button_style="info", icon="")
+                                        description="time in force", style=label, layout=box())  # fmt: skip
+        self.check_button = W.Button(description="Check", button_style="info", icon="",
+                                     layout=W.Layout(width="170px", margin="2px 2px 2px 98px"))  # fmt: skip
         self.submit_button = W.Button(description="Submit to paper broker", button_style="primary", icon="",
-                                      layout=wide)  # fmt: skip
+                                      layout=W.Layout(width="270px"))  # fmt: skip
         for w, cls in ((self.symbol, "bf-ticket-symbol"), (self.side, "bf-ticket-side"),
                        (self.quantity, "bf-ticket-quantity"), (self.order_type, "bf-ticket-type"),
                        (self.limit_price, "bf-ticket-limit"), (self.stop_price, "bf-ticket-stop"),
@@ -256,9 +264,11 @@ class OrderTicket(Component):
             [
                 W.HTML(value=_CSS),
                 self.picker.widget,
-                W.HBox([self.symbol, self.side, self.quantity]),
-                W.HBox([self.order_type, self.limit_price, self.stop_price]),
-                W.HBox([self.time_in_force, self.check_button, self.submit_button]),
+                W.HBox([self.symbol, self.side]),
+                W.HBox([self.quantity, self.order_type]),
+                W.HBox([self.limit_price, self.stop_price]),
+                W.HBox([self.time_in_force]),
+                W.HBox([self.check_button, self.submit_button]),
                 self.form_error.widget,
                 note,
             ],
@@ -413,7 +423,7 @@ class OrderTicket(Component):
                 "rule": r.rule or "–",
                 "kind": r.kind or "–",
                 "version": r.version or "–",
-                "verdict": f"<span class='bf-sev bf-verdict-{html.escape(r.verdict)}'>{html.escape(r.verdict)}</span>",
+                "verdict": f"<span class='bf-sev bf-sev-{html.escape(r.verdict)}'>{html.escape(r.verdict)}</span>",
                 "reason": r.reason or "ok",
                 "_verdict": r.verdict,
                 "_key": r.key,
@@ -451,10 +461,10 @@ class OrderTicket(Component):
             return
         status = order.status.value
         what = f"{order.side.value} {order.quantity} {order.symbol} {order.order_type.value}"
-        if order.limit_price is not None:
-            what += f" limit {order.limit_price}"
         if order.stop_price is not None:
             what += f" stop {order.stop_price}"
+        if order.limit_price is not None:
+            what += f" at {order.limit_price}"
         what += f" {order.time_in_force.value}, {order.portfolio}"
         filled = ""
         if order.filled_quantity > 0:
@@ -502,7 +512,7 @@ def _event_detail(event: OrderEvent) -> str:
         at = f" ({_BASIS.get(basis, basis)})" if basis else ""
         return f"{event.quantity} at {event.price}{at}, commission {event.commission}"
     if isinstance(event, Rejected):
-        return f"{event.reason}: {event.message}"
+        return f"{event.message} (reason: {event.reason})"
     message = getattr(event, "message", None)
     reason = getattr(event, "reason", None)
     parts = [str(p) for p in (reason, message) if p]

@@ -5,7 +5,9 @@ monitor; bad input is a message."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -31,6 +33,18 @@ from bifrost.ui._ticket import PAPER_NOTE, OrderTicket, order_ticket
 # the last bars in ../shared/data/backtrader (2014-12-31): the paper broker fills a market order at this close
 YHOO_CLOSE = Decimal("50.509998")  # yhoo-1996-2014.txt
 ORCL_CLOSE = Decimal("44.970001")  # orcl-1995-2014.txt
+
+
+@pytest.fixture(scope="module")
+def unchanged_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
+    """tests/ui's store, shared by the tests that must leave it as it is (bad input: nothing is sent)."""
+    from tests.ui.conftest import fill_store
+
+    store = fill_store(tmp_path_factory.mktemp("ticket") / "home")
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _ticket(store: EmbeddedStore, **fields: str) -> OrderTicket:
@@ -212,8 +226,9 @@ def test_order_ticket_resting_order_status_follows_a_cancel_by_another_process(u
     ],
 )
 def test_order_ticket_bad_input_shows_its_message_and_sends_nothing(
-    ui_store: EmbeddedStore, fields: dict[str, str], message: str
+    unchanged_store: EmbeddedStore, fields: dict[str, str], message: str
 ) -> None:
+    ui_store = unchanged_store
     ticket = _ticket(ui_store, **{"symbol": "YHOO", "quantity": "10", **fields})
     before = orders_marker(ui_store)
     assert ticket.check() is None
@@ -226,10 +241,10 @@ def test_order_ticket_bad_input_shows_its_message_and_sends_nothing(
     assert ticket.check() is not None and ticket.error.message == ""
 
 
-def test_order_ticket_store_without_portfolio_says_so(tmp_path: pytest.TempPathFactory) -> None:
+def test_order_ticket_store_without_portfolio_says_so(tmp_path: Path) -> None:
     from tests.ui.conftest import fill_store
 
-    store = fill_store(tmp_path / "home")  # type: ignore[operator]
+    store = fill_store(tmp_path / "home")
     try:
         ticket = OrderTicket(store, "nosuch")
         assert ticket.portfolio == "desk"  # an unknown portfolio: the first by name is picked
@@ -240,7 +255,7 @@ def test_order_ticket_store_without_portfolio_says_so(tmp_path: pytest.TempPathF
         assert "no orders of zeta yet" in page.components["blotter"].note.value  # type: ignore[attr-defined]
     finally:
         store.close()
-    empty = EmbeddedStore(tmp_path / "empty")  # type: ignore[operator]
+    empty = EmbeddedStore(tmp_path / "empty")
     try:
         ticket = OrderTicket(empty)
         assert ticket.portfolio is None
