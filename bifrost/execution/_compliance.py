@@ -58,11 +58,11 @@ from bifrost.compliance._engine import ComplianceEngine
 from bifrost.compliance._model import BookState, Decision, OrderTypeName, ProposedOrder, RecentOrder
 from bifrost.compliance._rules import RuleSet, load_rules
 from bifrost.compliance._schema import COMPLIANCE_SCHEMA, RULES_AUDIT_KIND
-from bifrost.data import Store, append_audit
+from bifrost.data import StateDb, Store
 from bifrost.errors import InvalidInputError, NotFoundError, RulesFileError
 from bifrost.execution._checks import BookView, CheckResult, MarketView, TradingState, set_trading_state, trading_state
 from bifrost.execution._order import OrderRequest, OrderType, RejectReason, Side
-from bifrost.execution._schema import EXECUTION_SCHEMA
+from bifrost.execution._schema import EXECUTION_SCHEMA, audit
 from bifrost.portfolio import Ledger, load_portfolio
 from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
 from bifrost.risk import store_sectors
@@ -166,8 +166,9 @@ class ComplianceCheck:
             )
         self._stat = _stat(self._path) if self._path is not None else None
         self._watched = _Watched.of(loaded)
-        self._recorded: set[str] = set()  # rules hashes known to be stored and audited
-        self._applied: str | None = None  # the hash of the rules this check last applied
+        self._schema_ready = False
+        self._pending: dict[str, RuleSet] = {}  # the rules of the decisions not yet recorded (`record_in`)
+        self._applied: str | None = None  # the hash of the rules last recorded
         self._start: dict[tuple[str, dt.date], float | None] = {}
         self._long_only: dict[str, bool] = {}
         self._sectors_marker: str | None = None
@@ -211,32 +212,38 @@ class ComplianceCheck:
         if loaded.hash != current.hash:
             self._watched = _Watched.of(loaded)
 
-    def _record_rules(self, rules: RuleSet, now: pd.Timestamp) -> None:
-        # a rules text first applied: stored and audited in one transaction, before any decision under it
-        if rules.hash in self._recorded:
-            self._applied = rules.hash
-            return
-        with self._store.transaction(schema=COMPLIANCE_SCHEMA, lock="compliance.rules") as db:
-            if not db.rows("SELECT 1 FROM {t}compliance_rulesets WHERE hash = ?", (rules.hash,)):
-                previous = self._applied
+    def record_in(self, db: StateDb) -> None:
+        """Store and audit, in the caller's transaction, the rules texts of this check's decisions since the last call.
+
+        The order manager calls it in the transaction that stores the decisions (the
+        intents of a batch, a replace's decisions): a rules text first applied gets its
+        ``compliance_rulesets`` row and its ``compliance.rules`` audit record (hash, source,
+        previous_hash, text) in the same transaction, ahead of the first decision under it,
+        or neither when that transaction rolls back. A text already stored is left as it is.
+        """
+        pending, self._pending = self._pending, {}
+        for digest, rules in pending.items():
+            inserted = db.rows(
+                "INSERT INTO {t}compliance_rulesets (hash, source, text, ts_first_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (hash) DO NOTHING RETURNING hash",
+                (digest, rules.source, rules.text, _wall_clock().isoformat()),
+            )
+            if inserted:  # first seen: audited with the rules it replaces (this check's, else its source's last)
+                previous = self._applied if self._applied != digest else None
                 if previous is None:
                     rows = db.rows(
-                        "SELECT hash FROM {t}compliance_rulesets WHERE source = ? ORDER BY ts_first_seen DESC LIMIT 1",
-                        (rules.source,),
+                        "SELECT hash FROM {t}compliance_rulesets WHERE source = ? AND hash <> ? "
+                        "ORDER BY ts_first_seen DESC LIMIT 1",
+                        (rules.source, digest),
                     )
                     previous = str(rows[0][0]) if rows else None
-                db.run(
-                    "INSERT INTO {t}compliance_rulesets (hash, source, text, ts_first_seen) VALUES (?, ?, ?, ?)",
-                    (rules.hash, rules.source, rules.text, now.isoformat()),
-                )
-                append_audit(
+                audit(
                     db,
                     RULES_AUDIT_KIND,
-                    rules.hash,
-                    {"hash": rules.hash, "source": rules.source, "previous_hash": previous, "text": rules.text},
+                    digest,
+                    {"hash": digest, "source": rules.source, "previous_hash": previous, "text": rules.text},
                 )
-        self._recorded.add(rules.hash)
-        self._applied = rules.hash
+            self._applied = digest
 
     # -- the check -------------------------------------------------------------------------------
     def check(self, request: OrderRequest, book: BookView, market: MarketView) -> CheckResult:
@@ -251,7 +258,10 @@ class ComplianceCheck:
         """
         self._refresh_rules()
         watched = self._watched
-        self._record_rules(watched.rules, _wall_clock())
+        if not self._schema_ready:  # the manager records the rules in its own transaction: the tables first
+            with self._store.transaction(schema=COMPLIANCE_SCHEMA, read_only=True):
+                self._schema_ready = True
+        self._pending[watched.rules.hash] = watched.rules
         order, state = self._state(request, book, market, watched)
         decision = watched.engine.evaluate(order, state)
         self._remember(order, state, decision)

@@ -490,6 +490,7 @@ class OrderManager:
             with self.store.transaction(schema=EXECUTION_SCHEMA, lock=lock) as db:
                 if _select_orders_in(db, [order.client_order_id for order, _, _ in new]):
                     raise _Raced  # another process was first
+                self._record_checks(db)
                 for order, checks, event in new:
                     _insert_order(
                         db, order, self.broker.name, _request_dict(order.request, order.request.client_order_id)
@@ -508,6 +509,13 @@ class OrderManager:
                 for order in self._send(to_send):
                     results[order.client_order_id] = order
         return [results[coid] for _, coid in ids]
+
+    def _record_checks(self, db: StateDb) -> None:
+        # what a check's decisions rely on, in the transaction that stores them (ComplianceCheck: its rules texts)
+        for c in self.checks:
+            record = getattr(c, "record_in", None)
+            if callable(record):
+                record(db)
 
     def _send(self, orders: Sequence[Order]) -> list[Order]:
         # each order to the broker (a batch in one call where the broker has ``submit_many``);
@@ -676,6 +684,7 @@ class OrderManager:
         market, book = self._market(changed, book, now)
         results = [c.check(changed, book, market) for c in self.checks]
         with self.store.transaction(schema=EXECUTION_SCHEMA, lock=f"portfolio:{order.portfolio}") as db:
+            self._record_checks(db)
             _decisions(db, order, results, now)
         blocks = [r for r in results if r.verdict == "block"]
         if blocks:

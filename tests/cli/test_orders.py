@@ -104,10 +104,10 @@ def test_cli_orders_submit_after_a_job_advanced_the_venue_to_a_past_day_still_fi
     with EmbeddedStore(home) as store:
         venue = PaperBroker(store, clock=lambda: day_end)
         working = OrderRequest.create(
-            portfolio="P1", symbol="ORCL", side="buy", quantity=1, order_type="limit", limit_price="30.00",
+            portfolio="P1", symbol="ORCL", side="buy", quantity=1, order_type="limit", limit_price="38.00",
             time_in_force="gtc",
         )  # fmt: skip
-        OrderManager(store, venue, clock=lambda: day_end).submit(working)
+        OrderManager(store, venue, clock=lambda: day_end).submit(working)  # inside the 10% collar (close 41.97)
         venue.advance(day_end)
     answer = _json(*BUY, "--quantity", "3")
     assert answer["status"] == "filled" and answer["fill_basis"] == "last_close"
@@ -179,15 +179,28 @@ def test_cli_orders_submit_same_client_order_id_returns_the_first_order(home: Pa
 
 
 def test_cli_orders_limit_rests_then_show_lists_its_events_and_cancel_cancels_it(home: Path) -> None:
-    working = _json(*BUY, "--quantity", "2", "--type", "limit", "--limit-price", "30.00", "--tif", "gtc")
+    # below the last close 44.97, inside the default 10% price collar: it rests (no later bar)
+    working = _json(*BUY, "--quantity", "2", "--type", "limit", "--limit-price", "41.00", "--tif", "gtc")
     assert working["status"] == "accepted" and working["filled_quantity"] == 0 and working["fill_basis"] is None
     shown = _json("orders", "show", working["order_id"])
     assert [e["type"] for e in shown["events"]][:2] == ["submitted", "accepted"]
-    assert shown["limit_price"] == 30.0 and shown["time_in_force"] == "gtc"
+    assert shown["limit_price"] == 41.0 and shown["time_in_force"] == "gtc"
     canceled = _json("orders", "cancel", working["client_order_id"])  # by its client id too
     assert canceled["order_id"] == working["order_id"] and canceled["status"] in ("canceled", "pending_cancel")
     assert _json("orders", "show", working["order_id"])["status"] == "canceled"
     assert _json("orders", "cancel", working["order_id"])["status"] == "canceled"  # again: as it is
+
+
+def test_cli_orders_limit_20pct_from_the_last_close_exits_1_with_the_collar_rule_in_reasons(home: Path) -> None:
+    # the default compliance rules' price collar: a limit more than 10% from the last close (44.97) is blocked
+    blocked = _json(*BUY, "--quantity", "2", "--type", "limit", "--limit-price", "53.96", code=1)
+    assert blocked["status"] == "rejected" and blocked["filled_quantity"] == 0
+    assert blocked["reasons"] == [
+        "compliance: price_collar: limit 53.96 is 20.0% from the last price 44.97 (at most 10.0%)"
+    ]
+    assert _position() == 100  # nothing was sent
+    kinds = [r["kind"] for r in _audit(home)]
+    assert "compliance.rules" in kinds and "fill" not in kinds[kinds.index("compliance.rules") :]
 
 
 def test_cli_orders_cancel_of_a_filled_order_exits_1_and_leaves_it_filled(home: Path) -> None:
@@ -270,13 +283,13 @@ def test_cli_orders_on_alpaca_go_to_its_api_with_the_client_order_id(
     # Alpaca's documented orders API, served by the local stand-in (these machines cannot reach Alpaca)
     with AlpacaStandIn() as alpaca:
         _on_alpaca(monkeypatch, alpaca)
-        limit = ["--type", "limit", "--limit-price", "30.00", "--tif", "gtc", "--client-order-id", "alp-1"]
+        limit = ["--type", "limit", "--limit-price", "41.00", "--tif", "gtc", "--client-order-id", "alp-1"]
         sent = _json(*ALP_BUY, "--quantity", "2", *limit)
         assert sent["status"] == "accepted" and sent["client_order_id"] == "alp-1" and sent["broker_order_id"]
         assert _json("orders", "cancel", "alp-1")["status"] == "pending_cancel"  # Alpaca confirms on its stream
         posts = [r.body for r in alpaca.requests if (r.method, r.path) == ("POST", "/v2/orders")]
     assert len(posts) == 1 and posts[0] is not None
-    assert posts[0]["client_order_id"] == "alp-1" and posts[0]["limit_price"] == "30.00"
+    assert posts[0]["client_order_id"] == "alp-1" and posts[0]["limit_price"] == "41.00"
     assert ("DELETE", f"/v2/orders/{sent['broker_order_id']}") in [(r.method, r.path) for r in alpaca.requests]
 
 

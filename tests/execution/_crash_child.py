@@ -73,7 +73,7 @@ def run_flow(store: Store, run: int, on_step: Callable[[str], None] | None = Non
                             client_order_id=f"r{run}-{tag}", **kw)  # type: ignore[arg-type]  # fmt: skip
 
     manager.submit(order("buy", Side.BUY, 100))  # fills at the next open
-    manager.submit(order("limit", Side.BUY, 10, order_type=OrderType.LIMIT, limit_price=Decimal("1.00"),
+    manager.submit(order("limit", Side.BUY, 10, order_type=OrderType.LIMIT, limit_price=below(store, clock.now),
                          time_in_force=TimeInForce.GTC))  # fmt: skip  # works, never fills
     clock.now = day(run, 1)
     broker.advance(clock.now)
@@ -83,9 +83,18 @@ def run_flow(store: Store, run: int, on_step: Callable[[str], None] | None = Non
     broker.advance(clock.now)
     manager.process_events()
     manager.cancel(f"r{run}-limit")
-    manager.submit(order("limit2", Side.BUY, 5, order_type=OrderType.LIMIT, limit_price=Decimal("1.00"),
+    manager.submit(order("limit2", Side.BUY, 5, order_type=OrderType.LIMIT, limit_price=below(store, clock.now),
                          time_in_force=TimeInForce.GTC))  # fmt: skip
     manager.reconcile()
+
+
+def below(store: Store, now: pd.Timestamp) -> Decimal:
+    """A buy limit that works and does not fill in a run's week: 9.5% under ORCL's last close at ``now``.
+
+    Inside the default compliance price collar (10% from the last close), which blocks a limit further away.
+    """
+    closes = store.read_bars("ORCL", end=now + pd.Timedelta(seconds=1), fields=["close"])["close"]
+    return Decimal(str(round(float(closes.iloc[-1]) * 0.905, 2)))
 
 
 def kill_at(step: str, occurrence: int = 1) -> Callable[[str], None]:

@@ -118,8 +118,9 @@ def test_submit_market_without_later_bar_fills_at_last_close_books_ledger_and_au
     assert ledger.cash == Decimal(1_000_000) - 100 * LAST_CLOSE
     assert [t.txn_id for t in ledger.transactions][-1].startswith("paper:a1:")
     assert load_order(seeded, "a1") == order
-    assert audit_kinds(seeded) == ["order.request", "pretrade.decision", "pretrade.decision", "order.event",
-                                   "order.event", "order.event", "fill"]  # fmt: skip
+    # the default compliance rules are applied (and their text audited) before the first decision under them
+    assert audit_kinds(seeded) == ["compliance.rules", "order.request", *["pretrade.decision"] * 3,
+                                   "order.event", "order.event", "order.event", "fill"]  # fmt: skip
     assert verify_audit(seeded).ok
     # what was ordered is in the chain itself (found by QA: only the orders table had it)
     (asked,) = [r for r in _audit_records(seeded) if r["kind"] == "order.request"]
@@ -206,7 +207,7 @@ def test_submit_to_halted_book_is_rejected_with_its_reason_visible(seeded: BarSt
     assert listed["status"].tolist() == ["rejected"] and "halted" in listed["reasons"].iloc[0]
     with seeded.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
         verdicts = db.rows("SELECT check_name, verdict FROM {t}pretrade_decisions ORDER BY id")
-    assert verdicts == [("risk_limits", "pass"), ("trading_state", "block")]
+    assert verdicts == [("risk_limits", "pass"), ("trading_state", "block"), ("compliance", "pass")]
     assert broker.get_order("h1") is None
 
 
@@ -278,7 +279,8 @@ def test_cancel_working_order_is_canceled_even_when_halted(seeded: BarStore) -> 
     clock = Clock(day(0, 0))
     broker = PaperBroker(seeded, clock=clock)
     manager = OrderManager(seeded, broker, clock=clock)
-    limit = buy(10, order_type=OrderType.LIMIT, limit_price=Decimal("1.00"), time_in_force=TimeInForce.GTC)
+    # a working limit below the market, inside the default 10% price collar (ORCL closed 24.85 that day)
+    limit = buy(10, order_type=OrderType.LIMIT, limit_price=Decimal("23.00"), time_in_force=TimeInForce.GTC)
     order = manager.submit(limit)
     set_trading_state(seeded, "P0", "halted", reason="kill switch test")
     # Act
@@ -292,15 +294,15 @@ def test_cancel_working_order_is_canceled_even_when_halted(seeded: BarStore) -> 
 def test_replace_working_limit_moves_its_price(seeded: BarStore) -> None:
     clock = Clock(day(0, 0))
     manager = OrderManager(seeded, PaperBroker(seeded, clock=clock), clock=clock)
-    order = manager.submit(
-        buy(10, order_type=OrderType.LIMIT, limit_price=Decimal("1.00"), time_in_force=TimeInForce.GTC)
+    order = manager.submit(  # below the market, inside the default 10% price collar (ORCL closed 24.85)
+        buy(10, order_type=OrderType.LIMIT, limit_price=Decimal("23.00"), time_in_force=TimeInForce.GTC)
     )
     # Act
-    replaced = manager.replace(order.order_id, limit_price="2.00")
+    replaced = manager.replace(order.order_id, limit_price="23.50")
     # Assert
-    assert replaced.limit_price == Decimal("2.00") and replaced.status is OrderStatus.ACCEPTED
+    assert replaced.limit_price == Decimal("23.50") and replaced.status is OrderStatus.ACCEPTED
     with pytest.raises(InvalidInputError, match="off the tick"):
-        manager.replace(order.order_id, limit_price="2.001")
+        manager.replace(order.order_id, limit_price="23.001")
 
 
 @pytest.mark.parametrize("store", ["embedded"], indirect=True)
@@ -379,8 +381,8 @@ def test_replace_and_cancel_bad_requests(seeded: BarStore) -> None:
 def test_replace_without_a_change_raises(seeded: BarStore) -> None:
     clock = Clock(day(0, 0))
     manager = OrderManager(seeded, PaperBroker(seeded, clock=clock), clock=clock)
-    order = manager.submit(
-        buy(10, order_type=OrderType.LIMIT, limit_price=Decimal("1.00"), time_in_force=TimeInForce.GTC)
+    order = manager.submit(  # below the market, inside the default 10% price collar (ORCL closed 24.85)
+        buy(10, order_type=OrderType.LIMIT, limit_price=Decimal("23.00"), time_in_force=TimeInForce.GTC)
     )
     with pytest.raises(InvalidInputError, match="needs a new quantity"):
         manager.replace(order.order_id)
@@ -408,7 +410,7 @@ def test_submit_many_blocked_order_in_batch_is_rejected_while_the_others_fill(se
     assert load_portfolio(seeded, "P0", store_dividends=False).position("ORCL").quantity == 1_500
     assert [load_order(seeded, o.client_order_id) for o in orders] == orders
     kinds = audit_kinds(seeded)
-    assert kinds.count("pretrade.decision") == 6 and kinds.count("fill") == 2
+    assert kinds.count("pretrade.decision") == 9 and kinds.count("fill") == 2  # 3 checks (risk, state, compliance)
     assert kinds.count("order.event") == 3 + 1 + 3  # submitted, accepted, filled twice; rejected once
     assert verify_audit(seeded).ok
 
