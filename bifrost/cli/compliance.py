@@ -29,8 +29,7 @@ from bifrost.cli._common import JsonOpt, echo_json, iso, records, store
 from bifrost.execution import OrderType, Side
 
 if TYPE_CHECKING:
-    from bifrost.compliance._model import Decision, Rule, RuleResult
-    from bifrost.compliance._rules import RuleSet
+    from bifrost.compliance import Decision, Rule, RuleResult, RuleSet
 
 NAME = "compliance"
 app = typer.Typer(
@@ -50,10 +49,9 @@ RulesOpt = Annotated[
 def _load(path: Path | None) -> RuleSet:
     # the rules the order manager would apply: the file given, else the setting, else the home's file,
     # else the default (a missing file given by name is an error naming it, never the default instead)
-    from bifrost.compliance._rules import load_rules
-    from bifrost.config import load_settings
+    from bifrost.compliance import load_rules
 
-    return load_rules(path, home=load_settings().home)
+    return load_rules(path)
 
 
 def _plain(value: object) -> Any:
@@ -216,8 +214,7 @@ def compliance_check(
     sent and nothing is written. Exit status 0 when the rules pass or only warn, 1 when one
     blocks, 2 when the request or the rules file is invalid.
     """
-    from bifrost.execution import OrderRequest
-    from bifrost.execution._compliance import dry_run
+    from bifrost.execution import OrderRequest, dry_run
 
     # the library parses the loose fields and names a bad one (quantity, limit_price, ...)
     request = OrderRequest.create(
@@ -277,7 +274,7 @@ def compliance_surveil(
     concentration, gross exposure) are re-measured at that session's close over the stored
     ledger; the run is recorded in the audit trail. Prints the summary and the counts.
     """
-    from bifrost.compliance._surveil import surveil
+    from bifrost.compliance import surveil
 
     rule_set = _load(rules)
     with store() as bars:
