@@ -10,6 +10,7 @@ the ledger does. The test suite holds the two to the cent on a long real ledger.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -84,15 +85,26 @@ class Valuation:
         return by_symbol.groupby(sectors.reindex(by_symbol.index).fillna("unknown")).sum()
 
 
-def value_ledger(ledger: Ledger, panel: Panel) -> Valuation:
+def value_ledger(ledger: Ledger, panel: Panel, *, late: Literal["raise", "last_close"] = "raise") -> Valuation:
     """Value ``ledger`` at every close of ``panel`` (raw prices, fields ``close``).
+
+    Parameters
+    ----------
+    late
+        What a transaction dated after the panel's last date does: ``raise`` (the default),
+        or ``last_close``: it is booked on the last date, so the book is valued at the last
+        close known (what a monitor shows for today's paper fill before today's bar is
+        ingested).
 
     Raises
     ------
     InvalidInputError
-        If a traded symbol is not in the panel, a transaction falls after its last date,
-        or a held position has no close on a day it must be valued.
+        If a traded symbol is not in the panel, a transaction falls before its first date
+        (or after its last, with ``late="raise"``), or a held position has no close on a
+        day it must be valued.
     """
+    if late not in ("raise", "last_close"):
+        raise InvalidInputError(f"late must be 'raise' or 'last_close', got {late!r}")
     close = panel["close"]
     n_days, n_symbols = close.shape
     col = {s: j for j, s in enumerate(panel.symbols)}
@@ -108,7 +120,7 @@ def value_ledger(ledger: Ledger, panel: Panel) -> Valuation:
     price = np.zeros(n)
     for i, t in enumerate(txns):
         d = int(np.searchsorted(day_ns, t.ts.normalize().value, side="right")) - 1
-        if d < 0 or t.ts.normalize().value > day_ns[-1]:
+        if d < 0 or (late == "raise" and t.ts.normalize().value > day_ns[-1]):
             raise InvalidInputError(f"transaction {t.txn_id!r} on {t.ts.date()} is outside the panel's dates")
         day[i] = d
         if isinstance(t, Fill | Dividend | Split):

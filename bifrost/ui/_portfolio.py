@@ -64,7 +64,7 @@ class _Cache:
         valuation = None
         if symbols:
             panel = self.store.read_panel(symbols, ledger.inception, fields=["close"])
-            valuation = value_ledger(ledger, panel)
+            valuation = value_ledger(ledger, panel, late="last_close")  # today's paper fill before today's bar
         valued = _Valued(ledger=ledger, valuation=valuation)
         with self.lock:
             self.entries = {k: v for k, v in self.entries.items() if k[1:] == key[1:]}

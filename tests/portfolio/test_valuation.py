@@ -137,3 +137,22 @@ def test_turnover_is_traded_notional_over_equity(real_ledger: tuple[Ledger, Embe
     assert (frame.loc[positive, "turnover"] >= 0).all() and frame.loc[
         ~positive, ["turnover", "leverage"]
     ].isna().all().all()
+
+
+def test_valuation_late_last_close_books_a_fill_after_the_last_bar_on_the_last_close(tmp_path: Path) -> None:
+    # today's paper fill before today's bar is ingested: valued at the last real close (SPY 2020-11-25 in the file)
+    store = EmbeddedStore(tmp_path)
+    ingest(store, CsvSource(SPY, symbol="SPY"), start="2020-11-01")
+    panel = store.read_panel(["SPY"], fields=["close"])
+    last_close = float(panel.frame("close")["SPY"].iloc[-1])
+    book = Ledger("paper", inception=panel.ts[0])
+    book.append(CashFlow(txn_id="d0", ts=panel.ts[0], kind=CashKind.DEPOSIT, amount=D(100_000)))
+    late = pd.Timestamp("2026-12-02 15:00", tz="UTC")
+    book.append(Fill(txn_id="f1", ts=late, symbol="SPY", side=Side.BUY, quantity=D(10), price=D(360)))
+    with pytest.raises(InvalidInputError, match="'f1' on 2026-12-02 is outside the panel's dates"):
+        value_ledger(book, panel)  # the default still refuses it
+    valued = value_ledger(book, panel, late="last_close")
+    assert valued.equity[-1] == pytest.approx(100_000 - 10 * 360 + 10 * last_close, abs=1e-9)
+    assert valued.equity[-2] == pytest.approx(100_000)  # nothing moves before the last close
+    with pytest.raises(InvalidInputError, match="late must be 'raise' or 'last_close', got 'clip'"):
+        value_ledger(book, panel, late="clip")  # type: ignore[arg-type]
