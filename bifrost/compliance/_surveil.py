@@ -416,21 +416,33 @@ def _survey(
         base_currency=full.base_currency,
     )  # fmt: skip
     close = pd.DataFrame(np.asarray(panel["close"]), index=panel.ts, columns=list(panel.symbols))
+    if first_day < panel.ts[0]:
+        # entries (a deposit) dated before the first bar: a row of no closes for them to fall on
+        # (a position held there has no price, which value_ledger refuses naming it)
+        close = pd.concat([pd.DataFrame(np.nan, index=pd.DatetimeIndex([first_day]), columns=close.columns), close])
+    days = pd.DatetimeIndex(close.index)
     filled = close.ffill()  # a held symbol without a bar that session keeps its last close
-    marked = Panel(ts=panel.ts, symbols=panel.symbols, fields={"close": np.asfortranarray(filled.to_numpy())})
-    valuation = value_ledger(ledger, marked)
+    marked = Panel(ts=days, symbols=panel.symbols, fields={"close": np.asfortranarray(filled.to_numpy())})
+    try:
+        valuation = value_ledger(ledger, marked)
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"portfolio {name!r}: {exc} (surveillance values the book at the store's closes: ingest its symbols' "
+            "bars from its first transaction on)"
+        ) from exc
     first = max(first_day, start) if start is not None else first_day
-    day_index = np.flatnonzero((panel.ts >= first) & (panel.ts <= horizon + pd.Timedelta(hours=23)))
+    bars = days >= panel.ts[0]
+    day_index = np.flatnonzero(bars & (days >= first) & (days <= horizon + pd.Timedelta(hours=23)))
     if not len(day_index):
         return _empty(full, rules, start, end)
     sectors = store_sectors(store)
-    traded = _traded_by_session(kept, panel.ts)
+    traded = _traded_by_session(kept, days)
     book = _Book.of(valuation, sectors)
     breach_rows: list[dict[str, object]] = []
     checks: dict[tuple[str, str], list[Any]] = {}  # (rule, kind) → [checks, worst ts, worst measure, its limit]
-    sessions = panel.ts[day_index]
+    sessions = days[day_index]
     for d in map(int, day_index):
-        ts = panel.ts[d]
+        ts = days[d]
         nav = float(book.nav[d])
         day_traded = traded.get(d, frozenset())
         for rule in rules.effective(name, ts.date()):
@@ -465,7 +477,7 @@ def _survey(
                      "measured": float(measured[k]), "limit": limit, "nav": nav, "verdict": verdict,
                      "cause": "trade" if members[k] & day_traded else "price move", "reason": reason}
                 )  # fmt: skip
-    drift_rows = [book.drift(d, panel.ts[d]) for d in map(int, day_index)]
+    drift_rows = [book.drift(d, days[d]) for d in map(int, day_index)]
     breaches = _frame(breach_rows, BREACH_COLUMNS, ("ts",))
     wash_rows, wash_checks = _wash_sales(ledger, rules, first, horizon)
     for (rule_id, kind), n in wash_checks.items():

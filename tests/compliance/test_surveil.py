@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from bifrost.compliance import verify_audit
-from bifrost.compliance._rules import RuleSet, load_rules, parse_rules
+from bifrost.compliance._rules import RuleSet, default_rules, load_rules, parse_rules
 from bifrost.compliance._surveil import (
     BREACH_COLUMNS,
     DRIFT_COLUMNS,
@@ -463,6 +463,12 @@ def test_surveil_default_rules_are_load_rules(market: EmbeddedStore) -> None:
     assert (report.rules_hash, report.rules_source) == (default.hash, default.source)
 
 
+def test_surveil_built_in_default_reports_wash_sales(market: EmbeddedStore) -> None:
+    report = surveil(market, "wash", rules=default_rules())
+    assert report.rules_source == "default" and report.n_wash_sales == 3  # its wash_sale rule: 30 days, warn
+    assert set(report.wash_sales["verdict"]) == {"warn"}
+
+
 # -- bad input, empty books -------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
@@ -482,6 +488,25 @@ def test_surveil_bad_input_raises_and_records_nothing(
     with pytest.raises(error, match=match):
         surveil(market, call.pop("portfolio"), **call)
     assert len(_records(market, "compliance.surveillance")) == before
+
+
+def test_surveil_deposit_before_the_first_bar_starts_at_the_first_session(market: EmbeddedStore) -> None:
+    record_transactions(
+        market, "early", [_deposit("2015-12-28"), _fill("e1", "2016-01-04", "NVDA", B, 100, "32.37")], create=True
+    )
+    report = surveil(market, "early", rules=parse_rules(BOOK_RULES))
+    assert report.start == _ts("2016-01-04")  # the store's first close
+    first = report.drift.iloc[0]
+    assert (first["nav"], first["top_symbol"]) == (100_000, "NVDA")
+    assert first["top_symbol_share"] == pytest.approx(3_237 / 100_000, rel=1e-12)  # 100 × 32.37 of 100,000
+
+
+def test_surveil_position_before_the_first_bar_raises_naming_it(market: EmbeddedStore) -> None:
+    record_transactions(
+        market, "unpriced", [_deposit("2015-12-28"), _fill("u1", "2015-12-29", "NVDA", B, 100, "32.00")], create=True
+    )
+    with pytest.raises(InvalidInputError, match=r"portfolio 'unpriced': NVDA is held on .* but has no close"):
+        surveil(market, "unpriced", rules=parse_rules(BOOK_RULES))
 
 
 def test_surveil_portfolio_without_transactions_is_an_empty_report(market: EmbeddedStore) -> None:
