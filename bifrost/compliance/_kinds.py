@@ -149,6 +149,24 @@ def _finite(value: float | Decimal | None) -> float | None:
     return x if math.isfinite(x) else None
 
 
+_MAX_ORDER_NUMBER: Final = 1e15
+
+
+def _order_number(order: ProposedOrder, what: Literal["quantity", "limit_price", "stop_price"]) -> float | None:
+    # an order's quantity or price as the finite float the inputs record; a value a float cannot
+    # hold (Decimal("1e400") is a finite Decimal) is bad input, never an inf in the audit trail
+    value: Decimal | None = getattr(order, what)
+    if value is None:
+        return None
+    x = float(value)
+    if not (math.isfinite(x) and abs(x) <= _MAX_ORDER_NUMBER):
+        raise InvalidInputError(
+            f"order {order.client_order_id or order.symbol}: {what} {value} is out of range "
+            f"(expected a finite number of magnitude at most {_MAX_ORDER_NUMBER:g})"
+        )
+    return x
+
+
 def _pct(x: float) -> str:
     return f"{x:.1%}"
 
@@ -158,6 +176,8 @@ def _money(x: float) -> str:
 
 
 def _shares(x: float) -> str:
+    if not math.isfinite(x):
+        return str(x)
     if x == int(x):
         return f"{int(x):,}"
     return f"{x:,.6f}".rstrip("0")
@@ -326,8 +346,9 @@ def book_exposure(order: ProposedOrder, book: BookState, measures: Measures) -> 
             issuer_gross += e
     if not math.isfinite(gross):
         gross, sector_gross, issuer_gross, unpriced = _careful_pass(held, book, symbol, sector, issuer)
+    quantity = _order_number(order, "quantity") or 0.0
     before = held.get(symbol, 0.0)
-    after = before + order.signed_quantity
+    after = before + (quantity if order.side is Side.BUY else -quantity)
     result = BookExposure(
         price=_finite(measures.price),
         equity=_finite(book.equity),
@@ -523,7 +544,7 @@ class MaxOrderQuantity(_Kind):
 
     def gather(self, rule: Rule, order: ProposedOrder, book: BookState, measures: Measures) -> dict[str, object]:
         """Return the order's symbol and quantity."""
-        return {"symbol": order.symbol, "quantity": float(order.quantity)}
+        return {"symbol": order.symbol, "quantity": _order_number(order, "quantity")}
 
     def decide(self, rule: Rule, inputs: Mapping[str, object]) -> tuple[Verdict, str]:
         """Block above ``max_shares``; warn above ``warn_at × max_shares``."""
@@ -560,12 +581,12 @@ class MaxOrderNotional(_Kind):
 
     def gather(self, rule: Rule, order: ProposedOrder, book: BookState, measures: Measures) -> dict[str, object]:
         """Return the quantity, the price used (and where it came from) and the notional."""
-        price, source = _finite(order.limit_price), "limit"
+        price, source = _order_number(order, "limit_price"), "limit"
         if price is None:
             price, source = _finite(book.prices.get(order.symbol)), "last"
         if price is None:
-            price, source = _finite(order.stop_price), "stop"
-        quantity = float(order.quantity)
+            price, source = _order_number(order, "stop_price"), "stop"
+        quantity = _order_number(order, "quantity") or 0.0
         return {
             "symbol": order.symbol,
             "quantity": quantity,
@@ -761,7 +782,7 @@ class ShortSale(_Kind):
         return {
             "symbol": order.symbol,
             "side": str(order.side),
-            "quantity": float(order.quantity),
+            "quantity": _order_number(order, "quantity"),
             "position": book.position(order.symbol),
             "pending": book.pending.get(order.symbol, 0.0),
             "long_only": book.long_only,
@@ -817,7 +838,7 @@ class PriceCollar(_Kind):
 
     def gather(self, rule: Rule, order: ProposedOrder, book: BookState, measures: Measures) -> dict[str, object]:
         """Return the order type, its limit price, the last price and the deviation."""
-        limit = _finite(order.limit_price) if order.order_type in ("limit", "stop_limit") else None
+        limit = _order_number(order, "limit_price") if order.order_type in ("limit", "stop_limit") else None
         last = _finite(book.prices.get(order.symbol))
         deviation = None
         if limit is not None and last is not None and last > 0:
@@ -894,8 +915,8 @@ class DuplicateOrder(_Kind):
         return {
             "symbol": order.symbol,
             "side": str(order.side),
-            "quantity": float(order.quantity),
-            "limit_price": _finite(order.limit_price),
+            "quantity": _order_number(order, "quantity"),
+            "limit_price": _order_number(order, "limit_price"),
             "matches": matches,
         }
 

@@ -1352,3 +1352,22 @@ def test_exposure_limits_a_larger_buy_never_turns_a_block_into_a_pass(
             and book.position(order.symbol) + book.pending.get(order.symbol, 0) >= 0
         ):
             assert judge(rule, bigger, book)[0] == "block", kind
+
+
+@pytest.mark.parametrize(
+    "kind", ["max_order_quantity", "max_order_notional", "max_position_pct_nav", "gross_exposure", "short_sale"]
+)
+def test_order_quantity_a_float_cannot_hold_raises_naming_it(closes: dict[str, float], kind: str) -> None:
+    # Decimal("1e400") is a finite Decimal but an infinite float: never an inf in the inputs
+    order = make_order("ORCL", quantity="1e400", client_order_id="c-9")
+    params = {p.name: 1.0 if p.required else p.default for p in RULE_KINDS[kind].params}
+    rule = Rule(id=kind, kind=kind, params=params)
+    with pytest.raises(InvalidInputError, match=r"order c-9: quantity 1E\+400 is out of range \(expected a finite"):
+        RULE_KINDS[kind].gather(rule, order, make_book(closes), Measures(order, make_book(closes), 44.97))
+
+
+def test_order_limit_price_out_of_range_raises_naming_it(closes: dict[str, float]) -> None:
+    order = make_order("ORCL", order_type="limit", limit="1e16")
+    rule = make_rule("price_collar", max_deviation=0.1)
+    with pytest.raises(InvalidInputError, match=r"order ORCL: limit_price 1E\+16 is out of range"):
+        judge(rule, order, make_book(closes))
