@@ -31,9 +31,9 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -45,13 +45,18 @@ from bifrost.errors import DataQualityWarning, InsufficientDataError, InvalidInp
 from bifrost.execution._fills import CFG_DIVIDENDS, Commission, FillAt, FillModel, check_fraction
 from bifrost.strategy import _kernel as K
 
+if TYPE_CHECKING:
+    from bifrost.compliance._compile import CompiledRules
+
 __all__ = [
     "DIVIDEND_MODES",
+    "NO_RULES",
     "Commission",
     "DividendMode",
     "FillAt",
     "FillModel",
     "Orders",
+    "RuleArrays",
     "Signals",
     "SizeType",
     "annual_bars",
@@ -59,6 +64,7 @@ __all__ = [
     "check_periods_per_year",
     "dividend_grid",
     "prepare",
+    "rule_arrays",
     "run_kernel",
 ]
 
@@ -134,6 +140,58 @@ class Orders(_Exits):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RuleArrays:
+    """Compliance rules as the kernel reads them (`bifrost.compliance.CompiledRules` laid out; none: no rows)."""
+
+    table: FloatArray  # (rules, N_RULE_FIELDS): kind code, limit, warn_at, blocks, side
+    active: BoolArray  # (bars, rules)
+    listed: BoolArray  # (rules, symbols)
+    groups: IntArray  # (rules, symbols)
+    session_start: BoolArray  # (bars,)
+
+    @property
+    def n_rules(self) -> int:
+        return int(self.table.shape[0])
+
+    def args(self) -> tuple[Any, ...]:
+        return self.table, self.active, self.listed, self.groups, self.session_start
+
+    def subset(self, a: int, b: int) -> RuleArrays:
+        # the rules of a chunk of symbols a:b (a sweep's)
+        if not self.n_rules:
+            return self
+        listed, groups = np.ascontiguousarray(self.listed[:, a:b]), np.ascontiguousarray(self.groups[:, a:b])
+        return RuleArrays(
+            table=self.table, active=self.active, listed=listed, groups=groups, session_start=self.session_start
+        )
+
+
+NO_RULES: Final = RuleArrays(
+    table=np.zeros((0, K.N_RULE_FIELDS)), active=np.zeros((1, 0), dtype=np.bool_), listed=np.zeros((0, 1), np.bool_),
+    groups=np.zeros((0, 1), dtype=np.int64), session_start=np.zeros(1, dtype=np.bool_),
+)  # fmt: skip
+"""No compliance rules: the kernel's loop does no extra work."""
+
+
+def rule_arrays(compiled: CompiledRules) -> RuleArrays:
+    """Lay out compiled compliance rules for the kernel (`bifrost.compliance.compile_rules`)."""
+    n = compiled.n_rules
+    if n == 0:
+        return NO_RULES
+    table = np.zeros((n, K.N_RULE_FIELDS))
+    # the kernel's kind codes are COMPILED_KINDS' order (RK_RESTRICTED = 0 ... RK_DAILY_LOSS = 9)
+    table[:, K.RC_KIND] = compiled.kinds
+    table[:, K.RC_LIMIT] = compiled.limits
+    table[:, K.RC_WARN_AT] = compiled.warn_at
+    table[:, K.RC_BLOCKS] = compiled.blocks
+    table[:, K.RC_SIDE] = compiled.sides
+    return RuleArrays(
+        table=table, active=np.ascontiguousarray(compiled.active), listed=np.ascontiguousarray(compiled.listed),
+        groups=np.ascontiguousarray(compiled.groups), session_start=np.ascontiguousarray(compiled.session_start),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KernelInputs:
     """Everything the kernel reads, validated and laid out (see :func:`prepare`)."""
 
@@ -149,11 +207,12 @@ class KernelInputs:
     stops: FloatArray
     cash: FloatArray
     cfg: FloatArray
+    rules: RuleArrays = NO_RULES
 
     def args(self) -> tuple[Any, ...]:
         return (
             *self.prices, self.col_symbol, self.group_start, self.signal_mode, *self.flags, self.size,
-            self.size_type, self.limit_price, self.stop_price, self.stops, self.cash, self.cfg,
+            self.size_type, self.limit_price, self.stop_price, self.stops, self.cash, self.cfg, *self.rules.args(),
         )  # fmt: skip
 
 
@@ -377,6 +436,11 @@ class KernelRecords:
     trades: FloatArray
     metrics: FloatArray
     dividends: FloatArray | None = None  # cash each position received (paid, short) on each bar; None: none
+    # the orders the compliance rules warned about or blocked (K.X_* fields), each rule's verdict on
+    # each (K.V_*; -1: not in force) and the group's positions when it was created
+    screened: FloatArray = field(default_factory=lambda: np.zeros((0, K.N_SCREEN_FIELDS)))
+    verdicts: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    held: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
 def run_kernel(inputs: KernelInputs) -> KernelRecords:
@@ -387,6 +451,8 @@ def run_kernel(inputs: KernelInputs) -> KernelRecords:
     events = int(inputs.flags[0].sum() + inputs.flags[1].sum()) + int(np.isfinite(inputs.size).sum())
     events += int(np.count_nonzero(inputs.prices[5]))  # a reinvested dividend is a fill
     capacity = min(events, n_t * n_cols) + 2 * n_cols + 64
+    n_rules = inputs.rules.n_rules
+    widest = int(np.diff(inputs.group_start).max()) if n_groups else 0
     while True:
         equity = np.zeros((n_t, n_groups))
         cash = np.zeros((n_t, n_groups))
@@ -395,9 +461,14 @@ def run_kernel(inputs: KernelInputs) -> KernelRecords:
         orders = np.zeros((capacity, K.N_ORDER_FIELDS))
         fills = np.zeros((capacity * 2, K.N_FILL_FIELDS))
         trades = np.zeros((capacity, K.N_TRADE_FIELDS))
-        counts = np.zeros(5, dtype=np.int64)
-        metrics = np.zeros((n_groups, len(K.METRICS)))
-        K.simulate_recorded(*inputs.args(), equity, cash, positions, dividends, orders, fills, trades, counts, metrics)  # type: ignore[call-arg]
+        screened_rows = capacity if n_rules else 0
+        screened = np.zeros((screened_rows, K.N_SCREEN_FIELDS))
+        verdicts = np.zeros((screened_rows, n_rules))
+        held = np.zeros((screened_rows, widest if n_rules else 0))
+        counts = np.zeros(K.N_COUNTS, dtype=np.int64)
+        metrics = np.zeros((n_groups, len(K.METRICS) + (len(K.RULE_METRICS) if n_rules else 0)))
+        K.simulate_recorded(*inputs.args(), equity, cash, positions, dividends, orders, fills, trades, screened,  # type: ignore[call-arg]
+                            verdicts, held, counts, metrics)  # fmt: skip
         if not counts[K.C_OVERFLOW]:
             break
         capacity *= 4
@@ -410,4 +481,7 @@ def run_kernel(inputs: KernelInputs) -> KernelRecords:
         trades=trades[: counts[K.C_TRADES]],
         metrics=metrics,
         dividends=dividends,
+        screened=screened[: counts[K.C_SCREENED]],
+        verdicts=verdicts[: counts[K.C_SCREENED]],
+        held=held[: counts[K.C_SCREENED]],
     )

@@ -65,9 +65,9 @@ SHARES, VALUE, PERCENT, TARGET_PERCENT, TARGET_SHARES, CLOSE = 0, 1, 2, 3, 4, 5
 # order statuses (bifrost.strategy._result.ORDER_FATES names each in the order vocabulary)
 OPEN, FILLED, CANCELED, REJECTED, EXPIRED = range(5)
 N_STATUSES = 5
-# reasons an order ended without (fully) filling
-NO_REASON, NO_CASH, NO_SHORT, REPLACED, STOPPED_OUT = range(5)
-N_REASONS = 5
+# reasons an order ended without (fully) filling (COMPLIANCE: a compliance rule blocked it when it was created)
+NO_REASON, NO_CASH, NO_SHORT, REPLACED, STOPPED_OUT, COMPLIANCE = range(6)
+N_REASONS = 6
 # who created the order
 BY_STRATEGY, BY_STOP_LOSS, BY_TAKE_PROFIT, BY_TRAILING_STOP = 0, 1, 2, 3
 
@@ -87,7 +87,8 @@ N_FILL_FIELDS = 6
  R_COMMISSION) = range(9)  # fmt: skip
 N_TRADE_FIELDS = 9
 # counters
-C_ORDERS, C_FILLS, C_TRADES, C_NEXT_ID, C_OVERFLOW = range(5)
+C_ORDERS, C_FILLS, C_TRADES, C_NEXT_ID, C_OVERFLOW, C_SCREENED = range(6)
+N_COUNTS = 6
 
 # online metrics, one row per group
 (M_FINAL_VALUE, M_TOTAL_RETURN, M_ANNUAL_RETURN, M_ANNUAL_VOLATILITY, M_SHARPE, M_MAX_DRAWDOWN,
@@ -98,9 +99,28 @@ METRICS = (
     "max_drawdown", "n_trades", "win_rate", "profit_factor", "n_fills", "n_rejected",
     "commission", "exposure",
 )  # fmt: skip
+# with compliance rules the metrics row has two more values (METRICS + RULE_METRICS): the orders
+# the rules blocked, and the orders they let through with a warning
+M_N_BLOCKED, M_N_WARNED = 13, 14
+RULE_METRICS = ("n_blocked", "n_warned")
+
+# -- compliance rules compiled for the kernel (bifrost.compliance._compile builds these) ----------
+# the rule kinds the kernel checks
+(RK_RESTRICTED, RK_QUANTITY, RK_NOTIONAL, RK_POSITION, RK_SECTOR, RK_ISSUER, RK_GROSS, RK_SHORT_SALE,
+ RK_COLLAR, RK_DAILY_LOSS) = range(10)  # fmt: skip
+# one row of `rules` per compiled rule version: its kind, its limit (shares, money, a fraction or a
+# deviation), the fraction of the limit where it starts to warn (NaN: never), whether it blocks (1) or
+# only warns (0) when it trips, and the side it applies to (restricted list: 0 both, +1 buys, -1 sells)
+RC_KIND, RC_LIMIT, RC_WARN_AT, RC_BLOCKS, RC_SIDE = range(5)
+N_RULE_FIELDS = 5
+# verdicts, as the screened orders' records hold them
+V_PASS, V_WARN, V_BLOCK = 0, 1, 2
+# screened-order records: one row per order a rule warned about or blocked; its verdicts (one per
+# rule) and the book's positions (one per column of its group) in two arrays of the same rows
+(X_ORDER_ID, X_COL, X_T, X_QTY, X_LAST, X_CASH, X_EQUITY, X_SOD, X_BLOCKED) = range(9)  # fmt: skip
+N_SCREEN_FIELDS = 9
 
 _EPS = 1e-9  # a position smaller than this many shares is flat
-
 
 
 @njit()
@@ -123,16 +143,19 @@ def _wanted(stype: int, size: float, pos: float, px: float, equity: float, lot: 
 
 # per-column state of the pending order (one per column), packed in a float64 row
 # (P_SIDE: +1 buy, -1 sell, the side of the last quantity the order asked for; 0: it asks for nothing)
+# (P_EST: signed shares the compliance rules estimated for it when it was created; NaN: not estimated)
 (P_ON, P_ID, P_T0, P_TYPE, P_ORIGIN, P_STYPE, P_SIZE, P_REQ, P_FILLED, P_VALUE, P_LIM, P_STOP,
- P_TRIG, P_SIDE) = range(14)  # fmt: skip
-N_PENDING = 14
+ P_TRIG, P_SIDE, P_EST) = range(15)  # fmt: skip
+N_PENDING = 15
 # per-column position and open round trip
 (B_POS, B_MARK, B_T0, B_AVG, B_QTY, B_PNL, B_COMM, B_EXIT_QTY, B_EXIT_VALUE, B_STOP_FROM,
  B_PEAK) = range(11)  # fmt: skip
 N_BOOK = 11
 # per-group running totals
-S_CASH, S_N_TRADES, S_WINS, S_GROSS_WIN, S_GROSS_LOSS, S_N_FILLS, S_N_REJECTED, S_COMM = range(8)
-N_STATS = 8
+S_CASH, S_N_TRADES, S_WINS, S_GROSS_WIN, S_GROSS_LOSS, S_N_FILLS, S_N_REJECTED, S_COMM, S_N_BLOCKED, S_N_WARNED = range(
+    10
+)
+N_STATS = 10
 
 
 @njit(inline="always")
@@ -212,6 +235,7 @@ def _new_order(pend: FloatArray, k: int, t: int, counts: IntArray, otype: int, o
     p[P_STOP] = stp
     p[P_TRIG] = 0.0
     p[P_SIDE] = side
+    p[P_EST] = np.nan
 
 
 @njit(inline="always")
@@ -379,6 +403,184 @@ def _equity(stats: FloatArray, book: FloatArray, px: FloatArray, c0: int, col_sy
     return float(equity)
 
 
+@njit(inline="always")
+def _slot_price(book: FloatArray, c_px: FloatArray, col_symbol: IntArray, c0: int, j: int, t: int) -> float:
+    # the last price of book slot j at bar t's close: its close, else its last mark (the order
+    # manager's market: the last close at or before the order's time)
+    v = c_px[t, col_symbol[c0 + j]]
+    return v if not np.isnan(v) else book[j, B_MARK]  # type: ignore[no-any-return]
+
+
+@njit(inline="always")
+def _holding(book: FloatArray, pend: FloatArray, j: int) -> float:
+    # slot j's position plus what its working order would still add (its shares as the rules
+    # estimated them when it was created; 0 for an order the rules never saw), as the order
+    # manager's book counts a working order's leaves
+    h = book[j, B_POS]
+    if pend[j, P_ON] > 0.0 and not np.isnan(pend[j, P_EST]):
+        h += pend[j, P_EST] - pend[j, P_FILLED]
+    return h  # type: ignore[no-any-return]
+
+
+@njit()
+def _others(book: FloatArray, pend: FloatArray, c_px: FloatArray, col_symbol: IntArray, c0: int, k: int, t: int,
+            groups: IntArray, r: int, g: int) -> float:  # fmt: skip
+    # Σ |holding × price| over the book's slots other than k, in group g of rule r's codes (g < 0: all)
+    total = 0.0
+    for j in range(book.shape[0]):
+        if j == k or (g >= 0 and groups[r, col_symbol[c0 + j]] != g):
+            continue
+        h = _holding(book, pend, j)
+        if h != 0.0:
+            total += abs(h * _slot_price(book, c_px, col_symbol, c0, j, t))
+    return total
+
+
+@njit()
+def _screen(
+    k: int,
+    c0: int,
+    t: int,
+    q: float,
+    lim: float,
+    stp: float,
+    otype: int,
+    sod: float,
+    long_only: bool,
+    book: FloatArray,
+    pend: FloatArray,
+    stats: FloatArray,
+    c_px: FloatArray,
+    col_symbol: IntArray,
+    rules: FloatArray,
+    rule_on: BoolArray,
+    rule_sym: BoolArray,
+    rule_group: IntArray,
+    record: bool,
+    order_id: float,
+    screened: FloatArray,
+    verdicts: FloatArray,
+    held: FloatArray,
+    counts: IntArray,
+) -> int:
+    # The compiled compliance rules in force on bar t against a new order of slot k (q signed
+    # shares) at bar t's close, on the book at that close: the verdict of them all (V_PASS,
+    # V_WARN, V_BLOCK); each rule's verdict is recorded when any warns or blocks. Each kind
+    # decides as its `gather`/`decide` in bifrost.compliance._kinds do, in the same float
+    # expressions: a limit is "at most"; a NAV fraction blocks only an order that raises it
+    # above the limit; a rule that cannot measure (no price, no positive equity) blocks an
+    # order that does not only reduce; a tripped rule of severity warn only warns.
+    n_rules = rules.shape[0]
+    n = book.shape[0]
+    s = col_symbol[c0 + k]
+    pos = book[k, B_POS]  # the slot's own working order was just replaced: its holding is its position
+    after = pos + q
+    reduces = pos != 0.0 and (pos > 0.0) == (after >= 0.0) and abs(after) < abs(pos)
+    last = _slot_price(book, c_px, col_symbol, c0, k, t)
+    # the reference price (bifrost.compliance._engine.reference_price): last, else limit, else stop
+    ref = last if last > 0.0 else (lim if lim > 0.0 else (stp if stp > 0.0 else np.nan))
+    equity = stats[S_CASH]
+    for j in range(n):
+        if book[j, B_POS] != 0.0:
+            equity += book[j, B_POS] * _slot_price(book, c_px, col_symbol, c0, j, t)
+    measurable = not np.isnan(ref) and equity > 0.0
+    worst = V_PASS
+    i = counts[C_SCREENED]
+    row_ok = record and i < screened.shape[0]
+    for r in range(n_rules):
+        if not rule_on[t, r]:
+            if row_ok:
+                verdicts[i, r] = -1.0  # not in force
+            continue
+        kind = int(rules[r, RC_KIND])
+        limit = rules[r, RC_LIMIT]
+        wa = rules[r, RC_WARN_AT]
+        tripped = False
+        warned = False
+        if kind == RK_RESTRICTED:
+            side = rules[r, RC_SIDE]
+            tripped = rule_sym[r, s] and (side == 0.0 or side * q > 0.0)
+        elif kind == RK_QUANTITY:
+            value = abs(q)
+            tripped = value > limit
+            warned = not np.isnan(wa) and value > wa * limit
+        elif kind == RK_NOTIONAL:
+            px = lim if not np.isnan(lim) else (last if not np.isnan(last) else stp)
+            if np.isnan(px):
+                tripped = not reduces  # cannot measure
+            else:
+                value = abs(q) * px
+                tripped = value > limit
+                warned = not np.isnan(wa) and value > wa * limit
+        elif kind == RK_POSITION or kind == RK_SECTOR or kind == RK_ISSUER or kind == RK_GROSS:  # noqa: SIM109 (numba)
+            g = -1
+            if kind == RK_SECTOR or kind == RK_ISSUER:  # noqa: SIM109 (numba)
+                g = rule_group[r, s]
+            if g < 0 and kind == RK_SECTOR:
+                pass  # no sector known: the order adds to no sector
+            elif not measurable:
+                tripped = not reduces
+            else:
+                others = (
+                    0.0 if kind == RK_POSITION else _others(book, pend, c_px, col_symbol, c0, k, t, rule_group, r, g)
+                )
+                frac_after = (others + abs(after * ref)) / equity
+                frac_before = (others + abs(pos * ref)) / equity
+                if frac_after > frac_before:
+                    tripped = frac_after > limit
+                    warned = not np.isnan(wa) and frac_after > wa * limit
+        elif kind == RK_SHORT_SALE:
+            tripped = long_only and q < 0.0 and -q > pos
+        elif kind == RK_COLLAR:
+            if otype == LIMIT or otype == STOP_LIMIT:  # noqa: SIM109 (numba)
+                if not last > 0.0:
+                    warned = True  # no last price: the limit is not checked
+                else:
+                    value = abs(lim / last - 1.0)
+                    tripped = value > limit
+                    warned = not np.isnan(wa) and value > wa * limit
+        elif kind == RK_DAILY_LOSS and not np.isnan(sod):  # a new book (no previous session) passes
+            if not (sod > 0.0) or np.isnan(equity):
+                tripped = not reduces  # cannot measure
+            else:
+                loss = 1.0 - equity / sod
+                if loss >= limit:
+                    tripped = not reduces
+                else:
+                    warned = not np.isnan(wa) and loss >= wa * limit
+        verdict = V_PASS
+        if tripped:
+            verdict = V_BLOCK if rules[r, RC_BLOCKS] > 0.0 else V_WARN
+        elif warned:
+            verdict = V_WARN
+        if verdict > worst:
+            worst = verdict
+        if row_ok:
+            verdicts[i, r] = verdict
+    if worst == V_BLOCK:
+        stats[S_N_BLOCKED] += 1.0
+    elif worst == V_WARN:
+        stats[S_N_WARNED] += 1.0
+    if record and worst != V_PASS:
+        if not row_ok:
+            counts[C_OVERFLOW] = 1
+            return worst
+        x = screened[i]
+        x[X_ORDER_ID] = order_id
+        x[X_COL] = c0 + k
+        x[X_T] = t
+        x[X_QTY] = q
+        x[X_LAST] = last
+        x[X_CASH] = stats[S_CASH]
+        x[X_EQUITY] = equity
+        x[X_SOD] = sod
+        x[X_BLOCKED] = 1.0 if worst == V_BLOCK else 0.0
+        for j in range(n):
+            held[i, j] = book[j, B_POS] if j == k else _holding(book, pend, j)
+        counts[C_SCREENED] = i + 1
+    return worst
+
+
 @njit()
 def _run_group(
     c0: int,
@@ -402,6 +604,11 @@ def _run_group(
     stops: FloatArray,
     cash0: float,
     cfg: FloatArray,
+    rules: FloatArray,
+    rule_on: BoolArray,
+    rule_sym: BoolArray,
+    rule_group: IntArray,
+    session_start: BoolArray,
     record: bool,
     equity_out: FloatArray,
     cash_out: FloatArray,
@@ -410,11 +617,17 @@ def _run_group(
     orders: FloatArray,
     fills: FloatArray,
     trades: FloatArray,
+    screened: FloatArray,
+    verdicts: FloatArray,
+    held: FloatArray,
     counts: IntArray,
     metrics: FloatArray,
 ) -> None:
     n_t = c_px.shape[0]
     n = c1 - c0
+    n_rules = rules.shape[0]
+    long_only = cfg[CFG_ALLOW_SHORT] <= 0.0
+    sod = np.nan  # the equity at the previous session's close (the daily loss limit's reference)
     fill_at_close = cfg[CFG_FILL_AT_CLOSE] > 0.0
     lot = cfg[CFG_LOT]
     valid = int(cfg[CFG_VALID_BARS])
@@ -575,6 +788,8 @@ def _run_group(
                          fills, orders, trades, counts)  # fmt: skip
         # -- 3. the strategy's orders for bar t ------------------------------------------------
         eq_close = np.nan  # this close's equity before its fills, once a bar, for a target weight's side
+        if n_rules > 0 and t > 0 and session_start[t]:
+            sod = prev_eq
         for k in range(n):
             col = c0 + k
             pos = book[k, B_POS]
@@ -614,6 +829,25 @@ def _run_group(
                     side = 1.0 if want > 0.0 else (-1.0 if want < 0.0 else 0.0)
                     _new_order(pend, k, t, counts, _order_type(lim, stp), BY_STRATEGY, size_type, sz, lim, stp, side)
                     created = True
+            if created and n_rules > 0:
+                # the compliance rules judge the order now, as the order manager judges one sent at
+                # this close: its shares at the close (sized at the fill otherwise), on the book now
+                p = pend[k]
+                stype = int(p[P_STYPE])
+                eq_now = 0.0
+                if stype == PERCENT or stype == TARGET_PERCENT:  # noqa: SIM109 (numba)
+                    eq_now = _equity(stats, book, c_px, c0, col_symbol, t)
+                q = _wanted(stype, p[P_SIZE], pos, _slot_price(book, c_px, col_symbol, c0, k, t), eq_now, lot)
+                if q != 0.0 and not np.isnan(q):
+                    verdict = _screen(k, c0, t, q, p[P_LIM], p[P_STOP], int(p[P_TYPE]), sod, long_only, book, pend,
+                                      stats, c_px, col_symbol, rules, rule_on, rule_sym, rule_group, record, p[P_ID],
+                                      screened, verdicts, held, counts)  # fmt: skip
+                    p[P_EST] = q
+                    if verdict == V_BLOCK:
+                        p[P_SIDE] = 1.0 if q > 0.0 else -1.0
+                        stats[S_N_REJECTED] += 1.0
+                        _end_order(pend, k, col, t, REJECTED, COMPLIANCE, record, orders, counts)
+                        continue
             if created and fill_at_close and pend[k, P_TYPE] == MARKET:
                 s = col_symbol[col]
                 cl = c_px[t, s]
@@ -692,6 +926,9 @@ def _finish(metrics: FloatArray, stats: FloatArray, cash0: float, final: float, 
     metrics[M_N_REJECTED] = stats[S_N_REJECTED]
     metrics[M_COMMISSION] = stats[S_COMM]
     metrics[M_EXPOSURE] = exposure / n_t if n_t > 0 else np.nan
+    if metrics.shape[0] > M_N_WARNED:
+        metrics[M_N_BLOCKED] = stats[S_N_BLOCKED]
+        metrics[M_N_WARNED] = stats[S_N_WARNED]
 
 
 @njit(inline="always")
@@ -757,12 +994,25 @@ def _run_simple(
     size_type: int,
     cash0: float,
     cfg: FloatArray,
+    col_symbol: IntArray,
+    rules: FloatArray,
+    rule_on: BoolArray,
+    rule_sym: BoolArray,
+    rule_group: IntArray,
+    session_start: BoolArray,
     metrics: FloatArray,
 ) -> None:
     # The sweep's common case, one column: long-only signals, market orders, a cash account,
     # no attached stops or volume cap. The same steps and the same floating-point expressions
     # as _run_group (tests compare the two bit for bit), with the state kept in registers.
     n_t = c_px.shape[0]
+    n_rules = rules.shape[0]
+    sod = np.nan
+    # the compliance screen reads the book as _run_group keeps it: one slot, filled when it runs
+    slot = np.zeros((1 if n_rules > 0 else 0, N_BOOK))
+    slot_pend = np.zeros((1 if n_rules > 0 else 0, N_PENDING))  # no working order counts: it was replaced
+    no_rows = np.empty((0, 0))
+    screen_counts = np.zeros(N_COUNTS, dtype=np.int64)
     fill_at_close = cfg[CFG_FILL_AT_CLOSE] > 0.0
     div_mode = int(cfg[CFG_DIVIDENDS])
     lot = cfg[CFG_LOT]
@@ -824,6 +1074,27 @@ def _run_simple(
             pending = -1
             created = True
         cl = c_px[t, s]
+        if n_rules > 0:  # the compliance screen of _run_group's step 3
+            if t > 0 and session_start[t]:
+                sod = prev_eq
+            if created:
+                last = cl if not np.isnan(cl) else mark
+                eq = cash
+                if pos != 0.0:
+                    eq += pos * last
+                q = _wanted(size_type, p_size, pos, last, eq, lot) if pending > 0 else -pos
+                if q != 0.0 and not np.isnan(q):
+                    slot[0, B_POS] = pos
+                    slot[0, B_MARK] = mark
+                    stats[S_CASH] = cash
+                    verdict = _screen(0, c, t, q, np.nan, np.nan, MARKET, sod, True, slot, slot_pend, stats, c_px,
+                                      col_symbol,
+                                      rules, rule_on, rule_sym, rule_group, False, 0.0, no_rows, no_rows, no_rows,
+                                      screen_counts)  # fmt: skip
+                    if verdict == V_BLOCK:
+                        stats[S_N_REJECTED] += 1.0
+                        pending = 0
+                        created = False
         if created and fill_at_close and not np.isnan(cl):
             eq = cash
             if pos != 0.0:
@@ -857,9 +1128,11 @@ _RF2 = types.Array(types.float64, 2, "A", readonly=True)
 _RB2 = types.Array(types.boolean, 2, "A", readonly=True)
 _RI1 = types.Array(types.int64, 1, "A", readonly=True)
 _RF1 = types.Array(types.float64, 1, "A", readonly=True)
+_RI2 = types.Array(types.int64, 2, "A", readonly=True)
+_RB1 = types.Array(types.boolean, 1, "A", readonly=True)
 _INPUTS = (
     _RF2, _RF2, _RF2, _RF2, _RF2, _RF2, _RI1, _RI1, types.boolean, _RB2, _RB2, _RB2, _RB2, _RF2, types.int64,
-    _RF2, _RF2, _RF2, _RF1, _RF1,
+    _RF2, _RF2, _RF2, _RF1, _RF1, _RF2, _RB2, _RB2, _RI2, _RB1,
 )  # fmt: skip
 
 
@@ -885,9 +1158,18 @@ def simulate_metrics(
     stops: FloatArray,
     cash0: FloatArray,
     cfg: FloatArray,
+    rules: FloatArray,
+    rule_on: BoolArray,
+    rule_sym: BoolArray,
+    rule_group: IntArray,
+    session_start: BoolArray,
     metrics: FloatArray,
 ) -> None:
-    """Run every group (in parallel) and keep only its metrics row: memory stays O(groups)."""
+    """Run every group (in parallel) and keep only its metrics row: memory stays O(groups).
+
+    ``rules`` … ``session_start`` are the compiled compliance rules (no rows: none); a
+    metrics row of ``len(METRICS) + len(RULE_METRICS)`` values also gets the rules' counts.
+    """
     n_groups = group_start.shape[0] - 1
     no_f1 = np.empty(0)
     no_f2 = np.empty((0, 0))
@@ -905,18 +1187,19 @@ def simulate_metrics(
         c0 = group_start[g]
         if simple and group_start[g + 1] - c0 == 1:
             _run_simple(c0, o_px, h_px, l_px, c_px, div, col_symbol[c0], entries, exits, size, size_type, cash0[g], cfg,
-                        metrics[g])  # fmt: skip
+                        col_symbol, rules, rule_on, rule_sym, rule_group, session_start, metrics[g])  # fmt: skip
             continue
-        counts = np.zeros(5, dtype=np.int64)
+        counts = np.zeros(N_COUNTS, dtype=np.int64)
         _run_group(group_start[g], group_start[g + 1], o_px, h_px, l_px, c_px, vol, div, col_symbol, signal_mode,
                    entries, exits, short_entries, short_exits, size, size_type, limit_price, stop_price, stops,
-                   cash0[g], cfg, False, no_f1, no_f1, no_f2, no_f2, no_f2, no_f2, no_f2, counts,
-                   metrics[g])  # fmt: skip
+                   cash0[g], cfg, rules, rule_on, rule_sym, rule_group, session_start, False, no_f1, no_f1, no_f2,
+                   no_f2, no_f2, no_f2, no_f2, no_f2, no_f2, no_f2, counts, metrics[g])  # fmt: skip
 
 
 @kernel(
     types.void(*_INPUTS, types.float64[:, :], types.float64[:, :], types.float64[:, :], types.float64[:, :],
-               types.float64[:, :], types.float64[:, :], types.float64[:, :], types.int64[:], types.float64[:, :]),
+               types.float64[:, :], types.float64[:, :], types.float64[:, :], types.float64[:, :],
+               types.float64[:, :], types.float64[:, :], types.int64[:], types.float64[:, :]),
 )  # fmt: skip
 def simulate_recorded(
     o_px: FloatArray,
@@ -939,6 +1222,11 @@ def simulate_recorded(
     stops: FloatArray,
     cash0: FloatArray,
     cfg: FloatArray,
+    rules: FloatArray,
+    rule_on: BoolArray,
+    rule_sym: BoolArray,
+    rule_group: IntArray,
+    session_start: BoolArray,
     equity: FloatArray,
     cash: FloatArray,
     positions: FloatArray,
@@ -946,12 +1234,18 @@ def simulate_recorded(
     orders: FloatArray,
     fills: FloatArray,
     trades: FloatArray,
+    screened: FloatArray,
+    verdicts: FloatArray,
+    held: FloatArray,
     counts: IntArray,
     metrics: FloatArray,
 ) -> None:
-    """Run every group in turn, recording equity, cash, positions, dividends, orders, fills and trades."""
+    """Run every group in turn, recording equity, cash, positions, dividends, orders, fills and trades,
+    and the orders the compliance rules warned about or blocked (``screened``, with each rule's
+    verdict in ``verdicts`` and the group's positions then in ``held``)."""
     for g in range(group_start.shape[0] - 1):
         _run_group(group_start[g], group_start[g + 1], o_px, h_px, l_px, c_px, vol, div, col_symbol, signal_mode,
                    entries, exits, short_entries, short_exits, size, size_type, limit_price, stop_price, stops,
-                   cash0[g], cfg, True, equity[:, g], cash[:, g], positions, dividends, orders, fills, trades, counts,
+                   cash0[g], cfg, rules, rule_on, rule_sym, rule_group, session_start, True, equity[:, g], cash[:, g],
+                   positions, dividends, orders, fills, trades, screened, verdicts, held, counts,
                    metrics[g])  # fmt: skip

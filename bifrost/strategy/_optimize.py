@@ -37,22 +37,27 @@ from bifrost.strategy import _kernel as K
 from bifrost.strategy._costs import NO_COSTS, costs_label
 from bifrost.strategy._declare import declaration, required_warmup, violated_constraints
 from bifrost.strategy._engine import (
+    NO_RULES,
     FillModel,
     KernelInputs,
     Orders,
+    RuleArrays,
     Signals,
     annual_bars,
     as_grid,
     check_periods_per_year,
     prepare,
+    rule_arrays,
     run_kernel,
     warn_raw_splits,
 )
 from bifrost.strategy._indicators import memoized
-from bifrost.strategy._strategies import Strategy, check_params, resolve_strategy, simulate
+from bifrost.strategy._strategies import Strategy, check_params, compile_for, resolve_strategy, simulate
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
+
+    from bifrost.compliance._rules import RuleSet
 
 __all__ = [
     "MAX_BACKTESTS",
@@ -207,6 +212,7 @@ class SweepResult:
     skipped: int = 0
     constraints: tuple[str, ...] = ()
     costs: str = NO_COSTS
+    rules: tuple[str, ...] | None = None  # with compliance rules: the notes on those not applied (else None)
 
     @property
     def n_sets(self) -> int:
@@ -216,6 +222,10 @@ class SweepResult:
     def notes(self) -> list[str]:
         """Return what a reader of the table must know: the costs, and the sets skipped."""
         out = [f"costs: {self.costs}"]
+        if self.rules is not None:
+            blocked = int(self.frame["n_blocked"].sum()) if "n_blocked" in self.frame else 0
+            out.append(f"compliance rules applied: {blocked:,} orders blocked over every backtest")
+            out.extend(self.rules)
         if self.skipped:
             out.append(
                 f"skipped {self.skipped:,} parameter "
@@ -292,9 +302,11 @@ def _chunk_metrics(
     fill: FillModel,
     per_year: float,
     keep_equity: bool = False,
+    rules: RuleArrays = NO_RULES,
 ) -> tuple[FloatArray, FloatArray | None]:
     # every parameter set on every symbol of this chunk: rows ordered (parameter set, symbol);
-    # with keep_equity, also each backtest's equity curve (a recorded run: bit-identical metrics)
+    # with keep_equity, also each backtest's equity curve (a recorded run: bit-identical metrics);
+    # `rules`: the compliance rules compiled for this chunk's symbols (every column the same)
     panel = Panel(ts=ts, symbols=symbols, fields=fields, frequency=frequency)
     with memoized():
         requests = [strategy(panel, **p) for p in param_sets]
@@ -325,17 +337,22 @@ def _chunk_metrics(
             KernelInputs(
                 prices=first.prices, col_symbol=col_symbol, group_start=group_start, signal_mode=first.signal_mode,
                 flags=flags, size=size, size_type=first.size_type, limit_price=limit_price, stop_price=stop_price,
-                stops=stops, cash=np.full(n_cols, float(cash)), cfg=first.cfg,
+                stops=stops, cash=np.full(n_cols, float(cash)), cfg=first.cfg, rules=rules,
             )
         )  # fmt: skip
         return records.metrics, records.equity
-    metrics = np.zeros((n_cols, len(K.METRICS)))
+    metrics = np.zeros((n_cols, _width(rules)))
     kernel: Any = K.simulate_metrics  # a numba dispatcher: typed by its signature, not by mypy
     kernel(
         *first.prices, col_symbol, group_start, first.signal_mode, *flags, size, first.size_type, limit_price,
-        stop_price, stops, np.full(n_cols, float(cash)), first.cfg, metrics,
+        stop_price, stops, np.full(n_cols, float(cash)), first.cfg, *rules.args(), metrics,
     )  # fmt: skip
     return metrics, None
+
+
+def _width(rules: RuleArrays) -> int:
+    # the metrics row: the engine's metrics, and the rules' counts when there are rules
+    return len(K.METRICS) + (len(K.RULE_METRICS) if rules.n_rules else 0)
 
 
 def _chunks(n_symbols: int, n_sets: int, n_bars: int, chunk_symbols: int | None) -> list[tuple[int, int]]:
@@ -367,6 +384,8 @@ def sweep(
     max_backtests: int | None = MAX_BACKTESTS,
     max_memory_bytes: int | None = None,
     periods_per_year: float | None = None,
+    rules: RuleSet | None = None,
+    portfolio: str = "backtest",
 ) -> SweepResult:
     """Backtest every parameter set on every symbol independently; keep one metrics row each.
 
@@ -396,13 +415,19 @@ def sweep(
     periods_per_year
         Bars a year that annualise the metrics (default: the panel's frequency's, as in
         :func:`~bifrost.strategy.simulate`).
+    rules, portfolio
+        Compliance rules every backtest obeys, as ``portfolio`` (see
+        :func:`~bifrost.strategy.backtest`): an order a rule blocks is rejected, and the
+        frame gains ``n_blocked`` and ``n_warned`` (orders blocked, and let through with a
+        warning) per backtest.
 
     Raises
     ------
     InvalidInputError
         On an unknown strategy, parameter or objective, an empty grid, a sweep beyond
-        ``max_backtests`` or ``max_memory_bytes`` (see :func:`check_sweep_size`), or a
-        ``periods_per_year`` that is not a number from 1 to 1e8.
+        ``max_backtests`` or ``max_memory_bytes`` (see :func:`check_sweep_size`), a
+        ``periods_per_year`` that is not a number from 1 to 1e8, or ``rules`` that are not
+        a `bifrost.compliance.RuleSet`.
     """
     name, fn = resolve_strategy(strategy)
     if isinstance(grid, Mapping):
@@ -427,11 +452,13 @@ def sweep(
         raise InvalidInputError(f"address is the Ray cluster's; it needs backend='ray' (got address={address!r})")
     model = fill if fill is not None else FillModel()
     per_year = annual_bars(panel, check_periods_per_year(periods_per_year))
+    compiled = None if rules is None else compile_for(panel, rules, portfolio)
+    arrays = NO_RULES if compiled is None else rule_arrays(compiled)
     warn_raw_splits(panel)
     chunks = _chunks(len(panel.symbols), len(sets), len(panel.ts), chunk_symbols)
     if backend == "ray":
         chunks, outputs = _run_ray(
-            panel, fn, sets, cash, model, per_year, chunk_symbols, address, progress, keep_equity
+            panel, fn, sets, cash, model, per_year, chunk_symbols, address, progress, keep_equity, arrays
         )
     else:
         outputs = []
@@ -441,7 +468,7 @@ def sweep(
                 outputs.append(
                     _chunk_metrics(
                         fields, panel.ts, panel.symbols[a:b], panel.frequency, fn, sets, cash, model, per_year,
-                        keep_equity,
+                        keep_equity, arrays.subset(a, b),
                     )
                 )  # fmt: skip
                 bar.update(len(sets) * (b - a))
@@ -458,6 +485,7 @@ def sweep(
         strategy=name, frame=_frame(blocks, chunks, panel.symbols, sets), params=tuple(sets[0]), objective=objective,
         maximize=maximize, equity=equity, skipped=skipped,
         constraints=tuple(str(c) for c in declaration(fn).constraints), costs=costs_label(model),
+        rules=None if compiled is None else tuple(compiled.notes()),
     )  # fmt: skip
 
 
@@ -483,12 +511,14 @@ def _frame(
 ) -> pd.DataFrame:
     # rows ordered (parameter set, symbol) whatever the chunking
     n_sets = len(sets)
+    width = blocks[0].shape[1]
+    names = list(K.METRICS) + (list(K.RULE_METRICS) if width > len(K.METRICS) else [])
     parts = []
     for (a, b), block in zip(chunks, blocks, strict=True):
-        parts.append(block.reshape(n_sets, b - a, len(K.METRICS)))
-    metrics = np.concatenate(parts, axis=1).reshape(n_sets * len(symbols), len(K.METRICS))
-    frame = pd.DataFrame(metrics, columns=list(K.METRICS))
-    for col in ("n_trades", "n_fills", "n_rejected"):
+        parts.append(block.reshape(n_sets, b - a, width))
+    metrics = np.concatenate(parts, axis=1).reshape(n_sets * len(symbols), width)
+    frame = pd.DataFrame(metrics, columns=names)
+    for col in ("n_trades", "n_fills", "n_rejected", *names[len(K.METRICS) :]):
         frame[col] = frame[col].astype(np.int64)
     params = pd.DataFrame([p for p in sets for _ in symbols]).reset_index(drop=True)
     frame.insert(0, "symbol", np.tile(np.array(symbols, dtype=object), n_sets))
@@ -508,12 +538,15 @@ def _ray_chunk(
     fill: FillModel,
     per_year: float,
     keep_equity: bool,
+    rules: RuleArrays,
 ) -> tuple[FloatArray, FloatArray | None]:
     import numba
 
     numba.set_num_threads(1)  # one core per task: Ray schedules the cores
     part = {f: v[:, a:b] for f, v in fields.items()}
-    return _chunk_metrics(part, ts, symbols[a:b], frequency, strategy, sets, cash, fill, per_year, keep_equity)
+    return _chunk_metrics(
+        part, ts, symbols[a:b], frequency, strategy, sets, cash, fill, per_year, keep_equity, rules.subset(a, b)
+    )
 
 
 def _run_ray(
@@ -527,6 +560,7 @@ def _run_ray(
     address: str | None,
     progress: bool,
     keep_equity: bool,
+    rules: RuleArrays = NO_RULES,
 ) -> tuple[list[tuple[int, int]], list[tuple[FloatArray, FloatArray | None]]]:
     import ray
 
@@ -557,7 +591,7 @@ def _run_ray(
     # the panel goes into the object store once; every task reads it zero-copy
     fields_ref: Any = ray.put({f: np.asarray(v) for f, v in panel.fields.items()})
     head = (fields_ref, panel.ts, panel.symbols, panel.frequency)
-    tail = (fn, list(sets), cash, fill, per_year, keep_equity)
+    tail = (fn, list(sets), cash, fill, per_year, keep_equity, rules)
     pending = {remote.remote(*head, a, b, *tail): i for i, (a, b) in enumerate(chunks)}
     out: list[Any] = [None] * len(chunks)
     try:

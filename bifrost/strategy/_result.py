@@ -25,10 +25,12 @@ from bifrost.strategy._engine import DividendMode, FillModel, KernelRecords
 
 if TYPE_CHECKING:
     from bifrost.analytics import Tearsheet
+    from bifrost.compliance._compile import CompiledRules
 
 __all__ = ["ORDER_FATES", "BacktestResult"]
 
-_COUNTS = frozenset({"n_trades", "n_fills", "n_rejected"})
+_COUNTS = frozenset({"n_trades", "n_fills", "n_rejected", "n_blocked", "n_warned"})
+COMPLIANCE_COLUMNS = ("order_id", "ts", "symbol", "side", "quantity", "order_type", "limit_price", "rule", "reason")
 _FRACTIONS = frozenset({"total_return", "annual_return", "annual_volatility", "max_drawdown", "win_rate", "exposure"})
 _MONEY = frozenset({"final_value", "commission"})
 
@@ -42,6 +44,7 @@ ORDER_FATES: Final[Mapping[tuple[int, int], tuple[OrderStatus, RejectReason | Ca
         (K.CANCELED, K.STOPPED_OUT): (OrderStatus.CANCELED, CancelReason.STOPPED_OUT),
         (K.REJECTED, K.NO_CASH): (OrderStatus.REJECTED, RejectReason.INSUFFICIENT_CASH),
         (K.REJECTED, K.NO_SHORT): (OrderStatus.REJECTED, RejectReason.SHORT_NOT_ALLOWED),
+        (K.REJECTED, K.COMPLIANCE): (OrderStatus.REJECTED, RejectReason.COMPLIANCE),
         (K.EXPIRED, K.NO_REASON): (OrderStatus.EXPIRED, None),
         (K.OPEN, K.NO_REASON): (OrderStatus.ACCEPTED, None),  # PARTIALLY_FILLED when part of it filled
     })
@@ -113,6 +116,21 @@ class BacktestResult:
     measured
         How the returns are measured, in words: "total return, dividends as cash",
         "price return, dividends ignored", ...
+    compliance
+        With compliance rules (``rules=``): every order a rule blocked, one row each:
+        ``order_id, ts`` (the bar it was created on), ``symbol, side, quantity`` (shares, as
+        the rules saw it at that close), ``order_type, limit_price``, ``rule`` (the blocking
+        rules' ids, ``"; "``-joined) and ``reason`` (``"<rule>: <why>; ..."``, the order
+        manager's wording). Such an order is in `orders` too, ``rejected`` for reason
+        ``compliance``, with the same ``rule`` and a ``message`` as the order manager
+        words it (``"compliance: <reason>"``); `orders` has those two columns only when
+        rules were given.
+    compliance_warnings
+        The orders let through with a warning, in the same columns.
+    rules_hash
+        The rule set's hash (None: no rules were given).
+    rules_skipped
+        The rule versions in force over the backtest that a backtest cannot apply, and why.
     """
 
     strategy: str
@@ -134,6 +152,10 @@ class BacktestResult:
     dividends: DividendMode = "cash"
     dividend_events: pd.DataFrame = field(default_factory=lambda: _dividend_frame([], [], [], [], []))
     measured: str = "price return, the panel carries no dividends"
+    compliance: pd.DataFrame = field(default_factory=lambda: _NO_SCREENED.copy())
+    compliance_warnings: pd.DataFrame = field(default_factory=lambda: _NO_SCREENED.copy())
+    rules_hash: str | None = None
+    rules_skipped: tuple[str, ...] = ()
 
     @classmethod
     def from_records(
@@ -147,8 +169,10 @@ class BacktestResult:
         fill: FillModel,
         periods_per_year: float = 252.0,
         dividends: DividendMode = "cash",
+        rules: CompiledRules | None = None,
     ) -> BacktestResult:
-        """Turn the kernel's arrays into frames on the panel's dates and symbols."""
+        """Turn the kernel's arrays into frames on the panel's dates and symbols (``rules``: the
+        compliance rules the run obeyed)."""
         ts = panel.ts
         symbols = np.array(panel.symbols, dtype=object)
         f = records.fills
@@ -200,7 +224,16 @@ class BacktestResult:
                 "bars_held": (r[:, K.R_T_EXIT] - r[:, K.R_T_ENTRY]).astype(np.int64),
             }
         )
-        metrics = {name: float(v) for name, v in zip(K.METRICS, records.metrics[0], strict=True)}
+        names = K.METRICS + (K.RULE_METRICS if records.metrics.shape[1] > len(K.METRICS) else ())
+        metrics = {name: float(v) for name, v in zip(names, records.metrics[0], strict=True)}
+        blocked, warned = _NO_SCREENED.copy(), _NO_SCREENED.copy()
+        if rules is not None:
+            blocked, warned = _screened(records, panel, rules, fill, o)
+            by_order = blocked.set_index("order_id")
+            ids = orders["order_id"]
+            orders["rule"] = ids.map(by_order["rule"]).fillna("").astype(object)
+            # the order manager's wording of a rejection: "<check>: <rule>: <why>; <rule>: <why>"
+            orders["message"] = ("compliance: " + ids.map(by_order["reason"])).fillna("").astype(object)
         events = _NO_DIVIDENDS.copy()
         if records.dividends is not None and records.dividends.any():
             j, t = np.nonzero(records.dividends.T)  # symbol-major, then time: sorted below
@@ -229,6 +262,10 @@ class BacktestResult:
             dividends=dividends,
             dividend_events=events,
             measured=_measured(panel, dividends),
+            compliance=blocked,
+            compliance_warnings=warned,
+            rules_hash=None if rules is None else rules.rules_hash,
+            rules_skipped=() if rules is None else tuple(rules.notes()),
         )
 
     # -- headline numbers ---------------------------------------------------------------------
@@ -444,6 +481,115 @@ class BacktestResult:
             f"<div style='display:flex;gap:2em;align-items:flex-start'>{chart}"
             f"<table style='text-align:right'>{rows}</table></div></div>"
         )
+
+
+def _screened_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(COMPLIANCE_COLUMNS))
+    if not rows:
+        frame["ts"] = pd.DatetimeIndex([], tz="UTC")
+    return frame.astype({"order_id": np.int64, "quantity": np.float64, "limit_price": np.float64})
+
+
+_NO_SCREENED: Final[pd.DataFrame] = _screened_frame([])
+
+
+def _screened(
+    records: KernelRecords, panel: Panel, rules: CompiledRules, fill: FillModel, orders: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    # the orders the rules blocked, and those they warned about, each with the rules' reasons in
+    # the order manager's words: each rule's own gather and decide on the book rebuilt as the
+    # kernel saw it (bifrost.compliance._compile says what the kernel measured)
+    x = records.screened
+    if x.shape[0] == 0:
+        return _NO_SCREENED.copy(), _NO_SCREENED.copy()
+    by_id = {int(row[K.O_ID]): row for row in orders}
+    closes = pd.DataFrame(np.asarray(panel["close"], dtype=np.float64)).ffill().to_numpy()
+    symbols = panel.symbols
+    blocked: list[dict[str, Any]] = []
+    warned: list[dict[str, Any]] = []
+    for i in range(x.shape[0]):
+        row = x[i]
+        order_id, col, t, q = int(row[K.X_ORDER_ID]), int(row[K.X_COL]), int(row[K.X_T]), float(row[K.X_QTY])
+        rec = by_id.get(order_id)
+        otype = int(rec[K.O_TYPE]) if rec is not None else 0
+        limit = float(rec[K.O_LIMIT]) if rec is not None else np.nan
+        stop = float(rec[K.O_STOP]) if rec is not None else np.nan
+        wanted = K.V_BLOCK if row[K.X_BLOCKED] > 0.0 else K.V_WARN
+        chosen = [r for r in range(rules.n_rules) if records.verdicts[i, r] == wanted]
+        texts = explain(
+            rules, [rules.rules[r] for r in chosen], symbol=symbols[col], ts=panel.ts[t], quantity=q,
+            order_type=_TYPE_NAMES[otype], limit_price=limit, stop_price=stop, held=records.held[i], symbols=symbols,
+            prices=closes[t], cash=float(row[K.X_CASH]), equity=float(row[K.X_EQUITY]), sod=float(row[K.X_SOD]),
+            long_only=not fill.allow_short,
+        )  # fmt: skip
+        entry = {
+            "order_id": order_id, "ts": panel.ts[t], "symbol": symbols[col],
+            "side": str(Side.BUY) if q > 0 else str(Side.SELL), "quantity": abs(q), "order_type": _TYPE_NAMES[otype],
+            "limit_price": limit, "rule": "; ".join(rules.rules[r].id for r in chosen),
+            "reason": "; ".join(f"{rules.rules[r].id}: {text}" for r, text in zip(chosen, texts, strict=True)),
+        }  # fmt: skip
+        (blocked if wanted == K.V_BLOCK else warned).append(entry)
+    return _screened_frame(blocked), _screened_frame(warned)
+
+
+def explain(
+    compiled: CompiledRules,
+    rules: list[Any],
+    *,
+    symbol: str,
+    ts: pd.Timestamp,
+    quantity: float,
+    order_type: str,
+    limit_price: float,
+    stop_price: float,
+    held: np.ndarray,
+    symbols: tuple[str, ...],
+    prices: np.ndarray,
+    cash: float,
+    equity: float,
+    sod: float,
+    long_only: bool,
+) -> list[str]:
+    """Return each of ``rules``' reason for an order the kernel judged, in the rule kind's own words.
+
+    The order and its book are rebuilt as the kernel saw them (the positions ``held`` then,
+    the last closes ``prices``, cash, equity, the previous session's equity ``sod``), and
+    each rule's kind gathers its inputs and decides on them as the order manager's check
+    does (`bifrost.compliance._engine.judge`).
+    """
+    from bifrost.compliance._engine import judge
+    from bifrost.compliance._kinds import RULE_KINDS
+    from bifrost.compliance._model import BookState, Measures, ProposedOrder
+
+    def dec(v: float) -> Decimal | None:
+        return None if not np.isfinite(v) else Decimal(repr(float(v)))
+
+    order = ProposedOrder(
+        portfolio=compiled.portfolio, symbol=symbol, side=Side.BUY if quantity > 0 else Side.SELL,
+        quantity=Decimal(repr(abs(quantity))), order_type=order_type,  # type: ignore[arg-type]
+        limit_price=dec(limit_price), stop_price=dec(stop_price),
+    )  # fmt: skip
+    positions = {symbols[j]: float(held[j]) for j in range(min(len(held), len(symbols))) if held[j] != 0.0}
+    known = {
+        s: float(prices[j]) for j, s in enumerate(symbols) if (s in positions or s == symbol) and np.isfinite(prices[j])
+    }
+    book = BookState(
+        portfolio=compiled.portfolio, ts=ts, positions=positions, cash=cash,
+        equity=equity if np.isfinite(equity) else None, prices=known,
+        start_of_day_equity=sod if np.isfinite(sod) else None, sectors=dict(compiled.sectors),
+        issuers=dict(compiled.issuers), long_only=long_only,
+    )  # fmt: skip
+    price = known.get(symbol)
+    if price is None:
+        price = float(order.limit_price) if order.limit_price is not None else (
+            float(order.stop_price) if order.stop_price is not None else None)  # fmt: skip
+    out = []
+    for rule in rules:
+        measures = Measures(order, book, price)
+        inputs = RULE_KINDS[rule.kind].gather(rule, order, book, measures)
+        _, reason = judge(rule, inputs)
+        out.append(reason)
+    return out
 
 
 def _rows(frame: pd.DataFrame) -> list[Any]:

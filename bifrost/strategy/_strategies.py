@@ -13,13 +13,14 @@ bar's signal; :func:`bifrost.strategy.check_lookahead` proves it does.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
 import typing
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 
@@ -38,11 +39,16 @@ from bifrost.strategy._engine import (
     check_dividends,
     check_periods_per_year,
     prepare,
+    rule_arrays,
     run_kernel,
     warn_raw_splits,
 )
 from bifrost.strategy._indicators import MAX_DEVFACTOR, MAX_PERIOD, bollinger, crossover, rsi, sma
 from bifrost.strategy._result import BacktestResult
+
+if TYPE_CHECKING:
+    from bifrost.compliance._compile import CompiledRules
+    from bifrost.compliance._rules import RuleSet
 
 __all__ = [
     "MAX_INT_PARAM",
@@ -52,6 +58,7 @@ __all__ = [
     "backtest",
     "buy_and_hold",
     "check_constraints",
+    "compile_for",
     "mean_reversion",
     "model_signals",
     "momentum",
@@ -352,6 +359,42 @@ def _literal_choices(hint: Any) -> tuple[Any, ...]:
     return choices
 
 
+def compile_for(
+    panel: Panel,
+    rules: RuleSet,
+    portfolio: str,
+    *,
+    sectors: Mapping[str, str] | None = None,
+    issuers: Mapping[str, str] | None = None,
+) -> CompiledRules:
+    """Compile compliance ``rules`` for a backtest of ``portfolio`` on ``panel`` (`bifrost.compliance.compile_rules`).
+
+    Raises
+    ------
+    InvalidInputError
+        If ``rules`` is not a `bifrost.compliance.RuleSet`, ``portfolio`` not a non-empty
+        name, or ``sectors``/``issuers`` not mappings of symbol to name.
+    """
+    from bifrost.compliance._compile import compile_rules
+    from bifrost.compliance._rules import RuleSet
+
+    if not isinstance(rules, RuleSet):
+        raise InvalidInputError(
+            "rules must be a bifrost.compliance.RuleSet (bifrost.compliance.parse_rules or load_rules), "
+            f"got {type(rules).__name__}"
+        )
+    if not isinstance(portfolio, str) or not portfolio.strip():
+        raise InvalidInputError(f"portfolio must be a non-empty name (the rules' portfolios), got {portfolio!r}")
+    for label, value in (("sectors", sectors), ("issuers", issuers)):
+        if value is not None and (
+            not isinstance(value, Mapping)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            raise InvalidInputError(f"{label} must map symbols to names (str → str), got {type(value).__name__}")
+    return compile_rules(rules, portfolio=portfolio, symbols=panel.symbols, ts=panel.ts, sectors=sectors,
+                         issuers=issuers)  # fmt: skip
+
+
 def simulate(
     panel: Panel,
     request: Signals | Orders,
@@ -362,6 +405,10 @@ def simulate(
     params: Mapping[str, Any] | None = None,
     periods_per_year: float | None = None,
     dividends: DividendMode = "cash",
+    rules: RuleSet | None = None,
+    portfolio: str = "backtest",
+    sectors: Mapping[str, str] | None = None,
+    issuers: Mapping[str, str] | None = None,
 ) -> BacktestResult:
     """Fill ``request`` (signals or orders) on ``panel`` with one shared cash account.
 
@@ -386,12 +433,25 @@ def simulate(
         close before it × the dividend (a short pays it), ``reinvest`` also buys the long
         position more shares with it at that close less the dividend, ``ignore`` leaves it
         out (the price return). See `bifrost.strategy._engine` for the convention.
+    rules
+        Compliance rules (`bifrost.compliance.RuleSet`) the orders must pass: each order
+        the strategy creates is judged when it is created, at the bar's close on the book at
+        that close, by the rule versions in force that day for ``portfolio`` (as the order
+        manager judges a paper order sent at that close); one a rule blocks is rejected with
+        reason ``compliance`` and never trades (`BacktestResult.compliance` lists them). The
+        rules that read an order flow or intraday trades are not applied, and the result
+        says which (`BacktestResult.rules_skipped`). Attached stops are not judged.
+    portfolio
+        The portfolio the backtest stands for, for the rules' ``portfolios``.
+    sectors, issuers
+        Symbol → sector and symbol → issuer, for the sector and issuer concentration rules.
 
     Raises
     ------
     InvalidInputError
         On a malformed request, fill model, panel, ``periods_per_year`` or ``dividends``,
-        or a dividend field on adjusted prices (which hold the dividends already).
+        a dividend field on adjusted prices (which hold the dividends already), or ``rules``
+        that are not a `bifrost.compliance.RuleSet`.
 
     Warns
     -----
@@ -403,11 +463,15 @@ def simulate(
     model = fill if fill is not None else FillModel()
     per_year = annual_bars(panel, check_periods_per_year(periods_per_year))
     inputs = prepare(panel, request, cash=cash, fill=model, per_year=per_year, dividends=dividends)
+    compiled = None
+    if rules is not None:
+        compiled = compile_for(panel, rules, portfolio, sectors=sectors, issuers=issuers)
+        inputs = dataclasses.replace(inputs, rules=rule_arrays(compiled))
     warn_raw_splits(panel)
     records = run_kernel(inputs)
     return BacktestResult.from_records(
         records, panel, strategy=strategy, params=params or {}, cash=cash, fill=model, periods_per_year=per_year,
-        dividends=dividends,
+        dividends=dividends, rules=compiled,
     )  # fmt: skip
 
 
@@ -420,13 +484,20 @@ def backtest(
     fill: FillModel | None = None,
     periods_per_year: float | None = None,
     dividends: DividendMode = "cash",
+    rules: RuleSet | None = None,
+    portfolio: str = "backtest",
+    sectors: Mapping[str, str] | None = None,
+    issuers: Mapping[str, str] | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` (a built-in's name or a function) on ``panel`` and fill its orders.
 
     The metrics are annualised with ``periods_per_year`` bars a year (default: the
     panel's frequency's; see `simulate`). ``dividends`` (``cash``, ``reinvest`` or
     ``ignore``) says what the panel's dividends do, as in `simulate`: on a store's raw
-    read, ``cash`` makes the total return, ``ignore`` the price return.
+    read, ``cash`` makes the total return, ``ignore`` the price return. With ``rules``
+    (a `bifrost.compliance.RuleSet`) the orders obey the compliance rules in force for
+    ``portfolio``, as in `simulate`: those a rule blocks are rejected (reason
+    ``compliance``) and listed in `BacktestResult.compliance`.
 
     Examples
     --------
@@ -444,8 +515,10 @@ def backtest(
             f"the panel is empty ({panel.shape[0]} bars × {panel.shape[1]} symbols): read a date range that holds bars"
         )
     check_dividends(dividends)  # before the strategy runs
+    if rules is not None:
+        compile_for(panel, rules, portfolio, sectors=sectors, issuers=issuers)  # refused before the strategy runs
     request = fn(panel, **chosen)
     return simulate(
         panel, request, cash=cash, fill=fill, strategy=name, params=chosen, periods_per_year=periods_per_year,
-        dividends=dividends,
+        dividends=dividends, rules=rules, portfolio=portfolio, sectors=sectors, issuers=issuers,
     )  # fmt: skip
