@@ -73,6 +73,13 @@ kind = "restricted_list"
 symbols = ["NVDA"]
 portfolios = ["P1"]
 """
+WARN_COLLAR = """\
+[[rule]]
+id = "collar"
+kind = "price_collar"
+max_deviation = 0.10
+severity = "warn"
+"""
 # P1's 100 ORCL are 3.8% of its NAV on 2014-01-02 and pass 4% once ORCL closes above about 40.09
 # (2014-03-31: 40.91) with no trade that day: a breach by a price move
 SURVEIL = """\
@@ -273,6 +280,35 @@ def test_cli_compliance_check_with_a_restricted_list_file_blocks_the_symbol(home
     assert decided["reason"].startswith("restricted: ") and "ORCL" in decided["reason"]
     other = [a if a != "P1" else "P2" for a in CHECK]  # the same file, another portfolio: still restricted
     assert _json(*other, "--rules", str(path), code=1)["verdict"] == "block"
+
+
+def test_cli_compliance_check_a_warn_rule_that_trips_exits_0_with_verdict_warn(home: Path, tmp_path: Path) -> None:
+    path = _file(tmp_path, WARN_COLLAR)
+    decided = _json(*CHECK, "--type", "limit", "--limit-price", FAR, "--rules", str(path))
+    assert decided["verdict"] == "warn" and [r["verdict"] for r in decided["results"]] == ["warn"]
+    assert decided["reason"].startswith("collar: ")
+    code, out, _ = _run(*CHECK, "--type", "limit", "--limit-price", FAR, "--rules", str(path))
+    assert code == 0 and out.splitlines()[-1].startswith("verdict: warn (collar: ")
+
+
+def test_cli_compliance_check_uses_the_compliance_rules_setting(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BIFROST_COMPLIANCE_RULES", str(_file(tmp_path, RESTRICTED)))
+    decided = _json(*CHECK, code=1)
+    assert decided["rules_hash"] == _sha256(RESTRICTED) and decided["results"][0]["rule"] == "restricted"
+    assert _json("compliance", "rules")["hash"] == _sha256(RESTRICTED)
+
+
+def test_cli_compliance_check_under_an_empty_rules_file_passes_with_no_rule(home: Path, tmp_path: Path) -> None:
+    empty = "version = 1\n"
+    path = _file(tmp_path, empty)
+    assert (
+        _run("compliance", "rules", "--check", str(path))[1]
+        == f"{path}: ok, 0 rules (0 versions), hash {_sha256(empty)}\n"
+    )
+    code, out, _ = _run(*CHECK, "--rules", str(path))
+    assert code == 0 and out.splitlines()[1:] == ["no rule applies to this order", "verdict: pass"]
 
 
 def test_cli_compliance_check_with_a_typo_rules_file_exits_2_naming_line_and_key(home: Path, tmp_path: Path) -> None:
