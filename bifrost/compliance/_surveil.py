@@ -38,6 +38,7 @@ import pandas as pd
 
 from bifrost._checks import as_utc_timestamp
 from bifrost._figures import figures_html, notebook_styles, offline_page
+from bifrost._paths import output_path
 from bifrost._typing import BoolArray, FloatArray
 from bifrost.compliance._kinds import RULE_KINDS, WASH_SALE_WINDOW_DAYS
 from bifrost.compliance._model import Rule, Verdict, worst
@@ -228,6 +229,8 @@ class SurveillanceReport:
             _table(self.wash_sales, "wash-sales"),
             "<h2>Concentration drift</h2>",
         ]
+        if self.drift.empty:
+            parts.append("<p class='drift'>None.</p>")
         return "\n".join(parts)
 
     def _figures(self) -> list[tuple[str, Any]]:
@@ -260,6 +263,8 @@ class SurveillanceReport:
         InvalidInputError
             If ``path`` cannot be written (checked before anything is built).
         """
+        if path is not None:
+            output_path(path, "the surveillance page")  # refused before the page is built
         return offline_page(self._title(), self._tables(), self._figures(), path)
 
     def _repr_html_(self) -> str:
