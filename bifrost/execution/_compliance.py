@@ -254,7 +254,10 @@ class ComplianceCheck:
         CheckResult
             ``check="compliance"``, the decision's verdict and reason (the blocking, else
             warning, rules: ``"price_collar: ..."``), `RejectReason.COMPLIANCE` when it
-            blocks, and inputs ``{"rules_hash": ..., "rules": [each rule's result]}``.
+            blocks, and inputs ``{"rules_hash", "ts", "portfolio", "rules"}``: the rules'
+            hash, the decision's time (UTC, ISO 8601) and portfolio, and each rule's result
+            (`bifrost.compliance.RuleResult.to_dict`), which `bifrost.compliance.replay_decisions`
+            replays.
         """
         self._refresh_rules()
         watched = self._watched
@@ -269,7 +272,7 @@ class ComplianceCheck:
             losses = [r for r in decision.blocks if r.kind == _DAILY_LOSS_KIND]
             if losses:
                 self._halt_book(book.portfolio, losses[0].rule, losses[0].reason, state, market.ts)
-        return _result(decision)
+        return _result(decision, book.portfolio)
 
     def preview(self, request: OrderRequest, book: BookView, market: MarketView) -> Decision:
         """Return the rules' decision on ``request`` without recording or changing anything.
@@ -285,7 +288,7 @@ class ComplianceCheck:
 
     def preview_check(self, request: OrderRequest, book: BookView, market: MarketView) -> CheckResult:
         """Return the `CheckResult` `check` would return, without its side effects (see `preview`)."""
-        return _result(self.preview(request, book, market))
+        return _result(self.preview(request, book, market), book.portfolio)
 
     # -- the book state ------------------------------------------------------------------------
     def _state(
@@ -454,14 +457,20 @@ class ComplianceCheck:
         set_trading_state(self._store, portfolio, TradingState.HALTED, reason=text[:500], ts=ts)
 
 
-def _result(decision: Decision) -> CheckResult:
+def _result(decision: Decision, portfolio: str) -> CheckResult:
+    # the inputs a replay needs: the rules' hash, the decision's time and portfolio (the rules in force), each result
     blocked = decision.verdict == "block"
     return CheckResult(
         check=ComplianceCheck.name,
         verdict=decision.verdict,
         reason=decision.reason(),
         reject_reason=RejectReason.COMPLIANCE if blocked else None,
-        inputs={"rules_hash": decision.rules_hash, "rules": [r.to_dict() for r in decision.results]},
+        inputs={
+            "rules_hash": decision.rules_hash,
+            "ts": _utc(decision.ts).isoformat(),
+            "portfolio": portfolio,
+            "rules": [r.to_dict() for r in decision.results],
+        },
     )
 
 
