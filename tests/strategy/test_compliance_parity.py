@@ -28,7 +28,7 @@ import pytest
 
 from bifrost.compliance._rules import RuleSet, parse_rules
 from bifrost.data import CsvSource, EmbeddedStore, Panel, ingest
-from bifrost.execution._checks import RiskLimitCheck, TradingStateCheck
+from bifrost.execution._checks import PreTradeCheck, RiskLimitCheck, TradingStateCheck
 from bifrost.execution._compliance import ComplianceCheck
 from bifrost.execution._manager import list_orders
 from bifrost.execution._schema import EXECUTION_SCHEMA
@@ -112,7 +112,7 @@ def test_compliance_backtest_and_order_manager_reject_the_same_orders_for_the_sa
     # Arrange
     portfolio = f"parity-{uuid.uuid4().hex[:8]}"
     panel = orcl_store.read_panel(["ORCL"], START, adjustment="split_adjusted")
-    checks = [RiskLimitCheck(orcl_store), TradingStateCheck(), ComplianceCheck(orcl_store, rules)]
+    checks: list[PreTradeCheck] = [RiskLimitCheck(orcl_store), TradingStateCheck(), ComplianceCheck(orcl_store, rules)]
     # Act
     expected = backtest(panel, low_cross, rules=rules, portfolio=portfolio)
     run = paper_trade(orcl_store, low_cross, "ORCL", start=START, portfolio=portfolio, checks=checks)
