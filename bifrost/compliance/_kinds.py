@@ -328,6 +328,8 @@ def book_exposure(order: ProposedOrder, book: BookState, measures: Measures) -> 
     # the hot loop of an evaluation (1,000 symbols): bound lookups, no finiteness test per
     # symbol (a non-finite price makes the sum non-finite, then the careful pass names it)
     price_of, sector_of, issuer_of = book.prices.get, sectors.get, issuers.get
+    # without a sector the order adds to none; without issuers each symbol is its own issuer
+    by_sector, by_issuer = sector is not None, bool(issuers)
     unpriced: list[str] = []
     gross = sector_gross = issuer_gross = 0.0
     for s, q in held.items():
@@ -340,9 +342,9 @@ def book_exposure(order: ProposedOrder, book: BookState, measures: Measures) -> 
             continue
         e = abs(q * p)
         gross += e
-        if sector_of(s) == sector:
+        if by_sector and sector_of(s) == sector:
             sector_gross += e
-        if issuer_of(s, s) == issuer:
+        if by_issuer and issuer_of(s, s) == issuer:
             issuer_gross += e
     if not math.isfinite(gross):
         gross, sector_gross, issuer_gross, unpriced = _careful_pass(held, book, symbol, sector, issuer)
