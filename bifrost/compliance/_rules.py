@@ -229,13 +229,18 @@ class RuleSet:
         portfolio
             The portfolio's name.
         day
-            The session date (UTC).
+            The session date (UTC). A datetime (or Timestamp) is taken as its UTC date (a
+            naive one as UTC), as the engine takes ``book.ts``.
 
         Returns
         -------
         tuple of Rule
             At most one version per rule id.
         """
+        if isinstance(day, dt.datetime):
+            if day.tzinfo is not None:
+                day = day.astimezone(dt.UTC)
+            day = dt.date(day.year, day.month, day.day)
         key = (portfolio, day)
         found = self._effective.get(key)
         if found is None:

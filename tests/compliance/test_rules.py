@@ -789,3 +789,11 @@ def test_rules_layout_lines_match_where_written(tables: list[tuple[str, list[tup
     tomllib.loads(text)  # the generated document is valid TOML
     lines = _Layout.scan(text).lines
     assert {path: lines.get(path) for path in expected} == expected
+
+
+def test_rules_effective_takes_a_timestamp_as_its_utc_date() -> None:
+    rules = parse_rules(DATED)
+    evening = pd.Timestamp("2026-06-30 20:30", tz="America/New_York")  # 00:30 UTC on 07-01
+    assert [r.params["max_deviation"] for r in rules.effective("paper", evening) if r.id == "collar"] == [0.20]
+    naive = dt.datetime(2026, 6, 30, 23, 0)
+    assert [r.params["max_deviation"] for r in rules.effective("paper", naive) if r.id == "collar"] == [0.05]
