@@ -332,20 +332,10 @@ def compliance_replay(
     with store() as bars:
         report = replay_decisions(bars, portfolio=portfolio)
     if json_out:
-        echo_json(
-            {
-                "ok": report.ok,
-                "n_decisions": report.n_decisions,
-                "n_rules": report.n_rules,
-                "mismatches": records(report.mismatches),
-            }
-        )
+        echo_json(report.to_dict())
     else:
-        what = f"{report.n_decisions} decision(s), {report.n_rules} rule result(s)"
-        if report.ok:
-            typer.echo(f"replayed {what}: every one reproduces")
-        else:
-            typer.echo(f"replayed {what}: {len(report.mismatches)} do not reproduce")
+        typer.echo(str(report))
+        if not report.ok:
             typer.echo(report.mismatches.to_string(index=False))
     if not report.ok:
         raise typer.Exit(1)

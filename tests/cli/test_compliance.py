@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 
 from bifrost.cli import main
+from bifrost.compliance import export_audit
+from bifrost.data import AUDIT_SCHEMA, EmbeddedStore, append_audit
 from tests.cli import bifrost
 from tests.conftest import ORCL
 
@@ -390,17 +392,53 @@ def test_cli_compliance_surveil_of_an_unknown_portfolio_exits_2_naming_it(home: 
 # --- replay -----------------------------------------------------------------------------------
 
 
-def test_cli_compliance_replay_reproduces_the_decisions_of_orders_submitted(home: Path) -> None:
+def _submit_two(home: Path) -> None:
+    # one order filled, one blocked by the default collar: each gets a compliance decision in the audit trail
     buy = ["orders", "submit", "--portfolio", "P1", "--symbol", "ORCL", "--side", "buy"]
     assert _json(*buy, "--quantity", "5")["status"] == "filled"
     blocked = _json(*buy, "--quantity", "5", "--type", "limit", "--limit-price", FAR, code=1)
     assert any("price_collar" in r for r in blocked["reasons"]), blocked["reasons"]
+
+
+def _audit(home: Path) -> list[dict[str, Any]]:
+    out = io.StringIO()
+    with EmbeddedStore(home) as store:
+        export_audit(store, out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_cli_compliance_replay_reproduces_the_decisions_of_orders_submitted(home: Path) -> None:
+    _submit_two(home)
     replayed = _json("compliance", "replay")
     assert replayed["ok"] is True and replayed["mismatches"] == []
-    assert replayed["n_decisions"] >= 2 and replayed["n_rules"] >= replayed["n_decisions"]
+    assert replayed["n_decisions"] == 2 and replayed["n_results"] >= 2
+    assert replayed["rules_hashes"] == [_json("compliance", "rules")["hash"]]  # the default's text, audited once
     code, out, err = _run("compliance", "replay", "--portfolio", "P1")
-    assert code == 0 and err == "" and out.endswith(": every one reproduces\n"), out
+    assert code == 0 and err == "" and out.count("\n") == 1 and out.endswith(": every one reproduced\n"), out
+    assert out.startswith("2 compliance decision(s), ")
     assert _json("compliance", "replay", "--portfolio", "P2")["n_decisions"] == 0
+
+
+def test_cli_compliance_replay_of_a_decision_its_rules_do_not_reproduce_exits_1_naming_it(home: Path) -> None:
+    _submit_two(home)
+    (blocked,) = [
+        r for r in _audit(home)
+        if r["kind"] == "pretrade.decision" and r["payload"]["check"] == "compliance"
+        and r["payload"]["verdict"] == "block"
+    ]  # fmt: skip
+    forged = json.loads(json.dumps(blocked["payload"]))
+    (collar,) = [r for r in forged["inputs"]["rules"] if r["rule"] == "price_collar"]
+    collar["verdict"] = "pass"  # recorded as passing: its inputs (20% off) say block
+    with EmbeddedStore(home) as store, store.transaction(schema=AUDIT_SCHEMA, lock="test-forge") as db:
+        seq = append_audit(db, "pretrade.decision", "forged-1", forged)
+    replayed = _json("compliance", "replay", code=1)
+    assert replayed["ok"] is False and replayed["n_decisions"] == 3
+    rows = [(m["seq"], m["client_order_id"], m["rule"]) for m in replayed["mismatches"]]
+    assert (seq, "forged-1", "price_collar") in rows and {m["seq"] for m in replayed["mismatches"]} == {seq}
+    (row,) = [m for m in replayed["mismatches"] if m["rule"] == "price_collar"]
+    assert row["recorded"].startswith("pass: ") and row["replayed"].startswith("block: ")
+    code, out, err = _run("compliance", "replay")
+    assert code == 1 and err == "" and "mismatch" in out.splitlines()[0] and "forged-1" in out, out
 
 
 # --- help -------------------------------------------------------------------------------------
