@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Final, Literal
 
@@ -46,6 +46,13 @@ _EPOCH: Final = dt.date(1970, 1, 1)
 _NS_PER_DAY: Final = 86_400 * 1_000_000_000
 _MAX_PLANS: Final = 4096
 _VERDICTS: Final = frozenset({"pass", "warn", "block"})
+# one rule of a plan: the rule, its kind's gather and decide (bound once), whether its severity is warn
+_Step = tuple[
+    Rule,
+    Callable[[Rule, ProposedOrder, BookState, Measures], dict[str, object]],
+    Callable[[Rule, Mapping[str, object]], tuple[Verdict, str]],
+    bool,
+]
 
 
 def _kind(rule: Rule) -> RuleKind:
@@ -139,16 +146,16 @@ class ComplianceEngine:
             )
         self.rules = rules
         self._kinds: dict[str, RuleKind] = {r.kind: _kind(r) for r in rules.rules}
-        self._plans: dict[tuple[str, int], tuple[tuple[Rule, RuleKind], ...]] = {}
+        self._plans: dict[tuple[str, int], tuple[_Step, ...]] = {}
 
     def __repr__(self) -> str:
         return f"ComplianceEngine({self.rules.describe()})"
 
     def plan(self, portfolio: str, day: dt.date) -> tuple[Rule, ...]:
         """Return the rule versions `evaluate` runs for ``portfolio`` on session date ``day``, in order."""
-        return tuple(rule for rule, _ in self._plan(portfolio, (day - _EPOCH).days))
+        return tuple(step[0] for step in self._plan(portfolio, (day - _EPOCH).days))
 
-    def _plan(self, portfolio: str, ordinal: int) -> tuple[tuple[Rule, RuleKind], ...]:
+    def _plan(self, portfolio: str, ordinal: int) -> tuple[_Step, ...]:
         key = (portfolio, ordinal)
         found = self._plans.get(key)
         if found is None:
@@ -156,9 +163,9 @@ class ComplianceEngine:
                 self._plans.clear()
             day = _EPOCH + dt.timedelta(days=ordinal)
             found = tuple(
-                (rule, self._kinds[rule.kind])
+                (rule, kind.gather, kind.decide, rule.severity == "warn")
                 for rule in self.rules.effective(portfolio, day)
-                if self._kinds[rule.kind].stage in ("pre_trade", "both")
+                if (kind := self._kinds[rule.kind]).stage in ("pre_trade", "both")
             )
             self._plans[key] = found
         return found
@@ -204,10 +211,10 @@ class ComplianceEngine:
         plan = self._plan(order.portfolio, _session_ordinal(ts))
         measures = Measures(order, book, reference_price(order, book))
         results: list[RuleResult] = []
-        for rule, kind in plan:
-            inputs = kind.gather(rule, order, book, measures)
-            verdict, reason = kind.decide(rule, inputs)
-            if verdict == "block" and rule.severity == "warn":
+        for rule, gather, decide, downgrade in plan:
+            inputs = gather(rule, order, book, measures)
+            verdict, reason = decide(rule, inputs)
+            if downgrade and verdict == "block":  # a severity = "warn" rule never blocks (as judge)
                 verdict = "warn"
             results.append(
                 RuleResult(
