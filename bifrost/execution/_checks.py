@@ -144,7 +144,8 @@ def reduces(request: OrderRequest, book: BookView) -> bool:
     """
     held = book.position(request.symbol) + book.pending(request.symbol)
     after = held + signed(request)
-    return held != 0 and (held > 0) == (after >= 0) and abs(after) < abs(held)
+    # closing to exactly zero reduces from either side (a short covered in full too: found in issue 15)
+    return held != 0 and (after == 0 or (held > 0) == (after > 0)) and abs(after) < abs(held)
 
 
 class TradingStateCheck:

@@ -83,6 +83,13 @@ def test_trading_state_check_reducing_counts_working_orders() -> None:
     assert result.verdict == "block"
 
 
+@pytest.mark.parametrize(("quantity", "verdict"), [(50, "pass"), (100, "pass"), (101, "block")])
+def test_trading_state_check_reducing_passes_a_buy_that_covers_a_short_up_to_flat(quantity: int, verdict: str) -> None:
+    # a short of 100: buying 100 closes it (reduces, as selling a long to zero does); 101 would go long
+    result = TradingStateCheck().check(order(Side.BUY, quantity), book(-100, state=TradingState.REDUCING), MARKET)
+    assert result.verdict == verdict
+
+
 def test_trading_state_check_reducing_flat_book_blocks_any_order() -> None:
     result = TradingStateCheck().check(order(Side.SELL, 1), book(0, state=TradingState.REDUCING), MARKET)
     assert result.verdict == "block"
