@@ -208,7 +208,7 @@ class OrderTicket(Component):
         checks and the paper broker on the wall clock).
     """
 
-    markers: ClassVar[tuple[Marker, ...]] = ("orders",)
+    markers: ClassVar[tuple[Marker, ...]] = ("orders", "bars")  # the watched order; the symbols offered
     css_class = "bf-ticket"
 
     def __init__(self, store: Store, portfolio: str | None = None, *, manager: OrderManager | None = None) -> None:

@@ -176,6 +176,27 @@ def test_order_ticket_submit_market_ioc_fills_at_the_last_close_and_reaches_blot
     assert f"data-key='{order.client_order_id}'" in monitor.components["blotter"].html.value  # type: ignore[attr-defined]
 
 
+def test_order_ticket_same_order_again_within_5_seconds_warns_by_the_duplicate_rule(ui_store: EmbeddedStore) -> None:
+    # one instant for the manager and the broker: the default rules' duplicate_order (a warn, 5 s) sees the first
+    now = pd.Timestamp.now(tz="UTC")
+    manager = OrderManager(ui_store, PaperBroker(ui_store, clock=lambda: now), clock=lambda: now)
+    ticket = OrderTicket(ui_store, "desk", manager=manager)
+    _fill(ticket, symbol="YHOO", quantity="10")
+    first = ticket.submit()
+    assert first is not None and first.status is OrderStatus.FILLED
+    rows = ticket.check()
+    assert rows is not None
+    (duplicate,) = [r for r in rows if r.kind == "duplicate_order"]
+    assert duplicate.verdict == "warn" and duplicate.reason
+    assert "bf-warning" in _row(ticket.table.value, f"compliance:{duplicate.rule}")
+    assert "data-verdict='warn'" in ticket.verdict.value and "WARN" in ticket.verdict.value
+    assert f"{duplicate.rule}: " in ticket.verdict.value.replace("&#x27;", "'")
+    ticket.quantity.value = "12"  # another order: sent, and warned of nothing
+    second = ticket.submit()
+    assert second is not None and second.status is OrderStatus.FILLED and second.order_id != first.order_id
+    assert "data-verdict='pass'" in ticket.verdict.value
+
+
 def test_order_ticket_second_submit_of_the_same_form_is_the_same_order(ui_store: EmbeddedStore) -> None:
     ticket = _ticket(ui_store, symbol="YHOO", quantity="10")
     first = ticket.submit()
