@@ -84,6 +84,11 @@ SUMMARY_COLUMNS: Final[tuple[str, ...]] = (
 )  # fmt: skip
 _HELD: Final = 1e-12  # |shares| below this is flat (the float mirror of a Decimal zero)
 _BREACH_ROWS_SHOWN: Final = 500  # the HTML page lists at most this many breach rows
+# the page's tables: one line a row, but for the reason (the last column of the breaches)
+_STYLE: Final = (
+    "<style>table.summary td,table.episodes td,table.breaches td,table.wash-sales td{white-space:nowrap}"
+    " table.breaches td:last-child{white-space:normal;text-align:left;min-width:24em}</style>"
+)
 
 
 def _frame(rows: Sequence[Mapping[str, object]], columns: Sequence[str], dated: Sequence[str]) -> pd.DataFrame:
@@ -184,9 +189,9 @@ class SurveillanceReport:
                 )  # fmt: skip
                 continue
             mine = self.breaches[self.breaches["rule"] == rule]
-            if len(mine):
-                at = mine["measured"].fillna(np.inf).to_numpy().argmax()
-                top_row = mine.iloc[int(at)]
+            measured_rows = mine[mine["measured"].notna()]  # a NAV not positive measures nothing
+            if len(measured_rows):
+                top_row = measured_rows.iloc[int(measured_rows["measured"].to_numpy().argmax())]
                 measured, limit, ts = float(top_row["measured"]), float(top_row["limit"]), top_row["ts"]
             else:
                 measured, limit, ts = float(c["worst_measured"]), float(c["worst_limit"]), c["worst_ts"]
@@ -213,20 +218,23 @@ class SurveillanceReport:
             f"Rules: {e(self.rules_source)}, hash <code class='rules-hash'>{e(self.rules_hash)}</code>.<br>"
             f"{self.n_breaches} breach row(s), {len(self.episodes)} episode(s), "
             f"{self.n_wash_sales} wash sale(s).</p>",
+            _STYLE,
             "<h2>Summary</h2>",
             _table(self.summary(), "summary"),
+            "<h2>Episodes</h2>",
+            "<p>Each run of consecutive sessions a rule version found a subject in breach.</p>",
+            _table(self.episodes, "episodes"),
             "<h2>Breaches</h2>",
         ]
         if len(self.breaches) > _BREACH_ROWS_SHOWN:
             parts.append(f"<p>The first {_BREACH_ROWS_SHOWN} of {len(self.breaches)} rows.</p>")
         parts.append(_table(self.breaches.head(_BREACH_ROWS_SHOWN), "breaches"))
-        parts += ["<h2>Episodes</h2>", _table(self.episodes, "episodes")]
         parts += [
             "<h2>Wash sales</h2>",
             "<p>A loss sale with a purchase of the same symbol within the rule's window before or after it: the "
             "loss on the replacement shares is disallowed and added to their basis, and their holding period "
             "includes the sold shares' (IRS Publication 550, <i>Wash Sales</i>).</p>",
-            _table(self.wash_sales, "wash-sales"),
+            _table(self.wash_sales.drop(columns=["note"]), "wash-sales"),
             "<h2>Concentration drift</h2>",
         ]
         if self.drift.empty:
