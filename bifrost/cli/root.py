@@ -53,8 +53,8 @@ def run(
         DailyIngestConfig.from_parameters(**given)
     with store(create=True) as bars:
         typer.echo(
-            "bifrost: running the daily job (daily_ingest, nightly_backtest, paper_rebalance, risk_report; "
-            "about a minute); `bifrost jobs history` shows its steps as they run",
+            "bifrost: running the daily job (daily_ingest, nightly_backtest, paper_rebalance, risk_report, "
+            "compliance_surveillance; about a minute); `bifrost jobs history` shows its steps as they run",
             err=True,
         )
         summary = run_daily(bars, parameters={"daily_ingest": given} if given else None)
