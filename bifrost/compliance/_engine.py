@@ -45,6 +45,7 @@ __all__ = ["ComplianceEngine", "judge", "reference_price"]
 _EPOCH: Final = dt.date(1970, 1, 1)
 _NS_PER_DAY: Final = 86_400 * 1_000_000_000
 _MAX_PLANS: Final = 4096
+_MAX_MAGNITUDE: Final = Decimal("1e15")
 _VERDICTS: Final = frozenset({"pass", "warn", "block"})
 # one rule of a plan: the rule, its kind's gather and decide (bound once), whether its severity is warn
 _Step = tuple[
@@ -108,6 +109,22 @@ def reference_price(order: ProposedOrder, book: BookState) -> float | None:
         if price is not None and price.is_finite() and price > 0:
             return float(price)
     return None
+
+
+def _check_order_numbers(order: ProposedOrder) -> None:
+    # once, before any rule runs: the kinds turn these into floats (1e400 would be inf)
+    name = order.client_order_id or order.symbol
+    for field, value in (
+        ("quantity", order.quantity),
+        ("limit_price", order.limit_price),
+        ("stop_price", order.stop_price),
+    ):
+        if value is None and field != "quantity":
+            continue
+        if not isinstance(value, Decimal) or not value.is_finite() or not 0 < value <= _MAX_MAGNITUDE:
+            raise InvalidInputError(
+                f"order {name}: {field} must be a positive finite Decimal of at most 1e15, got {value!r}"
+            )
 
 
 def _session_ordinal(ts: pd.Timestamp) -> int:
@@ -192,9 +209,9 @@ class ComplianceEngine:
         Raises
         ------
         InvalidInputError
-            If the order and the book are of different portfolios, the quantity is not a
-            positive finite number, ``book.ts`` is not a Timestamp, or ``stage`` is not
-            ``"pre_trade"``.
+            If the order and the book are of different portfolios, its quantity, limit or
+            stop price is not a positive finite Decimal of at most 1e15, ``book.ts`` is not a
+            Timestamp, or ``stage`` is not ``"pre_trade"``.
         """
         if stage != "pre_trade":
             raise InvalidInputError(f"stage must be 'pre_trade' (post-trade rules run in surveil), got {stage!r}")
@@ -202,9 +219,7 @@ class ComplianceEngine:
             raise InvalidInputError(
                 f"the order is for portfolio {order.portfolio!r} but the book is {book.portfolio!r}"
             )
-        quantity = order.quantity
-        if not isinstance(quantity, Decimal) or not quantity.is_finite() or quantity <= 0:
-            raise InvalidInputError(f"order quantity must be a positive finite Decimal, got {quantity!r}")
+        _check_order_numbers(order)
         ts = book.ts
         if not isinstance(ts, pd.Timestamp):
             raise InvalidInputError(f"book.ts must be a pandas Timestamp (UTC), got {type(ts).__name__}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from decimal import Decimal
@@ -204,8 +205,27 @@ def test_engine_refuses_mismatched_portfolio_and_other_stages(orcl_close: float)
         engine.evaluate(limit_order("45.00", portfolio="live"), book(orcl_close))
     with pytest.raises(InvalidInputError, match="stage must be 'pre_trade'"):
         engine.evaluate(limit_order("45.00"), book(orcl_close), stage="post_trade")  # type: ignore[arg-type]
-    with pytest.raises(InvalidInputError, match="order quantity must be a positive finite Decimal, got Decimal"):
+    with pytest.raises(
+        InvalidInputError, match=r"order ORCL: quantity must be a positive finite Decimal of at most 1e15"
+    ):
         engine.evaluate(limit_order("45.00", quantity=0), book(orcl_close))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("quantity", Decimal("1e400")), ("quantity", Decimal("NaN")), ("quantity", Decimal("-5")),
+     ("limit_price", Decimal("1e16")), ("limit_price", Decimal("Infinity")), ("limit_price", Decimal(0)),
+     ("stop_price", Decimal("-1"))],
+)  # fmt: skip
+def test_engine_refuses_order_numbers_out_of_range_before_any_rule(
+    orcl_close: float, field: str, value: Decimal
+) -> None:
+    order = limit_order("45.00", client_order_id="c-1", stop_price=Decimal("44.00"))
+    bad = dataclasses.replace(order, **{field: value})  # type: ignore[arg-type]
+    with pytest.raises(
+        InvalidInputError, match=rf"^order c-1: {field} must be a positive finite Decimal of at most 1e15"
+    ):
+        ComplianceEngine(default_rules()).evaluate(bad, book(orcl_close))
 
 
 def test_engine_refuses_what_is_not_a_rule_set_or_an_unknown_kind() -> None:
