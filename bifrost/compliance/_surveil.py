@@ -136,6 +136,9 @@ class SurveillanceReport:
         loss sales examined for ``wash_sale``) and the largest measure's ``worst_ts``,
         ``worst_measured`` and ``worst_limit`` (what `summary` shows for a rule that never
         breached).
+    notes
+        What the reader should know about the run (no close after the first transaction:
+        nothing measured, the wash sales still found).
     """
 
     portfolio: str
@@ -152,6 +155,7 @@ class SurveillanceReport:
             columns=["rule", "kind", "checks", "worst_ts", "worst_measured", "worst_limit"]
         )
     )
+    notes: tuple[str, ...] = ()
 
     @property
     def n_breaches(self) -> int:
@@ -208,7 +212,7 @@ class SurveillanceReport:
 
     def _period(self) -> str:
         if self.start is None or self.end is None:
-            return "nothing to surveil (no fills in the ledger)"
+            return "none"
         return f"{self.start.date().isoformat()} to {self.end.date().isoformat()}"
 
     def _tables(self) -> str:
@@ -218,6 +222,7 @@ class SurveillanceReport:
             f"Rules: {e(self.rules_source)}, hash <code class='rules-hash'>{e(self.rules_hash)}</code>.<br>"
             f"{self.n_breaches} breach row(s), {len(self.episodes)} episode(s), "
             f"{self.n_wash_sales} wash sale(s).</p>",
+            *(f"<p class='note'>{e(n)}.</p>" for n in self.notes),
             _STYLE,
             "<h2>Summary</h2>",
             _table(self.summary(), "summary"),
@@ -396,11 +401,30 @@ def _rules(rules: object) -> RuleSet:
     return rules
 
 
-def _empty(ledger: Ledger, rules: RuleSet, start: pd.Timestamp | None, end: pd.Timestamp | None) -> SurveillanceReport:
+def _empty(
+    ledger: Ledger, rules: RuleSet, start: pd.Timestamp | None, end: pd.Timestamp | None, note: str = ""
+) -> SurveillanceReport:
+    # no session to measure: the wash sales (which need no close) over the ledger up to ``end``
+    kept = [t for t in ledger.transactions if end is None or t.ts.normalize() <= end]
+    rows: list[dict[str, object]] = []
+    checks: list[dict[str, object]] = []
+    if any(isinstance(t, Fill) for t in kept):
+        cut = Ledger.replay(
+            ledger.name, kept, inception=ledger.inception, cost_basis=ledger.cost_basis,
+            long_only=ledger.long_only, base_currency=ledger.base_currency,
+        )  # fmt: skip
+        lo = start if start is not None else pd.Timestamp.min.tz_localize("UTC")
+        hi = end if end is not None else pd.Timestamp.max.tz_localize("UTC")
+        rows, counted = _wash_sales(cut, rules, lo, hi)
+        checks = [{"rule": r, "kind": k, "checks": n, "worst_ts": pd.NaT, "worst_measured": math.nan,
+                   "worst_limit": math.nan} for (r, k), n in counted.items()]  # fmt: skip
     return SurveillanceReport(
         portfolio=ledger.name, rules_hash=rules.hash, rules_source=rules.source, start=start, end=end,
-        breaches=_frame([], BREACH_COLUMNS, ("ts",)), wash_sales=_frame([], WASH_SALE_COLUMNS, ("ts", "acquired",
-        "replacement_ts")), drift=_frame([], DRIFT_COLUMNS, ("ts",)),
+        breaches=_frame([], BREACH_COLUMNS, ("ts",)),
+        wash_sales=_frame(rows, WASH_SALE_COLUMNS, ("ts", "acquired", "replacement_ts")),
+        drift=_frame([], DRIFT_COLUMNS, ("ts",)),
+        checks=pd.DataFrame(checks, columns=["rule", "kind", "checks", "worst_ts", "worst_measured", "worst_limit"]),
+        notes=(note,) if note else (),
     )  # fmt: skip
 
 
@@ -416,10 +440,12 @@ def _survey(
     read_from = first_day - pd.Timedelta(days=7)
     read_to = None if end is None else end + pd.Timedelta(days=1)
     panel = store.read_panel(symbols, read_from, read_to, fields=["close"])
-    if not len(panel.ts):
-        raise InvalidInputError(
-            f"portfolio {name!r}: the store holds no closes of {', '.join(symbols)} from {read_from.date()}"
-        )
+    no_close = (
+        f"no session measured: the store holds no close of {', '.join(symbols)} from the first transaction "
+        f"({first_day.date()}){'' if end is None else f' to {end.date()}'}"
+    )
+    if not len(panel.ts) or panel.ts[-1] < first_day:
+        return _empty(full, rules, start, end, no_close)
     last_close = panel.ts[-1].normalize()
     horizon = last_close if end is None else min(end, last_close)
     # the ledger as of the horizon's close: later transactions are not read
@@ -447,7 +473,7 @@ def _survey(
     bars = days >= panel.ts[0]
     day_index = np.flatnonzero(bars & (days >= first) & (days <= horizon + pd.Timedelta(hours=23)))
     if not len(day_index):
-        return _empty(full, rules, start, end)
+        return _empty(full, rules, start, end, no_close if start is None else f"no session from {start.date()}")
     sectors = store_sectors(store)
     traded = _traded_by_session(kept, days)
     book = _Book.of(valuation, sectors)

@@ -509,6 +509,30 @@ def test_surveil_position_before_the_first_bar_raises_naming_it(market: Embedded
         surveil(market, "unpriced", rules=parse_rules(BOOK_RULES))
 
 
+def test_surveil_book_trading_after_the_last_close_reports_its_wash_sales_only(market: EmbeddedStore) -> None:
+    # fills at April 2016's real NVDA closes, after the store's last close (2016-03-31): no session to
+    # measure; the wash sale needs no close: 100 × (35.80 − 35.43) = 37.00 disallowed, basis 35.88 + 0.37
+    record_transactions(
+        market,
+        "late",
+        [
+            _deposit("2016-04-04"),
+            _fill("l1", "2016-04-04", "NVDA", B, 100, "35.80"),
+            _fill("l2", "2016-04-07", "NVDA", S, 100, "35.43"),
+            _fill("l3", "2016-04-11", "NVDA", B, 100, "35.88"),
+        ],
+        create=True,
+    )
+    report = surveil(market, "late", rules=parse_rules(BOOK_RULES + WASH_RULES))
+    assert report.breaches.empty and report.drift.empty and (report.start, report.end) == (None, None)
+    assert report.notes == ("no session measured: the store holds no close of NVDA from the first transaction "
+                            "(2016-04-04)",)  # fmt: skip
+    assert report.wash_sales["disallowed_loss"].iloc[0] == pytest.approx(37.00, abs=1e-9)
+    assert report.wash_sales["adjusted_basis_per_share"].iloc[0] == pytest.approx(36.25, abs=1e-9)
+    assert report.summary().set_index("rule").loc["wash", "breaches"] == 1
+    assert report.notes[0] in report.to_html()
+
+
 def test_surveil_portfolio_without_transactions_is_an_empty_report(market: EmbeddedStore) -> None:
     create_portfolio(market, "empty", inception="2016-01-01")
     record_transactions(market, "cash_only", [_deposit("2016-01-04")], create=True)
