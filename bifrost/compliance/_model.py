@@ -248,7 +248,8 @@ class Rule:
         A digest of its definition (kind, params, severity, dates, portfolios): changes
         whenever the rule does.
     line
-        The rules file's line its table starts on (0 for the built-in default).
+        The rules file's line its table starts on (for the built-in default, its line in
+        `DEFAULT_RULES_TOML`; a pack's rules carry the pack's line).
     """
 
     id: str
