@@ -295,3 +295,31 @@ def test_order_ticket_page_is_components_refreshed_by_the_watcher(ui_store: Embe
     assert page.watcher.poll() == []  # nothing changed since it was drawn
     with pytest.raises(InvalidInputError, match="interval_s"):
         order_ticket(ui_store, watch=False, interval_s=0)
+
+
+@pytest.mark.postgres
+def test_order_ticket_on_postgres_checks_submits_and_fills(pg_url: str, pg_schema: str, tmp_path: Path) -> None:
+    from bifrost.data import CsvSource, ingest
+    from bifrost.data._postgres import PostgresStore
+    from bifrost.portfolio import CashFlow, CashKind, record_transactions
+    from tests.conftest import YHOO
+
+    store = PostgresStore(pg_url, home=tmp_path / "home", schema=pg_schema, timescale=False)
+    try:
+        ingest(store, CsvSource(YHOO, symbol="YHOO"), start="2014-10-01")
+        deposit = CashFlow(txn_id="d", ts=pd.Timestamp("2014-10-01", tz="UTC"), kind=CashKind.DEPOSIT,
+                           amount=Decimal(100_000))  # fmt: skip
+        record_transactions(store, "pg", [deposit], create=True)
+        page = order_ticket(store, portfolio="pg", watch=False)
+        ticket = page.components["ticket"]
+        assert isinstance(ticket, OrderTicket)
+        _fill(ticket, symbol="YHOO", quantity="10", type="limit", limit="60.61", tif="day")
+        rows = ticket.check()
+        assert rows is not None and [r.verdict for r in rows if r.kind == "price_collar"] == ["block"]
+        _fill(ticket, type="market", tif="ioc")
+        order = ticket.submit()
+        assert order is not None and order.status is OrderStatus.FILLED and order.avg_fill_price == YHOO_CLOSE
+        assert page.components["blotter"] in page.watcher.poll()
+        assert f"data-key='{order.client_order_id}'" in page.components["blotter"].html.value  # type: ignore[attr-defined]
+    finally:
+        store.close()

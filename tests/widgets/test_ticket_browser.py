@@ -29,7 +29,8 @@ YHOO_CLOSE = Decimal("50.509998")  # yhoo-1996-2014.txt, 2014-12-31: the store's
 def _page(dashboard: RunningDashboard, open_page: Any, name: str) -> Watched:
     if not (widgets_dir() / f"{name}.ipynb").exists():
         pytest.fail(f"widgets/{name}.ipynb is missing")
-    return open_page(dashboard.url(name), wait_for=f".bf-page-{name}", timeout_s=90)
+    watched: Watched = open_page(dashboard.url(name), wait_for=f".bf-page-{name}", timeout_s=90)
+    return watched
 
 
 def _assert_no_error_text(watched: Watched) -> None:
