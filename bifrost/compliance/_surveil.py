@@ -319,9 +319,10 @@ def surveil(
     start, end
         The first and last session to surveil (dates; ``end`` included). Default: the
         session of the first transaction, and the last close the store holds for the
-        portfolio's symbols. Transactions after ``end`` are not read (a report as of
-        ``end`` is the same whenever it runs): a sale in the last ``window_days`` before
-        ``end`` may still become a wash sale.
+        portfolio's symbols (the wash sales, which need no close: the whole ledger).
+        Transactions after ``end`` are not read (a report as of ``end`` is the same
+        whenever it runs): a sale in the last ``window_days`` before ``end`` may still
+        become a wash sale.
 
     Returns
     -------
@@ -401,21 +402,29 @@ def _rules(rules: object) -> RuleSet:
     return rules
 
 
+_FIRST: Final = pd.Timestamp.min.tz_localize("UTC")
+_LAST: Final = pd.Timestamp.max.tz_localize("UTC")
+
+
+def _cut(ledger: Ledger, end: pd.Timestamp | None) -> Ledger:
+    # the ledger as of ``end``'s close: later transactions are not read
+    if end is None or all(t.ts.normalize() <= end for t in ledger.transactions):
+        return ledger
+    kept = [t for t in ledger.transactions if t.ts.normalize() <= end]
+    return Ledger.replay(
+        ledger.name, kept, inception=ledger.inception, cost_basis=ledger.cost_basis, long_only=ledger.long_only,
+        base_currency=ledger.base_currency,
+    )  # fmt: skip
+
+
 def _empty(
     ledger: Ledger, rules: RuleSet, start: pd.Timestamp | None, end: pd.Timestamp | None, note: str = ""
 ) -> SurveillanceReport:
     # no session to measure: the wash sales (which need no close) over the ledger up to ``end``
-    kept = [t for t in ledger.transactions if end is None or t.ts.normalize() <= end]
     rows: list[dict[str, object]] = []
     checks: list[dict[str, object]] = []
-    if any(isinstance(t, Fill) for t in kept):
-        cut = Ledger.replay(
-            ledger.name, kept, inception=ledger.inception, cost_basis=ledger.cost_basis,
-            long_only=ledger.long_only, base_currency=ledger.base_currency,
-        )  # fmt: skip
-        lo = start if start is not None else pd.Timestamp.min.tz_localize("UTC")
-        hi = end if end is not None else pd.Timestamp.max.tz_localize("UTC")
-        rows, counted = _wash_sales(cut, rules, lo, hi)
+    if any(isinstance(t, Fill) for t in ledger.transactions):
+        rows, counted = _wash_sales(_cut(ledger, end), rules, start or _FIRST, end or _LAST)
         checks = [{"rule": r, "kind": k, "checks": n, "worst_ts": pd.NaT, "worst_measured": math.nan,
                    "worst_limit": math.nan} for (r, k), n in counted.items()]  # fmt: skip
     return SurveillanceReport(
@@ -448,12 +457,8 @@ def _survey(
         return _empty(full, rules, start, end, no_close)
     last_close = panel.ts[-1].normalize()
     horizon = last_close if end is None else min(end, last_close)
-    # the ledger as of the horizon's close: later transactions are not read
-    kept = [t for t in full.transactions if t.ts.normalize() <= horizon]
-    ledger = Ledger.replay(
-        name, kept, inception=full.inception, cost_basis=full.cost_basis, long_only=full.long_only,
-        base_currency=full.base_currency,
-    )  # fmt: skip
+    ledger = _cut(full, horizon)  # what the closes value: the ledger as of the last session's close
+    kept = ledger.transactions
     close = pd.DataFrame(np.asarray(panel["close"]), index=panel.ts, columns=list(panel.symbols))
     if first_day < panel.ts[0]:
         # entries (a deposit) dated before the first bar: a row of no closes for them to fall on
@@ -518,7 +523,8 @@ def _survey(
                 )  # fmt: skip
     drift_rows = [book.drift(d, days[d]) for d in map(int, day_index)]
     breaches = _frame(breach_rows, BREACH_COLUMNS, ("ts",))
-    wash_rows, wash_checks = _wash_sales(ledger, rules, first, horizon)
+    # wash sales need no close: up to ``end`` when given, else the whole ledger (trades after the last close too)
+    wash_rows, wash_checks = _wash_sales(_cut(full, end), rules, first, end or _LAST)
     for (rule_id, kind), n in wash_checks.items():
         checks.setdefault((rule_id, kind), [0, pd.NaT, -math.inf, math.nan])[0] += n
     check_frame = pd.DataFrame(

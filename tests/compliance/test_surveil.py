@@ -533,6 +533,24 @@ def test_surveil_book_trading_after_the_last_close_reports_its_wash_sales_only(m
     assert report.notes[0] in report.to_html()
 
 
+def test_surveil_wash_sale_after_the_last_close_is_found_unless_end_cuts_it(market: EmbeddedStore) -> None:
+    record_transactions(
+        market,
+        "straddle",
+        [
+            _deposit("2016-03-30"),
+            _fill("s1", "2016-03-30", "NVDA", B, 100, "35.76"),
+            _fill("s2", "2016-04-07", "NVDA", S, 100, "35.43"),  # loss 0.33 a share, after the last close
+            _fill("s3", "2016-04-11", "NVDA", B, 100, "35.88"),
+        ],
+        create=True,
+    )
+    report = surveil(market, "straddle", rules=parse_rules(WASH_RULES))
+    assert (report.start, report.end, len(report.drift)) == (_ts("2016-03-30"), _ts("2016-03-31"), 2)
+    assert report.wash_sales["disallowed_loss"].iloc[0] == pytest.approx(33.00, abs=1e-9)  # 100 × 0.33
+    assert surveil(market, "straddle", rules=parse_rules(WASH_RULES), end="2016-04-08").wash_sales.empty
+
+
 def test_surveil_portfolio_without_transactions_is_an_empty_report(market: EmbeddedStore) -> None:
     create_portfolio(market, "empty", inception="2016-01-01")
     record_transactions(market, "cash_only", [_deposit("2016-01-04")], create=True)
