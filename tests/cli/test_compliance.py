@@ -120,13 +120,19 @@ def _bad(*argv: str) -> str:
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # built in process (the subprocess path is tested once below): the commands as users type them
     base = tmp_path_factory.mktemp("cli-compliance")
     (base / "p1.csv").write_text(P1_TXNS)
     (base / "p2.csv").write_text(P2_TXNS)
-    assert bifrost(base / "home", "data", "ingest", "csv", str(ORCL), "--symbol", "ORCL").returncode == 0
-    for name in ("P1", "P2"):
-        done = bifrost(base / "home", "portfolio", "import", name, str(base / f"{name.lower()}.csv"))
-        assert done.returncode == 0, done.stderr
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BIFROST_HOME", str(base / "home"))
+        for name in ("BIFROST_DATABASE_URL", "BIFROST_CONFIG", "BIFROST_BROKER", "BIFROST_COMPLIANCE_RULES"):
+            patch.delenv(name, raising=False)
+        made = _run("data", "ingest", "csv", str(ORCL), "--symbol", "ORCL")
+        assert made[0] == 0, made
+        for name in ("P1", "P2"):
+            done = _run("portfolio", "import", name, str(base / f"{name.lower()}.csv"))
+            assert done[0] == 0, done
     return base / "home"
 
 
@@ -352,6 +358,26 @@ def test_cli_compliance_check_as_a_subprocess_prints_the_decision_json(home: Pat
     assert {"verdict", "reason", "ts", "rules_hash", "rules_source", "order", "results"} <= set(decided)
     assert decided["verdict"] == "block"
     assert {"rule", "kind", "version", "verdict", "reason", "inputs"} <= set(decided["results"][0])
+
+
+@pytest.mark.postgres
+def test_cli_compliance_check_on_postgres_blocks_by_the_collar_and_writes_nothing(
+    tmp_path: Path, pg_url: str, pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the store the other commands open: BIFROST_DATABASE_URL switches every verb to PostgreSQL
+    for name, value in (("BIFROST_HOME", str(tmp_path)), ("BIFROST_DATABASE_URL", pg_url),
+                        ("BIFROST_DATABASE_SCHEMA", pg_schema)):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    for name in ("BIFROST_CONFIG", "BIFROST_BROKER", "BIFROST_COMPLIANCE_RULES"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "p1.csv").write_text(P1_TXNS)
+    assert _run("data", "ingest", "csv", str(ORCL), "--symbol", "ORCL")[0] == 0
+    assert _run("portfolio", "import", "P1", str(tmp_path / "p1.csv"))[0] == 0
+    before = _state()
+    far = _json(*CHECK, "--type", "limit", "--limit-price", FAR, code=1)
+    assert far["verdict"] == "block" and far["reason"].startswith("price_collar: ")
+    assert _json(*CHECK, "--type", "limit", "--limit-price", NEAR)["verdict"] in ("pass", "warn")
+    assert _state() == before
 
 
 # --- surveil ----------------------------------------------------------------------------------
