@@ -259,7 +259,7 @@ def compliance_check(
 
 @app.command("surveil")
 def compliance_surveil(
-    portfolio: Annotated[str, typer.Argument(help="The portfolio to surveil.")],
+    portfolio: Annotated[str, typer.Argument(metavar="PORTFOLIO", help="The portfolio to surveil.")],
     start: Annotated[str | None, typer.Option(help="First session date (default: the ledger's first).")] = None,
     end: Annotated[str | None, typer.Option(help="Last session date, included (default: the last close).")] = None,
     rules: RulesOpt = None,
