@@ -54,6 +54,7 @@ from bifrost.compliance._model import (
     Severity,
     Verdict,
 )
+from bifrost.compliance._replay import ReplayReport, replay_decisions
 from bifrost.compliance._rules import (
     DEFAULT_RULES_TOML,
     RULES_FILE_NAME,
@@ -84,6 +85,7 @@ __all__ = [
     "Problem",
     "ProposedOrder",
     "RecentOrder",
+    "ReplayReport",
     "Rule",
     "RuleKind",
     "RuleResult",
@@ -101,6 +103,7 @@ __all__ = [
     "prove_inclusion",
     "read_proof",
     "reference_price",
+    "replay_decisions",
     "rules_file_doc",
     "surveil",
     "verify_audit",
