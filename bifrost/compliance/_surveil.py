@@ -46,7 +46,6 @@ from bifrost.compliance._rules import RuleSet, load_rules
 from bifrost.data import AUDIT_SCHEMA, Panel, Store, append_audit
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import Fill, Ledger, Side, Split, Transaction, Valuation, load_portfolio, value_ledger
-from bifrost.risk import store_sectors
 
 __all__ = [
     "BOOK_KINDS",
@@ -479,6 +478,8 @@ def _survey(
     day_index = np.flatnonzero(bars & (days >= first) & (days <= horizon + pd.Timedelta(hours=23)))
     if not len(day_index):
         return _empty(full, rules, start, end, no_close if start is None else f"no session from {start.date()}")
+    from bifrost.risk import store_sectors  # on first use: importing bifrost.compliance stays light
+
     sectors = store_sectors(store)
     traded = _traded_by_session(kept, days)
     book = _Book.of(valuation, sectors)

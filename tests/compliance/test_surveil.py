@@ -18,15 +18,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bifrost.compliance import verify_audit
+from bifrost.compliance import SurveillanceReport, surveil, verify_audit
 from bifrost.compliance._rules import RuleSet, default_rules, load_rules, parse_rules
-from bifrost.compliance._surveil import (
-    BREACH_COLUMNS,
-    DRIFT_COLUMNS,
-    WASH_SALE_COLUMNS,
-    SurveillanceReport,
-    surveil,
-)
+from bifrost.compliance._surveil import BREACH_COLUMNS, DRIFT_COLUMNS, WASH_SALE_COLUMNS
 from bifrost.data import AUDIT_SCHEMA, BarStore, CsvSource, EmbeddedStore, import_symbols, ingest
 from bifrost.errors import InvalidInputError, NotFoundError
 from bifrost.portfolio import CashFlow, CashKind, Fill, Side, Transaction, create_portfolio, record_transactions
