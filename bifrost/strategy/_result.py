@@ -229,11 +229,12 @@ class BacktestResult:
         blocked, warned = _NO_SCREENED.copy(), _NO_SCREENED.copy()
         if rules is not None:
             blocked, warned = _screened(records, panel, rules, fill, o)
-            by_order = blocked.set_index("order_id")
-            ids = orders["order_id"]
-            orders["rule"] = ids.map(by_order["rule"]).fillna("").astype(object)
+            rule_of = dict(zip(blocked["order_id"].tolist(), blocked["rule"].tolist(), strict=True))
+            why = dict(zip(blocked["order_id"].tolist(), blocked["reason"].tolist(), strict=True))
+            ids = orders["order_id"].tolist()
+            orders["rule"] = np.array([rule_of.get(i, "") for i in ids], dtype=object)
             # the order manager's wording of a rejection: "<check>: <rule>: <why>; <rule>: <why>"
-            orders["message"] = ("compliance: " + ids.map(by_order["reason"])).fillna("").astype(object)
+            orders["message"] = np.array([f"compliance: {why[i]}" if i in why else "" for i in ids], dtype=object)
         events = _NO_DIVIDENDS.copy()
         if records.dividends is not None and records.dividends.any():
             j, t = np.nonzero(records.dividends.T)  # symbol-major, then time: sorted below
@@ -367,6 +368,18 @@ class BacktestResult:
             "rejected_orders": int((self.orders["status"] == OrderStatus.REJECTED).sum()),
             "costs": costs_label(self.fill_model),
         }
+        if self.rules_hash is not None:
+            out["compliance"] = {
+                "rules_hash": self.rules_hash,
+                "blocked_orders": len(self.compliance),
+                "warned_orders": len(self.compliance_warnings),
+                "not_applied": list(self.rules_skipped),
+                "blocked": [
+                    {"ts": r.ts.isoformat(), "symbol": r.symbol, "side": r.side, "quantity": float(r.quantity),
+                     "rule": r.rule, "reason": r.reason}
+                    for r in _rows(self.compliance)
+                ],
+            }  # fmt: skip
         if fills:
             out["fills"] = [
                 {
@@ -456,6 +469,35 @@ class BacktestResult:
         label = costs_label(self.fill_model)
         return label if not paid else f"{label} (commission paid {paid:,.2f})"
 
+    def compliance_summary(self) -> pd.DataFrame:
+        """Return, per rule, the orders it blocked and those it warned about: ``rule, blocked, warned``.
+
+        Empty without rules. An order blocked by two rules counts for each.
+        """
+        counts: dict[str, list[int]] = {}
+        for i, frame in enumerate((self.compliance, self.compliance_warnings)):
+            for ids in frame["rule"]:
+                for rule in str(ids).split("; "):
+                    if rule:
+                        counts.setdefault(rule, [0, 0])[i] += 1
+        return pd.DataFrame(
+            [{"rule": r, "blocked": b, "warned": w} for r, (b, w) in counts.items()],
+            columns=["rule", "blocked", "warned"],
+        )
+
+    def _compliance_line(self) -> str | None:
+        # "N orders blocked by compliance ..." when rules were given (None: they were not)
+        if self.rules_hash is None:
+            return None
+        n, w = len(self.compliance), len(self.compliance_warnings)
+        text = f"{n:,} order{'s' if n != 1 else ''} blocked by compliance"
+        if w:
+            text += f", {w:,} let through with a warning"
+        text += f" (rules {self.rules_hash[:12]})"
+        if self.rules_skipped:
+            text += f"; {len(self.rules_skipped)} rule version(s) not applied: " + "; ".join(self.rules_skipped)
+        return text
+
     def __str__(self) -> str:
         m = self.metrics
         ret = m.get("total_return", np.nan)
@@ -465,6 +507,8 @@ class BacktestResult:
             f" Sharpe {m.get('sharpe_ratio', np.nan):.2f}, max drawdown {m.get('max_drawdown', np.nan):.2%}",
             f"  {self.n_trades:,} trades, {len(self.fills):,} fills, {self._costs()}",
         ]
+        if (line := self._compliance_line()) is not None:
+            lines.append(f"  {line}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -476,8 +520,10 @@ class BacktestResult:
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in self._metric_rows())
         chart = _equity_svg(self.equity)
+        line = self._compliance_line()
+        rules = "" if line is None else f"<p>{html.escape(line)}</p>"
         return (
-            f"<div><p><b>Backtest</b> {html.escape(self._headline())}; {self._costs()}</p>"
+            f"<div><p><b>Backtest</b> {html.escape(self._headline())}; {self._costs()}</p>{rules}"
             f"<div style='display:flex;gap:2em;align-items:flex-start'>{chart}"
             f"<table style='text-align:right'>{rows}</table></div></div>"
         )
