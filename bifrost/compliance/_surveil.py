@@ -40,7 +40,8 @@ from bifrost._checks import as_utc_timestamp
 from bifrost._figures import figures_html, notebook_styles, offline_page
 from bifrost._paths import output_path
 from bifrost._typing import BoolArray, FloatArray
-from bifrost.compliance._kinds import RULE_KINDS, WASH_SALE_WINDOW_DAYS
+from bifrost.compliance._engine import judge
+from bifrost.compliance._kinds import WASH_SALE_WINDOW_DAYS
 from bifrost.compliance._model import Rule, Verdict, worst
 from bifrost.compliance._rules import RuleSet, load_rules
 from bifrost.data import AUDIT_SCHEMA, Panel, Store, append_audit
@@ -659,7 +660,7 @@ def _decide(rule: Rule, subject: str, gross: float, nav: float, members: frozens
         inputs["sector"] = subject
     elif rule.kind == "issuer_concentration":
         inputs["issuer"] = subject
-    verdict, _ = RULE_KINDS[rule.kind].decide(rule, inputs)
+    verdict, _ = judge(rule, inputs)  # the engine's own decision: the kind's verdict, then the rule's severity
     limit = float(_param(rule, "max_fraction"))
     what = {
         "max_position_pct_nav": f"position in {subject}",
@@ -673,8 +674,6 @@ def _decide(rule: Rule, subject: str, gross: float, nav: float, members: frozens
         warn_at = _param(rule, "warn_at")
         reason = f"{what} is {gross / nav:.2%} of NAV at the close (at most {limit:.2%}"
         reason += f", warning from {float(warn_at) * limit:.2%})" if warn_at is not None else ")"
-    if verdict == "block":
-        verdict = rule.severity  # a tripped rule gives its severity
     return verdict, reason
 
 
