@@ -255,6 +255,10 @@ class OrderTicket(Component):
         self._prices_enabled()
         self.check_button.on_click(lambda _: self.check())
         self.submit_button.on_click(lambda _: self.submit())
+        # a pre-check shown is of the order as it was checked: any change of the form dims it until checked again
+        for w in (self.picker.dropdown, self.symbol, self.side, self.quantity, self.order_type, self.limit_price,
+                  self.stop_price, self.time_in_force):  # fmt: skip
+            w.observe(lambda _: self._stale(), names="value")
         note = W.HTML(value=f"<div class='bf-note'>{PAPER_NOTE}</div>")
         note.add_class("bf-ticket-note")
         self.form_error = ErrorArea()
@@ -278,11 +282,19 @@ class OrderTicket(Component):
         self.verdict.add_class("bf-ticket-verdict-box")
         self.table = W.HTML()
         self.table.add_class("bf-checks")
-        checks = card("pre-trade checks", [self.verdict, self.table])
+        self.rules_note = W.HTML()
+        self.rules_note.add_class("bf-ticket-rules")
+        self.stale_note = W.HTML(value="", layout=W.Layout(display="none"))
+        self.stale_note.add_class("bf-ticket-stale")
+        checks = card("pre-trade checks", [self.stale_note, self.verdict, self.table, self.rules_note])
         checks.add_class("bf-ticket-checks")
         self.status = W.HTML(value="<div class='bf-note'>no order sent from this ticket yet</div>")
         self.status.add_class("bf-ticket-order")
-        order = card("order status", [self.status])
+        self.cancel_button = W.Button(description="Cancel order", button_style="warning", icon="",
+                                      layout=W.Layout(display="none"))  # fmt: skip
+        self.cancel_button.add_class("bf-ticket-cancel")
+        self.cancel_button.on_click(lambda _: self.cancel())
+        order = card("order status", [self.status, self.cancel_button])
         order.add_class("bf-ticket-status")
         self.rows: list[CheckRow] = []  # the last pre-check's lines
         self.results: list[CheckResult] = []  # the last pre-check's results, one per check
@@ -389,8 +401,51 @@ class OrderTicket(Component):
             finally:
                 self._busy(False)
 
+    def cancel(self) -> Order | None:
+        """Ask the broker to cancel the order this ticket sent last, while it works; show and return it.
+
+        A cancel never goes through the pre-trade checks. An order that is no longer working
+        (filled, canceled, rejected) shows the broker's or the manager's message.
+        """
+        with self.lock:
+            try:
+                self.form_error.clear()
+                if self.order is None:
+                    raise InvalidInputError("cancel: this ticket has sent no order yet")
+                self.manager.process_events()
+                self.order = self.manager.cancel(self.order.client_order_id)
+                self._show_order()
+                return self.order
+            except Exception as exc:  # the form's boundary: the message, never a traceback
+                if not isinstance(exc, BifrostError):
+                    import logging
+
+                    logging.getLogger("bifrost.ui").exception("order ticket: cancel: %s", type(exc).__name__)
+                self.form_error.show(describe_error(exc))
+                return None
+
     def _busy(self, busy: bool) -> None:
         self.check_button.disabled = self.submit_button.disabled = busy
+
+    def _stale(self) -> None:
+        # the form changed since the pre-check shown: it no longer says what Submit would send
+        if not self.rows:
+            return
+        self.checks_widget.add_class("bf-stale-checks")
+        self.verdict.add_class("bf-stale")
+        self.table.add_class("bf-stale")
+        self.stale_note.value = (
+            "<div class='bf-note bf-stale-text'>The order changed since this check: press <b>Check</b> again "
+            "(Submit checks it again too).</div>"
+        )
+        self.stale_note.layout.display = None
+
+    def _fresh(self) -> None:
+        self.checks_widget.remove_class("bf-stale-checks")
+        self.verdict.remove_class("bf-stale")
+        self.table.remove_class("bf-stale")
+        self.stale_note.value = ""
+        self.stale_note.layout.display = "none"
 
     def _refused(self, exc: BaseException) -> None:
         if not isinstance(exc, BifrostError):
@@ -399,8 +454,9 @@ class OrderTicket(Component):
             logging.getLogger("bifrost.ui").exception("order ticket: %s", type(exc).__name__)
         self.form_error.show(describe_error(exc))
         self.verdict.value = "<div class='bf-note'>Not checked: the order is not valid (see the message).</div>"
-        self.table.value = ""
+        self.table.value = self.rules_note.value = ""
         self.rows, self.results = [], []
+        self._fresh()
 
     def _show_checks(self, results: Sequence[CheckResult]) -> None:
         self.results = list(results)
@@ -437,6 +493,16 @@ class OrderTicket(Component):
             row_class=lambda rec: _ROW_CLASS.get(str(rec["_verdict"]), "bf-check"),
             empty="no pre-trade checks",
         )
+        hashes = [str(r.inputs["rules_hash"]) for r in results if "rules_hash" in r.inputs]
+        n_rules = sum(1 for r in self.rows if r.rule)
+        self.rules_note.value = (
+            f"<div class='bf-note'>compliance: {n_rules} rule{'' if n_rules == 1 else 's'} in force, from the rules "
+            f"file of sha256 <span class='bf-num' title='{html.escape(hashes[0], quote=True)}'>"
+            f"{html.escape(hashes[0][:16])}…</span> (the audit trail keeps its text)</div>"
+            if hashes
+            else ""
+        )
+        self._fresh()
 
     # -- the order's status -----------------------------------------------------------------
     def _on_event(self, order: Order, event: OrderEvent) -> None:
@@ -478,6 +544,7 @@ class OrderTicket(Component):
                 f"{order.avg_fill_price}</b>{basis}</span>"
             )
         state = "terminal" if order.is_terminal else "working: watching for its fills"
+        self.cancel_button.layout.display = None if order.is_working else "none"
         reasons = ""
         if order.reasons:
             cls = "bf-ticket-reasons bf-error-text" if status == OrderStatus.REJECTED.value else "bf-ticket-reasons"

@@ -5,6 +5,7 @@ monitor; bad input is a message."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bifrost.compliance import audit_head
+from bifrost.compliance import DEFAULT_RULES_TOML, audit_head
 from bifrost.data import EmbeddedStore
 from bifrost.errors import InvalidInputError
 from bifrost.execution import (
@@ -93,6 +94,9 @@ def test_order_ticket_check_allowed_market_order_shows_every_check_passing_and_r
     collar = next(r for r in compliance if r.kind == "price_collar")
     assert f"data-key='compliance:{collar.rule}'" in ticket.table.value
     assert "data-verdict='pass'" in ticket.verdict.value or "data-verdict='warn'" in ticket.verdict.value
+    # the rules' file named by its hash (the default rules here: no compliance.toml in the store's home)
+    default = hashlib.sha256(DEFAULT_RULES_TOML.encode()).hexdigest()
+    assert f"{len(compliance)} rules in force" in ticket.rules_note.value and default[:16] in ticket.rules_note.value
     # a check sends nothing and records nothing: no order, no decision, no audit record
     assert orders_marker(ui_store) == orders_before and audit_head(ui_store).seq == audit_before
     assert list_orders(ui_store, portfolio="desk").empty
@@ -226,6 +230,30 @@ def test_order_ticket_resting_order_status_follows_a_cancel_by_another_process(u
     assert ticket in page.watcher.poll()
     assert "data-status='canceled'" in ticket.status.value and ticket.order is not None
     assert ticket.order.status is OrderStatus.CANCELED == load_order(ui_store, order.client_order_id).status
+    assert ticket.cancel_button.layout.display == "none"  # nothing left to cancel
+
+
+def test_order_ticket_cancel_button_cancels_the_resting_order(ui_store: EmbeddedStore) -> None:
+    ticket = _ticket(ui_store, symbol="YHOO", quantity="10", type="limit", limit="49.00", tif="gtc")
+    assert ticket.cancel_button.layout.display == "none"
+    assert ticket.cancel() is None and "this ticket has sent no order yet" in ticket.error.message
+    order = ticket.submit()
+    assert order is not None and order.status is OrderStatus.ACCEPTED and ticket.cancel_button.layout.display is None
+    canceled = ticket.cancel()
+    assert canceled is not None and canceled.status is OrderStatus.CANCELED and ticket.error.message == ""
+    assert "data-status='canceled'" in ticket.status.value and ticket.cancel_button.layout.display == "none"
+    again = ticket.cancel()  # canceled already: the manager answers with the order as it is, nothing new
+    assert again is not None and again.status is OrderStatus.CANCELED and ticket.error.message == ""
+
+
+def test_order_ticket_changed_form_dims_the_previous_check_until_checked_again(ui_store: EmbeddedStore) -> None:
+    ticket = _ticket(ui_store, symbol="YHOO", quantity="10")
+    assert ticket.check() is not None and ticket.stale_note.layout.display == "none"
+    ticket.quantity.value = "20"
+    assert "bf-stale" in ticket.table._dom_classes and "press <b>Check</b> again" in ticket.stale_note.value
+    assert ticket.stale_note.layout.display is None
+    assert ticket.check() is not None
+    assert "bf-stale" not in ticket.table._dom_classes and ticket.stale_note.layout.display == "none"
 
 
 @pytest.mark.parametrize(
