@@ -274,8 +274,11 @@ def compliance_surveil(
     concentration, gross exposure) are re-measured at that session's close over the stored
     ledger; the run is recorded in the audit trail. Prints the summary and the counts.
     """
+    from bifrost._paths import output_path
     from bifrost.compliance import surveil
 
+    if html is not None:
+        html = output_path(html, "--html")  # refused before the run is surveilled and audited
     rule_set = _load(rules)
     with store() as bars:
         # the library parses the dates (and names a bad one)

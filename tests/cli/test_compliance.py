@@ -389,7 +389,10 @@ def test_cli_compliance_surveil_writes_the_html_and_counts_the_breaches_and_wash
     rules = str(_file(tmp_path, SURVEIL))
     page = tmp_path / "out" / "p2.html"
     page.parent.mkdir()
+    before = len(_audit(home))
     code, out, err = _run("compliance", "surveil", "P2", "--rules", rules, "--html", str(page))
+    (recorded,) = _audit(home)[before:]  # the run is in the audit trail, with its counts and rules hash
+    assert recorded["kind"] == "compliance.surveillance" and recorded["payload"]["rules_hash"] == _sha256(SURVEIL)
     assert code == 0 and err == "", err
     assert out.startswith("surveillance of P2, sessions 2014-01-02 to 2014-12-31 (rules "), out
     assert out.endswith(f"wrote the report to {page}\n"), out
@@ -409,6 +412,13 @@ def test_cli_compliance_surveil_over_a_window_and_a_price_move_breach(home: Path
     spring = _json("compliance", "surveil", "P1", "--rules", rules, "--start", "2014-03-01", "--end", "2014-04-30")
     assert spring["n_breaches"] > 0
     assert {b["cause"] for b in spring["breaches"]} == {"price move"}  # P1 traded only on 2014-01-02
+
+
+def test_cli_compliance_surveil_html_into_a_missing_folder_exits_2_before_it_runs(home: Path, tmp_path: Path) -> None:
+    before = _state()
+    err = _bad("compliance", "surveil", "P2", "--html", str(tmp_path / "nosuch" / "p2.html"))
+    assert "--html" in err and "does not exist" in err, err
+    assert _state() == before  # not surveilled: no compliance.surveillance record
 
 
 def test_cli_compliance_surveil_of_an_unknown_portfolio_exits_2_naming_it(home: Path) -> None:
