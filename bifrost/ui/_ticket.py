@@ -7,8 +7,8 @@ and records nothing; **Submit** sends it through the same manager to the paper b
 (`bifrost.execution.PaperBroker` on the wall clock, as ``bifrost orders submit`` does) and
 then shows the order's status as its events arrive (the manager's `OrderBus` in this
 process, `bifrost.execution.orders_marker` for what other processes do to it) until it is
-terminal. The page `order_ticket` puts the ticket over a blotter of today's orders and
-their fills (`OrderBlotter`, `FillsTable`).
+terminal (**Cancel order** while it works). The page `order_ticket` puts the ticket over a
+blotter of today's orders and their fills (`OrderBlotter`, `FillsTable`).
 
 How a paper order fills: a **market IOC** order (the ticket's default) fills at once at
 the last close in the store (basis "last close"); what cannot fill at once (the volume
@@ -193,9 +193,9 @@ class OrderTicket(Component):
     ``side``, ``quantity``, ``order_type``, ``limit_price`` and ``stop_price`` (enabled when
     the type takes them), ``time_in_force``; all passed as typed to the library.
     `check` shows each check's verdict (a compliance check's per rule: verdict, version,
-    reason) and the worst of them (a block in red with its reasons); `submit` sends the
-    order and shows its status until it is terminal. Bad input is one line in the error
-    area (``.bf-error``).
+    reason) and the worst of them (a block in red with its reasons), dimmed once the form
+    changes; `submit` sends the order and shows its status until it is terminal; `cancel`
+    cancels it while it works. Bad input is one line in the error area (``.bf-error``).
 
     Parameters
     ----------
