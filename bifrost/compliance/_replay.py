@@ -42,7 +42,9 @@ from bifrost.compliance._rules import RuleSet, parse_rules
 from bifrost.compliance._schema import RULES_AUDIT_KIND
 from bifrost.data import AUDIT_SCHEMA, Store
 from bifrost.errors import BifrostError
+from bifrost.portfolio import require_portfolio
 from bifrost.portfolio._ledger import check_portfolio_name
+from bifrost.portfolio._schema import PORTFOLIO_SCHEMA
 
 __all__ = ["DECISION_AUDIT_KIND", "MISMATCH_COLUMNS", "ReplayReport", "replay_decisions"]
 
@@ -194,6 +196,8 @@ def replay_decisions(store: Store, *, portfolio: str | None = None) -> ReplayRep
     ------
     InvalidInputError
         If ``portfolio`` is not a portfolio name.
+    NotFoundError
+        If ``portfolio`` is given and the store holds no such portfolio.
 
     Examples
     --------
@@ -207,6 +211,8 @@ def replay_decisions(store: Store, *, portfolio: str | None = None) -> ReplayRep
     """
     if portfolio is not None:
         check_portfolio_name(portfolio)
+        with store.transaction(schema=PORTFOLIO_SCHEMA, read_only=True) as db:
+            require_portfolio(db, portfolio)  # an unknown portfolio is named, never an empty replay
     rules = _Rules()
     mismatches: list[dict[str, object]] = []
     n_decisions = n_results = 0

@@ -19,7 +19,7 @@ import pytest
 from bifrost.compliance import verify_audit
 from bifrost.compliance._replay import MISMATCH_COLUMNS, ReplayReport, replay_decisions
 from bifrost.data import AUDIT_SCHEMA, BarStore, Store, append_audit
-from bifrost.errors import InvalidInputError
+from bifrost.errors import InvalidInputError, NotFoundError
 from bifrost.execution import OrderManager, OrderRequest, OrderStatus, OrderType, PaperBroker, Side, TimeInForce
 from bifrost.execution._checks import PreTradeCheck, RiskLimitCheck, TradingStateCheck
 from bifrost.execution._compliance import ComplianceCheck
@@ -225,6 +225,8 @@ def test_replay_of_one_portfolio_counts_only_its_decisions(seeded: BarStore, tmp
     ]
     with pytest.raises(InvalidInputError):
         replay_decisions(seeded, portfolio="")
+    with pytest.raises(NotFoundError, match=r"no portfolio 'NOSUCH' in the store \(portfolios: P0, P1\)"):
+        replay_decisions(seeded, portfolio="NOSUCH")
 
 
 def test_replay_report_shows_its_mismatches_in_html_and_json() -> None:
