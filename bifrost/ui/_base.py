@@ -65,7 +65,7 @@ PAGE_CSS = """
   border-bottom:1px solid #d1d5da;white-space:nowrap}
 .bf-table td{padding:2px 6px;border-bottom:1px solid #eef0f2;text-align:right;white-space:nowrap}
 .bf-table th.bf-text,.bf-table td.bf-text{text-align:left}
-.bf-table td.bf-wrap{white-space:normal;max-width:520px}
+.bf-table td.bf-wrap{white-space:normal;min-width:240px;max-width:520px}
 .bf-table tr:hover td{background:#f1f8ff}
 .bf-num{font-variant-numeric:tabular-nums;font-family:ui-monospace,"SF Mono",Menlo,Consolas,monospace}
 .bf-neg{color:#cb2431}.bf-pos{color:#22863a}
