@@ -15,7 +15,7 @@
   and its rejections against the order manager's. Target: at most 2x the plain sweep's time.
 
     python benchmarks/compliance.py [--only engine|path|sweep] [--orders 20000] [--path-orders 2000]
-        [--symbols 1000] [--postgres URL] [--sweep-symbols 500] [--sweep-bars 5000]
+        [--symbols 1000] [--postgres URL] [--sweep-symbols 500] [--sweep-bars 5000] [--sweep-repeat 3]
 """
 
 from __future__ import annotations
@@ -302,7 +302,9 @@ def path_rows(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, tupl
 def sweep_rows(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, Any]]:
     from benchmarks import _compliance_sweep
 
-    found: dict[str, Any] = _compliance_sweep.run(n_symbols=args.sweep_symbols, n_bars=args.sweep_bars)
+    found: dict[str, Any] = _compliance_sweep.run(
+        n_symbols=args.sweep_symbols, n_bars=args.sweep_bars, repeat=args.sweep_repeat
+    )
     return found["rows"], found
 
 
@@ -316,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-embedded", action="store_true", help="measure PostgreSQL only")
     parser.add_argument("--sweep-symbols", type=int, default=500)
     parser.add_argument("--sweep-bars", type=int, default=5_000)
+    parser.add_argument("--sweep-repeat", type=int, default=3, help="each sweep's time: the median of this many runs")
     args = parser.parse_args(argv)
     run = {args.only} if args.only else {"engine", "path", "sweep"}
     print(f"(load average before: {os.getloadavg()[0]:.2f}, {os.cpu_count()} CPUs)\n")
@@ -343,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     if "sweep" in run:
         body, found = sweep_rows(args)
         print("### The compliance-aware sma_cross sweep (benchmarks/_compliance_sweep.py)\n")
+        runs = f"median of {args.sweep_repeat} runs each"
+        print(f"({found['threads']} numba threads; {runs}; load average after: {found['load']:.2f})\n")
         print(table(list(found["headers"]), body), "\n")
         ratio = float(found["ratio"])
         targets.append(["compliance-aware sweep vs plain (5 rules)", "<= 2x", f"{ratio:.2f}x",
