@@ -168,6 +168,7 @@ class ComplianceCheck:
         self._watched = _Watched.of(loaded)
         self._schema_ready = False
         self._pending: dict[str, RuleSet] = {}  # the rules of the decisions not yet recorded (`record_in`)
+        self._confirmed: set[str] = set()  # rules hashes seen stored by an earlier transaction
         self._applied: str | None = None  # the hash of the rules last recorded
         self._start: dict[tuple[str, dt.date], float | None] = {}
         self._long_only: dict[str, bool] = {}
@@ -223,6 +224,9 @@ class ComplianceCheck:
         """
         pending, self._pending = self._pending, {}
         for digest, rules in pending.items():
+            if digest in self._confirmed:
+                self._applied = digest
+                continue
             inserted = db.rows(
                 "INSERT INTO {t}compliance_rulesets (hash, source, text, ts_first_seen) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (hash) DO NOTHING RETURNING hash",
@@ -243,6 +247,8 @@ class ComplianceCheck:
                     digest,
                     {"hash": digest, "source": rules.source, "previous_hash": previous, "text": rules.text},
                 )
+            else:  # stored and committed before this transaction: no statement for it again
+                self._confirmed.add(digest)
             self._applied = digest
 
     # -- the check -------------------------------------------------------------------------------
