@@ -33,10 +33,11 @@ rules of the set read, and what does not change between orders is kept):
 
 A rules file given by path (or found by `bifrost.compliance.load_rules`) is watched: each
 check compares its modification time and size, and re-reads it when they changed; a file
-the loader refuses keeps the rules in force and logs an error (logger ``bifrost``). Each
-rules text first applied is stored (``compliance_rulesets``) and audited
-(``compliance.rules``: hash, source, previous_hash, text) in one transaction, before the
-first decision under it. When a ``daily_loss_limit`` rule blocks, the book is set HALTED
+the loader refuses (or too long for the audit trail to keep) keeps the rules in force and
+logs an error (logger ``bifrost``). Each rules text first applied is stored
+(``compliance_rulesets``) and audited (``compliance.rules``: hash, source, previous_hash,
+text) in the order manager's transaction that stores the first decision under it
+(`ComplianceCheck.record_in`), ahead of that decision. When a ``daily_loss_limit`` rule blocks, the book is set HALTED
 (`set_trading_state`, once: a book already halted or set REDUCING by hand is left alone);
 a person brings it back (REDUCING, then ACTIVE).
 """
@@ -59,6 +60,7 @@ from bifrost.compliance._model import BookState, Decision, OrderTypeName, Propos
 from bifrost.compliance._rules import RuleSet, load_rules
 from bifrost.compliance._schema import COMPLIANCE_SCHEMA, RULES_AUDIT_KIND
 from bifrost.data import StateDb, Store
+from bifrost.data._audit import MAX_PAYLOAD_CHARS, canonical_json
 from bifrost.errors import InvalidInputError, NotFoundError, RulesFileError
 from bifrost.execution._checks import BookView, CheckResult, MarketView, TradingState, set_trading_state, trading_state
 from bifrost.execution._order import OrderRequest, OrderType, RejectReason, Side
@@ -129,7 +131,8 @@ class ComplianceCheck:
     Raises
     ------
     RulesFileError
-        If the rules file is malformed (its line and key named).
+        If the rules file is malformed (its line and key named), or longer than the audit
+        trail keeps with its record (1,000,000 characters as JSON).
     NotFoundError
         If a rules file given by path does not exist.
     InvalidInputError
@@ -165,7 +168,7 @@ class ComplianceCheck:
                 f"rules is a RuleSet, a rules file's path or None (the configured rules), got {type(rules).__name__}"
             )
         self._stat = _stat(self._path) if self._path is not None else None
-        self._watched = _Watched.of(loaded)
+        self._watched = _Watched.of(_auditable(loaded))
         self._schema_ready = False
         self._pending: dict[str, RuleSet] = {}  # the rules of the decisions not yet recorded (`record_in`)
         self._confirmed: set[str] = set()  # rules hashes seen stored by an earlier transaction
@@ -203,7 +206,7 @@ class ComplianceCheck:
         if hashlib.sha256(text.encode("utf-8")).hexdigest() == current.hash:
             return  # touched, not changed
         try:
-            loaded = load_rules(self._path)
+            loaded = _auditable(load_rules(self._path))
         except (RulesFileError, NotFoundError) as exc:
             log.error(
                 "compliance rules file %s refused: %s; the rules in force (hash %s) stay in force",
@@ -478,6 +481,18 @@ def _result(decision: Decision, portfolio: str) -> CheckResult:
             "rules": [r.to_dict() for r in decision.results],
         },
     )
+
+
+def _auditable(rules: RuleSet) -> RuleSet:
+    # the audit trail keeps the whole text with its record: a text it cannot keep is refused like a malformed one
+    size = len(canonical_json({"hash": rules.hash, "source": rules.source, "previous_hash": rules.hash,
+                               "text": rules.text}))  # fmt: skip
+    if size > MAX_PAYLOAD_CHARS:
+        raise RulesFileError(
+            f"{rules.source}: the rules file is {size:,} characters as the audit trail records it; it keeps at most "
+            f"{MAX_PAYLOAD_CHARS:,}: shorten it (comments count too)"
+        )
+    return rules
 
 
 def _stat(path: Path) -> tuple[int, int] | None:

@@ -294,6 +294,15 @@ def test_compliance_broken_rules_file_at_construction_raises_naming_line_and_key
         ComplianceCheck(seeded, tmp_path / "nosuch.toml")
 
 
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_compliance_rules_file_too_long_for_the_audit_trail_is_refused(seeded: BarStore, tmp_path: Path) -> None:
+    # the loader reads up to 8 MB; the audit record of a text keeps at most 1,000,000 characters of JSON
+    path = write_rules(tmp_path / "compliance.toml", COLLAR_WARN + ("# " + "x" * 98 + "\n") * 10_001)
+    too_long = r"compliance\.toml: the rules file is 1,020,\d{3} characters .* at most 1,000,000"
+    with pytest.raises(RulesFileError, match=too_long):
+        ComplianceCheck(seeded, path)
+
+
 @pytest.mark.parametrize(
     ("rules", "halt", "message"),
     [
