@@ -6,6 +6,7 @@ ORCL closes (backtrader's orcl-1995-2014.txt): 2010-01-04 24.85, 2010-01-05 24.8
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from bifrost.compliance._schema import COMPLIANCE_SCHEMA
 from bifrost.data import AUDIT_SCHEMA, BarStore, CsvSource, Store, ingest
 from bifrost.errors import InvalidInputError, NotFoundError, RulesFileError
 from bifrost.execution._checks import TradingState, TradingStateCheck, trading_state
-from bifrost.execution._compliance import ComplianceCheck, dry_run
+from bifrost.execution._compliance import ComplianceCheck, _count_day_trades, dry_run
 from bifrost.execution._manager import OrderManager
 from bifrost.execution._order import OrderRequest, OrderStatus, OrderType, RejectReason, Side, TimeInForce
 from bifrost.execution._paper import PaperBroker
@@ -378,3 +379,26 @@ def test_dry_run_and_precheck_judge_as_submit_does_and_record_nothing(seeded: Ba
 def test_dry_run_of_an_unknown_portfolio_raises_not_found(seeded: BarStore) -> None:
     with pytest.raises(NotFoundError, match="NOSUCH"):
         dry_run(seeded, order(1, portfolio="NOSUCH"))
+
+
+def test_day_trades_count_closing_orders_of_shares_opened_the_same_session() -> None:
+    # fills (ts, order, symbol, signed shares) of 2015-01-05 and 06; positions now: 0 ORCL, -5 NVDA, 100 YHOO
+    t = pd.Timestamp("2015-01-05 15:00", tz="UTC")
+    minute = pd.Timedelta(minutes=1)
+    fills = [
+        (t, "o1", "ORCL", 10.0),  # opens
+        (t + minute, "o2", "ORCL", -4.0),  # closes 4 opened today: a day trade
+        (t + 2 * minute, "o2", "ORCL", -6.0),  # the same order's second fill: still one day trade
+        (t + 3 * minute, "o3", "YHOO", -50.0),  # sells shares held overnight: no day trade
+        (t + 4 * minute, "o4", "NVDA", -5.0),  # a short opened today
+        (t + pd.Timedelta(days=1), "o5", "YHOO", 50.0),  # the next session: buys back
+    ]
+    positions = {"ORCL": 0.0, "NVDA": -5.0, "YHOO": 100.0}
+    # Act
+    trades, opened = _count_day_trades(fills, positions, dt.date(2015, 1, 6))
+    # Assert: one day trade on the 5th; on the 6th, YHOO's 50 were opened that session
+    assert trades == [dt.date(2015, 1, 5)]
+    assert opened == {"YHOO": 50.0}
+    # the same fills seen from the 5th: the NVDA short is open, closing it today would be a day trade
+    trades, opened = _count_day_trades(fills[:5], {"ORCL": 0.0, "NVDA": -5.0, "YHOO": 50.0}, dt.date(2015, 1, 5))
+    assert trades == [dt.date(2015, 1, 5)] and opened == {"NVDA": -5.0}
