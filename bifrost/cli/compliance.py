@@ -330,7 +330,7 @@ def compliance_replay(
     each rule result again from its recorded inputs. Exit status 0 when every decision
     reproduces, 1 when one does not (the mismatches are printed).
     """
-    from bifrost.compliance._replay import replay_decisions
+    from bifrost.compliance import replay_decisions
 
     with store() as bars:
         report = replay_decisions(bars, portfolio=portfolio)

@@ -455,6 +455,10 @@ def test_cli_compliance_replay_reproduces_the_decisions_of_orders_submitted(home
     assert _json("compliance", "replay", "--portfolio", "P2")["n_decisions"] == 0
 
 
+def test_cli_compliance_replay_of_an_unknown_portfolio_exits_2_naming_it(home: Path) -> None:
+    assert "NOSUCH" in _bad("compliance", "replay", "--portfolio", "NOSUCH")
+
+
 def test_cli_compliance_replay_of_a_decision_its_rules_do_not_reproduce_exits_1_naming_it(home: Path) -> None:
     _submit_two(home)
     (blocked,) = [
