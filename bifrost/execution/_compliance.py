@@ -175,6 +175,7 @@ class ComplianceCheck:
         self._applied: str | None = None  # the hash of the rules last recorded
         self._start: dict[tuple[str, dt.date], float | None] = {}
         self._long_only: dict[str, bool] = {}
+        self._memo: dict[Decimal, float] = {}
         self._sectors_marker: str | None = None
         self._sectors: dict[str, str] = {}
         self._fills: dict[str, _Fills] = {}
@@ -320,7 +321,7 @@ class ComplianceCheck:
         for o in book.open_orders:
             leaves = float(o.leaves_quantity)
             pending[o.symbol] = pending.get(o.symbol, 0.0) + (leaves if o.side is Side.BUY else -leaves)
-        positions = {s: float(q) for s, q in book.positions.items() if q}
+        positions = self._floats(book.positions, nonzero=True)
         rules = watched.rules
         recent: Sequence[RecentOrder] = ()
         window_s = rules.recent_window_s(portfolio, day)
@@ -341,7 +342,7 @@ class ComplianceCheck:
             cash=float(book.cash),
             equity=None if book.equity is None else float(book.equity),
             pending=pending,
-            prices={s: float(p) for s, p in market.prices.items()},
+            prices=self._floats(market.prices),
             start_of_day_equity=self._start_of_day(portfolio, day),
             sectors=self._sectors,
             issuers={},
@@ -351,6 +352,20 @@ class ComplianceCheck:
             long_only=self._portfolio_long_only(portfolio),
         )
         return order, state
+
+    def _floats(self, values: Mapping[str, Decimal], *, nonzero: bool = False) -> dict[str, float]:
+        # Decimal -> float is slow (through text): the book's quantities and prices repeat from order to order
+        memo = self._memo
+        if len(memo) > 200_000:
+            memo.clear()
+        out: dict[str, float] = {}
+        for symbol, value in values.items():
+            found = memo.get(value)
+            if found is None:
+                found = memo[value] = float(value)
+            if found or not nonzero:
+                out[symbol] = found
+        return out
 
     def _portfolio_long_only(self, portfolio: str) -> bool:
         found = self._long_only.get(portfolio)
