@@ -78,7 +78,7 @@ effective_to = {day[7]}
 [[rule]]
 id = "position"
 kind = "max_position_pct_nav"
-max_fraction = 0.08
+max_fraction = 0.25
 
 [[rule]]
 id = "gross"
@@ -125,7 +125,7 @@ def _parity(n_symbols: int = 3, n_bars: int = 400) -> dict[str, Any]:
         symbols = tuple(str(s) for s in store.list_symbols()["symbol"])
         # raw bars for both: the order manager's last prices are the store's raw closes
         panel = store.read_panel(list(symbols), adjustment="raw")
-        rules = parse_rules(rules_text(panel.ts, symbols).replace("0.08", "0.02"), source="bench.toml")
+        rules = parse_rules(rules_text(panel.ts, symbols).replace("0.25", "0.02"), source="bench.toml")
         sets = [{"fast": 5, "slow": 20, "size": SIZE}, {"fast": 10, "slow": 40, "size": SIZE}]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)

@@ -17,7 +17,13 @@ For each bar ``t`` of each group, in this order:
 2. Stop-loss, take-profit and trailing stops attached to open positions are checked
    against the bar (a stop gapped through fills at the open).
 3. The strategy's signal (or order) for bar ``t`` becomes a pending order; with
-   ``fill at close`` a market order fills at this bar's close instead of waiting.
+   ``fill at close`` a market order fills at this bar's close instead of waiting. With
+   compliance rules (compiled by `bifrost.compliance.compile_rules`), the new order is
+   first judged by the rule versions in force that day, at this close, on the book at this
+   close (its shares at the close: sized at the fill otherwise), as the order manager
+   judges a paper order sent at the close: one a rule blocks is REJECTED (reason
+   COMPLIANCE) and never becomes pending; the rules' verdicts are recorded (`_screen`).
+   Without rules the loop does none of this.
 4. Positions are marked at the close; the equity curve and the online metrics advance.
 
 Quantities given as a value, a share of equity or a target weight are converted to shares

@@ -628,6 +628,8 @@ def optimize(
     max_backtests: int | None = MAX_BACKTESTS,
     max_memory_bytes: int | None = None,
     periods_per_year: float | None = None,
+    rules: RuleSet | None = None,
+    portfolio: str = "backtest",
 ) -> SweepResult:
     """Search ``space`` for the parameters with the best ``objective``: every point, or ``n_iter`` random ones.
 
@@ -635,7 +637,8 @@ def optimize(
     is reproducible; :meth:`SweepResult.best` gives the winner. The grid is never
     listed: only the points drawn are made, so a huge grid can be searched at random.
     ``max_backtests`` and ``max_memory_bytes`` bound the backtests run, and
-    ``periods_per_year`` annualises the metrics, as in :func:`sweep`.
+    ``periods_per_year`` annualises the metrics, and ``rules`` (as ``portfolio``) are the
+    compliance rules every backtest obeys, as in :func:`sweep`.
     """
     points: Mapping[str, Sequence[Any]] | list[dict[str, Any]] = space
     if method == "random":
@@ -658,7 +661,7 @@ def optimize(
     return sweep(
         panel, strategy, points, cash=cash, fill=fill, objective=objective, maximize=maximize, backend=backend,
         address=address, progress=progress, max_backtests=max_backtests, max_memory_bytes=max_memory_bytes,
-        periods_per_year=periods_per_year,
+        periods_per_year=periods_per_year, rules=rules, portfolio=portfolio,
     )  # fmt: skip
 
 
@@ -772,6 +775,8 @@ def walk_forward(
     fill: FillModel | None = None,
     backend: Backend = "local",
     periods_per_year: float | None = None,
+    rules: RuleSet | None = None,
+    portfolio: str = "backtest",
 ) -> WalkForwardResult:
     """Optimise on each in-sample window, then trade the winner on the next out-of-sample one.
 
@@ -786,7 +791,9 @@ def walk_forward(
     strategy that declares none). The folds' equity curves are chained into one
     out-of-sample curve; the panel's symbols are traded together as one portfolio.
     ``periods_per_year`` annualises the in-sample metrics the folds are chosen by
-    (default: the panel's frequency's, as in :func:`sweep`).
+    (default: the panel's frequency's, as in :func:`sweep`). ``rules`` (as ``portfolio``) are
+    compliance rules the in-sample sweeps and the out-of-sample backtests obey (see
+    :func:`~bifrost.strategy.backtest`).
 
     Raises
     ------
@@ -816,7 +823,8 @@ def walk_forward(
         is_b = start + train_bars
         oos_b = min(is_b + test_bars, n)
         result = sweep(_window(panel, is_a, is_b), fn, space, cash=cash, fill=fill, objective=objective,
-                       maximize=maximize, backend=backend, periods_per_year=per_year)  # fmt: skip
+                       maximize=maximize, backend=backend, periods_per_year=per_year, rules=rules,
+                       portfolio=portfolio)  # fmt: skip
         skipped = result.skipped
         best = result.best()
         need = required_warmup(fn, best) if warmup_bars is None else warmup_bars
@@ -824,7 +832,7 @@ def walk_forward(
         window = _window(panel, warm, oos_b)
         request = _mute_before(fn(window, **best), is_b - warm, window.shape)
         oos = simulate(window, request, cash=carried, fill=fill, strategy=result.strategy, params=best,
-                       periods_per_year=per_year)  # fmt: skip
+                       periods_per_year=per_year, rules=rules, portfolio=portfolio)  # fmt: skip
         equity = oos.equity.iloc[is_b - warm :]  # the warm-up bars only fed the indicators
         curve.append(equity)
         rows.append(

@@ -24,7 +24,7 @@ from bifrost.compliance._rules import RuleSet, parse_rules
 from bifrost.data import EmbeddedStore, Panel
 from bifrost.errors import InvalidInputError
 from bifrost.portfolio import Side
-from bifrost.strategy import Orders, Signals, backtest, simulate, sweep
+from bifrost.strategy import Orders, Signals, backtest, optimize, simulate, sweep, walk_forward
 from bifrost.strategy import _kernel as K
 from bifrost.strategy._result import BacktestResult
 from bifrost.strategy.indicators import crossover, sma
@@ -458,3 +458,13 @@ def test_sweep_and_simulate_refuse_rules_of_another_type(orcl10: Panel) -> None:
         sweep(orcl10, "sma_cross", {"fast": [5], "slow": [20]}, rules=[LENIENT])  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="RuleSet"):
         simulate(orcl10, Signals(entries=np.zeros(orcl10.shape, bool)), rules=42)  # type: ignore[arg-type]
+
+
+def test_walk_forward_and_optimize_obey_the_rules(orcl10: Panel) -> None:
+    # every buy of ORCL restricted: no fold may trade, and every search counts the blocked entries
+    rules = rules_of('[[rule]]\nid = "never"\nkind = "restricted_list"\nsymbols = ["ORCL"]\nsides = "buy"\n')
+    space: dict[str, list[Any]] = {"fast": [5, 10], "slow": [20, 30]}
+    result = walk_forward(orcl10, "sma_cross", space, train_bars=500, test_bars=250, rules=rules)
+    assert (result.equity == 100_000.0).all() and len(result.folds) >= 2
+    found = optimize(orcl10, "sma_cross", space, method="random", n_iter=2, rules=rules)
+    assert (found.frame["n_blocked"] > 0).all() and (found.frame["n_fills"] == 0).all()
