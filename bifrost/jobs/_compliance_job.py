@@ -12,6 +12,7 @@ surveillance itself records its summary to the audit trail (``compliance.surveil
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +94,8 @@ class ComplianceSurveillanceConfig:
     ) -> ComplianceSurveillanceConfig:
         """Build the config from a notebook's parameters, checking each once.
 
-        ``portfolios`` takes a list or comma-separated text (``"paper,demo"``). The rules
+        ``portfolios`` takes a list or comma-separated text (``"paper,demo"``),
+        ``lookback_days`` a whole number or its digits (the command line's text). The rules
         file must exist here; its contents are read (and a bad one refused, naming its line)
         when the step runs.
 
@@ -123,6 +125,8 @@ class ComplianceSurveillanceConfig:
         if lookback_days is not None and lookback_days != "":
             if first is not None:
                 raise InvalidInputError(f"{JOB}: give start or lookback_days, not both (start {first:%Y-%m-%d})")
+            if isinstance(lookback_days, str) and re.fullmatch(r"[0-9]{1,6}", lookback_days.strip()):
+                lookback_days = int(lookback_days)  # the command line's -p lookback_days=90 (declared None: text)
             days = _int(JOB, lookback_days, "lookback_days", maximum=MAX_LOOKBACK_DAYS, unit="days")
         return cls(
             portfolios=names, rules=path, start=first, end=last, lookback_days=days,

@@ -102,6 +102,7 @@ def test_compliance_surveillance_config_parses_names_dates_and_paths(rules: Path
     assert (config.start, config.end) == (_day("2014-01-02"), _day("2014-03-31"))
     assert config.output_dir == tmp_path
     assert ComplianceSurveillanceConfig.from_parameters(portfolios=["paper"], lookback_days=30).lookback_days == 30
+    assert ComplianceSurveillanceConfig.from_parameters(lookback_days="90").lookback_days == 90  # -p lookback_days=90
 
 
 @pytest.mark.parametrize(
@@ -115,6 +116,8 @@ def test_compliance_surveillance_config_parses_names_dates_and_paths(rules: Path
         ({"end": 20140101}, "end must be a date"),
         ({"start": "2014-03-01", "end": "2014-01-01"}, "end 2014-01-01 is before start 2014-03-01"),
         ({"lookback_days": 0}, "lookback_days"),
+        ({"lookback_days": "ninety"}, "lookback_days"),
+        ({"lookback_days": "١٠"}, "lookback_days"),
         ({"lookback_days": float("nan")}, "lookback_days"),
         ({"lookback_days": 10**9}, "lookback_days"),
         ({"start": "2014-01-02", "lookback_days": 30}, "give start or lookback_days, not both"),
