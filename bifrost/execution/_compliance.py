@@ -103,11 +103,70 @@ class _Recent:
     orders: dict[str, RecentOrder] = field(default_factory=dict)
 
 
+_Fill = tuple[pd.Timestamp, dt.date, str, str, float]  # ts, its session, client order id, symbol, signed shares
+
+
+@dataclass(slots=True)
+class _DayTrades:
+    # a walk over fills in time order from the positions before the first: a closing order that reduces
+    # shares opened the same session is one day trade (FINRA 4210(f)(8)(B)(i): buy then sell, or sell short
+    # then buy back); each fill is walked once
+    position: dict[str, float]
+    session: dt.date | None = None
+    opened: dict[str, float] = field(default_factory=dict)
+    trades: list[dt.date] = field(default_factory=list)
+    counted: set[tuple[dt.date, str]] = field(default_factory=set)
+    last_ts: pd.Timestamp | None = None
+
+    @classmethod
+    def before(cls, fills: Sequence[_Fill], positions: Mapping[str, float]) -> _DayTrades:
+        position = dict(positions)
+        for _, _, _, symbol, q in fills:
+            position[symbol] = position.get(symbol, 0.0) - q
+        walk = cls(position=position)
+        for fill in fills:
+            walk.step(fill)
+        return walk
+
+    def step(self, fill: _Fill) -> None:
+        ts, day, coid, symbol, q = fill
+        if day != self.session:
+            self.session, self.opened = day, {}
+        held = self.position.get(symbol, 0.0)
+        fresh = self.opened.get(symbol, 0.0)
+        if held == 0 or (held > 0) == (q > 0):  # opens or adds
+            self.opened[symbol] = fresh + q
+        else:
+            closing = min(abs(q), abs(held))
+            if fresh and (fresh > 0) == (held > 0):
+                closed = min(closing, abs(fresh))
+                if closed > 0 and (day, coid) not in self.counted:
+                    self.counted.add((day, coid))
+                    self.trades.append(day)
+                fresh -= closed if fresh > 0 else -closed
+            self.opened[symbol] = fresh
+            if abs(q) > abs(held):  # crosses zero: the rest opens the other side today
+                self.opened[symbol] = q + held
+        self.position[symbol] = held + q
+        self.last_ts = ts
+
+    def agrees(self, positions: Mapping[str, float]) -> bool:
+        # the walk ends where the book is (a ledger entry that is no execution fill would make them differ)
+        return all(abs(v - positions.get(s, 0.0)) <= 1e-9 * max(1.0, abs(v)) for s, v in self.position.items())
+
+    def result(self, today: dt.date) -> tuple[list[dt.date], dict[str, float]]:
+        opened = {s: v for s, v in self.opened.items() if v} if self.session == today else {}
+        return list(self.trades), opened
+
+
 @dataclass(slots=True)
 class _Fills:
-    # one portfolio's booked execution fills of the last sessions, fetched by id after ``last_id``
+    # one portfolio's booked execution fills of the last sessions (fetched by id after ``last_id``) and their walk
     last_id: int = 0
-    rows: list[tuple[pd.Timestamp, str, str, float]] = field(default_factory=list)  # ts, order, symbol, signed qty
+    first: dt.date | None = None  # the window's first session date
+    rows: list[_Fill] = field(default_factory=list)
+    walk: _DayTrades | None = None
+    walked: int = 0  # rows walked
 
 
 class ComplianceCheck:
@@ -450,8 +509,8 @@ class ComplianceCheck:
     def _day_trades(
         self, portfolio: str, day: dt.date, positions: Mapping[str, float]
     ) -> tuple[list[dt.date], dict[str, float]]:
+        # incremental: each order reads the fills booked since the last one and walks only those
         first = (pd.Timestamp(day) - pd.offsets.BDay(DAY_TRADE_SESSIONS - 1)).date()
-        cutoff = pd.Timestamp(first, tz="UTC")
         cache = self._fills.setdefault(portfolio, _Fills())
         with self._store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
             rows = db.rows(
@@ -461,10 +520,28 @@ class ComplianceCheck:
             )
         for fill_id, ts, coid, symbol, side, quantity in rows:
             q = float(quantity)
-            cache.rows.append((_utc(ts), str(coid), str(symbol), q if side == Side.BUY.value else -q))
+            stamp = _utc(ts)
+            cache.rows.append((stamp, _session(stamp), str(coid), str(symbol), q if side == Side.BUY.value else -q))
             cache.last_id = max(cache.last_id, int(fill_id))
-        cache.rows = [r for r in cache.rows if r[0] >= cutoff]
-        return _count_day_trades(sorted(cache.rows, key=lambda r: r[0]), positions, day)
+        walk = cache.walk
+        fresh = cache.rows[cache.walked :]
+        if (
+            walk is None
+            or cache.first != first
+            or (fresh and walk.last_ts is not None and min(f[0] for f in fresh) < walk.last_ts)
+        ):
+            walk = None  # a new window, or a fill older than those walked: walk the window again
+        else:
+            for fill in fresh:
+                walk.step(fill)
+            if not walk.agrees(positions):
+                walk = None
+        if walk is None:
+            cache.first = first
+            cache.rows = sorted((r for r in cache.rows if r[1] >= first), key=lambda r: r[0])
+            walk = _DayTrades.before(cache.rows, positions)
+        cache.walk, cache.walked = walk, len(cache.rows)
+        return walk.result(day)
 
     # -- the kill switch -----------------------------------------------------------------------
     def _halt_book(self, portfolio: str, rule: str, reason: str, state: BookState, ts: pd.Timestamp) -> None:
@@ -570,37 +647,9 @@ def _start_of_day_equity(store: Store, portfolio: str, day: dt.date) -> float | 
 def _count_day_trades(
     fills: Sequence[tuple[pd.Timestamp, str, str, float]], positions: Mapping[str, float], today: dt.date
 ) -> tuple[list[dt.date], dict[str, float]]:
-    # walk the window's fills from the positions before them; a closing order that reduces shares opened
-    # the same session is one day trade (FINRA 4210(f)(8)(B)(i): buy then sell, or sell short then buy)
-    position = dict(positions)
-    for _, _, symbol, q in fills:
-        position[symbol] = position.get(symbol, 0.0) - q
-    trades: list[dt.date] = []
-    opened: dict[str, float] = {}
-    session: dt.date | None = None
-    counted: set[tuple[dt.date, str]] = set()
-    for ts, coid, symbol, q in fills:
-        day = _session(ts)
-        if day != session:
-            session, opened = day, {}
-        held = position.get(symbol, 0.0)
-        fresh = opened.get(symbol, 0.0)
-        if held == 0 or (held > 0) == (q > 0):  # opens or adds
-            opened[symbol] = fresh + q
-        else:
-            closing = min(abs(q), abs(held))
-            if fresh and (fresh > 0) == (held > 0):
-                closed = min(closing, abs(fresh))
-                if closed > 0 and (day, coid) not in counted:
-                    counted.add((day, coid))
-                    trades.append(day)
-                fresh -= closed if fresh > 0 else -closed
-            opened[symbol] = fresh
-            if abs(q) > abs(held):  # crosses zero: the rest opens the other side today
-                opened[symbol] = q + held
-        position[symbol] = held + q
-    today_opened = {s: v for s, v in opened.items() if v} if session == today else {}
-    return trades, today_opened
+    # the day trades of fills (ts, client order id, symbol, signed shares, in time order) ending at ``positions``
+    walk = _DayTrades.before([(ts, _session(ts), coid, symbol, q) for ts, coid, symbol, q in fills], positions)
+    return walk.result(today)
 
 
 def dry_run(
