@@ -58,14 +58,15 @@ def traded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedS
     """tests/ui's store, and three orders of 'desk' (1000 ORCL, 2000 NVDA) sent now to the paper broker.
 
     ``sold`` fills at the last close, ``big`` is rejected by the risk limits (gross exposure),
-    ``resting`` is a limit sell far above the market: accepted, working.
+    ``resting`` is a limit sell above the market (NVDA's last close 20.049999; 21.50 is inside the default
+    rules' 10% price collar): accepted, working.
     """
     store = fill_store(tmp_path_factory.mktemp("orders") / "home")
     manager = OrderManager(store, PaperBroker(store))
     orders = {
         "sold": manager.submit(_request("desk", "ORCL", Side.SELL, 100)),
         "big": manager.submit(_request("desk", "ORCL", Side.BUY, 100_000)),
-        "resting": manager.submit(_request("desk", "NVDA", Side.SELL, 50, limit="99.00")),
+        "resting": manager.submit(_request("desk", "NVDA", Side.SELL, 50, limit="21.50")),
     }
     assert [o.status for o in orders.values()] == [OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.ACCEPTED]
     try:
@@ -195,6 +196,8 @@ def test_portfolio_monitor_order_from_another_store_object_redraws_the_blotter_a
     refreshed = page.watcher.poll()
     assert blotter in refreshed and fills in refreshed
     assert page.components["metrics"] in refreshed  # the fill reached the ledger: the portfolio marker moved too
+    for name in ("positions", "metrics"):  # and they drew (a fill dated after the last bar once broke the valuation)
+        assert page.components[name].error.message == "", (name, page.components[name].error.message)
     assert f"data-key='{sold.client_order_id}'" in blotter.html.value
     assert "orders changed" in page.status.value
     assert any(str(r["client_order_id"]) == sold.client_order_id and r["quantity"] == 20.0 for r in fills.fills)
