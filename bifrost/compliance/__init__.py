@@ -40,6 +40,7 @@ from bifrost.compliance._audit import (
     read_proof,
     verify_audit,
 )
+from bifrost.compliance._compile import COMPILED_KINDS, CompiledRules, compile_rules
 from bifrost.compliance._engine import ComplianceEngine, judge, reference_price
 from bifrost.compliance._kinds import PACKS, RULE_KINDS
 from bifrost.compliance._model import (
@@ -68,6 +69,7 @@ from bifrost.compliance._schema import COMPLIANCE_SCHEMA
 from bifrost.compliance._surveil import SurveillanceReport, surveil
 
 __all__ = [
+    "COMPILED_KINDS",
     "COMPLIANCE_SCHEMA",
     "DEFAULT_RULES_TOML",
     "PACKS",
@@ -79,6 +81,7 @@ __all__ = [
     "AuditVerification",
     "BadRecord",
     "BookState",
+    "CompiledRules",
     "ComplianceEngine",
     "Decision",
     "Param",
@@ -95,6 +98,7 @@ __all__ = [
     "Verdict",
     "audit_head",
     "check_proof",
+    "compile_rules",
     "default_rules",
     "export_audit",
     "judge",
