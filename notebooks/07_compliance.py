@@ -165,14 +165,15 @@ figure.update_layout(title=f"sma_cross({fast}, {slow}) on {', '.join(symbols)}: 
 # %% [markdown]
 # ## 3. What the rules blocked
 # Each blocked order with the rule that blocked it and the reason, as the order manager would
-# have given it; then the count by rule (an order two rules block counts for both). Not only
-# entries are lost: a cap on one order's notional also stops the exit of a position that has
-# grown past it, so the position stays on until a smaller order can close it.
+# have given it; then, per rule, the orders it blocked and those it let through with a warning
+# (the gross-exposure rule warns from 90% of its limit; an order two rules block counts for
+# both). Not only entries are lost: a cap on one order's notional also stops the exit of a
+# position that has grown past it, so the position stays on until a smaller order can close it.
 
 # %%
 blocked = ruled.compliance
 display(blocked.head(10))
-by_rule = blocked["rule"].str.split("; ").explode().value_counts().rename("blocked orders")
+by_rule = ruled.compliance_summary().set_index("rule")
 display(by_rule)
 
 # %% [markdown]
@@ -217,7 +218,8 @@ display(JSON({
     "plain_trades": plain.n_trades,
     "rules_trades": ruled.n_trades,
     "blocked": len(blocked),
-    "blocked_by_rule": {str(k): int(v) for k, v in by_rule.items()},
+    "blocked_by_rule": {str(k): int(v) for k, v in by_rule["blocked"].items() if v},
+    "warned_by_rule": {str(k): int(v) for k, v in by_rule["warned"].items() if v},
     "first_restricted_block": None if not (blocked["rule"] == "restricted").any()
     else str(blocked.loc[blocked["rule"] == "restricted", "ts"].min().date()),
     "dry_run": {"fat_finger": fat_finger.verdict, "at_close": at_close.verdict, "restricted": restricted_buy.verdict},

@@ -43,9 +43,11 @@ def test_compliance_backtests_plain_and_under_the_rules_are_the_librarys(run: Ex
     assert s["rules_final_value"] != s["plain_final_value"]  # the rules changed what the strategy did
     blocked = ruled.compliance
     assert s["blocked"] == len(blocked) > 0 and len(plain.compliance) == 0
-    by_rule = blocked["rule"].str.split("; ").explode().value_counts()
+    by_rule = blocked["rule"].str.split("; ").explode().value_counts()  # an order two rules block counts for each
     assert s["blocked_by_rule"] == {str(k): int(v) for k, v in by_rule.items()}
     assert set(by_rule.index) <= {"restricted", "gross", "order_notional"} and by_rule.sum() >= len(blocked)
+    warned = ruled.compliance_warnings["rule"].str.split("; ").explode().value_counts()
+    assert s["warned_by_rule"] == {str(k): int(v) for k, v in warned.items()}
 
 
 def test_compliance_restricted_list_blocks_only_buys_of_its_name_from_its_effective_date(run: Executed) -> None:
