@@ -28,7 +28,7 @@ from bifrost.execution._manager import OrderManager
 from bifrost.execution._order import OrderRequest, OrderStatus, OrderType, RejectReason, Side, TimeInForce
 from bifrost.execution._paper import PaperBroker
 from bifrost.execution._schema import EXECUTION_SCHEMA
-from bifrost.portfolio import CashFlow, CashKind, create_portfolio, record_transactions
+from bifrost.portfolio import CashFlow, CashKind, Fill, create_portfolio, load_portfolio, record_transactions
 from tests.conftest import ORCL, embedded_and_postgres
 from tests.execution._crash_child import Clock, day, seed
 
@@ -402,3 +402,36 @@ def test_day_trades_count_closing_orders_of_shares_opened_the_same_session() -> 
     # the same fills seen from the 5th: the NVDA short is open, closing it today would be a day trade
     trades, opened = _count_day_trades(fills[:5], {"ORCL": 0.0, "NVDA": -5.0, "YHOO": 50.0}, dt.date(2015, 1, 5))
     assert trades == [dt.date(2015, 1, 5)] and opened == {"NVDA": -5.0}
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_day_trades_walked_once_per_fill_equal_a_walk_of_the_whole_window(store: BarStore) -> None:
+    # Arrange: buys and sells of varied sizes over two sessions after ORCL's last bar, and a ledger entry
+    # that is no execution fill between them
+    ingest(store, CsvSource(ORCL, symbol="ORCL"))
+    deposit = CashFlow(txn_id="dep", ts=pd.Timestamp("2014-12-01", tz="UTC"), kind=CashKind.DEPOSIT,
+                       amount=Decimal(1_000_000))  # fmt: skip
+    record_transactions(store, "S", [deposit], create=True)
+    clock = Clock(pd.Timestamp("2015-01-05 15:00", tz="UTC"))
+    check = ComplianceCheck(store)
+    manager = manager_at(store, clock, checks=[check])
+    sizes = [30, -10, -15, 25, 5, -5, -20, 60, -15]
+    for i, size in enumerate(sizes):
+        if i == 5:
+            clock.now = pd.Timestamp("2015-01-06 15:00", tz="UTC")  # the next session
+            by_hand = Fill(txn_id="by-hand", ts=clock.now, symbol="ORCL", side=Side.BUY, quantity=Decimal(7),
+                           price=Decimal("44.97"))  # fmt: skip
+            record_transactions(store, "S", [by_hand])
+        clock.now += pd.Timedelta(minutes=1)
+        side = Side.BUY if size > 0 else Side.SELL
+        assert manager.submit(order(abs(size), side=side, portfolio="S")).status is OrderStatus.FILLED
+        # Act: the check's incremental walk, and a walk of every fill of the window from the book's positions
+        held = {"ORCL": float(load_portfolio(store, "S", store_dividends=False).position("ORCL").quantity)}
+        walked = check._day_trades("S", clock.now.date(), held)
+        with store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
+            rows = db.rows("SELECT ts, client_order_id, symbol, side, quantity FROM {t}execution_fills ORDER BY id")
+        fills = [(pd.Timestamp(ts), c, s, float(q) * (1 if d == "buy" else -1)) for ts, c, s, d, q in rows]
+        # Assert
+        assert walked == _count_day_trades(fills, held, clock.now.date()), i
+    # two sales of shares bought on the 5th, that day; on the 6th only the last sale closes shares bought that day
+    assert walked == ([dt.date(2015, 1, 5), dt.date(2015, 1, 5), dt.date(2015, 1, 6)], {"ORCL": 45.0})
