@@ -224,3 +224,18 @@ def test_surveillance_step_with_no_book_of_the_pipeline_surveys_nothing(tmp_path
         step = surveillance_step(empty, ComplianceSurveillanceConfig.from_parameters(rules=str(rules)))
     assert step.portfolios == () and step.skipped == {"paper": "not stored", "demo": "not stored"}
     assert step.table().empty and step.result()["breaches"] == 0 and "nothing surveyed" in repr(step)
+
+
+@pytest.mark.postgres
+def test_surveillance_step_on_postgresql_finds_the_same_breaches_and_wash_sale(
+    pg_url: str, pg_schema: str, tmp_path: Path, rules: Path
+) -> None:
+    from bifrost.data._postgres import PostgresStore
+
+    with PostgresStore(pg_url, home=tmp_path / "pg", schema=pg_schema, timescale=False) as pg:
+        ingest(pg, CsvSource(ORCL, symbol="ORCL"), None, "2014-01-01", "2014-04-01")
+        record_transactions(pg, "paper", _book(), create=True)
+        step = surveillance_step(pg, ComplianceSurveillanceConfig.from_parameters(rules=str(rules)))
+    row = step.table().loc["paper"]
+    assert (row["breaches"], row["by_trade"], row["by_price_move"], row["episodes"]) == (60, 2, 58, 2)
+    assert (row["wash_sales"], row["disallowed_loss"]) == (1, pytest.approx(2_000.0))
