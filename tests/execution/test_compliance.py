@@ -435,3 +435,24 @@ def test_day_trades_walked_once_per_fill_equal_a_walk_of_the_whole_window(store:
         assert walked == _count_day_trades(fills, held, clock.now.date()), i
     # two sales of shares bought on the 5th, that day; on the 6th only the last sale closes shares bought that day
     assert walked == ([dt.date(2015, 1, 5), dt.date(2015, 1, 5), dt.date(2015, 1, 6)], {"ORCL": 45.0})
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_compliance_check_without_rules_watches_the_homes_compliance_toml(
+    seeded: BarStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: no setting; <BIFROST_HOME>/compliance.toml holds a 10% collar, later tightened to 5%
+    for name in ("BIFROST_CONFIG", "BIFROST_COMPLIANCE_RULES"):
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "bifrost-home"
+    home.mkdir()
+    monkeypatch.setenv("BIFROST_HOME", str(home))
+    path = write_rules(home / "compliance.toml", COLLAR_WARN.replace("warn_at = 0.5\n", ""))
+    manager = manager_at(seeded, Clock(MONDAY))  # the default checks
+    # Act
+    first = manager.submit(limit("23.00"))
+    write_rules(path, COLLAR_WARN.replace("warn_at = 0.5\n", "").replace("0.10", "0.05"))
+    second = manager.submit(limit("23.00"))
+    # Assert: the home's file applies, and its change is seen by the running manager
+    assert first.status is OrderStatus.ACCEPTED and second.reject_reason is RejectReason.COMPLIANCE
+    assert [r["payload"]["source"] for r in audit_rows(seeded, "compliance.rules")] == [str(path)] * 2
