@@ -197,10 +197,16 @@ class ComplianceCheck:
     InvalidInputError
         If ``rules`` or ``halt_on_daily_loss`` is of another type.
 
-    Examples
-    --------
-    >>> from bifrost.execution import OrderManager, PaperBroker, RiskLimitCheck, TradingStateCheck
-    >>> checks = lambda store: [RiskLimitCheck(store), TradingStateCheck(), ComplianceCheck(store)]  # the default
+    Notes
+    -----
+    `OrderManager`'s default checks end with ``ComplianceCheck(store)``; to run the order
+    manager under a rules file of your own::
+
+        checks = [RiskLimitCheck(store), TradingStateCheck(), ComplianceCheck(store, "compliance.toml")]
+        manager = OrderManager(store, PaperBroker(store), checks=checks)
+
+    The manager calls `record_in` in the transaction that stores the decisions; a check
+    used outside a manager records no rules text (call it yourself in your transaction).
     """
 
     name = "compliance"
