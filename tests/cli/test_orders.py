@@ -203,6 +203,14 @@ def test_cli_orders_limit_20pct_from_the_last_close_exits_1_with_the_collar_rule
     assert "compliance.rules" in kinds and "fill" not in kinds[kinds.index("compliance.rules") :]
 
 
+def test_cli_orders_submit_with_a_typo_in_the_homes_rules_file_exits_2_naming_line_and_key(home: Path) -> None:
+    (home / "compliance.toml").write_text('[[rule]]\nid = "collar"\nkind = "price_collar"\nmax_deviaton = 0.1\n')
+    code, out, err = _run(*BUY, "--quantity", "1")
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert "compliance.toml:4" in err and "max_deviaton" in err
+    assert _json("orders", "list") == [] and _position() == 100  # nothing was sent
+
+
 def test_cli_orders_cancel_of_a_filled_order_exits_1_and_leaves_it_filled(home: Path) -> None:
     filled = _json(*BUY, "--quantity", "1")
     again = _json("orders", "cancel", filled["order_id"], code=1)
