@@ -1567,7 +1567,7 @@ class DailySummary:
         if notebooks:
             lines.append("notebooks     :")
             lines.extend(
-                f"  {r.job:<18} {r.notebook}" + (f"\n  {'':<18} {r.html}" if r.html else "") for r in notebooks
+                f"  {r.job:<23} {r.notebook}" + (f"\n  {'':<23} {r.html}" if r.html else "") for r in notebooks
             )
         lines += [
             "dashboards    : make dashboard  (or: bifrost dashboard), then open "
