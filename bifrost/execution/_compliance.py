@@ -262,15 +262,15 @@ class ComplianceCheck:
         self._stat = stat
         current = self._watched.rules
         try:
-            text = self._path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            raw = self._path.read_bytes()
+        except OSError as exc:
             log.error(
                 "compliance rules file %s cannot be read (%s): the rules in force (hash %s) stay in force",
                 self._path, exc, current.hash,
             )  # fmt: skip
             return
-        if hashlib.sha256(text.encode("utf-8")).hexdigest() == current.hash:
-            return  # touched, not changed
+        if hashlib.sha256(raw).hexdigest() == current.hash:
+            return  # touched, not changed (the hash of a UTF-8 text is that of its bytes)
         try:
             loaded = _auditable(load_rules(self._path))
         except (RulesFileError, NotFoundError) as exc:
