@@ -401,6 +401,10 @@ def test_cli_compliance_surveil_writes_the_html_and_counts_the_breaches_and_wash
     report = _json("compliance", "surveil", "P2", "--rules", rules)
     assert report["portfolio"] == "P2" and report["rules_hash"] == _sha256(SURVEIL)
     assert report["n_wash_sales"] == 1 == len(report["wash_sales"])
+    (wash,) = report["wash_sales"]  # 100 sold at 35.84 from a 37.84 basis, 100 bought back the next day at 35.96
+    assert (wash["sale_txn_id"], wash["replacement_txn_id"], wash["replacement_shares"]) == ("3", "4", 100)
+    assert wash["disallowed_loss"] == pytest.approx(200.0, abs=1e-9)  # 100 x (37.84 - 35.84)
+    assert wash["adjusted_basis_per_share"] == pytest.approx(37.96, abs=1e-9)  # 35.96 + 2.00
     assert report["n_breaches"] == len(report["breaches"]) > 0
     assert report["html"] is None
 
@@ -412,6 +416,9 @@ def test_cli_compliance_surveil_over_a_window_and_a_price_move_breach(home: Path
     spring = _json("compliance", "surveil", "P1", "--rules", rules, "--start", "2014-03-01", "--end", "2014-04-30")
     assert spring["n_breaches"] > 0
     assert {b["cause"] for b in spring["breaches"]} == {"price move"}  # P1 traded only on 2014-01-02
+    first = spring["breaches"][0]  # the first close above 40.09: 2014-03-31, 40.91 (100 x 40.91 / 100,307)
+    assert first["ts"].startswith("2014-03-31") and (first["rule"], first["subject"]) == ("position", "ORCL")
+    assert first["measured"] == pytest.approx(4091 / (100_000 - 3784 + 4091), rel=1e-9)
 
 
 def test_cli_compliance_surveil_html_into_a_missing_folder_exits_2_before_it_runs(home: Path, tmp_path: Path) -> None:
