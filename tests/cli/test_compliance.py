@@ -253,6 +253,8 @@ def test_cli_compliance_check_limit_20_percent_off_is_blocked_by_the_default_col
     assert decided["verdict"] == "block" and decided["rules_source"] == "default"
     (collar,) = [r for r in decided["results"] if r["rule"] == "price_collar"]
     assert collar["verdict"] == "block" and collar["kind"] == "price_collar" and collar["version"]
+    assert collar["inputs"]["last_price"] == LAST_CLOSE  # the store's last close is the reference
+    assert collar["inputs"]["deviation"] == pytest.approx(1 - 35.98 / LAST_CLOSE, rel=1e-12)  # 0.19991 > 0.10
     assert "price_collar" in decided["reason"]
     assert decided["order"] == {
         "portfolio": "P1", "symbol": "ORCL", "side": "buy", "order_type": "limit", "quantity": 10.0,
