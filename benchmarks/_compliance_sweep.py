@@ -32,6 +32,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -93,9 +94,12 @@ max_loss_fraction = 0.05
 
 
 def _panel(n_symbols: int, n_bars: int, seed: int = 11) -> Any:
+    # benchmarks/backtest.py's market (make_market, load_panel): each symbol's bars contiguous (Fortran order)
     from bifrost.data import Panel, SyntheticMarket
 
-    return Panel.from_bars(SyntheticMarket(n_symbols=n_symbols, n_days=n_bars, seed=seed).bars())
+    panel = Panel.from_bars(SyntheticMarket(n_symbols=n_symbols, n_days=n_bars, seed=seed).bars())
+    fields = {f: np.asfortranarray(panel[f]) for f in ("open", "high", "low", "close", "volume")}
+    return Panel(ts=panel.ts, symbols=tuple(f"S{i:03d}" for i in range(n_symbols)), fields=fields)
 
 
 def _timed(fn: Any, repeat: int) -> tuple[float, float, Any]:

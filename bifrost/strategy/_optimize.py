@@ -481,8 +481,13 @@ def sweep(
             if e is not None
         ]
         equity = pd.DataFrame(np.concatenate(curves, axis=2).reshape(len(panel.ts), -1), index=panel.ts)
+    frame = _frame(blocks, chunks, panel.symbols, sets)
+    if compiled is not None:
+        for col in K.RULE_METRICS:  # rules given, none the kernel applies: nothing blocked
+            if col not in frame:
+                frame[col] = 0
     return SweepResult(
-        strategy=name, frame=_frame(blocks, chunks, panel.symbols, sets), params=tuple(sets[0]), objective=objective,
+        strategy=name, frame=frame, params=tuple(sets[0]), objective=objective,
         maximize=maximize, equity=equity, skipped=skipped,
         constraints=tuple(str(c) for c in declaration(fn).constraints), costs=costs_label(model),
         rules=None if compiled is None else tuple(compiled.notes()),

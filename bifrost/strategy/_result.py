@@ -228,6 +228,8 @@ class BacktestResult:
         metrics = {name: float(v) for name, v in zip(names, records.metrics[0], strict=True)}
         blocked, warned = _NO_SCREENED.copy(), _NO_SCREENED.copy()
         if rules is not None:
+            for name in K.RULE_METRICS:  # rules given, none the kernel applies: nothing blocked
+                metrics.setdefault(name, 0.0)
             blocked, warned = _screened(records, panel, rules, fill, o)
             rule_of = dict(zip(blocked["order_id"].tolist(), blocked["rule"].tolist(), strict=True))
             why = dict(zip(blocked["order_id"].tolist(), blocked["reason"].tolist(), strict=True))

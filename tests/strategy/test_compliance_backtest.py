@@ -433,6 +433,13 @@ def test_compiled_kinds_are_the_kernels_codes_and_the_others_are_listed_as_not_a
     assert len(r.rules_skipped) == 3 and "order flow" in r.rules_skipped[0]
     assert "not applied" in str(r) and "blocked by compliance" in r._repr_html_()
     assert r.to_dict()["compliance"]["blocked_orders"] == len(r.compliance) > 0
+    # only rules a backtest cannot apply: nothing blocked, and it says which were not applied
+    only = rules_of('[[rule]]\nid = "dup"\nkind = "duplicate_order"\n')
+    plain = backtest(orcl10, "sma_cross", SMA)
+    r = backtest(orcl10, "sma_cross", SMA, rules=only)
+    assert r.metrics["n_blocked"] == 0 and r.rules_skipped and r.final_value == plain.final_value
+    swept = sweep(orcl10, "sma_cross", {"fast": [5], "slow": [20]}, rules=only)
+    assert swept.frame["n_blocked"].tolist() == [0] and any("dup" in note for note in swept.notes())
 
 
 # -- (g) bad input ----------------------------------------------------------------------------------------
