@@ -440,7 +440,11 @@ def simulate(
         manager judges a paper order sent at that close); one a rule blocks is rejected with
         reason ``compliance`` and never trades (`BacktestResult.compliance` lists them). The
         rules that read an order flow or intraday trades are not applied, and the result
-        says which (`BacktestResult.rules_skipped`). Attached stops are not judged.
+        says which (`BacktestResult.rules_skipped`). Attached stops are not judged. A daily
+        loss limit blocks the orders that do not only reduce while the session's loss is at
+        its limit, but does not halt the book as the order manager's `ComplianceCheck` does
+        (a halted book waits for a person): each session is judged afresh. The book is
+        long-only for the short-sale rule unless the fill model allows shorts.
     portfolio
         The portfolio the backtest stands for, for the rules' ``portfolios``.
     sectors, issuers
