@@ -393,8 +393,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"({found['threads']} numba threads; {runs}; load average after: {found['load']:.2f})\n")
         print(table(list(found["headers"]), body), "\n")
         ratio = float(found["ratio"])
-        targets.append(["compliance-aware sweep vs plain (5 rules)", "<= 2x", f"{ratio:.2f}x",
+        targets.append(["compliance-aware sweep vs plain (5 rules), wall clock", "<= 2x", f"{ratio:.2f}x",
                         "met" if ratio <= 2.0 else "not met"])  # fmt: skip
+        if "cpu_ratio" in found:
+            cpu_ratio = float(found["cpu_ratio"])
+            targets.append(["compliance-aware sweep vs plain, the process's CPU time", "<= 2x", f"{cpu_ratio:.2f}x",
+                            "met" if cpu_ratio <= 2.0 else "not met"])  # fmt: skip
         if "rejections_equal" in found:
             targets.append(["its rejections vs the order manager's", "equal", str(found["rejections_equal"]),
                             "met" if found["rejections_equal"] is True else "not met"])  # fmt: skip
