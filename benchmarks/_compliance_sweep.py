@@ -102,15 +102,19 @@ def _panel(n_symbols: int, n_bars: int, seed: int = 11) -> Any:
     return Panel(ts=panel.ts, symbols=tuple(f"S{i:03d}" for i in range(n_symbols)), fields=fields)
 
 
-def _timed(fn: Any, repeat: int) -> tuple[float, float, Any]:
-    # the median wall clock and process CPU time (every thread's: steadier on a shared machine)
-    times, cpu, out = [], [], None
+def _timed(fns: tuple[Any, Any], repeat: int) -> list[tuple[float, float, Any]]:
+    # each function's median wall clock and process CPU time (every thread's: steadier on a shared
+    # machine), the two run in turn so that a change in the machine's load falls on both alike
+    times: list[list[float]] = [[], []]
+    cpu: list[list[float]] = [[], []]
+    out: list[Any] = [None, None]
     for _ in range(repeat):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-    return statistics.median(times), statistics.median(cpu), out
+        for i, fn in enumerate(fns):
+            t0, c0 = time.perf_counter(), time.process_time()
+            out[i] = fn()
+            times[i].append(time.perf_counter() - t0)
+            cpu[i].append(time.process_time() - c0)
+    return [(statistics.median(times[i]), statistics.median(cpu[i]), out[i]) for i in range(2)]
 
 
 def _parity(n_symbols: int = 3, n_bars: int = 400) -> dict[str, Any]:
@@ -210,8 +214,13 @@ def run(n_symbols: int = 500, n_bars: int = 5_000, *, repeat: int = 1, parity: b
     small = Panel(ts=panel.ts, symbols=panel.symbols[:4], fields={f: v[:, :4] for f, v in panel.fields.items()})
     sweep(small, sma_cross_every_pair, grid, chunk_symbols=2)
     sweep(small, sma_cross_every_pair, grid, chunk_symbols=2, rules=rules)
-    plain_s, plain_cpu, plain = _timed(lambda: sweep(panel, sma_cross_every_pair, grid), repeat)
-    rules_s, rules_cpu, ruled = _timed(lambda: sweep(panel, sma_cross_every_pair, grid, rules=rules), repeat)
+    (plain_s, plain_cpu, plain), (rules_s, rules_cpu, ruled) = _timed(
+        (
+            lambda: sweep(panel, sma_cross_every_pair, grid),
+            lambda: sweep(panel, sma_cross_every_pair, grid, rules=rules),
+        ),
+        repeat,
+    )
     n = len(plain.frame)
     blocked = int(ruled.frame["n_blocked"].sum())
     out: dict[str, Any] = {
