@@ -475,3 +475,12 @@ def test_walk_forward_and_optimize_obey_the_rules(orcl10: Panel) -> None:
     assert (result.equity == 100_000.0).all() and len(result.folds) >= 2
     found = optimize(orcl10, "sma_cross", space, method="random", n_iter=2, rules=rules)
     assert (found.frame["n_blocked"] > 0).all() and (found.frame["n_fills"] == 0).all()
+
+
+def test_sweep_with_rules_on_ray_equals_the_local_sweep(three: Panel, local_ray: None) -> None:
+    rules = rules_of(QUANTITY + '[[rule]]\nid = "gross"\nkind = "gross_exposure"\nmax_fraction = 0.03\n')
+    grid: dict[str, list[Any]] = {"fast": [5, 10], "slow": [20, 30], "size": [100.0]}
+    local = sweep(three, "sma_cross", grid, rules=rules)
+    remote = sweep(three, "sma_cross", grid, rules=rules, backend="ray", chunk_symbols=1)
+    assert local.frame["n_blocked"].sum() > 0
+    pd.testing.assert_frame_equal(local.frame, remote.frame, check_exact=True)
