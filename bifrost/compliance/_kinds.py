@@ -219,9 +219,9 @@ def reduces(order: ProposedOrder, book: BookState) -> bool:
 
     The holding is the position plus the pending shares (as `bifrost.execution.reduces`
     counts them): a sell of at most a long holding, a buy of at most a short one. An order
-    that would cross zero, or one on a flat holding, does not only reduce. Unlike
-    `bifrost.execution.reduces` (``(held > 0) == (after >= 0)``), a buy covering a short
-    to exactly zero reduces here, as a sell closing a long does.
+    that would cross zero, or one on a flat holding, does not only reduce; a buy covering a
+    short to exactly zero reduces, as a sell closing a long does (as in
+    `bifrost.execution.reduces` and the backtest kernel).
 
     Parameters
     ----------

@@ -481,7 +481,8 @@ def _screen(
     s = col_symbol[c0 + k]
     pos = book[k, B_POS]  # the slot's own working order was just replaced: its holding is its position
     after = pos + q
-    reduces = pos != 0.0 and (pos > 0.0) == (after >= 0.0) and abs(after) < abs(pos)
+    # closing to exactly flat reduces from either side (bifrost.compliance._kinds.reduces, execution.reduces)
+    reduces = pos != 0.0 and (after == 0.0 or (pos > 0.0) == (after > 0.0)) and abs(after) < abs(pos)
     last = _slot_price(book, c_px, col_symbol, c0, k, t)
     # the reference price (bifrost.compliance._engine.reference_price): last, else limit, else stop
     ref = last if last > 0.0 else (lim if lim > 0.0 else (stp if stp > 0.0 else np.nan))

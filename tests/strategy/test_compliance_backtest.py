@@ -484,3 +484,28 @@ def test_sweep_with_rules_on_ray_equals_the_local_sweep(three: Panel, local_ray:
     remote = sweep(three, "sma_cross", grid, rules=rules, backend="ray", chunk_symbols=1)
     assert local.frame["n_blocked"].sum() > 0
     pd.testing.assert_frame_equal(local.frame, remote.frame, check_exact=True)
+
+
+@pytest.mark.parametrize(("cover", "blocked"), [(1000.0, False), (1001.0, True)])
+def test_daily_loss_limit_passes_a_buy_covering_a_short_to_exactly_flat(
+    real_store: EmbeddedStore, cover: float, blocked: bool
+) -> None:
+    # short 1,000 ORCL, then buy on the first later close where the short lost over 0.1% of the book: covering
+    # to exactly flat only reduces (as the order manager's reduces() says), one share more opens a long
+    from bifrost.strategy import FillModel
+
+    panel = real_store.read_panel(["ORCL"], "2013-01-01", "2013-06-01")
+    close = closes(panel)["ORCL"].to_numpy()
+    size = np.full(panel.shape, np.nan)
+    size[0, 0] = -1000.0
+    rules = rules_of('[[rule]]\nid = "loss"\nkind = "daily_loss_limit"\nmax_loss_fraction = 0.001\n')
+    probe = simulate(panel, Orders(size=size), rules=rules, fill=FillModel(allow_short=True))
+    loss = (1.0 - probe.equity / probe.equity.shift(1)).to_numpy()
+    day = next(i for i in range(2, len(close)) if loss[i] >= 0.001)  # the short is held and lost that day
+    size[day, 0] = cover
+    r = simulate(panel, Orders(size=size), rules=rules, fill=FillModel(allow_short=True))
+    orders = strategy_orders(r)
+    cover_order = orders[orders["ts_created"] == panel.ts[day]]
+    assert len(cover_order) == 1
+    assert (cover_order["reason"].iloc[0] == "compliance") is blocked
+    assert len(r.compliance) == int(blocked)
