@@ -341,6 +341,7 @@ def test_cli_compliance_check_with_a_typo_rules_file_exits_2_naming_line_and_key
         ([a if a != "ORCL" else "NOPE" for a in CHECK], "NOPE"),
         ([*CHECK, "--type", "limit"], "limit_price"),
         ([*CHECK, "--type", "limit", "--limit-price", "nan"], "limit_price"),
+        ([*CHECK, "--type", "limit", "--limit-price", "44.123"], "limit_price 44.123 is off the tick"),  # as submit
         ([*CHECK, "--type", "stop_limit", "--limit-price", "44.10"], "stop_price"),
         ([*CHECK, "--type", "bracket"], "--type"),
         ([*CHECK, "--rules", "nosuch.toml"], "nosuch.toml"),
