@@ -1107,11 +1107,15 @@ def book_and_market(
 
     Raises
     ------
+    InvalidInputError
+        If ``request`` is one `OrderManager.submit` refuses (an unknown symbol, a price off
+        the tick).
     NotFoundError
         If the store holds no portfolio ``request.portfolio``.
     """
     # a manager with no broker and no checks: only its book and market reads are used
     manager = OrderManager(store, cast(Broker, _NoBroker()), checks=())
+    request = manager._validated(request)  # refused as submit refuses it (symbol, tick, portfolio), not audited
     return manager._view(request, _now() if now is None else as_utc_timestamp(now, "now"))
 
 
