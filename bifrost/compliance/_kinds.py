@@ -175,6 +175,11 @@ def _money(x: float) -> str:
     return f"{x:,.2f}"
 
 
+def _price(x: float) -> str:
+    # a price as the tick shows it (SEC Rule 612: cents at and above 1.00, 0.0001 below)
+    return f"{x:,.2f}" if abs(x) >= 1.0 else f"{x:,.4f}"
+
+
 def _shares(x: float) -> str:
     if not math.isfinite(x):
         return str(x)
@@ -552,7 +557,7 @@ class MaxOrderQuantity(_Kind):
         """Block above ``max_shares``; warn above ``warn_at × max_shares``."""
         limit = _param_float(rule, "max_shares")
         quantity = _float(inputs, "quantity") or 0.0
-        said = f"{_shares(quantity)} shares of {_str(inputs, 'symbol')}"
+        said = f"{_shares(quantity)} {'share' if quantity == 1 else 'shares'} of {_str(inputs, 'symbol')}"
         if quantity > limit:
             return "block", f"{said} is above the limit of {_shares(limit)} shares per order"
         warn_at = _param_warn_at(rule)
@@ -608,13 +613,13 @@ class MaxOrderNotional(_Kind):
                 return "pass", f"cannot measure (no price for {symbol}), but the order only reduces the position"
             return "block", f"cannot measure: no price for {symbol}"
         said = f"order worth {_money(notional)} USD ({_shares(_float(inputs, 'quantity') or 0.0)} {symbol} at "
-        said += f"{_money(_float(inputs, 'price') or 0.0)}, the {_str(inputs, 'price_source')} price)"
+        said += f"{_price(_float(inputs, 'price') or 0.0)}, the {_str(inputs, 'price_source')} price)"
         if notional > limit:
             return "block", f"{said}, above the limit {_money(limit)} USD"
         warn_at = _param_warn_at(rule)
         if warn_at is not None and notional > warn_at * limit:
             return "warn", f"{said}, past {warn_at:.0%} of the limit {_money(limit)} USD"
-        return "pass", f"{said} (at most {_money(limit)} USD)"
+        return "pass", f"{said}: at most {_money(limit)} USD"
 
 
 class MaxPositionPctNav(_Kind):
@@ -865,8 +870,8 @@ class PriceCollar(_Kind):
         deviation = _float(inputs, "deviation")
         last = _float(inputs, "last_price")
         if deviation is None or last is None:
-            return "warn", f"no last price for {symbol}: the limit {_money(limit_price)} is not checked"
-        said = f"limit {_money(limit_price)} is {_pct(deviation)} from the last price {_money(last)}"
+            return "warn", f"no last price for {symbol}: the limit {_price(limit_price)} is not checked"
+        said = f"limit {_price(limit_price)} is {_pct(deviation)} from the last price {_price(last)}"
         if deviation > limit:
             return "block", f"{said} (at most {_pct(limit)})"
         warn_at = _param_warn_at(rule)
@@ -930,7 +935,7 @@ class DuplicateOrder(_Kind):
         inside = [m for m in matches if (_float(m, "age_seconds") or 0.0) <= window]
         limit = _float(inputs, "limit_price")
         what = f"{_str(inputs, 'side')} {_shares(_float(inputs, 'quantity') or 0.0)} {_str(inputs, 'symbol')}"
-        what += f" limit {_money(limit)}" if limit is not None else ""
+        what += f" limit {_price(limit)}" if limit is not None else ""
         if not inside:
             return "pass", f"no identical order ({what}) in the last {window:g} s"
         last = min(inside, key=lambda m: _float(m, "age_seconds") or 0.0)
@@ -1018,7 +1023,7 @@ class DailyLossLimit(_Kind):
         equity, start = _finite(book.equity), _finite(book.start_of_day_equity)
         loss = None
         if equity is not None and start is not None and start > 0:
-            loss = 1.0 - equity / start
+            loss = _finite(1.0 - equity / start)  # None when it overflows (start 1e-309: found by Hypothesis)
         return {
             "symbol": order.symbol,
             "equity": equity,
@@ -1036,7 +1041,8 @@ class DailyLossLimit(_Kind):
         loss = _float(inputs, "loss")
         only_reduces = inputs.get("reduces") is True
         if loss is None:
-            why = "the book's equity is unknown" if _float(inputs, "equity") is None else "start-of-day equity is 0"
+            why = ("the book's equity is unknown" if _float(inputs, "equity") is None
+                   else f"no loss measurable from a start-of-day equity of {start:g}")  # fmt: skip
             if only_reduces:
                 return "pass", f"cannot measure ({why}), but the order only reduces the position"
             return "block", f"cannot measure: {why}"

@@ -266,7 +266,7 @@ def test_max_order_notional_small_order_passes(closes: dict[str, float]) -> None
     rule = make_rule("max_order_notional", max_notional_usd=50_000, warn_at=0.8)
     assert judge(rule, make_order("NVDA", quantity="100"), make_book(closes))[:2] == (
         "pass",
-        "order worth 2,005.00 USD (100 NVDA at 20.05, the last price) (at most 50,000.00 USD)",
+        "order worth 2,005.00 USD (100 NVDA at 20.05, the last price): at most 50,000.00 USD",
     )
 
 
@@ -1371,3 +1371,14 @@ def test_order_limit_price_out_of_range_raises_naming_it(closes: dict[str, float
     rule = make_rule("price_collar", max_deviation=0.1)
     with pytest.raises(InvalidInputError, match=r"order ORCL: limit_price 1E\+16 is out of range"):
         judge(rule, order, make_book(closes))
+
+
+def test_daily_loss_limit_start_of_day_equity_too_small_to_measure_is_finite_and_blocks(
+    closes: dict[str, float],
+) -> None:
+    # equity / 1e-309 overflows to inf: the inputs stay finite JSON and the rule cannot measure (found by Hypothesis)
+    rule = make_rule("daily_loss_limit", max_loss_fraction=0.05)
+    book = make_book(closes, equity=1.0, start_of_day_equity=2.2e-309)
+    verdict, reason, inputs = judge(rule, make_order("ORCL", quantity="10"), book)
+    assert inputs["loss"] is None and json.loads(json.dumps(inputs, allow_nan=False)) == inputs
+    assert verdict == "block" and reason == "cannot measure: no loss measurable from a start-of-day equity of 2.2e-309"
