@@ -9,13 +9,15 @@
   manager, the paper broker filling at the last close, durable events, the audit trail) with
   the checks `RiskLimitCheck`, `TradingStateCheck` and `ComplianceCheck` with the same 20 rules
   (each decision audited with its rules' inputs), against the same path without the
-  compliance check. Orders/s and p50/p99 per order. Target: >= 2,000 orders/s, p99 < 5 ms.
+  compliance check, one order at a time (`submit`) and in batches (``--path-batch``,
+  `submit_many`). Orders/s and p50/p99 per call. Target: >= 2,000 orders/s, p99 < 5 ms.
 - ``sweep``: the compliance-aware ``sma_cross`` sweep of ``benchmarks/_compliance_sweep.py``
   (the 50,000-backtest case of ``benchmarks/backtest.py`` with 5 rules) against the plain one,
   and its rejections against the order manager's. Target: at most 2x the plain sweep's time.
 
     python benchmarks/compliance.py [--only engine|path|sweep] [--orders 20000] [--path-orders 2000]
-        [--symbols 1000] [--postgres URL] [--sweep-symbols 500] [--sweep-bars 5000] [--sweep-repeat 3]
+        [--symbols 1000] [--path-batch 100] [--postgres URL] [--sweep-symbols 500] [--sweep-bars 5000]
+        [--sweep-repeat 3]
 """
 
 from __future__ import annotations
@@ -282,11 +284,12 @@ class _Timed:
         return getattr(self.inner, name)
 
 
-def order_path(store: BarStore, n: int, checks: Sequence[PreTradeCheck]) -> tuple[float, float, float]:
-    """Orders/s, p50 and p99 (ms) of `submit`, one market order at a time, through ``checks``.
+def order_path(store: BarStore, n: int, checks: Sequence[PreTradeCheck], batch: int = 1) -> tuple[float, float, float]:
+    """Orders/s, p50 and p99 (ms) of market orders through ``checks``: one `submit` each, or `submit_many` of ``batch``.
 
     Each order's quantity is its own (buy k, sell k in turn: the book goes flat every two),
-    so that the duplicate-order rule sees no duplicate.
+    so that the duplicate-order rule sees no duplicate. The latencies are per call: one
+    order's `submit`, or one batch's `submit_many`.
     """
     manager = OrderManager(store, PaperBroker(store), checks=checks)
     requests = [
@@ -297,13 +300,15 @@ def order_path(store: BarStore, n: int, checks: Sequence[PreTradeCheck]) -> tupl
     for r in requests[:20]:  # warm: the bars read, the account opened, the rules' hash audited
         manager.submit(r)
     latencies: list[float] = []
+    chunks = [requests[i : i + batch] for i in range(20, n + 20, batch)]
     started = time.perf_counter()
-    for request in requests[20:]:
+    for chunk in chunks:
         t0 = time.perf_counter()
-        order = manager.submit(request)
+        orders = [manager.submit(chunk[0])] if batch == 1 else manager.submit_many(chunk)
         latencies.append(time.perf_counter() - t0)
-        if order.status is not OrderStatus.FILLED:
-            raise SystemExit(f"order {order.order_id} ended {order.status}: {order.reasons}")
+        for order in orders:
+            if order.status is not OrderStatus.FILLED:
+                raise SystemExit(f"order {order.order_id} ended {order.status}: {order.reasons}")
     total = time.perf_counter() - started
     ledger = load_portfolio(store, "P0", store_dividends=False)
     assert len(ledger.transactions) == n + 21, "every fill booked once"
@@ -318,7 +323,10 @@ def path_rows(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, tupl
     rules = parse_rules(RULES_20, source="benchmarks/compliance.py")
     body: list[list[str]] = []
     measured: dict[str, tuple[float, float, float]] = {}
-    for label_checks, with_rules in (("without compliance", False), ("with ComplianceCheck (20 rules)", True)):
+    batches = sorted({1, args.path_batch})
+    for batch, (label_checks, with_rules) in (
+        (b, c) for b in batches for c in (("without compliance", False), ("with ComplianceCheck (20 rules)", True))
+    ):
         with stores(args) as each:
             for label, store in each:
                 seed(store, 1)
@@ -326,15 +334,17 @@ def path_rows(args: argparse.Namespace) -> tuple[list[list[str]], dict[str, tupl
                 timed = _Timed(ComplianceCheck(store, rules)) if with_rules else None
                 if timed is not None:
                     checks.append(timed)
-                rate, p50, p99 = order_path(store, args.path_orders, checks)
-                measured[f"{label}: {label_checks}"] = (rate, p50, p99)
+                rate, p50, p99 = order_path(store, args.path_orders, checks, batch)
+                mode = "one at a time" if batch == 1 else f"batches of {batch} (submit_many)"
+                if batch == 1:
+                    measured[f"{label}: {label_checks}"] = (rate, p50, p99)
                 inside = "-"
                 if timed is not None:  # the compliance check's own share of each order (the warm-up's left out)
                     w50, w99 = _q(timed.wall_ms[20:])
                     c50, c99 = _q(timed.cpu_ms[20:])
                     inside = f"{w50:.2f} / {w99:.2f} (CPU {c50:.2f} / {c99:.2f})"
-                body.append([label, label_checks, f"{args.path_orders:,}", f"{rate:,.0f}", f"{p50:.2f}", f"{p99:.2f}",
-                             inside])  # fmt: skip
+                body.append([label, label_checks, mode, f"{args.path_orders:,}", f"{rate:,.0f}", f"{p50:.2f}",
+                             f"{p99:.2f}", inside])  # fmt: skip
     return body, measured
 
 
@@ -354,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=20_000, help="orders the engine evaluates")
     parser.add_argument("--symbols", type=int, default=1_000, help="positions in the engine's book")
     parser.add_argument("--path-orders", type=int, default=2_000, help="orders through the whole path, per store")
+    parser.add_argument("--path-batch", type=int, default=100,
+                        help="orders per submit_many call in the batched rows (1: one at a time only)")  # fmt: skip
     parser.add_argument("--postgres", default=PG, help="'' to skip PostgreSQL")
     parser.add_argument("--no-embedded", action="store_true", help="measure PostgreSQL only")
     parser.add_argument("--sweep-symbols", type=int, default=500)
@@ -374,8 +386,10 @@ def main(argv: list[str] | None = None) -> int:
                         "met" if c99 < 1.0 else "not met"])  # fmt: skip
     if "path" in run:
         body, measured = path_rows(args)
-        print("### Orders through the whole path, with and without the compliance check (one at a time)\n")
-        headers = ["store", "checks", "orders", "orders/s", "p50 ms", "p99 ms", "the compliance check: p50 / p99 ms"]
+        print("### Orders through the whole path, with and without the compliance check\n")
+        print("(latency per call: one order's submit, or one batch's submit_many)\n")
+        headers = ["store", "checks", "mode", "orders", "orders/s", "p50 ms", "p99 ms",
+                   "the compliance check: p50 / p99 ms"]  # fmt: skip
         print(table(headers, body), "\n")
         for key, (rate, _, p99) in measured.items():
             if "with ComplianceCheck" in key:

@@ -45,6 +45,7 @@ a person brings it back (REDUCING, then ACTIVE).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import os
@@ -52,6 +53,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -101,6 +103,23 @@ class _Recent:
     floor: pd.Timestamp | None = None
     newest: pd.Timestamp | None = None
     orders: dict[str, RecentOrder] = field(default_factory=dict)
+    # the orders' times never decrease in ``orders``' order (so sorting them by time keeps that order), and the
+    # latest of them: kept as they are put in, so that the usual case (every order at or before the decision's
+    # time, in time order) is a copy, not a filter and a sort
+    in_order: bool = True
+    latest: pd.Timestamp | None = None
+
+    def put(self, order: RecentOrder) -> None:
+        orders = self.orders
+        old = orders.get(order.client_order_id)
+        if old is not None:
+            if old.ts != order.ts:  # it keeps its place with another time
+                self.in_order = False
+        elif self.latest is not None and order.ts < self.latest:
+            self.in_order = False
+        if self.latest is None or order.ts > self.latest:
+            self.latest = order.ts
+        orders[order.client_order_id] = order
 
 
 _Fill = tuple[pd.Timestamp, dt.date, str, str, float]  # ts, its session, client order id, symbol, signed shares
@@ -245,6 +264,25 @@ class ComplianceCheck:
         self._sectors: dict[str, str] = {}
         self._fills: dict[str, _Fills] = {}
         self._recent_orders: dict[str, _Recent] = {}
+        self._stamps: dict[object, pd.Timestamp] = {}  # stored times as read, parsed (`_utc` is slow)
+        # within a batch (`begin_batch` .. `end_batch`): what was read from the store for it, per portfolio
+        # (nothing this process stores changes between the checks of one batch: its intents are stored
+        # after all are checked, its fills after the broker answered)
+        self._batch: dict[tuple[str, object], object] | None = None
+
+    # -- a batch -------------------------------------------------------------------------------
+    def begin_batch(self) -> None:
+        """Start a batch of checks (the order manager's `submit_many`): the store is read once for all of them.
+
+        Until `end_batch`, the recent orders, the booked fills and the ingest marker are read
+        from the store once per portfolio for the batch; the orders checked earlier in the
+        batch are among the recent orders of the later ones as without a batch.
+        """
+        self._batch = {}
+
+    def end_batch(self) -> None:
+        """End the batch `begin_batch` started: each check reads the store again."""
+        self._batch = None
 
     # -- the rules -------------------------------------------------------------------------------
     @property
@@ -383,8 +421,11 @@ class ComplianceCheck:
             client_order_id=request.client_order_id,
         )
         pending: dict[str, float] = {}
+        memo = self._memo
         for o in book.open_orders:
-            leaves = float(o.leaves_quantity)
+            leaves = memo.get(o.leaves_quantity)
+            if leaves is None:
+                leaves = memo[o.leaves_quantity] = float(o.leaves_quantity)
             pending[o.symbol] = pending.get(o.symbol, 0.0) + (leaves if o.side is Side.BUY else -leaves)
         positions = self._floats(book.positions, nonzero=True)
         rules = watched.rules
@@ -397,7 +438,7 @@ class ComplianceCheck:
         if rules.needs_day_trades(portfolio, day):
             day_trades, opened = self._day_trades(portfolio, day, positions)
         if any(r.kind in _SECTOR_KINDS for r in rules.effective(portfolio, day)):
-            marker = self._store.ingest_marker()
+            marker = self._ingest_marker()
             if marker != self._sectors_marker:
                 self._sectors_marker, self._sectors = marker, store_sectors(self._store)
         state = BookState(
@@ -432,6 +473,24 @@ class ComplianceCheck:
                 out[symbol] = found
         return out
 
+    def _ingest_marker(self) -> str:
+        batch = self._batch
+        if batch is None:
+            return self._store.ingest_marker()
+        found = batch.get(("", "ingests"))
+        if not isinstance(found, str):
+            found = batch[("", "ingests")] = self._store.ingest_marker()
+        return found
+
+    def _stamp(self, value: object) -> pd.Timestamp:
+        stamps = self._stamps
+        found = stamps.get(value)
+        if found is None:
+            if len(stamps) > 100_000:
+                stamps.clear()
+            found = stamps[value] = _utc(value)
+        return found
+
     def _portfolio_long_only(self, portfolio: str) -> bool:
         found = self._long_only.get(portfolio)
         if found is None:
@@ -460,16 +519,21 @@ class ComplianceCheck:
         if cache.floor is None or since < cache.floor:
             cache.floor, cache.newest = since, None
         start = since if cache.newest is None else max(since, cache.newest)
-        with self._store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
-            rows = db.rows(
-                "SELECT ts_created, client_order_id, symbol, side, quantity, order_type, limit_price, status "
-                "FROM {t}orders WHERE portfolio = ? AND ts_created >= ? ORDER BY ts_created, order_id",
-                (portfolio, start.isoformat()),
-            )
+        batch = self._batch
+        rows: list[tuple[Any, ...]] = []
+        if batch is None or batch.get((portfolio, "recent")) != start:  # once a batch (from the same start)
+            with self._store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
+                rows = db.rows(
+                    "SELECT ts_created, client_order_id, symbol, side, quantity, order_type, limit_price, status "
+                    "FROM {t}orders WHERE portfolio = ? AND ts_created >= ? ORDER BY ts_created, order_id",
+                    (portfolio, start.isoformat()),
+                )
+            if batch is not None:
+                batch[(portfolio, "recent")] = start
         orders = cache.orders
         for created, coid, symbol, side, quantity, order_type, limit_price, status in rows:
-            stamp = _utc(created)
-            orders[str(coid)] = RecentOrder(
+            stamp = self._stamp(created)
+            cache.put(RecentOrder(
                 ts=stamp,
                 client_order_id=str(coid),
                 symbol=str(symbol),
@@ -478,7 +542,7 @@ class ComplianceCheck:
                 order_type=order_type,
                 limit_price=None if limit_price is None else Decimal(limit_price),
                 status=str(status),
-            )
+            ))  # fmt: skip
             if cache.newest is None or stamp > cache.newest:
                 cache.newest = stamp
         while orders:
@@ -486,7 +550,13 @@ class ComplianceCheck:
             if orders[oldest].ts >= since:
                 break
             del orders[oldest]
+        if not orders:
+            cache.in_order, cache.latest = True, None
         cache.floor = since
+        if cache.in_order and (cache.latest is None or cache.latest <= ts):  # in time order, none after ``ts``
+            if client_order_id is not None and client_order_id in orders:
+                return [o for o in orders.values() if o.client_order_id != client_order_id]
+            return list(orders.values())
         chosen = [o for o in orders.values() if o.client_order_id != client_order_id and o.ts <= ts]
         chosen.sort(key=lambda o: o.ts)
         return chosen
@@ -501,7 +571,7 @@ class ComplianceCheck:
         cache = self._recent_orders.get(order.portfolio)
         if cache is None:
             return
-        cache.orders[order.client_order_id] = RecentOrder(
+        cache.put(RecentOrder(
             ts=state.ts,
             client_order_id=order.client_order_id,
             symbol=order.symbol,
@@ -510,25 +580,30 @@ class ComplianceCheck:
             order_type=order.order_type,
             limit_price=order.limit_price,
             status="rejected" if decision.verdict == "block" else "new",
-        )
+        ))  # fmt: skip
 
     def _day_trades(
         self, portfolio: str, day: dt.date, positions: Mapping[str, float]
     ) -> tuple[list[dt.date], dict[str, float]]:
         # incremental: each order reads the fills booked since the last one and walks only those
-        first = (pd.Timestamp(day) - pd.offsets.BDay(DAY_TRADE_SESSIONS - 1)).date()
+        first = _window_start(day)
         cache = self._fills.setdefault(portfolio, _Fills())
-        with self._store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
-            rows = db.rows(
-                "SELECT id, ts, client_order_id, symbol, side, quantity FROM {t}execution_fills "
-                "WHERE portfolio = ? AND id > ? AND txn_id IS NOT NULL ORDER BY id",
-                (portfolio, cache.last_id),
-            )
+        batch = self._batch
+        rows: list[tuple[Any, ...]] = []
+        if batch is None or batch.get((portfolio, "fills")) != cache.last_id:  # once a batch
+            with self._store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
+                rows = db.rows(
+                    "SELECT id, ts, client_order_id, symbol, side, quantity FROM {t}execution_fills "
+                    "WHERE portfolio = ? AND id > ? AND txn_id IS NOT NULL ORDER BY id",
+                    (portfolio, cache.last_id),
+                )
         for fill_id, ts, coid, symbol, side, quantity in rows:
             q = float(quantity)
-            stamp = _utc(ts)
+            stamp = self._stamp(ts)
             cache.rows.append((stamp, _session(stamp), str(coid), str(symbol), q if side == Side.BUY.value else -q))
             cache.last_id = max(cache.last_id, int(fill_id))
+        if batch is not None:
+            batch[(portfolio, "fills")] = cache.last_id
         walk = cache.walk
         fresh = cache.rows[cache.walked :]
         if (
@@ -606,8 +681,16 @@ def _wall_clock() -> pd.Timestamp:
 
 
 def _utc(value: object) -> pd.Timestamp:
+    if isinstance(value, pd.Timestamp) and value.tzinfo is dt.UTC:
+        return value  # already UTC (what tz_convert would return again)
     stamp = pd.Timestamp(value)  # type: ignore[arg-type]
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+@functools.lru_cache(maxsize=64)
+def _window_start(day: dt.date) -> dt.date:
+    # the first session date of the day-trading rules' window ending on ``day`` (business days: slow in pandas)
+    return (pd.Timestamp(day) - pd.offsets.BDay(DAY_TRADE_SESSIONS - 1)).date()
 
 
 def _session(ts: pd.Timestamp) -> dt.date:

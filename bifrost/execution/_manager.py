@@ -455,33 +455,42 @@ class OrderManager:
         results: dict[str, Order] = {}
         new: list[tuple[Order, Sequence[CheckResult], OrderEvent]] = []
         self._refresh_closes()  # once for the batch
-        for request, coid in ids:
-            if coid in stored:
-                results[coid] = self._same_request(stored[coid], request, now)
-                continue
-            if coid in results:  # the same id twice in this batch
-                self._same_request(results[coid], request, now)
-                continue
-            book = books[request.portfolio]
-            market, book = self._market(request, book, now, refresh=False)
-            decided = [c.check(request, book, market) for c in self.checks]
-            order = Order(order_id=coid if request.client_order_id is None else uuid.uuid4().hex, request=request,
-                          ts_created=now)  # fmt: skip
-            blocks = [r for r in decided if r.verdict == "block"]
-            if blocks:
-                reason = blocks[0].reject_reason or RejectReason.RISK_LIMIT
-                message = "; ".join(f"{r.check}: {r.reason}" for r in blocks)
-                event: OrderEvent = Rejected(client_order_id=coid, ts=now, reason=reason, message=message)
-            else:
-                self._ensure_account(request.portfolio)
-                event = Submitted(client_order_id=coid, ts=now)
-                pending = OpenOrder(client_order_id=coid, symbol=request.symbol, side=request.side,
-                                    leaves_quantity=request.quantity)  # fmt: skip
-                books[request.portfolio] = dataclasses.replace(
-                    books[request.portfolio], open_orders=(*books[request.portfolio].open_orders, pending)
-                )
-            new.append((order, decided, event))
-            results[coid] = order
+        batched = [c for c in self.checks if callable(getattr(c, "begin_batch", None))] if len(ids) > 1 else []
+        for c in batched:  # a check that reads the store once for a batch (ComplianceCheck)
+            c.begin_batch()  # type: ignore[attr-defined]
+        try:
+            for request, coid in ids:
+                if coid in stored:
+                    results[coid] = self._same_request(stored[coid], request, now)
+                    continue
+                if coid in results:  # the same id twice in this batch
+                    self._same_request(results[coid], request, now)
+                    continue
+                book = books[request.portfolio]
+                market, book = self._market(request, book, now, refresh=False)
+                decided = [c.check(request, book, market) for c in self.checks]
+                order = Order(order_id=coid if request.client_order_id is None else uuid.uuid4().hex,
+                              request=request, ts_created=now)  # fmt: skip
+                blocks = [r for r in decided if r.verdict == "block"]
+                if blocks:
+                    reason = blocks[0].reject_reason or RejectReason.RISK_LIMIT
+                    message = "; ".join(f"{r.check}: {r.reason}" for r in blocks)
+                    event: OrderEvent = Rejected(client_order_id=coid, ts=now, reason=reason, message=message)
+                else:
+                    self._ensure_account(request.portfolio)
+                    event = Submitted(client_order_id=coid, ts=now)
+                    pending = OpenOrder(client_order_id=coid, symbol=request.symbol, side=request.side,
+                                        leaves_quantity=request.quantity)  # fmt: skip
+                    books[request.portfolio] = dataclasses.replace(
+                        books[request.portfolio], open_orders=(*books[request.portfolio].open_orders, pending)
+                    )
+                new.append((order, decided, event))
+                results[coid] = order
+        finally:
+            for c in batched:
+                end = getattr(c, "end_batch", None)
+                if callable(end):
+                    end()
         # 3. the intents and the rejections, durable in one transaction
         if new:
             portfolios = {order.portfolio for order, _, _ in new}
@@ -491,15 +500,17 @@ class OrderManager:
                 if _select_orders_in(db, [order.client_order_id for order, _, _ in new]):
                     raise _Raced  # another process was first
                 self._record_checks(db)
+                rows = _Rows()  # each table's rows of the batch in one statement, in the order of the orders
                 for order, checks, event in new:
-                    _insert_order(
+                    rows.orders.append(_order_row(
                         db, order, self.broker.name, _request_dict(order.request, order.request.client_order_id)
-                    )
-                    _decisions(db, order, checks, now)
+                    ))  # fmt: skip
+                    rows.decisions += _decision_rows(db, order, checks, now)
                     done = copy.copy(order)
                     done.apply(event)
-                    _write_events(db, done, [(done, event)])
+                    _event_rows(db, done, [(done, event)], rows)
                     written.append(done)
+                rows.write(db)
             for done in written:
                 self._remember(done, [(done, done.events[-1])])
                 results[done.client_order_id] = done
@@ -905,6 +916,7 @@ class OrderManager:
         ledgers: dict[str, Ledger] = {}
         try:
             with self.store.transaction(schema=EXECUTION_SCHEMA, lock=lock) as db:
+                rows = _Rows()  # the events and the orders' rows of the batch in one statement each
                 for coid, events in batch.items():
                     order = copy.copy(self._current(db, coid))
                     applied: list[tuple[Order, OrderEvent]] = []  # each event with the order it made
@@ -918,11 +930,12 @@ class OrderManager:
                             continue
                         applied.append((copy.copy(order), event))
                     if applied:
-                        _write_events(db, order, applied)
+                        _event_rows(db, order, applied, rows)
                         for _, event in applied:
                             if isinstance(event, Filled):
                                 self._book_fill(db, order, event, ledgers)
                     results.append((order, applied))
+                rows.write(db)
         except BaseException:
             for coid in batch:
                 self._orders.pop(coid, None)
@@ -1187,7 +1200,45 @@ def _shown(value: object) -> str | None:
     return (value if isinstance(value, str) else str(value))[:200]
 
 
+_INSERT_ORDER = f"INSERT INTO {{t}}orders ({', '.join(_ORDER_COLUMNS)}) VALUES ({', '.join('?' * len(_ORDER_COLUMNS))})"
+_INSERT_EVENTS = "INSERT INTO {t}order_events (order_id, n, client_order_id, type, ts, event) VALUES (?, ?, ?, ?, ?, ?)"
+_UPDATE_ORDER = (
+    "UPDATE {t}orders SET quantity = ?, limit_price = ?, stop_price = ?, status = ?, filled_quantity = ?, "
+    "avg_fill_price = ?, commission = ?, broker_order_id = ?, in_doubt = ?, reasons = ?, events = ?, "
+    "ts_updated = ? WHERE order_id = ?"
+)
+_INSERT_DECISIONS = (
+    "INSERT INTO {t}pretrade_decisions (order_id, client_order_id, ts, check_name, verdict, reason, inputs) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclasses.dataclass(slots=True)
+class _Rows:
+    # a transaction's rows per table, written in one statement each (in this order: a table's rows keep the
+    # order they were made in, and every audit record was made in the order of the changes)
+    orders: list[tuple[object, ...]] = dataclasses.field(default_factory=list)
+    decisions: list[tuple[object, ...]] = dataclasses.field(default_factory=list)
+    events: list[tuple[object, ...]] = dataclasses.field(default_factory=list)
+    updates: list[tuple[object, ...]] = dataclasses.field(default_factory=list)
+
+    def write(self, db: StateDb) -> None:
+        for text, rows in (
+            (_INSERT_ORDER, self.orders),
+            (_INSERT_DECISIONS, self.decisions),
+            (_INSERT_EVENTS, self.events),
+            (_UPDATE_ORDER, self.updates),
+        ):
+            if rows:
+                db.many(text, rows)
+        self.orders, self.decisions, self.events, self.updates = [], [], [], []
+
+
 def _insert_order(db: StateDb, order: Order, broker: str, request: Mapping[str, str | None]) -> None:
+    db.run(_INSERT_ORDER, _order_row(db, order, broker, request))
+
+
+def _order_row(db: StateDb, order: Order, broker: str, request: Mapping[str, str | None]) -> tuple[object, ...]:
     # the order as asked for goes into the audit trail with it: an auditor reads what was ordered
     # (symbol, side, type, quantity, prices, time in force) from the chain, not only from this table
     audit(
@@ -1196,25 +1247,29 @@ def _insert_order(db: StateDb, order: Order, broker: str, request: Mapping[str, 
         order.client_order_id,
         {"order_id": order.order_id, "broker": broker, "ts": order.ts_created.isoformat(), "request": dict(request)},
     )
-    db.run(
-        f"INSERT INTO {{t}}orders ({', '.join(_ORDER_COLUMNS)}) VALUES ({', '.join('?' * len(_ORDER_COLUMNS))})",
-        (
+    return (
             order.order_id, order.client_order_id, order.portfolio, broker, order.symbol, order.side.value,
             order.order_type.value, str(order.quantity), _text(order.limit_price), _text(order.stop_price),
             order.time_in_force.value, _dumps(request), order.status.value, str(order.filled_quantity),
             _text(order.avg_fill_price), str(order.commission), order.broker_order_id, order.in_doubt,
             _dumps(list(order.reasons)), 0, order.ts_created.isoformat(), order.ts_updated.isoformat(),
-        ),
     )  # fmt: skip
 
 
 def _write_events(db: StateDb, order: Order, applied: Sequence[tuple[Order, OrderEvent]]) -> None:
     # the events (after the stored ones), the order's row, an audit record per event, the notice
+    rows = _Rows()
+    _event_rows(db, order, applied, rows)
+    rows.write(db)
+
+
+def _event_rows(db: StateDb, order: Order, applied: Sequence[tuple[Order, OrderEvent]], rows: _Rows) -> None:
+    # `_write_events`'s rows into ``rows`` (written by the caller, in the same transaction); its audit records
+    # and notice now
     first = len(order.events) - len(applied)
-    rows = []
     for i, (state, event) in enumerate(applied):
         data = event_to_dict(event)
-        rows.append(
+        rows.events.append(
             (order.order_id, first + i, order.client_order_id, data["type"], event.ts.isoformat(), _dumps(data))
         )
         audit(
@@ -1223,13 +1278,7 @@ def _write_events(db: StateDb, order: Order, applied: Sequence[tuple[Order, Orde
             order.client_order_id,
             {"order_id": order.order_id, "portfolio": order.portfolio, "status": state.status.value, "event": data},
         )
-    db.many(
-        "INSERT INTO {t}order_events (order_id, n, client_order_id, type, ts, event) VALUES (?, ?, ?, ?, ?, ?)", rows
-    )
-    db.run(
-        "UPDATE {t}orders SET quantity = ?, limit_price = ?, stop_price = ?, status = ?, filled_quantity = ?, "
-        "avg_fill_price = ?, commission = ?, broker_order_id = ?, in_doubt = ?, reasons = ?, events = ?, "
-        "ts_updated = ? WHERE order_id = ?",
+    rows.updates.append(
         (
             str(order.quantity), _text(order.limit_price), _text(order.stop_price), order.status.value,
             str(order.filled_quantity), _text(order.avg_fill_price), str(order.commission), order.broker_order_id,
@@ -1241,8 +1290,17 @@ def _write_events(db: StateDb, order: Order, applied: Sequence[tuple[Order, Orde
 
 
 def _decisions(db: StateDb, order: Order, results: Sequence[CheckResult], now: pd.Timestamp) -> None:
+    rows = _decision_rows(db, order, results, now)
+    if rows:
+        db.many(_INSERT_DECISIONS, rows)
+
+
+def _decision_rows(
+    db: StateDb, order: Order, results: Sequence[CheckResult], now: pd.Timestamp
+) -> list[tuple[object, ...]]:
+    # the decisions' rows (written by the caller, in the same transaction); their audit records now
     stamp = now.isoformat()
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for r in results:
         inputs = inputs_json(r.inputs)
         rows.append((order.order_id, order.client_order_id, stamp, r.check, r.verdict, r.reason, inputs))
@@ -1253,12 +1311,7 @@ def _decisions(db: StateDb, order: Order, results: Sequence[CheckResult], now: p
             {"order_id": order.order_id, "check": r.check, "verdict": r.verdict, "reason": r.reason,
              "inputs": json.loads(inputs)},
         )  # fmt: skip
-    if rows:
-        db.many(
-            "INSERT INTO {t}pretrade_decisions (order_id, client_order_id, ts, check_name, verdict, reason, inputs) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+    return rows
 
 
 def _select_orders(db: StateDb, where: str, params: Sequence[object]) -> list[Order]:
