@@ -7,7 +7,9 @@ and records nothing; **Submit** sends it through the same manager to the paper b
 (`bifrost.execution.PaperBroker` on the wall clock, as ``bifrost orders submit`` does) and
 then shows the order's status as its events arrive (the manager's `OrderBus` in this
 process, `bifrost.execution.orders_marker` for what other processes do to it) until it is
-terminal (**Cancel order** while it works). The page `order_ticket` puts the ticket over a
+terminal (**Cancel order** while it works). Each Submit is a new order (a new client order
+id), except a double click: the same form submitted again within ``double_click_s`` (2 s)
+of the previous Submit ending is that order again, never a second one. The page `order_ticket` puts the ticket over a
 blotter of today's orders and their fills (`OrderBlotter`, `FillsTable`).
 
 How a paper order fills: a **market IOC** order (the ticket's default) fills at once at
@@ -25,7 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import html
-from collections.abc import Mapping, Sequence
+import math
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -53,7 +58,7 @@ from bifrost.ui._orders import FillsTable, OrderBlotter
 from bifrost.ui._pages import Page, _check_interval, _row
 from bifrost.ui._portfolio import PortfolioPicker
 
-__all__ = ["PAPER_NOTE", "CheckRow", "OrderTicket", "check_rows", "order_ticket", "paper_manager"]
+__all__ = ["DOUBLE_CLICK_S", "PAPER_NOTE", "CheckRow", "OrderTicket", "check_rows", "order_ticket", "paper_manager"]
 
 _NEEDS_LIMIT = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
 _NEEDS_STOP = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
@@ -64,8 +69,10 @@ PAPER_NOTE = (
     "Paper broker: a <b>market IOC</b> order (the default) fills at once at the last close in the store "
     "(priced at “last close”); what cannot fill at once is canceled. A DAY market order with no later bar fills "
     "there too; a limit order the last close does not reach rests until a later bar reaches it (DAY: its "
-    "session; GTC: until canceled). <b>Check</b> runs every pre-trade check without sending anything."
+    "session; GTC: until canceled). <b>Check</b> runs every pre-trade check without sending anything. Each "
+    "<b>Submit</b> sends a new order; the same order submitted again within 2 s (a double click) is not sent twice."
 )
+DOUBLE_CLICK_S = 2.0  # a second Submit of the same form this soon after the first is a double click: the same order
 
 # the ticket's own look: the verdict banner, the check rows' verdicts, the watched order's status
 _CSS = (
@@ -197,6 +204,15 @@ class OrderTicket(Component):
     changes; `submit` sends the order and shows its status until it is terminal; `cancel`
     cancels it while it works. Bad input is one line in the error area (``.bf-error``).
 
+    Each `submit` sends a new order with a fresh client order id, so that pressing Submit
+    again later sends the order again (the compliance ``duplicate_order`` rule then judges
+    it: the default rules warn on an identical order within 5 s), and a form the checks
+    rejected, submitted again, is a new decision (a new rejected order, or a new order once
+    fixed). The one exception is a double click: the same form values submitted again while
+    the previous Submit runs or within ``double_click_s`` seconds after it ends reuse its
+    client order id, and the manager returns that order without sending anything (the
+    idempotency the client order id gives). Any changed field is a new order.
+
     Parameters
     ----------
     store
@@ -206,12 +222,33 @@ class OrderTicket(Component):
     manager
         The order manager to check and send with (default: `paper_manager`: the default
         checks and the paper broker on the wall clock).
+    double_click_s
+        The double-click guard, in seconds (default `DOUBLE_CLICK_S`, 2 s; 0 makes every
+        Submit a new order).
+    clock
+        The guard's clock: seconds from any origin, never going back (default
+        `time.monotonic`); tests pass their own.
+
+    Raises
+    ------
+    InvalidInputError
+        If ``double_click_s`` is not a finite number of seconds from 0 to 60.
     """
 
     markers: ClassVar[tuple[Marker, ...]] = ("orders", "bars")  # the watched order; the symbols offered
     css_class = "bf-ticket"
 
-    def __init__(self, store: Store, portfolio: str | None = None, *, manager: OrderManager | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        portfolio: str | None = None,
+        *,
+        manager: OrderManager | None = None,
+        double_click_s: float = DOUBLE_CLICK_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.double_click_s = _check_guard(double_click_s)
+        self._clock = clock
         super().__init__(store)
         self.manager = paper_manager(store) if manager is None else manager
         self.picker = PortfolioPicker(store)
@@ -299,7 +336,7 @@ class OrderTicket(Component):
         self.rows: list[CheckRow] = []  # the last pre-check's lines
         self.results: list[CheckResult] = []  # the last pre-check's results, one per check
         self.order: Order | None = None  # the order this ticket sent last, as last seen
-        self._ids: dict[str, str] = {}  # the form's fields → the client order id a Submit of them uses
+        self._last: _Sent | None = None  # the previous Submit: what a double click of it reuses
         self.manager.subscribe(self._on_event)
         self.form_widget, self.checks_widget, self.status_widget = form, checks, order
         self.widget = W.VBox([W.HBox([form, checks], layout=W.Layout(width="100%")), order])
@@ -346,15 +383,14 @@ class OrderTicket(Component):
             "time_in_force": self.time_in_force.value,
         }
 
-    def _client_order_id(self, fields: Mapping[str, object]) -> str:
-        # one id per distinct form: a second Submit of the same form (a double click) is the same order,
-        # never a second one; changing any field makes a new order
-        import uuid
-
+    def _client_order_id(self, fields: Mapping[str, object], clicked: float) -> tuple[str, str]:
+        # a fresh id per Submit, but for a double click: the same form as the previous Submit, clicked while it
+        # ran or within the guard after it ended, is that order again (the manager returns it, sends nothing)
         key = repr(sorted(fields.items()))
-        if key not in self._ids:
-            self._ids[key] = f"ticket-{uuid.uuid4().hex[:20]}"
-        return self._ids[key]
+        last = self._last
+        if last is not None and last.key == key and clicked - last.done < self.double_click_s:
+            return key, last.client_order_id
+        return key, f"ticket-{uuid.uuid4().hex[:20]}"
 
     # -- actions --------------------------------------------------------------------------
     def check(self) -> list[CheckRow] | None:
@@ -381,7 +417,12 @@ class OrderTicket(Component):
         `OrderManager.submit`, which runs the same checks and records its decision: a block
         makes it REJECTED with the reasons (shown in red). Bad input shows its message and
         returns None (the manager audits the refused request).
+
+        Each call is a new order (a new client order id), but for a double click: the same
+        form as the previous Submit, called while that one runs or within
+        ``double_click_s`` after it ended, returns that order and sends nothing.
         """
+        clicked = self._clock()  # when the button was pressed: before waiting for a Submit in progress
         with self.lock:
             self._busy(True)
             try:
@@ -391,7 +432,9 @@ class OrderTicket(Component):
                 with contextlib.suppress(BifrostError):
                     self._show_checks(self.manager.precheck(fields))
                 self.manager.process_events()  # what the broker reported since (as `bifrost orders submit`)
-                order = self.manager.submit({**fields, "client_order_id": self._client_order_id(fields)})
+                key, client_order_id = self._client_order_id(fields, clicked)
+                order = self.manager.submit({**fields, "client_order_id": client_order_id})
+                self._last = _Sent(key=key, client_order_id=client_order_id, done=self._clock())
                 self.order = order
                 self._show_order()
                 return order
@@ -567,6 +610,22 @@ class OrderTicket(Component):
             f"</span> {html.escape(what)}{filled} <span class='bf-note'>({state}; client order id "
             f"{html.escape(order.client_order_id)})</span></div>{reasons}{timeline}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    # a Submit that reached the manager: its form, its client order id, when it ended (the guard's clock)
+    key: str
+    client_order_id: str
+    done: float
+
+
+def _check_guard(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInputError(f"double_click_s must be a finite number of seconds, got {value!r}")
+    if not 0.0 <= value <= 60.0:
+        raise InvalidInputError(f"double_click_s must be from 0 to 60 seconds, got {value!r}")
+    return float(value)
 
 
 def _event_name(event: OrderEvent) -> str:

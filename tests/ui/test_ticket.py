@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import ipywidgets as W
 import pandas as pd
 import pytest
 
@@ -26,10 +27,10 @@ from bifrost.execution import (
     orders_marker,
     set_trading_state,
 )
-from bifrost.portfolio import create_portfolio
+from bifrost.portfolio import create_portfolio, load_portfolio
 from bifrost.ui._base import Component
 from bifrost.ui._pages import portfolio_monitor
-from bifrost.ui._ticket import PAPER_NOTE, OrderTicket, order_ticket
+from bifrost.ui._ticket import DOUBLE_CLICK_S, PAPER_NOTE, OrderTicket, order_ticket
 
 # the last bars in ../shared/data/backtrader (2014-12-31): the paper broker fills a market order at this close
 YHOO_CLOSE = Decimal("50.509998")  # yhoo-1996-2014.txt
@@ -59,6 +60,11 @@ def _fill(ticket: OrderTicket, **fields: str) -> None:
              "limit": ticket.limit_price, "stop": ticket.stop_price, "tif": ticket.time_in_force}  # fmt: skip
     for name, value in fields.items():
         boxes[name].value = value
+
+
+def _display(widget: W.Button) -> object:
+    # the widget's CSS display, read afresh (a widget's layout changes under mypy's narrowing)
+    return widget.layout.display
 
 
 def _row(html: str, key: str) -> str:
@@ -201,16 +207,132 @@ def test_order_ticket_same_order_again_within_5_seconds_warns_by_the_duplicate_r
     assert "data-verdict='pass'" in ticket.verdict.value
 
 
-def test_order_ticket_second_submit_of_the_same_form_is_the_same_order(ui_store: EmbeddedStore) -> None:
-    ticket = _ticket(ui_store, symbol="YHOO", quantity="10")
+class _Clock:
+    """A monotonic clock the test moves by hand: the ticket's double-click guard and the manager's time."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.start = pd.Timestamp.now(tz="UTC")
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    def now(self) -> pd.Timestamp:
+        return self.start + pd.Timedelta(seconds=self.seconds)
+
+
+def _clocked(store: EmbeddedStore, clock: _Clock, **fields: str) -> OrderTicket:
+    # the manager, the paper broker and the ticket's guard on one clock the test moves
+    manager = OrderManager(store, PaperBroker(store, clock=clock.now), clock=clock.now)
+    ticket = OrderTicket(store, "desk", manager=manager, clock=clock)
+    _fill(ticket, **fields)
+    return ticket
+
+
+def _position(store: EmbeddedStore, symbol: str) -> Decimal:
+    return load_portfolio(store, "desk").position(symbol).quantity
+
+
+def test_order_ticket_same_form_submitted_again_after_the_guard_is_a_second_order_warned_as_duplicate(
+    ui_store: EmbeddedStore,
+) -> None:
+    clock = _Clock()
+    ticket = _clocked(ui_store, clock, symbol="YHOO", quantity="10")
     first = ticket.submit()
-    again = ticket.submit()  # a double click: the same client order id, never a second order
-    assert first is not None and again is not None and again.order_id == first.order_id
-    assert len(list_orders(ui_store, portfolio="desk")) == 1
-    ticket.quantity.value = "11"
+    assert first is not None and first.status is OrderStatus.FILLED and _position(ui_store, "YHOO") == 10
+    clock.seconds += DOUBLE_CLICK_S + 1  # 3 s later: a deliberate Submit, not a double click
+    second = ticket.submit()
+    assert second is not None and second.status is OrderStatus.FILLED, ticket.status.value
+    assert second.client_order_id != first.client_order_id and second.order_id != first.order_id
+    assert len(list_orders(ui_store, portfolio="desk")) == 2 and _position(ui_store, "YHOO") == 20
+    # within the default rules' 5 s: the compliance duplicate_order rule warns (it no longer is bypassed)
+    (duplicate,) = [r for r in ticket.rows if r.kind == "duplicate_order"]
+    assert duplicate.verdict == "warn" and first.client_order_id in duplicate.reason, duplicate.reason
+    assert "data-verdict='warn'" in ticket.verdict.value
+    assert f"data-client-order-id='{second.client_order_id}'" in ticket.status.value
+
+
+def test_order_ticket_double_click_within_the_guard_is_one_order(ui_store: EmbeddedStore) -> None:
+    clock = _Clock()
+    ticket = _clocked(ui_store, clock, symbol="YHOO", quantity="10")
+    first = ticket.submit()
+    clock.seconds += DOUBLE_CLICK_S - 0.5  # 1.5 s after the first Submit ended: a double click
+    again = ticket.submit()
+    assert first is not None and again is not None
+    assert (again.order_id, again.client_order_id) == (first.order_id, first.client_order_id)
+    assert len(list_orders(ui_store, portfolio="desk")) == 1 and _position(ui_store, "YHOO") == 10
+    ticket.quantity.value = "11"  # a changed form within the guard: another order
     other = ticket.submit()
     assert other is not None and other.client_order_id != first.client_order_id
-    assert len(list_orders(ui_store, portfolio="desk")) == 2
+    assert len(list_orders(ui_store, portfolio="desk")) == 2 and _position(ui_store, "YHOO") == 21
+
+
+def test_order_ticket_collar_rejected_form_fixed_and_resubmitted_is_a_new_order_that_passes(
+    ui_store: EmbeddedStore,
+) -> None:
+    clock = _Clock()
+    limit = (YHOO_CLOSE * Decimal("1.2")).quantize(Decimal("0.01"))  # 60.61: 20% above the last close
+    ticket = _clocked(ui_store, clock, symbol="YHOO", quantity="10", type="limit", limit=str(limit), tif="day")
+    rejected = ticket.submit()
+    assert rejected is not None and rejected.status is OrderStatus.REJECTED
+    assert any("price_collar" in r for r in rejected.reasons), rejected.reasons
+    ticket.limit_price.value = "49.00"  # fixed: 3% under the last close, inside the collar
+    fixed = ticket.submit()  # at once (inside the guard), but another form: a new order
+    assert fixed is not None and fixed.client_order_id != rejected.client_order_id
+    assert fixed.status is OrderStatus.ACCEPTED and fixed.reasons == (), fixed.reasons  # resting, as a DAY limit
+    assert [r.verdict for r in ticket.rows if r.kind == "price_collar"] == ["pass"]
+    assert "data-status='accepted'" in ticket.status.value and rejected.client_order_id not in ticket.status.value
+    statuses = list_orders(ui_store, portfolio="desk")["status"].tolist()
+    assert sorted(statuses) == ["accepted", "rejected"]
+
+
+def test_order_ticket_rejected_form_submitted_again_after_the_guard_is_a_new_rejected_order(
+    ui_store: EmbeddedStore,
+) -> None:
+    clock = _Clock()
+    ticket = _clocked(ui_store, clock, symbol="YHOO", quantity="10", type="limit", limit="60.61", tif="day")
+    first = ticket.submit()
+    clock.seconds += 1.0  # a double click of a rejected form: the same rejected order, no new record
+    again = ticket.submit()
+    assert first is not None and again is not None and again.client_order_id == first.client_order_id
+    assert len(list_orders(ui_store, portfolio="desk")) == 1
+    clock.seconds += DOUBLE_CLICK_S + 1  # deliberately again: decided again, a new rejected record
+    second = ticket.submit()
+    assert second is not None and second.status is OrderStatus.REJECTED
+    assert second.client_order_id != first.client_order_id and second.order_id != first.order_id
+    assert any("price_collar" in r for r in second.reasons), second.reasons
+    orders = list_orders(ui_store, portfolio="desk")
+    assert orders["status"].tolist() == ["rejected", "rejected"] and _position(ui_store, "YHOO") == 0
+    assert load_order(ui_store, second.client_order_id).status is OrderStatus.REJECTED
+
+
+def test_order_ticket_no_guard_makes_every_submit_a_new_order(ui_store: EmbeddedStore) -> None:
+    clock = _Clock()
+    manager = OrderManager(ui_store, PaperBroker(ui_store, clock=clock.now), clock=clock.now)
+    ticket = OrderTicket(ui_store, "desk", manager=manager, clock=clock, double_click_s=0)
+    _fill(ticket, symbol="YHOO", quantity="10")
+    first, second = ticket.submit(), ticket.submit()
+    assert first is not None and second is not None and second.client_order_id != first.client_order_id
+    assert _position(ui_store, "YHOO") == 20
+
+
+@pytest.mark.parametrize(
+    ("guard", "message"),
+    [
+        (float("nan"), "double_click_s must be a finite number of seconds, got nan"),
+        (float("inf"), "double_click_s must be a finite number of seconds, got inf"),
+        ("2", "double_click_s must be a finite number of seconds, got '2'"),
+        (True, "double_click_s must be a finite number of seconds, got True"),
+        (-1.0, "double_click_s must be from 0 to 60 seconds, got -1.0"),
+        (61, "double_click_s must be from 0 to 60 seconds, got 61"),
+    ],
+)
+def test_order_ticket_bad_double_click_guard_is_refused_naming_it(
+    unchanged_store: EmbeddedStore, guard: object, message: str
+) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        OrderTicket(unchanged_store, "desk", double_click_s=guard)  # type: ignore[arg-type]
+    assert str(raised.value) == message
 
 
 def test_order_ticket_resting_order_status_follows_a_cancel_by_another_process(ui_store: EmbeddedStore) -> None:
@@ -238,10 +360,10 @@ def test_order_ticket_cancel_button_cancels_the_resting_order(ui_store: Embedded
     assert ticket.cancel_button.layout.display == "none"
     assert ticket.cancel() is None and "this ticket has sent no order yet" in ticket.error.message
     order = ticket.submit()
-    assert order is not None and order.status is OrderStatus.ACCEPTED and ticket.cancel_button.layout.display is None
+    assert order is not None and order.status is OrderStatus.ACCEPTED and _display(ticket.cancel_button) is None
     canceled = ticket.cancel()
     assert canceled is not None and canceled.status is OrderStatus.CANCELED and ticket.error.message == ""
-    assert "data-status='canceled'" in ticket.status.value and ticket.cancel_button.layout.display == "none"
+    assert "data-status='canceled'" in ticket.status.value and _display(ticket.cancel_button) == "none"
     again = ticket.cancel()  # canceled already: the manager answers with the order as it is, nothing new
     assert again is not None and again.status is OrderStatus.CANCELED and ticket.error.message == ""
 
