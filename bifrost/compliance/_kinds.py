@@ -55,6 +55,13 @@ from bifrost.portfolio import Side
 __all__ = [
     "FINRA_DAY_TRADING",
     "INTRADAY_MARGIN_PHASE_IN",
+    "MAX_DAY_TRADE_SESSIONS",
+    "MAX_DEVIATION",
+    "MAX_MONEY_USD",
+    "MAX_NAV_FRACTION",
+    "MAX_WASH_SALE_WINDOW_DAYS",
+    "MAX_WINDOW_SECONDS",
+    "MIN_WINDOW_SECONDS",
     "PACKS",
     "PRICE_COLLAR",
     "RESTRICTED_LIST",
@@ -96,6 +103,29 @@ INTRADAY_MARGIN_PHASE_IN: Final = (dt.date(2026, 6, 1), dt.date(2027, 10, 1))
 The dates are those of issue 15 (FINRA's amendment of Rule 4210, approved by the SEC in April
 2026, effective from June 2026 and phased in to October 2027); check them against FINRA's
 regulatory notice before relying on them."""
+
+MAX_MONEY_USD: Final = 1e15
+"""The largest amount of money a rule's param may name (a limit beyond it limits nothing)."""
+
+MAX_NAV_FRACTION: Final = 100.0
+"""The largest NAV fraction a concentration or exposure limit may name (100 = 10,000% of NAV)."""
+
+MAX_DEVIATION: Final = 10.0
+"""The largest price collar (10 = a limit 1,000% from the last price)."""
+
+MAX_WINDOW_SECONDS: Final = 86_400.0
+"""The longest lookback of ``duplicate_order`` and ``order_rate``: one day (the order manager
+loads the orders of that window for every decision)."""
+
+MIN_WINDOW_SECONDS: Final = 0.001
+"""The shortest lookback of ``duplicate_order`` and ``order_rate``: one millisecond."""
+
+MAX_DAY_TRADE_SESSIONS: Final = 10
+"""The longest ``pattern_day_trader`` window, in sessions: the order manager loads this many
+sessions of fills to count day trades (``bifrost.execution``'s ``DAY_TRADE_SESSIONS``)."""
+
+MAX_WASH_SALE_WINDOW_DAYS: Final = 366
+"""The longest wash-sale window, in calendar days (the statute's is 30)."""
 
 _WARN_AT: Final = Param(
     name="warn_at",
@@ -544,7 +574,14 @@ class MaxOrderQuantity(_Kind):
 
     name = "max_order_quantity"
     params: tuple[Param, ...] = (
-        Param(name="max_shares", type="float", doc="the most shares one order may have", minimum=0.0, exclusive=True),
+        Param(
+            name="max_shares",
+            type="float",
+            doc="the most shares one order may have",
+            minimum=0.0,
+            maximum=1e15,
+            exclusive=True,
+        ),
         _WARN_AT,
     )
     compilable = True
@@ -580,6 +617,7 @@ class MaxOrderNotional(_Kind):
             type="float",
             doc="the most one order may be worth, in USD",
             minimum=0.0,
+            maximum=MAX_MONEY_USD,
             exclusive=True,
         ),
         _WARN_AT,
@@ -635,6 +673,7 @@ class MaxPositionPctNav(_Kind):
             type="float",
             doc="the largest position, a fraction of NAV",
             minimum=0.0,
+            maximum=MAX_NAV_FRACTION,
             exclusive=True,
         ),
         _WARN_AT,
@@ -663,7 +702,12 @@ class SectorConcentration(_Kind):
     name = "sector_concentration"
     params: tuple[Param, ...] = (
         Param(
-            name="max_fraction", type="float", doc="the largest sector, a fraction of NAV", minimum=0.0, exclusive=True
+            name="max_fraction",
+            type="float",
+            doc="the largest sector, a fraction of NAV",
+            minimum=0.0,
+            maximum=MAX_NAV_FRACTION,
+            exclusive=True,
         ),
         _WARN_AT,
     )
@@ -700,7 +744,12 @@ class IssuerConcentration(_Kind):
     name = "issuer_concentration"
     params: tuple[Param, ...] = (
         Param(
-            name="max_fraction", type="float", doc="the largest issuer, a fraction of NAV", minimum=0.0, exclusive=True
+            name="max_fraction",
+            type="float",
+            doc="the largest issuer, a fraction of NAV",
+            minimum=0.0,
+            maximum=MAX_NAV_FRACTION,
+            exclusive=True,
         ),
         Param(
             name="issuers",
@@ -753,6 +802,7 @@ class GrossExposure(_Kind):
             type="float",
             doc="the largest gross exposure, a fraction of NAV (1.5 = 150%)",
             minimum=0.0,
+            maximum=MAX_NAV_FRACTION,
             exclusive=True,
         ),
         _WARN_AT,
@@ -837,6 +887,7 @@ class PriceCollar(_Kind):
             type="float",
             doc="the largest |limit / last − 1| (0.10 = 10%)",
             minimum=0.0,
+            maximum=MAX_DEVIATION,
             exclusive=True,
         ),
         _WARN_AT,
@@ -893,11 +944,11 @@ class DuplicateOrder(_Kind):
         Param(
             name="window_seconds",
             type="float",
-            doc="how far back an identical order counts as a duplicate, in seconds",
+            doc="how far back an identical order counts as a duplicate, in seconds (at most a day)",
             required=False,
             default=60.0,
-            minimum=0.0,
-            exclusive=True,
+            minimum=MIN_WINDOW_SECONDS,
+            maximum=MAX_WINDOW_SECONDS,
         ),
     )
 
@@ -955,15 +1006,15 @@ class OrderRate(_Kind):
 
     name = "order_rate"
     params: tuple[Param, ...] = (
-        Param(name="max_orders", type="int", doc="the most orders in a window", minimum=1),
+        Param(name="max_orders", type="int", doc="the most orders in a window", minimum=1, maximum=1_000_000),
         Param(
             name="per_seconds",
             type="float",
-            doc="the window, in seconds",
+            doc="the window, in seconds (at most a day)",
             required=False,
             default=1.0,
-            minimum=0.0,
-            exclusive=True,
+            minimum=MIN_WINDOW_SECONDS,
+            maximum=MAX_WINDOW_SECONDS,
         ),
         _WARN_AT,
     )
@@ -1095,14 +1146,16 @@ class PatternDayTrader(_Kind):
             required=False,
             default=3,
             minimum=0,
+            maximum=100,
         ),
         Param(
             name="sessions",
             type="int",
-            doc="the window, in business days (this session included)",
+            doc="the window, in business days (this session included; at most 10)",
             required=False,
             default=5,
             minimum=1,
+            maximum=MAX_DAY_TRADE_SESSIONS,
         ),
         Param(
             name="min_equity_usd",
@@ -1111,6 +1164,7 @@ class PatternDayTrader(_Kind):
             required=False,
             default=25_000.0,
             minimum=0.0,
+            maximum=MAX_MONEY_USD,
         ),
     )
 
@@ -1238,6 +1292,7 @@ class WashSale(_Kind):
             required=False,
             default=WASH_SALE_WINDOW_DAYS,
             minimum=1,
+            maximum=MAX_WASH_SALE_WINDOW_DAYS,
         ),
     )
     stage: Stage = "post_trade"
@@ -1335,6 +1390,7 @@ class FinraDayTrading:
             required=False,
             default=None,
             minimum=0.0,
+            maximum=MAX_MONEY_USD,
         ),
         Param(
             name="maintenance_fraction",

@@ -38,6 +38,7 @@ import json
 import math
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -386,6 +387,8 @@ def parse_rules(text: str, *, source: str = "<string>") -> RuleSet:
         data = tomllib.loads(body)
     except tomllib.TOMLDecodeError as exc:
         raise RulesFileError(_syntax_message(source, body, str(exc))) from None
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise RulesFileError(f"{source}:{_deep_line(body)}: not valid TOML: nested too deeply") from None
     try:
         layout = _Layout.scan(body)
     except (IndexError, ValueError):  # a construct the scanner misreads: lines degrade to 1, never a crash
@@ -455,13 +458,23 @@ def load_rules(path: str | os.PathLike[str] | None = None, *, home: Path | None 
 def _read_file(path: Path, *, named_by: str) -> RuleSet:
     source = str(path)
     try:
+        _check_regular(source, path.stat().st_mode)
         size = path.stat().st_size
         if size > _MAX_FILE_BYTES:
             raise RulesFileError(
                 f"{source}: the rules file is {size:,} bytes; at most {_MAX_FILE_BYTES:,} are read "
                 "- is it the right file?"
             )
-        raw = path.read_bytes()
+        # non-blocking: a FIFO swapped in after the stat never hangs the open
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as f:
+            _check_regular(source, os.fstat(f.fileno()).st_mode)
+            raw = f.read(_MAX_FILE_BYTES + 1)  # never more than the cap, whatever the size said
+        if len(raw) > _MAX_FILE_BYTES:
+            raise RulesFileError(
+                f"{source}: the rules file has more than {_MAX_FILE_BYTES:,} bytes; at most {_MAX_FILE_BYTES:,} "
+                "are read - is it the right file?"
+            )
     except FileNotFoundError:
         raise NotFoundError(f"compliance rules file {source}{named_by} does not exist") from None
     except OSError as exc:
@@ -474,6 +487,34 @@ def _read_file(path: Path, *, named_by: str) -> RuleSet:
             f"{source}:{line}: not UTF-8 text (byte {exc.start}: {raw[exc.start : exc.start + 1]!r}); save it as UTF-8"
         ) from None
     return parse_rules(text, source=source)
+
+
+def _deep_line(text: str, depth: int = 100) -> int:
+    # the line where arrays or inline tables first nest `depth` deep (1 if they never do)
+    level, line = 0, 1
+    for c in text:
+        if c == "\n":
+            line += 1
+        elif c in "[{":
+            level += 1
+            if level >= depth:
+                return line
+        elif c in "]}":
+            level = max(level - 1, 0)
+    return 1
+
+
+def _check_regular(source: str, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    what = (
+        "a directory" if stat.S_ISDIR(mode)
+        else "a FIFO" if stat.S_ISFIFO(mode)
+        else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "not a plain file"
+    )  # fmt: skip
+    raise RulesFileError(f"{source}: cannot read the rules file: it is {what}, not a regular file")
 
 
 def _syntax_message(source: str, text: str, message: str) -> str:
@@ -553,7 +594,10 @@ class _Layout:
                 keys = _key_path(text[i:end])
                 for depth in range(1, len(keys) + 1):
                     layout.lines.setdefault((*table, *keys[:depth]), line)
-                i, line = _skip_value(text, end + 1, line)
+                starts: list[int] = []
+                i, line = _skip_value(text, end + 1, line, starts)
+                for index, start in enumerate(starts):  # an array's elements (inline tables: rule = [{...}])
+                    layout.lines.setdefault((*table, *keys, index), start)
         return layout
 
 
@@ -589,11 +633,17 @@ def _key_path(raw: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _skip_value(text: str, i: int, line: int) -> tuple[int, int]:
-    # skip a value (strings, arrays and inline tables may span lines) up to the end of its line
+def _skip_value(text: str, i: int, line: int, starts: list[int] | None = None) -> tuple[int, int]:
+    # skip a value (strings, arrays and inline tables may span lines) up to the end of its line;
+    # the line each element of a top array starts on goes to `starts`
     depth, n = 0, len(text)
+    in_array = element = False  # inside a top-level array; expecting an element's first character
     while i < n:
         c = text[i]
+        if element and depth == 1 and c not in " \t\r\n,#]":
+            element = False
+            if starts is not None:
+                starts.append(line)
         if text.startswith('"""', i) or text.startswith("'''", i):
             quote = text[i : i + 3]
             j = i + 3
@@ -617,9 +667,14 @@ def _skip_value(text: str, i: int, line: int) -> tuple[int, int]:
             i = text.index("'", i + 1) + 1
         elif c in "[{":
             depth += 1
+            if depth == 1:
+                in_array = element = c == "["
             i += 1
         elif c in "]}":
             depth -= 1
+            i += 1
+        elif c == "," and depth == 1 and in_array:
+            element = True
             i += 1
         elif c == "#":
             i = _line_end(text, i)
@@ -721,7 +776,9 @@ def _bounds_text(param: Param) -> str:
 
 
 def _fmt_num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else repr(x)
+    if float(x).is_integer():
+        return str(int(x)) if abs(x) < 1e7 else f"{x:g}"
+    return repr(x)
 
 
 def _convert(param: Param, value: object) -> object:
@@ -942,7 +999,10 @@ class _Reader:
                         raise _Problem(f"'description' is {len(value)} characters; at most {_MAX_DESCRIPTION}")
                     description = value
                 elif key in params_by_name:
-                    params[key] = _convert(params_by_name[key], value)
+                    param = params_by_name[key]
+                    params[key] = _convert(param, value)
+                    if param.type == "str_list" and param.required and not params[key]:
+                        raise _Problem(f"{key!r} is empty, so the rule would do nothing; list at least one")
                 else:
                     known = [*params_by_name, *_COMMON]
                     takes = ", ".join(params_by_name) or "no parameters"

@@ -176,7 +176,11 @@ def test_rules_absurd_magnitude_refused(tmp_path: Path, in_use: InUse, value: st
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("0", "must be > 0, got 0"), ("-0.1", "must be > 0, got -0.1")],
+    [
+        ("0", "must be > 0 and < 10, got 0"),
+        ("-0.1", "must be > 0 and < 10, got -0.1"),
+        ("10", "must be > 0 and < 10, got 10"),
+    ],
 )
 def test_rules_value_out_of_bounds_refused(tmp_path: Path, in_use: InUse, value: str, expected: str) -> None:
     message = refused(tmp_path, GOOD.replace("max_deviation = 0.10", f"max_deviation = {value}"), in_use)
@@ -398,7 +402,7 @@ def test_rules_lines_found_past_quoted_dotted_and_multiline_values(tmp_path: Pat
 def test_rules_lines_found_in_inline_rule_array(tmp_path: Path, in_use: InUse) -> None:
     text = 'version = 1\n\nrule = [\n  { id = "collar", kind = "price_collar", max_deviation = "x" },\n]\n'
     message = refused(tmp_path, text, in_use)
-    assert message == "3: rule 'collar' (price_collar): 'max_deviation' must be a number, got a string ('x')"
+    assert message == "4: rule 'collar' (price_collar): 'max_deviation' must be a number, got a string ('x')"
 
 
 def test_rules_crlf_and_bom_lines_counted(tmp_path: Path, in_use: InUse) -> None:
@@ -797,3 +801,125 @@ def test_rules_effective_takes_a_timestamp_as_its_utc_date() -> None:
     assert [r.params["max_deviation"] for r in rules.effective("paper", evening) if r.id == "collar"] == [0.20]
     naive = dt.datetime(2026, 6, 30, 23, 0)
     assert [r.params["max_deviation"] for r in rules.effective("paper", naive) if r.id == "collar"] == [0.05]
+
+
+# --------------------------------------------------------------------------------------------
+# QA findings F9/F10 (every number bounded so no accepted value crashes a decision), F1, F16, F3, F4
+
+
+@pytest.mark.parametrize(
+    ("rule", "key", "expected"),
+    [
+        ('kind = "order_rate"\nmax_orders = 5\nper_seconds = 1e15', "per_seconds", "must be >= 0.001 and <= 86400"),
+        ('kind = "order_rate"\nmax_orders = 1000001', "max_orders", "must be >= 1 and <= 1000000"),
+        ('kind = "duplicate_order"\nwindow_seconds = 1e14', "window_seconds", "must be >= 0.001 and <= 86400"),
+        ('kind = "duplicate_order"\nwindow_seconds = 0', "window_seconds", "must be >= 0.001 and <= 86400"),
+        ('kind = "pattern_day_trader"\nsessions = 1000000000', "sessions", "must be >= 1 and <= 10"),
+        ('kind = "pattern_day_trader"\nsessions = 11', "sessions", "must be >= 1 and <= 10"),
+        ('kind = "pattern_day_trader"\nmax_day_trades = 101', "max_day_trades", "must be >= 0 and <= 100"),
+        ('kind = "wash_sale"\nwindow_days = 1000000000000', "window_days", "must be >= 1 and <= 366"),
+        ('kind = "max_order_notional"\nmax_notional_usd = 1e15', "max_notional_usd", "must be > 0 and < 1e+15"),
+        ('kind = "max_order_quantity"\nmax_shares = 1e15', "max_shares", "must be > 0 and < 1e+15"),
+        ('kind = "gross_exposure"\nmax_fraction = 100', "max_fraction", "must be > 0 and < 100"),
+        ('kind = "max_position_pct_nav"\nmax_fraction = 1e9', "max_fraction", "must be > 0 and < 100"),
+        ('kind = "sector_concentration"\nmax_fraction = 100', "max_fraction", "must be > 0 and < 100"),
+        ('kind = "issuer_concentration"\nmax_fraction = 100', "max_fraction", "must be > 0 and < 100"),
+    ],
+)
+def test_rules_param_above_its_maximum_refused_naming_line_and_key(
+    tmp_path: Path, in_use: InUse, rule: str, key: str, expected: str
+) -> None:
+    message = refused(tmp_path, f'[[rule]]\nid = "r"\n{rule}\n', in_use)
+    line = 3 + rule.count("\n")
+    assert re.match(rf"{line}: rule 'r' \(\w+\): '{key}' {re.escape(expected)}, got ", message), message
+
+
+def test_rules_params_at_their_maximum_decide_without_error(tmp_path: Path) -> None:
+    # every bound accepted by the loader is one the kinds can compute with (no OutOfBoundsTimedelta)
+    text = (
+        '[[rule]]\nid = "rate"\nkind = "order_rate"\nmax_orders = 1000000\nper_seconds = 86400\n'
+        '[[rule]]\nid = "dup"\nkind = "duplicate_order"\nwindow_seconds = 86400\n'
+        '[[rule]]\nid = "pdt"\nkind = "pattern_day_trader"\nsessions = 10\nmax_day_trades = 100\n'
+        "min_equity_usd = 1e15\n"
+        '[[rule]]\nid = "wash"\nkind = "wash_sale"\nwindow_days = 366\n'
+        '[[rule]]\nid = "cap"\nkind = "max_order_notional"\nmax_notional_usd = 999999999999999.9\n'
+    )
+    rules = load_rules(write(tmp_path, text))
+    book = BookState(
+        portfolio="desk",
+        ts=pd.Timestamp("2026-12-02 15:00", tz="UTC"),
+        cash=100_000.0,
+        equity=100_000.0,
+        positions={},
+        prices={"ORCL": 44.97},
+    )
+    order = ProposedOrder(portfolio="desk", symbol="ORCL", side=Side.BUY, quantity=Decimal(10))
+    decision = ComplianceEngine(rules).evaluate(order, book)
+    assert decision.verdict == "pass"
+    assert [r.rule for r in decision.results] == ["rate", "dup", "pdt", "cap"]
+    assert rules.recent_window_s("desk", dt.date(2026, 12, 2)) == 86_400.0
+
+
+def test_rules_day_trade_sessions_bounded_by_what_the_order_manager_loads() -> None:
+    from bifrost.execution._compliance import DAY_TRADE_SESSIONS
+
+    sessions = next(p for p in RULE_KINDS["pattern_day_trader"].params if p.name == "sessions")
+    assert sessions.maximum == DAY_TRADE_SESSIONS == 10
+
+
+def test_rules_every_number_param_has_a_maximum() -> None:
+    for kind in RULE_KINDS.values():
+        for param in kind.params:
+            if param.type in ("float", "int"):
+                assert param.maximum is not None, f"{kind.name}.{param.name}"
+    for pack in PACKS.values():
+        for param in pack.params:
+            if param.type in ("float", "int"):
+                assert param.maximum is not None, f"{pack.name}.{param.name}"
+
+
+@pytest.mark.parametrize("opener", ["[", "{a = "])
+def test_rules_nested_too_deeply_refused_in_one_line(tmp_path: Path, in_use: InUse, opener: str) -> None:
+    closer = "]" if opener == "[" else "}"
+    text = f'version = 1\n[[rule]]\nid = "c"\ndescription = {opener * 3000}1{closer * 3000}\n'
+    assert refused(tmp_path, text, in_use) == "4: not valid TOML: nested too deeply"
+
+
+def test_rules_fifo_refused_without_waiting(tmp_path: Path, in_use: InUse) -> None:
+    import os
+
+    path = tmp_path / "fifo.toml"
+    os.mkfifo(path)
+    with pytest.raises(RulesFileError, match=rf"^{re.escape(str(path))}: cannot read the rules file: it is a FIFO"):
+        load_rules(path)
+    in_use.assert_unchanged()
+
+
+def test_rules_device_refused_unread(in_use: InUse) -> None:
+    with pytest.raises(RulesFileError, match=r"^/dev/zero: cannot read the rules file: it is a device, not a regular"):
+        load_rules("/dev/zero")
+    in_use.assert_unchanged()
+
+
+def test_rules_directory_named_as_such(tmp_path: Path, in_use: InUse) -> None:
+    with pytest.raises(RulesFileError, match=r"cannot read the rules file: it is a directory, not a regular file$"):
+        load_rules(tmp_path)
+    in_use.assert_unchanged()
+
+
+def test_rules_array_of_inline_tables_names_the_bad_tables_line(tmp_path: Path, in_use: InUse) -> None:
+    text = (
+        "rule = [\n"
+        ' {id = "a", kind = "price_collar", max_deviation = 0.1},\n'
+        " # a comment, then the bad one\n"
+        ' {id = "b", kind = "price_collar", max_deviation = -0.1},\n'
+        "]\n"
+    )
+    message = refused(tmp_path, text, in_use)
+    assert message == "4: rule 'b' (price_collar): 'max_deviation' must be > 0 and < 10, got -0.1"
+
+
+def test_rules_empty_restricted_list_refused(tmp_path: Path, in_use: InUse) -> None:
+    message = refused(tmp_path, '[[rule]]\nid = "r"\nkind = "restricted_list"\n\nsymbols = []\n', in_use)
+    expected = "5: rule 'r' (restricted_list): 'symbols' is empty, so the rule would do nothing; list at least one"
+    assert message == expected
