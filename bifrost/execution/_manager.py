@@ -917,8 +917,9 @@ class OrderManager:
         try:
             with self.store.transaction(schema=EXECUTION_SCHEMA, lock=lock) as db:
                 rows = _Rows()  # the events and the orders' rows of the batch in one statement each
+                counts = _event_counts(db, list(batch)) if len(batch) > 1 else None
                 for coid, events in batch.items():
-                    order = copy.copy(self._current(db, coid))
+                    order = copy.copy(self._current(db, coid, counts))
                     applied: list[tuple[Order, OrderEvent]] = []  # each event with the order it made
                     for event in events:
                         try:
@@ -992,13 +993,18 @@ class OrderManager:
         }
         audit(db, "fill", order.client_order_id, payload)
 
-    def _current(self, db: StateDb, client_order_id: str) -> Order:
+    def _current(self, db: StateDb, client_order_id: str, counts: Mapping[str, int] | None = None) -> Order:
         # the cached order when the store holds as many of its events; else the stored one
+        # (``counts``: the stored event counts of a batch's orders, read in one statement)
         cached = self._orders.get(client_order_id)
-        rows = db.rows("SELECT events FROM {t}orders WHERE client_order_id = ?", (client_order_id,))
-        if not rows:
+        if counts is None:
+            rows = db.rows("SELECT events FROM {t}orders WHERE client_order_id = ?", (client_order_id,))
+            stored = int(rows[0][0]) if rows else None
+        else:
+            stored = counts.get(client_order_id)
+        if stored is None:
             raise NotFoundError(f"no order with client_order_id {client_order_id!r}")
-        if cached is not None and len(cached.events) == int(rows[0][0]):
+        if cached is not None and len(cached.events) == stored:
             return cached
         return _select_orders(db, "client_order_id = ?", [client_order_id])[0]
 
@@ -1339,6 +1345,19 @@ def _select_orders(db: StateDb, where: str, params: Sequence[object]) -> list[Or
         )
         for order_id, ts_created, request in rows
     ]
+
+
+def _event_counts(db: StateDb, client_order_ids: Sequence[str]) -> dict[str, int]:
+    # the stored event count of each of these orders (those stored), in chunks of 500 parameters
+    found: dict[str, int] = {}
+    for start in range(0, len(client_order_ids), 500):
+        chunk = list(client_order_ids[start : start + 500])
+        for coid, n in db.rows(
+            f"SELECT client_order_id, events FROM {{t}}orders WHERE client_order_id IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        ):
+            found[str(coid)] = int(n)
+    return found
 
 
 def _select_orders_in(db: StateDb, client_order_ids: Sequence[str]) -> list[Order]:
