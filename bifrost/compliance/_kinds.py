@@ -18,7 +18,9 @@ Conventions, stated once for every kind:
   issuer, the order's position), for the short-sale rule and for "reduces".
 - Exposures are ``|holding × price|`` at the book's last prices; the order's symbol is at
   ``Measures.price`` (the last price, else the limit, else the stop). NAV is
-  ``BookState.equity``. A limit is "at most": a measure equal to it passes.
+  ``BookState.equity``. A limit is "at most": a measure equal to it passes, and so does one
+  within `LIMIT_TOLERANCE` (relative) above it, float rounding; a warning zone starts at
+  ``warn_at × limit`` inclusive (with the same tolerance), for every kind.
 - An order that only **reduces** a holding (`reduces`: it moves the holding towards zero
   without crossing it) is never blocked by a measure it lowers; when a rule cannot measure
   (no price for a symbol it needs, equity unknown or not positive) it blocks an order that
@@ -55,6 +57,7 @@ from bifrost.portfolio import Side
 __all__ = [
     "FINRA_DAY_TRADING",
     "INTRADAY_MARGIN_PHASE_IN",
+    "LIMIT_TOLERANCE",
     "MAX_DAY_TRADE_SESSIONS",
     "MAX_DEVIATION",
     "MAX_MONEY_USD",
@@ -127,6 +130,12 @@ sessions of fills to count day trades (``bifrost.execution``'s ``DAY_TRADE_SESSI
 MAX_WASH_SALE_WINDOW_DAYS: Final = 366
 """The longest wash-sale window, in calendar days (the statute's is 30)."""
 
+LIMIT_TOLERANCE: Final = 1e-9
+"""The relative tolerance of every "at most" limit and warning level: a measure within
+``LIMIT_TOLERANCE`` of a limit is at the limit (55.00 against a last price of 50.00 is exactly
+10%, though ``abs(55 / 50 - 1)`` is 0.10000000000000009 in float). The backtest kernel decides
+with the same tolerance."""
+
 _WARN_AT: Final = Param(
     name="warn_at",
     type="float",
@@ -179,6 +188,16 @@ def _finite(value: float | Decimal | None) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _above(value: float, limit: float) -> bool:
+    # an "at most" limit trips: the measure is above it by more than the tolerance
+    return value > limit * (1.0 + LIMIT_TOLERANCE)
+
+
+def _reaches(value: float, level: float) -> bool:
+    # a measure is at or past a level ("from warn_at x limit on", "at or beyond the loss limit")
+    return value >= level * (1.0 - LIMIT_TOLERANCE)
+
+
 _MAX_ORDER_NUMBER: Final = 1e15
 
 
@@ -198,6 +217,15 @@ def _order_number(order: ProposedOrder, what: Literal["quantity", "limit_price",
 
 
 def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def _pct_apart(x: float, limit: float) -> str:
+    # x as a percentage with enough digits to differ from the limit's 0.1% (10.01% above 10.0%)
+    for digits in range(1, 8):
+        shown = f"{x:.{digits}%}"
+        if shown != f"{limit:.{digits}%}":
+            return shown
     return f"{x:.1%}"
 
 
@@ -481,13 +509,14 @@ def _limit_decision(rule: Rule, inputs: Mapping[str, object], limit_name: str, w
     before = (_float(inputs, "exposure_before") or 0.0) / equity
     said = f"{what} would be {_pct(after)} of NAV"
     if after <= before:
-        if after > limit:
+        if _above(after, limit):
+            said = f"{what} would be {_pct_apart(after, limit)} of NAV"
             return "pass", f"{said}, above the limit {_pct(limit)}, but the order lowers it from {_pct(before)}"
         return "pass", f"{said} (at most {_pct(limit)})"
-    if after > limit:
-        return "block", f"{said} (at most {_pct(limit)})"
+    if _above(after, limit):
+        return "block", f"{what} would be {_pct_apart(after, limit)} of NAV (at most {_pct(limit)})"
     warn_at = _param_warn_at(rule)
-    if warn_at is not None and after > warn_at * limit:
+    if warn_at is not None and _reaches(after, warn_at * limit):
         return "warn", f"{said}, past the warning level {_pct(warn_at * limit)} (at most {_pct(limit)})"
     return "pass", f"{said} (at most {_pct(limit)})"
 
@@ -591,14 +620,14 @@ class MaxOrderQuantity(_Kind):
         return {"symbol": order.symbol, "quantity": _order_number(order, "quantity")}
 
     def decide(self, rule: Rule, inputs: Mapping[str, object]) -> tuple[Verdict, str]:
-        """Block above ``max_shares``; warn above ``warn_at × max_shares``."""
+        """Block above ``max_shares``; warn from ``warn_at × max_shares``."""
         limit = _param_float(rule, "max_shares")
         quantity = _float(inputs, "quantity") or 0.0
         said = f"{_shares(quantity)} {'share' if quantity == 1 else 'shares'} of {_str(inputs, 'symbol')}"
-        if quantity > limit:
+        if _above(quantity, limit):
             return "block", f"{said} is above the limit of {_shares(limit)} shares per order"
         warn_at = _param_warn_at(rule)
-        if warn_at is not None and quantity > warn_at * limit:
+        if warn_at is not None and _reaches(quantity, warn_at * limit):
             return "warn", f"{said} is past {warn_at:.0%} of the limit of {_shares(limit)} shares per order"
         return "pass", f"{said} (at most {_shares(limit)})"
 
@@ -642,7 +671,7 @@ class MaxOrderNotional(_Kind):
         }
 
     def decide(self, rule: Rule, inputs: Mapping[str, object]) -> tuple[Verdict, str]:
-        """Block above ``max_notional_usd``; warn above ``warn_at`` of it."""
+        """Block above ``max_notional_usd``; warn from ``warn_at`` of it."""
         limit = _param_float(rule, "max_notional_usd")
         notional = _float(inputs, "notional")
         symbol = _str(inputs, "symbol")
@@ -652,10 +681,10 @@ class MaxOrderNotional(_Kind):
             return "block", f"cannot measure: no price for {symbol}"
         said = f"order worth {_money(notional)} USD ({_shares(_float(inputs, 'quantity') or 0.0)} {symbol} at "
         said += f"{_price(_float(inputs, 'price') or 0.0)}, the {_str(inputs, 'price_source')} price)"
-        if notional > limit:
+        if _above(notional, limit):
             return "block", f"{said}, above the limit {_money(limit)} USD"
         warn_at = _param_warn_at(rule)
-        if warn_at is not None and notional > warn_at * limit:
+        if warn_at is not None and _reaches(notional, warn_at * limit):
             return "warn", f"{said}, past {warn_at:.0%} of the limit {_money(limit)} USD"
         return "pass", f"{said}: at most {_money(limit)} USD"
 
@@ -687,7 +716,7 @@ class MaxPositionPctNav(_Kind):
         return _exposure_inputs(order, x, x.symbol_before, x.symbol_after, ())
 
     def decide(self, rule: Rule, inputs: Mapping[str, object]) -> tuple[Verdict, str]:
-        """Block a rise above ``max_fraction``; warn above ``warn_at`` of it."""
+        """Block a rise above ``max_fraction``; warn from ``warn_at`` of it."""
         return _limit_decision(rule, inputs, "max_fraction", f"position in {_str(inputs, 'symbol')}")
 
 
@@ -726,7 +755,7 @@ class SectorConcentration(_Kind):
         return {"sector": x.sector} | _exposure_inputs(order, x, before, after, unpriced)
 
     def decide(self, rule: Rule, inputs: Mapping[str, object]) -> tuple[Verdict, str]:
-        """Block a rise above ``max_fraction``; warn above ``warn_at`` of it."""
+        """Block a rise above ``max_fraction``; warn from ``warn_at`` of it."""
         sector = inputs.get("sector")
         if not isinstance(sector, str):
             return "pass", f"no sector known for {_str(inputs, 'symbol')}"
@@ -788,7 +817,7 @@ class IssuerConcentration(_Kind):
         return {"issuer": issuer} | _exposure_inputs(order, x, before, after, unpriced)
 
     def decide(self, rule: Rule, inputs: Mapping[str, object]) -> tuple[Verdict, str]:
-        """Block a rise above ``max_fraction``; warn above ``warn_at`` of it."""
+        """Block a rise above ``max_fraction``; warn from ``warn_at`` of it."""
         return _limit_decision(rule, inputs, "max_fraction", f"issuer {_str(inputs, 'issuer')}")
 
 
@@ -819,7 +848,7 @@ class GrossExposure(_Kind):
         return _exposure_inputs(order, x, before, after, x.unpriced)
 
     def decide(self, rule: Rule, inputs: Mapping[str, object]) -> tuple[Verdict, str]:
-        """Block a rise above ``max_fraction``; warn above ``warn_at`` of it."""
+        """Block a rise above ``max_fraction``; warn from ``warn_at`` of it."""
         return _limit_decision(rule, inputs, "max_fraction", "gross exposure")
 
 
@@ -912,7 +941,7 @@ class PriceCollar(_Kind):
         }
 
     def decide(self, rule: Rule, inputs: Mapping[str, object]) -> tuple[Verdict, str]:
-        """Block above ``max_deviation``; warn above ``warn_at`` of it, or without a last price."""
+        """Block above ``max_deviation``; warn from ``warn_at`` of it, or without a last price."""
         limit = _param_float(rule, "max_deviation")
         limit_price = _float(inputs, "limit_price")
         symbol = _str(inputs, "symbol")
@@ -923,10 +952,11 @@ class PriceCollar(_Kind):
         if deviation is None or last is None:
             return "warn", f"no last price for {symbol}: the limit {_price(limit_price)} is not checked"
         said = f"limit {_price(limit_price)} is {_pct(deviation)} from the last price {_price(last)}"
-        if deviation > limit:
+        if _above(deviation, limit):
+            said = f"limit {_price(limit_price)} is {_pct_apart(deviation, limit)} from the last price {_price(last)}"
             return "block", f"{said} (at most {_pct(limit)})"
         warn_at = _param_warn_at(rule)
-        if warn_at is not None and deviation > warn_at * limit:
+        if warn_at is not None and _reaches(deviation, warn_at * limit):
             return "warn", f"{said}, past the warning level {_pct(warn_at * limit)} (at most {_pct(limit)})"
         return "pass", f"{said} (at most {_pct(limit)})"
 
@@ -1033,7 +1063,7 @@ class OrderRate(_Kind):
         return {"orders_in_window": count, "per_seconds": window}
 
     def decide(self, rule: Rule, inputs: Mapping[str, object]) -> tuple[Verdict, str]:
-        """Block with ``max_orders`` already in the window; warn when this order passes ``warn_at`` of it."""
+        """Block with ``max_orders`` already in the window; warn when this order reaches ``warn_at`` of it."""
         limit = _param_float(rule, "max_orders")
         window = _param_float(rule, "per_seconds")
         count = _int(inputs, "orders_in_window")
@@ -1041,7 +1071,7 @@ class OrderRate(_Kind):
         if count >= limit:
             return "block", said
         warn_at = _param_warn_at(rule)
-        if warn_at is not None and count + 1 > warn_at * limit:
+        if warn_at is not None and _reaches(count + 1, warn_at * limit):
             return "warn", f"{said}: this one is order {count + 1} of {limit:g}"
         return "pass", said
 
@@ -1099,12 +1129,12 @@ class DailyLossLimit(_Kind):
             return "block", f"cannot measure: {why}"
         said = f"the book is {'down' if loss >= 0 else 'up'} {_pct(abs(loss))} today"
         said += f" (equity {_money(_float(inputs, 'equity') or 0.0)} from {_money(start)})"
-        if loss >= limit:
+        if _reaches(loss, limit):
             if only_reduces:
                 return "pass", f"{said}, past the loss limit {_pct(limit)}, but the order only reduces the position"
             return "block", f"{said}: the loss limit is {_pct(limit)}, only orders that reduce a position may be sent"
         warn_at = _param_warn_at(rule)
-        if warn_at is not None and loss >= warn_at * limit:
+        if warn_at is not None and _reaches(loss, warn_at * limit):
             return "warn", f"{said}, past {warn_at:.0%} of the loss limit {_pct(limit)}"
         return "pass", f"{said} (the loss limit is {_pct(limit)})"
 
@@ -1265,10 +1295,10 @@ class IntradayMargin(_Kind):
         said += f" exposure {_money(after)} after the order)"
         if after <= before:
             return "pass", f"{said}: the order does not raise the gross exposure"
-        if equity < needed:
+        if _above(needed, equity):
             return "block", said
         warn_at = _param_warn_at(rule)
-        if warn_at is not None and needed > warn_at * equity:
+        if warn_at is not None and _reaches(needed, warn_at * equity):
             return "warn", f"{said}: past {warn_at:.0%} of the equity"
         return "pass", said
 

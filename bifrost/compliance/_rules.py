@@ -1233,7 +1233,10 @@ def rules_file_doc() -> str:
         "- **Verdicts.** Each rule in force says pass, warn or block, with a reason and the inputs it "
         'used. A tripped rule blocks; a rule with `severity = "warn"` only warns when it trips (the '
         "engine turns its block into a warn). Rules with a `warn_at` parameter also warn from that "
-        "fraction of their limit on. The order's verdict is the worst of its rules'.",
+        'fraction of their limit on (`warn_at` × the limit included). A limit is "at most": a measure '
+        "equal to it passes, float rounding forgiven (within a relative 1e-9: a limit 55.00 is 10% from "
+        "a last price 50.00, both ways); the backtest engine compares alike. The order's verdict is the "
+        "worst of its rules'.",
         "- **Dates.** `effective_from` and `effective_to` are TOML dates (a datetime is refused), both "
         "inclusive, compared with the session date (UTC) of the decision. One id may have several "
         "versions (one `[[rule]]` table each, of one kind) whose windows do not overlap, so that a rule "
@@ -1244,7 +1247,9 @@ def rules_file_doc() -> str:
         "not the description): it changes when the rule does and only then. The rules' hash is the "
         "SHA-256 of the file's whole text; the audit trail records it with the text.",
         "- **Values.** Numbers must be finite (TOML's `nan` and `inf` are refused) and at most 1e15 in "
-        "magnitude; an integer is taken where a float is wanted, not the other way round.",
+        "magnitude; an integer is taken where a float is wanted, not the other way round. Each "
+        "parameter has the bounds of its table below (windows at most a day, `sessions` at most 10: "
+        "the order manager loads 10 sessions of fills), so that no accepted value fails a decision.",
         "- **An empty file** (or comments only) is allowed and means no rules: every order passes "
         "compliance; `bifrost compliance rules` says so.",
         "- **Errors** name the line, the rule, its kind and the key, e.g. "

@@ -127,6 +127,21 @@ V_PASS, V_WARN, V_BLOCK = 0, 1, 2
 N_SCREEN_FIELDS = 9
 
 _EPS = 1e-9  # a position smaller than this many shares is flat
+# the relative tolerance of an "at most" limit and of a warning level, as the rule kinds decide
+# (bifrost.compliance._kinds.LIMIT_TOLERANCE: a test holds them equal)
+_LIMIT_TOL = 1e-9
+
+
+@njit()
+def _above(value: float, limit: float) -> bool:
+    # an "at most" limit trips (bifrost.compliance._kinds._above)
+    return value > limit * (1.0 + _LIMIT_TOL)
+
+
+@njit()
+def _reaches(value: float, level: float) -> bool:
+    # a measure is at or past a level (bifrost.compliance._kinds._reaches)
+    return value >= level * (1.0 - _LIMIT_TOL)
 
 
 @njit()
@@ -509,16 +524,16 @@ def _screen(
             tripped = rule_sym[r, s] and (side == 0.0 or side * q > 0.0)
         elif kind == RK_QUANTITY:
             value = abs(q)
-            tripped = value > limit
-            warned = not np.isnan(wa) and value > wa * limit
+            tripped = _above(value, limit)
+            warned = not np.isnan(wa) and _reaches(value, wa * limit)
         elif kind == RK_NOTIONAL:
             px = lim if not np.isnan(lim) else (last if not np.isnan(last) else stp)
             if np.isnan(px):
                 tripped = not reduces  # cannot measure
             else:
                 value = abs(q) * px
-                tripped = value > limit
-                warned = not np.isnan(wa) and value > wa * limit
+                tripped = _above(value, limit)
+                warned = not np.isnan(wa) and _reaches(value, wa * limit)
         elif kind == RK_POSITION or kind == RK_SECTOR or kind == RK_ISSUER or kind == RK_GROSS:  # noqa: SIM109 (numba)
             g = -1
             if kind == RK_SECTOR or kind == RK_ISSUER:  # noqa: SIM109 (numba)
@@ -534,8 +549,8 @@ def _screen(
                 frac_after = (others + abs(after * ref)) / equity
                 frac_before = (others + abs(pos * ref)) / equity
                 if frac_after > frac_before:
-                    tripped = frac_after > limit
-                    warned = not np.isnan(wa) and frac_after > wa * limit
+                    tripped = _above(frac_after, limit)
+                    warned = not np.isnan(wa) and _reaches(frac_after, wa * limit)
         elif kind == RK_SHORT_SALE:
             tripped = long_only and q < 0.0 and -q > pos
         elif kind == RK_COLLAR:
@@ -544,17 +559,17 @@ def _screen(
                     warned = True  # no last price: the limit is not checked
                 else:
                     value = abs(lim / last - 1.0)
-                    tripped = value > limit
-                    warned = not np.isnan(wa) and value > wa * limit
+                    tripped = _above(value, limit)
+                    warned = not np.isnan(wa) and _reaches(value, wa * limit)
         elif kind == RK_DAILY_LOSS and not np.isnan(sod):  # a new book (no previous session) passes
             if not (sod > 0.0) or np.isnan(equity):
                 tripped = not reduces  # cannot measure
             else:
                 loss = 1.0 - equity / sod
-                if loss >= limit:
+                if _reaches(loss, limit):
                     tripped = not reduces
                 else:
-                    warned = not np.isnan(wa) and loss >= wa * limit
+                    warned = not np.isnan(wa) and _reaches(loss, wa * limit)
         verdict = V_PASS
         if tripped:
             verdict = V_BLOCK if rules[r, RC_BLOCKS] > 0.0 else V_WARN

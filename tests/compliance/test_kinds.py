@@ -715,7 +715,8 @@ def test_duplicate_order_severity_warn_still_says_block(closes: dict[str, float]
 @pytest.mark.parametrize(
     ("n_recent", "verdict", "reason"),
     [
-        (3, "pass", "3 orders in the last 1 s (at most 5)"),
+        (2, "pass", "2 orders in the last 1 s (at most 5)"),
+        (3, "warn", "3 orders in the last 1 s (at most 5): this one is order 4 of 5"),  # from 0.8 x 5 on
         (4, "warn", "4 orders in the last 1 s (at most 5): this one is order 5 of 5"),
         (5, "block", "5 orders in the last 1 s (at most 5)"),
     ],
@@ -1382,3 +1383,79 @@ def test_daily_loss_limit_start_of_day_equity_too_small_to_measure_is_finite_and
     verdict, reason, inputs = judge(rule, make_order("ORCL", quantity="10"), book)
     assert inputs["loss"] is None and json.loads(json.dumps(inputs, allow_nan=False)) == inputs
     assert verdict == "block" and reason == "cannot measure: no loss measurable from a start-of-day equity of 2.2e-309"
+
+
+# ------------------------------------------------------- QA F5/F14: "at most" and "from" at the boundary
+
+
+@pytest.mark.parametrize("limit", ["55.00", "45.00"])
+def test_price_collar_exactly_at_the_limit_passes_both_sides(closes: dict[str, float], limit: str) -> None:
+    # abs(55 / 50 - 1) is 0.10000000000000009 in float: exactly 10% all the same, as 45.00 is
+    rule = make_rule("price_collar", max_deviation=0.10)
+    book = make_book(closes, prices={"TST": 50.0})
+    verdict, reason, _ = judge(rule, make_order("TST", quantity="10", order_type="limit", limit=limit), book)
+    assert (verdict, reason) == ("pass", f"limit {limit} is 10.0% from the last price 50.00 (at most 10.0%)")
+
+
+@pytest.mark.parametrize(("limit", "shown"), [("55.01", "10.02%"), ("44.99", "10.02%")])
+def test_price_collar_just_past_the_limit_blocks_showing_why(closes: dict[str, float], limit: str, shown: str) -> None:
+    rule = make_rule("price_collar", max_deviation=0.10)
+    book = make_book(closes, prices={"TST": 50.0})
+    verdict, reason, _ = judge(rule, make_order("TST", quantity="10", order_type="limit", limit=limit), book)
+    assert (verdict, reason) == ("block", f"limit {limit} is {shown} from the last price 50.00 (at most 10.0%)")
+
+
+@pytest.mark.parametrize(("limit", "verdict"), [("52.50", "warn"), ("47.50", "warn"), ("52.49", "pass")])
+def test_price_collar_warns_from_the_warning_level_inclusive(
+    closes: dict[str, float], limit: str, verdict: str
+) -> None:
+    rule = make_rule("price_collar", max_deviation=0.10, warn_at=0.5)
+    book = make_book(closes, prices={"TST": 50.0})
+    assert judge(rule, make_order("TST", quantity="10", order_type="limit", limit=limit), book)[0] == verdict
+
+
+@pytest.mark.parametrize(("quantity", "verdict"), [("179", "pass"), ("180", "warn"), ("200", "warn"), ("201", "block")])
+def test_max_order_quantity_warns_from_warn_at_inclusive(closes: dict[str, float], quantity: str, verdict: str) -> None:
+    rule = make_rule("max_order_quantity", max_shares=200, warn_at=0.9)
+    assert judge(rule, make_order("ORCL", quantity=quantity), make_book(closes))[0] == verdict
+
+
+@pytest.mark.parametrize(("quantity", "verdict"), [("179", "pass"), ("180", "warn"), ("200", "warn"), ("201", "block")])
+def test_max_order_notional_warns_from_warn_at_inclusive(closes: dict[str, float], quantity: str, verdict: str) -> None:
+    # limit 55.55: 180 x 55.55 = 9,999.00 is exactly 90% of 11,110 (in float 9998.999999999998)
+    rule = make_rule("max_order_notional", max_notional_usd=11_110.0, warn_at=0.9)
+    order = make_order("ORCL", quantity=quantity, order_type="limit", limit="55.55")
+    assert judge(rule, order, make_book(closes))[0] == verdict
+
+
+def test_max_position_exactly_at_the_limit_passes_just_above_blocks(closes: dict[str, float]) -> None:
+    # flat book, equity 10,000: 19 shares at 10.56 = 2.0064% of NAV (0.020064000000000002 in float)
+    rule = make_rule("max_position_pct_nav", max_fraction=0.020064, warn_at=0.5)
+    book = make_book(closes, positions={}, cash=10_000.0, equity=10_000.0, prices={"TST": 10.56})
+    verdict, reason, _ = judge(rule, make_order("TST", quantity="19"), book)
+    assert (verdict, reason) == (
+        "warn",
+        "position in TST would be 2.0% of NAV, past the warning level 1.0% (at most 2.0%)",
+    )
+    verdict, reason, _ = judge(rule, make_order("TST", quantity="20"), book)
+    assert (verdict, reason) == ("block", "position in TST would be 2.1% of NAV (at most 2.0%)")
+    narrow = make_rule("max_position_pct_nav", max_fraction=0.02)  # 2.0064% against 2%: digits enough to differ
+    assert judge(narrow, make_order("TST", quantity="19"), book)[:2] == (
+        "block",
+        "position in TST would be 2.01% of NAV (at most 2.0%)",
+    )
+
+
+def test_daily_loss_exactly_at_the_limit_blocks_and_warns_from_warn_at(closes: dict[str, float]) -> None:
+    rule = make_rule("daily_loss_limit", max_loss_fraction=0.07, warn_at=0.5)
+    at = make_book(closes, equity=93_000.0, start_of_day_equity=100_000.0)  # 1 - 0.93 = 0.06999999999999995
+    assert judge(rule, make_order("ORCL"), at)[0] == "block"
+    warn = make_book(closes, equity=96_500.0, start_of_day_equity=100_000.0)  # 3.5%, exactly 0.5 x 7%
+    assert judge(rule, make_order("ORCL"), warn)[0] == "warn"
+
+
+def test_limit_tolerance_is_the_kernels() -> None:
+    from bifrost.compliance._kinds import LIMIT_TOLERANCE
+    from bifrost.strategy import _kernel
+
+    assert _kernel._LIMIT_TOL == LIMIT_TOLERANCE == 1e-9

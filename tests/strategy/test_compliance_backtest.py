@@ -233,8 +233,9 @@ def test_price_collar_blocks_limit_orders_too_far_from_the_close_and_warns_near_
     orders = strategy_orders(r)
     limits = orders["order_type"] == "limit"
     deviation = (orders["limit_price"] / close[orders["ts_created"]].to_numpy() - 1.0).abs()
-    expected = set(orders.loc[limits & (deviation > 0.03), "order_id"].astype(int))
-    warned = set(orders.loc[limits & (deviation > 0.015) & (deviation <= 0.03), "order_id"].astype(int))
+    above = deviation > 0.03 * (1 + 1e-9)  # "at most", within the rules' relative tolerance
+    expected = set(orders.loc[limits & above, "order_id"].astype(int))
+    warned = set(orders.loc[limits & (deviation >= 0.015 * (1 - 1e-9)) & ~above, "order_id"].astype(int))
     assert len(expected) >= 5 and len(warned) >= 3
     assert blocked_ids(r) == expected
     assert set(r.compliance_warnings["order_id"]) == warned
@@ -509,3 +510,37 @@ def test_daily_loss_limit_passes_a_buy_covering_a_short_to_exactly_flat(
     assert len(cover_order) == 1
     assert (cover_order["reason"].iloc[0] == "compliance") is blocked
     assert len(r.compliance) == int(blocked)
+
+
+def _flat_panel(price: float, n: int) -> Panel:
+    from types import MappingProxyType
+
+    fields = {name: np.full((n, 1), price, order="F") for name in ("open", "high", "low", "close")}
+    fields["volume"] = np.full((n, 1), 1e6, order="F")
+    ts = pd.date_range("2014-12-01", periods=n, freq="B", tz="UTC", name="ts")
+    return Panel(ts=ts, symbols=("TST",), fields=MappingProxyType(fields))
+
+
+def test_price_collar_exactly_at_the_limit_passes_on_both_sides_as_the_rule_engine_says() -> None:
+    # QA F5: abs(55 / 50 - 1) is 0.10000000000000009 in float; 55.00 and 45.00 are both exactly 10% from 50.00
+    panel = _flat_panel(50.0, 8)
+    size = np.full(panel.shape, np.nan)
+    limit = np.full(panel.shape, np.nan)
+    for t, (q, px) in enumerate([(10.0, 55.00), (-10.0, 45.00), (10.0, 55.01), (10.0, 52.50), (10.0, 52.49)], 1):
+        size[t, 0], limit[t, 0] = q, px
+    rules = rules_of('[[rule]]\nid = "c"\nkind = "price_collar"\nmax_deviation = 0.10\nwarn_at = 0.5\n')
+    r = simulate(panel, Orders(size=size, limit_price=limit), rules=rules)
+    orders = strategy_orders(r).set_index("limit_price")
+    assert list(orders.index) == [55.00, 45.00, 55.01, 52.50, 52.49]
+    assert [orders.at[p, "reason"] == "compliance" for p in orders.index] == [False, False, True, False, False]
+    warned = set(r.compliance_warnings["order_id"])
+    assert {orders.at[p, "order_id"] for p in (55.00, 45.00, 52.50)} == warned  # from 5% on, inclusive
+    engine = ComplianceEngine(rules)
+    for px, verdict in [(55.00, "warn"), (45.00, "warn"), (55.01, "block"), (52.50, "warn"), (52.49, "pass")]:
+        order = ProposedOrder(
+            portfolio="backtest", symbol="TST", side=Side.BUY, quantity=Decimal(10),
+            order_type="limit", limit_price=Decimal(f"{px:.2f}"),
+        )  # fmt: skip
+        book = BookState(portfolio="backtest", ts=panel.ts[1], positions={}, cash=1e5, equity=1e5,
+                         prices={"TST": 50.0})  # fmt: skip
+        assert engine.evaluate(order, book).verdict == verdict, px
