@@ -31,15 +31,20 @@ rules of the set read, and what does not change between orders is kept):
 - ``long_only``: the portfolio's own setting (``create_portfolio(..., long_only=)``; False
   by default, so the short-sale rule applies to the portfolios created long-only).
 
-A rules file given by path (or found by `bifrost.compliance.load_rules`) is watched: each
-check compares its modification time and size, and re-reads it when they changed; a file
-the loader refuses (or too long for the audit trail to keep) keeps the rules in force and
-logs an error (logger ``bifrost``). Each rules text first applied is stored
+A rules file given by path (or found by `bifrost.compliance.load_rules`; with the default
+rules, ``<BIFROST_HOME>/compliance.toml`` as soon as it is written) is watched: each check
+compares its modification time, size, change time and inode, and re-reads it when they
+changed; a file the loader refuses (or too long for the audit trail to keep) keeps the rules
+in force and logs an error (logger ``bifrost``). Each rules text first applied is stored
 (``compliance_rulesets``) and audited (``compliance.rules``: hash, source, previous_hash,
 text) in the order manager's transaction that stores the first decision under it
-(`ComplianceCheck.record_in`), ahead of that decision. When a ``daily_loss_limit`` rule blocks, the book is set HALTED
-(`set_trading_state`, once: a book already halted or set REDUCING by hand is left alone);
-a person brings it back (REDUCING, then ACTIVE).
+(`ComplianceCheck.record_in`), ahead of that decision; rules applied again after others
+(A, B, then A) are audited again. A change is recorded with the first decision under it: a
+rules file edited with no order after it leaves no record.
+
+When a ``daily_loss_limit`` rule blocks, the book is set HALTED (`set_trading_state`,
+once: a book already halted or set REDUCING by hand is left alone); a person brings it back
+(REDUCING, then ACTIVE).
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ import pandas as pd
 
 from bifrost.compliance._engine import ComplianceEngine
 from bifrost.compliance._model import BookState, Decision, OrderTypeName, ProposedOrder, RecentOrder
-from bifrost.compliance._rules import RuleSet, load_rules
+from bifrost.compliance._rules import RULES_FILE_NAME, RuleSet, load_rules
 from bifrost.compliance._schema import COMPLIANCE_SCHEMA, RULES_AUDIT_KIND
 from bifrost.data import StateDb, Store
 from bifrost.data._audit import MAX_PAYLOAD_CHARS, canonical_json
@@ -242,8 +247,9 @@ class ComplianceCheck:
             loaded = rules
         elif rules is None:
             loaded = load_rules()
-            if loaded.source != "default":
-                self._path = Path(loaded.source)
+            # the default rules apply until <BIFROST_HOME>/compliance.toml exists: watched from the start, so a
+            # file written while the manager runs applies (found by QA: it was never seen)
+            self._path = Path(loaded.source) if loaded.source != "default" else _home_rules_path()
         elif isinstance(rules, str | os.PathLike):
             self._path = Path(rules)
             loaded = load_rules(self._path)
@@ -327,11 +333,17 @@ class ComplianceCheck:
         intents of a batch, a replace's decisions): a rules text first applied gets its
         ``compliance_rulesets`` row and its ``compliance.rules`` audit record (hash, source,
         previous_hash, text) in the same transaction, ahead of the first decision under it,
-        or neither when that transaction rolls back. A text already stored is left as it is.
+        or neither when that transaction rolls back. A text already stored is not stored again;
+        a text this check applied before another, applied again, is audited again (the change
+        back, with its ``previous_hash``).
         """
         pending, self._pending = self._pending, {}
         for digest, rules in pending.items():
+            # rules this process applied before coming back (A, B, then A again): audited as the change it is
+            back = self._applied is not None and self._applied != digest
             if digest in self._confirmed:
+                if back:
+                    self._audit_rules(db, rules, previous=self._applied)
                 self._applied = digest
                 continue
             inserted = db.rows(
@@ -348,15 +360,17 @@ class ComplianceCheck:
                         (rules.source, digest),
                     )
                     previous = str(rows[0][0]) if rows else None
-                audit(
-                    db,
-                    RULES_AUDIT_KIND,
-                    digest,
-                    {"hash": digest, "source": rules.source, "previous_hash": previous, "text": rules.text},
-                )
+                self._audit_rules(db, rules, previous=previous)
             else:  # stored and committed before this transaction: no statement for it again
                 self._confirmed.add(digest)
+                if back:
+                    self._audit_rules(db, rules, previous=self._applied)
             self._applied = digest
+
+    @staticmethod
+    def _audit_rules(db: StateDb, rules: RuleSet, *, previous: str | None) -> None:
+        payload = {"hash": rules.hash, "source": rules.source, "previous_hash": previous, "text": rules.text}
+        audit(db, RULES_AUDIT_KIND, rules.hash, payload)
 
     # -- the check -------------------------------------------------------------------------------
     def check(self, request: OrderRequest, book: BookView, market: MarketView) -> CheckResult:
@@ -668,12 +682,21 @@ def _auditable(rules: RuleSet) -> RuleSet:
     return rules
 
 
-def _stat(path: Path) -> tuple[int, int] | None:
+def _stat(path: Path) -> tuple[int, int, int, int] | None:
+    # the change time and inode too: an edit that keeps the size and restores the mtime (cp -p, rsync -a, two
+    # same-size writes in one clock tick) still changes ctime, a file moved into place its inode (found by QA)
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_mtime_ns, st.st_size
+    return st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino
+
+
+def _home_rules_path() -> Path:
+    # where load_rules() looks when no compliance_rules setting names a file
+    from bifrost.config import load_settings
+
+    return load_settings().home / RULES_FILE_NAME
 
 
 def _wall_clock() -> pd.Timestamp:

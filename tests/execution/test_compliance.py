@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bifrost.compliance import verify_audit
+from bifrost.compliance import replay_decisions, verify_audit
 from bifrost.compliance._rules import default_rules
 from bifrost.compliance._schema import COMPLIANCE_SCHEMA
 from bifrost.data import AUDIT_SCHEMA, BarStore, CsvSource, Store, ingest
@@ -456,3 +456,58 @@ def test_compliance_check_without_rules_watches_the_homes_compliance_toml(
     # Assert: the home's file applies, and its change is seen by the running manager
     assert first.status is OrderStatus.ACCEPTED and second.reject_reason is RejectReason.COMPLIANCE
     assert [r["payload"]["source"] for r in audit_rows(seeded, "compliance.rules")] == [str(path)] * 2
+
+
+def test_compliance_default_rules_see_a_homes_compliance_toml_written_while_the_manager_runs(
+    seeded: BarStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: no rules file anywhere (the default rules: a 10% collar); the manager runs (found by QA: never seen)
+    for name in ("BIFROST_CONFIG", "BIFROST_COMPLIANCE_RULES"):
+        monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "bifrost-home"
+    home.mkdir()
+    monkeypatch.setenv("BIFROST_HOME", str(home))
+    manager = manager_at(seeded, Clock(MONDAY))
+    first = manager.submit(limit("23.00"))  # 7.4% under 24.85: inside the default 10%
+    # Act: the desk writes its own rules, a 5% collar
+    path = write_rules(home / "compliance.toml", COLLAR_WARN.replace("warn_at = 0.5\n", "").replace("0.10", "0.05"))
+    second = manager.submit(limit("23.00"))
+    # Assert
+    assert first.status is OrderStatus.ACCEPTED and second.reject_reason is RejectReason.COMPLIANCE
+    assert [r["payload"]["source"] for r in audit_rows(seeded, "compliance.rules")] == ["default", str(path)]
+
+
+def test_compliance_rules_edit_keeping_size_and_mtime_is_still_reread(seeded: BarStore, tmp_path: Path) -> None:
+    # cp -p, rsync -a, or two same-size writes in one clock tick: the size and the mtime say nothing changed
+    path = write_rules(tmp_path / "compliance.toml", COLLAR_WARN.replace("warn_at = 0.5\n", ""))
+    manager = manager_at(seeded, Clock(MONDAY), checks=[ComplianceCheck(seeded, path)])
+    assert manager.submit(limit("23.00")).status is OrderStatus.ACCEPTED
+    before = path.stat()
+    tightened = COLLAR_WARN.replace("warn_at = 0.5\n", "").replace("0.10", "0.01")  # the same length
+    assert len(tightened) == len(path.read_text())
+    path.write_text(tightened)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    refused = manager.submit(limit("23.00"))  # 7.4% away: inside the old 10%, outside the 1% now on disk
+    assert refused.reject_reason is RejectReason.COMPLIANCE and "(at most 1.0%)" in refused.reasons[0]
+
+
+def test_compliance_rules_changed_back_are_audited_again(seeded: BarStore, tmp_path: Path) -> None:
+    # A, B, then A again: the trail shows each change (found by QA: the return to A left no record)
+    a = COLLAR_WARN.replace("warn_at = 0.5\n", "")
+    b = a.replace("0.10", "0.05")
+    path = write_rules(tmp_path / "compliance.toml", a)
+    manager = manager_at(seeded, Clock(MONDAY), checks=[ComplianceCheck(seeded, path)])
+    statuses = []
+    for text in (a, b, a):
+        write_rules(path, text)
+        statuses.append(manager.submit(limit("23.00")).status)
+    assert statuses == [OrderStatus.ACCEPTED, OrderStatus.REJECTED, OrderStatus.ACCEPTED]
+    records = [r["payload"] for r in audit_rows(seeded, "compliance.rules")]
+    assert [r["text"] for r in records] == [a, b, a]
+    assert [r["previous_hash"] for r in records] == [None, records[0]["hash"], records[1]["hash"]]
+    with seeded.transaction(schema=COMPLIANCE_SCHEMA, read_only=True) as db:
+        assert int(db.rows("SELECT count(*) FROM {t}compliance_rulesets")[0][0]) == 2  # each text stored once
+    assert verify_audit(seeded).ok
+    replayed = replay_decisions(seeded)
+    assert replayed.ok and replayed.n_decisions == 3, replayed.mismatches
