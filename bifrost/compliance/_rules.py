@@ -863,7 +863,14 @@ def _version(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
+def _key(key: str) -> str:
+    # a key as a message shows it: at most 64 characters of it
+    return repr(key) if len(key) <= 64 else f"{key[:60]!r}... ({len(key):,} characters)"
+
+
 def _suggest(key: str, known: Iterable[str]) -> str:
+    if len(key) > 64:  # no key is this long; difflib on a 100,000-character key took 27 s (found by QA)
+        return ""
     close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -907,7 +914,7 @@ class _Reader:
             if key not in _TOP_LEVEL:
                 raise self.fail(
                     self.layout.line((key,)),
-                    f"unknown top-level key {key!r}{_suggest(key, _TOP_LEVEL)}; a rules file has "
+                    f"unknown top-level key {_key(key)}{_suggest(key, _TOP_LEVEL)}; a rules file has "
                     "version = 1, [[rule]] tables and [[pack]] tables",
                 )
         if "version" in data:
@@ -1007,7 +1014,7 @@ class _Reader:
                     known = [*params_by_name, *_COMMON]
                     takes = ", ".join(params_by_name) or "no parameters"
                     raise _Problem(
-                        f"unknown key {key!r}{_suggest(key, known)}; {kind_name} takes {takes} "
+                        f"unknown key {_key(key)}{_suggest(key, known)}; {kind_name} takes {takes} "
                         f"(and the common keys {', '.join(_COMMON)})"
                     )
             except _Problem as problem:
@@ -1078,7 +1085,7 @@ class _Reader:
                 else:
                     known = [*by_name, *_PACK_COMMON]
                     raise _Problem(
-                        f"unknown key {key!r}{_suggest(key, known)}; {name} takes "
+                        f"unknown key {_key(key)}{_suggest(key, known)}; {name} takes "
                         f"{', '.join(by_name) or 'no parameters'} (and name, portfolios)"
                     )
             except _Problem as problem:

@@ -923,3 +923,10 @@ def test_rules_empty_restricted_list_refused(tmp_path: Path, in_use: InUse) -> N
     message = refused(tmp_path, '[[rule]]\nid = "r"\nkind = "restricted_list"\n\nsymbols = []\n', in_use)
     expected = "5: rule 'r' (restricted_list): 'symbols' is empty, so the rule would do nothing; list at least one"
     assert message == expected
+
+
+def test_rules_unknown_key_of_100000_characters_is_refused_at_once_and_shown_cut(tmp_path: Path, in_use: InUse) -> None:
+    # difflib on such a key took 27 s and the message carried all of it (found by QA)
+    message = refused(tmp_path, GOOD + "k" * 100_000 + " = 1\n", in_use)
+    assert message.startswith("13: rule 'restricted' (restricted_list): unknown key 'kkkk"), message[:200]
+    assert "... (100,000 characters); restricted_list takes" in message and len(message) < 400
