@@ -87,7 +87,8 @@ _BREACH_ROWS_SHOWN: Final = 500  # the HTML page lists at most this many breach 
 # the page's tables: one line a row, but for the reason (the last column of the breaches)
 _STYLE: Final = (
     "<style>table.summary td,table.episodes td,table.breaches td,table.wash-sales td{white-space:nowrap}"
-    " table.breaches td:last-child{white-space:normal;text-align:left;min-width:24em}</style>"
+    " table.breaches td:last-child{white-space:normal;text-align:left;min-width:24em}"
+    " .bf-scroll{max-width:100%;overflow-x:auto}</style>"
 )
 
 
@@ -258,6 +259,8 @@ class SurveillanceReport:
             ("top_sector_share", "largest sector / NAV"),
             ("gross_exposure", "gross exposure / NAV"),
         ):
+            if col == "top_sector_share" and not (self.drift["top_sector"] != "").any():
+                continue  # no symbol of the book has a sector: no line at 0% (found by QA)
             fig.add_trace(go.Scatter(x=x, y=self.drift[col], mode="lines", name=name))
         fig.update_layout(
             title=f"Concentration drift of {self.portfolio}", yaxis_title="share of NAV", yaxis_tickformat=".0%",
@@ -292,7 +295,8 @@ def _table(frame: pd.DataFrame, css: str) -> str:
     for col in shown.columns:
         if isinstance(shown[col].dtype, pd.DatetimeTZDtype):
             shown[col] = [v.date().isoformat() if not pd.isna(v) else "" for v in shown[col]]
-    return shown.to_html(index=False, classes=css, float_format=lambda v: f"{v:,.4f}", na_rep="", escape=True)
+    table = shown.to_html(index=False, classes=css, float_format=lambda v: f"{v:,.4f}", na_rep="", escape=True)
+    return f"<div class='bf-scroll'>{table}</div>"  # a wide table scrolls in its box, not off the page
 
 
 # -- the public entry point --------------------------------------------------------------------
