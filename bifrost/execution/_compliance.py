@@ -17,7 +17,9 @@ rules of the set read, and what does not change between orders is kept):
   start of the day);
 - ``start_of_day_equity``: the book's NAV at the previous session's close: the ledger's
   transactions dated before the session date (00:00 UTC), marked at the last closes before
-  it; kept per (portfolio, session date); None when the book had nothing before;
+  it; kept per (portfolio, session date); None when the book had nothing before; with a
+  ``daily_loss_limit`` rule in force, plus the day's deposits less its withdrawals up to ``ts``
+  (a cash flow is no profit or loss);
 - ``sectors``: `bifrost.risk.store_sectors`, kept until the store's ingest marker changes
   (read only when a ``sector_concentration`` rule is in the set); ``issuers``: none known
   yet (each symbol is its own issuer);
@@ -463,7 +465,7 @@ class ComplianceCheck:
             equity=None if book.equity is None else float(book.equity),
             pending=pending,
             prices=self._floats(market.prices),
-            start_of_day_equity=self._start_of_day(portfolio, day),
+            start_of_day_equity=self._start_with_flows(portfolio, day, ts, rules),
             sectors=self._sectors,
             issuers={},
             recent_orders=recent,
@@ -512,6 +514,23 @@ class ComplianceCheck:
                 rows = db.rows("SELECT long_only FROM {t}portfolios WHERE name = ?", (portfolio,))
             found = self._long_only[portfolio] = bool(rows[0][0]) if rows else False
         return found
+
+    def _start_with_flows(self, portfolio: str, day: dt.date, ts: pd.Timestamp, rules: RuleSet) -> float | None:
+        # the start of the day plus today's deposits less withdrawals, so that a cash flow is no profit or loss
+        # (a withdrawal of 10% read as "down 10% today" and halted the book: found by QA); read only for a set
+        # with a daily loss limit in force
+        start = self._start_of_day(portfolio, day)
+        if start is None or not any(r.kind == "daily_loss_limit" for r in rules.effective(portfolio, day)):
+            return start
+        cutoff = pd.Timestamp(day, tz="UTC").isoformat()
+        with self._store.transaction(schema=PORTFOLIO_SCHEMA, read_only=True) as db:
+            rows = db.rows(
+                "SELECT kind, amount FROM {t}transactions WHERE portfolio = ? AND kind IN ('deposit', 'withdrawal') "
+                "AND ts >= ? AND ts <= ?",
+                (portfolio, cutoff, ts.isoformat()),
+            )
+        flows = sum((Decimal(a) if k == "deposit" else -Decimal(a) for k, a in rows), Decimal(0))
+        return start + float(flows)
 
     def _start_of_day(self, portfolio: str, day: dt.date) -> float | None:
         key = (portfolio, day)

@@ -511,3 +511,25 @@ def test_compliance_rules_changed_back_are_audited_again(seeded: BarStore, tmp_p
     assert verify_audit(seeded).ok
     replayed = replay_decisions(seeded)
     assert replayed.ok and replayed.n_decisions == 3, replayed.mismatches
+
+
+@embedded_and_postgres
+def test_compliance_daily_loss_limit_takes_todays_withdrawal_as_no_loss(seeded: BarStore, tmp_path: Path) -> None:
+    # P0: 1,000,000 cash since before Monday; Wednesday 100,000 is withdrawn (10%, ten times the 1% limit).
+    # Without the flow the book reads "down 10.0% today" and halts (found by QA); with it the loss is 0.
+    rules = write_rules(tmp_path / "compliance.toml", DAILY_LOSS)
+    clock = Clock(day(0, 2))
+    out = CashFlow(txn_id="w1", ts=day(0, 2) - pd.Timedelta(hours=2), kind=CashKind.WITHDRAWAL, amount=Decimal(100_000))
+    record_transactions(seeded, "P0", [out])
+    manager = OrderManager(
+        seeded,
+        PaperBroker(seeded, clock=clock),
+        clock=clock,
+        checks=[TradingStateCheck(), ComplianceCheck(seeded, rules)],
+    )
+    bought = manager.submit(order(10))
+    assert bought.status is OrderStatus.ACCEPTED and trading_state(seeded, "P0") is TradingState.ACTIVE
+    (_, _, _, decided) = decisions(seeded)[-1]
+    inputs = decided["rules"][0]["inputs"]
+    assert inputs["start_of_day_equity"] == pytest.approx(900_000.0) and inputs["equity"] == pytest.approx(900_000.0)
+    assert inputs["loss"] == pytest.approx(0.0, abs=1e-12)
