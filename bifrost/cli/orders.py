@@ -155,14 +155,20 @@ def orders_submit(
         "order_type": order_type.value, "limit_price": limit_price, "stop_price": stop_price,
         "time_in_force": tif.value, "client_order_id": client_order_id,
     }  # fmt: skip
+    from bifrost.execution import load_decisions
+
     with store() as bars, _trading(bars) as (manager, broker):
         manager.process_events()  # what the broker reported since (fills, orders in doubt resolved) first
         order = manager.submit(fields)
         basis = _fill_basis(broker, order)
+        decided = load_decisions(bars, order.order_id)
+    warnings = [f"{r.check}: {r.reason}" for r in decided.itertuples() if r.verdict == "warn"]
     if json_out:
-        echo_json(_order_record(order, fill_basis=basis))
+        echo_json({**_order_record(order, fill_basis=basis), "warnings": warnings})
     else:
         typer.echo(_order_line(order, basis))
+        for warning in warnings:  # a warning passes the order; the trader still reads it
+            typer.echo(f"  warning: {warning}")
     if order.in_doubt or order.status not in _FINE:
         raise typer.Exit(1)
 
@@ -190,19 +196,24 @@ def orders_list(
 
 @app.command("show")
 def orders_show(order_id: OrderIdArg, json_out: JsonOpt = False) -> None:
-    """Show one order: its request, its state and every event that made it."""
-    from bifrost.execution import event_to_dict, load_order
+    """Show one order: its request, its state, every event that made it and its pre-trade checks' decisions."""
+    from bifrost.execution import event_to_dict, load_decisions, load_order
 
     with store() as bars:
         order = load_order(bars, order_id)
+        decided = load_decisions(bars, order.order_id)
     events = [event_to_dict(e) for e in order.events]
+    checks = [{"check": r.check, "verdict": r.verdict, "reason": r.reason} for r in decided.itertuples()]
     if json_out:
-        echo_json({**_order_record(order), "events": events})
+        echo_json({**_order_record(order), "events": events, "checks": checks})
         return
     typer.echo(_order_line(order, None))
     if events:
         shown = pd.DataFrame([_event_row(e) for e in events])
         typer.echo(shown.to_string(index=False))
+    if checks:
+        typer.echo("pre-trade checks:")
+        typer.echo(pd.DataFrame(checks).to_string(index=False))
 
 
 def _event_row(event: Mapping[str, str | None]) -> dict[str, str]:

@@ -82,6 +82,7 @@ if TYPE_CHECKING:
         PositionDifference,
         ReconcileReport,
         list_orders,
+        load_decisions,
         load_order,
     )
     from bifrost.execution._paper import FILL_BASES, FillBasis, PaperBroker, fill_basis
@@ -104,6 +105,7 @@ _LAZY: dict[str, str] = {
     "PositionDifference": "bifrost.execution._manager",
     "ReconcileReport": "bifrost.execution._manager",
     "list_orders": "bifrost.execution._manager",
+    "load_decisions": "bifrost.execution._manager",
     "load_order": "bifrost.execution._manager",
     "FILL_BASES": "bifrost.execution._paper",
     "FillBasis": "bifrost.execution._paper",
@@ -180,6 +182,7 @@ __all__ = [
     "fill_basis",
     "kill_switch",
     "list_orders",
+    "load_decisions",
     "load_order",
     "order_states_doc",
     "orders_marker",

@@ -115,6 +115,7 @@ __all__ = [
     "ReconcileReport",
     "book_and_market",
     "list_orders",
+    "load_decisions",
     "load_order",
 ]
 
@@ -1385,6 +1386,38 @@ def load_order(store: Store, id: str) -> Order:
     if not found:
         raise NotFoundError(f"no order with order id or client order id {id!r}")
     return found[0]
+
+
+DECISION_COLUMNS = ("check", "verdict", "reason", "ts", "inputs")
+
+
+def load_decisions(store: Store, id: str) -> pd.DataFrame:
+    """Return the pre-trade decisions of the order whose order id or client order id is ``id``, in check order.
+
+    Columns: ``check`` (``risk_limits``, ``trading_state``, ``compliance``, ...), ``verdict``
+    (pass, warn, block), ``reason``, ``ts`` (UTC), ``inputs`` (the numbers it decided on, as
+    recorded; the compliance check's hold each rule's result). A replace's checks follow the
+    order's own. An order refused before its checks ran has none.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such order.
+    InvalidInputError
+        If ``id`` cannot be an order id.
+    """
+    check_client_order_id(id, "id")
+    with store.transaction(schema=EXECUTION_SCHEMA, read_only=True) as db:
+        found = db.rows("SELECT order_id FROM {t}orders WHERE order_id = ? OR client_order_id = ?", (id, id))
+        if not found:
+            raise NotFoundError(f"no order with order id or client order id {id!r}")
+        rows = db.rows(
+            "SELECT check_name, verdict, reason, ts, inputs FROM {t}pretrade_decisions WHERE order_id = ? ORDER BY id",
+            (found[0][0],),
+        )
+    frame = pd.DataFrame([(c, v, r, t, json.loads(i)) for c, v, r, t, i in rows], columns=list(DECISION_COLUMNS))
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
+    return frame
 
 
 def list_orders(store: Store, *, portfolio: str | None = None, since: object = None) -> pd.DataFrame:

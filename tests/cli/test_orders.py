@@ -191,6 +191,23 @@ def test_cli_orders_limit_rests_then_show_lists_its_events_and_cancel_cancels_it
     assert _json("orders", "cancel", working["order_id"])["status"] == "canceled"  # again: as it is
 
 
+def test_cli_orders_submit_shows_a_compliance_warning_and_show_lists_every_checks_decision(home: Path) -> None:
+    # the default rules warn on the same order again within 5 s (duplicate_order): it passes, and says so
+    first = _json(*BUY, "--quantity", "3")
+    assert first["status"] == "filled" and first["warnings"] == []
+    code, out, _ = _run(*BUY, "--quantity", "3")
+    assert code == 0, out
+    line = out.splitlines()[1]
+    assert line.startswith("  warning: compliance: duplicate_order: same order (buy 3 ORCL) sent ")
+    assert line.endswith(f"as {first['order_id']} (within 5 s)")
+    shown = _json("orders", "show", first["order_id"])
+    assert [(c["check"], c["verdict"]) for c in shown["checks"]] == [
+        ("risk_limits", "pass"), ("trading_state", "pass"), ("compliance", "pass"),
+    ]  # fmt: skip
+    code, out, _ = _run("orders", "show", first["order_id"])
+    assert code == 0 and "pre-trade checks:" in out and "compliance" in out
+
+
 def test_cli_orders_limit_20pct_from_the_last_close_exits_1_with_the_collar_rule_in_reasons(home: Path) -> None:
     # the default compliance rules' price collar: a limit more than 10% from the last close (44.97) is blocked
     blocked = _json(*BUY, "--quantity", "2", "--type", "limit", "--limit-price", "53.96", code=1)

@@ -533,3 +533,19 @@ def test_compliance_daily_loss_limit_takes_todays_withdrawal_as_no_loss(seeded: 
     inputs = decided["rules"][0]["inputs"]
     assert inputs["start_of_day_equity"] == pytest.approx(900_000.0) and inputs["equity"] == pytest.approx(900_000.0)
     assert inputs["loss"] == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_load_decisions_reads_every_checks_decision_of_an_order_and_names_an_unknown_one(seeded: BarStore) -> None:
+    from bifrost.execution import load_decisions
+
+    manager = manager_at(seeded, Clock(MONDAY))
+    placed = manager.submit(limit("27.50", client_order_id="far"))  # 10.7% above 24.85: the collar blocks
+    decided = load_decisions(seeded, "far")
+    assert list(decided["check"]) == ["risk_limits", "trading_state", "compliance"]
+    assert list(decided["verdict"]) == ["pass", "pass", "block"] and placed.status is OrderStatus.REJECTED
+    assert decided["reason"].iloc[2].startswith("price_collar: limit 27.50 is 10.7% from the last price 24.85")
+    assert decided["inputs"].iloc[2]["rules"][0]["rule"] == "price_collar"
+    assert (decided["ts"] == MONDAY).all()
+    with pytest.raises(NotFoundError, match="no order with order id or client order id 'nosuch'"):
+        load_decisions(seeded, "nosuch")
