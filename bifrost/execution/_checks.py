@@ -230,7 +230,9 @@ class RiskLimitCheck:
 
     Limits (the portfolio's own or `bifrost.risk.DEFAULT_LIMITS`), open episodes and
     sectors are read from ``store`` and kept until `bifrost.risk.alerts_marker` (limits
-    and episodes) or the store's ingest marker (sectors) changes.
+    and episodes) or the store's ingest marker (sectors) changes; in a batch
+    (`OrderManager.submit_many` calls `begin_batch` and `end_batch`) those markers are read
+    once for the batch.
     """
 
     name = "risk_limits"
@@ -242,9 +244,28 @@ class RiskLimitCheck:
         self._breaches: dict[str, list[str]] = {}
         self._sectors_marker: str | None = None
         self._sectors: dict[str, str] = {}
+        self._batch: dict[str, str] | None = None  # the markers read once for a batch (`begin_batch`)
+
+    def begin_batch(self) -> None:
+        """Start a batch of checks (`OrderManager.submit_many`): the store's markers are read once for all of them."""
+        self._batch = {}
+
+    def end_batch(self) -> None:
+        """End the batch `begin_batch` started: each check reads the markers again."""
+        self._batch = None
+
+    def _read_marker(self, name: str) -> str:
+        # the alerts or the ingest marker: once a batch inside one (nothing a batch's checks do changes either)
+        batch = self._batch
+        if batch is not None and name in batch:
+            return batch[name]
+        value = alerts_marker(self._store) if name == "alerts" else self._store.ingest_marker()
+        if batch is not None:
+            batch[name] = value
+        return value
 
     def _refresh(self, portfolio: str) -> tuple[Limit, ...]:
-        marker = alerts_marker(self._store)
+        marker = self._read_marker("alerts")
         if marker != self._marker:
             self._marker, self._limits, self._breaches = marker, {}, {}
         if portfolio not in self._limits:
@@ -254,7 +275,7 @@ class RiskLimitCheck:
             self._breaches[portfolio] = [str(m) for m in hot["message"]]
         limits = self._limits[portfolio]
         if any(x.metric == "sector" for x in limits):
-            ingests = self._store.ingest_marker()
+            ingests = self._read_marker("ingests")
             if ingests != self._sectors_marker:
                 self._sectors_marker, self._sectors = ingests, store_sectors(self._store)
         return limits

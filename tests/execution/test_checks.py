@@ -126,6 +126,19 @@ def test_risk_limit_check_gross_exposure_blocks_increase_passes_reduction(seeded
 
 
 @pytest.mark.parametrize("store", ["embedded"], indirect=True)
+def test_risk_limit_check_in_a_batch_reads_the_limits_once_and_after_it_again(seeded: BarStore) -> None:
+    # a batch (submit_many) judges its orders on one snapshot of the limits; a change shows after the batch
+    set_limits(seeded, "P0", [Limit(name="gross", metric="gross_exposure", threshold=0.5)])
+    check = RiskLimitCheck(seeded)
+    check.begin_batch()
+    assert check.check(order(Side.BUY, 2_000), book(100), MARKET).verdict == "block"
+    set_limits(seeded, "P0", [Limit(name="gross", metric="gross_exposure", threshold=2.0)])  # raised meanwhile
+    assert check.check(order(Side.BUY, 2_000), book(100), MARKET).verdict == "block"  # the batch's snapshot
+    check.end_batch()
+    assert check.check(order(Side.BUY, 2_000), book(100), MARKET).verdict == "pass"
+
+
+@pytest.mark.parametrize("store", ["embedded"], indirect=True)
 def test_risk_limit_check_above_warning_level_warns(seeded: BarStore) -> None:
     set_limits(seeded, "P0", [Limit(name="name", metric="single_name", threshold=0.5, warn_at=0.5)])
     result = RiskLimitCheck(seeded).check(order(Side.BUY, 600), book(100), MARKET)  # 700 × 45 / 104,500 = 30%
