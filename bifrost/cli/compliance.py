@@ -322,23 +322,28 @@ def compliance_surveil(
 @app.command("replay")
 def compliance_replay(
     portfolio: Annotated[str | None, typer.Option("--portfolio", help="Only this portfolio's decisions.")] = None,
+    expect_head: Annotated[
+        str | None,
+        typer.Option("--expect-head", help="A head hash seen earlier (`bifrost audit head`): detects cut-off records."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Re-decide every recorded pre-trade decision under the rule version of its day.
 
     Reads the audit trail (the rules files by hash and the compliance decisions) and decides
-    each rule result again from its recorded inputs. Exit status 0 when every decision
-    reproduces, 1 when one does not (the mismatches are printed).
+    each rule result again from its recorded inputs; the trail itself is verified too (an
+    altered or cut-off trail proves nothing). Exit status 0 when the trail is intact and every
+    decision reproduces, 1 otherwise (the mismatches are printed).
     """
     from bifrost.compliance import replay_decisions
 
     with store() as bars:
-        report = replay_decisions(bars, portfolio=portfolio)
+        report = replay_decisions(bars, portfolio=portfolio, expect_head=expect_head)
     if json_out:
         echo_json(report.to_dict())
     else:
         typer.echo(str(report))
-        if not report.ok:
+        if not report.mismatches.empty:
             typer.echo(report.mismatches.to_string(index=False))
     if not report.ok:
         raise typer.Exit(1)

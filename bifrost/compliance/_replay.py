@@ -36,6 +36,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from bifrost.compliance._audit import AuditVerification, verify_audit
 from bifrost.compliance._engine import ComplianceEngine, judge
 from bifrost.compliance._model import Decision, RuleResult
 from bifrost.compliance._rules import RuleSet, parse_rules
@@ -74,6 +75,9 @@ class ReplayReport:
         The portfolio replayed (None: every one).
     rules_hashes
         The rules texts found in the audit trail, oldest first.
+    audit
+        The audit trail's own verification (`verify_audit`, with ``expect_head`` when
+        given): a replay of an altered or cut-off trail proves nothing, so ``ok`` needs it.
     """
 
     n_decisions: int
@@ -81,11 +85,12 @@ class ReplayReport:
     mismatches: pd.DataFrame
     portfolio: str | None = None
     rules_hashes: tuple[str, ...] = ()
+    audit: AuditVerification | None = None
 
     @property
     def ok(self) -> bool:
-        """Whether every recorded decision was reproduced."""
-        return self.mismatches.empty
+        """Whether the audit trail is intact and every recorded decision was reproduced."""
+        return self.mismatches.empty and (self.audit is None or self.audit.ok)
 
     @property
     def n_rules(self) -> int:
@@ -115,6 +120,7 @@ class ReplayReport:
             "n_decisions": self.n_decisions,
             "n_results": self.n_results,
             "rules_hashes": list(self.rules_hashes),
+            "audit": None if self.audit is None else self.audit.to_dict(),
             "mismatches": [
                 {k: (int(v) if k == "seq" else v) for k, v in row.items()}
                 for row in self.mismatches.to_dict(orient="records")
@@ -126,9 +132,10 @@ class ReplayReport:
             f"{self.n_decisions:,} compliance decision(s), {self.n_results:,} rule result(s) replayed under "
             f"{len(self.rules_hashes)} rules text(s)"
         )
-        if self.ok:
-            return f"{head}: every one reproduced"
-        return f"{head}: {len(self.mismatches):,} mismatch(es)"
+        said = "every one reproduced" if self.mismatches.empty else f"{len(self.mismatches):,} mismatch(es)"
+        if self.audit is not None and not self.audit.ok:
+            said += f"; but the audit trail is not intact ({self.audit}): the replay proves nothing"
+        return f"{head}: {said}"
 
     def _repr_html_(self) -> str:
         colour = "#1a7f37" if self.ok else "#cf222e"
@@ -174,7 +181,7 @@ def _said(verdict: object, reason: object) -> str:
     return f"{verdict}: {reason}"
 
 
-def replay_decisions(store: Store, *, portfolio: str | None = None) -> ReplayReport:
+def replay_decisions(store: Store, *, portfolio: str | None = None, expect_head: str | None = None) -> ReplayReport:
     """Re-decide every recorded pre-trade compliance decision under the rule versions of its day.
 
     See the module's docstring for what is read and compared.
@@ -186,6 +193,9 @@ def replay_decisions(store: Store, *, portfolio: str | None = None) -> ReplayRep
         with its `ComplianceCheck`).
     portfolio
         Only this portfolio's decisions (None: every one).
+    expect_head
+        A head hash published earlier (`bifrost.compliance.audit_head`): the trail must
+        still hold it, so records cut off its end are found (`verify_audit`).
 
     Returns
     -------
@@ -258,6 +268,7 @@ def replay_decisions(store: Store, *, portfolio: str | None = None) -> ReplayRep
         mismatches=frame,
         portfolio=portfolio,
         rules_hashes=tuple(rules.sets),
+        audit=verify_audit(store, expect_head=expect_head),
     )
 
 

@@ -491,6 +491,28 @@ def test_cli_compliance_replay_of_a_decision_its_rules_do_not_reproduce_exits_1_
     assert code == 1 and err == "" and "mismatch" in out.splitlines()[0] and "forged-1" in out, out
 
 
+def test_cli_compliance_replay_of_an_altered_or_cut_off_trail_exits_1_saying_so(home: Path) -> None:
+    # every decision still reproduces, but the trail it was read from is not intact: the replay proves nothing
+    _submit_two(home)
+    head = _json("audit", "head")["hash"]
+    with EmbeddedStore(home) as store, store.transaction(schema=AUDIT_SCHEMA, lock="test-cut") as db:
+        last = int(db.rows("SELECT max(seq) FROM {t}audit_log")[0][0])
+        db.run("DELETE FROM {t}audit_log WHERE seq = ?", (last,))  # the newest record cut off the end
+    replayed = _json("compliance", "replay", "--expect-head", head, code=1)
+    assert replayed["ok"] is False and replayed["mismatches"] == [] and replayed["audit"]["ok"] is False
+    code, out, _ = _run("compliance", "replay", "--expect-head", head)
+    assert code == 1 and "every one reproduced; but the audit trail is not intact" in out, out
+
+
+def test_cli_compliance_replay_of_a_trail_altered_in_place_exits_1_naming_the_record(home: Path) -> None:
+    _submit_two(home)
+    with EmbeddedStore(home) as store, store.transaction(schema=AUDIT_SCHEMA, lock="test-alter") as db:
+        (seq,) = db.rows("SELECT min(seq) FROM {t}audit_log WHERE payload LIKE '%ORCL%'")[0]
+        db.run("UPDATE {t}audit_log SET payload = replace(payload, 'ORCL', 'ORCX') WHERE seq = ?", (seq,))
+    altered = _json("compliance", "replay", code=1)
+    assert altered["ok"] is False and altered["audit"]["first_bad"]["seq"] == seq
+
+
 # --- help -------------------------------------------------------------------------------------
 
 
